@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The glimpse-cluster command. Each subcommand lives in cli/commands/ and
+ * registers itself on the program; this file only wires them and maps
+ * failures to exit codes: 0 success, 2 usage or configuration error, 1 runtime error.
+ */
+import { Command, CommanderError } from "commander";
+import { UsageError } from "./usage-error.js";
+import { registerJobServer } from "./commands/job-server.js";
+
+export function buildProgram(): Command {
+  const program = new Command("glimpse-cluster")
+    .description("Distributed parallel map over Gearman: job server, worker nodes, broker and cluster commands")
+    .option("-c, --config <file>", "configuration file (ini); may be given more than once", collect, [] as string[])
+    .option("-v, --verbose", "log more")
+    .showHelpAfterError()
+    .exitOverride();
+  registerJobServer(program);
+  return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code === "CONFIG") {
+      process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
+      return 2;
+    }
+    process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);
+    return 1;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

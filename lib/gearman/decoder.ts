@@ -1,0 +1,126 @@
+/**
+ * Incremental decoder for one Gearman connection's byte stream. It accepts
+ * bytes as TCP delivers them (packets split across reads, many packets in one
+ * read) and hands out whole frames: binary packets, and, where allowed, text
+ * admin lines (a frame whose first byte is not NUL runs to the next `\n`).
+ *
+ * A violation throws a GearmanError (code PROTOCOL or PACKET_TOO_LARGE); the
+ * decoder is then unusable and the connection should be closed.
+ */
+import { DEFAULT_MAX_PACKET_SIZE, HEADER_SIZE, magicOf, Packet, type Magic } from "./packet.js";
+import { packetTooLarge, protocolError } from "./errors.js";
+
+export interface FrameDecoderOptions {
+  /** Called for every complete binary packet. The body is only valid during the call unless copied. */
+  onPacket: (packet: Packet) => void;
+  /** Called for every text line (without its line ending). If absent, text is a protocol error. */
+  onText?: (line: string) => void;
+  /** The magic the peer must use: "REQ" for a server reading clients and workers, "RES" for a client reading a server. */
+  expect?: Magic;
+  /** Largest packet body accepted, in bytes. Default 64 MiB. */
+  maxPacketSize?: number;
+  /** Longest text line accepted, in bytes. Default 64 KiB. */
+  maxLineLength?: number;
+  /** Names the peer in error messages, e.g. "127.0.0.1:53211". */
+  peer?: string;
+}
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes needed before the next frame can be decoded; -1 while reading a text line. */
+  private need = HEADER_SIZE;
+  private failed = false;
+  private readonly maxPacketSize: number;
+  private readonly maxLineLength: number;
+
+  constructor(private readonly options: FrameDecoderOptions) {
+    this.maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    this.maxLineLength = options.maxLineLength ?? 64 * 1024;
+  }
+
+  /** Bytes received but not yet decoded into a frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.need < 0) {
+      if (chunk.indexOf(0x0a) < 0) {
+        if (this.buffered > this.maxLineLength) this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, this.options.peer));
+        return;
+      }
+    } else if (this.buffered < this.need) {
+      return;
+    }
+    const data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    let at: number;
+    try {
+      at = this.decode(data);
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+    if (at < data.length) {
+      const rest = data.subarray(at);
+      this.chunks.push(rest);
+      this.buffered = rest.length;
+    }
+  }
+
+  private fail(error: Error): never {
+    this.failed = true;
+    this.chunks = [];
+    this.buffered = 0;
+    throw error;
+  }
+
+  /** Decodes every whole frame in `data`; returns the offset of the first undecoded byte. */
+  private decode(data: Buffer): number {
+    const { onPacket, onText, expect, peer } = this.options;
+    let at = 0;
+    while (at < data.length) {
+      if (data[at] !== 0) {
+        if (!onText) this.fail(protocolError(`expected a binary packet, got text byte 0x${data[at].toString(16)}`, peer));
+        const nl = data.indexOf(0x0a, at);
+        if (nl < 0) {
+          if (data.length - at > this.maxLineLength) this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, peer));
+          this.need = -1;
+          return at;
+        }
+        const lineEnd = nl > at && data[nl - 1] === 0x0d ? nl - 1 : nl;
+        const line = data.toString("utf8", at, lineEnd);
+        at = nl + 1;
+        this.need = HEADER_SIZE;
+        onText(line);
+        continue;
+      }
+      if (data.length - at < HEADER_SIZE) {
+        this.need = HEADER_SIZE;
+        return at;
+      }
+      const magic = magicOf(data.readUInt32BE(at));
+      if (magic === undefined) this.fail(protocolError(`bad packet magic 0x${data.readUInt32BE(at).toString(16).padStart(8, "0")}`, peer));
+      if (expect !== undefined && magic !== expect) this.fail(protocolError(`expected \\0${expect} packets, got \\0${magic}`, peer));
+      const type = data.readUInt32BE(at + 4);
+      const size = data.readUInt32BE(at + 8);
+      if (size > this.maxPacketSize) this.fail(packetTooLarge(size, this.maxPacketSize, peer));
+      if (data.length - at < HEADER_SIZE + size) {
+        this.need = HEADER_SIZE + size;
+        return at;
+      }
+      const body = data.subarray(at + HEADER_SIZE, at + HEADER_SIZE + size);
+      at += HEADER_SIZE + size;
+      this.need = HEADER_SIZE;
+      onPacket(new Packet(magic, type, body));
+    }
+    this.need = HEADER_SIZE;
+    return at;
+  }
+}

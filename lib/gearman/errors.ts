@@ -1,0 +1,89 @@
+/**
+ * Every error the Gearman layer raises. Each carries a stable `code` so that
+ * callers can branch without parsing messages.
+ */
+
+export type GearmanErrorCode =
+  | "PROTOCOL" // a peer sent bytes that are not valid Gearman
+  | "PACKET_TOO_LARGE" // a packet over the configured maximum
+  | "CONNECTION" // a connection failed or closed
+  | "NO_SERVER" // no job server could be reached
+  | "SERVER_ERROR" // the server answered with an ERROR packet
+  | "JOB_FAILED" // WORK_FAIL
+  | "JOB_EXCEPTION" // WORK_EXCEPTION
+  | "TIMEOUT" // a job or request took longer than allowed
+  | "ABORTED" // the caller's AbortSignal fired
+  | "ADMIN" // an ERR reply to a text admin command
+  | "CLOSED"; // the object was closed
+
+export class GearmanError extends Error {
+  readonly code: GearmanErrorCode;
+  constructor(code: GearmanErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "GearmanError";
+    this.code = code;
+  }
+}
+
+/** The server (or a peer) answered with an ERROR packet: `serverCode` is its code field. */
+export class ServerError extends GearmanError {
+  readonly serverCode: string;
+  constructor(serverCode: string, text: string, context?: string) {
+    super("SERVER_ERROR", `${context ? context + ": " : ""}server error ${serverCode}: ${text}`);
+    this.name = "ServerError";
+    this.serverCode = serverCode;
+  }
+}
+
+/** A job ended in WORK_FAIL or WORK_EXCEPTION. `exception` holds the worker's payload for the latter. */
+export class JobError extends GearmanError {
+  readonly handle: string | undefined;
+  readonly func: string;
+  readonly exception: Buffer | undefined;
+  constructor(func: string, handle: string | undefined, exception?: Buffer, attempts = 1) {
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+    super(
+      exception ? "JOB_EXCEPTION" : "JOB_FAILED",
+      exception
+        ? `job ${handle ?? "?"} (${func}) raised an exception${tries}: ${exception.toString("utf8").slice(0, 500)}`
+        : `job ${handle ?? "?"} (${func}) failed${tries}`,
+    );
+    this.name = "JobError";
+    this.handle = handle;
+    this.func = func;
+    this.exception = exception;
+  }
+}
+
+/** An admin command got an `ERR code message` reply. */
+export class AdminError extends GearmanError {
+  readonly errCode: string;
+  constructor(command: string, errCode: string, text: string) {
+    super("ADMIN", `admin command "${command}" failed: ERR ${errCode} ${text}`);
+    this.name = "AdminError";
+    this.errCode = errCode;
+  }
+}
+
+export const protocolError = (message: string, peer?: string): GearmanError =>
+  new GearmanError("PROTOCOL", peer ? `${peer}: ${message}` : message);
+
+export const packetTooLarge = (size: number, max: number, peer?: string): GearmanError =>
+  new GearmanError(
+    "PACKET_TOO_LARGE",
+    `${peer ? peer + ": " : ""}packet of ${size} bytes exceeds the maximum of ${max} bytes (raise maxPacketSize if this is intended)`,
+  );
+
+export const connectionError = (address: string, message: string, cause?: unknown): GearmanError =>
+  new GearmanError("CONNECTION", `${address}: ${message}`, cause === undefined ? undefined : { cause });
+
+export const noServer = (what: string, tried: string[]): GearmanError =>
+  new GearmanError("NO_SERVER", `${what}: no job server reachable (tried ${tried.join(", ") || "none"})`);
+
+export const timeoutError = (what: string, ms: number): GearmanError =>
+  new GearmanError("TIMEOUT", `${what} timed out after ${ms} ms`);
+
+export const abortedError = (what: string, reason?: unknown): GearmanError =>
+  new GearmanError("ABORTED", `${what} was aborted`, reason === undefined ? undefined : { cause: reason });
+
+export const closedError = (what: string): GearmanError => new GearmanError("CLOSED", `${what} is closed`);
