@@ -1,0 +1,176 @@
+/**
+ * The cluster pool: a parallel map whose chunks run on worker nodes.
+ *
+ *   items ──chunksOf──► chunks ──runWindow (≤ maxInFlight)──► runChunkJob ──GearmanClient──► job server ──► worker nodes
+ *                                        ▲                          │
+ *   results (in order, or as finished) ◄─┴──── decodeChunkResponse ◄┘
+ *
+ *   setMemory / clearMemory / cancel ──ClusterControl (command channel)──► worker nodes ──acks (log channel)──┘
+ *
+ * A map ends on the first failure (RemoteError from the function, a chunk
+ * whose worker died past `retries`, an abort): the other chunks are
+ * cancelled and the workers told to stop them.
+ */
+import { randomBytes } from "node:crypto";
+import type { GearmanClient } from "../gearman/client.js";
+import { encodeChunkRequest, toFunctionRef, type FunctionRef, type MapFunction } from "../wire/index.js";
+import { chunksOf, knownLength, autoChunksize, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
+import { runWindow } from "./window.js";
+import { runChunkJob } from "./chunk-job.js";
+import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
+import { abortError, badArgument, poolClosed } from "./errors.js";
+import type { ClusterControl, NodeStats } from "./cluster-control.js";
+
+export interface ClusterPoolParts {
+  readonly client: GearmanClient;
+  readonly control: ClusterControl;
+  readonly defaults: PoolDefaults;
+  /** Send each source function once through shared memory; chunks then carry only its key. */
+  readonly cacheFunctions: boolean;
+  /** Releases whatever the pool owns besides client and control (a local cluster's server and workers). */
+  readonly release?: () => Promise<void>;
+}
+
+export class ClusterPool implements AsyncDisposable {
+  private readonly client: GearmanClient;
+  private readonly control: ClusterControl;
+  private readonly defaults: PoolDefaults;
+  private readonly cacheFunctions: boolean;
+  private readonly release: (() => Promise<void>) | undefined;
+  private readonly cachedFunctions = new Set<string>();
+  private closing: Promise<void> | undefined;
+  private mapCounter = 0;
+  private readonly poolId = randomBytes(6).toString("hex");
+
+  constructor(parts: ClusterPoolParts) {
+    this.client = parts.client;
+    this.control = parts.control;
+    this.defaults = parts.defaults;
+    this.cacheFunctions = parts.cacheFunctions;
+    this.release = parts.release;
+  }
+
+  /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
+  async map<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): Promise<R[]> {
+    const out: R[] = [];
+    for await (const result of this.stream<T, R>(fn, items, options, true)) out.push(result);
+    return out;
+  }
+
+  /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight. */
+  imap<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
+    return this.stream<T, R>(fn, items, options, true);
+  }
+
+  /** Streams results as chunks finish (items within a chunk stay in order). */
+  imapUnordered<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
+    return this.stream<T, R>(fn, items, options, false);
+  }
+
+  /** Merges entries into every worker node's memory; resolves once every live worker acknowledged. */
+  setMemory(entries: Record<string, unknown>): Promise<void> {
+    if (this.closing) return Promise.reject(poolClosed());
+    if (entries === null || typeof entries !== "object" || Array.isArray(entries)) {
+      return Promise.reject(badArgument("setMemory: expected an object of entries, e.g. { factor: 3 }"));
+    }
+    return this.control.setMemory(entries);
+  }
+
+  /** Empties every worker node's memory; resolves once every live worker acknowledged. */
+  clearMemory(): Promise<void> {
+    if (this.closing) return Promise.reject(poolClosed());
+    this.cachedFunctions.clear();
+    return this.control.clearMemory();
+  }
+
+  /** Asks every worker node for its statistics; waits up to `waitMs` (less once every known node answered). */
+  ping(waitMs = 2000): Promise<NodeStats[]> {
+    return this.control.ping(waitMs);
+  }
+
+  private async *stream<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options: MapOptions | undefined, ordered: boolean): AsyncGenerator<R> {
+    if (this.closing) throw poolClosed();
+    if (!isIterable(items) && !isAsyncIterable(items)) {
+      throw badArgument(`map items: expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`);
+    }
+    const opts = fillMapOptions(options, this.defaults);
+    let ref: FunctionRef = toFunctionRef(fn);
+    if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+    if (this.cacheFunctions && ref.kind === "source") ref = await this.cacheFunction(ref);
+
+    const total = knownLength(items);
+    const threads = this.control.knownThreads();
+    const chunksize = opts.chunksize === "auto" ? autoChunksize(total, threads) : opts.chunksize;
+    const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
+    const mapId = `${this.poolId}-${++this.mapCounter}`;
+    const memoryVersion = this.control.memoryVersion();
+    const functionName = ref.kind === "source" ? ref.name : ref.kind === "module" ? `${ref.exportName}` : ref.key;
+
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(opts.signal!.reason);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+    let done = 0;
+    let failed = 0;
+    const report = () => opts.onProgress?.({ done, total, failed } satisfies Progress);
+    const context = {
+      client: this.client,
+      mapId,
+      functionName,
+      timeoutMs: opts.timeoutMs,
+      retries: opts.retries,
+      onRetry: () => {
+        failed++;
+        report();
+      },
+    };
+
+    const chunks = chunksOf(items, chunksize);
+    let finished = false;
+    try {
+      const results = runWindow<T, unknown>(chunks, {
+        limit,
+        ordered,
+        controller,
+        run: (chunk, signal) => {
+          const payload = encodeChunkRequest({ fn: ref, items: chunk.items, start: chunk.start, mapId, chunk: chunk.index, memoryVersion });
+          return runChunkJob(context, chunk, payload, signal);
+        },
+      });
+      for await (const chunk of results) {
+        done += chunk.results.length;
+        report();
+        for (const result of chunk.results) yield result as R;
+      }
+      finished = true;
+    } catch (error) {
+      if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+      throw error;
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (!finished) this.control.cancelMap(mapId);
+    }
+  }
+
+  private async cacheFunction(ref: Extract<FunctionRef, { kind: "source" }>): Promise<FunctionRef> {
+    const key = `glimpse:fn:${ref.hash}`;
+    if (!this.cachedFunctions.has(key)) {
+      await this.control.setMemory({ [key]: ref });
+      this.cachedFunctions.add(key);
+    }
+    return { kind: "cached", key };
+  }
+
+  /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([this.client.close(), this.control.close()]);
+      await this.release?.();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,52 @@
+/** Errors a map can end with, besides RemoteError (the function threw on a worker). */
+
+export type PoolErrorCode =
+  | "CHUNK_FAILED" // a chunk's worker died (or the job server gave up on it) more often than max_retries allows
+  | "CHUNK_TIMEOUT" // a chunk ran past its timeout more often than max_retries allows
+  | "BAD_ARGUMENT" // map/imap called with something that is not usable
+  | "CLOSED" // the pool is closed
+  | "MEMORY"; // set-memory / clear-memory could not reach every worker
+
+export class PoolError extends Error {
+  readonly code: PoolErrorCode;
+  constructor(code: PoolErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PoolError";
+    this.code = code;
+  }
+}
+
+export interface ChunkDescription {
+  readonly index: number;
+  readonly start: number;
+  readonly size: number;
+}
+
+const describe = (chunk: ChunkDescription) =>
+  `chunk ${chunk.index} (items ${chunk.start}..${chunk.start + chunk.size - 1})`;
+
+export const chunkFailed = (chunk: ChunkDescription, attempts: number, cause: unknown): PoolError =>
+  new PoolError(
+    "CHUNK_FAILED",
+    `${describe(chunk)} failed ${attempts} time${attempts === 1 ? "" : "s"}: its worker died or the job server gave up on it (${(cause as Error)?.message ?? cause})`,
+    { cause },
+  );
+
+export const chunkTimedOut = (chunk: ChunkDescription, attempts: number, timeoutMs: number, cause: unknown): PoolError =>
+  new PoolError(
+    "CHUNK_TIMEOUT",
+    `${describe(chunk)} did not finish within ${timeoutMs} ms, ${attempts} time${attempts === 1 ? "" : "s"} (timeout is per chunk; raise poll_timeout or the map's timeout option)`,
+    { cause },
+  );
+
+export const badArgument = (message: string): PoolError => new PoolError("BAD_ARGUMENT", message);
+
+export const poolClosed = (): PoolError => new PoolError("CLOSED", "the pool is closed");
+
+/** The error a map rejects with when its AbortSignal fires (a DOMException named AbortError, as fetch and piscina use). */
+export function abortError(reason: unknown): Error {
+  if (reason instanceof Error && reason.name === "AbortError") return reason;
+  const error = new DOMException("the map was aborted", "AbortError");
+  if (reason !== undefined) Object.defineProperty(error, "cause", { value: reason, configurable: true });
+  return error;
+}

@@ -1,0 +1,68 @@
+/** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form. */
+import { badArgument } from "./errors.js";
+
+export interface Progress {
+  /** Items whose results have arrived. */
+  readonly done: number;
+  /** Number of items in the map, when known up front (arrays, sets, maps, typed arrays). */
+  readonly total: number | undefined;
+  /** Chunk attempts that failed and were retried so far. */
+  readonly failed: number;
+}
+
+export interface MapOptions {
+  /** Items per Gearman job: a whole number, or "auto" (about four chunks per worker thread). Default: the pool's `chunksize`. */
+  chunksize?: number | "auto";
+  /** Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** Per-chunk timeout in ms (not a total); a chunk past it is cancelled and retried. Default: the pool's poll_timeout. */
+  timeout?: number;
+  /** How often a chunk whose worker died or timed out is tried again. Default: the pool's max_retries. */
+  retries?: number;
+  /** Called after every chunk that finishes, and after every retry. */
+  onProgress?: (progress: Progress) => void;
+  /** Chunks in flight at once (imap's window: bounds memory for endless inputs). Default: 4 per known worker thread, at least 16. */
+  maxInFlight?: number;
+}
+
+export interface PoolDefaults {
+  readonly chunksize: number | "auto";
+  readonly timeoutMs: number;
+  readonly retries: number;
+}
+
+export interface FilledMapOptions {
+  readonly chunksize: number | "auto";
+  readonly signal: AbortSignal | undefined;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly onProgress: ((progress: Progress) => void) | undefined;
+  readonly maxInFlight: number | undefined;
+}
+
+function wholeNumber(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw badArgument(`map option ${name}: expected a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDefaults): FilledMapOptions {
+  const o = options ?? {};
+  if (typeof o !== "object") throw badArgument(`map options: expected an object, got ${typeof o}`);
+  const known = new Set(["chunksize", "signal", "timeout", "retries", "onProgress", "maxInFlight"]);
+  for (const key of Object.keys(o)) {
+    if (!known.has(key)) throw badArgument(`map option ${key}: unknown (known: ${[...known].join(", ")})`);
+  }
+  const chunksize = o.chunksize === undefined ? defaults.chunksize : o.chunksize === "auto" ? "auto" : wholeNumber("chunksize", o.chunksize, 1);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw badArgument("map option signal: expected an AbortSignal");
+  if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw badArgument("map option onProgress: expected a function");
+  return Object.freeze({
+    chunksize,
+    signal: o.signal,
+    timeoutMs: o.timeout === undefined ? defaults.timeoutMs : wholeNumber("timeout", o.timeout, 1),
+    retries: o.retries === undefined ? defaults.retries : wholeNumber("retries", o.retries, 0),
+    onProgress: o.onProgress,
+    maxInFlight: o.maxInFlight === undefined ? undefined : wholeNumber("maxInFlight", o.maxInFlight, 1),
+  });
+}
