@@ -4,3 +4,6 @@ export * from "./decoder.js";
 export * from "./errors.js";
 export * from "./address.js";
 export * from "./connection.js";
+export * from "./client.js";
+export * from "./worker.js";
+export * from "./admin.js";
