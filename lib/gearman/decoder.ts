@@ -49,6 +49,7 @@ export class FrameDecoder {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    if (this.need >= 0 && this.options.onText && this.buffered === chunk.length && chunk[0] !== 0) this.need = -1;
     if (this.need < 0) {
       if (chunk.indexOf(0x0a) < 0) {
         if (this.buffered > this.maxLineLength) this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, this.options.peer));

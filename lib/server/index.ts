@@ -1,0 +1,3 @@
+export { JobServer, type ServerAddressInfo } from "./job-server.js";
+export type { JobServerOptions } from "./server-options.js";
+export { SERVER_VERSION } from "./admin-commands.js";

@@ -1,0 +1,60 @@
+/** JobServer options, validated once into a filled, frozen form. */
+import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
+
+export interface JobServerOptions {
+  /** Address to listen on. Default 127.0.0.1: loopback only, so nothing outside this machine can submit code. */
+  host?: string;
+  /** TCP port; 0 picks a free one (see listen()'s result). Default 4730. */
+  port?: number;
+  /**
+   * How often a job whose worker dropped it is handed out again before its
+   * clients get WORK_FAIL (gearmand's -j). 0 means no limit, as in gearmand 1.1.20.
+   * Default 0.
+   */
+  jobRetries?: number;
+  /** Journal file for background jobs: written before JOB_CREATED, replayed at start. Default: none (memory only). */
+  queueFile?: string;
+  /** fsync the journal after each write (survives power loss, costs a disk flush per background job). Default false. */
+  queueFsync?: boolean;
+  /** Largest packet accepted, in bytes; a larger one gets ERROR and the connection is closed. Default 64 MiB. */
+  maxPacketSize?: number;
+  /** Most connections at once; more are refused (closed at once). Default 10000. */
+  maxConnections?: number;
+  /** Default limit of queued jobs per function (0: none); `maxqueue` overrides it per function. Default 0. */
+  maxQueue?: number;
+  /** Bytes a connection may have waiting to be sent before the server stops reading from it. Default 1 MiB. */
+  writeHighWater?: number;
+  /** Bytes a connection may have waiting to be sent before the server drops it as too slow. Default 256 MiB. */
+  writeLimit?: number;
+  /** Host part of job handles, `H:<prefix>:<n>`. Default: the machine's hostname. */
+  handlePrefix?: string;
+  /** Where the server writes its log lines (errors from peers, journal replay). Default: dropped. */
+  log?: (line: string) => void;
+}
+
+export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queueFile" | "log">>> & {
+  readonly queueFile: string | undefined;
+  readonly log: (line: string) => void;
+};
+
+function whole(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new TypeError(`JobServer option ${name}: expected a whole number ≥ ${min}, got ${value}`);
+  return value;
+}
+
+export function fillServerOptions(options: JobServerOptions, hostname: string): FilledServerOptions {
+  return Object.freeze({
+    host: options.host ?? "127.0.0.1",
+    port: whole("port", options.port ?? 4730, 0),
+    jobRetries: whole("jobRetries", options.jobRetries ?? 0, 0),
+    queueFile: options.queueFile,
+    queueFsync: options.queueFsync ?? false,
+    maxPacketSize: whole("maxPacketSize", options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE, 64),
+    maxConnections: whole("maxConnections", options.maxConnections ?? 10_000, 1),
+    maxQueue: whole("maxQueue", options.maxQueue ?? 0, 0),
+    writeHighWater: whole("writeHighWater", options.writeHighWater ?? 1024 * 1024, 1),
+    writeLimit: whole("writeLimit", options.writeLimit ?? 256 * 1024 * 1024, 1),
+    handlePrefix: options.handlePrefix ?? hostname,
+    log: options.log ?? (() => {}),
+  });
+}
