@@ -1,0 +1,121 @@
+/**
+ * The piscina task that runs one chunk on a worker thread.
+ *
+ *   request bytes ──decodeChunkRequest──► resolve fn (compile source once per hash / import module once)
+ *        ──► wait for the memory version it needs ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
+ *
+ * A throwing item ends the chunk with an error response naming its index.
+ */
+import os from "node:os";
+import { BroadcastChannel } from "node:worker_threads";
+import { move } from "piscina";
+import { decodeChunkRequest, encodeChunkResponse, serializeError, type FunctionRef, type ChunkResponse } from "../wire/index.js";
+import { memory, replaceMemory } from "./memory.js";
+import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
+
+type Mapped = (item: unknown) => unknown;
+
+export interface ChunkTask {
+  /** The glimpse_map job payload, as received from the job server. */
+  readonly request: Uint8Array;
+  /** How long to wait for the memory version the chunk needs, in ms. */
+  readonly memoryWaitMs: number;
+}
+
+const HOST = os.hostname();
+const compiled = new Map<string, Mapped>();
+const memoryWaiters = new Set<() => void>();
+
+const channel = new BroadcastChannel(MEMORY_CHANNEL);
+channel.onmessage = (event) => {
+  const message = (event as { data: MemoryMessage }).data;
+  if (message?.type !== "state") return;
+  replaceMemory(message.entries, message.version);
+  for (const wake of memoryWaiters) wake();
+};
+channel.unref();
+
+async function memoryVersion(version: number, waitMs: number): Promise<void> {
+  if (memory.version >= version) return;
+  channel.postMessage({ type: "need", version } satisfies MemoryMessage);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      memoryWaiters.delete(check);
+      reject(new Error(`shared memory version ${version} did not reach this worker within ${waitMs} ms (it has version ${memory.version})`));
+    }, waitMs);
+    const check = () => {
+      if (memory.version < version) return;
+      clearTimeout(timer);
+      memoryWaiters.delete(check);
+      resolve();
+    };
+    memoryWaiters.add(check);
+  });
+}
+
+function compileSource(source: string): Mapped {
+  // The only free name a shipped function gets is `memory`.
+  const fn = new Function("memory", `"use strict";\nreturn (${source});`)(memory);
+  if (typeof fn !== "function") throw new TypeError("shipped source did not evaluate to a function");
+  return fn;
+}
+
+async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
+  const key = ref.kind === "source" ? `source:${ref.hash}` : ref.kind === "module" ? `module:${ref.specifier}#${ref.exportName}` : `cached:${ref.key}`;
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  let fn: Mapped;
+  if (ref.kind === "source") fn = compileSource(ref.source);
+  else if (ref.kind === "cached") {
+    const stored = memory.get(ref.key) as FunctionRef | undefined;
+    if (!stored || stored.kind !== "source") throw new Error(`cached function ${ref.key} is not in this worker's shared memory`);
+    fn = compileSource(stored.source);
+  } else {
+    const module = await import(ref.specifier);
+    const exported = module[ref.exportName];
+    if (typeof exported !== "function") {
+      throw new TypeError(`module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`);
+    }
+    fn = exported;
+  }
+  compiled.set(key, fn);
+  return fn;
+}
+
+export default async function runChunk(task: ChunkTask): Promise<Uint8Array> {
+  const started = performance.now();
+  const request = decodeChunkRequest(task.request);
+  const respond = (response: ChunkResponse) => move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
+  const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
+  let index = request.start;
+  try {
+    await memoryVersion(request.memoryVersion, task.memoryWaitMs);
+    const fn = await resolveFunction(request.fn);
+    const results = new Array(request.items.length);
+    for (let i = 0; i < request.items.length; i++) {
+      index = request.start + i;
+      let result = fn(request.items[i]);
+      if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") result = await result;
+      results[i] = result;
+    }
+    try {
+      return respond({ ok: true, results, ...where() });
+    } catch (error) {
+      index = request.start + firstUnserializable(results);
+      throw new TypeError(`the result cannot be sent back: ${(error as Error).message}`, { cause: error });
+    }
+  } catch (error) {
+    return respond({ ok: false, index, error: serializeError(error), ...where() });
+  }
+}
+
+function firstUnserializable(results: unknown[]): number {
+  for (let i = 0; i < results.length; i++) {
+    try {
+      structuredClone(results[i]);
+    } catch {
+      return i;
+    }
+  }
+  return 0;
+}

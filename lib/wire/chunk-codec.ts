@@ -1,0 +1,187 @@
+/**
+ * The glimpse_map wire format, version 1 (docs/wire-format.md):
+ *
+ *   offset 0  "GLMP"          magic
+ *          4  u8 version       1
+ *          5  u8 kind          1 request (client → worker), 2 response (worker → client)
+ *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8)
+ *          7  u8 flags         bit 0: signed (reserved for the signature envelope; must be 0 in version 1)
+ *          8  u32 BE n         length of the meta block
+ *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
+ *       12+n  body             the codec's encoding of the payload
+ *
+ * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items}.
+ * Response meta {ok, host, pid, elapsedMs, index?}; body {results} or {error}.
+ */
+import v8 from "node:v8";
+import type { FunctionRef } from "./function-ref.js";
+import type { SerializedError } from "./remote-error.js";
+
+export const WIRE_VERSION = 1;
+export const enum Kind {
+  Request = 1,
+  Response = 2,
+}
+export const enum Codec {
+  V8 = 1,
+  Json = 2,
+}
+const MAGIC = 0x474c4d50; // "GLMP"
+const HEADER = 12;
+
+/** A chunk payload does not follow the wire format. */
+export class WireFormatError extends Error {
+  override name = "WireFormatError";
+}
+
+/** An item cannot travel (e.g. it holds a function or a symbol). */
+export class ItemSerializationError extends TypeError {
+  override name = "ItemSerializationError";
+  constructor(
+    readonly index: number,
+    cause: unknown,
+  ) {
+    super(`item ${index} cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items must be structured-clonable: no functions, symbols or class instances with behaviour)`, { cause });
+  }
+}
+
+export interface ChunkRequestMeta {
+  readonly mapId: string;
+  readonly chunk: number;
+  /** Index of items[0] within the whole map. */
+  readonly start: number;
+  readonly count: number;
+  /** The shared memory version the chunk needs (0: none). */
+  readonly memoryVersion: number;
+}
+
+export interface ChunkRequest extends ChunkRequestMeta {
+  readonly fn: FunctionRef;
+  readonly items: unknown[];
+}
+
+export interface ResponseMeta {
+  readonly host: string;
+  readonly pid: number;
+  readonly elapsedMs: number;
+}
+
+export type ChunkResponse =
+  | (ResponseMeta & { readonly ok: true; readonly results: unknown[] })
+  | (ResponseMeta & { readonly ok: false; readonly index: number; readonly error: SerializedError });
+
+function frame(kind: Kind, codec: Codec, meta: object, body: Buffer): Buffer {
+  const metaBytes = Buffer.from(JSON.stringify(meta));
+  const out = Buffer.allocUnsafe(HEADER + metaBytes.length + body.length);
+  out.writeUInt32BE(MAGIC, 0);
+  out[4] = WIRE_VERSION;
+  out[5] = kind;
+  out[6] = codec;
+  out[7] = 0;
+  out.writeUInt32BE(metaBytes.length, 8);
+  metaBytes.copy(out, HEADER);
+  body.copy(out, HEADER + metaBytes.length);
+  return out;
+}
+
+interface Framed {
+  readonly codec: Codec;
+  readonly meta: Record<string, unknown>;
+  readonly body: Buffer;
+}
+
+function unframe(bytes: Uint8Array, expected: Kind): Framed {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const what = expected === Kind.Request ? "chunk request" : "chunk response";
+  if (buf.length < HEADER) throw new WireFormatError(`${what}: ${buf.length} bytes is shorter than the 12-byte header`);
+  if (buf.readUInt32BE(0) !== MAGIC) throw new WireFormatError(`${what}: bad magic (not a glimpse_map payload)`);
+  if (buf[4] !== WIRE_VERSION) throw new WireFormatError(`${what}: wire format version ${buf[4]} is not supported (this side speaks ${WIRE_VERSION})`);
+  if (buf[5] !== expected) throw new WireFormatError(`${what}: message kind ${buf[5]}, expected ${expected}`);
+  const codec = buf[6];
+  if (codec !== Codec.V8 && codec !== Codec.Json) throw new WireFormatError(`${what}: unknown codec ${codec}`);
+  if (buf[7] !== 0) throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
+  const metaLength = buf.readUInt32BE(8);
+  if (HEADER + metaLength > buf.length) throw new WireFormatError(`${what}: meta block of ${metaLength} bytes runs past the end`);
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(buf.toString("utf8", HEADER, HEADER + metaLength));
+  } catch (error) {
+    throw new WireFormatError(`${what}: meta block is not JSON (${(error as Error).message})`);
+  }
+  if (meta === null || typeof meta !== "object") throw new WireFormatError(`${what}: meta block is not a JSON object`);
+  return { codec, meta, body: buf.subarray(HEADER + metaLength) };
+}
+
+function encodeBody(codec: Codec, value: unknown): Buffer {
+  return codec === Codec.V8 ? v8.serialize(value) : Buffer.from(JSON.stringify(value));
+}
+
+function decodeBody(codec: Codec, body: Buffer, what: string): any {
+  try {
+    return codec === Codec.V8 ? v8.deserialize(body) : JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new WireFormatError(`${what}: body does not decode (${(error as Error).message})`);
+  }
+}
+
+/** Encodes a chunk request. An item that cannot be serialized throws ItemSerializationError naming its index. */
+export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: Codec = Codec.V8): Buffer {
+  const meta: ChunkRequestMeta = { mapId: request.mapId, chunk: request.chunk, start: request.start, count: request.items.length, memoryVersion: request.memoryVersion };
+  let body: Buffer;
+  try {
+    body = encodeBody(codec, { fn: request.fn, items: request.items });
+  } catch (error) {
+    for (let i = 0; i < request.items.length; i++) {
+      try {
+        encodeBody(codec, request.items[i]);
+      } catch (itemError) {
+        throw new ItemSerializationError(request.start + i, itemError);
+      }
+    }
+    throw error;
+  }
+  return frame(Kind.Request, codec, meta, body);
+}
+
+/** Reads only the routing fields of a request (no decoding of items). */
+export function peekChunkRequest(bytes: Uint8Array): ChunkRequestMeta {
+  const { meta } = unframe(bytes, Kind.Request);
+  return checkRequestMeta(meta);
+}
+
+function checkRequestMeta(meta: Record<string, unknown>): ChunkRequestMeta {
+  const { mapId, chunk, start, count, memoryVersion } = meta;
+  if (typeof mapId !== "string" || ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)) {
+    throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
+  }
+  return { mapId, chunk: chunk as number, start: start as number, count: count as number, memoryVersion: memoryVersion as number };
+}
+
+export function decodeChunkRequest(bytes: Uint8Array): ChunkRequest & { readonly codec: Codec } {
+  const { codec, meta, body } = unframe(bytes, Kind.Request);
+  const checked = checkRequestMeta(meta);
+  const payload = decodeBody(codec, body, "chunk request");
+  if (!payload || !Array.isArray(payload.items) || typeof payload.fn !== "object" || payload.fn === null) {
+    throw new WireFormatError("chunk request: body lacks fn or items");
+  }
+  if (payload.items.length !== checked.count) throw new WireFormatError(`chunk request: meta says ${checked.count} items, body has ${payload.items.length}`);
+  return { ...checked, fn: payload.fn, items: payload.items, codec };
+}
+
+export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
+  const { host, pid, elapsedMs } = response;
+  if (response.ok) return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, encodeBody(codec, { results: response.results }));
+  return frame(Kind.Response, codec, { ok: false, host, pid, elapsedMs, index: response.index }, encodeBody(codec, { error: response.error }));
+}
+
+export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
+  const { codec, meta, body } = unframe(bytes, Kind.Response);
+  const payload = decodeBody(codec, body, "chunk response");
+  const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
+  if (meta.ok === true) {
+    if (!payload || !Array.isArray(payload.results)) throw new WireFormatError("chunk response: body lacks results");
+    return { ...base, ok: true, results: payload.results };
+  }
+  if (!payload?.error || typeof payload.error.message !== "string") throw new WireFormatError("chunk response: body lacks error");
+  return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
+}
