@@ -1,0 +1,79 @@
+/**
+ * Every configuration key, in one table: its section, its ini name, its
+ * property name in the loaded config, how its text is read, and its default.
+ * config.ini.example documents each for users.
+ */
+import { parseAddressList } from "../gearman/address.js";
+
+export type Section = "client" | "server";
+
+export interface KeySpec {
+  readonly section: Section;
+  /** The ini name (snake_case, as the original's configs). */
+  readonly name: string;
+  /** The property in ClientConfig / ServerConfig. */
+  readonly property: string;
+  readonly parse: (text: string) => unknown;
+  readonly expected: string;
+  readonly default: unknown;
+}
+
+const ZMQ_ENDPOINT = /^(tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\*|\d{1,5})|ipc:\/\/.+|inproc:\/\/.+)$/;
+
+function endpoint(text: string): string {
+  const value = text.trim();
+  if (!ZMQ_ENDPOINT.test(value)) throw new Error("bad");
+  const port = /:(\d+)$/.exec(value)?.[1];
+  if (value.startsWith("tcp://") && port !== undefined && Number(port) > 65535) throw new Error("bad");
+  return value;
+}
+
+function wholeNumber(min: number) {
+  return (text: string): number => {
+    const value = Number(text.trim());
+    if (text.trim() === "" || !Number.isInteger(value) || value < min) throw new Error("bad");
+    return value;
+  };
+}
+
+function seconds(text: string): number {
+  const value = Number(text.trim());
+  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) throw new Error("bad");
+  return Math.round(value * 1000);
+}
+
+function boolean(text: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (["true", "yes", "on", "1"].includes(value)) return true;
+  if (["false", "no", "off", "0"].includes(value)) return false;
+  throw new Error("bad");
+}
+
+function jobServers(text: string): string[] {
+  return parseAddressList(text).map((a) => `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`);
+}
+
+function chunksize(text: string): number | "auto" {
+  return text.trim().toLowerCase() === "auto" ? "auto" : wholeNumber(1)(text);
+}
+
+const ENDPOINT = "a ZeroMQ endpoint such as tcp://127.0.0.1:9000 or ipc:///tmp/glimpse-commands";
+
+const urls = (section: Section, base: number): KeySpec[] => [
+  { section, name: "command_frontend_url", property: "commandFrontendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base}` },
+  { section, name: "command_backend_url", property: "commandBackendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base + 1}` },
+  { section, name: "log_frontend_url", property: "logFrontendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base + 2}` },
+  { section, name: "log_backend_url", property: "logBackendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base + 3}` },
+];
+
+export const KEYS: readonly KeySpec[] = Object.freeze([
+  { section: "client", name: "job_server_url", property: "jobServers", parse: jobServers, expected: "host:port, or a comma-separated list of them", default: ["127.0.0.1:4730"] },
+  ...urls("client", 9000),
+  { section: "client", name: "chunksize", property: "chunksize", parse: chunksize, expected: "a whole number ≥ 1 or 'auto'", default: 8 },
+  { section: "client", name: "poll_timeout", property: "pollTimeoutMs", parse: seconds, expected: "a number of seconds > 0 (the per-chunk timeout)", default: 60_000 },
+  { section: "client", name: "max_retries", property: "maxRetries", parse: wholeNumber(0), expected: "a whole number ≥ 0", default: 3 },
+  { section: "client", name: "cache_functions", property: "cacheFunctions", parse: boolean, expected: "true or false", default: false },
+  ...urls("server", 9000),
+]);
+
+export const SECTIONS: readonly string[] = ["client", "server"];

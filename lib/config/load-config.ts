@@ -1,0 +1,184 @@
+/**
+ * Loading the cluster configuration.
+ *
+ *   loadConfig("a.ini" | ["a.ini", "b.ini"] | { client: {...}, server: {...} } | undefined)
+ *     ──► GLIMPSE_CLUSTER_CONFIG file (if set), then the given files in order, each overriding the last
+ *     ──► %(name)s interpolation per section ──► every key checked against KEYS ──► frozen ClusterConfig
+ *
+ * With no source and no GLIMPSE_CLUSTER_CONFIG the result is null: the caller
+ * (MakePool) then starts a local cluster.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import ini from "ini";
+import { ConfigError } from "./config-error.js";
+import { KEYS, SECTIONS, type KeySpec, type Section } from "./keys.js";
+import { interpolate, references, type InterpolationError } from "./interpolate.js";
+
+export interface ClientConfig {
+  /** Job servers, "host:port" each. */
+  readonly jobServers: readonly string[];
+  readonly commandFrontendUrl: string;
+  readonly commandBackendUrl: string;
+  readonly logFrontendUrl: string;
+  readonly logBackendUrl: string;
+  readonly chunksize: number | "auto";
+  /** Per-chunk timeout, in ms (the ini's poll_timeout is in seconds). */
+  readonly pollTimeoutMs: number;
+  readonly maxRetries: number;
+  readonly cacheFunctions: boolean;
+}
+
+export interface ServerConfig {
+  readonly commandFrontendUrl: string;
+  readonly commandBackendUrl: string;
+  readonly logFrontendUrl: string;
+  readonly logBackendUrl: string;
+}
+
+export interface ClusterConfig {
+  readonly client: ClientConfig;
+  readonly server: ServerConfig;
+  /** The files read, in order. */
+  readonly files: readonly string[];
+}
+
+/** A config given as an object: sections of keys, by their ini names (job_server_url) or property names (jobServers). */
+export type ConfigInput = { readonly [section: string]: { readonly [key: string]: unknown } | undefined };
+
+type Raw = Map<Section, Map<string, { value: string; file: string | undefined }>>;
+
+function suggest(name: string, candidates: readonly string[]): string {
+  let best = "";
+  let bestScore = Infinity;
+  for (const candidate of candidates) {
+    const score = distance(name, candidate);
+    if (score < bestScore) [best, bestScore] = [candidate, score];
+  }
+  return bestScore <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean "${best}"?)` : "";
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.length];
+}
+
+function readFile(file: string, raw: Raw): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new ConfigError(`cannot read the configuration file: ${reason}`, file);
+  }
+  const parsed = ini.parse(text) as Record<string, unknown>;
+  const defaults = new Map<string, string>();
+  const sections = new Map<string, Map<string, string>>();
+  for (const [name, content] of Object.entries(parsed)) {
+    if (content === null || typeof content !== "object") {
+      throw new ConfigError(`"${name}" is outside any section; put it under [client], [server] or [DEFAULT]`, file, undefined, name);
+    }
+    const lower = name.toLowerCase();
+    if (lower !== "default" && !SECTIONS.includes(lower)) throw new ConfigError(`unknown section${suggest(lower, SECTIONS)}; known: [client], [server], [DEFAULT]`, file, name);
+    const target = lower === "default" ? defaults : (sections.get(lower) ?? new Map());
+    for (const [key, value] of Object.entries(content as Record<string, unknown>)) {
+      if (value !== null && typeof value === "object") throw new ConfigError(`expected a value, got a nested section`, file, name, key);
+      target.set(key.toLowerCase(), String(value));
+    }
+    if (lower !== "default") sections.set(lower, target);
+  }
+  for (const [section, values] of sections) {
+    const lookup = (name: string) => values.get(name) ?? defaults.get(name);
+    const variables = new Set<string>();
+    for (const value of values.values()) for (const name of references(value)) variables.add(name);
+    const known = KEYS.filter((k) => k.section === section).map((k) => k.name);
+    const target = raw.get(section as Section) ?? new Map();
+    for (const [key, value] of values) {
+      if (!known.includes(key)) {
+        if (variables.has(key)) continue; // a helper variable for %(name)s, as in the original's configs
+        throw new ConfigError(`unknown key${suggest(key, known)}; known: ${known.join(", ")}`, file, section, key);
+      }
+      let resolved: string;
+      try {
+        resolved = interpolate(key, value, lookup);
+      } catch (error) {
+        const problem = error as InterpolationError;
+        throw new ConfigError(problem.message ?? String(error), file, section, key);
+      }
+      target.set(key, { value: resolved, file });
+    }
+    raw.set(section as Section, target);
+  }
+}
+
+function readObject(input: ConfigInput, raw: Raw): void {
+  for (const [section, content] of Object.entries(input)) {
+    if (content === undefined) continue;
+    if (!SECTIONS.includes(section)) throw new ConfigError(`unknown section${suggest(section, SECTIONS)}; known: client, server`, "config object", section);
+    if (content === null || typeof content !== "object") throw new ConfigError(`expected an object of keys`, "config object", section);
+    const target = raw.get(section as Section) ?? new Map();
+    for (const [key, value] of Object.entries(content)) {
+      if (value === undefined) continue;
+      const spec = KEYS.find((k) => k.section === section && (k.name === key || k.property === key));
+      if (!spec) {
+        const known = KEYS.filter((k) => k.section === section).flatMap((k) => [k.name, k.property]);
+        throw new ConfigError(`unknown key${suggest(key, known)}`, "config object", section, key);
+      }
+      const text = Array.isArray(value) ? value.join(",") : spec.property === "pollTimeoutMs" && key === "pollTimeoutMs" ? String(Number(value) / 1000) : String(value);
+      target.set(spec.name, { value: text, file: undefined });
+    }
+    raw.set(section as Section, target);
+  }
+}
+
+function build(raw: Raw, section: Section): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const values = raw.get(section);
+  for (const spec of KEYS.filter((k: KeySpec) => k.section === section)) {
+    const entry = values?.get(spec.name);
+    if (entry === undefined) {
+      out[spec.property] = spec.default;
+      continue;
+    }
+    try {
+      out[spec.property] = spec.parse(entry.value);
+    } catch {
+      throw new ConfigError(`expected ${spec.expected}, got "${entry.value}"`, entry.file ?? "config object", section, spec.name);
+    }
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * Loads the configuration. Returns null when there is nothing to load (no
+ * source and no GLIMPSE_CLUSTER_CONFIG): a local cluster is wanted.
+ */
+export function loadConfig(source?: string | readonly string[] | ConfigInput, env: NodeJS.ProcessEnv = process.env): ClusterConfig | null {
+  const files: string[] = [];
+  if (env.GLIMPSE_CLUSTER_CONFIG) files.push(env.GLIMPSE_CLUSTER_CONFIG);
+  let object: ConfigInput | undefined;
+  if (typeof source === "string") files.push(source);
+  else if (Array.isArray(source)) files.push(...(source as string[]));
+  else if (source !== undefined && source !== null) {
+    if (typeof source !== "object") throw new ConfigError(`expected a file path, a list of paths or a config object, got ${typeof source}`);
+    object = source as ConfigInput;
+  }
+  if (files.length === 0 && object === undefined) return null;
+  const raw: Raw = new Map();
+  for (const file of files) readFile(path.resolve(file), raw);
+  if (object) readObject(object, raw);
+  return Object.freeze({
+    client: build(raw, "client") as unknown as ClientConfig,
+    server: build(raw, "server") as unknown as ServerConfig,
+    files: Object.freeze(files.map((f) => path.resolve(f))),
+  });
+}
