@@ -7,6 +7,10 @@
 import { Command, CommanderError } from "commander";
 import { UsageError } from "./usage-error.js";
 import { registerJobServer } from "./commands/job-server.js";
+import { registerLaunchBroker } from "./commands/launch-broker.js";
+import { registerLaunchWorker } from "./commands/launch-worker.js";
+import { registerClusterCommands } from "./commands/cluster-commands.js";
+import { registerDemo } from "./commands/demo.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
@@ -15,7 +19,11 @@ export function buildProgram(): Command {
     .option("-v, --verbose", "log more")
     .showHelpAfterError()
     .exitOverride();
+  registerDemo(program);
   registerJobServer(program);
+  registerLaunchBroker(program);
+  registerLaunchWorker(program);
+  registerClusterCommands(program);
   return program;
 }
 

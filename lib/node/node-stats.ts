@@ -1,25 +1,8 @@
-/** What a worker node reports when pinged (the original's HOST, PID, NUM_REQUESTS, ELAPSED_TIME, START_TIME, and more). */
+/** A worker node's counters, reported when pinged. */
 import os from "node:os";
+import type { NodeStatsSnapshot } from "../channels/messages.js";
 
-export interface NodeStatsSnapshot {
-  /** The node's id (its Gearman client id). */
-  readonly node: string;
-  readonly host: string;
-  readonly pid: number;
-  /** Chunks run since start. */
-  readonly numRequests: number;
-  /** Seconds spent running chunks, summed. */
-  readonly elapsedTime: number;
-  /** When the node started, in ms since the epoch. */
-  readonly startTime: number;
-  readonly threads: number;
-  /** Threads running a chunk now. */
-  readonly busy: number;
-  /** Items mapped since start. */
-  readonly itemsDone: number;
-  /** Version of the shared memory the node holds. */
-  readonly memoryVersion: number;
-}
+export type { NodeStatsSnapshot };
 
 export class NodeStats {
   readonly host = os.hostname();

@@ -1,0 +1,129 @@
+/**
+ * `glimpse-cluster demo`: the whole product on one machine. Starts an embedded
+ * job server, a broker and two worker nodes, runs the original's hex example
+ * and a Monte Carlo estimate of pi over a million samples with a progress bar,
+ * prints results and items per second, and shuts everything down (also on Ctrl-C).
+ */
+import type { Command } from "commander";
+import os from "node:os";
+import { JobServer } from "../../lib/server/index.js";
+import { Broker } from "../../lib/channels/index.js";
+import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
+import { MakePool } from "../../lib/pool/make-pool.js";
+import type { ClusterPool } from "../../lib/pool/cluster-pool.js";
+import { ProgressBar } from "../progress-bar.js";
+import { wholeNumber } from "../arguments.js";
+
+function hex(x: number): string {
+  return "0x" + x.toString(16);
+}
+
+/** Points of a seeded xorshift32 sequence inside the unit circle, out of 10,000. */
+function insideCircle(seed: number): number {
+  let state = seed >>> 0 || 1;
+  let inside = 0;
+  for (let i = 0; i < 10_000; i++) {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    const x = state / 4294967296;
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    const y = state / 4294967296;
+    if (x * x + y * y <= 1) inside++;
+  }
+  return inside;
+}
+
+async function runDemo(pool: ClusterPool, samples: number, signal: AbortSignal): Promise<void> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  say(`hex over [1, 2, 3]: ${JSON.stringify(await pool.map(hex, [1, 2, 3], { signal }))}`);
+
+  const nodes = await pool.ping(2000);
+  say(`worker nodes: ${nodes.map((n) => `${n.host}:${n.pid} (${n.threads} threads)`).join(", ")}`);
+
+  const seeds = Array.from({ length: Math.ceil(samples / 10_000) }, (_, i) => i + 1);
+  const bar = new ProgressBar("pi");
+  const started = performance.now();
+  const counts = await pool.map(insideCircle, seeds, { signal, onProgress: ({ done, total }) => bar.update(done, total) });
+  const seconds = (performance.now() - started) / 1000;
+  const inside = counts.reduce((a, b) => a + b, 0);
+  say(`pi ≈ ${((4 * inside) / (seeds.length * 10_000)).toFixed(5)} from ${seeds.length * 10_000} samples in ${seeds.length} items: ${seconds.toFixed(2)} s, ${Math.round(seeds.length / seconds)} items/s`);
+
+  const trivial = Array.from({ length: 100_000 }, (_, i) => i);
+  const t0 = performance.now();
+  const plusOne = await pool.map((x: number) => x + 1, trivial, { signal, chunksize: 2_000 });
+  const t = (performance.now() - t0) / 1000;
+  if (plusOne[99_999] !== 100_000) throw new Error("demo: x => x + 1 gave a wrong result");
+  say(`x => x + 1 over ${trivial.length} items: ${t.toFixed(2)} s, ${Math.round(trivial.length / t)} items/s`);
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("start an embedded job server, a broker and two worker nodes on this machine, run a few maps, and shut it all down")
+    .option("--workers <n>", "worker nodes", wholeNumber("--workers", 1), 2)
+    .option("--samples <n>", "Monte Carlo samples for pi", wholeNumber("--samples", 10_000), 1_000_000)
+    .action(async (options: { workers: number; samples: number }) => {
+      const stop = new AbortController();
+      const onSignal = () => {
+        process.stderr.write("\ninterrupted: shutting down\n");
+        stop.abort();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      const cleanup: (() => Promise<unknown>)[] = [];
+      try {
+        const server = new JobServer({ host: "127.0.0.1", port: 0 });
+        const address = await server.listen();
+        cleanup.push(() => server.close({ graceful: false }));
+        const jobServer = `${address.host}:${address.port}`;
+        process.stdout.write(`embedded job server on ${jobServer}\n`);
+
+        const broker = new Broker({
+          commandFrontendUrl: "tcp://127.0.0.1:0",
+          commandBackendUrl: "tcp://127.0.0.1:0",
+          logFrontendUrl: "tcp://127.0.0.1:0",
+          logBackendUrl: "tcp://127.0.0.1:0",
+        });
+        const urls = await broker.start();
+        cleanup.unshift(() => broker.close());
+        process.stdout.write(`broker: commands ${urls.commandFrontendUrl} -> ${urls.commandBackendUrl}, logs ${urls.logFrontendUrl} -> ${urls.logBackendUrl}\n`);
+
+        const threads = Math.max(1, Math.floor(os.availableParallelism() / options.workers));
+        const supervisors = Array.from(
+          { length: options.workers },
+          () =>
+            new NodeSupervisor(
+              { jobServers: [jobServer], commandUrl: urls.commandBackendUrl, logUrl: urls.logFrontendUrl, threads, graceMs: 5000 },
+              { log: () => {} },
+            ),
+        );
+        cleanup.unshift(() => Promise.allSettled(supervisors.map((s) => s.stop())));
+        await Promise.all(supervisors.map((s) => s.start()));
+        process.stdout.write(`${options.workers} worker nodes with ${threads} thread${threads === 1 ? "" : "s"} each\n`);
+
+        const pool = await MakePool({
+          client: {
+            jobServers: [jobServer],
+            commandFrontendUrl: urls.commandFrontendUrl,
+            commandBackendUrl: urls.commandBackendUrl,
+            logFrontendUrl: urls.logFrontendUrl,
+            logBackendUrl: urls.logBackendUrl,
+          },
+        });
+        cleanup.unshift(() => pool.close());
+        await runDemo(pool, options.samples, stop.signal);
+      } finally {
+        for (const step of cleanup) await step().catch(() => {});
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      process.stdout.write("done: everything shut down\n");
+    });
+}

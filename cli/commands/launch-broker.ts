@@ -1,0 +1,23 @@
+import type { Command } from "commander";
+import { Broker } from "../../lib/channels/index.js";
+import { clusterConfig } from "../cluster-config.js";
+
+export function registerLaunchBroker(program: Command): void {
+  program
+    .command("launch-broker")
+    .alias("LaunchBroker")
+    .description("run the broker: forward the command channel (clients -> workers) and the log channel (workers -> clients), bound on the [server] URLs")
+    .action(async (_options: unknown, command: Command) => {
+      const { server } = clusterConfig(command);
+      const broker = new Broker(server);
+      const urls = await broker.start();
+      process.stdout.write(
+        `glimpse-cluster broker listening: commands ${urls.commandFrontendUrl} -> ${urls.commandBackendUrl}, logs ${urls.logFrontendUrl} -> ${urls.logBackendUrl}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGTERM", resolve);
+        process.once("SIGINT", resolve);
+      });
+      await broker.close();
+    });
+}

@@ -1,0 +1,29 @@
+import type { Command } from "commander";
+import os from "node:os";
+import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
+import { clusterConfig } from "../cluster-config.js";
+import { positiveSeconds, wholeNumber } from "../arguments.js";
+
+export function registerLaunchWorker(program: Command): void {
+  program
+    .command("launch-worker")
+    .alias("LaunchWorker")
+    .description("run a worker node: take glimpse_map chunks from the job servers and run them on a local thread pool, restarting the node after `restart` or a crash")
+    .argument("[num_processes]", "threads in the node's pool (chunks run at once); default: the machine's cores", wholeNumber("num_processes", 1))
+    .option("--grace <seconds>", "on SIGTERM, how long running chunks may take to finish", positiveSeconds("--grace"), 30)
+    .option("--memory-limit <mb>", "heap limit of each worker thread, in MB", wholeNumber("--memory-limit", 16))
+    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number }, command: Command) => {
+      const config = clusterConfig(command);
+      const supervisor = new NodeSupervisor({
+        jobServers: config.client.jobServers,
+        commandUrl: config.client.commandBackendUrl,
+        logUrl: config.client.logFrontendUrl,
+        threads: threads ?? os.availableParallelism(),
+        graceMs: options.grace * 1000,
+        resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
+      });
+      for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
+      await supervisor.start();
+      await supervisor.whenDone();
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * What travels on the two channels. Commands go from clients to worker
+ * nodes; log messages (records, acknowledgements, ping replies, memory
+ * requests) go from worker nodes to clients. Bodies are JSON.
+ */
+
+export const CHANNEL_VERSION = 1;
+
+/** What a worker node reports when pinged (the original's HOST, PID, NUM_REQUESTS, ELAPSED_TIME, START_TIME, and more). */
+export interface NodeStatsSnapshot {
+  /** The node's id (its Gearman client id). */
+  readonly node: string;
+  readonly host: string;
+  readonly pid: number;
+  /** Chunks run since start. */
+  readonly numRequests: number;
+  /** Seconds spent running chunks, summed. */
+  readonly elapsedTime: number;
+  /** When the node started, in ms since the epoch. */
+  readonly startTime: number;
+  readonly threads: number;
+  /** Threads running a chunk now. */
+  readonly busy: number;
+  /** Items mapped since start. */
+  readonly itemsDone: number;
+  /** Version of the shared memory the node holds. */
+  readonly memoryVersion: number;
+}
+
+export type Command =
+  | { readonly type: "quit" }
+  | { readonly type: "restart" }
+  | { readonly type: "ping" }
+  /** Replaces the node's shared memory with `entries` if `version` is newer than what it holds. */
+  | { readonly type: "set-memory"; readonly version: number; readonly entries: Record<string, unknown> }
+  | { readonly type: "clear-memory"; readonly version: number }
+  /** Stops the running chunks of these maps. */
+  | { readonly type: "cancel"; readonly mapIds: readonly string[] };
+
+export type CommandType = Command["type"];
+
+export interface CommandEnvelope {
+  readonly v: number;
+  /** Unique per command: acknowledgements name it. */
+  readonly id: string;
+  /** The sender (a pool or CLI), for logs. */
+  readonly from: string;
+  readonly time: number;
+  readonly command: Command;
+}
+
+export type LogLevel = "debug" | "info" | "warning" | "error";
+
+export type LogMessage =
+  | { readonly type: "record"; readonly level: LogLevel; readonly message: string }
+  | { readonly type: "ack"; readonly commandId: string; readonly command: CommandType; readonly memoryVersion: number }
+  | { readonly type: "pong"; readonly commandId: string; readonly stats: NodeStatsSnapshot }
+  /** The node needs at least this memory version to run a chunk it holds. */
+  | { readonly type: "need-memory"; readonly version: number };
+
+export interface LogEnvelope {
+  readonly v: number;
+  readonly id: string;
+  /** The sending node's id. */
+  readonly node: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly time: number;
+  readonly message: LogMessage;
+}
+
+/** Topics: commands go to "all" or one node ("node:<id>"); log messages are "log" (records) or "reply" (everything else). */
+export const TOPIC_ALL = "all";
+export const nodeTopic = (nodeId: string) => `node:${nodeId}`;
+export const TOPIC_LOG = "log";
+export const TOPIC_REPLY = "reply";
+
+const COMMAND_TYPES = new Set(["quit", "restart", "ping", "set-memory", "clear-memory", "cancel"]);
+const LOG_TYPES = new Set(["record", "ack", "pong", "need-memory"]);
+
+/** Decodes a command frame; returns undefined (never throws) for anything malformed. */
+export function parseCommand(body: Buffer): CommandEnvelope | undefined {
+  const value = parseJson(body) as CommandEnvelope | undefined;
+  if (!value || value.v !== CHANNEL_VERSION || typeof value.id !== "string" || !COMMAND_TYPES.has((value.command as { type?: string })?.type ?? "")) return undefined;
+  return value;
+}
+
+export function parseLog(body: Buffer): LogEnvelope | undefined {
+  const value = parseJson(body) as LogEnvelope | undefined;
+  if (!value || value.v !== CHANNEL_VERSION || typeof value.node !== "string" || !LOG_TYPES.has((value.message as { type?: string })?.type ?? "")) return undefined;
+  return value;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    const value = JSON.parse(body.toString("utf8"));
+    return value !== null && typeof value === "object" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,40 @@
+/** A ZeroMQ publisher that queues sends (zeromq allows one send in flight per socket) and never throws on a closed socket. */
+import * as zmq from "zeromq";
+import { zmqUrl, type Endpoint } from "./socket-options.js";
+
+export class QueuedPublisher {
+  readonly socket = new zmq.Publisher({ linger: 0, sendHighWaterMark: 10_000 });
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  /** The actual endpoint after a bind (with the real port), or the URL connected to. */
+  endpoint = "";
+
+  async open(endpoint: Endpoint): Promise<void> {
+    if (endpoint.bind) {
+      await this.socket.bind(zmqUrl(endpoint.url));
+      this.endpoint = this.socket.lastEndpoint ?? endpoint.url;
+    } else {
+      this.socket.connect(endpoint.url);
+      this.endpoint = endpoint.url;
+    }
+  }
+
+  send(topic: string, body: string): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      if (this.closed) return;
+      try {
+        await this.socket.send([topic, body]);
+      } catch {
+        // A closed socket or a full queue drops the message, as PUB/SUB does; callers that need delivery wait for acknowledgements.
+      }
+    });
+    return this.chain;
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    this.closed = true;
+    this.socket.close();
+  }
+}

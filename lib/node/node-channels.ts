@@ -1,0 +1,101 @@
+/**
+ * A worker node's ends of the two channels: it listens for commands (to all
+ * nodes, or to itself) and publishes log records, acknowledgements, ping
+ * replies and memory requests. A command published again (until acknowledged)
+ * is acknowledged again but carried out once.
+ */
+import os from "node:os";
+import { randomBytes } from "node:crypto";
+import {
+  CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseCommand,
+  QueuedPublisher, LoopingSubscriber,
+  type Command, type CommandEnvelope, type LogLevel, type LogMessage, type NodeStatsSnapshot,
+} from "../channels/index.js";
+import type { NodeOptions } from "./node-options.js";
+
+export interface CommandHandlers {
+  quit(): void;
+  restart(): void;
+  ping(): NodeStatsSnapshot;
+  setMemory(entries: Record<string, unknown>, version: number): void;
+  clearMemory(version: number): void;
+  cancel(mapIds: readonly string[]): void;
+  /** The memory version the node holds, for acknowledgements. */
+  memoryVersion(): number;
+}
+
+const SEEN_LIMIT = 1000;
+
+export class NodeChannels {
+  private readonly commands = new LoopingSubscriber();
+  private readonly logs = new QueuedPublisher();
+  private readonly seen = new Set<string>();
+  private readonly host = os.hostname();
+  private counter = 0;
+  private readonly prefix = randomBytes(4).toString("hex");
+  private closed = false;
+
+  constructor(
+    private readonly options: NodeOptions,
+    private readonly nodeId: string,
+  ) {}
+
+  async open(handlers: CommandHandlers): Promise<void> {
+    await this.logs.open({ url: this.options.logUrl, bind: false });
+    await this.commands.open({ url: this.options.commandUrl, bind: false }, [TOPIC_ALL, nodeTopic(this.nodeId)], (_topic, body) => {
+      const envelope = parseCommand(body);
+      if (envelope) this.onCommand(envelope, handlers);
+    });
+  }
+
+  private onCommand(envelope: CommandEnvelope, handlers: CommandHandlers): void {
+    const command: Command = envelope.command;
+    const first = !this.seen.has(envelope.id);
+    if (first) {
+      this.seen.add(envelope.id);
+      if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    }
+    switch (command.type) {
+      case "ping":
+        return this.reply({ type: "pong", commandId: envelope.id, stats: handlers.ping() });
+      case "cancel":
+        if (first) handlers.cancel(command.mapIds);
+        return;
+      case "set-memory":
+        if (first) handlers.setMemory(command.entries, command.version);
+        break;
+      case "clear-memory":
+        if (first) handlers.clearMemory(command.version);
+        break;
+    }
+    this.reply({ type: "ack", commandId: envelope.id, command: command.type, memoryVersion: handlers.memoryVersion() });
+    if (first && command.type === "quit") handlers.quit();
+    if (first && command.type === "restart") handlers.restart();
+  }
+
+  private reply(message: LogMessage): void {
+    this.publish(TOPIC_REPLY, message);
+  }
+
+  private publish(topic: string, message: LogMessage): void {
+    if (this.closed) return;
+    void this.logs.send(
+      topic,
+      JSON.stringify({ v: CHANNEL_VERSION, id: `${this.prefix}-${++this.counter}`, node: this.nodeId, host: this.host, pid: process.pid, time: Date.now(), message }),
+    );
+  }
+
+  log(level: LogLevel, message: string): void {
+    this.publish(TOPIC_LOG, { type: "record", level, message });
+  }
+
+  requestMemory(version: number): void {
+    this.reply({ type: "need-memory", version });
+  }
+
+  async close(): Promise<void> {
+    await this.logs.close();
+    this.closed = true;
+    await this.commands.close();
+  }
+}

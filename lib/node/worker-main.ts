@@ -1,0 +1,34 @@
+/**
+ * Entry of a worker node's own process, started by NodeSupervisor with its
+ * options as JSON in GLIMPSE_NODE_OPTIONS. Exit status tells the supervisor
+ * what to do: 0 after quit or a signal (stay down), RESTART_EXIT_CODE after
+ * restart (start again at once).
+ */
+import { WorkerNode } from "./worker-node.js";
+import { fillNodeOptions } from "./node-options.js";
+import { RESTART_EXIT_CODE } from "./exit-codes.js";
+
+const raw = process.env.GLIMPSE_NODE_OPTIONS;
+if (!raw) {
+  process.stderr.write("worker node: GLIMPSE_NODE_OPTIONS is not set (this file is started by `glimpse-cluster launch-worker`)\n");
+  process.exit(2);
+}
+const node = new WorkerNode(fillNodeOptions(JSON.parse(raw)));
+node.once("stopped", (reason: string) => {
+  process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
+});
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => void node.stop("signal"));
+}
+// The supervisor's IPC channel closes when the supervisor dies: do not outlive it.
+process.once("disconnect", () => void node.stop("signal"));
+node.start().then(
+  () => {
+    process.stdout.write(`worker node ${node.id} started (pid ${process.pid})\n`);
+    process.send?.({ type: "ready", node: node.id });
+  },
+  (error: Error) => {
+    process.stderr.write(`worker node failed to start: ${error.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

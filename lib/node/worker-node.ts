@@ -1,0 +1,122 @@
+/**
+ * A worker node: takes `glimpse_map` chunks from the job servers and runs them
+ * on a local piscina thread pool; obeys the command channel; reports on the
+ * log channel.
+ *
+ *   job servers ──JOB_ASSIGN (≤ threads at once)──► GearmanWorker ──► handleChunk ──► piscina thread (chunk-runner)
+ *        ▲                                                                   │
+ *        └──────────────────── WORK_COMPLETE (response bytes) ◄─────────────┘
+ *
+ *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel
+ *   log channel ◄── log records, acknowledgements, ping replies, memory requests
+ */
+import os from "node:os";
+import { EventEmitter } from "node:events";
+import { Piscina } from "piscina";
+import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
+import { peekChunkRequest } from "../wire/index.js";
+import { NodeStats } from "./node-stats.js";
+import { NodeMemory } from "./node-memory.js";
+import { NodeChannels } from "./node-channels.js";
+import type { NodeOptions } from "./node-options.js";
+import type { ChunkTask } from "./chunk-runner.js";
+
+export const MAP_FUNCTION = "glimpse_map";
+
+/** Why a node stopped: the supervisor restarts it unless the reason is "quit". */
+export type StopReason = "quit" | "restart" | "signal";
+
+export class WorkerNode extends EventEmitter {
+  readonly id: string;
+  private readonly options: NodeOptions;
+  private readonly worker: GearmanWorker;
+  private readonly threads: Piscina;
+  private readonly stats: NodeStats;
+  private readonly memory: NodeMemory;
+  private readonly channels: NodeChannels;
+  /** Running chunks by map id, so a cancel command can stop them. */
+  private readonly running = new Map<string, Set<AbortController>>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: NodeOptions) {
+    super();
+    this.options = options;
+    this.id = options.nodeId;
+    this.stats = new NodeStats(this.id, options.threads);
+    this.threads = new Piscina({
+      filename: new URL("./chunk-runner.js", import.meta.url).href,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      maxQueue: 0,
+      resourceLimits: options.resourceLimits,
+    });
+    this.channels = new NodeChannels(options, this.id);
+    this.memory = new NodeMemory(this.channels, options.memoryWaitMs);
+    this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: options.threads });
+    this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
+    this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
+    this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
+  }
+
+  async start(): Promise<void> {
+    await this.channels.open({
+      quit: () => void this.stop("quit"),
+      restart: () => void this.stop("restart"),
+      ping: () => this.stats.snapshot(this.memory.version),
+      setMemory: (entries, version) => this.memory.replace(entries, version),
+      clearMemory: (version) => this.memory.clear(version),
+      cancel: (mapIds) => this.cancel(mapIds),
+      memoryVersion: () => this.memory.version,
+    });
+    this.memory.attach(this.threads);
+    this.worker.start();
+    this.emit("started");
+    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads, job servers ${this.options.jobServers.join(", ")}`);
+  }
+
+  private async handleChunk(job: WorkerJob): Promise<Buffer> {
+    const header = peekChunkRequest(job.data);
+    await this.memory.ready(header.memoryVersion, job.signal);
+    const controller = new AbortController();
+    const onLost = () => controller.abort(job.signal.reason);
+    job.signal.addEventListener("abort", onLost, { once: true });
+    let group = this.running.get(header.mapId);
+    if (!group) this.running.set(header.mapId, (group = new Set()));
+    group.add(controller);
+    this.stats.chunkStarted();
+    const started = performance.now();
+    try {
+      const task: ChunkTask = { request: job.data, memoryWaitMs: this.options.memoryWaitMs };
+      const bytes: Uint8Array = await this.threads.run(task, { signal: controller.signal });
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } finally {
+      this.stats.chunkFinished(header.count, performance.now() - started);
+      job.signal.removeEventListener("abort", onLost);
+      group.delete(controller);
+      if (group.size === 0) this.running.delete(header.mapId);
+    }
+  }
+
+  private cancel(mapIds: readonly string[]): void {
+    for (const mapId of mapIds) {
+      for (const controller of this.running.get(mapId) ?? []) controller.abort(new Error(`map ${mapId} was cancelled`));
+    }
+  }
+
+  /** Takes no new chunks, lets running ones finish within the grace period, then releases everything. */
+  stop(reason: StopReason, graceMs = this.options.graceMs): Promise<void> {
+    this.stopping ??= (async () => {
+      this.channels.log("info", `worker node ${this.id} stopping (${reason})`);
+      await this.worker.stop({ deadlineMs: graceMs });
+      await this.threads.destroy();
+      this.memory.close();
+      await this.channels.close();
+      this.emit("stopped", reason);
+    })();
+    return this.stopping;
+  }
+}
+
+export function defaultThreads(): number {
+  return os.availableParallelism();
+}

@@ -1,0 +1,69 @@
+/**
+ * A cluster on this machine, for MakePool() with no configuration and for
+ * `glimpse-cluster demo`: an embedded job server in this process and worker
+ * node processes (each kept running by a NodeSupervisor) on loopback.
+ */
+import os from "node:os";
+import { JobServer } from "../server/index.js";
+import { NodeSupervisor } from "../node/node-supervisor.js";
+
+export interface LocalClusterOptions {
+  /** Worker node processes. Default 1. */
+  workers?: number;
+  /** Threads per worker node. Default: the machine's cores divided among the nodes (at least 1). */
+  threads?: number;
+  /** Where worker supervisor log lines go. Default: dropped. */
+  log?: (line: string) => void;
+}
+
+export class LocalCluster {
+  private readonly supervisors: NodeSupervisor[] = [];
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly server: JobServer,
+    /** "127.0.0.1:PORT" of the embedded job server. */
+    readonly jobServer: string,
+    private readonly options: LocalClusterOptions,
+  ) {}
+
+  static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const server = new JobServer({ host: "127.0.0.1", port: 0 });
+    const { host, port } = await server.listen();
+    return new LocalCluster(server, `${host}:${port}`, options);
+  }
+
+  get workerCount(): number {
+    return this.options.workers ?? 1;
+  }
+
+  get threadsPerWorker(): number {
+    return this.options.threads ?? Math.max(1, Math.floor(os.availableParallelism() / this.workerCount));
+  }
+
+  /** Starts the worker node processes, connected to the given channel endpoints; resolves once each is ready. */
+  async startWorkers(commandUrl: string, logUrl: string): Promise<void> {
+    for (let i = 0; i < this.workerCount; i++) {
+      this.supervisors.push(
+        new NodeSupervisor(
+          { jobServers: [this.jobServer], commandUrl, logUrl, threads: this.threadsPerWorker, graceMs: 5000 },
+          { log: this.options.log ?? (() => {}) },
+        ),
+      );
+    }
+    await Promise.all(this.supervisors.map((s) => s.start()));
+  }
+
+  /** The supervisors, e.g. to kill a node in a test. */
+  get nodes(): readonly NodeSupervisor[] {
+    return this.supervisors;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled(this.supervisors.map((s) => s.stop()));
+      await this.server.close({ graceful: false });
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * MakePool: a ClusterPool from a config file, a config object, or nothing.
+ *
+ *   MakePool("config.ini") ─► loadConfig ─► GearmanClient(job_server_url) + ClusterControl(channel URLs) ─► ClusterPool
+ *   MakePool()             ─► GLIMPSE_CLUSTER_CONFIG if set, else a LocalCluster (embedded job server,
+ *                             worker node processes, direct channels on loopback) ─► ClusterPool that owns it
+ */
+import { GearmanClient } from "../gearman/client.js";
+import { loadConfig, type ConfigInput, type ClientConfig } from "../config/index.js";
+import { ClusterPool } from "./cluster-pool.js";
+import { ClusterControl } from "./cluster-control.js";
+import { LocalCluster, type LocalClusterOptions } from "./local-cluster.js";
+
+export interface MakePoolOptions {
+  /** For a local cluster: its settings (worker nodes, threads). */
+  local?: LocalClusterOptions;
+}
+
+export async function MakePool(config?: string | readonly string[] | ConfigInput, options: MakePoolOptions = {}): Promise<ClusterPool> {
+  const loaded = loadConfig(config);
+  if (loaded === null) return makeLocalPool(options.local);
+  return makeClientPool(loaded.client);
+}
+
+async function makeClientPool(client: ClientConfig, release?: () => Promise<void>, ownedChannels = false): Promise<ClusterPool> {
+  const control = await ClusterControl.open({
+    jobServers: client.jobServers,
+    commandUrl: client.commandFrontendUrl,
+    commandBind: ownedChannels || client.commandFrontendUrl === client.commandBackendUrl,
+    logUrl: client.logBackendUrl,
+    logBind: ownedChannels || client.logFrontendUrl === client.logBackendUrl,
+  });
+  const gearman = new GearmanClient({ servers: client.jobServers });
+  return new ClusterPool({
+    client: gearman,
+    control,
+    cacheFunctions: client.cacheFunctions,
+    defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
+    release,
+  });
+}
+
+async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<ClusterPool> {
+  const cluster = await LocalCluster.start(options);
+  try {
+    const control = await ClusterControl.open({
+      jobServers: [cluster.jobServer],
+      commandUrl: "tcp://127.0.0.1:0",
+      commandBind: true,
+      logUrl: "tcp://127.0.0.1:0",
+      logBind: true,
+    });
+    await cluster.startWorkers(control.commandEndpoint, control.logEndpoint);
+    const gearman = new GearmanClient({ servers: [cluster.jobServer] });
+    return new ClusterPool({
+      client: gearman,
+      control,
+      cacheFunctions: false,
+      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3 },
+      release: () => cluster.close(),
+    });
+  } catch (error) {
+    await cluster.close();
+    throw error;
+  }
+}
+
+export { makeClientPool };
