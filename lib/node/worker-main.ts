@@ -16,6 +16,8 @@ if (!raw) {
 const node = new WorkerNode(fillNodeOptions(JSON.parse(raw)));
 node.once("stopped", (reason: string) => {
   process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
+  // The IPC channel to the supervisor would keep this process alive.
+  if (process.connected) process.disconnect();
 });
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => void node.stop("signal"));

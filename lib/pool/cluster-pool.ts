@@ -12,6 +12,7 @@
  * cancelled and the workers told to stop them.
  */
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, toFunctionRef, type FunctionRef, type MapFunction } from "../wire/index.js";
 import { chunksOf, knownLength, autoChunksize, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
@@ -107,6 +108,7 @@ export class ClusterPool implements AsyncDisposable {
     const functionName = ref.kind === "source" ? ref.name : ref.kind === "module" ? `${ref.exportName}` : ref.key;
 
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // one listener per chunk in flight
     const onAbort = () => controller.abort(opts.signal!.reason);
     opts.signal?.addEventListener("abort", onAbort, { once: true });
 
