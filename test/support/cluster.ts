@@ -1,0 +1,130 @@
+/**
+ * A whole cluster for end-to-end tests: a job server of the given kind, a
+ * broker (or none: direct mode), worker nodes started through the real CLI
+ * (`glimpse-cluster -c FILE launch-worker N`), and a config file a client can
+ * load. Everything is on 127.0.0.1 with free ports and is stopped by close().
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Broker } from "../../lib/channels/index.js";
+import { CLI_PATH, freePort, type JobServerKind, type RunningJobServer } from "./job-servers.js";
+
+export interface TestClusterOptions {
+  kind: JobServerKind;
+  /** Route the channels through a broker (default) or let the client bind them (direct mode). */
+  broker?: boolean;
+  jobRetries?: number;
+}
+
+export interface TestNode {
+  readonly child: ChildProcess;
+  /** Lines the supervisor and node wrote to stderr. */
+  readonly output: string[];
+}
+
+export class TestCluster {
+  readonly nodes: TestNode[] = [];
+  private constructor(
+    readonly server: RunningJobServer,
+    readonly broker: Broker | undefined,
+    readonly configFile: string,
+    private readonly dir: string,
+  ) {}
+
+  static async start(options: TestClusterOptions): Promise<TestCluster> {
+    const server = await options.kind.start({ jobRetries: options.jobRetries ?? 0 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-test-"));
+    let broker: Broker | undefined;
+    try {
+      let urls: { commandFrontend: string; commandBackend: string; logFrontend: string; logBackend: string };
+      if (options.broker ?? true) {
+        broker = new Broker({
+          commandFrontendUrl: "tcp://127.0.0.1:0",
+          commandBackendUrl: "tcp://127.0.0.1:0",
+          logFrontendUrl: "tcp://127.0.0.1:0",
+          logBackendUrl: "tcp://127.0.0.1:0",
+        });
+        const bound = await broker.start();
+        urls = {
+          commandFrontend: bound.commandFrontendUrl,
+          commandBackend: bound.commandBackendUrl,
+          logFrontend: bound.logFrontendUrl,
+          logBackend: bound.logBackendUrl,
+        };
+      } else {
+        const command = `tcp://127.0.0.1:${await freePort()}`;
+        const log = `tcp://127.0.0.1:${await freePort()}`;
+        urls = { commandFrontend: command, commandBackend: command, logFrontend: log, logBackend: log };
+      }
+      const configFile = path.join(dir, "cluster.ini");
+      writeFileSync(
+        configFile,
+        [
+          "[client]",
+          `job_server_url = ${server.url}`,
+          `command_frontend_url = ${urls.commandFrontend}`,
+          `command_backend_url = ${urls.commandBackend}`,
+          `log_frontend_url = ${urls.logFrontend}`,
+          `log_backend_url = ${urls.logBackend}`,
+          "chunksize = 4",
+          "poll_timeout = 60",
+          "max_retries = 3",
+          "",
+        ].join("\n"),
+      );
+      return new TestCluster(server, broker, configFile, dir);
+    } catch (error) {
+      await broker?.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Starts a worker node through the CLI; resolves once it logged that it started. */
+  async startNode(threads = 1, extraArgs: string[] = []): Promise<TestNode> {
+    const child = spawn(process.execPath, [CLI_PATH, "-c", this.configFile, "launch-worker", String(threads), ...extraArgs], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const node: TestNode = { child, output: [] };
+    this.nodes.push(node);
+    await new Promise<void>((resolve, reject) => {
+      let buffer = "";
+      const onData = (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        for (const line of lines) {
+          node.output.push(line);
+          if (/worker node .* started/.test(line)) resolve();
+        }
+      };
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
+      child.once("exit", (code) => reject(new Error(`worker node exited (${code}) before starting:\n${node.output.join("\n")}${buffer}`)));
+    });
+    return node;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(
+      this.nodes.map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+            child.once("exit", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+    await this.broker?.close();
+    await this.server.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
