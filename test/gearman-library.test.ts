@@ -1,0 +1,282 @@
+/**
+ * The Gearman client, worker and admin client against real job servers: the
+ * same suite for gearmand and for the embedded server.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { GearmanClient, GearmanWorker, AdminClient, GearmanError, JobError, type WorkerJob } from "../lib/gearman/index.js";
+import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
+import { startLineProcess, eventually } from "./support/gearman.js";
+
+const FIXTURE_WORKER = fileURLToPath(new URL("./fixtures/gearman-worker.js", import.meta.url));
+
+for (const kind of jobServerKinds()) {
+  describe(`gearman library on ${kind.name}`, { skip: kind.skip }, () => {
+    let server: RunningJobServer;
+    const closers: (() => Promise<unknown>)[] = [];
+    const client = (options: Partial<ConstructorParameters<typeof GearmanClient>[0]> = {}) => {
+      const c = new GearmanClient({ servers: server.url, ...options });
+      closers.push(() => c.close());
+      return c;
+    };
+    const worker = (concurrency = 1) => {
+      const w = new GearmanWorker({ servers: server.url, concurrency });
+      closers.push(() => w.close());
+      return w;
+    };
+
+    before(async () => {
+      server = await kind.start({ jobRetries: 0 });
+    });
+    after(async () => {
+      for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+      await server.stop();
+    });
+
+    it("runs a job and returns its result", async () => {
+      worker().register("reverse", (job) => Buffer.from([...job.data].reverse())).start();
+      assert.equal((await client().submitJob("reverse", "hello").result).toString(), "olleh");
+    });
+
+    it("serves priorities HIGH, NORMAL, LOW, FIFO within each", async () => {
+      const c = client();
+      const order = ["low1", "normal1", "high1", "low2", "normal2", "high2"];
+      const jobs = order.map((name) => c.submitJob("prio", name, { priority: name.replace(/\d/, "") as "low" | "normal" | "high" }));
+      await Promise.all(jobs.map((job) => new Promise((resolve) => job.once("created", resolve))));
+      const seen: string[] = [];
+      worker(1)
+        .register("prio", (job) => {
+          seen.push(job.data.toString());
+          return "ok";
+        })
+        .start();
+      await Promise.all(jobs.map((job) => job.result));
+      assert.deepEqual(seen, ["high1", "high2", "normal1", "normal2", "low1", "low2"]);
+    });
+
+    it("runs background jobs and reports their status", async () => {
+      const c = client();
+      const handle = await c.submitBackground("bg", "payload");
+      assert.match(handle, /^H:/);
+      const queued = await c.getStatus(handle);
+      assert.equal(queued.known, true);
+      assert.equal(queued.running, false);
+      const ran = new Promise<string>((resolve) => {
+        worker().register("bg", (job) => {
+          resolve(job.data.toString());
+          return "";
+        }).start();
+      });
+      assert.equal(await ran, "payload");
+      await eventually(async () => !(await c.getStatus(handle)).known, 10_000, "background job to finish");
+    });
+
+    it("coalesces jobs with the same unique id: one handle, one execution, both results", async () => {
+      const c1 = client();
+      const c2 = client();
+      const a = c1.submitJob("coalesce", "x", { unique: "same-unique" });
+      const b = c2.submitJob("coalesce", "x", { unique: "same-unique" });
+      const [ha, hb] = await Promise.all([a, b].map((job) => new Promise<string>((resolve) => job.once("created", resolve))));
+      assert.equal(ha, hb);
+      const status = await c1.getStatusUnique("same-unique");
+      assert.equal(status.known, true);
+      assert.equal(status.clientCount, 2);
+      let runs = 0;
+      worker().register("coalesce", () => String(++runs)).start();
+      assert.deepEqual((await Promise.all([a.result, b.result])).map(String), ["1", "1"]);
+      assert.equal(runs, 1);
+    });
+
+    it("forwards status, data and warnings to the client", async () => {
+      worker()
+        .register("chatty", (job: WorkerJob) => {
+          job.sendStatus(1, 3);
+          job.sendData("part");
+          job.sendWarning("careful");
+          job.sendStatus(3, 3);
+          return "done";
+        })
+        .start();
+      const job = client().submitJob("chatty", "");
+      const events: string[] = [];
+      job.on("status", (n, d) => events.push(`status ${n}/${d}`));
+      job.on("data", (d: Buffer) => events.push(`data ${d}`));
+      job.on("warning", (d: Buffer) => events.push(`warning ${d}`));
+      assert.equal((await job.result).toString(), "done");
+      assert.deepEqual(events, ["status 1/3", "data part", "warning careful", "status 3/3"]);
+    });
+
+    it("delivers exceptions to clients that asked, WORK_FAIL to the others", async () => {
+      worker().register("throws", () => {
+        throw new RangeError("out of range");
+      }).start();
+      const withOption = client().submitJob("throws", "");
+      let exception = "";
+      withOption.on("exception", (data: Buffer) => (exception = data.toString()));
+      await assert.rejects(withOption.result, (e: unknown) => e instanceof JobError && e.code === "JOB_EXCEPTION" && /out of range/.test(e.exception!.toString()));
+      assert.match(exception, /RangeError: out of range/);
+      const without = client({ exceptions: false }).submitJob("throws", "");
+      await assert.rejects(without.result, (e: unknown) => e instanceof JobError && e.code === "JOB_FAILED" && e.exception === undefined);
+    });
+
+    it("retries failed jobs, with a retry event", async () => {
+      let calls = 0;
+      const w = worker();
+      w.register("flaky", (job) => {
+        if (++calls < 3) return void job.fail();
+        return "third time";
+      }).start();
+      const job = client().submitJob("flaky", "", { retries: 2 });
+      const retries: number[] = [];
+      job.on("retry", (attempt: number) => retries.push(attempt));
+      assert.equal((await job.result).toString(), "third time");
+      assert.deepEqual(retries, [2, 3]);
+    });
+
+    it("times out and aborts jobs nobody serves", async () => {
+      const c = client();
+      await assert.rejects(c.submitJob("nobody-serves-this", "", { timeoutMs: 50 }).result, (e: unknown) => (e as GearmanError).code === "TIMEOUT");
+      const controller = new AbortController();
+      const job = c.submitJob("nobody-serves-this-either", "", { signal: controller.signal });
+      await new Promise((resolve) => job.once("created", resolve));
+      controller.abort();
+      await assert.rejects(job.result, (e: unknown) => (e as GearmanError).code === "ABORTED");
+      // The cancelled job leaves the server's queue (gearmand marks it ignored and drops it lazily; ours removes it).
+      const admin = new AdminClient(server.url);
+      closers.push(() => admin.close());
+      await eventually(async () => !(await admin.showJobs()).some((j) => j.handle === job.handle && j.ignoreJob === 0), 5000, "cancelled job to leave the queue");
+    });
+
+    it("honours the worker's concurrency limit", async () => {
+      let running = 0;
+      let peak = 0;
+      worker(3)
+        .register("limited", async () => {
+          peak = Math.max(peak, ++running);
+          await new Promise((resolve) => setImmediate(resolve));
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+          return "";
+        })
+        .start();
+      const c = client();
+      await Promise.all(Array.from({ length: 30 }, () => c.submitJob("limited", "").result));
+      assert.ok(peak <= 3, `peak ${peak}`);
+      assert.ok(peak >= 2, `peak ${peak}: jobs should overlap`);
+    });
+
+    it("a worker killed in the middle of a job: another worker completes it", async () => {
+      const victim = startLineProcess(process.execPath, [FIXTURE_WORKER, server.url]);
+      closers.push(() => victim.kill("SIGKILL"));
+      await victim.waitFor(/connected/);
+      const job = client().submitJob("hold", "precious");
+      await victim.waitFor(/holding H:/);
+      const rescuer = worker();
+      rescuer.register("hold", (j) => `rescued ${j.data}`).start();
+      await victim.kill("SIGKILL");
+      assert.equal((await job.result).toString(), "rescued precious");
+    });
+
+    it("the admin client parses every command's reply", async () => {
+      const admin = new AdminClient(server.url);
+      closers.push(() => admin.close());
+      const w = new GearmanWorker({ servers: server.url, clientId: "admin-test-worker" });
+      closers.push(() => w.close());
+      w.register("admin_fn", () => "").start();
+      await eventually(async () => (await admin.workers()).find((x) => x.clientId === "admin-test-worker"), 5000, "worker to register");
+      const workers = await admin.workers();
+      assert.deepEqual(workers.find((x) => x.clientId === "admin-test-worker")!.functions, ["admin_fn"]);
+      const status = await admin.status();
+      assert.equal(status.find((s) => s.func === "admin_fn")!.workers, 1);
+      assert.match(await admin.version(), /\S/);
+      assert.ok((await admin.getpid()) === server.pid);
+      await admin.maxqueue("admin_fn", 5);
+      const c = client();
+      const handle = await c.submitBackground("admin_queue_only", "x", { unique: "admin-unique" });
+      const jobs = await admin.showJobs();
+      assert.ok(jobs.some((j) => j.handle === handle));
+      assert.ok((await admin.showUniqueJobs()).includes("admin-unique"));
+      await admin.cancelJob(handle);
+      assert.ok(!(await admin.showJobs()).some((j) => j.handle === handle && j.ignoreJob === 0));
+      await admin.createFunction("created_fn");
+      assert.ok((await admin.status()).some((s) => s.func.startsWith("created_f")));
+      await assert.rejects(admin.command("no_such_command"), (e: unknown) => (e as GearmanError).code === "ADMIN");
+    });
+
+    it("maxqueue limits give clients QUEUE_ERROR", async () => {
+      const admin = new AdminClient(server.url);
+      closers.push(() => admin.close());
+      const c = client();
+      await c.submitBackground("bounded", "1");
+      // gearmand applies maxqueue only to functions it already knows.
+      await admin.maxqueue("bounded", 1);
+      await assert.rejects(c.submitBackground("bounded", "2"), (e: unknown) => (e as { serverCode?: string }).serverCode === "QUEUE_ERROR");
+    });
+  });
+
+  describe(`gearman library recovery on ${kind.name}`, { skip: kind.skip }, () => {
+    it("client and worker recover by themselves when the job server restarts", async () => {
+      let server = await kind.start({ jobRetries: 0 });
+      const w = new GearmanWorker({ servers: server.url, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+      const c = new GearmanClient({ servers: server.url, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+      try {
+        w.register("up", (job) => `up ${job.data}`).start();
+        assert.equal((await c.submitJob("up", "1").result).toString(), "up 1");
+        const reconnected = new Promise((resolve) => w.once("connect", resolve));
+        server = await server.restart();
+        await reconnected;
+        assert.equal((await c.submitJob("up", "2").result).toString(), "up 2");
+      } finally {
+        await c.close();
+        await w.close();
+        await server.stop();
+      }
+    });
+
+    it("fails over to another job server when one dies with jobs in flight", async () => {
+      const a = await kind.start({ jobRetries: 0 });
+      const b = await kind.start({ jobRetries: 0 });
+      const c = new GearmanClient({ servers: [a.url, b.url], reconnect: false });
+      const w = new GearmanWorker({ servers: [a.url, b.url], concurrency: 4 });
+      try {
+        let ran = 0;
+        w.register("fo", async (job) => {
+          ran++;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          return job.data;
+        }).start();
+        const jobs = Array.from({ length: 40 }, (_, i) => c.submitJob("fo", String(i)));
+        await Promise.all(jobs.map((job) => new Promise((resolve) => job.once("created", resolve))));
+        await a.kill();
+        const results = await Promise.all(jobs.map((job) => job.result));
+        assert.deepEqual(results.map(String), jobs.map((_, i) => String(i)));
+        assert.ok(ran >= 40);
+      } finally {
+        await c.close();
+        await w.close();
+        await a.stop();
+        await b.stop();
+      }
+    });
+  });
+}
+
+describe("gearman client against a server that sends garbage", () => {
+  it("fails the connection with a PROTOCOL error and never crashes", async () => {
+    const garbage = net.createServer((socket) => socket.on("data", () => socket.write("HTTP/1.1 400 Bad Request\r\n\r\n")));
+    await new Promise<void>((resolve) => garbage.listen(0, "127.0.0.1", resolve));
+    const { port } = garbage.address() as net.AddressInfo;
+    const c = new GearmanClient({ servers: `127.0.0.1:${port}`, reconnect: { initialDelayMs: 5, maxDelayMs: 10 }, maxFailovers: 2 });
+    const disconnects: GearmanError[] = [];
+    c.on("disconnect", (_server: string, error: GearmanError) => disconnects.push(error));
+    try {
+      await assert.rejects(c.submitJob("anything", "x").result, (e: unknown) => e instanceof GearmanError && e.code === "CONNECTION");
+      assert.ok(disconnects.some((e) => e.code === "PROTOCOL" || /magic|unexpected/.test(e.message)), disconnects.map((e) => e.message).join("; "));
+    } finally {
+      await c.close();
+      await new Promise((resolve) => garbage.close(resolve));
+    }
+  });
+});
