@@ -1,0 +1,234 @@
+/**
+ * What only the embedded job server has, or must survive: bad peers, limits,
+ * the journal across kill -9, fuzzing, epoch jobs, admin extras.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { JobServer } from "../lib/server/index.js";
+import { GearmanClient, GearmanWorker, AdminClient, encodeRaw, encodePacket, FrameDecoder, PacketType, type Packet } from "../lib/gearman/index.js";
+import { embedded } from "./support/job-servers.js";
+import { eventually } from "./support/gearman.js";
+
+/** A raw connection that collects the packets the server sends. */
+async function rawPeer(port: number): Promise<{ socket: net.Socket; packets: Packet[]; closed: Promise<void> }> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.on("error", () => {});
+  await new Promise<void>((resolve) => {
+    socket.once("connect", resolve);
+    void closed.then(resolve);
+  });
+  const packets: Packet[] = [];
+  const decoder = new FrameDecoder({ expect: "RES", onPacket: (p) => packets.push(new (p.constructor as typeof Packet)(p.magic, p.type, Buffer.from(p.body))) });
+  socket.on("data", (chunk) => decoder.push(chunk));
+  return { socket, packets, closed };
+}
+
+async function withServer(options: ConstructorParameters<typeof JobServer>[0], body: (server: JobServer, url: string) => Promise<void>): Promise<void> {
+  const server = new JobServer({ port: 0, ...options });
+  const { port } = await server.listen();
+  try {
+    await body(server, `127.0.0.1:${port}`);
+  } finally {
+    await server.close();
+  }
+}
+
+async function echoWorkerAndClient(url: string): Promise<{ client: GearmanClient; worker: GearmanWorker; close: () => Promise<void> }> {
+  const worker = new GearmanWorker({ servers: url, concurrency: 2 });
+  worker.register("echo", (job) => job.data).start();
+  const client = new GearmanClient({ servers: url });
+  return { client, worker, close: async () => void (await Promise.all([client.close(), worker.close()])) };
+}
+
+describe("embedded job server", () => {
+  it("answers a malformed packet with ERROR and closes only that connection", async () => {
+    await withServer({}, async (server, url) => {
+      const { client, close } = await echoWorkerAndClient(url);
+      try {
+        assert.equal((await client.submitJob("echo", "before").result).toString(), "before");
+        const bad = await rawPeer(server.address!.port);
+        bad.socket.write(Buffer.from("\0REQ\0\0\0\x63\0\0\0\x01x")); // type 99 does not exist
+        await bad.closed;
+        assert.equal(bad.packets[0]?.type, PacketType.ERROR);
+        assert.match(bad.packets[0].body.toString(), /unexpected packet/);
+        const oversize = await rawPeer(server.address!.port);
+        oversize.socket.write(Buffer.from("\0REQ\0\0\0\x07\x7f\0\0\0"));
+        await oversize.closed;
+        assert.match(oversize.packets[0].body.toString(), /PACKET_TOO_LARGE/);
+        assert.equal((await client.submitJob("echo", "after").result).toString(), "after");
+      } finally {
+        await close();
+      }
+    });
+  });
+
+  it("limits packet size, connections and queued jobs with clear errors", async () => {
+    await withServer({ maxPacketSize: 1024, maxQueue: 2, maxConnections: 3 }, async (server, url) => {
+      const client = new GearmanClient({ servers: url, reconnect: false, maxFailovers: 0 });
+      try {
+        await client.submitBackground("q", "1");
+        await client.submitBackground("q", "2");
+        await assert.rejects(client.submitBackground("q", "3"), /QUEUE_ERROR/);
+        await assert.rejects(client.submitJob("q", Buffer.alloc(2000)).result, /lost its job server|PACKET_TOO_LARGE|closed/);
+        const peers = [];
+        for (let i = 0; i < 4; i++) peers.push(await rawPeer(server.address!.port));
+        // Four connections with a limit of three: the server refuses at least one.
+        await Promise.race(peers.map((p) => p.closed));
+        for (const p of peers) p.socket.destroy();
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  it("drops a client that never reads instead of buffering without bound", async () => {
+    await withServer({ writeLimit: 256 * 1024, writeHighWater: 16 * 1024 }, async (server, url) => {
+      const worker = new GearmanWorker({ servers: url, concurrency: 4 });
+      worker.register("big", () => Buffer.alloc(64 * 1024, 1)).start();
+      const slow = await rawPeer(server.address!.port);
+      slow.socket.pause(); // never reads
+      for (let i = 0; i < 200; i++) slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
+      const admin = new AdminClient(url);
+      try {
+        // A paused socket never notices its end, so ask the server which connections it still has.
+        const slowAddress = `127.0.0.1:${slow.socket.localPort}`;
+        await eventually(() => ![...server.peers].some((p) => p.address === slowAddress), 10_000, "the slow client to be dropped");
+        const client = new GearmanClient({ servers: url });
+        assert.equal((await client.submitJob("big", "").result).length, 64 * 1024);
+        await client.close();
+      } finally {
+        slow.socket.destroy();
+        await admin.close();
+        await worker.close();
+      }
+    });
+  });
+
+  it("keeps accepted background jobs across kill -9 with its queue file", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-journal-"));
+    const queueFile = path.join(dir, "queue.journal");
+    try {
+      let server = await embedded.start({ jobRetries: 0, extraArgs: ["--queue-file", queueFile] });
+      const client = new GearmanClient({ servers: server.url, reconnect: false });
+      const handles: string[] = [];
+      for (let i = 0; i < 50; i++) handles.push(await client.submitBackground("durable", `job-${i}`, { unique: i % 10 === 0 ? `u${i}` : undefined }));
+      await client.close();
+      // Run a few so that the journal also holds finished records.
+      const early = new GearmanWorker({ servers: server.url, concurrency: 1 });
+      const firstDone: string[] = [];
+      early.register("durable", (job) => {
+        firstDone.push(job.data.toString());
+        return "";
+      }).start();
+      await eventually(() => firstDone.length >= 5, 10_000, "five jobs to run");
+      await early.close();
+      await server.kill();
+      server = await server.restart();
+      const seen = new Set<string>(firstDone);
+      const worker = new GearmanWorker({ servers: server.url, concurrency: 4 });
+      worker.register("durable", (job) => {
+        seen.add(job.data.toString());
+        return "";
+      }).start();
+      try {
+        await eventually(() => seen.size === 50, 10_000, "every accepted job to run after the restart");
+        assert.equal(seen.size, 50);
+      } finally {
+        await worker.close();
+        await server.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs SUBMIT_JOB_EPOCH jobs when their time comes", async () => {
+    await withServer({}, async (_server, url) => {
+      const client = new GearmanClient({ servers: url });
+      const seen: number[] = [];
+      const worker = new GearmanWorker({ servers: url });
+      worker.register("later", () => {
+        seen.push(Date.now());
+        return "";
+      }).start();
+      try {
+        const submitted = Date.now();
+        await client.submitBackground("later", "x", { epoch: Math.ceil(submitted / 1000) + 1 });
+        await eventually(() => seen.length === 1, 5000, "the epoch job to run");
+        assert.ok(seen[0] >= Math.ceil(submitted / 1000) * 1000, "ran before its epoch");
+      } finally {
+        await client.close();
+        await worker.close();
+      }
+    });
+  });
+
+  it("has prioritystatus and a graceful shutdown admin command", async () => {
+    await withServer({}, async (server, url) => {
+      const client = new GearmanClient({ servers: url });
+      await client.submitBackground("p", "1", { priority: "high" });
+      await client.submitBackground("p", "2", { priority: "low" });
+      await client.submitBackground("p", "3", { priority: "low" });
+      const admin = new AdminClient(url);
+      assert.deepEqual(await admin.command("prioritystatus"), ["p\t1\t0\t2\t0"]);
+      const stopped = new Promise((resolve) => server.once("shutdown", resolve));
+      assert.deepEqual(await admin.command("shutdown graceful"), ["OK"]);
+      await stopped;
+      await client.close();
+      await admin.close();
+    });
+  });
+
+  it("survives a seeded fuzz of random and mutated packets while normal work goes on", async () => {
+    await withServer({ maxPacketSize: 64 * 1024 }, async (server, url) => {
+      const { client, close } = await echoWorkerAndClient(url);
+      let seed = 1234567;
+      const random = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+      const valid = [
+        encodePacket("REQ", "SUBMIT_JOB", { func: "echo", unique: "", data: "fuzz" }),
+        encodePacket("REQ", "GRAB_JOB_UNIQ", {}),
+        encodePacket("REQ", "CAN_DO", { func: "echo" }),
+        encodePacket("REQ", "WORK_COMPLETE", { handle: "H:x:1", data: "?" }),
+        encodePacket("REQ", "GET_STATUS_UNIQUE", { unique: "u" }),
+        encodeRaw("REQ", PacketType.ECHO_REQ, ["e"]),
+        Buffer.from("status\n"),
+        Buffer.from("show jobs\n"),
+        Buffer.from("maxqueue\n"),
+      ];
+      const mutate = (bytes: Buffer): Buffer => {
+        const out = Buffer.from(bytes);
+        for (let i = random(4); i >= 0; i--) out[random(out.length)] = random(256);
+        return random(3) === 0 ? out.subarray(0, random(out.length + 1)) : out;
+      };
+      const fuzzers: Promise<void>[] = [];
+      for (let c = 0; c < 20; c++) {
+        fuzzers.push(
+          (async () => {
+            const peer = await rawPeer(server.address!.port);
+            for (let i = 0; i < 50 && !peer.socket.destroyed; i++) {
+              const pick = valid[random(valid.length)];
+              const bytes = random(4) === 0 ? Buffer.from(Array.from({ length: random(40) }, () => random(256))) : random(2) === 0 ? mutate(pick) : pick;
+              peer.socket.write(bytes);
+            }
+            peer.socket.end();
+            await Promise.race([peer.closed, new Promise((resolve) => setTimeout(resolve, 2000))]);
+            peer.socket.destroy();
+          })(),
+        );
+      }
+      const normal = Array.from({ length: 200 }, (_, i) => client.submitJob("echo", `n${i}`).result);
+      await Promise.all(fuzzers);
+      const results = await Promise.all(normal);
+      assert.deepEqual(results.map(String), Array.from({ length: 200 }, (_, i) => `n${i}`));
+      assert.equal((await client.submitJob("echo", "still up").result).toString(), "still up");
+      await close();
+    });
+  });
+});
+
+
