@@ -89,6 +89,16 @@ export class ClusterPool implements AsyncDisposable {
     return this.control.ping(waitMs);
   }
 
+  /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
+  restartWorkers(waitMs = 10_000): Promise<string[]> {
+    return this.control.restartWorkers(waitMs);
+  }
+
+  /** Tells every worker node to quit; resolves with the nodes that acknowledged. */
+  killWorkers(waitMs = 10_000): Promise<string[]> {
+    return this.control.quitWorkers(waitMs);
+  }
+
   private async *stream<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options: MapOptions | undefined, ordered: boolean): AsyncGenerator<R> {
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {

@@ -1,0 +1,187 @@
+/**
+ * The glimpse-cluster command as users run it: exit codes and messages, and
+ * the cluster commands against real worker nodes (direct mode: no broker).
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { MakePool, type ClusterPool } from "../lib/index.js";
+import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
+import { TestCluster } from "./support/cluster.js";
+import { eventually } from "./support/gearman.js";
+
+const execFileAsync = promisify(execFile);
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("glimpse-cluster exit codes and messages", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-cli-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const at = path.join(dir, name);
+    writeFileSync(at, text);
+    return at;
+  };
+
+  it("--help exits 0 on the program and every command", async () => {
+    const top = await cli(["--help"]);
+    assert.equal(top.code, 0);
+    for (const command of ["launch-broker", "launch-worker", "kill-workers", "restart-workers", "ping-workers", "job-server", "logs", "demo"]) {
+      assert.match(top.stdout, new RegExp(command));
+      const help = await cli([command, "--help"]);
+      assert.equal(help.code, 0, `${command} --help`);
+    }
+  });
+
+  it("the original's command names work as aliases", async () => {
+    for (const alias of ["LaunchBroker", "LaunchWorker", "KillWorkers", "RestartWorkers", "PingWorkers"]) {
+      assert.equal((await cli([alias, "--help"])).code, 0, alias);
+    }
+  });
+
+  it("usage errors exit 2", async () => {
+    assert.equal((await cli(["no-such-command"])).code, 2);
+    const bad = await cli(["launch-worker", "zero"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /num_processes/);
+  });
+
+  it("a missing config exits 2 and says how to give one", async () => {
+    const result = await cli(["ping-workers"], { GLIMPSE_CLUSTER_CONFIG: "" });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /-c FILE/);
+  });
+
+  it("config errors exit 2 naming the file, section and key", async () => {
+    const missing = await cli(["-c", path.join(dir, "absent.ini"), "ping-workers"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /absent\.ini.*no such file/);
+
+    const typo = await cli(["-c", file("typo.ini", "[client]\nchunk_size = 3\n"), "ping-workers"]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /typo\.ini \[client\] chunk_size: unknown key \(did you mean "chunksize"\?\)/);
+
+    const number = await cli(["-c", file("number.ini", "[client]\nmax_retries = many\n"), "ping-workers"]);
+    assert.match(number.stderr, /number\.ini \[client\] max_retries: expected a whole number ≥ 0, got "many"/);
+    assert.equal(number.code, 2);
+
+    const url = await cli(["-c", file("url.ini", "[server]\ncommand_frontend_url = http://x\n"), "launch-broker"]);
+    assert.equal(url.code, 2);
+    assert.match(url.stderr, /url\.ini \[server\] command_frontend_url: expected a ZeroMQ endpoint/);
+
+    const section = await cli(["-c", file("section.ini", "[clinet]\nchunksize = 3\n"), "ping-workers"]);
+    assert.equal(section.code, 2);
+    assert.match(section.stderr, /section\.ini \[clinet\]: unknown section \(did you mean "client"\?\)/);
+
+    const reference = await cli(["-c", file("ref.ini", "[client]\njob_server_url = %(hots)s:4730\n"), "ping-workers"]);
+    assert.equal(reference.code, 2);
+    assert.match(reference.stderr, /ref\.ini \[client\] job_server_url: "%\(hots\)s" refers to a key that is not set/);
+  });
+
+  it("the shipped config.ini.example loads", async () => {
+    const example = path.resolve(path.dirname(CLI_PATH), "../../config.ini.example");
+    const result = await cli(["-c", example, "launch-broker", "--help"]);
+    assert.equal(result.code, 0);
+  });
+});
+
+for (const kind of jobServerKinds()) {
+  describe(`cluster commands on ${kind.name} (direct mode, no broker)`, { skip: kind.skip }, () => {
+    let cluster: TestCluster;
+    let pool: ClusterPool;
+
+    before(async () => {
+      cluster = await TestCluster.start({ kind, broker: false });
+      // In direct mode the client binds the channels: the pool must exist before nodes can hear it.
+      pool = await MakePool(cluster.configFile);
+      await cluster.startNode(1);
+      await cluster.startNode(1);
+    });
+    after(async () => {
+      await pool?.close();
+      await cluster?.close();
+    });
+
+    it("maps without a broker", async () => {
+      assert.deepEqual(await pool.map((x: number) => x * 10, [1, 2, 3, 4, 5]), [10, 20, 30, 40, 50]);
+    });
+
+    it("set-memory reaches a worker node started afterwards", async () => {
+      await pool.setMemory({ greeting: "hello" });
+      const late = await cluster.startNode(1);
+      const pids = new Set<number>();
+      const out = await pool.map(
+        (x: number) => `${memory.get("greeting")} ${x} from ${process.pid}`,
+        Array.from({ length: 60 }, (_, i) => i),
+        { chunksize: 1 },
+      );
+      for (const line of out) {
+        assert.match(line, /^hello \d+ from \d+$/);
+        pids.add(Number(line.split(" ").at(-1)));
+      }
+      assert.ok(late.child.pid !== undefined);
+      assert.ok(pids.size >= 2, `results came from ${pids.size} node(s)`);
+    });
+
+    it("restart-workers restarts every node; kill-workers stops them", async () => {
+      // In direct mode the pool holds the channels' addresses, so these commands go through the pool (the CLI would need them bound).
+      const before = new Set((await pool.ping(5000)).map((n) => n.pid));
+      assert.ok(before.size >= 2);
+      const restarted = await pool.restartWorkers(10_000);
+      assert.equal(restarted.length, before.size);
+      await eventually(async () => {
+        const now = await pool.ping(2000);
+        return now.length === before.size && now.every((n) => !before.has(n.pid));
+      }, 20_000, "every node to come back with a new pid");
+      assert.deepEqual(await pool.map((x: number) => x + 1, [1]), [2]);
+      const quit = await pool.killWorkers(10_000);
+      assert.equal(quit.length, before.size);
+      await Promise.all(cluster.nodes.map((n) => new Promise((resolve) => (n.child.exitCode !== null ? resolve(null) : n.child.once("exit", resolve)))));
+      for (const node of cluster.nodes) assert.equal(node.child.exitCode, 0);
+    });
+  });
+
+  describe(`cluster commands on ${kind.name} through a broker`, { skip: kind.skip }, () => {
+    let cluster: TestCluster;
+    before(async () => {
+      cluster = await TestCluster.start({ kind });
+      await cluster.startNode(1);
+      await cluster.startNode(2);
+    });
+    after(async () => cluster?.close());
+
+    it("ping-workers prints a table of both nodes", async () => {
+      const result = await cli(["-c", cluster.configFile, "ping-workers", "5"]);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.trim().split("\n");
+      assert.match(lines[0], /^HOST\s+PID\s+NREQS\s+ETIME\s+MEAN_ETIME\s+STIME/);
+      assert.equal(lines.length, 3, result.stdout);
+    });
+
+    it("restart-workers and kill-workers reach every node", async () => {
+      const restart = await cli(["-c", cluster.configFile, "restart-workers"]);
+      assert.equal(restart.code, 0, restart.stderr);
+      assert.match(restart.stdout, /2 worker nodes told to restart/);
+      await eventually(async () => (await cli(["-c", cluster.configFile, "ping-workers", "2"])).stdout.trim().split("\n").length === 3, 20_000, "both nodes back");
+      const kill = await cli(["-c", cluster.configFile, "kill-workers"]);
+      assert.equal(kill.code, 0, kill.stderr);
+      assert.match(kill.stdout, /2 worker nodes told to quit/);
+      await Promise.all(cluster.nodes.map((n) => new Promise((resolve) => (n.child.exitCode !== null ? resolve(null) : n.child.once("exit", resolve)))));
+      for (const node of cluster.nodes) assert.equal(node.child.exitCode, 0, node.output.join("\n"));
+    });
+  });
+}
+
+declare const memory: { get(key: string): unknown };
