@@ -144,13 +144,17 @@ export class GearmanClient extends EventEmitter {
   }
 
   private pickLink(job: ClientJob, avoid?: ServerLink): ServerLink | undefined {
-    const live = this.links.filter((l) => l.connection.connected && l !== avoid);
-    if (live.length === 0) return avoid?.connection.connected ? avoid : undefined;
+    const links = this.links;
+    if (links.length === 1) return links[0].connection.connected ? links[0] : undefined;
     if (job.unique !== "") {
-      const preferred = this.links[hash(job.unique) % this.links.length];
-      if (live.includes(preferred)) return preferred;
+      const preferred = links[hash(job.unique) % links.length];
+      if (preferred !== avoid && preferred.connection.connected) return preferred;
     }
-    return live[this.roundRobin++ % live.length];
+    for (let i = 0; i < links.length; i++) {
+      const link = links[this.roundRobin++ % links.length];
+      if (link !== avoid && link.connection.connected) return link;
+    }
+    return avoid?.connection.connected ? avoid : undefined;
   }
 
   private dispatch(job: ClientJob, avoid?: ServerLink): void {

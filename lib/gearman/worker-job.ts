@@ -7,9 +7,7 @@ type Payload = Buffer | Uint8Array | string;
 
 export class WorkerJob {
   private done = false;
-  private readonly controller = new AbortController();
-  /** Aborted when the job's server connection is lost (its result can no longer be delivered) or the worker closes. */
-  readonly signal: AbortSignal = this.controller.signal;
+  private controller: AbortController | undefined;
 
   constructor(
     readonly handle: string,
@@ -21,6 +19,12 @@ export class WorkerJob {
     private readonly send: (bytes: Buffer) => boolean,
     private readonly onDone: (job: WorkerJob) => void,
   ) {}
+
+  /** Aborted when the job's server connection is lost (its result can no longer be delivered) or the worker closes. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
 
   get finished(): boolean {
     return this.done;
@@ -64,7 +68,7 @@ export class WorkerJob {
   abandon(reason: Error): void {
     if (this.done) return;
     this.done = true;
-    this.controller.abort(reason);
+    this.controller?.abort(reason);
     this.onDone(this);
   }
 }

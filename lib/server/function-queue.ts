@@ -12,27 +12,24 @@ export class FunctionQueue {
   running = 0;
   /** Queue limits per priority from `maxqueue` (0: none), or undefined for the server default. */
   maxQueue: [number, number, number] | undefined;
-  /** Rotates which sleeping worker is woken next. */
-  private wakeCursor = 0;
-
   constructor(readonly name: string) {}
 
   get queued(): number {
     return this.queues[0].length + this.queues[1].length + this.queues[2].length;
   }
 
-  /** Wakes one sleeping worker of this function (NOOP), rotating among them so no worker is always first. */
+  /**
+   * Wakes one sleeping worker of this function (NOOP). The woken worker moves
+   * to the back of the set, so sleeping workers are woken in turn, one per job.
+   */
   wakeOne(noop: Buffer): void {
-    if (this.workers.size === 0) return;
-    const workers = [...this.workers];
-    for (let i = 0; i < workers.length; i++) {
-      const worker = workers[(this.wakeCursor + i) % workers.length];
-      if (worker.sleeping) {
-        this.wakeCursor = (this.wakeCursor + i + 1) % workers.length;
-        worker.sleeping = false;
-        worker.send(noop);
-        return;
-      }
+    for (const worker of this.workers) {
+      if (!worker.sleeping) continue;
+      worker.sleeping = false;
+      this.workers.delete(worker);
+      this.workers.add(worker);
+      worker.send(noop);
+      return;
     }
   }
 }

@@ -1,0 +1,7 @@
+/** Every benchmark case, in the order `npm run bench` runs them. */
+import type { BenchCase } from "../bench-case.js";
+import { gearmanLibrary } from "./gearman-library.js";
+import { jobServer } from "./job-server.js";
+import { mapThroughput } from "./map-throughput.js";
+
+export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput];
