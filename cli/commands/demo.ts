@@ -45,7 +45,7 @@ async function runDemo(pool: ClusterPool, samples: number, signal: AbortSignal):
   say(`hex over [1, 2, 3]: ${JSON.stringify(await pool.map(hex, [1, 2, 3], { signal }))}`);
 
   const nodes = await pool.ping(2000);
-  say(`worker nodes: ${nodes.map((n) => `${n.host}:${n.pid} (${n.threads} threads)`).join(", ")}`);
+  say(`worker nodes: ${nodes.map((n) => `${n.host}:${n.pid} (${n.threads} thread${n.threads === 1 ? "" : "s"})`).join(", ")}`);
 
   const seeds = Array.from({ length: Math.ceil(samples / 10_000) }, (_, i) => i + 1);
   const bar = new ProgressBar("pi");
@@ -101,7 +101,7 @@ export function registerDemo(program: Command): void {
           () =>
             new NodeSupervisor(
               { jobServers: [jobServer], commandUrl: urls.commandBackendUrl, logUrl: urls.logFrontendUrl, threads, graceMs: 5000 },
-              { log: () => {} },
+              { log: () => {}, output: "ignore" },
             ),
         );
         cleanup.unshift(() => Promise.allSettled(supervisors.map((s) => s.stop())));

@@ -17,8 +17,10 @@ export interface SupervisorOptions {
   /** First crash backoff in ms (doubles up to maxBackoffMs; reset after a child ran for a minute). Default 500. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Extra options for the child process (e.g. execArgv, stdio). */
+  /** Node options of the node process (e.g. ["--max-old-space-size=4096"]). */
   execArgv?: string[];
+  /** The node process's own output (its "started" line, crash traces): shown (default) or dropped. */
+  output?: "inherit" | "ignore";
 }
 
 export class NodeSupervisor extends EventEmitter {
@@ -54,7 +56,7 @@ export class NodeSupervisor extends EventEmitter {
       const child = fork(new URL("./worker-main.js", import.meta.url), [], {
         env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify(this.node) },
         execArgv: this.options.execArgv ?? [],
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        stdio: ["ignore", this.options.output ?? "inherit", this.options.output ?? "inherit", "ipc"],
       });
       this.child = child;
       this.starts++;

@@ -47,7 +47,7 @@ export class LocalCluster {
       this.supervisors.push(
         new NodeSupervisor(
           { jobServers: [this.jobServer], commandUrl, logUrl, threads: this.threadsPerWorker, graceMs: 5000 },
-          { log: this.options.log ?? (() => {}) },
+          { log: this.options.log ?? (() => {}), output: this.options.log ? "inherit" : "ignore" },
         ),
       );
     }
