@@ -1,0 +1,111 @@
+/** The wire format, function references and remote errors. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse,
+  toFunctionRef, moduleFunction, freeNames, RemoteError, serializeError,
+  FunctionShippingError, ItemSerializationError, WireFormatError, Codec,
+} from "../lib/wire/index.js";
+
+const fn = toFunctionRef((x: number) => x + 1);
+const request = (items: unknown[], codec?: Codec) => encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
+
+describe("chunk codec", () => {
+  it("round-trips rich values with the V8 codec", () => {
+    const items = [1n, new Date(5), new Map([["k", new Set([1])]]), new Uint8Array([1, 2]), { nested: [null, undefined, -0, NaN] }, /re/g, "text"];
+    const decoded = decodeChunkRequest(request(items));
+    assert.deepEqual(decoded.items, items);
+    assert.deepEqual({ ...decoded, items: undefined, codec: undefined }, { fn, items: undefined, start: 10, mapId: "m1", chunk: 2, count: items.length, memoryVersion: 7, codec: undefined });
+    assert.deepEqual(peekChunkRequest(request(items)), { mapId: "m1", chunk: 2, start: 10, count: items.length, memoryVersion: 7 });
+  });
+
+  it("round-trips with the JSON codec", () => {
+    const decoded = decodeChunkRequest(request([1, "a", { b: [true] }], Codec.Json));
+    assert.deepEqual(decoded.items, [1, "a", { b: [true] }]);
+    assert.equal(decoded.codec, Codec.Json);
+  });
+
+  it("decodes a request written byte by byte as another language would", () => {
+    const meta = Buffer.from('{"mapId":"py-1","chunk":0,"start":0,"count":2,"memoryVersion":0}');
+    assert.equal(meta.length, 64);
+    const body = Buffer.from('{"fn":{"kind":"module","specifier":"file:///srv/tasks.js","exportName":"double"},"items":[1,2]}');
+    const bytes = Buffer.concat([Buffer.from([0x47, 0x4c, 0x4d, 0x50, 1, 1, 2, 0, 0, 0, 0, 0x40]), meta, body]);
+    const decoded = decodeChunkRequest(bytes);
+    assert.deepEqual(decoded.fn, { kind: "module", specifier: "file:///srv/tasks.js", exportName: "double" });
+    assert.deepEqual(decoded.items, [1, 2]);
+  });
+
+  it("names the item that cannot be serialized", () => {
+    assert.throws(() => request([1, 2, { f: () => 1 }]), (e: unknown) => e instanceof ItemSerializationError && e.index === 12 && /item 12/.test(e.message));
+  });
+
+  it("refuses garbage with clear errors", () => {
+    const good = request([1]);
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.from("hello"), /shorter than the 12-byte header/],
+      [Buffer.from("XXXX" + good.subarray(4).toString("latin1"), "latin1"), /bad magic/],
+      [Buffer.concat([good.subarray(0, 4), Buffer.from([9]), good.subarray(5)]), /version 9/],
+      [Buffer.concat([good.subarray(0, 6), Buffer.from([7]), good.subarray(7)]), /unknown codec 7/],
+      [Buffer.concat([good.subarray(0, 7), Buffer.from([1]), good.subarray(8)]), /flags/],
+      [good.subarray(0, 20), /runs past the end|not JSON/],
+      [Buffer.concat([good.subarray(0, good.length - 3)]), /does not decode|lacks/],
+    ];
+    for (const [bytes, message] of cases) assert.throws(() => decodeChunkRequest(bytes), (e: unknown) => e instanceof WireFormatError && message.test(e.message), message.source);
+    assert.throws(() => decodeChunkResponse(good), /kind 1, expected 2/);
+  });
+
+  it("carries results and errors back", () => {
+    const ok = decodeChunkResponse(encodeChunkResponse({ ok: true, results: [new Date(1)], host: "h", pid: 3, elapsedMs: 1 }));
+    assert.deepEqual(ok, { ok: true, results: [new Date(1)], host: "h", pid: 3, elapsedMs: 1 });
+    const thrown = new TypeError("bad", { cause: new Error("root") });
+    const failed = decodeChunkResponse(encodeChunkResponse({ ok: false, index: 4, error: serializeError(thrown), host: "h", pid: 3, elapsedMs: 1 }));
+    assert.equal(failed.ok, false);
+    if (failed.ok) return;
+    const error = new RemoteError({ functionName: "f", index: failed.index, host: failed.host, pid: failed.pid, error: failed.error });
+    assert.match(error.message, /^f\(item 4\) threw TypeError: bad on h:3$/);
+    assert.equal((error.cause as Error).name, "TypeError");
+    assert.equal((error.cause as Error).stack, thrown.stack);
+    assert.equal(((error.cause as Error).cause as Error).message, "root");
+  });
+});
+
+describe("function references", () => {
+  it("ships plain, arrow, async and method-shorthand functions by source", () => {
+    function hex(x: number) {
+      return "0x" + x.toString(16);
+    }
+    const obj = { twice(x: number) { return x * 2; } };
+    for (const f of [hex, (x: number) => x, async (x: number) => x, obj.twice]) {
+      const ref = toFunctionRef(f);
+      assert.equal(ref.kind, "source");
+    }
+    const ref = toFunctionRef(obj.twice);
+    assert.equal(ref.kind === "source" && new Function(`return ${ref.source}`)()(4), 8);
+  });
+
+  it("refuses closures, naming the variables and the fix", () => {
+    const factor = 3;
+    const offset = 1;
+    assert.throws(() => toFunctionRef((x: number) => x * factor + offset), (e: unknown) => e instanceof FunctionShippingError && /"factor", "offset"/.test(e.message) && /setMemory/.test(e.message) && /moduleFunction/.test(e.message));
+  });
+
+  it("allows globals, memory, locals, nested functions and destructuring", () => {
+    assert.deepEqual(freeNames("({ a, b: [c] }, ...rest) => { const d = Math.max(a, c); function inner(e) { return e + d; } try { JSON.parse('1') } catch (err) { return err } return inner(rest.length) + memory.get('k') }"), []);
+    assert.deepEqual(freeNames("(x) => ({ x, y: x.y, [z]: 1 })"), ["z"]);
+  });
+
+  it("refuses native, bound, generator, class and this-using functions", () => {
+    assert.throws(() => toFunctionRef(Math.sqrt), /native function/);
+    assert.throws(() => toFunctionRef(((x: number) => x).bind(null)), /bound function/);
+    assert.throws(() => toFunctionRef(function* gen() {}), /generator/);
+    assert.throws(() => toFunctionRef(class A {}), /class/);
+    assert.throws(() => toFunctionRef(function (this: { k: number }) { return this.k; }), /"this"/);
+    assert.throws(() => toFunctionRef(42 as never), /needs a function/);
+  });
+
+  it("references module functions by URL and refuses relative specifiers", () => {
+    assert.deepEqual(toFunctionRef(moduleFunction(new URL("file:///srv/tasks.js"), "score")), { kind: "module", specifier: "file:///srv/tasks.js", exportName: "score" });
+    assert.deepEqual(toFunctionRef(moduleFunction("/srv/tasks.js")), { kind: "module", specifier: "file:///srv/tasks.js", exportName: "default" });
+    assert.throws(() => moduleFunction("./tasks.js"), /relative specifier/);
+  });
+});
