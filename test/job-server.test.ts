@@ -77,8 +77,10 @@ describe("embedded job server", () => {
         await assert.rejects(client.submitJob("q", Buffer.alloc(2000)).result, /lost its job server|PACKET_TOO_LARGE|closed/);
         const peers = [];
         for (let i = 0; i < 4; i++) peers.push(await rawPeer(server.address!.port));
-        // Four connections with a limit of three: the server refuses at least one.
+        // Four connections with a limit of three: the server refuses at least one, saying why.
         await Promise.race(peers.map((p) => p.closed));
+        const refused = peers.find((p) => p.packets.length > 0)!;
+        assert.match(refused.packets[0].body.toString(), /TOO_MANY_CONNECTIONS/);
         for (const p of peers) p.socket.destroy();
       } finally {
         await client.close();

@@ -34,7 +34,7 @@ export type Command =
   /** Replaces the node's shared memory with `entries` if `version` is newer than what it holds. */
   | { readonly type: "set-memory"; readonly version: number; readonly entries: Record<string, unknown> }
   | { readonly type: "clear-memory"; readonly version: number }
-  /** Stops the running chunks of these maps. */
+  /** Stops the running chunks of these maps (map ids), or single chunk attempts (their job unique ids). */
   | { readonly type: "cancel"; readonly mapIds: readonly string[] };
 
 export type CommandType = Command["type"];

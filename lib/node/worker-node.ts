@@ -80,9 +80,13 @@ export class WorkerNode extends EventEmitter {
     const controller = new AbortController();
     const onLost = () => controller.abort(job.signal.reason);
     job.signal.addEventListener("abort", onLost, { once: true });
-    let group = this.running.get(header.mapId);
-    if (!group) this.running.set(header.mapId, (group = new Set()));
-    group.add(controller);
+    // Cancel commands name a map (all its chunks) or one attempt of a chunk (its job's unique id).
+    const keys = job.unique === "" ? [header.mapId] : [header.mapId, job.unique];
+    for (const key of keys) {
+      let group = this.running.get(key);
+      if (!group) this.running.set(key, (group = new Set()));
+      group.add(controller);
+    }
     this.stats.chunkStarted();
     const started = performance.now();
     try {
@@ -92,14 +96,18 @@ export class WorkerNode extends EventEmitter {
     } finally {
       this.stats.chunkFinished(header.count, performance.now() - started);
       job.signal.removeEventListener("abort", onLost);
-      group.delete(controller);
-      if (group.size === 0) this.running.delete(header.mapId);
+      for (const key of keys) {
+        const group = this.running.get(key)!;
+        group.delete(controller);
+        if (group.size === 0) this.running.delete(key);
+      }
     }
   }
 
-  private cancel(mapIds: readonly string[]): void {
-    for (const mapId of mapIds) {
-      for (const controller of this.running.get(mapId) ?? []) controller.abort(new Error(`map ${mapId} was cancelled`));
+  /** Stops the running chunks of these maps, or these single chunk attempts (by job unique id). */
+  private cancel(ids: readonly string[]): void {
+    for (const id of ids) {
+      for (const controller of this.running.get(id) ?? []) controller.abort(new Error(`${id} was cancelled`));
     }
   }
 

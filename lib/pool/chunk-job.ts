@@ -20,6 +20,8 @@ export interface ChunkJobContext {
   readonly retries: number;
   /** Called before each new attempt after a failure. */
   readonly onRetry: (chunk: Chunk<unknown>, attempt: number, error: unknown) => void;
+  /** Tells the worker nodes to stop one attempt (by its job unique id) that timed out. */
+  readonly cancelAttempt: (unique: string) => void;
 }
 
 export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown>, payload: Buffer, signal: AbortSignal): Promise<unknown[]> {
@@ -30,8 +32,9 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     if (signal.aborted) throw abortError(signal.reason);
     if (attempt > 1) context.onRetry(chunk, attempt, lastError);
+    const unique = `${mapId}:${chunk.index}:${attempt}`;
     const job = client.submitJob(MAP_FUNCTION, payload, {
-      unique: `${mapId}:${chunk.index}:${attempt}`,
+      unique,
       timeoutMs,
       signal,
     });
@@ -44,6 +47,7 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
       if (code === "JOB_FAILED" || code === "JOB_EXCEPTION" || code === "TIMEOUT" || code === "CONNECTION" || code === "NO_SERVER") {
         lastError = error;
         timedOut = code === "TIMEOUT";
+        if (timedOut) context.cancelAttempt(unique);
         continue;
       }
       throw error;

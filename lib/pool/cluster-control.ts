@@ -200,7 +200,7 @@ export class ClusterControl {
     return threads;
   }
 
-  /** Tells the nodes to stop the running chunks of a map (best effort, sent twice). */
+  /** Tells the nodes to stop the running chunks of a map, or one chunk attempt by its job unique id (best effort, sent twice). */
   cancelMap(mapId: string): void {
     if (this.closed) return;
     const id = this.send({ type: "cancel", mapIds: [mapId] });

@@ -135,6 +135,7 @@ export class ClusterPool implements AsyncDisposable {
         failed++;
         report();
       },
+      cancelAttempt: (unique: string) => this.control.cancelMap(unique),
     };
 
     const chunks = chunksOf(items, chunksize);

@@ -65,7 +65,6 @@ export class JobServer extends EventEmitter {
     super();
     this.options = fillServerOptions(options, os.hostname());
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.server.maxConnections = this.options.maxConnections;
   }
 
   /** Where the server listens (after listen()). */
@@ -95,6 +94,12 @@ export class JobServer extends EventEmitter {
 
   private accept(socket: net.Socket): void {
     if (this.closing) return void socket.destroy();
+    if (this.peers.size >= this.options.maxConnections) {
+      this.options.log(`refusing ${socket.remoteAddress}:${socket.remotePort}: ${this.options.maxConnections} connections already`);
+      socket.on("error", () => {});
+      socket.end(encodeRaw("RES", PacketType.ERROR, ["TOO_MANY_CONNECTIONS", `the server allows ${this.options.maxConnections} connections`]));
+      return;
+    }
     const peer = new Peer(++this.peerCounter, socket, this.options.writeLimit, (slow) => this.drop(slow, `it does not read what the server sends (over ${this.options.writeLimit} bytes waiting)`));
     this.peers.add(peer);
     socket.setKeepAlive(true, 10_000);

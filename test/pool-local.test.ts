@@ -1,0 +1,75 @@
+/**
+ * MakePool() with no configuration (a local cluster), and the pool options
+ * that need their own cluster: cache_functions and per-chunk timeouts.
+ */
+import { describe, it, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { MakePool, PoolError, loadConfig, type ClusterPool } from "../lib/index.js";
+import { CLI_PATH, embedded } from "./support/job-servers.js";
+import { TestCluster } from "./support/cluster.js";
+
+describe("local cluster", () => {
+  let pool: ClusterPool;
+  before(async () => {
+    pool = await MakePool(undefined, { local: { workers: 1, threads: 2 } });
+  });
+  after(async () => pool?.close());
+
+  it("MakePool() with nothing runs a map on its own embedded server and worker processes", async () => {
+    const items = Array.from({ length: 1000 }, (_, i) => i);
+    assert.deepEqual(await pool.map((x: number) => x * x, items, { chunksize: "auto" }), items.map((x) => x * x));
+    const [node] = await pool.ping(5000);
+    assert.equal(node.threads, 2);
+    assert.notEqual(node.pid, process.pid);
+  });
+
+  it("a chunk past its timeout is retried, then the map fails naming the chunk", async () => {
+    const error = await pool
+      .map(() => new Promise(() => {}), [1, 2, 3], { chunksize: 3, timeout: 200, retries: 1 })
+      .then(() => assert.fail("should time out"), (e: unknown) => e);
+    assert.ok(error instanceof PoolError, String(error));
+    assert.equal(error.code, "CHUNK_TIMEOUT");
+    assert.match(error.message, /chunk 0 \(items 0\.\.2\) did not finish within 200 ms, 2 times/);
+    // The cluster still serves maps afterwards.
+    assert.deepEqual(await pool.map((x: number) => -x, [1]), [-1]);
+  });
+
+  it("closes everything it started", async () => {
+    const local = await MakePool(undefined, { local: { workers: 1, threads: 1 } });
+    const [node] = await local.ping(5000);
+    await local.close();
+    assert.throws(() => process.kill(node.pid, 0), /ESRCH/);
+    await assert.rejects(local.map((x: number) => x, [1]), /closed/);
+  });
+});
+
+describe("cache_functions", { skip: embedded.skip }, () => {
+  it("sends the function once through shared memory; chunks carry only its key", async () => {
+    const cluster = await TestCluster.start({ kind: embedded });
+    const pool = await MakePool(cluster.configFile);
+    const cached = await MakePool({ client: { ...loadConfig(cluster.configFile)!.client, cacheFunctions: true } });
+    try {
+      await cluster.startNode(2);
+      assert.deepEqual(await cached.map((x: number) => x + 100, [1, 2, 3], { chunksize: 1 }), [101, 102, 103]);
+      const keys = await pool.map(() => memory.keys().filter((k: string) => k.startsWith("glimpse:fn:")).length, [0]);
+      assert.deepEqual(keys, [1]);
+    } finally {
+      await cached.close();
+      await pool.close();
+      await cluster.close();
+    }
+  });
+});
+
+describe("glimpse-cluster demo", () => {
+  it("runs the README's main job and shuts everything down", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI_PATH, "demo", "--samples", "100000"], { timeout: 120_000 });
+    assert.match(stdout, /hex over \[1, 2, 3\]: \["0x1","0x2","0x3"\]/);
+    assert.match(stdout, /pi ≈ 3\.1\d+ from 100000 samples/);
+    assert.match(stdout, /done: everything shut down/);
+  });
+});
+
+declare const memory: { keys(): string[] };
