@@ -25,19 +25,31 @@ export function knownLength(source: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Yields the source's items in chunks of `chunksize`, pulling lazily. Arrays
+ * are sliced and sync iterables read without an await per item (a million
+ * items are a hundred awaits, not a million); async iterables are awaited.
+ */
 export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): AsyncGenerator<Chunk<T>> {
-  let items: T[] = [];
   let index = 0;
-  let start = 0;
-  for await (const item of source as AsyncIterable<T>) {
-    items.push(item);
-    if (items.length === chunksize) {
-      yield { index: index++, start, items };
-      start += items.length;
-      items = [];
-    }
+  if (Array.isArray(source)) {
+    for (let start = 0; start < source.length; start += chunksize) yield { index: index++, start, items: source.slice(start, start + chunksize) };
+    return;
   }
-  if (items.length > 0) yield { index, start, items };
+  let items: T[] = [];
+  let start = 0;
+  const full = (): Chunk<T> => {
+    const chunk = { index: index++, start, items };
+    start += items.length;
+    items = [];
+    return chunk;
+  };
+  if (isAsyncIterable<T>(source)) {
+    for await (const item of source) if (items.push(item) === chunksize) yield full();
+  } else {
+    for (const item of source) if (items.push(item) === chunksize) yield full();
+  }
+  if (items.length > 0) yield full();
 }
 
 /**

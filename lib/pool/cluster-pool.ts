@@ -54,18 +54,21 @@ export class ClusterPool implements AsyncDisposable {
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
   async map<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): Promise<R[]> {
     const out: R[] = [];
-    for await (const result of this.stream<T, R>(fn, items, options, true)) out.push(result);
+    // Whole chunks, not items, cross the async boundary: a million results are a hundred awaits, not a million.
+    for await (const results of this.stream<T, R>(fn, items, options, true)) {
+      for (let i = 0; i < results.length; i++) out.push(results[i]);
+    }
     return out;
   }
 
   /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight. */
-  imap<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
-    return this.stream<T, R>(fn, items, options, true);
+  async *imap<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
+    for await (const results of this.stream<T, R>(fn, items, options, true)) yield* results;
   }
 
   /** Streams results as chunks finish (items within a chunk stay in order). */
-  imapUnordered<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
-    return this.stream<T, R>(fn, items, options, false);
+  async *imapUnordered<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
+    for await (const results of this.stream<T, R>(fn, items, options, false)) yield* results;
   }
 
   /** Merges entries into every worker node's memory; resolves once every live worker acknowledged. */
@@ -99,7 +102,8 @@ export class ClusterPool implements AsyncDisposable {
     return this.control.quitWorkers(waitMs);
   }
 
-  private async *stream<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options: MapOptions | undefined, ordered: boolean): AsyncGenerator<R> {
+  /** The chunks' results, one array per chunk, in order or as they finish. */
+  private async *stream<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options: MapOptions | undefined, ordered: boolean): AsyncGenerator<R[]> {
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {
       throw badArgument(`map items: expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`);
@@ -153,7 +157,7 @@ export class ClusterPool implements AsyncDisposable {
       for await (const chunk of results) {
         done += chunk.results.length;
         report();
-        for (const result of chunk.results) yield result as R;
+        yield chunk.results as R[];
       }
       finished = true;
     } catch (error) {
