@@ -3,5 +3,9 @@ import type { BenchCase } from "../bench-case.js";
 import { gearmanLibrary } from "./gearman-library.js";
 import { jobServer } from "./job-server.js";
 import { mapThroughput } from "./map-throughput.js";
+import { cpuScaling } from "./cpu-scaling.js";
+import { latency } from "./latency.js";
+import { imapMemory } from "./imap-memory.js";
+import { payload } from "./payload.js";
 
-export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput];
+export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload];
