@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { MakePool, type ClusterPool } from "../lib/index.js";
 import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
-import { eventually } from "./support/gearman.js";
+import { eventually, startLineProcess } from "./support/gearman.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -168,6 +168,28 @@ for (const kind of jobServerKinds()) {
       const lines = result.stdout.trim().split("\n");
       assert.match(lines[0], /^HOST\s+PID\s+NREQS\s+ETIME\s+MEAN_ETIME\s+STIME/);
       assert.equal(lines.length, 3, result.stdout);
+    });
+
+    it("logs follows the nodes' log records", async () => {
+      const logs = startLineProcess(process.execPath, [CLI_PATH, "-c", cluster.configFile, "logs", "--json"]);
+      const pool = await MakePool(cluster.configFile);
+      try {
+        // The log subscription takes a moment to reach the broker: restart the nodes until a record shows up.
+        let line: string | undefined;
+        for (let attempt = 0; attempt < 20 && !line; attempt++) {
+          await pool.restartWorkers(10_000);
+          line = await logs.waitFor(/"type":"record"|"level"/, 1000).catch(() => undefined);
+        }
+        assert.ok(line, logs.lines.join("\n"));
+        const record = JSON.parse(line);
+        assert.equal(typeof record.host, "string");
+        assert.ok(record.pid > 0);
+        assert.match(record.message, /worker node .* (stopping|started)/);
+      } finally {
+        await pool.close();
+        await logs.kill("SIGINT");
+      }
+      assert.equal(logs.child.exitCode, 0);
     });
 
     it("restart-workers and kill-workers reach every node", async () => {

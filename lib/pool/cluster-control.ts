@@ -117,7 +117,13 @@ export class ClusterControl {
    * (or replied, for ping), or `deadlineMs` passed. Resolves with the nodes
    * that answered and those that did not.
    */
-  private async publishUntilAnswered(command: Command, deadlineMs: number, answered: (envelope: LogEnvelope, id: string) => boolean): Promise<{ answered: Set<string>; missing: string[] }> {
+  private async publishUntilAnswered(
+    command: Command,
+    deadlineMs: number,
+    answered: (envelope: LogEnvelope, id: string) => boolean,
+    /** Send to each live node that has not answered (by its own topic), not to all: a node started meanwhile must not get it. */
+    targeted = false,
+  ): Promise<{ answered: Set<string>; missing: string[] }> {
     const id = this.nextId();
     const got = new Set<string>();
     const listener: Listener = (envelope) => {
@@ -129,7 +135,8 @@ export class ClusterControl {
       let live = await this.liveNodes();
       let lastRefresh = Date.now();
       for (let round = 0; ; round++) {
-        this.send(command, TOPIC_ALL, id);
+        if (!targeted) this.send(command, TOPIC_ALL, id);
+        else for (const node of live) if (!got.has(node)) this.send(command, nodeTopic(node), id);
         const wait = Math.min(1000, 100 * 2 ** Math.min(round, 3));
         const allIn = await this.waitFor(() => [...live].every((n) => got.has(n)) && live.size > 0, Math.min(wait, Math.max(0, deadline - Date.now())));
         if (allIn || Date.now() >= deadline) break;
@@ -220,13 +227,13 @@ export class ClusterControl {
 
   /** Tells every live node to quit; resolves with the nodes that acknowledged. */
   async quitWorkers(waitMs: number): Promise<string[]> {
-    const { answered } = await this.publishUntilAnswered({ type: "quit" }, waitMs, (e, id) => e.message.type === "ack" && e.message.commandId === id);
+    const { answered } = await this.publishUntilAnswered({ type: "quit" }, waitMs, (e, id) => e.message.type === "ack" && e.message.commandId === id, true);
     return [...answered];
   }
 
   /** Tells every live node to restart (their supervisors start them again). */
   async restartWorkers(waitMs: number): Promise<string[]> {
-    const { answered } = await this.publishUntilAnswered({ type: "restart" }, waitMs, (e, id) => e.message.type === "ack" && e.message.commandId === id);
+    const { answered } = await this.publishUntilAnswered({ type: "restart" }, waitMs, (e, id) => e.message.type === "ack" && e.message.commandId === id, true);
     return [...answered];
   }
 

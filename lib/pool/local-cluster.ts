@@ -28,7 +28,9 @@ export class LocalCluster {
   ) {}
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
-    const server = new JobServer({ host: "127.0.0.1", port: 0 });
+    // A chunk whose worker process died is handed out again at most 4 times (the pool's default max_retries
+    // is 3), so a chunk that kills its worker cannot be retried forever.
+    const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 4 });
     const { host, port } = await server.listen();
     return new LocalCluster(server, `${host}:${port}`, options);
   }
