@@ -27,29 +27,23 @@ async function withControl<T>(command: Command, run: (control: ClusterControl) =
 }
 
 export function registerClusterCommands(program: Command): void {
-  program
-    .command("kill-workers")
-    .alias("KillWorkers")
-    .description("tell every worker node to quit (its supervisor exits too)")
-    .option("--wait <seconds>", "how long to wait for the nodes' acknowledgements", positiveSeconds("--wait"), 10)
-    .action((options: { wait: number }, command: Command) =>
-      withControl(command, async (control) => {
-        const acked = await control.quitWorkers(options.wait * 1000);
-        process.stdout.write(`${acked.length} worker node${acked.length === 1 ? "" : "s"} told to quit\n`);
-      }),
-    );
-
-  program
-    .command("restart-workers")
-    .alias("RestartWorkers")
-    .description("tell every worker node to restart (its supervisor starts it again)")
-    .option("--wait <seconds>", "how long to wait for the nodes' acknowledgements", positiveSeconds("--wait"), 10)
-    .action((options: { wait: number }, command: Command) =>
-      withControl(command, async (control) => {
-        const acked = await control.restartWorkers(options.wait * 1000);
-        process.stdout.write(`${acked.length} worker node${acked.length === 1 ? "" : "s"} told to restart\n`);
-      }),
-    );
+  for (const [name, alias, verb, description] of [
+    ["kill-workers", "KillWorkers", "quit", "tell every worker node to quit (its supervisor exits too)"],
+    ["restart-workers", "RestartWorkers", "restart", "tell every worker node to restart (its supervisor starts it again)"],
+  ] as const) {
+    program
+      .command(name)
+      .alias(alias)
+      .description(description)
+      .option("--wait <seconds>", "how long to wait for the nodes' acknowledgements", positiveSeconds("--wait"), 10)
+      .action((options: { wait: number }, command: Command) =>
+        withControl(command, async (control) => {
+          const waitMs = options.wait * 1000;
+          const acked = verb === "quit" ? await control.quitWorkers(waitMs) : await control.restartWorkers(waitMs);
+          process.stdout.write(`${acked.length} worker node${acked.length === 1 ? "" : "s"} told to ${verb}\n`);
+        }),
+      );
+  }
 
   program
     .command("ping-workers")

@@ -21,20 +21,18 @@ function hex(x: number): string {
 /** Points of a seeded xorshift32 sequence inside the unit circle, out of 10,000. */
 function insideCircle(seed: number): number {
   let state = seed >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 4294967296;
+  };
   let inside = 0;
   for (let i = 0; i < 10_000; i++) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    const x = state / 4294967296;
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    const y = state / 4294967296;
+    const x = next();
+    const y = next();
     if (x * x + y * y <= 1) inside++;
   }
   return inside;

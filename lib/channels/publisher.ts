@@ -1,6 +1,6 @@
 /** A ZeroMQ publisher that queues sends (zeromq allows one send in flight per socket) and never throws on a closed socket. */
 import * as zmq from "zeromq";
-import { zmqUrl, type Endpoint } from "./socket-options.js";
+import { attach, type Endpoint } from "./socket-options.js";
 
 export class QueuedPublisher {
   readonly socket = new zmq.Publisher({ linger: 0, sendHighWaterMark: 10_000 });
@@ -11,13 +11,7 @@ export class QueuedPublisher {
   endpoint = "";
 
   async open(endpoint: Endpoint): Promise<void> {
-    if (endpoint.bind) {
-      await this.socket.bind(zmqUrl(endpoint.url));
-      this.endpoint = this.socket.lastEndpoint ?? endpoint.url;
-    } else {
-      this.socket.connect(endpoint.url);
-      this.endpoint = endpoint.url;
-    }
+    this.endpoint = await attach(this.socket, endpoint);
   }
 
   send(topic: string, body: string): Promise<void> {

@@ -1,6 +1,6 @@
 /** A ZeroMQ subscriber whose receive loop hands frames to a callback and ends quietly on close. */
 import * as zmq from "zeromq";
-import { zmqUrl, type Endpoint } from "./socket-options.js";
+import { attach, type Endpoint } from "./socket-options.js";
 
 export class LoopingSubscriber {
   readonly socket = new zmq.Subscriber({ linger: 0 });
@@ -12,13 +12,7 @@ export class LoopingSubscriber {
 
   async open(endpoint: Endpoint, topics: readonly string[], onMessage: (topic: string, body: Buffer) => void): Promise<void> {
     for (const topic of topics) this.socket.subscribe(topic);
-    if (endpoint.bind) {
-      await this.socket.bind(zmqUrl(endpoint.url));
-      this.endpoint = this.socket.lastEndpoint ?? endpoint.url;
-    } else {
-      this.socket.connect(endpoint.url);
-      this.endpoint = endpoint.url;
-    }
+    this.endpoint = await attach(this.socket, endpoint);
     this.loop = (async () => {
       while (!this.closed) {
         let frames: Buffer[];

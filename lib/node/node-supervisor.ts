@@ -98,25 +98,19 @@ export class NodeSupervisor extends EventEmitter {
 
   /** Stops the node (SIGTERM: running chunks finish within its grace period) and does not restart it. */
   stop(): Promise<void> {
-    this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (!this.child) {
-      this.finish();
-      return this.done;
-    }
-    this.child.kill("SIGTERM");
-    return this.done;
+    return this.end("SIGTERM");
   }
 
   /** Kills the node process at once (SIGKILL) without restarting it. */
   kill(): Promise<void> {
+    return this.end("SIGKILL");
+  }
+
+  private end(signal: NodeJS.Signals): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (!this.child) {
-      this.finish();
-      return this.done;
-    }
-    this.child.kill("SIGKILL");
+    if (this.child) this.child.kill(signal);
+    else this.finish();
     return this.done;
   }
 }
