@@ -16,6 +16,8 @@ export interface BrokerUrls {
 
 export class Broker {
   private proxies: zmq.Proxy[] = [];
+  /** Each bound socket with the endpoint it bound (read at bind time: a terminated proxy's sockets cannot be asked). */
+  private boundSockets: { socket: zmq.XSubscriber | zmq.XPublisher; endpoint: string }[] = [];
   private runs: Promise<void>[] = [];
   private bound: BrokerUrls | undefined;
 
@@ -31,10 +33,14 @@ export class Broker {
     const forwarder = async (frontend: string, backend: string): Promise<[string, string]> => {
       const proxy = new zmq.Proxy(new zmq.XSubscriber({ linger: 0 }), new zmq.XPublisher({ linger: 0 }));
       this.proxies.push(proxy);
-      await proxy.frontEnd.bind(zmqUrl(frontend));
-      await proxy.backEnd.bind(zmqUrl(backend));
+      await bindRetrying(proxy.frontEnd, frontend);
+      const front = proxy.frontEnd.lastEndpoint ?? frontend;
+      this.boundSockets.push({ socket: proxy.frontEnd, endpoint: front });
+      await bindRetrying(proxy.backEnd, backend);
+      const back = proxy.backEnd.lastEndpoint ?? backend;
+      this.boundSockets.push({ socket: proxy.backEnd, endpoint: back });
       this.runs.push(proxy.run().catch(() => {}));
-      return [proxy.frontEnd.lastEndpoint ?? frontend, proxy.backEnd.lastEndpoint ?? backend];
+      return [front, back];
     };
     try {
       const [commandFrontendUrl, commandBackendUrl] = await forwarder(this.urls.commandFrontendUrl, this.urls.commandBackendUrl);
@@ -56,11 +62,43 @@ export class Broker {
       }
     }
     await Promise.all(this.runs);
-    for (const proxy of this.proxies) {
-      proxy.frontEnd.close();
-      proxy.backEnd.close();
+    // Unbind first and wait for it: close() alone frees the ports later, and a broker started again
+    // on the same addresses would fail with "Address already in use".
+    await Promise.all(
+      this.boundSockets.map(async ({ socket, endpoint }) => {
+        try {
+          await socket.unbind(endpoint);
+        } catch {
+          // already closed by the proxy
+        }
+      }),
+    );
+    for (const { socket } of this.boundSockets) {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
     }
+    this.boundSockets = [];
     this.proxies = [];
     this.runs = [];
+  }
+}
+
+/**
+ * Binds, retrying for up to 2 s while the address is still held: ZeroMQ frees a
+ * closed socket's port a little after close(), so a broker restarted at once on
+ * the same addresses would otherwise fail.
+ */
+async function bindRetrying(socket: zmq.XSubscriber | zmq.XPublisher, url: string): Promise<void> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    try {
+      return await socket.bind(zmqUrl(url));
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }

@@ -69,7 +69,17 @@ export class WorkerNode extends EventEmitter {
       memoryVersion: () => this.memory.version,
     });
     this.memory.attach(this.threads);
+    // "Started" means registered with a job server (so admin `workers` lists this node), or still
+    // trying after 5 s: a node whose servers are down starts anyway and keeps reconnecting.
+    const registered = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      this.worker.once("connect", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     this.worker.start();
+    await registered;
     this.emit("started");
     this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads, job servers ${this.options.jobServers.join(", ")}`);
   }

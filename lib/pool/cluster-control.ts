@@ -139,7 +139,13 @@ export class ClusterControl {
         else for (const node of live) if (!got.has(node)) this.send(command, nodeTopic(node), id);
         const wait = Math.min(1000, 100 * 2 ** Math.min(round, 3));
         const allIn = await this.waitFor(() => [...live].every((n) => got.has(n)) && live.size > 0, Math.min(wait, Math.max(0, deadline - Date.now())));
-        if (allIn || Date.now() >= deadline) break;
+        if (allIn) {
+          // A node may have registered since the list was read: done only if the list is still covered.
+          live = await this.liveNodes();
+          lastRefresh = Date.now();
+          if ([...live].every((n) => got.has(n))) break;
+        }
+        if (Date.now() >= deadline) break;
         if (Date.now() - lastRefresh > 1000) {
           live = await this.liveNodes();
           lastRefresh = Date.now();
