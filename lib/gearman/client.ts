@@ -71,20 +71,19 @@ export class GearmanClient extends EventEmitter {
   constructor(options: ClientOptions) {
     super();
     this.options = fillClientOptions(options);
-    this.links = this.options.servers.map(
-      (address) =>
-        new ServerLink(
-          new ServerConnection(address, {
-            maxPacketSize: this.options.maxPacketSize,
-            reconnect: this.options.reconnect,
-            connectTimeoutMs: this.options.connectTimeoutMs,
-            onPacket: (packet) => this.onPacket(link(address), packet),
-            onConnect: () => this.onConnect(link(address)),
-            onDisconnect: (error) => this.onDisconnect(link(address), error),
-          }),
-        ),
-    );
-    const link = (address: { host: string; port: number }) => this.links.find((l) => l.connection.address === address)!;
+    this.links = this.options.servers.map((address) => {
+      const link: ServerLink = new ServerLink(
+        new ServerConnection(address, {
+          maxPacketSize: this.options.maxPacketSize,
+          reconnect: this.options.reconnect,
+          connectTimeoutMs: this.options.connectTimeoutMs,
+          onPacket: (packet) => this.onPacket(link, packet),
+          onConnect: () => this.onConnect(link),
+          onDisconnect: (error) => this.onDisconnect(link, error),
+        }),
+      );
+      return link;
+    });
     for (const l of this.links) l.connection.open();
   }
 

@@ -5,7 +5,6 @@
  * not have yet makes the node ask the pools for it (need-memory), so a node
  * that started late, or missed a publication, catches up before it runs it.
  */
-import type { Piscina } from "piscina";
 import { MemoryPublisher } from "./memory-broadcast.js";
 import type { NodeChannels } from "./node-channels.js";
 
@@ -21,7 +20,7 @@ export class NodeMemory {
   ) {}
 
   /** Starts handing memory to the node's threads. */
-  attach(_threads: Piscina): void {
+  attach(): void {
     this.publisher = new MemoryPublisher();
     if (this.version > 0) this.publisher.publish(this.version, this.entries);
   }

@@ -10,7 +10,6 @@
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
  */
-import os from "node:os";
 import { EventEmitter } from "node:events";
 import { Piscina } from "piscina";
 import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
@@ -68,7 +67,7 @@ export class WorkerNode extends EventEmitter {
       cancel: (mapIds) => this.cancel(mapIds),
       memoryVersion: () => this.memory.version,
     });
-    this.memory.attach(this.threads);
+    this.memory.attach();
     // "Started" means registered with a job server (so admin `workers` lists this node), or still
     // trying after 5 s: a node whose servers are down starts anyway and keeps reconnecting.
     const registered = new Promise<void>((resolve) => {
@@ -133,8 +132,4 @@ export class WorkerNode extends EventEmitter {
     })();
     return this.stopping;
   }
-}
-
-export function defaultThreads(): number {
-  return os.availableParallelism();
 }

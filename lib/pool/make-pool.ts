@@ -22,13 +22,14 @@ export async function MakePool(config?: string | readonly string[] | ConfigInput
   return makeClientPool(loaded.client);
 }
 
-async function makeClientPool(client: ClientConfig, release?: () => Promise<void>, ownedChannels = false): Promise<ClusterPool> {
+async function makeClientPool(client: ClientConfig): Promise<ClusterPool> {
+  // Direct mode (a channel's frontend and backend are one URL): this client binds it and workers connect.
   const control = await ClusterControl.open({
     jobServers: client.jobServers,
     commandUrl: client.commandFrontendUrl,
-    commandBind: ownedChannels || client.commandFrontendUrl === client.commandBackendUrl,
+    commandBind: client.commandFrontendUrl === client.commandBackendUrl,
     logUrl: client.logBackendUrl,
-    logBind: ownedChannels || client.logFrontendUrl === client.logBackendUrl,
+    logBind: client.logFrontendUrl === client.logBackendUrl,
   });
   const gearman = new GearmanClient({ servers: client.jobServers });
   return new ClusterPool({
@@ -36,7 +37,6 @@ async function makeClientPool(client: ClientConfig, release?: () => Promise<void
     control,
     cacheFunctions: client.cacheFunctions,
     defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
-    release,
   });
 }
 
@@ -65,4 +65,3 @@ async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<
   }
 }
 
-export { makeClientPool };
