@@ -36,6 +36,16 @@ describe("local cluster", () => {
     assert.deepEqual(await pool.map((x: number) => -x, [1]), [-1]);
   });
 
+  it("a poison chunk that kills its worker thread is retried max_retries times, then the map fails naming it; the cluster keeps serving", async () => {
+    const error = await pool
+      .map((x: number) => (x === 5 ? process.exit(1) : x), Array.from({ length: 10 }, (_, i) => i), { chunksize: 2, retries: 2 })
+      .then(() => assert.fail("should fail"), (e: unknown) => e);
+    assert.ok(error instanceof PoolError, String(error));
+    assert.equal(error.code, "CHUNK_FAILED");
+    assert.match(error.message, /chunk 2 \(items 4\.\.5\) failed 3 times/);
+    assert.deepEqual(await pool.map((x: number) => x * 3, [1, 2, 3]), [3, 6, 9]);
+  });
+
   it("closes everything it started", async () => {
     const local = await MakePool(undefined, { local: { workers: 1, threads: 1 } });
     const [node] = await local.ping(5000);
