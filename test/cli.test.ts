@@ -193,6 +193,8 @@ for (const kind of jobServerKinds()) {
     });
 
     it("restart-workers and kill-workers reach every node", async () => {
+      // Both nodes registered again (the test before restarts them).
+      await eventually(async () => (await cli(["-c", cluster.configFile, "ping-workers", "2"])).stdout.trim().split("\n").length === 3, 20_000, "both nodes up");
       const restart = await cli(["-c", cluster.configFile, "restart-workers"]);
       assert.equal(restart.code, 0, restart.stderr);
       assert.match(restart.stdout, /2 worker nodes told to restart/);
