@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { MakePool, ClusterPool, RemoteError, moduleFunction } from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
+import { GearmanClient, JobError } from "../lib/gearman/index.js";
 
 function hex(x: number): string {
   return "0x" + x.toString(16);
@@ -138,6 +139,18 @@ for (const kind of jobServerKinds()) {
       await assert.rejects(started, (e: Error) => e.name === "AbortError");
       // The cluster still serves the next map.
       assert.deepEqual(await pool.map(hex, [10]), ["0xa"]);
+    });
+
+    it("a glimpse_map job that is not our wire format gets an exception, and the node keeps serving", async () => {
+      const client = new GearmanClient({ servers: cluster.server.url });
+      try {
+        for (const garbage of ["hello from another language", Buffer.from("GLMP\x09\x01\x01\x00\x00\x00\x00\x00")]) {
+          await assert.rejects(client.submitJob("glimpse_map", garbage).result, (e: unknown) => e instanceof JobError && /WireFormatError/.test(e.exception?.toString() ?? ""));
+        }
+      } finally {
+        await client.close();
+      }
+      assert.deepEqual(await pool.map(hex, [255]), ["0xff"]);
     });
 
     it("ping lists both worker nodes", async () => {
