@@ -1,5 +1,9 @@
-/** What a benchmark case is and reports. Add a case: one file in bench/cases/, one line in bench/cases/index.ts. */
+/**
+ * What a benchmark case is and what it reports. Adding a case: one file in
+ * bench/cases/ exporting a BenchCase, listed in bench/cases/index.ts.
+ */
 
+/** One line of a case's table: who ran, with which setting, and its figures. */
 export interface Row {
   readonly contender: string;
   readonly setting: string;
@@ -7,6 +11,7 @@ export interface Row {
 }
 
 export interface Ratio {
+  /** What is divided by what, e.g. "embedded/gearmand jobs/s at 100 in flight". */
   readonly name: string;
   readonly value: number;
   /** The goal, as text (e.g. "≥ 1.0"), and whether the value meets it. */
@@ -17,15 +22,23 @@ export interface Ratio {
 export interface CaseResult {
   readonly rows: Row[];
   readonly ratios: Ratio[];
-  /** Settings of each contender, skipped peers and why, what limits the case. */
+  /** Settings of each contender, what limits the case, anything a reader needs to trust the figures. */
   readonly notes: string[];
 }
 
+export interface CaseContext {
+  /** Fires when the case runs past its budget (or the run is interrupted): stop, clean up, and throw. */
+  readonly signal: AbortSignal;
+}
+
 export interface BenchCase {
+  /** The name `npm run bench -- NAME` selects. */
   readonly name: string;
-  /** The workload and settings, in one sentence. */
+  /** The workload and the settings every contender shares, in a sentence or two. */
   readonly workload: string;
-  run(): Promise<CaseResult>;
+  /** Wall-clock seconds the case may take; past it the runner aborts `context.signal` and moves on. */
+  readonly budgetSeconds: number;
+  run(context: CaseContext): Promise<CaseResult>;
 }
 
 export const ratio = (name: string, value: number, goal?: { text: string; met: (v: number) => boolean }): Ratio => ({
@@ -35,3 +48,6 @@ export const ratio = (name: string, value: number, goal?: { text: string; met: (
 });
 
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The table row of a contender that could not run here, with the reason. */
+export const skippedRow = (contender: string, reason: string): Row => ({ contender, setting: "skipped", reason });

@@ -1,116 +1,214 @@
 /**
- * A minimal Gearman load generator on raw sockets (no client or worker
- * library in the way): echo workers and a client that keeps N jobs in flight.
+ * A minimal Gearman load generator on raw sockets, no client or worker
+ * library in the way: echo workers, a client that keeps N foreground jobs in
+ * flight on one connection, and a pipelined background submitter.
+ *
+ *   rawLoad ──SUBMIT_JOB×N──▶ job server ──JOB_ASSIGN_UNIQ──▶ rawWorker
+ *           ◀─JOB_CREATED, WORK_COMPLETE──      ◀──WORK_COMPLETE, GRAB_JOB_UNIQ──
+ *
+ * Every function settles: on completion, on a server ERROR or WORK_FAIL, on a
+ * dropped connection, or when its AbortSignal fires (the case's budget).
  */
 import net from "node:net";
-import { encodePacket, encodeRaw, FrameDecoder, PacketType, splitArgs } from "../lib/gearman/index.js";
+import { encodePacket, encodeRaw, FrameDecoder, PacketType, splitArgs, type Packet } from "../lib/gearman/index.js";
+import { LatencyHistogram } from "./histogram.js";
 
-function connect(port: number): Promise<net.Socket> {
+/** Opens a socket and wires one FrameDecoder to it; the caller settles through `fail`/`onPacket`. */
+function open(port: number, what: string, onPacket: (packet: Packet) => void, fail: (error: Error) => void, signal?: AbortSignal): net.Socket {
+  const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
+  const decoder = new FrameDecoder({ expect: "RES", onPacket });
+  socket.on("data", (chunk) => {
+    try {
+      decoder.push(chunk);
+    } catch (error) {
+      fail(new Error(`${what}: bad bytes from the server on port ${port}: ${(error as Error).message}`));
+    }
+  });
+  socket.on("error", (error) => fail(new Error(`${what}: ${error.message}`)));
+  socket.on("close", () => fail(new Error(`${what}: the server on port ${port} closed the connection`)));
+  const onAbort = () => fail(new Error(`${what}: stopped (${String(signal!.reason ?? "aborted")})`));
+  if (signal?.aborted) queueMicrotask(onAbort);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  socket.once("close", () => signal?.removeEventListener("abort", onAbort));
+  return socket;
+}
+
+export interface RawWorker {
+  /** Jobs this worker completed. */
+  readonly completed: number;
+  close(): void;
+}
+
+/** An echo worker doing one job at a time. Resolves once the server answered its first grab (so it is registered). */
+export function rawWorker(port: number, func: string, signal?: AbortSignal): Promise<RawWorker> {
+  const grab = encodePacket("REQ", "GRAB_JOB_UNIQ", {});
+  const preSleep = encodePacket("REQ", "PRE_SLEEP", {});
+  let completed = 0;
+  let closed = false;
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    socket.once("connect", () => resolve(socket)).once("error", reject);
+    const worker: RawWorker = {
+      get completed() {
+        return completed;
+      },
+      close() {
+        closed = true;
+        socket.destroy();
+      },
+    };
+    const fail = (error: Error) => {
+      socket.destroy();
+      if (!closed) reject(error); // a no-op once resolved
+    };
+    const socket = open(
+      port,
+      `raw worker for ${func}`,
+      (packet) => {
+        resolve(worker);
+        if (packet.type === PacketType.JOB_ASSIGN_UNIQ) {
+          const [handle, , , data] = splitArgs(packet.body, 4);
+          completed++;
+          socket.cork();
+          socket.write(encodeRaw("REQ", PacketType.WORK_COMPLETE, [handle, data]));
+          socket.write(grab);
+          process.nextTick(() => socket.uncork());
+        } else if (packet.type === PacketType.NO_JOB) socket.write(preSleep);
+        else if (packet.type === PacketType.NOOP) socket.write(grab);
+        else fail(new Error(`raw worker for ${func}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`));
+      },
+      fail,
+      signal,
+    );
+    socket.write(Buffer.concat([encodePacket("REQ", "CAN_DO", { func }), grab]));
   });
 }
 
-/** An echo worker: one job at a time. Resolves once registered; close with the returned function. */
-export async function rawWorker(port: number, func: string): Promise<() => void> {
-  const socket = await connect(port);
-  const grab = encodePacket("REQ", "GRAB_JOB_UNIQ", {});
-  const sleep = encodePacket("REQ", "PRE_SLEEP", {});
-  const decoder = new FrameDecoder({
-    expect: "RES",
-    onPacket: (packet) => {
-      if (packet.type === PacketType.JOB_ASSIGN_UNIQ) {
-        const [handle, , , data] = splitArgs(packet.body, 4);
-        socket.cork();
-        socket.write(encodeRaw("REQ", PacketType.WORK_COMPLETE, [handle, data]));
-        socket.write(grab);
-        process.nextTick(() => socket.uncork());
-      } else if (packet.type === PacketType.NO_JOB) socket.write(sleep);
-      else if (packet.type === PacketType.NOOP) socket.write(grab);
-    },
-  });
-  socket.on("data", (chunk) => decoder.push(chunk));
-  socket.on("error", () => {});
-  socket.write(Buffer.concat([encodePacket("REQ", "CAN_DO", { func }), grab]));
-  return () => socket.destroy();
+export interface LoadOptions {
+  readonly port: number;
+  readonly func: string;
+  /** Jobs kept outstanding on the one client connection. */
+  readonly inFlight: number;
+  /** Jobs submitted in all. */
+  readonly jobs: number;
+  /** Payload of every job; the worker must echo it back. Default 8 bytes. */
+  readonly payload?: Buffer;
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadResult {
   readonly jobs: number;
   readonly seconds: number;
   readonly jobsPerSecond: number;
-  /** Round trips, submit to WORK_COMPLETE, in ms. */
-  readonly latencies: number[];
+  /** Round trips, SUBMIT_JOB written to WORK_COMPLETE read, in ms. */
+  readonly latency: LatencyHistogram;
 }
 
-/** Submits `total` foreground jobs keeping `inFlight` outstanding; resolves when all completed. */
-export async function rawLoad(port: number, func: string, inFlight: number, total: number, payload = Buffer.alloc(8, 7)): Promise<LoadResult> {
-  const socket = await connect(port);
+/** Submits `jobs` foreground jobs keeping `inFlight` outstanding; resolves when every one came back echoed. */
+export function rawLoad(options: LoadOptions): Promise<LoadResult> {
+  const { port, func, inFlight, jobs } = options;
+  if (!(Number.isInteger(inFlight) && inFlight >= 1 && Number.isInteger(jobs) && jobs >= 1)) {
+    return Promise.reject(new RangeError(`raw load: inFlight (${inFlight}) and jobs (${jobs}) must be positive integers`));
+  }
+  const payload = options.payload ?? Buffer.alloc(8, 7);
   const submit = encodeRaw("REQ", PacketType.SUBMIT_JOB, [func, "", payload]);
-  const sentAt: number[] = [];
+  const what = `raw client (${func}, ${inFlight} in flight)`;
+  const latency = new LatencyHistogram();
+  const awaitingHandle: number[] = []; // submit times, in order: JOB_CREATED replies come back in submit order
   const started = new Map<string, number>();
-  const latencies: number[] = [];
   let submitted = 0;
   let done = 0;
+  let settled = false;
   const begin = performance.now();
   return new Promise((resolve, reject) => {
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(error);
+    };
     const send = () => {
-      sentAt.push(performance.now());
+      awaitingHandle.push(performance.now());
       submitted++;
       socket.write(submit);
     };
-    const decoder = new FrameDecoder({
-      expect: "RES",
-      onPacket: (packet) => {
-        if (packet.type === PacketType.JOB_CREATED) started.set(packet.body.toString("latin1"), sentAt.shift()!);
-        else if (packet.type === PacketType.WORK_COMPLETE) {
-          const nul = packet.body.indexOf(0);
-          const handle = packet.body.toString("latin1", 0, nul);
-          latencies.push(performance.now() - started.get(handle)!);
-          started.delete(handle);
-          done++;
-          if (done === total) {
+    const socket = open(
+      port,
+      what,
+      (packet) => {
+        if (packet.type === PacketType.JOB_CREATED) {
+          const at = awaitingHandle.shift();
+          if (at === undefined) return fail(new Error(`${what}: JOB_CREATED with no submit waiting`));
+          started.set(packet.body.toString("latin1"), at);
+        } else if (packet.type === PacketType.WORK_COMPLETE) {
+          const [handle, data] = splitArgs(packet.body, 2);
+          const key = handle.toString("latin1");
+          const at = started.get(key);
+          if (at === undefined) return fail(new Error(`${what}: WORK_COMPLETE for unknown job ${key}`));
+          if (!data.equals(payload)) return fail(new Error(`${what}: job ${key} came back with ${data.length} bytes that are not its payload`));
+          latency.record(performance.now() - at);
+          started.delete(key);
+          if (++done === jobs) {
+            settled = true;
             const seconds = (performance.now() - begin) / 1000;
             socket.destroy();
-            resolve({ jobs: total, seconds, jobsPerSecond: total / seconds, latencies });
-          } else if (submitted < total) send();
-        } else if (packet.type === PacketType.ERROR) reject(new Error(`server error: ${packet.body}`));
+            resolve({ jobs, seconds, jobsPerSecond: jobs / seconds, latency });
+          } else if (submitted < jobs) send();
+        } else if (packet.type === PacketType.WORK_FAIL || packet.type === PacketType.WORK_EXCEPTION || packet.type === PacketType.ERROR) {
+          fail(new Error(`${what}: ${packet.name} ${packet.body.toString("latin1", 0, 200)}`));
+        }
       },
-    });
-    socket.on("data", (chunk) => decoder.push(chunk));
-    socket.on("error", reject);
+      fail,
+      options.signal,
+    );
     socket.cork();
-    for (let i = 0; i < Math.min(inFlight, total); i++) send();
+    for (let i = 0; i < Math.min(inFlight, jobs); i++) send();
     socket.uncork();
   });
 }
 
-/** Submits `total` background jobs (window of `window` unanswered); resolves when all were accepted. */
-export async function rawBackground(port: number, func: string, total: number, window = 2000): Promise<number> {
-  const socket = await connect(port);
+export interface BackgroundOptions {
+  readonly port: number;
+  readonly func: string;
+  readonly jobs: number;
+  /** Submits written but not yet answered by JOB_CREATED, at most. Default 2000. */
+  readonly window?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Submits `jobs` background jobs (distinct payloads), pipelined within a window; resolves with the seconds it took once all were created. */
+export function rawBackground(options: BackgroundOptions): Promise<number> {
+  const { port, func, jobs } = options;
+  const window = options.window ?? 2000;
+  const what = `raw background submitter (${func})`;
   let submitted = 0;
   let created = 0;
+  let settled = false;
   const begin = performance.now();
   return new Promise((resolve, reject) => {
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(error);
+    };
     const send = (n: number) => {
       const batch: Buffer[] = [];
-      for (let i = 0; i < n && submitted < total; i++, submitted++) batch.push(encodeRaw("REQ", PacketType.SUBMIT_JOB_BG, [func, "", `bg-${submitted}-payload`]));
+      for (; batch.length < n && submitted < jobs; submitted++) batch.push(encodeRaw("REQ", PacketType.SUBMIT_JOB_BG, [func, "", `bg-${submitted}-payload`]));
       if (batch.length) socket.write(Buffer.concat(batch));
     };
-    const decoder = new FrameDecoder({
-      expect: "RES",
-      onPacket: (packet) => {
-        if (packet.type !== PacketType.JOB_CREATED) return reject(new Error(`unexpected ${packet.name}: ${packet.body}`));
-        created++;
-        if (created === total) {
+    const socket = open(
+      port,
+      what,
+      (packet) => {
+        if (packet.type !== PacketType.JOB_CREATED) return fail(new Error(`${what}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`));
+        if (++created === jobs) {
+          settled = true;
           socket.destroy();
           resolve((performance.now() - begin) / 1000);
-        } else if (submitted - created < window / 2) send(window / 2);
+        } else if (submitted - created <= window / 2) send(Math.ceil(window / 2));
       },
-    });
-    socket.on("data", (chunk) => decoder.push(chunk));
-    socket.on("error", reject);
+      fail,
+      options.signal,
+    );
     send(window);
   });
 }

@@ -12,6 +12,7 @@ function burn(seed: number): number {
 export const cpuScaling: BenchCase = {
   name: "cpu-scaling",
   workload: "64 items of a fixed floating-point loop (~20 ms each): sequential in the bench process vs pool.map on a local cluster with one node of 2 threads, chunksize 1",
+  budgetSeconds: 60,
   async run() {
     const items = Array.from({ length: 64 }, (_, i) => i);
     const pool = await localPool(2);

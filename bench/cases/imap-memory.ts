@@ -14,6 +14,7 @@ function peakRss(items: number): { peakMb: number; seconds: number } {
 export const imapMemory: BenchCase = {
   name: "imap-memory",
   workload: "pool.imap(x => x * 2) over a generator of N numbers on a local cluster (1 node × 2 threads, chunksize 1000, default window), each run in a fresh client process; peak RSS of the client (its embedded job server included)",
+  budgetSeconds: 120,
   async run() {
     const small = peakRss(500_000);
     const large = peakRss(5_000_000);

@@ -1,104 +1,141 @@
 /**
- * The embedded job server against gearmand: the same raw-socket load
- * generator and raw echo workers, 1 / 16 / 100 jobs in flight, alternating
- * servers over rounds; server CPU seconds and peak RSS; RSS with a million
- * queued background jobs.
+ * The embedded job server against gearmand (default threads, and -t 1),
+ * through the same raw-socket load generator and raw echo workers.
+ *
+ *   for each round (server order rotates):      then, per server once:
+ *     start server → 2 raw workers                start server → 1M SUBMIT_JOB_BG,
+ *     → 1 / 16 / 100 in flight (CPU read around)  no worker → read VmRSS → kill
+ *     → read VmHWM → stop server
  */
-import { gearmand, embedded, type JobServerKind } from "../../test/support/job-servers.js";
+import { embedded, gearmand, type ServerContender } from "../job-servers.js";
+import { LatencyHistogram } from "../histogram.js";
+import { cpuSeconds, memory } from "../proc-stats.js";
 import { rawBackground, rawLoad, rawWorker } from "../raw-gearman.js";
-import { cpuSeconds, memoryMb, median, percentile } from "../measure.js";
-import { ratio, round, type BenchCase, type Row } from "../bench-case.js";
+import { median } from "../measure.js";
+import { ratio, round, skippedRow, type BenchCase, type CaseContext, type Ratio, type Row } from "../bench-case.js";
 
+const FUNC = "echo";
 const ROUNDS = 3;
+const WARMUP_JOBS = 300;
 const SETTINGS = [
   { inFlight: 1, jobs: 3000 },
   { inFlight: 16, jobs: 20_000 },
-  { inFlight: 100, jobs: 40_000 },
-];
+  { inFlight: 100, jobs: 30_000 },
+] as const;
+/** Background jobs queued for the memory figure; BENCH_BG_JOBS overrides (e.g. for a quick look). */
 const BACKGROUND_JOBS = Number(process.env.BENCH_BG_JOBS ?? 1_000_000);
 
-interface Sample {
+const CONTENDERS: readonly ServerContender[] = [gearmand(), gearmand(1), embedded()];
+/** The memory figure is taken for these only: gearmand's thread count does not change what a queued job costs. */
+const MEMORY_CONTENDERS = new Set(["gearmand", "embedded"]);
+
+interface Figures {
   jps: number[];
-  lat: number[];
-  cpu: number[];
+  latency: LatencyHistogram;
+  /** Server CPU microseconds per job, one per round. */
+  cpuPerJob: number[];
 }
 
-async function runServer(kind: JobServerKind, samples: Map<string, Sample>): Promise<number> {
-  const server = await kind.start({ jobRetries: 0 });
+/** One round on a fresh server: every setting in turn; returns the server's peak RSS in MB. */
+async function measureRound(contender: ServerContender, figures: Map<string, Figures>, { signal }: CaseContext): Promise<number> {
+  const server = await contender.start();
   try {
-    const stops = await Promise.all([rawWorker(server.port, "echo"), rawWorker(server.port, "echo")]);
-    for (const { inFlight, jobs } of SETTINGS) {
-      const key = `${kind.name}/${inFlight}`;
-      const sample = samples.get(key) ?? { jps: [], lat: [], cpu: [] };
-      const cpuBefore = cpuSeconds(server.pid);
-      const result = await rawLoad(server.port, "echo", inFlight, jobs);
-      sample.cpu.push((cpuSeconds(server.pid) - cpuBefore) / (jobs / 10_000));
-      sample.jps.push(result.jobsPerSecond);
-      sample.lat.push(...result.latencies);
-      samples.set(key, sample);
+    const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
+    try {
+      await rawLoad({ port: server.port, func: FUNC, inFlight: 16, jobs: WARMUP_JOBS, signal });
+      for (const { inFlight, jobs } of SETTINGS) {
+        const key = `${contender.name}@${inFlight}`;
+        const f = figures.get(key) ?? { jps: [], latency: new LatencyHistogram(), cpuPerJob: [] };
+        figures.set(key, f);
+        const cpuBefore = cpuSeconds(server.pid);
+        const result = await rawLoad({ port: server.port, func: FUNC, inFlight, jobs, signal });
+        f.cpuPerJob.push(((cpuSeconds(server.pid) - cpuBefore) / jobs) * 1e6);
+        f.jps.push(result.jobsPerSecond);
+        f.latency.merge(result.latency);
+      }
+    } finally {
+      for (const worker of workers) worker.close();
     }
-    stops.forEach((stop) => stop());
-    return memoryMb(server.pid).peak;
+    return memory(server.pid).peakMb;
   } finally {
     await server.stop();
   }
 }
 
-async function backgroundRss(kind: JobServerKind): Promise<{ rss: number; seconds: number }> {
-  const server = await kind.start({ jobRetries: 0 });
+async function queuedMemory(contender: ServerContender, { signal }: CaseContext): Promise<{ rssMb: number; seconds: number }> {
+  const server = await contender.start();
   try {
-    const seconds = await rawBackground(server.port, "queued_only", BACKGROUND_JOBS);
-    return { rss: memoryMb(server.pid).rss, seconds };
+    const seconds = await rawBackground({ port: server.port, func: "queued_only", jobs: BACKGROUND_JOBS, signal });
+    return { rssMb: memory(server.pid).rssMb, seconds };
   } finally {
-    await server.kill();
+    await server.stop();
   }
 }
 
 export const jobServer: BenchCase = {
   name: "job-server",
-  workload: `8-byte echo jobs from one raw client connection to 2 raw echo workers, 1/16/100 in flight; embedded (node dist/cli/main.js job-server) vs gearmand (-j 0, default threads); ${ROUNDS} alternating rounds, medians; then ${BACKGROUND_JOBS} background jobs queued with no worker`,
-  async run() {
-    const kinds = [gearmand, embedded].filter((k) => !k.skip);
-    const notes = [gearmand, embedded].filter((k) => k.skip).map((k) => `${k.name} skipped: ${k.skip}`);
-    const samples = new Map<string, Sample>();
+  workload: `8-byte echo jobs from one raw client connection to 2 raw echo workers (one job at a time each), ${SETTINGS.map((s) => s.inFlight).join(" / ")} jobs in flight (${SETTINGS.map((s) => s.jobs).join(" / ")} jobs, after ${WARMUP_JOBS} warm-up jobs); a fresh server per round, ${ROUNDS} rounds rotating the server order; jobs/s and CPU are the median round, p50/p99 over all rounds; then ${BACKGROUND_JOBS} SUBMIT_JOB_BG with no worker (window 2000) and the server's VmRSS`,
+  budgetSeconds: 240,
+  async run(context) {
+    const rows: Row[] = [];
+    const ratios: Ratio[] = [];
+    const present = CONTENDERS.filter((c) => !c.skip);
+    for (const c of CONTENDERS) if (c.skip) rows.push(skippedRow(c.name, c.skip));
+    const figures = new Map<string, Figures>();
     const peaks = new Map<string, number[]>();
     for (let r = 0; r < ROUNDS; r++) {
-      for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
-        const peak = await runServer(kind, samples);
-        peaks.set(kind.name, [...(peaks.get(kind.name) ?? []), peak]);
+      for (let i = 0; i < present.length; i++) {
+        const contender = present[(i + r) % present.length];
+        const peak = await measureRound(contender, figures, context);
+        peaks.set(contender.name, [...(peaks.get(contender.name) ?? []), peak]);
       }
     }
-    const rows: Row[] = [];
-    for (const kind of kinds) {
+    for (const c of present) {
       for (const { inFlight } of SETTINGS) {
-        const s = samples.get(`${kind.name}/${inFlight}`)!;
+        const f = figures.get(`${c.name}@${inFlight}`)!;
         rows.push({
-          contender: kind.name,
+          contender: c.name,
           setting: `${inFlight} in flight`,
-          "jobs/s": Math.round(median(s.jps)),
-          "p50 ms": round(percentile(s.lat, 50), 3),
-          "p99 ms": round(percentile(s.lat, 99), 3),
-          "server CPU s per 10k jobs": round(median(s.cpu), 3),
-          "server peak RSS MB": round(median(peaks.get(kind.name)!)),
+          "jobs/s": Math.round(median(f.jps)),
+          "jobs/s per round": f.jps.map((v) => Math.round(v)).join(" / "),
+          "p50 ms": round(f.latency.percentile(50), 3),
+          "p99 ms": round(f.latency.percentile(99), 3),
+          "server CPU µs/job": round(median(f.cpuPerJob), 1),
+          "server peak RSS MB": round(median(peaks.get(c.name)!)),
         });
       }
     }
-    for (const kind of kinds) {
-      const { rss, seconds } = await backgroundRss(kind);
-      rows.push({ contender: kind.name, setting: `${BACKGROUND_JOBS} background jobs queued`, "jobs/s": Math.round(BACKGROUND_JOBS / seconds), "server RSS MB": round(rss) });
+    const queued = new Map<string, number>();
+    for (const c of present.filter((c) => MEMORY_CONTENDERS.has(c.name))) {
+      const { rssMb, seconds } = await queuedMemory(c, context);
+      queued.set(c.name, rssMb);
+      rows.push({ contender: c.name, setting: `${BACKGROUND_JOBS} background jobs queued`, "jobs/s": Math.round(BACKGROUND_JOBS / seconds), "server RSS MB": round(rssMb) });
     }
-    const ratios = [];
-    if (kinds.length === 2) {
-      const get = (name: string, inFlight: number) => samples.get(`${name}/${inFlight}`)!;
+
+    const ours = "embedded";
+    const fig = (name: string, inFlight: number) => figures.get(`${name}@${inFlight}`);
+    for (const theirs of present.map((c) => c.name).filter((n) => n !== ours)) {
+      if (!fig(ours, 1) || !fig(theirs, 1)) continue;
+      const main = theirs === "gearmand";
       for (const { inFlight } of SETTINGS) {
-        ratios.push(
-          ratio(`embedded/gearmand jobs/s at ${inFlight} in flight`, median(get("embedded", inFlight).jps) / median(get("gearmand", inFlight).jps), inFlight === 100 ? { text: "≥ 1.0", met: (v) => v >= 1 } : undefined),
-        );
+        const goal = main && inFlight === 100 ? { text: "≥ 1.0", met: (v: number) => v >= 1 } : undefined;
+        ratios.push(ratio(`${ours}/${theirs} jobs/s at ${inFlight} in flight`, median(fig(ours, inFlight)!.jps) / median(fig(theirs, inFlight)!.jps), goal));
       }
-      ratios.push(
-        ratio("embedded/gearmand p50 at 1 in flight", percentile(get("embedded", 1).lat, 50) / percentile(get("gearmand", 1).lat, 50), { text: "≤ 1.0", met: (v) => v <= 1 }),
-      );
+      const p50 = (n: string) => fig(n, 1)!.latency.percentile(50);
+      ratios.push(ratio(`${ours}/${theirs} p50 at 1 in flight`, p50(ours) / p50(theirs), main ? { text: "≤ 1.0", met: (v) => v <= 1 } : undefined));
+      const cpu = (n: string) => median(fig(n, 100)!.cpuPerJob);
+      ratios.push(ratio(`${ours}/${theirs} server CPU per job at 100 in flight`, cpu(ours) / cpu(theirs)));
+      if (queued.has(ours) && queued.has(theirs)) ratios.push(ratio(`${ours}/${theirs} RSS with ${BACKGROUND_JOBS} queued jobs`, queued.get(ours)! / queued.get(theirs)!));
     }
-    return { rows, ratios, notes };
+    return {
+      rows,
+      ratios,
+      notes: [
+        ...present.map((c) => `Server ${c.settings}.`),
+        "Load generator and workers: one Node process (this one), raw sockets, TCP_NODELAY; every echoed payload is checked.",
+        "Server CPU is user+system from /proc/PID/stat around each measured load (10 ms ticks); peak RSS is VmHWM after the round.",
+        "Load generator, workers and server share 2 cores: a server that needs more CPU per job also takes it from the load generator.",
+      ],
+    };
   },
 };

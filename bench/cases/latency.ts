@@ -8,6 +8,7 @@ const MAPS = 1000;
 export const latency: BenchCase = {
   name: "latency",
   workload: `${MAPS} sequential one-item maps of x => x + 1 on a local cluster (embedded job server, one node of 2 threads)`,
+  budgetSeconds: 60,
   async run() {
     const pool = await localPool(2);
     try {

@@ -49,6 +49,7 @@ function pythonMultiprocessing(): number | string {
 export const mapThroughput: BenchCase = {
   name: "map-throughput",
   workload: `x => x + 1 over ${ITEMS} numbers, 2 worker threads, chunksize auto (${autoChunksize(ITEMS, 2)} items); glimpse local cluster (embedded job server, 1 node) vs piscina alone (same chunks) vs Python multiprocessing.Pool(2).map (default chunksize); ${ROUNDS} rounds, medians`,
+  budgetSeconds: 150,
   async run() {
     const items = Array.from({ length: ITEMS }, (_, i) => i);
     const chunksize = autoChunksize(ITEMS, 2);

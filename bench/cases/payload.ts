@@ -11,6 +11,7 @@ const ROUNDS = 3;
 export const payload: BenchCase = {
   name: "payload",
   workload: `${ITEMS} items of ${SIZE / 1024} KB Uint8Array, each returned with its first byte changed, chunksize 10, 2 threads: local cluster vs piscina alone with the same chunks; ${ROUNDS} rounds, medians`,
+  budgetSeconds: 90,
   async run() {
     const items = Array.from({ length: ITEMS }, (_, i) => new Uint8Array(SIZE).fill(i % 256));
     const mb = (ITEMS * SIZE * 2) / 1e6; // there and back
