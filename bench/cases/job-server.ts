@@ -15,7 +15,7 @@ import { median } from "../measure.js";
 import { ratio, round, skippedRow, type BenchCase, type CaseContext, type Ratio, type Row } from "../bench-case.js";
 
 const FUNC = "echo";
-const ROUNDS = 3;
+const ROUNDS = 5;
 const WARMUP_JOBS = 300;
 const SETTINGS = [
   { inFlight: 1, jobs: 3000 },
