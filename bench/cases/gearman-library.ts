@@ -13,7 +13,7 @@ import { ratio, round, skippedRow, type BenchCase, type CaseContext, type Ratio,
 
 const FUNC = "bench_echo";
 const ROUNDS = 5;
-const WARMUP_JOBS = 300;
+const WARMUP_JOBS = 2000;
 const SETTINGS = [
   { inFlight: 1, jobs: 3000 },
   { inFlight: 100, jobs: 30_000 },
