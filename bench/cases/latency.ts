@@ -23,7 +23,7 @@ export const latency: BenchCase = {
       return {
         rows: [{ contender: "glimpse-cluster", setting: "one-item map", "p50 ms": round(p50, 3), "p99 ms": round(percentile(ms, 99), 3) }],
         ratios: [ratio("p50 ms", p50, { text: "≤ 1 ms", met: (v) => v <= 1 })],
-        notes: ["Dask client.submit(...).result() is the peer named by the goal; it is not installed here (bench/setup-peers.sh)."],
+        notes: ["Dask client.submit(...).result() is the peer named by the goal; this case has no Dask contender yet."],
       };
     } finally {
       await pool.close();

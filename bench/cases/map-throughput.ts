@@ -11,7 +11,7 @@ import { Piscina } from "piscina";
 import { autoChunksize } from "../../lib/pool/chunks.js";
 import { localPool } from "../local-pool.js";
 import { median } from "../measure.js";
-import { ratio, type BenchCase, type Row } from "../bench-case.js";
+import { ratio, skippedRow, type BenchCase, type Row } from "../bench-case.js";
 
 const ITEMS = Number(process.env.BENCH_MAP_ITEMS ?? 1_000_000);
 const ROUNDS = 3;
@@ -79,13 +79,14 @@ export const mapThroughput: BenchCase = {
     const rows: Row[] = [
       { contender: "glimpse-cluster local cluster", setting: "1 node × 2 threads", "items/s": Math.round(median(ours)) },
       { contender: "piscina alone", setting: "2 threads", "items/s": Math.round(median(alone)) },
+      skippedRow("Dask", "no Dask contender in this case yet (bench/setup-peers.sh installs python3-distributed)"),
     ];
-    const notes = ["Dask: not run here (python3-distributed is not installed by npm test's CI; bench/setup-peers.sh installs it)."];
+    const notes: string[] = [];
     const ratios = [ratio("glimpse/piscina alone", median(ours) / median(alone), { text: "≥ 0.7", met: (v) => v >= 0.7 })];
     if (typeof python === "number") {
       rows.push({ contender: "Python multiprocessing", setting: "Pool(2).map", "items/s": Math.round(python) });
       ratios.push(ratio("glimpse/multiprocessing", median(ours) / python, { text: "≥ 1.0", met: (v) => v >= 1 }));
-    } else notes.push(`Python multiprocessing skipped: ${python}`);
+    } else rows.push(skippedRow("Python multiprocessing", python));
     return { rows, ratios, notes };
   },
 };
