@@ -82,11 +82,14 @@ export const gearmanLibrary: BenchCase = {
     const running = await peer.start();
     try {
       for (const { inFlight, jobs } of SETTINGS) {
-        const figures = CONTENDERS.map(() => ({ jps: [] as number[], latency: new LatencyHistogram() }));
+        const figures = CONTENDERS.map(() => ({ jps: [] as number[], cpuPerJob: [] as number[], latency: new LatencyHistogram() }));
         for (let r = 0; r < ROUNDS; r++) {
           const order = r % 2 === 0 ? [0, 1] : [1, 0];
           for (const i of order) {
+            const cpuBefore = process.cpuUsage();
             const result = await CONTENDERS[i].run(running, inFlight, jobs, context);
+            const cpu = process.cpuUsage(cpuBefore);
+            figures[i].cpuPerJob.push((cpu.user + cpu.system) / (jobs + WARMUP_JOBS));
             figures[i].jps.push(result.jobsPerSecond);
             figures[i].latency.merge(result.latency);
           }
@@ -99,6 +102,7 @@ export const gearmanLibrary: BenchCase = {
             "jobs/s per round": figures[i].jps.map((v) => Math.round(v)).join(" / "),
             "p50 ms": round(figures[i].latency.percentile(50), 3),
             "p99 ms": round(figures[i].latency.percentile(99), 3),
+            "client+workers CPU µs/job": round(median(figures[i].cpuPerJob), 1),
           }),
         );
         const [rawFig, libFig] = figures;
@@ -106,6 +110,7 @@ export const gearmanLibrary: BenchCase = {
           ratio(`library/raw jobs/s at ${inFlight} in flight`, median(libFig.jps) / median(rawFig.jps), inFlight === 100 ? { text: "≥ 0.85", met: (v) => v >= 0.85 } : undefined),
           ratio(`library/raw p50 round trip at ${inFlight} in flight`, libFig.latency.percentile(50) / rawFig.latency.percentile(50)),
           ratio(`library/raw p99 round trip at ${inFlight} in flight`, libFig.latency.percentile(99) / rawFig.latency.percentile(99)),
+          ratio(`library/raw client+workers CPU per job at ${inFlight} in flight`, median(libFig.cpuPerJob) / median(rawFig.cpuPerJob)),
         );
       }
     } finally {
@@ -117,6 +122,7 @@ export const gearmanLibrary: BenchCase = {
       notes: [
         `Server: ${peer.settings}, one per case run, shared by both contenders.`,
         "Every job's result is checked to be its payload. Round trip = submit to result, in the load generator's process.",
+        "Client+workers CPU: user+system of the bench process (client and both workers live in it) over warm-up and measured jobs, divided by those jobs; includes worker start and stop.",
         "Client, workers and gearmand share the machine's cores: the contender that spends more CPU per job also slows the server.",
       ],
     };

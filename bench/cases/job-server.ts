@@ -34,6 +34,8 @@ interface Figures {
   latency: LatencyHistogram;
   /** Server CPU microseconds per job, one per round. */
   cpuPerJob: number[];
+  /** CPU microseconds per job of this process (load generator and workers), one per round. */
+  loadCpuPerJob: number[];
 }
 
 /** One round on a fresh server: every setting in turn; returns the server's peak RSS in MB. */
@@ -45,11 +47,14 @@ async function measureRound(contender: ServerContender, figures: Map<string, Fig
       await rawLoad({ port: server.port, func: FUNC, inFlight: 16, jobs: WARMUP_JOBS, signal });
       for (const { inFlight, jobs } of SETTINGS) {
         const key = `${contender.name}@${inFlight}`;
-        const f = figures.get(key) ?? { jps: [], latency: new LatencyHistogram(), cpuPerJob: [] };
+        const f = figures.get(key) ?? { jps: [], latency: new LatencyHistogram(), cpuPerJob: [], loadCpuPerJob: [] };
         figures.set(key, f);
         const cpuBefore = cpuSeconds(server.pid);
+        const loadCpuBefore = process.cpuUsage();
         const result = await rawLoad({ port: server.port, func: FUNC, inFlight, jobs, signal });
         f.cpuPerJob.push(((cpuSeconds(server.pid) - cpuBefore) / jobs) * 1e6);
+        const loadCpu = process.cpuUsage(loadCpuBefore);
+        f.loadCpuPerJob.push((loadCpu.user + loadCpu.system) / jobs);
         f.jps.push(result.jobsPerSecond);
         f.latency.merge(result.latency);
       }
@@ -101,6 +106,7 @@ export const jobServer: BenchCase = {
           "p50 ms": round(f.latency.percentile(50), 3),
           "p99 ms": round(f.latency.percentile(99), 3),
           "server CPU µs/job": round(median(f.cpuPerJob), 1),
+          "load generator CPU µs/job": round(median(f.loadCpuPerJob), 1),
           "server peak RSS MB": round(median(peaks.get(c.name)!)),
         });
       }
