@@ -9,6 +9,7 @@ import { abortable } from "../budget.js";
 import { LatencyHistogram } from "../histogram.js";
 import { rawLoad, rawWorker, type LoadResult } from "../raw-gearman.js";
 import { median } from "../measure.js";
+import { cpuSeconds } from "../proc-stats.js";
 import { ratio, round, skippedRow, type BenchCase, type CaseContext, type Ratio, type Row } from "../bench-case.js";
 
 const FUNC = "bench_echo";
@@ -82,14 +83,16 @@ export const gearmanLibrary: BenchCase = {
     const running = await peer.start();
     try {
       for (const { inFlight, jobs } of SETTINGS) {
-        const figures = CONTENDERS.map(() => ({ jps: [] as number[], cpuPerJob: [] as number[], latency: new LatencyHistogram() }));
+        const figures = CONTENDERS.map(() => ({ jps: [] as number[], cpuPerJob: [] as number[], serverCpuPerJob: [] as number[], latency: new LatencyHistogram() }));
         for (let r = 0; r < ROUNDS; r++) {
           const order = r % 2 === 0 ? [0, 1] : [1, 0];
           for (const i of order) {
             const cpuBefore = process.cpuUsage();
+            const serverCpuBefore = cpuSeconds(running.pid);
             const result = await CONTENDERS[i].run(running, inFlight, jobs, context);
             const cpu = process.cpuUsage(cpuBefore);
             figures[i].cpuPerJob.push((cpu.user + cpu.system) / (jobs + WARMUP_JOBS));
+            figures[i].serverCpuPerJob.push(((cpuSeconds(running.pid) - serverCpuBefore) / (jobs + WARMUP_JOBS)) * 1e6);
             figures[i].jps.push(result.jobsPerSecond);
             figures[i].latency.merge(result.latency);
           }
@@ -103,6 +106,7 @@ export const gearmanLibrary: BenchCase = {
             "p50 ms": round(figures[i].latency.percentile(50), 3),
             "p99 ms": round(figures[i].latency.percentile(99), 3),
             "client+workers CPU µs/job": round(median(figures[i].cpuPerJob), 1),
+            "gearmand CPU µs/job": round(median(figures[i].serverCpuPerJob), 1),
           }),
         );
         const [rawFig, libFig] = figures;
@@ -122,7 +126,7 @@ export const gearmanLibrary: BenchCase = {
       notes: [
         `Server: ${peer.settings}, one per case run, shared by both contenders.`,
         "Every job's result is checked to be its payload. Round trip = submit to result, in the load generator's process.",
-        "Client+workers CPU: user+system of the bench process (client and both workers live in it) over warm-up and measured jobs, divided by those jobs; includes worker start and stop.",
+        "Client+workers CPU: user+system of the bench process (client and both workers live in it) over warm-up and measured jobs, divided by those jobs; includes worker start and stop. gearmand CPU over the same span, from /proc.",
         "Client, workers and gearmand share the machine's cores: the contender that spends more CPU per job also slows the server.",
       ],
     };
