@@ -1,74 +1,102 @@
-/** One job a worker was assigned: its input, and the packets it may send back. */
+/** One job a worker was assigned: its input, and the packets its handler may send back. */
 import { encodeRaw } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 import { toBuffer } from "./client-options.js";
 
-type Payload = Buffer | Uint8Array | string;
+export type Payload = Buffer | Uint8Array | string;
+
+/** @internal How a job reaches its server. */
+export interface JobLink {
+  readonly server: string;
+  /** Queues bytes on the job's connection; false when it is gone. */
+  send(bytes: Buffer): boolean;
+}
 
 export class WorkerJob {
   private done = false;
   private controller: AbortController | undefined;
 
+  /** @internal Created by GearmanWorker on JOB_ASSIGN_UNIQ. */
   constructor(
+    /** The server's job handle, e.g. "H:host:42". */
     readonly handle: string,
     readonly func: string,
+    /** The client's unique id ("" when it gave none and the server assigned none). */
     readonly unique: string,
     readonly data: Buffer,
-    /** "host:port" of the server that assigned it. */
-    readonly server: string,
-    private readonly send: (bytes: Buffer) => boolean,
-    private readonly onDone: (job: WorkerJob) => void,
+    private readonly link: JobLink,
   ) {}
 
-  /** Aborted when the job's server connection is lost (its result can no longer be delivered) or the worker closes. */
+  /** "host:port" of the server that assigned the job. */
+  get server(): string {
+    return this.link.server;
+  }
+
+  /**
+   * Aborted when the job's result can no longer be delivered: its server
+   * connection was lost (the server requeues the job), the worker closed, or
+   * its CAN_DO_TIMEOUT elapsed. `signal.reason` says which.
+   */
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
     return this.controller.signal;
   }
 
+  /** True once a terminal packet was sent or the job was abandoned. */
   get finished(): boolean {
     return this.done;
   }
 
+  /** WORK_DATA: a partial result for the client. */
   sendData(data: Payload): void {
-    if (!this.done) this.send(encodeRaw("REQ", PacketType.WORK_DATA, [this.handle, toBuffer(data)]));
+    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_DATA, [this.handle, toBuffer(data)]));
   }
 
+  /** WORK_WARNING: a warning for the client. */
   sendWarning(data: Payload): void {
-    if (!this.done) this.send(encodeRaw("REQ", PacketType.WORK_WARNING, [this.handle, toBuffer(data)]));
+    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_WARNING, [this.handle, toBuffer(data)]));
   }
 
+  /** WORK_STATUS: progress as numerator / denominator (whole numbers ≥ 0). */
   sendStatus(numerator: number, denominator: number): void {
-    if (!this.done) this.send(encodeRaw("REQ", PacketType.WORK_STATUS, [this.handle, numerator, denominator]));
+    for (const [name, n] of [["numerator", numerator], ["denominator", denominator]] as const) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`job ${this.handle} (${this.func}): status ${name} must be a whole number ≥ 0, got ${n}`);
+    }
+    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_STATUS, [this.handle, numerator, denominator]));
   }
 
-  /** WORK_COMPLETE with the result. The first terminal call wins. */
+  /** WORK_COMPLETE with the result. The first terminal call (complete, fail, exception) wins; later ones are ignored. */
   complete(data: Payload = Buffer.alloc(0)): void {
-    this.end(encodeRaw("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data)]));
+    if (!this.done) this.end(encodeRaw("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data)]));
   }
 
-  /** WORK_FAIL. */
+  /** WORK_FAIL. Final: gearmand never retries it. */
   fail(): void {
-    this.end(encodeRaw("REQ", PacketType.WORK_FAIL, [this.handle]));
+    if (!this.done) this.end(encodeRaw("REQ", PacketType.WORK_FAIL, [this.handle]));
   }
 
-  /** WORK_EXCEPTION: clients that asked for exceptions get the data; the others get WORK_FAIL. */
+  /** WORK_EXCEPTION: clients that asked for exceptions get `data`; the others get WORK_FAIL. Final. */
   exception(data: Payload): void {
-    this.end(encodeRaw("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data)]));
+    if (!this.done) this.end(encodeRaw("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data)]));
   }
 
   private end(bytes: Buffer): void {
-    if (this.done) return;
     this.done = true;
-    this.send(bytes);
-    this.onDone(this);
+    this.link.send(bytes);
   }
 
-  /** @internal The connection is gone: nothing can be delivered any more. */
+  /** @internal The result can no longer be delivered: abort the signal, send nothing more. */
   abandon(reason: Error): void {
     if (this.done) return;
     this.done = true;
-    this.controller?.abort(reason);
-    this.onDone(this);
+    (this.controller ??= new AbortController()).abort(reason);
+  }
+
+  /**
+   * @internal CAN_DO_TIMEOUT elapsed: the server takes the job back. A result
+   * sent later is still sent; gearmand answers it with ERROR JOB_NOT_FOUND.
+   */
+  expire(reason: Error): void {
+    if (!this.done) (this.controller ??= new AbortController()).abort(reason);
   }
 }

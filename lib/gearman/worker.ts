@@ -1,121 +1,131 @@
 /**
  * A Gearman worker over one or many job servers.
  *
- *   connect ──► SET_CLIENT_ID, CAN_DO* ──► GRAB_JOB_UNIQ (while a slot is free, one grab per server at a time)
- *   NO_JOB ──► PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
- *   JOB_ASSIGN_UNIQ ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION (handler threw) ──► slot free ──► grab again
- *   connection lost ──► its jobs' signals abort (the server requeues them) ──► reconnect ──► register again
+ *   connect ──► SET_CLIENT_ID, CAN_DO / CAN_DO_TIMEOUT ──► GRAB_JOB_UNIQ
+ *   GRAB_JOB_UNIQ (at most one outstanding per server, and only while running + outstanding grabs < concurrency)
+ *     ├─ NO_JOB ──► PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
+ *     └─ JOB_ASSIGN_UNIQ ──► "job" event ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION
+ *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server
+ *   handler settles ──► slot free ──► grab on every awake server, starting after the last one served
+ *   connection lost ──► its jobs abandoned (signal aborts; the server requeues them) ──► reconnect ──► register again
  */
 import { EventEmitter } from "node:events";
-import { ServerConnection, DEFAULT_RECONNECT, type ReconnectOptions } from "./connection.js";
+import { ServerConnection } from "./connection.js";
 import { encodePacket, splitArgs, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
-import { parseAddressList } from "./address.js";
 import { WorkerJob } from "./worker-job.js";
-import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
-import { protocolError, ServerError, type GearmanError } from "./errors.js";
+import { closedError, protocolError, timeoutError, ServerError, type GearmanError } from "./errors.js";
+import { fillWorkerOptions, checkConcurrency, checkRegistration, checkFunctionName, type FilledWorkerOptions, type RegisterOptions, type WorkerOptions } from "./worker-options.js";
 
 export { WorkerJob } from "./worker-job.js";
-
-export interface WorkerOptions {
-  /** Job servers: "host:port", a comma-separated list, or an array. Default port 4730. */
-  servers: string | readonly string[];
-  /** Sent as SET_CLIENT_ID on every connection (shows in admin `workers`). */
-  clientId?: string;
-  /** Most jobs run at once, across all servers. Default 1. */
-  concurrency?: number;
-  /** Largest packet accepted from a server, in bytes. Default 64 MiB. */
-  maxPacketSize?: number;
-  /** Reconnect backoff, or false to stay down after a loss. */
-  reconnect?: ReconnectOptions | false;
-  /** Give up one connection attempt after this many ms. Default 5000. */
-  connectTimeoutMs?: number;
-}
+export type { WorkerOptions, RegisterOptions } from "./worker-options.js";
 
 /**
- * Runs one job. A resolved Buffer, Uint8Array or string (or undefined) is sent
- * as WORK_COMPLETE; a throw is sent as WORK_EXCEPTION carrying the error's
- * stack text. A handler may also end the job itself (job.complete / fail / exception).
+ * Runs one job. What it returns (or resolves to) ends the job unless the
+ * handler already did (job.complete / fail / exception):
+ * a Buffer, Uint8Array or string is sent as WORK_COMPLETE's data; undefined
+ * or null as an empty WORK_COMPLETE; anything else as WORK_EXCEPTION naming
+ * the wrong type. A throw or rejection is sent as WORK_EXCEPTION carrying
+ * the error's stack text (or String(value) for a non-Error); clients that did
+ * not ask for exceptions see WORK_FAIL. The job's slot stays taken until the
+ * handler settles, so a handler should honour `job.signal`.
  */
 export type JobHandler = (job: WorkerJob) => unknown;
 
-export interface RegisterOptions {
-  /** Registers with CAN_DO_TIMEOUT: the server may give the job to another worker after this many ms. */
-  timeoutMs?: number;
+interface Registration {
+  readonly handler: JobHandler;
+  readonly timeoutMs: number | undefined;
 }
 
+/** The worker's state on one server connection. */
 class WorkerLink {
+  /** A GRAB_JOB_UNIQ is outstanding. */
   grabbing = false;
+  /** PRE_SLEEP sent; waiting for NOOP. */
   sleeping = false;
+  /** Jobs from this connection whose handlers have not settled. */
   readonly jobs = new Set<WorkerJob>();
-  constructor(readonly connection: ServerConnection) {}
+  connection!: ServerConnection;
 }
 
+/**
+ * Events: "connect" (server), "disconnect" (server, error), "job" (job),
+ * "error" (error: a server's ERROR packet, e.g. JOB_NOT_FOUND for a result
+ * sent after CAN_DO_TIMEOUT). "error" is emitted only while someone listens,
+ * so a server's reply never throws out of the worker.
+ */
 export class GearmanWorker extends EventEmitter {
+  private readonly options: FilledWorkerOptions;
   private readonly links: WorkerLink[];
-  private readonly functions = new Map<string, { handler: JobHandler; timeoutMs: number | undefined }>();
+  private readonly functions = new Map<string, Registration>();
   private concurrency: number;
   private runningCount = 0;
+  private nextLink = 0;
   private started = false;
   private stopping = false;
+  private closed = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly clientId: string | undefined;
+  /** CAN_DO_TIMEOUT timers of running jobs. */
+  private readonly timers = new Map<WorkerJob, NodeJS.Timeout>();
 
   constructor(options: WorkerOptions) {
     super();
-    const servers = parseAddressList(options.servers);
-    this.concurrency = checkConcurrency(options.concurrency ?? 1);
-    this.clientId = options.clientId;
-    this.links = servers.map((address) => {
-      const link: WorkerLink = new WorkerLink(
-        new ServerConnection(address, {
-          maxPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
-          reconnect: options.reconnect ?? DEFAULT_RECONNECT,
-          connectTimeoutMs: options.connectTimeoutMs,
-          onPacket: (packet) => this.onPacket(link, packet),
-          onConnect: () => this.onConnect(link),
-          onDisconnect: (error) => this.onDisconnect(link, error),
-        }),
-      );
+    this.options = fillWorkerOptions(options);
+    this.concurrency = this.options.concurrency;
+    this.links = this.options.servers.map((address) => {
+      const link = new WorkerLink();
+      link.connection = new ServerConnection(address, {
+        maxPacketSize: this.options.maxPacketSize,
+        reconnect: this.options.reconnect,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        onPacket: (packet) => this.onPacket(link, packet),
+        onConnect: () => this.onConnect(link),
+        onDisconnect: (error) => this.onDisconnect(link, error),
+      });
       return link;
     });
   }
 
-  /** Jobs running now. */
+  /** Jobs whose handlers are running now (including abandoned ones that have not settled yet). */
   get running(): number {
     return this.runningCount;
   }
 
+  /** Registers (or replaces) the handler of `func`: CAN_DO, or CAN_DO_TIMEOUT with `timeoutMs`, on every connection now and after every reconnect. */
   register(func: string, handler: JobHandler, options: RegisterOptions = {}): this {
-    if (typeof func !== "string" || func === "" || func.includes("\0")) throw new TypeError(`function name must be a non-empty string, got ${JSON.stringify(func)}`);
-    if (typeof handler !== "function") throw new TypeError(`handler for ${func} must be a function`);
-    this.functions.set(func, { handler, timeoutMs: options.timeoutMs });
-    for (const link of this.links) if (link.connection.connected) link.connection.send(this.canDo(func));
+    const timeoutMs = checkRegistration(func, handler, options);
+    this.functions.set(func, { handler, timeoutMs });
+    for (const link of this.links) link.connection.send(this.canDo(func));
     this.grabEverywhere();
     return this;
   }
 
+  /** CANT_DO on every connection. Jobs of `func` already running finish. */
   unregister(func: string): this {
+    checkFunctionName(func);
     if (this.functions.delete(func)) {
       for (const link of this.links) link.connection.send(encodePacket("REQ", "CANT_DO", { func }));
     }
     return this;
   }
 
+  /** RESET_ABILITIES on every connection. */
   unregisterAll(): this {
     this.functions.clear();
     for (const link of this.links) link.connection.send(encodePacket("REQ", "RESET_ABILITIES", {}));
     return this;
   }
 
-  /** Connects to every server and starts taking jobs. */
+  /** Connects to every server and starts taking jobs. Calling it again does nothing. */
   start(): this {
+    if (this.closed) throw closedError("GearmanWorker");
     if (this.started) return this;
     this.started = true;
     for (const link of this.links) link.connection.open();
     return this;
   }
 
+  /** Changes the most jobs run at once. Lowering it lets running jobs finish; no new ones are taken until below the limit. */
   setConcurrency(n: number): void {
     this.concurrency = checkConcurrency(n);
     this.grabEverywhere();
@@ -123,15 +133,14 @@ export class GearmanWorker extends EventEmitter {
 
   private canDo(func: string): Buffer {
     const timeoutMs = this.functions.get(func)?.timeoutMs;
-    return timeoutMs === undefined
-      ? encodePacket("REQ", "CAN_DO", { func })
-      : encodePacket("REQ", "CAN_DO_TIMEOUT", { func, timeout: Math.max(1, Math.ceil(timeoutMs / 1000)) });
+    return timeoutMs === undefined ? encodePacket("REQ", "CAN_DO", { func }) : encodePacket("REQ", "CAN_DO_TIMEOUT", { func, timeout: timeoutMs });
   }
 
   private onConnect(link: WorkerLink): void {
     link.grabbing = false;
     link.sleeping = false;
-    if (this.clientId) link.connection.send(encodePacket("REQ", "SET_CLIENT_ID", { id: this.clientId }));
+    const { clientId } = this.options;
+    if (clientId !== undefined) link.connection.send(encodePacket("REQ", "SET_CLIENT_ID", { id: clientId }));
     for (const func of this.functions.keys()) link.connection.send(this.canDo(func));
     this.emit("connect", link.connection.name);
     this.grab(link);
@@ -140,26 +149,31 @@ export class GearmanWorker extends EventEmitter {
   private onDisconnect(link: WorkerLink, error: GearmanError): void {
     link.grabbing = false;
     link.sleeping = false;
-    for (const job of [...link.jobs]) job.abandon(error);
+    for (const job of link.jobs) job.abandon(error);
     this.emit("disconnect", link.connection.name, error);
+    this.grabEverywhere();
+    this.checkIdle();
   }
 
-  private freeSlots(): number {
+  private outstandingGrabs(): number {
     let grabs = 0;
     for (const link of this.links) if (link.grabbing) grabs++;
-    return this.concurrency - this.runningCount - grabs;
+    return grabs;
   }
 
   private grab(link: WorkerLink): void {
-    if (this.stopping || link.grabbing || !link.connection.connected || this.functions.size === 0) return;
-    if (this.freeSlots() <= 0) return;
+    if (this.stopping || link.grabbing || link.sleeping || !link.connection.connected || this.functions.size === 0) return;
+    if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return;
     link.grabbing = true;
-    link.sleeping = false;
     link.connection.send(encodePacket("REQ", "GRAB_JOB_UNIQ", {}));
   }
 
+  /** Offers a free slot to every awake server, starting after the one offered first last time, so no server starves. */
   private grabEverywhere(): void {
-    for (const link of this.links) if (!link.sleeping) this.grab(link);
+    const n = this.links.length;
+    const first = this.nextLink;
+    this.nextLink = (first + 1) % n;
+    for (let i = 0; i < n; i++) this.grab(this.links[(first + i) % n]);
   }
 
   private onPacket(link: WorkerLink, packet: Packet): void {
@@ -171,7 +185,9 @@ export class GearmanWorker extends EventEmitter {
         link.grabbing = false;
         link.sleeping = true;
         link.connection.send(encodePacket("REQ", "PRE_SLEEP", {}));
-        return;
+        // The slot this grab held may be taken on another server.
+        this.grabEverywhere();
+        return this.checkIdle();
       case PacketType.JOB_ASSIGN_UNIQ: {
         const [handle, func, unique, data] = splitArgs(packet.body, 4, "JOB_ASSIGN_UNIQ");
         return this.assign(link, handle.toString(), func.toString(), unique.toString(), data);
@@ -186,8 +202,7 @@ export class GearmanWorker extends EventEmitter {
       }
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");
-        link.grabbing = false;
-        this.emit("error", new ServerError(code, text, `worker on ${link.connection.name}`));
+        if (this.listenerCount("error") > 0) this.emit("error", new ServerError(code, text, `worker on ${link.connection.name}`));
         return;
       }
       case PacketType.ECHO_RES:
@@ -198,90 +213,92 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private assign(link: WorkerLink, handle: string, func: string, unique: string, data: Buffer): void {
+    if (!link.grabbing) return link.connection.drop(protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name));
     link.grabbing = false;
-    const job = new WorkerJob(
-      handle,
-      func,
-      unique,
-      Buffer.from(data),
-      link.connection.name,
-      (bytes) => link.connection.send(bytes),
-      (finished) => this.jobDone(link, finished),
-    );
+    const job = new WorkerJob(handle, func, unique, Buffer.from(data), { server: link.connection.name, send: (bytes) => link.connection.send(bytes) });
     link.jobs.add(job);
     this.runningCount++;
     this.emit("job", job);
     const registered = this.functions.get(func);
-    if (!registered) {
-      job.fail();
-      return;
-    }
-    // More slots free? Ask for the next job while this one runs.
+    // Another slot free? Ask for the next job while this one runs.
     this.grab(link);
-    let result: unknown;
-    try {
-      result = registered.handler(job);
-    } catch (error) {
-      return this.sendOutcome(job, Promise.reject(error));
+    if (!registered) {
+      job.exception(`no handler for function ${func} on this worker (unregistered while the job was on its way)`);
+      return this.settled(link, job);
     }
-    this.sendOutcome(job, result);
-  }
-
-  private sendOutcome(job: WorkerJob, result: unknown): void {
-    Promise.resolve(result).then(
+    const { timeoutMs } = registered;
+    if (timeoutMs !== undefined) {
+      this.timers.set(job, setTimeout(() => job.expire(timeoutError(`job ${handle} (${func}) under CAN_DO_TIMEOUT`, timeoutMs)), timeoutMs));
+    }
+    let outcome: Promise<unknown>;
+    try {
+      outcome = Promise.resolve(registered.handler(job));
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    outcome.then(
       (value) => {
-        if (job.finished) return;
         if (value === undefined || value === null) job.complete();
         else if (typeof value === "string" || value instanceof Uint8Array) job.complete(value);
-        else job.exception(`handler for ${job.func} returned ${typeof value}, expected a Buffer, Uint8Array, string or undefined`);
+        else job.exception(`handler for ${func} returned ${typeof value}, expected a Buffer, Uint8Array, string or undefined`);
+        this.settled(link, job);
       },
       (error: unknown) => {
-        if (job.finished) return;
         job.exception(error instanceof Error ? (error.stack ?? String(error)) : String(error));
+        this.settled(link, job);
       },
     );
   }
 
-  private jobDone(link: WorkerLink, job: WorkerJob): void {
+  private settled(link: WorkerLink, job: WorkerJob): void {
+    clearTimeout(this.timers.get(job));
+    this.timers.delete(job);
     link.jobs.delete(job);
     this.runningCount--;
-    if (this.runningCount === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     this.grabEverywhere();
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.runningCount > 0 || this.outstandingGrabs() > 0) return;
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /**
-   * Graceful stop: takes no new jobs, waits for the running ones up to the
-   * deadline (default 30 s), then closes. Jobs still running then are
-   * abandoned: their signals abort and the servers requeue them.
+   * Graceful stop: takes no new jobs, waits until the running ones have
+   * settled and no grab is outstanding (a job assigned by a grab already on
+   * its way runs too), for at most `deadlineMs` (default 30 000), then closes.
+   * Jobs still running then are abandoned: their signals abort, their results
+   * are discarded, and the servers requeue them.
    */
   async stop(options: { deadlineMs?: number } = {}): Promise<void> {
+    const deadlineMs = options.deadlineMs ?? 30_000;
+    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) throw new TypeError(`GearmanWorker.stop deadlineMs: expected a number ≥ 0, got ${String(deadlineMs)}`);
     this.stopping = true;
-    if (this.runningCount > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.deadlineMs ?? 30_000);
-        this.idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, deadlineMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
       });
-    }
+      this.checkIdle();
+    });
     await this.close();
   }
 
-  /** Closes at once; running jobs are abandoned. Releases every socket and timer. */
+  /** Closes at once: running jobs are abandoned (signals abort, results discarded; the servers requeue them). Releases every socket and timer. */
   async close(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.links.map((l) => l.connection.close()));
-    for (const link of this.links) for (const job of [...link.jobs]) job.abandon(new Error("worker closed"));
+    this.closed = true;
+    const reason = closedError("GearmanWorker");
+    for (const link of this.links) for (const job of link.jobs) job.abandon(reason);
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.all(this.links.map((link) => link.connection.close()));
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function checkConcurrency(n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`concurrency must be a whole number ≥ 1, got ${n}`);
-  return n;
 }
