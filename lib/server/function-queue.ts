@@ -6,30 +6,25 @@ import type { Peer } from "./peer.js";
 export class FunctionQueue {
   /** Queued jobs, index = Priority (high, normal, low). */
   readonly queues = [new Fifo<Job>(), new Fifo<Job>(), new Fifo<Job>()] as const;
-  /** Jobs with a non-empty unique id, queued or running. */
+  /** Live jobs with a non-empty unique, by uniqueKey(), queued or running. */
   readonly unique = new Map<string, Job>();
   readonly workers = new Set<Peer>();
+  /** Workers of this function asleep (PRE_SLEEP), longest asleep first. */
+  readonly sleepers = new Set<Peer>();
   running = 0;
-  /** Queue limits per priority from `maxqueue` (0: none), or undefined for the server default. */
-  maxQueue: [number, number, number] | undefined;
+  /** SUBMIT_JOB_EPOCH jobs waiting for their time. */
+  scheduled = 0;
+  /** Limits per priority from admin `maxqueue` (0: none), or undefined for the server default. */
+  maxQueue: readonly [number, number, number] | undefined = undefined;
+
   constructor(readonly name: string) {}
 
   get queued(): number {
     return this.queues[0].length + this.queues[1].length + this.queues[2].length;
   }
 
-  /**
-   * Wakes one sleeping worker of this function (NOOP). The woken worker moves
-   * to the back of the set, so sleeping workers are woken in turn, one per job.
-   */
-  wakeOne(noop: Buffer): void {
-    for (const worker of this.workers) {
-      if (!worker.sleeping) continue;
-      worker.sleeping = false;
-      this.workers.delete(worker);
-      this.workers.add(worker);
-      worker.send(noop);
-      return;
-    }
+  /** Every job of this function the server holds (admin `status` TOTAL; what `maxqueue` limits, as gearmand). */
+  get total(): number {
+    return this.queued + this.running + this.scheduled;
   }
 }

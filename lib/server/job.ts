@@ -1,4 +1,11 @@
-/** A job held by the server, from submission until a terminal packet (or its drop). */
+/**
+ * A job held by the server, from submission until a terminal packet, its
+ * cancellation or its drop. Kept small: a million queued background jobs are
+ * a million of these. Payload, function name and unique id are byte strings
+ * (latin1), the handle is derived from the numeric id, and the rarely used
+ * state lives in `extra`.
+ */
+import type { FunctionQueue } from "./function-queue.js";
 import type { Peer } from "./peer.js";
 
 export const enum Priority {
@@ -7,30 +14,75 @@ export const enum Priority {
   Low = 2,
 }
 
-export const PRIORITY_NAMES = ["high", "normal", "low"] as const;
-
-export class Job {
-  /** Clients waiting for this job's result (foreground jobs only). */
-  readonly clients = new Set<Peer>();
-  worker: Peer | undefined;
-  numerator = "0";
-  denominator = "0";
-  /** Times a worker dropped it. */
-  retries = 0;
-  /** Set while the job waits for its SUBMIT_JOB_EPOCH time. */
-  timer: NodeJS.Timeout | undefined;
+/** State most jobs never need. */
+export interface JobExtra {
+  /** Last WORK_STATUS, for GET_STATUS. */
+  numerator: string;
+  denominator: string;
+  /** SUBMIT_JOB_EPOCH time, seconds since 1970 (0: none). */
+  epoch: number;
+  /** SUBMIT_REDUCE_JOB reducer ("" for none). */
+  reducer: string;
+  /** Set while the job waits for its epoch. */
+  epochTimer: NodeJS.Timeout | undefined;
   /** Set while a worker that registered with CAN_DO_TIMEOUT holds it. */
   workTimer: NodeJS.Timeout | undefined;
-  /** False once finished or dropped: late packets about it are ignored. */
+}
+
+export class Job {
+  /** Clients waiting for this job's result; undefined while there are none. */
+  clients: Peer[] | undefined = undefined;
+  worker: Peer | undefined = undefined;
+  /** Times a worker lost it (disconnect or CAN_DO_TIMEOUT). */
+  retries = 0;
+  /** False once finished, cancelled or dropped: late packets about it are refused. */
   live = true;
+  extra: JobExtra | undefined = undefined;
 
   constructor(
-    readonly handle: string,
-    readonly func: string,
+    readonly id: number,
+    readonly queue: FunctionQueue,
+    /** As sent by the client ("-" stays "-"). */
     readonly unique: string,
-    readonly data: Buffer,
+    readonly data: string,
     readonly priority: Priority,
     readonly background: boolean,
-    readonly epoch: number,
   ) {}
+
+  get epoch(): number {
+    return this.extra?.epoch ?? 0;
+  }
+
+  get reducer(): string {
+    return this.extra?.reducer ?? "";
+  }
+
+  /** The job's extra state, created on first use. */
+  more(): JobExtra {
+    return (this.extra ??= { numerator: "0", denominator: "0", epoch: 0, reducer: "", epochTimer: undefined, workTimer: undefined });
+  }
+
+  addClient(peer: Peer): void {
+    if (this.clients === undefined) this.clients = [peer];
+    else if (!this.clients.includes(peer)) this.clients.push(peer);
+    peer.waiting.add(this);
+  }
+
+  removeClient(peer: Peer): void {
+    const clients = this.clients;
+    if (clients === undefined) return;
+    const at = clients.indexOf(peer);
+    if (at >= 0) clients.splice(at, 1);
+    if (clients.length === 0) this.clients = undefined;
+  }
+
+  /** A foreground job nobody waits for any more (admin `show jobs` calls it ignored). */
+  get abandoned(): boolean {
+    return !this.background && this.clients === undefined;
+  }
+}
+
+/** The unique-index key: a unique of "-" means "the payload is the unique", in a space of its own (as gearmand). */
+export function uniqueKey(unique: string, data: string): string {
+  return unique === "-" ? `\0${data}` : unique;
 }

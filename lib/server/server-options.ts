@@ -26,7 +26,7 @@ export interface JobServerOptions {
   writeHighWater?: number;
   /** Bytes a connection may have waiting to be sent before the server drops it as too slow. Default 256 MiB. */
   writeLimit?: number;
-  /** Host part of job handles, `H:<prefix>:<n>`. Default: the machine's hostname. */
+  /** Host part of job handles, `H:<prefix>:<n>`: up to 40 bytes, no spaces, tabs, NULs or colons. Default: the machine's hostname (cut to 40 bytes). */
   handlePrefix?: string;
   /** Where the server writes its log lines (errors from peers, journal replay). Default: dropped. */
   log?: (line: string) => void;
@@ -37,15 +37,28 @@ export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queu
   readonly log: (line: string) => void;
 };
 
-function whole(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new TypeError(`JobServer option ${name}: expected a whole number ≥ ${min}, got ${value}`);
+function whole(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`JobServer option ${name}: expected a whole number from ${min} to ${max}, got ${value}`);
+  return value;
+}
+
+/** Handles stay within gearmand's 64 bytes: "H:" + prefix + ":" + up to 16 digits. */
+function prefix(value: string): string {
+  if (typeof value !== "string" || value === "" || Buffer.byteLength(value) > 40 || /[\s\0:]/.test(value)) {
+    throw new TypeError(`JobServer option handlePrefix: expected 1 to 40 bytes without spaces, NULs or colons, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function host(value: unknown): string {
+  if (typeof value !== "string" || value === "") throw new TypeError(`JobServer option host: expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
   return value;
 }
 
 export function fillServerOptions(options: JobServerOptions, hostname: string): FilledServerOptions {
   return Object.freeze({
-    host: options.host ?? "127.0.0.1",
-    port: whole("port", options.port ?? 4730, 0),
+    host: host(options.host ?? "127.0.0.1"),
+    port: whole("port", options.port ?? 4730, 0, 65535),
     jobRetries: whole("jobRetries", options.jobRetries ?? 0, 0),
     queueFile: options.queueFile,
     queueFsync: options.queueFsync ?? false,
@@ -54,7 +67,7 @@ export function fillServerOptions(options: JobServerOptions, hostname: string): 
     maxQueue: whole("maxQueue", options.maxQueue ?? 0, 0),
     writeHighWater: whole("writeHighWater", options.writeHighWater ?? 1024 * 1024, 1),
     writeLimit: whole("writeLimit", options.writeLimit ?? 256 * 1024 * 1024, 1),
-    handlePrefix: options.handlePrefix ?? hostname,
+    handlePrefix: prefix(options.handlePrefix ?? Buffer.from(hostname).subarray(0, 40).toString()),
     log: options.log ?? (() => {}),
   });
 }
