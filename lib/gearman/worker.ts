@@ -95,7 +95,11 @@ export class GearmanWorker extends EventEmitter {
   register(func: string, handler: JobHandler, options: RegisterOptions = {}): this {
     const timeoutMs = checkRegistration(func, handler, options);
     this.functions.set(func, { handler, timeoutMs });
-    for (const link of this.links) link.connection.send(this.canDo(func));
+    for (const link of this.links) {
+      link.connection.send(this.canDo(func));
+      // A server wakes sleeping workers only for jobs submitted later, not for those already queued for a new ability.
+      link.sleeping = false;
+    }
     this.grabEverywhere();
     return this;
   }
