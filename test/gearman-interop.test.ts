@@ -46,6 +46,28 @@ for (const kind of jobServerKinds()) {
       assert.equal(stdout.trim(), "FROM C");
     });
 
+    it("a background job from the gearman CLI (-b) is served by our worker", { skip: noGearmanCli }, async () => {
+      const worker = new GearmanWorker({ servers: server.url });
+      closers.push(() => worker.close());
+      const served = new Promise<string>((resolve) => worker.register("bg_from_c", (job) => void resolve(job.data.toString())).start());
+      await run("gearman", ["-h", "127.0.0.1", "-p", String(server.port), "-b", "-f", "bg_from_c", "--", "in the background"], { timeout: 10_000 });
+      assert.equal(await served, "in the background");
+    });
+
+    it("gearadmin --show-jobs, --getpid and --server-version agree with our admin client", { skip: noGearmanCli }, async () => {
+      const admin = new AdminClient(server.url);
+      closers.push(() => admin.close());
+      const client = new GearmanClient({ servers: server.url });
+      closers.push(() => client.close());
+      await client.submitBackground("agree_shown", "x");
+      const gearadmin = async (flag: string) => (await run("gearadmin", ["-h", "127.0.0.1", "-p", String(server.port), flag])).stdout;
+      const theirJobs = (await gearadmin("--show-jobs")).split("\n").filter((l) => l && l !== ".").sort();
+      const ourJobs = (await admin.showJobs()).map((j) => [j.handle, j.retries, j.ignoreJob, j.jobQueued].join("\t")).sort();
+      assert.deepEqual(ourJobs, theirJobs);
+      assert.equal(Number((await gearadmin("--getpid")).trim()), await admin.getpid());
+      assert.equal((await gearadmin("--server-version")).trim(), await admin.version());
+    });
+
     it("a job from our client is served by the gearman CLI worker (C)", { skip: noGearmanCli }, async () => {
       const cliWorker = startLineProcess("gearman", ["-w", "-h", "127.0.0.1", "-p", String(server.port), "-f", "rev", "-c", "1", "--", "rev"]);
       closers.push(() => cliWorker.kill("SIGKILL"));
