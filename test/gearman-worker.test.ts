@@ -285,7 +285,6 @@ for (const kind of jobServerKinds()) {
 
     it(
       "CAN_DO_TIMEOUT: the server takes the job back after the timeout and gives it to another worker",
-      { skip: kind.name === "embedded" ? "the embedded server reads CAN_DO_TIMEOUT as seconds; gearmand 1.1.20 reads milliseconds (reported)" : undefined },
       async () => {
         const own = await ownServer();
         const slow = worker({ servers: own.url, concurrency: 1 });

@@ -1,38 +1,78 @@
+/**
+ * `glimpse-cluster job-server`: runs the embedded Gearman job server until
+ * SIGTERM / SIGINT (graceful: running jobs finish; a second signal stops at
+ * once) or an admin `shutdown`. Prints exactly one line to stdout, once it
+ * accepts connections: `glimpse-cluster job-server listening on HOST:PORT`.
+ */
 import type { Command } from "commander";
 import { JobServer } from "../../lib/server/index.js";
-import { wholeNumber } from "../arguments.js";
+import { positiveSeconds, wholeNumber } from "../arguments.js";
+import { UsageError } from "../usage-error.js";
+
+interface JobServerCliOptions {
+  host: string;
+  port: number;
+  jobRetries: number;
+  queueFile?: string;
+  queueFsync?: boolean;
+  maxPacket?: number;
+  maxConnections?: number;
+  maxQueue?: number;
+  handlePrefix?: string;
+  grace: number;
+}
 
 export function registerJobServer(program: Command): void {
   program
     .command("job-server")
-    .description("run the embedded Gearman job server (speaks the binary and admin protocols, like gearmand)")
+    .description("run the embedded Gearman job server (binary and admin protocols on one port, like gearmand)")
     .option("--host <host>", "address to listen on (loopback by default: nothing outside this machine can reach it)", "127.0.0.1")
     .option("--port <port>", "TCP port; 0 picks a free one", wholeNumber("--port", 0), 4730)
-    .option("--job-retries <n>", "times a job whose worker dropped it is handed out again before clients get WORK_FAIL; 0 = no limit (as gearmand -j)", wholeNumber("--job-retries", 0), 0)
-    .option("--queue-file <path>", "journal file that makes background jobs survive a restart or a crash")
-    .option("--queue-fsync", "fsync the journal after each background job (survives power loss; slower)")
-    .option("--max-packet <bytes>", "largest packet accepted", wholeNumber("--max-packet", 64))
-    .option("--max-connections <n>", "most connections at once", wholeNumber("--max-connections", 1))
-    .option("--max-queue <n>", "default limit of queued jobs per function (0: none)", wholeNumber("--max-queue", 0))
-    .action(async (options: { host: string; port: number; jobRetries: number; queueFile?: string; queueFsync?: boolean; maxPacket?: number; maxConnections?: number; maxQueue?: number }, command: Command) => {
+    .option("--job-retries <n>", "times a job whose worker was lost is handed out again before clients get WORK_FAIL; 0 = no limit (as gearmand -j)", wholeNumber("--job-retries", 0), 0)
+    .option("--queue-file <path>", "journal that keeps accepted background jobs across a restart or a crash")
+    .option("--queue-fsync", "fdatasync the journal before answering (survives power loss; one disk flush per batch)")
+    .option("--max-packet <bytes>", "largest packet accepted (default 64 MiB)", wholeNumber("--max-packet", 64))
+    .option("--max-connections <n>", "most connections at once (default 10000)", wholeNumber("--max-connections", 1))
+    .option("--max-queue <n>", "default limit of jobs per function, as admin maxqueue (0: none)", wholeNumber("--max-queue", 0))
+    .option("--handle-prefix <text>", "host part of job handles, H:<text>:<n> (default: the hostname)")
+    .option("--grace <seconds>", "on SIGTERM/SIGINT, how long running jobs may take to finish", positiveSeconds("--grace"), 30)
+    .action(async (options: JobServerCliOptions, command: Command) => {
       const verbose = Boolean(command.optsWithGlobals().verbose);
-      const server = new JobServer({
-        host: options.host,
-        port: options.port,
-        jobRetries: options.jobRetries,
-        queueFile: options.queueFile,
-        queueFsync: options.queueFsync,
-        maxPacketSize: options.maxPacket,
-        maxConnections: options.maxConnections,
-        maxQueue: options.maxQueue,
-        log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
-      });
-      const { host, port } = await server.listen();
-      process.stdout.write(`glimpse-cluster job-server listening on ${host}:${port}\n`);
+      let server: JobServer;
+      try {
+        server = new JobServer({
+          host: options.host,
+          port: options.port,
+          jobRetries: options.jobRetries,
+          queueFile: options.queueFile,
+          queueFsync: options.queueFsync,
+          maxPacketSize: options.maxPacket,
+          maxConnections: options.maxConnections,
+          maxQueue: options.maxQueue,
+          handlePrefix: options.handlePrefix,
+          log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
+        });
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      let address;
+      try {
+        address = await server.listen();
+      } catch (error) {
+        process.stderr.write(`glimpse-cluster job-server: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`glimpse-cluster job-server listening on ${address.host}:${address.port}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => void server.close({ graceful: true, graceMs: 10_000 }).then(resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
+        let signalled = false;
+        const stop = () => {
+          if (signalled) return void server.close().then(resolve); // second signal: now
+          signalled = true;
+          void server.close({ graceful: true, graceMs: options.grace * 1000 }).then(resolve);
+        };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
         server.once("shutdown", resolve);
       });
     });

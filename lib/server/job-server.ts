@@ -220,8 +220,9 @@ export class JobServer extends EventEmitter implements PeerHost {
         return this.canDo(peer, arg(body, 0, body.length), 0);
       case PacketType.CAN_DO_TIMEOUT: {
         const [func, timeout] = splitArgs(body, 2, "CAN_DO_TIMEOUT");
-        const seconds = Number(timeout.toString("latin1"));
-        return this.canDo(peer, func.toString("latin1"), Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0);
+        // Milliseconds, as gearmand 1.1.20 reads it (measured; PROTOCOL does not say).
+        const ms = Number(timeout.toString("latin1"));
+        return this.canDo(peer, func.toString("latin1"), Number.isFinite(ms) && ms > 0 ? ms : 0);
       }
       case PacketType.CANT_DO:
         return this.cantDo(peer, arg(body, 0, body.length));
@@ -572,9 +573,11 @@ export class JobServer extends EventEmitter implements PeerHost {
    * Stops the server. Graceful: stop accepting and stop handing out jobs,
    * let workers finish the jobs they hold (up to `graceMs`, default 30 s),
    * then close every connection. Otherwise close every connection at once.
-   * The journal keeps every unfinished background job.
+   * The journal keeps every unfinished background job. A non-graceful call
+   * during a graceful close cuts the wait short.
    */
   close(options: { graceful?: boolean; graceMs?: number } = {}): Promise<void> {
+    if (!options.graceful) this.drained?.();
     this.closing ??= (async () => {
       const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       if (options.graceful && this.heldJobs > 0) {
