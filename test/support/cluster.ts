@@ -16,6 +16,10 @@ export interface TestClusterOptions {
   /** Route the channels through a broker (default) or let the client bind them (direct mode). */
   broker?: boolean;
   jobRetries?: number;
+  /** More lines for the config file's [client] section (e.g. "secret = ..."). */
+  clientConfig?: string[];
+  /** Lines of a [server] section, read by the worker nodes. */
+  serverConfig?: string[];
 }
 
 export interface TestNode {
@@ -71,6 +75,8 @@ export class TestCluster {
           "chunksize = 4",
           "poll_timeout = 60",
           "max_retries = 3",
+          ...(options.clientConfig ?? []),
+          ...(options.serverConfig ? ["", "[server]", ...options.serverConfig] : []),
           "",
         ].join("\n"),
       );
@@ -84,8 +90,8 @@ export class TestCluster {
   }
 
   /** Starts a worker node through the CLI; resolves once it logged that it started. */
-  async startNode(threads = 1, extraArgs: string[] = []): Promise<TestNode> {
-    const child = spawn(process.execPath, [CLI_PATH, "-c", this.configFile, "launch-worker", String(threads), ...extraArgs], {
+  async startNode(threads = 1, extraArgs: string[] = [], configFile = this.configFile): Promise<TestNode> {
+    const child = spawn(process.execPath, [CLI_PATH, "-c", configFile, "launch-worker", String(threads), ...extraArgs], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const node: TestNode = { child, output: [] };
@@ -106,6 +112,13 @@ export class TestCluster {
       child.once("exit", (code) => reject(new Error(`worker node exited (${code}) before starting:\n${node.output.join("\n")}${buffer}`)));
     });
     return node;
+  }
+
+  /** Writes another config file in this cluster's directory (e.g. a node with a different secret). */
+  writeConfig(name: string, text: string): string {
+    const file = path.join(this.dir, name);
+    writeFileSync(file, text);
+    return file;
   }
 
   async close(): Promise<void> {
