@@ -46,7 +46,7 @@ describe("chunk codec", () => {
       [Buffer.from("XXXX" + good.subarray(4).toString("latin1"), "latin1"), /bad magic/],
       [Buffer.concat([good.subarray(0, 4), Buffer.from([9]), good.subarray(5)]), /version 9/],
       [Buffer.concat([good.subarray(0, 6), Buffer.from([7]), good.subarray(7)]), /unknown codec 7/],
-      [Buffer.concat([good.subarray(0, 7), Buffer.from([1]), good.subarray(8)]), /flags/],
+      [Buffer.concat([good.subarray(0, 7), Buffer.from([2]), good.subarray(8)]), /flags/],
       [good.subarray(0, 20), /runs past the end|not JSON/],
       [Buffer.concat([good.subarray(0, good.length - 3)]), /does not decode|lacks/],
     ];

@@ -1,20 +1,14 @@
 /** kill-workers, restart-workers, ping-workers and logs: commands a client sends to, or hears from, the worker nodes. */
 import type { Command } from "commander";
 import { ClusterControl } from "../../lib/pool/cluster-control.js";
+import { controlOptions } from "../../lib/pool/make-pool.js";
 import type { ClusterConfig } from "../../lib/config/index.js";
 import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 
 function openControl(config: ClusterConfig): Promise<ClusterControl> {
-  const { client } = config;
-  return ClusterControl.open({
-    jobServers: client.jobServers,
-    commandUrl: client.commandFrontendUrl,
-    commandBind: client.commandFrontendUrl === client.commandBackendUrl,
-    logUrl: client.logBackendUrl,
-    logBind: client.logFrontendUrl === client.logBackendUrl,
-  });
+  return ClusterControl.open(controlOptions(config.client));
 }
 
 async function withControl<T>(command: Command, run: (control: ClusterControl) => Promise<T>): Promise<T> {

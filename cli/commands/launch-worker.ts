@@ -21,6 +21,10 @@ export function registerLaunchWorker(program: Command): void {
         threads: threads ?? os.availableParallelism(),
         graceMs: options.grace * 1000,
         resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
+        secret: config.client.secret,
+        signatureMaxAgeMs: config.client.signatureMaxAgeMs,
+        allowSource: config.server.allowSource,
+        allowedModules: config.server.allowedModules,
       });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
       await supervisor.start();

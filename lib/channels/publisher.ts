@@ -1,6 +1,17 @@
-/** A ZeroMQ publisher that queues sends (zeromq allows one send in flight per socket) and never throws on a closed socket. */
+/**
+ * A ZeroMQ publisher that queues sends (zeromq allows one send in flight per
+ * socket), never throws on a closed socket, and signs every message when it
+ * has a cluster key: frames [topic, body, signature].
+ */
 import * as zmq from "zeromq";
 import { attach, type Endpoint } from "./socket-options.js";
+import type { ClusterKey } from "../security/index.js";
+
+export interface PublisherSigning {
+  readonly key: ClusterKey;
+  /** Which key of the cluster signs: commands or logs. */
+  readonly kind: "command" | "log";
+}
 
 export class QueuedPublisher {
   readonly socket = new zmq.Publisher({ linger: 0, sendHighWaterMark: 10_000 });
@@ -10,6 +21,8 @@ export class QueuedPublisher {
   /** The actual endpoint after a bind (with the real port), or the URL connected to. */
   endpoint = "";
 
+  constructor(private readonly signing?: PublisherSigning) {}
+
   async open(endpoint: Endpoint): Promise<void> {
     this.endpoint = await attach(this.socket, endpoint);
   }
@@ -18,7 +31,13 @@ export class QueuedPublisher {
     this.chain = this.chain.then(async () => {
       if (this.closed) return;
       try {
-        await this.socket.send([topic, body]);
+        if (this.signing) {
+          // Signed at send time: a message published again gets a fresh time and nonce.
+          const frames = [Buffer.from(topic), Buffer.from(body)];
+          await this.socket.send([...frames, this.signing.key.sign(this.signing.kind, frames)]);
+        } else {
+          await this.socket.send([topic, body]);
+        }
       } catch {
         // A closed socket or a full queue drops the message, as PUB/SUB does; callers that need delivery wait for acknowledgements.
       }

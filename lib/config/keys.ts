@@ -16,6 +16,8 @@ export interface KeySpec {
   readonly parse: (text: string) => unknown;
   readonly expected: string;
   readonly default: unknown;
+  /** Never echo the value in an error (secrets). */
+  readonly hidden?: boolean;
 }
 
 const ZMQ_ENDPOINT = /^(tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\*|\d{1,5})|ipc:\/\/.+|inproc:\/\/.+)$/;
@@ -57,6 +59,33 @@ function chunksize(text: string): number | "auto" {
   return text.trim().toLowerCase() === "auto" ? "auto" : wholeNumber(1)(text);
 }
 
+function secret(text: string): string {
+  const value = text.trim();
+  if (Buffer.byteLength(value) < 16) throw new Error("bad");
+  return value;
+}
+
+function nonEmpty(text: string): string {
+  if (text.trim() === "") throw new Error("bad");
+  return text.trim();
+}
+
+function z85Key(text: string): string {
+  const value = text.trim();
+  if (!/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(value)) throw new Error("bad");
+  return value;
+}
+
+function allowSource(text: string): boolean | "auto" {
+  return text.trim().toLowerCase() === "auto" ? "auto" : boolean(text);
+}
+
+function moduleList(text: string): string[] {
+  const entries = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (entries.some((e) => /\s/.test(e))) throw new Error("bad");
+  return entries;
+}
+
 const ENDPOINT = "a ZeroMQ endpoint such as tcp://127.0.0.1:9000 or ipc:///tmp/glimpse-commands";
 
 const urls = (section: Section, base: number): KeySpec[] => [
@@ -73,7 +102,14 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
   { section: "client", name: "poll_timeout", property: "pollTimeoutMs", parse: seconds, expected: "a number of seconds > 0 (the per-chunk timeout)", default: 60_000 },
   { section: "client", name: "max_retries", property: "maxRetries", parse: wholeNumber(0), expected: "a whole number ≥ 0", default: 3 },
   { section: "client", name: "cache_functions", property: "cacheFunctions", parse: boolean, expected: "true or false", default: false },
+  { section: "client", name: "secret", property: "secret", parse: secret, expected: "a shared secret of at least 16 bytes (e.g. from `glimpse-cluster keygen`)", default: undefined, hidden: true },
+  { section: "client", name: "secret_file", property: "secretFile", parse: nonEmpty, expected: "the path of a file holding the shared secret", default: undefined },
+  { section: "client", name: "signature_max_age", property: "signatureMaxAgeMs", parse: seconds, expected: "a number of seconds > 0 (oldest signed message accepted)", default: 300_000 },
+  { section: "client", name: "curve_public_key", property: "curvePublicKey", parse: z85Key, expected: "a 40-character Z85 CURVE public key (from `glimpse-cluster keygen`)", default: undefined },
+  { section: "client", name: "curve_secret_key", property: "curveSecretKey", parse: z85Key, expected: "a 40-character Z85 CURVE secret key (from `glimpse-cluster keygen`)", default: undefined, hidden: true },
   ...urls("server", 9000),
+  { section: "server", name: "allow_source", property: "allowSource", parse: allowSource, expected: "true, false or auto", default: "auto" },
+  { section: "server", name: "allowed_modules", property: "allowedModules", parse: moduleList, expected: "a comma-separated list of module specifiers or prefixes ending in / (e.g. file:///opt/tasks/, my-package)", default: [] },
 ]);
 
 export const SECTIONS: readonly string[] = ["client", "server"];

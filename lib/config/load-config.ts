@@ -27,6 +27,19 @@ export interface ClientConfig {
   readonly pollTimeoutMs: number;
   readonly maxRetries: number;
   readonly cacheFunctions: boolean;
+  /**
+   * The cluster secret (secret, or the contents of secret_file, or
+   * GLIMPSE_CLUSTER_SECRET): when set, every job payload, command and log
+   * message is signed and checked. Undefined: nothing is.
+   */
+  readonly secret: string | undefined;
+  /** The file the secret was read from, if any (absolute). */
+  readonly secretFile: string | undefined;
+  /** Oldest signed message accepted, in ms. */
+  readonly signatureMaxAgeMs: number;
+  /** The cluster's CURVE key pair (Z85): when set, every ZeroMQ channel is encrypted and only holders of it may connect. */
+  readonly curvePublicKey: string | undefined;
+  readonly curveSecretKey: string | undefined;
 }
 
 export interface ServerConfig {
@@ -34,6 +47,10 @@ export interface ServerConfig {
   readonly commandBackendUrl: string;
   readonly logFrontendUrl: string;
   readonly logBackendUrl: string;
+  /** Whether worker nodes run functions shipped as source: true, false, or auto (only with a secret or loopback-only job servers). */
+  readonly allowSource: boolean | "auto";
+  /** Module specifiers (or prefixes ending in /) whose functions a worker node runs even when source is not allowed. */
+  readonly allowedModules: readonly string[];
 }
 
 export interface ClusterConfig {
@@ -133,7 +150,7 @@ function readObject(input: ConfigInput, raw: Raw): void {
         const known = KEYS.filter((k) => k.section === section).flatMap((k) => [k.name, k.property]);
         throw new ConfigError(`unknown key${suggest(key, known)}`, "config object", section, key);
       }
-      const text = Array.isArray(value) ? value.join(",") : spec.property === "pollTimeoutMs" && key === "pollTimeoutMs" ? String(Number(value) / 1000) : String(value);
+      const text = Array.isArray(value) ? value.join(",") : spec.property.endsWith("Ms") && key === spec.property ? String(Number(value) / 1000) : String(value);
       target.set(spec.name, { value: text, file: undefined });
     }
     raw.set(section as Section, target);
@@ -152,10 +169,47 @@ function build(raw: Raw, section: Section): Record<string, unknown> {
     try {
       out[spec.property] = spec.parse(entry.value);
     } catch {
-      throw new ConfigError(`expected ${spec.expected}, got "${entry.value}"`, entry.file ?? "config object", section, spec.name);
+      const got = spec.hidden ? `a value of ${Buffer.byteLength(entry.value.trim())} bytes` : `"${entry.value}"`;
+      throw new ConfigError(`expected ${spec.expected}, got ${got}`, entry.file ?? "config object", section, spec.name);
     }
   }
   return Object.freeze(out);
+}
+
+/** The secret from secret, secret_file (relative to the file naming it) or GLIMPSE_CLUSTER_SECRET, in that order; CURVE keys come in pairs. */
+function resolveSecret(raw: Raw, client: ClientConfig, env: NodeJS.ProcessEnv): Pick<ClientConfig, "secret" | "secretFile"> {
+  const entries = raw.get("client");
+  const where = (key: string) => entries?.get(key)?.file ?? "config object";
+  if ((client.curvePublicKey === undefined) !== (client.curveSecretKey === undefined)) {
+    const missing = client.curvePublicKey === undefined ? "curve_public_key" : "curve_secret_key";
+    throw new ConfigError(`curve_public_key and curve_secret_key go together; ${missing} is missing (glimpse-cluster keygen prints both)`, where(missing === "curve_public_key" ? "curve_secret_key" : "curve_public_key"), "client", missing);
+  }
+  if (client.secret !== undefined && client.secretFile !== undefined) {
+    throw new ConfigError(`secret and secret_file are both set; keep one`, where("secret_file"), "client", "secret_file");
+  }
+  if (client.secretFile !== undefined) {
+    const origin = entries?.get("secret_file")?.file;
+    const file = path.resolve(origin ? path.dirname(origin) : process.cwd(), client.secretFile);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (error) {
+      throw new ConfigError(`cannot read the secret file ${file}: ${(error as Error).message}`, where("secret_file"), "client", "secret_file");
+    }
+    const secret = text.trim();
+    if (Buffer.byteLength(secret) < 16) {
+      throw new ConfigError(`the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least 16`, where("secret_file"), "client", "secret_file");
+    }
+    return { secret, secretFile: file };
+  }
+  if (client.secret === undefined && env.GLIMPSE_CLUSTER_SECRET !== undefined) {
+    const secret = env.GLIMPSE_CLUSTER_SECRET.trim();
+    if (Buffer.byteLength(secret) < 16) {
+      throw new ConfigError(`GLIMPSE_CLUSTER_SECRET holds ${Buffer.byteLength(secret)} bytes; a secret needs at least 16`, "environment");
+    }
+    return { secret, secretFile: undefined };
+  }
+  return { secret: client.secret, secretFile: undefined };
 }
 
 /**
@@ -176,8 +230,9 @@ export function loadConfig(source?: string | readonly string[] | ConfigInput, en
   const raw: Raw = new Map();
   for (const file of files) readFile(path.resolve(file), raw);
   if (object) readObject(object, raw);
+  const client = build(raw, "client") as unknown as ClientConfig;
   return Object.freeze({
-    client: build(raw, "client") as unknown as ClientConfig,
+    client: Object.freeze({ ...client, ...resolveSecret(raw, client, env) }),
     server: build(raw, "server") as unknown as ServerConfig,
     files: Object.freeze(files.map((f) => path.resolve(f))),
   });

@@ -4,14 +4,22 @@
  *   request bytes ──decodeChunkRequest──► resolve fn (compile source once per hash / import module once)
  *        ──► wait for the memory version it needs ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
- * A throwing item ends the chunk with an error response naming its index.
+ * A throwing item ends the chunk with an error response naming its index. A
+ * function the node's policy refuses (workerData.policy) is never compiled or
+ * imported: the chunk ends with FunctionRefusedError.
  */
 import os from "node:os";
 import { BroadcastChannel } from "node:worker_threads";
-import { move } from "piscina";
+import { Piscina, move } from "piscina";
 import { decodeChunkRequest, encodeChunkResponse, serializeError, type FunctionRef, type ChunkResponse } from "../wire/index.js";
 import { memory, replaceMemory } from "./memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
+import { checkFunction, type FunctionPolicy } from "./function-policy.js";
+
+/** What the worker node gives each of its threads. */
+export interface ChunkRunnerData {
+  readonly policy: FunctionPolicy;
+}
 
 type Mapped = (item: unknown) => unknown;
 
@@ -23,6 +31,7 @@ export interface ChunkTask {
 }
 
 const HOST = os.hostname();
+const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? { allowSource: false, allowedModules: [], why: "no policy was given to this thread" };
 const compiled = new Map<string, Mapped>();
 const memoryWaiters = new Set<() => void>();
 
@@ -64,6 +73,7 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
   const key = ref.kind === "source" ? `source:${ref.hash}` : ref.kind === "module" ? `module:${ref.specifier}#${ref.exportName}` : `cached:${ref.key}`;
   const hit = compiled.get(key);
   if (hit) return hit;
+  checkFunction(ref, POLICY);
   let fn: Mapped;
   if (ref.kind === "source") fn = compileSource(ref.source);
   else if (ref.kind === "cached") {

@@ -2,7 +2,9 @@
  * A worker node's ends of the two channels: it listens for commands (to all
  * nodes, or to itself) and publishes log records, acknowledgements, ping
  * replies and memory requests. A command published again (until acknowledged)
- * is acknowledged again but carried out once.
+ * is acknowledged again but carried out once. With a cluster key, commands
+ * must be signed (and new) and log messages are signed; a refused command is
+ * logged and never carried out.
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
@@ -11,7 +13,9 @@ import {
   QueuedPublisher, LoopingSubscriber,
   type Command, type CommandEnvelope, type LogLevel, type LogMessage, type NodeStatsSnapshot,
 } from "../channels/index.js";
+import { MessageGuard, type ClusterKey, type SignatureError } from "../security/index.js";
 import type { NodeOptions } from "./node-options.js";
+import { RefusalLog } from "./refusal-log.js";
 
 export interface CommandHandlers {
   quit(): void;
@@ -27,18 +31,36 @@ export interface CommandHandlers {
 const SEEN_LIMIT = 1000;
 
 export class NodeChannels {
-  private readonly commands = new LoopingSubscriber();
-  private readonly logs = new QueuedPublisher();
+  private readonly commands: LoopingSubscriber;
+  private readonly logs: QueuedPublisher;
   private readonly seen = new Set<string>();
   private readonly host = os.hostname();
   private counter = 0;
   private readonly prefix = randomBytes(4).toString("hex");
   private closed = false;
+  /** Refused commands and chunks, rate-limited. */
+  readonly refusals: RefusalLog;
 
   constructor(
     private readonly options: NodeOptions,
     private readonly nodeId: string,
-  ) {}
+    key: ClusterKey | undefined,
+  ) {
+    this.refusals = new RefusalLog(nodeId, (line) => this.log("warning", line));
+    this.logs = new QueuedPublisher(key && { key, kind: "log" });
+    this.commands = new LoopingSubscriber({
+      guard: key && new MessageGuard(key, { maxAgeMs: options.signatureMaxAgeMs }),
+      kind: "command",
+      onRefused: (error, topic, body) => this.onRefused(error, topic, body),
+    });
+  }
+
+  /** Logs a refused command (here and on the log channel) with what it claims about its sender. */
+  private onRefused(error: SignatureError, _topic: string, body: Buffer): void {
+    const claimed = parseCommand(body);
+    const sender = claimed ? ` (it claims to be ${claimed.command.type} from ${String(claimed.from).slice(0, 80)})` : "";
+    this.refusals.write(`${error.message}${sender}, via ${this.options.commandUrl}; not carried out`);
+  }
 
   async open(handlers: CommandHandlers): Promise<void> {
     await this.logs.open({ url: this.options.logUrl, bind: false });

@@ -2,6 +2,8 @@
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import type { ResourceLimits } from "node:worker_threads";
+import { resolvePolicy, type FunctionPolicy } from "./function-policy.js";
+import { MIN_SECRET_BYTES } from "../security/index.js";
 
 export interface NodeOptionsInput {
   /** Job servers, "host:port" each. */
@@ -20,17 +22,30 @@ export interface NodeOptionsInput {
   memoryWaitMs?: number;
   /** Memory limits of each worker thread (piscina / worker_threads resourceLimits). */
   resourceLimits?: ResourceLimits;
+  /** The cluster secret: chunks and commands must be signed with it; responses and log messages are. None: nothing is signed. */
+  secret?: string;
+  /** Oldest signed chunk or command accepted, in ms. Default 300000. */
+  signatureMaxAgeMs?: number;
+  /** Run functions shipped as source: true, false, or "auto" (default: only with a secret or loopback-only job servers). */
+  allowSource?: boolean | "auto";
+  /** Module specifiers, or prefixes ending in "/", whose functions run even when source does not. */
+  allowedModules?: readonly string[];
 }
 
-export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers">>> & {
+export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules">>> & {
   readonly jobServers: readonly string[];
   readonly resourceLimits: ResourceLimits | undefined;
+  readonly secret: string | undefined;
+  readonly policy: FunctionPolicy;
 };
 
 export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
   if (!Array.isArray(input.jobServers) || input.jobServers.length === 0) throw new TypeError("worker node: jobServers must list at least one host:port");
   const threads = input.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new TypeError(`worker node: threads must be a whole number ≥ 1, got ${input.threads}`);
+  if (input.secret !== undefined && Buffer.byteLength(input.secret) < MIN_SECRET_BYTES) {
+    throw new TypeError(`worker node: the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`);
+  }
   return Object.freeze({
     jobServers: Object.freeze([...input.jobServers]),
     commandUrl: input.commandUrl,
@@ -40,5 +55,8 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     graceMs: input.graceMs ?? 30_000,
     memoryWaitMs: input.memoryWaitMs ?? 30_000,
     resourceLimits: input.resourceLimits,
+    secret: input.secret,
+    signatureMaxAgeMs: input.signatureMaxAgeMs ?? 300_000,
+    policy: resolvePolicy(input.allowSource ?? "auto", input.secret !== undefined, input.jobServers, input.allowedModules ?? []),
   });
 }

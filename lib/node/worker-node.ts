@@ -4,8 +4,9 @@
  * log channel.
  *
  *   job servers ──JOB_ASSIGN (≤ threads at once)──► GearmanWorker ──► handleChunk ──► piscina thread (chunk-runner)
- *        ▲                                                                   │
- *        └──────────────────── WORK_COMPLETE (response bytes) ◄─────────────┘
+ *        ▲                                                  │ signature checked     │
+ *        │                                   refused ◄──────┘ (with a secret)      │
+ *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──┘
  *
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
@@ -13,12 +14,16 @@
 import { EventEmitter } from "node:events";
 import { Piscina } from "piscina";
 import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
-import { peekChunkRequest } from "../wire/index.js";
+import { peekChunkRequest, signChunk, verifyChunk } from "../wire/index.js";
+import { ClusterKey, MessageGuard, SignatureError, type SignatureFacts } from "../security/index.js";
 import { NodeStats } from "./node-stats.js";
 import { NodeMemory } from "./node-memory.js";
 import { NodeChannels } from "./node-channels.js";
 import type { NodeOptions } from "./node-options.js";
-import type { ChunkTask } from "./chunk-runner.js";
+import type { ChunkTask, ChunkRunnerData } from "./chunk-runner.js";
+
+/** How a refused chunk's WORK_EXCEPTION starts, followed by the reason and a colon: clients recognise it. */
+export const REFUSED_PREFIX = "glimpse-refused ";
 
 export const MAP_FUNCTION = "glimpse_map";
 
@@ -33,6 +38,11 @@ export class WorkerNode extends EventEmitter {
   private readonly stats: NodeStats;
   private readonly memory: NodeMemory;
   private readonly channels: NodeChannels;
+  private readonly key: ClusterKey | undefined;
+  /** Checks chunk signatures and admits each signed chunk once (undefined: no secret, chunks must be unsigned). */
+  private readonly guard: MessageGuard | undefined;
+  /** Chunks refused (unsigned, forged, stale, replayed) since start. */
+  refusedChunks = 0;
   /** Running chunks by map id, so a cancel command can stop them. */
   private readonly running = new Map<string, Set<AbortController>>();
   private stopping: Promise<void> | undefined;
@@ -42,14 +52,17 @@ export class WorkerNode extends EventEmitter {
     this.options = options;
     this.id = options.nodeId;
     this.stats = new NodeStats(this.id, options.threads);
+    this.key = options.secret === undefined ? undefined : new ClusterKey(options.secret);
+    this.guard = this.key && new MessageGuard(this.key, { maxAgeMs: options.signatureMaxAgeMs });
     this.threads = new Piscina({
       filename: new URL("./chunk-runner.js", import.meta.url).href,
       minThreads: options.threads,
       maxThreads: options.threads,
       maxQueue: 0,
       resourceLimits: options.resourceLimits,
+      workerData: { policy: options.policy } satisfies ChunkRunnerData,
     });
-    this.channels = new NodeChannels(options, this.id);
+    this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs);
     this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: options.threads });
     this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
@@ -83,7 +96,15 @@ export class WorkerNode extends EventEmitter {
     this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads, job servers ${this.options.jobServers.join(", ")}`);
   }
 
-  private async handleChunk(job: WorkerJob): Promise<Buffer> {
+  private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
+    let signature: SignatureFacts | undefined;
+    try {
+      signature = verifyChunk(job.data, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
+    } catch (error) {
+      if (!(error instanceof SignatureError)) throw error;
+      this.refuse(job, error);
+      return undefined;
+    }
     const header = peekChunkRequest(job.data);
     await this.memory.ready(header.memoryVersion, job.signal);
     const controller = new AbortController();
@@ -101,7 +122,8 @@ export class WorkerNode extends EventEmitter {
     try {
       const task: ChunkTask = { request: job.data, memoryWaitMs: this.options.memoryWaitMs };
       const bytes: Uint8Array = await this.threads.run(task, { signal: controller.signal });
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const response = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return this.key ? signChunk(response, this.key, signature?.nonceBytes) : response;
     } finally {
       this.stats.chunkFinished(header.count, performance.now() - started);
       job.signal.removeEventListener("abort", onLost);
@@ -111,6 +133,18 @@ export class WorkerNode extends EventEmitter {
         if (group.size === 0) this.running.delete(key);
       }
     }
+  }
+
+  /**
+   * Never runs a refused chunk: answers WORK_EXCEPTION "glimpse-refused REASON: ..." (so its
+   * client can tell a key mismatch from a crash) and logs it, here and on the log channel.
+   */
+  private refuse(job: WorkerJob, error: SignatureError): void {
+    this.refusedChunks++;
+    const unique = job.unique === "" ? "" : ` (unique ${job.unique})`;
+    this.channels.refusals.write(`${error.message}${unique}; not run`);
+    job.exception(`${REFUSED_PREFIX}${error.reason}: worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`);
+    this.emit("refused", error);
   }
 
   /** Stops the running chunks of these maps, or these single chunk attempts (by job unique id). */

@@ -2,12 +2,19 @@
  * One chunk's life as a Gearman job: submit, wait, decode; on a dead worker
  * (WORK_FAIL, lost job server) or a timeout, submit again up to `retries`
  * times. A function that threw is not retried: it rejects with RemoteError.
+ * With a cluster key each attempt is signed anew and its response must be
+ * signed for that attempt; a worker that refuses the signature ends the map
+ * (a key mismatch does not heal by retrying), unless it only found it stale
+ * or replayed.
  */
 import type { GearmanClient } from "../gearman/client.js";
-import { GearmanError } from "../gearman/errors.js";
-import { decodeChunkResponse, RemoteError } from "../wire/index.js";
+import { GearmanError, JobError } from "../gearman/errors.js";
+import { chunkNonce, decodeChunkResponse, signChunk, verifyChunk, RemoteError } from "../wire/index.js";
+import { SignatureError, type ClusterKey, type MessageGuard } from "../security/index.js";
 import type { Chunk } from "./chunks.js";
-import { chunkFailed, chunkTimedOut, abortError } from "./errors.js";
+import { chunkFailed, chunkRefused, chunkTimedOut, abortError } from "./errors.js";
+
+const REFUSED = /^glimpse-refused ([a-z-]+): /;
 
 /** The Gearman function every worker node registers. */
 export const MAP_FUNCTION = "glimpse_map";
@@ -22,6 +29,9 @@ export interface ChunkJobContext {
   readonly onRetry: (chunk: Chunk<unknown>, attempt: number, error: unknown) => void;
   /** Tells the worker nodes to stop one attempt (by its job unique id) that timed out. */
   readonly cancelAttempt: (unique: string) => void;
+  /** Signs each attempt; responses must then pass `guard`. */
+  readonly key?: ClusterKey;
+  readonly guard?: MessageGuard;
 }
 
 export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown>, payload: Buffer, signal: AbortSignal): Promise<unknown[]> {
@@ -33,7 +43,8 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
     if (signal.aborted) throw abortError(signal.reason);
     if (attempt > 1) context.onRetry(chunk, attempt, lastError);
     const unique = `${mapId}:${chunk.index}:${attempt}`;
-    const job = client.submitJob(MAP_FUNCTION, payload, {
+    const request = context.key ? signChunk(payload, context.key) : payload;
+    const job = client.submitJob(MAP_FUNCTION, request, {
       unique,
       timeoutMs,
       signal,
@@ -44,6 +55,10 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
     } catch (error) {
       if (signal.aborted) throw abortError(signal.reason);
       const code = error instanceof GearmanError ? error.code : undefined;
+      const refused = error instanceof JobError && error.exception ? REFUSED.exec(error.exception.toString("utf8", 0, 64))?.[1] : undefined;
+      if (refused && refused !== "stale" && refused !== "replayed") {
+        throw chunkRefused({ index: chunk.index, start: chunk.start, size }, (error as JobError).exception!.toString("utf8").replace(REFUSED, ""), error);
+      }
       if (code === "JOB_FAILED" || code === "JOB_EXCEPTION" || code === "TIMEOUT" || code === "CONNECTION" || code === "NO_SERVER") {
         lastError = error;
         timedOut = code === "TIMEOUT";
@@ -51,6 +66,14 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
         continue;
       }
       throw error;
+    }
+    try {
+      verifyChunk(bytes, context.guard, `response to chunk ${chunk.index} (job ${job.handle ?? unique})`, chunkNonce(request));
+    } catch (error) {
+      // A response this client cannot trust (another key, altered, replayed): try the chunk again.
+      if (!(error instanceof SignatureError)) throw error;
+      lastError = error;
+      continue;
     }
     const response = decodeChunkResponse(bytes);
     if (response.ok) return response.results;

@@ -19,6 +19,7 @@ import {
   QueuedPublisher, LoopingSubscriber,
   type Command, type LogEnvelope, type NodeStatsSnapshot,
 } from "../channels/index.js";
+import { MessageGuard, type ClusterKey, type SignatureError } from "../security/index.js";
 import { MAP_FUNCTION } from "./chunk-job.js";
 import { PoolError } from "./errors.js";
 
@@ -34,13 +35,20 @@ export interface ControlOptions {
   readonly logBind: boolean;
   /** How long setMemory / clearMemory wait for every live node's acknowledgement, in ms. Default 30000. */
   readonly memoryAckMs?: number;
+  /** The cluster key: commands are signed with it, and log messages must be signed with it. None: nothing is signed or checked. */
+  readonly key?: ClusterKey;
+  /** Oldest log message accepted, in ms (replay window). Default 300000. */
+  readonly signatureMaxAgeMs?: number;
+  /** A log message was refused (unsigned, forged, replayed); default: a process warning, once per reason. */
+  readonly onRefused?: (error: SignatureError, topic: string) => void;
 }
 
 type Listener = (envelope: LogEnvelope) => void;
 
 export class ClusterControl {
-  private readonly publisher = new QueuedPublisher();
-  private readonly subscriber = new LoopingSubscriber();
+  private readonly publisher: QueuedPublisher;
+  private readonly subscriber: LoopingSubscriber;
+  private readonly warned = new Set<string>();
   private readonly admins: AdminClient[];
   private readonly listeners = new Set<Listener>();
   private readonly nodes = new Map<string, NodeStatsSnapshot>();
@@ -50,6 +58,12 @@ export class ClusterControl {
   private closed = false;
 
   private constructor(private readonly options: ControlOptions) {
+    this.publisher = new QueuedPublisher(options.key && { key: options.key, kind: "command" });
+    this.subscriber = new LoopingSubscriber({
+      guard: options.key && new MessageGuard(options.key, { maxAgeMs: options.signatureMaxAgeMs }),
+      kind: "log",
+      onRefused: (error, topic) => this.onRefused(error, topic),
+    });
     this.admins = options.jobServers.map((server) => new AdminClient(server, { timeoutMs: 2000 }));
   }
 
@@ -75,6 +89,18 @@ export class ClusterControl {
 
   get logEndpoint(): string {
     return this.subscriber.endpoint;
+  }
+
+  private onRefused(error: SignatureError, topic: string): void {
+    if (this.options.onRefused) return this.options.onRefused(error, topic);
+    if (this.warned.has(error.reason)) return;
+    this.warned.add(error.reason);
+    process.emitWarning(`${error.message} (further ${error.reason} refusals are not reported)`, { code: "GLIMPSE_REFUSED" });
+  }
+
+  /** Log messages refused by signature checking so far. */
+  get refusedMessages(): number {
+    return this.subscriber.refused;
   }
 
   private onLog(envelope: LogEnvelope): void {

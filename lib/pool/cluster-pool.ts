@@ -21,6 +21,7 @@ import { runChunkJob } from "./chunk-job.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, badArgument, poolClosed } from "./errors.js";
 import type { ClusterControl, NodeStats } from "./cluster-control.js";
+import { MessageGuard, type ClusterKey } from "../security/index.js";
 
 export interface ClusterPoolParts {
   readonly client: GearmanClient;
@@ -30,6 +31,10 @@ export interface ClusterPoolParts {
   readonly cacheFunctions: boolean;
   /** Releases whatever the pool owns besides client and control (a local cluster's server and workers). */
   readonly release?: () => Promise<void>;
+  /** The cluster key: chunks are signed with it and responses checked. None: nothing is signed. */
+  readonly key?: ClusterKey;
+  /** Oldest signed response accepted, in ms. Default 300000. */
+  readonly signatureMaxAgeMs?: number;
 }
 
 export class ClusterPool implements AsyncDisposable {
@@ -38,6 +43,8 @@ export class ClusterPool implements AsyncDisposable {
   private readonly defaults: PoolDefaults;
   private readonly cacheFunctions: boolean;
   private readonly release: (() => Promise<void>) | undefined;
+  private readonly key: ClusterKey | undefined;
+  private readonly guard: MessageGuard | undefined;
   private readonly cachedFunctions = new Set<string>();
   private closing: Promise<void> | undefined;
   private mapCounter = 0;
@@ -49,6 +56,8 @@ export class ClusterPool implements AsyncDisposable {
     this.defaults = parts.defaults;
     this.cacheFunctions = parts.cacheFunctions;
     this.release = parts.release;
+    this.key = parts.key;
+    this.guard = parts.key && new MessageGuard(parts.key, { maxAgeMs: parts.signatureMaxAgeMs });
   }
 
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
@@ -140,6 +149,8 @@ export class ClusterPool implements AsyncDisposable {
         report();
       },
       cancelAttempt: (unique: string) => this.control.cancelMap(unique),
+      key: this.key,
+      guard: this.guard,
     };
 
     const chunks = chunksOf(items, chunksize);

@@ -5,7 +5,8 @@ export type PoolErrorCode =
   | "CHUNK_TIMEOUT" // a chunk ran past its timeout more often than max_retries allows
   | "BAD_ARGUMENT" // map/imap called with something that is not usable
   | "CLOSED" // the pool is closed
-  | "MEMORY"; // set-memory / clear-memory could not reach every worker
+  | "MEMORY" // set-memory / clear-memory could not reach every worker
+  | "REFUSED"; // a worker node refused a chunk's signature (a different cluster secret, or none)
 
 export class PoolError extends Error {
   readonly code: PoolErrorCode;
@@ -36,6 +37,13 @@ export const chunkTimedOut = (chunk: ChunkDescription, attempts: number, timeout
   new PoolError(
     "CHUNK_TIMEOUT",
     `${describe(chunk)} did not finish within ${timeoutMs} ms, ${attempts} time${attempts === 1 ? "" : "s"} (timeout is per chunk; raise poll_timeout or the map's timeout option)`,
+    { cause },
+  );
+
+export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknown): PoolError =>
+  new PoolError(
+    "REFUSED",
+    `${describe(chunk)} was refused: ${why}. Every client and worker node of a cluster needs the same secret ([client] secret, secret_file or GLIMPSE_CLUSTER_SECRET)`,
     { cause },
   );
 

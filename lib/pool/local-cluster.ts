@@ -1,9 +1,12 @@
 /**
  * A cluster on this machine, for MakePool() with no configuration and for
  * `glimpse-cluster demo`: an embedded job server in this process and worker
- * node processes (each kept running by a NodeSupervisor) on loopback.
+ * node processes (each kept running by a NodeSupervisor) on loopback. It
+ * makes up its own cluster secret, so even here every chunk and command is
+ * signed and nothing another local user submits to the job server runs.
  */
 import os from "node:os";
+import { randomBytes } from "node:crypto";
 import { JobServer } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
 
@@ -19,6 +22,8 @@ export interface LocalClusterOptions {
 export class LocalCluster {
   private readonly supervisors: NodeSupervisor[] = [];
   private closing: Promise<void> | undefined;
+  /** This cluster's secret, shared by its pool and its worker nodes. */
+  readonly secret = randomBytes(32).toString("base64url");
 
   private constructor(
     private readonly server: JobServer,
@@ -48,7 +53,7 @@ export class LocalCluster {
     for (let i = 0; i < this.workerCount; i++) {
       this.supervisors.push(
         new NodeSupervisor(
-          { jobServers: [this.jobServer], commandUrl, logUrl, threads: this.threadsPerWorker, graceMs: 5000 },
+          { jobServers: [this.jobServer], commandUrl, logUrl, threads: this.threadsPerWorker, graceMs: 5000, secret: this.secret },
           { log: this.options.log ?? (() => {}), output: this.options.log ? "inherit" : "ignore" },
         ),
       );

@@ -8,8 +8,9 @@
 import { GearmanClient } from "../gearman/client.js";
 import { loadConfig, type ConfigInput, type ClientConfig } from "../config/index.js";
 import { ClusterPool } from "./cluster-pool.js";
-import { ClusterControl } from "./cluster-control.js";
+import { ClusterControl, type ControlOptions } from "./cluster-control.js";
 import { LocalCluster, type LocalClusterOptions } from "./local-cluster.js";
+import { ClusterKey } from "../security/index.js";
 
 export interface MakePoolOptions {
   /** For a local cluster: its settings (worker nodes, threads). */
@@ -22,28 +23,41 @@ export async function MakePool(config?: string | readonly string[] | ConfigInput
   return makeClientPool(loaded.client);
 }
 
-async function makeClientPool(client: ClientConfig): Promise<ClusterPool> {
-  // Direct mode (a channel's frontend and backend are one URL): this client binds it and workers connect.
-  const control = await ClusterControl.open({
+/** The client's side of the channels as a config's [client] section describes it. */
+export function controlOptions(client: ClientConfig): ControlOptions {
+  return {
+    key: client.secret === undefined ? undefined : new ClusterKey(client.secret),
+    signatureMaxAgeMs: client.signatureMaxAgeMs,
     jobServers: client.jobServers,
+    // Direct mode (a channel's frontend and backend are one URL): this client binds it and workers connect.
     commandUrl: client.commandFrontendUrl,
     commandBind: client.commandFrontendUrl === client.commandBackendUrl,
     logUrl: client.logBackendUrl,
     logBind: client.logFrontendUrl === client.logBackendUrl,
-  });
+  };
+}
+
+async function makeClientPool(client: ClientConfig): Promise<ClusterPool> {
+  const options = controlOptions(client);
+  const key = options.key;
+  const control = await ClusterControl.open(options);
   const gearman = new GearmanClient({ servers: client.jobServers });
   return new ClusterPool({
     client: gearman,
     control,
     cacheFunctions: client.cacheFunctions,
     defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
+    key,
+    signatureMaxAgeMs: client.signatureMaxAgeMs,
   });
 }
 
 async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<ClusterPool> {
   const cluster = await LocalCluster.start(options);
   try {
+    const key = new ClusterKey(cluster.secret);
     const control = await ClusterControl.open({
+      key,
       jobServers: [cluster.jobServer],
       commandUrl: "tcp://127.0.0.1:0",
       commandBind: true,
@@ -58,6 +72,7 @@ async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<
       cacheFunctions: false,
       defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3 },
       release: () => cluster.close(),
+      key,
     });
   } catch (error) {
     await cluster.close();

@@ -5,16 +5,21 @@
  *          4  u8 version       1
  *          5  u8 kind          1 request (client → worker), 2 response (worker → client)
  *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8)
- *          7  u8 flags         bit 0: signed (reserved for the signature envelope; must be 0 in version 1)
+ *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body); other bits 0
  *          8  u32 BE n         length of the meta block
  *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
  *       12+n  body             the codec's encoding of the payload
+ *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (lib/security/cluster-key.ts)
+ *
+ * A signed request's HMAC covers every byte before the MAC; a signed
+ * response's also covers its request's nonce, so it answers that attempt only.
  *
  * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items}.
  * Response meta {ok, host, pid, elapsedMs, index?}; body {results} or {error}.
  */
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
+import { SIGNATURE_BYTES, SignatureError, nonceOf, type ClusterKey, type MessageGuard, type SignatureFacts } from "../security/index.js";
 import type { SerializedError } from "./remote-error.js";
 
 export const WIRE_VERSION = 1;
@@ -28,6 +33,7 @@ export const enum Codec {
 }
 const MAGIC = 0x474c4d50; // "GLMP"
 const HEADER = 12;
+const FLAG_SIGNED = 1;
 
 /** A chunk payload does not follow the wire format. */
 export class WireFormatError extends Error {
@@ -99,9 +105,10 @@ function unframe(bytes: Uint8Array, expected: Kind): Framed {
   if (buf[5] !== expected) throw new WireFormatError(`${what}: message kind ${buf[5]}, expected ${expected}`);
   const codec = buf[6];
   if (codec !== Codec.V8 && codec !== Codec.Json) throw new WireFormatError(`${what}: unknown codec ${codec}`);
-  if (buf[7] !== 0) throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
+  if ((buf[7] & ~FLAG_SIGNED) !== 0) throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
+  const end = buf[7] & FLAG_SIGNED ? buf.length - SIGNATURE_BYTES : buf.length;
   const metaLength = buf.readUInt32BE(8);
-  if (HEADER + metaLength > buf.length) throw new WireFormatError(`${what}: meta block of ${metaLength} bytes runs past the end`);
+  if (HEADER + metaLength > end) throw new WireFormatError(`${what}: meta block of ${metaLength} bytes runs past the end`);
   let meta: Record<string, unknown>;
   try {
     meta = JSON.parse(buf.toString("utf8", HEADER, HEADER + metaLength));
@@ -109,7 +116,7 @@ function unframe(bytes: Uint8Array, expected: Kind): Framed {
     throw new WireFormatError(`${what}: meta block is not JSON (${(error as Error).message})`);
   }
   if (meta === null || typeof meta !== "object") throw new WireFormatError(`${what}: meta block is not a JSON object`);
-  return { codec, meta, body: buf.subarray(HEADER + metaLength) };
+  return { codec, meta, body: buf.subarray(HEADER + metaLength, end) };
 }
 
 function encodeBody(codec: Codec, value: unknown): Buffer {
@@ -184,4 +191,60 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   }
   if (!payload?.error || typeof payload.error.message !== "string") throw new WireFormatError("chunk response: body lacks error");
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function kindName(bytes: Buffer): "chunk-request" | "chunk-response" {
+  if (bytes.length < HEADER || bytes.readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");
+  return bytes[5] === Kind.Response ? "chunk-response" : "chunk-request";
+}
+
+/** Whether a payload carries a signature (flag bit 0). */
+export function isSignedChunk(bytes: Uint8Array): boolean {
+  return bytes.length >= HEADER && (bytes[7] & FLAG_SIGNED) !== 0;
+}
+
+/**
+ * A signed copy of an unsigned request or response: flag bit 0 set and a fresh
+ * signature trailer. A response passes its request's nonce as `context`.
+ * Each attempt of a chunk is signed anew (its own time and nonce).
+ */
+export function signChunk(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
+  const unsigned = asBuffer(bytes);
+  const kind = kindName(unsigned);
+  if (isSignedChunk(unsigned)) throw new WireFormatError(`${kind}: already signed`);
+  const out = Buffer.allocUnsafe(unsigned.length + SIGNATURE_BYTES);
+  unsigned.copy(out, 0);
+  out[7] |= FLAG_SIGNED;
+  const message = out.subarray(0, unsigned.length);
+  key.sign(kind, [message], context).copy(out, unsigned.length);
+  return out;
+}
+
+/**
+ * Checks a payload's signature as its receiver: with a guard (this side has
+ * the secret) it must be signed, verify, be fresh and be new; without one it
+ * must not be signed. Returns the signature's time and nonce (undefined when
+ * unsigned); throws SignatureError naming `what`.
+ */
+export function verifyChunk(bytes: Uint8Array, guard: MessageGuard | undefined, what: string, context?: Uint8Array): SignatureFacts | undefined {
+  const buf = asBuffer(bytes);
+  const kind = kindName(buf);
+  const signed = isSignedChunk(buf);
+  if (!guard) {
+    if (signed) throw new SignatureError("no-secret", what);
+    return undefined;
+  }
+  if (!signed || buf.length < HEADER + SIGNATURE_BYTES) return guard.check(kind, [], undefined, what);
+  const split = buf.length - SIGNATURE_BYTES;
+  return guard.check(kind, [buf.subarray(0, split)], buf.subarray(split), what, context);
+}
+
+/** The nonce of a signed payload (undefined when unsigned), without checking it. */
+export function chunkNonce(bytes: Uint8Array): Buffer | undefined {
+  if (!isSignedChunk(bytes) || bytes.length < HEADER + SIGNATURE_BYTES) return undefined;
+  return nonceOf(asBuffer(bytes).subarray(bytes.length - SIGNATURE_BYTES)).nonceBytes;
 }

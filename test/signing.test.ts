@@ -1,0 +1,161 @@
+/** Signing pieces on their own: cluster keys, the replay guard, signed chunks, function policies, the security config keys. */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ClusterKey, MessageGuard, ReplayGuard, SignatureError, SIGNATURE_BYTES } from "../lib/security/index.js";
+import { encodeChunkRequest, encodeChunkResponse, decodeChunkRequest, decodeChunkResponse, signChunk, verifyChunk, chunkNonce, isSignedChunk, toFunctionRef, moduleFunction } from "../lib/wire/index.js";
+import { checkFunction, resolvePolicy, FunctionRefusedError } from "../lib/node/function-policy.js";
+import { loadConfig, ConfigError } from "../lib/config/index.js";
+
+const SECRET = "correct horse battery staple";
+const key = new ClusterKey(SECRET);
+const refusal = (reason: string) => (e: unknown) => e instanceof SignatureError && e.reason === reason;
+const request = () => encodeChunkRequest({ fn: toFunctionRef((x: number) => x * 2), items: [1, 2, 3], start: 0, mapId: "m", chunk: 0, memoryVersion: 0 });
+
+describe("cluster key", () => {
+  it("signs and verifies; another key, altered bytes or moved bytes do not verify", () => {
+    const parts = [Buffer.from("topic"), Buffer.from("body")];
+    const trailer = key.sign("command", parts);
+    assert.equal(trailer.length, SIGNATURE_BYTES);
+    assert.ok(key.verify("command", parts, trailer, "m").nonce.length === 32);
+    assert.throws(() => new ClusterKey("another secret of enough bytes").verify("command", parts, trailer, "m"), refusal("forged"));
+    assert.throws(() => key.verify("command", [Buffer.from("topic"), Buffer.from("bodY")], trailer, "m"), refusal("forged"));
+    assert.throws(() => key.verify("command", [Buffer.from("topicb"), Buffer.from("ody")], trailer, "m"), refusal("forged"));
+    assert.throws(() => key.verify("log", parts, trailer, "m"), refusal("forged"), "a command signature is no log signature");
+  });
+
+  it("refuses secrets shorter than 16 bytes", () => {
+    assert.throws(() => new ClusterKey("short"), /at least 16 bytes/);
+  });
+});
+
+describe("replay guard", () => {
+  it("admits a nonce once, refuses old and future times", () => {
+    const guard = new ReplayGuard({ maxAgeMs: 1000, maxSkewMs: 100 });
+    assert.equal(guard.admit("a", 10_000, 10_000), undefined);
+    assert.equal(guard.admit("a", 10_000, 10_001), "replayed");
+    assert.equal(guard.admit("b", 8_999, 10_000), "stale");
+    assert.equal(guard.admit("c", 10_101, 10_000), "stale");
+    assert.equal(guard.admit("d", 10_050, 10_000), undefined);
+  });
+
+  it("stays within its capacity and never admits a forgotten nonce again", () => {
+    const guard = new ReplayGuard({ maxAgeMs: 60_000, capacity: 100 });
+    for (let i = 0; i < 1000; i++) assert.equal(guard.admit(`n${i}`, 1000 + i, 2000), undefined);
+    assert.equal(guard.size, 100);
+    assert.equal(guard.admit("n5", 1005, 2000), "stale", "forgotten, but below the floor");
+    assert.equal(guard.admit("n999", 1999, 2000), "replayed");
+  });
+
+  it("forgets nonces once they age out", () => {
+    const guard = new ReplayGuard({ maxAgeMs: 1000 });
+    for (let i = 0; i < 50; i++) guard.admit(`n${i}`, 1000, 1000);
+    assert.equal(guard.admit("late", 5000, 5000), undefined);
+    assert.equal(guard.size, 1);
+  });
+});
+
+describe("signed chunks", () => {
+  it("a signed request decodes like the unsigned one and verifies once", () => {
+    const unsigned = request();
+    const signed = signChunk(unsigned, key);
+    assert.ok(isSignedChunk(signed) && !isSignedChunk(unsigned));
+    assert.deepEqual(decodeChunkRequest(signed).items, [1, 2, 3]);
+    const guard = new MessageGuard(key);
+    assert.ok(verifyChunk(signed, guard, "chunk"));
+    assert.throws(() => verifyChunk(signed, guard, "chunk"), refusal("replayed"));
+  });
+
+  it("refuses unsigned, forged, tampered and (without a secret) signed chunks", () => {
+    const guard = new MessageGuard(key);
+    assert.throws(() => verifyChunk(request(), guard, "chunk"), refusal("unsigned"));
+    assert.throws(() => verifyChunk(signChunk(request(), new ClusterKey("some other secret!!")), guard, "chunk"), refusal("forged"));
+    const tampered = signChunk(request(), key);
+    tampered[tampered.length - SIGNATURE_BYTES - 2] ^= 1;
+    assert.throws(() => verifyChunk(tampered, guard, "chunk"), refusal("forged"));
+    const cleared = signChunk(request(), key);
+    cleared[7] = 0; // flag cleared: now the trailer is read as body bytes and there is no signature
+    assert.throws(() => verifyChunk(cleared, guard, "chunk"), refusal("unsigned"));
+    assert.throws(() => verifyChunk(signChunk(request(), key), undefined, "chunk"), refusal("no-secret"));
+    assert.equal(verifyChunk(request(), undefined, "chunk"), undefined);
+  });
+
+  it("a response verifies only for the request it answers", () => {
+    const first = signChunk(request(), key);
+    const second = signChunk(request(), key);
+    const response = signChunk(encodeChunkResponse({ ok: true, results: [2, 4, 6], host: "h", pid: 1, elapsedMs: 1 }), key, chunkNonce(first));
+    assert.deepEqual((decodeChunkResponse(response) as { results: unknown[] }).results, [2, 4, 6]);
+    assert.throws(() => verifyChunk(response, new MessageGuard(key), "response", chunkNonce(second)), refusal("forged"));
+    assert.ok(verifyChunk(response, new MessageGuard(key), "response", chunkNonce(first)));
+    // A signed request is no signed response: each kind has its own key.
+    const asResponse = Buffer.from(first);
+    asResponse[5] = 2;
+    assert.throws(() => verifyChunk(asResponse, new MessageGuard(key), "response"), refusal("forged"));
+  });
+});
+
+describe("function policy", () => {
+  const source = toFunctionRef((x: number) => x);
+  const tasks = moduleFunction("file:///opt/tasks/math.js", "double");
+
+  it("auto allows source with a secret or loopback-only job servers, not otherwise", () => {
+    assert.equal(resolvePolicy("auto", true, ["10.0.0.5:4730"], []).allowSource, true);
+    assert.equal(resolvePolicy("auto", false, ["127.0.0.1:4730", "localhost:4731", "[::1]:4730"], []).allowSource, true);
+    const remote = resolvePolicy("auto", false, ["127.0.0.1:4730", "10.0.0.5:4730"], []);
+    assert.equal(remote.allowSource, false);
+    assert.match(remote.why, /10\.0\.0\.5:4730 is not on loopback/);
+    assert.equal(resolvePolicy(false, true, ["127.0.0.1:4730"], []).allowSource, false);
+  });
+
+  it("without source, only allow-listed modules run; '..' cannot escape a prefix", () => {
+    const policy = resolvePolicy(false, false, ["127.0.0.1:4730"], ["file:///opt/tasks/", "my-package"]);
+    assert.throws(() => checkFunction(source, policy), (e: unknown) => e instanceof FunctionRefusedError && /shipped as source/.test((e as Error).message));
+    assert.throws(() => checkFunction({ kind: "cached", key: "k" }, policy), FunctionRefusedError);
+    checkFunction({ kind: "module", specifier: tasks.specifier, exportName: "double" }, policy);
+    checkFunction({ kind: "module", specifier: "my-package", exportName: "f" }, policy);
+    for (const specifier of ["file:///opt/tasks/../../etc/evil.js", "file:///opt/tasksx/a.js", "node:child_process", "data:text/javascript,export default 1", "my-package-evil"]) {
+      assert.throws(() => checkFunction({ kind: "module", specifier, exportName: "f" }, policy), FunctionRefusedError, specifier);
+    }
+  });
+});
+
+describe("security config keys", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-signing-"));
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("reads secret, secret_file (relative to its config) and GLIMPSE_CLUSTER_SECRET, in that order", () => {
+    assert.equal(loadConfig({ client: { secret: SECRET } }, {})!.client.secret, SECRET);
+    write("cluster.secret", `${SECRET}\n`);
+    const file = write("a.ini", "[client]\nsecret_file = cluster.secret\n");
+    assert.equal(loadConfig(file, {})!.client.secret, SECRET);
+    assert.equal(loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret, "from the environment!");
+    assert.equal(loadConfig({ client: { secret: SECRET } }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret, SECRET);
+    assert.equal(loadConfig({ client: {} }, {})!.client.secret, undefined);
+  });
+
+  it("names the file and key of a bad secret without echoing it", () => {
+    const file = write("b.ini", "[client]\nsecret = tooshort\n");
+    assert.throws(() => loadConfig(file, {}), (e: unknown) => e instanceof ConfigError && e.message.includes(file) && /\[client\] secret/.test(e.message) && !e.message.includes("tooshort"));
+    const missing = write("c.ini", "[client]\nsecret_file = nowhere.secret\n");
+    assert.throws(() => loadConfig(missing, {}), (e: unknown) => e instanceof ConfigError && /secret_file/.test(e.message) && /nowhere\.secret/.test(e.message));
+    assert.throws(() => loadConfig({ client: { secret: SECRET, secret_file: "x" } }, {}), /both set/);
+    assert.throws(() => loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "short" }), /GLIMPSE_CLUSTER_SECRET/);
+    assert.throws(() => loadConfig({ client: { curve_public_key: "a".repeat(40) } }, {}), /curve_secret_key is missing/);
+    assert.throws(() => loadConfig({ server: { allow_source: "sometimes" } }, {}), /true, false or auto/);
+  });
+
+  it("reads allow_source and allowed_modules", () => {
+    const config = loadConfig({ server: { allow_source: "false", allowed_modules: "file:///opt/tasks/, my-package" } }, {})!;
+    assert.equal(config.server.allowSource, false);
+    assert.deepEqual(config.server.allowedModules, ["file:///opt/tasks/", "my-package"]);
+    assert.equal(loadConfig({ client: {} }, {})!.server.allowSource, "auto");
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+});
