@@ -11,6 +11,7 @@ import { registerLaunchBroker } from "./commands/launch-broker.js";
 import { registerLaunchWorker } from "./commands/launch-worker.js";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerKeygen } from "./commands/keygen.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerLaunchBroker(program);
   registerLaunchWorker(program);
   registerClusterCommands(program);
+  registerKeygen(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { Broker } from "../../lib/channels/index.js";
 import { clusterConfig } from "../cluster-config.js";
+import { curveOf } from "../../lib/pool/make-pool.js";
 
 export function registerLaunchBroker(program: Command): void {
   program
@@ -8,11 +9,14 @@ export function registerLaunchBroker(program: Command): void {
     .alias("LaunchBroker")
     .description("run the broker: forward the command channel (clients -> workers) and the log channel (workers -> clients), bound on the [server] URLs")
     .action(async (_options: unknown, command: Command) => {
-      const { server } = clusterConfig(command);
-      const broker = new Broker(server);
+      const { server, client } = clusterConfig(command);
+      const curve = curveOf(client);
+      const broker = new Broker(server, {
+        curve: curve && { ...curve, onRefused: (address) => process.stderr.write(`glimpse-cluster broker: refused a connection from ${address}: it does not hold the cluster's CURVE key\n`) },
+      });
       const urls = await broker.start();
       process.stdout.write(
-        `glimpse-cluster broker listening: commands ${urls.commandFrontendUrl} -> ${urls.commandBackendUrl}, logs ${urls.logFrontendUrl} -> ${urls.logBackendUrl}\n`,
+        `glimpse-cluster broker listening: commands ${urls.commandFrontendUrl} -> ${urls.commandBackendUrl}, logs ${urls.logFrontendUrl} -> ${urls.logBackendUrl}${curve ? " (CURVE)" : ""}\n`,
       );
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", resolve);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import os from "node:os";
 import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
 import { clusterConfig } from "../cluster-config.js";
+import { curveOf } from "../../lib/pool/make-pool.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 
 export function registerLaunchWorker(program: Command): void {
@@ -25,6 +26,7 @@ export function registerLaunchWorker(program: Command): void {
         signatureMaxAgeMs: config.client.signatureMaxAgeMs,
         allowSource: config.server.allowSource,
         allowedModules: config.server.allowedModules,
+        curve: curveOf(config.client),
       });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
       await supervisor.start();

@@ -3,9 +3,13 @@
  * its address. Commands: clients' PUB → command frontend (XSUB) → command
  * backend (XPUB) → workers' SUB. Logs: workers' PUB → log frontend (XSUB) →
  * log backend (XPUB) → clients' SUB. Subscriptions flow the other way.
+ * With the cluster's CURVE keys every bound socket is a CURVE server that
+ * admits only peers holding them; messages pass through as they are (signed
+ * messages stay signed: the broker needs no cluster secret).
  */
 import * as zmq from "zeromq";
 import { zmqUrl } from "./socket-options.js";
+import { applyCurve, releaseCurve, type CurveSettings } from "../security/index.js";
 
 export interface BrokerUrls {
   readonly commandFrontendUrl: string;
@@ -21,7 +25,10 @@ export class Broker {
   private runs: Promise<void>[] = [];
   private bound: BrokerUrls | undefined;
 
-  constructor(private readonly urls: BrokerUrls) {}
+  constructor(
+    private readonly urls: BrokerUrls,
+    private readonly options: { readonly curve?: CurveSettings } = {},
+  ) {}
 
   /** The endpoints actually bound (port 0 resolved), after start(). */
   get endpoints(): BrokerUrls | undefined {
@@ -33,6 +40,10 @@ export class Broker {
     const forwarder = async (frontend: string, backend: string): Promise<[string, string]> => {
       const proxy = new zmq.Proxy(new zmq.XSubscriber({ linger: 0 }), new zmq.XPublisher({ linger: 0 }));
       this.proxies.push(proxy);
+      if (this.options.curve) {
+        applyCurve(proxy.frontEnd, this.options.curve, "bind");
+        applyCurve(proxy.backEnd, this.options.curve, "bind");
+      }
       await bindRetrying(proxy.frontEnd, frontend);
       const front = proxy.frontEnd.lastEndpoint ?? frontend;
       this.boundSockets.push({ socket: proxy.frontEnd, endpoint: front });
@@ -80,6 +91,7 @@ export class Broker {
         // already closed
       }
     }
+    for (let i = 0; i < this.proxies.length * 2; i++) releaseCurve(this.options.curve, "bind");
     this.boundSockets = [];
     this.proxies = [];
     this.runs = [];

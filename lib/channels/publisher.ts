@@ -5,6 +5,7 @@
  */
 import * as zmq from "zeromq";
 import { attach, type Endpoint } from "./socket-options.js";
+import { releaseCurve } from "../security/index.js";
 import type { ClusterKey } from "../security/index.js";
 
 export interface PublisherSigning {
@@ -20,10 +21,12 @@ export class QueuedPublisher {
 
   /** The actual endpoint after a bind (with the real port), or the URL connected to. */
   endpoint = "";
+  private attached: Endpoint | undefined;
 
   constructor(private readonly signing?: PublisherSigning) {}
 
   async open(endpoint: Endpoint): Promise<void> {
+    this.attached = endpoint;
     this.endpoint = await attach(this.socket, endpoint);
   }
 
@@ -49,5 +52,6 @@ export class QueuedPublisher {
     await this.chain;
     this.closed = true;
     this.socket.close();
+    releaseCurve(this.attached?.curve, this.attached?.bind ? "bind" : "connect");
   }
 }

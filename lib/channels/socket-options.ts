@@ -1,7 +1,12 @@
+import type * as zmq from "zeromq";
+import { applyCurve, type CurveSettings } from "../security/index.js";
+
 /** Where a channel socket goes: bind (it owns the address) or connect (to a broker or a binding peer). */
 export interface Endpoint {
   readonly url: string;
   readonly bind: boolean;
+  /** The cluster's CURVE keys: encrypt the channel and admit only peers holding them. None: plain TCP. */
+  readonly curve?: CurveSettings;
 }
 
 /** ZeroMQ wants "*" for "pick a free port"; users and configs say 0. */
@@ -10,7 +15,8 @@ export function zmqUrl(url: string): string {
 }
 
 /** Binds or connects a socket; returns the endpoint in use (after a bind, with the port ZeroMQ chose). */
-export async function attach(socket: { bind(url: string): Promise<void>; connect(url: string): void; readonly lastEndpoint: string | null }, endpoint: Endpoint): Promise<string> {
+export async function attach(socket: zmq.Socket & { bind(url: string): Promise<void>; connect(url: string): void; readonly lastEndpoint: string | null }, endpoint: Endpoint): Promise<string> {
+  if (endpoint.curve) applyCurve(socket, endpoint.curve, endpoint.bind ? "bind" : "connect");
   if (!endpoint.bind) {
     socket.connect(endpoint.url);
     return endpoint.url;

@@ -7,6 +7,7 @@
  */
 import * as zmq from "zeromq";
 import { attach, type Endpoint } from "./socket-options.js";
+import { releaseCurve } from "../security/index.js";
 import { SignatureError, type MessageGuard } from "../security/index.js";
 
 export interface SubscriberChecking {
@@ -19,6 +20,7 @@ export interface SubscriberChecking {
 export class LoopingSubscriber {
   readonly socket = new zmq.Subscriber({ linger: 0 });
   endpoint = "";
+  private attached: Endpoint | undefined;
   private loop: Promise<void> | undefined;
   private closed = false;
   /** Frames that were not topic/body(/signature) messages, or that the callback threw on. */
@@ -30,6 +32,7 @@ export class LoopingSubscriber {
 
   async open(endpoint: Endpoint, topics: readonly string[], onMessage: (topic: string, body: Buffer) => void): Promise<void> {
     for (const topic of topics) this.socket.subscribe(topic);
+    this.attached = endpoint;
     this.endpoint = await attach(this.socket, endpoint);
     this.loop = (async () => {
       while (!this.closed) {
@@ -79,6 +82,7 @@ export class LoopingSubscriber {
   async close(): Promise<void> {
     this.closed = true;
     this.socket.close();
+    releaseCurve(this.attached?.curve, this.attached?.bind ? "bind" : "connect");
     await this.loop;
   }
 }

@@ -63,8 +63,8 @@ export class NodeChannels {
   }
 
   async open(handlers: CommandHandlers): Promise<void> {
-    await this.logs.open({ url: this.options.logUrl, bind: false });
-    await this.commands.open({ url: this.options.commandUrl, bind: false }, [TOPIC_ALL, nodeTopic(this.nodeId)], (_topic, body) => {
+    await this.logs.open({ url: this.options.logUrl, bind: false, curve: this.options.curve });
+    await this.commands.open({ url: this.options.commandUrl, bind: false, curve: this.options.curve }, [TOPIC_ALL, nodeTopic(this.nodeId)], (_topic, body) => {
       const envelope = parseCommand(body);
       if (envelope) this.onCommand(envelope, handlers);
     });

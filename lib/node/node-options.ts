@@ -30,9 +30,12 @@ export interface NodeOptionsInput {
   allowSource?: boolean | "auto";
   /** Module specifiers, or prefixes ending in "/", whose functions run even when source does not. */
   allowedModules?: readonly string[];
+  /** The cluster's CURVE key pair (Z85): the node's channel sockets connect as CURVE clients with it. */
+  curve?: { publicKey: string; secretKey: string };
 }
 
-export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules">>> & {
+export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve">>> & {
+  readonly curve: { readonly publicKey: string; readonly secretKey: string } | undefined;
   readonly jobServers: readonly string[];
   readonly resourceLimits: ResourceLimits | undefined;
   readonly secret: string | undefined;
@@ -56,6 +59,7 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     memoryWaitMs: input.memoryWaitMs ?? 30_000,
     resourceLimits: input.resourceLimits,
     secret: input.secret,
+    curve: input.curve && Object.freeze({ publicKey: input.curve.publicKey, secretKey: input.curve.secretKey }),
     signatureMaxAgeMs: input.signatureMaxAgeMs ?? 300_000,
     policy: resolvePolicy(input.allowSource ?? "auto", input.secret !== undefined, input.jobServers, input.allowedModules ?? []),
   });

@@ -19,7 +19,7 @@ import {
   QueuedPublisher, LoopingSubscriber,
   type Command, type LogEnvelope, type NodeStatsSnapshot,
 } from "../channels/index.js";
-import { MessageGuard, type ClusterKey, type SignatureError } from "../security/index.js";
+import { MessageGuard, type ClusterKey, type CurveSettings, type SignatureError } from "../security/index.js";
 import { MAP_FUNCTION } from "./chunk-job.js";
 import { PoolError } from "./errors.js";
 
@@ -39,6 +39,8 @@ export interface ControlOptions {
   readonly key?: ClusterKey;
   /** Oldest log message accepted, in ms (replay window). Default 300000. */
   readonly signatureMaxAgeMs?: number;
+  /** The cluster's CURVE keys: both channels encrypted, only key holders admitted. None: plain TCP. */
+  readonly curve?: CurveSettings;
   /** A log message was refused (unsigned, forged, replayed); default: a process warning, once per reason. */
   readonly onRefused?: (error: SignatureError, topic: string) => void;
 }
@@ -70,8 +72,8 @@ export class ClusterControl {
   static async open(options: ControlOptions): Promise<ClusterControl> {
     const control = new ClusterControl(options);
     try {
-      await control.publisher.open({ url: options.commandUrl, bind: options.commandBind });
-      await control.subscriber.open({ url: options.logUrl, bind: options.logBind }, [TOPIC_LOG, TOPIC_REPLY], (_topic, body) => {
+      await control.publisher.open({ url: options.commandUrl, bind: options.commandBind, curve: options.curve });
+      await control.subscriber.open({ url: options.logUrl, bind: options.logBind, curve: options.curve }, [TOPIC_LOG, TOPIC_REPLY], (_topic, body) => {
         const envelope = parseLog(body);
         if (envelope) control.onLog(envelope);
       });

@@ -10,7 +10,7 @@ import { loadConfig, type ConfigInput, type ClientConfig } from "../config/index
 import { ClusterPool } from "./cluster-pool.js";
 import { ClusterControl, type ControlOptions } from "./cluster-control.js";
 import { LocalCluster, type LocalClusterOptions } from "./local-cluster.js";
-import { ClusterKey } from "../security/index.js";
+import { ClusterKey, type CurveSettings } from "../security/index.js";
 
 export interface MakePoolOptions {
   /** For a local cluster: its settings (worker nodes, threads). */
@@ -23,11 +23,22 @@ export async function MakePool(config?: string | readonly string[] | ConfigInput
   return makeClientPool(loaded.client);
 }
 
+/** The cluster's CURVE keys from a [client] section, if it has them; refused peers become process warnings. */
+export function curveOf(client: ClientConfig): CurveSettings | undefined {
+  if (client.curvePublicKey === undefined || client.curveSecretKey === undefined) return undefined;
+  return {
+    publicKey: client.curvePublicKey,
+    secretKey: client.curveSecretKey,
+    onRefused: (address) => process.emitWarning(`refused a ZeroMQ connection from ${address}: it does not hold the cluster's CURVE key`, { code: "GLIMPSE_REFUSED" }),
+  };
+}
+
 /** The client's side of the channels as a config's [client] section describes it. */
 export function controlOptions(client: ClientConfig): ControlOptions {
   return {
     key: client.secret === undefined ? undefined : new ClusterKey(client.secret),
     signatureMaxAgeMs: client.signatureMaxAgeMs,
+    curve: curveOf(client),
     jobServers: client.jobServers,
     // Direct mode (a channel's frontend and backend are one URL): this client binds it and workers connect.
     commandUrl: client.commandFrontendUrl,

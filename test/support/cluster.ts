@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Broker } from "../../lib/channels/index.js";
+import type { CurveKeys } from "../../lib/security/index.js";
 import { CLI_PATH, freePort, type JobServerKind, type RunningJobServer } from "./job-servers.js";
 
 export interface TestClusterOptions {
@@ -20,6 +21,8 @@ export interface TestClusterOptions {
   clientConfig?: string[];
   /** Lines of a [server] section, read by the worker nodes. */
   serverConfig?: string[];
+  /** The cluster's CURVE keys: the broker admits only holders, and the config carries them. */
+  curve?: CurveKeys;
 }
 
 export interface TestNode {
@@ -35,21 +38,27 @@ export class TestCluster {
     readonly broker: Broker | undefined,
     readonly configFile: string,
     private readonly dir: string,
+    /** Addresses the broker turned away (CURVE). */
+    readonly refusedPeers: string[],
   ) {}
 
   static async start(options: TestClusterOptions): Promise<TestCluster> {
     const server = await options.kind.start({ jobRetries: options.jobRetries ?? 0 });
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-test-"));
+    const refused: string[] = [];
     let broker: Broker | undefined;
     try {
       let urls: { commandFrontend: string; commandBackend: string; logFrontend: string; logBackend: string };
       if (options.broker ?? true) {
-        broker = new Broker({
-          commandFrontendUrl: "tcp://127.0.0.1:0",
-          commandBackendUrl: "tcp://127.0.0.1:0",
-          logFrontendUrl: "tcp://127.0.0.1:0",
-          logBackendUrl: "tcp://127.0.0.1:0",
-        });
+        broker = new Broker(
+          {
+            commandFrontendUrl: "tcp://127.0.0.1:0",
+            commandBackendUrl: "tcp://127.0.0.1:0",
+            logFrontendUrl: "tcp://127.0.0.1:0",
+            logBackendUrl: "tcp://127.0.0.1:0",
+          },
+          { curve: options.curve && { ...options.curve, onRefused: (address) => refused.push(address) } },
+        );
         const bound = await broker.start();
         urls = {
           commandFrontend: bound.commandFrontendUrl,
@@ -75,12 +84,13 @@ export class TestCluster {
           "chunksize = 4",
           "poll_timeout = 60",
           "max_retries = 3",
+          ...(options.curve ? [`curve_public_key = ${options.curve.publicKey}`, `curve_secret_key = ${options.curve.secretKey}`] : []),
           ...(options.clientConfig ?? []),
           ...(options.serverConfig ? ["", "[server]", ...options.serverConfig] : []),
           "",
         ].join("\n"),
       );
-      return new TestCluster(server, broker, configFile, dir);
+      return new TestCluster(server, broker, configFile, dir, refused);
     } catch (error) {
       await broker?.close();
       await server.stop();
