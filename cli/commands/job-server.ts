@@ -4,6 +4,7 @@
  * once) or an admin `shutdown`. Prints exactly one line to stdout, once it
  * accepts connections: `glimpse-cluster job-server listening on HOST:PORT`.
  */
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { JobServer } from "../../lib/server/index.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
@@ -20,6 +21,9 @@ interface JobServerCliOptions {
   maxQueue?: number;
   handlePrefix?: string;
   grace: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 export function registerJobServer(program: Command): void {
@@ -35,10 +39,14 @@ export function registerJobServer(program: Command): void {
     .option("--max-connections <n>", "most connections at once (default 10000)", wholeNumber("--max-connections", 1))
     .option("--max-queue <n>", "default limit of jobs per function, as admin maxqueue (0: none)", wholeNumber("--max-queue", 0))
     .option("--handle-prefix <text>", "host part of job handles, H:<text>:<n> (default: the hostname)")
+    .option("--tls-cert <file>", "require TLS: the server's certificate (PEM); needs --tls-key")
+    .option("--tls-key <file>", "the key of --tls-cert (PEM)")
+    .option("--tls-ca <file>", "with TLS, also require client certificates signed by this CA (PEM)")
     .option("--grace <seconds>", "on SIGTERM/SIGINT, how long running jobs may take to finish", positiveSeconds("--grace"), 30)
     .action(async (options: JobServerCliOptions, command: Command) => {
       const verbose = Boolean(command.optsWithGlobals().verbose);
       let server: JobServer;
+      const tls = readTls(options);
       try {
         server = new JobServer({
           host: options.host,
@@ -50,6 +58,7 @@ export function registerJobServer(program: Command): void {
           maxConnections: options.maxConnections,
           maxQueue: options.maxQueue,
           handlePrefix: options.handlePrefix,
+          tls,
           log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
         });
       } catch (error) {
@@ -63,7 +72,7 @@ export function registerJobServer(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(`glimpse-cluster job-server listening on ${address.host}:${address.port}\n`);
+      process.stdout.write(`glimpse-cluster job-server listening on ${address.host}:${address.port}${tls ? " (TLS)" : ""}\n`);
       await new Promise<void>((resolve) => {
         let signalled = false;
         const stop = () => {
@@ -76,4 +85,17 @@ export function registerJobServer(program: Command): void {
         server.once("shutdown", resolve);
       });
     });
+}
+
+function readTls(options: JobServerCliOptions): { cert: string; key: string; ca?: string } | undefined {
+  if (!options.tlsCert && !options.tlsKey && !options.tlsCa) return undefined;
+  if (!options.tlsCert || !options.tlsKey) throw new UsageError("--tls-cert and --tls-key go together (and --tls-ca needs both)");
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (error) {
+      throw new UsageError(`${flag} ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read("--tls-cert", options.tlsCert), key: read("--tls-key", options.tlsKey), ca: options.tlsCa && read("--tls-ca", options.tlsCa) };
 }

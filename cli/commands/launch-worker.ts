@@ -27,6 +27,7 @@ export function registerLaunchWorker(program: Command): void {
         allowSource: config.server.allowSource,
         allowedModules: config.server.allowedModules,
         curve: curveOf(config.client),
+        tls: config.client.jobServerTls,
       });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
       await supervisor.start();

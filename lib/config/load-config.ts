@@ -37,6 +37,11 @@ export interface ClientConfig {
   readonly secretFile: string | undefined;
   /** Oldest signed message accepted, in ms. */
   readonly signatureMaxAgeMs: number;
+  /**
+   * TLS to the job servers (job_server_tls, or any of job_server_ca / _cert / _key):
+   * the PEM contents of those files. Undefined: plain TCP.
+   */
+  readonly jobServerTls: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
   /** The cluster's CURVE key pair (Z85): when set, every ZeroMQ channel is encrypted and only holders of it may connect. */
   readonly curvePublicKey: string | undefined;
   readonly curveSecretKey: string | undefined;
@@ -176,6 +181,31 @@ function build(raw: Raw, section: Section): Record<string, unknown> {
   return Object.freeze(out);
 }
 
+/** Reads a file a [client] key names, relative to the config file that named it; errors name both. */
+function readNamedFile(raw: Raw, key: string, value: string): string {
+  const origin = raw.get("client")?.get(key)?.file;
+  const file = path.resolve(origin ? path.dirname(origin) : process.cwd(), value);
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, origin ?? "config object", "client", key);
+  }
+}
+
+function resolveTls(raw: Raw, client: ClientConfig): ClientConfig["jobServerTls"] {
+  const files = client as unknown as { jobServerTlsOn: boolean; jobServerCaFile?: string; jobServerCertFile?: string; jobServerKeyFile?: string };
+  if (!files.jobServerTlsOn && !files.jobServerCaFile && !files.jobServerCertFile && !files.jobServerKeyFile) return undefined;
+  if ((files.jobServerCertFile === undefined) !== (files.jobServerKeyFile === undefined)) {
+    const missing = files.jobServerCertFile === undefined ? "job_server_cert" : "job_server_key";
+    throw new ConfigError(`job_server_cert and job_server_key go together; ${missing} is missing`, raw.get("client")?.get(missing === "job_server_cert" ? "job_server_key" : "job_server_cert")?.file ?? "config object", "client", missing);
+  }
+  return Object.freeze({
+    ca: files.jobServerCaFile && readNamedFile(raw, "job_server_ca", files.jobServerCaFile),
+    cert: files.jobServerCertFile && readNamedFile(raw, "job_server_cert", files.jobServerCertFile),
+    key: files.jobServerKeyFile && readNamedFile(raw, "job_server_key", files.jobServerKeyFile),
+  });
+}
+
 /** The secret from secret, secret_file (relative to the file naming it) or GLIMPSE_CLUSTER_SECRET, in that order; CURVE keys come in pairs. */
 function resolveSecret(raw: Raw, client: ClientConfig, env: NodeJS.ProcessEnv): Pick<ClientConfig, "secret" | "secretFile"> {
   const entries = raw.get("client");
@@ -190,13 +220,7 @@ function resolveSecret(raw: Raw, client: ClientConfig, env: NodeJS.ProcessEnv): 
   if (client.secretFile !== undefined) {
     const origin = entries?.get("secret_file")?.file;
     const file = path.resolve(origin ? path.dirname(origin) : process.cwd(), client.secretFile);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (error) {
-      throw new ConfigError(`cannot read the secret file ${file}: ${(error as Error).message}`, where("secret_file"), "client", "secret_file");
-    }
-    const secret = text.trim();
+    const secret = readNamedFile(raw, "secret_file", client.secretFile).trim();
     if (Buffer.byteLength(secret) < 16) {
       throw new ConfigError(`the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least 16`, where("secret_file"), "client", "secret_file");
     }
@@ -232,7 +256,7 @@ export function loadConfig(source?: string | readonly string[] | ConfigInput, en
   if (object) readObject(object, raw);
   const client = build(raw, "client") as unknown as ClientConfig;
   return Object.freeze({
-    client: Object.freeze({ ...client, ...resolveSecret(raw, client, env) }),
+    client: Object.freeze({ ...client, ...resolveSecret(raw, client, env), jobServerTls: resolveTls(raw, client) }),
     server: build(raw, "server") as unknown as ServerConfig,
     files: Object.freeze(files.map((f) => path.resolve(f))),
   });

@@ -7,7 +7,8 @@
  *   command(line) ──► queue ──► "line\n" ──► server
  *   server ──► lines ──► ERR → AdminError | single-line command → [line] | block until "." → lines
  */
-import net from "node:net";
+import type net from "node:net";
+import { connectTo, type GearmanTlsOptions } from "./transport.js";
 import { parseAddress, formatAddress } from "./address.js";
 import { AdminError, connectionError, timeoutError, closedError, protocolError } from "./errors.js";
 
@@ -42,6 +43,8 @@ export interface ShownJob {
 export interface AdminOptions {
   /** A command without a complete reply after this many ms fails with TIMEOUT (and the connection is dropped). Default 5000. */
   timeoutMs?: number;
+  /** Speak TLS to the server (as GearmanClient's tls option). Default: plain TCP. */
+  tls?: GearmanTlsOptions;
 }
 
 /** Commands whose reply is one line (`OK ...` or a value), not a block ended by ".". */
@@ -62,6 +65,7 @@ export class AdminClient {
   private buffer = "";
   private closed = false;
   private readonly timeoutMs: number;
+  private readonly tls: GearmanTlsOptions | undefined;
 
   /** `server` is "host:port" (default port 4730). */
   constructor(server: string, options: AdminOptions = {}) {
@@ -69,15 +73,15 @@ export class AdminClient {
     const timeoutMs = options.timeoutMs ?? 5000;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TypeError(`AdminClient option timeoutMs: expected a whole number ≥ 1, got ${String(timeoutMs)}`);
     this.timeoutMs = timeoutMs;
+    this.tls = options.tls;
   }
 
   private connect(): Promise<net.Socket> {
     if (this.socket) return Promise.resolve(this.socket);
     this.connecting ??= new Promise((resolve, reject) => {
-      const { host, port } = parseAddress(this.server);
-      const socket = net.connect({ host, port });
+      const { socket, ready } = connectTo(parseAddress(this.server), { tls: this.tls });
       socket.setEncoding("utf8");
-      socket.once("connect", () => {
+      socket.once(ready, () => {
         this.socket = socket;
         this.connecting = undefined;
         resolve(socket);

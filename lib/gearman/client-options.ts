@@ -1,5 +1,6 @@
 /** Options of GearmanClient and of one submission, validated once into filled, frozen forms. */
 import { parseAddressList, type ServerAddress } from "./address.js";
+import type { GearmanTlsOptions } from "./transport.js";
 import { DEFAULT_RECONNECT, type ReconnectOptions } from "./connection.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
 
@@ -18,6 +19,8 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions | false;
   /** Give up one connection attempt after this many ms. Default 5000. */
   connectTimeoutMs?: number;
+  /** Speak TLS to the job servers (CA to trust, client certificate). Default: plain TCP. */
+  tls?: GearmanTlsOptions;
   /** How long a job waits for any server to be connected before it fails with NO_SERVER, in ms. Default 10000. */
   noServerTimeoutMs?: number;
   /** How often a job is resubmitted to another server after its server was lost. Default 3. */
@@ -52,6 +55,7 @@ export interface FilledClientOptions {
   readonly maxPacketSize: number;
   readonly reconnect: ReconnectOptions | false;
   readonly connectTimeoutMs: number;
+  readonly tls: GearmanTlsOptions | undefined;
   readonly noServerTimeoutMs: number;
   readonly maxFailovers: number;
 }
@@ -65,6 +69,7 @@ export function fillClientOptions(options: ClientOptions): FilledClientOptions {
     maxPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
     reconnect: options.reconnect ?? DEFAULT_RECONNECT,
     connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+    tls: options.tls && Object.freeze({ ...options.tls }),
     noServerTimeoutMs: options.noServerTimeoutMs ?? 10_000,
     maxFailovers: options.maxFailovers ?? 3,
   });

@@ -77,6 +77,7 @@ export class GearmanClient extends EventEmitter {
           maxPacketSize: this.options.maxPacketSize,
           reconnect: this.options.reconnect,
           connectTimeoutMs: this.options.connectTimeoutMs,
+          tls: this.options.tls,
           onPacket: (packet) => this.onPacket(link, packet),
           onConnect: () => this.onConnect(link),
           onDisconnect: (error) => this.onDisconnect(link, error),

@@ -7,7 +7,8 @@
  *   socket 'data' ──► FrameDecoder ──► onPacket(packet)
  *   socket close ──► onDisconnect(error) ──(backoff)──► connect again ──► onConnect()
  */
-import net from "node:net";
+import type net from "node:net";
+import { connectTo, type GearmanTlsOptions } from "./transport.js";
 import { FrameDecoder } from "./decoder.js";
 import { DEFAULT_MAX_PACKET_SIZE, type Packet } from "./packet.js";
 import { formatAddress, type ServerAddress } from "./address.js";
@@ -27,6 +28,8 @@ export interface ConnectionOptions {
   readonly reconnect?: ReconnectOptions | false;
   /** Give up one connection attempt after this many ms. Default 5000. */
   readonly connectTimeoutMs?: number;
+  /** Speak TLS to the server. Default: plain TCP. */
+  readonly tls?: GearmanTlsOptions;
   readonly onPacket: (packet: Packet, connection: ServerConnection) => void;
   readonly onConnect?: (connection: ServerConnection) => void;
   readonly onDisconnect?: (error: GearmanError, connection: ServerConnection) => void;
@@ -60,7 +63,7 @@ export class ServerConnection {
   /** Starts connecting (and reconnecting after every loss, until close()). */
   open(): void {
     if (this.closed || this.socket) return;
-    const socket = net.connect({ host: this.address.host, port: this.address.port, noDelay: true });
+    const { socket, ready } = connectTo(this.address, { tls: this.options.tls, noDelay: true });
     this.socket = socket;
     const decoder = new FrameDecoder({
       expect: "RES",
@@ -74,7 +77,7 @@ export class ServerConnection {
       socket.destroy();
     }, this.options.connectTimeoutMs ?? 5000);
     socket.setKeepAlive(true, 10_000);
-    socket.once("connect", () => {
+    socket.once(ready, () => {
       clearTimeout(connectTimer);
       this.isConnected = true;
       this.attempt = 0;

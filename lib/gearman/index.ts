@@ -7,3 +7,4 @@ export * from "./connection.js";
 export * from "./client.js";
 export * from "./worker.js";
 export * from "./admin.js";
+export * from "./transport.js";

@@ -1,5 +1,6 @@
 /** Options of GearmanWorker and of one registration, validated once into filled, frozen forms. */
 import { parseAddressList, type ServerAddress } from "./address.js";
+import type { GearmanTlsOptions } from "./transport.js";
 import { DEFAULT_RECONNECT, type ReconnectOptions } from "./connection.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
 
@@ -16,6 +17,8 @@ export interface WorkerOptions {
   reconnect?: ReconnectOptions | false;
   /** Give up one connection attempt after this many ms. Default 5000. */
   connectTimeoutMs?: number;
+  /** Speak TLS to the job servers (CA to trust, client certificate). Default: plain TCP. */
+  tls?: GearmanTlsOptions;
 }
 
 export interface RegisterOptions {
@@ -34,6 +37,7 @@ export interface FilledWorkerOptions {
   readonly maxPacketSize: number;
   readonly reconnect: ReconnectOptions | false;
   readonly connectTimeoutMs: number;
+  readonly tls: GearmanTlsOptions | undefined;
 }
 
 export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
@@ -49,6 +53,7 @@ export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
     maxPacketSize: positiveInteger("maxPacketSize", options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE),
     reconnect: options.reconnect ?? DEFAULT_RECONNECT,
     connectTimeoutMs: positiveInteger("connectTimeoutMs", options.connectTimeoutMs ?? 5000),
+    tls: options.tls && Object.freeze({ ...options.tls }),
   });
 }
 

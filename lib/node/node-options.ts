@@ -32,9 +32,12 @@ export interface NodeOptionsInput {
   allowedModules?: readonly string[];
   /** The cluster's CURVE key pair (Z85): the node's channel sockets connect as CURVE clients with it. */
   curve?: { publicKey: string; secretKey: string };
+  /** TLS to the job servers (PEM texts). Default: plain TCP. */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
-export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve">>> & {
+export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve" | "tls">>> & {
+  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
   readonly curve: { readonly publicKey: string; readonly secretKey: string } | undefined;
   readonly jobServers: readonly string[];
   readonly resourceLimits: ResourceLimits | undefined;
@@ -59,6 +62,7 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     memoryWaitMs: input.memoryWaitMs ?? 30_000,
     resourceLimits: input.resourceLimits,
     secret: input.secret,
+    tls: input.tls && Object.freeze({ ...input.tls }),
     curve: input.curve && Object.freeze({ publicKey: input.curve.publicKey, secretKey: input.curve.secretKey }),
     signatureMaxAgeMs: input.signatureMaxAgeMs ?? 300_000,
     policy: resolvePolicy(input.allowSource ?? "auto", input.secret !== undefined, input.jobServers, input.allowedModules ?? []),

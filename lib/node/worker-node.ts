@@ -64,7 +64,7 @@ export class WorkerNode extends EventEmitter {
     });
     this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs);
-    this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: options.threads });
+    this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: options.threads, tls: options.tls });
     this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
     this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));

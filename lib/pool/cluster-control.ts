@@ -14,6 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { AdminClient } from "../gearman/admin.js";
+import type { GearmanTlsOptions } from "../gearman/transport.js";
 import {
   CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseLog,
   QueuedPublisher, LoopingSubscriber,
@@ -39,6 +40,8 @@ export interface ControlOptions {
   readonly key?: ClusterKey;
   /** Oldest log message accepted, in ms (replay window). Default 300000. */
   readonly signatureMaxAgeMs?: number;
+  /** TLS to the job servers, for the admin connections that list live nodes. */
+  readonly tls?: GearmanTlsOptions;
   /** The cluster's CURVE keys: both channels encrypted, only key holders admitted. None: plain TCP. */
   readonly curve?: CurveSettings;
   /** A log message was refused (unsigned, forged, replayed); default: a process warning, once per reason. */
@@ -66,7 +69,7 @@ export class ClusterControl {
       kind: "log",
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
-    this.admins = options.jobServers.map((server) => new AdminClient(server, { timeoutMs: 2000 }));
+    this.admins = options.jobServers.map((server) => new AdminClient(server, { timeoutMs: 2000, tls: options.tls }));
   }
 
   static async open(options: ControlOptions): Promise<ClusterControl> {

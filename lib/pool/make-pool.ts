@@ -39,6 +39,7 @@ export function controlOptions(client: ClientConfig): ControlOptions {
     key: client.secret === undefined ? undefined : new ClusterKey(client.secret),
     signatureMaxAgeMs: client.signatureMaxAgeMs,
     curve: curveOf(client),
+    tls: client.jobServerTls,
     jobServers: client.jobServers,
     // Direct mode (a channel's frontend and backend are one URL): this client binds it and workers connect.
     commandUrl: client.commandFrontendUrl,
@@ -52,7 +53,7 @@ async function makeClientPool(client: ClientConfig): Promise<ClusterPool> {
   const options = controlOptions(client);
   const key = options.key;
   const control = await ClusterControl.open(options);
-  const gearman = new GearmanClient({ servers: client.jobServers });
+  const gearman = new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls });
   return new ClusterPool({
     client: gearman,
     control,

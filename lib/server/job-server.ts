@@ -18,6 +18,7 @@
  */
 import { EventEmitter } from "node:events";
 import net from "node:net";
+import tls from "node:tls";
 import os from "node:os";
 import { FrameDecoder } from "../gearman/decoder.js";
 import { encodeRaw, splitArgs, type Packet } from "../gearman/packet.js";
@@ -79,7 +80,13 @@ export class JobServer extends EventEmitter implements PeerHost {
     this.options = fillServerOptions(options, os.hostname());
     this.writeLimit = this.options.writeLimit;
     this.handleHead = `H:${Buffer.from(this.options.handlePrefix).toString("latin1")}:`;
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const secure = this.options.tls;
+    this.server = secure
+      ? tls.createServer({ cert: secure.cert, key: secure.key, ca: secure.ca, requestCert: secure.ca !== undefined, rejectUnauthorized: secure.ca !== undefined }, (socket) => this.accept(socket))
+      : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (secure) {
+      this.server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.options.log(`refused a TLS connection from ${socket.remoteAddress}:${socket.remotePort}: ${error.message}`));
+    }
   }
 
   /** Where the server listens (after listen()). */

@@ -30,10 +30,18 @@ export interface JobServerOptions {
   handlePrefix?: string;
   /** Where the server writes its log lines (errors from peers, journal replay). Default: dropped. */
   log?: (line: string) => void;
+  /**
+   * Require TLS on every connection: the server's certificate and key (PEM).
+   * With `ca`, clients must also present a certificate signed by it (mutual
+   * TLS: only holders of such a certificate can submit or take jobs).
+   * Default: plain TCP.
+   */
+  tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca?: string | Buffer };
 }
 
-export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queueFile" | "log">>> & {
+export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queueFile" | "log" | "tls">>> & {
   readonly queueFile: string | undefined;
+  readonly tls: JobServerOptions["tls"];
   readonly log: (line: string) => void;
 };
 
@@ -55,6 +63,12 @@ function host(value: unknown): string {
   return value;
 }
 
+function tlsOptions(value: JobServerOptions["tls"]): JobServerOptions["tls"] {
+  if (value === undefined) return undefined;
+  if (!value || !value.cert || !value.key) throw new TypeError("JobServer option tls: expected { cert, key } (PEM), and optionally ca to require client certificates");
+  return Object.freeze({ ...value });
+}
+
 export function fillServerOptions(options: JobServerOptions, hostname: string): FilledServerOptions {
   return Object.freeze({
     host: host(options.host ?? "127.0.0.1"),
@@ -69,5 +83,6 @@ export function fillServerOptions(options: JobServerOptions, hostname: string): 
     writeLimit: whole("writeLimit", options.writeLimit ?? 256 * 1024 * 1024, 1),
     handlePrefix: prefix(options.handlePrefix ?? Buffer.from(hostname).subarray(0, 40).toString()),
     log: options.log ?? (() => {}),
+    tls: tlsOptions(options.tls),
   });
 }

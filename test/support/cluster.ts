@@ -21,6 +21,8 @@ export interface TestClusterOptions {
   clientConfig?: string[];
   /** Lines of a [server] section, read by the worker nodes. */
   serverConfig?: string[];
+  /** More arguments for the job server (e.g. TLS files). */
+  serverArgs?: string[];
   /** The cluster's CURVE keys: the broker admits only holders, and the config carries them. */
   curve?: CurveKeys;
 }
@@ -43,7 +45,7 @@ export class TestCluster {
   ) {}
 
   static async start(options: TestClusterOptions): Promise<TestCluster> {
-    const server = await options.kind.start({ jobRetries: options.jobRetries ?? 0 });
+    const server = await options.kind.start({ jobRetries: options.jobRetries ?? 0, extraArgs: options.serverArgs });
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-test-"));
     const refused: string[] = [];
     let broker: Broker | undefined;
