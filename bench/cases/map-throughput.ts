@@ -1,60 +1,32 @@
 /**
  * map throughput on a trivial function: our local cluster (one worker node
  * with 2 threads) against piscina alone with the same chunking, and Python's
- * multiprocessing.Pool(2).map when a Python 3 is installed.
+ * multiprocessing.Pool(2).map and Dask's client.map when Python 3 (and
+ * python3-distributed) are installed. Ours, piscina and multiprocessing
+ * alternate round by round; Dask runs its rounds in one cluster afterwards
+ * (its start-up is not timed).
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { Piscina } from "piscina";
 import { autoChunksize } from "../../lib/pool/chunks.js";
 import { localPool } from "../local-pool.js";
 import { median } from "../measure.js";
 import { ratio, skippedRow, type BenchCase, type Row } from "../bench-case.js";
+import { DASK_SETTING, daskMap, daskVersion, multiprocessingMap } from "../python-peers.js";
 
 const ITEMS = Number(process.env.BENCH_MAP_ITEMS ?? 1_000_000);
 const ROUNDS = 3;
-const PYTHON = ["/usr/bin/python3", "python3"].find((p) => p.startsWith("/") ? existsSync(p) : spawnSync(p, ["-c", "1"]).status === 0);
-
-function pythonMultiprocessing(): number | string {
-  if (!PYTHON) return "no python3 installed";
-  const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-bench-"));
-  const script = path.join(dir, "mp.py");
-  writeFileSync(
-    script,
-    [
-      "import multiprocessing, time",
-      "def f(x):",
-      "    return x + 1",
-      "if __name__ == '__main__':",
-      `    items = list(range(${ITEMS}))`,
-      "    with multiprocessing.Pool(2) as pool:",
-      "        t = time.perf_counter()",
-      "        out = pool.map(f, items)",
-      "        dt = time.perf_counter() - t",
-      `    assert out[-1] == ${ITEMS}`,
-      "    print(dt)",
-    ].join("\n"),
-  );
-  try {
-    const result = spawnSync(PYTHON, [script], { encoding: "utf8", timeout: 120_000 });
-    if (result.status !== 0) return `python failed: ${result.stderr.trim().split("\n").pop()}`;
-    return ITEMS / Number(result.stdout.trim());
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 export const mapThroughput: BenchCase = {
   name: "map-throughput",
-  workload: `x => x + 1 over ${ITEMS} numbers, 2 worker threads, chunksize auto (${autoChunksize(ITEMS, 2)} items); glimpse local cluster (embedded job server, 1 node) vs piscina alone (same chunks) vs Python multiprocessing.Pool(2).map (default chunksize); ${ROUNDS} rounds, medians`,
+  workload: `x => x + 1 over ${ITEMS} numbers, 2 worker threads, chunksize auto (${autoChunksize(ITEMS, 2)} items); glimpse local cluster (embedded job server, 1 node) vs piscina alone (same chunks) vs Python multiprocessing.Pool(2).map (default chunksize) vs Dask ${DASK_SETTING} client.map over the same chunks; ${ROUNDS} rounds, medians`,
   budgetSeconds: 150,
   async run() {
     const items = Array.from({ length: ITEMS }, (_, i) => i);
     const chunksize = autoChunksize(ITEMS, 2);
     const ours: number[] = [];
     const alone: number[] = [];
+    const multiprocessing: number[] = [];
+    let multiprocessingSkip: string | undefined;
     const pool = await localPool(2);
     const piscina = new Piscina({ filename: new URL("../piscina-task.js", import.meta.url).href, minThreads: 2, maxThreads: 2 });
     try {
@@ -70,23 +42,30 @@ export const mapThroughput: BenchCase = {
         const flat = (await Promise.all(chunks)).flat();
         alone.push(ITEMS / ((performance.now() - t) / 1000));
         if (flat[ITEMS - 1] !== ITEMS) throw new Error("map-throughput: wrong result from piscina");
+        const python = multiprocessingMap(ITEMS);
+        if (typeof python === "number") multiprocessing.push(python);
+        else multiprocessingSkip = python;
       }
     } finally {
       await pool.close();
       await piscina.destroy();
     }
-    const python = pythonMultiprocessing();
+    const version = daskVersion();
+    const dask = version ? daskMap(ITEMS, chunksize, ROUNDS) : "python3-distributed is not installed (bench/setup-peers.sh installs it)";
     const rows: Row[] = [
       { contender: "glimpse-cluster local cluster", setting: "1 node × 2 threads", "items/s": Math.round(median(ours)) },
       { contender: "piscina alone", setting: "2 threads", "items/s": Math.round(median(alone)) },
-      skippedRow("Dask", "no Dask contender in this case yet (bench/setup-peers.sh installs python3-distributed)"),
     ];
     const notes: string[] = [];
     const ratios = [ratio("glimpse/piscina alone", median(ours) / median(alone), { text: "≥ 0.7", met: (v) => v >= 0.7 })];
-    if (typeof python === "number") {
-      rows.push({ contender: "Python multiprocessing", setting: "Pool(2).map", "items/s": Math.round(python) });
-      ratios.push(ratio("glimpse/multiprocessing", median(ours) / python, { text: "≥ 1.0", met: (v) => v >= 1 }));
-    } else rows.push(skippedRow("Python multiprocessing", python));
+    if (multiprocessing.length > 0) {
+      rows.push({ contender: "Python multiprocessing", setting: "Pool(2).map", "items/s": Math.round(median(multiprocessing)) });
+      ratios.push(ratio("glimpse/multiprocessing", median(ours) / median(multiprocessing), { text: "≥ 1.0", met: (v) => v >= 1 }));
+    } else rows.push(skippedRow("Python multiprocessing", multiprocessingSkip ?? "not run"));
+    if (typeof dask !== "string") {
+      rows.push({ contender: `Dask ${version}`, setting: `client.map over chunks of ${chunksize}, 2 worker processes × 1 thread`, "items/s": Math.round(median(dask)) });
+      ratios.push(ratio("glimpse/Dask", median(ours) / median(dask), { text: "≥ 20", met: (v) => v >= 20 }));
+    } else rows.push(skippedRow("Dask", dask));
     return { rows, ratios, notes };
   },
 };
