@@ -10,7 +10,7 @@
  * nonce). Each kind of message has its own key, derived from the secret, so a
  * signed log record can never pass for a command, nor a response for a request.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { SignatureError } from "./errors.js";
 
 export const SIGNATURE_BYTES = 56;
@@ -34,13 +34,14 @@ export interface SignatureFacts {
 }
 
 export class ClusterKey {
-  private readonly keys: ReadonlyMap<SignedKind, Buffer>;
+  private readonly keys: ReadonlyMap<SignedKind, KeyObject>;
 
   /** `secret`: at least 16 bytes of text (or bytes), the same on every client and worker of the cluster. */
   constructor(secret: string | Uint8Array) {
     const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
     if (bytes.length < MIN_SECRET_BYTES) throw new RangeError(`a cluster secret needs at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`);
-    this.keys = new Map(KINDS.map((kind) => [kind, createHmac("sha256", bytes).update(`glimpse-cluster v1 ${kind}`).digest()]));
+    // Key objects, made once: an HMAC per message then skips importing the key bytes.
+    this.keys = new Map(KINDS.map((kind) => [kind, createSecretKey(createHmac("sha256", bytes).update(`glimpse-cluster v1 ${kind}`).digest())]));
   }
 
   /** A trailer signing `parts` (and `context`, which is not sent) now, with a fresh nonce. */
