@@ -9,7 +9,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { MakePool, PoolError, type ClusterPool } from "../lib/index.js";
+import { MakePool, PoolError, moduleFunction, type ClusterPool } from "../lib/index.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 
@@ -134,6 +134,25 @@ for (const kind of jobServerKinds()) {
         });
         assert.deepEqual(await pool.map((x: number) => x * 10, [1, 2]), [10, 20]);
         assert.equal((await pool.ping(5000)).length, 1, "the node survived its thread");
+      } finally {
+        await pool?.close();
+        await cluster.close();
+      }
+    });
+
+    it("a chunk that kills its worker node process fails after the retries, naming it; the restarted node serves the next map", async () => {
+      const cluster = await TestCluster.start({ kind, jobRetries: 1 });
+      let pool: ClusterPool | undefined;
+      try {
+        await cluster.startNode(1);
+        pool = await MakePool(cluster.configFile);
+        const killer = moduleFunction<number, number>(new URL("./fixtures/marker-functions.js", import.meta.url), "killProcessAtSeven");
+        await assert.rejects(pool.map(killer, Array.from({ length: 10 }, (_, i) => i), { chunksize: 1, retries: 0 }), (e: unknown) => {
+          assert.ok(e instanceof PoolError && e.code === "CHUNK_FAILED", String(e));
+          assert.match(e.message, /chunk 7 \(items 7\.\.7\) failed 1 time/);
+          return true;
+        });
+        assert.deepEqual(await pool.map((x: number) => x * 10, [1, 2]), [10, 20]);
       } finally {
         await pool?.close();
         await cluster.close();
