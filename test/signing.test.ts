@@ -26,6 +26,15 @@ describe("cluster key", () => {
     assert.throws(() => key.verify("log", parts, trailer, "m"), refusal("forged"), "a command signature is no log signature");
   });
 
+  it("gives every signature its own nonce, across keys of one process", () => {
+    const other = new ClusterKey("another secret of enough bytes");
+    const nonces = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      for (const k of [key, other]) nonces.add(k.verify("log", [Buffer.from("x")], k.sign("log", [Buffer.from("x")]), "m").nonce);
+    }
+    assert.equal(nonces.size, 2000);
+  });
+
   it("refuses secrets shorter than 16 bytes", () => {
     assert.throws(() => new ClusterKey("short"), /at least 16 bytes/);
   });

@@ -94,6 +94,17 @@ describe("function references", () => {
     assert.deepEqual(freeNames("(x) => ({ x, y: x.y, [z]: 1 })"), ["z"]);
   });
 
+  it("checks each source once: fresh closures of one source share a reference, a refused one stays refused", () => {
+    const make = () => (x: number) => x + 1;
+    const first = toFunctionRef(make());
+    assert.equal(toFunctionRef(make()), first, "a second closure of the same source reuses the checked reference");
+    assert.ok(Object.isFrozen(first));
+    const named = { other(x: number) { return x + 1; } };
+    assert.notEqual(toFunctionRef(named.other), first, "another name or source is checked on its own");
+    const factor = 2;
+    for (let i = 0; i < 2; i++) assert.throws(() => toFunctionRef((x: number) => x * factor), /"factor"/);
+  });
+
   it("refuses native, bound, generator, class and this-using functions", () => {
     assert.throws(() => toFunctionRef(Math.sqrt), /native function/);
     assert.throws(() => toFunctionRef(((x: number) => x).bind(null)), /bound function/);

@@ -225,8 +225,6 @@ export class GearmanWorker extends EventEmitter {
     this.runningCount++;
     this.emit("job", job);
     const registered = this.functions.get(func);
-    // Another slot free? Ask for the next job while this one runs.
-    this.grab(link);
     if (!registered) {
       job.exception(`no handler for function ${func} on this worker (unregistered while the job was on its way)`);
       return this.settled(link, job);
@@ -241,6 +239,8 @@ export class GearmanWorker extends EventEmitter {
     } catch (error) {
       outcome = Promise.reject(error);
     }
+    // Another slot free? Ask for the next job while this one runs (after the handler started it).
+    this.grab(link);
     outcome.then(
       (value) => {
         if (value === undefined || value === null) job.complete();

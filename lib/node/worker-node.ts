@@ -106,7 +106,8 @@ export class WorkerNode extends EventEmitter {
       return undefined;
     }
     const header = peekChunkRequest(job.data);
-    await this.memory.ready(header.memoryVersion, job.signal);
+    // Awaited only when missing: a chunk that can run goes to its thread in the tick it arrived.
+    if (this.memory.version < header.memoryVersion) await this.memory.ready(header.memoryVersion, job.signal);
     const controller = new AbortController();
     const onLost = () => controller.abort(job.signal.reason);
     job.signal.addEventListener("abort", onLost, { once: true });

@@ -84,7 +84,8 @@ export async function* runWindow<T, R>(source: AsyncIterator<Chunk<T>>, options:
       await new Promise<void>((resolve) => settle.add(resolve));
     }
   } finally {
-    if (!controller.signal.aborted) controller.abort(new Error("map stopped"));
+    // Stopped early (a failure, or the consumer left): cancel what still runs. A finished window has nothing to cancel.
+    if (!controller.signal.aborted && (running.size > 0 || !exhausted)) controller.abort(new Error("map stopped"));
     await source.return?.();
   }
 }

@@ -3,7 +3,11 @@
  *
  * Every signature is a 56-byte trailer:
  *
- *   u64 BE time (ms since the epoch) | 16-byte random nonce | 32-byte HMAC-SHA256
+ *   u64 BE time (ms since the epoch) | 16-byte nonce | 32-byte HMAC-SHA256
+ *
+ * A nonce is 8 random bytes drawn once per process followed by a u64 counter:
+ * unique without a system call per message (it needs to be unique, not
+ * secret: the HMAC is what an attacker cannot forge).
  *
  * The HMAC covers the message's bytes, the time and the nonce, plus an
  * optional context that is not sent (a response is bound to its request's
@@ -48,7 +52,7 @@ export class ClusterKey {
   sign(kind: SignedKind, parts: readonly Uint8Array[], context?: Uint8Array): Buffer {
     const trailer = Buffer.allocUnsafe(SIGNATURE_BYTES);
     trailer.writeBigUInt64BE(BigInt(Date.now()), 0);
-    randomBytes(NONCE_BYTES).copy(trailer, TIME_BYTES);
+    nextNonce(trailer, TIME_BYTES);
     this.mac(kind, parts, trailer.subarray(0, TIME_BYTES + NONCE_BYTES), context).copy(trailer, TIME_BYTES + NONCE_BYTES);
     return trailer;
   }
@@ -74,6 +78,15 @@ export class ClusterKey {
     if (context) hmac.update(context);
     return hmac.digest();
   }
+}
+
+const processNonce = randomBytes(8);
+let nonceCounter = 0n;
+
+/** Writes the next nonce of this process at `offset`. */
+function nextNonce(into: Buffer, offset: number): void {
+  processNonce.copy(into, offset);
+  into.writeBigUInt64BE(++nonceCounter, offset + 8);
 }
 
 /** The time and nonce of a trailer (not verified). */

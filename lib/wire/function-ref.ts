@@ -65,8 +65,23 @@ export function toFunctionRef(fn: unknown): FunctionRef {
   if (typeof fn !== "function") {
     throw new FunctionShippingError(`map needs a function or moduleFunction(url, name) as its first argument, got ${fn === null ? "null" : typeof fn}`);
   }
-  const name = fn.name || "anonymous function";
   const source = Function.prototype.toString.call(fn);
+  const cacheKey = `${fn.name}\0${source}`;
+  const known = checkedSources.get(cacheKey);
+  if (known) return known;
+  const ref = checkSource(fn, source);
+  // Keeps the most recently added entries: maps usually repeat a few functions, often as fresh closures.
+  if (checkedSources.size >= CHECKED_SOURCES) checkedSources.delete(checkedSources.keys().next().value!);
+  checkedSources.set(cacheKey, ref);
+  return ref;
+}
+
+/** Functions already checked, by name and source text: parsing a source for free names costs tens of µs. */
+const checkedSources = new Map<string, FunctionRef>();
+const CHECKED_SOURCES = 256;
+
+function checkSource(fn: Function, source: string): FunctionRef {
+  const name = fn.name || "anonymous function";
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     const bound = fn.name.startsWith("bound ");
     throw new FunctionShippingError(
@@ -100,5 +115,5 @@ export function toFunctionRef(fn: unknown): FunctionRef {
     throw new FunctionShippingError(`${name} uses "this", which has no value on the workers; pass what it needs as the item or through pool.setMemory`);
   }
   const hash = createHash("sha256").update(expression).digest("hex");
-  return { kind: "source", source: expression, hash, name };
+  return Object.freeze({ kind: "source", source: expression, hash, name });
 }
