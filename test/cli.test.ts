@@ -77,6 +77,10 @@ describe("glimpse-cluster exit codes and messages", () => {
     assert.match(number.stderr, /number\.ini \[client\] max_retries: expected a whole number ≥ 0, got "many"/);
     assert.equal(number.code, 2);
 
+    const prefetch = await cli(["-c", file("prefetch.ini", "[server]\nprefetch = -1\n"), "launch-worker", "1"]);
+    assert.match(prefetch.stderr, /prefetch\.ini \[server\] prefetch: expected a whole number ≥ 0/);
+    assert.equal(prefetch.code, 2);
+
     const url = await cli(["-c", file("url.ini", "[server]\ncommand_frontend_url = http://x\n"), "launch-broker"]);
     assert.equal(url.code, 2);
     assert.match(url.stderr, /url\.ini \[server\] command_frontend_url: expected a ZeroMQ endpoint/);

@@ -144,7 +144,8 @@ for (const kind of jobServerKinds()) {
       const cluster = await TestCluster.start({ kind, jobRetries: 1 });
       let pool: ClusterPool | undefined;
       try {
-        await cluster.startNode(1);
+        // Prefetch 0: a chunk waiting in the node's thread would die with the killer and use up its own retries.
+        await cluster.startNode(1, ["--prefetch", "0"]);
         pool = await MakePool(cluster.configFile);
         const killer = moduleFunction<number, number>(new URL("./fixtures/marker-functions.js", import.meta.url), "killProcessAtSeven");
         await assert.rejects(pool.map(killer, Array.from({ length: 10 }, (_, i) => i), { chunksize: 1, retries: 0 }), (e: unknown) => {

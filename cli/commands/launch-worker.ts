@@ -13,13 +13,15 @@ export function registerLaunchWorker(program: Command): void {
     .argument("[num_processes]", "threads in the node's pool (chunks run at once); default: the machine's cores", wholeNumber("num_processes", 1))
     .option("--grace <seconds>", "on SIGTERM, how long running chunks may take to finish", positiveSeconds("--grace"), 30)
     .option("--memory-limit <mb>", "heap limit of each worker thread, in MB", wholeNumber("--memory-limit", 16))
-    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number }, command: Command) => {
+    .option("--prefetch <n>", "chunks each thread holds waiting behind the one it runs (0 for long chunks over many nodes); default: [server] prefetch, 1", wholeNumber("--prefetch", 0))
+    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number; prefetch?: number }, command: Command) => {
       const config = clusterConfig(command);
       const supervisor = new NodeSupervisor({
         jobServers: config.client.jobServers,
         commandUrl: config.client.commandBackendUrl,
         logUrl: config.client.logFrontendUrl,
         threads: threads ?? os.availableParallelism(),
+        prefetch: options.prefetch ?? config.server.prefetch,
         graceMs: options.grace * 1000,
         resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
         secret: config.client.secret,

@@ -113,6 +113,7 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
   { section: "client", name: "curve_secret_key", property: "curveSecretKey", parse: z85Key, expected: "a 40-character Z85 CURVE secret key (from `glimpse-cluster keygen`)", default: undefined, hidden: true },
   ...urls("server", 9000),
   { section: "server", name: "allow_source", property: "allowSource", parse: allowSource, expected: "true, false or auto", default: "auto" },
+  { section: "server", name: "prefetch", property: "prefetch", parse: wholeNumber(0), expected: "a whole number ≥ 0 (chunks each worker thread holds waiting behind the one it runs)", default: 1 },
   { section: "server", name: "allowed_modules", property: "allowedModules", parse: moduleList, expected: "a comma-separated list of module specifiers or prefixes ending in / (e.g. file:///opt/tasks/, my-package)", default: [] },
 ]);
 

@@ -56,6 +56,8 @@ export interface ServerConfig {
   readonly allowSource: boolean | "auto";
   /** Module specifiers (or prefixes ending in /) whose functions a worker node runs even when source is not allowed. */
   readonly allowedModules: readonly string[];
+  /** Chunks each worker thread holds waiting behind the one it runs (0: none; see NodeOptionsInput.prefetch). */
+  readonly prefetch: number;
 }
 
 export interface ClusterConfig {

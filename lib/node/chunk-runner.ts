@@ -1,6 +1,7 @@
 /**
  * The piscina task that runs one chunk on a worker thread.
  *
+ *   phase waiting → running (else skipped: cancelled while it waited behind another chunk)
  *   request bytes ──decodeChunkRequest──► resolve fn (compile source once per hash / import module once)
  *        ──► wait for the memory version it needs ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
@@ -9,7 +10,7 @@
  * imported: the chunk ends with FunctionRefusedError.
  */
 import os from "node:os";
-import { BroadcastChannel } from "node:worker_threads";
+import { BroadcastChannel, threadId } from "node:worker_threads";
 import { Piscina, move } from "piscina";
 import { decodeChunkRequest, encodeChunkResponse, serializeError, type FunctionRef, type ChunkResponse } from "../wire/index.js";
 import { memory, replaceMemory } from "./memory.js";
@@ -28,7 +29,14 @@ export interface ChunkTask {
   readonly request: Uint8Array;
   /** How long to wait for the memory version the chunk needs, in ms. */
   readonly memoryWaitMs: number;
+  /** Two Int32 slots shared with the node (ChunkThreads): the chunk's PHASE, and the threadId that took it. */
+  readonly phase: SharedArrayBuffer;
 }
+
+/** Where a chunk is, as its thread and the node's main thread both see it. */
+export const PHASE = Object.freeze({ waiting: 0, running: 1, cancelled: 2, done: 3 });
+export const PHASE_SLOT = 0;
+export const THREAD_SLOT = 1;
 
 const HOST = os.hostname();
 const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? { allowSource: false, allowedModules: [], why: "no policy was given to this thread" };
@@ -92,7 +100,30 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
   return fn;
 }
 
-export default async function runChunk(task: ChunkTask): Promise<Uint8Array> {
+/** The chunk this thread runs or last ran: a thread runs its chunks one at a time, in the order handed over. */
+let previous: Promise<unknown> = Promise.resolve();
+
+/** Runs a chunk after the ones handed over before it; null when it was cancelled before its turn. */
+export default function runChunk(task: ChunkTask): Promise<Uint8Array | null> {
+  // A chunk handed over while another awaits (an async function, a module import) stays "waiting" until its
+  // turn, so stopping it never ends the thread under the running one.
+  const turn = previous.then(() => take(task));
+  previous = turn.catch(() => {});
+  return turn;
+}
+
+async function take(task: ChunkTask): Promise<Uint8Array | null> {
+  const phase = new Int32Array(task.phase);
+  Atomics.store(phase, THREAD_SLOT, threadId);
+  if (Atomics.compareExchange(phase, PHASE_SLOT, PHASE.waiting, PHASE.running) !== PHASE.waiting) return null;
+  try {
+    return await runTakenChunk(task);
+  } finally {
+    Atomics.store(phase, PHASE_SLOT, PHASE.done);
+  }
+}
+
+async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const started = performance.now();
   const request = decodeChunkRequest(task.request);
   const respond = (response: ChunkResponse) => move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;

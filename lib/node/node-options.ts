@@ -14,6 +14,11 @@ export interface NodeOptionsInput {
   logUrl: string;
   /** Threads in the node's piscina pool: chunks run at once. Default: the machine's cores. */
   threads?: number;
+  /**
+   * Chunks each thread holds waiting behind the one it runs, so it starts the next at once. Default 1.
+   * A waiting chunk cannot move to another node that falls idle: use 0 for long chunks spread over many nodes.
+   */
+  prefetch?: number;
   /** Node id, shown by ping and as the Gearman client id. Default: `glimpse-node:HOST:PID:RANDOM`. */
   nodeId?: string;
   /** How long a stopping node lets running chunks finish, in ms. Default 30000. */
@@ -49,6 +54,8 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
   if (!Array.isArray(input.jobServers) || input.jobServers.length === 0) throw new TypeError("worker node: jobServers must list at least one host:port");
   const threads = input.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new TypeError(`worker node: threads must be a whole number ≥ 1, got ${input.threads}`);
+  const prefetch = input.prefetch ?? 1;
+  if (!Number.isInteger(prefetch) || prefetch < 0) throw new TypeError(`worker node: prefetch must be a whole number ≥ 0, got ${input.prefetch}`);
   if (input.secret !== undefined && Buffer.byteLength(input.secret) < MIN_SECRET_BYTES) {
     throw new TypeError(`worker node: the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`);
   }
@@ -57,6 +64,7 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     commandUrl: input.commandUrl,
     logUrl: input.logUrl,
     threads,
+    prefetch,
     nodeId: input.nodeId ?? `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     graceMs: input.graceMs ?? 30_000,
     memoryWaitMs: input.memoryWaitMs ?? 30_000,

@@ -3,7 +3,7 @@
  * on a local piscina thread pool; obeys the command channel; reports on the
  * log channel.
  *
- *   job servers ──JOB_ASSIGN (≤ threads at once)──► GearmanWorker ──► handleChunk ──► piscina thread (chunk-runner)
+ *   job servers ──JOB_ASSIGN (≤ threads × (1 + prefetch) at once)──► GearmanWorker ──► handleChunk ──► ChunkThreads (chunk-runner)
  *        ▲                                                  │ signature checked     │
  *        │                                   refused ◄──────┘ (with a secret)      │
  *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──┘
@@ -12,7 +12,6 @@
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
  */
 import { EventEmitter } from "node:events";
-import { Piscina } from "piscina";
 import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
 import { peekChunkRequest, signChunk, verifyChunk } from "../wire/index.js";
 import { ClusterKey, MessageGuard, SignatureError, type SignatureFacts } from "../security/index.js";
@@ -20,7 +19,7 @@ import { NodeStats } from "./node-stats.js";
 import { NodeMemory } from "./node-memory.js";
 import { NodeChannels } from "./node-channels.js";
 import type { NodeOptions } from "./node-options.js";
-import type { ChunkTask, ChunkRunnerData } from "./chunk-runner.js";
+import { ChunkThreads } from "./chunk-threads.js";
 
 /** How a refused chunk's WORK_EXCEPTION starts, followed by the reason and a colon: clients recognise it. */
 export const REFUSED_PREFIX = "glimpse-refused ";
@@ -34,7 +33,7 @@ export class WorkerNode extends EventEmitter {
   readonly id: string;
   private readonly options: NodeOptions;
   private readonly worker: GearmanWorker;
-  private readonly threads: Piscina;
+  private readonly threads: ChunkThreads;
   private readonly stats: NodeStats;
   private readonly memory: NodeMemory;
   private readonly channels: NodeChannels;
@@ -54,17 +53,10 @@ export class WorkerNode extends EventEmitter {
     this.stats = new NodeStats(this.id, options.threads);
     this.key = options.secret === undefined ? undefined : new ClusterKey(options.secret);
     this.guard = this.key && new MessageGuard(this.key, { maxAgeMs: options.signatureMaxAgeMs });
-    this.threads = new Piscina({
-      filename: new URL("./chunk-runner.js", import.meta.url).href,
-      minThreads: options.threads,
-      maxThreads: options.threads,
-      maxQueue: 0,
-      resourceLimits: options.resourceLimits,
-      workerData: { policy: options.policy } satisfies ChunkRunnerData,
-    });
+    this.threads = new ChunkThreads(options);
     this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs);
-    this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: options.threads, tls: options.tls });
+    this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: this.threads.capacity, tls: options.tls });
     this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
     this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
@@ -93,7 +85,7 @@ export class WorkerNode extends EventEmitter {
     this.worker.start();
     await registered;
     this.emit("started");
-    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads, job servers ${this.options.jobServers.join(", ")}`);
+    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch}), job servers ${this.options.jobServers.join(", ")}`);
   }
 
   private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
@@ -121,8 +113,7 @@ export class WorkerNode extends EventEmitter {
     this.stats.chunkStarted();
     const started = performance.now();
     try {
-      const task: ChunkTask = { request: job.data, memoryWaitMs: this.options.memoryWaitMs };
-      const bytes: Uint8Array = await this.threads.run(task, { signal: controller.signal });
+      const bytes = await this.threads.run(job.data, controller.signal);
       const response = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return this.key ? signChunk(response, this.key, signature?.nonceBytes) : response;
     } finally {

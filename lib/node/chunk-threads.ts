@@ -1,0 +1,91 @@
+/**
+ * A worker node's threads (piscina), each holding the chunk it runs plus up
+ * to `prefetch` chunks waiting behind it. A thread that finishes a chunk
+ * starts the next one at once, without waiting for the node's main thread to
+ * be scheduled, to send WORK_COMPLETE, to grab and to hand it a new chunk:
+ * on a busy machine each of those wake-ups costs up to a scheduler slice.
+ *
+ * Piscina stops a task only by terminating its thread, and never puts a task
+ * that can be stopped behind another on a busy thread. So chunks go to
+ * piscina without a signal and are stopped here, through a phase each chunk
+ * shares with its thread (an Int32Array on a SharedArrayBuffer):
+ *
+ *   waiting ──the thread takes it──► running (+ the thread's id) ──► done
+ *      │                                  │
+ *   stop(): cancelled, the thread         stop(): that thread is terminated; chunks that
+ *   skips it when it comes to it          were waiting behind it run again on another
+ */
+import { Piscina } from "piscina";
+import type { ResourceLimits } from "node:worker_threads";
+import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
+import type { FunctionPolicy } from "./function-policy.js";
+
+export interface ChunkThreadsOptions {
+  readonly threads: number;
+  /** Chunks each thread holds waiting behind the one it runs. */
+  readonly prefetch: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+  readonly policy: FunctionPolicy;
+  readonly memoryWaitMs: number;
+}
+
+export class ChunkThreads {
+  private readonly pool: Piscina;
+  /** Chunks held at once: running and waiting. */
+  readonly capacity: number;
+
+  constructor(private readonly options: ChunkThreadsOptions) {
+    this.capacity = options.threads * (1 + options.prefetch);
+    this.pool = new Piscina({
+      filename: new URL("./chunk-runner.js", import.meta.url).href,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      concurrentTasksPerWorker: 1 + options.prefetch,
+      // Room for chunks handed over while a terminated thread is being replaced.
+      maxQueue: this.capacity,
+      resourceLimits: options.resourceLimits,
+      workerData: { policy: options.policy } satisfies ChunkRunnerData,
+    });
+  }
+
+  /** Runs a chunk request on a thread; resolves with the response bytes. Aborting `signal` stops it and rejects with the signal's reason. */
+  run(request: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const phase = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+      const onAbort = () => {
+        this.stop(phase);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const task: ChunkTask = { request, memoryWaitMs: this.options.memoryWaitMs, phase: phase.buffer as SharedArrayBuffer };
+      const attempt = (): void => {
+        this.pool.run(task).then(
+          (bytes: Uint8Array | null) => {
+            signal.removeEventListener("abort", onAbort);
+            if (bytes === null) reject(signal.reason);
+            else resolve(bytes);
+          },
+          (error: unknown) => {
+            // Its thread died before taking it (a chunk ahead of it was stopped or ran the thread out of memory): it never ran, so run it.
+            if (!signal.aborted && Atomics.load(phase, PHASE_SLOT) === PHASE.waiting) return attempt();
+            signal.removeEventListener("abort", onAbort);
+            reject(error);
+          },
+        );
+      };
+      attempt();
+    });
+  }
+
+  private stop(phase: Int32Array): void {
+    if (Atomics.compareExchange(phase, PHASE_SLOT, PHASE.waiting, PHASE.cancelled) === PHASE.waiting) return;
+    if (Atomics.load(phase, PHASE_SLOT) !== PHASE.running) return;
+    const threadId = Atomics.load(phase, THREAD_SLOT);
+    void this.pool.threads.find((thread) => thread.threadId === threadId)?.terminate();
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * A worker node's threads with prefetch: a chunk waits in its thread behind
+ * the running one; stopping the waiting chunk leaves the running one alone,
+ * and stopping the running one (its thread is terminated) runs the waiting
+ * one again on the replacement thread. Real piscina threads; each chunk holds
+ * its thread until the test releases it (marker files), so no assertion
+ * depends on timing.
+ */
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ChunkThreads } from "../lib/node/chunk-threads.js";
+import { decodeChunkResponse, encodeChunkRequest, moduleFunction, toFunctionRef } from "../lib/wire/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "glimpse-chunk-threads-"));
+const hold = toFunctionRef(moduleFunction(new URL("./fixtures/marker-functions.js", import.meta.url), "holdUntilReleased"));
+let chunkCounter = 0;
+
+function request(label: string): Buffer {
+  return encodeChunkRequest({ fn: hold, items: [{ dir, label }], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 0 });
+}
+
+const hasStarted = (label: string) => existsSync(join(dir, `${label}.started`));
+
+/** Resolves once the chunk `label` is running on a thread. */
+async function started(label: string): Promise<void> {
+  while (!hasStarted(label)) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+function release(label: string): void {
+  writeFileSync(join(dir, `${label}.released`), "");
+}
+
+const resultOf = (bytes: Uint8Array) => {
+  const response = decodeChunkResponse(bytes);
+  assert.ok(response.ok, JSON.stringify(response));
+  return response.results[0];
+};
+
+describe("chunk threads with prefetch", () => {
+  const threads = new ChunkThreads({ threads: 1, prefetch: 1, resourceLimits: undefined, memoryWaitMs: 5000, policy: { allowSource: true, allowedModules: [], why: "test" } });
+  after(async () => {
+    for (const label of ["running", "waiting", "stuck", "behind"]) release(label);
+    await threads.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("holds one thread × (1 + prefetch) chunks", () => {
+    assert.equal(threads.capacity, 2);
+  });
+
+  it("a waiting chunk that is stopped never runs, and the running one finishes", async () => {
+    const first = threads.run(request("running"), new AbortController().signal);
+    const controller = new AbortController();
+    const second = threads.run(request("waiting"), controller.signal);
+    await started("running");
+    controller.abort(new Error("map cancelled"));
+    await assert.rejects(second, /map cancelled/);
+    release("running");
+    assert.equal(resultOf(await first), "running");
+    // The thread came to the stopped chunk and skipped it; the next chunk runs on the same thread.
+    release("next");
+    assert.equal(resultOf(await threads.run(request("next"), new AbortController().signal)), "next");
+    assert.equal(hasStarted("waiting"), false, "the stopped chunk never started");
+  });
+
+  it("a running chunk that is stopped ends its thread; the chunk waiting behind it runs on the new thread", async () => {
+    const controller = new AbortController();
+    const first = threads.run(request("stuck"), controller.signal);
+    const second = threads.run(request("behind"), new AbortController().signal);
+    await started("stuck");
+    assert.equal(hasStarted("behind"), false, "one thread: the second chunk waits behind the first");
+    controller.abort(new Error("attempt timed out"));
+    await assert.rejects(first, /attempt timed out/);
+    await started("behind");
+    release("behind");
+    assert.equal(resultOf(await second), "behind");
+  });
+
+  it("an already aborted signal rejects at once", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("too late"));
+    await assert.rejects(threads.run(request("never"), controller.signal), /too late/);
+    assert.equal(hasStarted("never"), false);
+  });
+});
