@@ -79,6 +79,16 @@ describe("chunk threads with prefetch", () => {
     assert.equal(resultOf(await second), "behind");
   });
 
+  it("runs 300 distinct functions, then the first again (compiled functions are kept in a bounded cache)", async () => {
+    const sources = Array.from({ length: 300 }, (_, i) => toFunctionRef(new Function("x", `return x + ${i}`)));
+    const run = async (i: number) => {
+      const bytes = await threads.run(encodeChunkRequest({ fn: sources[i], items: [1000], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 0 }), new AbortController().signal);
+      return resultOf(bytes);
+    };
+    for (let i = 0; i < sources.length; i++) assert.equal(await run(i), 1000 + i);
+    assert.equal(await run(0), 1000, "an evicted function compiles again");
+  });
+
   it("an already aborted signal rejects at once", async () => {
     const controller = new AbortController();
     controller.abort(new Error("too late"));

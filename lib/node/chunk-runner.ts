@@ -40,7 +40,9 @@ export const THREAD_SLOT = 1;
 
 const HOST = os.hostname();
 const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? { allowSource: false, allowedModules: [], why: "no policy was given to this thread" };
+/** Functions compiled or imported, by key; the oldest leave past COMPILED_KEPT, so a client shipping ever new sources cannot grow a thread without bound. */
 const compiled = new Map<string, Mapped>();
+const COMPILED_KEPT = 256;
 const memoryWaiters = new Set<() => void>();
 
 const channel = new BroadcastChannel(MEMORY_CHANNEL);
@@ -96,6 +98,7 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
     }
     fn = exported;
   }
+  if (compiled.size >= COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
   compiled.set(key, fn);
   return fn;
 }
