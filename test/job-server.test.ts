@@ -111,6 +111,37 @@ describe("embedded job server", () => {
     });
   });
 
+  it("serves a client in its own process over an in-process socket as it serves TCP ones", async () => {
+    await withServer({ writeLimit: 256 * 1024, writeHighWater: 16 * 1024 }, async (server, url) => {
+      const worker = new GearmanWorker({ servers: url, concurrency: 2 });
+      worker.register("echo", (job) => job.data).register("big", () => Buffer.alloc(64 * 1024, 1)).start();
+      const client = new GearmanClient({ servers: url, open: () => server.connectInProcess(), reconnect: false });
+      const admin = new AdminClient(url);
+      try {
+        const payloads = Array.from({ length: 40 }, (_, i) => Buffer.alloc(10_000 + i * 1000, i));
+        const echoed = await Promise.all(payloads.map((p) => client.submitJob("echo", p).result));
+        assert.ok(echoed.every((e, i) => e.equals(payloads[i])));
+        assert.ok((await admin.workers()).some((w) => w.ip === "in-process"), "admin workers lists the in-process peer");
+
+        // A reader that never reads is dropped as a TCP one is, once the server holds writeLimit bytes for it.
+        const stalled = server.connectInProcess();
+        stalled.pause();
+        for (let i = 0; i < 200; i++) stalled.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
+        await eventually(() => stalled.destroyed, 10_000, "the stalled in-process reader to be dropped");
+        assert.equal((await client.submitJob("big", "").result).length, 64 * 1024);
+      } finally {
+        await admin.close();
+        await worker.close();
+      }
+      // The server closing ends the in-process connection too.
+      const lost = new Promise((resolve) => client.once("disconnect", resolve));
+      await server.close();
+      await lost;
+      assert.deepEqual(client.connectedServers, []);
+      await client.close();
+    });
+  });
+
   it("keeps accepted background jobs across kill -9 with its queue file", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-journal-"));
     const queueFile = path.join(dir, "queue.journal");

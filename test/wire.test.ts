@@ -1,11 +1,13 @@
 /** The wire format, function references and remote errors. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import v8 from "node:v8";
 import {
   encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse,
   toFunctionRef, moduleFunction, freeNames, RemoteError, serializeError,
-  FunctionShippingError, ItemSerializationError, WireFormatError, Codec,
+  FunctionShippingError, ItemSerializationError, WireFormatError, Codec, packNumbers, PACK_AT_LEAST,
 } from "../lib/wire/index.js";
+import { joinChunks } from "../lib/pool/chunks.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
 const request = (items: unknown[], codec?: Codec) => encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
@@ -66,6 +68,59 @@ describe("chunk codec", () => {
     assert.equal((error.cause as Error).name, "TypeError");
     assert.equal((error.cause as Error).stack, thrown.stack);
     assert.equal(((error.cause as Error).cause as Error).message, "root");
+  });
+});
+
+describe("packed numbers", () => {
+  const bodyOf = (bytes: Buffer) => v8.deserialize(bytes.subarray(12 + bytes.readUInt32BE(8)));
+
+  it("sends items that are all numbers as one typed array, and decodes them to the same numbers", () => {
+    const ints = Array.from({ length: 100 }, (_, i) => i * 7 - 300);
+    const doubles = [...ints.slice(0, 50), 0.5, -0, NaN, Infinity, 2 ** 40, -1e-300];
+    for (const [items, kind] of [[ints, Int32Array], [doubles, Float64Array]] as const) {
+      const bytes = request(items);
+      const body = bodyOf(bytes);
+      assert.ok(body.numbers instanceof kind, `items travel as ${kind.name}`);
+      assert.equal(body.items, undefined);
+      const decoded = decodeChunkRequest(bytes);
+      assert.equal(decoded.items.length, items.length);
+      for (let i = 0; i < items.length; i++) assert.ok(Object.is(decoded.items[i], items[i]), `item ${i}: ${decoded.items[i]} is ${items[i]}`);
+    }
+  });
+
+  it("packs results the same way and gives them back as a plain array", () => {
+    const results = Array.from({ length: 64 }, (_, i) => (i % 2 ? i / 4 : -0));
+    const bytes = encodeChunkResponse({ ok: true, results, host: "h", pid: 1, elapsedMs: 0 });
+    assert.ok(bodyOf(bytes).numbers instanceof Float64Array);
+    const decoded = decodeChunkResponse(bytes);
+    assert.ok(decoded.ok && Array.isArray(decoded.results));
+    assert.ok(decoded.ok && decoded.results.every((r, i) => Object.is(r, results[i])));
+  });
+
+  it("leaves mixed, short or JSON chunks as arrays", () => {
+    assert.equal(packNumbers([...Array.from({ length: 40 }, (_, i) => i), "41"]), undefined);
+    assert.equal(packNumbers([1, 2, 3]), undefined, `fewer than ${PACK_AT_LEAST} numbers`);
+    assert.ok(Array.isArray(bodyOf(request(Array.from({ length: 40 }, (_, i) => ({ i })))).items));
+    const json = request(Array.from({ length: 40 }, (_, i) => i), Codec.Json);
+    assert.ok(Array.isArray(JSON.parse(json.subarray(12 + json.readUInt32BE(8)).toString()).items));
+    assert.deepEqual(decodeChunkRequest(json).items, Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  it("refuses packed numbers whose count disagrees with the meta block", () => {
+    const meta = Buffer.from(JSON.stringify({ mapId: "m", chunk: 0, start: 0, count: 3, memoryVersion: 0 }));
+    const body = v8.serialize({ fn, numbers: new Int32Array(20) });
+    const header = Buffer.from([0x47, 0x4c, 0x4d, 0x50, 1, 1, 1, 0, 0, 0, 0, meta.length]);
+    assert.throws(() => decodeChunkRequest(Buffer.concat([header, meta, body])), /meta says 3 items, body has 20/);
+  });
+});
+
+describe("joining chunk results", () => {
+  it("keeps order across more chunks than one concat takes, and returns a plain array", () => {
+    const parts = Array.from({ length: 3000 }, (_, c) => [c * 2, c * 2 + 1]);
+    const joined = joinChunks(parts);
+    assert.equal(joined.length, 6000);
+    assert.ok(joined.every((v, i) => v === i));
+    assert.deepEqual(joinChunks([]), []);
   });
 });
 

@@ -1,6 +1,6 @@
 /** Options of GearmanClient and of one submission, validated once into filled, frozen forms. */
 import { parseAddressList, type ServerAddress } from "./address.js";
-import type { GearmanTlsOptions } from "./transport.js";
+import type { GearmanTlsOptions, StreamOpener } from "./transport.js";
 import { DEFAULT_RECONNECT, type ReconnectOptions } from "./connection.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
 
@@ -25,6 +25,12 @@ export interface ClientOptions {
   noServerTimeoutMs?: number;
   /** How often a job is resubmitted to another server after its server was lost. Default 3. */
   maxFailovers?: number;
+  /**
+   * Opens the byte stream to a server yourself; return undefined for the usual
+   * TCP (or TLS) connection. For a JobServer in this process:
+   * `open: () => server.connectInProcess()` skips the network.
+   */
+  open?: StreamOpener;
 }
 
 export interface SubmitOptions {
@@ -58,10 +64,12 @@ export interface FilledClientOptions {
   readonly tls: GearmanTlsOptions | undefined;
   readonly noServerTimeoutMs: number;
   readonly maxFailovers: number;
+  readonly open: StreamOpener | undefined;
 }
 
 export function fillClientOptions(options: ClientOptions): FilledClientOptions {
   if (options === null || typeof options !== "object") throw new TypeError("GearmanClient: options must be an object with `servers`");
+  if (options.open !== undefined && typeof options.open !== "function") throw new TypeError("GearmanClient: `open` must be a function returning a stream, or undefined");
   return Object.freeze({
     servers: Object.freeze(parseAddressList(options.servers)),
     clientId: options.clientId,
@@ -72,6 +80,7 @@ export function fillClientOptions(options: ClientOptions): FilledClientOptions {
     tls: options.tls && Object.freeze({ ...options.tls }),
     noServerTimeoutMs: options.noServerTimeoutMs ?? 10_000,
     maxFailovers: options.maxFailovers ?? 3,
+    open: options.open,
   });
 }
 

@@ -78,6 +78,7 @@ export class GearmanClient extends EventEmitter {
           reconnect: this.options.reconnect,
           connectTimeoutMs: this.options.connectTimeoutMs,
           tls: this.options.tls,
+          open: this.options.open,
           onPacket: (packet) => this.onPacket(link, packet),
           onConnect: () => this.onConnect(link),
           onDisconnect: (error) => this.onDisconnect(link, error),

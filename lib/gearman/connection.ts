@@ -7,8 +7,7 @@
  *   socket 'data' ──► FrameDecoder ──► onPacket(packet)
  *   socket close ──► onDisconnect(error) ──(backoff)──► connect again ──► onConnect()
  */
-import type net from "node:net";
-import { connectTo, type GearmanTlsOptions } from "./transport.js";
+import { connectTo, type GearmanTlsOptions, type ServerStream, type StreamOpener } from "./transport.js";
 import { FrameDecoder } from "./decoder.js";
 import { DEFAULT_MAX_PACKET_SIZE, type Packet } from "./packet.js";
 import { formatAddress, type ServerAddress } from "./address.js";
@@ -30,6 +29,8 @@ export interface ConnectionOptions {
   readonly connectTimeoutMs?: number;
   /** Speak TLS to the server. Default: plain TCP. */
   readonly tls?: GearmanTlsOptions;
+  /** Opens the byte stream itself (e.g. to an in-process JobServer). Default: TCP, or TLS with `tls`. */
+  readonly open?: StreamOpener;
   readonly onPacket: (packet: Packet, connection: ServerConnection) => void;
   readonly onConnect?: (connection: ServerConnection) => void;
   readonly onDisconnect?: (error: GearmanError, connection: ServerConnection) => void;
@@ -38,7 +39,7 @@ export interface ConnectionOptions {
 export class ServerConnection {
   readonly address: ServerAddress;
   readonly name: string;
-  private socket: net.Socket | undefined;
+  private socket: ServerStream | undefined;
   private isConnected = false;
   private closed = false;
   private pending: Buffer[] = [];
@@ -63,7 +64,8 @@ export class ServerConnection {
   /** Starts connecting (and reconnecting after every loss, until close()). */
   open(): void {
     if (this.closed || this.socket) return;
-    const { socket, ready } = connectTo(this.address, { tls: this.options.tls, noDelay: true });
+    const opened = this.options.open?.(this.address);
+    const { socket, ready } = opened ? { socket: opened, ready: "connect" } : connectTo(this.address, { tls: this.options.tls, noDelay: true });
     this.socket = socket;
     const decoder = new FrameDecoder({
       expect: "RES",
@@ -76,7 +78,7 @@ export class ServerConnection {
       failure = connectionError(this.name, `connect timed out after ${this.options.connectTimeoutMs ?? 5000} ms`);
       socket.destroy();
     }, this.options.connectTimeoutMs ?? 5000);
-    socket.setKeepAlive(true, 10_000);
+    socket.setKeepAlive?.(true, 10_000);
     socket.once(ready, () => {
       clearTimeout(connectTimer);
       this.isConnected = true;

@@ -4,7 +4,18 @@
  */
 import net from "node:net";
 import tls from "node:tls";
+import type { Duplex } from "node:stream";
 import type { ServerAddress } from "./address.js";
+
+/**
+ * A byte stream to a job server that the caller opened itself, e.g.
+ * `JobServer.connectInProcess()`. It must emit "connect" once the server
+ * listens to it, and behave as a socket otherwise (data, close, error, end).
+ */
+export type ServerStream = Duplex & { setKeepAlive?(enable: boolean, initialDelay: number): unknown };
+
+/** Opens the stream to one server; undefined: connect over TCP (or TLS) as usual. */
+export type StreamOpener = (address: ServerAddress) => ServerStream | undefined;
 
 /**
  * TLS to the job servers: `ca` to trust (PEM; default: the system's), and a

@@ -135,12 +135,14 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   try {
     await memoryVersion(request.memoryVersion, task.memoryWaitMs);
     const fn = await resolveFunction(request.fn);
-    const results = new Array(request.items.length);
+    // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
+    // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
+    const results: unknown[] = [];
     for (let i = 0; i < request.items.length; i++) {
       index = request.start + i;
       let result = fn(request.items[i]);
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") result = await result;
-      results[i] = result;
+      results.push(result);
     }
     try {
       return respond({ ok: true, results, ...where() });

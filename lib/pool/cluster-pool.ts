@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, toFunctionRef, type FunctionRef, type MapFunction } from "../wire/index.js";
-import { chunksOf, knownLength, autoChunksize, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
+import { chunksOf, joinChunks, knownLength, autoChunksize, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -62,12 +62,10 @@ export class ClusterPool implements AsyncDisposable {
 
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
   async map<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): Promise<R[]> {
-    const out: R[] = [];
     // Whole chunks, not items, cross the async boundary: a million results are a hundred awaits, not a million.
-    for await (const results of this.stream<T, R>(fn, items, options, true)) {
-      for (let i = 0; i < results.length; i++) out.push(results[i]);
-    }
-    return out;
+    const parts: R[][] = [];
+    for await (const results of this.stream<T, R>(fn, items, options, true)) parts.push(results);
+    return joinChunks(parts);
   }
 
   /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight. */

@@ -1,13 +1,14 @@
 /**
  * A cluster on this machine, for MakePool() with no configuration and for
  * `glimpse-cluster demo`: an embedded job server in this process and worker
- * node processes (each kept running by a NodeSupervisor) on loopback. It
+ * node processes (each kept running by a NodeSupervisor) on loopback. The
+ * pool's client reaches the server in memory (connectInProcess), not over TCP. It
  * makes up its own cluster secret, so even here every chunk and command is
  * signed and nothing another local user submits to the job server runs.
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
-import { JobServer } from "../server/index.js";
+import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
 
 export interface LocalClusterOptions {
@@ -59,6 +60,11 @@ export class LocalCluster {
       );
     }
     await Promise.all(this.supervisors.map((s) => s.start()));
+  }
+
+  /** A connection to the embedded job server that skips the network, for the pool's own client in this process. */
+  connectInProcess(): InProcessSocket {
+    return this.server.connectInProcess();
   }
 
   /** The supervisors, e.g. to kill a node in a test. */

@@ -77,7 +77,7 @@ async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<
       logBind: true,
     });
     await cluster.startWorkers(control.commandEndpoint, control.logEndpoint);
-    const gearman = new GearmanClient({ servers: [cluster.jobServer] });
+    const gearman = new GearmanClient({ servers: [cluster.jobServer], open: () => cluster.connectInProcess() });
     return new ClusterPool({
       client: gearman,
       control,

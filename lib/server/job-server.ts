@@ -27,7 +27,8 @@ import { GearmanError, protocolError } from "../gearman/errors.js";
 import { fillServerOptions, type FilledServerOptions, type JobServerOptions } from "./server-options.js";
 import { FunctionQueue } from "./function-queue.js";
 import { Job, Priority, uniqueKey } from "./job.js";
-import { Peer, type PeerHost } from "./peer.js";
+import { Peer, type PeerHost, type PeerSocket } from "./peer.js";
+import { InProcessSocket } from "./in-process-socket.js";
 import { Journal, replayJournal, type JournalEntry } from "./journal.js";
 import { runAdminCommand } from "./admin-commands.js";
 import { PeerViolation, unexpectedPacket } from "./violation.js";
@@ -116,7 +117,22 @@ export class JobServer extends EventEmitter implements PeerHost {
 
   // ── connections ──────────────────────────────────────────────────────────
 
-  private accept(socket: net.Socket): void {
+  /**
+   * A connection from this process that skips the network: the client's end
+   * of an InProcessSocket pair whose other end this server serves like any
+   * TCP connection (GearmanClient's `connect` option takes it). Listening is
+   * not needed for it.
+   */
+  connectInProcess(): InProcessSocket {
+    const [client, server] = InProcessSocket.pair();
+    process.nextTick(() => {
+      this.accept(server);
+      if (!client.destroyed) client.emit("connect");
+    });
+    return client;
+  }
+
+  private accept(socket: PeerSocket): void {
     socket.on("error", () => {});
     if (this.closing) return void socket.destroy();
     if (this.peers.size >= this.options.maxConnections) {

@@ -7,11 +7,18 @@
  * Packet arguments are byte strings (latin1: one char per byte), so no
  * argument is ever re-encoded and no Buffer is made per packet.
  */
-import type net from "node:net";
+import type { Duplex } from "node:stream";
 import type { Job } from "./job.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
 const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
+
+/** A connection's byte stream: a net.Socket or tls.TLSSocket, or an InProcessSocket. */
+export type PeerSocket = Duplex & {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  setKeepAlive(enable: boolean, initialDelay: number): unknown;
+};
 
 /** What the server needs from a connection's owner. */
 export interface PeerHost {
@@ -46,7 +53,7 @@ export class Peer {
 
   constructor(
     id: number,
-    readonly socket: net.Socket,
+    readonly socket: PeerSocket,
     private readonly host: PeerHost,
   ) {
     this.id = id;

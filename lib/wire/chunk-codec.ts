@@ -14,13 +14,16 @@
  * A signed request's HMAC covers every byte before the MAC; a signed
  * response's also covers its request's nonce, so it answers that attempt only.
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items}.
- * Response meta {ok, host, pid, elapsedMs, index?}; body {results} or {error}.
+ * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items} or {fn, numbers}.
+ * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}.
+ * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
+ * items or results that are all numbers (packed-numbers.ts).
  */
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES, SignatureError, nonceOf, type ClusterKey, type MessageGuard, type SignatureFacts } from "../security/index.js";
 import type { SerializedError } from "./remote-error.js";
+import { isPackedNumbers, packNumbers, unpackNumbers } from "./packed-numbers.js";
 
 export const WIRE_VERSION = 1;
 export const enum Kind {
@@ -64,6 +67,13 @@ export interface ChunkRequestMeta {
 export interface ChunkRequest extends ChunkRequestMeta {
   readonly fn: FunctionRef;
   readonly items: unknown[];
+}
+
+/** A request as a worker reads it: packed numbers stay a typed array (indexing it gives the numbers). */
+export interface DecodedChunkRequest extends ChunkRequestMeta {
+  readonly fn: FunctionRef;
+  readonly items: ArrayLike<unknown>;
+  readonly codec: Codec;
 }
 
 export interface ResponseMeta {
@@ -136,7 +146,8 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
   const meta: ChunkRequestMeta = { mapId: request.mapId, chunk: request.chunk, start: request.start, count: request.items.length, memoryVersion: request.memoryVersion };
   let body: Buffer;
   try {
-    body = encodeBody(codec, { fn: request.fn, items: request.items });
+    const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
+    body = encodeBody(codec, numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items });
   } catch (error) {
     for (let i = 0; i < request.items.length; i++) {
       try {
@@ -164,20 +175,24 @@ function checkRequestMeta(meta: Record<string, unknown>): ChunkRequestMeta {
   return { mapId, chunk: chunk as number, start: start as number, count: count as number, memoryVersion: memoryVersion as number };
 }
 
-export function decodeChunkRequest(bytes: Uint8Array): ChunkRequest & { readonly codec: Codec } {
+export function decodeChunkRequest(bytes: Uint8Array): DecodedChunkRequest {
   const { codec, meta, body } = unframe(bytes, Kind.Request);
   const checked = checkRequestMeta(meta);
   const payload = decodeBody(codec, body, "chunk request");
-  if (!payload || !Array.isArray(payload.items) || typeof payload.fn !== "object" || payload.fn === null) {
+  const items: ArrayLike<unknown> | undefined = Array.isArray(payload?.items) ? payload.items : codec === Codec.V8 && isPackedNumbers(payload?.numbers) ? payload.numbers : undefined;
+  if (!items || typeof payload.fn !== "object" || payload.fn === null) {
     throw new WireFormatError("chunk request: body lacks fn or items");
   }
-  if (payload.items.length !== checked.count) throw new WireFormatError(`chunk request: meta says ${checked.count} items, body has ${payload.items.length}`);
-  return { ...checked, fn: payload.fn, items: payload.items, codec };
+  if (items.length !== checked.count) throw new WireFormatError(`chunk request: meta says ${checked.count} items, body has ${items.length}`);
+  return { ...checked, fn: payload.fn, items, codec };
 }
 
 export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
   const { host, pid, elapsedMs } = response;
-  if (response.ok) return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, encodeBody(codec, { results: response.results }));
+  if (response.ok) {
+    const numbers = codec === Codec.V8 ? packNumbers(response.results) : undefined;
+    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, encodeBody(codec, numbers ? { numbers } : { results: response.results }));
+  }
   return frame(Kind.Response, codec, { ok: false, host, pid, elapsedMs, index: response.index }, encodeBody(codec, { error: response.error }));
 }
 
@@ -186,6 +201,7 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const payload = decodeBody(codec, body, "chunk response");
   const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
   if (meta.ok === true) {
+    if (codec === Codec.V8 && isPackedNumbers(payload?.numbers)) return { ...base, ok: true, results: unpackNumbers(payload.numbers) };
     if (!payload || !Array.isArray(payload.results)) throw new WireFormatError("chunk response: body lacks results");
     return { ...base, ok: true, results: payload.results };
   }
