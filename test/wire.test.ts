@@ -7,7 +7,8 @@ import {
   toFunctionRef, moduleFunction, freeNames, RemoteError, serializeError,
   FunctionShippingError, ItemSerializationError, WireFormatError, Codec, packNumbers, PACK_AT_LEAST,
 } from "../lib/wire/index.js";
-import { joinChunks } from "../lib/pool/chunks.js";
+import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
+import { estimateItemBytes } from "../lib/wire/index.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
 const request = (items: unknown[], codec?: Codec) => encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
@@ -111,6 +112,20 @@ describe("packed numbers", () => {
     const body = v8.serialize({ fn, numbers: new Int32Array(20) });
     const header = Buffer.from([0x47, 0x4c, 0x4d, 0x50, 1, 1, 1, 0, 0, 0, 0, meta.length]);
     assert.throws(() => decodeChunkRequest(Buffer.concat([header, meta, body])), /meta says 3 items, body has 20/);
+  });
+});
+
+describe("auto chunk size", () => {
+  it("makes about four chunks per thread, none over AUTO_CHUNK_BYTES of estimated bytes", () => {
+    assert.equal(autoChunksize(1_000_000, 2, estimateItemBytes([1, 2, 3])), 125_000);
+    assert.equal(autoChunksize(64, 2), 8);
+    assert.equal(autoChunksize(3, 8), 1);
+    const big = [new Uint8Array(100_000), new Uint8Array(100_000)];
+    const perItem = estimateItemBytes(big);
+    assert.ok(perItem > 100_000 && perItem < 101_000, `a 100 KB item is estimated at ${perItem} bytes`);
+    assert.equal(autoChunksize(1000, 2, perItem), Math.floor(AUTO_CHUNK_BYTES / perItem));
+    assert.equal(autoChunksize(undefined, 2), 64, "unknown length: a fixed size");
+    assert.equal(estimateItemBytes([() => 1]), 64, "an unserializable sample gets the default (encoding names the item)");
   });
 });
 

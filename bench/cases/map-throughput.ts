@@ -8,6 +8,7 @@
  */
 import { Piscina } from "piscina";
 import { autoChunksize } from "../../lib/pool/chunks.js";
+import { estimateItemBytes } from "../../lib/wire/index.js";
 import { localPool } from "../local-pool.js";
 import { median } from "../measure.js";
 import { ratio, skippedRow, type BenchCase, type Row } from "../bench-case.js";
@@ -15,14 +16,16 @@ import { DASK_SETTING, daskMap, daskVersion, multiprocessingMap } from "../pytho
 
 const ITEMS = Number(process.env.BENCH_MAP_ITEMS ?? 1_000_000);
 const ROUNDS = 3;
+/** What `chunksize: "auto"` picks for these items on 2 threads; every contender gets these chunks. */
+const CHUNKSIZE = autoChunksize(ITEMS, 2, estimateItemBytes([0, ITEMS - 1]));
 
 export const mapThroughput: BenchCase = {
   name: "map-throughput",
-  workload: `x => x + 1 over ${ITEMS} numbers, 2 worker threads, chunksize auto (${autoChunksize(ITEMS, 2)} items); glimpse local cluster (embedded job server, 1 node) vs piscina alone (same chunks) vs Python multiprocessing.Pool(2).map (default chunksize) vs Dask ${DASK_SETTING} client.map over the same chunks; ${ROUNDS} rounds, medians`,
+  workload: `x => x + 1 over ${ITEMS} numbers, 2 worker threads, chunksize auto (${CHUNKSIZE} items); glimpse local cluster (embedded job server, 1 node) vs piscina alone (same chunks) vs Python multiprocessing.Pool(2).map (default chunksize) vs Dask ${DASK_SETTING} client.map over the same chunks; ${ROUNDS} rounds, medians`,
   budgetSeconds: 150,
   async run() {
     const items = Array.from({ length: ITEMS }, (_, i) => i);
-    const chunksize = autoChunksize(ITEMS, 2);
+    const chunksize = CHUNKSIZE;
     const ours: number[] = [];
     const alone: number[] = [];
     const multiprocessing: number[] = [];

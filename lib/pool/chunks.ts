@@ -18,6 +18,11 @@ export function isIterable<T>(value: unknown): value is Iterable<T> {
   return value != null && typeof (value as Iterable<T>)[Symbol.iterator] === "function";
 }
 
+/** Arrays and typed arrays: items that can be read by index without consuming the source. */
+export function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
 /** Number of items when it can be known without consuming the source (arrays, typed arrays, sets, maps). */
 export function knownLength(source: unknown): number | undefined {
   if (Array.isArray(source) || ArrayBuffer.isView(source)) return (source as ArrayLike<unknown>).length;
@@ -52,15 +57,22 @@ export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): As
   if (items.length > 0) yield full();
 }
 
+/** The largest chunk `auto` makes, in estimated bytes on the wire. */
+export const AUTO_CHUNK_BYTES = 1 << 20;
+
 /**
  * Chunk size when the user asks for `auto`: about four chunks per worker
- * thread (as multiprocessing does), so stragglers even out; bounded so that
- * one chunk stays a reasonable Gearman job.
+ * thread (as multiprocessing does), so stragglers even out, but no chunk
+ * over AUTO_CHUNK_BYTES (estimated from `bytesPerItem`), so one chunk stays
+ * a modest Gearman job and a cheap retry. Each chunk costs about a
+ * millisecond of CPU beyond its items on a 2-core machine, so small chunks
+ * of cheap items spend more on chunks than on items (docs/benchmarks.md).
  */
-export function autoChunksize(itemCount: number | undefined, threads: number): number {
+export function autoChunksize(itemCount: number | undefined, threads: number, bytesPerItem = 64): number {
   if (itemCount === undefined) return 64;
-  const chunks = Math.max(1, threads) * 4;
-  return Math.min(10_000, Math.max(1, Math.ceil(itemCount / chunks)));
+  const perThread = Math.ceil(itemCount / (Math.max(1, threads) * 4));
+  const byBytes = Math.floor(AUTO_CHUNK_BYTES / Math.max(1, bytesPerItem));
+  return Math.max(1, Math.min(perThread, byBytes));
 }
 
 /** Chunks joined per call to concat: far below the engine's limit on arguments. */

@@ -14,8 +14,8 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
-import { encodeChunkRequest, toFunctionRef, type FunctionRef, type MapFunction } from "../wire/index.js";
-import { chunksOf, joinChunks, knownLength, autoChunksize, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
+import { encodeChunkRequest, estimateItemBytes, toFunctionRef, type FunctionRef, type MapFunction } from "../wire/index.js";
+import { chunksOf, joinChunks, knownLength, autoChunksize, isArrayLike, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -122,7 +122,7 @@ export class ClusterPool implements AsyncDisposable {
 
     const total = knownLength(items);
     const threads = this.control.knownThreads();
-    const chunksize = opts.chunksize === "auto" ? autoChunksize(total, threads) : opts.chunksize;
+    const chunksize = opts.chunksize === "auto" ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined) : opts.chunksize;
     const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
     const mapId = `${this.poolId}-${++this.mapCounter}`;
     const memoryVersion = this.control.memoryVersion();

@@ -8,6 +8,7 @@
  * The first failure stops the pulling, aborts the window's signal (so the
  * other chunks are cancelled) and is thrown to the consumer.
  */
+import { setImmediate } from "node:timers/promises";
 import type { Chunk } from "./chunks.js";
 
 export interface WindowOptions<T, R> {
@@ -61,10 +62,17 @@ export async function* runWindow<T, R>(source: AsyncIterator<Chunk<T>>, options:
 
   try {
     for (;;) {
+      let encodingSince = performance.now();
       while (!exhausted && failure === undefined && running.size + finished.size < limit) {
         const next = await source.next();
         if (next.done) exhausted = true;
         else launch(next.value);
+        // Filling the window is one run of microtasks, and sockets write only after it: after a
+        // millisecond of encoding, let the chunks made so far leave before making more.
+        if (performance.now() - encodingSince > 1) {
+          await setImmediate();
+          encodingSince = performance.now();
+        }
       }
       if (failure !== undefined) throw failure;
       if (ordered) {
