@@ -118,7 +118,9 @@ describe("embedded job server", () => {
       const client = new GearmanClient({ servers: url, open: () => server.connectInProcess(), reconnect: false });
       const admin = new AdminClient(url);
       try {
-        const payloads = Array.from({ length: 40 }, (_, i) => Buffer.alloc(10_000 + i * 1000, i));
+        // Sizes on both sides of where the server keeps payloads as bytes and writes them as their own segments.
+        const sizes = [0, 1, 4095, 4096, 16_383, 16_384, 16_385, 1_000_000, ...Array.from({ length: 32 }, (_, i) => 10_000 + i * 1000)];
+        const payloads = sizes.map((size, i) => Buffer.alloc(size, i + 1));
         const echoed = await Promise.all(payloads.map((p) => client.submitJob("echo", p).result));
         assert.ok(echoed.every((e, i) => e.equals(payloads[i])));
         assert.ok((await admin.workers()).some((w) => w.ip === "in-process"), "admin workers lists the in-process peer");

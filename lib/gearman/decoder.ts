@@ -116,10 +116,10 @@ export class FrameDecoder {
         this.need = HEADER_SIZE + size;
         return at;
       }
-      const body = data.subarray(at + HEADER_SIZE, at + HEADER_SIZE + size);
+      const frame = data.subarray(at, at + HEADER_SIZE + size);
       at += HEADER_SIZE + size;
       this.need = HEADER_SIZE;
-      onPacket(new Packet(magic, type, body));
+      onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame));
     }
     this.need = HEADER_SIZE;
     return at;

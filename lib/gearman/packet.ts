@@ -104,6 +104,8 @@ export class Packet {
     readonly magic: Magic,
     readonly type: number,
     readonly body: Buffer,
+    /** The received bytes of the whole packet, header and body (FrameDecoder sets it), for passing a packet on without copying it. */
+    readonly frame?: Buffer,
   ) {}
 
   /** The packet's name, or `UNKNOWN_<n>` for a number outside the protocol. */

@@ -20,6 +20,9 @@ import type { ResourceLimits } from "node:worker_threads";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
 
+/** Requests from this size on are moved to their thread rather than cloned. */
+const MOVE_AT = 16 * 1024;
+
 export interface ChunkThreadsOptions {
   readonly threads: number;
   /** Chunks each thread holds waiting behind the one it runs. */
@@ -58,9 +61,12 @@ export class ChunkThreads {
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
-      const task: ChunkTask = { request, memoryWaitMs: this.options.memoryWaitMs, phase: phase.buffer as SharedArrayBuffer };
       const attempt = (): void => {
-        this.pool.run(task).then(
+        // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
+        // original stays here in case the thread dies before taking it.
+        const bytes = request.byteLength >= MOVE_AT ? new Uint8Array(request) : request;
+        const task: ChunkTask = { request: bytes, memoryWaitMs: this.options.memoryWaitMs, phase: phase.buffer as SharedArrayBuffer };
+        this.pool.run(task, bytes === request ? undefined : { transferList: [bytes.buffer as ArrayBuffer] }).then(
           (bytes: Uint8Array | null) => {
             signal.removeEventListener("abort", onAbort);
             if (bytes === null) reject(signal.reason);

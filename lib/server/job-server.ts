@@ -26,7 +26,7 @@ import { PacketType, packetName } from "../gearman/packet-types.js";
 import { GearmanError, protocolError } from "../gearman/errors.js";
 import { fillServerOptions, type FilledServerOptions, type JobServerOptions } from "./server-options.js";
 import { FunctionQueue } from "./function-queue.js";
-import { Job, Priority, uniqueKey } from "./job.js";
+import { Job, Priority, payloadOf, payloadString, uniqueKey, type Payload } from "./job.js";
 import { Peer, type PeerHost, type PeerSocket } from "./peer.js";
 import { InProcessSocket } from "./in-process-socket.js";
 import { Journal, replayJournal, type JournalEntry } from "./journal.js";
@@ -223,7 +223,7 @@ export class JobServer extends EventEmitter implements PeerHost {
       const a = body.indexOf(NUL);
       const b = a < 0 ? -1 : body.indexOf(NUL, a + 1);
       if (b < 0) throw protocolError(`${packetName(type)} needs 3 arguments (function, unique, data)`, peer.address);
-      return this.submit(peer, arg(body, 0, a), arg(body, a + 1, b), arg(body, b + 1, body.length), submit.priority, submit.background, 0, "");
+      return this.submit(peer, arg(body, 0, a), arg(body, a + 1, b), payloadOf(body, b + 1), submit.priority, submit.background, 0, "");
     }
     switch (type) {
       case PacketType.GRAB_JOB:
@@ -236,7 +236,7 @@ export class JobServer extends EventEmitter implements PeerHost {
       case PacketType.WORK_DATA:
       case PacketType.WORK_WARNING:
       case PacketType.WORK_STATUS:
-        return this.work(peer, type, body);
+        return this.work(peer, packet);
       case PacketType.PRE_SLEEP:
         return this.sleep(peer);
       case PacketType.CAN_DO:
@@ -259,13 +259,13 @@ export class JobServer extends EventEmitter implements PeerHost {
         const [func, unique, epoch, data] = splitArgs(body, 4, "SUBMIT_JOB_EPOCH");
         const when = Number(epoch.toString("latin1"));
         if (!Number.isSafeInteger(when) || when < 0) return peer.packet(PacketType.ERROR, "INVALID_EPOCH", `epoch "${epoch.toString("latin1").slice(0, 32)}" is not a whole number of seconds`);
-        return this.submit(peer, func.toString("latin1"), unique.toString("latin1"), data.toString("latin1"), Priority.Normal, true, when, "");
+        return this.submit(peer, func.toString("latin1"), unique.toString("latin1"), payloadOf(data, 0), Priority.Normal, true, when, "");
       }
       case PacketType.SUBMIT_REDUCE_JOB:
       case PacketType.SUBMIT_REDUCE_JOB_BACKGROUND: {
         // As gearmand: function, unique, reducer, aggregator (ignored), data.
         const [func, unique, reducer, , data] = splitArgs(body, 5, packetName(type));
-        return this.submit(peer, func.toString("latin1"), unique.toString("latin1"), data.toString("latin1"), Priority.Normal, type === PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, 0, reducer.toString("latin1"));
+        return this.submit(peer, func.toString("latin1"), unique.toString("latin1"), payloadOf(data, 0), Priority.Normal, type === PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, 0, reducer.toString("latin1"));
       }
       case PacketType.GET_STATUS:
         return this.status(peer, arg(body, 0, body.length));
@@ -289,7 +289,7 @@ export class JobServer extends EventEmitter implements PeerHost {
 
   // ── clients ──────────────────────────────────────────────────────────────
 
-  private submit(peer: Peer, func: string, unique: string, data: string, priority: Priority, background: boolean, epoch: number, reducer: string): void {
+  private submit(peer: Peer, func: string, unique: string, data: Payload, priority: Priority, background: boolean, epoch: number, reducer: string): void {
     if (unique.length > MAX_UNIQUE) return peer.packet(PacketType.ERROR, "ARGUMENT_TOO_LARGE", "Unique value too large");
     const queue = this.queueFor(func);
     const key = unique === "" ? "" : uniqueKey(unique, data);
@@ -467,7 +467,8 @@ export class JobServer extends EventEmitter implements PeerHost {
     else peer.packet(PacketType.JOB_ASSIGN_UNIQ, handle, job.queue.name, job.unique, job.data);
   }
 
-  private work(peer: Peer, type: number, body: Buffer): void {
+  private work(peer: Peer, packet: Packet): void {
+    const { type, body } = packet;
     const nul = body.indexOf(NUL);
     const handle = arg(body, 0, nul < 0 ? body.length : nul);
     const job = this.jobByHandle(handle);
@@ -485,7 +486,7 @@ export class JobServer extends EventEmitter implements PeerHost {
     if (clients !== undefined) {
       for (const client of clients) {
         if (type === PacketType.WORK_EXCEPTION && !client.exceptions) client.packet(PacketType.WORK_FAIL, handle);
-        else client.forward(type, body);
+        else client.forward(packet);
       }
     }
     if (type === PacketType.WORK_COMPLETE || type === PacketType.WORK_FAIL || type === PacketType.WORK_EXCEPTION) this.finish(job);
@@ -583,7 +584,7 @@ export class JobServer extends EventEmitter implements PeerHost {
   }
 
   private entryOf(job: Job): JournalEntry {
-    return { id: job.id, func: job.queue.name, unique: job.unique, priority: job.priority, epoch: job.epoch, reducer: job.reducer, data: job.data };
+    return { id: job.id, func: job.queue.name, unique: job.unique, priority: job.priority, epoch: job.epoch, reducer: job.reducer, data: payloadString(job.data) };
   }
 
   private *liveBackgroundJobs(): Iterable<JournalEntry> {

@@ -1,12 +1,36 @@
 /**
  * A job held by the server, from submission until a terminal packet, its
  * cancellation or its drop. Kept small: a million queued background jobs are
- * a million of these. Payload, function name and unique id are byte strings
- * (latin1), the handle is derived from the numeric id, and the rarely used
- * state lives in `extra`.
+ * a million of these. Function name and unique id are byte strings (latin1),
+ * and so is a small payload; a large payload stays the bytes it arrived as
+ * (written out again without a copy). The handle is derived from the
+ * numeric id, and the rarely used state lives in `extra`.
  */
 import type { FunctionQueue } from "./function-queue.js";
 import type { Peer } from "./peer.js";
+
+/** Payloads from this size on are kept as bytes, not as a byte string. */
+export const BYTES_PAYLOAD_AT = 4096;
+
+/** A job's payload: a byte string (latin1, one char per byte) when small, else its bytes. */
+export type Payload = string | Buffer;
+
+/**
+ * The payload at `body[from..]` of a received packet. A large one is kept as
+ * a view when it fills most of the buffer it arrived in (so nothing is
+ * copied), else copied out (so a small view never pins a large read buffer).
+ */
+export function payloadOf(body: Buffer, from: number): Payload {
+  const length = body.length - from;
+  if (length < BYTES_PAYLOAD_AT) return body.toString("latin1", from);
+  const view = body.subarray(from);
+  return length * 2 >= view.buffer.byteLength ? view : Buffer.from(view);
+}
+
+/** The payload as a byte string (journal records, `-` uniques). */
+export function payloadString(data: Payload): string {
+  return typeof data === "string" ? data : data.toString("latin1");
+}
 
 export const enum Priority {
   High = 0,
@@ -44,7 +68,7 @@ export class Job {
     readonly queue: FunctionQueue,
     /** As sent by the client ("-" stays "-"). */
     readonly unique: string,
-    readonly data: string,
+    readonly data: Payload,
     readonly priority: Priority,
     readonly background: boolean,
   ) {}
@@ -83,6 +107,6 @@ export class Job {
 }
 
 /** The unique-index key: a unique of "-" means "the payload is the unique", in a space of its own (as gearmand). */
-export function uniqueKey(unique: string, data: string): string {
-  return unique === "-" ? `\0${data}` : unique;
+export function uniqueKey(unique: string, data: Payload): string {
+  return unique === "-" ? `\0${payloadString(data)}` : unique;
 }

@@ -86,18 +86,23 @@ export type ChunkResponse =
   | (ResponseMeta & { readonly ok: true; readonly results: unknown[] })
   | (ResponseMeta & { readonly ok: false; readonly index: number; readonly error: SerializedError });
 
-function frame(kind: Kind, codec: Codec, meta: object, body: Buffer): Buffer {
+/** Header, meta block and body in one buffer. The V8 body is serialized right behind the meta block, so it is never copied. */
+function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
-  const out = Buffer.allocUnsafe(HEADER + metaBytes.length + body.length);
-  out.writeUInt32BE(MAGIC, 0);
-  out[4] = WIRE_VERSION;
-  out[5] = kind;
-  out[6] = codec;
-  out[7] = 0;
-  out.writeUInt32BE(metaBytes.length, 8);
-  metaBytes.copy(out, HEADER);
-  body.copy(out, HEADER + metaBytes.length);
-  return out;
+  const head = Buffer.allocUnsafe(HEADER);
+  head.writeUInt32BE(MAGIC, 0);
+  head[4] = WIRE_VERSION;
+  head[5] = kind;
+  head[6] = codec;
+  head[7] = 0;
+  head.writeUInt32BE(metaBytes.length, 8);
+  if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
+  const serializer = new v8.DefaultSerializer();
+  serializer.writeRawBytes(head);
+  serializer.writeRawBytes(metaBytes);
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return serializer.releaseBuffer();
 }
 
 interface Framed {
@@ -144,10 +149,9 @@ function decodeBody(codec: Codec, body: Buffer, what: string): any {
 /** Encodes a chunk request. An item that cannot be serialized throws ItemSerializationError naming its index. */
 export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: Codec = Codec.V8): Buffer {
   const meta: ChunkRequestMeta = { mapId: request.mapId, chunk: request.chunk, start: request.start, count: request.items.length, memoryVersion: request.memoryVersion };
-  let body: Buffer;
+  const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
   try {
-    const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
-    body = encodeBody(codec, numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items });
+    return frame(Kind.Request, codec, meta, numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items });
   } catch (error) {
     for (let i = 0; i < request.items.length; i++) {
       try {
@@ -158,7 +162,6 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
     }
     throw error;
   }
-  return frame(Kind.Request, codec, meta, body);
 }
 
 /**
@@ -211,9 +214,9 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
   const { host, pid, elapsedMs } = response;
   if (response.ok) {
     const numbers = codec === Codec.V8 ? packNumbers(response.results) : undefined;
-    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, encodeBody(codec, numbers ? { numbers } : { results: response.results }));
+    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, numbers ? { numbers } : { results: response.results });
   }
-  return frame(Kind.Response, codec, { ok: false, host, pid, elapsedMs, index: response.index }, encodeBody(codec, { error: response.error }));
+  return frame(Kind.Response, codec, { ok: false, host, pid, elapsedMs, index: response.index }, { error: response.error });
 }
 
 export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
