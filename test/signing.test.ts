@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ClusterKey, MessageGuard, ReplayGuard, SignatureError, SIGNATURE_BYTES } from "../lib/security/index.js";
-import { encodeChunkRequest, encodeChunkResponse, decodeChunkRequest, decodeChunkResponse, signChunk, verifyChunk, chunkNonce, isSignedChunk, toFunctionRef, moduleFunction } from "../lib/wire/index.js";
+import { encodeChunkRequest, encodeChunkResponse, decodeChunkRequest, decodeChunkResponse, signChunk, signChunkInPlace, verifyChunk, chunkNonce, isSignedChunk, toFunctionRef, moduleFunction } from "../lib/wire/index.js";
 import { checkFunction, resolvePolicy, FunctionRefusedError } from "../lib/node/function-policy.js";
 import { loadConfig, ConfigError } from "../lib/config/index.js";
 
@@ -75,6 +75,22 @@ describe("signed chunks", () => {
     const guard = new MessageGuard(key);
     assert.ok(verifyChunk(signed, guard, "chunk"));
     assert.throws(() => verifyChunk(signed, guard, "chunk"), refusal("replayed"));
+  });
+
+  it("signs in place into the room the encoders leave, copying only bytes without room", () => {
+    const unsigned = request();
+    const signed = signChunkInPlace(unsigned, key);
+    assert.ok(signed.buffer === unsigned.buffer, "no copy: the signature went into the room after the payload");
+    assert.equal(signed.length, unsigned.length + SIGNATURE_BYTES);
+    assert.ok(verifyChunk(signed, new MessageGuard(key), "chunk"));
+    assert.deepEqual(decodeChunkRequest(signed).items, [1, 2, 3]);
+    assert.throws(() => signChunkInPlace(unsigned, key), /already signed/, "the payload is spent once signed");
+    for (const foreign of [Buffer.from(request()), Buffer.from(request().toString("latin1").padEnd(8000), "latin1")]) {
+      // A copy in a Buffer pool slab (room after it that belongs to other buffers), and one in a buffer of its own with no room.
+      const copied = signChunkInPlace(foreign, key);
+      const inPlace = copied.buffer === foreign.buffer && copied.byteOffset === foreign.byteOffset;
+      assert.ok(!inPlace && !isSignedChunk(foreign), "bytes not from the encoders are copied, not written after");
+    }
   });
 
   it("refuses unsigned, forged, tampered and (without a secret) signed chunks", () => {

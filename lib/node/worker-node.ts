@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
-import { peekChunkRequest, signChunk, verifyChunk } from "../wire/index.js";
+import { peekChunkRequest, signChunkInPlace, verifyChunk } from "../wire/index.js";
 import { ClusterKey, MessageGuard, SignatureError, type SignatureFacts } from "../security/index.js";
 import { NodeStats } from "./node-stats.js";
 import { NodeMemory } from "./node-memory.js";
@@ -115,7 +115,7 @@ export class WorkerNode extends EventEmitter {
     try {
       const bytes = await this.threads.run(job.data, controller.signal);
       const response = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      return this.key ? signChunk(response, this.key, signature?.nonceBytes) : response;
+      return this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
     } finally {
       this.stats.chunkFinished(header.count, performance.now() - started);
       job.signal.removeEventListener("abort", onLost);

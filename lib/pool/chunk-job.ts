@@ -2,14 +2,14 @@
  * One chunk's life as a Gearman job: submit, wait, decode; on a dead worker
  * (WORK_FAIL, lost job server) or a timeout, submit again up to `retries`
  * times. A function that threw is not retried: it rejects with RemoteError.
- * With a cluster key each attempt is signed anew and its response must be
+ * With a cluster key each attempt is encoded and signed anew and its response must be
  * signed for that attempt; a worker that refuses the signature ends the map
  * (a key mismatch does not heal by retrying), unless it only found it stale
  * or replayed.
  */
 import type { GearmanClient } from "../gearman/client.js";
 import { GearmanError, JobError } from "../gearman/errors.js";
-import { chunkNonce, decodeChunkResponse, signChunk, verifyChunk, RemoteError } from "../wire/index.js";
+import { chunkNonce, decodeChunkResponse, signChunkInPlace, verifyChunk, RemoteError } from "../wire/index.js";
 import { SignatureError, type ClusterKey, type MessageGuard } from "../security/index.js";
 import type { Chunk } from "./chunks.js";
 import { chunkFailed, chunkRefused, chunkTimedOut, abortError } from "./errors.js";
@@ -34,16 +34,18 @@ export interface ChunkJobContext {
   readonly guard?: MessageGuard;
 }
 
-export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown>, payload: Buffer, signal: AbortSignal): Promise<unknown[]> {
+/** `encode` makes the chunk's request payload: once, and again for each retry of a signed chunk (a signature is written into the payload it signs). */
+export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown>, encode: () => Buffer, signal: AbortSignal): Promise<unknown[]> {
   const { client, mapId, timeoutMs, retries } = context;
   const size = chunk.items.length;
+  const payload = encode();
   let lastError: unknown;
   let timedOut = false;
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     if (signal.aborted) throw abortError(signal.reason);
     if (attempt > 1) context.onRetry(chunk, attempt, lastError);
     const unique = `${mapId}:${chunk.index}:${attempt}`;
-    const request = context.key ? signChunk(payload, context.key) : payload;
+    const request = context.key ? signChunkInPlace(attempt === 1 ? payload : encode(), context.key) : payload;
     const job = client.submitJob(MAP_FUNCTION, request, {
       unique,
       timeoutMs,

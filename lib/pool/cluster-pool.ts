@@ -158,10 +158,7 @@ export class ClusterPool implements AsyncDisposable {
         limit,
         ordered,
         controller,
-        run: (chunk, signal) => {
-          const payload = encodeChunkRequest({ fn: ref, items: chunk.items, start: chunk.start, mapId, chunk: chunk.index, memoryVersion });
-          return runChunkJob(context, chunk, payload, signal);
-        },
+        run: (chunk, signal) => runChunkJob(context, chunk, () => encodeChunkRequest({ fn: ref, items: chunk.items, start: chunk.start, mapId, chunk: chunk.index, memoryVersion }), signal),
       });
       for await (const chunk of results) {
         done += chunk.results.length;

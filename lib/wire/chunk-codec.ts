@@ -37,6 +37,7 @@ export const enum Codec {
 const MAGIC = 0x474c4d50; // "GLMP"
 const HEADER = 12;
 const FLAG_SIGNED = 1;
+const SIGNATURE_ROOM = Buffer.alloc(SIGNATURE_BYTES);
 
 /** A chunk payload does not follow the wire format. */
 export class WireFormatError extends Error {
@@ -86,7 +87,11 @@ export type ChunkResponse =
   | (ResponseMeta & { readonly ok: true; readonly results: unknown[] })
   | (ResponseMeta & { readonly ok: false; readonly index: number; readonly error: SerializedError });
 
-/** Header, meta block and body in one buffer. The V8 body is serialized right behind the meta block, so it is never copied. */
+/**
+ * Header, meta block and body in one buffer. The V8 body is serialized right
+ * behind the meta block, so it is never copied, and room for a signature is
+ * left at the end of its buffer (signChunkInPlace).
+ */
 function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const head = Buffer.allocUnsafe(HEADER);
@@ -102,7 +107,9 @@ function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   serializer.writeRawBytes(metaBytes);
   serializer.writeHeader();
   serializer.writeValue(value);
-  return serializer.releaseBuffer();
+  serializer.writeRawBytes(SIGNATURE_ROOM);
+  const out = serializer.releaseBuffer();
+  return out.subarray(0, out.length - SIGNATURE_BYTES);
 }
 
 interface Framed {
@@ -253,13 +260,31 @@ export function isSignedChunk(bytes: Uint8Array): boolean {
  */
 export function signChunk(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
   const unsigned = asBuffer(bytes);
-  const kind = kindName(unsigned);
-  if (isSignedChunk(unsigned)) throw new WireFormatError(`${kind}: already signed`);
   const out = Buffer.allocUnsafe(unsigned.length + SIGNATURE_BYTES);
   unsigned.copy(out, 0);
+  return signWithin(out, unsigned.length, key, context);
+}
+
+/**
+ * signChunk without the copy, for payloads straight from this module's
+ * encoders: the V8 encoders leave room for a signature at the end of the
+ * buffer they make, and this writes it there, setting flag bit 0 in `bytes`
+ * itself. So `bytes` is spent: sign it once and use only the result. Bytes
+ * that do not end exactly SIGNATURE_BYTES before their buffer's end (a
+ * Buffer pool slab, JSON payloads, anyone else's bytes) are copied, as by
+ * signChunk.
+ */
+export function signChunkInPlace(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
+  if (bytes.byteOffset + bytes.byteLength + SIGNATURE_BYTES !== bytes.buffer.byteLength) return signChunk(bytes, key, context);
+  return signWithin(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength + SIGNATURE_BYTES), bytes.byteLength, key, context);
+}
+
+/** Signs the first `length` bytes of `out` into its last SIGNATURE_BYTES. */
+function signWithin(out: Buffer, length: number, key: ClusterKey, context: Uint8Array | undefined): Buffer {
+  const kind = kindName(out);
+  if (isSignedChunk(out)) throw new WireFormatError(`${kind}: already signed`);
   out[7] |= FLAG_SIGNED;
-  const message = out.subarray(0, unsigned.length);
-  key.sign(kind, [message], context).copy(out, unsigned.length);
+  key.sign(kind, [out.subarray(0, length)], context).copy(out, length);
   return out;
 }
 
