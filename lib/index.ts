@@ -3,6 +3,7 @@ export { MakePool, type MakePoolOptions } from "./pool/make-pool.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
 export { PoolError } from "./pool/errors.js";
+export { ArgumentError } from "./argument-error.js";
 export { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
 export { RemoteError, FunctionShippingError, ItemSerializationError, WireFormatError, moduleFunction, type ModuleFunction, type MapFunction } from "./wire/index.js";
 export { loadConfig, ConfigError, type ClusterConfig } from "./config/index.js";
