@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChunkThreads } from "../lib/node/chunk-threads.js";
-import { decodeChunkResponse, encodeChunkRequest, moduleFunction, toFunctionRef } from "../lib/wire/index.js";
+import { decodeChunkResponse, encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { moduleFunction, toFunctionRef } from "../lib/wire/function-ref.js";
 
 const dir = mkdtempSync(join(tmpdir(), "glimpse-chunk-threads-"));
 const hold = toFunctionRef(moduleFunction(new URL("./fixtures/marker-functions.js", import.meta.url), "holdUntilReleased"));

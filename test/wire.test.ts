@@ -2,13 +2,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
-import {
-  encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse,
-  toFunctionRef, moduleFunction, freeNames, RemoteError, serializeError,
-  FunctionShippingError, ItemSerializationError, WireFormatError, Codec, packNumbers, PACK_AT_LEAST,
-} from "../lib/wire/index.js";
+import { encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse, estimateItemBytes, Codec } from "../lib/wire/chunk-codec.js";
+import { toFunctionRef } from "../lib/wire/function-ref.js";
+import { freeNames } from "../lib/wire/free-names.js";
+import { serializeError } from "../lib/wire/remote-error.js";
+import { packNumbers, PACK_AT_LEAST } from "../lib/wire/packed-numbers.js";
+import { moduleFunction, RemoteError, FunctionShippingError, ItemSerializationError, WireFormatError } from "../lib/wire/index.js";
 import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
-import { estimateItemBytes } from "../lib/wire/index.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
 const request = (items: unknown[], codec?: Codec) => encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);

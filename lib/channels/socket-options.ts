@@ -1,5 +1,5 @@
 import type * as zmq from "zeromq";
-import { applyCurve, type CurveSettings } from "../security/index.js";
+import { applyCurve, type CurveSettings } from "../security/curve.js";
 
 /** Where a channel socket goes: bind (it owns the address) or connect (to a broker or a binding peer). */
 export interface Endpoint {
