@@ -90,6 +90,21 @@ describe("chunk threads with prefetch", () => {
     assert.equal(await run(0), 1000, "an evicted function compiles again");
   });
 
+  it("a chunk whose memory version never reaches its thread ends with a coded MEMORY_TIMEOUT error", async () => {
+    // No worker node here answers the thread's request for version 7: the wait ends at memoryWaitMs (50 ms).
+    const short = new ChunkThreads({ threads: 1, prefetch: 0, resourceLimits: undefined, memoryWaitMs: 50, policy: { allowSource: true, allowedModules: [], why: "test" } });
+    try {
+      const bytes = await short.run(encodeChunkRequest({ fn: toFunctionRef((x: number) => x), items: [1], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 7 }), new AbortController().signal);
+      const response = decodeChunkResponse(bytes);
+      assert.ok(!response.ok);
+      assert.equal(response.error.name, "NodeError");
+      assert.equal(response.error.code, "MEMORY_TIMEOUT");
+      assert.match(response.error.message, /shared memory version 7 did not reach this worker thread within 50 ms \(it holds version 0\)/);
+    } finally {
+      await short.destroy();
+    }
+  });
+
   it("an already aborted signal rejects at once", async () => {
     const controller = new AbortController();
     controller.abort(new Error("too late"));
