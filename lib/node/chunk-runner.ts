@@ -16,7 +16,7 @@ import { Piscina, move } from "piscina";
 import { decodeChunkRequest, encodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
 import { serializeError } from "../wire/remote-error.js";
 import type { FunctionRef } from "../wire/function-ref.js";
-import { memory, replaceMemory } from "./memory.js";
+import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, memoryTimedOut, notAFunction, resultNotSendable } from "./errors.js";
