@@ -1,3 +1,4 @@
+/** Where a channel socket goes and how it gets there: bind or connect, with the cluster's CURVE keys when it has them. */
 import type * as zmq from "zeromq";
 import { applyCurve, type CurveSettings } from "../security/curve.js";
 

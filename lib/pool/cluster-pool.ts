@@ -8,8 +8,8 @@
  *   setMemory / clearMemory / cancel ──ClusterControl (command channel)──► worker nodes ──acks (log channel)──┘
  *
  * A map ends on the first failure (RemoteError from the function, a chunk
- * whose worker died past `retries`, an abort): the other chunks are
- * cancelled and the workers told to stop them.
+ * whose worker died past `retries`, a refused signature, an abort): the other
+ * chunks are cancelled and the workers told to stop them.
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
