@@ -53,6 +53,7 @@ describe("local cluster", () => {
     await assert.rejects(pool.map((x: number) => x, null as never), naming("map items"));
     await assert.rejects(pool.map(42 as never, [1]), naming("map function"));
     await assert.rejects(pool.setMemory(null as never), naming("setMemory entries"));
+    await assert.rejects(pool.ping(-1), naming("ping waitMs"));
     await assert.rejects(MakePool(undefined, { locl: {} } as never), naming("MakePool option locl"));
     await assert.rejects(LocalCluster.start({ workers: 0 }), naming("LocalCluster option workers"));
     assert.deepEqual(await pool.map((x: number) => x + 1, [1]), [2]);

@@ -16,7 +16,7 @@ import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
-import { ArgumentError } from "../argument-error.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 import { chunksOf, joinChunks, knownLength, autoChunksize, isArrayLike, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
@@ -98,18 +98,18 @@ export class ClusterPool implements AsyncDisposable {
   }
 
   /** Asks every worker node for its statistics; waits up to `waitMs` (less once every known node answered). */
-  ping(waitMs = 2000): Promise<NodeStats[]> {
-    return this.control.ping(waitMs);
+  async ping(waitMs = 2000): Promise<NodeStats[]> {
+    return this.control.ping(wholeNumber("ping waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
-  restartWorkers(waitMs = 10_000): Promise<string[]> {
-    return this.control.restartWorkers(waitMs);
+  async restartWorkers(waitMs = 10_000): Promise<string[]> {
+    return this.control.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to quit; resolves with the nodes that acknowledged. */
-  killWorkers(waitMs = 10_000): Promise<string[]> {
-    return this.control.quitWorkers(waitMs);
+  async killWorkers(waitMs = 10_000): Promise<string[]> {
+    return this.control.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
   }
 
   /** The chunks' results, one array per chunk, in order or as they finish. */
