@@ -1,5 +1,5 @@
 /** Parsers for command-line arguments: a bad value is a usage error (exit 2) naming the argument. */
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
 /** Parses a whole-number argument, or fails with a usage error naming it. */
 export function wholeNumber(name: string, min: number) {

@@ -1,7 +1,7 @@
 /** The configuration a cluster command works with: the -c files, else GLIMPSE_CLUSTER_CONFIG. */
 import type { Command } from "commander";
 import { loadConfig, type ClusterConfig } from "../lib/config/index.js";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 
 export function clusterConfig(command: Command): ClusterConfig {
   const files = (command.optsWithGlobals().config as string[] | undefined) ?? [];

@@ -2,10 +2,12 @@
 /**
  * The glimpse-cluster command. Each subcommand lives in cli/commands/ and
  * registers itself on the program; this file only wires them and maps
- * failures to exit codes: 0 success, 2 usage or configuration error, 1 runtime error.
+ * failures to exit codes: 0 success, 2 usage or configuration error (a
+ * UsageError, ConfigError or ArgumentError: its message alone is printed),
+ * 1 runtime error (with its stack).
  */
 import { Command, CommanderError } from "commander";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "./errors.js";
 import { registerJobServer } from "./commands/job-server.js";
 import { registerLaunchBroker } from "./commands/launch-broker.js";
 import { registerLaunchWorker } from "./commands/launch-worker.js";
@@ -43,7 +45,8 @@ async function main(argv: string[]): Promise<number> {
       // --help and --version end here with exit code 0.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError || (error as { code?: string }).code === "CONFIG") {
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || code === "CONFIG" || code === "BAD_ARGUMENT") {
       process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
       return 2;
     }

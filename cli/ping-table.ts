@@ -1,4 +1,4 @@
-/** The ping-workers table: HOST PID NREQS ETIME MEAN_ETIME STIME, as the original printed it, plus threads. */
+/** The ping-workers table: HOST PID NREQS ETIME MEAN_ETIME STIME, as the original printed it, plus THREADS, BUSY and ITEMS. */
 import type { NodeStatsSnapshot } from "../lib/node/node-stats.js";
 
 export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {

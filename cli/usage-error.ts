@@ -1,4 +1,2 @@
-/** A bad command line: the CLI prints the message and exits with status 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+/** UsageError lives in errors.ts with the command's other errors; commands/job-server.ts imports it from here. */
+export { UsageError } from "./errors.js";

@@ -1,15 +1,25 @@
-/** glimpse-cluster: a distributed parallel map over Gearman. */
+/**
+ * glimpse-cluster: a distributed parallel map over Gearman. The package's
+ * public API: pools and local clusters, the parts of a cluster (job server,
+ * broker, worker nodes and their supervisor), configuration, and every error
+ * a user can meet. Internals are imported by file, never through here.
+ */
 export { MakePool, type MakePoolOptions } from "./pool/make-pool.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
-export { PoolError } from "./pool/errors.js";
-export { ArgumentError } from "./argument-error.js";
+export { PoolError, type PoolErrorCode } from "./pool/errors.js";
 export { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
-export { RemoteError, FunctionShippingError, ItemSerializationError, WireFormatError, moduleFunction, type ModuleFunction, type MapFunction } from "./wire/index.js";
-export { loadConfig, ConfigError, type ClusterConfig } from "./config/index.js";
+export { ArgumentError } from "./argument-error.js";
+export {
+  moduleFunction, RemoteError, RemoteCause, FunctionShippingError, ItemSerializationError, WireFormatError,
+  type ModuleFunction, type MapFunction, type RemoteErrorDetails, type SerializedError,
+} from "./wire/index.js";
+export { loadConfig, ConfigError, type ClusterConfig, type ClientConfig, type ServerConfig, type ConfigInput } from "./config/index.js";
 export { JobServer, type JobServerOptions } from "./server/index.js";
-export { Broker } from "./channels/index.js";
-export { WorkerNode } from "./node/worker-node.js";
-export { NodeSupervisor } from "./node/node-supervisor.js";
-export type { NodeStatsSnapshot } from "./channels/index.js";
+export { Broker, ChannelError, type BrokerUrls, type BrokerOptions, type ChannelErrorCode, type NodeStatsSnapshot } from "./channels/index.js";
+export { SignatureError, newCurveKeys, type RefusalReason, type CurveKeys, type CurveSettings } from "./security/index.js";
+export { WorkerNode, type StopReason } from "./node/worker-node.js";
+export { NodeSupervisor, type SupervisorOptions } from "./node/node-supervisor.js";
+export type { NodeOptionsInput } from "./node/node-options.js";
+export { NodeError, FunctionRefusedError, type NodeErrorCode } from "./node/errors.js";
 export * as gearman from "./gearman/index.js";

@@ -2,7 +2,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
-import { Broker, LoopingSubscriber, parseCommand, parseLog, TOPIC_ALL } from "../lib/channels/index.js";
+import { Broker } from "../lib/channels/index.js";
+import { LoopingSubscriber } from "../lib/channels/subscriber.js";
+import { parseCommand, parseLog, TOPIC_ALL } from "../lib/channels/messages.js";
 import { MakePool } from "../lib/index.js";
 import { embedded } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";

@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChunkThreads } from "../lib/node/chunk-threads.js";
-import { decodeChunkResponse, encodeChunkRequest, moduleFunction, toFunctionRef } from "../lib/wire/index.js";
+import { decodeChunkResponse, encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { moduleFunction, toFunctionRef } from "../lib/wire/function-ref.js";
 
 const dir = mkdtempSync(join(tmpdir(), "glimpse-chunk-threads-"));
 const hold = toFunctionRef(moduleFunction(new URL("./fixtures/marker-functions.js", import.meta.url), "holdUntilReleased"));
@@ -87,6 +88,21 @@ describe("chunk threads with prefetch", () => {
     };
     for (let i = 0; i < sources.length; i++) assert.equal(await run(i), 1000 + i);
     assert.equal(await run(0), 1000, "an evicted function compiles again");
+  });
+
+  it("a chunk whose memory version never reaches its thread ends with a coded MEMORY_TIMEOUT error", async () => {
+    // No worker node here answers the thread's request for version 7: the wait ends at memoryWaitMs (50 ms).
+    const short = new ChunkThreads({ threads: 1, prefetch: 0, resourceLimits: undefined, memoryWaitMs: 50, policy: { allowSource: true, allowedModules: [], why: "test" } });
+    try {
+      const bytes = await short.run(encodeChunkRequest({ fn: toFunctionRef((x: number) => x), items: [1], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 7 }), new AbortController().signal);
+      const response = decodeChunkResponse(bytes);
+      assert.ok(!response.ok);
+      assert.equal(response.error.name, "NodeError");
+      assert.equal(response.error.code, "MEMORY_TIMEOUT");
+      assert.match(response.error.message, /shared memory version 7 did not reach this worker thread within 50 ms \(it holds version 0\)/);
+    } finally {
+      await short.destroy();
+    }
   });
 
   it("an already aborted signal rejects at once", async () => {

@@ -6,7 +6,7 @@ import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { MakePool, PoolError, loadConfig, type ClusterPool } from "../lib/index.js";
+import { MakePool, PoolError, ArgumentError, LocalCluster, loadConfig, type ClusterPool } from "../lib/index.js";
 import { CLI_PATH, embedded } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 
@@ -44,6 +44,19 @@ describe("local cluster", () => {
     assert.equal(error.code, "CHUNK_FAILED");
     assert.match(error.message, /chunk 2 \(items 4\.\.5\) failed 3 times/);
     assert.deepEqual(await pool.map((x: number) => x * 3, [1, 2, 3]), [3, 6, 9]);
+  });
+
+  it("a bad argument or option is an ArgumentError naming it, and the pool keeps serving", async () => {
+    const naming = (argument: string) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && e.argument === argument;
+    await assert.rejects(pool.map((x: number) => x, [1], { chunksize: 0 }), naming("map option chunksize"));
+    await assert.rejects(pool.map((x: number) => x, [1], { chunkSize: 2 } as never), (e: unknown) => naming("map option chunkSize")(e) && /known: chunksize/.test((e as Error).message));
+    await assert.rejects(pool.map((x: number) => x, null as never), naming("map items"));
+    await assert.rejects(pool.map(42 as never, [1]), naming("map function"));
+    await assert.rejects(pool.setMemory(null as never), naming("setMemory entries"));
+    await assert.rejects(pool.ping(-1), naming("ping waitMs"));
+    await assert.rejects(MakePool(undefined, { locl: {} } as never), naming("MakePool option locl"));
+    await assert.rejects(LocalCluster.start({ workers: 0 }), naming("LocalCluster option workers"));
+    assert.deepEqual(await pool.map((x: number) => x + 1, [1]), [2]);
   });
 
   it("closes everything it started", async () => {

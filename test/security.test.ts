@@ -13,12 +13,14 @@ import path from "node:path";
 import * as zmq from "zeromq";
 import { MakePool, ClusterPool, PoolError, RemoteError, moduleFunction } from "../lib/index.js";
 import { GearmanClient, JobError } from "../lib/gearman/index.js";
-import { ClusterKey } from "../lib/security/index.js";
-import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/index.js";
+import { ClusterKey } from "../lib/security/cluster-key.js";
+import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/messages.js";
 import { ClusterControl } from "../lib/pool/cluster-control.js";
 import { controlOptions } from "../lib/pool/make-pool.js";
 import { loadConfig } from "../lib/config/index.js";
-import { encodeChunkRequest, signChunk, toFunctionRef } from "../lib/wire/index.js";
+import { encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { signChunk } from "../lib/wire/chunk-signing.js";
+import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 

@@ -4,9 +4,15 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ClusterKey, MessageGuard, ReplayGuard, SignatureError, SIGNATURE_BYTES } from "../lib/security/index.js";
-import { encodeChunkRequest, encodeChunkResponse, decodeChunkRequest, decodeChunkResponse, signChunk, signChunkInPlace, verifyChunk, chunkNonce, isSignedChunk, toFunctionRef, moduleFunction } from "../lib/wire/index.js";
-import { checkFunction, resolvePolicy, FunctionRefusedError } from "../lib/node/function-policy.js";
+import { ClusterKey, SIGNATURE_BYTES } from "../lib/security/cluster-key.js";
+import { MessageGuard } from "../lib/security/message-guard.js";
+import { ReplayGuard } from "../lib/security/replay-guard.js";
+import { SignatureError } from "../lib/security/index.js";
+import { encodeChunkRequest, encodeChunkResponse, decodeChunkRequest, decodeChunkResponse } from "../lib/wire/chunk-codec.js";
+import { signChunk, signChunkInPlace, verifyChunk, chunkNonce, isSignedChunk } from "../lib/wire/chunk-signing.js";
+import { toFunctionRef, moduleFunction } from "../lib/wire/function-ref.js";
+import { checkFunction, resolvePolicy } from "../lib/node/function-policy.js";
+import { FunctionRefusedError } from "../lib/node/errors.js";
 import { loadConfig, ConfigError } from "../lib/config/index.js";
 
 const SECRET = "correct horse battery staple";

@@ -2,13 +2,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
-import {
-  encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse,
-  toFunctionRef, moduleFunction, freeNames, RemoteError, serializeError,
-  FunctionShippingError, ItemSerializationError, WireFormatError, Codec, packNumbers, PACK_AT_LEAST,
-} from "../lib/wire/index.js";
+import { encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse, estimateItemBytes, Codec } from "../lib/wire/chunk-codec.js";
+import { toFunctionRef } from "../lib/wire/function-ref.js";
+import { freeNames } from "../lib/wire/free-names.js";
+import { serializeError } from "../lib/wire/remote-error.js";
+import { packNumbers, PACK_AT_LEAST } from "../lib/wire/packed-numbers.js";
+import { moduleFunction, RemoteError, RemoteCause, FunctionShippingError, ItemSerializationError, WireFormatError } from "../lib/wire/index.js";
+import { MAP_FUNCTION, readRefusal, writeRefusal } from "../lib/wire/protocol.js";
+import { REFUSAL_REASONS } from "../lib/security/errors.js";
+import { ArgumentError } from "../lib/argument-error.js";
 import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
-import { estimateItemBytes } from "../lib/wire/index.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
 const request = (items: unknown[], codec?: Codec) => encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
@@ -69,6 +72,40 @@ describe("chunk codec", () => {
     assert.equal((error.cause as Error).name, "TypeError");
     assert.equal((error.cause as Error).stack, thrown.stack);
     assert.equal(((error.cause as Error).cause as Error).message, "root");
+  });
+});
+
+describe("remote errors", () => {
+  it("are rebuilt as RemoteCause with the remote code, or REMOTE_CAUSE when there was none", () => {
+    const coded = Object.assign(new RangeError("out", { cause: new Error("inner") }), { code: "E_OUT" });
+    const error = new RemoteError({ functionName: "f", index: 0, host: "h", pid: 1, error: serializeError(coded) });
+    assert.equal(error.code, "REMOTE");
+    const cause = error.cause as RemoteCause;
+    assert.ok(cause instanceof RemoteCause);
+    assert.equal(cause.name, "RangeError");
+    assert.equal(cause.code, "E_OUT");
+    assert.ok(cause.cause instanceof RemoteCause);
+    assert.equal((cause.cause as RemoteCause).code, "REMOTE_CAUSE");
+  });
+});
+
+describe("protocol names", () => {
+  it("chunks travel as glimpse_map jobs", () => {
+    assert.equal(MAP_FUNCTION, "glimpse_map");
+  });
+
+  it("a refusal reads back as it was written, for every reason, in the bytes docs/wire-format.md gives", () => {
+    for (const reason of REFUSAL_REASONS) {
+      const text = writeRefusal({ reason, detail: "worker node n1 refused chunk job H:x:1: why" });
+      assert.equal(text, `glimpse-refused ${reason}: worker node n1 refused chunk job H:x:1: why`);
+      assert.deepEqual(readRefusal(Buffer.from(text)), { reason, detail: "worker node n1 refused chunk job H:x:1: why" });
+    }
+  });
+
+  it("any other exception is no refusal", () => {
+    for (const text of ["WireFormatError: bad magic", "glimpse-refused", "glimpse-refused forged", "glimpse-refused tired: of it", "Glimpse-refused forged: x", ""]) {
+      assert.equal(readRefusal(Buffer.from(text)), undefined, JSON.stringify(text));
+    }
   });
 });
 
@@ -173,6 +210,13 @@ describe("function references", () => {
     assert.notEqual(toFunctionRef(named.other), first, "another name or source is checked on its own");
     const factor = 2;
     for (let i = 0; i < 2; i++) assert.throws(() => toFunctionRef((x: number) => x * factor), /"factor"/);
+  });
+
+  it("a function or item that cannot travel is a bad argument to map, naming it", () => {
+    const factor = 2;
+    assert.throws(() => toFunctionRef((x: number) => x * factor), (e: unknown) => e instanceof FunctionShippingError && e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && e.argument === "map function");
+    assert.throws(() => moduleFunction(""), (e: unknown) => e instanceof ArgumentError && e.argument === "moduleFunction specifier");
+    assert.throws(() => request([1, Symbol("s")]), (e: unknown) => e instanceof ItemSerializationError && e instanceof ArgumentError && e.argument === "map item 11");
   });
 
   it("refuses native, bound, generator, class and this-using functions", () => {

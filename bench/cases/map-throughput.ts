@@ -8,7 +8,7 @@
  */
 import { Piscina } from "piscina";
 import { autoChunksize } from "../../lib/pool/chunks.js";
-import { estimateItemBytes } from "../../lib/wire/index.js";
+import { estimateItemBytes } from "../../lib/wire/chunk-codec.js";
 import { localPool } from "../local-pool.js";
 import { median } from "../measure.js";
 import { ratio, skippedRow, type BenchCase, type Row } from "../bench-case.js";

@@ -1,18 +1,19 @@
 /**
- * `glimpse-cluster demo`: the whole product on one machine. Starts an embedded
- * job server, a broker and two worker nodes, runs the original's hex example
- * and a Monte Carlo estimate of pi over a million samples with a progress bar,
- * prints results and items per second, and shuts everything down (also on Ctrl-C).
+ * `glimpse-cluster demo`: the whole product on one machine. Starts a local
+ * cluster (the one MakePool() starts without a configuration: an embedded job
+ * server and worker node processes, every chunk and command signed with a
+ * secret of its own), runs the original's hex example, a Monte Carlo
+ * estimate of pi over a million samples with a progress bar and a trivial
+ * map over 100,000 items, prints results and items per second, and shuts
+ * everything down (also on Ctrl-C).
  */
 import type { Command } from "commander";
-import os from "node:os";
-import { JobServer } from "../../lib/server/index.js";
-import { Broker } from "../../lib/channels/index.js";
-import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
-import { MakePool } from "../../lib/pool/make-pool.js";
+import { LocalCluster } from "../../lib/pool/local-cluster.js";
+import { poolOnLocalCluster } from "../../lib/pool/make-pool.js";
 import type { ClusterPool } from "../../lib/pool/cluster-pool.js";
 import { ProgressBar } from "../progress-bar.js";
 import { wholeNumber } from "../arguments.js";
+import { wrongDemoResult } from "../errors.js";
 
 function hex(x: number): string {
   return "0x" + x.toString(16);
@@ -57,14 +58,14 @@ async function runDemo(pool: ClusterPool, samples: number, signal: AbortSignal):
   const t0 = performance.now();
   const plusOne = await pool.map((x: number) => x + 1, trivial, { signal, chunksize: 2_000 });
   const t = (performance.now() - t0) / 1000;
-  if (plusOne[99_999] !== 100_000) throw new Error("demo: x => x + 1 gave a wrong result");
+  if (plusOne[99_999] !== 100_000) throw wrongDemoResult("x => x + 1 on item 99999", plusOne[99_999], 100_000);
   say(`x => x + 1 over ${trivial.length} items: ${t.toFixed(2)} s, ${Math.round(trivial.length / t)} items/s`);
 }
 
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("start an embedded job server, a broker and two worker nodes on this machine, run a few maps, and shut it all down")
+    .description("start a local cluster (an embedded job server and worker nodes) on this machine, run a few maps, and shut it all down")
     .option("--workers <n>", "worker nodes", wholeNumber("--workers", 1), 2)
     .option("--samples <n>", "Monte Carlo samples for pi", wholeNumber("--samples", 10_000), 1_000_000)
     .action(async (options: { workers: number; samples: number }) => {
@@ -75,50 +76,16 @@ export function registerDemo(program: Command): void {
       };
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
-      const cleanup: (() => Promise<unknown>)[] = [];
+      let pool: ClusterPool | undefined;
       try {
-        const server = new JobServer({ host: "127.0.0.1", port: 0 });
-        const address = await server.listen();
-        cleanup.push(() => server.close({ graceful: false }));
-        const jobServer = `${address.host}:${address.port}`;
-        process.stdout.write(`embedded job server on ${jobServer}\n`);
-
-        const broker = new Broker({
-          commandFrontendUrl: "tcp://127.0.0.1:0",
-          commandBackendUrl: "tcp://127.0.0.1:0",
-          logFrontendUrl: "tcp://127.0.0.1:0",
-          logBackendUrl: "tcp://127.0.0.1:0",
-        });
-        const urls = await broker.start();
-        cleanup.unshift(() => broker.close());
-        process.stdout.write(`broker: commands ${urls.commandFrontendUrl} -> ${urls.commandBackendUrl}, logs ${urls.logFrontendUrl} -> ${urls.logBackendUrl}\n`);
-
-        const threads = Math.max(1, Math.floor(os.availableParallelism() / options.workers));
-        const supervisors = Array.from(
-          { length: options.workers },
-          () =>
-            new NodeSupervisor(
-              { jobServers: [jobServer], commandUrl: urls.commandBackendUrl, logUrl: urls.logFrontendUrl, threads, graceMs: 5000 },
-              { log: () => {}, output: "ignore" },
-            ),
-        );
-        cleanup.unshift(() => Promise.allSettled(supervisors.map((s) => s.stop())));
-        await Promise.all(supervisors.map((s) => s.start()));
-        process.stdout.write(`${options.workers} worker nodes with ${threads} thread${threads === 1 ? "" : "s"} each\n`);
-
-        const pool = await MakePool({
-          client: {
-            jobServers: [jobServer],
-            commandFrontendUrl: urls.commandFrontendUrl,
-            commandBackendUrl: urls.commandBackendUrl,
-            logFrontendUrl: urls.logFrontendUrl,
-            logBackendUrl: urls.logBackendUrl,
-          },
-        });
-        cleanup.unshift(() => pool.close());
+        const cluster = await LocalCluster.start({ workers: options.workers });
+        process.stdout.write(`embedded job server on ${cluster.jobServer}\n`);
+        pool = await poolOnLocalCluster(cluster);
+        const threads = cluster.threadsPerWorker;
+        process.stdout.write(`${cluster.workerCount} worker node${cluster.workerCount === 1 ? "" : "s"} with ${threads} thread${threads === 1 ? "" : "s"} each\n`);
         await runDemo(pool, options.samples, stop.signal);
       } finally {
-        for (const step of cleanup) await step().catch(() => {});
+        await pool?.close().catch(() => {});
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import { newCurveKeys } from "../../lib/security/index.js";
+import { newCurveKeys } from "../../lib/security/curve.js";
 
 export function registerKeygen(program: Command): void {
   program

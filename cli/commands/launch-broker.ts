@@ -1,3 +1,8 @@
+/**
+ * `glimpse-cluster launch-broker`: runs the broker on the [server] section's
+ * four URLs (with the [client] CURVE keys, if any) until SIGTERM / SIGINT.
+ * Prints one line once it is bound; a peer turned away by CURVE is named on stderr.
+ */
 import type { Command } from "commander";
 import { Broker } from "../../lib/channels/index.js";
 import { clusterConfig } from "../cluster-config.js";

@@ -1,3 +1,11 @@
+/**
+ * `glimpse-cluster launch-worker [N]`: runs one worker node of N threads,
+ * configured by the [client] section (job servers, channels, secret, keys)
+ * and the [server] section (prefetch, allow_source, allowed_modules), under a
+ * NodeSupervisor that restarts it after `restart` or a crash, until
+ * `kill-workers` or SIGTERM / SIGINT. The supervisor checks the node's
+ * options before starting its process: a bad one exits 2 naming it.
+ */
 import type { Command } from "commander";
 import os from "node:os";
 import { NodeSupervisor } from "../../lib/node/node-supervisor.js";

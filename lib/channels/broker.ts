@@ -9,14 +9,28 @@
  */
 import * as zmq from "zeromq";
 import { zmqUrl } from "./socket-options.js";
-import { applyCurve, releaseCurve, type CurveSettings } from "../security/index.js";
+import { applyCurve, releaseCurve, type CurveSettings } from "../security/curve.js";
+import { ArgumentError } from "../argument-error.js";
+import { brokerCannotBind } from "./errors.js";
 
+/** Where the broker binds (a [server] section's four URLs; port 0 picks a free one). */
 export interface BrokerUrls {
+  /** Clients publish commands here (XSUB). */
   readonly commandFrontendUrl: string;
+  /** Worker nodes subscribe to commands here (XPUB). */
   readonly commandBackendUrl: string;
+  /** Worker nodes publish log messages here (XSUB). */
   readonly logFrontendUrl: string;
+  /** Clients subscribe to log messages here (XPUB). */
   readonly logBackendUrl: string;
 }
+
+export interface BrokerOptions {
+  /** The cluster's CURVE keys: every bound socket admits only peers holding them. None: plain TCP. */
+  readonly curve?: CurveSettings;
+}
+
+const URL_NAMES = ["commandFrontendUrl", "commandBackendUrl", "logFrontendUrl", "logBackendUrl"] as const;
 
 export class Broker {
   private proxies: zmq.Proxy[] = [];
@@ -24,11 +38,19 @@ export class Broker {
   private boundSockets: { socket: zmq.XSubscriber | zmq.XPublisher; endpoint: string }[] = [];
   private runs: Promise<void>[] = [];
   private bound: BrokerUrls | undefined;
+  private readonly urls: BrokerUrls;
 
   constructor(
-    private readonly urls: BrokerUrls,
-    private readonly options: { readonly curve?: CurveSettings } = {},
-  ) {}
+    urls: BrokerUrls,
+    private readonly options: BrokerOptions = {},
+  ) {
+    if (urls === null || typeof urls !== "object") throw new ArgumentError("Broker urls", `expected an object of ${URL_NAMES.join(", ")}`);
+    for (const name of URL_NAMES) {
+      if (typeof urls[name] !== "string" || urls[name] === "") throw new ArgumentError(`Broker url ${name}`, `expected a ZeroMQ endpoint such as tcp://127.0.0.1:9000, got ${String(urls[name])}`);
+    }
+    const { commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl } = urls;
+    this.urls = Object.freeze({ commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl });
+  }
 
   /** The endpoints actually bound (port 0 resolved), after start(). */
   get endpoints(): BrokerUrls | undefined {
@@ -60,7 +82,7 @@ export class Broker {
       return this.bound;
     } catch (error) {
       await this.close();
-      throw new Error(`broker could not bind: ${(error as Error).message}`, { cause: error });
+      throw brokerCannotBind(error);
     }
   }
 

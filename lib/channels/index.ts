@@ -1,5 +1,4 @@
-export * from "./messages.js";
-export { Broker, type BrokerUrls } from "./broker.js";
-export { QueuedPublisher, type PublisherSigning } from "./publisher.js";
-export { LoopingSubscriber, type SubscriberChecking } from "./subscriber.js";
-export { zmqUrl, type Endpoint } from "./socket-options.js";
+/** The channel layer's public part: the broker, and what a worker node reports when pinged. */
+export { Broker, type BrokerUrls, type BrokerOptions } from "./broker.js";
+export { ChannelError, type ChannelErrorCode } from "./errors.js";
+export type { NodeStatsSnapshot } from "./messages.js";

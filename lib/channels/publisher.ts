@@ -5,8 +5,8 @@
  */
 import * as zmq from "zeromq";
 import { attach, type Endpoint } from "./socket-options.js";
-import { releaseCurve } from "../security/index.js";
-import type { ClusterKey } from "../security/index.js";
+import { releaseCurve } from "../security/curve.js";
+import type { ClusterKey } from "../security/cluster-key.js";
 
 export interface PublisherSigning {
   readonly key: ClusterKey;

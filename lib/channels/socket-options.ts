@@ -1,5 +1,6 @@
+/** Where a channel socket goes and how it gets there: bind or connect, with the cluster's CURVE keys when it has them. */
 import type * as zmq from "zeromq";
-import { applyCurve, type CurveSettings } from "../security/index.js";
+import { applyCurve, type CurveSettings } from "../security/curve.js";
 
 /** Where a channel socket goes: bind (it owns the address) or connect (to a broker or a binding peer). */
 export interface Endpoint {

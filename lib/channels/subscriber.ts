@@ -7,8 +7,9 @@
  */
 import * as zmq from "zeromq";
 import { attach, type Endpoint } from "./socket-options.js";
-import { releaseCurve } from "../security/index.js";
-import { SignatureError, type MessageGuard } from "../security/index.js";
+import { releaseCurve } from "../security/curve.js";
+import { SignatureError } from "../security/errors.js";
+import type { MessageGuard } from "../security/message-guard.js";
 
 export interface SubscriberChecking {
   readonly guard: MessageGuard | undefined;

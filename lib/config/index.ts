@@ -1,3 +1,3 @@
+/** The configuration layer's public part (also the package's "glimpse-cluster/config"): loading a cluster's configuration, and its error. */
 export { loadConfig, type ClusterConfig, type ClientConfig, type ServerConfig, type ConfigInput } from "./load-config.js";
-export { ConfigError } from "./config-error.js";
-export { KEYS } from "./keys.js";
+export { ConfigError } from "./errors.js";

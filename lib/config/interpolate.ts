@@ -1,24 +1,30 @@
 /** Python ConfigParser-style `%(name)s` interpolation within a section (falling back to [DEFAULT]); `%%` is a literal %. */
 
-export interface InterpolationError {
-  readonly key: string;
-  readonly message: string;
-}
+/** The value with every reference replaced, or what is wrong with it. */
+export type Interpolated = { readonly value: string } | { readonly problem: string };
 
-export function interpolate(
-  key: string,
-  raw: string,
-  lookup: (name: string) => string | undefined,
-  depth = 0,
-): string {
-  if (depth > 10) throw { key, message: `interpolation of "${raw}" nests too deep (a reference loop?)` } satisfies InterpolationError;
-  return raw.replace(/%(%|\(([^)]*)\)s|.?)/g, (match, what: string, name: string | undefined) => {
-    if (what === "%") return "%";
-    if (name === undefined) throw { key, message: `bad "%" in "${raw}": write %% for a literal %, or %(name)s to refer to a key` } satisfies InterpolationError;
-    const value = lookup(name.toLowerCase());
-    if (value === undefined) throw { key, message: `"%(${name})s" refers to a key that is not set in this section or [DEFAULT]` } satisfies InterpolationError;
-    return interpolate(key, value, lookup, depth + 1);
-  });
+const MAX_DEPTH = 10;
+
+export function interpolate(raw: string, lookup: (name: string) => string | undefined, depth = 0): Interpolated {
+  if (depth > MAX_DEPTH) return { problem: `interpolation of "${raw}" nests too deep (a reference loop?)` };
+  let value = "";
+  let last = 0;
+  for (const match of raw.matchAll(/%(%|\(([^)]*)\)s|.?)/g)) {
+    value += raw.slice(last, match.index);
+    last = match.index + match[0].length;
+    const [, what, name] = match;
+    if (what === "%") {
+      value += "%";
+      continue;
+    }
+    if (name === undefined) return { problem: `bad "%" in "${raw}": write %% for a literal %, or %(name)s to refer to a key` };
+    const referred = lookup(name.toLowerCase());
+    if (referred === undefined) return { problem: `"%(${name})s" refers to a key that is not set in this section or [DEFAULT]` };
+    const inner = interpolate(referred, lookup, depth + 1);
+    if ("problem" in inner) return inner;
+    value += inner.value;
+  }
+  return { value: value + raw.slice(last) };
 }
 
 /** The names a raw value refers to with %(name)s. */

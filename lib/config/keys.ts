@@ -1,11 +1,19 @@
 /**
  * Every configuration key, in one table: its section, its ini name, its
  * property name in the loaded config, how its text is read, and its default.
- * config.ini.example documents each for users.
+ * config.ini.example documents each for users. A parser returns the value,
+ * or an Invalid for text that is not one (it never throws).
  */
-import { parseAddressList } from "../gearman/address.js";
+import { formatAddress, parseAddressList } from "../gearman/address.js";
+import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
 
 export type Section = "client" | "server";
+
+/** What a parser returns for text that is no valid value; `detail` says why, when the parser knows more than "expected ...". */
+export class Invalid {
+  constructor(readonly detail?: string) {}
+}
+const INVALID = new Invalid();
 
 export interface KeySpec {
   readonly section: Section;
@@ -13,7 +21,9 @@ export interface KeySpec {
   readonly name: string;
   /** The property in ClientConfig / ServerConfig. */
   readonly property: string;
+  /** The value of the key's text, or an Invalid. */
   readonly parse: (text: string) => unknown;
+  /** What a valid text is, for errors: "expected <this>, got ...". */
   readonly expected: string;
   readonly default: unknown;
   /** Never echo the value in an error (secrets). */
@@ -22,68 +32,68 @@ export interface KeySpec {
 
 const ZMQ_ENDPOINT = /^(tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\*|\d{1,5})|ipc:\/\/.+|inproc:\/\/.+)$/;
 
-function endpoint(text: string): string {
+function endpoint(text: string): string | Invalid {
   const value = text.trim();
-  if (!ZMQ_ENDPOINT.test(value)) throw new Error("bad");
+  if (!ZMQ_ENDPOINT.test(value)) return INVALID;
   const port = /:(\d+)$/.exec(value)?.[1];
-  if (value.startsWith("tcp://") && port !== undefined && Number(port) > 65535) throw new Error("bad");
+  if (value.startsWith("tcp://") && port !== undefined && Number(port) > 65535) return INVALID;
   return value;
 }
 
 function wholeNumber(min: number) {
-  return (text: string): number => {
+  return (text: string): number | Invalid => {
     const value = Number(text.trim());
-    if (text.trim() === "" || !Number.isInteger(value) || value < min) throw new Error("bad");
-    return value;
+    return text.trim() === "" || !Number.isInteger(value) || value < min ? INVALID : value;
   };
 }
 
-function seconds(text: string): number {
+function seconds(text: string): number | Invalid {
   const value = Number(text.trim());
-  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) throw new Error("bad");
-  return Math.round(value * 1000);
+  return text.trim() === "" || !Number.isFinite(value) || value <= 0 ? INVALID : Math.round(value * 1000);
 }
 
-function boolean(text: string): boolean {
+function boolean(text: string): boolean | Invalid {
   const value = text.trim().toLowerCase();
   if (["true", "yes", "on", "1"].includes(value)) return true;
   if (["false", "no", "off", "0"].includes(value)) return false;
-  throw new Error("bad");
+  return INVALID;
 }
 
-function jobServers(text: string): string[] {
-  return parseAddressList(text).map((a) => `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`);
+function jobServers(text: string): string[] | Invalid {
+  try {
+    return parseAddressList(text).map(formatAddress);
+  } catch (error) {
+    // The address parser reports a bad address by throwing: its message says what is wrong with which one.
+    if (!(error instanceof TypeError)) throw error;
+    return new Invalid(error.message);
+  }
 }
 
-function chunksize(text: string): number | "auto" {
+function chunksize(text: string): number | "auto" | Invalid {
   return text.trim().toLowerCase() === "auto" ? "auto" : wholeNumber(1)(text);
 }
 
-function secret(text: string): string {
+function secret(text: string): string | Invalid {
   const value = text.trim();
-  if (Buffer.byteLength(value) < 16) throw new Error("bad");
-  return value;
+  return Buffer.byteLength(value) < MIN_SECRET_BYTES ? INVALID : value;
 }
 
-function nonEmpty(text: string): string {
-  if (text.trim() === "") throw new Error("bad");
-  return text.trim();
+function nonEmpty(text: string): string | Invalid {
+  return text.trim() === "" ? INVALID : text.trim();
 }
 
-function z85Key(text: string): string {
+function z85Key(text: string): string | Invalid {
   const value = text.trim();
-  if (!/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(value)) throw new Error("bad");
-  return value;
+  return /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(value) ? value : INVALID;
 }
 
-function allowSource(text: string): boolean | "auto" {
+function allowSource(text: string): boolean | "auto" | Invalid {
   return text.trim().toLowerCase() === "auto" ? "auto" : boolean(text);
 }
 
-function moduleList(text: string): string[] {
+function moduleList(text: string): string[] | Invalid {
   const entries = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (entries.some((e) => /\s/.test(e))) throw new Error("bad");
-  return entries;
+  return entries.some((e) => /\s/.test(e)) ? INVALID : entries;
 }
 
 const ENDPOINT = "a ZeroMQ endpoint such as tcp://127.0.0.1:9000 or ipc:///tmp/glimpse-commands";

@@ -11,9 +11,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import ini from "ini";
-import { ConfigError } from "./config-error.js";
-import { KEYS, SECTIONS, type KeySpec, type Section } from "./keys.js";
-import { interpolate, references, type InterpolationError } from "./interpolate.js";
+import { ConfigError } from "./errors.js";
+import { KEYS, SECTIONS, Invalid, type KeySpec, type Section } from "./keys.js";
+import { interpolate, references } from "./interpolate.js";
+import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
+import { ArgumentError } from "../argument-error.js";
 
 export interface ClientConfig {
   /** Job servers, "host:port" each. */
@@ -131,14 +133,9 @@ function readFile(file: string, raw: Raw): void {
         if (variables.has(key)) continue; // a helper variable for %(name)s, as in the original's configs
         throw new ConfigError(`unknown key${suggest(key, known)}; known: ${known.join(", ")}`, file, section, key);
       }
-      let resolved: string;
-      try {
-        resolved = interpolate(key, value, lookup);
-      } catch (error) {
-        const problem = error as InterpolationError;
-        throw new ConfigError(problem.message ?? String(error), file, section, key);
-      }
-      target.set(key, { value: resolved, file });
+      const resolved = interpolate(value, lookup);
+      if ("problem" in resolved) throw new ConfigError(resolved.problem, file, section, key);
+      target.set(key, { value: resolved.value, file });
     }
     raw.set(section as Section, target);
   }
@@ -173,12 +170,13 @@ function build(raw: Raw, section: Section): Record<string, unknown> {
       out[spec.property] = spec.default;
       continue;
     }
-    try {
-      out[spec.property] = spec.parse(entry.value);
-    } catch {
+    const parsed = spec.parse(entry.value);
+    if (parsed instanceof Invalid) {
       const got = spec.hidden ? `a value of ${Buffer.byteLength(entry.value.trim())} bytes` : `"${entry.value}"`;
-      throw new ConfigError(`expected ${spec.expected}, got ${got}`, entry.file ?? "config object", section, spec.name);
+      const detail = parsed.detail === undefined ? "" : ` (${parsed.detail})`;
+      throw new ConfigError(`expected ${spec.expected}, got ${got}${detail}`, entry.file ?? "config object", section, spec.name);
     }
+    out[spec.property] = parsed;
   }
   return Object.freeze(out);
 }
@@ -223,15 +221,15 @@ function resolveSecret(raw: Raw, client: ClientConfig, env: NodeJS.ProcessEnv): 
     const origin = entries?.get("secret_file")?.file;
     const file = path.resolve(origin ? path.dirname(origin) : process.cwd(), client.secretFile);
     const secret = readNamedFile(raw, "secret_file", client.secretFile).trim();
-    if (Buffer.byteLength(secret) < 16) {
-      throw new ConfigError(`the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least 16`, where("secret_file"), "client", "secret_file");
+    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`, where("secret_file"), "client", "secret_file");
     }
     return { secret, secretFile: file };
   }
   if (client.secret === undefined && env.GLIMPSE_CLUSTER_SECRET !== undefined) {
     const secret = env.GLIMPSE_CLUSTER_SECRET.trim();
-    if (Buffer.byteLength(secret) < 16) {
-      throw new ConfigError(`GLIMPSE_CLUSTER_SECRET holds ${Buffer.byteLength(secret)} bytes; a secret needs at least 16`, "environment");
+    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`GLIMPSE_CLUSTER_SECRET holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`, "environment");
     }
     return { secret, secretFile: undefined };
   }
@@ -249,7 +247,7 @@ export function loadConfig(source?: string | readonly string[] | ConfigInput, en
   if (typeof source === "string") files.push(source);
   else if (Array.isArray(source)) files.push(...(source as string[]));
   else if (source !== undefined && source !== null) {
-    if (typeof source !== "object") throw new ConfigError(`expected a file path, a list of paths or a config object, got ${typeof source}`);
+    if (typeof source !== "object") throw new ArgumentError("configuration", `expected a file path, a list of paths or a config object, got ${typeof source}`);
     object = source as ConfigInput;
   }
   if (files.length === 0 && object === undefined) return null;

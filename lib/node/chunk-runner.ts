@@ -2,8 +2,9 @@
  * The piscina task that runs one chunk on a worker thread.
  *
  *   phase waiting → running (else skipped: cancelled while it waited behind another chunk)
- *   request bytes ──decodeChunkRequest──► resolve fn (compile source once per hash / import module once)
- *        ──► wait for the memory version it needs ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
+ *   request bytes ──decodeChunkRequest──► wait for the memory version it needs
+ *        ──► resolve fn (compile source once per hash / import module once)
+ *        ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
  * A throwing item ends the chunk with an error response naming its index. A
  * function the node's policy refuses (workerData.policy) is never compiled or
@@ -12,10 +13,14 @@
 import os from "node:os";
 import { BroadcastChannel, threadId } from "node:worker_threads";
 import { Piscina, move } from "piscina";
-import { decodeChunkRequest, encodeChunkResponse, serializeError, type FunctionRef, type ChunkResponse } from "../wire/index.js";
-import { memory, replaceMemory } from "./memory.js";
+import { decodeChunkRequest, encodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
+import { serializeError } from "../wire/remote-error.js";
+import type { FunctionRef } from "../wire/function-ref.js";
+import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
+import { cachedFunctionMissing, memoryTimedOut, notAFunction, resultNotSendable } from "./errors.js";
+import { Wakeups } from "../wakeups.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
@@ -43,39 +48,33 @@ const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefine
 /** Functions compiled or imported, by key; the oldest leave past COMPILED_KEPT, so a client shipping ever new sources cannot grow a thread without bound. */
 const compiled = new Map<string, Mapped>();
 const COMPILED_KEPT = 256;
-const memoryWaiters = new Set<() => void>();
+/** Chunks waiting for a memory version this thread does not hold yet. */
+const memoryArrivals = new Wakeups();
 
 const channel = new BroadcastChannel(MEMORY_CHANNEL);
 channel.onmessage = (event) => {
   const message = (event as { data: MemoryMessage }).data;
   if (message?.type !== "state") return;
   replaceMemory(message.entries, message.version);
-  for (const wake of memoryWaiters) wake();
+  memoryArrivals.wake();
 };
 channel.unref();
 
+/**
+ * Waits until this thread holds at least `version`, asking the node once:
+ * the channel to it does not lose messages, and the node posts every newer
+ * version to its threads anyway.
+ */
 async function memoryVersion(version: number, waitMs: number): Promise<void> {
   if (memory.version >= version) return;
   channel.postMessage({ type: "need", version } satisfies MemoryMessage);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      memoryWaiters.delete(check);
-      reject(new Error(`shared memory version ${version} did not reach this worker within ${waitMs} ms (it has version ${memory.version})`));
-    }, waitMs);
-    const check = () => {
-      if (memory.version < version) return;
-      clearTimeout(timer);
-      memoryWaiters.delete(check);
-      resolve();
-    };
-    memoryWaiters.add(check);
-  });
+  if (!(await memoryArrivals.until(() => memory.version >= version, waitMs))) throw memoryTimedOut("this worker thread", version, waitMs, memory.version);
 }
 
 function compileSource(source: string): Mapped {
   // The only free name a shipped function gets is `memory`.
   const fn = new Function("memory", `"use strict";\nreturn (${source});`)(memory);
-  if (typeof fn !== "function") throw new TypeError("shipped source did not evaluate to a function");
+  if (typeof fn !== "function") throw notAFunction("shipped source did not evaluate to a function");
   return fn;
 }
 
@@ -88,13 +87,13 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
   if (ref.kind === "source") fn = compileSource(ref.source);
   else if (ref.kind === "cached") {
     const stored = memory.get(ref.key) as FunctionRef | undefined;
-    if (!stored || stored.kind !== "source") throw new Error(`cached function ${ref.key} is not in this worker's shared memory`);
+    if (!stored || stored.kind !== "source") throw cachedFunctionMissing(ref.key);
     fn = compileSource(stored.source);
   } else {
     const module = await import(ref.specifier);
     const exported = module[ref.exportName];
     if (typeof exported !== "function") {
-      throw new TypeError(`module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`);
+      throw notAFunction(`module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`);
     }
     fn = exported;
   }
@@ -148,7 +147,7 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
       return respond({ ok: true, results, ...where() });
     } catch (error) {
       index = request.start + firstUnserializable(results);
-      throw new TypeError(`the result cannot be sent back: ${(error as Error).message}`, { cause: error });
+      throw resultNotSendable(error);
     }
   } catch (error) {
     return respond({ ok: false, index, error: serializeError(error), ...where() });

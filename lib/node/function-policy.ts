@@ -9,7 +9,8 @@
  * reachable from the network would run whatever anyone submits.
  */
 import { parseAddressList } from "../gearman/address.js";
-import type { FunctionRef } from "../wire/index.js";
+import type { FunctionRef } from "../wire/function-ref.js";
+import { FunctionRefusedError } from "./errors.js";
 
 export interface FunctionPolicy {
   readonly allowSource: boolean;
@@ -17,11 +18,6 @@ export interface FunctionPolicy {
   readonly allowedModules: readonly string[];
   /** Why source is or is not allowed, for messages. */
   readonly why: string;
-}
-
-/** A function the node's policy does not allow; nothing of it was run or imported. */
-export class FunctionRefusedError extends Error {
-  override name = "FunctionRefusedError";
 }
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);

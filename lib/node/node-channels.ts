@@ -10,10 +10,13 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import {
   CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseCommand,
-  QueuedPublisher, LoopingSubscriber,
   type Command, type CommandEnvelope, type LogLevel, type LogMessage, type NodeStatsSnapshot,
-} from "../channels/index.js";
-import { MessageGuard, type ClusterKey, type SignatureError } from "../security/index.js";
+} from "../channels/messages.js";
+import { QueuedPublisher } from "../channels/publisher.js";
+import { LoopingSubscriber } from "../channels/subscriber.js";
+import { MessageGuard } from "../security/message-guard.js";
+import type { ClusterKey } from "../security/cluster-key.js";
+import type { SignatureError } from "../security/errors.js";
 import type { NodeOptions } from "./node-options.js";
 import { RefusalLog } from "./refusal-log.js";
 

@@ -7,16 +7,24 @@
  */
 import { MemoryPublisher } from "./memory-broadcast.js";
 import type { NodeChannels } from "./node-channels.js";
+import { memoryTimedOut } from "./errors.js";
+import { Wakeups } from "../wakeups.js";
+
+/** How often a waiting chunk's need-memory request is published again: the log channel may lose it. */
+const ASK_AGAIN_MS = 250;
 
 export class NodeMemory {
   version = 0;
   private entries: Record<string, unknown> = {};
   private publisher: MemoryPublisher | undefined;
-  private readonly waiters = new Set<() => void>();
+  /** Chunks waiting for a version the node does not hold yet. */
+  private readonly arrivals = new Wakeups();
 
   constructor(
     private readonly channels: NodeChannels,
     private readonly waitMs: number,
+    /** For messages: whose memory this is. */
+    private readonly nodeId: string,
   ) {}
 
   /** Starts handing memory to the node's threads. */
@@ -30,43 +38,26 @@ export class NodeMemory {
     this.version = version;
     this.entries = entries;
     this.publisher?.publish(version, entries);
-    for (const wake of this.waiters) wake();
+    this.arrivals.wake();
   }
 
   clear(version: number): void {
     this.replace({}, version);
   }
 
-  /** Resolves once the node holds at least `version`; asks the pools for it meanwhile. */
+  /** Resolves once the node holds at least `version`, asking the pools for it meanwhile; rejects after waitMs, or with the signal's reason. */
   async ready(version: number, signal: AbortSignal): Promise<void> {
     if (this.version >= version) return;
-    await new Promise<void>((resolve, reject) => {
-      const started = Date.now();
-      const ask = () => this.channels.requestMemory(version);
-      const timer = setInterval(() => {
-        if (Date.now() - started > this.waitMs) {
-          done();
-          reject(new Error(`shared memory version ${version} did not arrive within ${this.waitMs} ms (this node has version ${this.version})`));
-        } else ask();
-      }, 250);
-      const check = () => {
-        if (this.version < version) return;
-        done();
-        resolve();
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const done = () => {
-        clearInterval(timer);
-        this.waiters.delete(check);
-        signal.removeEventListener("abort", onAbort);
-      };
-      this.waiters.add(check);
-      signal.addEventListener("abort", onAbort, { once: true });
-      ask();
-    });
+    const ask = () => this.channels.requestMemory(version);
+    ask();
+    const asking = setInterval(ask, ASK_AGAIN_MS);
+    try {
+      if (!(await this.arrivals.until(() => this.version >= version, this.waitMs, signal))) {
+        throw memoryTimedOut(`worker node ${this.nodeId}`, version, this.waitMs, this.version);
+      }
+    } finally {
+      clearInterval(asking);
+    }
   }
 
   close(): void {

@@ -1,9 +1,15 @@
-/** Options of one worker node, validated once into a filled, frozen form. */
+/**
+ * Options of one worker node, validated once into a filled, frozen form: by
+ * the WorkerNode, and by a NodeSupervisor before it starts the node's process,
+ * so a bad option is an error naming it, not a process that exits at start.
+ */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import type { ResourceLimits } from "node:worker_threads";
 import { resolvePolicy, type FunctionPolicy } from "./function-policy.js";
-import { MIN_SECRET_BYTES } from "../security/index.js";
+import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
+import { parseAddressList } from "../gearman/address.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface NodeOptionsInput {
   /** Job servers, "host:port" each. */
@@ -50,29 +56,67 @@ export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimi
   readonly policy: FunctionPolicy;
 };
 
+const KNOWN: readonly (keyof NodeOptionsInput)[] = [
+  "jobServers", "commandUrl", "logUrl", "threads", "prefetch", "nodeId", "graceMs", "memoryWaitMs", "resourceLimits",
+  "secret", "signatureMaxAgeMs", "allowSource", "allowedModules", "curve", "tls",
+];
+
+const option = (name: string) => `worker node option ${name}`;
+
+function text(name: string, value: unknown): string {
+  if (typeof value !== "string" || value === "") throw new ArgumentError(option(name), `expected a non-empty string, got ${value === "" ? '""' : String(value)}`);
+  return value;
+}
+
+function optionalObject(name: string, value: unknown): object | undefined {
+  if (value !== undefined && (value === null || typeof value !== "object" || Array.isArray(value))) throw new ArgumentError(option(name), `expected an object, got ${String(value)}`);
+  return value ?? undefined;
+}
+
+/** Checks every option (unknown keys too) and fills in the defaults. Throws ArgumentError naming the option. */
 export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
-  if (!Array.isArray(input.jobServers) || input.jobServers.length === 0) throw new TypeError("worker node: jobServers must list at least one host:port");
-  const threads = input.threads ?? os.availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new TypeError(`worker node: threads must be a whole number ≥ 1, got ${input.threads}`);
-  const prefetch = input.prefetch ?? 1;
-  if (!Number.isInteger(prefetch) || prefetch < 0) throw new TypeError(`worker node: prefetch must be a whole number ≥ 0, got ${input.prefetch}`);
-  if (input.secret !== undefined && Buffer.byteLength(input.secret) < MIN_SECRET_BYTES) {
-    throw new TypeError(`worker node: the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`);
+  if (input === null || typeof input !== "object") throw new ArgumentError("worker node options", `expected an object, got ${String(input)}`);
+  for (const key of Object.keys(input)) {
+    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
   }
+  if (!Array.isArray(input.jobServers) || input.jobServers.length === 0 || !input.jobServers.every((s) => typeof s === "string")) {
+    throw new ArgumentError(option("jobServers"), "expected a list of at least one host:port");
+  }
+  try {
+    parseAddressList(input.jobServers);
+  } catch (error) {
+    throw new ArgumentError(option("jobServers"), (error as Error).message, { cause: error });
+  }
+  const threads = input.threads === undefined ? os.availableParallelism() : wholeNumber(option("threads"), input.threads, 1);
+  if (input.secret !== undefined && (typeof input.secret !== "string" || Buffer.byteLength(input.secret) < MIN_SECRET_BYTES)) {
+    throw new ArgumentError(option("secret"), `the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  const allowSource = input.allowSource ?? "auto";
+  if (allowSource !== true && allowSource !== false && allowSource !== "auto") throw new ArgumentError(option("allowSource"), `expected true, false or "auto", got ${String(allowSource)}`);
+  const allowedModules = input.allowedModules ?? [];
+  if (!Array.isArray(allowedModules) || !allowedModules.every((m) => typeof m === "string" && m !== "")) {
+    throw new ArgumentError(option("allowedModules"), "expected a list of module specifiers");
+  }
+  const curve = optionalObject("curve", input.curve) as NodeOptionsInput["curve"];
+  if (curve) {
+    text("curve.publicKey", curve.publicKey);
+    text("curve.secretKey", curve.secretKey);
+  }
+  const tls = optionalObject("tls", input.tls) as NodeOptionsInput["tls"];
   return Object.freeze({
     jobServers: Object.freeze([...input.jobServers]),
-    commandUrl: input.commandUrl,
-    logUrl: input.logUrl,
+    commandUrl: text("commandUrl", input.commandUrl),
+    logUrl: text("logUrl", input.logUrl),
     threads,
-    prefetch,
-    nodeId: input.nodeId ?? `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
-    graceMs: input.graceMs ?? 30_000,
-    memoryWaitMs: input.memoryWaitMs ?? 30_000,
-    resourceLimits: input.resourceLimits,
+    prefetch: input.prefetch === undefined ? 1 : wholeNumber(option("prefetch"), input.prefetch, 0),
+    nodeId: input.nodeId === undefined ? `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}` : text("nodeId", input.nodeId),
+    graceMs: input.graceMs === undefined ? 30_000 : wholeNumber(option("graceMs"), input.graceMs, 0),
+    memoryWaitMs: input.memoryWaitMs === undefined ? 30_000 : wholeNumber(option("memoryWaitMs"), input.memoryWaitMs, 1),
+    resourceLimits: optionalObject("resourceLimits", input.resourceLimits) as ResourceLimits | undefined,
     secret: input.secret,
-    tls: input.tls && Object.freeze({ ...input.tls }),
-    curve: input.curve && Object.freeze({ publicKey: input.curve.publicKey, secretKey: input.curve.secretKey }),
-    signatureMaxAgeMs: input.signatureMaxAgeMs ?? 300_000,
-    policy: resolvePolicy(input.allowSource ?? "auto", input.secret !== undefined, input.jobServers, input.allowedModules ?? []),
+    tls: tls && Object.freeze({ ...tls }),
+    curve: curve && Object.freeze({ publicKey: curve.publicKey, secretKey: curve.secretKey }),
+    signatureMaxAgeMs: input.signatureMaxAgeMs === undefined ? 300_000 : wholeNumber(option("signatureMaxAgeMs"), input.signatureMaxAgeMs, 1),
+    policy: resolvePolicy(allowSource, input.secret !== undefined, input.jobServers, allowedModules),
   });
 }

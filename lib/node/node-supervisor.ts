@@ -1,26 +1,64 @@
 /**
  * Keeps one worker node process running, as the original's wrapper script did:
  * starts it again after `restart` (at once) or a crash (with backoff and a log
- * line), and stops for good after `quit` or a signal.
+ * line), and stops for good after `quit` or a signal. The node's options are
+ * checked here, before any process starts: a bad one throws an ArgumentError
+ * naming it.
  *
- *   start() ──fork worker-main──► child ──exit 0──► done
- *                  ▲                 └──exit RESTART / crash──► (backoff) ──┘
+ *   new NodeSupervisor(node options) ──fillNodeOptions (a bad one throws here)
+ *   start() ──fork worker-main (node options as JSON)──► child ──exit 0──► done
+ *                  ▲                                        └──exit RESTART / crash──► (backoff) ──┘
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import type { NodeOptionsInput } from "./node-options.js";
+import { fillNodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { RESTART_EXIT_CODE } from "./exit-codes.js";
+import { startFailed } from "./errors.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface SupervisorOptions {
   /** Where supervisor log lines go. Default: stderr. */
   log?: (line: string) => void;
   /** First crash backoff in ms (doubles up to maxBackoffMs; reset after a child ran for a minute). Default 500. */
   initialBackoffMs?: number;
+  /** Longest crash backoff in ms. Default 30000. */
   maxBackoffMs?: number;
-  /** Node options of the node process (e.g. ["--max-old-space-size=4096"]). */
+  /** Node.js options of the node process (e.g. ["--max-old-space-size=4096"]). Default: none. */
   execArgv?: string[];
   /** The node process's own output (its "started" line, crash traces): shown (default) or dropped. */
   output?: "inherit" | "ignore";
+}
+
+interface FilledSupervisorOptions {
+  readonly log: (line: string) => void;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly execArgv: readonly string[];
+  readonly output: "inherit" | "ignore";
+}
+
+const KNOWN: readonly (keyof SupervisorOptions)[] = ["log", "initialBackoffMs", "maxBackoffMs", "execArgv", "output"];
+const option = (name: string) => `NodeSupervisor option ${name}`;
+
+function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOptions {
+  if (options === null || typeof options !== "object") throw new ArgumentError("NodeSupervisor options", `expected an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
+  }
+  if (options.log !== undefined && typeof options.log !== "function") throw new ArgumentError(option("log"), "expected a function");
+  if (options.execArgv !== undefined && !(Array.isArray(options.execArgv) && options.execArgv.every((a) => typeof a === "string"))) {
+    throw new ArgumentError(option("execArgv"), "expected a list of strings");
+  }
+  if (options.output !== undefined && options.output !== "inherit" && options.output !== "ignore") {
+    throw new ArgumentError(option("output"), `expected "inherit" or "ignore", got ${String(options.output)}`);
+  }
+  return Object.freeze({
+    log: options.log ?? ((line: string) => void process.stderr.write(`${line}\n`)),
+    initialBackoffMs: options.initialBackoffMs === undefined ? 500 : wholeNumber(option("initialBackoffMs"), options.initialBackoffMs, 0),
+    maxBackoffMs: options.maxBackoffMs === undefined ? 30_000 : wholeNumber(option("maxBackoffMs"), options.maxBackoffMs, 0),
+    execArgv: Object.freeze([...(options.execArgv ?? [])]),
+    output: options.output ?? "inherit",
+  });
 }
 
 export class NodeSupervisor extends EventEmitter {
@@ -33,12 +71,18 @@ export class NodeSupervisor extends EventEmitter {
   /** How many times the node process was started. */
   starts = 0;
 
+  private readonly options: FilledSupervisorOptions;
+
+  /** Throws ArgumentError naming a bad or unknown node or supervisor option, before any process starts. */
   constructor(
     private readonly node: NodeOptionsInput,
-    private readonly options: SupervisorOptions = {},
+    options: SupervisorOptions = {},
   ) {
     super();
-    this.backoffMs = options.initialBackoffMs ?? 500;
+    // Checked here, and filled again in the node's process (its id and defaults are its own).
+    fillNodeOptions(node);
+    this.options = fillSupervisorOptions(options);
+    this.backoffMs = this.options.initialBackoffMs;
     this.done = new Promise((resolve) => (this.finish = resolve));
   }
 
@@ -47,7 +91,7 @@ export class NodeSupervisor extends EventEmitter {
   }
 
   private log(line: string): void {
-    (this.options.log ?? ((l) => process.stderr.write(`${l}\n`)))(`[supervisor ${process.pid}] ${line}`);
+    this.options.log(`[supervisor ${process.pid}] ${line}`);
   }
 
   /** Starts the node; resolves when its process reported ready. */
@@ -55,8 +99,8 @@ export class NodeSupervisor extends EventEmitter {
     return new Promise((resolve, reject) => {
       const child = fork(new URL("./worker-main.js", import.meta.url), [], {
         env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify(this.node) },
-        execArgv: this.options.execArgv ?? [],
-        stdio: ["ignore", this.options.output ?? "inherit", this.options.output ?? "inherit", "ipc"],
+        execArgv: [...this.options.execArgv],
+        stdio: ["ignore", this.options.output, this.options.output, "ipc"],
       });
       this.child = child;
       this.starts++;
@@ -71,7 +115,7 @@ export class NodeSupervisor extends EventEmitter {
       });
       child.once("exit", (code, signal) => {
         this.child = undefined;
-        if (!ready) reject(new Error(`worker node process exited (${signal ?? code}) before it was ready`));
+        if (!ready) reject(startFailed(String(signal ?? code)));
         this.emit("exit", code, signal);
         if (this.stopping || code === 0) {
           this.log(`worker node ${child.pid} exited (${signal ?? code}); not restarting`);
@@ -79,9 +123,9 @@ export class NodeSupervisor extends EventEmitter {
           this.finish();
           return;
         }
-        if (Date.now() - startedAt > 60_000) this.backoffMs = this.options.initialBackoffMs ?? 500;
+        if (Date.now() - startedAt > 60_000) this.backoffMs = this.options.initialBackoffMs;
         const delay = code === RESTART_EXIT_CODE ? 0 : this.backoffMs;
-        if (code !== RESTART_EXIT_CODE) this.backoffMs = Math.min(this.options.maxBackoffMs ?? 30_000, this.backoffMs * 2);
+        if (code !== RESTART_EXIT_CODE) this.backoffMs = Math.min(this.options.maxBackoffMs, this.backoffMs * 2);
         this.log(code === RESTART_EXIT_CODE ? `worker node ${child.pid} asked to restart; restarting` : `worker node ${child.pid} died (${signal ?? code}); restarting in ${delay} ms`);
         this.restartTimer = setTimeout(() => {
           this.restartTimer = undefined;

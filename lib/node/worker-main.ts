@@ -5,7 +5,6 @@
  * restart (start again at once).
  */
 import { WorkerNode } from "./worker-node.js";
-import { fillNodeOptions } from "./node-options.js";
 import { RESTART_EXIT_CODE } from "./exit-codes.js";
 
 const raw = process.env.GLIMPSE_NODE_OPTIONS;
@@ -13,7 +12,8 @@ if (!raw) {
   process.stderr.write("worker node: GLIMPSE_NODE_OPTIONS is not set (this file is started by `glimpse-cluster launch-worker`)\n");
   process.exit(2);
 }
-const node = new WorkerNode(fillNodeOptions(JSON.parse(raw)));
+// The supervisor checked these options before it started this process (fillNodeOptions).
+const node = new WorkerNode(JSON.parse(raw));
 node.once("stopped", (reason: string) => {
   process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
   // The IPC channel to the supervisor would keep this process alive.

@@ -4,27 +4,27 @@
  * log channel.
  *
  *   job servers ──JOB_ASSIGN (≤ threads × (1 + prefetch) at once)──► GearmanWorker ──► handleChunk ──► ChunkThreads (chunk-runner)
- *        ▲                                                  │ signature checked     │
- *        │                                   refused ◄──────┘ (with a secret)      │
- *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──┘
+ *        ▲   ▲                                     signature checked │ memory version awaited │
+ *        │   └── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──┘ (if the node lacks it)  │
+ *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄───────────────┘
  *
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
-import { peekChunkRequest, signChunkInPlace, verifyChunk } from "../wire/index.js";
-import { ClusterKey, MessageGuard, SignatureError, type SignatureFacts } from "../security/index.js";
+import { peekChunkRequest } from "../wire/chunk-codec.js";
+import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
+import { MAP_FUNCTION, writeRefusal } from "../wire/protocol.js";
+import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
+import { MessageGuard } from "../security/message-guard.js";
+import { SignatureError } from "../security/errors.js";
 import { NodeStats } from "./node-stats.js";
 import { NodeMemory } from "./node-memory.js";
 import { NodeChannels } from "./node-channels.js";
-import type { NodeOptions } from "./node-options.js";
+import { fillNodeOptions, type NodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { ChunkThreads } from "./chunk-threads.js";
-
-/** How a refused chunk's WORK_EXCEPTION starts, followed by the reason and a colon: clients recognise it. */
-export const REFUSED_PREFIX = "glimpse-refused ";
-
-export const MAP_FUNCTION = "glimpse_map";
+import { cancelled } from "./errors.js";
 
 /** Why a node stopped: the supervisor restarts it unless the reason is "quit". */
 export type StopReason = "quit" | "restart" | "signal";
@@ -46,8 +46,10 @@ export class WorkerNode extends EventEmitter {
   private readonly running = new Map<string, Set<AbortController>>();
   private stopping: Promise<void> | undefined;
 
-  constructor(options: NodeOptions) {
+  /** Throws ArgumentError naming a bad or unknown option. */
+  constructor(input: NodeOptionsInput) {
     super();
+    const options = fillNodeOptions(input);
     this.options = options;
     this.id = options.nodeId;
     this.stats = new NodeStats(this.id, options.threads);
@@ -55,7 +57,7 @@ export class WorkerNode extends EventEmitter {
     this.guard = this.key && new MessageGuard(this.key, { maxAgeMs: options.signatureMaxAgeMs });
     this.threads = new ChunkThreads(options);
     this.channels = new NodeChannels(options, this.id, this.key);
-    this.memory = new NodeMemory(this.channels, options.memoryWaitMs);
+    this.memory = new NodeMemory(this.channels, options.memoryWaitMs, this.id);
     this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: this.threads.capacity, tls: options.tls });
     this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
@@ -135,14 +137,14 @@ export class WorkerNode extends EventEmitter {
     this.refusedChunks++;
     const unique = job.unique === "" ? "" : ` (unique ${job.unique})`;
     this.channels.refusals.write(`${error.message}${unique}; not run`);
-    job.exception(`${REFUSED_PREFIX}${error.reason}: worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`);
+    job.exception(writeRefusal({ reason: error.reason, detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}` }));
     this.emit("refused", error);
   }
 
   /** Stops the running chunks of these maps, or these single chunk attempts (by job unique id). */
   private cancel(ids: readonly string[]): void {
     for (const id of ids) {
-      for (const controller of this.running.get(id) ?? []) controller.abort(new Error(`${id} was cancelled`));
+      for (const controller of this.running.get(id) ?? []) controller.abort(cancelled(id));
     }
   }
 

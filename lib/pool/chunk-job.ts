@@ -1,23 +1,27 @@
 /**
- * One chunk's life as a Gearman job: submit, wait, decode; on a dead worker
- * (WORK_FAIL, lost job server) or a timeout, submit again up to `retries`
- * times. A function that threw is not retried: it rejects with RemoteError.
- * With a cluster key each attempt is encoded and signed anew and its response must be
- * signed for that attempt; a worker that refuses the signature ends the map
- * (a key mismatch does not heal by retrying), unless it only found it stale
- * or replayed.
+ * One chunk's life as a Gearman job: submit, wait, verify, decode. An attempt
+ * that fails (WORK_FAIL or WORK_EXCEPTION, a lost job server, a timeout, after
+ * which the nodes are told to stop it, or a response whose signature does not
+ * verify) is followed by another, up to `retries` more. A function that threw
+ * is not retried: it rejects with RemoteError. With a cluster key each attempt
+ * is encoded and signed anew and its response must be signed for that
+ * attempt; a node's refusal of the signature ends the map (a key mismatch
+ * does not heal by retrying), unless it only found the attempt stale or replayed.
  */
 import type { GearmanClient } from "../gearman/client.js";
 import { GearmanError, JobError } from "../gearman/errors.js";
-import { chunkNonce, decodeChunkResponse, signChunkInPlace, verifyChunk, RemoteError } from "../wire/index.js";
-import { SignatureError, type ClusterKey, type MessageGuard } from "../security/index.js";
+import { decodeChunkResponse } from "../wire/chunk-codec.js";
+import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
+import { MAP_FUNCTION, readRefusal } from "../wire/protocol.js";
+import { RemoteError } from "../wire/errors.js";
+import { SignatureError, type RefusalReason } from "../security/errors.js";
+import type { ClusterKey } from "../security/cluster-key.js";
+import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk } from "./chunks.js";
 import { chunkFailed, chunkRefused, chunkTimedOut, abortError } from "./errors.js";
 
-const REFUSED = /^glimpse-refused ([a-z-]+): /;
-
-/** The Gearman function every worker node registers. */
-export const MAP_FUNCTION = "glimpse_map";
+/** Refusals a new attempt can get past: it is signed anew, so it is fresh and its nonce new. Any other refusal is a key mismatch. */
+const RETRIED_REFUSALS: readonly RefusalReason[] = ["stale", "replayed"];
 
 export interface ChunkJobContext {
   readonly client: GearmanClient;
@@ -57,10 +61,8 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
     } catch (error) {
       if (signal.aborted) throw abortError(signal.reason);
       const code = error instanceof GearmanError ? error.code : undefined;
-      const refused = error instanceof JobError && error.exception ? REFUSED.exec(error.exception.toString("utf8", 0, 64))?.[1] : undefined;
-      if (refused && refused !== "stale" && refused !== "replayed") {
-        throw chunkRefused({ index: chunk.index, start: chunk.start, size }, (error as JobError).exception!.toString("utf8").replace(REFUSED, ""), error);
-      }
+      const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
+      if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused({ index: chunk.index, start: chunk.start, size }, refusal.detail, error);
       if (code === "JOB_FAILED" || code === "JOB_EXCEPTION" || code === "TIMEOUT" || code === "CONNECTION" || code === "NO_SERVER") {
         lastError = error;
         timedOut = code === "TIMEOUT";

@@ -2,27 +2,29 @@
  * The client's side of the command and log channels: everything a pool or the
  * CLI asks of the worker nodes beside Gearman.
  *
- *   publishUntilAcked(command) ──CommandChannel (again every 200 ms)──► nodes ──ack (log channel)──┐
- *        ▲ live nodes = workers registered for glimpse_map at the job servers (admin `workers`)   │
- *        └──────────────── resolves when every live node acknowledged, or at the deadline ◄─────────┘
+ *   setMemory / clearMemory / ping / quit / restart ──publishUntilAnswered──► command channel ──► worker nodes
+ *        ▲ done when every live node (LiveNodes: registered at the job servers) answered, or at the deadline │
+ *        └──────────────────────────── acks, pongs (log channel) ◄────────────────────────────────────────────┘
+ *   need-memory from a node ──► PoolMemory's whole state, to that node alone
+ *   cancel (a map, or one chunk attempt) ──► published twice, best effort
+ *   log records ──► logRecords()
  *
- *   need-memory from a node ──► set-memory (whole state) to that node alone
- *
- * ZeroMQ PUB/SUB drops what is published before a subscriber is connected, so
- * nothing here relies on one publication arriving: commands that must arrive
- * are repeated until acknowledged, never followed by a fixed sleep.
+ * With a cluster key, commands are signed and log messages must be signed;
+ * a refused log message becomes a process warning (once per reason).
  */
 import { randomBytes } from "node:crypto";
-import { AdminClient } from "../gearman/admin.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
-import {
-  CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseLog,
-  QueuedPublisher, LoopingSubscriber,
-  type Command, type LogEnvelope, type NodeStatsSnapshot,
-} from "../channels/index.js";
-import { MessageGuard, type ClusterKey, type CurveSettings, type SignatureError } from "../security/index.js";
-import { MAP_FUNCTION } from "./chunk-job.js";
-import { PoolError } from "./errors.js";
+import { CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseLog, type Command, type LogEnvelope, type NodeStatsSnapshot } from "../channels/messages.js";
+import { QueuedPublisher } from "../channels/publisher.js";
+import { LoopingSubscriber } from "../channels/subscriber.js";
+import { MessageGuard } from "../security/message-guard.js";
+import type { ClusterKey } from "../security/cluster-key.js";
+import type { CurveSettings } from "../security/curve.js";
+import type { SignatureError } from "../security/errors.js";
+import { LiveNodes } from "./live-nodes.js";
+import { PoolMemory } from "./pool-memory.js";
+import { publishUntilAnswered, type CommandChannel, type Publication } from "./publish-until-answered.js";
+import { memoryNotAcknowledged } from "./errors.js";
 
 export type { NodeStatsSnapshot as NodeStats };
 
@@ -50,17 +52,29 @@ export interface ControlOptions {
 
 type Listener = (envelope: LogEnvelope) => void;
 
+const isAckOf = (envelope: LogEnvelope, id: string) => envelope.message.type === "ack" && envelope.message.commandId === id;
+
 export class ClusterControl {
   private readonly publisher: QueuedPublisher;
   private readonly subscriber: LoopingSubscriber;
   private readonly warned = new Set<string>();
-  private readonly admins: AdminClient[];
+  private readonly live: LiveNodes;
   private readonly listeners = new Set<Listener>();
   private readonly nodes = new Map<string, NodeStatsSnapshot>();
-  private memory: { version: number; entries: Record<string, unknown> } = { version: 0, entries: {} };
+  private readonly memory = new PoolMemory();
   private readonly id = `client-${randomBytes(4).toString("hex")}`;
   private counter = 0;
   private closed = false;
+  /** Publishing's view of the channel ends. */
+  private readonly channel: CommandChannel = {
+    send: (command, topic, id) => this.send(command, topic, id),
+    nextId: () => this.nextId(),
+    listen: (listener) => {
+      this.listeners.add(listener);
+      return () => this.listeners.delete(listener);
+    },
+    liveNodes: () => this.liveNodes(),
+  };
 
   private constructor(private readonly options: ControlOptions) {
     this.publisher = new QueuedPublisher(options.key && { key: options.key, kind: "command" });
@@ -69,7 +83,7 @@ export class ClusterControl {
       kind: "log",
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
-    this.admins = options.jobServers.map((server) => new AdminClient(server, { timeoutMs: 2000, tls: options.tls }));
+    this.live = new LiveNodes(options.jobServers, options.tls);
   }
 
   static async open(options: ControlOptions): Promise<ClusterControl> {
@@ -111,8 +125,9 @@ export class ClusterControl {
   private onLog(envelope: LogEnvelope): void {
     const message = envelope.message;
     if (message.type === "pong") this.nodes.set(envelope.node, message.stats);
-    if (message.type === "need-memory" && this.memory.version >= message.version && this.memory.version > 0) {
-      this.send({ type: "set-memory", version: this.memory.version, entries: this.memory.entries }, nodeTopic(envelope.node));
+    if (message.type === "need-memory") {
+      const answer = this.memory.answer(message.version);
+      if (answer) this.send(answer, nodeTopic(envelope.node));
     }
     for (const listener of this.listeners) listener(envelope);
   }
@@ -126,113 +141,31 @@ export class ClusterControl {
     return `${this.id}-${++this.counter}`;
   }
 
-  /** Worker nodes registered for glimpse_map at the job servers right now (by their client ids). */
-  async liveNodes(): Promise<Set<string>> {
-    const found = new Set<string>();
-    await Promise.all(
-      this.admins.map(async (admin) => {
-        try {
-          for (const worker of await admin.workers()) {
-            if (worker.functions.includes(MAP_FUNCTION) && worker.clientId !== "-") found.add(worker.clientId);
-          }
-        } catch {
-          // A job server that is down lists no one; the others still count.
-        }
-      }),
-    );
-    return found;
+  /** Worker nodes registered for glimpse_map at the job servers right now (by their node ids). */
+  liveNodes(): Promise<Set<string>> {
+    return this.live.list();
   }
 
-  /**
-   * Publishes a command again and again until every live node acknowledged it
-   * (or replied, for ping), or `deadlineMs` passed. Resolves with the nodes
-   * that answered and those that did not.
-   */
-  private async publishUntilAnswered(
-    command: Command,
-    deadlineMs: number,
-    answered: (envelope: LogEnvelope, id: string) => boolean,
-    /** Send to each live node that has not answered (by its own topic), not to all: a node started meanwhile must not get it. */
-    targeted = false,
-  ): Promise<{ answered: Set<string>; missing: string[] }> {
-    const id = this.nextId();
-    const got = new Set<string>();
-    const listener: Listener = (envelope) => {
-      if (answered(envelope, id)) got.add(envelope.node);
-    };
-    this.listeners.add(listener);
-    const deadline = Date.now() + deadlineMs;
-    try {
-      let live = await this.liveNodes();
-      let lastRefresh = Date.now();
-      for (let round = 0; ; round++) {
-        if (!targeted) this.send(command, TOPIC_ALL, id);
-        else for (const node of live) if (!got.has(node)) this.send(command, nodeTopic(node), id);
-        const wait = Math.min(1000, 100 * 2 ** Math.min(round, 3));
-        const allIn = await this.waitFor(() => [...live].every((n) => got.has(n)) && live.size > 0, Math.min(wait, Math.max(0, deadline - Date.now())));
-        if (allIn) {
-          // A node may have registered since the list was read: done only if the list is still covered.
-          live = await this.liveNodes();
-          lastRefresh = Date.now();
-          if ([...live].every((n) => got.has(n))) break;
-        }
-        if (Date.now() >= deadline) break;
-        if (Date.now() - lastRefresh > 1000) {
-          live = await this.liveNodes();
-          lastRefresh = Date.now();
-          if (live.size === 0) break;
-        }
-      }
-      return { answered: got, missing: [...live].filter((n) => !got.has(n)) };
-    } finally {
-      this.listeners.delete(listener);
-    }
-  }
-
-  /** Resolves true as soon as `done()` holds after a log message, false after `ms`. */
-  private waitFor(done: () => boolean, ms: number): Promise<boolean> {
-    if (done()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const listener: Listener = () => {
-        if (!done()) return;
-        finish(true);
-      };
-      const timer = setTimeout(() => finish(done()), ms);
-      const finish = (value: boolean) => {
-        clearTimeout(timer);
-        this.listeners.delete(listener);
-        resolve(value);
-      };
-      this.listeners.add(listener);
-    });
+  private publish(publication: Publication) {
+    return publishUntilAnswered(this.channel, publication);
   }
 
   private async publishMemory(command: Command): Promise<void> {
-    const { missing } = await this.publishUntilAnswered(
-      command,
-      this.options.memoryAckMs ?? 30_000,
-      (e, id) => e.message.type === "ack" && e.message.commandId === id,
-    );
-    if (missing.length > 0) {
-      throw new PoolError("MEMORY", `${command.type}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${this.options.memoryAckMs ?? 30_000} ms`);
-    }
-  }
-
-  private nextMemoryVersion(): number {
-    return Math.max(this.memory.version + 1, Date.now());
+    const waitMs = this.options.memoryAckMs ?? 30_000;
+    const { missing } = await this.publish({ command, deadlineMs: waitMs, answered: isAckOf });
+    if (missing.length > 0) throw memoryNotAcknowledged(command.type, missing, waitMs);
   }
 
   /** Merges entries into the shared memory; resolves once every live node holds the new version. */
   setMemory(entries: Record<string, unknown>): Promise<void> {
-    this.memory = { version: this.nextMemoryVersion(), entries: { ...this.memory.entries, ...entries } };
-    return this.publishMemory({ type: "set-memory", version: this.memory.version, entries: this.memory.entries });
+    return this.publishMemory(this.memory.set(entries));
   }
 
   clearMemory(): Promise<void> {
-    this.memory = { version: this.nextMemoryVersion(), entries: {} };
-    return this.publishMemory({ type: "clear-memory", version: this.memory.version });
+    return this.publishMemory(this.memory.clear());
   }
 
+  /** The shared memory version a chunk submitted now needs. */
   memoryVersion(): number {
     return this.memory.version;
   }
@@ -254,23 +187,27 @@ export class ClusterControl {
   /** Asks every node for its statistics; waits up to `waitMs`, less once every live node answered. */
   async ping(waitMs: number): Promise<NodeStatsSnapshot[]> {
     const replies = new Map<string, NodeStatsSnapshot>();
-    await this.publishUntilAnswered({ type: "ping" }, waitMs, (e, id) => {
-      if (e.message.type !== "pong" || e.message.commandId !== id) return false;
-      replies.set(e.node, e.message.stats);
-      return true;
+    await this.publish({
+      command: { type: "ping" },
+      deadlineMs: waitMs,
+      answered: (e, id) => {
+        if (e.message.type !== "pong" || e.message.commandId !== id) return false;
+        replies.set(e.node, e.message.stats);
+        return true;
+      },
     });
     return [...replies.values()];
   }
 
   /** Tells every live node to quit; resolves with the nodes that acknowledged. */
   async quitWorkers(waitMs: number): Promise<string[]> {
-    const { answered } = await this.publishUntilAnswered({ type: "quit" }, waitMs, (e, id) => e.message.type === "ack" && e.message.commandId === id, true);
+    const { answered } = await this.publish({ command: { type: "quit" }, deadlineMs: waitMs, answered: isAckOf, targeted: true });
     return [...answered];
   }
 
-  /** Tells every live node to restart (their supervisors start them again). */
+  /** Tells every live node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
   async restartWorkers(waitMs: number): Promise<string[]> {
-    const { answered } = await this.publishUntilAnswered({ type: "restart" }, waitMs, (e, id) => e.message.type === "ack" && e.message.commandId === id, true);
+    const { answered } = await this.publish({ command: { type: "restart" }, deadlineMs: waitMs, answered: isAckOf, targeted: true });
     return [...answered];
   }
 
@@ -306,6 +243,6 @@ export class ClusterControl {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([this.publisher.close(), this.subscriber.close(), ...this.admins.map((a) => a.close())]);
+    await Promise.allSettled([this.publisher.close(), this.subscriber.close(), this.live.close()]);
   }
 }

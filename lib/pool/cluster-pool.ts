@@ -8,20 +8,23 @@
  *   setMemory / clearMemory / cancel ──ClusterControl (command channel)──► worker nodes ──acks (log channel)──┘
  *
  * A map ends on the first failure (RemoteError from the function, a chunk
- * whose worker died past `retries`, an abort): the other chunks are
- * cancelled and the workers told to stop them.
+ * whose worker died past `retries`, a refused signature, an abort): the other
+ * chunks are cancelled and the workers told to stop them.
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
-import { encodeChunkRequest, estimateItemBytes, toFunctionRef, type FunctionRef, type MapFunction } from "../wire/index.js";
+import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
+import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 import { chunksOf, joinChunks, knownLength, autoChunksize, isArrayLike, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
-import { abortError, badArgument, poolClosed } from "./errors.js";
+import { abortError, poolClosed } from "./errors.js";
 import type { ClusterControl, NodeStats } from "./cluster-control.js";
-import { MessageGuard, type ClusterKey } from "../security/index.js";
+import { MessageGuard } from "../security/message-guard.js";
+import type { ClusterKey } from "../security/cluster-key.js";
 
 export interface ClusterPoolParts {
   readonly client: GearmanClient;
@@ -82,7 +85,7 @@ export class ClusterPool implements AsyncDisposable {
   setMemory(entries: Record<string, unknown>): Promise<void> {
     if (this.closing) return Promise.reject(poolClosed());
     if (entries === null || typeof entries !== "object" || Array.isArray(entries)) {
-      return Promise.reject(badArgument("setMemory: expected an object of entries, e.g. { factor: 3 }"));
+      return Promise.reject(new ArgumentError("setMemory entries", "expected an object of entries, e.g. { factor: 3 }"));
     }
     return this.control.setMemory(entries);
   }
@@ -95,25 +98,25 @@ export class ClusterPool implements AsyncDisposable {
   }
 
   /** Asks every worker node for its statistics; waits up to `waitMs` (less once every known node answered). */
-  ping(waitMs = 2000): Promise<NodeStats[]> {
-    return this.control.ping(waitMs);
+  async ping(waitMs = 2000): Promise<NodeStats[]> {
+    return this.control.ping(wholeNumber("ping waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
-  restartWorkers(waitMs = 10_000): Promise<string[]> {
-    return this.control.restartWorkers(waitMs);
+  async restartWorkers(waitMs = 10_000): Promise<string[]> {
+    return this.control.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to quit; resolves with the nodes that acknowledged. */
-  killWorkers(waitMs = 10_000): Promise<string[]> {
-    return this.control.quitWorkers(waitMs);
+  async killWorkers(waitMs = 10_000): Promise<string[]> {
+    return this.control.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
   }
 
   /** The chunks' results, one array per chunk, in order or as they finish. */
   private async *stream<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options: MapOptions | undefined, ordered: boolean): AsyncGenerator<R[]> {
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {
-      throw badArgument(`map items: expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`);
+      throw new ArgumentError("map items", `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`);
     }
     const opts = fillMapOptions(options, this.defaults);
     let ref: FunctionRef = toFunctionRef(fn);

@@ -1,12 +1,15 @@
-/** Errors a map can end with, besides RemoteError (the function threw on a worker). */
+/**
+ * Every error the pool layer raises besides bad arguments (ArgumentError)
+ * and RemoteError (the function threw on a worker). Each carries a stable `code`.
+ */
 
 export type PoolErrorCode =
   | "CHUNK_FAILED" // a chunk's worker died (or the job server gave up on it) more often than max_retries allows
   | "CHUNK_TIMEOUT" // a chunk ran past its timeout more often than max_retries allows
-  | "BAD_ARGUMENT" // map/imap called with something that is not usable
   | "CLOSED" // the pool is closed
   | "MEMORY" // set-memory / clear-memory could not reach every worker
-  | "REFUSED"; // a worker node refused a chunk's signature (a different cluster secret, or none)
+  | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
+  | "STOPPED"; // a map stopped before its end (its consumer left, or another chunk failed): why its other chunks are cancelled
 
 export class PoolError extends Error {
   readonly code: PoolErrorCode;
@@ -47,9 +50,14 @@ export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknow
     { cause },
   );
 
-export const badArgument = (message: string): PoolError => new PoolError("BAD_ARGUMENT", message);
-
 export const poolClosed = (): PoolError => new PoolError("CLOSED", "the pool is closed");
+
+/** Nodes that did not acknowledge a set-memory or clear-memory within `waitMs`. */
+export const memoryNotAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>
+  new PoolError("MEMORY", `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`);
+
+/** The reason a map's window aborts the chunks still in flight when it stops early. */
+export const mapStopped = (): PoolError => new PoolError("STOPPED", "map stopped");
 
 /** The error a map rejects with when its AbortSignal fires (a DOMException named AbortError, as fetch and piscina use). */
 export function abortError(reason: unknown): Error {

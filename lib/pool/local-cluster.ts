@@ -1,15 +1,19 @@
 /**
  * A cluster on this machine, for MakePool() with no configuration and for
  * `glimpse-cluster demo`: an embedded job server in this process and worker
- * node processes (each kept running by a NodeSupervisor) on loopback. The
- * pool's client reaches the server in memory (connectInProcess), not over TCP. It
- * makes up its own cluster secret, so even here every chunk and command is
- * signed and nothing another local user submits to the job server runs.
+ * node processes (each kept running by a NodeSupervisor) on loopback, which
+ * connect to the channel addresses the pool binds (direct mode, no broker).
+ * The pool's client reaches the server in memory (connectInProcess), not over
+ * TCP. It makes up its own cluster secret, so even here every chunk and
+ * command is signed and nothing another local user submits to the job server runs.
+ *
+ *   start() ──► JobServer on 127.0.0.1:0 ──► (the pool binds its channel ends) ──► startWorkers(command, log URLs)
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface LocalClusterOptions {
   /** Worker node processes. Default 1. */
@@ -18,6 +22,25 @@ export interface LocalClusterOptions {
   threads?: number;
   /** Where worker supervisor log lines go. Default: dropped. */
   log?: (line: string) => void;
+}
+
+const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log"];
+
+interface FilledLocalClusterOptions {
+  readonly workers: number;
+  readonly threads: number;
+  readonly log: ((line: string) => void) | undefined;
+}
+
+function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
+  if (options === null || typeof options !== "object") throw new ArgumentError("LocalCluster options", `expected an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(`LocalCluster option ${key}`, `unknown (known: ${KNOWN.join(", ")})`);
+  }
+  if (options.log !== undefined && typeof options.log !== "function") throw new ArgumentError("LocalCluster option log", "expected a function");
+  const workers = options.workers === undefined ? 1 : wholeNumber("LocalCluster option workers", options.workers, 1);
+  const threads = options.threads === undefined ? Math.max(1, Math.floor(os.availableParallelism() / workers)) : wholeNumber("LocalCluster option threads", options.threads, 1);
+  return Object.freeze({ workers, threads, log: options.log });
 }
 
 export class LocalCluster {
@@ -30,23 +53,25 @@ export class LocalCluster {
     private readonly server: JobServer,
     /** "127.0.0.1:PORT" of the embedded job server. */
     readonly jobServer: string,
-    private readonly options: LocalClusterOptions,
+    private readonly options: FilledLocalClusterOptions,
   ) {}
 
+  /** Starts the job server (the worker nodes start with startWorkers). Throws ArgumentError naming a bad option. */
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const filled = fillLocalClusterOptions(options);
     // A chunk whose worker process died is handed out again at most 4 times (the pool's default max_retries
     // is 3), so a chunk that kills its worker cannot be retried forever.
     const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 4 });
     const { host, port } = await server.listen();
-    return new LocalCluster(server, `${host}:${port}`, options);
+    return new LocalCluster(server, `${host}:${port}`, filled);
   }
 
   get workerCount(): number {
-    return this.options.workers ?? 1;
+    return this.options.workers;
   }
 
   get threadsPerWorker(): number {
-    return this.options.threads ?? Math.max(1, Math.floor(os.availableParallelism() / this.workerCount));
+    return this.options.threads;
   }
 
   /** Starts the worker node processes, connected to the given channel endpoints; resolves once each is ready. */

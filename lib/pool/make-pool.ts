@@ -6,20 +6,31 @@
  *                             worker node processes, direct channels on loopback) ─► ClusterPool that owns it
  */
 import { GearmanClient } from "../gearman/client.js";
-import { loadConfig, type ConfigInput, type ClientConfig } from "../config/index.js";
+import { loadConfig, type ConfigInput, type ClientConfig } from "../config/load-config.js";
 import { ClusterPool } from "./cluster-pool.js";
 import { ClusterControl, type ControlOptions } from "./cluster-control.js";
 import { LocalCluster, type LocalClusterOptions } from "./local-cluster.js";
-import { ClusterKey, type CurveSettings } from "../security/index.js";
+import { ClusterKey } from "../security/cluster-key.js";
+import type { CurveSettings } from "../security/curve.js";
+import { ArgumentError } from "../argument-error.js";
 
 export interface MakePoolOptions {
-  /** For a local cluster: its settings (worker nodes, threads). */
+  /** For a local cluster (no configuration): its settings (worker nodes, threads). */
   local?: LocalClusterOptions;
 }
 
+/**
+ * A pool on the cluster a config describes (files, or an object), or with
+ * nothing to load on a local cluster of its own. A bad config is a
+ * ConfigError naming file, section and key; a bad option an ArgumentError.
+ */
 export async function MakePool(config?: string | readonly string[] | ConfigInput, options: MakePoolOptions = {}): Promise<ClusterPool> {
+  if (options === null || typeof options !== "object") throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (key !== "local") throw new ArgumentError(`MakePool option ${key}`, "unknown (known: local)");
+  }
   const loaded = loadConfig(config);
-  if (loaded === null) return makeLocalPool(options.local);
+  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(options.local));
   return makeClientPool(loaded.client);
 }
 
@@ -64,11 +75,16 @@ async function makeClientPool(client: ClientConfig): Promise<ClusterPool> {
   });
 }
 
-async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<ClusterPool> {
-  const cluster = await LocalCluster.start(options);
+/**
+ * A pool that owns a started local cluster: binds the channel ends, starts
+ * the cluster's worker nodes on them, and closes the cluster when it closes
+ * (or when this fails).
+ */
+export async function poolOnLocalCluster(cluster: LocalCluster): Promise<ClusterPool> {
+  let control: ClusterControl | undefined;
   try {
     const key = new ClusterKey(cluster.secret);
-    const control = await ClusterControl.open({
+    control = await ClusterControl.open({
       key,
       jobServers: [cluster.jobServer],
       commandUrl: "tcp://127.0.0.1:0",
@@ -87,6 +103,7 @@ async function makeLocalPool(options: LocalClusterOptions | undefined): Promise<
       key,
     });
   } catch (error) {
+    await control?.close();
     await cluster.close();
     throw error;
   }

@@ -1,5 +1,5 @@
 /** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form. */
-import { badArgument } from "./errors.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface Progress {
   /** Items whose results have arrived. */
@@ -40,29 +40,26 @@ export interface FilledMapOptions {
   readonly maxInFlight: number | undefined;
 }
 
-function wholeNumber(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw badArgument(`map option ${name}: expected a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const KNOWN: readonly (keyof MapOptions)[] = ["chunksize", "signal", "timeout", "retries", "onProgress", "maxInFlight"];
 
+const option = (name: string) => `map option ${name}`;
+
+/** Checks every option (unknown keys too) against the pool's defaults. Throws ArgumentError naming the option. */
 export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDefaults): FilledMapOptions {
   const o = options ?? {};
-  if (typeof o !== "object") throw badArgument(`map options: expected an object, got ${typeof o}`);
-  const known = new Set(["chunksize", "signal", "timeout", "retries", "onProgress", "maxInFlight"]);
+  if (o === null || typeof o !== "object") throw new ArgumentError("map options", `expected an object, got ${o === null ? "null" : typeof o}`);
   for (const key of Object.keys(o)) {
-    if (!known.has(key)) throw badArgument(`map option ${key}: unknown (known: ${[...known].join(", ")})`);
+    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
   }
-  const chunksize = o.chunksize === undefined ? defaults.chunksize : o.chunksize === "auto" ? "auto" : wholeNumber("chunksize", o.chunksize, 1);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw badArgument("map option signal: expected an AbortSignal");
-  if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw badArgument("map option onProgress: expected a function");
+  const chunksize = o.chunksize === undefined ? defaults.chunksize : o.chunksize === "auto" ? "auto" : wholeNumber(option("chunksize"), o.chunksize, 1);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new ArgumentError(option("signal"), "expected an AbortSignal");
+  if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw new ArgumentError(option("onProgress"), "expected a function");
   return Object.freeze({
     chunksize,
     signal: o.signal,
-    timeoutMs: o.timeout === undefined ? defaults.timeoutMs : wholeNumber("timeout", o.timeout, 1),
-    retries: o.retries === undefined ? defaults.retries : wholeNumber("retries", o.retries, 0),
+    timeoutMs: o.timeout === undefined ? defaults.timeoutMs : wholeNumber(option("timeout"), o.timeout, 1),
+    retries: o.retries === undefined ? defaults.retries : wholeNumber(option("retries"), o.retries, 0),
     onProgress: o.onProgress,
-    maxInFlight: o.maxInFlight === undefined ? undefined : wholeNumber("maxInFlight", o.maxInFlight, 1),
+    maxInFlight: o.maxInFlight === undefined ? undefined : wholeNumber(option("maxInFlight"), o.maxInFlight, 1),
   });
 }

@@ -10,6 +10,7 @@
  */
 import { setImmediate } from "node:timers/promises";
 import type { Chunk } from "./chunks.js";
+import { mapStopped } from "./errors.js";
 
 export interface WindowOptions<T, R> {
   readonly limit: number;
@@ -93,7 +94,7 @@ export async function* runWindow<T, R>(source: AsyncIterator<Chunk<T>>, options:
     }
   } finally {
     // Stopped early (a failure, or the consumer left): cancel what still runs. A finished window has nothing to cancel.
-    if (!controller.signal.aborted && (running.size > 0 || !exhausted)) controller.abort(new Error("map stopped"));
+    if (!controller.signal.aborted && (running.size > 0 || !exhausted)) controller.abort(mapStopped());
     await source.return?.();
   }
 }

@@ -16,6 +16,7 @@
  */
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { SignatureError } from "./errors.js";
+import { ArgumentError } from "../argument-error.js";
 
 export const SIGNATURE_BYTES = 56;
 const TIME_BYTES = 8;
@@ -43,7 +44,7 @@ export class ClusterKey {
   /** `secret`: at least 16 bytes of text (or bytes), the same on every client and worker of the cluster. */
   constructor(secret: string | Uint8Array) {
     const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
-    if (bytes.length < MIN_SECRET_BYTES) throw new RangeError(`a cluster secret needs at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`);
+    if (bytes.length < MIN_SECRET_BYTES) throw new ArgumentError("cluster secret", `needs at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`);
     // Key objects, made once: an HMAC per message then skips importing the key bytes.
     this.keys = new Map(KINDS.map((kind) => [kind, createSecretKey(createHmac("sha256", bytes).update(`glimpse-cluster v1 ${kind}`).digest())]));
   }

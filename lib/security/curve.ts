@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import * as zmq from "zeromq";
+import { ArgumentError } from "../argument-error.js";
 
 export interface CurveKeys {
   /** Z85, 40 characters. */
@@ -35,13 +36,13 @@ const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=
 
 /** Z85 text → bytes (4 bytes per 5 characters). */
 export function z85Decode(text: string): Buffer {
-  if (text.length % 5 !== 0) throw new RangeError("Z85 text length must be a multiple of 5");
+  if (text.length % 5 !== 0) throw new ArgumentError("Z85 text", `its length must be a multiple of 5, got ${text.length}`);
   const out = Buffer.alloc((text.length / 5) * 4);
   for (let i = 0; i < text.length; i += 5) {
     let value = 0;
     for (let j = 0; j < 5; j++) {
       const digit = Z85.indexOf(text[i + j]);
-      if (digit < 0) throw new RangeError(`"${text[i + j]}" is not a Z85 character`);
+      if (digit < 0) throw new ArgumentError("Z85 text", `"${text[i + j]}" is not a Z85 character`);
       value = value * 85 + digit;
     }
     out.writeUInt32BE(value >>> 0, (i / 5) * 4);

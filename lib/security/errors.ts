@@ -1,15 +1,15 @@
-/** Why a signed message was refused. */
-export type RefusalReason =
-  /** The receiver has a cluster secret and the message carries no signature. */
-  | "unsigned"
-  /** The signature does not verify: another key, or altered bytes. */
-  | "forged"
-  /** Its time is outside the accepted window (too old, or too far in the future). */
-  | "stale"
-  /** Its nonce was already seen within the window. */
-  | "replayed"
-  /** The message is signed but the receiver has no cluster secret to check it with. */
-  | "no-secret";
+/** Every error the security layer raises besides bad arguments (ArgumentError): a signed message refused, and why. */
+
+/**
+ * Why a signed message was refused, one code per failed check:
+ *  - unsigned: the receiver has a cluster secret and the message carries no signature;
+ *  - forged: the signature does not verify (another key, or altered bytes);
+ *  - stale: its time is outside the accepted window (too old, or too far in the future);
+ *  - replayed: its nonce was already seen within the window;
+ *  - no-secret: the message is signed but the receiver has no cluster secret to check it with.
+ */
+export const REFUSAL_REASONS = Object.freeze(["unsigned", "forged", "stale", "replayed", "no-secret"] as const);
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 const EXPLAINED: Record<RefusalReason, string> = {
   unsigned: "it is not signed and this side has a cluster secret",

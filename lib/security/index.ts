@@ -1,5 +1,3 @@
-export { ClusterKey, SIGNATURE_BYTES, MIN_SECRET_BYTES, nonceOf, type SignedKind, type SignatureFacts } from "./cluster-key.js";
-export { ReplayGuard, type ReplayGuardOptions } from "./replay-guard.js";
-export { MessageGuard } from "./message-guard.js";
-export { SignatureError, type RefusalReason } from "./errors.js";
-export { applyCurve, releaseCurve, newCurveKeys, z85Decode, type CurveKeys, type CurveSettings } from "./curve.js";
+/** The security layer's public part: the cluster's CURVE keys, and the error a refused signed message raises. */
+export { SignatureError, REFUSAL_REASONS, type RefusalReason } from "./errors.js";
+export { newCurveKeys, type CurveKeys, type CurveSettings } from "./curve.js";

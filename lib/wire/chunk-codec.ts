@@ -9,10 +9,7 @@
  *          8  u32 BE n         length of the meta block
  *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
  *       12+n  body             the codec's encoding of the payload
- *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (lib/security/cluster-key.ts)
- *
- * A signed request's HMAC covers every byte before the MAC; a signed
- * response's also covers its request's nonce, so it answers that attempt only.
+ *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
  * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items} or {fn, numbers}.
  * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}.
@@ -21,8 +18,9 @@
  */
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
-import { SIGNATURE_BYTES, SignatureError, nonceOf, type ClusterKey, type MessageGuard, type SignatureFacts } from "../security/index.js";
+import { SIGNATURE_BYTES } from "../security/cluster-key.js";
 import type { SerializedError } from "./remote-error.js";
+import { ItemSerializationError, WireFormatError } from "./errors.js";
 import { isPackedNumbers, packNumbers, unpackNumbers } from "./packed-numbers.js";
 
 export const WIRE_VERSION = 1;
@@ -35,25 +33,11 @@ export const enum Codec {
   Json = 2,
 }
 const MAGIC = 0x474c4d50; // "GLMP"
-const HEADER = 12;
-const FLAG_SIGNED = 1;
+/** Bytes before the meta block. */
+export const HEADER = 12;
+/** Flag bit 0: a signature trailer follows the body (chunk-signing.ts). */
+export const FLAG_SIGNED = 1;
 const SIGNATURE_ROOM = Buffer.alloc(SIGNATURE_BYTES);
-
-/** A chunk payload does not follow the wire format. */
-export class WireFormatError extends Error {
-  override name = "WireFormatError";
-}
-
-/** An item cannot travel (e.g. it holds a function or a symbol). */
-export class ItemSerializationError extends TypeError {
-  override name = "ItemSerializationError";
-  constructor(
-    readonly index: number,
-    cause: unknown,
-  ) {
-    super(`item ${index} cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items must be structured-clonable: no functions, symbols or class instances with behaviour)`, { cause });
-  }
-}
 
 export interface ChunkRequestMeta {
   readonly mapId: string;
@@ -90,7 +74,7 @@ export type ChunkResponse =
 /**
  * Header, meta block and body in one buffer. The V8 body is serialized right
  * behind the meta block, so it is never copied, and room for a signature is
- * left at the end of its buffer (signChunkInPlace).
+ * left at the end of its buffer (signChunkInPlace, chunk-signing.ts).
  */
 function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
@@ -119,7 +103,7 @@ interface Framed {
 }
 
 function unframe(bytes: Uint8Array, expected: Kind): Framed {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = asBuffer(bytes);
   const what = expected === Kind.Request ? "chunk request" : "chunk response";
   if (buf.length < HEADER) throw new WireFormatError(`${what}: ${buf.length} bytes is shorter than the 12-byte header`);
   if (buf.readUInt32BE(0) !== MAGIC) throw new WireFormatError(`${what}: bad magic (not a glimpse_map payload)`);
@@ -239,76 +223,13 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
+/** The same bytes as a Buffer, without a copy. */
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function kindName(bytes: Buffer): "chunk-request" | "chunk-response" {
-  if (bytes.length < HEADER || bytes.readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");
+/** Which kind of signed message a payload is, from its header; a payload that is not ours is a WireFormatError. */
+export function signedKindOf(bytes: Uint8Array): "chunk-request" | "chunk-response" {
+  if (bytes.length < HEADER || asBuffer(bytes).readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");
   return bytes[5] === Kind.Response ? "chunk-response" : "chunk-request";
-}
-
-/** Whether a payload carries a signature (flag bit 0). */
-export function isSignedChunk(bytes: Uint8Array): boolean {
-  return bytes.length >= HEADER && (bytes[7] & FLAG_SIGNED) !== 0;
-}
-
-/**
- * A signed copy of an unsigned request or response: flag bit 0 set and a fresh
- * signature trailer. A response passes its request's nonce as `context`.
- * Each attempt of a chunk is signed anew (its own time and nonce).
- */
-export function signChunk(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
-  const unsigned = asBuffer(bytes);
-  const out = Buffer.allocUnsafe(unsigned.length + SIGNATURE_BYTES);
-  unsigned.copy(out, 0);
-  return signWithin(out, unsigned.length, key, context);
-}
-
-/**
- * signChunk without the copy, for payloads straight from this module's
- * encoders: the V8 encoders leave room for a signature at the end of the
- * buffer they make, and this writes it there, setting flag bit 0 in `bytes`
- * itself. So `bytes` is spent: sign it once and use only the result. Bytes
- * that do not end exactly SIGNATURE_BYTES before their buffer's end (a
- * Buffer pool slab, JSON payloads, anyone else's bytes) are copied, as by
- * signChunk.
- */
-export function signChunkInPlace(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
-  if (bytes.byteOffset + bytes.byteLength + SIGNATURE_BYTES !== bytes.buffer.byteLength) return signChunk(bytes, key, context);
-  return signWithin(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength + SIGNATURE_BYTES), bytes.byteLength, key, context);
-}
-
-/** Signs the first `length` bytes of `out` into its last SIGNATURE_BYTES. */
-function signWithin(out: Buffer, length: number, key: ClusterKey, context: Uint8Array | undefined): Buffer {
-  const kind = kindName(out);
-  if (isSignedChunk(out)) throw new WireFormatError(`${kind}: already signed`);
-  out[7] |= FLAG_SIGNED;
-  key.sign(kind, [out.subarray(0, length)], context).copy(out, length);
-  return out;
-}
-
-/**
- * Checks a payload's signature as its receiver: with a guard (this side has
- * the secret) it must be signed, verify, be fresh and be new; without one it
- * must not be signed. Returns the signature's time and nonce (undefined when
- * unsigned); throws SignatureError naming `what`.
- */
-export function verifyChunk(bytes: Uint8Array, guard: MessageGuard | undefined, what: string, context?: Uint8Array): SignatureFacts | undefined {
-  const buf = asBuffer(bytes);
-  const kind = kindName(buf);
-  const signed = isSignedChunk(buf);
-  if (!guard) {
-    if (signed) throw new SignatureError("no-secret", what);
-    return undefined;
-  }
-  if (!signed || buf.length < HEADER + SIGNATURE_BYTES) return guard.check(kind, [], undefined, what);
-  const split = buf.length - SIGNATURE_BYTES;
-  return guard.check(kind, [buf.subarray(0, split)], buf.subarray(split), what, context);
-}
-
-/** The nonce of a signed payload (undefined when unsigned), without checking it. */
-export function chunkNonce(bytes: Uint8Array): Buffer | undefined {
-  if (!isSignedChunk(bytes) || bytes.length < HEADER + SIGNATURE_BYTES) return undefined;
-  return nonceOf(asBuffer(bytes).subarray(bytes.length - SIGNATURE_BYTES)).nonceBytes;
 }

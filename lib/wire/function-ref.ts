@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { freeNames, usesThis } from "./free-names.js";
+import { FunctionShippingError } from "./errors.js";
 
 export type FunctionRef =
   | { readonly kind: "source"; readonly source: string; readonly hash: string; readonly name: string }
@@ -26,11 +27,6 @@ export interface ModuleFunction<T = unknown, R = unknown> {
 /** What map accepts as its function. */
 export type MapFunction<T, R> = ((item: T) => R | Promise<R>) | ModuleFunction<T, R>;
 
-/** A function cannot be shipped to the workers; the message says why and what to do. */
-export class FunctionShippingError extends TypeError {
-  override name = "FunctionShippingError";
-}
-
 /**
  * References `exportName` (default "default") of a module the workers can
  * import: a file URL (e.g. `new URL("./tasks.js", import.meta.url)`), an
@@ -38,12 +34,12 @@ export class FunctionShippingError extends TypeError {
  */
 export function moduleFunction<T = unknown, R = unknown>(specifier: string | URL, exportName = "default"): ModuleFunction<T, R> {
   let spec = specifier instanceof URL ? specifier.href : specifier;
-  if (typeof spec !== "string" || spec === "") throw new FunctionShippingError("moduleFunction: the module specifier must be a non-empty string or URL");
+  if (typeof spec !== "string" || spec === "") throw new FunctionShippingError("moduleFunction specifier", "expected a non-empty string or URL");
   if (spec.startsWith("/")) spec = `file://${spec}`;
   if (spec.startsWith(".")) {
-    throw new FunctionShippingError(`moduleFunction("${spec}"): a relative specifier means nothing on a worker; use new URL("${spec}", import.meta.url)`);
+    throw new FunctionShippingError("moduleFunction specifier", `"${spec}" is a relative specifier, which means nothing on a worker; use new URL("${spec}", import.meta.url)`);
   }
-  if (typeof exportName !== "string" || exportName === "") throw new FunctionShippingError("moduleFunction: the export name must be a non-empty string");
+  if (typeof exportName !== "string" || exportName === "") throw new FunctionShippingError("moduleFunction exportName", "expected a non-empty string");
   return Object.freeze({ [MODULE_REF]: true as const, specifier: spec, exportName });
 }
 
@@ -59,11 +55,14 @@ export function asExpression(source: string, name: string): string {
   return `({ ${source} })[${JSON.stringify(name)}]`;
 }
 
+/** What a FunctionShippingError about map's function names as the bad argument. */
+const MAP_FUNCTION_ARGUMENT = "map function";
+
 /** Checks a function and turns it into a FunctionRef, or throws FunctionShippingError before anything is sent. */
 export function toFunctionRef(fn: unknown): FunctionRef {
   if (isModuleFunction(fn)) return { kind: "module", specifier: fn.specifier, exportName: fn.exportName };
   if (typeof fn !== "function") {
-    throw new FunctionShippingError(`map needs a function or moduleFunction(url, name) as its first argument, got ${fn === null ? "null" : typeof fn}`);
+    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `needs a function or moduleFunction(url, name), got ${fn === null ? "null" : typeof fn}`);
   }
   const source = Function.prototype.toString.call(fn);
   const cacheKey = `${fn.name}\0${source}`;
@@ -85,34 +84,36 @@ function checkSource(fn: Function, source: string): FunctionRef {
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     const bound = fn.name.startsWith("bound ");
     throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
       bound
         ? `${name} is a bound function: its source is not available. Ship a plain function (x) => ... or a moduleFunction instead`
         : `${name} is a native function: its source is not available. Wrap it: (x) => ${fn.name || "f"}(x)`,
     );
   }
-  if (/^class\b/.test(source)) throw new FunctionShippingError(`${name} is a class, not a function: map calls fn(item) without new`);
+  if (/^class\b/.test(source)) throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} is a class, not a function: map calls fn(item) without new`);
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   if (kind === "GeneratorFunction" || kind === "AsyncGeneratorFunction") {
-    throw new FunctionShippingError(`${name} is a generator function: map needs a function that returns (or resolves to) its result`);
+    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} is a generator function: map needs a function that returns (or resolves to) its result`);
   }
   const expression = asExpression(source, fn.name);
   let free: string[];
   try {
     free = freeNames(expression);
   } catch (error) {
-    throw new FunctionShippingError(`${name} cannot be shipped: its source does not parse as a function (${(error as Error).message})`);
+    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} cannot be shipped: its source does not parse as a function (${(error as Error).message})`);
   }
   if (free.length > 0) {
     const list = free.map((n) => `"${n}"`).join(", ");
     const example = free[0];
     throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
       `${name} uses ${list} from its enclosing scope, which does not exist on the workers. ` +
         `Pass values through shared memory (await pool.setMemory({ ${example} }) and read memory.get("${example}") in the function), ` +
         `move them inside the function, or make it a module function: moduleFunction(import.meta.url, "${fn.name || "name"}")`,
     );
   }
   if (usesThis(expression)) {
-    throw new FunctionShippingError(`${name} uses "this", which has no value on the workers; pass what it needs as the item or through pool.setMemory`);
+    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} uses "this", which has no value on the workers; pass what it needs as the item or through pool.setMemory`);
   }
   const hash = createHash("sha256").update(expression).digest("hex");
   return Object.freeze({ kind: "source", source: expression, hash, name });

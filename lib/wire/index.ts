@@ -1,5 +1,4 @@
-export * from "./function-ref.js";
-export * from "./chunk-codec.js";
-export * from "./remote-error.js";
-export { freeNames, ALLOWED_GLOBALS } from "./free-names.js";
-export { packNumbers, unpackNumbers, PACK_AT_LEAST } from "./packed-numbers.js";
+/** The wire layer's public part: how a map's function is given, and the errors a map can end with. */
+export { moduleFunction, type ModuleFunction, type MapFunction } from "./function-ref.js";
+export { FunctionShippingError, ItemSerializationError, WireFormatError, RemoteError, RemoteCause, type RemoteErrorDetails } from "./errors.js";
+export type { SerializedError } from "./remote-error.js";

@@ -1,4 +1,8 @@
-/** A configuration problem: names the file, section and key, and what was expected. The CLI exits 2 on it. */
+/**
+ * The configuration layer's error (bad arguments aside: ArgumentError): a
+ * configuration problem, naming the file, section and key and what was
+ * expected. The CLI exits 2 on it.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
   readonly code = "CONFIG";

@@ -1,0 +1,50 @@
+/**
+ * Every error the worker node layer raises besides bad arguments
+ * (ArgumentError). Each carries a stable `code`. Those raised while a chunk
+ * runs reach the pool as the cause of a RemoteError, name, code and all.
+ */
+
+export type NodeErrorCode =
+  | "START_FAILED" // a worker node process exited before it was ready
+  | "MEMORY_TIMEOUT" // the shared memory version a chunk needs did not arrive in time
+  | "CANCELLED" // a cancel command stopped a running chunk
+  | "FUNCTION_REFUSED" // the node's function policy does not run this function
+  | "NOT_A_FUNCTION" // a shipped source or a module export is not a function
+  | "CACHED_FUNCTION_MISSING" // a cached function's key is not in the shared memory
+  | "RESULT_NOT_SENDABLE"; // a result cannot be serialized back to the pool
+
+export class NodeError extends Error {
+  override name = "NodeError";
+  constructor(
+    readonly code: NodeErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A function the node's policy does not allow; nothing of it was run or imported. */
+export class FunctionRefusedError extends NodeError {
+  override name = "FunctionRefusedError";
+  constructor(message: string) {
+    super("FUNCTION_REFUSED", message);
+  }
+}
+
+export const startFailed = (exit: string): NodeError => new NodeError("START_FAILED", `worker node process exited (${exit}) before it was ready`);
+
+/** `where` holds `held` and waited `waitMs` for `version`. */
+export const memoryTimedOut = (where: string, version: number, waitMs: number, held: number): NodeError =>
+  new NodeError("MEMORY_TIMEOUT", `shared memory version ${version} did not reach ${where} within ${waitMs} ms (it holds version ${held})`);
+
+/** `what` is a map id, or a chunk attempt's job unique id. */
+export const cancelled = (what: string): NodeError => new NodeError("CANCELLED", `${what} was cancelled`);
+
+export const notAFunction = (what: string): NodeError => new NodeError("NOT_A_FUNCTION", what);
+
+export const cachedFunctionMissing = (key: string): NodeError =>
+  new NodeError("CACHED_FUNCTION_MISSING", `cached function ${key} is not in this worker's shared memory`);
+
+export const resultNotSendable = (cause: unknown): NodeError =>
+  new NodeError("RESULT_NOT_SENDABLE", `the result cannot be sent back: ${(cause as Error)?.message ?? cause}`, { cause });

@@ -1,0 +1,86 @@
+/**
+ * Every error the wire layer raises. Functions and items that cannot travel
+ * are bad arguments to map (ArgumentError, code "BAD_ARGUMENT", with a class
+ * of their own saying which); payloads that do not follow the wire format
+ * and errors that come back from a worker have codes of their own.
+ */
+import { ArgumentError } from "../argument-error.js";
+import type { SerializedError } from "./remote-error.js";
+
+/** A function cannot be shipped to the workers; the message says why and what to do. */
+export class FunctionShippingError extends ArgumentError {
+  override name = "FunctionShippingError";
+}
+
+/** An item cannot travel (e.g. it holds a function or a symbol); `index` is its index within the whole map. */
+export class ItemSerializationError extends ArgumentError {
+  override name = "ItemSerializationError";
+  constructor(
+    readonly index: number,
+    cause: unknown,
+  ) {
+    super(
+      `map item ${index}`,
+      `cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items must be structured-clonable: no functions, symbols or class instances with behaviour)`,
+      { cause },
+    );
+  }
+}
+
+/** A chunk payload does not follow the wire format (docs/wire-format.md); the message says which part. */
+export class WireFormatError extends Error {
+  override name = "WireFormatError";
+  readonly code = "WIRE_FORMAT";
+}
+
+export interface RemoteErrorDetails {
+  readonly functionName: string;
+  /** Index of the item that threw, within the whole map. */
+  readonly index: number;
+  readonly host: string;
+  readonly pid: number;
+  readonly error: SerializedError;
+}
+
+/**
+ * The mapped function threw on a worker. `cause` is the remote error rebuilt
+ * (a RemoteCause: its name, message and stack are the remote ones); `index`,
+ * `host` and `pid` say where.
+ */
+export class RemoteError extends Error {
+  override name = "RemoteError";
+  readonly code = "REMOTE";
+  readonly index: number;
+  readonly host: string;
+  readonly pid: number;
+  readonly remoteName: string;
+  readonly remoteStack: string | undefined;
+
+  constructor(details: RemoteErrorDetails) {
+    super(
+      `${details.functionName}(item ${details.index}) threw ${details.error.name}: ${details.error.message} on ${details.host}:${details.pid}`,
+      { cause: new RemoteCause(details.error) },
+    );
+    this.index = details.index;
+    this.host = details.host;
+    this.pid = details.pid;
+    this.remoteName = details.error.name;
+    this.remoteStack = details.error.stack;
+  }
+}
+
+/**
+ * An error thrown on a worker, rebuilt here: its `name`, `message` and
+ * `stack` are the remote ones, and so is its `code` when it had one
+ * ("REMOTE_CAUSE" when it had none). Its causes are rebuilt the same way.
+ */
+export class RemoteCause extends Error {
+  readonly code: string | number;
+
+  constructor(data: SerializedError) {
+    super(data.message, data.cause ? { cause: new RemoteCause(data.cause) } : undefined);
+    Object.defineProperty(this, "name", { value: data.name, configurable: true, writable: true });
+    if (data.stack !== undefined) this.stack = data.stack;
+    this.code = data.code ?? "REMOTE_CAUSE";
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * What pools and worker nodes agree on besides the payload format: the
+ * Gearman function chunks travel as, and how a node's refusal of a chunk is
+ * written and read (docs/wire-format.md "Signed payloads").
+ *
+ * A node that refuses a chunk (a signature check failed) never runs it and
+ * answers WORK_EXCEPTION with the UTF-8 text
+ *
+ *   glimpse-refused REASON: DETAIL
+ *
+ * where REASON is one of REFUSAL_REASONS and DETAIL says which node refused
+ * what, for people. Any other exception payload is not a refusal.
+ */
+import { REFUSAL_REASONS, type RefusalReason } from "../security/errors.js";
+
+/** The Gearman function every worker node registers and every pool submits its chunks to. */
+export const MAP_FUNCTION = "glimpse_map";
+
+const REFUSAL_PREFIX = "glimpse-refused ";
+const PREFIX_BYTES = Buffer.from(REFUSAL_PREFIX);
+
+export interface Refusal {
+  readonly reason: RefusalReason;
+  /** Who refused what, for people. */
+  readonly detail: string;
+}
+
+/** The WORK_EXCEPTION text a node answers a refused chunk with. */
+export function writeRefusal(refusal: Refusal): string {
+  return `${REFUSAL_PREFIX}${refusal.reason}: ${refusal.detail}`;
+}
+
+/** The refusal a WORK_EXCEPTION payload carries; undefined when it is another exception (or names a reason this side does not know). */
+export function readRefusal(exception: Buffer): Refusal | undefined {
+  if (exception.length < PREFIX_BYTES.length || exception.compare(PREFIX_BYTES, 0, PREFIX_BYTES.length, 0, PREFIX_BYTES.length) !== 0) return undefined;
+  const text = exception.toString("utf8", PREFIX_BYTES.length);
+  const colon = text.indexOf(": ");
+  const reason = colon < 0 ? "" : text.slice(0, colon);
+  if (!(REFUSAL_REASONS as readonly string[]).includes(reason)) return undefined;
+  return { reason: reason as RefusalReason, detail: text.slice(colon + 2) };
+}
