@@ -11,7 +11,9 @@ import net from "node:net";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { GearmanClient, GearmanWorker, AdminClient, FrameDecoder, encodePacket, type Packet, type WorkerJob } from "../lib/gearman/index.js";
+import { GearmanClient, GearmanWorker, AdminClient, type WorkerJob } from "../lib/gearman/index.js";
+import { FrameDecoder } from "../lib/gearman/decoder.js";
+import { encodePacket, type Packet } from "../lib/gearman/packet.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
 

@@ -12,7 +12,8 @@
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
  */
 import { EventEmitter } from "node:events";
-import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
+import { GearmanWorker } from "../gearman/worker.js";
+import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest, signChunkInPlace, verifyChunk } from "../wire/index.js";
 import { ClusterKey, MessageGuard, SignatureError, type SignatureFacts } from "../security/index.js";
 import { NodeStats } from "./node-stats.js";
