@@ -58,7 +58,7 @@ const NO_OPTIONS: SubmitOptions & BackgroundOptions = Object.freeze({});
 export class GearmanClient extends EventEmitter {
   private readonly options: FilledClientOptions;
   private readonly links: readonly ServerLink[];
-  private readonly choice: ServerChoice<ServerLink>;
+  private readonly choice: ServerChoice;
   /** Submissions waiting for any server to be connected. */
   private readonly waiting = new Set<Submission>();
   private closed = false;

@@ -4,24 +4,20 @@
  * with one unique meet on one server and coalesce), else, and when that
  * server is down or to be avoided, the next connected one in round robin.
  */
+import type { ServerLink } from "./server-link.js";
 
-/** A server as the choice sees it. */
-export interface Choosable {
-  readonly connected: boolean;
-}
-
-export class ServerChoice<Server extends Choosable> {
+export class ServerChoice {
   private next = 0;
 
-  constructor(private readonly servers: readonly Server[]) {}
+  constructor(private readonly servers: readonly ServerLink[]) {}
 
   /** The server `unique` hashes to, connected or not. */
-  home(unique: string): Server {
+  home(unique: string): ServerLink {
     return this.servers[fnv1a(unique) % this.servers.length];
   }
 
   /** A connected server for a job, other than `avoid` unless it is the only one connected; undefined when none is. */
-  pick(unique: string, avoid?: Server): Server | undefined {
+  pick(unique: string, avoid?: ServerLink): ServerLink | undefined {
     const servers = this.servers;
     if (servers.length === 1) return servers[0].connected ? servers[0] : undefined;
     if (unique !== "") {
