@@ -10,7 +10,9 @@
  * dropped connection, or when its AbortSignal fires (the case's budget).
  */
 import net from "node:net";
-import { encodePacket, encodeRaw, FrameDecoder, PacketType, splitArgs, type Packet } from "../lib/gearman/index.js";
+import { encodePacket, encodeRaw, splitArgs, type Packet } from "../lib/gearman/packet.js";
+import { FrameDecoder } from "../lib/gearman/decoder.js";
+import { PacketType } from "../lib/gearman/packet-types.js";
 import { LatencyHistogram } from "./histogram.js";
 
 /** Opens a socket and wires one FrameDecoder to it; the caller settles through `fail`/`onPacket`. */

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { AdminClient, AdminError, GearmanClient, GearmanError, GearmanWorker } from "../lib/gearman/index.js";
+import { AdminClient, AdminError, ArgumentError, GearmanClient, GearmanError, GearmanWorker } from "../lib/gearman/index.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
 
@@ -99,6 +99,16 @@ for (const kind of jobServerKinds()) {
     });
   });
 }
+
+describe("AdminClient options", () => {
+  it("a bad or unknown option, or a bad address, is an ArgumentError naming it", () => {
+    const isArgumentError = (pattern: RegExp) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
+    assert.throws(() => new AdminClient("127.0.0.1:1", { timeout: 5 } as never), isArgumentError(/^AdminClient option timeout: unknown option; known options: timeoutMs, tls, open$/));
+    assert.throws(() => new AdminClient("127.0.0.1:1", { timeoutMs: 0 }), isArgumentError(/^AdminClient option timeoutMs: /));
+    assert.throws(() => new AdminClient("127.0.0.1:1", { open: {} as never }), isArgumentError(/^AdminClient option open: /));
+    assert.throws(() => new AdminClient("127.0.0.1:0"), isArgumentError(/^AdminClient server: "127.0.0.1:0" has a bad port/));
+  });
+});
 
 describe("AdminClient against a server that misbehaves", () => {
   let fake: net.Server;

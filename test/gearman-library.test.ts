@@ -6,9 +6,11 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { GearmanClient, GearmanWorker, AdminClient, GearmanError, JobError, type WorkerJob } from "../lib/gearman/index.js";
-import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
+import { GearmanClient, GearmanWorker, AdminClient, ArgumentError, GearmanError, JobError, type WorkerJob } from "../lib/gearman/index.js";
+import { JobServer } from "../lib/server/index.js";
+import { jobServerKinds, freePort, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
+import { assertOnlySentinelRuns, created } from "./withdrawn-job.js";
 
 const FIXTURE_WORKER = fileURLToPath(new URL("./fixtures/gearman-worker.js", import.meta.url));
 
@@ -216,6 +218,53 @@ for (const kind of jobServerKinds()) {
     });
   });
 
+  describe(`jobs the client gives up on, on ${kind.name}`, { skip: kind.skip }, () => {
+    // Each test gets a server of its own: the proof counts every job the server holds.
+    const lazyCancel = kind.name === "gearmand";
+    const setup = async (t: { after: (fn: () => Promise<unknown>) => void }) => {
+      const own = await kind.start({ jobRetries: 0 });
+      const c = new GearmanClient({ servers: own.url });
+      const admin = new AdminClient(own.url);
+      t.after(async () => {
+        await c.close();
+        await admin.close();
+        await own.stop();
+      });
+      return { own, c, admin };
+    };
+
+    it("cancel(), an aborted signal and a cancel before JOB_CREATED each remove the job from the queue", async (t) => {
+      const { own, c, admin } = await setup(t);
+      const byCancel = c.submitJob("given_up", "by cancel");
+      await created(byCancel);
+      byCancel.cancel();
+      const controller = new AbortController();
+      const bySignal = c.submitJob("given_up", "by signal", { signal: controller.signal });
+      await created(bySignal);
+      controller.abort();
+      const beforeCreated = c.submitJob("given_up", "before created");
+      beforeCreated.cancel(); // its JOB_CREATED cannot have arrived: the submission is not even sent yet
+      for (const job of [byCancel, bySignal, beforeCreated]) await assert.rejects(job.result, (e: unknown) => (e as GearmanError).code === "ABORTED");
+      await assertOnlySentinelRuns(c, admin, "given_up", { servers: own.url }, lazyCancel);
+    });
+
+    it("a timed-out attempt still queued is removed from the server, every attempt", async (t) => {
+      const { own, c, admin } = await setup(t);
+      const isTimeout = (e: unknown) => e instanceof GearmanError && e.code === "TIMEOUT";
+      // Two attempts, two jobs on the server: both must go.
+      const retried = c.submitJob("timed_out", "retried", { timeoutMs: 50, retries: 1 });
+      const retries: number[] = [];
+      retried.on("retry", (attempt: number) => retries.push(attempt));
+      // A retry under the same unique joins the job its first attempt queued; the last timeout removes it.
+      const joined = c.submitJob("timed_out", "joined", { timeoutMs: 50, retries: 1, unique: "timed-out-unique" });
+      await assert.rejects(retried.result, isTimeout);
+      await assert.rejects(joined.result, isTimeout);
+      assert.deepEqual(retries, [2]);
+      assert.equal(retried.attempts, 2);
+      await assertOnlySentinelRuns(c, admin, "timed_out", { servers: own.url }, lazyCancel);
+    });
+  });
+
   describe(`gearman library recovery on ${kind.name}`, { skip: kind.skip }, () => {
     it("client and worker recover by themselves when the job server restarts", async () => {
       let server = await kind.start({ jobRetries: 0 });
@@ -260,6 +309,32 @@ for (const kind of jobServerKinds()) {
         await b.stop();
       }
     });
+
+    it("failovers: 0 rejects a job whose server is lost with CONNECTION at once, with no failover", async () => {
+      const a = await kind.start({ jobRetries: 0 });
+      const b = await kind.start({ jobRetries: 0 });
+      const c = new GearmanClient({ servers: [a.url, b.url], reconnect: false, maxFailovers: 3 });
+      try {
+        await eventually(() => c.connectedServers.length === 2, 5000, "both servers connected");
+        const job = c.submitJob("nobody_serves_failover", "zero", { failovers: 0 });
+        // Round robin over two servers: one of these two lands where `job` does, and keeps the client's maxFailovers.
+        const others = [c.submitJob("nobody_serves_failover", "default 1"), c.submitJob("nobody_serves_failover", "default 2")];
+        const failedOver = new Promise<string>((resolve) => job.once("failover", (from: string, to: string) => resolve(`failed over from ${from} to ${to}`)));
+        await Promise.all([job, ...others].map(created));
+        const neighbour = others.find((other) => other.server === job.server)!;
+        const movedTo = new Promise<string>((resolve) => neighbour.once("failover", (_from: string, to: string) => resolve(to)));
+        const [lost, kept] = job.server === a.url ? [a, b] : [b, a];
+        await lost.kill();
+        const outcome = await Promise.race([job.result.then(() => "completed", (error: unknown) => error), failedOver]);
+        assert.ok(outcome instanceof GearmanError && outcome.code === "CONNECTION" && /lost its job server once/.test(outcome.message), String(outcome));
+        assert.equal(job.attempts, 1);
+        assert.equal(await movedTo, kept.url, "a job without the override failed over to the other server");
+      } finally {
+        await c.close();
+        await a.stop();
+        await b.stop();
+      }
+    });
   });
 }
 
@@ -277,6 +352,74 @@ describe("gearman client against a server that sends garbage", () => {
     } finally {
       await c.close();
       await new Promise((resolve) => garbage.close(resolve));
+    }
+  });
+});
+
+describe("a JobServer in this process, reached through the client's open", () => {
+  it("a cancelled job leaves the queue (the cancel goes in-process too) and never reaches a worker", async (t) => {
+    const server = new JobServer({ port: 0 });
+    const { port } = await server.listen();
+    // Nothing listens at the client's address: a cancel sent over TCP instead of `open` would be lost.
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const c = new GearmanClient({ servers: nowhere, open: () => server.connectInProcess() });
+    const admin = new AdminClient(nowhere, { open: () => server.connectInProcess() });
+    t.after(async () => {
+      await c.close();
+      await admin.close();
+      await server.close();
+    });
+    const job = c.submitJob("in_process_cancel", "doomed");
+    await created(job);
+    job.cancel();
+    await assert.rejects(job.result, (e: unknown) => (e as GearmanError).code === "ABORTED");
+    await assertOnlySentinelRuns(c, admin, "in_process_cancel", { servers: `127.0.0.1:${port}` }, false);
+  });
+});
+
+describe("GearmanClient options and arguments", () => {
+  const isArgumentError = (pattern: RegExp) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
+  const servers = "127.0.0.1:1";
+
+  it("a bad or unknown client option is an ArgumentError naming it", () => {
+    const bad = (options: unknown, pattern: RegExp) => assert.throws(() => new GearmanClient(options as never), isArgumentError(pattern));
+    bad({ servers, connectTimeoutMs: 0 }, /^GearmanClient option connectTimeoutMs: expected a whole number ≥ 1, got 0$/);
+    bad({ servers, maxFailovers: -1 }, /^GearmanClient option maxFailovers: /);
+    bad({ servers, noServerTimeoutMs: "10" }, /^GearmanClient option noServerTimeoutMs: .*"10"/);
+    bad({ servers, maxPacketSize: 1.5 }, /^GearmanClient option maxPacketSize: /);
+    bad({ servers, exceptions: "yes" }, /^GearmanClient option exceptions: expected true or false/);
+    bad({ servers, clientId: "two words" }, /^GearmanClient option clientId: /);
+    bad({ servers, reconnect: { initialDelayMs: 0, maxDelayMs: 10 } }, /^GearmanClient option reconnect initialDelayMs: /);
+    bad({ servers, reconnect: { initialDelayMs: 10, maxDelay: 10 } }, /^GearmanClient option reconnect option maxDelay: unknown option; known options: initialDelayMs, maxDelayMs$/);
+    bad({ servers, tls: { ca: 42 } }, /^GearmanClient option tls ca: /);
+    bad({ servers, tls: { cert: "PEM" } }, /^GearmanClient option tls: cert and key go together/);
+    bad({ servers, open: "in-process" }, /^GearmanClient option open: expected a function/);
+    bad({ servers: "127.0.0.1:99999" }, /^GearmanClient option servers: "127.0.0.1:99999" has a bad port/);
+    bad({ servers: [] }, /^GearmanClient option servers: no job server address given$/);
+    bad({ servers: 4730 }, /^GearmanClient option servers: expected "host:port"/);
+    bad({ servers, maxFailover: 1 }, /^GearmanClient option maxFailover: unknown option; known options: servers, clientId, .*maxFailovers, open$/);
+    bad(undefined, /^GearmanClient options: expected an object with servers, got undefined$/);
+  });
+
+  it("a bad submission is an ArgumentError naming the argument, and sends nothing", async () => {
+    const c = new GearmanClient({ servers, reconnect: false });
+    try {
+      const bad = (submit: () => unknown, pattern: RegExp) => assert.throws(submit, isArgumentError(pattern));
+      bad(() => c.submitJob("", "x"), /^submitJob function: /);
+      bad(() => c.submitJob("f\0g", "x"), /^submitJob function: /);
+      bad(() => c.submitJob("f", 42 as never), /^submitJob data: expected a Buffer, Uint8Array or string, got number$/);
+      bad(() => c.submitJob("f", "x", { timeoutMs: 0 }), /^submitJob option timeoutMs: /);
+      bad(() => c.submitJob("f", "x", { retries: -1 }), /^submitJob option retries: /);
+      bad(() => c.submitJob("f", "x", { failovers: 1.5 }), /^submitJob option failovers: /);
+      bad(() => c.submitJob("f", "x", { priority: "urgent" as never }), /^submitJob option priority: /);
+      bad(() => c.submitJob("f", "x", { unique: "a\0b" }), /^submitJob option unique: /);
+      bad(() => c.submitJob("f", "x", { signal: {} as never }), /^submitJob option signal: expected an AbortSignal/);
+      bad(() => c.submitJob("f", "x", { timout: 5 } as never), /^submitJob option timout: unknown option; known options: unique, priority, timeoutMs, signal, retries, failovers$/);
+      bad(() => c.submitBackground("f", "x", { epoch: -1 }), /^submitBackground option epoch: /);
+      bad(() => c.submitBackground("f", "x", { timeoutMs: 5 } as never), /^submitBackground option timeoutMs: unknown option/);
+      await assert.rejects(c.echo(7 as never), isArgumentError(/^echo data: /));
+    } finally {
+      await c.close();
     }
   });
 });

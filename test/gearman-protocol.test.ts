@@ -1,7 +1,10 @@
 /** Packet encoding and the incremental decoder, byte by byte. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PACKET_SPECS, encodePacket, decodeArgs, encodeRaw, FrameDecoder, GearmanError, type Packet, type PacketName } from "../lib/gearman/index.js";
+import { GearmanError } from "../lib/gearman/index.js";
+import { PACKET_SPECS, type PacketName } from "../lib/gearman/packet-types.js";
+import { encodePacket, decodeArgs, encodeRaw, type Packet } from "../lib/gearman/packet.js";
+import { FrameDecoder } from "../lib/gearman/decoder.js";
 
 function sampleArgs(name: PacketName): Record<string, string | Buffer> {
   const out: Record<string, string | Buffer> = {};

@@ -11,7 +11,9 @@ import net from "node:net";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { GearmanClient, GearmanWorker, AdminClient, FrameDecoder, encodePacket, type Packet, type WorkerJob } from "../lib/gearman/index.js";
+import { GearmanClient, GearmanWorker, AdminClient, ArgumentError, type WorkerJob } from "../lib/gearman/index.js";
+import { FrameDecoder } from "../lib/gearman/decoder.js";
+import { encodePacket, type Packet } from "../lib/gearman/packet.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
 
@@ -138,6 +140,19 @@ describe("GearmanWorker options", () => {
     assert.throws(() => worker.register("f", "not a function" as never), /handler/);
     assert.throws(() => worker.register("f", () => "", { timeoutMs: 0 }), /timeoutMs/);
     assert.throws(() => worker.setConcurrency(-1), /concurrency/);
+  });
+
+  it("every bad option or argument is an ArgumentError; an unknown option lists the known ones", async () => {
+    const isArgumentError = (pattern: RegExp) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
+    assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", concurency: 2 } as never), isArgumentError(/^GearmanWorker option concurency: unknown option; known options: servers, clientId, concurrency, /));
+    assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", connectTimeoutMs: -5 }), isArgumentError(/^GearmanWorker option connectTimeoutMs: /));
+    assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", tls: "yes" as never }), isArgumentError(/^GearmanWorker option tls: /));
+    assert.throws(() => new GearmanWorker(null as never), isArgumentError(/^GearmanWorker options: /));
+    const worker = new GearmanWorker({ servers: "127.0.0.1:1" });
+    assert.throws(() => worker.register("f", () => "", { timeout: 5 } as never), isArgumentError(/option timeout: unknown option; known options: timeoutMs$/));
+    assert.throws(() => worker.register("", () => ""), isArgumentError(/^GearmanWorker.register function: /));
+    assert.throws(() => worker.unregister(""), isArgumentError(/^GearmanWorker.unregister function: /));
+    await assert.rejects(worker.stop({ deadlineMs: -1 }), isArgumentError(/^GearmanWorker.stop option deadlineMs: /));
   });
 });
 

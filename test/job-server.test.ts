@@ -9,7 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { JobServer } from "../lib/server/index.js";
-import { GearmanClient, GearmanWorker, AdminClient, encodeRaw, encodePacket, FrameDecoder, PacketType, type Packet } from "../lib/gearman/index.js";
+import { GearmanClient, GearmanWorker, AdminClient, PacketType } from "../lib/gearman/index.js";
+import { encodeRaw, encodePacket, type Packet } from "../lib/gearman/packet.js";
+import { FrameDecoder } from "../lib/gearman/decoder.js";
 import { embedded } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
 

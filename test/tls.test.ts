@@ -16,6 +16,7 @@ import { GearmanClient, GearmanWorker, AdminClient, type GearmanTlsOptions } fro
 import { MakePool, type ClusterPool } from "../lib/index.js";
 import { embedded, type RunningJobServer } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
+import { assertOnlySentinelRuns, created } from "./withdrawn-job.js";
 
 /** A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a self-signed one. */
 function makeCertificates(dir: string): Record<"ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey" | "rogueCert" | "rogueKey", string> {
@@ -91,6 +92,22 @@ describe("TLS to the embedded job server", () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it("a cancelled job is cancelled on the server over TLS too: it leaves the queue and never reaches a worker", async (t) => {
+    const server = await embedded.start({ extraArgs: ["--tls-cert", files.serverCert, "--tls-key", files.serverKey] });
+    const client = new GearmanClient({ servers: server.url, tls });
+    const admin = new AdminClient(server.url, { tls });
+    t.after(async () => {
+      await client.close();
+      await admin.close();
+      await server.stop();
+    });
+    const job = client.submitJob("tls_cancel", "doomed");
+    await created(job);
+    job.cancel();
+    await assert.rejects(job.result, (e: unknown) => (e as { code?: string }).code === "ABORTED");
+    await assertOnlySentinelRuns(client, admin, "tls_cancel", { servers: server.url, tls }, false);
   });
 
   it("a pool and its worker nodes run over TLS from the config's job_server_ca/_cert/_key", async () => {

@@ -1,4 +1,5 @@
 /** Job server addresses: `host:port`, `host` (port 4730), `[v6]:port`, optionally prefixed `gearman://`. */
+import { ArgumentError } from "../argument-error.js";
 
 export const DEFAULT_PORT = 4730;
 
@@ -7,9 +8,11 @@ export interface ServerAddress {
   readonly port: number;
 }
 
-export function parseAddress(text: string): ServerAddress {
+/** Parses one address; a bad one is an ArgumentError named `argument`. */
+export function parseAddress(text: string, argument = "job server address"): ServerAddress {
+  if (typeof text !== "string") throw new ArgumentError(argument, `expected "host:port", got ${typeof text}`);
   const raw = text.trim().replace(/^gearman:\/\//, "").replace(/\/$/, "");
-  if (raw === "") throw new TypeError(`job server address is empty`);
+  if (raw === "") throw new ArgumentError(argument, "an address is empty");
   let host: string;
   let portText: string | undefined;
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw);
@@ -18,26 +21,35 @@ export function parseAddress(text: string): ServerAddress {
     portText = v6[2];
   } else {
     const parts = raw.split(":");
-    if (parts.length > 2) throw new TypeError(`job server address "${text}" is not host:port (write IPv6 as [addr]:port)`);
+    if (parts.length > 2) throw new ArgumentError(argument, `${JSON.stringify(text)} is not host:port (write IPv6 as [addr]:port)`);
     host = parts[0];
     portText = parts[1];
   }
-  if (host === "") throw new TypeError(`job server address "${text}" has no host`);
+  if (host === "") throw new ArgumentError(argument, `${JSON.stringify(text)} has no host`);
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`job server address "${text}" has a bad port: expected 1-65535`);
+    throw new ArgumentError(argument, `${JSON.stringify(text)} has a bad port: expected 1-65535`);
   }
   return Object.freeze({ host, port });
 }
 
-/** Accepts one address, a comma-separated list, or an array of either. */
-export function parseAddressList(spec: string | readonly (string | ServerAddress)[]): ServerAddress[] {
+/** Accepts one address, a comma-separated list, or an array of either; errors are ArgumentErrors named `argument`. */
+export function parseAddressList(spec: string | readonly (string | ServerAddress)[], argument = "job servers"): ServerAddress[] {
+  if (typeof spec !== "string" && !Array.isArray(spec)) throw new ArgumentError(argument, `expected "host:port", a comma-separated list or an array of them, got ${typeof spec}`);
   const items = typeof spec === "string" ? spec.split(",") : spec;
   const out = items
     .filter((item) => typeof item !== "string" || item.trim() !== "")
-    .map((item) => (typeof item === "string" ? parseAddress(item) : item));
-  if (out.length === 0) throw new TypeError("no job server address given");
+    .map((item) => (typeof item === "string" ? parseAddress(item, argument) : checkedAddress(item, argument)));
+  if (out.length === 0) throw new ArgumentError(argument, "no job server address given");
   return out;
+}
+
+function checkedAddress(item: unknown, argument: string): ServerAddress {
+  const address = item as Partial<ServerAddress> | null;
+  if (address === null || typeof address !== "object" || typeof address.host !== "string" || address.host === "" || !Number.isInteger(address.port) || address.port! < 1 || address.port! > 65535) {
+    throw new ArgumentError(argument, `expected "host:port" or { host, port }, got ${JSON.stringify(item)}`);
+  }
+  return Object.freeze({ host: address.host, port: address.port! });
 }
 
 export function formatAddress(address: ServerAddress): string {

@@ -7,10 +7,11 @@
  *   command(line) ──► queue ──► "line\n" ──► server
  *   server ──► lines ──► ERR → AdminError | single-line command → [line] | block until "." → lines
  */
-import type net from "node:net";
-import { connectTo, type GearmanTlsOptions } from "./transport.js";
-import { parseAddress, formatAddress } from "./address.js";
+import { ArgumentError } from "../argument-error.js";
+import { connectTo, type GearmanTlsOptions, type ServerStream, type StreamOpener } from "./transport.js";
+import { parseAddress, formatAddress, type ServerAddress } from "./address.js";
 import { AdminError, connectionError, timeoutError, closedError, protocolError } from "./errors.js";
+import { checkKnownKeys, checkOptionsObject, openOption, tlsOption, wholeOption } from "./connection-options.js";
 
 export interface FunctionStatus {
   readonly func: string;
@@ -41,11 +42,19 @@ export interface ShownJob {
 }
 
 export interface AdminOptions {
-  /** A command without a complete reply after this many ms fails with TIMEOUT (and the connection is dropped). Default 5000. */
+  /** A command without a complete reply after this many ms (connecting included) fails with TIMEOUT, and the connection is dropped. Default 5000. */
   timeoutMs?: number;
   /** Speak TLS to the server (as GearmanClient's tls option). Default: plain TCP. */
   tls?: GearmanTlsOptions;
+  /**
+   * Opens the byte stream to the server yourself, as GearmanClient's `open`:
+   * return undefined for the usual TCP (or TLS) connection. For a JobServer
+   * in this process: `open: () => server.connectInProcess()`.
+   */
+  open?: StreamOpener;
 }
+
+const ADMIN_KEYS: readonly (keyof AdminOptions)[] = ["timeoutMs", "tls", "open"];
 
 /** Commands whose reply is one line (`OK ...` or a value), not a block ended by ".". */
 const SINGLE_LINE = /^(version|getpid|maxqueue|cancel job|create function|drop function|verbose|shutdown)\b/;
@@ -58,46 +67,54 @@ interface Pending {
 }
 
 export class AdminClient {
+  /** "host:port" of the server. */
   readonly server: string;
-  private socket: net.Socket | undefined;
-  private connecting: Promise<net.Socket> | undefined;
+  private readonly address: ServerAddress;
+  /** The connection, open or opening. */
+  private stream: ServerStream | undefined;
+  /** Resolves with `stream` once the server speaks (after TLS, if any). */
+  private ready: Promise<ServerStream> | undefined;
   private readonly queue: Pending[] = [];
   private buffer = "";
   private closed = false;
   private readonly timeoutMs: number;
   private readonly tls: GearmanTlsOptions | undefined;
+  private readonly open: StreamOpener | undefined;
 
   /** `server` is "host:port" (default port 4730). */
   constructor(server: string, options: AdminOptions = {}) {
-    this.server = formatAddress(parseAddress(server));
-    const timeoutMs = options.timeoutMs ?? 5000;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TypeError(`AdminClient option timeoutMs: expected a whole number ≥ 1, got ${String(timeoutMs)}`);
-    this.timeoutMs = timeoutMs;
-    this.tls = options.tls;
+    this.address = parseAddress(server, "AdminClient server");
+    this.server = formatAddress(this.address);
+    checkOptionsObject("AdminClient", options, "");
+    checkKnownKeys("AdminClient", options, ADMIN_KEYS);
+    this.timeoutMs = wholeOption("AdminClient", "timeoutMs", options.timeoutMs, 1, 5000);
+    this.tls = tlsOption("AdminClient", options.tls);
+    this.open = openOption("AdminClient", options.open);
   }
 
-  private connect(): Promise<net.Socket> {
-    if (this.socket) return Promise.resolve(this.socket);
-    this.connecting ??= new Promise((resolve, reject) => {
-      const { socket, ready } = connectTo(parseAddress(this.server), { tls: this.tls });
+  private connect(): Promise<ServerStream> {
+    this.ready ??= new Promise((resolve, reject) => {
+      const opened = this.open?.(this.address);
+      const { socket, ready } = opened ? { socket: opened, ready: "connect" } : connectTo(this.address, { tls: this.tls });
+      this.stream = socket;
+      let failure: Error | undefined;
       socket.setEncoding("utf8");
-      socket.once(ready, () => {
-        this.socket = socket;
-        this.connecting = undefined;
-        resolve(socket);
-      });
+      socket.once(ready, () => resolve(socket));
       socket.on("data", (text: string) => this.onData(text));
       socket.on("error", (error) => {
-        this.connecting = undefined;
-        reject(connectionError(this.server, error.message, error));
+        failure ??= connectionError(this.server, error.message, error);
       });
       socket.once("close", () => {
-        this.socket = undefined;
+        if (this.stream === socket) {
+          this.stream = undefined;
+          this.ready = undefined;
+        }
         this.buffer = "";
-        for (const pending of this.queue.splice(0)) pending.reject(connectionError(this.server, `connection closed during "${pending.line}"`));
+        reject(failure ?? connectionError(this.server, "connection closed before the server spoke"));
+        for (const pending of this.queue.splice(0)) pending.reject(connectionError(this.server, `connection closed during "${pending.line}"`, failure));
       });
     });
-    return this.connecting;
+    return this.ready;
   }
 
   private onData(text: string): void {
@@ -126,27 +143,32 @@ export class AdminClient {
   /** Sends one command line; resolves with the reply's lines (without the final "."). */
   async command(line: string): Promise<string[]> {
     if (this.closed) throw closedError(`admin client for ${this.server}`);
-    if (/[\r\n]/.test(line)) throw new TypeError(`admin command must be one line: ${JSON.stringify(line)}`);
-    const socket = await this.connect();
-    return new Promise<string[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(timeoutError(`admin command "${line}" to ${this.server}`, this.timeoutMs));
-        socket.destroy();
+    if (typeof line !== "string" || /[\r\n]/.test(line)) throw new ArgumentError("admin command", `must be one line of text, got ${JSON.stringify(line)}`);
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const what = `admin command "${line}" to ${this.server}`;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(timeoutError(what, this.timeoutMs));
       }, this.timeoutMs);
-      this.queue.push({
-        line,
-        lines: [],
-        resolve: (lines) => {
-          clearTimeout(timer);
-          resolve(lines);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      socket.write(`${line}\n`);
     });
+    try {
+      const socket = await Promise.race([this.connect(), deadline]);
+      return await Promise.race([
+        new Promise<string[]>((resolve, reject) => {
+          this.queue.push({ line, lines: [], resolve, reject });
+          socket.write(`${line}\n`);
+        }),
+        deadline,
+      ]);
+    } catch (error) {
+      // A reply that never came: the connection cannot tell later replies apart, so it goes.
+      if (timedOut) this.stream?.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `status`: one entry per function the server knows (`FUNC\tTOTAL\tRUNNING\tWORKERS`). */
@@ -189,7 +211,7 @@ export class AdminClient {
     checkWord("maxqueue", "function", func);
     const limits = max === undefined ? [] : typeof max === "number" ? [max] : [...max];
     if ((Array.isArray(max) && limits.length !== 3) || limits.some((n) => !Number.isInteger(n) || n < 0)) {
-      throw new TypeError(`maxqueue ${func}: expected a whole number ≥ 0 or [high, normal, low], got ${JSON.stringify(max)}`);
+      throw new ArgumentError(`maxqueue ${func}`, `expected a whole number ≥ 0 or [high, normal, low], got ${JSON.stringify(max)}`);
     }
     await this.command(["maxqueue", func, ...limits].join(" "));
   }
@@ -244,9 +266,10 @@ export class AdminClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.connecting?.catch(() => {});
-    const socket = this.socket;
-    if (!socket) return;
+    // A command waiting for the connection writes its line first.
+    await this.ready?.catch(() => {});
+    const socket = this.stream;
+    if (!socket || socket.destroyed) return;
     await new Promise<void>((resolve) => {
       socket.once("close", () => resolve());
       socket.end();
@@ -270,5 +293,5 @@ function adminError(command: string, line: string): AdminError {
 }
 
 function checkWord(command: string, what: string, value: unknown): void {
-  if (typeof value !== "string" || !/^\S+$/.test(value)) throw new TypeError(`${command}: ${what} must be one word without spaces, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || !/^\S+$/.test(value)) throw new ArgumentError(`${command} ${what}`, `must be one word without spaces, got ${JSON.stringify(value)}`);
 }

@@ -1,6 +1,13 @@
-/** One foreground job as the client sees it: a promise for the result plus per-job events. */
+/** One job as the caller of GearmanClient.submitJob sees it: a promise for the result plus per-job events. */
 import { EventEmitter } from "node:events";
-import type { Priority } from "./client-options.js";
+
+/** What a ClientJob shows of the client's record of its submission. */
+export interface SubmissionView {
+  readonly handle: string | undefined;
+  readonly server: string | undefined;
+  readonly attempts: number;
+  cancel(reason?: unknown): void;
+}
 
 /**
  * Events: "created"(handle), "data"(Buffer), "warning"(Buffer),
@@ -8,44 +15,39 @@ import type { Priority } from "./client-options.js";
  * "retry"(attempt, error), "failover"(fromServer, toServer).
  */
 export class ClientJob extends EventEmitter {
-  handle: string | undefined;
-  server: string | undefined;
-  /** Submissions made so far (retries and failovers included). */
-  attempts = 0;
+  readonly #submission: SubmissionView;
+  /** Resolves with the WORK_COMPLETE data; rejects with a GearmanError (JobError for WORK_FAIL and WORK_EXCEPTION). */
   readonly result: Promise<Buffer>;
-  /** @internal */ settled = false;
-  /** @internal */ resolveResult!: (data: Buffer) => void;
-  /** @internal */ rejectResult!: (error: Error) => void;
-  /** @internal */ canceller: ((reason?: unknown) => void) | undefined;
 
+  /** Made by GearmanClient, one per submission. */
   constructor(
     readonly func: string,
     readonly unique: string,
-    /** @internal */ readonly data: Buffer,
-    /** @internal */ readonly priority: Priority,
-    /** @internal */ readonly background: boolean,
-    /** @internal */ readonly epoch: number | undefined,
+    submission: SubmissionView,
+    result: Promise<Buffer>,
   ) {
     super();
-    this.result = new Promise<Buffer>((resolve, reject) => {
-      this.resolveResult = resolve;
-      this.rejectResult = reject;
-    });
-    // A caller that only listens to events must not crash the process on a rejection.
-    this.result.catch(() => {});
+    this.#submission = submission;
+    this.result = result;
   }
 
-  /** Rejects the result (code ABORTED); a job still queued on the server is removed from it (admin `cancel job`). */
+  /** The server's job handle once it answered JOB_CREATED (a new one after a retry or failover). */
+  get handle(): string | undefined {
+    return this.#submission.handle;
+  }
+
+  /** "host:port" of the server the job was last submitted to. */
+  get server(): string | undefined {
+    return this.#submission.server;
+  }
+
+  /** Submissions made so far (retries and failovers included). */
+  get attempts(): number {
+    return this.#submission.attempts;
+  }
+
+  /** Rejects the result (code ABORTED); the job is cancelled on its server (admin `cancel job`) if it got there. Does nothing once the job has settled. */
   cancel(reason?: unknown): void {
-    this.canceller?.(reason);
-  }
-
-  /** @internal */
-  finish(error: Error | undefined, data?: Buffer): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    if (error) this.rejectResult(error);
-    else this.resolveResult(data!);
-    return true;
+    this.#submission.cancel(reason);
   }
 }

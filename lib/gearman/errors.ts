@@ -87,3 +87,6 @@ export const abortedError = (what: string, reason?: unknown): GearmanError =>
   new GearmanError("ABORTED", `${what} was aborted`, reason === undefined ? undefined : { cause: reason });
 
 export const closedError = (what: string): GearmanError => new GearmanError("CLOSED", `${what} is closed`);
+
+export const failoversExhausted = (what: string, failovers: number, last: GearmanError): GearmanError =>
+  new GearmanError("CONNECTION", `${what} lost its job server ${failovers === 1 ? "once" : `${failovers} times`}; last: ${last.message}`, { cause: last });

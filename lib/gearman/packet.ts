@@ -4,6 +4,7 @@
  */
 import { PACKET_SPECS, packetName, type PacketArgs, type PacketArgsInput, type PacketName } from "./packet-types.js";
 import { protocolError } from "./errors.js";
+import { ArgumentError } from "../argument-error.js";
 
 export type Magic = "REQ" | "RES";
 
@@ -58,13 +59,13 @@ export function encodePacket<N extends PacketName>(magic: Magic, name: N, args: 
   const values = args as Record<string, Part>;
   const parts: Part[] = spec.args.map((arg) => {
     const value = values[arg];
-    if (value === undefined) throw new TypeError(`encodePacket ${name}: missing argument "${arg}"`);
+    if (value === undefined) throw new ArgumentError(`${name} argument ${arg}`, "missing");
     return value;
   });
   for (let i = 0; i < parts.length - 1; i++) {
     const part = parts[i];
     if (typeof part === "string" ? part.includes("\0") : typeof part !== "number" && part.includes(0)) {
-      throw new TypeError(`encodePacket ${name}: argument "${spec.args[i]}" must not contain a NUL byte`);
+      throw new ArgumentError(`${name} argument ${spec.args[i]}`, "must not contain a NUL byte");
     }
   }
   return encodeRaw(magic, spec.code, parts);

@@ -1,21 +1,24 @@
 /** Options of GearmanWorker and of one registration, validated once into filled, frozen forms. */
-import { parseAddressList, type ServerAddress } from "./address.js";
-import type { GearmanTlsOptions } from "./transport.js";
-import { DEFAULT_RECONNECT, type ReconnectOptions } from "./connection.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
+import type { ServerAddress } from "./address.js";
+import type { ReconnectOptions } from "./connection.js";
+import { checkKnownKeys, checkOptionsObject, clientIdOption, reconnectOption, serversOption, tlsOption, wholeOption } from "./connection-options.js";
+import { checkFunctionName } from "./function-name.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
+import type { GearmanTlsOptions } from "./transport.js";
 
 export interface WorkerOptions {
   /** Job servers: "host:port", a comma-separated list, or an array. Default port 4730. */
   servers: string | readonly string[];
-  /** Sent as SET_CLIENT_ID on every connection; shows in the admin `workers` listing. Default: none ("-"). */
+  /** Sent as SET_CLIENT_ID on every connection; shows in the admin `workers` listing. One word. Default: none ("-"). */
   clientId?: string;
-  /** Most jobs whose handlers run at once, across all servers. Default 1. */
+  /** Most jobs whose handlers run at once, across all servers (a whole number ≥ 1). Default 1. */
   concurrency?: number;
-  /** Largest packet accepted from a server, in bytes. Default 64 MiB. */
+  /** Largest packet accepted from a server, in bytes (≥ 1). Default 64 MiB. */
   maxPacketSize?: number;
-  /** Reconnect backoff after a lost connection, or false to stay down. Default 100 ms doubling up to 5 s. */
+  /** Reconnect backoff after a lost connection (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down. Default 100 ms doubling up to 5 s. */
   reconnect?: ReconnectOptions | false;
-  /** Give up one connection attempt after this many ms. Default 5000. */
+  /** Give up one connection attempt after this many ms (≥ 1). Default 5000. */
   connectTimeoutMs?: number;
   /** Speak TLS to the job servers (CA to trust, client certificate). Default: plain TCP. */
   tls?: GearmanTlsOptions;
@@ -40,42 +43,34 @@ export interface FilledWorkerOptions {
   readonly tls: GearmanTlsOptions | undefined;
 }
 
+const OWNER = "GearmanWorker";
+const WORKER_KEYS: readonly (keyof WorkerOptions)[] = ["servers", "clientId", "concurrency", "maxPacketSize", "reconnect", "connectTimeoutMs", "tls"];
+const REGISTER_KEYS: readonly (keyof RegisterOptions)[] = ["timeoutMs"];
+
 export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
-  if (options === null || typeof options !== "object") throw new TypeError("GearmanWorker: options must be an object with `servers`");
-  const { clientId } = options;
-  if (clientId !== undefined && (typeof clientId !== "string" || clientId === "" || /[\0\s]/.test(clientId))) {
-    throw new TypeError(`GearmanWorker option clientId: expected a non-empty string without spaces or NUL, got ${JSON.stringify(clientId)}`);
-  }
+  checkOptionsObject(OWNER, options, " with servers");
+  checkKnownKeys(OWNER, options, WORKER_KEYS);
   return Object.freeze({
-    servers: Object.freeze(parseAddressList(options.servers)),
-    clientId,
-    concurrency: checkConcurrency(options.concurrency ?? 1),
-    maxPacketSize: positiveInteger("maxPacketSize", options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE),
-    reconnect: options.reconnect ?? DEFAULT_RECONNECT,
-    connectTimeoutMs: positiveInteger("connectTimeoutMs", options.connectTimeoutMs ?? 5000),
-    tls: options.tls && Object.freeze({ ...options.tls }),
+    servers: serversOption(OWNER, options.servers),
+    clientId: clientIdOption(OWNER, options.clientId),
+    concurrency: wholeOption(OWNER, "concurrency", options.concurrency, 1, 1),
+    maxPacketSize: wholeOption(OWNER, "maxPacketSize", options.maxPacketSize, 1, DEFAULT_MAX_PACKET_SIZE),
+    reconnect: reconnectOption(OWNER, options.reconnect),
+    connectTimeoutMs: wholeOption(OWNER, "connectTimeoutMs", options.connectTimeoutMs, 1, 5000),
+    tls: tlsOption(OWNER, options.tls),
   });
 }
 
 export function checkConcurrency(n: unknown): number {
-  return positiveInteger("concurrency", n);
+  return wholeNumber("GearmanWorker concurrency", n, 1);
 }
 
-/** Checks a function name and its registration options. */
+/** Checks a function name and its registration options; returns its CAN_DO_TIMEOUT, if any. */
 export function checkRegistration(func: unknown, handler: unknown, options: RegisterOptions): number | undefined {
-  checkFunctionName(func);
-  if (typeof handler !== "function") throw new TypeError(`GearmanWorker.register(${JSON.stringify(func)}): handler must be a function`);
-  if (options === null || typeof options !== "object") throw new TypeError(`GearmanWorker.register(${JSON.stringify(func)}): options must be an object`);
-  return options.timeoutMs === undefined ? undefined : positiveInteger(`timeoutMs of ${JSON.stringify(func)}`, options.timeoutMs);
-}
-
-export function checkFunctionName(func: unknown): asserts func is string {
-  if (typeof func !== "string" || func === "" || func.includes("\0")) {
-    throw new TypeError(`Gearman function name must be a non-empty string without NUL, got ${JSON.stringify(func)}`);
-  }
-}
-
-function positiveInteger(what: string, n: unknown): number {
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) throw new TypeError(`GearmanWorker ${what}: expected a whole number ≥ 1, got ${String(n)}`);
-  return n;
+  checkFunctionName("GearmanWorker.register function", func);
+  const owner = `GearmanWorker.register(${JSON.stringify(func)})`;
+  if (typeof handler !== "function") throw new ArgumentError(`${owner} handler`, `expected a function, got ${typeof handler}`);
+  checkOptionsObject(owner, options, "");
+  checkKnownKeys(owner, options, REGISTER_KEYS);
+  return options.timeoutMs === undefined ? undefined : wholeNumber(`${owner} option timeoutMs`, options.timeoutMs, 1);
 }

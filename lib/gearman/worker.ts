@@ -15,10 +15,9 @@ import { encodePacket, splitArgs, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 import { WorkerJob } from "./worker-job.js";
 import { closedError, protocolError, timeoutError, ServerError, type GearmanError } from "./errors.js";
-import { fillWorkerOptions, checkConcurrency, checkRegistration, checkFunctionName, type FilledWorkerOptions, type RegisterOptions, type WorkerOptions } from "./worker-options.js";
-
-export { WorkerJob } from "./worker-job.js";
-export type { WorkerOptions, RegisterOptions } from "./worker-options.js";
+import { fillWorkerOptions, checkConcurrency, checkRegistration, type FilledWorkerOptions, type RegisterOptions, type WorkerOptions } from "./worker-options.js";
+import { checkFunctionName } from "./function-name.js";
+import { ArgumentError } from "../argument-error.js";
 
 /**
  * Runs one job. What it returns (or resolves to) ends the job unless the
@@ -107,7 +106,7 @@ export class GearmanWorker extends EventEmitter {
 
   /** CANT_DO on every connection. Jobs of `func` already running finish. */
   unregister(func: string): this {
-    checkFunctionName(func);
+    checkFunctionName("GearmanWorker.unregister function", func);
     if (this.functions.delete(func)) {
       for (const link of this.links) link.connection.send(encodePacket("REQ", "CANT_DO", { func }));
     }
@@ -278,7 +277,7 @@ export class GearmanWorker extends EventEmitter {
    */
   async stop(options: { deadlineMs?: number } = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? 30_000;
-    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) throw new TypeError(`GearmanWorker.stop deadlineMs: expected a number ≥ 0, got ${String(deadlineMs)}`);
+    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) throw new ArgumentError("GearmanWorker.stop option deadlineMs", `expected a number ≥ 0, got ${String(deadlineMs)}`);
     this.stopping = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, deadlineMs);

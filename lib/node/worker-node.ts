@@ -12,7 +12,8 @@
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
  */
 import { EventEmitter } from "node:events";
-import { GearmanWorker, type WorkerJob } from "../gearman/worker.js";
+import { GearmanWorker } from "../gearman/worker.js";
+import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { MAP_FUNCTION, writeRefusal } from "../wire/protocol.js";

@@ -1,0 +1,20 @@
+/**
+ * A job's bytes as callers hand them over (a Buffer, any Uint8Array view, or
+ * text as UTF-8), and their one conversion to a Buffer: a Buffer is passed
+ * on as is and a Uint8Array is viewed, never copied.
+ */
+import { ArgumentError } from "../argument-error.js";
+
+export type Payload = Buffer | Uint8Array | string;
+
+/** `data` as a Buffer over the same memory (strings are encoded as UTF-8); anything else is an ArgumentError naming `argument`. */
+export function toBuffer(data: Payload, argument: string): Buffer {
+  if (typeof data === "string") return Buffer.from(data);
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  throw new ArgumentError(argument, `expected a Buffer, Uint8Array or string, got ${describe(data)}`);
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+}
