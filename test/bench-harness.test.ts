@@ -13,6 +13,7 @@ import { rawBackground, rawLoad, rawWorker } from "../bench/raw-gearman.js";
 import { embedded as benchEmbedded, gearmand as benchGearmand } from "../bench/job-servers.js";
 import { abortable, budgetSignal } from "../bench/budget.js";
 import { jobServerKinds } from "./support/job-servers.js";
+import { missingPeer } from "./support/peers.js";
 
 /** Sends one admin text command and returns the reply up to its "." line. */
 function adminStatus(port: number): Promise<string> {
@@ -182,8 +183,9 @@ for (const kind of jobServerKinds()) {
 }
 
 describe("bench job-server launcher", () => {
-  for (const contender of [benchGearmand(1), benchEmbedded()]) {
-    it(`starts ${contender.name} on a free port and stops it for good`, { skip: contender.skip }, async (t) => {
+  // A missing gearmand follows the peers' rule (a skip, or a failure where it is required).
+  for (const [contender, missing] of [[benchGearmand(1), missingPeer("gearmand")], [benchEmbedded(), undefined]] as const) {
+    it(`starts ${contender.name} on a free port and stops it for good`, { skip: missing ?? contender.skip }, async (t) => {
       const server = await contender.start();
       t.after(() => server.stop());
       assert.ok(server.port > 0 && alive(server.pid));
