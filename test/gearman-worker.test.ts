@@ -3,19 +3,16 @@
  * concurrency limit, what a job sends back, a worker process killed mid-job,
  * a job server restarted under it, CAN_DO_TIMEOUT, unregistering and graceful
  * stop. Clients are a raw-socket client written here (to see the exact
- * packets), the `gearman` CLI and GearmanClient.
+ * packets) and GearmanClient.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { GearmanClient, GearmanWorker, AdminClient, FrameDecoder, encodePacket, type Packet, type WorkerJob } from "../lib/gearman/index.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
 
-const run = promisify(execFile);
 const FIXTURE_WORKER = fileURLToPath(new URL("./fixtures/gearman-worker.js", import.meta.url));
 
 /** A client on a bare socket: submits jobs and records every packet the server sends back. */
@@ -190,8 +187,8 @@ for (const kind of jobServerKinds()) {
       const w = worker({ servers: [server.url, second.url], concurrency: 1 });
       w.register("second_only", (job) => `served ${job.data}`).start();
       await new Promise((resolve) => w.once("connect", resolve));
-      const { stdout } = await run("gearman", ["-h", "127.0.0.1", "-p", String(second.port), "-f", "second_only", "--", "x"], { timeout: 10_000 });
-      assert.equal(stdout.trim(), "served x");
+      const result = await later(new GearmanClient({ servers: second.url })).submitJob("second_only", "x").result;
+      assert.equal(result.toString(), "served x");
     });
 
     it("sends status, data and warning, then the result, in order", async () => {
