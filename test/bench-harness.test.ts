@@ -131,7 +131,8 @@ describe("case budgets", () => {
   });
 });
 
-for (const kind of jobServerKinds()) {
+// A raw-socket load generator: no GearmanClient, so the in-process kind would only be the embedded server again.
+for (const kind of jobServerKinds({ inProcess: false })) {
   describe(`raw load generator on ${kind.name}`, { skip: kind.skip }, () => {
     it("runs echo jobs at 1 and 16 in flight, each recorded once and echoed", async (t) => {
       const server = await kind.start({ jobRetries: 0 });

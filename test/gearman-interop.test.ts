@@ -50,7 +50,7 @@ for (const kind of jobServerKinds()) {
     it("gearadmin --show-jobs, --getpid and --server-version agree with our admin client", { skip: noGearmanCli }, async () => {
       const admin = new AdminClient(server.url);
       closers.push(() => admin.close());
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       await client.submitBackground("agree_shown", "x");
       const gearadmin = async (flag: string) => (await run("gearadmin", ["-h", "127.0.0.1", "-p", String(server.port), flag])).stdout;
@@ -64,7 +64,7 @@ for (const kind of jobServerKinds()) {
     it("a job from our client is served by the gearman CLI worker (C)", { skip: noGearmanCli }, async () => {
       const cliWorker = startLineProcess("gearman", ["-w", "-h", "127.0.0.1", "-p", String(server.port), "-f", "rev", "-c", "1", "--", "rev"]);
       closers.push(() => cliWorker.kill("SIGKILL"));
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       assert.equal((await client.submitJob("rev", "hello\n").result).toString().trim(), "olleh");
     });
@@ -76,7 +76,7 @@ for (const kind of jobServerKinds()) {
       const admin = new AdminClient(server.url);
       closers.push(() => admin.close());
       await eventually(async () => (await admin.workers()).some((w) => w.clientId === "agree-worker" && w.functions.length === 2), 5000, "worker to register");
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       await client.submitBackground("agree_queued", "x");
       const { stdout: statusText } = await run("gearadmin", ["-h", "127.0.0.1", "-p", String(server.port), "--status"]);
@@ -104,7 +104,7 @@ for (const kind of jobServerKinds()) {
       ]);
       closers.push(() => perlWorker.kill("SIGKILL"));
       await perlWorker.waitFor(/ready/);
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       assert.equal((await client.submitJob("shout", "quiet please").result).toString(), "QUIET PLEASE");
     });

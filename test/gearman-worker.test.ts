@@ -1,5 +1,5 @@
 /**
- * GearmanWorker against both job server kinds: the grab loop and its
+ * GearmanWorker against every job server kind: the grab loop and its
  * concurrency limit, what a job sends back, a worker process killed mid-job,
  * a job server restarted under it, CAN_DO_TIMEOUT, unregistering and graceful
  * stop. Clients are a raw-socket client written here (to see the exact
@@ -148,7 +148,7 @@ for (const kind of jobServerKinds()) {
     };
     const worker = (options: Partial<ConstructorParameters<typeof GearmanWorker>[0]> = {}) =>
       later(new GearmanWorker({ servers: server.url, reconnect: fastReconnect, ...options }));
-    const client = () => later(new GearmanClient({ servers: server.url }));
+    const client = () => later(new GearmanClient(server.clientOptions()));
     const admin = () => later(new AdminClient(server.url));
 
     before(async () => {
@@ -166,7 +166,7 @@ for (const kind of jobServerKinds()) {
       const w = worker({ servers: [server.url, second.url], concurrency: 3 });
       w.register("limited", gate.handler).start();
       const c1 = client();
-      const c2 = later(new GearmanClient({ servers: second.url }));
+      const c2 = later(new GearmanClient(second.clientOptions()));
       const results = [
         ...Array.from({ length: 5 }, (_, i) => c1.submitJob("limited", `a${i}`).result),
         ...Array.from({ length: 5 }, (_, i) => c2.submitJob("limited", `b${i}`).result),
@@ -187,7 +187,7 @@ for (const kind of jobServerKinds()) {
       const w = worker({ servers: [server.url, second.url], concurrency: 1 });
       w.register("second_only", (job) => `served ${job.data}`).start();
       await new Promise((resolve) => w.once("connect", resolve));
-      const result = await later(new GearmanClient({ servers: second.url })).submitJob("second_only", "x").result;
+      const result = await later(new GearmanClient(second.clientOptions())).submitJob("second_only", "x").result;
       assert.equal(result.toString(), "served x");
     });
 
@@ -273,7 +273,7 @@ for (const kind of jobServerKinds()) {
       });
       w.start();
       await eventually(async () => (await a.workers()).some((x) => x.clientId === "timeout-worker" && x.functions.includes("slow_fn")), 5000, "worker to register slow_fn");
-      const job = later(new GearmanClient({ servers: own.url })).submitJob("slow_fn", "");
+      const job = later(new GearmanClient(own.clientOptions())).submitJob("slow_fn", "");
       job.result.catch(() => {});
       const reason = (await aborted) as { code?: string; message: string };
       assert.equal(reason.code, "TIMEOUT", reason.message);
@@ -296,7 +296,7 @@ for (const kind of jobServerKinds()) {
           ),
         );
         slow.start();
-        const job = later(new GearmanClient({ servers: own.url })).submitJob("handed_over", "x");
+        const job = later(new GearmanClient(own.clientOptions())).submitJob("handed_over", "x");
         await taken;
         worker({ servers: own.url }).register("handed_over", (j) => `second worker ${j.data}`).start();
         assert.equal((await job.result).toString(), "second worker x");
@@ -368,7 +368,7 @@ for (const kind of jobServerKinds()) {
     it("a restarted job server: held jobs are abandoned, worker and client reconnect, register again and finish new jobs", async () => {
       let server = await kind.start({ jobRetries: 3 });
       const w = new GearmanWorker({ servers: server.url, clientId: "restart-worker", concurrency: 2, reconnect: fastReconnect });
-      const c = new GearmanClient({ servers: server.url, reconnect: fastReconnect, maxFailovers: 0 });
+      const c = new GearmanClient({ ...server.clientOptions(), reconnect: fastReconnect, maxFailovers: 0 });
       const a = new AdminClient(server.url);
       try {
         const gate = new Gate();
