@@ -39,7 +39,9 @@ const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 
 for (const kind of jobServerKinds()) {
   describe(`faults on ${kind.name}`, { skip: kind.skip }, () => {
-    it("worker nodes killed with SIGKILL five times in one map: exact results, each counted once", async () => {
+    // On the in-process kind only the killed job server runs: the other faults are the worker nodes' (which reach every kind over TCP), and a third run of them would take the suite past its five minutes.
+    const nodeFault = kind.name === "in-process" && "a worker node's fault, run on gearmand and embedded (in-process runs the killed job server)";
+    it("worker nodes killed with SIGKILL five times in one map: exact results, each counted once", { skip: nodeFault }, async () => {
       const cluster = await TestCluster.start({ kind });
       let pool: ClusterPool | undefined;
       try {
@@ -116,7 +118,7 @@ for (const kind of jobServerKinds()) {
       }
     });
 
-    it("a chunk that exhausts its thread's memory (--memory-limit) fails after max_retries naming it; the cluster keeps serving", async () => {
+    it("a chunk that exhausts its thread's memory (--memory-limit) fails after max_retries naming it; the cluster keeps serving", { skip: nodeFault }, async () => {
       const cluster = await TestCluster.start({ kind, jobRetries: 3 });
       let pool: ClusterPool | undefined;
       try {
@@ -140,7 +142,7 @@ for (const kind of jobServerKinds()) {
       }
     });
 
-    it("a chunk that kills its worker node process fails after the retries, naming it; the restarted node serves the next map", async () => {
+    it("a chunk that kills its worker node process fails after the retries, naming it; the restarted node serves the next map", { skip: nodeFault }, async () => {
       const cluster = await TestCluster.start({ kind, jobRetries: 1 });
       let pool: ClusterPool | undefined;
       try {
@@ -160,8 +162,7 @@ for (const kind of jobServerKinds()) {
       }
     });
 
-    const soakSkip = kind.name === "in-process" && "runs on gearmand and embedded only: a third million items would take the suite past its time budget";
-    it("soak: 1,000,000 items in 100,000 chunks through 2 nodes, one killed and restarted twice; exact results, flat memory", { skip: soakSkip }, async () => {
+    it("soak: 1,000,000 items in 100,000 chunks through 2 nodes, one killed and restarted twice; exact results, flat memory", { skip: nodeFault }, async () => {
       const cluster = await TestCluster.start({ kind });
       let pool: ClusterPool | undefined;
       try {
