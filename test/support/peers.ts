@@ -63,7 +63,7 @@ const PEERS = {
     packages: "php-cli php-gearman",
     installed: () => runs("php", ["-r", "exit(extension_loaded('gearman') ? 0 : 1);"]),
   },
-  // Debian's Python packages (multiprocessing's peers, python3-distributed) install for this interpreter only.
+  // Debian's Python packages (python3-distributed, for the benchmarks' Dask) install for this interpreter only, not for a python3 elsewhere on PATH.
   python3: { what: "Debian's python3 (/usr/bin/python3)", packages: "python3", installed: () => runs("/usr/bin/python3", ["-c", "import multiprocessing"]) },
   openssl: { what: "the openssl command", packages: "openssl", installed: () => programPath("openssl") !== undefined },
   chromium: { what: "Chromium (/usr/bin/chromium)", packages: "chromium", installed: () => runs("/usr/bin/chromium", ["--version"]) },
