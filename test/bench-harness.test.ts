@@ -13,6 +13,7 @@ import { rawBackground, rawLoad, rawWorker } from "../bench/raw-gearman.js";
 import { embedded as benchEmbedded, gearmand as benchGearmand } from "../bench/job-servers.js";
 import { abortable, budgetSignal } from "../bench/budget.js";
 import { jobServerKinds } from "./support/job-servers.js";
+import { missingPeer } from "./support/peers.js";
 
 /** Sends one admin text command and returns the reply up to its "." line. */
 function adminStatus(port: number): Promise<string> {
@@ -130,7 +131,8 @@ describe("case budgets", () => {
   });
 });
 
-for (const kind of jobServerKinds()) {
+// A raw-socket load generator: no GearmanClient, so the in-process kind would only be the embedded server again.
+for (const kind of jobServerKinds({ inProcess: false })) {
   describe(`raw load generator on ${kind.name}`, { skip: kind.skip }, () => {
     it("runs echo jobs at 1 and 16 in flight, each recorded once and echoed", async (t) => {
       const server = await kind.start({ jobRetries: 0 });
@@ -182,8 +184,9 @@ for (const kind of jobServerKinds()) {
 }
 
 describe("bench job-server launcher", () => {
-  for (const contender of [benchGearmand(1), benchEmbedded()]) {
-    it(`starts ${contender.name} on a free port and stops it for good`, { skip: contender.skip }, async (t) => {
+  // A missing gearmand follows the peers' rule (a skip, or a failure where it is required).
+  for (const [contender, missing] of [[benchGearmand(1), missingPeer("gearmand")], [benchEmbedded(), undefined]] as const) {
+    it(`starts ${contender.name} on a free port and stops it for good`, { skip: missing ?? contender.skip }, async (t) => {
       const server = await contender.start();
       t.after(() => server.stop());
       assert.ok(server.port > 0 && alive(server.pid));

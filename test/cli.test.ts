@@ -101,7 +101,8 @@ describe("glimpse-cluster exit codes and messages", () => {
   });
 });
 
-for (const kind of jobServerKinds()) {
+// The commands travel on the channels or run in CLI processes over TCP; the pool's Gearman transport is pool.test.ts's.
+for (const kind of jobServerKinds({ inProcess: false })) {
   describe(`cluster commands on ${kind.name} (direct mode, no broker)`, { skip: kind.skip }, () => {
     let cluster: TestCluster;
     let pool: ClusterPool;

@@ -1,5 +1,5 @@
 /**
- * AdminClient against both job server kinds: every method, ERR replies as
+ * AdminClient against every job server kind: every method, ERR replies as
  * AdminError, and a server sending replies it cannot parse.
  */
 import { describe, it, before, after } from "node:test";
@@ -41,7 +41,7 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual([...mine.functions].sort(), ["adm_a", "adm_b"]);
       assert.equal(mine.ip, "127.0.0.1");
       assert.ok(Number.isInteger(mine.fd) && mine.fd >= 0);
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       await client.submitBackground("adm_queued", "1");
       await client.submitBackground("adm_queued", "2");
@@ -50,8 +50,16 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual(status.find((s) => s.func === "adm_queued"), { func: "adm_queued", total: 2, running: 0, workers: 0 });
     });
 
+    it("workers lists a client of this process by the way it came: in-process for that kind, else TCP from 127.0.0.1", async () => {
+      const client = new GearmanClient({ ...server.clientOptions(), clientId: "adm-transport-client" });
+      closers.push(() => client.close());
+      await client.submitBackground("adm_transport", "1");
+      const mine = (await admin.workers()).find((w) => w.clientId === "adm-transport-client");
+      assert.equal(mine?.ip, kind.name === "in-process" ? "in-process" : "127.0.0.1");
+    });
+
     it("showJobs, showUniqueJobs and cancelJob", async () => {
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       const handle = await client.submitBackground("adm_show", "x", { unique: "adm-unique-1" });
       const shown = (await admin.showJobs()).find((j) => j.handle === handle);
@@ -64,7 +72,7 @@ for (const kind of jobServerKinds()) {
     });
 
     it("maxqueue, with one limit and with one per priority", async () => {
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       // gearmand applies maxqueue only to functions it already knows.
       await client.submitBackground("adm_bounded", "1");

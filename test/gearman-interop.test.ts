@@ -1,30 +1,23 @@
 /**
  * Interoperability with other implementations: the `gearman` and `gearadmin`
  * command-line tools (libgearman, C) and Perl's Gearman::Client /
- * Gearman::Worker, against both job server kinds. A missing peer is skipped
- * with its reason, except in CI, where it is a failure.
+ * Gearman::Worker, against every job server kind. A missing peer is skipped
+ * with its reason, or fails the run when GLIMPSE_REQUIRE_PEERS requires it
+ * (as CI does; see test/support/peers.ts).
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { GearmanClient, GearmanWorker, AdminClient } from "../lib/gearman/index.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
+import { missingPeer } from "./support/peers.js";
 
 const run = promisify(execFile);
 
-function peer(check: string[], what: string): string | undefined {
-  const result = spawnSync(check[0], check.slice(1), { encoding: "utf8" });
-  // gearadmin --help exits non-zero; that it ran at all is enough. The Perl check must succeed.
-  if (check[0] === "perl" ? result.status === 0 : result.error === undefined) return undefined;
-  const reason = `${what} is not installed`;
-  if (process.env.CI === "true") throw new Error(`${reason}, and CI must run every interop test (see .ci/run)`);
-  return reason;
-}
-
-const noGearmanCli = peer(["gearadmin", "--help"], "gearman-tools (gearman, gearadmin)");
-const noPerl = peer(["perl", "-MGearman::Client", "-MGearman::Worker", "-e1"], "Perl Gearman::Client (libgearman-client-perl)");
+const noGearmanCli = missingPeer("gearman-tools");
+const noPerl = missingPeer("perl-gearman");
 
 for (const kind of jobServerKinds()) {
   describe(`interop on ${kind.name}`, { skip: kind.skip }, () => {
@@ -57,7 +50,7 @@ for (const kind of jobServerKinds()) {
     it("gearadmin --show-jobs, --getpid and --server-version agree with our admin client", { skip: noGearmanCli }, async () => {
       const admin = new AdminClient(server.url);
       closers.push(() => admin.close());
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       await client.submitBackground("agree_shown", "x");
       const gearadmin = async (flag: string) => (await run("gearadmin", ["-h", "127.0.0.1", "-p", String(server.port), flag])).stdout;
@@ -71,7 +64,7 @@ for (const kind of jobServerKinds()) {
     it("a job from our client is served by the gearman CLI worker (C)", { skip: noGearmanCli }, async () => {
       const cliWorker = startLineProcess("gearman", ["-w", "-h", "127.0.0.1", "-p", String(server.port), "-f", "rev", "-c", "1", "--", "rev"]);
       closers.push(() => cliWorker.kill("SIGKILL"));
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       assert.equal((await client.submitJob("rev", "hello\n").result).toString().trim(), "olleh");
     });
@@ -83,7 +76,7 @@ for (const kind of jobServerKinds()) {
       const admin = new AdminClient(server.url);
       closers.push(() => admin.close());
       await eventually(async () => (await admin.workers()).some((w) => w.clientId === "agree-worker" && w.functions.length === 2), 5000, "worker to register");
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       await client.submitBackground("agree_queued", "x");
       const { stdout: statusText } = await run("gearadmin", ["-h", "127.0.0.1", "-p", String(server.port), "--status"]);
@@ -111,7 +104,7 @@ for (const kind of jobServerKinds()) {
       ]);
       closers.push(() => perlWorker.kill("SIGKILL"));
       await perlWorker.waitFor(/ready/);
-      const client = new GearmanClient({ servers: server.url });
+      const client = new GearmanClient(server.clientOptions());
       closers.push(() => client.close());
       assert.equal((await client.submitJob("shout", "quiet please").result).toString(), "QUIET PLEASE");
     });

@@ -1,6 +1,6 @@
 /**
  * The Gearman client, worker and admin client against real job servers: the
- * same suite for gearmand and for the embedded server.
+ * same suite for gearmand, the embedded server and the in-process one.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,9 +8,9 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { GearmanClient, GearmanWorker, AdminClient, ArgumentError, GearmanError, JobError, type WorkerJob } from "../lib/gearman/index.js";
 import { JobServer } from "../lib/server/index.js";
-import { jobServerKinds, freePort, type RunningJobServer } from "./support/job-servers.js";
+import { clientOptionsFor, jobServerKinds, freePort, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
-import { assertOnlySentinelRuns, created } from "./withdrawn-job.js";
+import { assertOnlySentinelRuns, created } from "./support/withdrawn-job.js";
 
 const FIXTURE_WORKER = fileURLToPath(new URL("./fixtures/gearman-worker.js", import.meta.url));
 
@@ -19,7 +19,7 @@ for (const kind of jobServerKinds()) {
     let server: RunningJobServer;
     const closers: (() => Promise<unknown>)[] = [];
     const client = (options: Partial<ConstructorParameters<typeof GearmanClient>[0]> = {}) => {
-      const c = new GearmanClient({ servers: server.url, ...options });
+      const c = new GearmanClient({ ...server.clientOptions(), ...options });
       closers.push(() => c.close());
       return c;
     };
@@ -269,7 +269,7 @@ for (const kind of jobServerKinds()) {
     it("client and worker recover by themselves when the job server restarts", async () => {
       let server = await kind.start({ jobRetries: 0 });
       const w = new GearmanWorker({ servers: server.url, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
-      const c = new GearmanClient({ servers: server.url, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+      const c = new GearmanClient({ ...server.clientOptions(), reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
       try {
         w.register("up", (job) => `up ${job.data}`).start();
         assert.equal((await c.submitJob("up", "1").result).toString(), "up 1");
@@ -287,7 +287,7 @@ for (const kind of jobServerKinds()) {
     it("fails over to another job server when one dies with jobs in flight", async () => {
       const a = await kind.start({ jobRetries: 0 });
       const b = await kind.start({ jobRetries: 0 });
-      const c = new GearmanClient({ servers: [a.url, b.url], reconnect: false });
+      const c = new GearmanClient({ ...clientOptionsFor([a, b]), reconnect: false });
       const w = new GearmanWorker({ servers: [a.url, b.url], concurrency: 4 });
       try {
         let ran = 0;

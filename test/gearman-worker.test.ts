@@ -1,15 +1,13 @@
 /**
- * GearmanWorker against both job server kinds: the grab loop and its
+ * GearmanWorker against every job server kind: the grab loop and its
  * concurrency limit, what a job sends back, a worker process killed mid-job,
  * a job server restarted under it, CAN_DO_TIMEOUT, unregistering and graceful
  * stop. Clients are a raw-socket client written here (to see the exact
- * packets), the `gearman` CLI and GearmanClient.
+ * packets) and GearmanClient.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { GearmanClient, GearmanWorker, AdminClient, ArgumentError, type WorkerJob } from "../lib/gearman/index.js";
 import { FrameDecoder } from "../lib/gearman/decoder.js";
@@ -17,7 +15,6 @@ import { encodePacket, type Packet } from "../lib/gearman/packet.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
 
-const run = promisify(execFile);
 const FIXTURE_WORKER = fileURLToPath(new URL("./fixtures/gearman-worker.js", import.meta.url));
 
 /** A client on a bare socket: submits jobs and records every packet the server sends back. */
@@ -166,7 +163,7 @@ for (const kind of jobServerKinds()) {
     };
     const worker = (options: Partial<ConstructorParameters<typeof GearmanWorker>[0]> = {}) =>
       later(new GearmanWorker({ servers: server.url, reconnect: fastReconnect, ...options }));
-    const client = () => later(new GearmanClient({ servers: server.url }));
+    const client = () => later(new GearmanClient(server.clientOptions()));
     const admin = () => later(new AdminClient(server.url));
 
     before(async () => {
@@ -184,7 +181,7 @@ for (const kind of jobServerKinds()) {
       const w = worker({ servers: [server.url, second.url], concurrency: 3 });
       w.register("limited", gate.handler).start();
       const c1 = client();
-      const c2 = later(new GearmanClient({ servers: second.url }));
+      const c2 = later(new GearmanClient(second.clientOptions()));
       const results = [
         ...Array.from({ length: 5 }, (_, i) => c1.submitJob("limited", `a${i}`).result),
         ...Array.from({ length: 5 }, (_, i) => c2.submitJob("limited", `b${i}`).result),
@@ -205,8 +202,8 @@ for (const kind of jobServerKinds()) {
       const w = worker({ servers: [server.url, second.url], concurrency: 1 });
       w.register("second_only", (job) => `served ${job.data}`).start();
       await new Promise((resolve) => w.once("connect", resolve));
-      const { stdout } = await run("gearman", ["-h", "127.0.0.1", "-p", String(second.port), "-f", "second_only", "--", "x"], { timeout: 10_000 });
-      assert.equal(stdout.trim(), "served x");
+      const result = await later(new GearmanClient(second.clientOptions())).submitJob("second_only", "x").result;
+      assert.equal(result.toString(), "served x");
     });
 
     it("sends status, data and warning, then the result, in order", async () => {
@@ -291,7 +288,7 @@ for (const kind of jobServerKinds()) {
       });
       w.start();
       await eventually(async () => (await a.workers()).some((x) => x.clientId === "timeout-worker" && x.functions.includes("slow_fn")), 5000, "worker to register slow_fn");
-      const job = later(new GearmanClient({ servers: own.url })).submitJob("slow_fn", "");
+      const job = later(new GearmanClient(own.clientOptions())).submitJob("slow_fn", "");
       job.result.catch(() => {});
       const reason = (await aborted) as { code?: string; message: string };
       assert.equal(reason.code, "TIMEOUT", reason.message);
@@ -314,7 +311,7 @@ for (const kind of jobServerKinds()) {
           ),
         );
         slow.start();
-        const job = later(new GearmanClient({ servers: own.url })).submitJob("handed_over", "x");
+        const job = later(new GearmanClient(own.clientOptions())).submitJob("handed_over", "x");
         await taken;
         worker({ servers: own.url }).register("handed_over", (j) => `second worker ${j.data}`).start();
         assert.equal((await job.result).toString(), "second worker x");
@@ -386,7 +383,7 @@ for (const kind of jobServerKinds()) {
     it("a restarted job server: held jobs are abandoned, worker and client reconnect, register again and finish new jobs", async () => {
       let server = await kind.start({ jobRetries: 3 });
       const w = new GearmanWorker({ servers: server.url, clientId: "restart-worker", concurrency: 2, reconnect: fastReconnect });
-      const c = new GearmanClient({ servers: server.url, reconnect: fastReconnect, maxFailovers: 0 });
+      const c = new GearmanClient({ ...server.clientOptions(), reconnect: fastReconnect, maxFailovers: 0 });
       const a = new AdminClient(server.url);
       try {
         const gate = new Gate();

@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { MakePool, ClusterPool, RemoteError, moduleFunction } from "../lib/index.js";
+import { ClusterPool, RemoteError, moduleFunction } from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { GearmanClient, JobError } from "../lib/gearman/index.js";
@@ -22,7 +22,7 @@ for (const kind of jobServerKinds()) {
       cluster = await TestCluster.start({ kind });
       await cluster.startNode(2);
       await cluster.startNode(2);
-      pool = await MakePool(cluster.configFile);
+      pool = await cluster.pool();
     });
 
     after(async () => {
@@ -142,7 +142,7 @@ for (const kind of jobServerKinds()) {
     });
 
     it("a glimpse_map job that is not our wire format gets an exception, and the node keeps serving", async () => {
-      const client = new GearmanClient({ servers: cluster.server.url });
+      const client = new GearmanClient(cluster.server.clientOptions());
       try {
         for (const garbage of ["hello from another language", Buffer.from("GLMP\x09\x01\x01\x00\x00\x00\x00\x00")]) {
           await assert.rejects(client.submitJob("glimpse_map", garbage).result, (e: unknown) => e instanceof JobError && /WireFormatError/.test(e.exception?.toString() ?? ""));

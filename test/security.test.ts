@@ -11,7 +11,7 @@ import { existsSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as zmq from "zeromq";
-import { MakePool, ClusterPool, PoolError, RemoteError, moduleFunction } from "../lib/index.js";
+import { ClusterPool, PoolError, RemoteError, moduleFunction } from "../lib/index.js";
 import { GearmanClient, JobError } from "../lib/gearman/index.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/messages.js";
@@ -48,7 +48,7 @@ for (const kind of jobServerKinds()) {
       dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-security-"));
       cluster = await TestCluster.start({ kind, clientConfig: [`secret = ${SECRET}`] });
       await cluster.startNode(1);
-      pool = await MakePool(cluster.configFile);
+      pool = await cluster.pool();
       // A second client end of the channels, to hear the node's log records.
       control = await ClusterControl.open(controlOptions(loadConfig(cluster.configFile)!.client));
     });
@@ -85,7 +85,7 @@ for (const kind of jobServerKinds()) {
 
     it("a client with the wrong secret: the map is refused, naming the chunk, and nothing runs", async () => {
       const file = path.join(dir, "wrong-key");
-      const wrong = await MakePool(variant(cluster, "wrong.ini", `secret = ${WRONG}`));
+      const wrong = await cluster.pool(variant(cluster, "wrong.ini", `secret = ${WRONG}`));
       try {
         const logged = logRecord(/refused: its signature does not verify/);
         await assert.rejects(wrong.map(marker, [file], { retries: 0 }), (e: unknown) => {
@@ -102,7 +102,7 @@ for (const kind of jobServerKinds()) {
 
     it("a client without the secret: unsigned chunks are refused and nothing runs", async () => {
       const file = path.join(dir, "no-key");
-      const plain = await MakePool(variant(cluster, "plain.ini", undefined));
+      const plain = await cluster.pool(variant(cluster, "plain.ini", undefined));
       try {
         await assert.rejects(plain.map(marker, [file]), (e: unknown) => e instanceof PoolError && e.code === "REFUSED" && /is not signed/.test(e.message));
       } finally {
@@ -113,7 +113,7 @@ for (const kind of jobServerKinds()) {
 
     it("a forged job straight to the job server is refused; a genuine one runs once, its replay is refused", async () => {
       const file = path.join(dir, "replay");
-      const client = new GearmanClient({ servers: cluster.server.url });
+      const client = new GearmanClient(cluster.server.clientOptions());
       const refusedWith = (reason: string) => (e: unknown) => e instanceof JobError && new RegExp(`^glimpse-refused ${reason}: `).test(e.exception?.toString() ?? "");
       try {
         const payload = encodeChunkRequest({ fn: markerRef, items: [file], start: 0, mapId: "outsider", chunk: 0, memoryVersion: 0 });
@@ -189,7 +189,7 @@ for (const kind of jobServerKinds()) {
       const fixtures = new URL("./fixtures/", import.meta.url).href;
       cluster = await TestCluster.start({ kind, serverConfig: ["allow_source = false", `allowed_modules = ${fixtures}`] });
       await cluster.startNode(1);
-      pool = await MakePool(cluster.configFile);
+      pool = await cluster.pool();
     });
 
     after(async () => {

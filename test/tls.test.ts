@@ -16,7 +16,8 @@ import { GearmanClient, GearmanWorker, AdminClient, type GearmanTlsOptions } fro
 import { MakePool, type ClusterPool } from "../lib/index.js";
 import { embedded, type RunningJobServer } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
-import { assertOnlySentinelRuns, created } from "./withdrawn-job.js";
+import { assertOnlySentinelRuns, created } from "./support/withdrawn-job.js";
+import { missingPeer } from "./support/peers.js";
 
 /** A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a self-signed one. */
 function makeCertificates(dir: string): Record<"ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey" | "rogueCert" | "rogueKey", string> {
@@ -32,7 +33,7 @@ function makeCertificates(dir: string): Record<"ca" | "serverCert" | "serverKey"
   return { ca: at("ca.pem"), serverCert: at("server.pem"), serverKey: at("server.key"), clientCert: at("client.pem"), clientKey: at("client.key"), rogueCert: at("rogue.pem"), rogueKey: at("rogue.key") };
 }
 
-describe("TLS to the embedded job server", () => {
+describe("TLS to the embedded job server", { skip: missingPeer("openssl") }, () => {
   let dir: string;
   let files: ReturnType<typeof makeCertificates>;
   let tls: GearmanTlsOptions;

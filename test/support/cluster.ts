@@ -3,6 +3,8 @@
  * broker (or none: direct mode), worker nodes started through the real CLI
  * (`glimpse-cluster -c FILE launch-worker N`), and a config file a client can
  * load. Everything is on 127.0.0.1 with free ports and is stopped by close().
+ * `pool()` builds the client's pool from a config file as MakePool does; for
+ * the in-process kind its Gearman client reaches the server in memory.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
@@ -10,6 +12,10 @@ import os from "node:os";
 import path from "node:path";
 import { Broker } from "../../lib/channels/index.js";
 import type { CurveKeys } from "../../lib/security/index.js";
+import { ClusterPool, MakePool, loadConfig } from "../../lib/index.js";
+import { GearmanClient } from "../../lib/gearman/index.js";
+import { ClusterControl } from "../../lib/pool/cluster-control.js";
+import { controlOptions } from "../../lib/pool/make-pool.js";
 import { CLI_PATH, freePort, type JobServerKind, type RunningJobServer } from "./job-servers.js";
 
 export interface TestClusterOptions {
@@ -124,6 +130,28 @@ export class TestCluster {
       child.once("exit", (code) => reject(new Error(`worker node exited (${code}) before starting:\n${node.output.join("\n")}${buffer}`)));
     });
     return node;
+  }
+
+  /**
+   * A client pool from one of this cluster's config files: MakePool(file),
+   * except that on the in-process kind the pool's Gearman client opens its
+   * connections with connectInProcess(), as a local MakePool() does.
+   */
+  async pool(configFile = this.configFile): Promise<ClusterPool> {
+    const { open } = this.server.clientOptions();
+    if (!open) return MakePool(configFile);
+    // What MakePool(configFile) builds (lib/pool/make-pool.ts), with `open` given to the Gearman client.
+    const client = loadConfig(configFile)!.client;
+    const options = controlOptions(client);
+    const control = await ClusterControl.open(options);
+    return new ClusterPool({
+      client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open }),
+      control,
+      cacheFunctions: client.cacheFunctions,
+      defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
+      key: options.key,
+      signatureMaxAgeMs: client.signatureMaxAgeMs,
+    });
   }
 
   /** Writes another config file in this cluster's directory (e.g. a node with a different secret). */

@@ -1,23 +1,31 @@
 /**
  * Job servers for tests: the same suites run against every kind listed by
- * `jobServerKinds()`: gearmand (the C server, when installed) and the
- * embedded server (our own, run as a child process so that tests can kill it).
+ * `jobServerKinds()`:
+ *
+ *   gearmand    the C server, a child process (when installed)
+ *   embedded    our JobServer in a child process (`glimpse-cluster job-server`), so that tests can kill it
+ *   in-process  our JobServer in the test process, listening on loopback for worker processes and CLI tools;
+ *               clients in the test process reach it through JobServer.connectInProcess(), as every local
+ *               MakePool() does (build them from `server.clientOptions()` or `clientOptionsFor(servers)`)
  *
  * Every server is started on a free loopback port and must be stopped by the
  * test (use `t.after(() => server.stop())` or `await using`).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
+import { JobServer } from "../../lib/server/index.js";
+import type { ClientOptions } from "../../lib/gearman/index.js";
+import { missingPeer, programPath } from "./peers.js";
 
 export interface StartOptions {
   /** Requeue cap for jobs whose worker dropped (gearmand `-j`). Always explicit in tests. Default 3. */
   jobRetries?: number;
   /** Fixed port (for restarts); default a free one. */
   port?: number;
-  /** Extra arguments for the server's command line. */
+  /** Extra arguments for the server's command line (gearmand and embedded; the in-process kind takes none). */
   extraArgs?: string[];
 }
 
@@ -27,17 +35,23 @@ export interface RunningJobServer extends AsyncDisposable {
   readonly port: number;
   /** "127.0.0.1:PORT" */
   readonly url: string;
+  /** The server process (the test process itself for the in-process kind). */
   readonly pid: number;
-  /** SIGTERM, then SIGKILL after 3 s. Safe to call twice. */
+  /** SIGTERM, then SIGKILL after 3 s (in-process: a graceful close, at once after 3 s). Safe to call twice. */
   stop(): Promise<void>;
-  /** SIGKILL at once. */
+  /** SIGKILL at once (in-process: closed at once, every connection dropped). */
   kill(): Promise<void>;
   /** Stops it and starts a new one on the same port (same options). */
   restart(): Promise<RunningJobServer>;
+  /** Options for a GearmanClient in this process: `{ servers }`, with `open` for the in-process kind. */
+  clientOptions(): TestClientOptions;
 }
 
+/** What a test client needs to reach its servers: the addresses, and how to open in-process streams. */
+export type TestClientOptions = Pick<ClientOptions, "servers" | "open">;
+
 export interface JobServerKind {
-  readonly name: "gearmand" | "embedded";
+  readonly name: "gearmand" | "embedded" | "in-process";
   /** Why this kind cannot run here, or undefined when it can. */
   readonly skip: string | undefined;
   start(options?: StartOptions): Promise<RunningJobServer>;
@@ -99,7 +113,7 @@ function wrap(kind: JobServerKind["name"], child: ChildProcess, port: number, re
   live.add(child);
   child.once("exit", () => live.delete(child));
   const stop = () => stopChild(child, "SIGTERM", 3000);
-  return {
+  const running: RunningJobServer = {
     kind,
     host: "127.0.0.1",
     port,
@@ -111,28 +125,23 @@ function wrap(kind: JobServerKind["name"], child: ChildProcess, port: number, re
       await stop();
       return restartWith();
     },
+    clientOptions: () => clientOptionsFor([running]),
     [Symbol.asyncDispose]: stop,
   };
+  return running;
 }
-
-function gearmandPath(): string | undefined {
-  for (const candidate of ["/usr/sbin/gearmand", "/usr/local/sbin/gearmand", "/usr/bin/gearmand"]) {
-    if (existsSync(candidate)) return candidate;
-  }
-  const found = spawnSync("sh", ["-c", "command -v gearmand"], { encoding: "utf8" });
-  return found.status === 0 ? found.stdout.trim() : undefined;
-}
-
-const GEARMAND = gearmandPath();
 
 export const gearmand: JobServerKind = {
   name: "gearmand",
-  skip: GEARMAND ? undefined : "gearmand is not installed (apt-get install gearman-job-server)",
+  get skip() {
+    return missingPeer("gearmand");
+  },
   async start(options: StartOptions = {}) {
-    if (!GEARMAND) throw new Error(this.skip);
+    const program = programPath("gearmand");
+    if (!program) throw new Error(missingPeer("gearmand"));
     const port = options.port ?? (await freePort());
     const args = ["-L", "127.0.0.1", "-p", String(port), "-j", String(options.jobRetries ?? 3), "--log-file", "none", "-t", "1", ...(options.extraArgs ?? [])];
-    const child = spawn(GEARMAND, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.on("data", (chunk) => (stderr += chunk));
     try {
@@ -178,15 +187,67 @@ export const embedded: JobServerKind = {
   },
 };
 
+/** The in-process servers now listening, by port: the `open` of their clients looks the current one up. */
+const inProcessServers = new Map<number, JobServer>();
+
 /**
- * The job servers to run a suite against. With GLIMPSE_REQUIRE_GEARMAND=1 a
- * missing gearmand is an error, never a skip. GLIMPSE_JOB_SERVERS=gearmand
- * (or embedded) narrows the list.
+ * Opens an in-process stream to the JobServer of this process that listens
+ * on the address's port; undefined (plain TCP, as for any other server) when
+ * none does, e.g. while it is killed and not yet restarted.
  */
-export function jobServerKinds(): JobServerKind[] {
-  if (process.env.GLIMPSE_REQUIRE_GEARMAND === "1" && gearmand.skip) {
-    throw new Error(`GLIMPSE_REQUIRE_GEARMAND=1 but ${gearmand.skip}`);
-  }
+const openInProcess: NonNullable<ClientOptions["open"]> = (address) => {
+  const loopback = address.host === "127.0.0.1" || address.host === "localhost";
+  return loopback ? inProcessServers.get(address.port)?.connectInProcess() : undefined;
+};
+
+/** Client options for several servers of one kind (or of several). */
+export function clientOptionsFor(servers: readonly RunningJobServer[]): TestClientOptions {
+  const urls = servers.map((server) => server.url);
+  return servers.some((server) => server.kind === "in-process") ? { servers: urls, open: openInProcess } : { servers: urls };
+}
+
+export const inProcess: JobServerKind = {
+  name: "in-process",
+  skip: undefined,
+  async start(options: StartOptions = {}) {
+    if (options.extraArgs?.length) throw new Error(`the in-process job server takes no command-line arguments (got ${options.extraArgs.join(" ")})`);
+    const server = new JobServer({ host: "127.0.0.1", port: options.port ?? 0, jobRetries: options.jobRetries ?? 3 });
+    const { port } = await server.listen();
+    inProcessServers.set(port, server);
+    const close = (graceful: boolean) => {
+      if (inProcessServers.get(port) === server) inProcessServers.delete(port);
+      return server.close({ graceful, graceMs: 3000 });
+    };
+    const running: RunningJobServer = {
+      kind: "in-process",
+      host: "127.0.0.1",
+      port,
+      url: `127.0.0.1:${port}`,
+      pid: process.pid,
+      stop: () => close(true),
+      kill: () => close(false),
+      async restart() {
+        await close(true);
+        return inProcess.start({ ...options, port });
+      },
+      clientOptions: () => clientOptionsFor([running]),
+      [Symbol.asyncDispose]: () => close(true),
+    };
+    return running;
+  },
+};
+
+/**
+ * The job servers to run a suite against: gearmand, embedded and in-process.
+ * `inProcess: false` leaves the in-process kind out, for suites whose
+ * clients do not live in the test process or that are too long to run three
+ * times. With GLIMPSE_REQUIRE_GEARMAND=1 (or gearmand in GLIMPSE_REQUIRE_PEERS)
+ * a missing gearmand is an error, never a skip. GLIMPSE_JOB_SERVERS=gearmand
+ * (or embedded, in-process, or a comma-separated list) narrows the list.
+ */
+export function jobServerKinds(options: { inProcess?: boolean } = {}): JobServerKind[] {
+  missingPeer("gearmand"); // throws when gearmand is required and missing
   const only = process.env.GLIMPSE_JOB_SERVERS?.split(",").map((s) => s.trim());
-  return [gearmand, embedded].filter((kind) => !only || only.includes(kind.name));
+  const kinds = options.inProcess === false ? [gearmand, embedded] : [gearmand, embedded, inProcess];
+  return kinds.filter((kind) => !only || only.includes(kind.name));
 }

@@ -5,8 +5,8 @@
  * gearman-library.test.ts and tls.test.ts.
  */
 import assert from "node:assert/strict";
-import { GearmanWorker, type AdminClient, type ClientJob, type GearmanClient, type WorkerOptions } from "../lib/gearman/index.js";
-import { eventually } from "./support/gearman.js";
+import { GearmanWorker, type AdminClient, type ClientJob, type GearmanClient, type WorkerOptions } from "../../lib/gearman/index.js";
+import { eventually } from "./gearman.js";
 
 export const created = (job: ClientJob): Promise<string> => new Promise((resolve) => job.once("created", resolve));
 
