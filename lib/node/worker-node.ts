@@ -16,7 +16,7 @@ import { GearmanWorker } from "../gearman/worker.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { MAP_FUNCTION, writeRefusal } from "../wire/protocol.js";
+import { MAP_FUNCTION, TAKEN_NUMERATOR, writeRefusal } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -26,6 +26,9 @@ import { NodeChannels } from "./node-channels.js";
 import { fillNodeOptions, type NodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { ChunkThreads } from "./chunk-threads.js";
 import { cancelled } from "./errors.js";
+
+/** Resolves after the writes queued so far were handed to the sockets (they flush on the next tick). */
+const written = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 /** Why a node stopped: the supervisor restarts it unless the reason is "quit". */
 export type StopReason = "quit" | "restart" | "signal";
@@ -101,7 +104,11 @@ export class WorkerNode extends EventEmitter {
       return undefined;
     }
     const header = peekChunkRequest(job.data);
-    // Awaited only when missing: a chunk that can run goes to its thread in the tick it arrived.
+    // The pool counts takes (lib/wire/protocol.ts): the notice is written before the chunk can run, so a
+    // chunk that kills this process at once is still counted.
+    job.sendStatus(TAKEN_NUMERATOR, header.count);
+    await written();
+    // Awaited only when missing: a chunk that can run goes to its thread right after its notice.
     if (this.memory.version < header.memoryVersion) await this.memory.ready(header.memoryVersion, job.signal);
     const controller = new AbortController();
     const onLost = () => controller.abort(job.signal.reason);

@@ -1,94 +1,160 @@
 /**
- * One chunk's life as a Gearman job: submit, wait, verify, decode. An attempt
- * that fails (WORK_FAIL or WORK_EXCEPTION, a lost job server, a timeout, after
- * which the nodes are told to stop it, or a response whose signature does not
- * verify) is followed by another, up to `retries` more. A function that threw
- * is not retried: it rejects with RemoteError. With a cluster key each attempt
- * is encoded and signed anew and its response must be signed for that
- * attempt; a node's refusal of the signature ends the map (a key mismatch
- * does not heal by retrying), unless it only found the attempt stale or replayed.
+ * One chunk's life as Gearman jobs, under the pool's one retry rule
+ * (docs/robustness.md "How many times a chunk runs"):
+ *
+ *   attempt ──submitJob (unique mapId:chunk:attempt, no client failover)──► job server
+ *      │  WORK_STATUS 0/N from the node that takes it ──► a take; a second take of the same job means
+ *      │                                                 the server handed it out again after losing that node
+ *      ├─ WORK_COMPLETE ──verify──► decode ──► results, or RemoteError (the function threw: never retried)
+ *      └─ a failure: the node's job failed, the job server was lost, the attempt timed out (timed from
+ *         its submission and again from each take), a stale or replayed refusal, an untrusted response
+ *
+ * Every take after the first and every failure spends one of `retries`; a
+ * failure with retries left is followed by a new attempt, signed anew. When
+ * none is left the chunk fails (CHUNK_FAILED or CHUNK_TIMEOUT) and its
+ * attempt is cancelled on the job server and on the nodes. So a chunk is
+ * taken by worker nodes at most 1 + retries times, whatever the job
+ * server's own requeue limit. A refusal other than stale or replayed is a
+ * key mismatch, which no retry heals: it ends the map at once.
  */
 import type { GearmanClient } from "../gearman/client.js";
+import type { ClientJob } from "../gearman/client-job.js";
 import { GearmanError, JobError } from "../gearman/errors.js";
 import { decodeChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { MAP_FUNCTION, readRefusal } from "../wire/protocol.js";
+import { MAP_FUNCTION, TAKEN_NUMERATOR, readRefusal } from "../wire/protocol.js";
 import { RemoteError } from "../wire/errors.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk } from "./chunks.js";
-import { chunkFailed, chunkRefused, chunkTimedOut, abortError } from "./errors.js";
+import { attemptTimedOut, chunkFailed, chunkRefused, chunkTimedOut, abortError, nodeLost, type ChunkDescription } from "./errors.js";
 
 /** Refusals a new attempt can get past: it is signed anew, so it is fresh and its nonce new. Any other refusal is a key mismatch. */
 const RETRIED_REFUSALS: readonly RefusalReason[] = ["stale", "replayed"];
+/** Gearman errors after which a new attempt may succeed. */
+const RETRIED_CODES: ReadonlySet<string> = new Set(["JOB_FAILED", "JOB_EXCEPTION", "CONNECTION", "NO_SERVER"]);
 
 export interface ChunkJobContext {
   readonly client: GearmanClient;
   readonly mapId: string;
   readonly functionName: string;
+  /** How long one attempt may go without finishing, from its submission and again from each take, in ms. */
   readonly timeoutMs: number;
+  /** Takes and attempts allowed beyond the first (the map's `retries`, `max_retries`). */
   readonly retries: number;
-  /** Called before each new attempt after a failure. */
-  readonly onRetry: (chunk: Chunk<unknown>, attempt: number, error: unknown) => void;
-  /** Tells the worker nodes to stop one attempt (by its job unique id) that timed out. */
+  /** Called each time one of the retries is spent. */
+  readonly onRetry: (chunk: Chunk<unknown>, error: unknown) => void;
+  /** Tells the worker nodes to stop one attempt (by its job unique id). */
   readonly cancelAttempt: (unique: string) => void;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
 }
 
+/** How an attempt ended, when it did not end the chunk. */
+interface Failure {
+  readonly error: unknown;
+  readonly timedOut: boolean;
+}
+
+/** The retries a chunk has left, spent by every failure and by every take beyond an attempt's first. */
+class Tries {
+  /** Takes and attempts so far, the first included. */
+  used = 1;
+  constructor(private readonly limit: number) {}
+  /** Spends one; false when none was left. */
+  spend(): boolean {
+    if (this.used > this.limit) return false;
+    this.used++;
+    return true;
+  }
+}
+
 /** `encode` makes the chunk's request payload: once, and again for each retry of a signed chunk (a signature is written into the payload it signs). */
 export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown>, encode: () => Buffer, signal: AbortSignal): Promise<unknown[]> {
-  const { client, mapId, timeoutMs, retries } = context;
-  const size = chunk.items.length;
+  const described: ChunkDescription = { index: chunk.index, start: chunk.start, size: chunk.items.length };
+  const tries = new Tries(context.retries);
   const payload = encode();
-  let lastError: unknown;
-  let timedOut = false;
-  for (let attempt = 1; attempt <= retries + 1; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw abortError(signal.reason);
-    if (attempt > 1) context.onRetry(chunk, attempt, lastError);
-    const unique = `${mapId}:${chunk.index}:${attempt}`;
+    const unique = `${context.mapId}:${chunk.index}:${attempt}`;
     const request = context.key ? signChunkInPlace(attempt === 1 ? payload : encode(), context.key) : payload;
-    const job = client.submitJob(MAP_FUNCTION, request, {
-      unique,
-      timeoutMs,
-      signal,
-    });
-    let bytes: Buffer;
-    try {
-      bytes = await job.result;
-    } catch (error) {
-      if (signal.aborted) throw abortError(signal.reason);
-      const code = error instanceof GearmanError ? error.code : undefined;
-      const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
-      if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused({ index: chunk.index, start: chunk.start, size }, refusal.detail, error);
-      if (code === "JOB_FAILED" || code === "JOB_EXCEPTION" || code === "TIMEOUT" || code === "CONNECTION" || code === "NO_SERVER") {
-        lastError = error;
-        timedOut = code === "TIMEOUT";
-        if (timedOut) context.cancelAttempt(unique);
-        continue;
-      }
-      throw error;
+    const outcome = await runAttempt(context, chunk, described, request, unique, signal, tries);
+    if (Array.isArray(outcome)) return outcome;
+    if (!tries.spend()) {
+      throw outcome.timedOut ? chunkTimedOut(described, tries.used, context.timeoutMs, outcome.error) : chunkFailed(described, tries.used, outcome.error);
     }
-    try {
-      verifyChunk(bytes, context.guard, `response to chunk ${chunk.index} (job ${job.handle ?? unique})`, chunkNonce(request));
-    } catch (error) {
-      // A response this client cannot trust (another key, altered, replayed): try the chunk again.
-      if (!(error instanceof SignatureError)) throw error;
-      lastError = error;
-      continue;
-    }
-    const response = decodeChunkResponse(bytes);
-    if (response.ok) return response.results;
-    throw new RemoteError({
-      functionName: context.functionName,
-      index: response.index,
-      host: response.host,
-      pid: response.pid,
-      error: response.error,
-    });
+    context.onRetry(chunk, outcome.error);
   }
-  const described = { index: chunk.index, start: chunk.start, size };
-  throw timedOut ? chunkTimedOut(described, retries + 1, timeoutMs, lastError) : chunkFailed(described, retries + 1, lastError);
+}
+
+/** One Gearman job for the chunk: its results, or how it failed; throws what ends the map. */
+function runAttempt(
+  context: ChunkJobContext,
+  chunk: Chunk<unknown>,
+  described: ChunkDescription,
+  request: Buffer,
+  unique: string,
+  signal: AbortSignal,
+  tries: Tries,
+): Promise<unknown[] | Failure> {
+  const job = context.client.submitJob(MAP_FUNCTION, request, { unique, signal, failovers: 0 });
+  let takes = 0;
+  /** Why this side gave the job up, when it did (the job's result then rejects ABORTED). */
+  let givenUp: Failure | undefined;
+  const giveUp = (failure: Failure) => {
+    givenUp = failure;
+    job.cancel(failure.error);
+    context.cancelAttempt(unique);
+  };
+  let timer = setTimeout(() => giveUp({ error: attemptTimedOut(described, job, context.timeoutMs), timedOut: true }), context.timeoutMs);
+  const onStatus = (numerator: number) => {
+    if (numerator !== TAKEN_NUMERATOR || givenUp) return;
+    if (++takes > 1) {
+      const lost = nodeLost(described, job);
+      if (!tries.spend()) return giveUp({ error: lost, timedOut: false });
+      context.onRetry(chunk, lost);
+    }
+    timer.refresh();
+  };
+  job.on("status", onStatus);
+  return job.result.then(
+    (bytes) => finish(context, described, job, request, unique, bytes),
+    (error: unknown) => {
+      if (signal.aborted) throw abortError(signal.reason);
+      if (givenUp) {
+        // Out of tries while a node held it: the chunk fails now, with what was spent.
+        if (!givenUp.timedOut) throw chunkFailed(described, tries.used, givenUp.error);
+        return givenUp;
+      }
+      const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
+      if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused(described, refusal.detail, error);
+      if (error instanceof GearmanError && RETRIED_CODES.has(error.code)) return { error, timedOut: false };
+      throw error;
+    },
+  ).finally(() => {
+    clearTimeout(timer);
+    job.off("status", onStatus);
+  });
+}
+
+/** A WORK_COMPLETE: the results, RemoteError when the function threw, or a failure when the response cannot be trusted. */
+function finish(context: ChunkJobContext, described: ChunkDescription, job: ClientJob, request: Buffer, unique: string, bytes: Buffer): unknown[] | Failure {
+  try {
+    verifyChunk(bytes, context.guard, `response to chunk ${described.index} (job ${job.handle ?? unique})`, chunkNonce(request));
+  } catch (error) {
+    // A response this client cannot trust (another key, altered, replayed): try the chunk again.
+    if (!(error instanceof SignatureError)) throw error;
+    return { error, timedOut: false };
+  }
+  const response = decodeChunkResponse(bytes);
+  if (response.ok) return response.results;
+  throw new RemoteError({
+    functionName: context.functionName,
+    index: response.index,
+    host: response.host,
+    pid: response.pid,
+    error: response.error,
+  });
 }

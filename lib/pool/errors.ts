@@ -9,6 +9,8 @@ export type PoolErrorCode =
   | "CLOSED" // the pool is closed
   | "MEMORY" // set-memory / clear-memory could not reach every worker
   | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
+  | "ATTEMPT_TIMEOUT" // one attempt of a chunk went past its timeout (the cause of a retry, or of CHUNK_TIMEOUT)
+  | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it (the cause of a retry, or of CHUNK_FAILED)
   | "STOPPED"; // a map stopped before its end (its consumer left, or another chunk failed): why its other chunks are cancelled
 
 export class PoolError extends Error {
@@ -42,6 +44,14 @@ export const chunkTimedOut = (chunk: ChunkDescription, attempts: number, timeout
     `${describe(chunk)} did not finish within ${timeoutMs} ms, ${attempts} time${attempts === 1 ? "" : "s"} (timeout is per chunk; raise poll_timeout or the map's timeout option)`,
     { cause },
   );
+
+/** The time-out of one attempt of a chunk. */
+export const attemptTimedOut = (chunk: ChunkDescription, job: { readonly handle?: string; readonly server?: string }, timeoutMs: number): PoolError =>
+  new PoolError("ATTEMPT_TIMEOUT", `${describe(chunk)}, job ${job.handle ?? "(not yet created)"} on ${job.server ?? "no job server yet"}, did not finish within ${timeoutMs} ms`);
+
+/** A node took a chunk that another node had taken before: its job server lost that one (it died, or its connection did). */
+export const nodeLost = (chunk: ChunkDescription, job: { readonly handle?: string; readonly server?: string }): PoolError =>
+  new PoolError("NODE_LOST", `${describe(chunk)}, job ${job.handle ?? "?"}, was handed out again by job server ${job.server ?? "?"}: it lost the worker node that had taken it`);
 
 export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknown): PoolError =>
   new PoolError(

@@ -59,9 +59,9 @@ export class LocalCluster {
   /** Starts the job server (the worker nodes start with startWorkers). Throws ArgumentError naming a bad option. */
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const filled = fillLocalClusterOptions(options);
-    // A chunk whose worker process died is handed out again at most 4 times (the pool's default max_retries
-    // is 3), so a chunk that kills its worker cannot be retried forever.
-    const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 4 });
+    // jobRetries 1: a job whose worker node died fails at once, so the pool, which counts every take of a
+    // chunk against max_retries, submits it again itself; the server never hands a chunk out behind its back.
+    const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 1 });
     const { host, port } = await server.listen();
     return new LocalCluster(server, `${host}:${port}`, filled);
   }

@@ -13,11 +13,20 @@ import { LocalCluster, type LocalClusterOptions } from "./local-cluster.js";
 import { ClusterKey } from "../security/cluster-key.js";
 import type { CurveSettings } from "../security/curve.js";
 import { ArgumentError } from "../argument-error.js";
+import type { StreamOpener } from "../gearman/transport.js";
 
 export interface MakePoolOptions {
   /** For a local cluster (no configuration): its settings (worker nodes, threads). */
   local?: LocalClusterOptions;
+  /**
+   * For a configured cluster: opens the pool's byte stream to a job server
+   * itself, as GearmanClient's `open` does; e.g. `() => server.connectInProcess()`
+   * for a JobServer in this process. Default: TCP (or TLS) to each job_server_url.
+   */
+  open?: StreamOpener;
 }
+
+const MAKE_POOL_OPTIONS = ["local", "open"];
 
 /**
  * A pool on the cluster a config describes (files, or an object), or with
@@ -27,11 +36,12 @@ export interface MakePoolOptions {
 export async function MakePool(config?: string | readonly string[] | ConfigInput, options: MakePoolOptions = {}): Promise<ClusterPool> {
   if (options === null || typeof options !== "object") throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
-    if (key !== "local") throw new ArgumentError(`MakePool option ${key}`, "unknown (known: local)");
+    if (!MAKE_POOL_OPTIONS.includes(key)) throw new ArgumentError(`MakePool option ${key}`, `unknown (known: ${MAKE_POOL_OPTIONS.join(", ")})`);
   }
+  if (options.open !== undefined && typeof options.open !== "function") throw new ArgumentError("MakePool option open", "expected a function returning a stream, or undefined");
   const loaded = loadConfig(config);
   if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(options.local));
-  return makeClientPool(loaded.client);
+  return makeClientPool(loaded.client, options.open);
 }
 
 /** The cluster's CURVE keys from a [client] section, if it has them; refused peers become process warnings. */
@@ -60,11 +70,11 @@ export function controlOptions(client: ClientConfig): ControlOptions {
   };
 }
 
-async function makeClientPool(client: ClientConfig): Promise<ClusterPool> {
+async function makeClientPool(client: ClientConfig, open: StreamOpener | undefined): Promise<ClusterPool> {
   const options = controlOptions(client);
   const key = options.key;
   const control = await ClusterControl.open(options);
-  const gearman = new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls });
+  const gearman = new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open });
   return new ClusterPool({
     client: gearman,
     control,

@@ -6,7 +6,7 @@ export interface Progress {
   readonly done: number;
   /** Number of items in the map, when known up front (arrays, sets, maps, typed arrays). */
   readonly total: number | undefined;
-  /** Chunk attempts that failed and were retried so far. */
+  /** Retries spent so far: chunks taken again after their node was lost, or submitted again after a failure or a timeout. */
   readonly failed: number;
 }
 
@@ -15,9 +15,17 @@ export interface MapOptions {
   chunksize?: number | "auto";
   /** Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects with an AbortError. */
   signal?: AbortSignal;
-  /** Per-chunk timeout in ms (not a total); a chunk past it is cancelled and retried. Default: the pool's poll_timeout. */
+  /**
+   * How long one attempt of a chunk may go without finishing, in ms, counted from its submission and
+   * again each time a node takes it (not a total for the map). Past it the attempt is cancelled on the
+   * job server and the nodes, and retried. Default: the pool's poll_timeout.
+   */
   timeout?: number;
-  /** How often a chunk whose worker died or timed out is tried again. Default: the pool's max_retries. */
+  /**
+   * The one retry setting: a chunk is taken by worker nodes at most 1 + retries times. Each time its node
+   * is lost (whether the job server hands it out again or the pool submits it again), it times out, its
+   * job server is lost or its response cannot be trusted spends one (docs/robustness.md). Default: the pool's max_retries.
+   */
   retries?: number;
   /** Called after every chunk that finishes, and after every retry. */
   onProgress?: (progress: Progress) => void;

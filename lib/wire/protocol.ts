@@ -16,6 +16,14 @@ import { REFUSAL_REASONS, type RefusalReason } from "../security/errors.js";
 /** The Gearman function every worker node registers and every pool submits its chunks to. */
 export const MAP_FUNCTION = "glimpse_map";
 
+/**
+ * A node that takes a chunk says so at once, before it runs it, with
+ * WORK_STATUS 0/N (N: the chunk's items). A pool counts these per Gearman
+ * job: a second one means the job server handed the job out again after
+ * losing the node that held it (docs/robustness.md "How many times a chunk runs").
+ */
+export const TAKEN_NUMERATOR = 0;
+
 const REFUSAL_PREFIX = "glimpse-refused ";
 const PREFIX_BYTES = Buffer.from(REFUSAL_PREFIX);
 

@@ -12,10 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { Broker } from "../../lib/channels/index.js";
 import type { CurveKeys } from "../../lib/security/index.js";
-import { ClusterPool, MakePool, loadConfig } from "../../lib/index.js";
-import { GearmanClient } from "../../lib/gearman/index.js";
-import { ClusterControl } from "../../lib/pool/cluster-control.js";
-import { controlOptions } from "../../lib/pool/make-pool.js";
+import { MakePool, type ClusterPool } from "../../lib/index.js";
 import { CLI_PATH, freePort, type JobServerKind, type RunningJobServer } from "./job-servers.js";
 
 export interface TestClusterOptions {
@@ -133,25 +130,12 @@ export class TestCluster {
   }
 
   /**
-   * A client pool from one of this cluster's config files: MakePool(file),
-   * except that on the in-process kind the pool's Gearman client opens its
-   * connections with connectInProcess(), as a local MakePool() does.
+   * A client pool from one of this cluster's config files: MakePool(file);
+   * on the in-process kind its Gearman client opens its connections with
+   * connectInProcess(), as a local MakePool() does.
    */
   async pool(configFile = this.configFile): Promise<ClusterPool> {
-    const { open } = this.server.clientOptions();
-    if (!open) return MakePool(configFile);
-    // What MakePool(configFile) builds (lib/pool/make-pool.ts), with `open` given to the Gearman client.
-    const client = loadConfig(configFile)!.client;
-    const options = controlOptions(client);
-    const control = await ClusterControl.open(options);
-    return new ClusterPool({
-      client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open }),
-      control,
-      cacheFunctions: client.cacheFunctions,
-      defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
-      key: options.key,
-      signatureMaxAgeMs: client.signatureMaxAgeMs,
-    });
+    return MakePool(configFile, { open: this.server.clientOptions().open });
   }
 
   /** Writes another config file in this cluster's directory (e.g. a node with a different secret). */
