@@ -93,13 +93,15 @@ describe("embedded job server", () => {
       const worker = new GearmanWorker({ servers: url, concurrency: 4 });
       worker.register("big", () => Buffer.alloc(64 * 1024, 1)).start();
       const slow = await rawPeer(server.address!.port);
+      // Named, so that admin `workers` shows whether the server still has it (the echo says the name arrived).
+      slow.socket.write(Buffer.concat([encodePacket("REQ", "SET_CLIENT_ID", { id: "slow-reader" }), encodeRaw("REQ", PacketType.ECHO_REQ, ["named"])]));
+      await eventually(() => slow.packets.some((p) => p.type === PacketType.ECHO_RES), 5000, "the slow client's echo");
       slow.socket.pause(); // never reads
       for (let i = 0; i < 200; i++) slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
       const admin = new AdminClient(url);
       try {
-        // A paused socket never notices its end, so ask the server which connections it still has.
-        const slowAddress = `127.0.0.1:${slow.socket.localPort}`;
-        await eventually(() => ![...server.peers].some((p) => p.address === slowAddress), 10_000, "the slow client to be dropped");
+        // A paused socket never notices its end, so ask the server (admin `workers` lists every connection) whether it still has it.
+        await eventually(async () => !(await admin.workers()).some((w) => w.clientId === "slow-reader"), 10_000, "the slow client to be dropped");
         const client = new GearmanClient({ servers: url });
         assert.equal((await client.submitJob("big", "").result).length, 64 * 1024);
         await client.close();
