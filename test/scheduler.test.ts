@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Scheduler, type Submission } from "../lib/server/scheduler.js";
+import { WIDENING } from "../lib/server/wake-ups.js";
 import { Priority, type Session } from "../lib/server/scheduler-state.js";
 import { fillServerOptions, type JobServerOptions } from "../lib/server/server-options.js";
 import type { Connection, PacketArg } from "../lib/server/connection.js";
@@ -24,6 +25,8 @@ interface Sent {
 class Recorder implements Connection {
   readonly sent: Sent[] = [];
   private waiters: { name: string; resolve: (sent: Sent) => void }[] = [];
+  /** Called for every packet, with this recorder's address. */
+  onPacket: ((address: string, sent: Sent) => void) | undefined;
   constructor(readonly address: string) {}
 
   packet(type: number, ...args: (PacketArg | undefined)[]): void {
@@ -36,6 +39,7 @@ class Recorder implements Connection {
 
   private record(sent: Sent): void {
     this.sent.push(sent);
+    this.onPacket?.(this.address, sent);
     this.waiters = this.waiters.filter((w) => (w.name === sent.name ? (w.resolve(sent), false) : true));
   }
 
@@ -50,6 +54,16 @@ class Recorder implements Connection {
 
   next(name: string): Promise<Sent> {
     return new Promise((resolve) => this.waiters.push({ name, resolve }));
+  }
+}
+
+/** Waits for `promise` while keeping the process alive: the scheduler's timers do not (a server's listening socket does). */
+async function alive<T>(promise: Promise<T>): Promise<T> {
+  const keep = setInterval(() => {}, 1000);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(keep);
   }
 }
 
@@ -160,9 +174,7 @@ describe("Scheduler", () => {
     assert.deepEqual([...scheduler.functions()].map((f) => [f.name, f.scheduled, f.total]), [["later", 1, 2]]);
     const woken = worker.out.next("NOOP");
     scheduler.preSleep(worker.session);
-    // Epoch timers do not keep a process alive (a server's listening socket does): this test must.
-    const alive = setInterval(() => {}, 1000);
-    await woken.finally(() => clearInterval(alive));
+    await alive(woken);
     assert.ok(Date.now() >= epoch * 1000, "woken before its epoch");
     const [got, , , data] = grab(worker)!;
     assert.deepEqual([got, data], [handle, "then"]);
@@ -470,5 +482,93 @@ describe("Scheduler", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Scheduler wake-ups when a NOOP goes unanswered", () => {
+  /** Groups NOOPs by the callback that sent them: those of one check share a microtask turn. */
+  function noopBatches(workers: Party[]): string[][] {
+    const batches: string[][] = [];
+    let open = false;
+    for (const worker of workers) {
+      worker.out.onPacket = (address, sent) => {
+        if (sent.name !== "NOOP") return;
+        if (!open) {
+          batches.push([]);
+          open = true;
+          queueMicrotask(() => (open = false));
+        }
+        batches.at(-1)!.push(address);
+      };
+    }
+    return batches;
+  }
+
+  it("wakes the next sleeper, and the job goes to it", async () => {
+    const { scheduler, connect, job, submit, sleeper, grab } = setup();
+    const [dead, live] = [sleeper("f"), sleeper("f")];
+    const woken = live.out.next("NOOP");
+    const handle = submit(connect(), job("f", "x"));
+    assert.deepEqual(dead.out.names(), ["NOOP"]);
+    assert.deepEqual(live.out.names(), [], "one NOOP per job at first");
+    await alive(woken);
+    assert.equal(grab(live)![0], handle);
+    assert.deepEqual(dead.out.names(), [], "the dead one got its one NOOP only");
+    scheduler.stop();
+  });
+
+  it(`widens by ${WIDENING.join(", ")} more sleepers, then wakes every one`, async () => {
+    const { scheduler, connect, job, submit, sleeper, grab } = setup();
+    const dead = Array.from({ length: 10 }, () => sleeper("f"));
+    const live = sleeper("f");
+    const batches = noopBatches([...dead, live]);
+    const woken = live.out.next("NOOP");
+    const handle = submit(connect(), job("f", "x"));
+    await alive(woken);
+    assert.equal(grab(live)![0], handle);
+    const names = (workers: Party[]) => workers.map((w) => w.out.address);
+    assert.deepEqual(batches, [names(dead.slice(0, 1)), names(dead.slice(1, 2)), names(dead.slice(2, 4)), names(dead.slice(4, 8)), names([...dead.slice(8), live])]);
+    scheduler.stop();
+  });
+
+  it("serves a worker that answers after its NOOP was written off like any other", async () => {
+    const { scheduler, connect, job, submit, sleeper, grab } = setup();
+    const [late, live] = [sleeper("f"), sleeper("f")];
+    const woken = live.out.next("NOOP");
+    const client = connect();
+    const first = submit(client, job("f", "first"));
+    await alive(woken);
+    assert.deepEqual([late, live].map((w) => w.out.names()), [["NOOP"], ["NOOP"]]);
+    assert.equal(grab(live)![0], first);
+    const second = submit(client, job("f", "second"));
+    assert.deepEqual([late, live].map((w) => w.out.names()), [[], []], "nobody sleeps: no NOOP");
+    assert.equal(grab(late)![0], second, "the late one asks at last, and is served");
+    scheduler.stop();
+  });
+
+  it("passes a NOOP on when its worker took another function's job instead", () => {
+    const { scheduler, connect, job, submit, sleeper, grab } = setup();
+    const both = sleeper("f", "g");
+    const onlyF = sleeper("f");
+    const client = connect();
+    const forF = submit(client, job("f", "for f"));
+    submit(client, job("g", "urgent", { priority: Priority.High }));
+    assert.deepEqual([both, onlyF].map((w) => w.out.names()), [["NOOP"], []]);
+    assert.equal(grab(both)![3], "urgent");
+    assert.deepEqual(onlyF.out.names(), ["NOOP"], "the job of f still waits: its NOOP goes on");
+    assert.equal(grab(onlyF)![0], forF);
+    scheduler.stop();
+  });
+
+  it("passes a NOOP on when its worker dropped the function before grabbing", () => {
+    const { scheduler, connect, job, submit, sleeper, grab } = setup();
+    const [quitter, other] = [sleeper("f"), sleeper("f")];
+    const handle = submit(connect(), job("f", "x"));
+    assert.deepEqual(quitter.out.names(), ["NOOP"]);
+    scheduler.cantDo(quitter.session, "f");
+    assert.equal(grab(quitter), undefined);
+    assert.deepEqual(other.out.names(), ["NOOP"]);
+    assert.equal(grab(other)![0], handle);
+    scheduler.stop();
   });
 });

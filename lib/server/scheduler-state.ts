@@ -107,6 +107,18 @@ export class FunctionQueue {
   scheduled = 0;
   /** Limits per priority from admin `maxqueue` (0: none), or undefined for the server default. */
   maxQueue: readonly [number, number, number] | undefined = undefined;
+  // Wake-up bookkeeping (wake-ups.ts): which NOOPs this function sent are still unanswered, and for how long.
+  /** Counts the checks of unanswered NOOPs; a NOOP is stamped with the count it was sent under. */
+  wakeTick = 0;
+  /** Unanswered NOOPs sent since the last check. */
+  awaitedNow = 0;
+  /** Unanswered NOOPs sent before the last check: a full check interval old. */
+  awaitedBefore = 0;
+  /** Checks in a row that found a NOOP overdue while jobs waited: how far the wake-ups have widened. */
+  escalations = 0;
+  /** The one timer of these checks, armed while NOOPs are unanswered. */
+  wakeCheck: NodeJS.Timeout | undefined = undefined;
+  wakeCheckArmed = false;
 
   constructor(readonly name: string) {}
 
@@ -130,8 +142,10 @@ export class Session {
   readonly abilities = new Map<string, number>();
   /** Sent PRE_SLEEP and has not grabbed since. */
   sleeping = false;
-  /** Was sent a NOOP and has not grabbed since. */
-  woken = false;
+  /** The function whose job this worker was sent a NOOP for, while it has not grabbed since. */
+  wokenBy: FunctionQueue | undefined = undefined;
+  /** Its wakeTick when that NOOP was sent. */
+  wokenTick = 0;
   /** Jobs this worker holds now. */
   readonly held = new Set<Job>();
   /** Foreground jobs this client waits for. */

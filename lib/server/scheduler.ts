@@ -8,7 +8,7 @@
  *   submit ──► same unique queued or running? ──► attach: same handle
  *          └─► maxqueue ──► Job (+ journal if background) ──► JOB_CREATED
  *                              ├─ epoch later ──► timer ──► due ──┐
- *                              └────────────────────────────────► queue[priority] ──► NOOP to the longest sleeper
+ *                              └────────────────────────────────► queue[priority] ──► NOOP to a sleeper (wake-ups.ts)
  *   grab ──► highest priority across the worker's functions ──► JOB_ASSIGN / _UNIQ / _ALL (+ CAN_DO_TIMEOUT timer)
  *   work ──► forwarded to the job's clients; COMPLETE / FAIL / EXCEPTION end the job
  *   worker lost, CAN_DO_TIMEOUT ──► release: front of its queue again, or WORK_FAIL past jobRetries
@@ -235,8 +235,8 @@ export class Scheduler {
 
   /** GRAB_JOB, GRAB_JOB_UNIQ or GRAB_JOB_ALL (`type`): JOB_ASSIGN, _UNIQ or _ALL, or NO_JOB. */
   grab(session: Session, type: number): void {
-    this.wakeUps.grabbed(session);
     const job = this.wakeUps.paused ? undefined : this.take(session);
+    this.wakeUps.grabbed(session, job?.queue);
     if (job === undefined) return session.connection.packet(PacketType.NO_JOB);
     job.worker = session;
     session.held.add(job);
@@ -394,6 +394,7 @@ export class Scheduler {
     const queue = this.functionQueues.get(func);
     if (!queue) return "unknown";
     if (queue.workers.size > 0 || queue.total > 0) return "in use";
+    this.wakeUps.forget(queue);
     this.functionQueues.delete(func);
     return "dropped";
   }
@@ -448,7 +449,7 @@ export class Scheduler {
 
   /** Stops every timer and closes the journal (which keeps every unfinished background job). */
   stop(): void {
-    this.wakeUps.paused = true;
+    this.wakeUps.stop();
     for (const job of this.liveJobs.values()) {
       if (job.extra?.epochTimer !== undefined) clearTimeout(job.extra.epochTimer);
       if (job.extra?.workTimer !== undefined) clearTimeout(job.extra.workTimer);
