@@ -60,6 +60,11 @@ describe("embedded job server", () => {
         oversize.socket.write(Buffer.from("\0REQ\0\0\0\x07\x7f\0\0\0"));
         await oversize.closed;
         assert.match(oversize.packets[0].body.toString(), /PACKET_TOO_LARGE/);
+        const short = await rawPeer(server.address!.port);
+        const shortPort = short.socket.localPort;
+        short.socket.write(encodeRaw("REQ", PacketType.SUBMIT_JOB, ["echo"])); // no unique, no data
+        await short.closed;
+        assert.deepEqual(short.packets[0].body.toString().split("\0"), ["PROTOCOL_ERROR", `127.0.0.1:${shortPort}: SUBMIT_JOB needs 3 arguments (function, unique, data)`]);
         assert.equal((await client.submitJob("echo", "after").result).toString(), "after");
       } finally {
         await close();

@@ -1,16 +1,15 @@
 /**
  * A request packet from a client or worker, decoded into the scheduler call
- * it asks for. A packet no client or worker may send throws (PeerViolation,
- * or GearmanError for missing arguments): the server answers it with ERROR
- * and closes that connection.
+ * it asks for. A packet no client or worker may send, or one without the
+ * arguments it needs, throws (PeerViolation; GearmanError from splitArgs):
+ * the server answers it with ERROR and closes that connection.
  */
 import { splitArgs, type Packet } from "../gearman/packet.js";
 import { PacketType, packetName } from "../gearman/packet-types.js";
-import { protocolError } from "../gearman/errors.js";
 import { payloadOf } from "./payload.js";
 import { Priority, type Session } from "./scheduler-state.js";
 import type { Scheduler } from "./scheduler.js";
-import { unexpectedPacket } from "./errors.js";
+import { missingArguments, unexpectedPacket } from "./errors.js";
 
 const NUL = 0;
 
@@ -35,7 +34,7 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
   if (submit !== undefined) {
     const a = body.indexOf(NUL);
     const b = a < 0 ? -1 : body.indexOf(NUL, a + 1);
-    if (b < 0) throw protocolError(`${packetName(type)} needs 3 arguments (function, unique, data)`, session.connection.address);
+    if (b < 0) throw missingArguments(packetName(type)!, "3 arguments (function, unique, data)", session.connection.address);
     return scheduler.submit(session, { func: arg(body, 0, a), unique: arg(body, a + 1, b), data: payloadOf(body, b + 1), priority: submit.priority, background: submit.background, epoch: 0, reducer: "" });
   }
   switch (type) {
