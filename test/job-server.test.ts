@@ -62,6 +62,11 @@ describe("embedded job server", () => {
         oversize.socket.write(Buffer.from("\0REQ\0\0\0\x07\x7f\0\0\0"));
         await oversize.closed;
         assert.match(oversize.packets[0].body.toString(), /PACKET_TOO_LARGE/);
+        const short = await rawPeer(server.address!.port);
+        const shortPort = short.socket.localPort;
+        short.socket.write(encodeRaw("REQ", PacketType.SUBMIT_JOB, ["echo"])); // no unique, no data
+        await short.closed;
+        assert.deepEqual(short.packets[0].body.toString().split("\0"), ["PROTOCOL_ERROR", `127.0.0.1:${shortPort}: SUBMIT_JOB needs 3 arguments (function, unique, data)`]);
         assert.equal((await client.submitJob("echo", "after").result).toString(), "after");
       } finally {
         await close();
@@ -95,13 +100,15 @@ describe("embedded job server", () => {
       const worker = new GearmanWorker({ servers: url, concurrency: 4 });
       worker.register("big", () => Buffer.alloc(64 * 1024, 1)).start();
       const slow = await rawPeer(server.address!.port);
+      // Named, so that admin `workers` shows whether the server still has it (the echo says the name arrived).
+      slow.socket.write(Buffer.concat([encodePacket("REQ", "SET_CLIENT_ID", { id: "slow-reader" }), encodeRaw("REQ", PacketType.ECHO_REQ, ["named"])]));
+      await eventually(() => slow.packets.some((p) => p.type === PacketType.ECHO_RES), 5000, "the slow client's echo");
       slow.socket.pause(); // never reads
       for (let i = 0; i < 200; i++) slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
       const admin = new AdminClient(url);
       try {
-        // A paused socket never notices its end, so ask the server which connections it still has.
-        const slowAddress = `127.0.0.1:${slow.socket.localPort}`;
-        await eventually(() => ![...server.peers].some((p) => p.address === slowAddress), 10_000, "the slow client to be dropped");
+        // A paused socket never notices its end, so ask the server (admin `workers` lists every connection) whether it still has it.
+        await eventually(async () => !(await admin.workers()).some((w) => w.clientId === "slow-reader"), 10_000, "the slow client to be dropped");
         const client = new GearmanClient({ servers: url });
         assert.equal((await client.submitJob("big", "").result).length, 64 * 1024);
         await client.close();

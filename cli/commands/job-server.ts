@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { JobServer } from "../../lib/server/index.js";
+import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { UsageError } from "../usage-error.js";
 
@@ -62,7 +63,8 @@ export function registerJobServer(program: Command): void {
           log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
         });
       } catch (error) {
-        throw new UsageError((error as Error).message);
+        if (error instanceof ArgumentError) throw new UsageError(error.message);
+        throw error;
       }
       let address;
       try {

@@ -13,6 +13,7 @@
  * buffer after writing it (ours never do).
  */
 import { Duplex } from "node:stream";
+import { inProcessClosed } from "./errors.js";
 
 export class InProcessSocket extends Duplex {
   /** Shown where a TCP peer shows its IP address (admin `workers`, logs). */
@@ -38,7 +39,7 @@ export class InProcessSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.other.destroyed) return done(new Error("in-process socket: the other side is closed"));
+    if (this.other.destroyed) return done(inProcessClosed());
     if (this.other.push(chunk)) done();
     else this.other.heldWrite = () => done();
   }

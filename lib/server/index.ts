@@ -1,4 +1,4 @@
-export { JobServer, type ServerAddressInfo } from "./job-server.js";
+export { JobServer, type ServerAddressInfo, type CloseOptions } from "./job-server.js";
 export type { JobServerOptions } from "./server-options.js";
 export { SERVER_VERSION } from "./admin-commands.js";
-export { InProcessSocket } from "./in-process-socket.js";
+export type { InProcessSocket } from "./in-process-socket.js";

@@ -18,6 +18,9 @@
  */
 import fs from "node:fs";
 import { splitArgs } from "../gearman/packet.js";
+import { queueFileError } from "./errors.js";
+import { payloadString } from "./payload.js";
+import type { Job } from "./scheduler-state.js";
 
 /** A background job as the journal keeps it; strings are byte strings (latin1). */
 export interface JournalEntry {
@@ -28,6 +31,11 @@ export interface JournalEntry {
   readonly epoch: number;
   readonly reducer: string;
   readonly data: string;
+}
+
+/** A background job's record. */
+export function journalEntry(job: Job): JournalEntry {
+  return { id: job.id, func: job.queue.name, unique: job.unique, priority: job.priority, epoch: job.epoch, reducer: job.reducer, data: payloadString(job.data) };
 }
 
 const ADD = 1;
@@ -63,7 +71,7 @@ export function replayJournal(path: string): JournalEntry[] {
     bytes = fs.readFileSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new Error(`queue file ${path}: cannot read it: ${(error as Error).message}`);
+    throw queueFileError(path, `cannot read it: ${(error as Error).message}`, error);
   }
   const live = new Map<number, JournalEntry>();
   let at = 0;
@@ -73,14 +81,19 @@ export function replayJournal(path: string): JournalEntry[] {
     if (at + 5 + length > bytes.length) break; // torn last record
     const payload = bytes.subarray(at + 5, at + 5 + length);
     if (kind === ADD) {
-      const parts = splitArgs(payload, 7, `queue file ${path}: record at byte ${at}`).map((part) => part.toString("latin1"));
+      let parts: string[];
+      try {
+        parts = splitArgs(payload, 7, `record at byte ${at}`).map((part) => part.toString("latin1"));
+      } catch (error) {
+        throw queueFileError(path, `record at byte ${at} is not a job record (${(error as Error).message})`, error);
+      }
       const id = Number(parts[0]);
-      if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`queue file ${path}: record at byte ${at} has a bad job id "${parts[0]}"`);
+      if (!Number.isSafeInteger(id) || id <= 0) throw queueFileError(path, `record at byte ${at} has a bad job id "${parts[0]}"`);
       live.set(id, { id, func: parts[1], unique: parts[2], priority: Number(parts[3]) & 3, epoch: Number(parts[4]) || 0, reducer: parts[5], data: parts[6] });
     } else if (kind === DONE) {
       live.delete(Number(payload.toString("latin1")));
     } else {
-      throw new Error(`queue file ${path}: unknown record kind ${kind} at byte ${at} (not a glimpse-cluster journal?)`);
+      throw queueFileError(path, `unknown record kind ${kind} at byte ${at} (not a glimpse-cluster journal?)`);
     }
     at += 5 + length;
   }

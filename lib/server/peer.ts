@@ -1,6 +1,6 @@
 /**
- * One connection to the server: a client, a worker, an admin session, or any
- * mix (the protocol lets one connection be all three).
+ * One connection's bytes out: what the scheduler and the admin commands
+ * answer it, batched.
  *
  * Output is appended to a per-connection arena and written once per tick
  * (one syscall for everything the server answered while handling one read).
@@ -10,18 +10,15 @@
  * one writev, so a megabyte job is never copied by the server.
  */
 import type { Duplex } from "node:stream";
-import type { Job } from "./job.js";
 import type { Packet } from "../gearman/packet.js";
+import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
 const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
 /** Payloads this large are written from their own buffer (writev) rather than copied into the arena. */
 export const SEGMENT_AT = 16 * 1024;
 
-/** A packet argument: a byte string (latin1), or bytes. */
-type Arg = string | Buffer;
-
-function isSegment(value: Arg | undefined): boolean {
+function isSegment(value: PacketArg | undefined): boolean {
   return value !== undefined && typeof value !== "string" && value.length >= SEGMENT_AT;
 }
 
@@ -32,7 +29,7 @@ export type PeerSocket = Duplex & {
   setKeepAlive(enable: boolean, initialDelay: number): unknown;
 };
 
-/** What the server needs from a connection's owner. */
+/** What a peer needs from the server that owns it. */
 export interface PeerHost {
   /** Runs before any peer writes (the journal commits there, so JOB_CREATED never precedes it). */
   beforeFlush(): void;
@@ -41,24 +38,10 @@ export interface PeerHost {
   readonly writeLimit: number;
 }
 
-export class Peer {
-  /** Shown as the first column of admin `workers`. */
-  readonly id: number;
+export class Peer implements Connection {
   /** "ip:port" of the other end, for logs and errors. */
   readonly address: string;
-  clientId = "-";
-  /** Sent OPTION_REQ "exceptions": gets WORK_EXCEPTION rather than WORK_FAIL. */
-  exceptions = false;
-  /** Functions this worker can do, with their CAN_DO_TIMEOUT in ms (0: none), in registration order. */
-  readonly abilities = new Map<string, number>();
-  /** Sent PRE_SLEEP and has not grabbed since. */
-  sleeping = false;
-  /** Was sent a NOOP and has not grabbed since. */
-  woken = false;
-  /** Jobs this worker holds now. */
-  readonly held = new Set<Job>();
-  /** Foreground jobs this client waits for. */
-  readonly waiting = new Set<Job>();
+  /** Set once the server stops talking to it (refused, too slow, or gone): packets are dropped. */
   closed = false;
   private arena: Buffer | undefined;
   /** End of what is queued in the arena. */
@@ -69,11 +52,9 @@ export class Peer {
   private segments: Buffer[] | undefined;
 
   constructor(
-    id: number,
     readonly socket: PeerSocket,
     private readonly host: PeerHost,
   ) {
-    this.id = id;
     this.address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
   }
 
@@ -82,7 +63,7 @@ export class Peer {
    * payloads (absent ones are left out); a payload of SEGMENT_AT bytes or
    * more is written from where it is, never copied into the arena.
    */
-  packet(type: number, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg): void {
+  packet(type: number, a?: PacketArg, b?: PacketArg, c?: PacketArg, d?: PacketArg, e?: PacketArg, f?: PacketArg): void {
     if (this.closed) return;
     let size = 0;
     let count = 0;
@@ -91,6 +72,7 @@ export class Peer {
     if (c !== undefined) (size += c.length), count++;
     if (d !== undefined) (size += d.length), count++;
     if (e !== undefined) (size += e.length), count++;
+    if (f !== undefined) (size += f.length), count++;
     if (count > 1) size += count - 1;
     const segment = isSegment(e) ? e! : isSegment(d) ? d! : isSegment(c) ? c! : undefined;
     this.header(type, size, size - (segment?.length ?? 0));
@@ -99,6 +81,7 @@ export class Peer {
     if (c !== undefined) this.nul(), this.arg(c);
     if (d !== undefined) this.nul(), this.arg(d);
     if (e !== undefined) this.nul(), this.arg(e);
+    if (f !== undefined) this.nul(), this.arg(f);
   }
 
   /**
@@ -118,12 +101,12 @@ export class Peer {
     this.arg(body);
   }
 
-  /** Queues raw bytes (admin text replies, already-encoded packets). */
+  /** Queues raw bytes, or a byte string (latin1: admin text replies). */
   send(bytes: Buffer | string): void {
-    if (this.closed) return;
-    const length = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.length;
+    if (this.closed || bytes.length === 0) return;
+    const length = bytes.length;
     const out = this.reserve(length);
-    if (typeof bytes === "string") out.write(bytes, this.used);
+    if (typeof bytes === "string") out.write(bytes, this.used, "latin1");
     else bytes.copy(out, this.used);
     this.used += length;
   }
@@ -142,7 +125,7 @@ export class Peer {
     this.arena![this.used++] = 0;
   }
 
-  private arg(value: Arg): void {
+  private arg(value: PacketArg): void {
     const arena = this.arena!;
     if (typeof value === "string") this.used += arena.write(value, this.used, "latin1");
     else if (!isSegment(value)) this.used += (value as Buffer).copy(arena, this.used);
@@ -194,9 +177,9 @@ export class Peer {
     if (this.socket.writableLength > this.host.writeLimit) this.host.tooSlow(this);
   }
 
-  /** Whether the peer is behind on reading what we sent. */
-  get backedUp(): boolean {
-    return this.socket.writableNeedDrain;
+  /** Bytes written to the socket that the peer has not taken yet. */
+  get unsent(): number {
+    return this.socket.writableLength;
   }
 }
 

@@ -1,5 +1,6 @@
 /** JobServer options, validated once into a filled, frozen form. */
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
+import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface JobServerOptions {
   /** Address to listen on. Default 127.0.0.1: loopback only, so nothing outside this machine can submit code. */
@@ -45,44 +46,62 @@ export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queu
   readonly log: (line: string) => void;
 };
 
-function whole(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`JobServer option ${name}: expected a whole number from ${min} to ${max}, got ${value}`);
-  return value;
+const option = (name: string) => `JobServer option ${name}`;
+
+function whole(name: string, value: unknown, min: number, max?: number): number {
+  return wholeNumber(option(name), value, min, max);
 }
 
 /** Handles stay within gearmand's 64 bytes: "H:" + prefix + ":" + up to 16 digits. */
-function prefix(value: string): string {
+function prefix(value: unknown): string {
   if (typeof value !== "string" || value === "" || Buffer.byteLength(value) > 40 || /[\s\0:]/.test(value)) {
-    throw new TypeError(`JobServer option handlePrefix: expected 1 to 40 bytes without spaces, NULs or colons, got ${JSON.stringify(value)}`);
+    throw new ArgumentError(option("handlePrefix"), `expected 1 to 40 bytes without spaces, NULs or colons, got ${JSON.stringify(value)}`);
   }
   return value;
 }
 
 function host(value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new TypeError(`JobServer option host: expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || value === "") throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function queueFile(value: unknown): string | undefined {
+  if (value !== undefined && (typeof value !== "string" || value === "")) throw new ArgumentError(option("queueFile"), `expected a file path, got ${JSON.stringify(value)}`);
+  return value as string | undefined;
+}
+
+function flag(name: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== "boolean") throw new ArgumentError(option(name), `expected true or false, got ${JSON.stringify(value)}`);
+  return (value as boolean | undefined) ?? false;
+}
+
+function log(value: unknown): (line: string) => void {
+  if (value !== undefined && typeof value !== "function") throw new ArgumentError(option("log"), `expected a function taking a line, got ${typeof value}`);
+  return (value as ((line: string) => void) | undefined) ?? (() => {});
 }
 
 function tlsOptions(value: JobServerOptions["tls"]): JobServerOptions["tls"] {
   if (value === undefined) return undefined;
-  if (!value || !value.cert || !value.key) throw new TypeError("JobServer option tls: expected { cert, key } (PEM), and optionally ca to require client certificates");
+  if (!value || !value.cert || !value.key) throw new ArgumentError(option("tls"), "expected { cert, key } (PEM), and optionally ca to require client certificates");
   return Object.freeze({ ...value });
 }
 
+/** Checks every option once (ArgumentError naming the first bad one) and fills in the defaults. */
 export function fillServerOptions(options: JobServerOptions, hostname: string): FilledServerOptions {
+  if (options === null || typeof options !== "object") throw new ArgumentError("JobServer options", `expected an object, got ${options === null ? "null" : typeof options}`);
   return Object.freeze({
     host: host(options.host ?? "127.0.0.1"),
     port: whole("port", options.port ?? 4730, 0, 65535),
     jobRetries: whole("jobRetries", options.jobRetries ?? 0, 0),
-    queueFile: options.queueFile,
-    queueFsync: options.queueFsync ?? false,
+    queueFile: queueFile(options.queueFile),
+    queueFsync: flag("queueFsync", options.queueFsync),
     maxPacketSize: whole("maxPacketSize", options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE, 64),
     maxConnections: whole("maxConnections", options.maxConnections ?? 10_000, 1),
     maxQueue: whole("maxQueue", options.maxQueue ?? 0, 0),
     writeHighWater: whole("writeHighWater", options.writeHighWater ?? 1024 * 1024, 1),
     writeLimit: whole("writeLimit", options.writeLimit ?? 256 * 1024 * 1024, 1),
     handlePrefix: prefix(options.handlePrefix ?? Buffer.from(hostname).subarray(0, 40).toString()),
-    log: options.log ?? (() => {}),
+    log: log(options.log),
     tls: tlsOptions(options.tls),
   });
 }
