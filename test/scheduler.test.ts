@@ -14,7 +14,8 @@ import { WIDENING } from "../lib/server/wake-ups.js";
 import { Priority, type Session } from "../lib/server/scheduler-state.js";
 import { fillServerOptions, type JobServerOptions } from "../lib/server/server-options.js";
 import type { Connection, PacketArg } from "../lib/server/connection.js";
-import { Packet, PacketType, packetName, encodeRaw } from "../lib/gearman/index.js";
+import { PacketType, packetName } from "../lib/gearman/index.js";
+import { encodeRaw, Packet } from "../lib/gearman/packet.js";
 
 interface Sent {
   readonly name: string;

@@ -11,11 +11,14 @@
  */
 import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { GearmanClient, FrameDecoder, PacketType, encodeRaw } from "../lib/gearman/index.js";
+import { GearmanClient, PacketType } from "../lib/gearman/index.js";
+import { encodeRaw } from "../lib/gearman/packet.js";
+import { FrameDecoder } from "../lib/gearman/decoder.js";
+import { missingPeer } from "./support/peers.js";
 import { MakePool } from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { startLineProcess } from "./support/gearman.js";
@@ -28,13 +31,7 @@ const WORK_FINISH = fileURLToPath(new URL("../../test/fixtures/work-finish.pl", 
 /** A hang is a failure, not a wait without end. */
 const HANG = { timeout: 30_000 };
 
-function perlGearman(): string | undefined {
-  const found = spawnSync("perl", ["-MGearman::Client", "-MGearman::Worker", "-e1"]).status === 0;
-  if (found) return undefined;
-  if (process.env.CI === "true") throw new Error("Perl Gearman::Client is not installed, and CI must run every interop test (see .ci/run)");
-  return "Perl Gearman::Client (libgearman-client-perl) is not installed";
-}
-const noPerl = perlGearman();
+const noPerl = missingPeer("perl-gearman");
 
 /**
  * A TCP relay between a worker node and the job server that says when the
