@@ -181,23 +181,35 @@ describe("Scheduler", () => {
     assert.deepEqual([got, data], [handle, "then"]);
   });
 
-  it("cancels a queued or epoch job, not a running or unknown one", () => {
-    const { scheduler, connect, job, submit, grab } = setup();
+  it("cancels a queued or epoch job, and a running one as gearmand does; not an unknown one", () => {
+    const { scheduler, connect, job, submit, grab, complete } = setup({ jobRetries: 0 });
     const client = connect();
     const queued = submit(client, job("f", "queued", { background: true }));
     const later = submit(client, job("f", "later", { background: true, epoch: Math.ceil(Date.now() / 1000) + 3600 }));
-    const running = submit(client, job("f", "running"));
+    const running = submit(client, job("f", "running", { unique: "u" }));
+    const lost = submit(client, job("f", "lost"));
     assert.equal(scheduler.cancel(queued), true);
     assert.equal(scheduler.cancel(later), true);
     const worker = connect();
     scheduler.canDo(worker.session, "f", 0);
     assert.equal(grab(worker)![0], running);
-    assert.equal(scheduler.cancel(running), false);
+    assert.equal(grab(worker)![0], lost);
+    assert.equal(scheduler.cancel(running), true);
+    assert.deepEqual(client.out.take(), [{ name: "WORK_FAIL", args: [running] }], "its client hears at once");
     assert.equal(scheduler.cancel(queued), false, "already gone");
     assert.equal(scheduler.cancel("H:test:999"), false);
     assert.equal(scheduler.cancel("nonsense"), false);
-    assert.deepEqual([...scheduler.jobs()].map((j) => j.handle), [running]);
-    assert.deepEqual([...scheduler.functions()].map((f) => [f.total, f.scheduled, f.running]), [[1, 0, 1]]);
+    assert.notEqual(submit(client, job("f", "again", { unique: "u" })), running, "its unique is free: a new job does not join the cancelled one");
+    complete(worker, running, "late");
+    assert.deepEqual(worker.out.take(), [], "the worker's late result is taken without an error, as gearmand");
+    assert.deepEqual(client.out.take(), [], "and goes nowhere");
+    assert.equal(scheduler.cancel(lost), true);
+    client.out.take();
+    scheduler.leave(worker.session);
+    const next = connect();
+    scheduler.canDo(next.session, "f", 0);
+    assert.equal(grab(next)![3], "again", "the cancelled job whose worker was lost is not handed out again");
+    assert.equal(grab(next), undefined);
   });
 
   it("requeues a lost job at the front, and fails it to its clients at jobRetries", () => {

@@ -32,6 +32,8 @@ export interface JobExtra {
   epochTimer: NodeJS.Timeout | undefined;
   /** Set while a worker that registered with CAN_DO_TIMEOUT holds it. */
   workTimer: NodeJS.Timeout | undefined;
+  /** Cancelled (admin `cancel job`) while a worker held it: its result goes nowhere, and it is never handed out again. */
+  cancelled: boolean;
 }
 
 /** A job, from submission until a terminal packet, its cancellation or its drop. */
@@ -65,7 +67,7 @@ export class Job {
 
   /** The job's extra state, created on first use. */
   more(): JobExtra {
-    return (this.extra ??= { numerator: "0", denominator: "0", epoch: 0, reducer: "", epochTimer: undefined, workTimer: undefined });
+    return (this.extra ??= { numerator: "0", denominator: "0", epoch: 0, reducer: "", epochTimer: undefined, workTimer: undefined, cancelled: false });
   }
 
   addClient(session: Session): void {
@@ -82,9 +84,9 @@ export class Job {
     if (clients.length === 0) this.clients = undefined;
   }
 
-  /** A foreground job nobody waits for any more (admin `show jobs` calls it ignored). */
+  /** A foreground job nobody waits for any more, or a cancelled one (admin `show jobs` calls it ignored). */
   get abandoned(): boolean {
-    return !this.background && this.clients === undefined;
+    return (!this.background && this.clients === undefined) || this.extra?.cancelled === true;
   }
 }
 

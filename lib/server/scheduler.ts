@@ -283,6 +283,7 @@ export class Scheduler {
   private release(job: Job, why: string): void {
     if (!job.live || job.worker === undefined) return;
     this.unhold(job);
+    if (job.extra?.cancelled) return this.forget(job);
     job.retries++;
     const cap = this.options.jobRetries;
     if (cap > 0 && job.retries >= cap) {
@@ -369,14 +370,41 @@ export class Scheduler {
     for (const session of this.sessions) yield sessionSummary(session);
   }
 
-  /** Admin `cancel job`: removes a queued (or epoch-waiting) job; false for a running or unknown one. */
+  /**
+   * Admin `cancel job`: removes a queued (or epoch-waiting) job. A running
+   * one, as gearmand does, fails at once to its clients (WORK_FAIL); what its
+   * worker sends for it later goes nowhere, and it is not handed out again if
+   * that worker is lost. False for an unknown handle.
+   */
   cancel(handle: string): boolean {
     const job = this.jobByHandle(handle);
-    if (job === undefined || job.worker !== undefined) return false;
+    if (job === undefined) return false;
+    if (job.worker !== undefined) {
+      this.cancelRunning(job, handle);
+      return true;
+    }
     const scheduled = job.extra?.epochTimer !== undefined;
     if (!scheduled && !job.queue.queues[job.priority].remove(job)) return false;
     this.forget(job);
     return true;
+  }
+
+  private cancelRunning(job: Job, handle: string): void {
+    if (job.extra?.cancelled) return;
+    job.more().cancelled = true;
+    const clients = job.clients;
+    job.clients = undefined;
+    if (clients !== undefined) {
+      for (const client of clients) {
+        client.waiting.delete(job);
+        client.connection.packet(PacketType.WORK_FAIL, handle);
+      }
+    }
+    // Its unique is free at once: a new job under it must not join the cancelled one.
+    if (job.unique !== "") {
+      const key = uniqueKey(job.unique, job.data);
+      if (job.queue.unique.get(key) === job) job.queue.unique.delete(key);
+    }
   }
 
   /** Admin `maxqueue`: limits per priority (high, normal, low; 0 none), or undefined for the server's maxQueue. Creates the function. */
