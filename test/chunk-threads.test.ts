@@ -80,6 +80,32 @@ describe("chunk threads with prefetch", () => {
     assert.equal(resultOf(await second), "behind");
   });
 
+  it("without prefetch: a chunk handed over as soon as the running one was stopped runs on the replacement thread; one still held at destroy rejects", async () => {
+    // A limit on piscina's own queue once refused such a chunk again and again in one run of microtasks: the node's
+    // event loop never turned, the replacement thread never started, and the node spun forever.
+    const single = new ChunkThreads({ threads: 1, prefetch: 0, resourceLimits: undefined, memoryWaitMs: 5000, policy: { allowSource: true, allowedModules: [], why: "test" } });
+    try {
+      const controller = new AbortController();
+      const first = single.run(request("alone"), controller.signal);
+      await started("alone");
+      controller.abort(new Error("attempt given up"));
+      await assert.rejects(first, /attempt given up/);
+      release("after");
+      assert.equal(resultOf(await single.run(request("after"), new AbortController().signal)), "after");
+      const held = single.run(request("held at destroy"), new AbortController().signal).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await started("held at destroy");
+      await single.destroy();
+      assert.equal((await held as { code?: string })?.code, "THREADS_CLOSED");
+    } finally {
+      release("alone");
+      release("held at destroy");
+      await single.destroy();
+    }
+  });
+
   it("runs 300 distinct functions, then the first again (compiled functions are kept in a bounded cache)", async () => {
     const sources = Array.from({ length: 300 }, (_, i) => toFunctionRef(new Function("x", `return x + ${i}`)));
     const run = async (i: number) => {

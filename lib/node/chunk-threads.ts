@@ -17,8 +17,12 @@
  */
 import { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
+import { threadsClosed } from "./errors.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
+
+/** Times a chunk goes to another thread after the one it waited on died, before it fails. */
+const MAX_REHOMES = 8;
 
 /** Requests from this size on are moved to their thread rather than cloned. */
 const MOVE_AT = 16 * 1024;
@@ -34,6 +38,7 @@ export interface ChunkThreadsOptions {
 
 export class ChunkThreads {
   private readonly pool: Piscina;
+  private destroyed = false;
   /** Chunks held at once: running and waiting. */
   readonly capacity: number;
 
@@ -44,8 +49,8 @@ export class ChunkThreads {
       minThreads: options.threads,
       maxThreads: options.threads,
       concurrentTasksPerWorker: 1 + options.prefetch,
-      // Room for chunks handed over while a terminated thread is being replaced.
-      maxQueue: this.capacity,
+      // No queue limit of piscina's own: the node's Gearman concurrency (capacity) bounds the chunks held, and a
+      // limit here would refuse the chunks re-run after a stopped thread while its replacement starts.
       resourceLimits: options.resourceLimits,
       workerData: { policy: options.policy } satisfies ChunkRunnerData,
     });
@@ -61,6 +66,7 @@ export class ChunkThreads {
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
+      let rehomed = 0;
       const attempt = (): void => {
         // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
         // original stays here in case the thread dies before taking it.
@@ -73,10 +79,13 @@ export class ChunkThreads {
             else resolve(bytes);
           },
           (error: unknown) => {
-            // Its thread died before taking it (a chunk ahead of it was stopped or ran the thread out of memory): it never ran, so run it.
-            if (!signal.aborted && Atomics.load(phase, PHASE_SLOT) === PHASE.waiting) return attempt();
+            // Its thread died before taking it (a chunk ahead of it was stopped or ran the thread out of memory): it never
+            // ran, so run it again, after a turn of the event loop (a replacement thread must be able to start) and a few times at most.
+            if (!signal.aborted && !this.destroyed && Atomics.load(phase, PHASE_SLOT) === PHASE.waiting && rehomed++ < MAX_REHOMES) {
+              return void setImmediate(attempt);
+            }
             signal.removeEventListener("abort", onAbort);
-            reject(error);
+            reject(this.destroyed ? threadsClosed() : error);
           },
         );
       };
@@ -92,6 +101,7 @@ export class ChunkThreads {
   }
 
   destroy(): Promise<void> {
+    this.destroyed = true;
     return this.pool.destroy();
   }
 }

@@ -11,7 +11,8 @@ export type NodeErrorCode =
   | "FUNCTION_REFUSED" // the node's function policy does not run this function
   | "NOT_A_FUNCTION" // a shipped source or a module export is not a function
   | "CACHED_FUNCTION_MISSING" // a cached function's key is not in the shared memory
-  | "RESULT_NOT_SENDABLE"; // a result cannot be serialized back to the pool
+  | "RESULT_NOT_SENDABLE" // a result cannot be serialized back to the pool
+  | "THREADS_CLOSED"; // the node's threads were shut down (the node is stopping) before a chunk could run
 
 export class NodeError extends Error {
   override name = "NodeError";
@@ -48,3 +49,5 @@ export const cachedFunctionMissing = (key: string): NodeError =>
 
 export const resultNotSendable = (cause: unknown): NodeError =>
   new NodeError("RESULT_NOT_SENDABLE", `the result cannot be sent back: ${(cause as Error)?.message ?? cause}`, { cause });
+
+export const threadsClosed = (): NodeError => new NodeError("THREADS_CLOSED", "the worker node's threads were shut down before the chunk ran (the node is stopping)");

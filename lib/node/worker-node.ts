@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
+import { toBuffer } from "../gearman/payload.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
@@ -124,7 +125,7 @@ export class WorkerNode extends EventEmitter {
     const started = performance.now();
     try {
       const bytes = await this.threads.run(job.data, controller.signal);
-      const response = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const response = toBuffer(bytes, "chunk response");
       return this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
     } finally {
       this.stats.chunkFinished(header.count, performance.now() - started);
