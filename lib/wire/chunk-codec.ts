@@ -16,6 +16,7 @@
  * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
  * items or results that are all numbers (packed-numbers.ts).
  */
+import { toBuffer } from "../gearman/payload.js";
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
@@ -35,6 +36,8 @@ export const enum Codec {
 const MAGIC = 0x474c4d50; // "GLMP"
 /** Bytes before the meta block. */
 export const HEADER = 12;
+/** How the wire functions name the bytes they are given, should they not be bytes at all. */
+export const PAYLOAD = "chunk payload";
 /** Flag bit 0: a signature trailer follows the body (chunk-signing.ts). */
 export const FLAG_SIGNED = 1;
 const SIGNATURE_ROOM = Buffer.alloc(SIGNATURE_BYTES);
@@ -103,7 +106,7 @@ interface Framed {
 }
 
 function unframe(bytes: Uint8Array, expected: Kind): Framed {
-  const buf = asBuffer(bytes);
+  const buf = toBuffer(bytes, PAYLOAD);
   const what = expected === Kind.Request ? "chunk request" : "chunk response";
   if (buf.length < HEADER) throw new WireFormatError(`${what}: ${buf.length} bytes is shorter than the 12-byte header`);
   if (buf.readUInt32BE(0) !== MAGIC) throw new WireFormatError(`${what}: bad magic (not a glimpse_map payload)`);
@@ -223,13 +226,8 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
 }
 
-/** The same bytes as a Buffer, without a copy. */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Which kind of signed message a payload is, from its header; a payload that is not ours is a WireFormatError. */
 export function signedKindOf(bytes: Uint8Array): "chunk-request" | "chunk-response" {
-  if (bytes.length < HEADER || asBuffer(bytes).readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");
+  if (bytes.length < HEADER || toBuffer(bytes, PAYLOAD).readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");
   return bytes[5] === Kind.Response ? "chunk-response" : "chunk-request";
 }

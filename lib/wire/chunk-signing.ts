@@ -12,7 +12,8 @@
 import { SIGNATURE_BYTES, nonceOf, type ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
-import { FLAG_SIGNED, HEADER, asBuffer, signedKindOf } from "./chunk-codec.js";
+import { FLAG_SIGNED, HEADER, PAYLOAD, signedKindOf } from "./chunk-codec.js";
+import { toBuffer } from "../gearman/payload.js";
 import { WireFormatError } from "./errors.js";
 
 /** Whether a payload carries a signature (flag bit 0). */
@@ -26,7 +27,7 @@ export function isSignedChunk(bytes: Uint8Array): boolean {
  * Each attempt of a chunk is signed anew (its own time and nonce).
  */
 export function signChunk(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
-  const unsigned = asBuffer(bytes);
+  const unsigned = toBuffer(bytes, PAYLOAD);
   const out = Buffer.allocUnsafe(unsigned.length + SIGNATURE_BYTES);
   unsigned.copy(out, 0);
   return signWithin(out, unsigned.length, key, context);
@@ -62,7 +63,7 @@ function signWithin(out: Buffer, length: number, key: ClusterKey, context: Uint8
  * unsigned); throws SignatureError naming `what`.
  */
 export function verifyChunk(bytes: Uint8Array, guard: MessageGuard | undefined, what: string, context?: Uint8Array): SignatureFacts | undefined {
-  const buf = asBuffer(bytes);
+  const buf = toBuffer(bytes, PAYLOAD);
   const kind = signedKindOf(buf);
   const signed = isSignedChunk(buf);
   if (!guard) {
@@ -77,5 +78,5 @@ export function verifyChunk(bytes: Uint8Array, guard: MessageGuard | undefined, 
 /** The nonce of a signed payload (undefined when unsigned), without checking it. */
 export function chunkNonce(bytes: Uint8Array): Buffer | undefined {
   if (!isSignedChunk(bytes) || bytes.length < HEADER + SIGNATURE_BYTES) return undefined;
-  return nonceOf(asBuffer(bytes).subarray(bytes.length - SIGNATURE_BYTES)).nonceBytes;
+  return nonceOf(toBuffer(bytes, PAYLOAD).subarray(bytes.length - SIGNATURE_BYTES)).nonceBytes;
 }
