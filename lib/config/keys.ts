@@ -4,7 +4,7 @@
  * config.ini.example documents each for users. A parser returns the value,
  * or an Invalid for text that is not one (it never throws).
  */
-import { formatAddress, parseAddressList } from "../gearman/address.js";
+import { formatAddress, readAddress } from "../gearman/address.js";
 import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
 
 export type Section = "client" | "server";
@@ -60,13 +60,14 @@ function boolean(text: string): boolean | Invalid {
 }
 
 function jobServers(text: string): string[] | Invalid {
-  try {
-    return parseAddressList(text).map(formatAddress);
-  } catch (error) {
-    // The address parser reports a bad address by throwing: its message says what is wrong with which one.
-    if (!(error instanceof TypeError)) throw error;
-    return new Invalid(error.message);
+  const servers: string[] = [];
+  for (const item of text.split(",")) {
+    if (item.trim() === "") continue;
+    const address = readAddress(item.trim());
+    if (typeof address === "string") return new Invalid(`job servers: ${address}`);
+    servers.push(formatAddress(address));
   }
+  return servers.length > 0 ? servers : new Invalid("job servers: no job server address given");
 }
 
 function chunksize(text: string): number | "auto" | Invalid {

@@ -10,9 +10,16 @@ export interface ServerAddress {
 
 /** Parses one address; a bad one is an ArgumentError named `argument`. */
 export function parseAddress(text: string, argument = "job server address"): ServerAddress {
-  if (typeof text !== "string") throw new ArgumentError(argument, `expected "host:port", got ${typeof text}`);
+  const address = readAddress(text);
+  if (typeof address === "string") throw new ArgumentError(argument, address);
+  return address;
+}
+
+/** One address, or what is wrong with it (for callers that report problems their own way, such as config files). */
+export function readAddress(text: unknown): ServerAddress | string {
+  if (typeof text !== "string") return `expected "host:port", got ${typeof text}`;
   const raw = text.trim().replace(/^gearman:\/\//, "").replace(/\/$/, "");
-  if (raw === "") throw new ArgumentError(argument, "an address is empty");
+  if (raw === "") return "an address is empty";
   let host: string;
   let portText: string | undefined;
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw);
@@ -21,15 +28,13 @@ export function parseAddress(text: string, argument = "job server address"): Ser
     portText = v6[2];
   } else {
     const parts = raw.split(":");
-    if (parts.length > 2) throw new ArgumentError(argument, `${JSON.stringify(text)} is not host:port (write IPv6 as [addr]:port)`);
+    if (parts.length > 2) return `${JSON.stringify(text)} is not host:port (write IPv6 as [addr]:port)`;
     host = parts[0];
     portText = parts[1];
   }
-  if (host === "") throw new ArgumentError(argument, `${JSON.stringify(text)} has no host`);
+  if (host === "") return `${JSON.stringify(text)} has no host`;
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ArgumentError(argument, `${JSON.stringify(text)} has a bad port: expected 1-65535`);
-  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `${JSON.stringify(text)} has a bad port: expected 1-65535`;
   return Object.freeze({ host, port });
 }
 
