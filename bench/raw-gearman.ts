@@ -41,8 +41,11 @@ export interface RawWorker {
   close(): void;
 }
 
-/** An echo worker doing one job at a time. Resolves once the server answered its first grab (so it is registered). */
-export function rawWorker(port: number, func: string, signal?: AbortSignal): Promise<RawWorker> {
+/**
+ * An echo worker doing one job at a time. Resolves once the server answered its first grab (so it is registered).
+ * `onJob` runs after each job it echoed (e.g. to count background jobs drained by many workers).
+ */
+export function rawWorker(port: number, func: string, signal?: AbortSignal, onJob?: () => void): Promise<RawWorker> {
   const grab = encodePacket("REQ", "GRAB_JOB_UNIQ", {});
   const preSleep = encodePacket("REQ", "PRE_SLEEP", {});
   let completed = 0;
@@ -73,6 +76,7 @@ export function rawWorker(port: number, func: string, signal?: AbortSignal): Pro
           socket.write(encodeRaw("REQ", PacketType.WORK_COMPLETE, [handle, data]));
           socket.write(grab);
           process.nextTick(() => socket.uncork());
+          onJob?.();
         } else if (packet.type === PacketType.NO_JOB) socket.write(preSleep);
         else if (packet.type === PacketType.NOOP) socket.write(grab);
         else fail(new Error(`raw worker for ${func}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`));
