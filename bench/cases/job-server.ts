@@ -124,7 +124,8 @@ export const jobServer: BenchCase = {
       if (!fig(ours, 1) || !fig(theirs, 1)) continue;
       const main = theirs === "gearmand";
       for (const { inFlight } of SETTINGS) {
-        const goal = main && inFlight === 100 ? { text: "≥ 1.0", met: (v: number) => v >= 1 } : undefined;
+        // Goals at 100 in flight against both: gearmand as started by default, and `-t 1` (its fastest here).
+        const goal = inFlight === 100 ? { text: "≥ 1.0", met: (v: number) => v >= 1 } : undefined;
         ratios.push(ratio(`${ours}/${theirs} jobs/s at ${inFlight} in flight`, median(fig(ours, inFlight)!.jps) / median(fig(theirs, inFlight)!.jps), goal));
       }
       const p50 = (n: string) => fig(n, 1)!.latency.percentile(50);
