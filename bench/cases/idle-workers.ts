@@ -21,7 +21,7 @@ const IDLE_WORKERS = 500;
 /** Jobs measured with 2 workers, and with the idle ones (fewer: gearmand takes ~30 ms a job there). */
 const JOBS = 2000;
 const IDLE_JOBS = 300;
-const WARMUP_JOBS = 300;
+const WARMUP_JOBS = 2000;
 const BACKGROUND_JOBS = 5000;
 
 const CONTENDERS: readonly ServerContender[] = [embedded(), gearmand(), gearmand(1)];
