@@ -24,8 +24,11 @@ export interface ServeOptions {
   maxRunningTime?: number;
   /** Give up one job server connection attempt after this many ms. Default 5000. */
   connectTimeoutMs?: number;
-  /** Which module pools may run (the worker nodes' [server] allow_source / allowed_modules). Default: every module. */
-  policy?: FunctionPolicy;
+  /**
+   * Which module pools may run, given the jobsconfig's job servers ("host:port"): the worker nodes'
+   * policy ([server] allow_source, allowed_modules; see lib/node/function-policy.ts). Default: every module.
+   */
+  policy?: (servers: readonly string[]) => FunctionPolicy;
   /** Where log lines go. Default: nowhere. */
   log?: ServeLog;
 }
@@ -69,7 +72,7 @@ export class Serve {
 
   private read(): JobsConfig {
     const config = loadJobsConfig(this.options.jobsConfig);
-    const { policy } = this.options;
+    const policy = this.options.policy?.(config.servers.map(formatAddress));
     if (policy) {
       for (const pool of config.pools.values()) {
         if (pool.executor.kind !== "module") continue;
