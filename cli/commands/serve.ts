@@ -11,7 +11,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { Serve, StatusPort, MetricsExporter, ConfigWatcher, readLogConfig, lineLog, type ServeLog } from "../../lib/serve/index.js";
+import { Serve, StatusPort, MetricsExporter, readLogConfig, lineLog, type ServeLog } from "../../lib/serve/index.js";
 import { resolvePolicy } from "../../lib/node/function-policy.js";
 import { loadConfig } from "../../lib/config/index.js";
 import { readAddress } from "../../lib/gearman/address.js";
@@ -141,7 +141,6 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
   }
   if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   serve.start();
-  const watcher = new ConfigWatcher(serve.file, () => void serve.reload());
   parts[0] = `glimpse-cluster serve: ${serve.summaries().length} pool(s) from ${serve.file}`;
   report(true, parts.join(", "));
   if (process.send) process.disconnect();
@@ -155,15 +154,11 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
       }
       signalled = true;
       log("info", `${signal}: taking no new jobs; running jobs get their max_running_time`);
-      watcher.close();
       void serve.stop().then(resolve);
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGHUP", () => {
-      watcher.seen();
-      serve.reload();
-    });
+    process.on("SIGHUP", () => void serve.reload());
   });
   await status?.close();
   await exporter?.close();

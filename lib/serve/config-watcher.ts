@@ -42,7 +42,7 @@ export class ConfigWatcher {
     this.onChange();
   }
 
-  /** Forgets the last bytes seen (after a SIGHUP reload read the file itself). */
+  /** Records the bytes now in the file as seen (a reload is reading it). */
   seen(): void {
     this.last = this.contents();
   }

@@ -24,6 +24,8 @@ export type Outcome =
 export interface JobExecutor {
   /** Runs one job. Never rejects: every failure is an Outcome. Aborting `signal` stops the work (request aborted, thread replaced). */
   run(job: JobInput, progress: JobProgress, signal: AbortSignal): Promise<Outcome>;
+  /** Follows a pool's new worker_count, when the executor can without being replaced (the HTTP one's socket limit). */
+  resize?(slots: number): void;
   /** Releases connections and threads; jobs still running end as aborted. */
   close(): Promise<void>;
 }

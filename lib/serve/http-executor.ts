@@ -87,6 +87,10 @@ export class HttpExecutor implements JobExecutor {
     });
   }
 
+  resize(slots: number): void {
+    this.agent.maxSockets = Math.max(1, slots);
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
   }

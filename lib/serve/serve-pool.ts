@@ -128,7 +128,7 @@ export class ServePool {
       this.executor = makeExecutor(next.executor, next.workerCount);
       this.executorJobs.set(this.executor, 0);
       this.releaseExecutor(old, 0);
-    }
+    } else this.executor.resize?.(next.workerCount);
     this.slots.resize(next.workerCount);
     this.worker.setConcurrency(Math.max(1, next.workerCount));
     this.syncFunctions();

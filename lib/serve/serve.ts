@@ -16,6 +16,7 @@ import { ServePool, type PoolCounts } from "./serve-pool.js";
 import { ServeMetrics } from "./serve-metrics.js";
 import { silentLog, type ServeLog } from "./serve-log.js";
 import type { Slot } from "./slots.js";
+import { ConfigWatcher } from "./config-watcher.js";
 
 export interface ServeOptions {
   /** The jobsconfig file (Driveshaft's JSON). */
@@ -31,6 +32,8 @@ export interface ServeOptions {
   policy?: (servers: readonly string[]) => FunctionPolicy;
   /** Where log lines go. Default: nowhere. */
   log?: ServeLog;
+  /** Reload when the jobsconfig file changes (its directory is watched). Default true. */
+  watch?: boolean;
 }
 
 export interface PoolSlots {
@@ -56,6 +59,7 @@ export class Serve {
   private readonly maxRunningTime: number;
   private readonly connectTimeoutMs: number;
   private stopped = false;
+  private watcher: ConfigWatcher | undefined;
 
   /** Reads and checks the jobsconfig (a JobsConfigError names file, pool and key); start() runs it. */
   constructor(private readonly options: ServeOptions) {
@@ -88,6 +92,7 @@ export class Serve {
 
   start(): this {
     for (const pool of this.config.pools.values()) this.startPool(pool);
+    if (this.options.watch !== false) this.watcher = new ConfigWatcher(this.config.file, () => void this.reload());
     this.log("info", `serving ${this.config.pools.size} pool(s) from ${this.config.file} on ${this.config.servers.map(formatAddress).join(", ")}`);
     return this;
   }
@@ -119,6 +124,7 @@ export class Serve {
    */
   reload(): Error | undefined {
     if (this.stopped) return undefined;
+    this.watcher?.seen();
     let next: JobsConfig;
     try {
       next = this.read();
@@ -161,6 +167,7 @@ export class Serve {
   /** Graceful stop: no new jobs; running ones get their max_running_time, then fail. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.watcher?.close();
     for (const pool of [...this.pools.values()]) this.retire(pool);
     while (this.retirements.size > 0) await Promise.all(this.retirements);
   }
@@ -168,6 +175,7 @@ export class Serve {
   /** Stops at once: running jobs fail now. */
   async abort(): Promise<void> {
     this.stopped = true;
+    this.watcher?.close();
     const pools = this.allPools();
     this.pools.clear();
     await Promise.all(pools.map((pool) => pool.abort()));

@@ -12,12 +12,15 @@
  * A command ends at "\n" ("\r\n" too) or at the end of what the peer sent.
  * An HTTP request (`GET /metrics HTTP/1.1`) is answered with the Prometheus
  * text; any other HTTP path gets 404. Nothing a peer sends can crash it: a
- * command longer than 4 KiB is answered as unrecognized.
+ * command longer than 4 KiB is answered as unrecognized, and a connection
+ * silent for 10 s is closed.
  */
 import net from "node:net";
 import type { Serve } from "./serve.js";
 
 const MAX_REQUEST = 4096;
+/** A connection that sends no complete command for this long is closed. */
+const IDLE_MS = 10_000;
 
 export interface StatusPortOptions {
   readonly host: string;
@@ -51,7 +54,7 @@ export class StatusPort {
     private readonly serve: Serve,
     private readonly options: StatusPortOptions,
   ) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on("error", () => {});
   }
 
@@ -70,6 +73,7 @@ export class StatusPort {
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));
     socket.on("error", () => {});
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
     let buffer = Buffer.alloc(0);
     let answered = false;
     const answer = (request: string) => {

@@ -37,12 +37,12 @@ export function startServe(config: unknown, options: Partial<ServeOptions> = {})
   };
 }
 
-/** Sends one status-port command and resolves with everything the port answered before closing. */
+/** Sends one status-port command (half-closing after it when it has no newline) and resolves with everything the port answered before closing. */
 export function statusCommand(port: number, command: string, host = "127.0.0.1"): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     let reply = "";
-    socket.on("connect", () => socket.write(command));
+    socket.on("connect", () => (command.includes("\n") ? socket.write(command) : socket.end(command)));
     socket.on("data", (chunk) => (reply += chunk.toString("latin1")));
     socket.on("end", () => resolve(reply));
     socket.on("error", reject);
