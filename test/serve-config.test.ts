@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { parseJobsConfig, JobsConfigError } from "../lib/serve/index.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseJobsConfig, loadJobsConfig, JobsConfigError } from "../lib/serve/index.js";
 import { CLI_PATH } from "./support/job-servers.js";
 
 const FILE = "/etc/driveshaft/jobs.json";
@@ -27,6 +28,19 @@ describe("jobsconfig", () => {
   it("resolves a module path relative to the jobsconfig, with its export after #", () => {
     const parsed = parseJobsConfig(config({ M: { job_processing_module: "tasks/run.js#resize", worker_count: 1, jobs_list: ["resize"] } }), FILE);
     assert.deepEqual(parsed.pools.get("M")!.executor, { kind: "module", specifier: "file:///etc/driveshaft/tasks/run.js", exportName: "resize" });
+  });
+
+  it("reads the example under examples/serve, whose module pool's handler counts words", async () => {
+    const file = fileURLToPath(new URL("../../examples/serve/jobsconfig.json", import.meta.url));
+    const example = loadJobsConfig(file);
+    assert.deepEqual([...example.pools.keys()], ["Regular", "Api", "Local"]);
+    const local = example.pools.get("Local")!.executor;
+    assert.equal(local.kind, "module");
+    assert.equal(local.kind === "module" && local.specifier, pathToFileURL(path.join(path.dirname(file), "tasks.mjs")).href);
+    const tasks = (await import(local.kind === "module" ? local.specifier : "")) as { wordCount: (job: unknown) => string };
+    const statuses: number[][] = [];
+    assert.equal(tasks.wordCount({ workload: Buffer.from("a b a"), sendStatus: (n: number, d: number) => statuses.push([n, d]) }), JSON.stringify({ a: 2, b: 1 }));
+    assert.deepEqual(statuses, [[1, 2]]);
   });
 
   const cases: [string, string, RegExp][] = [
