@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import http from "node:http";
@@ -194,6 +194,54 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     });
 
     describe("the serve command", () => {
+      it("with --daemonize returns once the detached copy serves; it logs where --logconfig's FileAppender says and stops on SIGTERM", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-daemon-"));
+        let pid: number | undefined;
+        try {
+          const file = path.join(dir, "jobs.json");
+          const pidFile = path.join(dir, "serve.pid");
+          const logFile = path.join(dir, "serve.log");
+          const logConfig = path.join(dir, "log.xml");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { Daemon: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["daemon_job"] } } }));
+          writeFileSync(
+            logConfig,
+            `<?xml version="1.0"?>\n<log4j:configuration xmlns:log4j="http://jakarta.apache.org/log4j/">\n<appender name="F" class="org.apache.log4j.FileAppender"><param name="File" value="serve.log"/><layout class="org.apache.log4j.PatternLayout"/></appender>\n<root><priority value="info"/><appender-ref ref="F"/></root>\n</log4j:configuration>\n`,
+          );
+          const run = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", path.relative(process.cwd(), file), "--daemonize", "--pid-file", pidFile, "--logconfig", logConfig]);
+          const line = await run.waitFor(/^glimpse-cluster serve: 1 pool\(s\) from .* \(pid \d+\)$/);
+          pid = Number(/\(pid (\d+)\)$/.exec(line)![1]);
+          assert.equal(await new Promise((resolve) => (run.child.exitCode !== null ? resolve(run.child.exitCode) : run.child.once("exit", resolve))), 0);
+          assert.equal(readFileSync(pidFile, "utf8").trim(), String(pid));
+          assert.equal((await client.submitJob("daemon_job", "d").result).toString(), "done:d");
+          assert.match(readFileSync(logFile, "utf8"), /INFO serving 1 pool\(s\) from /);
+          process.kill(pid, "SIGTERM");
+          await eventually(() => !existsSync(pidFile), 10_000, "the daemon's pid file removed");
+          pid = undefined;
+        } finally {
+          if (pid !== undefined) process.kill(pid, "SIGKILL");
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it("never fails on a --logconfig it cannot use: it warns and logs to stderr", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-logconfig-"));
+        try {
+          const file = path.join(dir, "jobs.json");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { L: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["log_job"] } } }));
+          writeFileSync(path.join(dir, "bad.xml"), "this is not xml <<<");
+          const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--logconfig", path.join(dir, "bad.xml")]);
+          try {
+            await serve.waitFor(/WARN --logconfig .*bad\.xml: not a log4cxx XML configuration/);
+            await serve.waitFor(/^glimpse-cluster serve: 1 pool/);
+            assert.equal((await client.submitJob("log_job", "l").result).toString(), "done:l");
+          } finally {
+            await serve.kill("SIGKILL");
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
       it("on SIGTERM takes no new jobs, lets the running one finish, removes its pid file and exits 0; a second signal fails the job at once", async () => {
         const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-cli-"));
         try {

@@ -177,6 +177,12 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       await quick.result.catch((error: Error) => assert.fail(`${error.message}\n${harness.log.filter((l) => l.includes("pool=Spin")).join("\n")}`));
     });
 
+    it("reconnects to a job server restarted under it, registers again and serves", async () => {
+      server = await server.restart();
+      assert.equal((await client.submitJob("form_echo", "again", { timeoutMs: 20_000 }).result).toString(), "form_echo:again");
+      assert.equal((await client.submitJob("upper", "again").result).toString(), "upper:AGAIN:");
+    });
+
     it("serves the libgearman gearman client", { skip: missingPeer("gearman-tools") }, async () => {
       const run = await promisify(execFile)(programPath("gearman")!, ["-h", "127.0.0.1", "-p", String(server.port), "-f", "form_echo", "from-c"], { encoding: "utf8", timeout: 20_000 });
       assert.equal(run.stdout.trim(), "form_echo:from-c");

@@ -125,7 +125,7 @@ export const serve: BenchCase = {
           },
         }),
       );
-      serveProcess = (await startChild([CLI, "serve", "--jobsconfig", file, "--max_running_time", "60"], /^glimpse-cluster serve: 2 pool/m)).child;
+      serveProcess = (await startChild([...(process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), CLI, "serve", "--jobsconfig", file, "--max_running_time", "60"], /^glimpse-cluster serve: 2 pool/m)).child;
       client = new GearmanClient({ servers: `${host}:${port}`, open: () => server.connectInProcess() });
       const payload = Buffer.alloc(8, 0x61);
       const boundary = "------------------------glimpsebench0123456789";
