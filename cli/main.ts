@@ -3,7 +3,7 @@
  * The glimpse-cluster command. Each subcommand lives in cli/commands/ and
  * registers itself on the program; this file only wires them and maps
  * failures to exit codes: 0 success, 2 usage or configuration error (a
- * UsageError, ConfigError or ArgumentError: its message alone is printed),
+ * UsageError, ConfigError, JobsConfigError or ArgumentError: its message alone is printed),
  * 1 runtime error (with its stack).
  */
 import { Command, CommanderError } from "commander";
@@ -14,6 +14,7 @@ import { registerLaunchWorker } from "./commands/launch-worker.js";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerKeygen } from "./commands/keygen.js";
+import { registerServe } from "./commands/serve.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerLaunchWorker(program);
   registerClusterCommands(program);
   registerKeygen(program);
+  registerServe(program);
   return program;
 }
 
@@ -46,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     const code = (error as { code?: unknown }).code;
-    if (error instanceof UsageError || code === "CONFIG" || code === "BAD_ARGUMENT") {
+    if (error instanceof UsageError || code === "CONFIG" || code === "JOBS_CONFIG" || code === "BAD_ARGUMENT") {
       process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
       return 2;
     }

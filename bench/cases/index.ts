@@ -8,5 +8,6 @@ import { latency } from "./latency.js";
 import { imapMemory } from "./imap-memory.js";
 import { payload } from "./payload.js";
 import { idleWorkers } from "./idle-workers.js";
+import { serve } from "./serve.js";
 
-export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload, idleWorkers];
+export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload, idleWorkers, serve];

@@ -1,0 +1,165 @@
+/**
+ * glimpse-cluster serve (the CLI in a process of its own, worker_count 8)
+ * against the endpoint it calls, called directly by an HTTP client with the
+ * same multipart body over kept-alive connections: jobs/s and p50/p99 at 1
+ * and 16 in flight, in one run; and a module pool (worker_count 8) beside
+ * them. The endpoint is a trivial Node server in its own process; the job
+ * server is the embedded one in this process, as are both clients.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { JobServer } from "../../lib/server/index.js";
+import { GearmanClient } from "../../lib/gearman/index.js";
+import { multipartBody } from "../../lib/serve/endpoint-request.js";
+import { LatencyHistogram } from "../histogram.js";
+import { ratio, round, type BenchCase, type Row } from "../bench-case.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.resolve(here, "../../cli/main.js");
+const WORKER_COUNT = 8;
+const SETTINGS = [
+  { inFlight: 1, jobs: 3000, warmup: 500 },
+  { inFlight: 16, jobs: 12_000, warmup: 2000 },
+] as const;
+
+interface Figures {
+  readonly jobsPerSecond: number;
+  readonly latency: LatencyHistogram;
+}
+
+/** Runs `jobs` calls of `once` with `inFlight` at a time after `warmup` calls; times each. */
+async function drive(inFlight: number, jobs: number, warmup: number, once: () => Promise<unknown>): Promise<Figures> {
+  const run = async (count: number, latency?: LatencyHistogram) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next++ < count) {
+          const t = performance.now();
+          await once();
+          latency?.record(performance.now() - t);
+        }
+      }),
+    );
+  };
+  await run(warmup);
+  const latency = new LatencyHistogram();
+  const begin = performance.now();
+  await run(jobs, latency);
+  return { jobsPerSecond: jobs / ((performance.now() - begin) / 1000), latency };
+}
+
+function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) {
+        child.stdout!.off("data", onData);
+        child.stdout!.resume();
+        resolve({ child, match });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}) before it was ready:\n${output}`)));
+  });
+}
+
+const stop = (child: ChildProcess | undefined) =>
+  new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+  });
+
+function directPost(url: URL, agent: http.Agent, body: Buffer, contentType: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: { "content-type": contentType, "content-length": body.length } }, (res) => {
+      res.resume();
+      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`endpoint answered ${res.statusCode}`))));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const row = (contender: string, inFlight: number, f: Figures): Row => ({
+  contender,
+  setting: `${inFlight} in flight`,
+  "jobs/s": Math.round(f.jobsPerSecond),
+  "p50 ms": round(f.latency.percentile(50), 3),
+  "p99 ms": round(f.latency.percentile(99), 3),
+});
+
+export const serve: BenchCase = {
+  name: "serve",
+  workload: `8-byte jobs answered by a trivial HTTP endpoint (its own process): called directly with the multipart body serve sends, over kept-alive connections, and through glimpse-cluster serve (its own process, worker_count ${WORKER_COUNT}, embedded job server and GearmanClient in the bench process), at 1 and 16 in flight; then a module pool (worker_count ${WORKER_COUNT}) whose handler returns "ok"`,
+  budgetSeconds: 180,
+  async run() {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-bench-serve-"));
+    const server = new JobServer({ host: "127.0.0.1", port: 0 });
+    let endpoint: ChildProcess | undefined;
+    let serveProcess: ChildProcess | undefined;
+    let client: GearmanClient | undefined;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    try {
+      const { host, port } = await server.listen();
+      const started = await startChild([path.resolve(here, "../serve-endpoint.js")], /^(\d+)\n/);
+      endpoint = started.child;
+      const url = new URL(`http://127.0.0.1:${started.match[1]}/job.php`);
+      const file = path.join(dir, "jobs.json");
+      writeFileSync(
+        file,
+        JSON.stringify({
+          gearman_servers_list: [`${host}:${port}`],
+          pools_list: {
+            Http: { job_processing_uri: url.href, worker_count: WORKER_COUNT, jobs_list: ["bench_http"] },
+            Module: { job_processing_module: `${path.resolve(here, "../serve-task.js")}#ok`, worker_count: WORKER_COUNT, jobs_list: ["bench_module"] },
+          },
+        }),
+      );
+      serveProcess = (await startChild([...(process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), CLI, "serve", "--jobsconfig", file, "--max_running_time", "60"], /^glimpse-cluster serve: 2 pool/m)).child;
+      client = new GearmanClient({ servers: `${host}:${port}`, open: () => server.connectInProcess() });
+      const payload = Buffer.alloc(8, 0x61);
+      const boundary = "------------------------glimpsebench0123456789";
+      const body = multipartBody({ func: "bench_http", handle: "H:bench:1", unique: "", workload: payload }, boundary);
+      const rows: Row[] = [];
+      const figures = new Map<string, Figures>();
+      for (const { inFlight, jobs, warmup } of SETTINGS) {
+        const direct = await drive(inFlight, jobs, warmup, () => directPost(url, agent, body, `multipart/form-data; boundary=${boundary}`));
+        const through = await drive(inFlight, jobs, warmup, () => client!.submitJob("bench_http", payload).result);
+        const module = await drive(inFlight, jobs, warmup, () => client!.submitJob("bench_module", payload).result);
+        figures.set(`direct ${inFlight}`, direct).set(`serve ${inFlight}`, through).set(`module ${inFlight}`, module);
+        rows.push(row("endpoint called directly", inFlight, direct), row("through serve (HTTP executor)", inFlight, through), row("through serve (module executor)", inFlight, module));
+      }
+      const at16 = figures.get("serve 16")!.jobsPerSecond / figures.get("direct 16")!.jobsPerSecond;
+      const added = figures.get("serve 1")!.latency.percentile(50) - figures.get("direct 1")!.latency.percentile(50);
+      return {
+        rows,
+        ratios: [
+          ratio("serve / endpoint jobs/s at 16 in flight (worker_count 8)", at16, { text: "≥ 0.8", met: (v) => v >= 0.8 }),
+          ratio("p50 added by serve at 1 in flight, ms", added, { text: "≤ 0.4", met: (v) => v <= 0.4 }),
+          ratio("module executor / endpoint called directly, jobs/s at 16 in flight", figures.get("module 16")!.jobsPerSecond / figures.get("direct 16")!.jobsPerSecond),
+        ],
+        notes: [
+          `${os.availableParallelism()} cores shared by the endpoint, serve, the job server and the clients; the direct client and the job server's client run in the same bench process one after the other`,
+          "through serve, a job goes client → job server → serve → endpoint → serve → job server → client: three more hops than the direct call",
+        ],
+      };
+    } finally {
+      await client?.close();
+      agent.destroy();
+      await stop(serveProcess);
+      await stop(endpoint);
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

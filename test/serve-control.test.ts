@@ -1,0 +1,282 @@
+/**
+ * Running serve, from outside: the status port (threads idle and busy, pools,
+ * version, an unknown command, GET /metrics), the Prometheus series, reload
+ * with jobs in flight, and the command stopped by SIGTERM with a running job.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import http from "node:http";
+import { GearmanClient, AdminClient, JobError } from "../lib/gearman/index.js";
+import { StatusPort, MetricsExporter } from "../lib/serve/index.js";
+import { jobServerKinds, CLI_PATH, type RunningJobServer } from "./support/job-servers.js";
+import { TestEndpoint, ok } from "./support/serve-endpoint.js";
+import { startServe, statusCommand, type ServeHarness } from "./support/serve-harness.js";
+import { eventually, startLineProcess } from "./support/gearman.js";
+
+const answerOrHold = () => new TestEndpoint((job) => (job.fields.workload.toString().startsWith("hold") ? "hold" : ok(`done:${job.fields.workload.toString()}`)));
+
+const get = (port: number, target: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    http.get({ host: "127.0.0.1", port, path: target }, (res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
+
+for (const kind of jobServerKinds({ inProcess: false })) {
+  describe(`serve control on ${kind.name}`, { skip: kind.skip }, () => {
+    let server: RunningJobServer;
+    let endpoint: TestEndpoint;
+    let client: GearmanClient;
+
+    before(async () => {
+      server = await kind.start({ jobRetries: 1 });
+      endpoint = await answerOrHold().listen();
+      client = new GearmanClient({ servers: server.url });
+    });
+    after(async () => {
+      await client?.close();
+      await endpoint?.close();
+      await server?.stop();
+    });
+
+    describe("status port and metrics", () => {
+      let harness: ServeHarness;
+      let status: StatusPort;
+      let exporter: MetricsExporter;
+      let statusPort: number;
+      let exporterPort: number;
+      before(async () => {
+        harness = startServe({ gearman_servers_list: [server.url], pools_list: { Shop: { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["shop_stats", "shop_other"] } } });
+        status = new StatusPort(harness.serve, { host: "127.0.0.1", port: 0, version: "9.9.9" });
+        statusPort = (await status.listen()).port;
+        exporter = new MetricsExporter(harness.serve.metrics);
+        exporterPort = (await exporter.listen("127.0.0.1", 0)).port;
+      });
+      after(async () => {
+        await status?.close();
+        await exporter?.close();
+        await harness?.close();
+      });
+
+      it("answers threads with one Waiting for work line per idle slot, then closes", async () => {
+        const lines = (await statusCommand(statusPort, "threads\r\n")).split("\r\n");
+        assert.equal(lines.pop(), "");
+        assert.equal(lines.length, 2);
+        for (const line of lines) assert.match(line, /^\d+\tShop\t0\tWaiting for work$/);
+      });
+
+      it("shows a busy slot's job handle and unique, and counts it in pools and driveshaft_threads", async () => {
+        const before = endpoint.held.length;
+        const job = client.submitJob("shop_stats", "hold-status", { unique: "uniq-7" });
+        const [held] = (await endpoint.waitHeld(before + 1)).slice(before);
+        const threads = await statusCommand(statusPort, "threads\n");
+        assert.match(threads, new RegExp(`^\\d+\\tShop\\t0\\tjob_handle=${job.handle!.replace(/[.:]/g, "\\$&")} job_unique=uniq-7\\r$`, "m"));
+        assert.match(threads, /^\d+\tShop\t0\tWaiting for work\r$/m);
+        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\r\n$/);
+        const metrics = (await get(exporterPort, "/metrics")).body;
+        assert.match(metrics, /^driveshaft_threads\{pool="Shop",status="idle"\} 1$/m);
+        assert.match(metrics, /^driveshaft_threads\{pool="Shop",function="shop_stats",status="working"\} 1$/m);
+        assert.match(metrics, /^driveshaft_threads\{pool="Shop",function="shop_other",status="working"\} 0$/m);
+        held.reply(ok("released"));
+        assert.equal((await job.result).toString(), "released");
+      });
+
+      it("exports Driveshaft's series and ours after jobs, on the exporter and on the status port", async () => {
+        await client.submitJob("shop_other", "x").result;
+        endpoint.setAnswer(() => ({ status: 503, body: "busy" }));
+        await assert.rejects(client.submitJob("shop_other", "y").result, JobError);
+        endpoint.setAnswer((job) => (job.fields.workload.toString().startsWith("hold") ? "hold" : ok(`done:${job.fields.workload.toString()}`)));
+        for (const body of [(await get(exporterPort, "/metrics")).body, (await statusCommand(statusPort, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")).split("\r\n\r\n").slice(1).join("\r\n\r\n")]) {
+          assert.match(body, /^driveshaft_job_duration_count\{pool="Shop",function="shop_other"\} 1$/m);
+          assert.match(body, /^driveshaft_job_duration_bucket\{le="0\.01",pool="Shop",function="shop_other"\} \d+$/m);
+          assert.match(body, /^driveshaft_http_errors\{pool="Shop",function="shop_other",http_status="503"\} 1$/m);
+          assert.match(body, /^driveshaft_errors\{pool="Shop",function="shop_other"\} 1$/m);
+          assert.match(body, /^# TYPE driveshaft_timeouts counter$/m);
+          assert.match(body, /^driveshaft_threads\{pool="Shop",status="idle"\} 2$/m);
+          assert.match(body, /^glimpse_serve_jobs_total\{pool="Shop",function="shop_other",outcome="complete"\} 1$/m);
+          assert.match(body, /^glimpse_serve_jobs_total\{pool="Shop",function="shop_other",outcome="bad_reply"\} 1$/m);
+          assert.match(body, /^glimpse_serve_slots\{pool="Shop",state="busy"\} 0$/m);
+          assert.match(body, /^glimpse_serve_endpoint_seconds_count\{pool="Shop"\} \d+$/m);
+        }
+        assert.equal((await get(exporterPort, "/other")).status, 404);
+      });
+
+      it("answers version, and Error: unrecognized command to anything else", async () => {
+        assert.equal(await statusCommand(statusPort, "version\n"), "glimpse-cluster 9.9.9\r\n");
+        assert.equal(await statusCommand(statusPort, "counters\n"), "Error: unrecognized command\r\n");
+        assert.equal(await statusCommand(statusPort, "\u0000\u00ff garbage"), "Error: unrecognized command\r\n");
+        assert.equal(await statusCommand(statusPort, "x".repeat(10_000)), "Error: unrecognized command\r\n");
+      });
+    });
+
+    describe("reload", () => {
+      it("adds, removes, resizes and changes functions with jobs in flight; untouched pools lose and wait for nothing; an invalid file changes nothing", async () => {
+        const pools = (extra: Record<string, unknown>) => ({ gearman_servers_list: [server.url], pools_list: extra });
+        const keep = { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["keep"] };
+        const harness = startServe(
+          pools({
+            Keep: keep,
+            Gone: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["gone"] },
+            Resize: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["resize"] },
+            Funcs: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["f_old", "f_both"] },
+          }),
+        );
+        const admin = new AdminClient(server.url);
+        try {
+          const heldBefore = endpoint.held.length;
+          const keepHeld = client.submitJob("keep", "hold-keep");
+          const goneHeld = client.submitJob("gone", "hold-gone");
+          await endpoint.waitHeld(heldBefore + 2);
+          let stream = 0;
+          const streamed: Promise<Buffer>[] = [];
+          let streaming = true;
+          const pump = (async () => {
+            while (streaming) {
+              const job = client.submitJob("keep", `s${stream++}`);
+              streamed.push(job.result);
+              await job.result;
+            }
+          })();
+
+          harness.write(
+            pools({
+              Keep: keep,
+              Resize: { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["resize"] },
+              Funcs: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["f_both", "f_new"] },
+              Added: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["added"] },
+            }),
+          );
+          await eventually(() => harness.serve.summaries().some((p) => p.pool === "Added"), 10_000, "the reload");
+          const gone = harness.serve.summaries().find((p) => p.pool === "Gone");
+          assert.equal(gone?.retiring, true);
+          assert.ok(harness.serve.slots().find((p) => p.pool === "Gone")!.slots.every((slot) => slot.removing));
+
+          assert.equal((await client.submitJob("added", "a").result).toString(), "done:a");
+          assert.equal((await client.submitJob("f_new", "n").result).toString(), "done:n");
+          assert.equal((await client.submitJob("f_both", "b").result).toString(), "done:b");
+          await eventually(async () => (await admin.status()).find((f) => f.func === "f_old")?.workers === 0 || !(await admin.status()).some((f) => f.func === "f_old"), 10_000, "f_old unregistered");
+          assert.equal((await admin.status()).find((f) => f.func === "f_both")?.workers, 1);
+
+          const heldNow = endpoint.held.length;
+          const resized = [client.submitJob("resize", "hold-r1"), client.submitJob("resize", "hold-r2")];
+          const both = (await endpoint.waitHeld(heldNow + 2)).slice(heldNow);
+          for (const held of both) held.reply(ok("resized"));
+          for (const job of resized) assert.equal((await job.result).toString(), "resized");
+
+          harness.write("{ not json");
+          await eventually(() => harness.log.some((line) => line.includes("is not JSON") && line.includes("the running config stays")), 10_000, "the invalid file logged");
+          assert.ok(harness.serve.summaries().some((p) => p.pool === "Added"));
+          assert.equal((await client.submitJob("added", "still").result).toString(), "done:still");
+
+          const [keepRequest, goneRequest] = endpoint.held.slice(heldBefore, heldBefore + 2);
+          keepRequest.reply(ok("kept"));
+          goneRequest.reply(ok("finished after removal"));
+          assert.equal((await keepHeld.result).toString(), "kept");
+          assert.equal((await goneHeld.result).toString(), "finished after removal");
+          await eventually(() => !harness.serve.summaries().some((p) => p.pool === "Gone"), 10_000, "the removed pool gone");
+          streaming = false;
+          await pump;
+          const results = await Promise.all(streamed);
+          assert.ok(results.length > 0);
+          results.forEach((result, i) => assert.equal(result.toString(), `done:s${i}`));
+          assert.ok(!harness.log.some((line) => line.includes("pool=Keep") && line.includes("failed")), harness.log.join("\n"));
+        } finally {
+          if (process.env.SERVE_DEBUG) process.stderr.write(harness.log.join("\n") + "\n");
+          await admin.close();
+          await harness.close();
+        }
+      });
+    });
+
+    describe("the serve command", () => {
+      it("with --daemonize returns once the detached copy serves; it logs where --logconfig's FileAppender says and stops on SIGTERM", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-daemon-"));
+        let pid: number | undefined;
+        try {
+          const file = path.join(dir, "jobs.json");
+          const pidFile = path.join(dir, "serve.pid");
+          const logFile = path.join(dir, "serve.log");
+          const logConfig = path.join(dir, "log.xml");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { Daemon: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["daemon_job"] } } }));
+          writeFileSync(
+            logConfig,
+            `<?xml version="1.0"?>\n<log4j:configuration xmlns:log4j="http://jakarta.apache.org/log4j/">\n<appender name="F" class="org.apache.log4j.FileAppender"><param name="File" value="serve.log"/><layout class="org.apache.log4j.PatternLayout"/></appender>\n<root><priority value="info"/><appender-ref ref="F"/></root>\n</log4j:configuration>\n`,
+          );
+          const run = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", path.relative(process.cwd(), file), "--daemonize", "--pid-file", pidFile, "--logconfig", logConfig]);
+          const line = await run.waitFor(/^glimpse-cluster serve: 1 pool\(s\) from .* \(pid \d+\)$/);
+          pid = Number(/\(pid (\d+)\)$/.exec(line)![1]);
+          assert.equal(await new Promise((resolve) => (run.child.exitCode !== null ? resolve(run.child.exitCode) : run.child.once("exit", resolve))), 0);
+          assert.equal(readFileSync(pidFile, "utf8").trim(), String(pid));
+          assert.equal((await client.submitJob("daemon_job", "d").result).toString(), "done:d");
+          assert.match(readFileSync(logFile, "utf8"), /INFO serving 1 pool\(s\) from /);
+          process.kill(pid, "SIGTERM");
+          await eventually(() => !existsSync(pidFile), 10_000, "the daemon's pid file removed");
+          pid = undefined;
+        } finally {
+          if (pid !== undefined) process.kill(pid, "SIGKILL");
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it("never fails on a --logconfig it cannot use: it warns and logs to stderr", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-logconfig-"));
+        try {
+          const file = path.join(dir, "jobs.json");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { L: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["log_job"] } } }));
+          writeFileSync(path.join(dir, "bad.xml"), "this is not xml <<<");
+          const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--logconfig", path.join(dir, "bad.xml")]);
+          try {
+            await serve.waitFor(/WARN --logconfig .*bad\.xml: not a log4cxx XML configuration/);
+            await serve.waitFor(/^glimpse-cluster serve: 1 pool/);
+            assert.equal((await client.submitJob("log_job", "l").result).toString(), "done:l");
+          } finally {
+            await serve.kill("SIGKILL");
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it("on SIGTERM takes no new jobs, lets the running one finish, removes its pid file and exits 0; a second signal fails the job at once", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-cli-"));
+        try {
+          const file = path.join(dir, "jobs.json");
+          const pidFile = path.join(dir, "serve.pid");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { Term: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["term"] } } }));
+          for (const second of [false, true]) {
+            const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--max-running-time", "60", "--pid_file", pidFile, "--status_port", "0"]);
+            try {
+              await serve.waitFor(/^glimpse-cluster serve: 1 pool\(s\) from .*, status port 127\.0\.0\.1:\d+$/);
+              assert.ok(existsSync(pidFile));
+              const heldBefore = endpoint.held.length;
+              const job = client.submitJob("term", "hold-term");
+              const [held] = (await endpoint.waitHeld(heldBefore + 1)).slice(heldBefore);
+              const exited = new Promise<number | null>((resolve) => serve.child.once("exit", (code) => resolve(code)));
+              serve.child.kill("SIGTERM");
+              await serve.waitFor(/SIGTERM: taking no new jobs/);
+              if (second) {
+                serve.child.kill("SIGTERM");
+                assert.equal(((await job.result.catch((e: unknown) => e)) as JobError).code, "JOB_FAILED");
+                await held.job.aborted;
+              } else {
+                held.reply(ok("finished while stopping"));
+                assert.equal((await job.result).toString(), "finished while stopping");
+              }
+              assert.equal(await exited, 0);
+              assert.ok(!existsSync(pidFile), "the pid file is removed");
+            } finally {
+              await serve.kill("SIGKILL");
+            }
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    });
+  });
+}
