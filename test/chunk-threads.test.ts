@@ -43,7 +43,7 @@ const resultOf = (bytes: Uint8Array) => {
 describe("chunk threads with prefetch", () => {
   const threads = new ChunkThreads({ threads: 1, prefetch: 1, resourceLimits: undefined, memoryWaitMs: 5000, policy: { allowSource: true, allowedModules: [], why: "test" } });
   after(async () => {
-    for (const label of ["running", "waiting", "stuck", "behind"]) release(label);
+    for (const label of ["running", "waiting", "stuck", "behind", "doomed"]) release(label);
     await threads.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -78,6 +78,20 @@ describe("chunk threads with prefetch", () => {
     await started("behind");
     release("behind");
     assert.equal(resultOf(await second), "behind");
+  });
+
+  it("a large chunk moved to a thread that died before taking it runs on the replacement with all its bytes; the node's copy is untouched", async () => {
+    const blob = new Uint8Array(256 * 1024).map((_, i) => (i * 7) % 251);
+    const big = encodeChunkRequest({ fn: toFunctionRef((x: { blob: Uint8Array }) => x.blob.reduce((sum, b) => sum + b, 0)), items: [{ blob }], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 0 });
+    const before = Buffer.from(big);
+    const controller = new AbortController();
+    const first = threads.run(request("doomed"), controller.signal);
+    const second = threads.run(big, new AbortController().signal);
+    await started("doomed");
+    controller.abort(new Error("attempt timed out"));
+    await assert.rejects(first, /attempt timed out/);
+    assert.equal(resultOf(await second), blob.reduce((sum, b) => sum + b, 0));
+    assert.ok(before.equals(big), "the request the node holds is not detached or changed");
   });
 
   it("without prefetch: a chunk handed over as soon as the running one was stopped runs on the replacement thread; one still held at destroy rejects", async () => {

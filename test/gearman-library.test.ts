@@ -91,6 +91,22 @@ for (const kind of jobServerKinds()) {
       assert.equal(runs, 1);
     });
 
+    it("a large payload is the submitter's and a large result each client's own: one job's result, coalesced for two clients, changed by one, is unchanged for the other", async () => {
+      const c1 = client();
+      const c2 = client();
+      const payload = Buffer.alloc(200 * 1024, 7);
+      const a = c1.submitJob("large_own", payload, { unique: "large-unique" });
+      const b = c2.submitJob("large_own", payload, { unique: "large-unique" });
+      await Promise.all([a, b].map((job) => new Promise((resolve) => job.once("created", resolve))));
+      // The handler changes the job's data and returns it: the worker's copy, never the client's.
+      worker().register("large_own", (job) => ((job.data[0] = 1), job.data)).start();
+      const [ra, rb] = await Promise.all([a.result, b.result]);
+      assert.ok(payload.every((byte) => byte === 7), "the submitted payload is unchanged");
+      assert.deepEqual([ra.length, ra[0], ra[1]], [payload.length, 1, 7]);
+      ra.fill(0);
+      assert.deepEqual([rb.length, rb[0], rb[1], rb[rb.length - 1]], [payload.length, 1, 7, 7], "the other client's result shares no bytes with the first's");
+    });
+
     it("forwards status, data and warnings to the client", async () => {
       worker()
         .register("chatty", (job: WorkerJob) => {

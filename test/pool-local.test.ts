@@ -25,6 +25,19 @@ describe("local cluster", () => {
     assert.notEqual(node.pid, process.pid);
   });
 
+  it("a map that changes its large items in place leaves the caller's items as they were, and each result is its own", async () => {
+    // 64 KB items travel as views of the bytes they arrived in on every side: none may be shared with the caller or another result.
+    const items = Array.from({ length: 6 }, (_, i) => new Uint8Array(64 * 1024).fill(i + 1));
+    const out = await pool.map((a: Uint8Array) => ((a[0] = 200), a.fill(99, 1, 10), a), items, { chunksize: 2 });
+    items.forEach((item, i) => assert.ok(item.every((b) => b === i + 1), `the caller's item ${i} is unchanged`));
+    out.forEach((result, i) => {
+      assert.equal(result.length, 64 * 1024);
+      assert.deepEqual([result[0], result[9], result[10], result[result.length - 1]], [200, 99, i + 1, i + 1], `result ${i}`);
+    });
+    out[0].fill(0);
+    assert.deepEqual([out[1][0], out[1][10]], [200, 2], "results of one chunk share no bytes");
+  });
+
   it("a chunk past its timeout is retried, then the map fails naming the chunk", async () => {
     const error = await pool
       .map(() => new Promise(() => {}), [1, 2, 3], { chunksize: 3, timeout: 200, retries: 1 })

@@ -30,7 +30,7 @@ import { abortedError, closedError, failoversExhausted, noServer, timeoutError, 
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
-import { toBuffer, type Payload } from "./payload.js";
+import { keepPayload, toBuffer, type Payload } from "./payload.js";
 import { ServerChoice } from "./server-choice.js";
 import { ServerLink, type LinkOwner } from "./server-link.js";
 import { Submission, type SubmissionOwner } from "./submission.js";
@@ -165,7 +165,7 @@ export class GearmanClient extends EventEmitter {
     const job = submission.job;
     switch (packet.type) {
       case PacketType.WORK_COMPLETE:
-        return this.finish(submission, undefined, Buffer.from(rest));
+        return this.finish(submission, undefined, keepPayload(rest, packet.exclusive));
       case PacketType.WORK_DATA:
         return void job.emit("data", Buffer.from(rest));
       case PacketType.WORK_WARNING:

@@ -71,6 +71,8 @@ export class ServerConnection {
       expect: "RES",
       maxPacketSize: this.options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
       peer: this.name,
+      // A stream the caller opened may hand over buffers its writer still holds (an in-process socket does).
+      freshChunks: !opened,
       onPacket: (packet) => this.options.onPacket(packet, this),
     });
     let failure: GearmanError | undefined;

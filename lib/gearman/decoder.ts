@@ -23,6 +23,12 @@ export interface FrameDecoderOptions {
   maxLineLength?: number;
   /** Names the peer in error messages, e.g. "127.0.0.1:53211". */
   peer?: string;
+  /**
+   * Every chunk pushed is memory no one else reads or writes (a TCP or TLS
+   * socket's reads are fresh buffers). Default false: only frames the
+   * decoder assembled itself are marked exclusive.
+   */
+  freshChunks?: boolean;
 }
 
 export class FrameDecoder {
@@ -58,12 +64,13 @@ export class FrameDecoder {
     } else if (this.buffered < this.need) {
       return;
     }
-    const data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+    const assembled = this.chunks.length > 1;
+    const data = assembled ? Buffer.concat(this.chunks, this.buffered) : this.chunks[0];
     this.chunks = [];
     this.buffered = 0;
     let at: number;
     try {
-      at = this.decode(data);
+      at = this.decode(data, assembled || this.options.freshChunks === true);
     } catch (error) {
       this.failed = true;
       throw error;
@@ -83,7 +90,7 @@ export class FrameDecoder {
   }
 
   /** Decodes every whole frame in `data`; returns the offset of the first undecoded byte. */
-  private decode(data: Buffer): number {
+  private decode(data: Buffer, exclusive: boolean): number {
     const { onPacket, onText, expect, peer } = this.options;
     let at = 0;
     while (at < data.length) {
@@ -119,7 +126,7 @@ export class FrameDecoder {
       const frame = data.subarray(at, at + HEADER_SIZE + size);
       at += HEADER_SIZE + size;
       this.need = HEADER_SIZE;
-      onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame));
+      onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame, exclusive));
     }
     this.need = HEADER_SIZE;
     return at;

@@ -23,6 +23,10 @@ export function magicOf(value: number): Magic | undefined {
   return value === MAGIC_REQ ? "REQ" : value === MAGIC_RES ? "RES" : undefined;
 }
 
+/** Last arguments from this size on are written from where they are (encodeRawParts). */
+export const WRITE_IN_PLACE_AT = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+
 type Part = Buffer | Uint8Array | string | number;
 
 function partLength(part: Part): number {
@@ -51,6 +55,20 @@ export function encodeRaw(magic: Magic, type: number, parts: readonly Part[]): B
     }
   }
   return out;
+}
+
+/**
+ * encodeRaw as buffers to write one after the other: a last part of
+ * WRITE_IN_PLACE_AT bytes or more is not copied but follows the packet's
+ * head as its own buffer (written with it in one writev). The caller must
+ * not change that part until it is written.
+ */
+export function encodeRawParts(magic: Magic, type: number, parts: readonly Part[]): Buffer[] {
+  const last = parts[parts.length - 1];
+  if (typeof last !== "object" || last.byteLength < WRITE_IN_PLACE_AT) return [encodeRaw(magic, type, parts)];
+  const head = encodeRaw(magic, type, [...parts.slice(0, -1), EMPTY]);
+  head.writeUInt32BE(head.length - HEADER_SIZE + last.byteLength, 8);
+  return [head, Buffer.isBuffer(last) ? last : Buffer.from(last.buffer, last.byteOffset, last.byteLength)];
 }
 
 /** Encodes packet `name` with its named arguments, e.g. `encodePacket("REQ", "SUBMIT_JOB", { func, unique, data })`. */
@@ -107,6 +125,12 @@ export class Packet {
     readonly body: Buffer,
     /** The received bytes of the whole packet, header and body (FrameDecoder sets it), for passing a packet on without copying it. */
     readonly frame?: Buffer,
+    /**
+     * Whether the memory under `body` is this receiver's alone: bytes the decoder assembled itself, or a
+     * read from a stream whose reads are fresh buffers (TCP, TLS). A receiver may then keep a view of it
+     * instead of a copy (keepPayload, payload.ts).
+     */
+    readonly exclusive = false,
   ) {}
 
   /** The packet's name, or `UNKNOWN_<n>` for a number outside the protocol. */

@@ -18,3 +18,17 @@ export function toBuffer(data: Payload, argument: string): Buffer {
 function describe(value: unknown): string {
   return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
 }
+
+/** Payloads from this size on may be kept as views of the bytes they arrived in (keepPayload). */
+export const KEEP_VIEW_AT = 16 * 1024;
+
+/**
+ * A received payload to keep past the packet's callback: the view itself
+ * when its memory is the receiver's alone (`exclusive`, Packet.exclusive),
+ * it is large and it fills most of the buffer it lies in (so it pins little
+ * else); otherwise a copy.
+ */
+export function keepPayload(bytes: Buffer, exclusive: boolean): Buffer {
+  if (exclusive && bytes.length >= KEEP_VIEW_AT && bytes.length * 2 >= bytes.buffer.byteLength) return bytes;
+  return Buffer.from(bytes);
+}

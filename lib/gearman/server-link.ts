@@ -94,7 +94,7 @@ export class ServerLink {
   /** Sends the submission's current attempt; its JOB_CREATED (or ERROR) is the next reply. */
   submit(submission: Submission): void {
     this.awaiting.push(submission);
-    this.connection.send(submission.encode());
+    for (const part of submission.encode()) this.connection.send(part);
   }
 
   /** The job now runs under `handle` here: WORK_* packets for it reach the owner. */

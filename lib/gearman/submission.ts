@@ -7,7 +7,7 @@
  */
 import { ClientJob, type SubmissionView } from "./client-job.js";
 import type { Priority, SubmitOptions } from "./client-options.js";
-import { encodePacket, encodeRaw } from "./packet.js";
+import { encodePacket, encodeRawParts } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 import type { ServerLink } from "./server-link.js";
 
@@ -95,10 +95,10 @@ export class Submission implements SubmissionView {
     this.owner.cancel(this, this.signal!.reason);
   }
 
-  /** The SUBMIT_JOB* packet of one attempt. */
-  encode(): Buffer {
-    if (this.epoch !== undefined) return encodePacket("REQ", "SUBMIT_JOB_EPOCH", { func: this.func, unique: this.unique, epoch: this.epoch, data: this.data });
-    return encodeRaw("REQ", this.packetType, [this.func, this.unique, this.data]);
+  /** The SUBMIT_JOB* packet of one attempt, as buffers to write one after the other (a large payload is not copied: encodeRawParts). */
+  encode(): Buffer[] {
+    if (this.epoch !== undefined) return [encodePacket("REQ", "SUBMIT_JOB_EPOCH", { func: this.func, unique: this.unique, epoch: this.epoch, data: this.data })];
+    return encodeRawParts("REQ", this.packetType, [this.func, this.unique, this.data]);
   }
 
   /** (Re)starts the attempt timer, if the job has a timeoutMs. */

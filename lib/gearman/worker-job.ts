@@ -1,5 +1,5 @@
 /** One job a worker was assigned: its input, and the packets its handler may send back. */
-import { encodeRaw } from "./packet.js";
+import { encodeRaw, encodeRawParts } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 import { toBuffer, type Payload } from "./payload.js";
 import { ArgumentError } from "../argument-error.js";
@@ -66,22 +66,23 @@ export class WorkerJob {
 
   /** WORK_COMPLETE with the result. The first terminal call (complete, fail, exception) wins; later ones are ignored. */
   complete(data: Payload = Buffer.alloc(0)): void {
-    if (!this.done) this.end(encodeRaw("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data, "complete data")]));
+    if (!this.done) this.end(encodeRawParts("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data, "complete data")]));
   }
 
   /** WORK_FAIL. Final: gearmand never retries it. */
   fail(): void {
-    if (!this.done) this.end(encodeRaw("REQ", PacketType.WORK_FAIL, [this.handle]));
+    if (!this.done) this.end([encodeRaw("REQ", PacketType.WORK_FAIL, [this.handle])]);
   }
 
   /** WORK_EXCEPTION: clients that asked for exceptions get `data`; the others get WORK_FAIL. Final. */
   exception(data: Payload): void {
-    if (!this.done) this.end(encodeRaw("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data, "exception data")]));
+    if (!this.done) this.end(encodeRawParts("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data, "exception data")]));
   }
 
-  private end(bytes: Buffer): void {
+  /** Sends the final packet; its parts go out in this tick's one write, so nothing comes between them. */
+  private end(parts: readonly Buffer[]): void {
     this.done = true;
-    this.link.send(bytes);
+    for (const bytes of parts) this.link.send(bytes);
   }
 
   /** @internal The result can no longer be delivered: abort the signal, send nothing more. */

@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import { ServerConnection } from "./connection.js";
 import { encodePacket, splitArgs, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
+import { keepPayload } from "./payload.js";
 import { WorkerJob } from "./worker-job.js";
 import { closedError, protocolError, timeoutError, ServerError, type GearmanError } from "./errors.js";
 import { fillWorkerOptions, checkConcurrency, checkRegistration, type FilledWorkerOptions, type RegisterOptions, type WorkerOptions } from "./worker-options.js";
@@ -194,15 +195,15 @@ export class GearmanWorker extends EventEmitter {
         return this.checkIdle();
       case PacketType.JOB_ASSIGN_UNIQ: {
         const [handle, func, unique, data] = splitArgs(packet.body, 4, "JOB_ASSIGN_UNIQ");
-        return this.assign(link, handle.toString(), func.toString(), unique.toString(), data);
+        return this.assign(link, handle.toString(), func.toString(), unique.toString(), data, packet.exclusive);
       }
       case PacketType.JOB_ASSIGN: {
         const [handle, func, data] = splitArgs(packet.body, 3, "JOB_ASSIGN");
-        return this.assign(link, handle.toString(), func.toString(), "", data);
+        return this.assign(link, handle.toString(), func.toString(), "", data, packet.exclusive);
       }
       case PacketType.JOB_ASSIGN_ALL: {
         const [handle, func, unique, , data] = splitArgs(packet.body, 5, "JOB_ASSIGN_ALL");
-        return this.assign(link, handle.toString(), func.toString(), unique.toString(), data);
+        return this.assign(link, handle.toString(), func.toString(), unique.toString(), data, packet.exclusive);
       }
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");
@@ -216,10 +217,10 @@ export class GearmanWorker extends EventEmitter {
     }
   }
 
-  private assign(link: WorkerLink, handle: string, func: string, unique: string, data: Buffer): void {
+  private assign(link: WorkerLink, handle: string, func: string, unique: string, data: Buffer, exclusive: boolean): void {
     if (!link.grabbing) return link.connection.drop(protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name));
     link.grabbing = false;
-    const job = new WorkerJob(handle, func, unique, Buffer.from(data), { server: link.connection.name, send: (bytes) => link.connection.send(bytes) });
+    const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), { server: link.connection.name, send: (bytes) => link.connection.send(bytes) });
     link.jobs.add(job);
     this.runningCount++;
     this.emit("job", job);
