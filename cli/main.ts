@@ -14,6 +14,7 @@ import { registerLaunchWorker } from "./commands/launch-worker.js";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerKeygen } from "./commands/keygen.js";
+import { registerStatus } from "./commands/status.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerLaunchBroker(program);
   registerLaunchWorker(program);
   registerClusterCommands(program);
+  registerStatus(program);
   registerKeygen(program);
   return program;
 }
@@ -49,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || code === "CONFIG" || code === "BAD_ARGUMENT") {
       process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
       return 2;
+    }
+    if (code === "UNREACHABLE") {
+      process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
+      return 1;
     }
     process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);
     return 1;

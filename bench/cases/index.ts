@@ -7,5 +7,6 @@ import { cpuScaling } from "./cpu-scaling.js";
 import { latency } from "./latency.js";
 import { imapMemory } from "./imap-memory.js";
 import { payload } from "./payload.js";
+import { metricsScrape } from "./metrics-scrape.js";
 
-export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload];
+export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload, metricsScrape];

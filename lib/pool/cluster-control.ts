@@ -50,6 +50,13 @@ export interface ControlOptions {
   readonly onRefused?: (error: SignatureError, topic: string) => void;
 }
 
+/** What a cluster command could reach: each job server (by its admin connection) and each channel endpoint. */
+export interface Reach {
+  readonly jobServers: readonly { readonly server: string; readonly reached: boolean; readonly error?: string }[];
+  /** A bound endpoint (direct mode) is ours and counts as reached; a connected one once ZeroMQ connected to it. */
+  readonly channels: readonly { readonly channel: "command" | "log"; readonly endpoint: string; readonly bind: boolean; readonly reached: boolean }[];
+}
+
 type Listener = (envelope: LogEnvelope) => void;
 
 const isAckOf = (envelope: LogEnvelope, id: string) => envelope.message.type === "ack" && envelope.message.commandId === id;
@@ -65,6 +72,8 @@ export class ClusterControl {
   private readonly id = `client-${randomBytes(4).toString("hex")}`;
   private counter = 0;
   private closed = false;
+  private commandReached = false;
+  private logReached = false;
   /** Publishing's view of the channel ends. */
   private readonly channel: CommandChannel = {
     send: (command, topic, id) => this.send(command, topic, id),
@@ -84,6 +93,24 @@ export class ClusterControl {
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
     this.live = new LiveNodes(options.jobServers, options.tls);
+    if (!options.commandBind) this.publisher.socket.events.on("connect", () => (this.commandReached = true));
+    if (!options.logBind) this.subscriber.socket.events.on("connect", () => (this.logReached = true));
+  }
+
+  /**
+   * Which job servers answered the admin connection (asking them now if
+   * none was asked yet) and which channel endpoints ZeroMQ connected to.
+   */
+  async reach(): Promise<Reach> {
+    const { live, options } = this;
+    if (live.reached.size === 0 && live.unreachable.size === 0) await live.list();
+    return {
+      jobServers: options.jobServers.map((server) => ({ server, reached: live.reached.has(server) && !live.unreachable.has(server), error: live.unreachable.get(server) })),
+      channels: [
+        { channel: "command", endpoint: this.commandEndpoint, bind: options.commandBind, reached: options.commandBind || this.commandReached },
+        { channel: "log", endpoint: this.logEndpoint, bind: options.logBind, reached: options.logBind || this.logReached },
+      ],
+    };
   }
 
   static async open(options: ControlOptions): Promise<ClusterControl> {

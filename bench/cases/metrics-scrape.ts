@@ -1,0 +1,117 @@
+/**
+ * What Prometheus costs the job server: the embedded server under full load
+ * (100 echo jobs in flight), with --metrics-port scraped every second,
+ * against the same server without metrics, side by side in alternating
+ * rounds on fresh servers.
+ *
+ *   for each round (order alternates):  start server → 2 raw workers → warm-up
+ *     → 100 in flight (and, with metrics, GET /metrics every second) → stop
+ */
+import { embedded, type ServerContender } from "../job-servers.js";
+import { rawLoad, rawWorker } from "../raw-gearman.js";
+import { median } from "../measure.js";
+import { ratio, round, skippedRow, type BenchCase, type Row } from "../bench-case.js";
+
+const FUNC = "echo";
+const ROUNDS = 6;
+const JOBS = 120_000;
+const IN_FLIGHT = 100;
+const WARMUP_JOBS = 2000;
+const SCRAPE_EVERY_MS = 1000;
+
+const PLAIN = embedded();
+const SCRAPED = embedded({ metrics: true });
+
+interface Scrapes {
+  count: number;
+  ms: number[];
+  bytes: number;
+}
+
+/** GETs the URL every second (the first at once) until stopped; a scrape never overlaps the previous one. */
+function scrapeEverySecond(url: string, scrapes: Scrapes): () => Promise<void> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const once = () => {
+    const begin = performance.now();
+    current = fetch(url)
+      .then(async (response) => {
+        if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`);
+        scrapes.bytes = (await response.text()).length;
+        scrapes.count++;
+        scrapes.ms.push(performance.now() - begin);
+      })
+      .finally(() => {
+        if (!stopped) timer = setTimeout(once, Math.max(0, SCRAPE_EVERY_MS - (performance.now() - begin)));
+      });
+  };
+  once();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await current;
+  };
+}
+
+export const metricsScrape: BenchCase = {
+  name: "metrics-scrape",
+  workload: `the embedded job server, 8-byte echo jobs from one raw client to 2 raw echo workers, ${IN_FLIGHT} in flight, ${JOBS} jobs a round after ${WARMUP_JOBS} warm-up jobs; without metrics, and with --metrics-port scraped (GET /metrics) every ${SCRAPE_EVERY_MS} ms during the load; ${ROUNDS} rounds on fresh servers, alternating which goes first; jobs/s is the median round`,
+  budgetSeconds: 240,
+  async run({ signal }) {
+    const rows: Row[] = [];
+    if (PLAIN.skip) return { rows: [skippedRow(PLAIN.name, PLAIN.skip)], ratios: [], notes: [] };
+    const jps = new Map<string, number[]>([
+      [PLAIN.name, []],
+      [SCRAPED.name, []],
+    ]);
+    const scrapes: Scrapes = { count: 0, ms: [], bytes: 0 };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order: ServerContender[] = r % 2 === 0 ? [PLAIN, SCRAPED] : [SCRAPED, PLAIN];
+      for (const contender of order) {
+        const server = await contender.start();
+        try {
+          const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
+          try {
+            await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: WARMUP_JOBS, signal });
+            const stop = server.metricsUrl ? scrapeEverySecond(server.metricsUrl, scrapes) : undefined;
+            try {
+              const result = await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: JOBS, signal });
+              jps.get(contender.name)!.push(result.jobsPerSecond);
+            } finally {
+              await stop?.();
+            }
+          } finally {
+            for (const worker of workers) worker.close();
+          }
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+    for (const contender of [PLAIN, SCRAPED]) {
+      const figures = jps.get(contender.name)!;
+      rows.push({
+        contender: contender.name,
+        setting: `${IN_FLIGHT} in flight${contender === SCRAPED ? ", scraped every second" : ""}`,
+        "jobs/s": Math.round(median(figures)),
+        "jobs/s per round": figures.map((v) => Math.round(v)).join(" / "),
+        ...(contender === SCRAPED ? { scrapes: scrapes.count, "scrape p50 ms": round(median(scrapes.ms), 2), "exposition bytes": scrapes.bytes } : {}),
+      });
+    }
+    const cost = 1 - median(jps.get(SCRAPED.name)!) / median(jps.get(PLAIN.name)!);
+    return {
+      rows,
+      ratios: [
+        ratio("scraped/plain jobs/s", median(jps.get(SCRAPED.name)!) / median(jps.get(PLAIN.name)!), { text: "≥ 0.98 (scraping costs < 2%)", met: (v) => v >= 0.98 }),
+        ratio("throughput lost to scraping (fraction)", cost),
+      ],
+      notes: [
+        `${PLAIN.settings}.`,
+        `${SCRAPED.settings}.`,
+        "The scraper is this process (the load generator's), a plain fetch of the exposition; the exposition holds the process_* and nodejs_* default metrics beside glimpse_jobserver_*.",
+        "Load generator, workers and server share 2 cores; round-to-round spread is the noise floor of the ratio.",
+      ],
+    };
+  },
+};
