@@ -15,6 +15,7 @@ import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerKeygen } from "./commands/keygen.js";
 import { registerStatus } from "./commands/status.js";
+import { registerDashboard } from "./commands/dashboard.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerLaunchWorker(program);
   registerClusterCommands(program);
   registerStatus(program);
+  registerDashboard(program);
   registerKeygen(program);
   return program;
 }

@@ -9,7 +9,8 @@ import type { Command } from "commander";
 import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
-import { clusterStatus, formatJobServerTable, type ClusterStatus } from "../cluster-status.js";
+import { clusterStatus, type ClusterStatus } from "../../lib/dashboard/cluster-status.js";
+import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
 import { reportReach } from "../reach-report.js";
 

@@ -20,6 +20,7 @@ import { ArgumentError, wholeNumber } from "../argument-error.js";
 import { chunksOf, joinChunks, knownLength, autoChunksize, isArrayLike, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
+import { ProgressPublisher } from "./progress-publisher.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, poolClosed } from "./errors.js";
 import type { ClusterControl, NodeStats } from "./cluster-control.js";
@@ -138,7 +139,12 @@ export class ClusterPool implements AsyncDisposable {
 
     let done = 0;
     let failed = 0;
-    const report = () => opts.onProgress?.({ done, total, failed } satisfies Progress);
+    const progress = new ProgressPublisher((p) => this.control.publishProgress(p), mapId, functionName, total);
+    const report = () => {
+      opts.onProgress?.({ done, total, failed } satisfies Progress);
+      progress.update(done, failed);
+    };
+    progress.update(0, 0);
     const context = {
       client: this.client,
       mapId,
@@ -169,12 +175,17 @@ export class ClusterPool implements AsyncDisposable {
         yield chunk.results as R[];
       }
       finished = true;
+      progress.end("finished");
     } catch (error) {
+      progress.end("failed");
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
       throw error;
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
-      if (!finished) this.control.cancelMap(mapId);
+      if (!finished) {
+        progress.end("failed");
+        this.control.cancelMap(mapId);
+      }
     }
   }
 

@@ -3,9 +3,9 @@
  * server's functions (admin `status`, so gearmand too), or why it could not
  * be asked, and the worker nodes' ping replies.
  */
-import { AdminClient } from "../lib/gearman/admin.js";
-import type { GearmanTlsOptions } from "../lib/gearman/transport.js";
-import type { ClusterControl, NodeStats } from "../lib/pool/cluster-control.js";
+import { AdminClient } from "../gearman/admin.js";
+import type { GearmanTlsOptions } from "../gearman/transport.js";
+import type { ClusterControl, NodeStats } from "../pool/cluster-control.js";
 
 export interface FunctionRow {
   readonly name: string;
@@ -51,20 +51,4 @@ export async function jobServerStatus(servers: readonly string[], tls: GearmanTl
 export async function clusterStatus(control: ClusterControl, servers: readonly string[], tls: GearmanTlsOptions | undefined, pingWaitMs: number): Promise<ClusterStatus> {
   const [jobServers, nodes] = await Promise.all([jobServerStatus(servers, tls), control.ping(pingWaitMs)]);
   return { time: Date.now(), jobServers, nodes };
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length > 1).map((r) => r[i]?.length ?? 0)));
-  return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("  ").trimEnd()).join("\n");
-}
-
-/** The job servers' table: SERVER FUNCTION QUEUED RUNNING WORKERS, one row per function, and a row for a server that could not be asked. */
-export function formatJobServerTable(servers: readonly JobServerStatus[]): string {
-  const rows: string[][] = [];
-  for (const s of servers) {
-    if (!s.reachable) rows.push([s.server, `unreachable: ${s.error ?? "no answer"}`]);
-    else if (s.functions.length === 0) rows.push([s.server, "-", "0", "0", "0"]);
-    else for (const f of s.functions) rows.push([s.server, f.name, String(f.queued), String(f.running), String(f.workers)]);
-  }
-  return table(["SERVER", "FUNCTION", "QUEUED", "RUNNING", "WORKERS"], rows);
 }
