@@ -141,6 +141,11 @@ export class ClusterControl {
     return control;
   }
 
+  /** The job servers this client asks for the live nodes, the TLS to them, and whether messages are signed (a cluster key). */
+  get cluster(): { readonly jobServers: readonly string[]; readonly tls: GearmanTlsOptions | undefined; readonly signed: boolean } {
+    return { jobServers: this.options.jobServers, tls: this.options.tls, signed: this.options.key !== undefined };
+  }
+
   /** The command endpoint actually used (the bound address, with its port, in direct mode). */
   get commandEndpoint(): string {
     return this.publisher.endpoint;

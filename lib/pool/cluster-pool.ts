@@ -198,9 +198,25 @@ export class ClusterPool implements AsyncDisposable {
     return { kind: "cached", key };
   }
 
+  /** The pool's command and log channels, for what watches this pool's cluster from its process (a dashboard). */
+  get channels(): ClusterControl {
+    return this.control;
+  }
+
+  /** Runs `release` first when the pool closes (before its channels and job server connections go). */
+  closeFirst(release: () => Promise<void>): void {
+    this.beforeClose.push(release);
+  }
+
+  private readonly beforeClose: (() => Promise<void>)[] = [];
+
+  /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
+  dashboardUrl: string | undefined = undefined;
+
   /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.allSettled(this.beforeClose.map((release) => release()));
       await Promise.allSettled([this.client.close(), this.control.close()]);
       await this.release?.();
     })();
