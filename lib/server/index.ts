@@ -3,5 +3,5 @@ export type { JobServerOptions } from "./server-options.js";
 export { SERVER_VERSION } from "./admin-commands.js";
 export type { InProcessSocket } from "./in-process-socket.js";
 export type { JobServerStats } from "./job-server.js";
-export type { FunctionSummary } from "./scheduler-views.js";
+export type { FunctionSummary, FunctionCounts } from "./scheduler-views.js";
 export { jobServerMetrics } from "./server-metrics.js";

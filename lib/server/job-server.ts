@@ -30,7 +30,7 @@ import type { Session } from "./scheduler-state.js";
 import { dispatchRequest } from "./dispatch.js";
 import { runAdminCommand, type AdminHost } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
-import type { FunctionSummary } from "./scheduler-views.js";
+import type { FunctionCounts, FunctionSummary } from "./scheduler-views.js";
 
 export interface ServerAddressInfo {
   readonly host: string;
@@ -39,8 +39,8 @@ export interface ServerAddressInfo {
 
 /** What the server has done and holds, for metrics: read at scrape time, nothing is kept for it. */
 export interface JobServerStats {
-  /** Every function known, with its queues and job counts (the admin `status` view and counters since start). */
-  readonly functions: readonly FunctionSummary[];
+  /** Every function known, with its queues (the admin `status` view) and its job counts since start. */
+  readonly functions: readonly (FunctionSummary & FunctionCounts)[];
   /** Connections open now (clients, workers and admin sessions). */
   readonly connections: number;
   /** Bytes read from and written to connections since start. */
@@ -207,7 +207,9 @@ export class JobServer extends EventEmitter implements PeerHost {
       }
       journal = { path, bytes };
     }
-    return { functions: [...this.scheduler.functions()], connections: this.peers.size, bytesReceived: this.bytesReceived, bytesSent: this.bytesSent, journal };
+    const counts = new Map([...this.scheduler.counts()].map((c) => [c.name, c]));
+    const functions = [...this.scheduler.functions()].map((f) => ({ ...f, ...counts.get(f.name)! }));
+    return { functions, connections: this.peers.size, bytesReceived: this.bytesReceived, bytesSent: this.bytesSent, journal };
   }
 
   /** PeerHost: runs before any reply leaves. */

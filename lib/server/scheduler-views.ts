@@ -13,7 +13,12 @@ export interface FunctionSummary {
   readonly scheduled: number;
   /** Connections registered for it. */
   readonly workers: number;
-  /** Jobs accepted since start, [priority: high, normal, low][background ? 1 : 0]. */
+}
+
+/** A function's job counts since the server started (the metrics' counters). */
+export interface FunctionCounts {
+  readonly name: string;
+  /** Jobs accepted, [priority: high, normal, low][background ? 1 : 0]. */
   readonly submitted: readonly (readonly [number, number])[];
   /** Jobs that ended with WORK_COMPLETE. */
   readonly completed: number;
@@ -46,14 +51,13 @@ export type DropResult = "dropped" | "unknown" | "in use";
 
 export function functionSummary(queue: FunctionQueue): FunctionSummary {
   const [high, normal, low] = queue.queues;
+  return { name: queue.name, total: queue.total, running: queue.running, queued: [high.length, normal.length, low.length], scheduled: queue.scheduled, workers: queue.workers.size };
+}
+
+export function functionCounts(queue: FunctionQueue): FunctionCounts {
   const counters = queue.counters;
   return {
     name: queue.name,
-    total: queue.total,
-    running: queue.running,
-    queued: [high.length, normal.length, low.length],
-    scheduled: queue.scheduled,
-    workers: queue.workers.size,
     submitted: counters.submitted.map(([foreground, background]) => [foreground, background] as const),
     completed: counters.completed,
     failed: { ...counters.failed },
