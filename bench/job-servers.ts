@@ -17,6 +17,8 @@ export interface BenchJobServer {
   readonly port: number;
   /** "127.0.0.1:PORT" */
   readonly url: string;
+  /** Its Prometheus endpoint, when started with one. */
+  readonly metricsUrl?: string;
   /** SIGTERM, SIGKILL after 3 s; resolves once the process is gone. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -61,11 +63,12 @@ function track(child: ChildProcess): () => Promise<void> {
   };
 }
 
-const running = (name: string, child: ChildProcess, port: number, stop: () => Promise<void>): BenchJobServer => ({
+const running = (name: string, child: ChildProcess, port: number, stop: () => Promise<void>, metricsUrl?: string): BenchJobServer => ({
   name,
   pid: child.pid!,
   port,
   url: `127.0.0.1:${port}`,
+  metricsUrl,
   stop,
 });
 
@@ -121,22 +124,25 @@ export function gearmand(threads?: number): ServerContender {
   };
 }
 
-/** Our embedded job server, run through the compiled CLI with `--job-retries 0`. */
-export function embedded(): ServerContender {
-  const name = "embedded";
+/** Our embedded job server, run through the compiled CLI with `--job-retries 0` (and --metrics-port 0 with `metrics`). */
+export function embedded(options: { metrics?: boolean } = {}): ServerContender {
+  const name = options.metrics ? "embedded with metrics" : "embedded";
+  const extra = options.metrics ? ["--metrics-port", "0"] : [];
   return {
     name,
-    settings: `${name}: node dist/cli/main.js job-server --host 127.0.0.1 --port 0 --job-retries 0`,
+    settings: `${name}: node dist/cli/main.js job-server --host 127.0.0.1 --port 0 --job-retries 0${extra.length ? ` ${extra.join(" ")}` : ""}`,
     skip: existsSync(CLI_PATH) ? undefined : `the CLI is not built (${CLI_PATH}); run npx tsc -p .`,
     async start() {
-      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--host", "127.0.0.1", "--port", "0", "--job-retries", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--host", "127.0.0.1", "--port", "0", "--job-retries", "0", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
       let output = "";
+      let metricsUrl: string | undefined;
       const ready = new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${name} did not print "listening on HOST:PORT" within ${START_LIMIT_MS} ms:\n${output}`)), START_LIMIT_MS);
         const onData = (chunk: Buffer) => {
           output += chunk;
           const match = /listening on \S+?:(\d+)/.exec(output);
-          if (match) {
+          metricsUrl = /metrics on (\S+)\n/.exec(output)?.[1];
+          if (match && (!options.metrics || metricsUrl)) {
             clearTimeout(timer);
             child.stdout!.off("data", onData).resume();
             resolve(Number(match[1]));
@@ -151,7 +157,8 @@ export function embedded(): ServerContender {
       });
       const stop = track(child);
       try {
-        return running(name, child, await ready, stop);
+        const port = await ready;
+        return running(name, child, port, stop, metricsUrl);
       } catch (error) {
         await stop();
         throw error;

@@ -15,6 +15,8 @@ import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerKeygen } from "./commands/keygen.js";
 import { registerServe } from "./commands/serve.js";
+import { registerStatus } from "./commands/status.js";
+import { registerDashboard } from "./commands/dashboard.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerLaunchBroker(program);
   registerLaunchWorker(program);
   registerClusterCommands(program);
+  registerStatus(program);
+  registerDashboard(program);
   registerKeygen(program);
   registerServe(program);
   return program;
@@ -51,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || code === "CONFIG" || code === "JOBS_CONFIG" || code === "BAD_ARGUMENT") {
       process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
       return 2;
+    }
+    if (code === "UNREACHABLE") {
+      process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
+      return 1;
     }
     process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);
     return 1;

@@ -4,7 +4,11 @@
  * broker, worker nodes and their supervisor), configuration, and every error
  * a user can meet. Internals are imported by file, never through here.
  */
-export { MakePool, type MakePoolOptions } from "./pool/make-pool.js";
+export { MakePool, type MakePoolOptions } from "./dashboard/make-pool.js";
+export { Dashboard } from "./dashboard/dashboard-server.js";
+export type { DashboardOptions } from "./dashboard/dashboard-options.js";
+export type { DashboardSnapshot } from "./dashboard/dashboard-state.js";
+export { jobServerMetrics } from "./server/index.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
 export { PoolError, type PoolErrorCode } from "./pool/errors.js";

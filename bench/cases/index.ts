@@ -9,5 +9,6 @@ import { imapMemory } from "./imap-memory.js";
 import { payload } from "./payload.js";
 import { idleWorkers } from "./idle-workers.js";
 import { serve } from "./serve.js";
+import { metricsScrape } from "./metrics-scrape.js";
 
-export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload, idleWorkers, serve];
+export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload, idleWorkers, serve, metricsScrape];

@@ -6,15 +6,19 @@ import type { ClusterConfig } from "../../lib/config/index.js";
 import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
+import { reportReach } from "../reach-report.js";
 
 function openControl(config: ClusterConfig): Promise<ClusterControl> {
   return ClusterControl.open(controlOptions(config.client));
 }
 
-async function withControl<T>(command: Command, run: (control: ClusterControl) => Promise<T>): Promise<T> {
+/** Runs a cluster command, then says what it could not reach (and fails when it reached nothing it needs). */
+export async function withControl<T>(command: Command, run: (control: ClusterControl) => Promise<T>, report = true): Promise<T> {
   const control = await openControl(clusterConfig(command));
   try {
-    return await run(control);
+    const result = await run(control);
+    if (report) reportReach(await control.reach());
+    return result;
   } finally {
     await control.close();
   }
@@ -59,11 +63,28 @@ export function registerClusterCommands(program: Command): void {
       withControl(command, async (control) => {
         const stop = new AbortController();
         for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+        // Following the logs never ends by itself: say early what cannot be reached, and give up if it is everything.
+        let unreachable: unknown;
+        const probe = setTimeout(() => {
+          void control.reach().then((reach) => {
+            try {
+              reportReach(reach);
+            } catch (error) {
+              unreachable = error;
+              stop.abort();
+            }
+          });
+        }, LOGS_PROBE_MS);
+        stop.signal.addEventListener("abort", () => clearTimeout(probe));
         for await (const record of control.logRecords(stop.signal)) {
           process.stdout.write(
             options.json ? `${JSON.stringify(record)}\n` : `${new Date(record.time).toISOString()} ${record.host}:${record.pid} ${record.level.toUpperCase()} ${record.message}\n`,
           );
         }
-      }),
+        if (unreachable) throw unreachable;
+      }, false),
     );
 }
+
+/** How long `logs` waits for its connections before it reports what it could not reach. */
+const LOGS_PROBE_MS = 2000;

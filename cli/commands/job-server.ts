@@ -1,12 +1,14 @@
 /**
  * `glimpse-cluster job-server`: runs the embedded Gearman job server until
  * SIGTERM / SIGINT (graceful: running jobs finish; a second signal stops at
- * once) or an admin `shutdown`. Prints exactly one line to stdout, once it
- * accepts connections: `glimpse-cluster job-server listening on HOST:PORT`.
+ * once) or an admin `shutdown`. Prints one line to stdout once it accepts
+ * connections, `glimpse-cluster job-server listening on HOST:PORT`, and with
+ * --metrics-port a second: `glimpse-cluster job-server metrics on URL`.
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { JobServer } from "../../lib/server/index.js";
+import { JobServer, jobServerMetrics } from "../../lib/server/index.js";
+import { serveMetrics, type MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { UsageError } from "../usage-error.js";
@@ -25,6 +27,8 @@ interface JobServerCliOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export function registerJobServer(program: Command): void {
@@ -43,6 +47,8 @@ export function registerJobServer(program: Command): void {
     .option("--tls-cert <file>", "require TLS: the server's certificate (PEM); needs --tls-key")
     .option("--tls-key <file>", "the key of --tls-cert (PEM)")
     .option("--tls-ca <file>", "with TLS, also require client certificates signed by this CA (PEM)")
+    .option("--metrics-port <port>", "serve Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default", wholeNumber("--metrics-port", 0))
+    .option("--metrics-host <host>", "address of the metrics port (default 127.0.0.1)")
     .option("--grace <seconds>", "on SIGTERM/SIGINT, how long running jobs may take to finish", positiveSeconds("--grace"), 30)
     .action(async (options: JobServerCliOptions, command: Command) => {
       const verbose = Boolean(command.optsWithGlobals().verbose);
@@ -74,7 +80,19 @@ export function registerJobServer(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      let metrics: MetricsEndpoint | undefined;
+      if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
+        try {
+          metrics = await serveMetrics(jobServerMetrics(server), { port: options.metricsPort ?? 9464, host: options.metricsHost });
+        } catch (error) {
+          process.stderr.write(`glimpse-cluster job-server: cannot serve metrics on ${options.metricsHost ?? "127.0.0.1"}:${options.metricsPort ?? 9464}: ${(error as Error).message}\n`);
+          await server.close();
+          process.exitCode = 1;
+          return;
+        }
+      }
       process.stdout.write(`glimpse-cluster job-server listening on ${address.host}:${address.port}${tls ? " (TLS)" : ""}\n`);
+      if (metrics) process.stdout.write(`glimpse-cluster job-server metrics on ${metrics.url}\n`);
       await new Promise<void>((resolve) => {
         let signalled = false;
         const stop = () => {
@@ -86,6 +104,7 @@ export function registerJobServer(program: Command): void {
         process.on("SIGINT", stop);
         server.once("shutdown", resolve);
       });
+      await metrics?.close();
     });
 }
 

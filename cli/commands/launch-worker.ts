@@ -12,6 +12,8 @@ import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
 import { clusterConfig } from "../cluster-config.js";
 import { curveOf } from "../../lib/pool/make-pool.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
+import { SupervisorMetrics } from "../../lib/node/supervisor-metrics.js";
+import { serveMetrics } from "../../lib/metrics/metrics-endpoint.js";
 
 export function registerLaunchWorker(program: Command): void {
   program
@@ -22,7 +24,9 @@ export function registerLaunchWorker(program: Command): void {
     .option("--grace <seconds>", "on SIGTERM, how long running chunks may take to finish", positiveSeconds("--grace"), 30)
     .option("--memory-limit <mb>", "heap limit of each worker thread, in MB", wholeNumber("--memory-limit", 16))
     .option("--prefetch <n>", "chunks each thread holds waiting behind the one it runs (0 for long chunks over many nodes); default: [server] prefetch, 1", wholeNumber("--prefetch", 0))
-    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number; prefetch?: number }, command: Command) => {
+    .option("--metrics-port <port>", "serve the node's Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default", wholeNumber("--metrics-port", 0))
+    .option("--metrics-host <host>", "address of the metrics port (default 127.0.0.1)")
+    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number; prefetch?: number; metricsPort?: number; metricsHost?: string }, command: Command) => {
       const config = clusterConfig(command);
       const supervisor = new NodeSupervisor({
         jobServers: config.client.jobServers,
@@ -38,9 +42,15 @@ export function registerLaunchWorker(program: Command): void {
         allowedModules: config.server.allowedModules,
         curve: curveOf(config.client),
         tls: config.client.jobServerTls,
-      });
+      }, { metrics: options.metricsPort !== undefined });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
-      await supervisor.start();
-      await supervisor.whenDone();
+      const metrics = options.metricsPort === undefined ? undefined : await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host: options.metricsHost });
+      if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
+      try {
+        await supervisor.start();
+        await supervisor.whenDone();
+      } finally {
+        await metrics?.close();
+      }
     });
 }

@@ -51,12 +51,30 @@ export interface CommandEnvelope {
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
 
+/** Where a pool's map is, as it publishes it (throttled) for dashboards. */
+export interface MapProgress {
+  readonly mapId: string;
+  /** The mapped function's name. */
+  readonly function: string;
+  /** Items whose results came back. */
+  readonly done: number;
+  /** Items in all, when the input's length is known. */
+  readonly total: number | undefined;
+  /** Chunk attempts that failed and were retried. */
+  readonly failed: number;
+  readonly state: "running" | "finished" | "failed";
+  /** When the map started, ms since the epoch. */
+  readonly started: number;
+}
+
 export type LogMessage =
   | { readonly type: "record"; readonly level: LogLevel; readonly message: string }
   | { readonly type: "ack"; readonly commandId: string; readonly command: CommandType; readonly memoryVersion: number }
   | { readonly type: "pong"; readonly commandId: string; readonly stats: NodeStatsSnapshot }
   /** The node needs at least this memory version to run a chunk it holds. */
-  | { readonly type: "need-memory"; readonly version: number };
+  | { readonly type: "need-memory"; readonly version: number }
+  /** A pool's map progress (sent by pools, not nodes: `node` is the pool's id). */
+  | ({ readonly type: "progress" } & MapProgress);
 
 export interface LogEnvelope {
   readonly v: number;
@@ -69,14 +87,15 @@ export interface LogEnvelope {
   readonly message: LogMessage;
 }
 
-/** Topics: commands go to "all" or one node ("node:<id>"); log messages are "log" (records) or "reply" (everything else). */
+/** Topics: commands go to "all" or one node ("node:<id>"); log messages are "log" (records), "progress" (pools' maps) or "reply" (everything else). */
 export const TOPIC_ALL = "all";
 export const nodeTopic = (nodeId: string) => `node:${nodeId}`;
 export const TOPIC_LOG = "log";
 export const TOPIC_REPLY = "reply";
+export const TOPIC_PROGRESS = "progress";
 
 const COMMAND_TYPES = new Set(["quit", "restart", "ping", "set-memory", "clear-memory", "cancel"]);
-const LOG_TYPES = new Set(["record", "ack", "pong", "need-memory"]);
+const LOG_TYPES = new Set(["record", "ack", "pong", "need-memory", "progress"]);
 
 /** Decodes a command frame; returns undefined (never throws) for anything malformed. */
 export function parseCommand(body: Buffer): CommandEnvelope | undefined {

@@ -27,7 +27,12 @@ export interface SupervisorOptions {
   execArgv?: string[];
   /** The node process's own output (its "started" line, crash traces): shown (default) or dropped. */
   output?: "inherit" | "ignore";
+  /** Have the node process keep its Prometheus metrics (node-metrics.ts), for metricsOfNode(). Default false. */
+  metrics?: boolean;
 }
+
+/** A node process's metrics as prom-client's getMetricsAsJSON() gives them. */
+export type NodeMetricsJson = Awaited<ReturnType<import("prom-client").Registry["getMetricsAsJSON"]>>;
 
 interface FilledSupervisorOptions {
   readonly log: (line: string) => void;
@@ -35,9 +40,10 @@ interface FilledSupervisorOptions {
   readonly maxBackoffMs: number;
   readonly execArgv: readonly string[];
   readonly output: "inherit" | "ignore";
+  readonly metrics: boolean;
 }
 
-const KNOWN: readonly (keyof SupervisorOptions)[] = ["log", "initialBackoffMs", "maxBackoffMs", "execArgv", "output"];
+const KNOWN: readonly (keyof SupervisorOptions)[] = ["log", "initialBackoffMs", "maxBackoffMs", "execArgv", "output", "metrics"];
 const option = (name: string) => `NodeSupervisor option ${name}`;
 
 function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOptions {
@@ -58,7 +64,13 @@ function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOpti
     maxBackoffMs: options.maxBackoffMs === undefined ? 30_000 : wholeNumber(option("maxBackoffMs"), options.maxBackoffMs, 0),
     execArgv: Object.freeze([...(options.execArgv ?? [])]),
     output: options.output ?? "inherit",
+    metrics: options.metrics === undefined ? false : flag(options.metrics),
   });
+}
+
+function flag(value: unknown): boolean {
+  if (typeof value !== "boolean") throw new ArgumentError(option("metrics"), `expected true or false, got ${String(value)}`);
+  return value;
 }
 
 export class NodeSupervisor extends EventEmitter {
@@ -70,6 +82,9 @@ export class NodeSupervisor extends EventEmitter {
   private finish!: () => void;
   /** How many times the node process was started. */
   starts = 0;
+  /** Metrics requests waiting for the node process's answer, by id. */
+  private readonly metricsWaiting = new Map<number, (metrics: NodeMetricsJson | undefined) => void>();
+  private metricsCounter = 0;
 
   private readonly options: FilledSupervisorOptions;
 
@@ -98,7 +113,7 @@ export class NodeSupervisor extends EventEmitter {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = fork(new URL("./worker-main.js", import.meta.url), [], {
-        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify(this.node) },
+        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify(this.node), GLIMPSE_NODE_METRICS: this.options.metrics ? "1" : "" },
         execArgv: [...this.options.execArgv],
         stdio: ["ignore", this.options.output, this.options.output, "ipc"],
       });
@@ -106,7 +121,13 @@ export class NodeSupervisor extends EventEmitter {
       this.starts++;
       const startedAt = Date.now();
       let ready = false;
-      child.on("message", (message: { type?: string }) => {
+      child.on("message", (message: { type?: string; id?: number; metrics?: NodeMetricsJson }) => {
+        if (message?.type === "metrics" && Array.isArray(message.metrics)) {
+          this.emit("metrics", message.metrics, child.pid);
+          const answer = this.metricsWaiting.get(message.id ?? 0);
+          this.metricsWaiting.delete(message.id ?? 0);
+          answer?.(message.metrics);
+        }
         if (message?.type === "ready" && !ready) {
           ready = true;
           this.emit("ready", child.pid);
@@ -131,6 +152,31 @@ export class NodeSupervisor extends EventEmitter {
           this.restartTimer = undefined;
           this.start().catch((error: Error) => this.log(error.message));
         }, delay);
+      });
+    });
+  }
+
+  /**
+   * The running node process's metrics (with the `metrics` option), asked
+   * over IPC; undefined when no process runs or it does not answer within
+   * `waitMs`. The process also sends its last figures when it stops (the
+   * "metrics" event carries every answer, with the process's pid).
+   */
+  metricsOfNode(waitMs = 1000): Promise<NodeMetricsJson | undefined> {
+    const child = this.child;
+    if (!this.options.metrics || child === undefined || !child.connected) return Promise.resolve(undefined);
+    const id = ++this.metricsCounter;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.metricsWaiting.delete(id);
+        resolve(undefined);
+      }, waitMs);
+      this.metricsWaiting.set(id, (metrics) => {
+        clearTimeout(timer);
+        resolve(metrics);
+      });
+      child.send({ type: "metrics", id }, (error) => {
+        if (error) this.metricsWaiting.get(id)?.(undefined);
       });
     });
   }

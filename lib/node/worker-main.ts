@@ -6,6 +6,7 @@
  */
 import { WorkerNode } from "./worker-node.js";
 import { RESTART_EXIT_CODE } from "./exit-codes.js";
+import { nodeMetrics } from "./node-metrics.js";
 
 const raw = process.env.GLIMPSE_NODE_OPTIONS;
 if (!raw) {
@@ -14,8 +15,19 @@ if (!raw) {
 }
 // The supervisor checked these options before it started this process (fillNodeOptions).
 const node = new WorkerNode(JSON.parse(raw));
-node.once("stopped", (reason: string) => {
+// Metrics the supervisor asked for: answered over IPC, and sent once more when the node stops (id 0) so its supervisor keeps the last counts.
+const metrics = process.env.GLIMPSE_NODE_METRICS === "1" ? nodeMetrics(node) : undefined;
+if (metrics) {
+  process.on("message", (message: { type?: string; id?: number }) => {
+    if (message?.type === "metrics") void metrics.getMetricsAsJSON().then((json) => process.send?.({ type: "metrics", id: message.id, metrics: json }));
+  });
+}
+node.once("stopped", async (reason: string) => {
   process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
+  if (metrics && process.connected) {
+    const json = await metrics.getMetricsAsJSON();
+    await new Promise<void>((resolve) => process.send!({ type: "metrics", id: 0, metrics: json }, () => resolve()));
+  }
   // The IPC channel to the supervisor would keep this process alive.
   if (process.connected) process.disconnect();
 });

@@ -15,7 +15,7 @@ import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
 import { toBuffer } from "../gearman/payload.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
-import { peekChunkRequest } from "../wire/chunk-codec.js";
+import { peekChunkRequest, peekResponseOk } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { MAP_FUNCTION, TAKEN_NUMERATOR, writeRefusal } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
@@ -30,6 +30,17 @@ import { cancelled } from "./errors.js";
 
 /** Resolves after the writes queued so far were handed to the sockets (they flush on the next tick). */
 const written = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+/** How a chunk the node was handed ended (refused ones never run). */
+export type ChunkOutcome = "done" | "failed" | "refused" | "cancelled";
+
+/** The "chunk" event, emitted (only while someone listens) once per chunk handed to the node. */
+export interface ChunkEvent {
+  readonly outcome: ChunkOutcome;
+  readonly items: number;
+  /** Time from its hand-over to a thread until its end (0 for a refused one). */
+  readonly seconds: number;
+}
 
 /** Why a node stopped: the supervisor restarts it unless the reason is "quit". */
 export type StopReason = "quit" | "restart" | "signal";
@@ -67,6 +78,11 @@ export class WorkerNode extends EventEmitter {
     this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
     this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
+  }
+
+  /** The figures ping replies carry. */
+  snapshot() {
+    return this.stats.snapshot(this.memory.version);
   }
 
   async start(): Promise<void> {
@@ -123,12 +139,19 @@ export class WorkerNode extends EventEmitter {
     }
     this.stats.chunkStarted();
     const started = performance.now();
+    let outcome: ChunkOutcome = "failed";
     try {
       const bytes = await this.threads.run(job.data, controller.signal);
       const response = toBuffer(bytes, "chunk response");
+      if (this.listenerCount("chunk") > 0 && peekResponseOk(response)) outcome = "done";
       return this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
     } finally {
-      this.stats.chunkFinished(header.count, performance.now() - started);
+      const elapsedMs = performance.now() - started;
+      this.stats.chunkFinished(header.count, elapsedMs);
+      if (this.listenerCount("chunk") > 0) {
+        if (controller.signal.aborted) outcome = "cancelled";
+        this.emit("chunk", { outcome, items: header.count, seconds: elapsedMs / 1000 } satisfies ChunkEvent);
+      }
       job.signal.removeEventListener("abort", onLost);
       for (const key of keys) {
         const group = this.running.get(key)!;
@@ -148,6 +171,7 @@ export class WorkerNode extends EventEmitter {
     this.channels.refusals.write(`${error.message}${unique}; not run`);
     job.exception(writeRefusal({ reason: error.reason, detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}` }));
     this.emit("refused", error);
+    if (this.listenerCount("chunk") > 0) this.emit("chunk", { outcome: "refused", items: 0, seconds: 0 } satisfies ChunkEvent);
   }
 
   /** Stops the running chunks of these maps, or these single chunk attempts (by job unique id). */

@@ -14,7 +14,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
-import { CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseLog, type Command, type LogEnvelope, type NodeStatsSnapshot } from "../channels/messages.js";
+import os from "node:os";
+import { CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY, nodeTopic, parseLog, type Command, type LogEnvelope, type MapProgress, type NodeStatsSnapshot } from "../channels/messages.js";
 import { QueuedPublisher } from "../channels/publisher.js";
 import { LoopingSubscriber } from "../channels/subscriber.js";
 import { MessageGuard } from "../security/message-guard.js";
@@ -46,8 +47,23 @@ export interface ControlOptions {
   readonly tls?: GearmanTlsOptions;
   /** The cluster's CURVE keys: both channels encrypted, only key holders admitted. None: plain TCP. */
   readonly curve?: CurveSettings;
+  /**
+   * Where this client publishes its maps' progress for dashboards: the
+   * broker's log frontend. None (direct mode): progress reaches only this
+   * process's own listeners (watch()).
+   */
+  readonly progressUrl?: string;
+  /** Also hear other clients' map progress (a dashboard). Default false. */
+  readonly watchProgress?: boolean;
   /** A log message was refused (unsigned, forged, replayed); default: a process warning, once per reason. */
   readonly onRefused?: (error: SignatureError, topic: string) => void;
+}
+
+/** What a cluster command could reach: each job server (by its admin connection) and each channel endpoint. */
+export interface Reach {
+  readonly jobServers: readonly { readonly server: string; readonly reached: boolean; readonly error?: string }[];
+  /** A bound endpoint (direct mode) is ours and counts as reached; a connected one once ZeroMQ connected to it. */
+  readonly channels: readonly { readonly channel: "command" | "log"; readonly endpoint: string; readonly bind: boolean; readonly reached: boolean }[];
 }
 
 type Listener = (envelope: LogEnvelope) => void;
@@ -65,6 +81,11 @@ export class ClusterControl {
   private readonly id = `client-${randomBytes(4).toString("hex")}`;
   private counter = 0;
   private closed = false;
+  private commandReached = false;
+  private logReached = false;
+  /** Opened on the first progress published, when there is a progressUrl. */
+  private progressPublisher: Promise<QueuedPublisher> | undefined;
+  private progressCounter = 0;
   /** Publishing's view of the channel ends. */
   private readonly channel: CommandChannel = {
     send: (command, topic, id) => this.send(command, topic, id),
@@ -84,13 +105,32 @@ export class ClusterControl {
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
     this.live = new LiveNodes(options.jobServers, options.tls);
+    if (!options.commandBind) this.publisher.socket.events.on("connect", () => (this.commandReached = true));
+    if (!options.logBind) this.subscriber.socket.events.on("connect", () => (this.logReached = true));
+  }
+
+  /**
+   * Which job servers answered the admin connection (asking them now if
+   * none was asked yet) and which channel endpoints ZeroMQ connected to.
+   */
+  async reach(): Promise<Reach> {
+    const { live, options } = this;
+    if (live.reached.size === 0 && live.unreachable.size === 0) await live.list();
+    return {
+      jobServers: options.jobServers.map((server) => ({ server, reached: live.reached.has(server) && !live.unreachable.has(server), error: live.unreachable.get(server) })),
+      channels: [
+        { channel: "command", endpoint: this.commandEndpoint, bind: options.commandBind, reached: options.commandBind || this.commandReached },
+        { channel: "log", endpoint: this.logEndpoint, bind: options.logBind, reached: options.logBind || this.logReached },
+      ],
+    };
   }
 
   static async open(options: ControlOptions): Promise<ClusterControl> {
     const control = new ClusterControl(options);
     try {
       await control.publisher.open({ url: options.commandUrl, bind: options.commandBind, curve: options.curve });
-      await control.subscriber.open({ url: options.logUrl, bind: options.logBind, curve: options.curve }, [TOPIC_LOG, TOPIC_REPLY], (_topic, body) => {
+      const topics = options.watchProgress ? [TOPIC_LOG, TOPIC_REPLY, TOPIC_PROGRESS] : [TOPIC_LOG, TOPIC_REPLY];
+      await control.subscriber.open({ url: options.logUrl, bind: options.logBind, curve: options.curve }, topics, (_topic, body) => {
         const envelope = parseLog(body);
         if (envelope) control.onLog(envelope);
       });
@@ -99,6 +139,11 @@ export class ClusterControl {
       throw error;
     }
     return control;
+  }
+
+  /** The job servers this client asks for the live nodes, the TLS to them, and whether messages are signed (a cluster key). */
+  get cluster(): { readonly jobServers: readonly string[]; readonly tls: GearmanTlsOptions | undefined; readonly signed: boolean } {
+    return { jobServers: this.options.jobServers, tls: this.options.tls, signed: this.options.key !== undefined };
   }
 
   /** The command endpoint actually used (the bound address, with its port, in direct mode). */
@@ -199,6 +244,42 @@ export class ClusterControl {
     return [...replies.values()];
   }
 
+  /** Hands every log message heard (records, replies, and with watchProgress every client's map progress) to `listener`; returns the function that stops it. */
+  watch(listener: (envelope: LogEnvelope) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Publishes a map's progress: to this process's listeners at once, and on
+   * the log channel (signed with the cluster key) when there is a progressUrl.
+   */
+  publishProgress(progress: MapProgress): void {
+    if (this.closed) return;
+    const envelope: LogEnvelope = { v: CHANNEL_VERSION, id: `${this.id}-p${++this.progressCounter}`, node: this.id, host: os.hostname(), pid: process.pid, time: Date.now(), message: { type: "progress", ...progress } };
+    for (const listener of this.listeners) listener(envelope);
+    const url = this.options.progressUrl;
+    if (url === undefined) return;
+    this.progressPublisher ??= (async () => {
+      const publisher = new QueuedPublisher(this.options.key && { key: this.options.key, kind: "log" });
+      await publisher.open({ url, bind: false, curve: this.options.curve });
+      return publisher;
+    })();
+    void this.progressPublisher.then(
+      (publisher) => publisher.send(TOPIC_PROGRESS, JSON.stringify(envelope)),
+      () => {},
+    );
+  }
+
+  /** Tells one node (by its id) to quit or restart; resolves true once it acknowledged, false after `waitMs`. */
+  async commandNode(nodeId: string, type: "quit" | "restart", waitMs: number): Promise<boolean> {
+    const { answered } = await publishUntilAnswered(
+      { ...this.channel, liveNodes: async () => new Set([nodeId]) },
+      { command: { type }, deadlineMs: waitMs, answered: isAckOf, targeted: true },
+    );
+    return answered.has(nodeId);
+  }
+
   /** Tells every live node to quit; resolves with the nodes that acknowledged. */
   async quitWorkers(waitMs: number): Promise<string[]> {
     const { answered } = await this.publish({ command: { type: "quit" }, deadlineMs: waitMs, answered: isAckOf, targeted: true });
@@ -243,6 +324,7 @@ export class ClusterControl {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([this.publisher.close(), this.subscriber.close(), this.live.close()]);
+    const progress = this.progressPublisher?.then((publisher) => publisher.close());
+    await Promise.allSettled([this.publisher.close(), this.subscriber.close(), this.live.close(), progress]);
   }
 }

@@ -20,6 +20,7 @@ import { ArgumentError, wholeNumber } from "../argument-error.js";
 import { chunksOf, joinChunks, knownLength, autoChunksize, isArrayLike, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
+import { ProgressPublisher } from "./progress-publisher.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, poolClosed } from "./errors.js";
 import type { ClusterControl, NodeStats } from "./cluster-control.js";
@@ -138,7 +139,12 @@ export class ClusterPool implements AsyncDisposable {
 
     let done = 0;
     let failed = 0;
-    const report = () => opts.onProgress?.({ done, total, failed } satisfies Progress);
+    const progress = new ProgressPublisher((p) => this.control.publishProgress(p), mapId, functionName, total);
+    const report = () => {
+      opts.onProgress?.({ done, total, failed } satisfies Progress);
+      progress.update(done, failed);
+    };
+    progress.update(0, 0);
     const context = {
       client: this.client,
       mapId,
@@ -169,12 +175,17 @@ export class ClusterPool implements AsyncDisposable {
         yield chunk.results as R[];
       }
       finished = true;
+      progress.end("finished");
     } catch (error) {
+      progress.end("failed");
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
       throw error;
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
-      if (!finished) this.control.cancelMap(mapId);
+      if (!finished) {
+        progress.end("failed");
+        this.control.cancelMap(mapId);
+      }
     }
   }
 
@@ -187,9 +198,25 @@ export class ClusterPool implements AsyncDisposable {
     return { kind: "cached", key };
   }
 
+  /** The pool's command and log channels, for what watches this pool's cluster from its process (a dashboard). */
+  get channels(): ClusterControl {
+    return this.control;
+  }
+
+  /** Runs `release` first when the pool closes (before its channels and job server connections go). */
+  closeFirst(release: () => Promise<void>): void {
+    this.beforeClose.push(release);
+  }
+
+  private readonly beforeClose: (() => Promise<void>)[] = [];
+
+  /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
+  dashboardUrl: string | undefined = undefined;
+
   /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.allSettled(this.beforeClose.map((release) => release()));
       await Promise.allSettled([this.client.close(), this.control.close()]);
       await this.release?.();
     })();

@@ -67,6 +67,8 @@ export function controlOptions(client: ClientConfig): ControlOptions {
     commandBind: client.commandFrontendUrl === client.commandBackendUrl,
     logUrl: client.logBackendUrl,
     logBind: client.logFrontendUrl === client.logBackendUrl,
+    // Through a broker, maps' progress goes where nodes publish their logs, for dashboards to hear.
+    progressUrl: client.logFrontendUrl === client.logBackendUrl ? undefined : client.logFrontendUrl,
   };
 }
 

@@ -15,6 +15,7 @@
  */
 import { EventEmitter } from "node:events";
 import net from "node:net";
+import { statSync } from "node:fs";
 import tls from "node:tls";
 import os from "node:os";
 import { FrameDecoder } from "../gearman/decoder.js";
@@ -29,10 +30,24 @@ import type { Session } from "./scheduler-state.js";
 import { dispatchRequest } from "./dispatch.js";
 import { runAdminCommand, type AdminHost } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
+import type { FunctionCounts, FunctionSummary } from "./scheduler-views.js";
 
 export interface ServerAddressInfo {
   readonly host: string;
   readonly port: number;
+}
+
+/** What the server has done and holds, for metrics: read at scrape time, nothing is kept for it. */
+export interface JobServerStats {
+  /** Every function known, with its queues (the admin `status` view) and its job counts since start. */
+  readonly functions: readonly (FunctionSummary & FunctionCounts)[];
+  /** Connections open now (clients, workers and admin sessions). */
+  readonly connections: number;
+  /** Bytes read from and written to connections since start. */
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  /** The journal file and its size in bytes, when the server keeps one (queueFile). */
+  readonly journal: { readonly path: string; readonly bytes: number } | undefined;
 }
 
 export interface CloseOptions {
@@ -52,6 +67,8 @@ export class JobServer extends EventEmitter implements PeerHost {
   private readonly peers = new Set<Peer>();
   private listening: ServerAddressInfo | undefined;
   private closing: Promise<void> | undefined;
+  private bytesReceived = 0;
+  private bytesSent = 0;
   /** Set during a graceful close's wait: ends it early. */
   private cutDrain: (() => void) | undefined;
 
@@ -135,6 +152,7 @@ export class JobServer extends EventEmitter implements PeerHost {
       onText: (line) => peer.send(runAdminCommand(this.admin, line)),
     });
     socket.on("data", (chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
       try {
         decoder.push(chunk);
       } catch (error) {
@@ -169,6 +187,29 @@ export class JobServer extends EventEmitter implements PeerHost {
     this.options.log(`dropping ${peer.address}: it does not read what the server sends (over ${this.options.writeLimit} bytes waiting)`);
     peer.closed = true;
     peer.socket.destroy();
+  }
+
+  /** PeerHost: bytes handed to a socket. */
+  wrote(bytes: number): void {
+    this.bytesSent += bytes;
+  }
+
+  /** A snapshot of the server's figures (the metrics read it at each scrape). */
+  stats(): JobServerStats {
+    const path = this.options.queueFile;
+    let journal: JobServerStats["journal"];
+    if (path !== undefined) {
+      let bytes = 0;
+      try {
+        bytes = statSync(path).size;
+      } catch {
+        // Not written yet.
+      }
+      journal = { path, bytes };
+    }
+    const counts = new Map([...this.scheduler.counts()].map((c) => [c.name, c]));
+    const functions = [...this.scheduler.functions()].map((f) => ({ ...f, ...counts.get(f.name)! }));
+    return { functions, connections: this.peers.size, bytesReceived: this.bytesReceived, bytesSent: this.bytesSent, journal };
   }
 
   /** PeerHost: runs before any reply leaves. */

@@ -35,6 +35,8 @@ export interface PeerHost {
   beforeFlush(): void;
   /** The peer has more unsent bytes than allowed. */
   tooSlow(peer: Peer): void;
+  /** Bytes handed to a peer's socket (the metrics' bytes sent). */
+  wrote(bytes: number): void;
   readonly writeLimit: number;
 }
 
@@ -167,13 +169,15 @@ export class Peer implements Connection {
     const tail = arena.subarray(this.start, this.used);
     if (segments === undefined && tail.length === 0) return;
     this.host.beforeFlush();
+    let bytes = tail.length;
     if (segments === undefined) this.socket.write(tail);
     else {
       this.socket.cork();
-      for (const segment of segments) if (segment.length > 0) this.socket.write(segment);
+      for (const segment of segments) if (segment.length > 0) (bytes += segment.length), this.socket.write(segment);
       if (tail.length > 0) this.socket.write(tail);
       this.socket.uncork();
     }
+    this.host.wrote(bytes);
     if (this.socket.writableLength > this.host.writeLimit) this.host.tooSlow(this);
   }
 

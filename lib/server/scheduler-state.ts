@@ -95,8 +95,25 @@ export function uniqueKey(unique: string, data: Payload): string {
   return unique === "-" ? `\0${payloadString(data)}` : unique;
 }
 
+/** Why a job ended without a result, as the metrics label it. */
+export type FailureReason = "fail" | "exception" | "worker_lost" | "cancelled";
+export const FAILURE_REASONS: readonly FailureReason[] = ["fail", "exception", "worker_lost", "cancelled"];
+
+/** What a function's jobs did since the server started: plain counts, read by the metrics at scrape time. */
+export class FunctionCounters {
+  /** Jobs accepted, [priority][background ? 1 : 0]. */
+  readonly submitted = [
+    [0, 0],
+    [0, 0],
+    [0, 0],
+  ];
+  completed = 0;
+  readonly failed: Record<FailureReason, number> = { fail: 0, exception: 0, worker_lost: 0, cancelled: 0 };
+}
+
 /** Everything kept per function name: queued jobs by priority, the unique index, the workers that can do it. */
 export class FunctionQueue {
+  readonly counters = new FunctionCounters();
   /** Queued jobs, index = Priority (high, normal, low). */
   readonly queues = [new Fifo<Job>(), new Fifo<Job>(), new Fifo<Job>()] as const;
   /** Live jobs with a non-empty unique, by uniqueKey(), queued or running. */

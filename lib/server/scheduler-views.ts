@@ -1,5 +1,5 @@
 /** What the scheduler shows of its state to the admin commands: snapshots, never the records themselves. */
-import type { FunctionQueue, Job, Session } from "./scheduler-state.js";
+import type { FailureReason, FunctionQueue, Job, Session } from "./scheduler-state.js";
 
 /** A function as admin `status` and `prioritystatus` show it. */
 export interface FunctionSummary {
@@ -13,6 +13,17 @@ export interface FunctionSummary {
   readonly scheduled: number;
   /** Connections registered for it. */
   readonly workers: number;
+}
+
+/** A function's job counts since the server started (the metrics' counters). */
+export interface FunctionCounts {
+  readonly name: string;
+  /** Jobs accepted, [priority: high, normal, low][background ? 1 : 0]. */
+  readonly submitted: readonly (readonly [number, number])[];
+  /** Jobs that ended with WORK_COMPLETE. */
+  readonly completed: number;
+  /** Jobs that ended without a result, by why. */
+  readonly failed: Readonly<Record<FailureReason, number>>;
 }
 
 /** A job as admin `show jobs` and `show unique jobs` show it. */
@@ -41,6 +52,16 @@ export type DropResult = "dropped" | "unknown" | "in use";
 export function functionSummary(queue: FunctionQueue): FunctionSummary {
   const [high, normal, low] = queue.queues;
   return { name: queue.name, total: queue.total, running: queue.running, queued: [high.length, normal.length, low.length], scheduled: queue.scheduled, workers: queue.workers.size };
+}
+
+export function functionCounts(queue: FunctionQueue): FunctionCounts {
+  const counters = queue.counters;
+  return {
+    name: queue.name,
+    submitted: counters.submitted.map(([foreground, background]) => [foreground, background] as const),
+    completed: counters.completed,
+    failed: { ...counters.failed },
+  };
 }
 
 export function jobSummary(job: Job, handle: string): JobSummary {

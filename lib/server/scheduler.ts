@@ -21,7 +21,7 @@ import type { Payload } from "./payload.js";
 import { Journal, journalEntry, replayJournal, type JournalEntry } from "./journal.js";
 import { JobHandles } from "./job-handles.js";
 import { WakeUps } from "./wake-ups.js";
-import { functionSummary, jobSummary, sessionSummary, type DropResult, type FunctionSummary, type JobSummary, type SessionSummary } from "./scheduler-views.js";
+import { functionCounts, functionSummary, jobSummary, sessionSummary, type DropResult, type FunctionCounts, type FunctionSummary, type JobSummary, type SessionSummary } from "./scheduler-views.js";
 import type { Connection } from "./connection.js";
 import type { FilledServerOptions } from "./server-options.js";
 
@@ -121,6 +121,7 @@ export class Scheduler {
     const limit = queue.maxQueue?.[priority] ?? this.options.maxQueue;
     if (limit > 0 && queue.total >= limit) return session.connection.packet(PacketType.ERROR, "QUEUE_ERROR", "Job queue is full");
     const job = new Job(++this.jobCounter, queue, unique, data, priority, background);
+    queue.counters.submitted[priority][background ? 1 : 0]++;
     if (submission.epoch > 0 || submission.reducer !== "") {
       const extra = job.more();
       extra.epoch = submission.epoch;
@@ -276,7 +277,15 @@ export class Scheduler {
         else client.connection.forward(packet);
       }
     }
-    if (type === PacketType.WORK_COMPLETE || type === PacketType.WORK_FAIL || type === PacketType.WORK_EXCEPTION) this.finish(job);
+    if (type === PacketType.WORK_COMPLETE || type === PacketType.WORK_FAIL || type === PacketType.WORK_EXCEPTION) {
+      // A cancelled job was counted when it was cancelled.
+      if (job.extra?.cancelled !== true) {
+        const counters = job.queue.counters;
+        if (type === PacketType.WORK_COMPLETE) counters.completed++;
+        else counters.failed[type === PacketType.WORK_FAIL ? "fail" : "exception"]++;
+      }
+      this.finish(job);
+    }
   }
 
   /** A worker lost a job (disconnect, CAN_DO_TIMEOUT): back to the front of its queue, or failed past jobRetries. */
@@ -290,6 +299,7 @@ export class Scheduler {
       const handle = this.handleOf(job);
       this.options.log(`job ${handle} (${job.queue.name}) failed: ${why}; its worker was lost ${job.retries} times`);
       if (job.clients !== undefined) for (const client of job.clients) client.connection.packet(PacketType.WORK_FAIL, handle);
+      job.queue.counters.failed.worker_lost++;
       return this.forget(job);
     }
     this.enqueue(job, true);
@@ -360,6 +370,11 @@ export class Scheduler {
     for (const queue of this.functionQueues.values()) yield functionSummary(queue);
   }
 
+  /** Every function's job counts since start (as functions(), in the order first seen). */
+  *counts(): Iterable<FunctionCounts> {
+    for (const queue of this.functionQueues.values()) yield functionCounts(queue);
+  }
+
   /** Every job held (queued, running, or waiting for its epoch), oldest first. */
   *jobs(): Iterable<JobSummary> {
     for (const job of this.liveJobs.values()) yield jobSummary(job, this.handleOf(job));
@@ -385,6 +400,7 @@ export class Scheduler {
     }
     const scheduled = job.extra?.epochTimer !== undefined;
     if (!scheduled && !job.queue.queues[job.priority].remove(job)) return false;
+    job.queue.counters.failed.cancelled++;
     this.forget(job);
     return true;
   }
@@ -392,6 +408,7 @@ export class Scheduler {
   private cancelRunning(job: Job, handle: string): void {
     if (job.extra?.cancelled) return;
     job.more().cancelled = true;
+    job.queue.counters.failed.cancelled++;
     const clients = job.clients;
     job.clients = undefined;
     if (clients !== undefined) {

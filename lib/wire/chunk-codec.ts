@@ -226,6 +226,11 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
 }
 
+/** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */
+export function peekResponseOk(bytes: Uint8Array): boolean {
+  return unframe(bytes, Kind.Response).meta.ok === true;
+}
+
 /** Which kind of signed message a payload is, from its header; a payload that is not ours is a WireFormatError. */
 export function signedKindOf(bytes: Uint8Array): "chunk-request" | "chunk-response" {
   if (bytes.length < HEADER || toBuffer(bytes, PAYLOAD).readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");

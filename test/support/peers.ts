@@ -9,6 +9,8 @@
  * GLIMPSE_REQUIRE_PEERS is a comma-separated list of peer names (see
  * PEER_NAMES), or `all`; CI sets it so that a missing peer fails the run
  * instead of skipping its tests. A name it does not know is an error too.
+ * GLIMPSE_REQUIRE_GEARMAND=1 and GLIMPSE_REQUIRE_BROWSER=1 require gearmand
+ * and chromium alone.
  */
 import { accessSync, constants } from "node:fs";
 import path from "node:path";
@@ -40,6 +42,11 @@ export function programPath(name: string): string | undefined {
   return undefined;
 }
 
+/** Debian's chromium (or chromium-browser elsewhere) on PATH, for the browser tests (playwright-core drives it). */
+export function chromiumPath(): string | undefined {
+  return programPath("chromium") ?? programPath("chromium-browser");
+}
+
 /** True when the program (a name on PATH, or an absolute path) is there and the command exits 0. */
 function runs(program: string, args: string[]): boolean {
   const found = path.isAbsolute(program) ? program : programPath(program);
@@ -66,7 +73,7 @@ const PEERS = {
   // Debian's Python packages (python3-distributed, for the benchmarks' Dask) install for this interpreter only, not for a python3 elsewhere on PATH.
   python3: { what: "Debian's python3 (/usr/bin/python3)", packages: "python3", installed: () => runs("/usr/bin/python3", ["-c", "import multiprocessing"]) },
   openssl: { what: "the openssl command", packages: "openssl", installed: () => programPath("openssl") !== undefined },
-  chromium: { what: "Chromium (/usr/bin/chromium)", packages: "chromium", installed: () => runs("/usr/bin/chromium", ["--version"]) },
+  chromium: { what: "Chromium (chromium on PATH)", packages: "chromium", installed: () => chromiumPath() !== undefined && runs(chromiumPath()!, ["--version"]) },
 } satisfies Record<string, Peer>;
 
 export type PeerName = keyof typeof PEERS;
@@ -82,6 +89,7 @@ function requiredPeers(): Map<PeerName, string> {
     else throw new Error(`GLIMPSE_REQUIRE_PEERS: no peer is called "${name}" (known: ${PEER_NAMES.join(", ")}, or all)`);
   }
   if (process.env.GLIMPSE_REQUIRE_GEARMAND === "1") required.set("gearmand", "GLIMPSE_REQUIRE_GEARMAND=1");
+  if (process.env.GLIMPSE_REQUIRE_BROWSER === "1") required.set("chromium", "GLIMPSE_REQUIRE_BROWSER=1");
   return required;
 }
 

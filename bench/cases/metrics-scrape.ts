@@ -1,0 +1,176 @@
+/**
+ * What Prometheus costs the job server: the embedded server under full load
+ * (100 echo jobs in flight), with --metrics-port scraped every second,
+ * against the same server without metrics, side by side in alternating
+ * rounds on fresh servers.
+ *
+ *   for each round (order alternates):  start server → 2 raw workers → warm-up
+ *     → 100 in flight (and, with metrics, GET /metrics every second) → stop
+ */
+import http from "node:http";
+import { embedded, type ServerContender } from "../job-servers.js";
+import { rawLoad, rawWorker } from "../raw-gearman.js";
+import { median } from "../measure.js";
+import { cpuSeconds } from "../proc-stats.js";
+import { ratio, round, skippedRow, type BenchCase, type Row } from "../bench-case.js";
+
+const FUNC = "echo";
+const ROUNDS = 8;
+/** Jobs a round; BENCH_SCRAPE_JOBS overrides (e.g. for a quick look). */
+const JOBS = Number(process.env.BENCH_SCRAPE_JOBS ?? 60_000);
+const IN_FLIGHT = 100;
+const WARMUP_JOBS = 2000;
+const SCRAPE_EVERY_MS = 1000;
+/** Scrapes back to back on a server that has run the load once, for the server CPU one scrape costs. */
+const COST_SCRAPES = 300;
+
+const PLAIN = embedded();
+const SCRAPED = embedded({ metrics: true });
+
+interface Scrapes {
+  count: number;
+  ms: number[];
+  bytes: number;
+}
+
+/** GETs the URL every second (the first at once) until stopped; a scrape never overlaps the previous one. */
+function scrapeEverySecond(url: string, scrapes: Scrapes): () => Promise<void> {
+  // A kept-alive connection, as Prometheus scrapes; node:http rather than fetch, whose own CPU would come out of the load generator's.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const once = () => {
+    const begin = performance.now();
+    current = get(url, agent)
+      .then((text) => {
+        scrapes.bytes = text.length;
+        scrapes.count++;
+        scrapes.ms.push(performance.now() - begin);
+      })
+      .finally(() => {
+        if (!stopped) timer = setTimeout(once, Math.max(0, SCRAPE_EVERY_MS - (performance.now() - begin)));
+      });
+  };
+  once();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await current;
+    agent.destroy();
+  };
+}
+
+function get(url: string, agent: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (text += chunk));
+        response.on("end", () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${url}: ${response.statusCode}`))));
+      })
+      .on("error", reject);
+  });
+}
+
+export const metricsScrape: BenchCase = {
+  name: "metrics-scrape",
+  workload: `the embedded job server, 8-byte echo jobs from one raw client to 2 raw echo workers, ${IN_FLIGHT} in flight, ${JOBS} jobs a round after ${WARMUP_JOBS} warm-up jobs; without metrics, and with --metrics-port scraped (GET /metrics) every ${SCRAPE_EVERY_MS} ms during the load (5 scrapes in the warm-up); ${ROUNDS} rounds on fresh servers, alternating which goes first; jobs/s is the median round`,
+  budgetSeconds: 300,
+  async run({ signal }) {
+    const rows: Row[] = [];
+    if (PLAIN.skip) return { rows: [skippedRow(PLAIN.name, PLAIN.skip)], ratios: [], notes: [] };
+    const jps = new Map<string, number[]>([
+      [PLAIN.name, []],
+      [SCRAPED.name, []],
+    ]);
+    /** Server CPU µs per job, per round. */
+    const cpu = new Map<string, number[]>([
+      [PLAIN.name, []],
+      [SCRAPED.name, []],
+    ]);
+    const scrapes: Scrapes = { count: 0, ms: [], bytes: 0 };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order: ServerContender[] = r % 2 === 0 ? [PLAIN, SCRAPED] : [SCRAPED, PLAIN];
+      for (const contender of order) {
+        const server = await contender.start();
+        try {
+          const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
+          try {
+            await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: WARMUP_JOBS, signal });
+            if (server.metricsUrl) {
+              // A server's first scrapes load and compile its HTTP and exposition code (tens of ms, once in its life): part of the warm-up.
+              const warm = new http.Agent({ keepAlive: false });
+              for (let i = 0; i < 5; i++) await get(server.metricsUrl, warm);
+            }
+            const stop = server.metricsUrl ? scrapeEverySecond(server.metricsUrl, scrapes) : undefined;
+            try {
+              const cpuBefore = cpuSeconds(server.pid);
+              const result = await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: JOBS, signal });
+              cpu.get(contender.name)!.push(((cpuSeconds(server.pid) - cpuBefore) / JOBS) * 1e6);
+              jps.get(contender.name)!.push(result.jobsPerSecond);
+            } finally {
+              await stop?.();
+            }
+          } finally {
+            for (const worker of workers) worker.close();
+          }
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+    for (const contender of [PLAIN, SCRAPED]) {
+      const figures = jps.get(contender.name)!;
+      rows.push({
+        contender: contender.name,
+        setting: `${IN_FLIGHT} in flight${contender === SCRAPED ? ", scraped every second" : ""}`,
+        "jobs/s": Math.round(median(figures)),
+        "jobs/s per round": figures.map((v) => Math.round(v)).join(" / "),
+        "server CPU µs/job": round(median(cpu.get(contender.name)!), 1),
+        ...(contender === SCRAPED ? { scrapes: scrapes.count, "scrape p50 ms": round(median(scrapes.ms), 2), "exposition bytes": scrapes.bytes } : {}),
+      });
+    }
+    // What one scrape costs the server, measured alone (no load to share the cores with): its CPU time over many scrapes.
+    const server = await SCRAPED.start();
+    let cpuPerScrapeMs: number;
+    try {
+      const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
+      try {
+        await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: WARMUP_JOBS, signal });
+      } finally {
+        for (const worker of workers) worker.close();
+      }
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let i = 0; i < 20; i++) await get(server.metricsUrl!, agent);
+      const before = cpuSeconds(server.pid);
+      for (let i = 0; i < COST_SCRAPES; i++) await get(server.metricsUrl!, agent);
+      cpuPerScrapeMs = ((cpuSeconds(server.pid) - before) / COST_SCRAPES) * 1000;
+      agent.destroy();
+    } finally {
+      await server.stop();
+    }
+    const plainJps = median(jps.get(PLAIN.name)!);
+    const serverCpuPerSecondMs = (median(cpu.get(PLAIN.name)!) / 1000) * plainJps;
+    rows.push({ contender: SCRAPED.name, setting: `${COST_SCRAPES} scrapes back to back, no load`, "server CPU ms/scrape": round(cpuPerScrapeMs, 3) });
+    // Each round ran both back to back: the median of the rounds' own ratios cancels the machine's drift between rounds.
+    const paired = jps.get(SCRAPED.name)!.map((v, i) => v / jps.get(PLAIN.name)![i]);
+    const cpuPaired = cpu.get(SCRAPED.name)!.map((v, i) => v / cpu.get(PLAIN.name)![i]);
+    return {
+      rows,
+      ratios: [
+        ratio("scraped/plain jobs/s (median of the rounds' ratios)", median(paired), { text: "≥ 0.98 (scraping costs < 2%)", met: (v) => v >= 0.98 }),
+        ratio("scraped/plain jobs/s (medians)", median(jps.get(SCRAPED.name)!) / median(jps.get(PLAIN.name)!)),
+        ratio("scraped/plain server CPU per job (median of the rounds' ratios)", median(cpuPaired)),
+        ratio("one scrape a second, as a share of the server's CPU at full load (CPU per scrape ÷ CPU per second at the plain jobs/s)", (cpuPerScrapeMs * (1000 / SCRAPE_EVERY_MS)) / 1000 / (serverCpuPerSecondMs / 1000), { text: "< 0.02", met: (v) => v < 0.02 }),
+      ],
+      notes: [
+        `${PLAIN.settings}.`,
+        `${SCRAPED.settings}.`,
+        "The scraper is this process (the load generator's): node:http GET on a kept-alive connection; the exposition (glimpse_jobserver_* only: with prom-client's default process_*/nodejs_* metrics, whose GC observer runs on every collection, the ratio was about 0.70 on this machine).",
+        "Load generator, workers and server share 2 cores; round-to-round spread is the noise floor of the jobs/s ratios, which on a machine shared with other work swing by ±20%; the CPU a scrape costs, measured alone, does not depend on that.",
+      ],
+    };
+  },
+};

@@ -1,0 +1,71 @@
+/**
+ * `glimpse-cluster status [--json] [--watch SECONDS]`: every job server's
+ * functions (queued, running, workers; admin protocol, so gearmand too, and
+ * a row for one that cannot be reached), then the worker nodes' ping table.
+ * --watch redraws it in place every SECONDS until Ctrl-C (with --json: one
+ * JSON document per line).
+ */
+import type { Command } from "commander";
+import { clusterConfig } from "../cluster-config.js";
+import { positiveSeconds } from "../arguments.js";
+import { formatPingTable } from "../ping-table.js";
+import { clusterStatus, type ClusterStatus } from "../../lib/dashboard/cluster-status.js";
+import { formatJobServerTable } from "../job-server-table.js";
+import { withControl } from "./cluster-commands.js";
+import { reportReach } from "../reach-report.js";
+
+interface StatusOptions {
+  json?: boolean;
+  watch?: number;
+  wait: number;
+}
+
+function render(status: ClusterStatus, json: boolean): string {
+  if (json) return `${JSON.stringify(status)}\n`;
+  return `${formatJobServerTable(status.jobServers)}\n\n${formatPingTable(status.nodes)}\n`;
+}
+
+/** Clears the terminal and moves to its top left, as watch(1) does. */
+const CLEAR = "\x1b[H\x1b[2J";
+
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("show every job server's queues per function (gearmand too) and the worker nodes' ping table")
+    .option("--json", "print the status as JSON (with --watch: one document per line)")
+    .option("--watch <seconds>", "refresh every SECONDS until Ctrl-C", positiveSeconds("--watch"))
+    .option("--wait <seconds>", "how long to wait for the nodes' ping replies (less once every registered node answered)", positiveSeconds("--wait"), 2)
+    .action((options: StatusOptions, command: Command) => {
+      const config = clusterConfig(command);
+      const servers = config.client.jobServers;
+      const tls = config.client.jobServerTls;
+      return withControl(
+        command,
+        async (control) => {
+          const take = () => clusterStatus(control, servers, tls, options.wait * 1000);
+          if (options.watch === undefined) {
+            process.stdout.write(render(await take(), Boolean(options.json)));
+            return;
+          }
+          const stop = new AbortController();
+          for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+          let first = true;
+          while (!stop.signal.aborted) {
+            const began = Date.now();
+            const status = await take();
+            if (stop.signal.aborted) break;
+            process.stdout.write(options.json ? render(status, true) : `${CLEAR}glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}\n\n${render(status, false)}`);
+            if (first) {
+              first = false;
+              reportReach(await control.reach());
+            }
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, Math.max(0, options.watch! * 1000 - (Date.now() - began)));
+              stop.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+            });
+          }
+        },
+        options.watch === undefined,
+      );
+    });
+}

@@ -1,0 +1,53 @@
+/**
+ * A map's progress as its pool publishes it for dashboards: the first
+ * update at once, then at most one every `intervalMs` (the latest figures,
+ * by a timer, so a map that stalls still shows where it stopped), and its
+ * end always.
+ */
+import type { MapProgress } from "../channels/messages.js";
+
+/** Four updates a second: a dashboard pushes once a second, and a progress bar moves smoothly. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+export class ProgressPublisher {
+  private done = 0;
+  private failed = 0;
+  private last = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ended = false;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly publish: (progress: MapProgress) => void,
+    private readonly mapId: string,
+    private readonly functionName: string,
+    private readonly total: number | undefined,
+    private readonly intervalMs = PROGRESS_INTERVAL_MS,
+  ) {}
+
+  update(done: number, failed: number): void {
+    if (this.ended) return;
+    this.done = done;
+    this.failed = failed;
+    if (this.timer !== undefined) return;
+    const wait = this.last + this.intervalMs - Date.now();
+    if (wait <= 0) return this.send("running");
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.ended) this.send("running");
+    }, wait);
+    this.timer.unref();
+  }
+
+  end(state: "finished" | "failed"): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.send(state);
+  }
+
+  private send(state: MapProgress["state"]): void {
+    this.last = Date.now();
+    this.publish({ mapId: this.mapId, function: this.functionName, done: this.done, total: this.total, failed: this.failed, state, started: this.started });
+  }
+}

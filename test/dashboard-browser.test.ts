@@ -1,0 +1,102 @@
+/**
+ * The dashboard in a real browser (Debian's chromium, driven by
+ * playwright-core): a real cluster through a broker, with a secret (the
+ * dashboard trusts only signed messages), the dashboard started through the
+ * CLI with --allow-control, and a pool in this process whose map blocks
+ * half-way until the test lets it go. The page must list the nodes' pids,
+ * show the map's progress part-way and then finished, drop a killed node and
+ * a node told to quit from its row, and log no console errors. A
+ * screenshot is saved (its path is a test diagnostic).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { TestCluster } from "./support/cluster.js";
+import { embedded } from "./support/job-servers.js";
+import { chromiumPath, missingPeer } from "./support/peers.js";
+import { startDashboard } from "./support/dashboard-process.js";
+import { eventually } from "./support/gearman.js";
+
+const skip = missingPeer("chromium") ?? embedded.skip;
+const SECRET = "the dashboard test's cluster secret, long enough";
+/** Playwright's own waits: each waits for an event on the page, bounded. */
+const WAIT_MS = 20_000;
+
+/** Page-side expression: the first map's data-* attributes, or null. (Strings: this file is compiled without the DOM's types.) */
+const MAP = `(() => { const m = document.querySelector("#maps .map"); return m && { state: m.dataset.state, done: Number(m.dataset.done), total: Number(m.dataset.total) }; })()`;
+
+async function mapOnPage(page: Page): Promise<{ state: string; done: number; total: number } | null> {
+  return page.evaluate(MAP) as Promise<{ state: string; done: number; total: number } | null>;
+}
+
+describe("dashboard in a browser", { skip }, () => {
+  it("lists the nodes, shows a map's progress moving then finished, drops a killed node and one told to quit, without console errors", async (t) => {
+    const cluster = await TestCluster.start({ kind: embedded, broker: true, clientConfig: [`secret = ${SECRET}`] });
+    let browser: Browser | undefined;
+    const dashboard = await startDashboard(cluster.configFile, ["--allow-control"]).catch(async (error) => {
+      await cluster.close();
+      throw error;
+    });
+    const pool = await cluster.pool();
+    try {
+      await cluster.startNode(1);
+      await cluster.startNode(1);
+      const nodes = await eventually(async () => {
+        const found = await pool.ping(1000);
+        return found.length === 2 && found;
+      });
+      const pids = nodes.map((n) => n.pid).sort((a, b) => a - b);
+
+      browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(WAIT_MS);
+      const consoleErrors: string[] = [];
+      page.on("console", (message) => {
+        if (message.type() === "error") consoleErrors.push(message.text());
+      });
+      page.on("pageerror", (error) => consoleErrors.push(String(error)));
+      page.on("dialog", (dialog) => void dialog.accept());
+      await page.goto(dashboard.url);
+      for (const pid of pids) await page.waitForSelector(`#nodes tr[data-pid="${pid}"]`);
+      await page.waitForSelector("#trust:not([hidden])");
+      await page.waitForSelector(`#servers tr[data-function="glimpse_map"]`);
+
+      // 40 items in chunks of 4: items 20 and up wait for memory "go", so the map stops at 20 of 40 until the test says go.
+      const running = pool.map(
+        async (x: number) => {
+          while (x >= 20 && !memory.get("go")) await new Promise((resolve) => setTimeout(resolve, 10));
+          return x * 2;
+        },
+        Array.from({ length: 40 }, (_, i) => i),
+      );
+      await page.waitForFunction(`(${MAP} || {}).state === "running" && ${MAP}.done === 20 && ${MAP}.total === 40`);
+      assert.deepEqual(await mapOnPage(page), { state: "running", done: 20, total: 40 });
+      await pool.setMemory({ go: true });
+      assert.deepEqual(await running, Array.from({ length: 40 }, (_, i) => i * 2));
+      await page.waitForFunction(`(${MAP} || {}).state === "finished"`);
+      assert.deepEqual(await mapOnPage(page), { state: "finished", done: 40, total: 40 });
+      await page.waitForFunction(`document.querySelector("#chart-line").getAttribute("points").split(" ").length >= 3`);
+      const screenshot = path.join(os.tmpdir(), "glimpse-dashboard.png");
+      await page.screenshot({ path: screenshot, fullPage: true });
+      t.diagnostic(`screenshot: ${screenshot}`);
+
+      // Killed: its supervisor starts a new process (a new pid) and the old row goes.
+      process.kill(pids[0], "SIGKILL");
+      await page.waitForSelector(`#nodes tr[data-pid="${pids[0]}"]`, { state: "detached" });
+      // Told to quit from its row (confirmed in the dialog): it stays down.
+      await page.click(`#nodes tr[data-pid="${pids[1]}"] button[data-action="quit"]`);
+      await page.waitForSelector(`#nodes tr[data-pid="${pids[1]}"]`, { state: "detached" });
+      assert.equal(cluster.nodes[1].child.exitCode ?? (await new Promise((resolve) => cluster.nodes[1].child.once("exit", resolve))), 0);
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await browser?.close();
+      await pool.close();
+      await dashboard.stop();
+      await cluster.close();
+    }
+  });
+});
+
+declare const memory: { get(key: string): unknown };

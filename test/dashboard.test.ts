@@ -1,0 +1,129 @@
+/**
+ * The dashboard's server without a browser: its snapshot and event stream
+ * against gearmand and the embedded server (a pool opened with
+ * `dashboard: true` on a configured cluster), read-only unless allowed,
+ * control requests only from its own page, and on a local MakePool().
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { MakePool } from "../lib/index.js";
+import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
+import { TestCluster } from "./support/cluster.js";
+import { embedded, gearmand, type JobServerKind } from "./support/job-servers.js";
+import { eventually } from "./support/gearman.js";
+
+async function snapshot(url: string): Promise<DashboardSnapshot> {
+  const response = await fetch(new URL("api/snapshot", url));
+  assert.equal(response.status, 200);
+  return (await response.json()) as DashboardSnapshot;
+}
+
+/** The first `count` snapshot events of the page's event stream. */
+async function events(url: string, count: number): Promise<DashboardSnapshot[]> {
+  const response = await fetch(new URL("events", url));
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const found: DashboardSnapshot[] = [];
+  let text = "";
+  while (found.length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = text.indexOf("\n\n")) >= 0) {
+      const frame = text.slice(0, end);
+      text = text.slice(end + 2);
+      const data = frame.split("\n").find((line) => line.startsWith("data: "));
+      if (frame.includes("event: snapshot") && data) found.push(JSON.parse(data.slice(6)));
+    }
+  }
+  await reader.cancel();
+  return found;
+}
+
+const kinds: JobServerKind[] = [embedded, gearmand];
+for (const kind of kinds) {
+  describe(`dashboard on ${kind.name}`, { skip: kind.skip }, () => {
+    it("shows the job server's queues and the nodes, pushes updates, and is read-only by default", async () => {
+      const cluster = await TestCluster.start({ kind, broker: false });
+      try {
+        await cluster.startNode(2);
+        const pool = await MakePool(cluster.configFile, { open: cluster.server.clientOptions().open, dashboard: true });
+        try {
+          const url = pool.dashboardUrl!;
+          assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+          const page = await fetch(url);
+          assert.match(page.headers.get("content-type")!, /^text\/html/);
+          assert.match(await page.text(), /<script src="dashboard.js">/);
+          for (const asset of ["dashboard.js", "dashboard.css", "favicon.svg"]) assert.equal((await fetch(new URL(asset, url))).status, 200, asset);
+          const seen = await eventually(async () => {
+            const s = await snapshot(url);
+            return s.nodes.length === 1 && s.jobServers[0]?.functions.some((f) => f.name === "glimpse_map" && f.workers === 1) && s;
+          });
+          assert.equal(seen.nodes[0].threads, 2);
+          assert.equal(seen.allowControl, false);
+          assert.equal(seen.jobServers[0].server, cluster.server.url);
+          assert.deepEqual(await pool.map((x: number) => x * 3, [1, 2, 3, 4, 5, 6, 7, 8]), [3, 6, 9, 12, 15, 18, 21, 24]);
+          const [first, second] = await events(url, 2);
+          assert.ok(second.time > first.time, "a newer snapshot was pushed");
+          const map = second.maps[0];
+          assert.equal(map.state, "finished");
+          assert.equal(map.done, 8);
+          assert.equal(map.total, 8);
+          const refused = await fetch(new URL(`api/nodes/${encodeURIComponent(seen.nodes[0].id)}/quit`, url), { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+          assert.equal(refused.status, 403);
+          assert.match(((await refused.json()) as { error: string }).error, /read-only/);
+          assert.equal((await pool.ping(1000)).length, 1, "the node is still there");
+        } finally {
+          await pool.close();
+        }
+      } finally {
+        await cluster.close();
+      }
+    });
+  });
+}
+
+describe("dashboard control", { skip: embedded.skip }, () => {
+  it("with allowControl, takes requests from its own page only and quits the node named", async () => {
+    const cluster = await TestCluster.start({ kind: embedded, broker: false });
+    try {
+      const node = await cluster.startNode(1);
+      const pool = await MakePool(cluster.configFile, { dashboard: { allowControl: true } });
+      try {
+        const url = pool.dashboardUrl!;
+        const [target] = await eventually(async () => {
+          const s = await snapshot(url);
+          return s.nodes.length === 1 && s.nodes;
+        });
+        const route = new URL(`api/nodes/${encodeURIComponent(target.id)}/quit`, url);
+        const foreign = await fetch(route, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: "{}" });
+        assert.equal(foreign.status, 403);
+        const form = await fetch(route, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a=1" });
+        assert.equal(form.status, 403);
+        const exited = new Promise((resolve) => node.child.once("exit", resolve));
+        const done = await fetch(route, { method: "POST", headers: { "content-type": "application/json", origin: new URL(url).origin }, body: "{}" });
+        assert.equal(done.status, 200, await done.clone().text());
+        assert.equal(await exited, 0);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe("dashboard of a local cluster", () => {
+  it("MakePool({ dashboard: true }) shows its own worker nodes and closes with the pool", async () => {
+    const pool = await MakePool(undefined, { local: { workers: 1, threads: 1 }, dashboard: true });
+    const url = pool.dashboardUrl!;
+    try {
+      await eventually(async () => (await snapshot(url)).nodes.length === 1);
+    } finally {
+      await pool.close();
+    }
+    await assert.rejects(fetch(url));
+  });
+});
