@@ -8,8 +8,12 @@
  *        │   └── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──┘ (if the node lacks it)  │
  *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄───────────────┘
  *
- *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel
+ *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel / drain / online
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
+ *
+ * It registers glimpse_map and glimpse_map:LABEL per label (only the labelled
+ * ones when exclusive) while serving; drain unregisters them all and hands
+ * back the chunks it holds but has not started (NodeService, docs/labels.md).
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
@@ -17,7 +21,7 @@ import { toBuffer } from "../gearman/payload.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { MAP_FUNCTION, TAKEN_NUMERATOR, writeRefusal } from "../wire/protocol.js";
+import { TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -26,7 +30,9 @@ import { NodeMemory } from "./node-memory.js";
 import { NodeChannels } from "./node-channels.js";
 import { fillNodeOptions, type NodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { ChunkThreads } from "./chunk-threads.js";
-import { cancelled } from "./errors.js";
+import { cancelled, NodeError } from "./errors.js";
+import { NodeService } from "./node-service.js";
+import type { NodeStatsSnapshot } from "../channels/messages.js";
 
 /** Resolves after the writes queued so far were handed to the sockets (they flush on the next tick). */
 const written = () => new Promise<void>((resolve) => process.nextTick(resolve));
@@ -39,6 +45,7 @@ export class WorkerNode extends EventEmitter {
   private readonly options: NodeOptions;
   private readonly worker: GearmanWorker;
   private readonly threads: ChunkThreads;
+  private readonly service: NodeService;
   private readonly stats: NodeStats;
   private readonly memory: NodeMemory;
   private readonly channels: NodeChannels;
@@ -64,7 +71,16 @@ export class WorkerNode extends EventEmitter {
     this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs, this.id);
     this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: this.threads.capacity, tls: options.tls });
-    this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
+    this.service = new NodeService(this.worker, { ...options, nodeId: this.id, capacity: this.threads.capacity }, (job) => this.handleChunk(job));
+    // A job assigned by a grab sent before its function was unregistered: it goes back unrun (before GearmanWorker answers it).
+    this.worker.on("job", (job: WorkerJob) => {
+      if (!this.service.accepts(job.func)) this.handBack(job);
+    });
+    this.service.on("state", (state: string) => this.channels.log("info", `worker node ${this.id} is ${state}`));
+    this.service.on("drained", () => {
+      if (this.options.exitWhenDone) void this.stop("quit");
+    });
+    this.service.serve();
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
     this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
   }
@@ -73,11 +89,16 @@ export class WorkerNode extends EventEmitter {
     await this.channels.open({
       quit: () => void this.stop("quit"),
       restart: () => void this.stop("restart"),
-      ping: () => this.stats.snapshot(this.memory.version),
+      ping: () => this.snapshot(),
       setMemory: (entries, version) => this.memory.replace(entries, version),
       clearMemory: (version) => this.memory.clear(version),
       cancel: (mapIds) => this.cancel(mapIds),
+      drain: () => this.service.drain(),
+      online: () => {
+        if (!this.stopping) this.service.serve();
+      },
       memoryVersion: () => this.memory.version,
+      state: () => this.service.state,
     });
     this.memory.attach();
     // "Started" means registered with a job server (so admin `workers` lists this node), or still
@@ -92,7 +113,23 @@ export class WorkerNode extends EventEmitter {
     this.worker.start();
     await registered;
     this.emit("started");
-    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch}), job servers ${this.options.jobServers.join(", ")}`);
+    const labels = this.options.labels.length === 0 ? "" : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
+    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`);
+  }
+
+  /** What a ping answers. */
+  snapshot(): NodeStatsSnapshot {
+    return { ...this.stats.snapshot(this.memory.version), labels: [...this.options.labels], exclusive: this.options.exclusive, state: this.service.state };
+  }
+
+  get state(): string {
+    return this.service.state;
+  }
+
+  /** Answers a chunk this node will not run, so the pool submits it again without spending a retry. */
+  private handBack(job: WorkerJob): void {
+    this.stats.handedBack++;
+    job.exception(writeHandBack(`worker node ${this.id} (${this.service.state}) handed back job ${job.handle} unrun`));
   }
 
   private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
@@ -108,9 +145,26 @@ export class WorkerNode extends EventEmitter {
     // The pool counts takes (lib/wire/protocol.ts): the notice is written before the chunk can run, so a
     // chunk that kills this process at once is still counted.
     job.sendStatus(TAKEN_NUMERATOR, header.count);
+    // Counted before the first await: maxChunks lowers the concurrency before the worker grabs again.
+    const lease = this.service.take();
+    try {
+      return await this.runChunk(job, header, signature, lease.handBack);
+    } catch (error) {
+      if (!(error instanceof NodeError && error.code === "HANDED_BACK" && lease.handBack.aborted)) throw error;
+      this.handBack(job);
+      return undefined;
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async runChunk(job: WorkerJob, header: ReturnType<typeof peekChunkRequest>, signature: SignatureFacts | undefined, handBack: AbortSignal): Promise<Buffer> {
     await written();
     // Awaited only when missing: a chunk that can run goes to its thread right after its notice.
-    if (this.memory.version < header.memoryVersion) await this.memory.ready(header.memoryVersion, job.signal);
+    if (this.memory.version < header.memoryVersion) {
+      await this.memory.ready(header.memoryVersion, AbortSignal.any([job.signal, handBack]));
+      if (handBack.aborted && !job.signal.aborted) throw handBack.reason;
+    }
     const controller = new AbortController();
     const onLost = () => controller.abort(job.signal.reason);
     job.signal.addEventListener("abort", onLost, { once: true });
@@ -123,12 +177,17 @@ export class WorkerNode extends EventEmitter {
     }
     this.stats.chunkStarted();
     const started = performance.now();
+    let ran = true;
     try {
-      const bytes = await this.threads.run(job.data, controller.signal);
+      const bytes = await this.threads.run(job.data, controller.signal, handBack).catch((error: unknown) => {
+        ran = !(error instanceof NodeError && error.code === "HANDED_BACK");
+        throw error;
+      });
       const response = toBuffer(bytes, "chunk response");
       return this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
     } finally {
-      this.stats.chunkFinished(header.count, performance.now() - started);
+      if (ran) this.stats.chunkFinished(header.count, performance.now() - started);
+      else this.stats.chunkReturned();
       job.signal.removeEventListener("abort", onLost);
       for (const key of keys) {
         const group = this.running.get(key)!;
