@@ -1,7 +1,7 @@
 /**
  * `glimpse-cluster launch-worker [N]`: runs one worker node of N threads,
  * configured by the [client] section (job servers, channels, secret, keys)
- * and the [server] section (prefetch, allow_source, allowed_modules), under a
+ * and the [server] section (prefetch, labels, exclusive, allow_source, allowed_modules), under a
  * NodeSupervisor that restarts it after `restart` or a crash, until
  * `kill-workers` or SIGTERM / SIGINT. The supervisor checks the node's
  * options before starting its process: a bad one exits 2 naming it.
@@ -12,6 +12,17 @@ import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
 import { clusterConfig } from "../cluster-config.js";
 import { curveOf } from "../../lib/pool/make-pool.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
+import { splitLabels } from "../../lib/wire/labels.js";
+
+interface LaunchOptions {
+  grace: number;
+  memoryLimit?: number;
+  prefetch?: number;
+  label?: string[];
+  exclusive?: boolean;
+  maxChunks?: number;
+  exitWhenDone?: boolean;
+}
 
 export function registerLaunchWorker(program: Command): void {
   program
@@ -22,7 +33,11 @@ export function registerLaunchWorker(program: Command): void {
     .option("--grace <seconds>", "on SIGTERM, how long running chunks may take to finish", positiveSeconds("--grace"), 30)
     .option("--memory-limit <mb>", "heap limit of each worker thread, in MB", wholeNumber("--memory-limit", 16))
     .option("--prefetch <n>", "chunks each thread holds waiting behind the one it runs (0 for long chunks over many nodes); default: [server] prefetch, 1", wholeNumber("--prefetch", 0))
-    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number; prefetch?: number }, command: Command) => {
+    .option("--label <names>", "a label of this node (repeatable, or gpu,bigmem): it also serves maps given that label; default: [server] labels", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--exclusive", "serve only maps with one of this node's labels; default: [server] exclusive")
+    .option("--max-chunks <n>", "drain the node after it took this many chunks (single-use nodes)", wholeNumber("--max-chunks", 1))
+    .option("--exit-when-done", "exit 0 once the node is drained (by --max-chunks or a drain command) instead of staying up")
+    .action(async (threads: number | undefined, options: LaunchOptions, command: Command) => {
       const config = clusterConfig(command);
       const supervisor = new NodeSupervisor({
         jobServers: config.client.jobServers,
@@ -38,6 +53,10 @@ export function registerLaunchWorker(program: Command): void {
         allowedModules: config.server.allowedModules,
         curve: curveOf(config.client),
         tls: config.client.jobServerTls,
+        labels: options.label ? splitLabels(options.label) : config.server.labels,
+        exclusive: options.exclusive ?? config.server.exclusive,
+        maxChunks: options.maxChunks,
+        exitWhenDone: options.exitWhenDone ?? false,
       });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
       await supervisor.start();
