@@ -54,6 +54,8 @@ export interface NodeOptionsInput {
   maxChunks?: number;
   /** Exit (status 0, its supervisor does not restart it) once drained, by maxChunks or by a drain command. Default false. */
   exitWhenDone?: boolean;
+  /** Start drained: registered for nothing until an online command (a supervisor restarts a drained node so). Default false. */
+  drained?: boolean;
 }
 
 export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve" | "tls" | "labels" | "maxChunks">>> & {
@@ -69,7 +71,7 @@ export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimi
 
 const KNOWN: readonly (keyof NodeOptionsInput)[] = [
   "jobServers", "commandUrl", "logUrl", "threads", "prefetch", "nodeId", "graceMs", "memoryWaitMs", "resourceLimits",
-  "secret", "signatureMaxAgeMs", "allowSource", "allowedModules", "curve", "tls", "labels", "exclusive", "maxChunks", "exitWhenDone",
+  "secret", "signatureMaxAgeMs", "allowSource", "allowedModules", "curve", "tls", "labels", "exclusive", "maxChunks", "exitWhenDone", "drained",
 ];
 
 const option = (name: string) => `worker node option ${name}`;
@@ -132,6 +134,7 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     exclusive,
     maxChunks: input.maxChunks === undefined ? undefined : wholeNumber(option("maxChunks"), input.maxChunks, 1),
     exitWhenDone: flag("exitWhenDone", input.exitWhenDone),
+    drained: flag("drained", input.drained),
     jobServers: Object.freeze([...input.jobServers]),
     commandUrl: text("commandUrl", input.commandUrl),
     logUrl: text("logUrl", input.logUrl),

@@ -3,7 +3,8 @@
  * starts it again after `restart` (at once) or a crash (with backoff and a log
  * line), and stops for good after `quit` or a signal. The node's options are
  * checked here, before any process starts: a bad one throws an ArgumentError
- * naming it.
+ * naming it. A node that was drained (or draining) when it restarted starts
+ * again drained, until an online command.
  *
  *   new NodeSupervisor(node options) ──fillNodeOptions (a bad one throws here)
  *   start() ──fork worker-main (node options as JSON)──► child ──exit 0──► done
@@ -70,6 +71,8 @@ export class NodeSupervisor extends EventEmitter {
   private finish!: () => void;
   /** How many times the node process was started. */
   starts = 0;
+  /** The node was drained (or draining) when last heard of: it is started again drained. */
+  private drained = false;
 
   private readonly options: FilledSupervisorOptions;
 
@@ -80,7 +83,7 @@ export class NodeSupervisor extends EventEmitter {
   ) {
     super();
     // Checked here, and filled again in the node's process (its id and defaults are its own).
-    fillNodeOptions(node);
+    this.drained = fillNodeOptions(node).drained;
     this.options = fillSupervisorOptions(options);
     this.backoffMs = this.options.initialBackoffMs;
     this.done = new Promise((resolve) => (this.finish = resolve));
@@ -98,7 +101,7 @@ export class NodeSupervisor extends EventEmitter {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = fork(new URL("./worker-main.js", import.meta.url), [], {
-        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify(this.node) },
+        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify({ ...this.node, drained: this.drained }) },
         execArgv: [...this.options.execArgv],
         stdio: ["ignore", this.options.output, this.options.output, "ipc"],
       });
@@ -106,7 +109,8 @@ export class NodeSupervisor extends EventEmitter {
       this.starts++;
       const startedAt = Date.now();
       let ready = false;
-      child.on("message", (message: { type?: string }) => {
+      child.on("message", (message: { type?: string; state?: string }) => {
+        if (message?.type === "state") this.drained = message.state !== "serving";
         if (message?.type === "ready" && !ready) {
           ready = true;
           this.emit("ready", child.pid);

@@ -14,6 +14,8 @@ if (!raw) {
 }
 // The supervisor checked these options before it started this process (fillNodeOptions).
 const node = new WorkerNode(JSON.parse(raw));
+// The supervisor restarts a node that was taken out of service drained.
+node.on("state", (state: string) => process.send?.({ type: "state", state }));
 node.once("stopped", (reason: string) => {
   process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
   // The IPC channel to the supervisor would keep this process alive.

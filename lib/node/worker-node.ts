@@ -76,11 +76,15 @@ export class WorkerNode extends EventEmitter {
     this.worker.on("job", (job: WorkerJob) => {
       if (!this.service.accepts(job.func)) this.handBack(job);
     });
-    this.service.on("state", (state: string) => this.channels.log("info", `worker node ${this.id} is ${state}`));
+    this.service.on("state", (state: string) => {
+      this.channels.log("info", `worker node ${this.id} is ${state}`);
+      this.emit("state", state);
+    });
     this.service.on("drained", () => {
       if (this.options.exitWhenDone) void this.stop("quit");
     });
-    this.service.serve();
+    if (options.drained) this.service.drain();
+    else this.service.serve();
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
     this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
   }
