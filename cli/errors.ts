@@ -1,12 +1,14 @@
 /**
  * Every error the glimpse-cluster command raises of its own. Each carries a
  * stable `code`. main.ts exits 2 on a usage error (and on ConfigError and
- * ArgumentError), 1 on anything else.
+ * ArgumentError), 1 on anything else; a CliError's message is printed
+ * without its stack.
  */
 
 export type CliErrorCode =
   | "USAGE" // a bad command line
-  | "DEMO_RESULT"; // the demo's map gave a result other than the one it knows
+  | "DEMO_RESULT" // the demo's map gave a result other than the one it knows
+  | "NODES"; // drain or online: the selector matched no live node, or a selected node did not acknowledge
 
 export class CliError extends Error {
   override name = "CliError";
@@ -28,3 +30,6 @@ export class UsageError extends CliError {
 
 export const wrongDemoResult = (what: string, got: unknown, expected: unknown): CliError =>
   new CliError("DEMO_RESULT", `demo: ${what} gave ${String(got)}, expected ${String(expected)}`);
+
+/** A drain or online that could not be carried out (the PoolError saying why is its cause). */
+export const nodesNotReached = (cause: Error): CliError => Object.assign(new CliError("NODES", cause.message), { cause });

@@ -6,7 +6,7 @@ import type { ClusterConfig } from "../../lib/config/index.js";
 import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
-import { UsageError } from "../errors.js";
+import { UsageError, nodesNotReached } from "../errors.js";
 import { PoolError } from "../../lib/pool/errors.js";
 import { checkSelector, type NodeSelector } from "../../lib/pool/node-selector.js";
 
@@ -66,9 +66,7 @@ export function registerClusterCommands(program: Command): void {
             process.stdout.write(`${nodes.length} worker node${nodes.length === 1 ? "" : "s"} ${verb === "drain" ? "drained" : "online"}: ${nodes.sort().join(", ")}\n`);
           } catch (error) {
             // A selector matching nothing, or a node that did not answer: the message says which, no stack needed.
-            if (!(error instanceof PoolError)) throw error;
-            process.stderr.write(`glimpse-cluster: ${error.message}\n`);
-            process.exitCode = 1;
+            throw error instanceof PoolError ? nodesNotReached(error) : error;
           }
         });
       });

@@ -3,9 +3,14 @@
  * registered for that (docs/labels.md):
  *
  *   serving ──drain──► draining ──its last held chunk ends──► drained
- *      ▲                  │ unregistered every function;          │
- *      │                  │ waiting chunks handed back            │
- *      └──────online (registers again)──────────────────────────────┘
+ *      ▲                  │ grabs no job; waiting chunks        │ unregistered
+ *      │                  │ handed back; running ones finish    │ every function
+ *      └──────online (registers again, grabs again)───────────────┘
+ *
+ * A draining node stays registered until its running chunks are done:
+ * gearmand 1.1.20 answers CANT_DO by putting the worker's running jobs of
+ * that function back in its queue and dropping their results, so CANT_DO
+ * comes only once the node holds nothing (after the last result was sent).
  *
  * `maxChunks` drains the node once it has taken that many (the chunks it holds
  * then all run), and keeps its Gearman concurrency low enough that it never
@@ -62,32 +67,44 @@ export class NodeService extends EventEmitter {
     return Math.max(1, Math.min(this.options.capacity, this.worker.running + this.remaining));
   }
 
-  /** Whether a job of `func` may run here now (false: it came after its function was unregistered). */
-  accepts(func: string): boolean {
+  /** Whether `func` is registered now (a job of a function that is not came by a grab sent before it was unregistered). */
+  registers(func: string): boolean {
     return this.registered.has(func);
   }
 
-  /** Registers every function (CAN_DO each); maxChunks counts anew. */
+  /** Registers every function (CAN_DO each) and grabs again; maxChunks counts anew. */
   serve(): void {
     this.remaining = this.options.maxChunks ?? Infinity;
     if (this.handBacks.signal.aborted) this.handBacks = new AbortController();
     this.worker.setConcurrency(this.concurrency());
     for (const func of this.functions) {
+      if (this.registered.has(func)) continue;
       this.registered.add(func);
       this.worker.register(func, this.handler);
     }
+    this.worker.resume();
     this.setState("serving");
   }
 
   /**
-   * Unregisters every function (CANT_DO each), so no new chunk comes; with `handBack`, the chunks
-   * held but not started go back. Drained at once when the node holds none.
+   * Grabs no new chunk; with `handBack`, the chunks held but not started go back. Once the node holds none
+   * (at once when it holds none now) it unregisters every function (CANT_DO each) and is drained.
    */
   drain(handBack = true): void {
-    for (const func of this.registered) this.worker.unregister(func);
-    this.registered.clear();
+    this.worker.pause();
     if (handBack && !this.handBacks.signal.aborted) this.handBacks.abort(handedBack(this.options.nodeId));
-    if (this.current === "serving") this.setState(this.held === 0 ? "drained" : "draining");
+    if (this.current === "serving") this.setState("draining");
+    if (this.held === 0) this.finishDrain();
+  }
+
+  /** Unregisters after the results of the last chunks were sent: they go out once this turn of the event loop ends. */
+  private finishDrain(): void {
+    setImmediate(() => {
+      if (this.held !== 0 || this.current !== "draining") return;
+      for (const func of this.registered) this.worker.unregister(func);
+      this.registered.clear();
+      this.setState("drained");
+    });
   }
 
   /** A chunk taken to run: counted against maxChunks (draining the node at the last one) until released. */
@@ -104,7 +121,7 @@ export class NodeService extends EventEmitter {
         if (released) return;
         released = true;
         this.held--;
-        if (this.held === 0 && this.current === "draining") this.setState("drained");
+        if (this.held === 0 && this.current === "draining") this.finishDrain();
       },
     };
   }

@@ -74,7 +74,7 @@ export class WorkerNode extends EventEmitter {
     this.service = new NodeService(this.worker, { ...options, nodeId: this.id, capacity: this.threads.capacity }, (job) => this.handleChunk(job));
     // A job assigned by a grab sent before its function was unregistered: it goes back unrun (before GearmanWorker answers it).
     this.worker.on("job", (job: WorkerJob) => {
-      if (!this.service.accepts(job.func)) this.handBack(job);
+      if (!this.service.registers(job.func)) this.handBack(job);
     });
     this.service.on("state", (state: string) => {
       this.channels.log("info", `worker node ${this.id} is ${state}`);
@@ -137,6 +137,8 @@ export class WorkerNode extends EventEmitter {
   }
 
   private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
+    // Brought by a grab already on its way when the node began to drain.
+    if (this.service.state !== "serving") return void this.handBack(job);
     let signature: SignatureFacts | undefined;
     try {
       signature = verifyChunk(job.data, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
