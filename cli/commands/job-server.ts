@@ -11,7 +11,7 @@ import { JobServer, jobServerMetrics } from "../../lib/server/index.js";
 import { serveMetrics, type MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
-import { UsageError } from "../usage-error.js";
+import { UsageError } from "../errors.js";
 
 interface JobServerCliOptions {
   host: string;
