@@ -4,10 +4,10 @@
  * registers itself on the program; this file only wires them and maps
  * failures to exit codes: 0 success, 2 usage or configuration error (a
  * UsageError, ConfigError, JobsConfigError or ArgumentError: its message alone is printed),
- * 1 runtime error (with its stack).
+ * 1 runtime error (with its stack; a CliError with its message alone).
  */
 import { Command, CommanderError } from "commander";
-import { UsageError } from "./errors.js";
+import { CliError, UsageError } from "./errors.js";
 import { registerJobServer } from "./commands/job-server.js";
 import { registerLaunchBroker } from "./commands/launch-broker.js";
 import { registerLaunchWorker } from "./commands/launch-worker.js";
@@ -56,8 +56,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
       return 2;
     }
-    if (code === "UNREACHABLE") {
-      process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
+    if (error instanceof CliError) {
+      process.stderr.write(`glimpse-cluster: ${error.message}\n`);
       return 1;
     }
     process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);

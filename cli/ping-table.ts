@@ -1,8 +1,11 @@
-/** The ping-workers table: HOST PID NREQS ETIME MEAN_ETIME STIME, as the original printed it, plus THREADS, BUSY and ITEMS. */
+/**
+ * The ping-workers table: HOST PID NREQS ETIME MEAN_ETIME STIME, as the original printed it, plus THREADS, BUSY,
+ * ITEMS, LABELS (comma-separated, "-" for none) and STATE (serving, draining, drained).
+ */
 import type { NodeStatsSnapshot } from "../lib/node/node-stats.js";
 
 export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {
-  const header = ["HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "THREADS", "BUSY", "ITEMS"];
+  const header = ["HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "THREADS", "BUSY", "ITEMS", "LABELS", "STATE"];
   const rows = [...nodes]
     .sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid)
     .map((n) => [
@@ -15,6 +18,8 @@ export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {
       String(n.threads),
       String(n.busy),
       String(n.itemsDone),
+      n.labels?.length ? n.labels.join(",") : "-",
+      n.state ?? "serving",
     ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");

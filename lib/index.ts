@@ -12,6 +12,7 @@ export { jobServerMetrics } from "./server/index.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
 export { PoolError, type PoolErrorCode } from "./pool/errors.js";
+export type { NodeSelector } from "./pool/node-selector.js";
 export { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
 export { ArgumentError } from "./argument-error.js";
 export {
@@ -20,7 +21,7 @@ export {
 } from "./wire/index.js";
 export { loadConfig, ConfigError, type ClusterConfig, type ClientConfig, type ServerConfig, type ConfigInput } from "./config/index.js";
 export { JobServer, type JobServerOptions } from "./server/index.js";
-export { Broker, ChannelError, type BrokerUrls, type BrokerOptions, type ChannelErrorCode, type NodeStatsSnapshot } from "./channels/index.js";
+export { Broker, ChannelError, type BrokerUrls, type BrokerOptions, type ChannelErrorCode, type NodeStatsSnapshot, type NodeState } from "./channels/index.js";
 export { SignatureError, newCurveKeys, type RefusalReason, type CurveKeys, type CurveSettings } from "./security/index.js";
 export { WorkerNode, type StopReason } from "./node/worker-node.js";
 export { NodeSupervisor, type SupervisorOptions } from "./node/node-supervisor.js";

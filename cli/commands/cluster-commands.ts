@@ -1,4 +1,4 @@
-/** kill-workers, restart-workers, ping-workers and logs: commands a client sends to, or hears from, the worker nodes. */
+/** kill-workers, restart-workers, drain, online, ping-workers and logs: commands a client sends to, or hears from, the worker nodes. */
 import type { Command } from "commander";
 import { ClusterControl } from "../../lib/pool/cluster-control.js";
 import { controlOptions } from "../../lib/pool/make-pool.js";
@@ -7,6 +7,9 @@ import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { reportReach } from "../reach-report.js";
+import { UsageError, nodesNotReached } from "../errors.js";
+import { PoolError } from "../../lib/pool/errors.js";
+import { checkSelector, type NodeSelector } from "../../lib/pool/node-selector.js";
 
 function openControl(config: ClusterConfig): Promise<ClusterControl> {
   return ClusterControl.open(controlOptions(config.client));
@@ -41,6 +44,36 @@ export function registerClusterCommands(program: Command): void {
           process.stdout.write(`${acked.length} worker node${acked.length === 1 ? "" : "s"} told to ${verb}\n`);
         }),
       );
+  }
+
+  for (const [verb, description] of [
+    ["drain", "take worker nodes out of service: they unregister their functions, finish their running chunks, hand back the ones they hold unstarted and stay up"],
+    ["online", "put drained worker nodes back in service: they register their functions again"],
+  ] as const) {
+    program
+      .command(verb)
+      .description(description)
+      .argument("[selector]", "a pid, host:pid, host name, node id or label:NAME")
+      .option("--all", "every live worker node")
+      .option("--wait <seconds>", "how long to wait for the nodes' acknowledgements", positiveSeconds("--wait"), 10)
+      .action((selector: string | undefined, options: { all?: boolean; wait: number }, command: Command) => {
+        if ((selector === undefined) === !options.all) throw new UsageError(`${verb}: give either a selector (pid, host:pid, host name, node id, label:NAME) or --all`);
+        let chosen: NodeSelector;
+        try {
+          chosen = options.all ? { all: true } : checkSelector(`${verb} selector`, selector);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        return withControl(command, async (control) => {
+          try {
+            const nodes = await control.setNodeState(verb, chosen, options.wait * 1000);
+            process.stdout.write(`${nodes.length} worker node${nodes.length === 1 ? "" : "s"} ${verb === "drain" ? "drained" : "online"}: ${nodes.sort().join(", ")}\n`);
+          } catch (error) {
+            // A selector matching nothing, or a node that did not answer: the message says which, no stack needed.
+            throw error instanceof PoolError ? nodesNotReached(error) : error;
+          }
+        });
+      });
   }
 
   program

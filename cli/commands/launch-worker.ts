@@ -1,7 +1,7 @@
 /**
  * `glimpse-cluster launch-worker [N]`: runs one worker node of N threads,
  * configured by the [client] section (job servers, channels, secret, keys)
- * and the [server] section (prefetch, allow_source, allowed_modules), under a
+ * and the [server] section (prefetch, labels, exclusive, allow_source, allowed_modules), under a
  * NodeSupervisor that restarts it after `restart` or a crash, until
  * `kill-workers` or SIGTERM / SIGINT. The supervisor checks the node's
  * options before starting its process: a bad one exits 2 naming it.
@@ -14,6 +14,19 @@ import { curveOf } from "../../lib/pool/make-pool.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { SupervisorMetrics } from "../../lib/node/supervisor-metrics.js";
 import { serveMetrics } from "../../lib/metrics/metrics-endpoint.js";
+import { splitLabels } from "../../lib/wire/labels.js";
+
+interface LaunchOptions {
+  grace: number;
+  memoryLimit?: number;
+  prefetch?: number;
+  label?: string[];
+  exclusive?: boolean;
+  maxChunks?: number;
+  exitWhenDone?: boolean;
+  metricsPort?: number;
+  metricsHost?: string;
+}
 
 export function registerLaunchWorker(program: Command): void {
   program
@@ -26,7 +39,11 @@ export function registerLaunchWorker(program: Command): void {
     .option("--prefetch <n>", "chunks each thread holds waiting behind the one it runs (0 for long chunks over many nodes); default: [server] prefetch, 1", wholeNumber("--prefetch", 0))
     .option("--metrics-port <port>", "serve the node's Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default", wholeNumber("--metrics-port", 0))
     .option("--metrics-host <host>", "address of the metrics port (default 127.0.0.1)")
-    .action(async (threads: number | undefined, options: { grace: number; memoryLimit?: number; prefetch?: number; metricsPort?: number; metricsHost?: string }, command: Command) => {
+    .option("--label <names>", "a label of this node (repeatable, or gpu,bigmem): it also serves maps given that label; default: [server] labels", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--exclusive", "serve only maps with one of this node's labels; default: [server] exclusive")
+    .option("--max-chunks <n>", "drain the node after it took this many chunks (single-use nodes)", wholeNumber("--max-chunks", 1))
+    .option("--exit-when-done", "exit 0 once the node is drained (by --max-chunks or a drain command) instead of staying up")
+    .action(async (threads: number | undefined, options: LaunchOptions, command: Command) => {
       const config = clusterConfig(command);
       const supervisor = new NodeSupervisor({
         jobServers: config.client.jobServers,
@@ -42,6 +59,10 @@ export function registerLaunchWorker(program: Command): void {
         allowedModules: config.server.allowedModules,
         curve: curveOf(config.client),
         tls: config.client.jobServerTls,
+        labels: options.label ? splitLabels(options.label) : config.server.labels,
+        exclusive: options.exclusive ?? config.server.exclusive,
+        maxChunks: options.maxChunks,
+        exitWhenDone: options.exitWhenDone ?? false,
       }, { metrics: options.metricsPort !== undefined });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
       const metrics = options.metricsPort === undefined ? undefined : await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host: options.metricsHost });

@@ -6,6 +6,12 @@
 
 export const CHANNEL_VERSION = 1;
 
+/**
+ * A worker node's state (docs/labels.md): serving takes chunks; draining has
+ * unregistered its functions and finishes the chunks it runs; drained runs none.
+ */
+export type NodeState = "serving" | "draining" | "drained";
+
 /** What a worker node reports when pinged (the original's HOST, PID, NUM_REQUESTS, ELAPSED_TIME, START_TIME, and more). */
 export interface NodeStatsSnapshot {
   /** The node's id (its Gearman client id). */
@@ -25,6 +31,13 @@ export interface NodeStatsSnapshot {
   readonly itemsDone: number;
   /** Version of the shared memory the node holds. */
   readonly memoryVersion: number;
+  /** The node's labels (it registers glimpse_map:LABEL for each while serving). */
+  readonly labels: string[];
+  /** Whether it serves only labelled maps (registers no plain glimpse_map). */
+  readonly exclusive: boolean;
+  readonly state: NodeState;
+  /** Chunks it took but handed back unrun (prefetched when it was drained) since start. */
+  readonly handedBack: number;
 }
 
 export type Command =
@@ -35,7 +48,11 @@ export type Command =
   | { readonly type: "set-memory"; readonly version: number; readonly entries: Record<string, unknown> }
   | { readonly type: "clear-memory"; readonly version: number }
   /** Stops the running chunks of these maps (map ids), or single chunk attempts (their job unique ids). */
-  | { readonly type: "cancel"; readonly mapIds: readonly string[] };
+  | { readonly type: "cancel"; readonly mapIds: readonly string[] }
+  /** Unregister every function, finish the running chunks, hand back the waiting ones; stay up. */
+  | { readonly type: "drain" }
+  /** Register the node's functions again. */
+  | { readonly type: "online" };
 
 export type CommandType = Command["type"];
 
@@ -69,7 +86,7 @@ export interface MapProgress {
 
 export type LogMessage =
   | { readonly type: "record"; readonly level: LogLevel; readonly message: string }
-  | { readonly type: "ack"; readonly commandId: string; readonly command: CommandType; readonly memoryVersion: number }
+  | { readonly type: "ack"; readonly commandId: string; readonly command: CommandType; readonly memoryVersion: number; readonly state: NodeState }
   | { readonly type: "pong"; readonly commandId: string; readonly stats: NodeStatsSnapshot }
   /** The node needs at least this memory version to run a chunk it holds. */
   | { readonly type: "need-memory"; readonly version: number }
@@ -94,7 +111,7 @@ export const TOPIC_LOG = "log";
 export const TOPIC_REPLY = "reply";
 export const TOPIC_PROGRESS = "progress";
 
-const COMMAND_TYPES = new Set(["quit", "restart", "ping", "set-memory", "clear-memory", "cancel"]);
+const COMMAND_TYPES = new Set(["quit", "restart", "ping", "set-memory", "clear-memory", "cancel", "drain", "online"]);
 const LOG_TYPES = new Set(["record", "ack", "pong", "need-memory", "progress"]);
 
 /** Decodes a command frame; returns undefined (never throws) for anything malformed. */

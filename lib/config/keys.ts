@@ -6,6 +6,7 @@
  */
 import { formatAddress, readAddress } from "../gearman/address.js";
 import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
+import { labelProblem, splitLabels } from "../wire/labels.js";
 
 export type Section = "client" | "server";
 
@@ -97,6 +98,15 @@ function moduleList(text: string): string[] | Invalid {
   return entries.some((e) => /\s/.test(e)) ? INVALID : entries;
 }
 
+function labelList(text: string): string[] | Invalid {
+  const labels = splitLabels([text]);
+  for (const label of labels) {
+    const problem = labelProblem(label);
+    if (problem !== undefined) return new Invalid(problem);
+  }
+  return labels;
+}
+
 const ENDPOINT = "a ZeroMQ endpoint such as tcp://127.0.0.1:9000 or ipc:///tmp/glimpse-commands";
 
 const urls = (section: Section, base: number): KeySpec[] => [
@@ -125,6 +135,8 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
   ...urls("server", 9000),
   { section: "server", name: "allow_source", property: "allowSource", parse: allowSource, expected: "true, false or auto", default: "auto" },
   { section: "server", name: "prefetch", property: "prefetch", parse: wholeNumber(0), expected: "a whole number ≥ 0 (chunks each worker thread holds waiting behind the one it runs)", default: 1 },
+  { section: "server", name: "labels", property: "labels", parse: labelList, expected: "a comma-separated list of labels (letters, digits, _ - and .), e.g. gpu, bigmem", default: [] },
+  { section: "server", name: "exclusive", property: "exclusive", parse: boolean, expected: "true or false (serve only maps with one of this node's labels)", default: false },
   { section: "server", name: "allowed_modules", property: "allowedModules", parse: moduleList, expected: "a comma-separated list of module specifiers or prefixes ending in / (e.g. file:///opt/tasks/, my-package)", default: [] },
 ]);
 

@@ -60,6 +60,10 @@ export interface ServerConfig {
   readonly allowedModules: readonly string[];
   /** Chunks each worker thread holds waiting behind the one it runs (0: none; see NodeOptionsInput.prefetch). */
   readonly prefetch: number;
+  /** The worker node's labels: it also serves maps given one of them (glimpse_map:LABEL; docs/labels.md). */
+  readonly labels: readonly string[];
+  /** Serve only maps with one of the labels (register no plain glimpse_map). */
+  readonly exclusive: boolean;
 }
 
 export interface ClusterConfig {

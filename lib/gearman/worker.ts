@@ -62,6 +62,7 @@ export class GearmanWorker extends EventEmitter {
   private runningCount = 0;
   private nextLink = 0;
   private started = false;
+  private paused = false;
   private stopping = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -105,7 +106,10 @@ export class GearmanWorker extends EventEmitter {
     return this;
   }
 
-  /** CANT_DO on every connection. Jobs of `func` already running finish. */
+  /**
+   * CANT_DO on every connection. Jobs of `func` already running go on here, but gearmand 1.1.20 puts them back in
+   * its queue and drops their results (pause() first and unregister once they are done, to keep them).
+   */
   unregister(func: string): this {
     checkFunctionName("GearmanWorker.unregister function", func);
     if (this.functions.delete(func)) {
@@ -118,6 +122,26 @@ export class GearmanWorker extends EventEmitter {
   unregisterAll(): this {
     this.functions.clear();
     for (const link of this.links) link.connection.send(encodePacket("REQ", "RESET_ABILITIES", {}));
+    return this;
+  }
+
+  /**
+   * Takes no new jobs (sends no GRAB_JOB) while staying registered; running jobs go on, and a job a grab already
+   * on its way brings still comes. Unlike CANT_DO, which gearmand 1.1.20 answers by putting the worker's running
+   * jobs of that function back in the queue (their late results are dropped), this leaves running jobs alone.
+   */
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+
+  /** Takes jobs again after pause(). */
+  resume(): this {
+    if (!this.paused) return this;
+    this.paused = false;
+    // Jobs may have been queued while paused without waking this worker (it was not asleep).
+    for (const link of this.links) link.sleeping = false;
+    this.grabEverywhere();
     return this;
   }
 
@@ -167,7 +191,7 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private grab(link: WorkerLink): void {
-    if (this.stopping || link.grabbing || link.sleeping || !link.connection.connected || this.functions.size === 0) return;
+    if (this.stopping || this.paused || link.grabbing || link.sleeping || !link.connection.connected || this.functions.size === 0) return;
     if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return;
     link.grabbing = true;
     link.connection.send(encodePacket("REQ", "GRAB_JOB_UNIQ", {}));

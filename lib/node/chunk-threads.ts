@@ -14,6 +14,8 @@
  *      │                                  │
  *   stop(): cancelled, the thread         stop(): that thread is terminated; chunks that
  *   skips it when it comes to it          were waiting behind it run again on another
+ *   hand back: the same, and the chunk's   hand back: nothing (it runs to its end)
+ *   run() rejects with `HANDED_BACK`
  */
 import { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
@@ -56,16 +58,27 @@ export class ChunkThreads {
     });
   }
 
-  /** Runs a chunk request on a thread; resolves with the response bytes. Aborting `signal` stops it and rejects with the signal's reason. */
-  run(request: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+  /**
+   * Runs a chunk request on a thread; resolves with the response bytes. Aborting `signal` stops it and rejects with the signal's reason.
+   * Aborting `handBack` withdraws it only while it still waits for a thread: it then never runs, and run() rejects with the reason.
+   */
+  run(request: Uint8Array, signal: AbortSignal, handBack?: AbortSignal): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
+      if (handBack?.aborted) return reject(handBack.reason);
       const phase = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
       const onAbort = () => {
+        handBack?.removeEventListener("abort", onHandBack);
         this.stop(phase);
         reject(signal.reason);
       };
+      const onHandBack = () => {
+        if (Atomics.compareExchange(phase, PHASE_SLOT, PHASE.waiting, PHASE.cancelled) !== PHASE.waiting) return;
+        signal.removeEventListener("abort", onAbort);
+        reject(handBack!.reason);
+      };
       signal.addEventListener("abort", onAbort, { once: true });
+      handBack?.addEventListener("abort", onHandBack, { once: true });
       let rehomed = 0;
       const attempt = (): void => {
         // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
@@ -75,6 +88,7 @@ export class ChunkThreads {
         this.pool.run(task, bytes === request ? undefined : { transferList: [bytes.buffer as ArrayBuffer] }).then(
           (bytes: Uint8Array | null) => {
             signal.removeEventListener("abort", onAbort);
+            handBack?.removeEventListener("abort", onHandBack);
             if (bytes === null) reject(signal.reason);
             else resolve(bytes);
           },
@@ -85,6 +99,7 @@ export class ChunkThreads {
               return void setImmediate(attempt);
             }
             signal.removeEventListener("abort", onAbort);
+            handBack?.removeEventListener("abort", onHandBack);
             reject(this.destroyed ? threadsClosed() : error);
           },
         );

@@ -12,6 +12,7 @@ export type NodeErrorCode =
   | "NOT_A_FUNCTION" // a shipped source or a module export is not a function
   | "CACHED_FUNCTION_MISSING" // a cached function's key is not in the shared memory
   | "RESULT_NOT_SENDABLE" // a result cannot be serialized back to the pool
+  | "HANDED_BACK" // a draining node gave back a chunk it held but had not started
   | "THREADS_CLOSED"; // the node's threads were shut down (the node is stopping) before a chunk could run
 
 export class NodeError extends Error {
@@ -51,3 +52,6 @@ export const resultNotSendable = (cause: unknown): NodeError =>
   new NodeError("RESULT_NOT_SENDABLE", `the result cannot be sent back: ${(cause as Error)?.message ?? cause}`, { cause });
 
 export const threadsClosed = (): NodeError => new NodeError("THREADS_CLOSED", "the worker node's threads were shut down before the chunk ran (the node is stopping)");
+
+/** The chunk never started: the node is draining and gives it back to its job server. */
+export const handedBack = (nodeId: string): NodeError => new NodeError("HANDED_BACK", `worker node ${nodeId} is draining and handed the chunk back before running it`);

@@ -10,7 +10,7 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import {
   CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseCommand,
-  type Command, type CommandEnvelope, type LogLevel, type LogMessage, type NodeStatsSnapshot,
+  type Command, type CommandEnvelope, type LogLevel, type LogMessage, type NodeState, type NodeStatsSnapshot,
 } from "../channels/messages.js";
 import { QueuedPublisher } from "../channels/publisher.js";
 import { LoopingSubscriber } from "../channels/subscriber.js";
@@ -27,8 +27,12 @@ export interface CommandHandlers {
   setMemory(entries: Record<string, unknown>, version: number): void;
   clearMemory(version: number): void;
   cancel(mapIds: readonly string[]): void;
+  drain(): void;
+  online(): void;
   /** The memory version the node holds, for acknowledgements. */
   memoryVersion(): number;
+  /** The node's state, for acknowledgements. */
+  state(): NodeState;
 }
 
 const SEEN_LIMIT = 1000;
@@ -92,8 +96,14 @@ export class NodeChannels {
       case "clear-memory":
         if (first) handlers.clearMemory(command.version);
         break;
+      case "drain":
+        if (first) handlers.drain();
+        break;
+      case "online":
+        if (first) handlers.online();
+        break;
     }
-    this.reply({ type: "ack", commandId: envelope.id, command: command.type, memoryVersion: handlers.memoryVersion() });
+    this.reply({ type: "ack", commandId: envelope.id, command: command.type, memoryVersion: handlers.memoryVersion(), state: handlers.state() });
     if (first && command.type === "quit") handlers.quit();
     if (first && command.type === "restart") handlers.restart();
   }

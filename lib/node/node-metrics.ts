@@ -9,7 +9,7 @@ import type { ChunkEvent, ChunkOutcome, WorkerNode } from "./worker-node.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
 import { PACKAGE_VERSION } from "../version.js";
 
-const OUTCOMES: readonly ChunkOutcome[] = ["done", "failed", "refused", "cancelled"];
+const OUTCOMES: readonly ChunkOutcome[] = ["done", "failed", "refused", "cancelled", "handed_back"];
 /** From a millisecond chunk to a five-minute one. */
 export const CHUNK_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -19,7 +19,7 @@ type Described = NodeStatsSnapshot & { readonly labels?: readonly string[]; read
 export function nodeMetrics(node: Pick<WorkerNode, "on" | "snapshot">): Registry {
   const registry = new Registry();
   const registers = [registry];
-  const chunks = new Counter({ name: "glimpse_node_chunks_total", help: "Chunks handed to this node, by outcome: done, failed (an item threw, or its thread died), refused (signature), cancelled", labelNames: ["outcome"], registers });
+  const chunks = new Counter({ name: "glimpse_node_chunks_total", help: "Chunks handed to this node, by outcome: done, failed (an item threw, or its thread died), refused (signature), cancelled, handed_back (a draining node gave it back unrun)", labelNames: ["outcome"], registers });
   for (const outcome of OUTCOMES) chunks.inc({ outcome }, 0);
   const items = new Counter({ name: "glimpse_node_items_total", help: "Items mapped: those of the chunks done", registers });
   const seconds = new Histogram({ name: "glimpse_node_chunk_seconds", help: "Time a chunk took on its thread, from hand-over to its end", buckets: CHUNK_SECONDS_BUCKETS, registers });

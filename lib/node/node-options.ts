@@ -10,6 +10,7 @@ import { resolvePolicy, type FunctionPolicy } from "./function-policy.js";
 import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
 import { parseAddressList } from "../gearman/address.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
+import { labelProblem } from "../wire/labels.js";
 
 export interface NodeOptionsInput {
   /** Job servers, "host:port" each. */
@@ -45,9 +46,21 @@ export interface NodeOptionsInput {
   curve?: { publicKey: string; secretKey: string };
   /** TLS to the job servers (PEM texts). Default: plain TCP. */
   tls?: { ca?: string; cert?: string; key?: string };
+  /** Labels (docs/labels.md): the node also registers glimpse_map:LABEL for each, so maps given that label run here. Default: none. */
+  labels?: readonly string[];
+  /** Register only the labelled functions, not glimpse_map: the node runs labelled maps alone. Needs a label. Default false. */
+  exclusive?: boolean;
+  /** Drain after taking this many chunks (single-use and short-lived nodes); `online` starts a new count. Default: no limit. */
+  maxChunks?: number;
+  /** Exit (status 0, its supervisor does not restart it) once drained, by maxChunks or by a drain command. Default false. */
+  exitWhenDone?: boolean;
+  /** Start drained: registered for nothing until an online command (a supervisor restarts a drained node so). Default false. */
+  drained?: boolean;
 }
 
-export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve" | "tls">>> & {
+export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve" | "tls" | "labels" | "maxChunks">>> & {
+  readonly labels: readonly string[];
+  readonly maxChunks: number | undefined;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
   readonly curve: { readonly publicKey: string; readonly secretKey: string } | undefined;
   readonly jobServers: readonly string[];
@@ -58,7 +71,7 @@ export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimi
 
 const KNOWN: readonly (keyof NodeOptionsInput)[] = [
   "jobServers", "commandUrl", "logUrl", "threads", "prefetch", "nodeId", "graceMs", "memoryWaitMs", "resourceLimits",
-  "secret", "signatureMaxAgeMs", "allowSource", "allowedModules", "curve", "tls",
+  "secret", "signatureMaxAgeMs", "allowSource", "allowedModules", "curve", "tls", "labels", "exclusive", "maxChunks", "exitWhenDone", "drained",
 ];
 
 const option = (name: string) => `worker node option ${name}`;
@@ -71,6 +84,11 @@ function text(name: string, value: unknown): string {
 function optionalObject(name: string, value: unknown): object | undefined {
   if (value !== undefined && (value === null || typeof value !== "object" || Array.isArray(value))) throw new ArgumentError(option(name), `expected an object, got ${String(value)}`);
   return value ?? undefined;
+}
+
+function flag(name: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== "boolean") throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
+  return value ?? false;
 }
 
 /** Checks every option (unknown keys too) and fills in the defaults. Throws ArgumentError naming the option. */
@@ -103,7 +121,20 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     text("curve.secretKey", curve.secretKey);
   }
   const tls = optionalObject("tls", input.tls) as NodeOptionsInput["tls"];
+  const labels = input.labels ?? [];
+  if (!Array.isArray(labels)) throw new ArgumentError(option("labels"), `expected a list of labels, got ${String(labels)}`);
+  for (const label of labels) {
+    const problem = labelProblem(label);
+    if (problem !== undefined) throw new ArgumentError(option("labels"), problem);
+  }
+  const exclusive = flag("exclusive", input.exclusive);
+  if (exclusive && labels.length === 0) throw new ArgumentError(option("exclusive"), "an exclusive node serves only labelled maps: give it at least one label");
   return Object.freeze({
+    labels: Object.freeze([...new Set(labels as string[])]),
+    exclusive,
+    maxChunks: input.maxChunks === undefined ? undefined : wholeNumber(option("maxChunks"), input.maxChunks, 1),
+    exitWhenDone: flag("exitWhenDone", input.exitWhenDone),
+    drained: flag("drained", input.drained),
     jobServers: Object.freeze([...input.jobServers]),
     commandUrl: text("commandUrl", input.commandUrl),
     logUrl: text("logUrl", input.logUrl),

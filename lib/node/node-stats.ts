@@ -12,6 +12,8 @@ export class NodeStats {
   elapsedMs = 0;
   itemsDone = 0;
   busy = 0;
+  /** Chunks taken but handed back unrun. */
+  handedBack = 0;
 
   constructor(
     readonly node: string,
@@ -29,7 +31,12 @@ export class NodeStats {
     this.elapsedMs += elapsedMs;
   }
 
-  snapshot(memoryVersion: number): NodeStatsSnapshot {
+  /** A chunk that started (chunkStarted) but went back unrun: counted by whoever handed it back. */
+  chunkReturned(): void {
+    this.busy--;
+  }
+
+  snapshot(memoryVersion: number): Omit<NodeStatsSnapshot, "labels" | "exclusive" | "state"> {
     return {
       node: this.node,
       host: this.host,
@@ -41,6 +48,7 @@ export class NodeStats {
       busy: this.busy,
       itemsDone: this.itemsDone,
       memoryVersion,
+      handedBack: this.handedBack,
     };
   }
 }

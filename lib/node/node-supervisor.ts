@@ -3,7 +3,8 @@
  * starts it again after `restart` (at once) or a crash (with backoff and a log
  * line), and stops for good after `quit` or a signal. The node's options are
  * checked here, before any process starts: a bad one throws an ArgumentError
- * naming it.
+ * naming it. A node that was drained (or draining) when it restarted starts
+ * again drained, until an online command.
  *
  *   new NodeSupervisor(node options) ──fillNodeOptions (a bad one throws here)
  *   start() ──fork worker-main (node options as JSON)──► child ──exit 0──► done
@@ -85,6 +86,8 @@ export class NodeSupervisor extends EventEmitter {
   /** Metrics requests waiting for the node process's answer, by id. */
   private readonly metricsWaiting = new Map<number, (metrics: NodeMetricsJson | undefined) => void>();
   private metricsCounter = 0;
+  /** The node was drained (or draining) when last heard of: it is started again drained. */
+  private drained = false;
 
   private readonly options: FilledSupervisorOptions;
 
@@ -95,7 +98,7 @@ export class NodeSupervisor extends EventEmitter {
   ) {
     super();
     // Checked here, and filled again in the node's process (its id and defaults are its own).
-    fillNodeOptions(node);
+    this.drained = fillNodeOptions(node).drained;
     this.options = fillSupervisorOptions(options);
     this.backoffMs = this.options.initialBackoffMs;
     this.done = new Promise((resolve) => (this.finish = resolve));
@@ -113,7 +116,7 @@ export class NodeSupervisor extends EventEmitter {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = fork(new URL("./worker-main.js", import.meta.url), [], {
-        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify(this.node), GLIMPSE_NODE_METRICS: this.options.metrics ? "1" : "" },
+        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify({ ...this.node, drained: this.drained }), GLIMPSE_NODE_METRICS: this.options.metrics ? "1" : "" },
         execArgv: [...this.options.execArgv],
         stdio: ["ignore", this.options.output, this.options.output, "ipc"],
       });
@@ -121,13 +124,14 @@ export class NodeSupervisor extends EventEmitter {
       this.starts++;
       const startedAt = Date.now();
       let ready = false;
-      child.on("message", (message: { type?: string; id?: number; metrics?: NodeMetricsJson }) => {
+      child.on("message", (message: { type?: string; id?: number; metrics?: NodeMetricsJson; state?: string }) => {
         if (message?.type === "metrics" && Array.isArray(message.metrics)) {
           this.emit("metrics", message.metrics, child.pid);
           const answer = this.metricsWaiting.get(message.id ?? 0);
           this.metricsWaiting.delete(message.id ?? 0);
           answer?.(message.metrics);
         }
+        if (message?.type === "state") this.drained = message.state !== "serving";
         if (message?.type === "ready" && !ready) {
           ready = true;
           this.emit("ready", child.pid);

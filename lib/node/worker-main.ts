@@ -22,6 +22,8 @@ if (metrics) {
     if (message?.type === "metrics") void metrics.getMetricsAsJSON().then((json) => process.send?.({ type: "metrics", id: message.id, metrics: json }));
   });
 }
+// The supervisor restarts a node that was taken out of service drained.
+node.on("state", (state: string) => process.send?.({ type: "state", state }));
 node.once("stopped", async (reason: string) => {
   process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
   if (metrics && process.connected) {

@@ -8,8 +8,12 @@
  *        │   └── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──┘ (if the node lacks it)  │
  *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄───────────────┘
  *
- *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel
+ *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel / drain / online
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
+ *
+ * It registers glimpse_map and glimpse_map:LABEL per label (only the labelled
+ * ones when exclusive) while serving; drain unregisters them all and hands
+ * back the chunks it holds but has not started (NodeService, docs/labels.md).
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
@@ -17,7 +21,7 @@ import { toBuffer } from "../gearman/payload.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest, peekResponseOk } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { MAP_FUNCTION, TAKEN_NUMERATOR, writeRefusal } from "../wire/protocol.js";
+import { TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -26,13 +30,15 @@ import { NodeMemory } from "./node-memory.js";
 import { NodeChannels } from "./node-channels.js";
 import { fillNodeOptions, type NodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { ChunkThreads } from "./chunk-threads.js";
-import { cancelled } from "./errors.js";
+import { cancelled, NodeError } from "./errors.js";
+import { NodeService } from "./node-service.js";
+import type { NodeStatsSnapshot } from "../channels/messages.js";
 
 /** Resolves after the writes queued so far were handed to the sockets (they flush on the next tick). */
 const written = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 /** How a chunk the node was handed ended (refused ones never run). */
-export type ChunkOutcome = "done" | "failed" | "refused" | "cancelled";
+export type ChunkOutcome = "done" | "failed" | "refused" | "cancelled" | "handed_back";
 
 /** The "chunk" event, emitted (only while someone listens) once per chunk handed to the node. */
 export interface ChunkEvent {
@@ -50,6 +56,7 @@ export class WorkerNode extends EventEmitter {
   private readonly options: NodeOptions;
   private readonly worker: GearmanWorker;
   private readonly threads: ChunkThreads;
+  private readonly service: NodeService;
   private readonly stats: NodeStats;
   private readonly memory: NodeMemory;
   private readonly channels: NodeChannels;
@@ -75,25 +82,38 @@ export class WorkerNode extends EventEmitter {
     this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs, this.id);
     this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: this.threads.capacity, tls: options.tls });
-    this.worker.register(MAP_FUNCTION, (job) => this.handleChunk(job));
+    this.service = new NodeService(this.worker, { ...options, nodeId: this.id, capacity: this.threads.capacity }, (job) => this.handleChunk(job));
+    // A job assigned by a grab sent before its function was unregistered: it goes back unrun (before GearmanWorker answers it).
+    this.worker.on("job", (job: WorkerJob) => {
+      if (!this.service.registers(job.func)) this.handBack(job);
+    });
+    this.service.on("state", (state: string) => {
+      this.channels.log("info", `worker node ${this.id} is ${state}`);
+      this.emit("state", state);
+    });
+    this.service.on("drained", () => {
+      if (this.options.exitWhenDone) void this.stop("quit");
+    });
+    if (options.drained) this.service.drain();
+    else this.service.serve();
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
     this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
-  }
-
-  /** The figures ping replies carry. */
-  snapshot() {
-    return this.stats.snapshot(this.memory.version);
   }
 
   async start(): Promise<void> {
     await this.channels.open({
       quit: () => void this.stop("quit"),
       restart: () => void this.stop("restart"),
-      ping: () => this.stats.snapshot(this.memory.version),
+      ping: () => this.snapshot(),
       setMemory: (entries, version) => this.memory.replace(entries, version),
       clearMemory: (version) => this.memory.clear(version),
       cancel: (mapIds) => this.cancel(mapIds),
+      drain: () => this.service.drain(),
+      online: () => {
+        if (!this.stopping) this.service.serve();
+      },
       memoryVersion: () => this.memory.version,
+      state: () => this.service.state,
     });
     this.memory.attach();
     // "Started" means registered with a job server (so admin `workers` lists this node), or still
@@ -108,10 +128,28 @@ export class WorkerNode extends EventEmitter {
     this.worker.start();
     await registered;
     this.emit("started");
-    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch}), job servers ${this.options.jobServers.join(", ")}`);
+    const labels = this.options.labels.length === 0 ? "" : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
+    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`);
+  }
+
+  /** What a ping answers. */
+  snapshot(): NodeStatsSnapshot {
+    return { ...this.stats.snapshot(this.memory.version), labels: [...this.options.labels], exclusive: this.options.exclusive, state: this.service.state };
+  }
+
+  get state(): string {
+    return this.service.state;
+  }
+
+  /** Answers a chunk this node will not run, so the pool submits it again without spending a retry. */
+  private handBack(job: WorkerJob): void {
+    this.stats.handedBack++;
+    job.exception(writeHandBack(`worker node ${this.id} (${this.service.state}) handed back job ${job.handle} unrun`));
   }
 
   private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
+    // Brought by a grab already on its way when the node began to drain.
+    if (this.service.state !== "serving") return void this.handBack(job);
     let signature: SignatureFacts | undefined;
     try {
       signature = verifyChunk(job.data, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
@@ -124,9 +162,26 @@ export class WorkerNode extends EventEmitter {
     // The pool counts takes (lib/wire/protocol.ts): the notice is written before the chunk can run, so a
     // chunk that kills this process at once is still counted.
     job.sendStatus(TAKEN_NUMERATOR, header.count);
+    // Counted before the first await: maxChunks lowers the concurrency before the worker grabs again.
+    const lease = this.service.take();
+    try {
+      return await this.runChunk(job, header, signature, lease.handBack);
+    } catch (error) {
+      if (!(error instanceof NodeError && error.code === "HANDED_BACK" && lease.handBack.aborted)) throw error;
+      this.handBack(job);
+      return undefined;
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async runChunk(job: WorkerJob, header: ReturnType<typeof peekChunkRequest>, signature: SignatureFacts | undefined, handBack: AbortSignal): Promise<Buffer> {
     await written();
     // Awaited only when missing: a chunk that can run goes to its thread right after its notice.
-    if (this.memory.version < header.memoryVersion) await this.memory.ready(header.memoryVersion, job.signal);
+    if (this.memory.version < header.memoryVersion) {
+      await this.memory.ready(header.memoryVersion, AbortSignal.any([job.signal, handBack]));
+      if (handBack.aborted && !job.signal.aborted) throw handBack.reason;
+    }
     const controller = new AbortController();
     const onLost = () => controller.abort(job.signal.reason);
     job.signal.addEventListener("abort", onLost, { once: true });
@@ -140,17 +195,23 @@ export class WorkerNode extends EventEmitter {
     this.stats.chunkStarted();
     const started = performance.now();
     let outcome: ChunkOutcome = "failed";
+    let ran = true;
     try {
-      const bytes = await this.threads.run(job.data, controller.signal);
+      const bytes = await this.threads.run(job.data, controller.signal, handBack).catch((error: unknown) => {
+        ran = !(error instanceof NodeError && error.code === "HANDED_BACK");
+        throw error;
+      });
       const response = toBuffer(bytes, "chunk response");
       if (this.listenerCount("chunk") > 0 && peekResponseOk(response)) outcome = "done";
       return this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
     } finally {
       const elapsedMs = performance.now() - started;
-      this.stats.chunkFinished(header.count, elapsedMs);
+      if (ran) this.stats.chunkFinished(header.count, elapsedMs);
+      else this.stats.chunkReturned();
       if (this.listenerCount("chunk") > 0) {
-        if (controller.signal.aborted) outcome = "cancelled";
-        this.emit("chunk", { outcome, items: header.count, seconds: elapsedMs / 1000 } satisfies ChunkEvent);
+        if (!ran) outcome = "handed_back";
+        else if (controller.signal.aborted) outcome = "cancelled";
+        this.emit("chunk", { outcome, items: ran ? header.count : 0, seconds: elapsedMs / 1000 } satisfies ChunkEvent);
       }
       job.signal.removeEventListener("abort", onLost);
       for (const key of keys) {

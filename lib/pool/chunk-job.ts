@@ -6,6 +6,7 @@
  *      │  WORK_STATUS 0/N from the node that takes it ──► a take; a second take of the same job means
  *      │                                                 the server handed it out again after losing that node
  *      ├─ WORK_COMPLETE ──verify──► decode ──► results, or RemoteError (the function threw: never retried)
+ *      ├─ a hand-back (a draining node gave it back unrun) ──► a new attempt, no retry spent
  *      └─ a failure: the node's job failed, the job server was lost, the attempt timed out (timed from
  *         its submission and again from each take), a stale or replayed refusal, an untrusted response
  *
@@ -22,7 +23,7 @@ import type { ClientJob } from "../gearman/client-job.js";
 import { GearmanError, JobError } from "../gearman/errors.js";
 import { decodeChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { MAP_FUNCTION, TAKEN_NUMERATOR, readRefusal } from "../wire/protocol.js";
+import { TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
 import { RemoteError } from "../wire/errors.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -39,6 +40,8 @@ export interface ChunkJobContext {
   readonly client: GearmanClient;
   readonly mapId: string;
   readonly functionName: string;
+  /** The Gearman function the chunks go to: glimpse_map, or glimpse_map:LABEL for a labelled map. */
+  readonly gearmanFunction: string;
   /** How long one attempt may go without finishing, from its submission and again from each take, in ms. */
   readonly timeoutMs: number;
   /** Takes and attempts allowed beyond the first (the map's `retries`, `max_retries`). */
@@ -57,6 +60,9 @@ interface Failure {
   readonly error: unknown;
   readonly timedOut: boolean;
 }
+
+/** A node handed the attempt back unrun (it was draining): the chunk goes again at no cost. */
+const HANDED_BACK = Symbol("handed back");
 
 /** The retries a chunk has left, spent by every failure and by every take beyond an attempt's first. */
 class Tries {
@@ -82,6 +88,7 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
     const request = context.key ? signChunkInPlace(attempt === 1 ? payload : encode(), context.key) : payload;
     const outcome = await runAttempt(context, chunk, described, request, unique, signal, tries);
     if (Array.isArray(outcome)) return outcome;
+    if (outcome === HANDED_BACK) continue;
     if (!tries.spend()) {
       throw outcome.timedOut ? chunkTimedOut(described, tries.used, context.timeoutMs, outcome.error) : chunkFailed(described, tries.used, outcome.error);
     }
@@ -98,8 +105,8 @@ function runAttempt(
   unique: string,
   signal: AbortSignal,
   tries: Tries,
-): Promise<unknown[] | Failure> {
-  const job = context.client.submitJob(MAP_FUNCTION, request, { unique, signal, failovers: 0 });
+): Promise<unknown[] | Failure | typeof HANDED_BACK> {
+  const job = context.client.submitJob(context.gearmanFunction, request, { unique, signal, failovers: 0 });
   let takes = 0;
   /** Why this side gave the job up, when it did (the job's result then rejects ABORTED). */
   let givenUp: Failure | undefined;
@@ -128,6 +135,7 @@ function runAttempt(
         if (!givenUp.timedOut) throw chunkFailed(described, tries.used, givenUp.error);
         return givenUp;
       }
+      if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined) return HANDED_BACK;
       const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
       if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused(described, refusal.detail, error);
       if (error instanceof GearmanError && RETRIED_CODES.has(error.code)) return { error, timedOut: false };

@@ -6,6 +6,7 @@
  *        ▲ done when every live node (LiveNodes: registered at the job servers) answered, or at the deadline │
  *        └──────────────────────────── acks, pongs (log channel) ◄────────────────────────────────────────────┘
  *   need-memory from a node ──► PoolMemory's whole state, to that node alone
+ *   drain / online SELECTOR ──ping, select──► published to the selected nodes until each acknowledged
  *   cancel (a map, or one chunk attempt) ──► published twice, best effort
  *   log records ──► logRecords()
  *
@@ -25,7 +26,9 @@ import type { SignatureError } from "../security/errors.js";
 import { LiveNodes } from "./live-nodes.js";
 import { PoolMemory } from "./pool-memory.js";
 import { publishUntilAnswered, type CommandChannel, type Publication } from "./publish-until-answered.js";
-import { memoryNotAcknowledged } from "./errors.js";
+import { memoryNotAcknowledged, noMatchingNode, noNodeForLabel, notAcknowledged } from "./errors.js";
+import { describeNodes, describeSelector, selects, type NodeSelector } from "./node-selector.js";
+import { functionLabel, labelFunction } from "../wire/labels.js";
 
 export type { NodeStatsSnapshot as NodeStats };
 
@@ -77,6 +80,8 @@ export class ClusterControl {
   private readonly live: LiveNodes;
   private readonly listeners = new Set<Listener>();
   private readonly nodes = new Map<string, NodeStatsSnapshot>();
+  /** Node ids heard on the log channel (a drained node registers no function, so only its id tells it is a node). */
+  private readonly heard = new Set<string>();
   private readonly memory = new PoolMemory();
   private readonly id = `client-${randomBytes(4).toString("hex")}`;
   private counter = 0;
@@ -104,7 +109,7 @@ export class ClusterControl {
       kind: "log",
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
-    this.live = new LiveNodes(options.jobServers, options.tls);
+    this.live = new LiveNodes(options.jobServers, options.tls, (id) => this.heard.has(id));
     if (!options.commandBind) this.publisher.socket.events.on("connect", () => (this.commandReached = true));
     if (!options.logBind) this.subscriber.socket.events.on("connect", () => (this.logReached = true));
   }
@@ -169,6 +174,8 @@ export class ClusterControl {
 
   private onLog(envelope: LogEnvelope): void {
     const message = envelope.message;
+    // Progress comes from pools, not nodes: a pool's id is never taken for a drained node's.
+    if (message.type !== "progress" && this.heard.size < 10_000) this.heard.add(envelope.node);
     if (message.type === "pong") this.nodes.set(envelope.node, message.stats);
     if (message.type === "need-memory") {
       const answer = this.memory.answer(message.version);
@@ -290,6 +297,53 @@ export class ClusterControl {
   async restartWorkers(waitMs: number): Promise<string[]> {
     const { answered } = await this.publish({ command: { type: "restart" }, deadlineMs: waitMs, answered: isAckOf, targeted: true });
     return [...answered];
+  }
+
+  /**
+   * Drains or brings online the nodes `selector` picks among those answering a ping; resolves with their ids once
+   * each acknowledged. Rejects with NO_MATCHING_NODE (listing the live nodes) when it picks none, NOT_ACKNOWLEDGED
+   * when one did not acknowledge within `waitMs`.
+   */
+  async setNodeState(type: "drain" | "online", selector: NodeSelector, waitMs: number): Promise<string[]> {
+    const nodes = await this.ping(waitMs);
+    const chosen = nodes.filter((node) => selects(selector, node));
+    if (chosen.length === 0) throw noMatchingNode(type, describeSelector(selector), describeNodes(nodes));
+    const only = new Set(chosen.map((node) => node.node));
+    const { answered, missing } = await this.publish({ command: { type }, deadlineMs: waitMs, answered: isAckOf, targeted: true, only });
+    if (missing.length > 0) throw notAcknowledged(type, missing, waitMs);
+    return [...answered];
+  }
+
+  /**
+   * Waits up to `waitMs` for a live node registered for the function of `label` (glimpse_map without one);
+   * rejects with NO_NODE naming the label and the labels the live nodes carry.
+   */
+  async waitForNodes(label: string | undefined, waitMs: number, signal?: AbortSignal): Promise<void> {
+    const func = labelFunction(label);
+    const deadline = Date.now() + waitMs;
+    for (let round = 0; ; round++) {
+      const live = await this.live.functions();
+      if ([...live.values()].some((functions) => functions.has(func))) return;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const all = [...live.values()].flatMap((functions) => [...functions]);
+        const carried = [...new Set(all.map(functionLabel).filter((l): l is string => !!l))].sort();
+        throw noNodeForLabel(label, waitMs, carried, all.includes(labelFunction(undefined)));
+      }
+      // Nodes are listed by the job servers only: ask again, 50 ms apart at first, at most 800 ms apart.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(done, Math.min(left, 50 * 2 ** Math.min(round, 4)));
+        function done() {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }
+        function onAbort() {
+          clearTimeout(timer);
+          reject(signal!.reason);
+        }
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
   }
 
   /** The nodes' log records as they arrive, until the signal aborts. */

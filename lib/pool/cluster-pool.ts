@@ -24,6 +24,8 @@ import { ProgressPublisher } from "./progress-publisher.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, poolClosed } from "./errors.js";
 import type { ClusterControl, NodeStats } from "./cluster-control.js";
+import { checkSelector, type NodeSelector } from "./node-selector.js";
+import { labelFunction } from "../wire/labels.js";
 import { MessageGuard } from "../security/message-guard.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 
@@ -103,6 +105,23 @@ export class ClusterPool implements AsyncDisposable {
     return this.control.ping(wholeNumber("ping waitMs", waitMs, 0));
   }
 
+  /**
+   * Drains the worker nodes `selector` picks (a pid, "host:pid", a host name, a node id, "label:NAME", or
+   * `{ all: true }`): each unregisters its functions, finishes its running chunks, hands back the ones it
+   * holds unstarted, and stays up. Resolves with their node ids once each acknowledged; a selector that picks
+   * no live node rejects with PoolError NO_MATCHING_NODE listing the live ones (docs/labels.md).
+   */
+  async drain(selector: NodeSelector, waitMs = 10_000): Promise<string[]> {
+    if (this.closing) throw poolClosed();
+    return this.control.setNodeState("drain", checkSelector("drain selector", selector), wholeNumber("drain waitMs", waitMs, 1));
+  }
+
+  /** Registers the functions of the nodes `selector` picks again (as drain picks them); resolves with their ids once each acknowledged. */
+  async online(selector: NodeSelector, waitMs = 10_000): Promise<string[]> {
+    if (this.closing) throw poolClosed();
+    return this.control.setNodeState("online", checkSelector("online selector", selector), wholeNumber("online waitMs", waitMs, 1));
+  }
+
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
   async restartWorkers(waitMs = 10_000): Promise<string[]> {
     return this.control.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
@@ -122,6 +141,13 @@ export class ClusterPool implements AsyncDisposable {
     const opts = fillMapOptions(options, this.defaults);
     let ref: FunctionRef = toFunctionRef(fn);
     if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+    if (opts.waitForNodesMs !== undefined) {
+      try {
+        await this.control.waitForNodes(opts.label, opts.waitForNodesMs, opts.signal);
+      } catch (error) {
+        throw opts.signal?.aborted ? abortError(opts.signal.reason) : error;
+      }
+    }
     if (this.cacheFunctions && ref.kind === "source") ref = await this.cacheFunction(ref);
 
     const total = knownLength(items);
@@ -149,6 +175,7 @@ export class ClusterPool implements AsyncDisposable {
       client: this.client,
       mapId,
       functionName,
+      gearmanFunction: labelFunction(opts.label),
       timeoutMs: opts.timeoutMs,
       retries: opts.retries,
       onRetry: () => {

@@ -11,6 +11,9 @@ export type PoolErrorCode =
   | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
   | "ATTEMPT_TIMEOUT" // one attempt of a chunk went past its timeout (the cause of a retry, or of CHUNK_TIMEOUT)
   | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it (the cause of a retry, or of CHUNK_FAILED)
+  | "NO_MATCHING_NODE" // a drain or online selector matched no live worker node
+  | "NOT_ACKNOWLEDGED" // selected worker nodes did not acknowledge a drain or online in time
+  | "NO_NODE" // no live worker node serves a map's label within its waitForNodesMs
   | "STOPPED"; // a map stopped before its end (its consumer left, or another chunk failed): why its other chunks are cancelled
 
 export class PoolError extends Error {
@@ -76,3 +79,17 @@ export function abortError(reason: unknown): Error {
   if (reason !== undefined) Object.defineProperty(error, "cause", { value: reason, configurable: true });
   return error;
 }
+
+export const noMatchingNode = (command: string, selector: string, live: string): PoolError =>
+  new PoolError("NO_MATCHING_NODE", `${command}: ${selector} matches no live worker node; live nodes: ${live}`);
+
+export const notAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>
+  new PoolError("NOT_ACKNOWLEDGED", `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`);
+
+/** `carried`: the labels the live serving nodes carry. */
+export const noNodeForLabel = (label: string | undefined, waitMs: number, carried: readonly string[], unlabelled: boolean): PoolError =>
+  new PoolError(
+    "NO_NODE",
+    `${label === undefined ? "no live worker node serves unlabelled maps (every one is exclusive or drained)" : `no live worker node carries the label "${label}"`} within ${waitMs} ms; ` +
+      `the live serving nodes carry ${carried.length === 0 ? "no labels" : `the labels ${carried.join(", ")}`}${unlabelled ? " (and some serve unlabelled maps)" : ""}`,
+  );

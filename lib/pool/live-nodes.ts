@@ -1,11 +1,16 @@
 /**
- * Which worker nodes are alive right now: those registered for glimpse_map at
- * the job servers (admin `workers`), by their Gearman client ids, which are
- * their node ids. A job server that is down lists no one; the others still count.
+ * Which worker nodes are alive right now, from the job servers' admin
+ * `workers` listings, by their Gearman client ids (their node ids): a worker
+ * registered for glimpse_map or glimpse_map:LABEL, or one registered for
+ * nothing whose id is a node's (a drained node: the default `glimpse-node:`
+ * ids, or an id heard on the log channel). A job server that is down lists
+ * no one; the others still count.
  */
 import { AdminClient } from "../gearman/admin.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
-import { MAP_FUNCTION } from "../wire/protocol.js";
+import { functionLabel } from "../wire/labels.js";
+
+const DEFAULT_NODE_PREFIX = "glimpse-node:";
 
 export class LiveNodes {
   private readonly admins: AdminClient[];
@@ -14,22 +19,33 @@ export class LiveNodes {
   /** Job servers that answered at least once. */
   readonly reached = new Set<string>();
 
-  constructor(jobServers: readonly string[], tls: GearmanTlsOptions | undefined) {
+  /** `known(id)`: whether a client id was heard from as a worker node. */
+  constructor(
+    jobServers: readonly string[],
+    tls: GearmanTlsOptions | undefined,
+    private readonly known: (id: string) => boolean = () => false,
+  ) {
     this.admins = jobServers.map((server) => new AdminClient(server, { timeoutMs: 2000, tls }));
     this.servers = jobServers;
   }
 
   private readonly servers: readonly string[];
 
-  /** The node ids registered at any job server now. */
-  async list(): Promise<Set<string>> {
-    const found = new Set<string>();
+  /** Each live node's glimpse functions, over every job server. */
+  async functions(): Promise<Map<string, Set<string>>> {
+    const found = new Map<string, Set<string>>();
     await Promise.all(
       this.admins.map(async (admin, i) => {
         const server = this.servers[i];
         try {
           for (const worker of await admin.workers()) {
-            if (worker.functions.includes(MAP_FUNCTION) && worker.clientId !== "-") found.add(worker.clientId);
+            if (worker.clientId === "-") continue;
+            const ours = worker.functions.filter((f) => functionLabel(f) !== undefined);
+            const idle = worker.functions.length === 0 && (worker.clientId.startsWith(DEFAULT_NODE_PREFIX) || this.known(worker.clientId));
+            if (ours.length === 0 && !idle) continue;
+            const set = found.get(worker.clientId) ?? new Set<string>();
+            for (const f of ours) set.add(f);
+            found.set(worker.clientId, set);
           }
           this.unreachable.delete(server);
           this.reached.add(server);
@@ -40,6 +56,11 @@ export class LiveNodes {
       }),
     );
     return found;
+  }
+
+  /** The node ids registered at any job server now. */
+  async list(): Promise<Set<string>> {
+    return new Set((await this.functions()).keys());
   }
 
   async close(): Promise<void> {

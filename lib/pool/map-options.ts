@@ -1,5 +1,6 @@
 /** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form. */
 import { ArgumentError, wholeNumber } from "../argument-error.js";
+import { labelProblem } from "../wire/labels.js";
 
 export interface Progress {
   /** Items whose results have arrived. */
@@ -31,6 +32,17 @@ export interface MapOptions {
   onProgress?: (progress: Progress) => void;
   /** Chunks in flight at once (imap's window: bounds memory for endless inputs). Default: 4 per known worker thread, at least 16. */
   maxInFlight?: number;
+  /**
+   * Run every chunk on nodes with this label only (Gearman function glimpse_map:LABEL; docs/labels.md).
+   * While no node carries it the chunks wait in the queue. Default: none (glimpse_map, any non-exclusive node).
+   */
+  label?: string;
+  /**
+   * Before submitting, wait at most this many ms for a live node that serves the map (carries its label,
+   * or for an unlabelled map is not exclusive); none by then: reject with PoolError NO_NODE naming the
+   * label and the labels live nodes carry. Default: no check (the chunks wait in the queue).
+   */
+  waitForNodesMs?: number;
 }
 
 export interface PoolDefaults {
@@ -46,9 +58,11 @@ export interface FilledMapOptions {
   readonly retries: number;
   readonly onProgress: ((progress: Progress) => void) | undefined;
   readonly maxInFlight: number | undefined;
+  readonly label: string | undefined;
+  readonly waitForNodesMs: number | undefined;
 }
 
-const KNOWN: readonly (keyof MapOptions)[] = ["chunksize", "signal", "timeout", "retries", "onProgress", "maxInFlight"];
+const KNOWN: readonly (keyof MapOptions)[] = ["chunksize", "signal", "timeout", "retries", "onProgress", "maxInFlight", "label", "waitForNodesMs"];
 
 const option = (name: string) => `map option ${name}`;
 
@@ -62,6 +76,8 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
   const chunksize = o.chunksize === undefined ? defaults.chunksize : o.chunksize === "auto" ? "auto" : wholeNumber(option("chunksize"), o.chunksize, 1);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new ArgumentError(option("signal"), "expected an AbortSignal");
   if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw new ArgumentError(option("onProgress"), "expected a function");
+  const labelError = o.label === undefined ? undefined : labelProblem(o.label);
+  if (labelError !== undefined) throw new ArgumentError(option("label"), labelError);
   return Object.freeze({
     chunksize,
     signal: o.signal,
@@ -69,5 +85,7 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     retries: o.retries === undefined ? defaults.retries : wholeNumber(option("retries"), o.retries, 0),
     onProgress: o.onProgress,
     maxInFlight: o.maxInFlight === undefined ? undefined : wholeNumber(option("maxInFlight"), o.maxInFlight, 1),
+    label: o.label,
+    waitForNodesMs: o.waitForNodesMs === undefined ? undefined : wholeNumber(option("waitForNodesMs"), o.waitForNodesMs, 0),
   });
 }

@@ -36,6 +36,8 @@ export interface Publication {
   readonly answered: (envelope: LogEnvelope, id: string) => boolean;
   /** Send to each live node that has not answered (by its own topic), not to all: a node started meanwhile must not get it. */
   readonly targeted?: boolean;
+  /** Only these nodes are waited for (and, targeted, sent to): the live ones among them. Default: every live node. */
+  readonly only?: ReadonlySet<string>;
 }
 
 export interface Answers {
@@ -48,7 +50,11 @@ export interface Answers {
 const REFRESH_MS = 1000;
 
 export async function publishUntilAnswered(channel: CommandChannel, publication: Publication): Promise<Answers> {
-  const { command, answered, targeted = false } = publication;
+  const { command, answered, targeted = false, only } = publication;
+  const liveNodes = async (): Promise<Set<string>> => {
+    const live = await channel.liveNodes();
+    return only ? new Set([...live].filter((node) => only.has(node))) : live;
+  };
   const id = channel.nextId();
   const got = new Set<string>();
   const heard = new Wakeups();
@@ -59,7 +65,7 @@ export async function publishUntilAnswered(channel: CommandChannel, publication:
   });
   const deadline = Date.now() + publication.deadlineMs;
   try {
-    let live = await channel.liveNodes();
+    let live = await liveNodes();
     let lastRefresh = Date.now();
     const allAnswered = () => live.size > 0 && [...live].every((node) => got.has(node));
     for (let round = 0; ; round++) {
@@ -68,13 +74,13 @@ export async function publishUntilAnswered(channel: CommandChannel, publication:
       const wait = 100 * 2 ** Math.min(round, 3);
       if (await heard.until(allAnswered, Math.min(wait, Math.max(0, deadline - Date.now())))) {
         // A node may have registered since the list was read: done only if the list is still covered.
-        live = await channel.liveNodes();
+        live = await liveNodes();
         lastRefresh = Date.now();
         if ([...live].every((node) => got.has(node))) break;
       }
       if (Date.now() >= deadline) break;
       if (Date.now() - lastRefresh > REFRESH_MS) {
-        live = await channel.liveNodes();
+        live = await liveNodes();
         lastRefresh = Date.now();
         if (live.size === 0) break;
       }

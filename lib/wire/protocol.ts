@@ -24,6 +24,29 @@ export const MAP_FUNCTION = "glimpse_map";
  */
 export const TAKEN_NUMERATOR = 0;
 
+/**
+ * A node that took a chunk but will not run it (it is draining and the chunk
+ * was still waiting behind another, or it arrived after the node unregistered)
+ * hands it back: WORK_EXCEPTION with the UTF-8 text
+ *
+ *   glimpse-handed-back: DETAIL
+ *
+ * The chunk never started on that node, so the pool submits it again at once
+ * and spends none of its retries on it (docs/labels.md "Drain").
+ */
+const HAND_BACK_PREFIX = "glimpse-handed-back: ";
+const HAND_BACK_BYTES = Buffer.from(HAND_BACK_PREFIX);
+
+export function writeHandBack(detail: string): string {
+  return `${HAND_BACK_PREFIX}${detail}`;
+}
+
+/** The detail of a hand-back, or undefined when the exception payload is something else. */
+export function readHandBack(exception: Buffer): string | undefined {
+  if (exception.length < HAND_BACK_BYTES.length || exception.compare(HAND_BACK_BYTES, 0, HAND_BACK_BYTES.length, 0, HAND_BACK_BYTES.length) !== 0) return undefined;
+  return exception.toString("utf8", HAND_BACK_BYTES.length);
+}
+
 const REFUSAL_PREFIX = "glimpse-refused ";
 const PREFIX_BYTES = Buffer.from(REFUSAL_PREFIX);
 
