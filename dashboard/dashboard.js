@@ -56,7 +56,9 @@ function renderNodes(snapshot) {
     const buttons = element("td", { className: "control-column" });
     buttons.hidden = !snapshot.allowControl;
     if (snapshot.allowControl) {
-      for (const action of ["restart", "quit"]) {
+      // drain for a node taking chunks, online for one drained or draining (nodes without a state take chunks).
+      const service = node.state && node.state !== "serving" ? "online" : "drain";
+      for (const action of ["restart", "quit", service]) {
         const button = element("button", { type: "button", "data-action": action }, action);
         button.addEventListener("click", () => void control(node, action));
         buttons.append(button);

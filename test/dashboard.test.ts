@@ -86,7 +86,7 @@ for (const kind of kinds) {
 }
 
 describe("dashboard control", { skip: embedded.skip }, () => {
-  it("with allowControl, takes requests from its own page only and quits the node named", async () => {
+  it("with allowControl, takes requests from its own page only, drains and brings online, and quits the node named", async () => {
     const cluster = await TestCluster.start({ kind: embedded, broker: false });
     try {
       const node = await cluster.startNode(1);
@@ -102,6 +102,12 @@ describe("dashboard control", { skip: embedded.skip }, () => {
         assert.equal(foreign.status, 403);
         const form = await fetch(route, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a=1" });
         assert.equal(form.status, 403);
+        const post = (action: string) => fetch(new URL(`api/nodes/${encodeURIComponent(target.id)}/${action}`, url), { method: "POST", headers: { "content-type": "application/json", origin: new URL(url).origin }, body: "{}" });
+        assert.equal((await post("drain")).status, 200);
+        await eventually(async () => (await snapshot(url)).nodes.find((n) => n.id === target.id)?.state === "drained");
+        assert.equal((await post("online")).status, 200);
+        await eventually(async () => (await snapshot(url)).nodes.find((n) => n.id === target.id)?.state === "serving");
+        assert.equal((await post("dance")).status, 404);
         const exited = new Promise((resolve) => node.child.once("exit", resolve));
         const done = await fetch(route, { method: "POST", headers: { "content-type": "application/json", origin: new URL(url).origin }, body: "{}" });
         assert.equal(done.status, 200, await done.clone().text());

@@ -7,7 +7,7 @@
  *   GET /dashboard.js, .css, .svg its assets
  *   GET /events                   text/event-stream: a "snapshot" event every interval (1 s)
  *   GET /api/snapshot             the same snapshot once, as JSON
- *   POST /api/nodes/ID/ACTION     restart or quit one node; only with allowControl,
+ *   POST /api/nodes/ID/ACTION     restart, quit, drain or online one node; only with allowControl,
  *                                 from this page's origin, as JSON (a form on another site cannot send it)
  *
  *   every interval: ping the nodes + admin status of every job server ──► DashboardState ──► SSE clients
@@ -16,7 +16,7 @@
 import http from "node:http";
 import type net from "node:net";
 import { readFileSync } from "node:fs";
-import type { ClusterControl } from "../pool/cluster-control.js";
+import type { ClusterControl, NodeAction } from "../pool/cluster-control.js";
 import { DashboardState } from "./dashboard-state.js";
 import { jobServerStatus } from "./cluster-status.js";
 import { fillDashboardOptions, type DashboardOptions, type FilledDashboardOptions } from "./dashboard-options.js";
@@ -29,8 +29,8 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/dashboard.css": { file: "dashboard.css", type: "text/css; charset=utf-8" },
   "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 };
-const ACTIONS = new Set(["restart", "quit"]);
-/** How long a restart or quit from the page waits for the node's acknowledgement. */
+const ACTIONS = new Set(["restart", "quit", "drain", "online"]);
+/** How long an action from the page waits for the node's acknowledgement. */
 const CONTROL_WAIT_MS = 5000;
 
 export class Dashboard {
@@ -126,12 +126,12 @@ export class Dashboard {
     const answer = (status: number, body: object): void => void response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     request.resume();
     if (!this.options.allowControl) return answer(403, { error: "this dashboard is read-only (start it with --allow-control)" });
-    if (!ACTIONS.has(action)) return answer(404, { error: `no action ${action} (restart or quit)` });
+    if (!ACTIONS.has(action)) return answer(404, { error: `no action ${action} (restart, quit, drain or online)` });
     const origin = request.headers.origin;
     if (!(request.headers["content-type"] ?? "").startsWith("application/json") || (origin !== undefined && origin !== `http://${request.headers.host}`)) {
       return answer(403, { error: "control requests come from the dashboard's own page" });
     }
-    const acknowledged = await this.control.commandNode(nodeId, action as "restart" | "quit", CONTROL_WAIT_MS);
+    const acknowledged = await this.control.commandNode(nodeId, action as NodeAction, CONTROL_WAIT_MS);
     answer(acknowledged ? 200 : 504, acknowledged ? { node: nodeId, action } : { error: `node ${nodeId} did not acknowledge ${action} within ${CONTROL_WAIT_MS / 1000} s` });
   }
 

@@ -29,7 +29,7 @@ import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk } from "./chunks.js";
-import { attemptTimedOut, chunkFailed, chunkRefused, chunkTimedOut, abortError, nodeLost, type ChunkDescription } from "./errors.js";
+import { attemptTimedOut, chunkFailed, chunkRefused, chunkTimedOut, abortError, handedBackTooOften, nodeLost, type ChunkDescription } from "./errors.js";
 
 /** Refusals a new attempt can get past: it is signed anew, so it is fresh and its nonce new. Any other refusal is a key mismatch. */
 const RETRIED_REFUSALS: readonly RefusalReason[] = ["stale", "replayed"];
@@ -61,8 +61,12 @@ interface Failure {
   readonly timedOut: boolean;
 }
 
-/** A node handed the attempt back unrun (it was draining): the chunk goes again at no cost. */
-const HANDED_BACK = Symbol("handed back");
+/** A node handed the attempt back unrun (it was draining): the chunk goes again, at no cost the first FREE_HAND_BACKS times. */
+interface HandBack {
+  readonly handedBack: JobError;
+}
+/** Hand-backs of one chunk that spend no retry: more than any sane drain schedule gives, fewer than a node draining and coming back in a loop. */
+export const FREE_HAND_BACKS = 16;
 
 /** The retries a chunk has left, spent by every failure and by every take beyond an attempt's first. */
 class Tries {
@@ -82,13 +86,17 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
   const described: ChunkDescription = { index: chunk.index, start: chunk.start, size: chunk.items.length };
   const tries = new Tries(context.retries);
   const payload = encode();
+  let handBacks = 0;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw abortError(signal.reason);
     const unique = `${context.mapId}:${chunk.index}:${attempt}`;
     const request = context.key ? signChunkInPlace(attempt === 1 ? payload : encode(), context.key) : payload;
-    const outcome = await runAttempt(context, chunk, described, request, unique, signal, tries);
+    let outcome = await runAttempt(context, chunk, described, request, unique, signal, tries);
     if (Array.isArray(outcome)) return outcome;
-    if (outcome === HANDED_BACK) continue;
+    if ("handedBack" in outcome) {
+      if (++handBacks <= FREE_HAND_BACKS) continue;
+      outcome = { error: handedBackTooOften(described, handBacks, outcome.handedBack), timedOut: false };
+    }
     if (!tries.spend()) {
       throw outcome.timedOut ? chunkTimedOut(described, tries.used, context.timeoutMs, outcome.error) : chunkFailed(described, tries.used, outcome.error);
     }
@@ -105,7 +113,7 @@ function runAttempt(
   unique: string,
   signal: AbortSignal,
   tries: Tries,
-): Promise<unknown[] | Failure | typeof HANDED_BACK> {
+): Promise<unknown[] | Failure | HandBack> {
   const job = context.client.submitJob(context.gearmanFunction, request, { unique, signal, failovers: 0 });
   let takes = 0;
   /** Why this side gave the job up, when it did (the job's result then rejects ABORTED). */
@@ -135,7 +143,7 @@ function runAttempt(
         if (!givenUp.timedOut) throw chunkFailed(described, tries.used, givenUp.error);
         return givenUp;
       }
-      if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined) return HANDED_BACK;
+      if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined) return { handedBack: error };
       const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
       if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused(described, refusal.detail, error);
       if (error instanceof GearmanError && RETRIED_CODES.has(error.code)) return { error, timedOut: false };

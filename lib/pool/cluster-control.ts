@@ -73,6 +73,9 @@ type Listener = (envelope: LogEnvelope) => void;
 
 const isAckOf = (envelope: LogEnvelope, id: string) => envelope.message.type === "ack" && envelope.message.commandId === id;
 
+/** What one node can be told by its id (the dashboard's row buttons). */
+export type NodeAction = "quit" | "restart" | "drain" | "online";
+
 export class ClusterControl {
   private readonly publisher: QueuedPublisher;
   private readonly subscriber: LoopingSubscriber;
@@ -278,8 +281,8 @@ export class ClusterControl {
     );
   }
 
-  /** Tells one node (by its id) to quit or restart; resolves true once it acknowledged, false after `waitMs`. */
-  async commandNode(nodeId: string, type: "quit" | "restart", waitMs: number): Promise<boolean> {
+  /** Tells one node (by its id) to quit, restart, drain or come online; resolves true once it acknowledged, false after `waitMs`. */
+  async commandNode(nodeId: string, type: NodeAction, waitMs: number): Promise<boolean> {
     const { answered } = await publishUntilAnswered(
       { ...this.channel, liveNodes: async () => new Set([nodeId]) },
       { command: { type }, deadlineMs: waitMs, answered: isAckOf, targeted: true },

@@ -14,6 +14,7 @@ export type PoolErrorCode =
   | "NO_MATCHING_NODE" // a drain or online selector matched no live worker node
   | "NOT_ACKNOWLEDGED" // selected worker nodes did not acknowledge a drain or online in time
   | "NO_NODE" // no live worker node serves a map's label within its waitForNodesMs
+  | "HANDED_BACK" // draining nodes handed a chunk back unrun more often than is free (the cause of a retry, or of CHUNK_FAILED)
   | "STOPPED"; // a map stopped before its end (its consumer left, or another chunk failed): why its other chunks are cancelled
 
 export class PoolError extends Error {
@@ -55,6 +56,10 @@ export const attemptTimedOut = (chunk: ChunkDescription, job: { readonly handle?
 /** A node took a chunk that another node had taken before: its job server lost that one (it died, or its connection did). */
 export const nodeLost = (chunk: ChunkDescription, job: { readonly handle?: string; readonly server?: string }): PoolError =>
   new PoolError("NODE_LOST", `${describe(chunk)}, job ${job.handle ?? "?"}, was handed out again by job server ${job.server ?? "?"}: it lost the worker node that had taken it`);
+
+/** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */
+export const handedBackTooOften = (chunk: ChunkDescription, times: number, cause: unknown): PoolError =>
+  new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, { cause });
 
 export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknown): PoolError =>
   new PoolError(
