@@ -18,7 +18,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import * as zmq from "zeromq";
 import { PoolError, moduleFunction, loadConfig, type ClusterPool, type NodeStatsSnapshot } from "../lib/index.js";
-import { AdminClient } from "../lib/gearman/index.js";
+import { AdminClient, GearmanWorker } from "../lib/gearman/index.js";
+import { writeHandBack } from "../lib/wire/protocol.js";
+import { FREE_HAND_BACKS } from "../lib/pool/chunk-job.js";
 import { ClusterControl } from "../lib/pool/cluster-control.js";
 import { controlOptions } from "../lib/pool/make-pool.js";
 import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/messages.js";
@@ -208,6 +210,30 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         stop.abort();
         intruder.close();
         await control.close();
+      }
+    });
+
+    it("a chunk handed back over and over spends retries after the free hand-backs, then fails naming them", async () => {
+      // A worker that hands back every chunk of its label: a node draining and coming back in a loop.
+      let handBacks = 0;
+      const looping = new GearmanWorker({ servers: cluster.server.url, clientId: "hand-back-loop" });
+      looping.register("glimpse_map:loop", (job) => {
+        handBacks++;
+        job.exception(writeHandBack("draining again"));
+      });
+      looping.start();
+      try {
+        await eventually(async () => (await admin.workers()).some((w) => w.functions.includes("glimpse_map:loop")), 10_000, "the looping worker registered");
+        const error = await pool.map(pidOf, [1], { label: "loop", retries: 1 }).then(
+          () => assert.fail("the map should fail"),
+          (e: unknown) => e as PoolError,
+        );
+        assert.ok(error instanceof PoolError && error.code === "CHUNK_FAILED", String(error));
+        assert.ok(error.cause instanceof PoolError && error.cause.code === "HANDED_BACK", String(error.cause));
+        assert.match(error.cause.message, new RegExp(`handed back unrun by draining worker nodes ${FREE_HAND_BACKS + 2} times`));
+        assert.equal(handBacks, FREE_HAND_BACKS + 2, "the free hand-backs, then one for each of the two tries");
+      } finally {
+        await looping.stop();
       }
     });
   });
