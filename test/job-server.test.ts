@@ -7,10 +7,11 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, existsSync } from "node:fs";
 import { JobServer } from "../lib/server/index.js";
 import { GearmanClient, GearmanWorker, AdminClient, PacketType } from "../lib/gearman/index.js";
 import { encodeRaw, encodePacket, type Packet } from "../lib/gearman/packet.js";
+import { parseAddress, formatAddress } from "../lib/gearman/address.js";
 import { FrameDecoder } from "../lib/gearman/decoder.js";
 import { embedded } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
@@ -151,6 +152,45 @@ describe("embedded job server", () => {
       assert.deepEqual(client.connectedServers, []);
       await client.close();
     });
+  });
+
+  it("listens on a Unix socket that clients, workers and admin reach as unix:PATH, and removes it when it closes", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-unix-"));
+    const socketPath = path.join(dir, "jobs.sock");
+    const server = new JobServer({ path: socketPath });
+    try {
+      assert.deepEqual(await server.listen(), { host: "localhost", port: 0, path: socketPath });
+      assert.ok(statSync(socketPath).isSocket());
+      const url = `unix:${socketPath}`;
+      const worker = new GearmanWorker({ servers: url, concurrency: 2 });
+      worker.register("echo", (job) => job.data).start();
+      const client = new GearmanClient({ servers: [url] });
+      const admin = new AdminClient(url);
+      try {
+        const payloads = [0, 10, 100_000].map((size, i) => Buffer.alloc(size, i + 1));
+        const echoed = await Promise.all(payloads.map((p) => client.submitJob("echo", p).result));
+        assert.ok(echoed.every((e, i) => e.equals(payloads[i])));
+        // A Unix socket peer has no IP address: admin `workers` shows "local", as the status table shows the function.
+        assert.ok((await admin.workers()).some((w) => w.ip === "local" && w.functions.includes("echo")), "admin workers lists the worker as local");
+        assert.ok((await admin.status()).some((s) => s.func === "echo" && s.workers === 1));
+      } finally {
+        await Promise.all([client.close(), admin.close(), worker.close()]);
+      }
+      await server.close();
+      assert.equal(existsSync(socketPath), false, "the socket file is gone after close");
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a relative Unix socket path, in its options and in an address, naming it", () => {
+    assert.throws(() => new JobServer({ path: "jobs.sock" }), /JobServer option path: expected an absolute path/);
+    assert.throws(() => new GearmanClient({ servers: "unix:jobs.sock" }), /"unix:jobs\.sock": a Unix socket address needs an absolute path/);
+    assert.throws(() => new GearmanClient({ servers: ["127.0.0.1:4730", "unix:rel/jobs.sock"] }), /a Unix socket address needs an absolute path/);
+    assert.deepEqual(parseAddress("unix:/run/glimpse/jobs.sock"), { host: "localhost", port: 0, path: "/run/glimpse/jobs.sock" });
+    assert.equal(formatAddress(parseAddress(" unix:/run/glimpse/jobs.sock ")), "unix:/run/glimpse/jobs.sock");
+    assert.equal(formatAddress(parseAddress("gearman://[::1]:4731")), "[::1]:4731");
   });
 
   it("keeps accepted background jobs across kill -9 with its queue file", async () => {

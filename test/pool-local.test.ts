@@ -6,7 +6,13 @@ import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import path from "node:path";
+import { existsSync, statSync } from "node:fs";
 import { MakePool, PoolError, ArgumentError, LocalCluster, loadConfig, type ClusterPool } from "../lib/index.js";
+import { GearmanClient } from "../lib/gearman/index.js";
+import { poolOnLocalCluster } from "../lib/pool/make-pool.js";
+import { encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { CLI_PATH, embedded } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 
@@ -78,6 +84,69 @@ describe("local cluster", () => {
     await local.close();
     assert.throws(() => process.kill(node.pid, 0), /ESRCH/);
     await assert.rejects(local.map((x: number) => x, [1]), /closed/);
+  });
+});
+
+describe("local cluster's private directory", () => {
+  const asRoot = process.getuid?.() === 0;
+  const runuser = ["/usr/sbin/runuser", "/sbin/runuser"].find((file) => existsSync(file));
+
+  it("keeps its job server and channels in a directory only this user can enter, unsigned, and removes it on close", async () => {
+    const cluster = await LocalCluster.start({ workers: 1, threads: 1 });
+    const pool = await poolOnLocalCluster(cluster);
+    const dir = cluster.directory!;
+    try {
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      assert.equal(cluster.jobServer, `unix:${path.join(dir, "jobs.sock")}`);
+      assert.ok(statSync(path.join(dir, "jobs.sock")).isSocket());
+      assert.deepEqual(cluster.channelUrls, { commandUrl: `ipc://${dir}/commands`, logUrl: `ipc://${dir}/logs` });
+      assert.equal(cluster.secret, undefined);
+      assert.deepEqual(await pool.map((x: number) => x * 2, [1, 2, 3], { chunksize: 1 }), [2, 4, 6]);
+      const [node] = await pool.ping(5000);
+      assert.notEqual(node.pid, process.pid);
+    } finally {
+      await pool.close();
+    }
+    assert.equal(existsSync(dir), false, "the directory is removed on close");
+  });
+
+  it("cannot be reached by another user of the machine", { skip: !asRoot ? "needs root, to try as the user nobody" : !runuser ? "no runuser" : false }, async () => {
+    const cluster = await LocalCluster.start({ workers: 1, threads: 1 });
+    try {
+      const socketPath = cluster.jobServer.slice("unix:".length);
+      const script = `require("net").connect(${JSON.stringify(socketPath)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); })`;
+      const { stdout } = await promisify(execFile)(runuser!, ["-u", "nobody", "--", process.execPath, "-e", script], { timeout: 30_000 });
+      assert.equal(stdout.trim(), "EACCES");
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it("with secret: true listens on loopback TCP and signs with a secret of its own", async () => {
+    const cluster = await LocalCluster.start({ workers: 1, threads: 1, secret: true });
+    const pool = await poolOnLocalCluster(cluster);
+    try {
+      assert.match(cluster.jobServer, /^127\.0\.0\.1:\d+$/);
+      assert.equal(cluster.directory, undefined);
+      assert.ok(cluster.secret && cluster.secret.length >= 32);
+      assert.match(cluster.channelUrls.commandUrl, /^tcp:\/\/127\.0\.0\.1:0$/);
+      assert.deepEqual(await pool.map((x: number) => x + 1, [1, 2, 3], { chunksize: 1 }), [2, 3, 4]);
+      assert.equal((await pool.ping(5000)).length, 1, "signed ping and reply");
+      // An unsigned chunk submitted straight to its job server is refused by the node.
+      const client = new GearmanClient({ servers: cluster.jobServer, exceptions: true });
+      try {
+        const chunk = encodeChunkRequest({ fn: toFunctionRef((x: number) => x), items: [1], start: 0, mapId: "m", chunk: 0, memoryVersion: 0 });
+        await assert.rejects(client.submitJob("glimpse_map", chunk).result, /unsigned/);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("refuses a secret option that is not a boolean, naming it", async () => {
+    await assert.rejects(LocalCluster.start({ secret: "x" as never }), (e: unknown) => e instanceof ArgumentError && e.argument === "LocalCluster option secret");
   });
 });
 

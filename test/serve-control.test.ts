@@ -213,7 +213,9 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           assert.equal(await new Promise((resolve) => (run.child.exitCode !== null ? resolve(run.child.exitCode) : run.child.once("exit", resolve))), 0);
           assert.equal(readFileSync(pidFile, "utf8").trim(), String(pid));
           assert.equal((await client.submitJob("daemon_job", "d").result).toString(), "done:d");
-          assert.match(readFileSync(logFile, "utf8"), /INFO serving 1 pool\(s\) from /);
+          // The daemon opens and writes its log file asynchronously: wait for the line rather than read once.
+          const logged = () => existsSync(logFile) && /INFO serving 1 pool\(s\) from /.test(readFileSync(logFile, "utf8"));
+          await eventually(logged, 10_000, "the daemon's log line in the FileAppender's file");
           process.kill(pid, "SIGTERM");
           await eventually(() => !existsSync(pidFile), 10_000, "the daemon's pid file removed");
           pid = undefined;

@@ -133,6 +133,7 @@ describe("function policy", () => {
 
   it("auto allows source with a secret or loopback-only job servers, not otherwise", () => {
     assert.equal(resolvePolicy("auto", true, ["10.0.0.5:4730"], []).allowSource, true);
+    assert.equal(resolvePolicy("auto", false, ["unix:/tmp/glimpse-x/jobs.sock", "127.0.0.1:4730"], []).allowSource, true, "a Unix socket is this machine's");
     assert.equal(resolvePolicy("auto", false, ["127.0.0.1:4730", "localhost:4731", "[::1]:4730"], []).allowSource, true);
     const remote = resolvePolicy("auto", false, ["127.0.0.1:4730", "10.0.0.5:4730"], []);
     assert.equal(remote.allowSource, false);

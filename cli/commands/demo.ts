@@ -1,8 +1,8 @@
 /**
  * `glimpse-cluster demo`: the whole product on one machine. Starts a local
  * cluster (the one MakePool() starts without a configuration: an embedded job
- * server and worker node processes, every chunk and command signed with a
- * secret of its own), runs the original's hex example, a Monte Carlo
+ * server and worker node processes reached through Unix sockets in a private
+ * directory), runs the original's hex example, a Monte Carlo
  * estimate of pi over a million samples with a progress bar and a trivial
  * map over 100,000 items, prints results and items per second, and shuts
  * everything down (also on Ctrl-C).

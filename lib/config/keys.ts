@@ -117,7 +117,7 @@ const urls = (section: Section, base: number): KeySpec[] => [
 ];
 
 export const KEYS: readonly KeySpec[] = Object.freeze([
-  { section: "client", name: "job_server_url", property: "jobServers", parse: jobServers, expected: "host:port, or a comma-separated list of them", default: ["127.0.0.1:4730"] },
+  { section: "client", name: "job_server_url", property: "jobServers", parse: jobServers, expected: "host:port (or unix:/path for a Unix socket), or a comma-separated list of them", default: ["127.0.0.1:4730"] },
   ...urls("client", 9000),
   { section: "client", name: "chunksize", property: "chunksize", parse: chunksize, expected: "a whole number ≥ 1 or 'auto'", default: 8 },
   { section: "client", name: "poll_timeout", property: "pollTimeoutMs", parse: seconds, expected: "a number of seconds > 0 (the per-chunk timeout)", default: 60_000 },

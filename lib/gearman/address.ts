@@ -1,11 +1,25 @@
-/** Job server addresses: `host:port`, `host` (port 4730), `[v6]:port`, optionally prefixed `gearman://`. */
+/**
+ * Job server addresses: `host:port`, `host` (port 4730), `[v6]:port`, optionally prefixed `gearman://`,
+ * or `unix:/absolute/path` for a job server listening on a Unix socket (gearmand cannot; the embedded
+ * server can, and the local cluster uses one in a private directory).
+ */
+import path from "node:path";
 import { ArgumentError } from "../argument-error.js";
 
 export const DEFAULT_PORT = 4730;
 
 export interface ServerAddress {
+  /** "localhost" for a Unix socket. */
   readonly host: string;
+  /** 0 for a Unix socket. */
   readonly port: number;
+  /** The Unix socket's absolute path; absent for TCP. */
+  readonly path?: string;
+}
+
+function unixAddress(socketPath: string, text: string): ServerAddress | string {
+  if (!path.isAbsolute(socketPath)) return `${JSON.stringify(text)}: a Unix socket address needs an absolute path (unix:/dir/jobs.sock)`;
+  return Object.freeze({ host: "localhost", port: 0, path: socketPath });
 }
 
 /** Parses one address; a bad one is an ArgumentError named `argument`. */
@@ -18,7 +32,9 @@ export function parseAddress(text: string, argument = "job server address"): Ser
 /** One address, or what is wrong with it (for callers that report problems their own way, such as config files). */
 export function readAddress(text: unknown): ServerAddress | string {
   if (typeof text !== "string") return `expected "host:port", got ${typeof text}`;
-  const raw = text.trim().replace(/^gearman:\/\//, "").replace(/\/$/, "");
+  const trimmed = text.trim();
+  if (trimmed.startsWith("unix:")) return unixAddress(trimmed.slice("unix:".length), text);
+  const raw = trimmed.replace(/^gearman:\/\//, "").replace(/\/$/, "");
   if (raw === "") return "an address is empty";
   let host: string;
   let portText: string | undefined;
@@ -51,12 +67,18 @@ export function parseAddressList(spec: string | readonly (string | ServerAddress
 
 function checkedAddress(item: unknown, argument: string): ServerAddress {
   const address = item as Partial<ServerAddress> | null;
+  if (address !== null && typeof address === "object" && address.path !== undefined) {
+    const unix = typeof address.path === "string" ? unixAddress(address.path, `unix:${address.path}`) : "path: expected a string";
+    if (typeof unix === "string") throw new ArgumentError(argument, unix);
+    return unix;
+  }
   if (address === null || typeof address !== "object" || typeof address.host !== "string" || address.host === "" || !Number.isInteger(address.port) || address.port! < 1 || address.port! > 65535) {
-    throw new ArgumentError(argument, `expected "host:port" or { host, port }, got ${JSON.stringify(item)}`);
+    throw new ArgumentError(argument, `expected "host:port", { host, port } or { path }, got ${JSON.stringify(item)}`);
   }
   return Object.freeze({ host: address.host, port: address.port! });
 }
 
 export function formatAddress(address: ServerAddress): string {
+  if (address.path !== undefined) return `unix:${address.path}`;
   return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }

@@ -23,7 +23,7 @@ import {
 export type Priority = "high" | "normal" | "low";
 
 export interface ClientOptions {
-  /** Job servers: "host:port", a comma-separated list, or an array. Default port 4730. */
+  /** Job servers: "host:port" (or "unix:/path" for a Unix socket), a comma-separated list, or an array. Default port 4730. */
   servers: string | readonly string[];
   /** Sent as SET_CLIENT_ID on every connection (shows in admin output): one word. Default: none. */
   clientId?: string;

@@ -8,7 +8,7 @@ import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
 import type { GearmanTlsOptions } from "./transport.js";
 
 export interface WorkerOptions {
-  /** Job servers: "host:port", a comma-separated list, or an array. Default port 4730. */
+  /** Job servers: "host:port" (or "unix:/path" for a Unix socket), a comma-separated list, or an array. Default port 4730. */
   servers: string | readonly string[];
   /** Sent as SET_CLIENT_ID on every connection; shows in the admin `workers` listing. One word. Default: none ("-"). */
   clientId?: string;

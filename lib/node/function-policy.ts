@@ -5,7 +5,7 @@
  *
  * `allow_source = auto` (the default) allows source only when the node has a
  * cluster secret (so only signed chunks arrive) or every job server is on
- * loopback (so only this machine's users can submit). Otherwise a node
+ * loopback or a Unix socket (so only this machine's users can submit). Otherwise a node
  * reachable from the network would run whatever anyone submits.
  */
 import { parseAddressList } from "../gearman/address.js";
@@ -27,7 +27,7 @@ export function resolvePolicy(setting: boolean | "auto", hasSecret: boolean, job
   if (setting !== "auto") return Object.freeze({ allowSource: setting, allowedModules: modules, why: `allow_source = ${setting}` });
   if (hasSecret) return Object.freeze({ allowSource: true, allowedModules: modules, why: "allow_source = auto and the node has a cluster secret" });
   const remote = parseAddressList(jobServers).filter((a) => !isLoopback(a.host));
-  if (remote.length === 0) return Object.freeze({ allowSource: true, allowedModules: modules, why: "allow_source = auto and every job server is on loopback" });
+  if (remote.length === 0) return Object.freeze({ allowSource: true, allowedModules: modules, why: "allow_source = auto and every job server is on loopback or a Unix socket" });
   return Object.freeze({
     allowSource: false,
     allowedModules: modules,

@@ -1,15 +1,25 @@
 /**
  * A cluster on this machine, for MakePool() with no configuration and for
  * `glimpse-cluster demo`: an embedded job server in this process and worker
- * node processes (each kept running by a NodeSupervisor) on loopback, which
- * connect to the channel addresses the pool binds (direct mode, no broker).
- * The pool's client reaches the server in memory (connectInProcess), not over
- * TCP. It makes up its own cluster secret, so even here every chunk and
- * command is signed and nothing another local user submits to the job server runs.
+ * node processes (each kept running by a NodeSupervisor), which connect to the
+ * channel ends the pool binds (direct mode, no broker). The pool's own client
+ * reaches the server in memory (connectInProcess).
  *
- *   start() ──► JobServer on 127.0.0.1:0 ──► (the pool binds its channel ends) ──► startWorkers(command, log URLs)
+ * Who else can reach it decides whether it must sign. By default everything
+ * lives in a fresh directory only this user can enter (mode 0700): the job
+ * server on a Unix socket DIR/jobs.sock, the channels on ipc://DIR/commands
+ * and ipc://DIR/logs. No other user can connect, so nothing is signed (signing
+ * costs an HMAC over every chunk and result). With `secret: true` it listens on
+ * 127.0.0.1 TCP instead, which every local user can reach, and makes up a
+ * cluster secret so that every chunk and command is signed and nothing another
+ * user submits runs.
+ *
+ *   start() ──► mkdtemp DIR (0700) ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
+ *   close() ──► stop the nodes ──► close the server ──► remove DIR
  */
+import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
@@ -22,14 +32,21 @@ export interface LocalClusterOptions {
   threads?: number;
   /** Where worker supervisor log lines go. Default: dropped. */
   log?: (line: string) => void;
+  /**
+   * true: listen on 127.0.0.1 TCP and sign every chunk and command with a secret made up for this
+   * cluster (as a cluster spread over machines does). Default false: a private directory of Unix
+   * sockets that only this user can reach, and no signing.
+   */
+  secret?: boolean;
 }
 
-const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log"];
+const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log", "secret"];
 
 interface FilledLocalClusterOptions {
   readonly workers: number;
   readonly threads: number;
   readonly log: ((line: string) => void) | undefined;
+  readonly secret: boolean;
 }
 
 function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
@@ -38,21 +55,30 @@ function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClust
     if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(`LocalCluster option ${key}`, `unknown (known: ${KNOWN.join(", ")})`);
   }
   if (options.log !== undefined && typeof options.log !== "function") throw new ArgumentError("LocalCluster option log", "expected a function");
+  if (options.secret !== undefined && typeof options.secret !== "boolean") throw new ArgumentError("LocalCluster option secret", `expected true or false, got ${JSON.stringify(options.secret)}`);
   const workers = options.workers === undefined ? 1 : wholeNumber("LocalCluster option workers", options.workers, 1);
   const threads = options.threads === undefined ? Math.max(1, Math.floor(os.availableParallelism() / workers)) : wholeNumber("LocalCluster option threads", options.threads, 1);
-  return Object.freeze({ workers, threads, log: options.log });
+  return Object.freeze({ workers, threads, log: options.log, secret: options.secret ?? false });
+}
+
+/** Where the pool binds its channel ends. */
+export interface LocalChannelUrls {
+  readonly commandUrl: string;
+  readonly logUrl: string;
 }
 
 export class LocalCluster {
   private readonly supervisors: NodeSupervisor[] = [];
   private closing: Promise<void> | undefined;
-  /** This cluster's secret, shared by its pool and its worker nodes. */
-  readonly secret = randomBytes(32).toString("base64url");
 
   private constructor(
     private readonly server: JobServer,
-    /** "127.0.0.1:PORT" of the embedded job server. */
+    /** The embedded job server as worker nodes reach it: "unix:DIR/jobs.sock", or "127.0.0.1:PORT" with a secret. */
     readonly jobServer: string,
+    /** The private directory holding the sockets; undefined with a secret. */
+    readonly directory: string | undefined,
+    /** The cluster secret shared by the pool and its worker nodes; undefined when nothing is signed. */
+    readonly secret: string | undefined,
     private readonly options: FilledLocalClusterOptions,
   ) {}
 
@@ -61,9 +87,22 @@ export class LocalCluster {
     const filled = fillLocalClusterOptions(options);
     // jobRetries 1: a job whose worker node died fails at once, so the pool, which counts every take of a
     // chunk against max_retries, submits it again itself; the server never hands a chunk out behind its back.
-    const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 1 });
-    const { host, port } = await server.listen();
-    return new LocalCluster(server, `${host}:${port}`, filled);
+    if (filled.secret) {
+      const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 1 });
+      const { host, port } = await server.listen();
+      return new LocalCluster(server, `${host}:${port}`, undefined, randomBytes(32).toString("base64url"), filled);
+    }
+    // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-"));
+    try {
+      const socket = path.join(directory, "jobs.sock");
+      const server = new JobServer({ path: socket, jobRetries: 1 });
+      await server.listen();
+      return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled);
+    } catch (error) {
+      fs.rmSync(directory, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   get workerCount(): number {
@@ -72,6 +111,12 @@ export class LocalCluster {
 
   get threadsPerWorker(): number {
     return this.options.threads;
+  }
+
+  /** The channel ends for the pool to bind: ipc:// sockets in the private directory, or loopback TCP on free ports with a secret. */
+  get channelUrls(): LocalChannelUrls {
+    if (this.directory === undefined) return { commandUrl: "tcp://127.0.0.1:0", logUrl: "tcp://127.0.0.1:0" };
+    return { commandUrl: `ipc://${path.join(this.directory, "commands")}`, logUrl: `ipc://${path.join(this.directory, "logs")}` };
   }
 
   /** Starts the worker node processes, connected to the given channel endpoints; resolves once each is ready. */
@@ -101,6 +146,7 @@ export class LocalCluster {
     this.closing ??= (async () => {
       await Promise.allSettled(this.supervisors.map((s) => s.stop()));
       await this.server.close({ graceful: false });
+      if (this.directory !== undefined) fs.rmSync(this.directory, { recursive: true, force: true });
     })();
     return this.closing;
   }

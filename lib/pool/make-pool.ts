@@ -3,7 +3,7 @@
  *
  *   MakePool("config.ini") ─► loadConfig ─► GearmanClient(job_server_url) + ClusterControl(channel URLs) ─► ClusterPool
  *   MakePool()             ─► GLIMPSE_CLUSTER_CONFIG if set, else a LocalCluster (embedded job server,
- *                             worker node processes, direct channels on loopback) ─► ClusterPool that owns it
+ *                             worker node processes, direct channels, all in a private directory) ─► ClusterPool that owns it
  */
 import { GearmanClient } from "../gearman/client.js";
 import { loadConfig, type ConfigInput, type ClientConfig } from "../config/load-config.js";
@@ -95,15 +95,9 @@ async function makeClientPool(client: ClientConfig, open: StreamOpener | undefin
 export async function poolOnLocalCluster(cluster: LocalCluster): Promise<ClusterPool> {
   let control: ClusterControl | undefined;
   try {
-    const key = new ClusterKey(cluster.secret);
-    control = await ClusterControl.open({
-      key,
-      jobServers: [cluster.jobServer],
-      commandUrl: "tcp://127.0.0.1:0",
-      commandBind: true,
-      logUrl: "tcp://127.0.0.1:0",
-      logBind: true,
-    });
+    const key = cluster.secret === undefined ? undefined : new ClusterKey(cluster.secret);
+    const { commandUrl, logUrl } = cluster.channelUrls;
+    control = await ClusterControl.open({ key, jobServers: [cluster.jobServer], commandUrl, commandBind: true, logUrl, logBind: true });
     await cluster.startWorkers(control.commandEndpoint, control.logEndpoint);
     const gearman = new GearmanClient({ servers: [cluster.jobServer], open: () => cluster.connectInProcess() });
     return new ClusterPool({

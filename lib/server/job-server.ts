@@ -1,6 +1,6 @@
 /**
  * The embedded Gearman job server: its connections. Scheduling is the
- * Scheduler's (scheduler.ts); this file listens, accepts (TCP, TLS, or an
+ * Scheduler's (scheduler.ts); this file listens, accepts (TCP, TLS, a Unix socket, or an
  * in-process socket), reads, pushes back on peers that do not read, and
  * drains and closes.
  *
@@ -34,7 +34,10 @@ import type { FunctionCounts, FunctionSummary } from "./scheduler-views.js";
 
 export interface ServerAddressInfo {
   readonly host: string;
+  /** 0 on a Unix socket. */
   readonly port: number;
+  /** The Unix socket's path, when the server listens on one. */
+  readonly path?: string;
 }
 
 /** What the server has done and holds, for metrics: read at scrape time, nothing is kept for it. */
@@ -103,13 +106,19 @@ export class JobServer extends EventEmitter implements PeerHost {
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(this.options.port, this.options.host, () => {
+      const listening = () => {
         this.server.off("error", reject);
         resolve();
-      });
+      };
+      if (this.options.path !== undefined) this.server.listen(this.options.path, listening);
+      else this.server.listen(this.options.port, this.options.host, listening);
     });
-    const { address, port } = this.server.address() as net.AddressInfo;
-    this.listening = Object.freeze({ host: address, port });
+    if (this.options.path !== undefined) {
+      this.listening = Object.freeze({ host: "localhost", port: 0, path: this.options.path });
+    } else {
+      const { address, port } = this.server.address() as net.AddressInfo;
+      this.listening = Object.freeze({ host: address, port });
+    }
     return this.listening;
   }
 

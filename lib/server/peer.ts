@@ -57,7 +57,8 @@ export class Peer implements Connection {
     readonly socket: PeerSocket,
     private readonly host: PeerHost,
   ) {
-    this.address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
+    this.address = socket.remoteAddress === undefined ? "local:-" : `${socket.remoteAddress}:${socket.remotePort ?? "?"}`;
   }
 
   /**

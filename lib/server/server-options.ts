@@ -1,4 +1,5 @@
 /** JobServer options, validated once into a filled, frozen form. */
+import path from "node:path";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 
@@ -7,6 +8,13 @@ export interface JobServerOptions {
   host?: string;
   /** TCP port; 0 picks a free one (see listen()'s result). Default 4730. */
   port?: number;
+  /**
+   * Listen on this Unix socket (an absolute path) instead of TCP; host and port are then unused.
+   * Who may connect is whoever the file system lets open it: put it in a directory only its owner
+   * can enter to keep other users of the machine out. Clients reach it as `unix:PATH`.
+   * A file left at the path by an earlier server is an error, not replaced. Default: TCP.
+   */
+  path?: string;
   /**
    * How often a job whose worker dropped it is handed out again before its
    * clients get WORK_FAIL (gearmand's -j). 0 means no limit, as in gearmand 1.1.20.
@@ -40,7 +48,8 @@ export interface JobServerOptions {
   tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca?: string | Buffer };
 }
 
-export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queueFile" | "log" | "tls">>> & {
+export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queueFile" | "log" | "tls" | "path">>> & {
+  readonly path: string | undefined;
   readonly queueFile: string | undefined;
   readonly tls: JobServerOptions["tls"];
   readonly log: (line: string) => void;
@@ -63,6 +72,11 @@ function prefix(value: unknown): string {
 function host(value: unknown): string {
   if (typeof value !== "string" || value === "") throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function socketPath(value: unknown): string | undefined {
+  if (value !== undefined && (typeof value !== "string" || !path.isAbsolute(value))) throw new ArgumentError(option("path"), `expected an absolute path for the Unix socket, got ${JSON.stringify(value)}`);
+  return value as string | undefined;
 }
 
 function queueFile(value: unknown): string | undefined {
@@ -92,6 +106,7 @@ export function fillServerOptions(options: JobServerOptions, hostname: string): 
   return Object.freeze({
     host: host(options.host ?? "127.0.0.1"),
     port: whole("port", options.port ?? 4730, 0, 65535),
+    path: socketPath(options.path),
     jobRetries: whole("jobRetries", options.jobRetries ?? 0, 0),
     queueFile: queueFile(options.queueFile),
     queueFsync: flag("queueFsync", options.queueFsync),
