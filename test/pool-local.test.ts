@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import path from "node:path";
-import { existsSync, statSync } from "node:fs";
+import os from "node:os";
+import { existsSync, statSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { MakePool, PoolError, ArgumentError, LocalCluster, loadConfig, type ClusterPool } from "../lib/index.js";
 import { GearmanClient } from "../lib/gearman/index.js";
 import { poolOnLocalCluster } from "../lib/pool/make-pool.js";
@@ -143,6 +144,21 @@ describe("local cluster's private directory", () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it("says so when the temp directory is too long for Unix socket paths, and leaves nothing behind", async () => {
+    const long = path.join(os.tmpdir(), `glimpse-long-${"x".repeat(90)}`);
+    mkdirSync(long, { recursive: true });
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = long;
+    try {
+      await assert.rejects(LocalCluster.start({ workers: 1 }), (e: unknown) => e instanceof ArgumentError && /too long for Unix socket paths .* set TMPDIR .* secret: true/.test(e.message));
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    assert.deepEqual(readdirSync(long), [], "the directory it made is removed");
+    rmSync(long, { recursive: true, force: true });
   });
 
   it("refuses a secret option that is not a boolean, naming it", async () => {

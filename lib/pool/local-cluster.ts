@@ -61,6 +61,9 @@ function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClust
   return Object.freeze({ workers, threads, log: options.log, secret: options.secret ?? false });
 }
 
+/** The longest Unix socket path Linux takes (sun_path holds 108 bytes with the terminating NUL). */
+const MAX_SOCKET_PATH = 107;
+
 /** Where the pool binds its channel ends. */
 export interface LocalChannelUrls {
   readonly commandUrl: string;
@@ -95,6 +98,13 @@ export class LocalCluster {
     // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-"));
     try {
+      const longest = Buffer.byteLength(path.join(directory, "commands"));
+      if (longest > MAX_SOCKET_PATH) {
+        throw new ArgumentError(
+          "LocalCluster temp directory",
+          `${directory} is too long for Unix socket paths (${longest} bytes, the limit is ${MAX_SOCKET_PATH}): set TMPDIR to a shorter directory, or use the option secret: true (loopback TCP)`,
+        );
+      }
       const socket = path.join(directory, "jobs.sock");
       const server = new JobServer({ path: socket, jobRetries: 1 });
       await server.listen();
