@@ -107,6 +107,17 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual([rb.length, rb[0], rb[1], rb[rb.length - 1]], [payload.length, 1, 7, 7], "the other client's result shares no bytes with the first's");
     });
 
+    it("a large result forwarded to a job's only in-process client is kept as the frame the server assembled, not copied", { skip: kind.name === "in-process" ? false : "only an in-process client shares memory with its server" }, async () => {
+      worker().register("large_alone", (job) => Buffer.alloc(300 * 1024, job.data[0])).start();
+      const job = client().submitJob("large_alone", Buffer.from([9]));
+      const created = new Promise<string>((resolve) => job.once("created", resolve));
+      const result = await job.result;
+      const handle = await created;
+      assert.ok(result.length === 300 * 1024 && result.every((byte) => byte === 9));
+      // A view into the forwarded WORK_COMPLETE frame starts after its 12-byte header and "handle\0"; a copy would start at 0.
+      assert.equal(result.byteOffset, 12 + Buffer.byteLength(handle) + 1);
+    });
+
     it("forwards status, data and warnings to the client", async () => {
       worker()
         .register("chatty", (job: WorkerJob) => {

@@ -9,6 +9,7 @@
  */
 import { DEFAULT_MAX_PACKET_SIZE, HEADER_SIZE, magicOf, Packet, type Magic } from "./packet.js";
 import { packetTooLarge, protocolError } from "./errors.js";
+import { isHandedOver } from "./payload.js";
 
 export interface FrameDecoderOptions {
   /** Called for every complete binary packet. The body is only valid during the call unless copied. */
@@ -26,7 +27,8 @@ export interface FrameDecoderOptions {
   /**
    * Every chunk pushed is memory no one else reads or writes (a TCP or TLS
    * socket's reads are fresh buffers). Default false: only frames the
-   * decoder assembled itself are marked exclusive.
+   * decoder assembled itself, and chunks their writer handed over
+   * (handOver, payload.ts), are marked exclusive.
    */
   freshChunks?: boolean;
 }
@@ -70,7 +72,7 @@ export class FrameDecoder {
     this.buffered = 0;
     let at: number;
     try {
-      at = this.decode(data, assembled || this.options.freshChunks === true);
+      at = this.decode(data, assembled || this.options.freshChunks === true || isHandedOver(data));
     } catch (error) {
       this.failed = true;
       throw error;

@@ -23,6 +23,23 @@ function describe(value: unknown): string {
 export const KEEP_VIEW_AT = 16 * 1024;
 
 /**
+ * Buffers a writer hands over whole to the one reader of an in-process
+ * stream, to keep no reference and never write again (the job server marks
+ * a worker's result it forwards to a job's only client). A decoder that
+ * receives one as a chunk may treat it as the receiver's alone.
+ */
+const handedOver = new WeakSet<Buffer>();
+
+export function handOver(bytes: Buffer): Buffer {
+  handedOver.add(bytes);
+  return bytes;
+}
+
+export function isHandedOver(bytes: Buffer): boolean {
+  return handedOver.has(bytes);
+}
+
+/**
  * A received payload to keep past the packet's callback: the view itself
  * when its memory is the receiver's alone (`exclusive`, Packet.exclusive),
  * it is large and it fills most of the buffer it lies in (so it pins little

@@ -17,6 +17,10 @@ export interface Connection {
    * absent ones are left out). Never throws; a closed connection drops it.
    */
   packet(type: number, a?: PacketArg, b?: PacketArg, c?: PacketArg, d?: PacketArg, e?: PacketArg, f?: PacketArg): void;
-  /** Queues a worker's WORK_* request as the response of the same type with the same body. */
-  forward(packet: Packet): void;
+  /**
+   * Queues a worker's WORK_* request as the response of the same type with the same body.
+   * `only`: this connection is the one it goes to, so a large received frame may be handed over
+   * whole (an in-process client then keeps it without a copy).
+   */
+  forward(packet: Packet, only?: boolean): void;
 }

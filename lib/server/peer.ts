@@ -11,6 +11,7 @@
  */
 import type { Duplex } from "node:stream";
 import type { Packet } from "../gearman/packet.js";
+import { handOver } from "../gearman/payload.js";
 import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
@@ -92,13 +93,14 @@ export class Peer implements Connection {
    * body (WORK_* forwarding). A large one is the received packet itself,
    * its magic turned from REQ to RES in place, so it leaves as it came.
    */
-  forward(packet: Packet): void {
+  forward(packet: Packet, only = false): void {
     if (this.closed) return;
     const { type, body, frame } = packet;
     if (frame !== undefined && isSegment(body)) {
       frame.writeUInt32BE(RES_MAGIC, 0);
       this.reserve(0);
-      return this.segment(frame);
+      // The frame is the server's own (assembled, or a fresh socket read) and goes nowhere else: the reader may keep it.
+      return this.segment(only && packet.exclusive ? handOver(frame) : frame);
     }
     this.header(type, body.length, body.length);
     this.arg(body);

@@ -272,9 +272,10 @@ export class Scheduler {
     }
     const clients = job.clients;
     if (clients !== undefined) {
+      const only = clients.length === 1;
       for (const client of clients) {
         if (type === PacketType.WORK_EXCEPTION && !client.exceptions) client.connection.packet(PacketType.WORK_FAIL, handle);
-        else client.connection.forward(packet);
+        else client.connection.forward(packet, only);
       }
     }
     if (type === PacketType.WORK_COMPLETE || type === PacketType.WORK_FAIL || type === PacketType.WORK_EXCEPTION) {
