@@ -8,6 +8,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -111,6 +112,22 @@ describe("job server metrics", () => {
       assert.equal(sampleValue(families, "glimpse_jobserver_jobs_queued", { function: "cli", priority: "high" }), 1);
     } finally {
       child.kill("SIGKILL");
+    }
+  });
+
+  it("job-server --metrics-port on a port in use says so and exits 1", { skip: embedded.skip }, async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as net.AddressInfo;
+      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--port", "0", "--metrics-port", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise((resolve) => child.once("exit", resolve));
+      assert.match(stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      assert.equal(code, 1, stderr);
+    } finally {
+      taken.close();
     }
   });
 });

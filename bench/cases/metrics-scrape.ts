@@ -8,7 +8,7 @@
  *
  *   for each round (order alternates):  start server → 2 raw workers → warm-up
  *     → 100 in flight (and, with metrics, GET /metrics every second) → stop
- *   one metrics server: warm-up → 24 segments, scraped every second or not (ABBA ABBA ...)
+ *   one metrics server: warm-up → 48 segments, scraped every second or not (ABBA ABBA ...)
  */
 import http from "node:http";
 import { SCRAPE_EVERY_MS, get, scrapeEverySecond, type Scrapes } from "../metrics-scraper.js";
@@ -25,7 +25,7 @@ const JOBS = Number(process.env.BENCH_SCRAPE_JOBS ?? 60_000);
 const IN_FLIGHT = 100;
 const WARMUP_JOBS = 2000;
 /** Load segments on one metrics server, scraped every second or not, alternating (ABBA): what scraping costs without fresh servers' own spread. */
-const SEGMENTS = 24;
+const SEGMENTS = 48;
 /** Scrapes back to back on a server that has run the load once, for the server CPU one scrape costs. */
 const COST_SCRAPES = 300;
 
