@@ -2,13 +2,13 @@
  * What Prometheus costs the job server: the embedded server under full load
  * (100 echo jobs in flight), with --metrics-port scraped every second,
  * against the same server without metrics, side by side in alternating
- * rounds on fresh servers; then on one metrics server, load segments
- * scraped and not scraped in turn (ABBA), which fresh servers' own spread
- * does not blur; then the CPU one scrape costs, alone.
+ * rounds on fresh servers (the goal's ratio); then on one metrics server,
+ * load segments scraped and not scraped in turn (ABBA: the steady state,
+ * once the server has been scraped); then the CPU one scrape costs, alone.
  *
  *   for each round (order alternates):  start server → 2 raw workers → warm-up
  *     → 100 in flight (and, with metrics, GET /metrics every second) → stop
- *   one metrics server: warm-up → 48 segments, scraped every second or not (ABBA ABBA ...)
+ *   one metrics server: warm-up → 24 segments, scraped every second or not (ABBA ABBA ...)
  */
 import http from "node:http";
 import { SCRAPE_EVERY_MS, get, scrapeEverySecond, type Scrapes } from "../metrics-scraper.js";
@@ -24,8 +24,8 @@ const ROUNDS = 8;
 const JOBS = Number(process.env.BENCH_SCRAPE_JOBS ?? 60_000);
 const IN_FLIGHT = 100;
 const WARMUP_JOBS = 2000;
-/** Load segments on one metrics server, scraped every second or not, alternating (ABBA): what scraping costs without fresh servers' own spread. */
-const SEGMENTS = 48;
+/** Load segments on one metrics server, scraped every second or not, alternating (ABBA): what each scrape costs in the steady state. */
+const SEGMENTS = 24;
 /** Scrapes back to back on a server that has run the load once, for the server CPU one scrape costs. */
 const COST_SCRAPES = 300;
 
@@ -90,8 +90,9 @@ export const metricsScrape: BenchCase = {
         ...(contender === SCRAPED ? { scrapes: scrapes.count, "scrape p50 ms": round(median(scrapes.ms), 2), "exposition bytes": scrapes.bytes } : {}),
       });
     }
-    // Scraped and unscraped load on one server, in alternating segments: the figures of fresh servers swing by
-    // more than a scrape costs (heap layout, JIT, the machine's other work), those of one server's segments less.
+    // Scraped and unscraped load on one server, in alternating segments: what each scrape costs once the server's
+    // code has seen a scrape. The fresh servers' figures carry the goal: they also include what the first scrapes
+    // under load do to the server's compiled code (with /metrics on the server's own thread, about 6% CPU per job).
     const segments = { scraped: [] as number[], unscraped: [] as number[], scrapedCpu: [] as number[], unscrapedCpu: [] as number[] };
     {
       const server = await SCRAPED.start();
@@ -161,17 +162,18 @@ export const metricsScrape: BenchCase = {
     return {
       rows,
       ratios: [
-        ratio("scraped/unscraped jobs/s on one server (median of the neighbouring segments' ratios)", median(segmentPaired), { text: "≥ 0.98 (scraping costs < 2%)", met: (v) => v >= 0.98 }),
-        ratio("scraped/unscraped server CPU per job on one server (median of the neighbouring segments' ratios)", median(segmentCpuPaired)),
         ratio("scraped/plain jobs/s on fresh servers (median of the rounds' ratios)", median(paired), { text: "≥ 0.98 (scraping costs < 2%)", met: (v) => v >= 0.98 }),
         ratio("scraped/plain jobs/s (medians)", median(jps.get(SCRAPED.name)!) / median(jps.get(PLAIN.name)!)),
         ratio("scraped/plain server CPU per job (median of the rounds' ratios)", median(cpuPaired)),
+        ratio("scraped/unscraped jobs/s on one server (median of the neighbouring segments' ratios)", median(segmentPaired)),
+        ratio("scraped/unscraped server CPU per job on one server (median of the neighbouring segments' ratios)", median(segmentCpuPaired)),
         ratio("one scrape a second, as a share of the server's CPU at full load (CPU per scrape ÷ CPU per second at the plain jobs/s)", (cpuPerScrapeMs * (1000 / SCRAPE_EVERY_MS)) / 1000 / (serverCpuPerSecondMs / 1000), { text: "< 0.02", met: (v) => v < 0.02 }),
       ],
       notes: [
         `${PLAIN.settings}.`,
         `${SCRAPED.settings}.`,
         "The scraper is this process (the load generator's): node:http GET on a kept-alive connection; the exposition (glimpse_jobserver_* only: with prom-client's default process_*/nodejs_* metrics, whose GC observer runs on every collection, the ratio was about 0.70 on this machine).",
+        "The job server serves /metrics from a worker thread that asks the server's thread for its figures at each scrape; server CPU is the whole process's, that thread's included. Served from the server's own thread, the first scrapes under load deoptimized the stream functions the Gearman connections run through: scraped/plain server CPU per job on fresh servers was 1.04-1.10 over five runs.",
         "Load generator, workers and server share 2 cores; round-to-round spread is the noise floor of the jobs/s ratios, which on a machine shared with other work swing by ±20%; the CPU a scrape costs, measured alone, does not depend on that.",
       ],
     };
