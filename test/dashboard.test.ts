@@ -8,7 +8,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MakePool } from "../lib/index.js";
 import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
+import { readFileSync } from "node:fs";
+import * as zmq from "zeromq";
 import { AdminClient } from "../lib/gearman/admin.js";
+import { ClusterKey } from "../lib/security/cluster-key.js";
+import { CHANNEL_VERSION, TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY } from "../lib/channels/messages.js";
 import { TestCluster } from "./support/cluster.js";
 import { embedded, gearmand, type JobServerKind, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
@@ -211,6 +215,51 @@ describe("dashboard control", { skip: embedded.skip }, () => {
         await pool.close();
       }
     } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe("dashboard of a cluster with a secret", { skip: embedded.skip }, () => {
+  it("shows signed log messages only: unsigned and wrongly signed records, pongs and progress never appear", async () => {
+    const secret = "the dashboard's cluster secret, long enough";
+    const cluster = await TestCluster.start({ kind: embedded, broker: true, clientConfig: [`secret = ${secret}`] });
+    const publisher = new zmq.Publisher({ linger: 0 });
+    try {
+      const pool = await MakePool(cluster.configFile, { dashboard: true });
+      try {
+        const url = pool.dashboardUrl!;
+        assert.equal((await snapshot(url)).signed, true);
+        // One socket for every message, in order: once the genuine record of a round shows, the forgeries sent before it were heard too.
+        publisher.connect(/^log_frontend_url = (.*)$/m.exec(readFileSync(cluster.configFile, "utf8"))![1]);
+        const key = new ClusterKey(secret);
+        const wrongKey = new ClusterKey("another cluster's secret, as long");
+        const envelope = (node: string, message: object) => JSON.stringify({ v: CHANNEL_VERSION, id: `${node}-${Date.now()}`, node, host: "forger", pid: 4242, time: Date.now(), message });
+        const stats = { node: "forged-node", host: "forger", pid: 4242, numRequests: 0, elapsedTime: 0, startTime: Date.now(), threads: 9, busy: 0, itemsDone: 0, memoryVersion: 0, labels: [], exclusive: false, state: "serving", handedBack: 0 };
+        const progress = { type: "progress", mapId: "forged-map", function: "f", done: 1, total: 2, failed: 0, state: "running", started: Date.now() };
+        const frames = (topic: string, body: string) => [Buffer.from(topic), Buffer.from(body)];
+        const signedBy = (signer: ClusterKey, topic: string, body: string) => [...frames(topic, body), signer.sign("log", frames(topic, body))];
+        const genuine = await eventually(async () => {
+          const round = Date.now();
+          for (const forge of [(t: string, b: string) => frames(t, b), (t: string, b: string) => signedBy(wrongKey, t, b)]) {
+            await publisher.send(forge(TOPIC_LOG, envelope("forged-node", { type: "record", level: "info", message: `forged record ${round}` })));
+            await publisher.send(forge(TOPIC_REPLY, envelope("forged-node", { type: "pong", commandId: "x", stats })));
+            await publisher.send(forge(TOPIC_PROGRESS, envelope("forged-pool", progress)));
+          }
+          await publisher.send(signedBy(key, TOPIC_LOG, envelope("genuine-node", { type: "record", level: "info", message: `genuine record ${round}` })));
+          return eventually(async () => {
+            const s = await snapshot(url);
+            return s.logs.some((l) => l.message === `genuine record ${round}`) && s;
+          }, 1000).catch(() => undefined);
+        }, 20_000, "a signed record on the dashboard");
+        assert.deepEqual(genuine.logs.filter((l) => l.message.startsWith("forged")), []);
+        assert.deepEqual(genuine.nodes.filter((n) => n.id === "forged-node"), []);
+        assert.deepEqual(genuine.maps.filter((m) => m.mapId === "forged-map"), []);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      publisher.close();
       await cluster.close();
     }
   });
