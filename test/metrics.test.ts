@@ -12,9 +12,9 @@ import net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { JobServer, jobServerMetrics } from "../lib/server/index.js";
+import { JobServer, jobServerMetrics, serveJobServerMetrics } from "../lib/server/index.js";
 import { GearmanClient, GearmanWorker, AdminClient } from "../lib/gearman/index.js";
-import { serveMetrics } from "../lib/metrics/metrics-endpoint.js";
+import { serveMetrics, type MetricsEndpoint } from "../lib/metrics/metrics-endpoint.js";
 import { ClusterControl } from "../lib/pool/cluster-control.js";
 import { controlOptions } from "../lib/pool/make-pool.js";
 import { loadConfig } from "../lib/config/index.js";
@@ -30,6 +30,7 @@ describe("job server metrics", () => {
     const { port } = await server.listen();
     const url = `127.0.0.1:${port}`;
     const endpoint = await serveMetrics(jobServerMetrics(server), { port: 0 });
+    let threaded: MetricsEndpoint | undefined;
     const client = new GearmanClient({ servers: url });
     const worker = new GearmanWorker({ servers: url, concurrency: 2 });
     try {
@@ -78,8 +79,14 @@ describe("job server metrics", () => {
       const received = sampleValue(after, "glimpse_jobserver_bytes_total", { direction: "received" })!;
       assert.ok(received > value("glimpse_jobserver_bytes_total", { direction: "received" })!, "the admin session's bytes are counted");
       assert.equal((await fetch(endpoint.url.replace("/metrics", "/other"))).status, 404);
+      // From its own thread (as job-server --metrics-port serves it), the same server's exposition is the same text.
+      threaded = await serveJobServerMetrics(server, { port: 0 });
+      const [fromThread, fromServer] = await Promise.all([fetch(threaded.url).then((r) => r.text()), fetch(endpoint.url).then((r) => r.text())]);
+      assert.match(fromThread, /^glimpse_jobserver_journal_bytes \d+$/m);
+      assert.equal(fromThread, fromServer);
     } finally {
       await Promise.all([client.close(), worker.close()]);
+      await threaded?.close();
       await endpoint.close();
       await server.close();
       rmSync(dir, { recursive: true, force: true });
