@@ -32,13 +32,23 @@ export async function serveJobServerMetrics(server: { stats(): JobServerStats },
   const workerData: MetricsThreadData = { port, host, journal: server.stats().journal !== undefined };
   const worker = new Worker(new URL("./metrics-thread-main.js", import.meta.url), { workerData });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  let listened = false;
   const listening = await new Promise<{ url: string; host: string; port: number }>((resolve, reject) => {
     worker.on("message", (message: ToServerThread) => {
-      if (message.type === "stats") worker.postMessage({ type: "stats", id: message.id, stats: server.stats() } satisfies ToMetricsThread);
-      else if (message.type === "listening") resolve(message);
-      else reject(new Error(message.message));
+      if (message.type === "stats") {
+        worker.postMessage({ type: "stats", id: message.id, stats: server.stats() } satisfies ToMetricsThread);
+      } else if (message.type === "listening") {
+        listened = true;
+        resolve({ url: message.url, host: message.host, port: message.port });
+      } else {
+        reject(new Error(message.message));
+      }
     });
-    worker.once("error", reject);
+    worker.on("error", (error) => {
+      // After it listened, a failing metrics thread must not take the job server down with it: the scrapes fail, the jobs go on.
+      if (listened) process.emitWarning(`job server metrics thread failed: ${error.message}`, { code: "GLIMPSE_METRICS_THREAD" });
+      else reject(error);
+    });
     void exited.then(() => reject(new Error("the metrics thread exited before it listened")));
   }).catch(async (error: Error) => {
     await worker.terminate();
