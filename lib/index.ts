@@ -8,7 +8,7 @@ export { MakePool, type MakePoolOptions } from "./dashboard/make-pool.js";
 export { Dashboard } from "./dashboard/dashboard-server.js";
 export type { DashboardOptions } from "./dashboard/dashboard-options.js";
 export type { DashboardSnapshot } from "./dashboard/dashboard-state.js";
-export { jobServerMetrics } from "./server/index.js";
+export { jobServerMetrics, serveJobServerMetrics } from "./server/index.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
 export { PoolError, type PoolErrorCode } from "./pool/errors.js";

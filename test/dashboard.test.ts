@@ -8,9 +8,15 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MakePool } from "../lib/index.js";
 import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
+import { readFileSync } from "node:fs";
+import * as zmq from "zeromq";
+import { AdminClient } from "../lib/gearman/admin.js";
+import { ClusterKey } from "../lib/security/cluster-key.js";
+import { CHANNEL_VERSION, TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY } from "../lib/channels/messages.js";
 import { TestCluster } from "./support/cluster.js";
-import { embedded, gearmand, type JobServerKind } from "./support/job-servers.js";
+import { embedded, gearmand, type JobServerKind, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
+import { startDashboard } from "./support/dashboard-process.js";
 
 async function snapshot(url: string): Promise<DashboardSnapshot> {
   const response = await fetch(new URL("api/snapshot", url));
@@ -40,6 +46,40 @@ async function events(url: string, count: number): Promise<DashboardSnapshot[]> 
   }
   await reader.cancel();
   return found;
+}
+
+/** The page's event stream, read on: `until(test)` resolves with the first snapshot from now on that passes. */
+async function snapshotStream(url: string) {
+  const response = await fetch(new URL("events", url));
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const next = async (): Promise<DashboardSnapshot> => {
+    for (;;) {
+      const end = text.indexOf("\n\n");
+      if (end >= 0) {
+        const frame = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = frame.split("\n").find((line) => line.startsWith("data: "));
+        if (frame.includes("event: snapshot") && data) return JSON.parse(data.slice(6)) as DashboardSnapshot;
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the dashboard ended its event stream");
+      text += decoder.decode(value, { stream: true });
+    }
+  };
+  return {
+    next,
+    async until(test: (snapshot: DashboardSnapshot) => boolean, what: string, limit = 30): Promise<DashboardSnapshot> {
+      for (let i = 0; i < limit; i++) {
+        const snapshot = await next();
+        if (test(snapshot)) return snapshot;
+      }
+      throw new Error(`no snapshot in ${limit} showed ${what}`);
+    },
+    close: () => reader.cancel(),
+  };
 }
 
 const kinds: JobServerKind[] = [embedded, gearmand];
@@ -82,6 +122,65 @@ for (const kind of kinds) {
         await cluster.close();
       }
     });
+
+    it("asks the job server over one kept admin connection, shows it unreachable while it is down, and again once restarted", async () => {
+      const cluster = await TestCluster.start({ kind, broker: false });
+      let restarted: RunningJobServer | undefined;
+      const observers: AdminClient[] = [];
+      let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+      let stream: Awaited<ReturnType<typeof snapshotStream>> | undefined;
+      try {
+        // The test's own admin connection: the only one listed before the dashboard starts (once the server saw the probe that found it listening go).
+        const first = new AdminClient(cluster.server.url);
+        observers.push(first);
+        const [own] = await eventually(async () => {
+          const fds = (await first.workers()).map((w) => w.fd);
+          return fds.length === 1 && fds;
+        }, 10_000, "the test's connection alone at the job server");
+        await first.createFunction("queue_before");
+        dashboard = await startDashboard(cluster.configFile);
+        stream = await snapshotStream(dashboard.url);
+        const row = (s: DashboardSnapshot) => s.jobServers[0] ?? { reachable: false, functions: [], error: undefined };
+        await stream.until((s) => row(s).reachable && row(s).functions.some((f) => f.name.startsWith("queue_befor")), "the function created");
+        // Every refresh asks over the same connection: the server sees one, and the same one, each time.
+        const seen = new Set<number>();
+        for (let refresh = 0; refresh < 4; refresh++) {
+          const s = await stream.next();
+          assert.ok(row(s).reachable, JSON.stringify(row(s)));
+          const others = (await first.workers()).map((w) => w.fd).filter((fd) => fd !== own);
+          assert.equal(others.length, 1, `the dashboard's connections at refresh ${refresh}: ${others.join(", ")}`);
+          seen.add(others[0]);
+        }
+        assert.equal(seen.size, 1, `the dashboard connected anew: ${[...seen].join(", ")}`);
+
+        await cluster.server.stop();
+        const down = await stream.until((s) => s.jobServers.length === 1 && !row(s).reachable, "the job server unreachable");
+        assert.equal(down.jobServers.length, 1);
+        assert.match(row(down).error!, /ECONNREFUSED|closed/);
+        restarted = await kind.start({ port: cluster.server.port, jobRetries: 0 });
+        // The dashboard may be connected before the test is: its connection is the one listed besides the test's own.
+        const second = new AdminClient(restarted.url);
+        observers.push(second);
+        await second.createFunction("queue_after");
+        const back = await stream.until((s) => row(s).reachable && row(s).functions.some((f) => f.name.startsWith("queue_afte")), "the restarted job server's function");
+        assert.ok(!row(back).functions.some((f) => f.name.startsWith("queue_befor")), "the functions are the new server's");
+        const listed = new Set<string>();
+        for (let refresh = 0; refresh < 3; refresh++) {
+          await stream.next();
+          const fds = (await second.workers()).map((w) => w.fd).sort((a, b) => a - b);
+          assert.equal(fds.length, 2, `the test's connection and the dashboard's, at refresh ${refresh}: ${fds.join(", ")}`);
+          listed.add(fds.join(","));
+        }
+        assert.equal(listed.size, 1, `the dashboard connected anew: ${[...listed].join(" then ")}`);
+        assert.equal(dashboard.child.exitCode, null, dashboard.stderr());
+      } finally {
+        await stream?.close();
+        await dashboard?.stop();
+        await Promise.all(observers.map((admin) => admin.close()));
+        await restarted?.stop();
+        await cluster.close();
+      }
+    });
   });
 }
 
@@ -116,6 +215,51 @@ describe("dashboard control", { skip: embedded.skip }, () => {
         await pool.close();
       }
     } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe("dashboard of a cluster with a secret", { skip: embedded.skip }, () => {
+  it("shows signed log messages only: unsigned and wrongly signed records, pongs and progress never appear", async () => {
+    const secret = "the dashboard's cluster secret, long enough";
+    const cluster = await TestCluster.start({ kind: embedded, broker: true, clientConfig: [`secret = ${secret}`] });
+    const publisher = new zmq.Publisher({ linger: 0 });
+    try {
+      const pool = await MakePool(cluster.configFile, { dashboard: true });
+      try {
+        const url = pool.dashboardUrl!;
+        assert.equal((await snapshot(url)).signed, true);
+        // One socket for every message, in order: once the genuine record of a round shows, the forgeries sent before it were heard too.
+        publisher.connect(/^log_frontend_url = (.*)$/m.exec(readFileSync(cluster.configFile, "utf8"))![1]);
+        const key = new ClusterKey(secret);
+        const wrongKey = new ClusterKey("another cluster's secret, as long");
+        const envelope = (node: string, message: object) => JSON.stringify({ v: CHANNEL_VERSION, id: `${node}-${Date.now()}`, node, host: "forger", pid: 4242, time: Date.now(), message });
+        const stats = { node: "forged-node", host: "forger", pid: 4242, numRequests: 0, elapsedTime: 0, startTime: Date.now(), threads: 9, busy: 0, itemsDone: 0, memoryVersion: 0, labels: [], exclusive: false, state: "serving", handedBack: 0 };
+        const progress = { type: "progress", mapId: "forged-map", function: "f", done: 1, total: 2, failed: 0, state: "running", started: Date.now() };
+        const frames = (topic: string, body: string) => [Buffer.from(topic), Buffer.from(body)];
+        const signedBy = (signer: ClusterKey, topic: string, body: string) => [...frames(topic, body), signer.sign("log", frames(topic, body))];
+        const genuine = await eventually(async () => {
+          const round = Date.now();
+          for (const forge of [(t: string, b: string) => frames(t, b), (t: string, b: string) => signedBy(wrongKey, t, b)]) {
+            await publisher.send(forge(TOPIC_LOG, envelope("forged-node", { type: "record", level: "info", message: `forged record ${round}` })));
+            await publisher.send(forge(TOPIC_REPLY, envelope("forged-node", { type: "pong", commandId: "x", stats })));
+            await publisher.send(forge(TOPIC_PROGRESS, envelope("forged-pool", progress)));
+          }
+          await publisher.send(signedBy(key, TOPIC_LOG, envelope("genuine-node", { type: "record", level: "info", message: `genuine record ${round}` })));
+          return eventually(async () => {
+            const s = await snapshot(url);
+            return s.logs.some((l) => l.message === `genuine record ${round}`) && s;
+          }, 1000).catch(() => undefined);
+        }, 20_000, "a signed record on the dashboard");
+        assert.deepEqual(genuine.logs.filter((l) => l.message.startsWith("forged")), []);
+        assert.deepEqual(genuine.nodes.filter((n) => n.id === "forged-node"), []);
+        assert.deepEqual(genuine.maps.filter((m) => m.mapId === "forged-map"), []);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      publisher.close();
       await cluster.close();
     }
   });

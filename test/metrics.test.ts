@@ -8,12 +8,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { JobServer, jobServerMetrics } from "../lib/server/index.js";
+import { JobServer, jobServerMetrics, serveJobServerMetrics } from "../lib/server/index.js";
 import { GearmanClient, GearmanWorker, AdminClient } from "../lib/gearman/index.js";
-import { serveMetrics } from "../lib/metrics/metrics-endpoint.js";
+import { serveMetrics, type MetricsEndpoint } from "../lib/metrics/metrics-endpoint.js";
 import { ClusterControl } from "../lib/pool/cluster-control.js";
 import { controlOptions } from "../lib/pool/make-pool.js";
 import { loadConfig } from "../lib/config/index.js";
@@ -29,6 +30,7 @@ describe("job server metrics", () => {
     const { port } = await server.listen();
     const url = `127.0.0.1:${port}`;
     const endpoint = await serveMetrics(jobServerMetrics(server), { port: 0 });
+    let threaded: MetricsEndpoint | undefined;
     const client = new GearmanClient({ servers: url });
     const worker = new GearmanWorker({ servers: url, concurrency: 2 });
     try {
@@ -77,8 +79,14 @@ describe("job server metrics", () => {
       const received = sampleValue(after, "glimpse_jobserver_bytes_total", { direction: "received" })!;
       assert.ok(received > value("glimpse_jobserver_bytes_total", { direction: "received" })!, "the admin session's bytes are counted");
       assert.equal((await fetch(endpoint.url.replace("/metrics", "/other"))).status, 404);
+      // From its own thread (as job-server --metrics-port serves it), the same server's exposition is the same text.
+      threaded = await serveJobServerMetrics(server, { port: 0 });
+      const [fromThread, fromServer] = await Promise.all([fetch(threaded.url).then((r) => r.text()), fetch(endpoint.url).then((r) => r.text())]);
+      assert.match(fromThread, /^glimpse_jobserver_journal_bytes \d+$/m);
+      assert.equal(fromThread, fromServer);
     } finally {
       await Promise.all([client.close(), worker.close()]);
+      await threaded?.close();
       await endpoint.close();
       await server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -111,6 +119,22 @@ describe("job server metrics", () => {
       assert.equal(sampleValue(families, "glimpse_jobserver_jobs_queued", { function: "cli", priority: "high" }), 1);
     } finally {
       child.kill("SIGKILL");
+    }
+  });
+
+  it("job-server --metrics-port on a port in use says so and exits 1", { skip: embedded.skip }, async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as net.AddressInfo;
+      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--port", "0", "--metrics-port", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise((resolve) => child.once("exit", resolve));
+      assert.match(stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      assert.equal(code, 1, stderr);
+    } finally {
+      taken.close();
     }
   });
 });

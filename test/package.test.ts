@@ -1,5 +1,6 @@
 /**
- * The package as published: `npm pack` of this tree (built already), the
+ * The package as published: `npm pack` of this tree (built already; only
+ * files compiled from sources that still exist), the
  * tarball installed into an empty folder from the npm cache
  * (--prefer-offline: no network when the dependencies are cached), then its
  * CLI's `demo`, and a dashboard served from the installed files.
@@ -23,9 +24,13 @@ describe("the published package", { skip: NPM === undefined ? "needs npm on PATH
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-package-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     // The tree is built (npm test builds first): skip `prepare`, which would build it again.
-    const { stdout: packed } = await run(NPM!, ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT, timeout: 60_000 });
-    const tarball = path.join(dir, packed.trim().split("\n").pop()!);
+    const { stdout: packed } = await run(NPM!, ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT, timeout: 60_000 });
+    const [contents] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
+    const tarball = path.join(dir, contents.filename);
     assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
+    // tsc never deletes: a compiled file whose source is gone would ship (and run in npm test) unless the build empties dist/ first.
+    const orphans = contents.files.map((f) => f.path).filter((p) => /^dist\/.*\.js$/.test(p) && !existsSync(path.join(ROOT, p.slice("dist/".length).replace(/\.js$/, ".ts"))));
+    assert.deepEqual(orphans, [], "compiled files without a source in the package (npm run build empties dist/ before compiling)");
     const app = path.join(dir, "app");
     await run("mkdir", [app]);
     writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "glimpse-package-test", version: "1.0.0", private: true, type: "module" }));

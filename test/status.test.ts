@@ -31,7 +31,7 @@ function configWithServers(cluster: TestCluster, name: string, servers: string[]
 }
 
 describe("cluster commands that reach nothing", { skip: embedded.skip }, () => {
-  it("ping-workers, status, kill-workers and restart-workers name the job server they could not reach and exit 1", async () => {
+  it("ping-workers, status, kill-workers, restart-workers, drain and online name the job server they could not reach and exit 1", async () => {
     const cluster = await TestCluster.start({ kind: embedded, broker: false });
     try {
       const down = `127.0.0.1:${await freePort()}`;
@@ -41,7 +41,7 @@ describe("cluster commands that reach nothing", { skip: embedded.skip }, () => {
       assert.match(ping.stdout, /^HOST\s+PID/);
       assert.match(ping.stderr, new RegExp(`could not reach job server ${down}: .*ECONNREFUSED`));
       assert.match(ping.stderr, /glimpse-cluster: could not reach the job server\n$/);
-      for (const args of [["status", "--wait", "0.5"], ["kill-workers", "--wait", "0.5"], ["restart-workers", "--wait", "0.5"]]) {
+      for (const args of [["status", "--wait", "0.5"], ["kill-workers", "--wait", "0.5"], ["restart-workers", "--wait", "0.5"], ["drain", "--all", "--wait", "0.5"], ["online", "label:gpu", "--wait", "0.5"]]) {
         const run = await cli(["-c", config, ...args]);
         assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`);
         assert.match(run.stderr, new RegExp(`could not reach job server ${down}`), args[0]);

@@ -6,7 +6,7 @@ import type { ClusterConfig } from "../../lib/config/index.js";
 import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
-import { reportReach } from "../reach-report.js";
+import { reportReach, unreachedLines } from "../reach-report.js";
 import { UsageError, nodesNotReached } from "../errors.js";
 import { PoolError } from "../../lib/pool/errors.js";
 import { checkSelector, type NodeSelector } from "../../lib/pool/node-selector.js";
@@ -19,7 +19,14 @@ function openControl(config: ClusterConfig): Promise<ClusterControl> {
 export async function withControl<T>(command: Command, run: (control: ClusterControl) => Promise<T>, report = true): Promise<T> {
   const control = await openControl(clusterConfig(command));
   try {
-    const result = await run(control);
+    let result: T;
+    try {
+      result = await run(control);
+    } catch (error) {
+      // A command that failed (drain or online finding no node) still names what it could not reach: often why it failed.
+      if (report) for (const line of unreachedLines(await control.reach())) process.stderr.write(`glimpse-cluster: ${line}\n`);
+      throw error;
+    }
     if (report) reportReach(await control.reach());
     return result;
   } finally {

@@ -7,8 +7,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { JobServer, jobServerMetrics } from "../../lib/server/index.js";
-import { serveMetrics, type MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
+import { JobServer, serveJobServerMetrics } from "../../lib/server/index.js";
+import type { MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { UsageError } from "../errors.js";
@@ -83,7 +83,7 @@ export function registerJobServer(program: Command): void {
       let metrics: MetricsEndpoint | undefined;
       if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
         try {
-          metrics = await serveMetrics(jobServerMetrics(server), { port: options.metricsPort ?? 9464, host: options.metricsHost });
+          metrics = await serveJobServerMetrics(server, { port: options.metricsPort ?? 9464, host: options.metricsHost });
         } catch (error) {
           process.stderr.write(`glimpse-cluster job-server: cannot serve metrics on ${options.metricsHost ?? "127.0.0.1"}:${options.metricsPort ?? 9464}: ${(error as Error).message}\n`);
           await server.close();

@@ -10,6 +10,8 @@ import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { clusterStatus, type ClusterStatus } from "../../lib/dashboard/cluster-status.js";
+import { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
+import type { ClusterControl } from "../../lib/pool/cluster-control.js";
 import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
 import { reportReach } from "../reach-report.js";
@@ -42,30 +44,40 @@ export function registerStatus(program: Command): void {
       return withControl(
         command,
         async (control) => {
-          const take = () => clusterStatus(control, servers, tls, options.wait * 1000);
-          if (options.watch === undefined) {
-            process.stdout.write(render(await take(), Boolean(options.json)));
-            return;
-          }
-          const stop = new AbortController();
-          for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
-          let first = true;
-          while (!stop.signal.aborted) {
-            const began = Date.now();
-            const status = await take();
-            if (stop.signal.aborted) break;
-            process.stdout.write(options.json ? render(status, true) : `${CLEAR}glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}\n\n${render(status, false)}`);
-            if (first) {
-              first = false;
-              reportReach(await control.reach());
-            }
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, Math.max(0, options.watch! * 1000 - (Date.now() - began)));
-              stop.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-            });
+          const jobServers = new JobServerWatch(servers, tls, undefined, (server) => control.jobServerAdmin(server));
+          try {
+            await show(control, jobServers, options);
+          } finally {
+            await jobServers.close();
           }
         },
         options.watch === undefined,
       );
     });
+}
+
+/** Once, or every --watch seconds until Ctrl-C (asking the job servers over the same admin connections each time). */
+async function show(control: ClusterControl, jobServers: JobServerWatch, options: StatusOptions): Promise<void> {
+  const take = () => clusterStatus(control, jobServers, options.wait * 1000);
+  if (options.watch === undefined) {
+    process.stdout.write(render(await take(), Boolean(options.json)));
+    return;
+  }
+  const stop = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+  let first = true;
+  while (!stop.signal.aborted) {
+    const began = Date.now();
+    const status = await take();
+    if (stop.signal.aborted) break;
+    process.stdout.write(options.json ? render(status, true) : `${CLEAR}glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}\n\n${render(status, false)}`);
+    if (first) {
+      first = false;
+      reportReach(await control.reach());
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, options.watch! * 1000 - (Date.now() - began)));
+      stop.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
 }

@@ -10,7 +10,7 @@
  *   POST /api/nodes/ID/ACTION     restart, quit, drain or online one node; only with allowControl,
  *                                 from this page's origin, as JSON (a form on another site cannot send it)
  *
- *   every interval: ping the nodes + admin status of every job server ──► DashboardState ──► SSE clients
+ *   every interval: ping the nodes + admin status of every job server (one kept connection each) ──► DashboardState ──► SSE clients
  *   log channel (records, pongs, maps' progress) ──────────────────────┘
  */
 import http from "node:http";
@@ -18,7 +18,7 @@ import type net from "node:net";
 import { readFileSync } from "node:fs";
 import type { ClusterControl, NodeAction } from "../pool/cluster-control.js";
 import { DashboardState } from "./dashboard-state.js";
-import { jobServerStatus } from "./cluster-status.js";
+import { JobServerWatch } from "./job-server-watch.js";
 import { fillDashboardOptions, type DashboardOptions, type FilledDashboardOptions } from "./dashboard-options.js";
 
 /** The assets' folder: dashboard/ at the package's root (this file runs from dist/lib/dashboard). */
@@ -46,6 +46,8 @@ export class Dashboard {
     private readonly control: ClusterControl,
     private readonly options: FilledDashboardOptions,
     private readonly server: http.Server,
+    /** One admin connection per job server, kept between polls. */
+    private readonly jobServers: JobServerWatch,
     /** Where the page is, e.g. http://127.0.0.1:8787/ */
     readonly url: string,
   ) {
@@ -58,6 +60,8 @@ export class Dashboard {
   /** Starts the page on a cluster's channels (a ClusterControl opened with watchProgress, or a pool's own). Throws ArgumentError for a bad option. */
   static async start(control: ClusterControl, input: DashboardOptions): Promise<Dashboard> {
     const options = fillDashboardOptions(input);
+    // Before listening: a job server address that does not parse is the caller's error, with nothing to clean up.
+    const jobServers = new JobServerWatch(options.jobServers, options.tls, options.intervalMs, (server) => control.jobServerAdmin(server));
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -68,14 +72,14 @@ export class Dashboard {
     });
     const address = server.address() as net.AddressInfo;
     const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
-    const dashboard = new Dashboard(control, options, server, `http://${shown}:${address.port}/`);
+    const dashboard = new Dashboard(control, options, server, jobServers, `http://${shown}:${address.port}/`);
     dashboard.run();
     return dashboard;
   }
 
   private run(): void {
     const poll = async () => {
-      const [servers] = await Promise.all([jobServerStatus(this.options.jobServers, this.options.tls, this.options.intervalMs), this.control.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => [])]);
+      const [servers] = await Promise.all([this.jobServers.status(), this.control.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => [])]);
       this.state.setJobServers(servers);
     };
     const loop = async () => {
@@ -147,5 +151,6 @@ export class Dashboard {
       this.server.closeAllConnections();
     });
     await this.polling;
+    await this.jobServers.close();
   }
 }

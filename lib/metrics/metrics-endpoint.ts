@@ -26,10 +26,16 @@ export interface MetricsEndpoint {
 /** What a scrape reads: a prom-client registry, or anything that writes the text exposition. */
 export type MetricsSource = Pick<Registry, "metrics" | "contentType">;
 
-export async function serveMetrics(source: MetricsSource, options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
+/** The port and host checked (ArgumentError naming the bad one), the host defaulted to 127.0.0.1. */
+export function checkEndpointOptions(options: MetricsEndpointOptions): { port: number; host: string } {
   const port = wholeNumber("metrics port", options.port, 0, 65535);
   const host = options.host ?? "127.0.0.1";
   if (typeof host !== "string" || host === "") throw new ArgumentError("metrics host", `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
+  return { port, host };
+}
+
+export async function serveMetrics(source: MetricsSource, options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
+  const { port, host } = checkEndpointOptions(options);
   const server = http.createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (path !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD")) {

@@ -97,7 +97,10 @@ export class WorkerNode extends EventEmitter {
     if (options.drained) this.service.drain();
     else this.service.serve();
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
-    this.worker.on("disconnect", (server: string, error: Error) => this.channels.log("warning", `lost job server ${server}: ${error.message}`));
+    this.worker.on("disconnect", (server: string, error: Error) => {
+      // A node that is stopping closes its connections itself: that is no loss to warn about on every restart.
+      if (!this.stopping) this.channels.log("warning", `lost job server ${server}: ${error.message}`);
+    });
   }
 
   async start(): Promise<void> {

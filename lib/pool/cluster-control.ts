@@ -24,6 +24,7 @@ import type { ClusterKey } from "../security/cluster-key.js";
 import type { CurveSettings } from "../security/curve.js";
 import type { SignatureError } from "../security/errors.js";
 import { LiveNodes } from "./live-nodes.js";
+import type { AdminClient } from "../gearman/admin.js";
 import { PoolMemory } from "./pool-memory.js";
 import { publishUntilAnswered, type CommandChannel, type Publication } from "./publish-until-answered.js";
 import { memoryNotAcknowledged, noMatchingNode, noNodeForLabel, notAcknowledged } from "./errors.js";
@@ -194,6 +195,15 @@ export class ClusterControl {
 
   private nextId(): string {
     return `${this.id}-${++this.counter}`;
+  }
+
+  /**
+   * The admin connection this control keeps to one of its job servers (to
+   * find the live nodes), for asking it more without opening another; it
+   * stays this control's, closed by close(). Undefined for another server.
+   */
+  jobServerAdmin(server: string): AdminClient | undefined {
+    return this.live.admin(server);
   }
 
   /** Worker nodes registered for glimpse_map at the job servers right now (by their node ids). */

@@ -58,6 +58,12 @@ export class LiveNodes {
     return found;
   }
 
+  /** The admin connection kept to one of these job servers (for others to ask it more; closed by close()). */
+  admin(server: string): AdminClient | undefined {
+    const i = this.servers.indexOf(server);
+    return i < 0 ? undefined : this.admins[i];
+  }
+
   /** The node ids registered at any job server now. */
   async list(): Promise<Set<string>> {
     return new Set((await this.functions()).keys());

@@ -5,3 +5,4 @@ export type { InProcessSocket } from "./in-process-socket.js";
 export type { JobServerStats } from "./job-server.js";
 export type { FunctionSummary, FunctionCounts } from "./scheduler-views.js";
 export { jobServerMetrics } from "./server-metrics.js";
+export { serveJobServerMetrics } from "./metrics-thread.js";

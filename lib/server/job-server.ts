@@ -30,7 +30,7 @@ import type { Session } from "./scheduler-state.js";
 import { dispatchRequest } from "./dispatch.js";
 import { runAdminCommand, type AdminHost } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
-import type { FunctionCounts, FunctionSummary } from "./scheduler-views.js";
+import type { FunctionFigures } from "./scheduler-views.js";
 
 export interface ServerAddressInfo {
   readonly host: string;
@@ -43,7 +43,7 @@ export interface ServerAddressInfo {
 /** What the server has done and holds, for metrics: read at scrape time, nothing is kept for it. */
 export interface JobServerStats {
   /** Every function known, with its queues (the admin `status` view) and its job counts since start. */
-  readonly functions: readonly (FunctionSummary & FunctionCounts)[];
+  readonly functions: readonly FunctionFigures[];
   /** Connections open now (clients, workers and admin sessions). */
   readonly connections: number;
   /** Bytes read from and written to connections since start. */
@@ -216,9 +216,7 @@ export class JobServer extends EventEmitter implements PeerHost {
       }
       journal = { path, bytes };
     }
-    const counts = new Map([...this.scheduler.counts()].map((c) => [c.name, c]));
-    const functions = [...this.scheduler.functions()].map((f) => ({ ...f, ...counts.get(f.name)! }));
-    return { functions, connections: this.peers.size, bytesReceived: this.bytesReceived, bytesSent: this.bytesSent, journal };
+    return { functions: [...this.scheduler.figures()], connections: this.peers.size, bytesReceived: this.bytesReceived, bytesSent: this.bytesSent, journal };
   }
 
   /** PeerHost: runs before any reply leaves. */

@@ -54,10 +54,19 @@ export function functionSummary(queue: FunctionQueue): FunctionSummary {
   return { name: queue.name, total: queue.total, running: queue.running, queued: [high.length, normal.length, low.length], scheduled: queue.scheduled, workers: queue.workers.size };
 }
 
-export function functionCounts(queue: FunctionQueue): FunctionCounts {
+/** What the metrics read of a function at a scrape: its queues and its counts, in one pass. */
+export type FunctionFigures = FunctionSummary & FunctionCounts;
+
+export function functionFigures(queue: FunctionQueue): FunctionFigures {
+  const [high, normal, low] = queue.queues;
   const counters = queue.counters;
   return {
     name: queue.name,
+    total: queue.total,
+    running: queue.running,
+    queued: [high.length, normal.length, low.length],
+    scheduled: queue.scheduled,
+    workers: queue.workers.size,
     submitted: counters.submitted.map(([foreground, background]) => [foreground, background] as const),
     completed: counters.completed,
     failed: { ...counters.failed },

@@ -21,7 +21,7 @@ import type { Payload } from "./payload.js";
 import { Journal, journalEntry, replayJournal, type JournalEntry } from "./journal.js";
 import { JobHandles } from "./job-handles.js";
 import { WakeUps } from "./wake-ups.js";
-import { functionCounts, functionSummary, jobSummary, sessionSummary, type DropResult, type FunctionCounts, type FunctionSummary, type JobSummary, type SessionSummary } from "./scheduler-views.js";
+import { functionFigures, functionSummary, jobSummary, sessionSummary, type DropResult, type FunctionFigures, type FunctionSummary, type JobSummary, type SessionSummary } from "./scheduler-views.js";
 import type { Connection } from "./connection.js";
 import type { FilledServerOptions } from "./server-options.js";
 
@@ -371,9 +371,9 @@ export class Scheduler {
     for (const queue of this.functionQueues.values()) yield functionSummary(queue);
   }
 
-  /** Every function's job counts since start (as functions(), in the order first seen). */
-  *counts(): Iterable<FunctionCounts> {
-    for (const queue of this.functionQueues.values()) yield functionCounts(queue);
+  /** Every function's queues and job counts since start, for the metrics (as functions(), in the order first seen). */
+  *figures(): Iterable<FunctionFigures> {
+    for (const queue of this.functionQueues.values()) yield functionFigures(queue);
   }
 
   /** Every job held (queued, running, or waiting for its epoch), oldest first. */
