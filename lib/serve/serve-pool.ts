@@ -1,7 +1,7 @@
 /**
- * One pool of a jobsconfig: a GearmanWorker on every job server with the
- * pool's functions registered once (concurrency = worker_count), its slots,
- * and its executor. A job takes a slot, runs on the executor under
+ * One pool of a jobsconfig: its slots (each a GearmanWorker of its own on
+ * every job server, the pool's functions registered once per connection),
+ * and its executor. A job arrives on a slot, runs on the executor under
  * max_running_time, and ends as one of:
  *
  *   complete    WORK_COMPLETE with the endpoint's response_string / the handler's value
@@ -53,13 +53,14 @@ function makeExecutor(executor: Executor, slots: number): JobExecutor {
 
 export class ServePool {
   private config: PoolConfig;
-  private readonly worker: GearmanWorker;
   private readonly slots: Slots;
   private executor: JobExecutor;
   /** Jobs running on each executor: a replaced one is closed when its last job ends. */
   private readonly executorJobs = new Map<JobExecutor, number>();
   private readonly running = new Set<RunningJob>();
   private registered = new Set<string>();
+  /** Per job server, the slots connected to it now: the log speaks of the pool's connection, not of each slot's. */
+  private readonly connected = new Map<string, Set<number>>();
   private done = 0;
   private failed = 0;
   private timedOutCount = 0;
@@ -67,19 +68,41 @@ export class ServePool {
 
   constructor(config: PoolConfig, private readonly context: PoolContext) {
     this.config = config;
-    this.slots = new Slots(config.workerCount);
     this.executor = makeExecutor(config.executor, config.workerCount);
     this.executorJobs.set(this.executor, 0);
-    this.worker = new GearmanWorker({
-      servers: context.servers.map(formatAddress),
-      clientId: `serve:${config.name}`.replace(/[^\x21-\x7e]/g, "_"),
-      concurrency: Math.max(1, config.workerCount),
-      connectTimeoutMs: context.connectTimeoutMs,
+    this.registered = this.wantedFunctions();
+    this.slots = new Slots(config.workerCount, { makeWorker: (slot) => this.makeWorker(slot), drainMs: () => this.maxRunningSeconds() * 1000 + 5000 });
+  }
+
+  private maxRunningSeconds(): number {
+    return this.config.maxRunningTime ?? this.context.maxRunningTime;
+  }
+
+  private makeWorker(slot: Slot): GearmanWorker {
+    const { name } = this.config;
+    const { log } = this.context;
+    const worker = new GearmanWorker({
+      servers: this.context.servers.map(formatAddress),
+      clientId: `serve:${name}:${slot.id}`.replace(/[^\x21-\x7e]/g, "_"),
+      concurrency: 1,
+      connectTimeoutMs: this.context.connectTimeoutMs,
     });
-    this.worker.on("connect", (server: string) => context.log("info", `pool=${config.name} connected to ${server}`));
-    this.worker.on("disconnect", (server: string, error: Error) => context.log("warn", `pool=${config.name} lost ${server}: ${error.message}; reconnecting`));
-    this.worker.on("error", (error: Error) => context.log("warn", `pool=${config.name} job server error: ${error.message}`));
-    this.syncFunctions();
+    const handle = (job: WorkerJob) => this.handle(slot, job);
+    for (const func of this.registered) worker.register(func, handle);
+    worker.on("connect", (server: string) => {
+      const slots = this.connected.get(server) ?? new Set<number>();
+      this.connected.set(server, slots.add(slot.id));
+      if (slots.size === 1) log("info", `pool=${name} connected to ${server}`);
+    });
+    worker.on("disconnect", (server: string, error: Error) => {
+      const slots = this.connected.get(server);
+      const wasConnected = slots?.delete(slot.id) ?? false;
+      // The pool lost the server when its last slot did; a failed attempt is told once per round, by the first slot.
+      const poolWide = wasConnected ? slots!.size === 0 : !slots?.size && this.slots.all[0] === slot;
+      log(poolWide ? "warn" : "debug", `pool=${name}${poolWide ? "" : ` slot=${slot.id}`} lost ${server}: ${error.message}; reconnecting`);
+    });
+    worker.on("error", (error: Error) => log("warn", `pool=${name} job server error: ${error.message}`));
+    return worker;
   }
 
   get name(): string {
@@ -91,7 +114,7 @@ export class ServePool {
   }
 
   start(): this {
-    this.worker.start();
+    this.slots.start();
     return this;
   }
 
@@ -129,15 +152,21 @@ export class ServePool {
       this.executorJobs.set(this.executor, 0);
       this.releaseExecutor(old, 0);
     } else this.executor.resize?.(next.workerCount);
-    this.slots.resize(next.workerCount);
-    this.worker.setConcurrency(Math.max(1, next.workerCount));
     this.syncFunctions();
+    this.slots.resize(next.workerCount);
   }
 
+  private wantedFunctions(): Set<string> {
+    return new Set(this.retiring ? [] : this.config.functions);
+  }
+
+  /** Registers and unregisters the difference on every slot that stays (new slots register what is wanted then). */
   private syncFunctions(): void {
-    const wanted = new Set(this.config.workerCount > 0 && !this.retiring ? this.config.functions : []);
-    for (const func of this.registered) if (!wanted.has(func)) this.worker.unregister(func);
-    for (const func of wanted) if (!this.registered.has(func)) this.worker.register(func, this.handle);
+    const wanted = this.wantedFunctions();
+    for (const [slot, worker] of this.slots.live()) {
+      for (const func of this.registered) if (!wanted.has(func)) worker.unregister(func);
+      for (const func of wanted) if (!this.registered.has(func)) worker.register(func, (job: WorkerJob) => this.handle(slot, job));
+    }
     this.registered = wanted;
   }
 
@@ -147,9 +176,7 @@ export class ServePool {
    */
   async retire(): Promise<void> {
     this.retiring = true;
-    this.slots.removeAll();
-    const limit = this.config.maxRunningTime ?? this.context.maxRunningTime;
-    await this.worker.stop({ deadlineMs: limit * 1000 + 5000 });
+    await this.slots.removeAll();
     for (const running of this.running) running.end("stopped", stoppedAtOnce());
     await this.closeExecutors();
   }
@@ -157,9 +184,8 @@ export class ServePool {
   /** Fails every running job at once and closes (second signal). */
   async abort(): Promise<void> {
     this.retiring = true;
-    this.slots.removeAll();
     for (const running of this.running) running.end("stopped", stoppedAtOnce());
-    await this.worker.close();
+    await this.slots.closeAll();
     await this.closeExecutors();
   }
 
@@ -175,12 +201,12 @@ export class ServePool {
     else if (this.executorJobs.delete(executor)) void executor.close();
   }
 
-  private readonly handle = (job: WorkerJob): Promise<void> => {
+  private handle(slot: Slot, job: WorkerJob): Promise<void> {
     const { name } = this.config;
-    const seconds = this.config.maxRunningTime ?? this.context.maxRunningTime;
+    const seconds = this.maxRunningSeconds();
     const executor = this.executor;
     this.releaseExecutor(executor, 1);
-    const slot = this.slots.take({ func: job.func, handle: job.handle, unique: job.unique, startedAt: Date.now() });
+    slot.job = { func: job.func, handle: job.handle, unique: job.unique, startedAt: Date.now() };
     const started = performance.now();
     const controller = new AbortController();
     const { log, metrics } = this.context;
@@ -199,7 +225,7 @@ export class ServePool {
         else if (outcome !== "lost") this.failed++;
         metrics.jobEnded(name, job.func, outcome, elapsed, httpStatus);
         this.running.delete(running);
-        this.slots.release(slot);
+        slot.job = undefined;
         this.releaseExecutor(executor, -1);
         resolve();
       };
@@ -239,5 +265,5 @@ export class ServePool {
           );
       });
     });
-  };
+  }
 }
