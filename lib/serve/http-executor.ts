@@ -5,7 +5,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import type { JobExecutor, JobInput, Outcome } from "./executor.js";
+import { urlToHttpOptions } from "node:url";
+import type { JobAbort, JobExecutor, JobInput, Outcome } from "./executor.js";
 import { RequestBuilder } from "./endpoint-request.js";
 import { judgeReply } from "./endpoint-reply.js";
 import type { RequestFormat } from "./jobs-config.js";
@@ -21,44 +22,42 @@ export interface HttpExecutorOptions {
 }
 
 export class HttpExecutor implements JobExecutor {
-  private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly builder: RequestBuilder;
+  private readonly send: typeof http.request;
+  /** The endpoint's host, port and path, parsed once rather than from the URL on every request. */
+  private readonly target: http.RequestOptions;
 
   constructor(options: HttpExecutorOptions) {
-    this.url = new URL(options.uri);
-    const secure = this.url.protocol === "https:";
+    const url = new URL(options.uri);
+    const secure = url.protocol === "https:";
     const agentOptions = { keepAlive: true, maxSockets: Math.max(1, options.sockets), scheduling: "lifo" as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.send = secure ? https.request : http.request;
+    this.target = { ...urlToHttpOptions(url), method: "POST", agent: this.agent };
     this.builder = new RequestBuilder(options.format);
   }
 
-  run(job: JobInput, _progress: unknown, signal: AbortSignal): Promise<Outcome> {
+  run(job: JobInput, _progress: unknown, abort: JobAbort): Promise<Outcome> {
     const request = this.builder.build(job);
-    return this.post(request.contentType, request.body, signal, true);
+    return this.post(request.contentType, request.body, abort, true);
   }
 
-  private post(contentType: string, body: Buffer, signal: AbortSignal, mayRetry: boolean): Promise<Outcome> {
+  private post(contentType: string, body: Buffer, abort: JobAbort, mayRetry: boolean): Promise<Outcome> {
     return new Promise((resolve) => {
-      if (signal.aborted) return resolve({ kind: "bad_reply", reason: `aborted: ${(signal.reason as Error)?.message ?? signal.reason}` });
-      const send = this.url.protocol === "https:" ? https.request : http.request;
+      if (abort.aborted) return resolve({ kind: "bad_reply", reason: `aborted: ${abort.reason?.message}` });
       let settled = false;
       const settle = (outcome: Outcome) => {
         if (settled) return;
         settled = true;
-        signal.removeEventListener("abort", onAbort);
+        abort.onAbort(undefined);
         resolve(outcome);
       };
-      const req = send(this.url, {
-        method: "POST",
-        agent: this.agent,
-        headers: { "content-type": contentType, "content-length": body.length },
-      });
-      const onAbort = () => {
+      const req = this.send({ ...this.target, headers: { "content-type": contentType, "content-length": body.length } });
+      abort.onAbort((reason) => {
         req.destroy();
-        settle({ kind: "bad_reply", reason: `aborted: ${(signal.reason as Error)?.message ?? signal.reason}` });
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
+        settle({ kind: "bad_reply", reason: `aborted: ${reason.message}` });
+      });
       req.on("response", (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -69,7 +68,7 @@ export class HttpExecutor implements JobExecutor {
             settle({ kind: "bad_reply", reason: `the reply is larger than ${MAX_REPLY_BYTES} bytes` });
           } else chunks.push(chunk);
         });
-        res.on("end", () => settle(judgeReply(res.statusCode ?? 0, Buffer.concat(chunks))));
+        res.on("end", () => settle(judgeReply(res.statusCode ?? 0, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))));
         res.on("error", (error) => settle({ kind: "bad_reply", reason: `the reply broke off: ${describeError(error)}` }));
         res.on("aborted", () => settle({ kind: "bad_reply", reason: "the reply broke off: connection reset" }));
       });
@@ -78,8 +77,8 @@ export class HttpExecutor implements JobExecutor {
         // A kept-alive socket the endpoint closed while idle fails at once: send again on a new one, once.
         if (mayRetry && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
           settled = true;
-          signal.removeEventListener("abort", onAbort);
-          return void this.post(contentType, body, signal, false).then(resolve);
+          abort.onAbort(undefined);
+          return void this.post(contentType, body, abort, false).then(resolve);
         }
         settle({ kind: "bad_reply", reason: describeError(error) });
       });

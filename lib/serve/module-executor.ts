@@ -5,7 +5,7 @@
  */
 import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
 import { Piscina } from "piscina";
-import type { JobExecutor, JobInput, JobProgress, Outcome } from "./executor.js";
+import type { JobAbort, JobExecutor, JobInput, JobProgress, Outcome } from "./executor.js";
 import type { ModuleResult, ModuleTask, ProgressMessage } from "./module-runner.js";
 
 export interface ModuleExecutorOptions {
@@ -22,7 +22,8 @@ export class ModuleExecutor implements JobExecutor {
     this.pool = new Piscina({ filename: new URL("./module-runner.js", import.meta.url).href, minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: 1 });
   }
 
-  async run(job: JobInput, progress: JobProgress, signal: AbortSignal): Promise<Outcome> {
+  async run(job: JobInput, progress: JobProgress, abort: JobAbort): Promise<Outcome> {
+    const signal = abort.toSignal();
     const { port1, port2 } = new MessageChannel();
     const forward = (message: ProgressMessage) => {
       if ("status" in message) progress.sendStatus(message.status[0], message.status[1]);

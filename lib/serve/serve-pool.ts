@@ -15,7 +15,7 @@ import { GearmanWorker, type WorkerJob } from "../gearman/index.js";
 import type { ServerAddress } from "../gearman/address.js";
 import { formatAddress } from "../gearman/address.js";
 import { sameExecutor, type Executor, type PoolConfig } from "./jobs-config.js";
-import type { JobExecutor, JobInput, Outcome } from "./executor.js";
+import { JobAbort, type JobExecutor, type Outcome } from "./executor.js";
 import { HttpExecutor } from "./http-executor.js";
 import { ModuleExecutor } from "./module-executor.js";
 import { Slots, type Slot } from "./slots.js";
@@ -45,6 +45,8 @@ interface RunningJob {
   readonly slot: Slot;
   /** Ends the job now with `outcome` (its executor is aborted). */
   end(outcome: JobOutcome, reason: Error): void;
+  /** Its job server connection dropped: the executor is aborted, nothing is sent (the server requeues the job). */
+  lost(reason: Error): void;
 }
 
 function makeExecutor(executor: Executor, slots: number): JobExecutor {
@@ -95,6 +97,7 @@ export class ServePool {
       if (slots.size === 1) log("info", `pool=${name} connected to ${server}`);
     });
     worker.on("disconnect", (server: string, error: Error) => {
+      for (const running of this.running) if (running.slot === slot && running.job.server === server) running.lost(error);
       const slots = this.connected.get(server);
       const wasConnected = slots?.delete(slot.id) ?? false;
       // The pool lost the server when its last slot did; a failed attempt is told once per round, by the first slot.
@@ -208,16 +211,15 @@ export class ServePool {
     this.releaseExecutor(executor, 1);
     slot.job = { func: job.func, handle: job.handle, unique: job.unique, startedAt: Date.now() };
     const started = performance.now();
-    const controller = new AbortController();
+    const abort = new JobAbort();
     const { log, metrics } = this.context;
-    const where = `pool=${name} function=${job.func} handle=${job.handle}`;
+    const where = () => `pool=${name} function=${job.func} handle=${job.handle}`;
     return new Promise<void>((resolve) => {
       let ended = false;
       const finish = (outcome: JobOutcome, send: () => void, httpStatus?: number) => {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
-        job.signal.removeEventListener("abort", onLost);
         send();
         const elapsed = (performance.now() - started) / 1000;
         if (outcome === "complete") this.done++;
@@ -233,23 +235,21 @@ export class ServePool {
         job,
         slot,
         end: (outcome, reason) => {
-          controller.abort(reason);
+          abort.abort(reason);
           finish(outcome, () => {
-            log("warn", `${where} failed: ${reason.message}`);
+            log("warn", `${where()} failed: ${reason.message}`);
             job.fail();
           });
+        },
+        lost: (reason) => {
+          abort.abort(reason);
+          finish("lost", () => log("warn", `${where()} abandoned: ${reason.message}; its job server requeues it`));
         },
       };
       this.running.add(running);
       const timer = setTimeout(() => running.end("timeout", timedOut(seconds)), seconds * 1000);
-      const onLost = () => {
-        controller.abort(job.signal.reason);
-        finish("lost", () => log("warn", `${where} abandoned: ${(job.signal.reason as Error)?.message ?? job.signal.reason}; its job server requeues it`));
-      };
-      job.signal.addEventListener("abort", onLost, { once: true });
-      const input: JobInput = { func: job.func, handle: job.handle, unique: job.unique, workload: job.data };
-      const progress = { sendStatus: (n: number, d: number) => job.sendStatus(n, d), sendData: (data: Uint8Array) => job.sendData(data) };
-      executor.run(input, progress, controller.signal).then((outcome: Outcome) => {
+      // The job itself carries what a module handler may send while it runs (status, data).
+      executor.run({ func: job.func, handle: job.handle, unique: job.unique, workload: job.data }, job, abort).then((outcome: Outcome) => {
         if (ended) return;
         metrics.endpointTime(name, (performance.now() - started) / 1000);
         if (outcome.kind === "complete") finish("complete", () => job.complete(outcome.data));
@@ -258,7 +258,7 @@ export class ServePool {
           finish(
             "bad_reply",
             () => {
-              log("warn", `${where} failed: ${outcome.reason}`);
+              log("warn", `${where()} failed: ${outcome.reason}`);
               job.fail();
             },
             outcome.httpStatus,
