@@ -1,11 +1,13 @@
 /**
  * Running serve, from outside: the status port (threads idle and busy, pools,
  * version, an unknown command, GET /metrics), the Prometheus series, reload
- * with jobs in flight, and the command stopped by SIGTERM with a running job.
+ * with jobs in flight, and the command: --daemonize, --user (as root),
+ * --logconfig, and SIGTERM with a running job.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import http from "node:http";
@@ -17,6 +19,20 @@ import { startServe, statusCommand, type ServeHarness } from "./support/serve-ha
 import { eventually, startLineProcess } from "./support/gearman.js";
 
 const answerOrHold = () => new TestEndpoint((job) => (job.fields.workload.toString().startsWith("hold") ? "hold" : ok(`done:${job.fields.workload.toString()}`)));
+
+/** `id FLAG nobody`: nobody's uid (-u) or gid (-g). */
+const idOf = (flag: "-u" | "-g") => Number(execFileSync("id", [flag, "nobody"], { encoding: "utf8" }).trim());
+
+/** Why the --user test cannot run here, or false. */
+function userSkip(): string | false {
+  if (process.getuid?.() !== 0) return "needs root: --user switches users only when serve starts as root";
+  try {
+    idOf("-u");
+  } catch {
+    return "no user nobody on this machine";
+  }
+  return false;
+}
 
 const get = (port: number, target: string) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -219,6 +235,35 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           pid = undefined;
         } finally {
           if (pid !== undefined) process.kill(pid, "SIGKILL");
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it("with --user nobody, started as root, runs as nobody after binding its status port, and serves", { skip: userSkip() }, async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-user-"));
+        try {
+          // The switched user reads (and watches) the jobsconfig's directory from then on.
+          chmodSync(dir, 0o755);
+          const file = path.join(dir, "jobs.json");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { User: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["user_job"] } } }));
+          const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--user", "nobody", "--status_port", "0"]);
+          try {
+            const line = await serve.waitFor(/^glimpse-cluster serve: 1 pool\(s\) from .*, status port 127\.0\.0\.1:\d+$/);
+            const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${serve.child.pid}/status`, "utf8"));
+            const gids = /^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${serve.child.pid}/status`, "utf8"));
+            const nobody = { uid: idOf("-u"), gid: idOf("-g") };
+            assert.deepEqual(uids?.slice(1).map(Number), [nobody.uid, nobody.uid, nobody.uid, nobody.uid], "real, effective, saved and filesystem uid are nobody's");
+            assert.deepEqual(gids?.slice(1).map(Number), [nobody.gid, nobody.gid, nobody.gid, nobody.gid]);
+            assert.equal((await client.submitJob("user_job", "u").result).toString(), "done:u");
+            const statusPort = Number(/status port 127\.0\.0\.1:(\d+)$/.exec(line)![1]);
+            assert.match(await statusCommand(statusPort, "threads\n"), /^\d+\tUser\t0\tWaiting for work\r\n$/);
+            const exited = new Promise<number | null>((resolve) => serve.child.once("exit", (code) => resolve(code)));
+            serve.child.kill("SIGTERM");
+            assert.equal(await exited, 0);
+          } finally {
+            await serve.kill("SIGKILL");
+          }
+        } finally {
           rmSync(dir, { recursive: true, force: true });
         }
       });
