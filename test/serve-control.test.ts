@@ -189,7 +189,9 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           assert.ok(harness.serve.summaries().some((p) => p.pool === "Added"));
           assert.equal((await client.submitJob("added", "still").result).toString(), "done:still");
 
-          const [keepRequest, goneRequest] = endpoint.held.slice(heldBefore, heldBefore + 2);
+          // Each slot grabs on its own connection, so the two held requests may have come in either order.
+          const heldByWorkload = (workload: string) => endpoint.held.slice(heldBefore, heldBefore + 2).find((h) => h.job.fields.workload.toString() === workload)!;
+          const [keepRequest, goneRequest] = [heldByWorkload("hold-keep"), heldByWorkload("hold-gone")];
           keepRequest.reply(ok("kept"));
           goneRequest.reply(ok("finished after removal"));
           assert.equal((await keepHeld.result).toString(), "kept");
@@ -203,6 +205,37 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           assert.ok(!harness.log.some((line) => line.includes("pool=Keep") && line.includes("failed")), harness.log.join("\n"));
         } finally {
           if (process.env.SERVE_DEBUG) process.stderr.write(harness.log.join("\n") + "\n");
+          await admin.close();
+          await harness.close();
+        }
+      });
+    });
+
+    describe("slots", () => {
+      it("gives each slot a connection of its own, registered once; shrunk while every slot is busy, the removed slots finish their jobs and then close", async () => {
+        const config = (count: number) => ({ gearman_servers_list: [server.url], pools_list: { Slots: { job_processing_uri: endpoint.url, worker_count: count, jobs_list: ["slot_a", "slot_b"] } } });
+        const harness = startServe(config(3));
+        const admin = new AdminClient(server.url);
+        const slots = () => harness.serve.slots().find((p) => p.pool === "Slots")!.slots;
+        const slotWorkers = async () => (await admin.workers()).filter((w) => w.clientId.startsWith("serve:Slots:"));
+        try {
+          await eventually(async () => (await slotWorkers()).filter((w) => w.functions.length === 2).length === 3, 10_000, "3 slot connections registered");
+          const workers = await slotWorkers();
+          assert.deepEqual(workers.map((w) => w.clientId).sort(), slots().map((slot) => `serve:Slots:${slot.id}`).sort());
+          for (const w of workers) assert.deepEqual([...w.functions].sort(), ["slot_a", "slot_b"]);
+
+          const heldBefore = endpoint.held.length;
+          const jobs = [1, 2, 3].map((i) => client.submitJob("slot_a", `hold-slot${i}`));
+          const held = (await endpoint.waitHeld(heldBefore + 3)).slice(heldBefore);
+          harness.write(config(1));
+          await eventually(() => slots().filter((slot) => slot.removing).length === 2, 10_000, "2 busy slots flagged for removal");
+          assert.equal(slots().length, 3);
+          assert.equal((await slotWorkers()).length, 3, "a busy slot keeps its connection until its job ends");
+          for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
+          assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String), ["done:hold-slot1", "done:hold-slot2", "done:hold-slot3"]);
+          await eventually(async () => slots().length === 1 && (await slotWorkers()).length === 1, 10_000, "the removed slots gone with their connections");
+          assert.equal((await client.submitJob("slot_b", "after").result).toString(), "done:after");
+        } finally {
           await admin.close();
           await harness.close();
         }

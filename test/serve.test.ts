@@ -14,6 +14,7 @@ import { jobServerKinds, freePort, type RunningJobServer } from "./support/job-s
 import { missingPeer, programPath } from "./support/peers.js";
 import { TestEndpoint, ok, type Answer } from "./support/serve-endpoint.js";
 import { startServe, type ServeHarness } from "./support/serve-harness.js";
+import { eventually } from "./support/gearman.js";
 
 const TASKS = fileURLToPath(new URL("./fixtures/serve-tasks.js", import.meta.url));
 
@@ -177,10 +178,17 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       await quick.result.catch((error: Error) => assert.fail(`${error.message}\n${harness.log.filter((l) => l.includes("pool=Spin")).join("\n")}`));
     });
 
-    it("reconnects to a job server restarted under it, registers again and serves", async () => {
+    it("reconnects to a job server restarted under it, registers again and serves; a pool's slots log the loss and the connection once", async () => {
+      await eventually(() => harness.log.some((line) => line.startsWith("info pool=Form connected to")), 10_000, "Form connected");
+      const logged = harness.log.length;
       server = await server.restart();
       assert.equal((await client.submitJob("form_echo", "again", { timeoutMs: 20_000 }).result).toString(), "form_echo:again");
       assert.equal((await client.submitJob("upper", "again").result).toString(), "upper:AGAIN:");
+      // Form has 2 slots, each with its own connection: the pool speaks once of each.
+      await eventually(() => harness.log.slice(logged).some((line) => line.startsWith("info pool=Form connected to")), 10_000, "Form reconnected");
+      const form = harness.log.slice(logged).filter((line) => line.includes("pool=Form "));
+      assert.equal(form.filter((line) => line.startsWith("info pool=Form connected to")).length, 1, form.join("\n"));
+      assert.equal(form.filter((line) => /^warn pool=Form lost .*connection closed by the server; reconnecting$/.test(line)).length, 1, form.join("\n"));
     });
 
     it("serves the libgearman gearman client", { skip: missingPeer("gearman-tools") }, async () => {
