@@ -34,7 +34,8 @@ export class HttpExecutor implements JobExecutor {
     const agentOptions = { keepAlive: true, maxSockets: Math.max(1, options.sockets), scheduling: "lifo" as const };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.send = secure ? https.request : http.request;
-    this.target = { ...urlToHttpOptions(url), method: "POST", agent: this.agent };
+    const { protocol, hostname, port, path, auth } = urlToHttpOptions(url);
+    this.target = { protocol, hostname, port, path, auth, method: "POST", agent: this.agent };
     this.builder = new RequestBuilder(options.format);
   }
 
