@@ -52,6 +52,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           Bytes: { job_processing_module: `${TASKS}#bytes`, worker_count: 1, jobs_list: ["reverse"] },
           Fails: { job_processing_module: `${TASKS}#fails`, worker_count: 1, jobs_list: ["module_fails"] },
           Progress: { job_processing_module: `${TASKS}#progress`, worker_count: 1, jobs_list: ["module_progress"] },
+          OwnProgress: { job_processing_module: `${TASKS}#ownProgress`, worker_count: 3, jobs_list: ["own_progress"] },
           Spin: { job_processing_module: `${TASKS}#spin`, worker_count: 1, max_running_time: 0.5, jobs_list: ["spin"] },
         },
       });
@@ -170,6 +171,22 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       job.on("data", (data: Buffer) => events.push(`data ${data.toString()}`));
       assert.equal((await job.result).toString(), "finished");
       assert.deepEqual(events, ["status 1/2", "data partial"]);
+    });
+
+    it("sends each module job's status and data to its own client while the pool's threads run several at once", async () => {
+      const workloads = Array.from({ length: 12 }, (_, i) => "x".repeat(1 + (i % 4)) + String.fromCharCode(97 + i));
+      const runs = workloads.map((workload) => {
+        const job = client.submitJob("own_progress", workload);
+        const events: string[] = [];
+        job.on("status", (n: number, d: number) => events.push(`${n}/${d}`));
+        job.on("data", (data: Buffer) => events.push(data.toString()));
+        return job.result.then((result) => ({ workload, result: result.toString(), events }));
+      });
+      for (const { workload, result, events } of await Promise.all(runs)) {
+        const n = workload.length;
+        assert.equal(result, `done:${workload}`);
+        assert.deepEqual(events, [...Array.from({ length: n }, (_, i) => `${i + 1}/${n}`), `p:${workload}`]);
+      }
     });
 
     it("replaces a module's thread past max_running_time and runs the next job", async () => {
