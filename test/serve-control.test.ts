@@ -272,16 +272,18 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         }
       });
 
-      it("with --user nobody, started as root, runs as nobody after binding its status port, and serves", { skip: userSkip() }, async () => {
+      it("with --user nobody, started as root, runs as nobody after binding its status port and writing its pid file, and serves; a jobsconfig directory nobody may not read is only not watched", { skip: userSkip() }, async () => {
         const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-user-"));
         try {
-          // The switched user reads (and watches) the jobsconfig's directory from then on.
-          chmodSync(dir, 0o755);
+          // The file is read before the switch; watching its directory (mode 0700, root's) starts after it.
+          chmodSync(dir, 0o700);
           const file = path.join(dir, "jobs.json");
           writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { User: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["user_job"] } } }));
-          const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--user", "nobody", "--status_port", "0"]);
+          const pidFile = path.join(dir, "serve.pid");
+          const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--user", "nobody", "--status_port", "0", "--pid_file", pidFile]);
           try {
             const line = await serve.waitFor(/^glimpse-cluster serve: 1 pool\(s\) from .*, status port 127\.0\.0\.1:\d+$/);
+            await serve.waitFor(/WARN cannot watch .*glimpse-serve-user-.* for changes to jobs\.json: EACCES.*; it is read again on SIGHUP only$/);
             const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${serve.child.pid}/status`, "utf8"));
             const gids = /^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${serve.child.pid}/status`, "utf8"));
             const nobody = { uid: idOf("-u"), gid: idOf("-g") };
@@ -290,9 +292,13 @@ for (const kind of jobServerKinds({ inProcess: false })) {
             assert.equal((await client.submitJob("user_job", "u").result).toString(), "done:u");
             const statusPort = Number(/status port 127\.0\.0\.1:(\d+)$/.exec(line)![1]);
             assert.match(await statusCommand(statusPort, "threads\n"), /^\d+\tUser\t0\tWaiting for work\r\n$/);
-            const exited = new Promise<number | null>((resolve) => serve.child.once("exit", (code) => resolve(code)));
+            // Written as root before the switch (the directory is root's); nobody may not remove it.
+            assert.equal(readFileSync(pidFile, "utf8"), `${serve.child.pid}\n`);
+            // "close": its output is all read by then.
+            const closed = new Promise<number | null>((resolve) => serve.child.once("close", (code) => resolve(code)));
             serve.child.kill("SIGTERM");
-            assert.equal(await exited, 0);
+            assert.equal(await closed, 0);
+            assert.ok(serve.lines.some((l) => /WARN --pid_file .*serve\.pid is left in place: EACCES/.test(l)), serve.lines.join("\n"));
           } finally {
             await serve.kill("SIGKILL");
           }
