@@ -234,6 +234,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
           assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String), ["done:hold-slot1", "done:hold-slot2", "done:hold-slot3"]);
           await eventually(async () => slots().length === 1 && (await slotWorkers()).length === 1, 10_000, "the removed slots gone with their connections");
+          assert.ok(!harness.log.some((line) => line.includes("pool=Slots") && line.includes(" lost ")), "a slot closed on purpose is no lost connection:\n" + harness.log.join("\n"));
           assert.equal((await client.submitJob("slot_b", "after").result).toString(), "done:after");
         } finally {
           await admin.close();

@@ -100,6 +100,7 @@ export class ServePool {
       for (const running of this.running) if (running.slot === slot && running.job.server === server) running.lost(error);
       const slots = this.connected.get(server);
       const wasConnected = slots?.delete(slot.id) ?? false;
+      if (slot.removing) return; // closed on purpose: a shrink, a removed pool, a stop
       // The pool lost the server when its last slot did; a failed attempt is told once per round, by the first slot.
       const poolWide = wasConnected ? slots!.size === 0 : !slots?.size && this.slots.all[0] === slot;
       log(poolWide ? "warn" : "debug", `pool=${name}${poolWide ? "" : ` slot=${slot.id}`} lost ${server}: ${error.message}; reconnecting`);
