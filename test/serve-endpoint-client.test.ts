@@ -164,6 +164,27 @@ describe("serve's endpoint client", () => {
     }
   });
 
+  it("queues a request while every connection is busy, and gives up waiting when it is aborted", async () => {
+    const held: net.Socket[] = [];
+    endpoint.script = (request, socket) => (request.body.toString() === "hold" ? held.push(socket) : socket.write(reply("queued")));
+    const client = new EndpointClient(endpoint.url, 1);
+    try {
+      const first = client.post("text/plain", Buffer.from("hold"), new JobAbort());
+      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      const abort = new JobAbort();
+      const waiting = client.post("text/plain", Buffer.from("never sent"), abort);
+      const queued = post(client, "queued");
+      abort.abort(new Error("past max_running_time"));
+      await assert.rejects(waiting, /past max_running_time/);
+      held[0].write(reply("held"));
+      assert.equal((await first).body.toString(), "held");
+      assert.equal((await queued).body.toString(), "queued");
+      assert.ok(!endpoint.requests.some((r) => r.body.toString() === "never sent"));
+    } finally {
+      client.close();
+    }
+  });
+
   it("closes the connection of an aborted request and serves the next one", async () => {
     const held: net.Socket[] = [];
     endpoint.script = (request, socket) => (request.body.toString() === "hold" ? held.push(socket) : socket.write(reply("after")));

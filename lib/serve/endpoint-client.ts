@@ -161,7 +161,15 @@ export class EndpointClient {
         this.drop(this.idle[0]); // room for the fresh one
         continue;
       }
-      await new Promise<void>((wake) => this.waiting.push(wake));
+      // Every connection busy (only after a shrink: a pool has as many as slots): wait for one, or for the abort.
+      await new Promise<void>((wake) => {
+        this.waiting.push(wake);
+        abort.onAbort(() => {
+          this.waiting.splice(this.waiting.indexOf(wake), 1);
+          wake();
+        });
+      });
+      abort.onAbort(undefined);
     }
   }
 
