@@ -96,7 +96,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         const threads = await statusCommand(statusPort, "threads\n");
         assert.match(threads, new RegExp(`^\\d+\\tShop\\t0\\tjob_handle=${job.handle!.replace(/[.:]/g, "\\$&")} job_unique=uniq-7\\r$`, "m"));
         assert.match(threads, /^\d+\tShop\t0\tWaiting for work\r$/m);
-        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\r\n$/);
+        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\tparked=[0-2]\r\n$/);
         const metrics = (await get(exporterPort, "/metrics")).body;
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",status="idle"\} 1$/m);
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",function="shop_stats",status="working"\} 1$/m);
@@ -241,6 +241,26 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           assert.equal((await client.submitJob("slot_b", "after").result).toString(), "done:after");
         } finally {
           await admin.close();
+          await harness.close();
+        }
+      });
+
+      it("keeps two idle slots listening at the job server and parks the others, resumes them all when jobs come at once, and parks them again as jobs come one at a time", async () => {
+        const harness = startServe({ gearman_servers_list: [server.url], pools_list: { Park: { job_processing_uri: endpoint.url, worker_count: 6, jobs_list: ["park_job"] } } });
+        const park = () => harness.serve.summaries().find((p) => p.pool === "Park")!;
+        try {
+          assert.equal(park().parked, 4);
+          const heldBefore = endpoint.held.length;
+          const jobs = Array.from({ length: 6 }, (_, i) => client.submitJob("park_job", `hold-park${i}`));
+          const held = (await endpoint.waitHeld(heldBefore + 6)).slice(heldBefore);
+          assert.deepEqual([park().busy, park().parked], [6, 0], "every slot busy at once");
+          for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
+          assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String).sort(), Array.from({ length: 6 }, (_, i) => `done:hold-park${i}`));
+          // A slot whose job ends while two others sleep at the server parks.
+          let sequential = 0;
+          while (park().parked < 4 && sequential < 60) assert.equal((await client.submitJob("park_job", `seq${sequential}`).result).toString(), `done:seq${sequential++}`);
+          assert.equal(park().parked, 4, `after ${sequential} jobs one at a time`);
+        } finally {
           await harness.close();
         }
       });

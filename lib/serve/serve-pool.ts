@@ -38,6 +38,8 @@ export interface PoolCounts {
   readonly done: number;
   readonly failed: number;
   readonly timedOut: number;
+  /** Idle slots paused so no job server wakes them (LISTENING_SLOTS). */
+  readonly parked: number;
 }
 
 interface RunningJob {
@@ -53,6 +55,15 @@ function makeExecutor(executor: Executor, slots: number): JobExecutor {
   return executor.kind === "http" ? new HttpExecutor({ uri: executor.uri, format: executor.format, sockets: slots }) : new ModuleExecutor({ specifier: executor.specifier, exportName: executor.exportName, threads: slots });
 }
 
+/**
+ * Idle slots that stay asleep at the job servers (PRE_SLEEP) while the pool is idle; its other
+ * idle slots are parked: paused, so no server wakes them. A slot parks when its job ends while this
+ * many other slots are asleep (the servers had no job for them), and parked slots are resumed as
+ * soon as no idle slot listens any more. gearmand wakes every sleeping worker of a function for
+ * each job, which made every idle slot of a large pool wake, grab and sleep again per job.
+ */
+const LISTENING_SLOTS = 2;
+
 export class ServePool {
   private config: PoolConfig;
   private readonly slots: Slots;
@@ -63,6 +74,8 @@ export class ServePool {
   private registered = new Set<string>();
   /** Per job server, the slots connected to it now: the log speaks of the pool's connection, not of each slot's. */
   private readonly connected = new Map<string, Set<number>>();
+  /** Idle slots whose workers are paused (see LISTENING_SLOTS). */
+  private readonly parked = new Set<Slot>();
   private done = 0;
   private failed = 0;
   private timedOutCount = 0;
@@ -73,7 +86,33 @@ export class ServePool {
     this.executor = makeExecutor(config.executor, config.workerCount);
     this.executorJobs.set(this.executor, 0);
     this.registered = this.wantedFunctions();
-    this.slots = new Slots(config.workerCount, { makeWorker: (slot) => this.makeWorker(slot), drainMs: () => this.maxRunningSeconds() * 1000 + 5000 });
+    this.slots = new Slots({ makeWorker: (slot) => this.makeWorker(slot), drainMs: () => this.maxRunningSeconds() * 1000 + 5000 });
+    this.slots.resize(config.workerCount);
+  }
+
+  /** Idle slots that are not parked nor being removed: asleep at the job servers, or asking them. */
+  private listening(): number {
+    let n = 0;
+    for (const slot of this.slots.all) if (slot.job === undefined && !slot.removing && !this.parked.has(slot)) n++;
+    return n;
+  }
+
+  /** Idle, unparked slots other than `except` whose workers are asleep at every job server. */
+  private asleep(except: Slot): number {
+    let n = 0;
+    for (const slot of this.slots.all) if (slot !== except && slot.job === undefined && !slot.removing && !this.parked.has(slot) && this.slots.workerOf(slot)?.asleep) n++;
+    return n;
+  }
+
+  /** Resumes parked slots until LISTENING_SLOTS idle slots listen (after the last listening slot took a job, or slots went). */
+  private balance(): void {
+    for (const slot of this.parked) {
+      if (this.listening() >= LISTENING_SLOTS) return;
+      if (slot.removing) this.parked.delete(slot);
+      if (slot.job !== undefined || slot.removing) continue;
+      this.parked.delete(slot);
+      this.slots.workerOf(slot)?.resume();
+    }
   }
 
   private maxRunningSeconds(): number {
@@ -91,6 +130,10 @@ export class ServePool {
     });
     const handle = (job: WorkerJob) => this.handle(slot, job);
     for (const func of this.registered) worker.register(func, handle);
+    if (this.listening() >= LISTENING_SLOTS) {
+      worker.pause();
+      this.parked.add(slot);
+    }
     worker.on("connect", (server: string) => {
       const slots = this.connected.get(server) ?? new Set<number>();
       this.connected.set(server, slots.add(slot.id));
@@ -128,7 +171,7 @@ export class ServePool {
   }
 
   counts(): PoolCounts {
-    return { slots: this.slots.all.length, busy: this.slots.busy, done: this.done, failed: this.failed, timedOut: this.timedOutCount };
+    return { slots: this.slots.all.length, busy: this.slots.busy, done: this.done, failed: this.failed, timedOut: this.timedOutCount, parked: this.parked.size };
   }
 
   view(): SlotView {
@@ -158,6 +201,7 @@ export class ServePool {
     } else this.executor.resize?.(next.workerCount);
     this.syncFunctions();
     this.slots.resize(next.workerCount);
+    this.balance();
   }
 
   private wantedFunctions(): Set<string> {
@@ -211,6 +255,9 @@ export class ServePool {
     const executor = this.executor;
     this.releaseExecutor(executor, 1);
     slot.job = { func: job.func, handle: job.handle, unique: job.unique, startedAt: Date.now() };
+    // A parked slot can still get a job its grab was already asking for when it was parked.
+    this.parked.delete(slot);
+    if (this.listening() === 0) this.balance();
     const started = performance.now();
     const abort = new JobAbort();
     const { log, metrics } = this.context;
@@ -230,6 +277,11 @@ export class ServePool {
         this.running.delete(running);
         slot.job = undefined;
         this.releaseExecutor(executor, -1);
+        // Enough slots listen already: this one parks before its worker asks for the next job.
+        if (!slot.removing && this.asleep(slot) >= LISTENING_SLOTS) {
+          this.slots.workerOf(slot)?.pause();
+          this.parked.add(slot);
+        }
         resolve();
       };
       const running: RunningJob = {

@@ -43,12 +43,7 @@ export class Slots {
   private readonly removals = new Set<Promise<void>>();
   private started = false;
 
-  constructor(
-    count: number,
-    private readonly options: SlotsOptions,
-  ) {
-    this.resize(count);
-  }
+  constructor(private readonly options: SlotsOptions) {}
 
   /** Slots now: idle, busy and being removed. */
   get all(): readonly Slot[] {
@@ -66,6 +61,11 @@ export class Slots {
     let kept = 0;
     for (const slot of this.slots) if (!slot.removing) kept++;
     return kept;
+  }
+
+  /** The worker of `slot`, until the slot is gone. */
+  workerOf(slot: Slot): GearmanWorker | undefined {
+    return this.workers.get(slot);
   }
 
   /** The slots that are not being removed, with their workers (to register or unregister functions on). */
