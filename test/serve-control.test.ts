@@ -1,14 +1,19 @@
 /**
  * Running serve, from outside: the status port (threads idle and busy, pools,
  * version, an unknown command, GET /metrics), the Prometheus series, reload
- * with jobs in flight, and the command stopped by SIGTERM with a running job.
+ * with jobs in flight, and the command: --daemonize, --user (as root),
+ * --logconfig, and SIGTERM with a running job.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { missingPeer } from "./support/peers.js";
 import { GearmanClient, AdminClient, JobError } from "../lib/gearman/index.js";
 import { StatusPort, MetricsExporter } from "../lib/serve/index.js";
 import { jobServerKinds, CLI_PATH, type RunningJobServer } from "./support/job-servers.js";
@@ -17,6 +22,20 @@ import { startServe, statusCommand, type ServeHarness } from "./support/serve-ha
 import { eventually, startLineProcess } from "./support/gearman.js";
 
 const answerOrHold = () => new TestEndpoint((job) => (job.fields.workload.toString().startsWith("hold") ? "hold" : ok(`done:${job.fields.workload.toString()}`)));
+
+/** `id FLAG nobody`: nobody's uid (-u) or gid (-g). */
+const idOf = (flag: "-u" | "-g") => Number(execFileSync("id", [flag, "nobody"], { encoding: "utf8" }).trim());
+
+/** Why the --user test cannot run here, or false. */
+function userSkip(): string | false {
+  if (process.getuid?.() !== 0) return "needs root: --user switches users only when serve starts as root";
+  try {
+    idOf("-u");
+  } catch {
+    return "no user nobody on this machine";
+  }
+  return false;
+}
 
 const get = (port: number, target: string) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -77,7 +96,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         const threads = await statusCommand(statusPort, "threads\n");
         assert.match(threads, new RegExp(`^\\d+\\tShop\\t0\\tjob_handle=${job.handle!.replace(/[.:]/g, "\\$&")} job_unique=uniq-7\\r$`, "m"));
         assert.match(threads, /^\d+\tShop\t0\tWaiting for work\r$/m);
-        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\r\n$/);
+        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\tparked=[0-2]\r\n$/);
         const metrics = (await get(exporterPort, "/metrics")).body;
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",status="idle"\} 1$/m);
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",function="shop_stats",status="working"\} 1$/m);
@@ -173,7 +192,9 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           assert.ok(harness.serve.summaries().some((p) => p.pool === "Added"));
           assert.equal((await client.submitJob("added", "still").result).toString(), "done:still");
 
-          const [keepRequest, goneRequest] = endpoint.held.slice(heldBefore, heldBefore + 2);
+          // Each slot grabs on its own connection, so the two held requests may have come in either order.
+          const heldByWorkload = (workload: string) => endpoint.held.slice(heldBefore, heldBefore + 2).find((h) => h.job.fields.workload.toString() === workload)!;
+          const [keepRequest, goneRequest] = [heldByWorkload("hold-keep"), heldByWorkload("hold-gone")];
           keepRequest.reply(ok("kept"));
           goneRequest.reply(ok("finished after removal"));
           assert.equal((await keepHeld.result).toString(), "kept");
@@ -188,6 +209,58 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         } finally {
           if (process.env.SERVE_DEBUG) process.stderr.write(harness.log.join("\n") + "\n");
           await admin.close();
+          await harness.close();
+        }
+      });
+    });
+
+    describe("slots", () => {
+      it("gives each slot a connection of its own, registered once; shrunk while every slot is busy, the removed slots finish their jobs and then close", async () => {
+        const config = (count: number) => ({ gearman_servers_list: [server.url], pools_list: { Slots: { job_processing_uri: endpoint.url, worker_count: count, jobs_list: ["slot_a", "slot_b"] } } });
+        const harness = startServe(config(3));
+        const admin = new AdminClient(server.url);
+        const slots = () => harness.serve.slots().find((p) => p.pool === "Slots")!.slots;
+        const slotWorkers = async () => (await admin.workers()).filter((w) => w.clientId.startsWith("serve:Slots:"));
+        try {
+          await eventually(async () => (await slotWorkers()).filter((w) => w.functions.length === 2).length === 3, 10_000, "3 slot connections registered");
+          const workers = await slotWorkers();
+          assert.deepEqual(workers.map((w) => w.clientId).sort(), slots().map((slot) => `serve:Slots:${slot.id}`).sort());
+          for (const w of workers) assert.deepEqual([...w.functions].sort(), ["slot_a", "slot_b"]);
+
+          const heldBefore = endpoint.held.length;
+          const jobs = [1, 2, 3].map((i) => client.submitJob("slot_a", `hold-slot${i}`));
+          const held = (await endpoint.waitHeld(heldBefore + 3)).slice(heldBefore);
+          harness.write(config(1));
+          await eventually(() => slots().filter((slot) => slot.removing).length === 2, 10_000, "2 busy slots flagged for removal");
+          assert.equal(slots().length, 3);
+          assert.equal((await slotWorkers()).length, 3, "a busy slot keeps its connection until its job ends");
+          for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
+          assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String), ["done:hold-slot1", "done:hold-slot2", "done:hold-slot3"]);
+          await eventually(async () => slots().length === 1 && (await slotWorkers()).length === 1, 10_000, "the removed slots gone with their connections");
+          assert.ok(!harness.log.some((line) => line.includes("pool=Slots") && line.includes(" lost ")), "a slot closed on purpose is no lost connection:\n" + harness.log.join("\n"));
+          assert.equal((await client.submitJob("slot_b", "after").result).toString(), "done:after");
+        } finally {
+          await admin.close();
+          await harness.close();
+        }
+      });
+
+      it("keeps two idle slots listening at the job server and parks the others, resumes them all when jobs come at once, and parks them again as jobs come one at a time", async () => {
+        const harness = startServe({ gearman_servers_list: [server.url], pools_list: { Park: { job_processing_uri: endpoint.url, worker_count: 6, jobs_list: ["park_job"] } } });
+        const park = () => harness.serve.summaries().find((p) => p.pool === "Park")!;
+        try {
+          assert.equal(park().parked, 4);
+          const heldBefore = endpoint.held.length;
+          const jobs = Array.from({ length: 6 }, (_, i) => client.submitJob("park_job", `hold-park${i}`));
+          const held = (await endpoint.waitHeld(heldBefore + 6)).slice(heldBefore);
+          assert.deepEqual([park().busy, park().parked], [6, 0], "every slot busy at once");
+          for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
+          assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String).sort(), Array.from({ length: 6 }, (_, i) => `done:hold-park${i}`));
+          // A slot whose job ends while two others sleep at the server parks.
+          let sequential = 0;
+          while (park().parked < 4 && sequential < 60) assert.equal((await client.submitJob("park_job", `seq${sequential}`).result).toString(), `done:seq${sequential++}`);
+          assert.equal(park().parked, 4, `after ${sequential} jobs one at a time`);
+        } finally {
           await harness.close();
         }
       });
@@ -221,6 +294,84 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           pid = undefined;
         } finally {
           if (pid !== undefined) process.kill(pid, "SIGKILL");
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it("with --user nobody, started as root, runs as nobody after binding its status port and writing its pid file, and serves; a jobsconfig directory nobody may not read is only not watched", { skip: userSkip() }, async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-user-"));
+        try {
+          // The file is read before the switch; watching its directory (mode 0700, root's) starts after it.
+          chmodSync(dir, 0o700);
+          const file = path.join(dir, "jobs.json");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { User: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["user_job"] } } }));
+          const pidFile = path.join(dir, "serve.pid");
+          const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--user", "nobody", "--status_port", "0", "--pid_file", pidFile]);
+          try {
+            const line = await serve.waitFor(/^glimpse-cluster serve: 1 pool\(s\) from .*, status port 127\.0\.0\.1:\d+$/);
+            await serve.waitFor(/WARN cannot watch .*glimpse-serve-user-.* for changes to jobs\.json: EACCES.*; it is read again on SIGHUP only$/);
+            const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${serve.child.pid}/status`, "utf8"));
+            const gids = /^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${serve.child.pid}/status`, "utf8"));
+            const nobody = { uid: idOf("-u"), gid: idOf("-g") };
+            assert.deepEqual(uids?.slice(1).map(Number), [nobody.uid, nobody.uid, nobody.uid, nobody.uid], "real, effective, saved and filesystem uid are nobody's");
+            assert.deepEqual(gids?.slice(1).map(Number), [nobody.gid, nobody.gid, nobody.gid, nobody.gid]);
+            assert.equal((await client.submitJob("user_job", "u").result).toString(), "done:u");
+            const statusPort = Number(/status port 127\.0\.0\.1:(\d+)$/.exec(line)![1]);
+            assert.match(await statusCommand(statusPort, "threads\n"), /^\d+\tUser\t0\tWaiting for work\r\n$/);
+            // Written as root before the switch (the directory is root's); nobody may not remove it.
+            assert.equal(readFileSync(pidFile, "utf8"), `${serve.child.pid}\n`);
+            // "close": its output is all read by then.
+            const closed = new Promise<number | null>((resolve) => serve.child.once("close", (code) => resolve(code)));
+            serve.child.kill("SIGTERM");
+            assert.equal(await closed, 0);
+            assert.ok(serve.lines.some((l) => /WARN --pid_file .*serve\.pid is left in place: EACCES/.test(l)), serve.lines.join("\n"));
+          } finally {
+            await serve.kill("SIGKILL");
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it("POSTs to an https endpoint whose certificate it trusts (NODE_EXTRA_CA_CERTS), over one kept connection; an untrusted one fails the job naming the certificate error", { skip: missingPeer("openssl") }, async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-https-"));
+        const at = (name: string) => path.join(dir, name);
+        const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("ca.key"), "-out", at("ca.pem"), "-days", "2", "-subj", "/CN=serve test CA");
+        writeFileSync(at("endpoint.ext"), "subjectAltName=IP:127.0.0.1\n");
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", at("endpoint.key"), "-out", at("endpoint.csr"), "-subj", "/CN=127.0.0.1");
+        openssl("x509", "-req", "-in", at("endpoint.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("endpoint.pem"), "-days", "2", "-extfile", at("endpoint.ext"));
+        const sockets = new Set<string>();
+        const secure = https.createServer({ key: readFileSync(at("endpoint.key")), cert: readFileSync(at("endpoint.pem")) }, (req, res) => {
+          sockets.add(`${req.socket.remotePort}`);
+          req.resume();
+          req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ gearman_ret: 0, response_string: "over tls" })));
+        });
+        await new Promise<void>((resolve) => secure.listen(0, "127.0.0.1", resolve));
+        const url = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/job.php`;
+        try {
+          const file = at("jobs.json");
+          writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { Tls: { job_processing_uri: url, worker_count: 1, jobs_list: ["tls_job"] } } }));
+          for (const trusted of [true, false]) {
+            const env = { ...process.env, NODE_EXTRA_CA_CERTS: trusted ? at("ca.pem") : "" };
+            const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file], { env });
+            try {
+              await serve.waitFor(/^glimpse-cluster serve: 1 pool/);
+              if (trusted) {
+                for (let i = 0; i < 3; i++) assert.equal((await client.submitJob("tls_job", `t${i}`).result).toString(), "over tls");
+                assert.equal(sockets.size, 1, "one kept connection");
+              } else {
+                const job = client.submitJob("tls_job", "untrusted");
+                assert.equal(((await job.result.catch((e: unknown) => e)) as JobError).code, "JOB_FAILED");
+                await serve.waitFor(new RegExp(`WARN pool=Tls function=tls_job handle=${job.handle} failed: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY): `));
+              }
+            } finally {
+              await serve.kill("SIGKILL");
+            }
+          }
+        } finally {
+          secure.closeAllConnections();
+          await new Promise<void>((resolve) => secure.close(() => resolve()));
           rmSync(dir, { recursive: true, force: true });
         }
       });

@@ -14,6 +14,7 @@ import { jobServerKinds, freePort, type RunningJobServer } from "./support/job-s
 import { missingPeer, programPath } from "./support/peers.js";
 import { TestEndpoint, ok, type Answer } from "./support/serve-endpoint.js";
 import { startServe, type ServeHarness } from "./support/serve-harness.js";
+import { eventually } from "./support/gearman.js";
 
 const TASKS = fileURLToPath(new URL("./fixtures/serve-tasks.js", import.meta.url));
 
@@ -51,6 +52,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           Bytes: { job_processing_module: `${TASKS}#bytes`, worker_count: 1, jobs_list: ["reverse"] },
           Fails: { job_processing_module: `${TASKS}#fails`, worker_count: 1, jobs_list: ["module_fails"] },
           Progress: { job_processing_module: `${TASKS}#progress`, worker_count: 1, jobs_list: ["module_progress"] },
+          OwnProgress: { job_processing_module: `${TASKS}#ownProgress`, worker_count: 3, jobs_list: ["own_progress"] },
           Spin: { job_processing_module: `${TASKS}#spin`, worker_count: 1, max_running_time: 0.5, jobs_list: ["spin"] },
         },
       });
@@ -171,16 +173,39 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       assert.deepEqual(events, ["status 1/2", "data partial"]);
     });
 
+    it("sends each module job's status and data to its own client while the pool's threads run several at once", async () => {
+      const workloads = Array.from({ length: 12 }, (_, i) => "x".repeat(1 + (i % 4)) + String.fromCharCode(97 + i));
+      const runs = workloads.map((workload) => {
+        const job = client.submitJob("own_progress", workload);
+        const events: string[] = [];
+        job.on("status", (n: number, d: number) => events.push(`${n}/${d}`));
+        job.on("data", (data: Buffer) => events.push(data.toString()));
+        return job.result.then((result) => ({ workload, result: result.toString(), events }));
+      });
+      for (const { workload, result, events } of await Promise.all(runs)) {
+        const n = workload.length;
+        assert.equal(result, `done:${workload}`);
+        assert.deepEqual(events, [...Array.from({ length: n }, (_, i) => `${i + 1}/${n}`), `p:${workload}`]);
+      }
+    });
+
     it("replaces a module's thread past max_running_time and runs the next job", async () => {
       assert.equal((await failure(client.submitJob("spin", "forever").result)).code, "JOB_FAILED");
       const quick = client.submitJob("spin", "quick");
       await quick.result.catch((error: Error) => assert.fail(`${error.message}\n${harness.log.filter((l) => l.includes("pool=Spin")).join("\n")}`));
     });
 
-    it("reconnects to a job server restarted under it, registers again and serves", async () => {
+    it("reconnects to a job server restarted under it, registers again and serves; a pool's slots log the loss and the connection once", async () => {
+      await eventually(() => harness.log.some((line) => line.startsWith("info pool=Form connected to")), 10_000, "Form connected");
+      const logged = harness.log.length;
       server = await server.restart();
       assert.equal((await client.submitJob("form_echo", "again", { timeoutMs: 20_000 }).result).toString(), "form_echo:again");
       assert.equal((await client.submitJob("upper", "again").result).toString(), "upper:AGAIN:");
+      // Form has 2 slots, each with its own connection: the pool speaks once of each.
+      await eventually(() => harness.log.slice(logged).some((line) => line.startsWith("info pool=Form connected to")), 10_000, "Form reconnected");
+      const form = harness.log.slice(logged).filter((line) => line.includes("pool=Form "));
+      assert.equal(form.filter((line) => line.startsWith("info pool=Form connected to")).length, 1, form.join("\n"));
+      assert.equal(form.filter((line) => /^warn pool=Form lost .*connection closed by the server; reconnecting$/.test(line)).length, 1, form.join("\n"));
     });
 
     it("serves the libgearman gearman client", { skip: missingPeer("gearman-tools") }, async () => {

@@ -8,7 +8,7 @@
  * file is removed and serve exits 0. A jobsconfig error exits 2.
  */
 import { spawn, execFileSync } from "node:child_process";
-import { createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { Serve, StatusPort, MetricsExporter, readLogConfig, lineLog, type ServeLog } from "../../lib/serve/index.js";
@@ -96,6 +96,23 @@ function switchUser(name: string): void {
   process.setuid!(name);
 }
 
+function writePidFile(file: string): void {
+  try {
+    writeFileSync(file, `${process.pid}\n`);
+  } catch (error) {
+    throw new UsageError(`--pid_file ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** After --user, the user may not be allowed to remove the file it could not have written: say so, exit normally. */
+function removePidFile(file: string, log: ServeLog): void {
+  try {
+    rmSync(file, { force: true });
+  } catch (error) {
+    log("warn", `--pid_file ${file} is left in place: ${(error as Error).message}`);
+  }
+}
+
 async function run(options: ServeCliOptions, configFiles: string[]): Promise<void> {
   const logSettings = readLogConfig(options.logconfig);
   const out = logSettings.file ? createWriteStream(logSettings.file, { flags: "a" }) : undefined;
@@ -131,15 +148,17 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
       const a = await exporter.listen(options.exporterAddr!.host, options.exporterAddr!.port);
       parts.push(`exporter ${a.address}:${a.port}`);
     }
+    // Before the switch: a pid file usually lives where only root may write (/run).
+    if (options.pidFile) writePidFile(options.pidFile);
     if (options.user) switchUser(options.user);
   } catch (error) {
+    if (options.pidFile && existsSync(options.pidFile)) removePidFile(options.pidFile, log);
     await status?.close();
     await exporter?.close();
     const text = error instanceof UsageError ? error.message : `cannot listen: ${(error as Error).message}`;
     if (process.send) report(false, text);
     throw error instanceof UsageError ? error : new UsageError(text);
   }
-  if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   serve.start();
   parts[0] = `glimpse-cluster serve: ${serve.summaries().length} pool(s) from ${serve.file}`;
   report(true, parts.join(", "));
@@ -162,7 +181,7 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
   });
   await status?.close();
   await exporter?.close();
-  if (options.pidFile) rmSync(options.pidFile, { force: true });
+  if (options.pidFile) removePidFile(options.pidFile, log);
   log("info", "stopped");
   await new Promise<void>((resolve) => (out ? out.end(resolve) : resolve()));
 }

@@ -93,6 +93,17 @@ export class GearmanWorker extends EventEmitter {
     return this.runningCount;
   }
 
+  /** Connected, and asleep on every connection (PRE_SLEEP sent, no NOOP since): the servers had no job for it. */
+  get asleep(): boolean {
+    let connected = 0;
+    for (const link of this.links) {
+      if (!link.connection.connected) continue;
+      if (!link.sleeping || link.grabbing) return false;
+      connected++;
+    }
+    return connected > 0;
+  }
+
   /** Registers (or replaces) the handler of `func`: CAN_DO, or CAN_DO_TIMEOUT with `timeoutMs`, on every connection now and after every reconnect. */
   register(func: string, handler: JobHandler, options: RegisterOptions = {}): this {
     const timeoutMs = checkRegistration(func, handler, options);

@@ -36,29 +36,58 @@ export function jsonBody(job: JobInput): Buffer {
   return Buffer.from(JSON.stringify(fields));
 }
 
+/** The fixed bytes of a multipart body for one boundary: the head before each field, and the closing line. */
+class MultipartFrame {
+  private readonly heads: readonly Buffer[];
+  private readonly tail: Buffer;
+
+  constructor(readonly boundary: string) {
+    const head = (name: string, first: boolean) => Buffer.from(`${first ? "" : "\r\n"}--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`);
+    this.heads = FIELDS.map((name, i) => head(name, i === 0));
+    this.tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  }
+
+  /** The body, written into one buffer (serve builds one per job). */
+  body(job: JobInput): Buffer {
+    const texts = [job.func, job.handle, job.unique];
+    let size = this.tail.length + job.workload.length;
+    for (const head of this.heads) size += head.length;
+    for (const text of texts) size += Buffer.byteLength(text);
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < 3; i++) {
+      at += this.heads[i].copy(body, at);
+      at += body.write(texts[i], at);
+    }
+    at += this.heads[3].copy(body, at);
+    at += job.workload.copy(body, at);
+    this.tail.copy(body, at);
+    return body;
+  }
+}
+
+const FIELDS = ["function_name", "job_handle", "unique", "workload"] as const;
+
 export function multipartBody(job: JobInput, boundary: string): Buffer {
-  const part = (name: string) => Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`);
-  const crlf = Buffer.from("\r\n");
-  return Buffer.concat([
-    part("function_name"), Buffer.from(job.func), crlf,
-    part("job_handle"), Buffer.from(job.handle), crlf,
-    part("unique"), Buffer.from(job.unique), crlf,
-    part("workload"), job.workload, crlf,
-    Buffer.from(`--${boundary}--\r\n`),
-  ]);
+  return new MultipartFrame(boundary).body(job);
 }
 
 const newBoundary = () => `------------------------glimpse${randomBytes(12).toString("hex")}`;
 
 /** Builds requests in one format; a multipart boundary is drawn once and redrawn only when a job's bytes contain it. */
 export class RequestBuilder {
-  private boundary = newBoundary();
+  private frame = new MultipartFrame(newBoundary());
+  private contentType = `multipart/form-data; boundary=${this.frame.boundary}`;
 
   constructor(private readonly format: RequestFormat) {}
 
   build(job: JobInput): EndpointRequest {
     if (this.format === "json") return { contentType: "application/json", body: jsonBody(job) };
-    while ([job.workload, Buffer.from(job.unique), Buffer.from(job.handle)].some((bytes) => bytes.includes(this.boundary))) this.boundary = newBoundary();
-    return { contentType: `multipart/form-data; boundary=${this.boundary}`, body: multipartBody(job, this.boundary) };
+    // The boundary is ASCII, so a field's text holds it exactly when the field's UTF-8 bytes do.
+    while ([job.func, job.handle, job.unique].some((text) => text.includes(this.frame.boundary)) || job.workload.includes(this.frame.boundary)) {
+      this.frame = new MultipartFrame(newBoundary());
+      this.contentType = `multipart/form-data; boundary=${this.frame.boundary}`;
+    }
+    return { contentType: this.contentType, body: this.frame.body(job) };
   }
 }

@@ -1,98 +1,47 @@
 /**
  * Runs a pool's jobs on its HTTP endpoint: one POST per job over kept-alive
- * connections (one agent per pool, at most worker_count sockets), the reply
- * judged by endpoint-reply.ts. Aborting a job destroys its request.
+ * connections (at most worker_count, endpoint-client.ts), the reply judged
+ * by endpoint-reply.ts. Aborting a job closes its connection.
  */
-import http from "node:http";
-import https from "node:https";
-import type { JobExecutor, JobInput, Outcome } from "./executor.js";
+import type { JobAbort, JobExecutor, JobInput, Outcome } from "./executor.js";
 import { RequestBuilder } from "./endpoint-request.js";
 import { judgeReply } from "./endpoint-reply.js";
+import { EndpointClient } from "./endpoint-client.js";
 import type { RequestFormat } from "./jobs-config.js";
-
-/** Largest reply body read, in bytes (a Gearman packet's default limit). */
-const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 export interface HttpExecutorOptions {
   readonly uri: string;
   readonly format: RequestFormat;
-  /** Sockets kept per endpoint (the pool's worker_count). */
+  /** Connections kept to the endpoint (the pool's worker_count). */
   readonly sockets: number;
 }
 
 export class HttpExecutor implements JobExecutor {
-  private readonly url: URL;
-  private readonly agent: http.Agent;
+  private readonly client: EndpointClient;
   private readonly builder: RequestBuilder;
 
   constructor(options: HttpExecutorOptions) {
-    this.url = new URL(options.uri);
-    const secure = this.url.protocol === "https:";
-    const agentOptions = { keepAlive: true, maxSockets: Math.max(1, options.sockets), scheduling: "lifo" as const };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.client = new EndpointClient(options.uri, options.sockets);
     this.builder = new RequestBuilder(options.format);
   }
 
-  run(job: JobInput, _progress: unknown, signal: AbortSignal): Promise<Outcome> {
+  async run(job: JobInput, _progress: unknown, abort: JobAbort): Promise<Outcome> {
     const request = this.builder.build(job);
-    return this.post(request.contentType, request.body, signal, true);
-  }
-
-  private post(contentType: string, body: Buffer, signal: AbortSignal, mayRetry: boolean): Promise<Outcome> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve({ kind: "bad_reply", reason: `aborted: ${(signal.reason as Error)?.message ?? signal.reason}` });
-      const send = this.url.protocol === "https:" ? https.request : http.request;
-      let settled = false;
-      const settle = (outcome: Outcome) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        resolve(outcome);
-      };
-      const req = send(this.url, {
-        method: "POST",
-        agent: this.agent,
-        headers: { "content-type": contentType, "content-length": body.length },
-      });
-      const onAbort = () => {
-        req.destroy();
-        settle({ kind: "bad_reply", reason: `aborted: ${(signal.reason as Error)?.message ?? signal.reason}` });
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      req.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_REPLY_BYTES) {
-            req.destroy();
-            settle({ kind: "bad_reply", reason: `the reply is larger than ${MAX_REPLY_BYTES} bytes` });
-          } else chunks.push(chunk);
-        });
-        res.on("end", () => settle(judgeReply(res.statusCode ?? 0, Buffer.concat(chunks))));
-        res.on("error", (error) => settle({ kind: "bad_reply", reason: `the reply broke off: ${describeError(error)}` }));
-        res.on("aborted", () => settle({ kind: "bad_reply", reason: "the reply broke off: connection reset" }));
-      });
-      req.on("error", (error: NodeJS.ErrnoException) => {
-        if (settled) return;
-        // A kept-alive socket the endpoint closed while idle fails at once: send again on a new one, once.
-        if (mayRetry && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
-          settled = true;
-          signal.removeEventListener("abort", onAbort);
-          return void this.post(contentType, body, signal, false).then(resolve);
-        }
-        settle({ kind: "bad_reply", reason: describeError(error) });
-      });
-      req.end(body);
-    });
+    try {
+      const reply = await this.client.post(request.contentType, request.body, abort);
+      return judgeReply(reply.status, reply.body);
+    } catch (error) {
+      if (abort.aborted) return { kind: "bad_reply", reason: `aborted: ${abort.reason?.message}` };
+      return { kind: "bad_reply", reason: describeError(error as NodeJS.ErrnoException) };
+    }
   }
 
   resize(slots: number): void {
-    this.agent.maxSockets = Math.max(1, slots);
+    this.client.resize(slots);
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.client.close();
   }
 }
 

@@ -7,7 +7,7 @@
  * and returns a string, bytes (Buffer / Uint8Array) or nothing; a throw ends
  * the job with its message.
  */
-import type { MessagePort } from "node:worker_threads";
+import { BroadcastChannel } from "node:worker_threads";
 
 export interface ModuleTask {
   readonly specifier: string;
@@ -16,13 +16,14 @@ export interface ModuleTask {
   readonly handle: string;
   readonly unique: string;
   readonly workload: Uint8Array;
-  /** Carries status and data packets back while the job runs. */
-  readonly port: MessagePort;
+  /** The executor's channel for status and data packets while jobs run, and this job's id on it. */
+  readonly channel: string;
+  readonly id: number;
 }
 
 export type ModuleResult = { readonly ok: true; readonly data: Uint8Array } | { readonly ok: false; readonly message: string };
 
-export type ProgressMessage = { readonly status: [number, number] } | { readonly data: Uint8Array };
+export type ProgressMessage = { readonly id: number } & ({ readonly status: [number, number] } | { readonly data: Uint8Array });
 
 export interface ServeJob {
   readonly workload: Buffer;
@@ -34,6 +35,18 @@ export interface ServeJob {
 }
 
 const handlers = new Map<string, Promise<(job: ServeJob) => unknown>>();
+/** One channel per executor and thread, opened by the first job that sends progress (a port per job cost more than the job). */
+const channels = new Map<string, BroadcastChannel>();
+
+function channelOf(name: string): BroadcastChannel {
+  let channel = channels.get(name);
+  if (!channel) {
+    channel = new BroadcastChannel(name);
+    channel.unref();
+    channels.set(name, channel);
+  }
+  return channel;
+}
 
 function handlerOf(specifier: string, exportName: string): Promise<(job: ServeJob) => unknown> {
   const key = `${specifier}#${exportName}`;
@@ -51,7 +64,8 @@ function handlerOf(specifier: string, exportName: string): Promise<(job: ServeJo
 }
 
 export default async function runModuleJob(task: ModuleTask): Promise<ModuleResult> {
-  const { port } = task;
+  const { id } = task;
+  const post = (message: ProgressMessage) => channelOf(task.channel).postMessage(message);
   try {
     const handler = await handlerOf(task.specifier, task.exportName);
     const job: ServeJob = {
@@ -61,11 +75,11 @@ export default async function runModuleJob(task: ModuleTask): Promise<ModuleResu
       unique: task.unique,
       sendStatus(numerator, denominator) {
         for (const n of [numerator, denominator]) if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`sendStatus: expected whole numbers ≥ 0, got ${numerator}/${denominator}`);
-        port.postMessage({ status: [numerator, denominator] } satisfies ProgressMessage);
+        post({ id, status: [numerator, denominator] });
       },
       sendData(data) {
         if (typeof data !== "string" && !(data instanceof Uint8Array)) throw new TypeError(`sendData: expected a string or bytes, got ${typeof data}`);
-        port.postMessage({ data: typeof data === "string" ? Buffer.from(data) : data } satisfies ProgressMessage);
+        post({ id, data: typeof data === "string" ? Buffer.from(data) : data });
       },
     };
     const value = await handler(job);
@@ -75,7 +89,5 @@ export default async function runModuleJob(task: ModuleTask): Promise<ModuleResu
     return { ok: false, message: `${task.exportName} returned ${typeof value}, expected a string, bytes or nothing` };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
-  } finally {
-    port.close();
   }
 }

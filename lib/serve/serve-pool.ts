@@ -1,7 +1,7 @@
 /**
- * One pool of a jobsconfig: a GearmanWorker on every job server with the
- * pool's functions registered once (concurrency = worker_count), its slots,
- * and its executor. A job takes a slot, runs on the executor under
+ * One pool of a jobsconfig: its slots (each a GearmanWorker of its own on
+ * every job server, the pool's functions registered once per connection),
+ * and its executor. A job arrives on a slot, runs on the executor under
  * max_running_time, and ends as one of:
  *
  *   complete    WORK_COMPLETE with the endpoint's response_string / the handler's value
@@ -15,7 +15,7 @@ import { GearmanWorker, type WorkerJob } from "../gearman/index.js";
 import type { ServerAddress } from "../gearman/address.js";
 import { formatAddress } from "../gearman/address.js";
 import { sameExecutor, type Executor, type PoolConfig } from "./jobs-config.js";
-import type { JobExecutor, JobInput, Outcome } from "./executor.js";
+import { JobAbort, type JobExecutor, type Outcome } from "./executor.js";
 import { HttpExecutor } from "./http-executor.js";
 import { ModuleExecutor } from "./module-executor.js";
 import { Slots, type Slot } from "./slots.js";
@@ -38,6 +38,8 @@ export interface PoolCounts {
   readonly done: number;
   readonly failed: number;
   readonly timedOut: number;
+  /** Idle slots paused so no job server wakes them (LISTENING_SLOTS). */
+  readonly parked: number;
 }
 
 interface RunningJob {
@@ -45,21 +47,35 @@ interface RunningJob {
   readonly slot: Slot;
   /** Ends the job now with `outcome` (its executor is aborted). */
   end(outcome: JobOutcome, reason: Error): void;
+  /** Its job server connection dropped: the executor is aborted, nothing is sent (the server requeues the job). */
+  lost(reason: Error): void;
 }
 
 function makeExecutor(executor: Executor, slots: number): JobExecutor {
   return executor.kind === "http" ? new HttpExecutor({ uri: executor.uri, format: executor.format, sockets: slots }) : new ModuleExecutor({ specifier: executor.specifier, exportName: executor.exportName, threads: slots });
 }
 
+/**
+ * Idle slots that stay asleep at the job servers (PRE_SLEEP) while the pool is idle; its other
+ * idle slots are parked: paused, so no server wakes them. A slot parks when its job ends while this
+ * many other slots are asleep (the servers had no job for them), and parked slots are resumed as
+ * soon as no idle slot listens any more. gearmand wakes every sleeping worker of a function for
+ * each job, which made every idle slot of a large pool wake, grab and sleep again per job.
+ */
+const LISTENING_SLOTS = 2;
+
 export class ServePool {
   private config: PoolConfig;
-  private readonly worker: GearmanWorker;
   private readonly slots: Slots;
   private executor: JobExecutor;
   /** Jobs running on each executor: a replaced one is closed when its last job ends. */
   private readonly executorJobs = new Map<JobExecutor, number>();
   private readonly running = new Set<RunningJob>();
   private registered = new Set<string>();
+  /** Per job server, the slots connected to it now: the log speaks of the pool's connection, not of each slot's. */
+  private readonly connected = new Map<string, Set<number>>();
+  /** Idle slots whose workers are paused (see LISTENING_SLOTS). */
+  private readonly parked = new Set<Slot>();
   private done = 0;
   private failed = 0;
   private timedOutCount = 0;
@@ -67,19 +83,73 @@ export class ServePool {
 
   constructor(config: PoolConfig, private readonly context: PoolContext) {
     this.config = config;
-    this.slots = new Slots(config.workerCount);
     this.executor = makeExecutor(config.executor, config.workerCount);
     this.executorJobs.set(this.executor, 0);
-    this.worker = new GearmanWorker({
-      servers: context.servers.map(formatAddress),
-      clientId: `serve:${config.name}`.replace(/[^\x21-\x7e]/g, "_"),
-      concurrency: Math.max(1, config.workerCount),
-      connectTimeoutMs: context.connectTimeoutMs,
+    this.registered = this.wantedFunctions();
+    this.slots = new Slots({ makeWorker: (slot) => this.makeWorker(slot), drainMs: () => this.maxRunningSeconds() * 1000 + 5000 });
+    this.slots.resize(config.workerCount);
+  }
+
+  /** Idle slots that are not parked nor being removed: asleep at the job servers, or asking them. */
+  private listening(): number {
+    let n = 0;
+    for (const slot of this.slots.all) if (slot.job === undefined && !slot.removing && !this.parked.has(slot)) n++;
+    return n;
+  }
+
+  /** Idle, unparked slots other than `except` whose workers are asleep at every job server. */
+  private asleep(except: Slot): number {
+    let n = 0;
+    for (const slot of this.slots.all) if (slot !== except && slot.job === undefined && !slot.removing && !this.parked.has(slot) && this.slots.workerOf(slot)?.asleep) n++;
+    return n;
+  }
+
+  /** Resumes parked slots until LISTENING_SLOTS idle slots listen (after the last listening slot took a job, or slots went). */
+  private balance(): void {
+    for (const slot of this.parked) {
+      if (this.listening() >= LISTENING_SLOTS) return;
+      if (slot.removing) this.parked.delete(slot);
+      if (slot.job !== undefined || slot.removing) continue;
+      this.parked.delete(slot);
+      this.slots.workerOf(slot)?.resume();
+    }
+  }
+
+  private maxRunningSeconds(): number {
+    return this.config.maxRunningTime ?? this.context.maxRunningTime;
+  }
+
+  private makeWorker(slot: Slot): GearmanWorker {
+    const { name } = this.config;
+    const { log } = this.context;
+    const worker = new GearmanWorker({
+      servers: this.context.servers.map(formatAddress),
+      clientId: `serve:${name}:${slot.id}`.replace(/[^\x21-\x7e]/g, "_"),
+      concurrency: 1,
+      connectTimeoutMs: this.context.connectTimeoutMs,
     });
-    this.worker.on("connect", (server: string) => context.log("info", `pool=${config.name} connected to ${server}`));
-    this.worker.on("disconnect", (server: string, error: Error) => context.log("warn", `pool=${config.name} lost ${server}: ${error.message}; reconnecting`));
-    this.worker.on("error", (error: Error) => context.log("warn", `pool=${config.name} job server error: ${error.message}`));
-    this.syncFunctions();
+    const handle = (job: WorkerJob) => this.handle(slot, job);
+    for (const func of this.registered) worker.register(func, handle);
+    if (this.listening() >= LISTENING_SLOTS) {
+      worker.pause();
+      this.parked.add(slot);
+    }
+    worker.on("connect", (server: string) => {
+      const slots = this.connected.get(server) ?? new Set<number>();
+      this.connected.set(server, slots.add(slot.id));
+      if (slots.size === 1) log("info", `pool=${name} connected to ${server}`);
+    });
+    worker.on("disconnect", (server: string, error: Error) => {
+      for (const running of this.running) if (running.slot === slot && running.job.server === server) running.lost(error);
+      const slots = this.connected.get(server);
+      const wasConnected = slots?.delete(slot.id) ?? false;
+      if (slot.removing) return; // closed on purpose: a shrink, a removed pool, a stop
+      // The pool lost the server when its last slot did; a failed attempt is told once per round, by the first slot.
+      const poolWide = wasConnected ? slots!.size === 0 : !slots?.size && this.slots.all[0] === slot;
+      log(poolWide ? "warn" : "debug", `pool=${name}${poolWide ? "" : ` slot=${slot.id}`} lost ${server}: ${error.message}; reconnecting`);
+    });
+    worker.on("error", (error: Error) => log("warn", `pool=${name} job server error: ${error.message}`));
+    return worker;
   }
 
   get name(): string {
@@ -91,7 +161,7 @@ export class ServePool {
   }
 
   start(): this {
-    this.worker.start();
+    this.slots.start();
     return this;
   }
 
@@ -101,7 +171,7 @@ export class ServePool {
   }
 
   counts(): PoolCounts {
-    return { slots: this.slots.all.length, busy: this.slots.busy, done: this.done, failed: this.failed, timedOut: this.timedOutCount };
+    return { slots: this.slots.all.length, busy: this.slots.busy, done: this.done, failed: this.failed, timedOut: this.timedOutCount, parked: this.parked.size };
   }
 
   view(): SlotView {
@@ -129,15 +199,22 @@ export class ServePool {
       this.executorJobs.set(this.executor, 0);
       this.releaseExecutor(old, 0);
     } else this.executor.resize?.(next.workerCount);
-    this.slots.resize(next.workerCount);
-    this.worker.setConcurrency(Math.max(1, next.workerCount));
     this.syncFunctions();
+    this.slots.resize(next.workerCount);
+    this.balance();
   }
 
+  private wantedFunctions(): Set<string> {
+    return new Set(this.retiring ? [] : this.config.functions);
+  }
+
+  /** Registers and unregisters the difference on every slot that stays (new slots register what is wanted then). */
   private syncFunctions(): void {
-    const wanted = new Set(this.config.workerCount > 0 && !this.retiring ? this.config.functions : []);
-    for (const func of this.registered) if (!wanted.has(func)) this.worker.unregister(func);
-    for (const func of wanted) if (!this.registered.has(func)) this.worker.register(func, this.handle);
+    const wanted = this.wantedFunctions();
+    for (const [slot, worker] of this.slots.live()) {
+      for (const func of this.registered) if (!wanted.has(func)) worker.unregister(func);
+      for (const func of wanted) if (!this.registered.has(func)) worker.register(func, (job: WorkerJob) => this.handle(slot, job));
+    }
     this.registered = wanted;
   }
 
@@ -147,9 +224,7 @@ export class ServePool {
    */
   async retire(): Promise<void> {
     this.retiring = true;
-    this.slots.removeAll();
-    const limit = this.config.maxRunningTime ?? this.context.maxRunningTime;
-    await this.worker.stop({ deadlineMs: limit * 1000 + 5000 });
+    await this.slots.removeAll();
     for (const running of this.running) running.end("stopped", stoppedAtOnce());
     await this.closeExecutors();
   }
@@ -157,9 +232,8 @@ export class ServePool {
   /** Fails every running job at once and closes (second signal). */
   async abort(): Promise<void> {
     this.retiring = true;
-    this.slots.removeAll();
     for (const running of this.running) running.end("stopped", stoppedAtOnce());
-    await this.worker.close();
+    await this.slots.closeAll();
     await this.closeExecutors();
   }
 
@@ -175,23 +249,25 @@ export class ServePool {
     else if (this.executorJobs.delete(executor)) void executor.close();
   }
 
-  private readonly handle = (job: WorkerJob): Promise<void> => {
+  private handle(slot: Slot, job: WorkerJob): Promise<void> {
     const { name } = this.config;
-    const seconds = this.config.maxRunningTime ?? this.context.maxRunningTime;
+    const seconds = this.maxRunningSeconds();
     const executor = this.executor;
     this.releaseExecutor(executor, 1);
-    const slot = this.slots.take({ func: job.func, handle: job.handle, unique: job.unique, startedAt: Date.now() });
+    slot.job = { func: job.func, handle: job.handle, unique: job.unique, startedAt: Date.now() };
+    // A parked slot can still get a job its grab was already asking for when it was parked.
+    this.parked.delete(slot);
+    if (this.listening() === 0) this.balance();
     const started = performance.now();
-    const controller = new AbortController();
+    const abort = new JobAbort();
     const { log, metrics } = this.context;
-    const where = `pool=${name} function=${job.func} handle=${job.handle}`;
+    const where = () => `pool=${name} function=${job.func} handle=${job.handle}`;
     return new Promise<void>((resolve) => {
       let ended = false;
       const finish = (outcome: JobOutcome, send: () => void, httpStatus?: number) => {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
-        job.signal.removeEventListener("abort", onLost);
         send();
         const elapsed = (performance.now() - started) / 1000;
         if (outcome === "complete") this.done++;
@@ -199,31 +275,34 @@ export class ServePool {
         else if (outcome !== "lost") this.failed++;
         metrics.jobEnded(name, job.func, outcome, elapsed, httpStatus);
         this.running.delete(running);
-        this.slots.release(slot);
+        slot.job = undefined;
         this.releaseExecutor(executor, -1);
+        // Enough slots listen already: this one parks before its worker asks for the next job.
+        if (!slot.removing && this.asleep(slot) >= LISTENING_SLOTS) {
+          this.slots.workerOf(slot)?.pause();
+          this.parked.add(slot);
+        }
         resolve();
       };
       const running: RunningJob = {
         job,
         slot,
         end: (outcome, reason) => {
-          controller.abort(reason);
+          abort.abort(reason);
           finish(outcome, () => {
-            log("warn", `${where} failed: ${reason.message}`);
+            log("warn", `${where()} failed: ${reason.message}`);
             job.fail();
           });
+        },
+        lost: (reason) => {
+          abort.abort(reason);
+          finish("lost", () => log("warn", `${where()} abandoned: ${reason.message}; its job server requeues it`));
         },
       };
       this.running.add(running);
       const timer = setTimeout(() => running.end("timeout", timedOut(seconds)), seconds * 1000);
-      const onLost = () => {
-        controller.abort(job.signal.reason);
-        finish("lost", () => log("warn", `${where} abandoned: ${(job.signal.reason as Error)?.message ?? job.signal.reason}; its job server requeues it`));
-      };
-      job.signal.addEventListener("abort", onLost, { once: true });
-      const input: JobInput = { func: job.func, handle: job.handle, unique: job.unique, workload: job.data };
-      const progress = { sendStatus: (n: number, d: number) => job.sendStatus(n, d), sendData: (data: Uint8Array) => job.sendData(data) };
-      executor.run(input, progress, controller.signal).then((outcome: Outcome) => {
+      // The job itself carries what a module handler may send while it runs (status, data).
+      executor.run({ func: job.func, handle: job.handle, unique: job.unique, workload: job.data }, job, abort).then((outcome: Outcome) => {
         if (ended) return;
         metrics.endpointTime(name, (performance.now() - started) / 1000);
         if (outcome.kind === "complete") finish("complete", () => job.complete(outcome.data));
@@ -232,12 +311,12 @@ export class ServePool {
           finish(
             "bad_reply",
             () => {
-              log("warn", `${where} failed: ${outcome.reason}`);
+              log("warn", `${where()} failed: ${outcome.reason}`);
               job.fail();
             },
             outcome.httpStatus,
           );
       });
     });
-  };
+  }
 }

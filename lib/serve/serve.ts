@@ -17,6 +17,7 @@ import { ServeMetrics } from "./serve-metrics.js";
 import { silentLog, type ServeLog } from "./serve-log.js";
 import type { Slot } from "./slots.js";
 import { ConfigWatcher } from "./config-watcher.js";
+import path from "node:path";
 
 export interface ServeOptions {
   /** The jobsconfig file (Driveshaft's JSON). */
@@ -92,7 +93,14 @@ export class Serve {
 
   start(): this {
     for (const pool of this.config.pools.values()) this.startPool(pool);
-    if (this.options.watch !== false) this.watcher = new ConfigWatcher(this.config.file, () => void this.reload());
+    if (this.options.watch !== false) {
+      try {
+        this.watcher = new ConfigWatcher(this.config.file, () => void this.reload());
+      } catch (error) {
+        // e.g. --user switched to a user who may not read the jobsconfig's directory: serving matters more than watching.
+        this.log("warn", `cannot watch ${path.dirname(this.config.file)} for changes to ${path.basename(this.config.file)}: ${(error as Error).message}; it is read again on SIGHUP only`);
+      }
+    }
     this.log("info", `serving ${this.config.pools.size} pool(s) from ${this.config.file} on ${this.config.servers.map(formatAddress).join(", ")}`);
     return this;
   }

@@ -1,9 +1,19 @@
 /**
- * A pool's slots: each runs one job at a time. A slot has a process-wide id
- * (the Thread-ID of the status port's `threads` lines), is idle or busy with
- * one job, and is flagged for removal when its pool shrinks or stops (a busy
- * one is removed when its job ends).
+ * A pool's slots. A slot runs one job at a time on a Gearman worker of its
+ * own (concurrency 1, one connection to every job server), as a Driveshaft
+ * thread does: every idle slot has its own GRAB_JOB or PRE_SLEEP standing at
+ * each server, so a queued job goes to a free slot in one round trip
+ * instead of waiting behind the grabs of the pool's other slots (one worker
+ * for the whole pool grabs once per server at a time, which capped a pool
+ * at one job per job server round trip).
+ *
+ * A slot has a process-wide id (the Thread-ID of the status port's
+ * `threads` lines), is idle or busy with one job, and is flagged for
+ * removal when its pool shrinks or stops: its worker stops taking jobs, the
+ * job it runs (or one a grab already on its way brings) finishes, then the
+ * slot is gone.
  */
+import type { GearmanWorker } from "../gearman/index.js";
 
 export interface BusySlot {
   readonly func: string;
@@ -18,14 +28,22 @@ export interface Slot {
   removing: boolean;
 }
 
+export interface SlotsOptions {
+  /** A worker for `slot`, its functions registered, not started. */
+  readonly makeWorker: (slot: Slot) => GearmanWorker;
+  /** How long a removed slot's running job may go on before its connections close (ms). */
+  readonly drainMs: () => number;
+}
+
 let nextId = 1;
 
 export class Slots {
   private readonly slots: Slot[] = [];
+  private readonly workers = new Map<Slot, GearmanWorker>();
+  private readonly removals = new Set<Promise<void>>();
+  private started = false;
 
-  constructor(count: number) {
-    this.resize(count);
-  }
+  constructor(private readonly options: SlotsOptions) {}
 
   /** Slots now: idle, busy and being removed. */
   get all(): readonly Slot[] {
@@ -33,56 +51,77 @@ export class Slots {
   }
 
   get busy(): number {
-    return this.slots.filter((slot) => slot.job !== undefined).length;
+    let busy = 0;
+    for (const slot of this.slots) if (slot.job !== undefined) busy++;
+    return busy;
   }
 
   /** Slots that are not being removed: the pool's worker_count once a resize settled. */
   get kept(): number {
-    return this.slots.filter((slot) => !slot.removing).length;
+    let kept = 0;
+    for (const slot of this.slots) if (!slot.removing) kept++;
+    return kept;
   }
 
-  /** Grows by adding idle slots, shrinks by removing idle slots first and flagging busy ones. Running jobs are never touched. */
+  /** The worker of `slot`, until the slot is gone. */
+  workerOf(slot: Slot): GearmanWorker | undefined {
+    return this.workers.get(slot);
+  }
+
+  /** The slots that are not being removed, with their workers (to register or unregister functions on). */
+  live(): [Slot, GearmanWorker][] {
+    return [...this.workers].filter(([slot]) => !slot.removing);
+  }
+
+  /** Connects every slot's worker; slots added later connect as they are added. */
+  start(): void {
+    this.started = true;
+    for (const worker of this.workers.values()) worker.start();
+  }
+
+  /** Grows by adding slots, shrinks by removing idle slots first, then busy ones (their jobs finish first). */
   resize(count: number): void {
     let kept = this.kept;
-    while (kept < count) {
-      const flagged = this.slots.find((slot) => slot.removing);
-      if (flagged) flagged.removing = false;
-      else this.slots.push({ id: nextId++, job: undefined, removing: false });
-      kept++;
-    }
-    for (let i = this.slots.length - 1; i >= 0 && kept > count; i--) {
-      const slot = this.slots[i];
-      if (slot.removing || slot.job !== undefined) continue;
-      this.slots.splice(i, 1);
-      kept--;
-    }
-    for (let i = this.slots.length - 1; i >= 0 && kept > count; i--) {
-      const slot = this.slots[i];
-      if (slot.removing) continue;
-      slot.removing = true;
-      kept--;
-    }
-  }
-
-  /** Takes an idle slot for a job (one flagged for removal when a job arrives after a shrink). */
-  take(job: BusySlot): Slot {
-    let slot = this.slots.find((s) => s.job === undefined && !s.removing);
-    if (!slot) {
-      slot = { id: nextId++, job: undefined, removing: true };
+    for (; kept < count; kept++) {
+      const slot: Slot = { id: nextId++, job: undefined, removing: false };
+      const worker = this.options.makeWorker(slot);
       this.slots.push(slot);
+      this.workers.set(slot, worker);
+      if (this.started) worker.start();
     }
-    slot.job = job;
-    return slot;
+    for (const wantIdle of [true, false]) {
+      for (let i = this.slots.length - 1; i >= 0 && kept > count; i--) {
+        const slot = this.slots[i];
+        if (slot.removing || (slot.job === undefined) !== wantIdle) continue;
+        this.remove(slot);
+        kept--;
+      }
+    }
   }
 
-  /** The job on `slot` ended: it is idle again, or gone if it was being removed. */
-  release(slot: Slot): void {
-    slot.job = undefined;
-    if (slot.removing) this.slots.splice(this.slots.indexOf(slot), 1);
+  private remove(slot: Slot): void {
+    slot.removing = true;
+    const worker = this.workers.get(slot)!;
+    const removal = worker.stop({ deadlineMs: this.options.drainMs() }).finally(() => {
+      this.workers.delete(slot);
+      const at = this.slots.indexOf(slot);
+      if (at >= 0) this.slots.splice(at, 1);
+      this.removals.delete(removal);
+    });
+    this.removals.add(removal);
   }
 
-  /** Flags every slot for removal (the pool is stopping): idle ones go at once. */
-  removeAll(): void {
+  /** Removes every slot (the pool is stopping); resolves when their jobs ended and their connections are closed. */
+  async removeAll(): Promise<void> {
     this.resize(0);
+    while (this.removals.size > 0) await Promise.all(this.removals);
+  }
+
+  /** Closes every slot's connections at once (running jobs are abandoned). */
+  async closeAll(): Promise<void> {
+    for (const slot of this.slots) slot.removing = true;
+    const workers = [...this.workers.values()];
+    await Promise.all(workers.map((worker) => worker.close()));
+    while (this.removals.size > 0) await Promise.all(this.removals);
   }
 }

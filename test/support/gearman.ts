@@ -9,8 +9,8 @@ export interface LineProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startLineProcess(command: string, args: string[]): LineProcess {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+export function startLineProcess(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): LineProcess {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   let buffer = "";
