@@ -4,7 +4,7 @@
  */
 import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import path from "node:path";
 import os from "node:os";
@@ -159,6 +159,50 @@ describe("local cluster's private directory", () => {
     }
     assert.deepEqual(readdirSync(long), [], "the directory it made is removed");
     rmSync(long, { recursive: true, force: true });
+  });
+
+  it("removes the directory a killed process's cluster left behind, and never a live cluster's", async () => {
+    const script = [
+      `import { MakePool } from ${JSON.stringify(new URL("../lib/index.js", import.meta.url).href)};`,
+      `const pool = await MakePool(undefined, { local: { workers: 1, threads: 1 } });`,
+      `const [node] = await pool.ping(5000);`,
+      `const dir = pool.channels.cluster.jobServers[0].slice("unix:".length).replace(/\\/jobs\\.sock$/, "");`,
+      `console.log(JSON.stringify({ dir, node: node.pid }));`,
+      `setInterval(() => {}, 1000);`,
+    ].join("\n");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let left: { dir: string; node: number } | undefined;
+    const live = await LocalCluster.start({ workers: 1 });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout!.on("data", (chunk) => {
+          out += chunk;
+          if (out.includes("\n")) resolve(out.split("\n")[0]);
+        });
+        child.once("exit", (code) => reject(new Error(`the child exited (${code}) before its cluster was up`)));
+      });
+      left = JSON.parse(line) as { dir: string; node: number };
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+      assert.ok(statSync(path.join(left.dir, "jobs.sock")).isSocket(), "the killed process left its directory and socket");
+      const next = await LocalCluster.start({ workers: 1 });
+      await next.close();
+      assert.equal(existsSync(left.dir), false, "the next local cluster removed it");
+      assert.ok(statSync(path.join(live.directory!, "jobs.sock")).isSocket(), "a running cluster's directory stays");
+    } finally {
+      child.kill("SIGKILL");
+      if (left) {
+        try {
+          process.kill(left.node, "SIGKILL");
+        } catch {
+          // already gone with its parent
+        }
+        rmSync(left.dir, { recursive: true, force: true });
+      }
+      await live.close();
+    }
   });
 
   it("refuses a secret option that is not a boolean, naming it", async () => {

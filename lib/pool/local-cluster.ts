@@ -14,7 +14,8 @@
  * cluster secret so that every chunk and command is signed and nothing another
  * user submits runs.
  *
- *   start() ──► mkdtemp DIR (0700) ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
+ *   start() ──► remove this user's abandoned DIRs (stale-clusters.ts) ──► mkdtemp DIR (0700)
+ *           ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
  *   close() ──► stop the nodes ──► close the server ──► remove DIR
  */
 import fs from "node:fs";
@@ -23,6 +24,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
+import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface LocalClusterOptions {
@@ -95,8 +97,9 @@ export class LocalCluster {
       const { host, port } = await server.listen();
       return new LocalCluster(server, `${host}:${port}`, undefined, randomBytes(32).toString("base64url"), filled);
     }
+    for (const stale of await removeStaleLocalClusters(os.tmpdir())) filled.log?.(`removed ${stale}, left by a local cluster whose process was killed`);
     // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
-    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-"));
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), LOCAL_CLUSTER_PREFIX));
     try {
       const longest = Buffer.byteLength(path.join(directory, "commands"));
       if (longest > MAX_SOCKET_PATH) {
