@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { MakePool, type ClusterPool } from "../lib/index.js";
+import { AdminClient } from "../lib/gearman/index.js";
 import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { eventually, startLineProcess } from "./support/gearman.js";
@@ -215,10 +216,21 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       assert.match(restart.stdout, /2 worker nodes told to restart/);
       // Back means new pids: a node that acknowledged the restart may still answer a ping on its way out,
       // and a quit sent to it then would miss the process that replaces it.
-      await eventually(async () => {
+      const after = await eventually(async () => {
         const pids = await pingedPids(cluster.configFile);
-        return pids.length === 2 && pids.every((pid) => !before.includes(pid));
+        return pids.length === 2 && pids.every((pid) => !before.includes(pid)) && pids;
       }, 20_000, "both nodes back with new pids");
+      // kill-workers tells the nodes the job server lists; a node answers pings as soon as its channels are up,
+      // a moment before its Gearman worker has registered: wait for both registrations (node ids carry the pid).
+      const admin = new AdminClient(cluster.server.url);
+      try {
+        await eventually(async () => {
+          const registered = (await admin.workers()).filter((w) => w.functions.includes("glimpse_map"));
+          return after.every((pid) => registered.some((w) => w.clientId.includes(`:${pid}:`)));
+        }, 20_000, "both new nodes registered at the job server");
+      } finally {
+        await admin.close();
+      }
       const kill = await cli(["-c", cluster.configFile, "kill-workers"]);
       assert.equal(kill.code, 0, kill.stderr);
       assert.match(kill.stdout, /2 worker nodes told to quit/);
