@@ -32,6 +32,26 @@ const COST_SCRAPES = 300;
 const PLAIN = embedded();
 const SCRAPED = embedded({ metrics: true });
 
+type RunningServer = Awaited<ReturnType<ServerContender["start"]>>;
+
+/** A server's first scrapes load and compile its HTTP and exposition code (tens of ms, once in its life): part of the warm-up. */
+async function warmScrapes(url: string): Promise<void> {
+  const warm = new http.Agent({ keepAlive: false });
+  for (let i = 0; i < 5; i++) await get(url, warm);
+}
+
+/** `jobs` at IN_FLIGHT on `server`, its /metrics scraped every second into `scrapes` when given: jobs/s and server CPU µs per job. */
+async function loadStretch(server: RunningServer, jobs: number, signal: AbortSignal, scrapes?: Scrapes): Promise<{ jobsPerSecond: number; cpuPerJob: number }> {
+  const stop = scrapes ? scrapeEverySecond(server.metricsUrl!, scrapes) : undefined;
+  try {
+    const cpuBefore = cpuSeconds(server.pid);
+    const result = await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs, signal });
+    return { jobsPerSecond: result.jobsPerSecond, cpuPerJob: ((cpuSeconds(server.pid) - cpuBefore) / jobs) * 1e6 };
+  } finally {
+    await stop?.();
+  }
+}
+
 export const metricsScrape: BenchCase = {
   name: "metrics-scrape",
   workload: `the embedded job server, 8-byte echo jobs from one raw client to 2 raw echo workers, ${IN_FLIGHT} in flight, ${JOBS} jobs a round after ${WARMUP_JOBS} warm-up jobs; without metrics, and with --metrics-port scraped (GET /metrics) every ${SCRAPE_EVERY_MS} ms during the load (5 scrapes in the warm-up); ${ROUNDS} rounds on fresh servers, alternating which goes first; then ${SEGMENTS} segments of ${JOBS / 2} jobs on one metrics server, scraped every second or not in turn (ABBA); jobs/s is the median round or segment`,
@@ -57,20 +77,10 @@ export const metricsScrape: BenchCase = {
           const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
           try {
             await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: WARMUP_JOBS, signal });
-            if (server.metricsUrl) {
-              // A server's first scrapes load and compile its HTTP and exposition code (tens of ms, once in its life): part of the warm-up.
-              const warm = new http.Agent({ keepAlive: false });
-              for (let i = 0; i < 5; i++) await get(server.metricsUrl, warm);
-            }
-            const stop = server.metricsUrl ? scrapeEverySecond(server.metricsUrl, scrapes) : undefined;
-            try {
-              const cpuBefore = cpuSeconds(server.pid);
-              const result = await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: JOBS, signal });
-              cpu.get(contender.name)!.push(((cpuSeconds(server.pid) - cpuBefore) / JOBS) * 1e6);
-              jps.get(contender.name)!.push(result.jobsPerSecond);
-            } finally {
-              await stop?.();
-            }
+            if (server.metricsUrl) await warmScrapes(server.metricsUrl);
+            const stretch = await loadStretch(server, JOBS, signal, server.metricsUrl ? scrapes : undefined);
+            cpu.get(contender.name)!.push(stretch.cpuPerJob);
+            jps.get(contender.name)!.push(stretch.jobsPerSecond);
           } finally {
             for (const worker of workers) worker.close();
           }
@@ -100,19 +110,12 @@ export const metricsScrape: BenchCase = {
         const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
         try {
           await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: WARMUP_JOBS, signal });
-          const warm = new http.Agent({ keepAlive: false });
-          for (let i = 0; i < 5; i++) await get(server.metricsUrl!, warm);
+          await warmScrapes(server.metricsUrl!);
           for (let s = 0; s < SEGMENTS; s++) {
             const scraped = s % 4 === 0 || s % 4 === 3;
-            const stop = scraped ? scrapeEverySecond(server.metricsUrl!, { count: 0, ms: [], bytes: 0 }) : undefined;
-            try {
-              const cpuBefore = cpuSeconds(server.pid);
-              const result = await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: JOBS / 2, signal });
-              (scraped ? segments.scrapedCpu : segments.unscrapedCpu).push(((cpuSeconds(server.pid) - cpuBefore) / (JOBS / 2)) * 1e6);
-              (scraped ? segments.scraped : segments.unscraped).push(result.jobsPerSecond);
-            } finally {
-              await stop?.();
-            }
+            const stretch = await loadStretch(server, JOBS / 2, signal, scraped ? { count: 0, ms: [], bytes: 0 } : undefined);
+            (scraped ? segments.scrapedCpu : segments.unscrapedCpu).push(stretch.cpuPerJob);
+            (scraped ? segments.scraped : segments.unscraped).push(stretch.jobsPerSecond);
           }
         } finally {
           for (const worker of workers) worker.close();

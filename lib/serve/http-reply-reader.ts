@@ -84,12 +84,7 @@ export class ReplyReader {
           continue;
         }
         case "fixed": {
-          if (this.buffer.length === 0) return undefined;
-          const take = Math.min(this.remaining, this.buffer.length);
-          this.addBody(this.buffer.subarray(0, take));
-          this.buffer = this.buffer.subarray(take);
-          this.remaining -= take;
-          if (this.remaining > 0) return undefined;
+          if (!this.takeBody()) return undefined;
           this.state = "done";
           return this.reply(this.keepAlive);
         }
@@ -108,12 +103,7 @@ export class ReplyReader {
           continue;
         }
         case "chunk-data": {
-          if (this.buffer.length === 0) return undefined;
-          const take = Math.min(this.remaining, this.buffer.length);
-          this.addBody(this.buffer.subarray(0, take));
-          this.buffer = this.buffer.subarray(take);
-          this.remaining -= take;
-          if (this.remaining > 0) return undefined;
+          if (!this.takeBody()) return undefined;
           this.state = "chunk-end";
           continue;
         }
@@ -180,6 +170,16 @@ export class ReplyReader {
       this.keepAlive = false;
     }
     return false;
+  }
+
+  /** Moves up to `remaining` buffered bytes into the body; true once `remaining` reached 0. */
+  private takeBody(): boolean {
+    if (this.buffer.length === 0) return false;
+    const take = Math.min(this.remaining, this.buffer.length);
+    this.addBody(this.buffer.subarray(0, take));
+    this.buffer = this.buffer.subarray(take);
+    this.remaining -= take;
+    return this.remaining === 0;
   }
 
   private addBody(bytes: Buffer): void {
