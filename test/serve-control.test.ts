@@ -14,6 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { missingPeer } from "./support/peers.js";
+import { makeCertificates } from "./support/certificates.js";
 import { GearmanClient, AdminClient, JobError } from "../lib/gearman/index.js";
 import { StatusPort, MetricsExporter } from "../lib/serve/index.js";
 import { jobServerKinds, CLI_PATH, type RunningJobServer } from "./support/job-servers.js";
@@ -336,13 +337,9 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       it("POSTs to an https endpoint whose certificate it trusts (NODE_EXTRA_CA_CERTS), over one kept connection; an untrusted one fails the job naming the certificate error", { skip: missingPeer("openssl") }, async () => {
         const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-https-"));
         const at = (name: string) => path.join(dir, name);
-        const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("ca.key"), "-out", at("ca.pem"), "-days", "2", "-subj", "/CN=serve test CA");
-        writeFileSync(at("endpoint.ext"), "subjectAltName=IP:127.0.0.1\n");
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", at("endpoint.key"), "-out", at("endpoint.csr"), "-subj", "/CN=127.0.0.1");
-        openssl("x509", "-req", "-in", at("endpoint.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("endpoint.pem"), "-days", "2", "-extfile", at("endpoint.ext"));
+        const certificates = makeCertificates(dir);
         const sockets = new Set<string>();
-        const secure = https.createServer({ key: readFileSync(at("endpoint.key")), cert: readFileSync(at("endpoint.pem")) }, (req, res) => {
+        const secure = https.createServer({ key: readFileSync(certificates.serverKey), cert: readFileSync(certificates.serverCert) }, (req, res) => {
           sockets.add(`${req.socket.remotePort}`);
           req.resume();
           req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ gearman_ret: 0, response_string: "over tls" })));
@@ -353,7 +350,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           const file = at("jobs.json");
           writeFileSync(file, JSON.stringify({ gearman_servers_list: [server.url], pools_list: { Tls: { job_processing_uri: url, worker_count: 1, jobs_list: ["tls_job"] } } }));
           for (const trusted of [true, false]) {
-            const env = { ...process.env, NODE_EXTRA_CA_CERTS: trusted ? at("ca.pem") : "" };
+            const env = { ...process.env, NODE_EXTRA_CA_CERTS: trusted ? certificates.ca : "" };
             const serve = startLineProcess(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file], { env });
             try {
               await serve.waitFor(/^glimpse-cluster serve: 1 pool/);

@@ -8,8 +8,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { GearmanClient, GearmanWorker, AdminClient, type GearmanTlsOptions } from "../lib/gearman/index.js";
@@ -18,20 +17,7 @@ import { embedded, type RunningJobServer } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { assertOnlySentinelRuns, created } from "./support/withdrawn-job.js";
 import { missingPeer } from "./support/peers.js";
-
-/** A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a self-signed one. */
-function makeCertificates(dir: string): Record<"ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey" | "rogueCert" | "rogueKey", string> {
-  const at = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("ca.key"), "-out", at("ca.pem"), "-days", "2", "-subj", "/CN=glimpse test CA");
-  writeFileSync(at("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", at("server.key"), "-out", at("server.csr"), "-subj", "/CN=127.0.0.1");
-  openssl("x509", "-req", "-in", at("server.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("server.pem"), "-days", "2", "-extfile", at("server.ext"));
-  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", at("client.key"), "-out", at("client.csr"), "-subj", "/CN=glimpse member");
-  openssl("x509", "-req", "-in", at("client.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("client.pem"), "-days", "2");
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("rogue.key"), "-out", at("rogue.pem"), "-days", "2", "-subj", "/CN=rogue");
-  return { ca: at("ca.pem"), serverCert: at("server.pem"), serverKey: at("server.key"), clientCert: at("client.pem"), clientKey: at("client.key"), rogueCert: at("rogue.pem"), rogueKey: at("rogue.key") };
-}
+import { makeCertificates } from "./support/certificates.js";
 
 describe("TLS to the embedded job server", { skip: missingPeer("openssl") }, () => {
   let dir: string;
