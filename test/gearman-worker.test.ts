@@ -125,6 +125,80 @@ function statusOf(admin: AdminClient, func: string) {
   return admin.status().then((all) => all.find((s) => s.func === func));
 }
 
+/** A job server on a bare socket whose replies the test writes: sees every packet the worker sends, in order. */
+class ScriptedJobServer {
+  readonly packets: Packet[] = [];
+  private socket: net.Socket | undefined;
+  private readonly server = net.createServer((socket) => {
+    this.socket = socket;
+    const decoder = new FrameDecoder({ expect: "REQ", maxPacketSize: 1 << 20, peer: "worker", onPacket: (packet) => this.packets.push(packet) });
+    socket.on("data", (chunk) => decoder.push(chunk));
+    socket.on("error", () => {});
+  });
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  reply(bytes: Buffer): void {
+    this.socket!.write(bytes);
+  }
+
+  /** The names of the packets the worker sent, from the first of `from` on. */
+  names(from = 0): string[] {
+    return this.packets.slice(from).map((p) => p.name);
+  }
+
+  count(name: string): number {
+    return this.packets.filter((p) => p.name === name).length;
+  }
+
+  async close(): Promise<void> {
+    this.socket?.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe("GearmanWorker grabs on one connection", () => {
+  it("asks for a finished job's successor at once, beside a grab still unanswered; sleeps only once every grab is answered", async (t) => {
+    const scripted = new ScriptedJobServer();
+    const gate = new Gate();
+    const w = new GearmanWorker({ servers: await scripted.listen(), concurrency: 3 });
+    t.after(async () => {
+      await w.close();
+      await scripted.close();
+    });
+    w.register("piped", gate.handler).start();
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 1, 10_000, "the first grab");
+    const assign = (n: number) => scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: `H:${n}`, func: "piped", unique: "", data: `j${n}` }));
+    assign(1);
+    await gate.untilHeld(1);
+    // One job running, one grab out (sent when the job started): the third slot waits for that grab's answer.
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 2, 10_000, "a grab for the second slot");
+    gate.releaseOne();
+    // The finished job's slot is asked for with its result, while the second grab is still unanswered.
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 3, 10_000, "a grab for the freed slot beside the unanswered one");
+    assert.deepEqual(scripted.names().slice(-2), ["WORK_COMPLETE", "GRAB_JOB_UNIQ"]);
+    const before = scripted.packets.length;
+    scripted.reply(encodePacket("RES", "NO_JOB", {}));
+    // One grab still out: no PRE_SLEEP yet, and no new grab on a server that just said it has nothing.
+    assign(2);
+    await gate.untilHeld(1);
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 4, 10_000, "a grab after the job that came");
+    assert.deepEqual(scripted.names(before), ["GRAB_JOB_UNIQ"], "after NO_JOB with a grab out: no PRE_SLEEP, and the only grab follows the job that came");
+    scripted.reply(encodePacket("RES", "NO_JOB", {}));
+    await eventually(() => scripted.count("PRE_SLEEP") === 1, 10_000, "PRE_SLEEP once the last grab is answered");
+    assert.deepEqual(scripted.names(before), ["GRAB_JOB_UNIQ", "PRE_SLEEP"]);
+    assert.equal(w.asleep, true);
+    gate.releaseOne();
+    await eventually(() => scripted.count("WORK_COMPLETE") === 2, 10_000, "the second job's result");
+    assert.equal(scripted.count("GRAB_JOB_UNIQ"), 4, "asleep: a freed slot sends no grab until NOOP");
+    scripted.reply(encodePacket("RES", "NOOP", {}));
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 5, 10_000, "a grab after NOOP");
+  });
+});
+
 describe("GearmanWorker options", () => {
   it("rejects bad options with errors naming the option", () => {
     assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", concurrency: 0 }), /concurrency/);

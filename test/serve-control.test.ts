@@ -97,7 +97,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         const threads = await statusCommand(statusPort, "threads\n");
         assert.match(threads, new RegExp(`^\\d+\\tShop\\t0\\tjob_handle=${job.handle!.replace(/[.:]/g, "\\$&")} job_unique=uniq-7\\r$`, "m"));
         assert.match(threads, /^\d+\tShop\t0\tWaiting for work\r$/m);
-        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\tparked=[0-2]\r\n$/);
+        assert.match(await statusCommand(statusPort, "pools\n"), /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\r\n$/);
         const metrics = (await get(exporterPort, "/metrics")).body;
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",status="idle"\} 1$/m);
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",function="shop_stats",status="working"\} 1$/m);
@@ -216,52 +216,42 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     });
 
     describe("slots", () => {
-      it("gives each slot a connection of its own, registered once; shrunk while every slot is busy, the removed slots finish their jobs and then close", async () => {
+      it("takes a pool's jobs on one connection per job server, registered once, up to worker_count at once; shrunk while every slot is busy, the removed slots finish their jobs and the pool then runs one job at a time", async () => {
         const config = (count: number) => ({ gearman_servers_list: [server.url], pools_list: { Slots: { job_processing_uri: endpoint.url, worker_count: count, jobs_list: ["slot_a", "slot_b"] } } });
         const harness = startServe(config(3));
         const admin = new AdminClient(server.url);
         const slots = () => harness.serve.slots().find((p) => p.pool === "Slots")!.slots;
-        const slotWorkers = async () => (await admin.workers()).filter((w) => w.clientId.startsWith("serve:Slots:"));
+        const poolWorkers = async () => (await admin.workers()).filter((w) => w.clientId.startsWith("serve:Slots"));
         try {
-          await eventually(async () => (await slotWorkers()).filter((w) => w.functions.length === 2).length === 3, 10_000, "3 slot connections registered");
-          const workers = await slotWorkers();
-          assert.deepEqual(workers.map((w) => w.clientId).sort(), slots().map((slot) => `serve:Slots:${slot.id}`).sort());
-          for (const w of workers) assert.deepEqual([...w.functions].sort(), ["slot_a", "slot_b"]);
+          await eventually(async () => (await poolWorkers()).some((w) => w.functions.length === 2), 10_000, "the pool's connection registered");
+          const workers = await poolWorkers();
+          assert.deepEqual(workers.map((w) => w.clientId), ["serve:Slots"], "one connection for the pool's 3 slots");
+          assert.deepEqual([...workers[0].functions].sort(), ["slot_a", "slot_b"]);
 
           const heldBefore = endpoint.held.length;
-          const jobs = [1, 2, 3].map((i) => client.submitJob("slot_a", `hold-slot${i}`));
+          const jobs = [1, 2, 3, 4].map((i) => client.submitJob("slot_a", `hold-slot${i}`));
           const held = (await endpoint.waitHeld(heldBefore + 3)).slice(heldBefore);
+          assert.deepEqual(slots().map((slot) => slot.job?.func), ["slot_a", "slot_a", "slot_a"], "every slot busy");
           harness.write(config(1));
           await eventually(() => slots().filter((slot) => slot.removing).length === 2, 10_000, "2 busy slots flagged for removal");
           assert.equal(slots().length, 3);
-          assert.equal((await slotWorkers()).length, 3, "a busy slot keeps its connection until its job ends");
           for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
-          assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String), ["done:hold-slot1", "done:hold-slot2", "done:hold-slot3"]);
-          await eventually(async () => slots().length === 1 && (await slotWorkers()).length === 1, 10_000, "the removed slots gone with their connections");
-          assert.ok(!harness.log.some((line) => line.includes("pool=Slots") && line.includes(" lost ")), "a slot closed on purpose is no lost connection:\n" + harness.log.join("\n"));
-          assert.equal((await client.submitJob("slot_b", "after").result).toString(), "done:after");
+          assert.deepEqual((await Promise.all(jobs.slice(0, 3).map((job) => job.result))).map(String), ["done:hold-slot1", "done:hold-slot2", "done:hold-slot3"]);
+          // The fourth job waited at the job server; with one slot left it runs alone.
+          const [fourth] = (await endpoint.waitHeld(heldBefore + 4)).slice(heldBefore + 3);
+          await eventually(() => slots().length === 1, 10_000, "the removed slots gone");
+          const fifth = client.submitJob("slot_b", "hold-slot5");
+          await eventually(async () => (await admin.status()).find((f) => f.func === "slot_b")?.total === 1, 10_000, "the fifth job at the job server");
+          assert.equal(slots().filter((slot) => slot.job).length, 1);
+          assert.equal(endpoint.held.length, heldBefore + 4, "one slot: the fifth job waits while the fourth runs");
+          fourth.reply(ok("done:hold-slot4"));
+          assert.equal((await jobs[3].result).toString(), "done:hold-slot4");
+          (await endpoint.waitHeld(heldBefore + 5))[heldBefore + 4].reply(ok("done:after"));
+          assert.equal((await fifth.result).toString(), "done:after");
+          assert.ok(!harness.log.some((line) => line.includes("pool=Slots") && line.includes(" lost ")), "a shrink loses no connection:\n" + harness.log.join("\n"));
+          assert.equal((await poolWorkers()).length, 1);
         } finally {
           await admin.close();
-          await harness.close();
-        }
-      });
-
-      it("keeps two idle slots listening at the job server and parks the others, resumes them all when jobs come at once, and parks them again as jobs come one at a time", async () => {
-        const harness = startServe({ gearman_servers_list: [server.url], pools_list: { Park: { job_processing_uri: endpoint.url, worker_count: 6, jobs_list: ["park_job"] } } });
-        const park = () => harness.serve.summaries().find((p) => p.pool === "Park")!;
-        try {
-          assert.equal(park().parked, 4);
-          const heldBefore = endpoint.held.length;
-          const jobs = Array.from({ length: 6 }, (_, i) => client.submitJob("park_job", `hold-park${i}`));
-          const held = (await endpoint.waitHeld(heldBefore + 6)).slice(heldBefore);
-          assert.deepEqual([park().busy, park().parked], [6, 0], "every slot busy at once");
-          for (const h of held) h.reply(ok(`done:${h.job.fields.workload.toString()}`));
-          assert.deepEqual((await Promise.all(jobs.map((job) => job.result))).map(String).sort(), Array.from({ length: 6 }, (_, i) => `done:hold-park${i}`));
-          // A slot whose job ends while two others sleep at the server parks.
-          let sequential = 0;
-          while (park().parked < 4 && sequential < 60) assert.equal((await client.submitJob("park_job", `seq${sequential}`).result).toString(), `done:seq${sequential++}`);
-          assert.equal(park().parked, 4, `after ${sequential} jobs one at a time`);
-        } finally {
           await harness.close();
         }
       });

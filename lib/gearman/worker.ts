@@ -2,11 +2,12 @@
  * A Gearman worker over one or many job servers.
  *
  *   connect ──► SET_CLIENT_ID, CAN_DO / CAN_DO_TIMEOUT ──► GRAB_JOB_UNIQ
- *   GRAB_JOB_UNIQ (at most one outstanding per server, and only while running + outstanding grabs < concurrency)
- *     ├─ NO_JOB ──► PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
+ *   GRAB_JOB_UNIQ (only while running + outstanding grabs < concurrency; several may be out on one server)
+ *     ├─ NO_JOB ──► no more grabs there; once its last grab is answered: PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
  *     └─ JOB_ASSIGN_UNIQ ──► "job" event ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION
  *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server
  *   handler settles ──► slot free ──► grab on every awake server, starting after the last one served
+ *                       (sent with the job's WORK_COMPLETE, without waiting for grabs already out)
  *   connection lost ──► its jobs abandoned (signal aborts; the server requeues them) ──► reconnect ──► register again
  */
 import { EventEmitter } from "node:events";
@@ -39,8 +40,10 @@ interface Registration {
 
 /** The worker's state on one server connection. */
 class WorkerLink {
-  /** A GRAB_JOB_UNIQ is outstanding. */
-  grabbing = false;
+  /** GRAB_JOB_UNIQs sent and not answered yet. */
+  grabs = 0;
+  /** A NO_JOB came while other grabs were still out: no new grab here until a job comes or they are answered (then PRE_SLEEP). */
+  drained = false;
   /** PRE_SLEEP sent; waiting for NOOP. */
   sleeping = false;
   /** Jobs from this connection whose handlers have not settled. */
@@ -98,7 +101,7 @@ export class GearmanWorker extends EventEmitter {
     let connected = 0;
     for (const link of this.links) {
       if (!link.connection.connected) continue;
-      if (!link.sleeping || link.grabbing) return false;
+      if (!link.sleeping || link.grabs > 0) return false;
       connected++;
     }
     return connected > 0;
@@ -177,7 +180,8 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private onConnect(link: WorkerLink): void {
-    link.grabbing = false;
+    link.grabs = 0;
+    link.drained = false;
     link.sleeping = false;
     const { clientId } = this.options;
     if (clientId !== undefined) link.connection.send(encodePacket("REQ", "SET_CLIENT_ID", { id: clientId }));
@@ -187,7 +191,8 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private onDisconnect(link: WorkerLink, error: GearmanError): void {
-    link.grabbing = false;
+    link.grabs = 0;
+    link.drained = false;
     link.sleeping = false;
     for (const job of link.jobs) job.abandon(error);
     this.emit("disconnect", link.connection.name, error);
@@ -197,14 +202,14 @@ export class GearmanWorker extends EventEmitter {
 
   private outstandingGrabs(): number {
     let grabs = 0;
-    for (const link of this.links) if (link.grabbing) grabs++;
+    for (const link of this.links) grabs += link.grabs;
     return grabs;
   }
 
   private grab(link: WorkerLink): void {
-    if (this.stopping || this.paused || link.grabbing || link.sleeping || !link.connection.connected || this.functions.size === 0) return;
+    if (this.stopping || this.paused || link.sleeping || link.drained || !link.connection.connected || this.functions.size === 0) return;
     if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return;
-    link.grabbing = true;
+    link.grabs++;
     link.connection.send(encodePacket("REQ", "GRAB_JOB_UNIQ", {}));
   }
 
@@ -222,9 +227,13 @@ export class GearmanWorker extends EventEmitter {
         link.sleeping = false;
         return this.grab(link);
       case PacketType.NO_JOB:
-        link.grabbing = false;
-        link.sleeping = true;
-        link.connection.send(encodePacket("REQ", "PRE_SLEEP", {}));
+        if (link.grabs === 0) return; // unasked for: nothing to undo
+        link.grabs--;
+        link.drained = link.grabs > 0;
+        if (!link.drained) {
+          link.sleeping = true;
+          link.connection.send(encodePacket("REQ", "PRE_SLEEP", {}));
+        }
         // The slot this grab held may be taken on another server.
         this.grabEverywhere();
         return this.checkIdle();
@@ -253,8 +262,9 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private assign(link: WorkerLink, handle: string, func: string, unique: string, data: Buffer, exclusive: boolean): void {
-    if (!link.grabbing) return link.connection.drop(protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name));
-    link.grabbing = false;
+    if (link.grabs === 0) return link.connection.drop(protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name));
+    link.grabs--;
+    link.drained = false;
     const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), { server: link.connection.name, send: (bytes) => link.connection.send(bytes) });
     link.jobs.add(job);
     this.runningCount++;

@@ -1,19 +1,14 @@
 /**
- * A pool's slots. A slot runs one job at a time on a Gearman worker of its
- * own (concurrency 1, one connection to every job server), as a Driveshaft
- * thread does: every idle slot has its own GRAB_JOB or PRE_SLEEP standing at
- * each server, so a queued job goes to a free slot in one round trip
- * instead of waiting behind the grabs of the pool's other slots (one worker
- * for the whole pool grabs once per server at a time, which capped a pool
- * at one job per job server round trip).
+ * A pool's slots: each runs one job at a time, as a Driveshaft thread does,
+ * and there are worker_count of them. The jobs come on the pool's one
+ * Gearman worker (serve-pool.ts), whose concurrency is the number of slots
+ * kept; a job that arrives takes a free slot.
  *
  * A slot has a process-wide id (the Thread-ID of the status port's
  * `threads` lines), is idle or busy with one job, and is flagged for
- * removal when its pool shrinks or stops: its worker stops taking jobs, the
- * job it runs (or one a grab already on its way brings) finishes, then the
- * slot is gone.
+ * removal when its pool shrinks or stops: an idle slot goes at once, a busy
+ * one when its job ends.
  */
-import type { GearmanWorker } from "../gearman/index.js";
 
 export interface BusySlot {
   readonly func: string;
@@ -28,22 +23,10 @@ export interface Slot {
   removing: boolean;
 }
 
-export interface SlotsOptions {
-  /** A worker for `slot`, its functions registered, not started. */
-  readonly makeWorker: (slot: Slot) => GearmanWorker;
-  /** How long a removed slot's running job may go on before its connections close (ms). */
-  readonly drainMs: () => number;
-}
-
 let nextId = 1;
 
 export class Slots {
   private readonly slots: Slot[] = [];
-  private readonly workers = new Map<Slot, GearmanWorker>();
-  private readonly removals = new Set<Promise<void>>();
-  private started = false;
-
-  constructor(private readonly options: SlotsOptions) {}
 
   /** Slots now: idle, busy and being removed. */
   get all(): readonly Slot[] {
@@ -56,72 +39,51 @@ export class Slots {
     return busy;
   }
 
-  /** Slots that are not being removed: the pool's worker_count once a resize settled. */
+  /** Slots that are not being removed: the pool's worker_count. */
   get kept(): number {
     let kept = 0;
     for (const slot of this.slots) if (!slot.removing) kept++;
     return kept;
   }
 
-  /** The worker of `slot`, until the slot is gone. */
-  workerOf(slot: Slot): GearmanWorker | undefined {
-    return this.workers.get(slot);
-  }
-
-  /** The slots that are not being removed, with their workers (to register or unregister functions on). */
-  live(): [Slot, GearmanWorker][] {
-    return [...this.workers].filter(([slot]) => !slot.removing);
-  }
-
-  /** Connects every slot's worker; slots added later connect as they are added. */
-  start(): void {
-    this.started = true;
-    for (const worker of this.workers.values()) worker.start();
-  }
-
-  /** Grows by adding slots, shrinks by removing idle slots first, then busy ones (their jobs finish first). */
+  /** Grows by adding idle slots; shrinks by removing idle slots, then by flagging busy ones (they go when their jobs end). */
   resize(count: number): void {
     let kept = this.kept;
-    for (; kept < count; kept++) {
-      const slot: Slot = { id: nextId++, job: undefined, removing: false };
-      const worker = this.options.makeWorker(slot);
+    for (; kept < count; kept++) this.slots.push({ id: nextId++, job: undefined, removing: false });
+    for (let i = this.slots.length - 1; i >= 0 && kept > count; i--) {
+      const slot = this.slots[i];
+      if (slot.removing || slot.job !== undefined) continue;
+      this.slots.splice(i, 1);
+      kept--;
+    }
+    for (let i = this.slots.length - 1; i >= 0 && kept > count; i--) {
+      const slot = this.slots[i];
+      if (slot.removing) continue;
+      slot.removing = true;
+      kept--;
+    }
+  }
+
+  /**
+   * A slot for a job that arrived: a free kept one. A job that a grab sent
+   * before a shrink brings when none is free gets a slot made for it alone,
+   * flagged for removal (it goes when the job ends).
+   */
+  take(job: BusySlot): Slot {
+    let slot = this.slots.find((s) => s.job === undefined && !s.removing);
+    if (!slot) {
+      slot = { id: nextId++, job: undefined, removing: true };
       this.slots.push(slot);
-      this.workers.set(slot, worker);
-      if (this.started) worker.start();
     }
-    for (const wantIdle of [true, false]) {
-      for (let i = this.slots.length - 1; i >= 0 && kept > count; i--) {
-        const slot = this.slots[i];
-        if (slot.removing || (slot.job === undefined) !== wantIdle) continue;
-        this.remove(slot);
-        kept--;
-      }
-    }
+    slot.job = job;
+    return slot;
   }
 
-  private remove(slot: Slot): void {
-    slot.removing = true;
-    const worker = this.workers.get(slot)!;
-    const removal = worker.stop({ deadlineMs: this.options.drainMs() }).finally(() => {
-      this.workers.delete(slot);
-      const at = this.slots.indexOf(slot);
-      if (at >= 0) this.slots.splice(at, 1);
-      this.removals.delete(removal);
-    });
-    this.removals.add(removal);
-  }
-
-  /** Removes every slot (the pool is stopping); resolves when their jobs ended and their connections are closed. */
-  async removeAll(): Promise<void> {
-    this.resize(0);
-    while (this.removals.size > 0) await Promise.all(this.removals);
-  }
-
-  /** Closes every slot's connections at once (running jobs are abandoned). */
-  async closeAll(): Promise<void> {
-    for (const slot of this.slots) slot.removing = true;
-    const workers = [...this.workers.values()];
-    await Promise.all(workers.map((worker) => worker.close()));
-    while (this.removals.size > 0) await Promise.all(this.removals);
+  /** The job of `slot` ended: the slot is idle again, or gone if it was being removed. */
+  release(slot: Slot): void {
+    slot.job = undefined;
+    if (!slot.removing) return;
+    const at = this.slots.indexOf(slot);
+    if (at >= 0) this.slots.splice(at, 1);
   }
 }

@@ -5,7 +5,7 @@
  *   threads  one line per slot: <Slot-ID>\t<Pool-Name>\t<Shutdown-Flag>\t<State>\r\n
  *            State is "Waiting for work" or "job_handle=<Job-Handle> job_unique=<Job-Unique>";
  *            the shutdown flag is 1 for a slot being removed
- *   pools    beyond Driveshaft: <Pool-Name>\tslots=N\tbusy=N\tdone=N\tfailed=N\ttimed_out=N\tretiring=0|1\tparked=N\r\n
+ *   pools    beyond Driveshaft: <Pool-Name>\tslots=N\tbusy=N\tdone=N\tfailed=N\ttimed_out=N\tretiring=0|1\r\n
  *   version  beyond Driveshaft: glimpse-cluster <version>\r\n
  *   other    Error: unrecognized command\r\n
  *
@@ -42,7 +42,7 @@ export function threadsText(serve: Serve): string {
 export function poolsText(serve: Serve): string {
   return serve
     .summaries()
-    .map((p) => `${p.pool}\tslots=${p.slots}\tbusy=${p.busy}\tdone=${p.done}\tfailed=${p.failed}\ttimed_out=${p.timedOut}\tretiring=${p.retiring ? 1 : 0}\tparked=${p.parked}\r\n`)
+    .map((p) => `${p.pool}\tslots=${p.slots}\tbusy=${p.busy}\tdone=${p.done}\tfailed=${p.failed}\ttimed_out=${p.timedOut}\tretiring=${p.retiring ? 1 : 0}\r\n`)
     .join("");
 }
 
