@@ -3,7 +3,8 @@
  * against the endpoint it calls, called directly by an HTTP client with the
  * same multipart body over kept-alive connections: jobs/s and p50/p99 at 1
  * and 16 in flight, in one run; and a module pool (worker_count 8) beside
- * them. The endpoint is a trivial Node server in its own process; the job
+ * them. At each setting the three are measured in blocks, rotating, so a
+ * noisy moment of the machine hits them alike. The endpoint is a trivial Node server in its own process; the job
  * server is the embedded one in this process, as are both clients.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -21,9 +22,10 @@ import { ratio, round, type BenchCase, type Row } from "../bench-case.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, "../../cli/main.js");
 const WORKER_COUNT = 8;
+/** Per setting: warm-up calls of each contender, then `rounds` blocks of `block` calls each, rotating. */
 const SETTINGS = [
-  { inFlight: 1, jobs: 3000, warmup: 500 },
-  { inFlight: 16, jobs: 12_000, warmup: 2000 },
+  { inFlight: 1, warmup: 500, block: 500, rounds: 6 },
+  { inFlight: 16, warmup: 2000, block: 2000, rounds: 6 },
 ] as const;
 
 interface Figures {
@@ -31,25 +33,31 @@ interface Figures {
   readonly latency: LatencyHistogram;
 }
 
-/** Runs `jobs` calls of `once` with `inFlight` at a time after `warmup` calls; times each. */
-async function drive(inFlight: number, jobs: number, warmup: number, once: () => Promise<unknown>): Promise<Figures> {
-  const run = async (count: number, latency?: LatencyHistogram) => {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (next++ < count) {
-          const t = performance.now();
-          await once();
-          latency?.record(performance.now() - t);
-        }
-      }),
-    );
-  };
-  await run(warmup);
-  const latency = new LatencyHistogram();
+/** Runs `count` calls of `once` with `inFlight` at a time; times each into `latency`; returns the ms it took. */
+async function drive(inFlight: number, count: number, once: () => Promise<unknown>, latency?: LatencyHistogram): Promise<number> {
+  let next = 0;
   const begin = performance.now();
-  await run(jobs, latency);
-  return { jobsPerSecond: jobs / ((performance.now() - begin) / 1000), latency };
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < count) {
+        const t = performance.now();
+        await once();
+        latency?.record(performance.now() - t);
+      }
+    }),
+  );
+  return performance.now() - begin;
+}
+
+/** Each contender warmed up, then measured in blocks rotating among them. */
+async function rotate(setting: (typeof SETTINGS)[number], contenders: readonly (() => Promise<unknown>)[]): Promise<Figures[]> {
+  const { inFlight, warmup, block, rounds } = setting;
+  for (const once of contenders) await drive(inFlight, warmup, once);
+  const figures = contenders.map(() => ({ ms: 0, latency: new LatencyHistogram() }));
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, once] of contenders.entries()) figures[i].ms += await drive(inFlight, block, once, figures[i].latency);
+  }
+  return figures.map(({ ms, latency }) => ({ jobsPerSecond: (block * rounds) / (ms / 1000), latency }));
 }
 
 function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -100,7 +108,7 @@ const row = (contender: string, inFlight: number, f: Figures): Row => ({
 
 export const serve: BenchCase = {
   name: "serve",
-  workload: `8-byte jobs answered by a trivial HTTP endpoint (its own process): called directly with the multipart body serve sends, over kept-alive connections, and through glimpse-cluster serve (its own process, worker_count ${WORKER_COUNT}, embedded job server and GearmanClient in the bench process), at 1 and 16 in flight; then a module pool (worker_count ${WORKER_COUNT}) whose handler returns "ok"`,
+  workload: `8-byte jobs answered by a trivial HTTP endpoint (its own process): called directly with the multipart body serve sends, over kept-alive connections, and through glimpse-cluster serve (its own process, worker_count ${WORKER_COUNT}, embedded job server and GearmanClient in the bench process), at 1 and 16 in flight; and a module pool (worker_count ${WORKER_COUNT}) whose handler returns "ok"; at each setting the three in blocks, rotating (${SETTINGS.map((s) => `${s.rounds} × ${s.block} jobs at ${s.inFlight} in flight`).join(", ")})`,
   budgetSeconds: 180,
   async run() {
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-bench-serve-"));
@@ -132,10 +140,13 @@ export const serve: BenchCase = {
       const body = multipartBody({ func: "bench_http", handle: "H:bench:1", unique: "", workload: payload }, boundary);
       const rows: Row[] = [];
       const figures = new Map<string, Figures>();
-      for (const { inFlight, jobs, warmup } of SETTINGS) {
-        const direct = await drive(inFlight, jobs, warmup, () => directPost(url, agent, body, `multipart/form-data; boundary=${boundary}`));
-        const through = await drive(inFlight, jobs, warmup, () => client!.submitJob("bench_http", payload).result);
-        const module = await drive(inFlight, jobs, warmup, () => client!.submitJob("bench_module", payload).result);
+      for (const setting of SETTINGS) {
+        const { inFlight } = setting;
+        const [direct, through, module] = await rotate(setting, [
+          () => directPost(url, agent, body, `multipart/form-data; boundary=${boundary}`),
+          () => client!.submitJob("bench_http", payload).result,
+          () => client!.submitJob("bench_module", payload).result,
+        ]);
         figures.set(`direct ${inFlight}`, direct).set(`serve ${inFlight}`, through).set(`module ${inFlight}`, module);
         rows.push(row("endpoint called directly", inFlight, direct), row("through serve (HTTP executor)", inFlight, through), row("through serve (module executor)", inFlight, module));
       }

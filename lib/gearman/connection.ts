@@ -1,9 +1,10 @@
 /**
  * One TCP connection from a client or worker to one job server: frames the
- * byte stream into packets, batches writes made in the same tick into one
- * syscall, and reconnects with exponential backoff until closed.
+ * byte stream into packets, batches writes made in the same tick (or, with
+ * gatherWrites, the same event-loop turn) into one syscall, and reconnects
+ * with exponential backoff until closed.
  *
- *   send(buf) ──► pending[] ──(nextTick)──► socket.cork/write/uncork
+ *   send(buf) ──► pending[] ──(nextTick, or setImmediate when gathering)──► socket.cork/write/uncork
  *   socket 'data' ──► FrameDecoder ──► onPacket(packet)
  *   socket close ──► onDisconnect(error) ──(backoff)──► connect again ──► onConnect()
  */
@@ -31,6 +32,12 @@ export interface ConnectionOptions {
   readonly tls?: GearmanTlsOptions;
   /** Opens the byte stream itself (e.g. to an in-process JobServer). Default: TCP, or TLS with `tls`. */
   readonly open?: StreamOpener;
+  /**
+   * Asked when bytes are queued and no write is due yet: true holds them to the end of this
+   * event-loop turn instead of this tick, so what the handlers of several events of one turn
+   * send (results of jobs whose replies arrived together) goes out in one write. Default: never.
+   */
+  readonly gatherWrites?: () => boolean;
   readonly onPacket: (packet: Packet, connection: ServerConnection) => void;
   readonly onConnect?: (connection: ServerConnection) => void;
   readonly onDisconnect?: (error: GearmanError, connection: ServerConnection) => void;
@@ -134,7 +141,8 @@ export class ServerConnection {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(() => this.flush());
+    if (this.options.gatherWrites?.()) setImmediate(() => this.flush());
+    else process.nextTick(() => this.flush());
   }
 
   private flush(): void {
