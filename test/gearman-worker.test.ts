@@ -8,9 +8,11 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { GearmanClient, GearmanWorker, AdminClient, ArgumentError, type WorkerJob } from "../lib/gearman/index.js";
 import { FrameDecoder } from "../lib/gearman/decoder.js";
+import { ServerConnection } from "../lib/gearman/connection.js";
 import { encodePacket, type Packet } from "../lib/gearman/packet.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
@@ -196,6 +198,41 @@ describe("GearmanWorker grabs on one connection", () => {
     assert.equal(scripted.count("GRAB_JOB_UNIQ"), 4, "asleep: a freed slot sends no grab until NOOP");
     scripted.reply(encodePacket("RES", "NOOP", {}));
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 5, 10_000, "a grab after NOOP");
+  });
+});
+
+describe("ServerConnection write gathering", () => {
+  /** Writes on an opened stream, one entry per write call the connection made (a writev counts once). */
+  const recordWrites = async (gatherWrites: (() => boolean) | undefined) => {
+    const writes: string[][] = [];
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        writes.push([chunk.toString()]);
+        done();
+      },
+      writev(chunks, done) {
+        writes.push(chunks.map(({ chunk }) => (chunk as Buffer).toString()));
+        done();
+      },
+    });
+    const connection = new ServerConnection({ host: "scripted", port: 1 }, { open: () => stream, gatherWrites, onPacket: () => {}, reconnect: false });
+    connection.open();
+    stream.emit("connect");
+    await new Promise((resolve) => setImmediate(resolve));
+    connection.send(Buffer.from("a"));
+    // Sent in a later tick of the same event-loop turn, as a second job's result is.
+    process.nextTick(() => connection.send(Buffer.from("b")));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setImmediate(resolve));
+    stream.destroy();
+    return writes;
+  };
+
+  it("writes what one tick queued at its end; with gatherWrites, what one event-loop turn queued in one write", async () => {
+    assert.deepEqual(await recordWrites(undefined), [["a"], ["b"]]);
+    assert.deepEqual(await recordWrites(() => false), [["a"], ["b"]]);
+    assert.deepEqual(await recordWrites(() => true), [["a", "b"]]);
   });
 });
 
