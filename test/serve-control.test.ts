@@ -255,6 +255,33 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           await harness.close();
         }
       });
+
+      it("down to 0 slots with a job running, the job ends with its result and then the pool's functions are unregistered; back to 1 slot they are registered again", async () => {
+        const config = (count: number) => ({ gearman_servers_list: [server.url], pools_list: { Zero: { job_processing_uri: endpoint.url, worker_count: count, jobs_list: ["zero_job"] } } });
+        const harness = startServe(config(2));
+        const admin = new AdminClient(server.url);
+        const functions = async () => (await admin.workers()).find((w) => w.clientId === "serve:Zero")?.functions ?? [];
+        try {
+          await eventually(async () => (await functions()).includes("zero_job"), 10_000, "zero_job registered");
+          const heldBefore = endpoint.held.length;
+          const job = client.submitJob("zero_job", "hold-zero");
+          const [held] = (await endpoint.waitHeld(heldBefore + 1)).slice(heldBefore);
+          harness.write(config(0));
+          await eventually(() => harness.serve.slots().find((p) => p.pool === "Zero")!.slots.every((slot) => slot.removing), 10_000, "the busy slot flagged");
+          assert.deepEqual(await functions(), ["zero_job"], "still registered while its job runs");
+          held.reply(ok("done:zero"));
+          assert.equal((await job.result).toString(), "done:zero");
+          await eventually(async () => (await functions()).length === 0, 10_000, "unregistered once the job ended");
+          harness.write(config(1));
+          await eventually(async () => (await functions()).includes("zero_job"), 10_000, "registered again");
+          const again = client.submitJob("zero_job", "hold-again");
+          (await endpoint.waitHeld(heldBefore + 2))[heldBefore + 1].reply(ok("done:again"));
+          assert.equal((await again.result).toString(), "done:again");
+        } finally {
+          await admin.close();
+          await harness.close();
+        }
+      });
     });
 
     describe("the serve command", () => {

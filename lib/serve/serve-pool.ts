@@ -88,11 +88,13 @@ export class ServePool {
     const worker = new GearmanWorker({
       servers: this.context.servers.map(formatAddress),
       clientId: `serve:${name}`.replace(/[^\x21-\x7e]/g, "_"),
-      concurrency: this.config.workerCount,
+      // A pool of 0 slots registers nothing (and its worker stays paused; concurrency cannot be 0).
+      concurrency: Math.max(1, this.config.workerCount),
       connectTimeoutMs: this.context.connectTimeoutMs,
     });
     const handle = (job: WorkerJob) => this.handle(job);
     for (const func of this.registered) worker.register(func, handle);
+    if (this.config.workerCount === 0) worker.pause();
     worker.on("connect", (server: string) => log("info", `pool=${name} connected to ${server}`));
     worker.on("disconnect", (server: string, error: Error) => {
       for (const running of this.running) if (running.job.server === server) running.lost(error);
@@ -150,17 +152,25 @@ export class ServePool {
       this.executorJobs.set(this.executor, 0);
       this.releaseExecutor(old, 0);
     } else this.executor.resize?.(next.workerCount);
-    this.syncFunctions();
     this.slots.resize(next.workerCount);
-    this.worker.setConcurrency(next.workerCount);
+    if (next.workerCount === 0) this.worker.pause();
+    else this.worker.setConcurrency(next.workerCount);
+    this.syncFunctions();
+    if (next.workerCount > 0) this.worker.resume();
   }
 
   private wantedFunctions(): Set<string> {
-    return new Set(this.retiring ? [] : this.config.functions);
+    return new Set(this.retiring || this.config.workerCount === 0 ? [] : this.config.functions);
   }
 
-  /** Registers and unregisters the difference. */
+  /**
+   * Registers and unregisters the difference. Down to 0 slots, the functions
+   * are unregistered once the running jobs have ended (the worker is paused
+   * meanwhile): gearmand 1.1.20 answers CANT_DO by requeueing the worker's
+   * running jobs of that function and dropping their results.
+   */
   private syncFunctions(): void {
+    if (this.config.workerCount === 0 && !this.retiring && this.running.size > 0) return;
     const wanted = this.wantedFunctions();
     for (const func of this.registered) if (!wanted.has(func)) this.worker.unregister(func);
     for (const func of wanted) if (!this.registered.has(func)) this.worker.register(func, (job: WorkerJob) => this.handle(job));
@@ -225,6 +235,7 @@ export class ServePool {
         else if (outcome !== "lost") this.failed++;
         metrics.jobEnded(name, job.func, outcome, elapsed, httpStatus);
         this.running.delete(running);
+        if (this.running.size === 0 && this.config.workerCount === 0) this.syncFunctions();
         this.slots.release(slot);
         this.releaseExecutor(executor, -1);
         resolve();
