@@ -3,7 +3,9 @@
  * against the endpoint it calls, called directly by an HTTP client with the
  * same multipart body over kept-alive connections: jobs/s and p50/p99 at 1
  * and 16 in flight, in one run; and a module pool (worker_count 8) beside
- * them. At each setting the three are measured in blocks, rotating, so a
+ * them. The goal's direct client is Node's http client; the endpoint is
+ * also called with serve's own HTTP client, whose lower CPU per request
+ * shows the endpoint's ceiling on this machine. At each setting the three are measured in blocks, rotating, so a
  * noisy moment of the machine hits them alike. The endpoint is a trivial Node server in its own process; the job
  * server is the embedded one in this process, as are both clients.
  */
@@ -16,6 +18,9 @@ import { fileURLToPath } from "node:url";
 import { JobServer } from "../../lib/server/index.js";
 import { GearmanClient } from "../../lib/gearman/index.js";
 import { multipartBody } from "../../lib/serve/endpoint-request.js";
+import { EndpointClient } from "../../lib/serve/endpoint-client.js";
+import { JobAbort } from "../../lib/serve/executor.js";
+import { cpuSeconds } from "../proc-stats.js";
 import { LatencyHistogram } from "../histogram.js";
 import { ratio, round, type BenchCase, type Row } from "../bench-case.js";
 
@@ -31,6 +36,8 @@ const SETTINGS = [
 interface Figures {
   readonly jobsPerSecond: number;
   readonly latency: LatencyHistogram;
+  /** CPU µs per job of each process watched (bench, serve, endpoint). */
+  readonly cpuPerJob: readonly number[];
 }
 
 /** Runs `count` calls of `once` with `inFlight` at a time; times each into `latency`; returns the ms it took. */
@@ -49,15 +56,20 @@ async function drive(inFlight: number, count: number, once: () => Promise<unknow
   return performance.now() - begin;
 }
 
-/** Each contender warmed up, then measured in blocks rotating among them. */
-async function rotate(setting: (typeof SETTINGS)[number], contenders: readonly (() => Promise<unknown>)[]): Promise<Figures[]> {
+/** Each contender warmed up, then measured in blocks rotating among them; the CPU each of `pids` spent in a contender's blocks is summed. */
+async function rotate(setting: (typeof SETTINGS)[number], contenders: readonly (() => Promise<unknown>)[], pids: readonly number[]): Promise<Figures[]> {
   const { inFlight, warmup, block, rounds } = setting;
   for (const once of contenders) await drive(inFlight, warmup, once);
-  const figures = contenders.map(() => ({ ms: 0, latency: new LatencyHistogram() }));
+  const figures = contenders.map(() => ({ ms: 0, latency: new LatencyHistogram(), cpu: pids.map(() => 0) }));
   for (let round = 0; round < rounds; round++) {
-    for (const [i, once] of contenders.entries()) figures[i].ms += await drive(inFlight, block, once, figures[i].latency);
+    for (const [i, once] of contenders.entries()) {
+      const before = pids.map(cpuSeconds);
+      figures[i].ms += await drive(inFlight, block, once, figures[i].latency);
+      pids.forEach((pid, p) => (figures[i].cpu[p] += cpuSeconds(pid) - before[p]));
+    }
   }
-  return figures.map(({ ms, latency }) => ({ jobsPerSecond: (block * rounds) / (ms / 1000), latency }));
+  const jobs = block * rounds;
+  return figures.map(({ ms, latency, cpu }) => ({ jobsPerSecond: jobs / (ms / 1000), latency, cpuPerJob: cpu.map((seconds) => (seconds / jobs) * 1e6) }));
 }
 
 function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -104,6 +116,7 @@ const row = (contender: string, inFlight: number, f: Figures): Row => ({
   "jobs/s": Math.round(f.jobsPerSecond),
   "p50 ms": round(f.latency.percentile(50), 3),
   "p99 ms": round(f.latency.percentile(99), 3),
+  "CPU µs/job: bench, serve, endpoint": f.cpuPerJob.map((us) => Math.round(us)).join(", "),
 });
 
 export const serve: BenchCase = {
@@ -135,6 +148,8 @@ export const serve: BenchCase = {
       );
       serveProcess = (await startChild([...(process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), CLI, "serve", "--jobsconfig", file, "--max_running_time", "60"], /^glimpse-cluster serve: 2 pool/m)).child;
       client = new GearmanClient({ servers: `${host}:${port}`, open: () => server.connectInProcess() });
+      const lean = new EndpointClient(url.href, 16);
+      const pids = [process.pid, serveProcess.pid!, endpoint.pid!];
       const payload = Buffer.alloc(8, 0x61);
       const boundary = "------------------------glimpsebench0123456789";
       const body = multipartBody({ func: "bench_http", handle: "H:bench:1", unique: "", workload: payload }, boundary);
@@ -142,14 +157,26 @@ export const serve: BenchCase = {
       const figures = new Map<string, Figures>();
       for (const setting of SETTINGS) {
         const { inFlight } = setting;
-        const [direct, through, module] = await rotate(setting, [
-          () => directPost(url, agent, body, `multipart/form-data; boundary=${boundary}`),
-          () => client!.submitJob("bench_http", payload).result,
-          () => client!.submitJob("bench_module", payload).result,
-        ]);
-        figures.set(`direct ${inFlight}`, direct).set(`serve ${inFlight}`, through).set(`module ${inFlight}`, module);
-        rows.push(row("endpoint called directly", inFlight, direct), row("through serve (HTTP executor)", inFlight, through), row("through serve (module executor)", inFlight, module));
+        const contentType = `multipart/form-data; boundary=${boundary}`;
+        const [direct, ceiling, through, module] = await rotate(
+          setting,
+          [
+            () => directPost(url, agent, body, contentType),
+            () => lean.post(contentType, body, new JobAbort()),
+            () => client!.submitJob("bench_http", payload).result,
+            () => client!.submitJob("bench_module", payload).result,
+          ],
+          pids,
+        );
+        figures.set(`direct ${inFlight}`, direct).set(`ceiling ${inFlight}`, ceiling).set(`serve ${inFlight}`, through).set(`module ${inFlight}`, module);
+        rows.push(
+          row("endpoint called directly (Node http client)", inFlight, direct),
+          row("endpoint called directly (serve's HTTP client)", inFlight, ceiling),
+          row("through serve (HTTP executor)", inFlight, through),
+          row("through serve (module executor)", inFlight, module),
+        );
       }
+      lean.close();
       const at16 = figures.get("serve 16")!.jobsPerSecond / figures.get("direct 16")!.jobsPerSecond;
       const added = figures.get("serve 1")!.latency.percentile(50) - figures.get("direct 1")!.latency.percentile(50);
       return {
@@ -158,10 +185,13 @@ export const serve: BenchCase = {
           ratio("serve / endpoint jobs/s at 16 in flight (worker_count 8)", at16, { text: "≥ 0.8", met: (v) => v >= 0.8 }),
           ratio("p50 added by serve at 1 in flight, ms", added, { text: "≤ 0.4", met: (v) => v <= 0.4 }),
           ratio("module executor / endpoint called directly, jobs/s at 16 in flight", figures.get("module 16")!.jobsPerSecond / figures.get("direct 16")!.jobsPerSecond),
+          ratio("serve / endpoint called with serve's own HTTP client (the endpoint's ceiling here), jobs/s at 16 in flight", figures.get("serve 16")!.jobsPerSecond / figures.get("ceiling 16")!.jobsPerSecond),
+          ratio("Node http client / serve's HTTP client, jobs/s at 16 in flight, both calling the endpoint directly", figures.get("direct 16")!.jobsPerSecond / figures.get("ceiling 16")!.jobsPerSecond),
         ],
         notes: [
           `${os.availableParallelism()} cores shared by the endpoint, serve, the job server and the clients; the direct client and the job server's client run in the same bench process one after the other`,
           "through serve, a job goes client → job server → serve → endpoint → serve → job server → client: three more hops than the direct call",
+          "the goal's direct client is Node's http client, as since the goal was set; its own CPU per request limits the direct figure at 16 in flight (the bench process near a whole core). Called with serve's own HTTP client the same endpoint does several times more: that is its ceiling on this machine, and through serve a job costs that call plus a Gearman round trip (client, job server, worker) on the same 2 cores",
         ],
       };
     } finally {
