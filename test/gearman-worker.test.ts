@@ -199,6 +199,31 @@ describe("GearmanWorker grabs on one connection", () => {
     scripted.reply(encodePacket("RES", "NOOP", {}));
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 5, 10_000, "a grab after NOOP");
   });
+
+  it("after a NO_JOB with a grab still out, a function registered grabs at once (a server wakes no one for jobs already queued under a new ability)", async (t) => {
+    const scripted = new ScriptedJobServer();
+    const gate = new Gate();
+    const w = new GearmanWorker({ servers: await scripted.listen(), concurrency: 3 });
+    t.after(async () => {
+      await w.close();
+      await scripted.close();
+    });
+    w.register("first", gate.handler).start();
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 1, 10_000, "the first grab");
+    scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: "H:1", func: "first", unique: "", data: "x" }));
+    await gate.untilHeld(1);
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 2, 10_000, "a second grab");
+    gate.releaseOne();
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 3, 10_000, "a third grab");
+    // An ERROR behind the NO_JOB, in the same write: once the worker reports it, the NO_JOB was read.
+    const errored = new Promise((resolve) => w.once("error", resolve));
+    scripted.reply(Buffer.concat([encodePacket("RES", "NO_JOB", {}), encodePacket("RES", "ERROR", { code: "marker", text: "after NO_JOB" })]));
+    await errored;
+    const before = scripted.packets.length;
+    w.register("second", gate.handler);
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 4, 10_000, "a grab after CAN_DO");
+    assert.deepEqual(scripted.names(before), ["CAN_DO", "GRAB_JOB_UNIQ"]);
+  });
 });
 
 describe("ServerConnection write gathering", () => {

@@ -49,6 +49,12 @@ class WorkerLink {
   /** Jobs from this connection whose handlers have not settled. */
   readonly jobs = new Set<WorkerJob>();
   connection!: ServerConnection;
+
+  /** The server may have a job for this worker again: grabs may be sent. */
+  wake(): void {
+    this.sleeping = false;
+    this.drained = false;
+  }
 }
 
 /**
@@ -116,7 +122,7 @@ export class GearmanWorker extends EventEmitter {
     for (const link of this.links) {
       link.connection.send(this.canDo(func));
       // A server wakes sleeping workers only for jobs submitted later, not for those already queued for a new ability.
-      link.sleeping = false;
+      link.wake();
     }
     this.grabEverywhere();
     return this;
@@ -156,7 +162,7 @@ export class GearmanWorker extends EventEmitter {
     if (!this.paused) return this;
     this.paused = false;
     // Jobs may have been queued while paused without waking this worker (it was not asleep).
-    for (const link of this.links) link.sleeping = false;
+    for (const link of this.links) link.wake();
     this.grabEverywhere();
     return this;
   }
@@ -226,7 +232,7 @@ export class GearmanWorker extends EventEmitter {
   private onPacket(link: WorkerLink, packet: Packet): void {
     switch (packet.type) {
       case PacketType.NOOP:
-        link.sleeping = false;
+        link.wake();
         return this.grab(link);
       case PacketType.NO_JOB:
         if (link.grabs === 0) return; // unasked for: nothing to undo
