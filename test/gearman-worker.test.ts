@@ -5,7 +5,7 @@
  * stop. Clients are a raw-socket client written here (to see the exact
  * packets) and GearmanClient.
  */
-import { describe, it, before, after } from "node:test";
+import { describe, it, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { Duplex } from "node:stream";
@@ -163,7 +163,11 @@ class ScriptedJobServer {
 }
 
 describe("GearmanWorker grabs on one connection", () => {
-  it("asks for a finished job's successor at once, beside a grab still unanswered; sleeps only once every grab is answered", async (t) => {
+  /**
+   * A worker of concurrency 3 on a scripted server for `func`, after its first job ran to its end:
+   * no job running, two grabs out (one sent when the job started, one with its result).
+   */
+  const twoGrabsOut = async (t: TestContext, func: string) => {
     const scripted = new ScriptedJobServer();
     const gate = new Gate();
     const w = new GearmanWorker({ servers: await scripted.listen(), concurrency: 3 });
@@ -171,9 +175,9 @@ describe("GearmanWorker grabs on one connection", () => {
       await w.close();
       await scripted.close();
     });
-    w.register("piped", gate.handler).start();
+    w.register(func, gate.handler).start();
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 1, 10_000, "the first grab");
-    const assign = (n: number) => scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: `H:${n}`, func: "piped", unique: "", data: `j${n}` }));
+    const assign = (n: number) => scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: `H:${n}`, func, unique: "", data: `j${n}` }));
     assign(1);
     await gate.untilHeld(1);
     // One job running, one grab out (sent when the job started): the third slot waits for that grab's answer.
@@ -181,6 +185,11 @@ describe("GearmanWorker grabs on one connection", () => {
     gate.releaseOne();
     // The finished job's slot is asked for with its result, while the second grab is still unanswered.
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 3, 10_000, "a grab for the freed slot beside the unanswered one");
+    return { scripted, gate, w, assign };
+  };
+
+  it("asks for a finished job's successor at once, beside a grab still unanswered; sleeps only once every grab is answered", async (t) => {
+    const { scripted, gate, w, assign } = await twoGrabsOut(t, "piped");
     assert.deepEqual(scripted.names().slice(-2), ["WORK_COMPLETE", "GRAB_JOB_UNIQ"]);
     const before = scripted.packets.length;
     scripted.reply(encodePacket("RES", "NO_JOB", {}));
@@ -201,20 +210,7 @@ describe("GearmanWorker grabs on one connection", () => {
   });
 
   it("after a NO_JOB with a grab still out, a function registered grabs at once (a server wakes no one for jobs already queued under a new ability)", async (t) => {
-    const scripted = new ScriptedJobServer();
-    const gate = new Gate();
-    const w = new GearmanWorker({ servers: await scripted.listen(), concurrency: 3 });
-    t.after(async () => {
-      await w.close();
-      await scripted.close();
-    });
-    w.register("first", gate.handler).start();
-    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 1, 10_000, "the first grab");
-    scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: "H:1", func: "first", unique: "", data: "x" }));
-    await gate.untilHeld(1);
-    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 2, 10_000, "a second grab");
-    gate.releaseOne();
-    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 3, 10_000, "a third grab");
+    const { scripted, gate, w } = await twoGrabsOut(t, "first");
     // An ERROR behind the NO_JOB, in the same write: once the worker reports it, the NO_JOB was read.
     const errored = new Promise((resolve) => w.once("error", resolve));
     scripted.reply(Buffer.concat([encodePacket("RES", "NO_JOB", {}), encodePacket("RES", "ERROR", { code: "marker", text: "after NO_JOB" })]));

@@ -61,7 +61,7 @@ export class ServePool {
   /** Jobs running on each executor: a replaced one is closed when its last job ends. */
   private readonly executorJobs = new Map<JobExecutor, number>();
   private readonly running = new Set<RunningJob>();
-  private registered = new Set<string>();
+  private registered: Set<string>;
   private done = 0;
   private failed = 0;
   private timedOutCount = 0;
