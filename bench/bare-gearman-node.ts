@@ -10,11 +10,19 @@
 import { Piscina } from "piscina";
 import { GearmanWorker } from "../lib/gearman/index.js";
 
-const threads = new Piscina({ filename: new URL("./echo-task.js", import.meta.url).href, minThreads: 2, maxThreads: 2, concurrentTasksPerWorker: 2 });
+const threads = new Piscina({
+  filename: new URL("./echo-task.js", import.meta.url).href,
+  minThreads: 2,
+  maxThreads: 2,
+  concurrentTasksPerWorker: 2,
+});
 const worker = new GearmanWorker({ servers: process.argv[2], concurrency: 4 });
 worker.register("bare_echo", async (job) => Buffer.from(await threads.run(job.data)));
 worker.once("connect", () => process.send?.("ready"));
 worker.start();
 process.once("disconnect", () => {
-  void worker.close().then(() => threads.destroy()).then(() => process.exit(0));
+  void worker
+    .close()
+    .then(() => threads.destroy())
+    .then(() => process.exit(0));
 });

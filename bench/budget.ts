@@ -13,10 +13,17 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 }
 
 /** A signal that fires after `seconds` (or when `parent` fires), with a reason naming the case. */
-export function budgetSignal(caseName: string, seconds: number, parent?: AbortSignal): { signal: AbortSignal; clear(): void } {
+export function budgetSignal(
+  caseName: string,
+  seconds: number,
+  parent?: AbortSignal,
+): { signal: AbortSignal; clear(): void } {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal); // every job in flight may wait on it
-  const timer = setTimeout(() => controller.abort(new Error(`case ${caseName} ran past its budget of ${seconds} s`)), seconds * 1000);
+  const timer = setTimeout(
+    () => controller.abort(new Error(`case ${caseName} ran past its budget of ${seconds} s`)),
+    seconds * 1000,
+  );
   const onParent = () => controller.abort(parent!.reason);
   parent?.addEventListener("abort", onParent, { once: true });
   return {

@@ -21,7 +21,8 @@ export class LatencyHistogram {
   /** Records one latency in ms. Throws on a negative or non-finite value: that is a harness bug. */
   record(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`latency histogram: cannot record ${ms} ms`);
-    const index = ms <= FLOOR_MS ? 0 : Math.min(this.#counts.length - 1, Math.ceil(Math.log2(ms / FLOOR_MS) * PER_DOUBLING));
+    const index =
+      ms <= FLOOR_MS ? 0 : Math.min(this.#counts.length - 1, Math.ceil(Math.log2(ms / FLOOR_MS) * PER_DOUBLING));
     this.#counts[index]++;
     this.#count++;
     this.#sum += ms;

@@ -4,7 +4,7 @@
  * server (`glimpse-cluster job-server`). Every server started here is killed
  * when the bench process exits, however it exits.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -63,7 +63,13 @@ function track(child: ChildProcess): () => Promise<void> {
   };
 }
 
-const running = (name: string, child: ChildProcess, port: number, stop: () => Promise<void>, metricsUrl?: string): BenchJobServer => ({
+const running = (
+  name: string,
+  child: ChildProcess,
+  port: number,
+  stop: () => Promise<void>,
+  metricsUrl?: string,
+): BenchJobServer => ({
   name,
   pid: child.pid!,
   port,
@@ -86,14 +92,16 @@ function freePort(): Promise<number> {
 async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + START_LIMIT_MS;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect({ host: "127.0.0.1", port });
       socket.once("connect", () => resolve(true)).once("error", () => resolve(false));
       socket.once("connect", () => socket.destroy());
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${what}: nothing listens on 127.0.0.1:${port} after ${START_LIMIT_MS} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: nothing listens on 127.0.0.1:${port} after ${START_LIMIT_MS} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -109,7 +117,11 @@ export function gearmand(threads?: number): ServerContender {
     async start() {
       if (!GEARMAND) throw new Error(`${name}: ${this.skip}`);
       const port = await freePort();
-      const child = spawn(GEARMAND, ["-L", "127.0.0.1", "-p", String(port), "-j", "0", "--log-file", "none", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(
+        GEARMAND,
+        ["-L", "127.0.0.1", "-p", String(port), "-j", "0", "--log-file", "none", ...extra],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
       const stop = track(child);
       let stderr = "";
       child.stderr!.on("data", (chunk) => (stderr += chunk));
@@ -117,7 +129,7 @@ export function gearmand(threads?: number): ServerContender {
         await waitForPort(port, child, name);
       } catch (error) {
         await stop();
-        throw new Error(`${(error as Error).message}\n${stderr}`);
+        throw new Error(`${(error as Error).message}\n${stderr}`, { cause: error });
       }
       return running(name, child, port, stop);
     },
@@ -133,11 +145,19 @@ export function embedded(options: { metrics?: boolean } = {}): ServerContender {
     settings: `${name}: node dist/cli/main.js job-server --host 127.0.0.1 --port 0 --job-retries 0${extra.length ? ` ${extra.join(" ")}` : ""}`,
     skip: existsSync(CLI_PATH) ? undefined : `the CLI is not built (${CLI_PATH}); run npx tsc -p .`,
     async start() {
-      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--host", "127.0.0.1", "--port", "0", "--job-retries", "0", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [CLI_PATH, "job-server", "--host", "127.0.0.1", "--port", "0", "--job-retries", "0", ...extra],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
       let output = "";
       let metricsUrl: string | undefined;
       const ready = new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name} did not print "listening on HOST:PORT" within ${START_LIMIT_MS} ms:\n${output}`)), START_LIMIT_MS);
+        const timer = setTimeout(
+          () =>
+            reject(new Error(`${name} did not print "listening on HOST:PORT" within ${START_LIMIT_MS} ms:\n${output}`)),
+          START_LIMIT_MS,
+        );
         const onData = (chunk: Buffer) => {
           output += chunk;
           const match = /listening on \S+?:(\d+)/.exec(output);

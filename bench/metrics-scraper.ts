@@ -44,9 +44,10 @@ export function get(url: string, agent: http.Agent): Promise<string> {
         let text = "";
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => (text += chunk));
-        response.on("end", () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${url}: ${response.statusCode}`))));
+        response.on("end", () =>
+          response.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${url}: ${response.statusCode}`)),
+        );
       })
       .on("error", reject);
   });
 }
-

@@ -13,7 +13,10 @@ function readProc(pid: number, file: string): string {
   try {
     return readFileSync(`/proc/${pid}/${file}`, "utf8");
   } catch (error) {
-    throw new Error(`cannot read /proc/${pid}/${file} (process ${pid} gone, or not Linux): ${(error as Error).message}`);
+    throw new Error(
+      `cannot read /proc/${pid}/${file} (process ${pid} gone, or not Linux): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -24,7 +27,8 @@ export function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`/proc/${pid}/stat: no utime/stime in ${JSON.stringify(stat.slice(0, 120))}`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime))
+    throw new Error(`/proc/${pid}/stat: no utime/stime in ${JSON.stringify(stat.slice(0, 120))}`);
   return (utime + stime) / TICKS_PER_SECOND;
 }
 

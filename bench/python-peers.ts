@@ -10,7 +10,9 @@ import { existsSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const PYTHON = ["/usr/bin/python3", "python3"].find((p) => (p.startsWith("/") ? existsSync(p) : spawnSync(p, ["-c", "1"]).status === 0));
+const PYTHON = ["/usr/bin/python3", "python3"].find((p) =>
+  p.startsWith("/") ? existsSync(p) : spawnSync(p, ["-c", "1"]).status === 0,
+);
 
 function runPython(name: string, lines: string[], args: (string | number)[], timeoutMs: number): string[] | string {
   if (!PYTHON) return "no python3 installed";
@@ -19,7 +21,8 @@ function runPython(name: string, lines: string[], args: (string | number)[], tim
   writeFileSync(script, lines.join("\n"));
   try {
     const result = spawnSync(PYTHON, [script, ...args.map(String)], { encoding: "utf8", timeout: timeoutMs });
-    if (result.status !== 0) return `${name} failed: ${(result.stderr || String(result.error ?? "")).trim().split("\n").pop()}`;
+    if (result.status !== 0)
+      return `${name} failed: ${(result.stderr || String(result.error ?? "")).trim().split("\n").pop()}`;
     return result.stdout.trim().split("\n");
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -62,11 +65,17 @@ const DASK_CLUSTER = [
 ];
 
 /** The Dask configuration every Dask row uses. */
-export const DASK_SETTING = "distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)";
+export const DASK_SETTING =
+  "distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)";
 
 /** Dask's version, or why it is not there. */
 export function daskVersion(): string | undefined {
-  const out = runPython("dask_version", ["import distributed", "if __name__ == '__main__':", "    print(distributed.__version__)"], [], 60_000);
+  const out = runPython(
+    "dask_version",
+    ["import distributed", "if __name__ == '__main__':", "    print(distributed.__version__)"],
+    [],
+    60_000,
+  );
   return typeof out === "string" ? undefined : out[0];
 }
 

@@ -16,7 +16,13 @@ import { PacketType } from "../lib/gearman/packet-types.js";
 import { LatencyHistogram } from "./histogram.js";
 
 /** Opens a socket and wires one FrameDecoder to it; the caller settles through `fail`/`onPacket`. */
-function open(port: number, what: string, onPacket: (packet: Packet) => void, fail: (error: Error) => void, signal?: AbortSignal): net.Socket {
+function open(
+  port: number,
+  what: string,
+  onPacket: (packet: Packet) => void,
+  fail: (error: Error) => void,
+  signal?: AbortSignal,
+): net.Socket {
   const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
   const decoder = new FrameDecoder({ expect: "RES", onPacket });
   socket.on("data", (chunk) => {
@@ -79,7 +85,10 @@ export function rawWorker(port: number, func: string, signal?: AbortSignal, onJo
           onJob?.();
         } else if (packet.type === PacketType.NO_JOB) socket.write(preSleep);
         else if (packet.type === PacketType.NOOP) socket.write(grab);
-        else fail(new Error(`raw worker for ${func}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`));
+        else
+          fail(
+            new Error(`raw worker for ${func}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`),
+          );
       },
       fail,
       signal,
@@ -112,7 +121,9 @@ export interface LoadResult {
 export function rawLoad(options: LoadOptions): Promise<LoadResult> {
   const { port, func, inFlight, jobs } = options;
   if (!(Number.isInteger(inFlight) && inFlight >= 1 && Number.isInteger(jobs) && jobs >= 1)) {
-    return Promise.reject(new RangeError(`raw load: inFlight (${inFlight}) and jobs (${jobs}) must be positive integers`));
+    return Promise.reject(
+      new RangeError(`raw load: inFlight (${inFlight}) and jobs (${jobs}) must be positive integers`),
+    );
   }
   const payload = options.payload ?? Buffer.alloc(8, 7);
   const submit = encodeRaw("REQ", PacketType.SUBMIT_JOB, [func, "", payload]);
@@ -149,7 +160,8 @@ export function rawLoad(options: LoadOptions): Promise<LoadResult> {
           const key = handle.toString("latin1");
           const at = started.get(key);
           if (at === undefined) return fail(new Error(`${what}: WORK_COMPLETE for unknown job ${key}`));
-          if (!data.equals(payload)) return fail(new Error(`${what}: job ${key} came back with ${data.length} bytes that are not its payload`));
+          if (!data.equals(payload))
+            return fail(new Error(`${what}: job ${key} came back with ${data.length} bytes that are not its payload`));
           latency.record(performance.now() - at);
           started.delete(key);
           if (++done === jobs) {
@@ -158,7 +170,11 @@ export function rawLoad(options: LoadOptions): Promise<LoadResult> {
             socket.destroy();
             resolve({ jobs, seconds, jobsPerSecond: jobs / seconds, latency });
           } else if (submitted < jobs) send();
-        } else if (packet.type === PacketType.WORK_FAIL || packet.type === PacketType.WORK_EXCEPTION || packet.type === PacketType.ERROR) {
+        } else if (
+          packet.type === PacketType.WORK_FAIL ||
+          packet.type === PacketType.WORK_EXCEPTION ||
+          packet.type === PacketType.ERROR
+        ) {
           fail(new Error(`${what}: ${packet.name} ${packet.body.toString("latin1", 0, 200)}`));
         }
       },
@@ -198,14 +214,16 @@ export function rawBackground(options: BackgroundOptions): Promise<number> {
     };
     const send = (n: number) => {
       const batch: Buffer[] = [];
-      for (; batch.length < n && submitted < jobs; submitted++) batch.push(encodeRaw("REQ", PacketType.SUBMIT_JOB_BG, [func, "", `bg-${submitted}-payload`]));
+      for (; batch.length < n && submitted < jobs; submitted++)
+        batch.push(encodeRaw("REQ", PacketType.SUBMIT_JOB_BG, [func, "", `bg-${submitted}-payload`]));
       if (batch.length) socket.write(Buffer.concat(batch));
     };
     const socket = open(
       port,
       what,
       (packet) => {
-        if (packet.type !== PacketType.JOB_CREATED) return fail(new Error(`${what}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`));
+        if (packet.type !== PacketType.JOB_CREATED)
+          return fail(new Error(`${what}: unexpected ${packet.name}: ${packet.body.toString("latin1", 0, 200)}`));
         if (++created === jobs) {
           settled = true;
           socket.destroy();

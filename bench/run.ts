@@ -44,7 +44,10 @@ function git(...args: string[]): string {
 
 function gearmandVersion(): string {
   try {
-    return execFileSync("/usr/sbin/gearmand", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split("\n")[0].replace(/ - https:.*/, "");
+    return execFileSync("/usr/sbin/gearmand", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+      .trim()
+      .split("\n")[0]
+      .replace(/ - https:.*/, "");
   } catch {
     return "not installed";
   }
@@ -60,7 +63,8 @@ function table(rows: readonly Row[]): string {
 function report(result: CaseResult): string {
   const out: string[] = [];
   if (result.rows.length) out.push(table(result.rows), "");
-  for (const r of result.ratios) out.push(`- ${r.name}: **${r.value}**${r.goal ? ` (goal ${r.goal}: ${r.met ? "met" : "missed"})` : ""}`);
+  for (const r of result.ratios)
+    out.push(`- ${r.name}: **${r.value}**${r.goal ? ` (goal ${r.goal}: ${r.met ? "met" : "missed"})` : ""}`);
   for (const note of result.notes) out.push(`- ${note}`);
   return out.join("\n");
 }
@@ -114,7 +118,9 @@ const machine = {
   node: process.version,
   gearmand: gearmandVersion(),
 };
-process.stdout.write(`# glimpse-cluster benchmarks\n\n${new Date().toISOString()}, commit ${commit}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.gearmand}, load ${machine.loadAverageAtStart.join(" ")}\n`);
+process.stdout.write(
+  `# glimpse-cluster benchmarks\n\n${new Date().toISOString()}, commit ${commit}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.gearmand}, load ${machine.loadAverageAtStart.join(" ")}\n`,
+);
 
 const results = previousResults();
 for (const bench of selected) {
@@ -127,7 +133,12 @@ for (const bench of selected) {
 }
 
 mkdirSync(RESULTS_DIR, { recursive: true });
-writeFileSync(LATEST, `${JSON.stringify({ date: new Date().toISOString(), commit, machine, ran: selected.map((c) => c.name), results }, null, 2)}\n`);
-process.stdout.write(`\nfigures written to ${LATEST}${selected.length < CASES.length ? " (cases not run this time keep their previous figures, each with its own date and commit)" : ""}\n`);
+writeFileSync(
+  LATEST,
+  `${JSON.stringify({ date: new Date().toISOString(), commit, machine, ran: selected.map((c) => c.name), results }, null, 2)}\n`,
+);
+process.stdout.write(
+  `\nfigures written to ${LATEST}${selected.length < CASES.length ? " (cases not run this time keep their previous figures, each with its own date and commit)" : ""}\n`,
+);
 // Anything a case left running (a case over budget) is killed by the exit guards; a benchmark never fails the build.
 process.exit(0);

@@ -5,7 +5,8 @@ import { UsageError } from "./errors.js";
 export function wholeNumber(name: string, min: number) {
   return (text: string): number => {
     const value = Number(text);
-    if (!Number.isInteger(value) || value < min) throw new UsageError(`${name}: expected a whole number ≥ ${min}, got "${text}"`);
+    if (!Number.isInteger(value) || value < min)
+      throw new UsageError(`${name}: expected a whole number ≥ ${min}, got "${text}"`);
     return value;
   };
 }
@@ -13,7 +14,8 @@ export function wholeNumber(name: string, min: number) {
 export function positiveSeconds(name: string) {
   return (text: string): number => {
     const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${name}: expected a number of seconds > 0, got "${text}"`);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new UsageError(`${name}: expected a number of seconds > 0, got "${text}"`);
     return value;
   };
 }

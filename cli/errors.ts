@@ -36,4 +36,5 @@ export const wrongDemoResult = (what: string, got: unknown, expected: unknown): 
 export const clusterUnreachable = (what: string): CliError => new CliError("UNREACHABLE", `could not reach ${what}`);
 
 /** A drain or online that could not be carried out (the PoolError saying why is its cause). */
-export const nodesNotReached = (cause: Error): CliError => Object.assign(new CliError("NODES", cause.message), { cause });
+export const nodesNotReached = (cause: Error): CliError =>
+  Object.assign(new CliError("NODES", cause.message), { cause });

@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then((code) => {
+void main(process.argv).then((code) => {
   // A command that ended on its own with a failure set process.exitCode itself (job-server: cannot listen): keep it.
   process.exitCode = code === 0 ? (process.exitCode ?? 0) : code;
 });

@@ -5,7 +5,19 @@
 import type { NodeStatsSnapshot } from "../lib/node/node-stats.js";
 
 export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {
-  const header = ["HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "THREADS", "BUSY", "ITEMS", "LABELS", "STATE"];
+  const header = [
+    "HOST",
+    "PID",
+    "NREQS",
+    "ETIME",
+    "MEAN_ETIME",
+    "STIME",
+    "THREADS",
+    "BUSY",
+    "ITEMS",
+    "LABELS",
+    "STATE",
+  ];
   const rows = [...nodes]
     .sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid)
     .map((n) => [
@@ -22,5 +34,12 @@ export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {
       n.state ?? "serving",
     ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

@@ -31,7 +31,10 @@ export class ProgressBar {
     }
     const filled = Math.round(fraction * this.width);
     const bar = "#".repeat(filled) + "-".repeat(this.width - filled);
-    this.write(`${this.label} [${bar}] ${String(percent).padStart(3)}% ${done}/${total} ${Math.round(rate)} items/s`, complete);
+    this.write(
+      `${this.label} [${bar}] ${String(percent).padStart(3)}% ${done}/${total} ${Math.round(rate)} items/s`,
+      complete,
+    );
   }
 
   private write(line: string, final: boolean): void {

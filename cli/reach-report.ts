@@ -10,18 +10,28 @@ import { clusterUnreachable } from "./errors.js";
 
 export function unreachedLines(reach: Reach): string[] {
   const lines: string[] = [];
-  for (const s of reach.jobServers) if (!s.reached) lines.push(`could not reach job server ${s.server}: ${s.error ?? "no answer"}`);
+  for (const s of reach.jobServers)
+    if (!s.reached) lines.push(`could not reach job server ${s.server}: ${s.error ?? "no answer"}`);
   for (const c of reach.channels) {
-    if (!c.reached) lines.push(`could not reach the ${c.channel} channel at ${c.endpoint}: nothing accepted the connection (is the broker running?)`);
+    if (!c.reached)
+      lines.push(
+        `could not reach the ${c.channel} channel at ${c.endpoint}: nothing accepted the connection (is the broker running?)`,
+      );
   }
   return lines;
 }
 
 /** Writes the lines to stderr; throws when the command reached nothing it needs. */
-export function reportReach(reach: Reach, write: (text: string) => void = (text) => void process.stderr.write(text)): void {
+export function reportReach(
+  reach: Reach,
+  write: (text: string) => void = (text) => void process.stderr.write(text),
+): void {
   for (const line of unreachedLines(reach)) write(`glimpse-cluster: ${line}\n`);
   const noServer = reach.jobServers.length > 0 && reach.jobServers.every((s) => !s.reached);
   const noChannel = reach.channels.every((c) => !c.reached);
-  if (noServer) throw clusterUnreachable(reach.jobServers.length === 1 ? "the job server" : `any of the ${reach.jobServers.length} job servers`);
+  if (noServer)
+    throw clusterUnreachable(
+      reach.jobServers.length === 1 ? "the job server" : `any of the ${reach.jobServers.length} job servers`,
+    );
   if (noChannel) throw clusterUnreachable("either channel endpoint");
 }

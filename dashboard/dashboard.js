@@ -28,19 +28,48 @@ function renderServers(servers) {
   body.replaceChildren();
   for (const server of servers) {
     if (!server.reachable) {
-      body.append(element("tr", { "data-server": server.server }, element("td", {}, server.server), element("td", { className: "unreachable", colspan: 4 }, `unreachable: ${server.error || "no answer"}`)));
+      body.append(
+        element(
+          "tr",
+          { "data-server": server.server },
+          element("td", {}, server.server),
+          element("td", { className: "unreachable", colspan: 4 }, `unreachable: ${server.error || "no answer"}`),
+        ),
+      );
       continue;
     }
-    if (server.functions.length === 0) body.append(element("tr", { "data-server": server.server }, element("td", {}, server.server), element("td", { colspan: 4, className: "empty" }, "no functions")));
+    if (server.functions.length === 0)
+      body.append(
+        element(
+          "tr",
+          { "data-server": server.server },
+          element("td", {}, server.server),
+          element("td", { colspan: 4, className: "empty" }, "no functions"),
+        ),
+      );
     for (const f of server.functions) {
-      body.append(element("tr", { "data-server": server.server, "data-function": f.name }, element("td", {}, server.server), element("td", {}, f.name), element("td", {}, f.queued), element("td", {}, f.running), element("td", {}, f.workers)));
+      body.append(
+        element(
+          "tr",
+          { "data-server": server.server, "data-function": f.name },
+          element("td", {}, server.server),
+          element("td", {}, f.name),
+          element("td", {}, f.queued),
+          element("td", {}, f.running),
+          element("td", {}, f.workers),
+        ),
+      );
     }
   }
 }
 
 async function control(node, action) {
   if (!window.confirm(`${action} worker node ${node.host} pid ${node.pid}?`)) return;
-  const response = await fetch(`api/nodes/${encodeURIComponent(node.id)}/${action}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const response = await fetch(`api/nodes/${encodeURIComponent(node.id)}/${action}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
   if (!response.ok) {
     const answer = await response.json().catch(() => ({}));
     window.alert(answer.error || `${action} failed (${response.status})`);
@@ -95,7 +124,13 @@ function renderMaps(maps) {
     box.append(
       element(
         "div",
-        { className: "map", "data-map-id": map.mapId, "data-state": map.state, "data-done": map.done, "data-total": total },
+        {
+          className: "map",
+          "data-map-id": map.mapId,
+          "data-state": map.state,
+          "data-done": map.done,
+          "data-total": total,
+        },
         element("span", { title: `pool ${map.host} pid ${map.pid}` }, `${map.function} (${map.host}:${map.pid})`),
         bar,
         element("span", { className: "figures" }, figures),
@@ -107,7 +142,9 @@ function renderMaps(maps) {
 function renderChart(points) {
   const max = Math.max(1, ...points.map((p) => p.itemsPerSecond));
   const now = points.length ? points[points.length - 1].time : Date.now();
-  const coordinates = points.map((p) => `${(600 - (now - p.time) / 1000).toFixed(1)},${(118 - (p.itemsPerSecond / max) * 112).toFixed(1)}`);
+  const coordinates = points.map(
+    (p) => `${(600 - (now - p.time) / 1000).toFixed(1)},${(118 - (p.itemsPerSecond / max) * 112).toFixed(1)}`,
+  );
   $("#chart-line").setAttribute("points", coordinates.join(" "));
   $("#chart-max").textContent = `peak ${rate(max)} items/s`;
   $("#throughput-now").textContent = points.length ? `· now ${rate(points[points.length - 1].itemsPerSecond)}` : "";
@@ -116,7 +153,15 @@ function renderChart(points) {
 function renderLogs(lines) {
   const list = $("#logs");
   const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
-  list.replaceChildren(...lines.map((line) => element("li", { className: line.level }, `${new Date(line.time).toISOString().slice(11, 19)} ${line.host}:${line.pid} ${line.level.toUpperCase()} ${line.message}`)));
+  list.replaceChildren(
+    ...lines.map((line) =>
+      element(
+        "li",
+        { className: line.level },
+        `${new Date(line.time).toISOString().slice(11, 19)} ${line.host}:${line.pid} ${line.level.toUpperCase()} ${line.message}`,
+      ),
+    ),
+  );
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 

@@ -26,7 +26,9 @@ try {
   });
   const inside = counts.reduce((a, b) => a + b, 0);
   const seconds = (performance.now() - started) / 1000;
-  console.log(`\npi ≈ ${(4 * inside) / (seeds.length * 10_000)} from ${seeds.length * 10_000} samples in ${seconds.toFixed(2)} s`);
+  console.log(
+    `\npi ≈ ${(4 * inside) / (seeds.length * 10_000)} from ${seeds.length * 10_000} samples in ${seconds.toFixed(2)} s`,
+  );
 } finally {
   await pool.close();
 }

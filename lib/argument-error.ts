@@ -27,7 +27,10 @@ export class ArgumentError extends TypeError {
 export function wholeNumber(argument: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
-    throw new ArgumentError(argument, `expected a whole number ${range}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
+    throw new ArgumentError(
+      argument,
+      `expected a whole number ${range}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`,
+    );
   }
   return value;
 }

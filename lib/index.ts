@@ -16,13 +16,42 @@ export type { NodeSelector } from "./pool/node-selector.js";
 export { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
 export { ArgumentError } from "./argument-error.js";
 export {
-  moduleFunction, RemoteError, RemoteCause, FunctionShippingError, ItemSerializationError, WireFormatError,
-  type ModuleFunction, type MapFunction, type RemoteErrorDetails, type SerializedError,
+  moduleFunction,
+  RemoteError,
+  RemoteCause,
+  FunctionShippingError,
+  ItemSerializationError,
+  WireFormatError,
+  type ModuleFunction,
+  type MapFunction,
+  type RemoteErrorDetails,
+  type SerializedError,
 } from "./wire/index.js";
-export { loadConfig, ConfigError, type ClusterConfig, type ClientConfig, type ServerConfig, type ConfigInput } from "./config/index.js";
+export {
+  loadConfig,
+  ConfigError,
+  type ClusterConfig,
+  type ClientConfig,
+  type ServerConfig,
+  type ConfigInput,
+} from "./config/index.js";
 export { JobServer, type JobServerOptions } from "./server/index.js";
-export { Broker, ChannelError, type BrokerUrls, type BrokerOptions, type ChannelErrorCode, type NodeStatsSnapshot, type NodeState } from "./channels/index.js";
-export { SignatureError, newCurveKeys, type RefusalReason, type CurveKeys, type CurveSettings } from "./security/index.js";
+export {
+  Broker,
+  ChannelError,
+  type BrokerUrls,
+  type BrokerOptions,
+  type ChannelErrorCode,
+  type NodeStatsSnapshot,
+  type NodeState,
+} from "./channels/index.js";
+export {
+  SignatureError,
+  newCurveKeys,
+  type RefusalReason,
+  type CurveKeys,
+  type CurveSettings,
+} from "./security/index.js";
 export { WorkerNode, type StopReason } from "./node/worker-node.js";
 export { NodeSupervisor, type SupervisorOptions } from "./node/node-supervisor.js";
 export type { NodeOptionsInput } from "./node/node-options.js";

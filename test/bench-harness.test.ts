@@ -50,7 +50,13 @@ describe("LatencyHistogram", () => {
     assert.equal(h.min, 0.1);
     assert.equal(h.max, 100);
     assert.ok(Math.abs(h.mean - 50.05) < 1e-9);
-    for (const [p, exact] of [[50, 50], [99, 99], [1, 1], [0.1, 0.1], [100, 100]] as const) {
+    for (const [p, exact] of [
+      [50, 50],
+      [99, 99],
+      [1, 1],
+      [0.1, 0.1],
+      [100, 100],
+    ] as const) {
       const got = h.percentile(p);
       assert.ok(Math.abs(got - exact) / exact <= 0.006, `p${p}: ${got} vs ${exact}`);
     }
@@ -126,7 +132,10 @@ describe("case budgets", () => {
   it("reject a promise that outlives its budget, with the case named", async () => {
     const budget = budgetSignal("slow-case", 0.05);
     after(() => budget.clear());
-    await assert.rejects(abortable(new Promise(() => {}), budget.signal), /case slow-case ran past its budget of 0.05 s/);
+    await assert.rejects(
+      abortable(new Promise(() => {}), budget.signal),
+      /case slow-case ran past its budget of 0.05 s/,
+    );
     assert.equal(await abortable(Promise.resolve(7), new AbortController().signal), 7);
   });
 });
@@ -167,7 +176,10 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         assert.ok(Date.now() < deadline, "the 10 jobs never showed up as queued");
         await new Promise((r) => setTimeout(r, 10));
       }
-      const rejected = assert.rejects(load, new RegExp(`raw client \\(nobody_does_this, 10 in flight\\): .*(closed the connection|ECONNRESET)`));
+      const rejected = assert.rejects(
+        load,
+        new RegExp(`raw client \\(nobody_does_this, 10 in flight\\): .*(closed the connection|ECONNRESET)`),
+      );
       await server.kill();
       await rejected;
     });
@@ -176,7 +188,13 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       const server = await kind.start({ jobRetries: 0 });
       t.after(() => server.stop());
       const controller = new AbortController();
-      const load = rawLoad({ port: server.port, func: "nobody_does_this", inFlight: 1, jobs: 10, signal: controller.signal });
+      const load = rawLoad({
+        port: server.port,
+        func: "nobody_does_this",
+        inFlight: 1,
+        jobs: 10,
+        signal: controller.signal,
+      });
       controller.abort(new Error("budget"));
       await assert.rejects(load, /stopped \(Error: budget\)/);
     });
@@ -185,15 +203,22 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
 describe("bench job-server launcher", () => {
   // A missing gearmand follows the peers' rule (a skip, or a failure where it is required).
-  for (const [contender, missing] of [[benchGearmand(1), missingPeer("gearmand")], [benchEmbedded(), undefined]] as const) {
-    it(`starts ${contender.name} on a free port and stops it for good`, { skip: missing ?? contender.skip }, async (t) => {
-      const server = await contender.start();
-      t.after(() => server.stop());
-      assert.ok(server.port > 0 && alive(server.pid));
-      assert.match(await adminStatus(server.port), /^\.\r?$/m);
-      await server.stop();
-      assert.equal(alive(server.pid), false);
-      await server.stop(); // twice is fine
-    });
+  for (const [contender, missing] of [
+    [benchGearmand(1), missingPeer("gearmand")],
+    [benchEmbedded(), undefined],
+  ] as const) {
+    it(
+      `starts ${contender.name} on a free port and stops it for good`,
+      { skip: missing ?? contender.skip },
+      async (t) => {
+        const server = await contender.start();
+        t.after(() => server.stop());
+        assert.ok(server.port > 0 && alive(server.pid));
+        assert.match(await adminStatus(server.port), /^\.\r?$/m);
+        await server.stop();
+        assert.equal(alive(server.pid), false);
+        await server.stop(); // twice is fine
+      },
+    );
   }
 });

@@ -21,12 +21,19 @@ describe("channels", () => {
     const publisher = new zmq.Publisher({ linger: 0 });
     publisher.connect(subscriber.endpoint);
     try {
-      await eventually(async () => {
-        await publisher.send(["all", "not json"]);
-        await publisher.send(["all"]);
-        await publisher.send(["all", JSON.stringify({ v: 1, id: "x", from: "t", time: 0, command: { type: "ping" } })]);
-        return received.length > 0;
-      }, 5000, "a valid command to arrive");
+      await eventually(
+        async () => {
+          await publisher.send(["all", "not json"]);
+          await publisher.send(["all"]);
+          await publisher.send([
+            "all",
+            JSON.stringify({ v: 1, id: "x", from: "t", time: 0, command: { type: "ping" } }),
+          ]);
+          return received.length > 0;
+        },
+        5000,
+        "a valid command to arrive",
+      );
       assert.ok(subscriber.malformed > 0);
       assert.ok(received.every((t) => t === "ping"));
       assert.equal(parseLog(Buffer.from('{"v":1,"node":"n","message":{"type":"bogus"}}')), undefined);
@@ -36,29 +43,33 @@ describe("channels", () => {
     }
   });
 
-  it("a broker restarted during a run: commands reach every node again and logs flow, nothing else restarted", { skip: embedded.skip }, async () => {
-    const cluster = await TestCluster.start({ kind: embedded });
-    let broker = cluster.broker!;
-    const pool = await MakePool(cluster.configFile);
-    try {
-      await cluster.startNode(1);
-      await cluster.startNode(1);
-      const before = await pool.ping(5000);
-      assert.equal(before.length, 2);
-      const endpoints = broker.endpoints!;
-      await broker.close();
-      broker = new Broker(endpoints);
-      await broker.start();
-      const after = await pool.ping(10_000);
-      assert.deepEqual(after.map((n) => n.pid).sort(), before.map((n) => n.pid).sort());
-      await pool.setMemory({ after: "restart" });
-      assert.deepEqual(await pool.map(() => memory.get("after"), [0, 1]), ["restart", "restart"]);
-    } finally {
-      await pool.close();
-      await broker.close();
-      await cluster.close();
-    }
-  });
+  it(
+    "a broker restarted during a run: commands reach every node again and logs flow, nothing else restarted",
+    { skip: embedded.skip },
+    async () => {
+      const cluster = await TestCluster.start({ kind: embedded });
+      let broker = cluster.broker!;
+      const pool = await MakePool(cluster.configFile);
+      try {
+        await cluster.startNode(1);
+        await cluster.startNode(1);
+        const before = await pool.ping(5000);
+        assert.equal(before.length, 2);
+        const endpoints = broker.endpoints!;
+        await broker.close();
+        broker = new Broker(endpoints);
+        await broker.start();
+        const after = await pool.ping(10_000);
+        assert.deepEqual(after.map((n) => n.pid).sort(), before.map((n) => n.pid).sort());
+        await pool.setMemory({ after: "restart" });
+        assert.deepEqual(await pool.map(() => memory.get("after"), [0, 1]), ["restart", "restart"]);
+      } finally {
+        await pool.close();
+        await broker.close();
+        await cluster.close();
+      }
+    },
+  );
 });
 
 declare const memory: { get(key: string): unknown };

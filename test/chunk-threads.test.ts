@@ -16,11 +16,20 @@ import { decodeChunkResponse, encodeChunkRequest } from "../lib/wire/chunk-codec
 import { moduleFunction, toFunctionRef } from "../lib/wire/function-ref.js";
 
 const dir = mkdtempSync(join(tmpdir(), "glimpse-chunk-threads-"));
-const hold = toFunctionRef(moduleFunction(new URL("./fixtures/marker-functions.js", import.meta.url), "holdUntilReleased"));
+const hold = toFunctionRef(
+  moduleFunction(new URL("./fixtures/marker-functions.js", import.meta.url), "holdUntilReleased"),
+);
 let chunkCounter = 0;
 
 function request(label: string): Buffer {
-  return encodeChunkRequest({ fn: hold, items: [{ dir, label }], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 0 });
+  return encodeChunkRequest({
+    fn: hold,
+    items: [{ dir, label }],
+    start: 0,
+    mapId: "threads-test",
+    chunk: chunkCounter++,
+    memoryVersion: 0,
+  });
 }
 
 const hasStarted = (label: string) => existsSync(join(dir, `${label}.started`));
@@ -41,7 +50,13 @@ const resultOf = (bytes: Uint8Array) => {
 };
 
 describe("chunk threads with prefetch", () => {
-  const threads = new ChunkThreads({ threads: 1, prefetch: 1, resourceLimits: undefined, memoryWaitMs: 5000, policy: { allowSource: true, allowedModules: [], why: "test" } });
+  const threads = new ChunkThreads({
+    threads: 1,
+    prefetch: 1,
+    resourceLimits: undefined,
+    memoryWaitMs: 5000,
+    policy: { allowSource: true, allowedModules: [], why: "test" },
+  });
   after(async () => {
     for (const label of ["running", "waiting", "stuck", "behind", "doomed"]) release(label);
     await threads.destroy();
@@ -82,7 +97,14 @@ describe("chunk threads with prefetch", () => {
 
   it("a large chunk moved to a thread that died before taking it runs on the replacement with all its bytes; the node's copy is untouched", async () => {
     const blob = new Uint8Array(256 * 1024).map((_, i) => (i * 7) % 251);
-    const big = encodeChunkRequest({ fn: toFunctionRef((x: { blob: Uint8Array }) => x.blob.reduce((sum, b) => sum + b, 0)), items: [{ blob }], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 0 });
+    const big = encodeChunkRequest({
+      fn: toFunctionRef((x: { blob: Uint8Array }) => x.blob.reduce((sum, b) => sum + b, 0)),
+      items: [{ blob }],
+      start: 0,
+      mapId: "threads-test",
+      chunk: chunkCounter++,
+      memoryVersion: 0,
+    });
     const before = Buffer.from(big);
     const controller = new AbortController();
     const first = threads.run(request("doomed"), controller.signal);
@@ -90,14 +112,23 @@ describe("chunk threads with prefetch", () => {
     await started("doomed");
     controller.abort(new Error("attempt timed out"));
     await assert.rejects(first, /attempt timed out/);
-    assert.equal(resultOf(await second), blob.reduce((sum, b) => sum + b, 0));
+    assert.equal(
+      resultOf(await second),
+      blob.reduce((sum, b) => sum + b, 0),
+    );
     assert.ok(before.equals(big), "the request the node holds is not detached or changed");
   });
 
   it("without prefetch: a chunk handed over as soon as the running one was stopped runs on the replacement thread; one still held at destroy rejects", async () => {
     // A limit on piscina's own queue once refused such a chunk again and again in one run of microtasks: the node's
     // event loop never turned, the replacement thread never started, and the node spun forever.
-    const single = new ChunkThreads({ threads: 1, prefetch: 0, resourceLimits: undefined, memoryWaitMs: 5000, policy: { allowSource: true, allowedModules: [], why: "test" } });
+    const single = new ChunkThreads({
+      threads: 1,
+      prefetch: 0,
+      resourceLimits: undefined,
+      memoryWaitMs: 5000,
+      policy: { allowSource: true, allowedModules: [], why: "test" },
+    });
     try {
       const controller = new AbortController();
       const first = single.run(request("alone"), controller.signal);
@@ -112,7 +143,7 @@ describe("chunk threads with prefetch", () => {
       );
       await started("held at destroy");
       await single.destroy();
-      assert.equal((await held as { code?: string })?.code, "THREADS_CLOSED");
+      assert.equal(((await held) as { code?: string })?.code, "THREADS_CLOSED");
     } finally {
       release("alone");
       release("held at destroy");
@@ -123,7 +154,17 @@ describe("chunk threads with prefetch", () => {
   it("runs 300 distinct functions, then the first again (compiled functions are kept in a bounded cache)", async () => {
     const sources = Array.from({ length: 300 }, (_, i) => toFunctionRef(new Function("x", `return x + ${i}`)));
     const run = async (i: number) => {
-      const bytes = await threads.run(encodeChunkRequest({ fn: sources[i], items: [1000], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 0 }), new AbortController().signal);
+      const bytes = await threads.run(
+        encodeChunkRequest({
+          fn: sources[i],
+          items: [1000],
+          start: 0,
+          mapId: "threads-test",
+          chunk: chunkCounter++,
+          memoryVersion: 0,
+        }),
+        new AbortController().signal,
+      );
       return resultOf(bytes);
     };
     for (let i = 0; i < sources.length; i++) assert.equal(await run(i), 1000 + i);
@@ -132,14 +173,33 @@ describe("chunk threads with prefetch", () => {
 
   it("a chunk whose memory version never reaches its thread ends with a coded MEMORY_TIMEOUT error", async () => {
     // No worker node here answers the thread's request for version 7: the wait ends at memoryWaitMs (50 ms).
-    const short = new ChunkThreads({ threads: 1, prefetch: 0, resourceLimits: undefined, memoryWaitMs: 50, policy: { allowSource: true, allowedModules: [], why: "test" } });
+    const short = new ChunkThreads({
+      threads: 1,
+      prefetch: 0,
+      resourceLimits: undefined,
+      memoryWaitMs: 50,
+      policy: { allowSource: true, allowedModules: [], why: "test" },
+    });
     try {
-      const bytes = await short.run(encodeChunkRequest({ fn: toFunctionRef((x: number) => x), items: [1], start: 0, mapId: "threads-test", chunk: chunkCounter++, memoryVersion: 7 }), new AbortController().signal);
+      const bytes = await short.run(
+        encodeChunkRequest({
+          fn: toFunctionRef((x: number) => x),
+          items: [1],
+          start: 0,
+          mapId: "threads-test",
+          chunk: chunkCounter++,
+          memoryVersion: 7,
+        }),
+        new AbortController().signal,
+      );
       const response = decodeChunkResponse(bytes);
       assert.ok(!response.ok);
       assert.equal(response.error.name, "NodeError");
       assert.equal(response.error.code, "MEMORY_TIMEOUT");
-      assert.match(response.error.message, /shared memory version 7 did not reach this worker thread within 50 ms \(it holds version 0\)/);
+      assert.match(
+        response.error.message,
+        /shared memory version 7 did not reach this worker thread within 50 ms \(it holds version 0\)/,
+      );
     } finally {
       await short.destroy();
     }

@@ -17,9 +17,15 @@ import { eventually, startLineProcess } from "./support/gearman.js";
 
 const execFileAsync = promisify(execFile);
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI_PATH, ...args], {
+      env: { ...process.env, ...env },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -48,7 +54,16 @@ describe("glimpse-cluster exit codes and messages", () => {
   it("--help exits 0 on the program and every command", async () => {
     const top = await cli(["--help"]);
     assert.equal(top.code, 0);
-    for (const command of ["launch-broker", "launch-worker", "kill-workers", "restart-workers", "ping-workers", "job-server", "logs", "demo"]) {
+    for (const command of [
+      "launch-broker",
+      "launch-worker",
+      "kill-workers",
+      "restart-workers",
+      "ping-workers",
+      "job-server",
+      "logs",
+      "demo",
+    ]) {
       assert.match(top.stdout, new RegExp(command));
       const help = await cli([command, "--help"]);
       assert.equal(help.code, 0, `${command} --help`);
@@ -139,12 +154,19 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       await cluster.startNode(1, ["--label", "late"]);
       const [late] = (await pool.ping(5000)).filter((n) => n.labels?.includes("late"));
       assert.ok(late, "the late node answers");
-      const out = await pool.map((x: number) => `${memory.get("greeting")} ${x} from ${process.pid}`, Array.from({ length: 12 }, (_, i) => i), {
-        chunksize: 1,
-        label: "late",
-        waitForNodesMs: 10_000,
-      });
-      assert.deepEqual(out, Array.from({ length: 12 }, (_, i) => `hello ${i} from ${late.pid}`));
+      const out = await pool.map(
+        (x: number) => `${memory.get("greeting")} ${x} from ${process.pid}`,
+        Array.from({ length: 12 }, (_, i) => i),
+        {
+          chunksize: 1,
+          label: "late",
+          waitForNodesMs: 10_000,
+        },
+      );
+      assert.deepEqual(
+        out,
+        Array.from({ length: 12 }, (_, i) => `hello ${i} from ${late.pid}`),
+      );
     });
 
     it("restart-workers restarts every node; kill-workers stops them", async () => {
@@ -153,14 +175,22 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       assert.ok(before.size >= 2);
       const restarted = await pool.restartWorkers(10_000);
       assert.equal(restarted.length, before.size);
-      await eventually(async () => {
-        const now = await pool.ping(2000);
-        return now.length === before.size && now.every((n) => !before.has(n.pid));
-      }, 20_000, "every node to come back with a new pid");
+      await eventually(
+        async () => {
+          const now = await pool.ping(2000);
+          return now.length === before.size && now.every((n) => !before.has(n.pid));
+        },
+        20_000,
+        "every node to come back with a new pid",
+      );
       assert.deepEqual(await pool.map((x: number) => x + 1, [1]), [2]);
       const quit = await pool.killWorkers(10_000);
       assert.equal(quit.length, before.size);
-      await Promise.all(cluster.nodes.map((n) => new Promise((resolve) => (n.child.exitCode !== null ? resolve(null) : n.child.once("exit", resolve)))));
+      await Promise.all(
+        cluster.nodes.map(
+          (n) => new Promise((resolve) => (n.child.exitCode !== null ? resolve(null) : n.child.once("exit", resolve))),
+        ),
+      );
       for (const node of cluster.nodes) assert.equal(node.child.exitCode, 0);
     });
   });
@@ -207,34 +237,50 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
     it("restart-workers and kill-workers reach every node", async () => {
       // Both nodes registered again (the test before restarts them).
-      const before = await eventually(async () => {
-        const pids = await pingedPids(cluster.configFile);
-        return pids.length === 2 && pids;
-      }, 20_000, "both nodes up");
+      const before = await eventually(
+        async () => {
+          const pids = await pingedPids(cluster.configFile);
+          return pids.length === 2 && pids;
+        },
+        20_000,
+        "both nodes up",
+      );
       const restart = await cli(["-c", cluster.configFile, "restart-workers"]);
       assert.equal(restart.code, 0, restart.stderr);
       assert.match(restart.stdout, /2 worker nodes told to restart/);
       // Back means new pids: a node that acknowledged the restart may still answer a ping on its way out,
       // and a quit sent to it then would miss the process that replaces it.
-      const after = await eventually(async () => {
-        const pids = await pingedPids(cluster.configFile);
-        return pids.length === 2 && pids.every((pid) => !before.includes(pid)) && pids;
-      }, 20_000, "both nodes back with new pids");
+      const after = await eventually(
+        async () => {
+          const pids = await pingedPids(cluster.configFile);
+          return pids.length === 2 && pids.every((pid) => !before.includes(pid)) && pids;
+        },
+        20_000,
+        "both nodes back with new pids",
+      );
       // kill-workers tells the nodes the job server lists; a node answers pings as soon as its channels are up,
       // a moment before its Gearman worker has registered: wait for both registrations (node ids carry the pid).
       const admin = new AdminClient(cluster.server.url);
       try {
-        await eventually(async () => {
-          const registered = (await admin.workers()).filter((w) => w.functions.includes("glimpse_map"));
-          return after.every((pid) => registered.some((w) => w.clientId.includes(`:${pid}:`)));
-        }, 20_000, "both new nodes registered at the job server");
+        await eventually(
+          async () => {
+            const registered = (await admin.workers()).filter((w) => w.functions.includes("glimpse_map"));
+            return after.every((pid) => registered.some((w) => w.clientId.includes(`:${pid}:`)));
+          },
+          20_000,
+          "both new nodes registered at the job server",
+        );
       } finally {
         await admin.close();
       }
       const kill = await cli(["-c", cluster.configFile, "kill-workers"]);
       assert.equal(kill.code, 0, kill.stderr);
       assert.match(kill.stdout, /2 worker nodes told to quit/);
-      await Promise.all(cluster.nodes.map((n) => new Promise((resolve) => (n.child.exitCode !== null ? resolve(null) : n.child.once("exit", resolve)))));
+      await Promise.all(
+        cluster.nodes.map(
+          (n) => new Promise((resolve) => (n.child.exitCode !== null ? resolve(null) : n.child.once("exit", resolve))),
+        ),
+      );
       for (const node of cluster.nodes) assert.equal(node.child.exitCode, 0, node.output.join("\n"));
     });
   });

@@ -31,7 +31,11 @@ describe("channels under CURVE", () => {
   const keys = newCurveKeys();
 
   before(async () => {
-    cluster = await TestCluster.start({ kind: embedded, curve: keys, clientConfig: ["secret = a secret for the curve tests"] });
+    cluster = await TestCluster.start({
+      kind: embedded,
+      curve: keys,
+      clientConfig: ["secret = a secret for the curve tests"],
+    });
     await cluster.startNode(1);
     pool = await MakePool(cluster.configFile);
   });
@@ -51,7 +55,12 @@ describe("channels under CURVE", () => {
   it("a peer with another key pair is refused at the handshake, and the broker names its address", async () => {
     const other = newCurveKeys();
     const backend = loadConfig(cluster.configFile)!.client.commandBackendUrl;
-    const intruder = new zmq.Subscriber({ linger: 0, curveServerKey: keys.publicKey, curvePublicKey: other.publicKey, curveSecretKey: other.secretKey });
+    const intruder = new zmq.Subscriber({
+      linger: 0,
+      curveServerKey: keys.publicKey,
+      curvePublicKey: other.publicKey,
+      curveSecretKey: other.secretKey,
+    });
     try {
       intruder.subscribe("");
       const outcome = firstEvent(intruder, ["handshake", "handshake:error:auth", "handshake:error:protocol"]);
@@ -93,9 +102,14 @@ describe("glimpse-cluster keygen and a CURVE broker from the CLI", () => {
       const keyLines = keygen.lines.filter((l) => /^(secret|curve_public_key|curve_secret_key) = /.test(l));
       assert.equal(keyLines.length, 3, keygen.lines.join("\n"));
       const ports = await Promise.all([0, 1, 2, 3].map(() => freePort()));
-      const urls = ["command_frontend_url", "command_backend_url", "log_frontend_url", "log_backend_url"].map((key, i) => `${key} = tcp://127.0.0.1:${ports[i]}`);
+      const urls = ["command_frontend_url", "command_backend_url", "log_frontend_url", "log_backend_url"].map(
+        (key, i) => `${key} = tcp://127.0.0.1:${ports[i]}`,
+      );
       const file = path.join(dir, "cluster.ini");
-      writeFileSync(file, ["[client]", `job_server_url = ${server.url}`, ...urls, ...keyLines, "", "[server]", ...urls, ""].join("\n"));
+      writeFileSync(
+        file,
+        ["[client]", `job_server_url = ${server.url}`, ...urls, ...keyLines, "", "[server]", ...urls, ""].join("\n"),
+      );
       assert.ok(loadConfig(file)!.client.curvePublicKey);
 
       const broker = startLineProcess(process.execPath, [CLI_PATH, "-c", file, "launch-broker"]);

@@ -74,7 +74,10 @@ describe("dashboard in a browser", { skip }, () => {
       await page.waitForFunction(`(${MAP} || {}).state === "running" && ${MAP}.done === 20 && ${MAP}.total === 40`);
       assert.deepEqual(await mapOnPage(page), { state: "running", done: 20, total: 40 });
       await pool.setMemory({ go: true });
-      assert.deepEqual(await running, Array.from({ length: 40 }, (_, i) => i * 2));
+      assert.deepEqual(
+        await running,
+        Array.from({ length: 40 }, (_, i) => i * 2),
+      );
       await page.waitForFunction(`(${MAP} || {}).state === "finished"`);
       assert.deepEqual(await mapOnPage(page), { state: "finished", done: 40, total: 40 });
       await page.waitForFunction(`document.querySelector("#chart-line").getAttribute("points").split(" ").length >= 3`);
@@ -88,7 +91,11 @@ describe("dashboard in a browser", { skip }, () => {
       // Told to quit from its row (confirmed in the dialog): it stays down.
       await page.click(`#nodes tr[data-pid="${pids[1]}"] button[data-action="quit"]`);
       await page.waitForSelector(`#nodes tr[data-pid="${pids[1]}"]`, { state: "detached" });
-      assert.equal(cluster.nodes[1].child.exitCode ?? (await new Promise((resolve) => cluster.nodes[1].child.once("exit", resolve))), 0);
+      assert.equal(
+        cluster.nodes[1].child.exitCode ??
+          (await new Promise((resolve) => cluster.nodes[1].child.once("exit", resolve))),
+        0,
+      );
       assert.deepEqual(consoleErrors, []);
     } finally {
       await browser?.close();

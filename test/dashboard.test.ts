@@ -96,22 +96,34 @@ for (const kind of kinds) {
           const page = await fetch(url);
           assert.match(page.headers.get("content-type")!, /^text\/html/);
           assert.match(await page.text(), /<script src="dashboard.js">/);
-          for (const asset of ["dashboard.js", "dashboard.css", "favicon.svg"]) assert.equal((await fetch(new URL(asset, url))).status, 200, asset);
+          for (const asset of ["dashboard.js", "dashboard.css", "favicon.svg"])
+            assert.equal((await fetch(new URL(asset, url))).status, 200, asset);
           const seen = await eventually(async () => {
             const s = await snapshot(url);
-            return s.nodes.length === 1 && s.jobServers[0]?.functions.some((f) => f.name === "glimpse_map" && f.workers === 1) && s;
+            return (
+              s.nodes.length === 1 &&
+              s.jobServers[0]?.functions.some((f) => f.name === "glimpse_map" && f.workers === 1) &&
+              s
+            );
           });
           assert.equal(seen.nodes[0].threads, 2);
           assert.equal(seen.allowControl, false);
           assert.equal(seen.jobServers[0].server, cluster.server.url);
-          assert.deepEqual(await pool.map((x: number) => x * 3, [1, 2, 3, 4, 5, 6, 7, 8]), [3, 6, 9, 12, 15, 18, 21, 24]);
+          assert.deepEqual(
+            await pool.map((x: number) => x * 3, [1, 2, 3, 4, 5, 6, 7, 8]),
+            [3, 6, 9, 12, 15, 18, 21, 24],
+          );
           const [first, second] = await events(url, 2);
           assert.ok(second.time > first.time, "a newer snapshot was pushed");
           const map = second.maps[0];
           assert.equal(map.state, "finished");
           assert.equal(map.done, 8);
           assert.equal(map.total, 8);
-          const refused = await fetch(new URL(`api/nodes/${encodeURIComponent(seen.nodes[0].id)}/quit`, url), { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+          const refused = await fetch(new URL(`api/nodes/${encodeURIComponent(seen.nodes[0].id)}/quit`, url), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: "{}",
+          });
           assert.equal(refused.status, 403);
           assert.match(((await refused.json()) as { error: string }).error, /read-only/);
           assert.equal((await pool.ping(1000)).length, 1, "the node is still there");
@@ -133,15 +145,22 @@ for (const kind of kinds) {
         // The test's own admin connection: the only one listed before the dashboard starts (once the server saw the probe that found it listening go).
         const first = new AdminClient(cluster.server.url);
         observers.push(first);
-        const [own] = await eventually(async () => {
-          const fds = (await first.workers()).map((w) => w.fd);
-          return fds.length === 1 && fds;
-        }, 10_000, "the test's connection alone at the job server");
+        const [own] = await eventually(
+          async () => {
+            const fds = (await first.workers()).map((w) => w.fd);
+            return fds.length === 1 && fds;
+          },
+          10_000,
+          "the test's connection alone at the job server",
+        );
         await first.createFunction("queue_before");
         dashboard = await startDashboard(cluster.configFile);
         stream = await snapshotStream(dashboard.url);
         const row = (s: DashboardSnapshot) => s.jobServers[0] ?? { reachable: false, functions: [], error: undefined };
-        await stream.until((s) => row(s).reachable && row(s).functions.some((f) => f.name.startsWith("queue_befor")), "the function created");
+        await stream.until(
+          (s) => row(s).reachable && row(s).functions.some((f) => f.name.startsWith("queue_befor")),
+          "the function created",
+        );
         // Every refresh asks over the same connection: the server sees one, and the same one, each time.
         const seen = new Set<number>();
         for (let refresh = 0; refresh < 4; refresh++) {
@@ -154,7 +173,10 @@ for (const kind of kinds) {
         assert.equal(seen.size, 1, `the dashboard connected anew: ${[...seen].join(", ")}`);
 
         await cluster.server.stop();
-        const down = await stream.until((s) => s.jobServers.length === 1 && !row(s).reachable, "the job server unreachable");
+        const down = await stream.until(
+          (s) => s.jobServers.length === 1 && !row(s).reachable,
+          "the job server unreachable",
+        );
         assert.equal(down.jobServers.length, 1);
         assert.match(row(down).error!, /ECONNREFUSED|closed/);
         restarted = await kind.start({ port: cluster.server.port, jobRetries: 0 });
@@ -162,13 +184,23 @@ for (const kind of kinds) {
         const second = new AdminClient(restarted.url);
         observers.push(second);
         await second.createFunction("queue_after");
-        const back = await stream.until((s) => row(s).reachable && row(s).functions.some((f) => f.name.startsWith("queue_afte")), "the restarted job server's function");
-        assert.ok(!row(back).functions.some((f) => f.name.startsWith("queue_befor")), "the functions are the new server's");
+        const back = await stream.until(
+          (s) => row(s).reachable && row(s).functions.some((f) => f.name.startsWith("queue_afte")),
+          "the restarted job server's function",
+        );
+        assert.ok(
+          !row(back).functions.some((f) => f.name.startsWith("queue_befor")),
+          "the functions are the new server's",
+        );
         const listed = new Set<string>();
         for (let refresh = 0; refresh < 3; refresh++) {
           await stream.next();
           const fds = (await second.workers()).map((w) => w.fd).sort((a, b) => a - b);
-          assert.equal(fds.length, 2, `the test's connection and the dashboard's, at refresh ${refresh}: ${fds.join(", ")}`);
+          assert.equal(
+            fds.length,
+            2,
+            `the test's connection and the dashboard's, at refresh ${refresh}: ${fds.join(", ")}`,
+          );
           listed.add(fds.join(","));
         }
         assert.equal(listed.size, 1, `the dashboard connected anew: ${[...listed].join(" then ")}`);
@@ -197,18 +229,35 @@ describe("dashboard control", { skip: embedded.skip }, () => {
           return s.nodes.length === 1 && s.nodes;
         });
         const route = new URL(`api/nodes/${encodeURIComponent(target.id)}/quit`, url);
-        const foreign = await fetch(route, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: "{}" });
+        const foreign = await fetch(route, {
+          method: "POST",
+          headers: { "content-type": "application/json", origin: "http://evil.example" },
+          body: "{}",
+        });
         assert.equal(foreign.status, 403);
-        const form = await fetch(route, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a=1" });
+        const form = await fetch(route, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "a=1",
+        });
         assert.equal(form.status, 403);
-        const post = (action: string) => fetch(new URL(`api/nodes/${encodeURIComponent(target.id)}/${action}`, url), { method: "POST", headers: { "content-type": "application/json", origin: new URL(url).origin }, body: "{}" });
+        const post = (action: string) =>
+          fetch(new URL(`api/nodes/${encodeURIComponent(target.id)}/${action}`, url), {
+            method: "POST",
+            headers: { "content-type": "application/json", origin: new URL(url).origin },
+            body: "{}",
+          });
         assert.equal((await post("drain")).status, 200);
         await eventually(async () => (await snapshot(url)).nodes.find((n) => n.id === target.id)?.state === "drained");
         assert.equal((await post("online")).status, 200);
         await eventually(async () => (await snapshot(url)).nodes.find((n) => n.id === target.id)?.state === "serving");
         assert.equal((await post("dance")).status, 404);
         const exited = new Promise((resolve) => node.child.once("exit", resolve));
-        const done = await fetch(route, { method: "POST", headers: { "content-type": "application/json", origin: new URL(url).origin }, body: "{}" });
+        const done = await fetch(route, {
+          method: "POST",
+          headers: { "content-type": "application/json", origin: new URL(url).origin },
+          body: "{}",
+        });
         assert.equal(done.status, 200, await done.clone().text());
         assert.equal(await exited, 0);
       } finally {
@@ -234,27 +283,92 @@ describe("dashboard of a cluster with a secret", { skip: embedded.skip }, () => 
         publisher.connect(/^log_frontend_url = (.*)$/m.exec(readFileSync(cluster.configFile, "utf8"))![1]);
         const key = new ClusterKey(secret);
         const wrongKey = new ClusterKey("another cluster's secret, as long");
-        const envelope = (node: string, message: object) => JSON.stringify({ v: CHANNEL_VERSION, id: `${node}-${Date.now()}`, node, host: "forger", pid: 4242, time: Date.now(), message });
-        const stats = { node: "forged-node", host: "forger", pid: 4242, numRequests: 0, elapsedTime: 0, startTime: Date.now(), threads: 9, busy: 0, itemsDone: 0, memoryVersion: 0, labels: [], exclusive: false, state: "serving", handedBack: 0 };
-        const progress = { type: "progress", mapId: "forged-map", function: "f", done: 1, total: 2, failed: 0, state: "running", started: Date.now() };
+        const envelope = (node: string, message: object) =>
+          JSON.stringify({
+            v: CHANNEL_VERSION,
+            id: `${node}-${Date.now()}`,
+            node,
+            host: "forger",
+            pid: 4242,
+            time: Date.now(),
+            message,
+          });
+        const stats = {
+          node: "forged-node",
+          host: "forger",
+          pid: 4242,
+          numRequests: 0,
+          elapsedTime: 0,
+          startTime: Date.now(),
+          threads: 9,
+          busy: 0,
+          itemsDone: 0,
+          memoryVersion: 0,
+          labels: [],
+          exclusive: false,
+          state: "serving",
+          handedBack: 0,
+        };
+        const progress = {
+          type: "progress",
+          mapId: "forged-map",
+          function: "f",
+          done: 1,
+          total: 2,
+          failed: 0,
+          state: "running",
+          started: Date.now(),
+        };
         const frames = (topic: string, body: string) => [Buffer.from(topic), Buffer.from(body)];
-        const signedBy = (signer: ClusterKey, topic: string, body: string) => [...frames(topic, body), signer.sign("log", frames(topic, body))];
-        const genuine = await eventually(async () => {
-          const round = Date.now();
-          for (const forge of [(t: string, b: string) => frames(t, b), (t: string, b: string) => signedBy(wrongKey, t, b)]) {
-            await publisher.send(forge(TOPIC_LOG, envelope("forged-node", { type: "record", level: "info", message: `forged record ${round}` })));
-            await publisher.send(forge(TOPIC_REPLY, envelope("forged-node", { type: "pong", commandId: "x", stats })));
-            await publisher.send(forge(TOPIC_PROGRESS, envelope("forged-pool", progress)));
-          }
-          await publisher.send(signedBy(key, TOPIC_LOG, envelope("genuine-node", { type: "record", level: "info", message: `genuine record ${round}` })));
-          return eventually(async () => {
-            const s = await snapshot(url);
-            return s.logs.some((l) => l.message === `genuine record ${round}`) && s;
-          }, 1000).catch(() => undefined);
-        }, 20_000, "a signed record on the dashboard");
-        assert.deepEqual(genuine.logs.filter((l) => l.message.startsWith("forged")), []);
-        assert.deepEqual(genuine.nodes.filter((n) => n.id === "forged-node"), []);
-        assert.deepEqual(genuine.maps.filter((m) => m.mapId === "forged-map"), []);
+        const signedBy = (signer: ClusterKey, topic: string, body: string) => [
+          ...frames(topic, body),
+          signer.sign("log", frames(topic, body)),
+        ];
+        const genuine = await eventually(
+          async () => {
+            const round = Date.now();
+            for (const forge of [
+              (t: string, b: string) => frames(t, b),
+              (t: string, b: string) => signedBy(wrongKey, t, b),
+            ]) {
+              await publisher.send(
+                forge(
+                  TOPIC_LOG,
+                  envelope("forged-node", { type: "record", level: "info", message: `forged record ${round}` }),
+                ),
+              );
+              await publisher.send(
+                forge(TOPIC_REPLY, envelope("forged-node", { type: "pong", commandId: "x", stats })),
+              );
+              await publisher.send(forge(TOPIC_PROGRESS, envelope("forged-pool", progress)));
+            }
+            await publisher.send(
+              signedBy(
+                key,
+                TOPIC_LOG,
+                envelope("genuine-node", { type: "record", level: "info", message: `genuine record ${round}` }),
+              ),
+            );
+            return eventually(async () => {
+              const s = await snapshot(url);
+              return s.logs.some((l) => l.message === `genuine record ${round}`) && s;
+            }, 1000).catch(() => undefined);
+          },
+          20_000,
+          "a signed record on the dashboard",
+        );
+        assert.deepEqual(
+          genuine.logs.filter((l) => l.message.startsWith("forged")),
+          [],
+        );
+        assert.deepEqual(
+          genuine.nodes.filter((n) => n.id === "forged-node"),
+          [],
+        );
+        assert.deepEqual(
+          genuine.maps.filter((m) => m.mapId === "forged-map"),
+          [],
+        );
       } finally {
         await pool.close();
       }

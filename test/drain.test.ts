@@ -30,7 +30,10 @@ import { eventually } from "./support/gearman.js";
 
 const execFileAsync = promisify(execFile);
 const SECRET = "the cluster secret of the drain tests";
-const countAndHold = moduleFunction<{ dir: string; label: string }, [string, number]>(new URL("./fixtures/drain-functions.js", import.meta.url), "countAndHold");
+const countAndHold = moduleFunction<{ dir: string; label: string }, [string, number]>(
+  new URL("./fixtures/drain-functions.js", import.meta.url),
+  "countAndHold",
+);
 const pidOf = (x: number) => [x, process.pid];
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -43,7 +46,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-const exited = (node: TestNode) => new Promise<number | null>((resolve) => (node.child.exitCode !== null ? resolve(node.child.exitCode) : node.child.once("exit", (code) => resolve(code))));
+const exited = (node: TestNode) =>
+  new Promise<number | null>((resolve) =>
+    node.child.exitCode !== null ? resolve(node.child.exitCode) : node.child.once("exit", (code) => resolve(code)),
+  );
 
 for (const kind of jobServerKinds({ inProcess: false })) {
   describe(`drain and online on ${kind.name}`, { skip: kind.skip }, () => {
@@ -55,7 +61,11 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
     /** Each node's ping reply now, by the label that names its role. */
     async function node(label: string): Promise<NodeStatsSnapshot> {
-      return eventually(async () => (await pool.ping(5000)).find((n) => n.labels.includes(label)), 20_000, `the ${label} node to answer ping`);
+      return eventually(
+        async () => (await pool.ping(5000)).find((n) => n.labels.includes(label)),
+        20_000,
+        `the ${label} node to answer ping`,
+      );
     }
 
     before(async () => {
@@ -90,30 +100,67 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
       const labels = Array.from({ length: 6 }, (_, i) => `c${i}`);
       let failed = 0;
-      const map = pool.map(countAndHold, labels.map((label) => ({ dir, label })), { chunksize: 1, label: "pair", onProgress: (p) => (failed = p.failed) });
+      const map = pool.map(
+        countAndHold,
+        labels.map((label) => ({ dir, label })),
+        { chunksize: 1, label: "pair", onProgress: (p) => (failed = p.failed) },
+      );
       // "first" holds three chunks: one runs (its .runs file exists), two wait behind it.
-      await eventually(async () => (await node("first")).busy === 3 && readdirSync(dir).filter((f) => f.endsWith(".runs")).length === 1, 20_000, "three chunks held by the first node");
+      await eventually(
+        async () =>
+          (await node("first")).busy === 3 && readdirSync(dir).filter((f) => f.endsWith(".runs")).length === 1,
+        20_000,
+        "three chunks held by the first node",
+      );
       assert.deepEqual(await pool.drain(String(before.pid)), [before.node]);
       const draining = await node("first");
       assert.equal(draining.state, "draining");
       assert.equal(draining.handedBack - before.handedBack, 2);
       // Still registered while its chunk runs (gearmand would requeue a running job on CANT_DO), but grabbing nothing.
-      assert.deepEqual((await admin.workers()).find((w) => w.clientId === before.node)?.functions.slice().sort(), ["glimpse_map", "glimpse_map:first", "glimpse_map:pair"]);
+      assert.deepEqual(
+        (await admin.workers())
+          .find((w) => w.clientId === before.node)
+          ?.functions.slice()
+          .sort(),
+        ["glimpse_map", "glimpse_map:first", "glimpse_map:pair"],
+      );
 
       assert.deepEqual(await pool.online(String(second.pid)), [second.node]);
       writeFileSync(path.join(dir, "all.released"), "");
       const out = await map;
-      assert.deepEqual(out.map(([label]) => label), labels);
+      assert.deepEqual(
+        out.map(([label]) => label),
+        labels,
+      );
       assert.equal(failed, 0, "no retry was spent");
-      for (const label of labels) assert.equal(readFileSync(path.join(dir, `${label}.runs`), "utf8").trim().split("\n").length, 1, `${label} ran once`);
-      assert.equal(out.filter(([, pid]) => pid === before.pid).length, 1, "the first node ran only the chunk it had started");
+      for (const label of labels)
+        assert.equal(
+          readFileSync(path.join(dir, `${label}.runs`), "utf8")
+            .trim()
+            .split("\n").length,
+          1,
+          `${label} ran once`,
+        );
+      assert.equal(
+        out.filter(([, pid]) => pid === before.pid).length,
+        1,
+        "the first node ran only the chunk it had started",
+      );
       assert.equal(out.filter(([, pid]) => pid === second.pid).length, 5);
-      const drained = await eventually(async () => {
-        const now = await node("first");
-        return now.state === "drained" && now;
-      }, 10_000, "the first node drained");
+      const drained = await eventually(
+        async () => {
+          const now = await node("first");
+          return now.state === "drained" && now;
+        },
+        10_000,
+        "the first node drained",
+      );
       assert.equal(drained.numRequests - before.numRequests, 1);
-      assert.deepEqual((await admin.workers()).find((w) => w.clientId === before.node)?.functions, [], "a drained node is registered for nothing");
+      assert.deepEqual(
+        (await admin.workers()).find((w) => w.clientId === before.node)?.functions,
+        [],
+        "a drained node is registered for nothing",
+      );
       rmSync(path.join(dir, "all.released"));
     });
 
@@ -126,7 +173,10 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       assert.ok(error instanceof PoolError && error.code === "NO_NODE", String(error));
       assert.deepEqual(await pool.online("label:first"), [first.node]);
       assert.equal((await node("first")).state, "serving");
-      assert.deepEqual(await pool.map(pidOf, [1, 2], { label: "first" }), [[1, first.pid], [2, first.pid]]);
+      assert.deepEqual(await pool.map(pidOf, [1, 2], { label: "first" }), [
+        [1, first.pid],
+        [2, first.pid],
+      ]);
     });
 
     it("a drained node that restarts comes back drained, with a new pid", async () => {
@@ -134,10 +184,14 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       await pool.drain(second.node);
       const restarted = await pool.restartWorkers(10_000);
       assert.ok(restarted.includes(second.node), `restart reached the drained node: ${restarted}`);
-      const back = await eventually(async () => {
-        const now = (await pool.ping(5000)).find((n) => n.labels.includes("second") && n.pid !== second.pid);
-        return now;
-      }, 20_000, "the second node back with a new pid");
+      const back = await eventually(
+        async () => {
+          const now = (await pool.ping(5000)).find((n) => n.labels.includes("second") && n.pid !== second.pid);
+          return now;
+        },
+        20_000,
+        "the second node back with a new pid",
+      );
       assert.equal(back.state, "drained");
       await pool.online(String(back.pid));
     });
@@ -147,11 +201,19 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       const map = pool.map(pidOf, [1, 2, 3], { chunksize: 1, label: "mc" });
       await eventually(async () => (await node("mc")).state === "drained", 20_000, "the mc node drained");
       assert.equal((await node("mc")).numRequests - mc.numRequests, 2);
-      const status = await eventually(async () => (await admin.status()).find((f) => f.func === "glimpse_map:mc"), 5000, "glimpse_map:mc in status");
+      const status = await eventually(
+        async () => (await admin.status()).find((f) => f.func === "glimpse_map:mc"),
+        5000,
+        "glimpse_map:mc in status",
+      );
       assert.equal(status.total, 1, "one chunk left in the queue");
       assert.equal(status.workers, 0);
       await pool.online(String(mc.pid));
-      assert.deepEqual(await map, [[1, mc.pid], [2, mc.pid], [3, mc.pid]]);
+      assert.deepEqual(await map, [
+        [1, mc.pid],
+        [2, mc.pid],
+        [3, mc.pid],
+      ]);
       const after = await node("mc");
       assert.equal(after.numRequests - mc.numRequests, 3);
       assert.equal(after.state, "serving", "online starts a new count of 2");
@@ -168,11 +230,17 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       assert.equal(drained.code, 0, drained.stderr);
       assert.equal(drained.stdout.trim(), `1 worker node drained: ${first.node}`);
       const table = await cli(["-c", cluster.configFile, "ping-workers", "5"]);
-      assert.match(table.stdout.split("\n").find((r) => r.split(/\s+/)[1] === String(first.pid)) ?? "", /\spair,first\s+drained$/);
+      assert.match(
+        table.stdout.split("\n").find((r) => r.split(/\s+/)[1] === String(first.pid)) ?? "",
+        /\spair,first\s+drained$/,
+      );
 
       const none = await cli(["-c", cluster.configFile, "drain", "no-such-host"]);
       assert.equal(none.code, 1, none.stderr);
-      assert.match(none.stderr, /drain: "no-such-host" matches no live worker node; live nodes: .*:\d+ \(glimpse-node:/);
+      assert.match(
+        none.stderr,
+        /drain: "no-such-host" matches no live worker node; live nodes: .*:\d+ \(glimpse-node:/,
+      );
       assert.ok(none.stderr.includes(`:${first.pid} (${first.node}, labels pair,first, drained)`), none.stderr);
       assert.equal((await cli(["-c", cluster.configFile, "drain"])).code, 2);
       const error = await pool.online("label:nobody").catch((e: unknown) => e);
@@ -197,7 +265,15 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           return "";
         })();
         intruder.connect(loadConfig(cluster.configFile)!.client.commandFrontendUrl);
-        const body = Buffer.from(JSON.stringify({ v: CHANNEL_VERSION, id: "u1", from: "intruder", time: Date.now(), command: { type: "drain" } }));
+        const body = Buffer.from(
+          JSON.stringify({
+            v: CHANNEL_VERSION,
+            id: "u1",
+            from: "intruder",
+            time: Date.now(),
+            command: { type: "drain" },
+          }),
+        );
         // Sent until a node heard one (a new PUB connection drops what it sends before it is joined).
         const sender = setInterval(() => void intruder.send([TOPIC_ALL, body]).catch(() => {}), 100);
         try {
@@ -223,14 +299,21 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       });
       looping.start();
       try {
-        await eventually(async () => (await admin.workers()).some((w) => w.functions.includes("glimpse_map:loop")), 10_000, "the looping worker registered");
+        await eventually(
+          async () => (await admin.workers()).some((w) => w.functions.includes("glimpse_map:loop")),
+          10_000,
+          "the looping worker registered",
+        );
         const error = await pool.map(pidOf, [1], { label: "loop", retries: 1 }).then(
           () => assert.fail("the map should fail"),
           (e: unknown) => e as PoolError,
         );
         assert.ok(error instanceof PoolError && error.code === "CHUNK_FAILED", String(error));
         assert.ok(error.cause instanceof PoolError && error.cause.code === "HANDED_BACK", String(error.cause));
-        assert.match(error.cause.message, new RegExp(`handed back unrun by draining worker nodes ${FREE_HAND_BACKS + 2} times`));
+        assert.match(
+          error.cause.message,
+          new RegExp(`handed back unrun by draining worker nodes ${FREE_HAND_BACKS + 2} times`),
+        );
         assert.equal(handBacks, FREE_HAND_BACKS + 2, "the free hand-backs, then one for each of the two tries");
       } finally {
         await looping.stop();
@@ -238,4 +321,3 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     });
   });
 }
-

@@ -5,7 +5,14 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { AdminClient, AdminError, ArgumentError, GearmanClient, GearmanError, GearmanWorker } from "../lib/gearman/index.js";
+import {
+  AdminClient,
+  AdminError,
+  ArgumentError,
+  GearmanClient,
+  GearmanError,
+  GearmanWorker,
+} from "../lib/gearman/index.js";
 import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
 
@@ -35,8 +42,15 @@ for (const kind of jobServerKinds()) {
     it("status and workers show a worker's functions and queued jobs", async () => {
       const worker = new GearmanWorker({ servers: server.url, clientId: "admin-worker" });
       closers.push(() => worker.close());
-      worker.register("adm_a", () => "").register("adm_b", () => "").start();
-      await eventually(async () => (await admin.workers()).find((w) => w.clientId === "admin-worker" && w.functions.length === 2), 5000, "worker to register");
+      worker
+        .register("adm_a", () => "")
+        .register("adm_b", () => "")
+        .start();
+      await eventually(
+        async () => (await admin.workers()).find((w) => w.clientId === "admin-worker" && w.functions.length === 2),
+        5000,
+        "worker to register",
+      );
       const mine = (await admin.workers()).find((w) => w.clientId === "admin-worker")!;
       assert.deepEqual([...mine.functions].sort(), ["adm_a", "adm_b"]);
       assert.equal(mine.ip, "127.0.0.1");
@@ -46,8 +60,14 @@ for (const kind of jobServerKinds()) {
       await client.submitBackground("adm_queued", "1");
       await client.submitBackground("adm_queued", "2");
       const status = await admin.status();
-      assert.deepEqual(status.find((s) => s.func === "adm_a"), { func: "adm_a", total: 0, running: 0, workers: 1 });
-      assert.deepEqual(status.find((s) => s.func === "adm_queued"), { func: "adm_queued", total: 2, running: 0, workers: 0 });
+      assert.deepEqual(
+        status.find((s) => s.func === "adm_a"),
+        { func: "adm_a", total: 0, running: 0, workers: 1 },
+      );
+      assert.deepEqual(
+        status.find((s) => s.func === "adm_queued"),
+        { func: "adm_queued", total: 2, running: 0, workers: 0 },
+      );
     });
 
     it("workers lists a client of this process by the way it came: in-process for that kind, else TCP from 127.0.0.1", async () => {
@@ -68,7 +88,10 @@ for (const kind of jobServerKinds()) {
       await admin.cancelJob(handle);
       // gearmand marks a cancelled job ignored and drops it lazily; the embedded server removes it.
       assert.ok(!(await admin.showJobs()).some((j) => j.handle === handle && j.ignoreJob === 0));
-      await assert.rejects(admin.cancelJob("H:no-such-job:1"), isAdminError("cancel job H:no-such-job:1", "UNKNOWN_JOB"));
+      await assert.rejects(
+        admin.cancelJob("H:no-such-job:1"),
+        isAdminError("cancel job H:no-such-job:1", "UNKNOWN_JOB"),
+      );
     });
 
     it("maxqueue, with one limit and with one per priority", async () => {
@@ -77,7 +100,10 @@ for (const kind of jobServerKinds()) {
       // gearmand applies maxqueue only to functions it already knows.
       await client.submitBackground("adm_bounded", "1");
       await admin.maxqueue("adm_bounded", 1);
-      await assert.rejects(client.submitBackground("adm_bounded", "2"), (e: unknown) => (e as { serverCode?: string }).serverCode === "QUEUE_ERROR");
+      await assert.rejects(
+        client.submitBackground("adm_bounded", "2"),
+        (e: unknown) => (e as { serverCode?: string }).serverCode === "QUEUE_ERROR",
+      );
       await admin.maxqueue("adm_bounded", [5, 5, 5]);
       await client.submitBackground("adm_bounded", "3");
       await admin.maxqueue("adm_bounded");
@@ -94,7 +120,10 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual({ ...made, func: "" }, { func: "", total: 0, running: 0, workers: 0 });
       await admin.dropFunction(made.func);
       assert.ok(!(await admin.status()).some((s) => s.func === made.func), "dropped function gone");
-      await assert.rejects(admin.dropFunction("adm_never_made"), (e: unknown) => e instanceof AdminError && /drop function adm_never_made/.test(e.message));
+      await assert.rejects(
+        admin.dropFunction("adm_never_made"),
+        (e: unknown) => e instanceof AdminError && /drop function adm_never_made/.test(e.message),
+      );
     });
 
     it("command sends a raw line; unknown commands get AdminError naming them", async () => {
@@ -110,11 +139,24 @@ for (const kind of jobServerKinds()) {
 
 describe("AdminClient options", () => {
   it("a bad or unknown option, or a bad address, is an ArgumentError naming it", () => {
-    const isArgumentError = (pattern: RegExp) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
-    assert.throws(() => new AdminClient("127.0.0.1:1", { timeout: 5 } as never), isArgumentError(/^AdminClient option timeout: unknown option; known options: timeoutMs, tls, open$/));
-    assert.throws(() => new AdminClient("127.0.0.1:1", { timeoutMs: 0 }), isArgumentError(/^AdminClient option timeoutMs: /));
-    assert.throws(() => new AdminClient("127.0.0.1:1", { open: {} as never }), isArgumentError(/^AdminClient option open: /));
-    assert.throws(() => new AdminClient("127.0.0.1:0"), isArgumentError(/^AdminClient server: "127.0.0.1:0" has a bad port/));
+    const isArgumentError = (pattern: RegExp) => (e: unknown) =>
+      e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
+    assert.throws(
+      () => new AdminClient("127.0.0.1:1", { timeout: 5 } as never),
+      isArgumentError(/^AdminClient option timeout: unknown option; known options: timeoutMs, tls, open$/),
+    );
+    assert.throws(
+      () => new AdminClient("127.0.0.1:1", { timeoutMs: 0 }),
+      isArgumentError(/^AdminClient option timeoutMs: /),
+    );
+    assert.throws(
+      () => new AdminClient("127.0.0.1:1", { open: {} as never }),
+      isArgumentError(/^AdminClient option open: /),
+    );
+    assert.throws(
+      () => new AdminClient("127.0.0.1:0"),
+      isArgumentError(/^AdminClient server: "127.0.0.1:0" has a bad port/),
+    );
   });
 });
 
@@ -132,7 +174,14 @@ describe("AdminClient against a server that misbehaves", () => {
     const admin = new AdminClient(url());
     try {
       reply = "only_two\tfields\n.\n";
-      await assert.rejects(admin.status(), (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL" && e.message.includes(url()) && /"status".*only_two/.test(e.message));
+      await assert.rejects(
+        admin.status(),
+        (e: unknown) =>
+          e instanceof GearmanError &&
+          e.code === "PROTOCOL" &&
+          e.message.includes(url()) &&
+          /"status".*only_two/.test(e.message),
+      );
       reply = "not a workers line\n.\n";
       await assert.rejects(admin.workers(), (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL");
     } finally {

@@ -6,7 +6,15 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { GearmanClient, GearmanWorker, AdminClient, ArgumentError, GearmanError, JobError, type WorkerJob } from "../lib/gearman/index.js";
+import {
+  GearmanClient,
+  GearmanWorker,
+  AdminClient,
+  ArgumentError,
+  GearmanError,
+  JobError,
+  type WorkerJob,
+} from "../lib/gearman/index.js";
 import { JobServer } from "../lib/server/index.js";
 import { clientOptionsFor, jobServerKinds, freePort, type RunningJobServer } from "./support/job-servers.js";
 import { startLineProcess, eventually } from "./support/gearman.js";
@@ -38,14 +46,18 @@ for (const kind of jobServerKinds()) {
     });
 
     it("runs a job and returns its result", async () => {
-      worker().register("reverse", (job) => Buffer.from([...job.data].reverse())).start();
+      worker()
+        .register("reverse", (job) => Buffer.from([...job.data].reverse()))
+        .start();
       assert.equal((await client().submitJob("reverse", "hello").result).toString(), "olleh");
     });
 
     it("serves priorities HIGH, NORMAL, LOW, FIFO within each", async () => {
       const c = client();
       const order = ["low1", "normal1", "high1", "low2", "normal2", "high2"];
-      const jobs = order.map((name) => c.submitJob("prio", name, { priority: name.replace(/\d/, "") as "low" | "normal" | "high" }));
+      const jobs = order.map((name) =>
+        c.submitJob("prio", name, { priority: name.replace(/\d/, "") as "low" | "normal" | "high" }),
+      );
       await Promise.all(jobs.map((job) => new Promise((resolve) => job.once("created", resolve))));
       const seen: string[] = [];
       worker(1)
@@ -66,10 +78,12 @@ for (const kind of jobServerKinds()) {
       assert.equal(queued.known, true);
       assert.equal(queued.running, false);
       const ran = new Promise<string>((resolve) => {
-        worker().register("bg", (job) => {
-          resolve(job.data.toString());
-          return "";
-        }).start();
+        worker()
+          .register("bg", (job) => {
+            resolve(job.data.toString());
+            return "";
+          })
+          .start();
       });
       assert.equal(await ran, "payload");
       await eventually(async () => !(await c.getStatus(handle)).known, 10_000, "background job to finish");
@@ -80,13 +94,17 @@ for (const kind of jobServerKinds()) {
       const c2 = client();
       const a = c1.submitJob("coalesce", "x", { unique: "same-unique" });
       const b = c2.submitJob("coalesce", "x", { unique: "same-unique" });
-      const [ha, hb] = await Promise.all([a, b].map((job) => new Promise<string>((resolve) => job.once("created", resolve))));
+      const [ha, hb] = await Promise.all(
+        [a, b].map((job) => new Promise<string>((resolve) => job.once("created", resolve))),
+      );
       assert.equal(ha, hb);
       const status = await c1.getStatusUnique("same-unique");
       assert.equal(status.known, true);
       assert.equal(status.clientCount, 2);
       let runs = 0;
-      worker().register("coalesce", () => String(++runs)).start();
+      worker()
+        .register("coalesce", () => String(++runs))
+        .start();
       assert.deepEqual((await Promise.all([a.result, b.result])).map(String), ["1", "1"]);
       assert.equal(runs, 1);
     });
@@ -99,24 +117,39 @@ for (const kind of jobServerKinds()) {
       const b = c2.submitJob("large_own", payload, { unique: "large-unique" });
       await Promise.all([a, b].map((job) => new Promise((resolve) => job.once("created", resolve))));
       // The handler changes the job's data and returns it: the worker's copy, never the client's.
-      worker().register("large_own", (job) => ((job.data[0] = 1), job.data)).start();
+      worker()
+        .register("large_own", (job) => ((job.data[0] = 1), job.data))
+        .start();
       const [ra, rb] = await Promise.all([a.result, b.result]);
-      assert.ok(payload.every((byte) => byte === 7), "the submitted payload is unchanged");
+      assert.ok(
+        payload.every((byte) => byte === 7),
+        "the submitted payload is unchanged",
+      );
       assert.deepEqual([ra.length, ra[0], ra[1]], [payload.length, 1, 7]);
       ra.fill(0);
-      assert.deepEqual([rb.length, rb[0], rb[1], rb[rb.length - 1]], [payload.length, 1, 7, 7], "the other client's result shares no bytes with the first's");
+      assert.deepEqual(
+        [rb.length, rb[0], rb[1], rb[rb.length - 1]],
+        [payload.length, 1, 7, 7],
+        "the other client's result shares no bytes with the first's",
+      );
     });
 
-    it("a large result forwarded to a job's only in-process client is kept as the frame the server assembled, not copied", { skip: kind.name === "in-process" ? false : "only an in-process client shares memory with its server" }, async () => {
-      worker().register("large_alone", (job) => Buffer.alloc(300 * 1024, job.data[0])).start();
-      const job = client().submitJob("large_alone", Buffer.from([9]));
-      const created = new Promise<string>((resolve) => job.once("created", resolve));
-      const result = await job.result;
-      const handle = await created;
-      assert.ok(result.length === 300 * 1024 && result.every((byte) => byte === 9));
-      // A view into the forwarded WORK_COMPLETE frame starts after its 12-byte header and "handle\0"; a copy would start at 0.
-      assert.equal(result.byteOffset, 12 + Buffer.byteLength(handle) + 1);
-    });
+    it(
+      "a large result forwarded to a job's only in-process client is kept as the frame the server assembled, not copied",
+      { skip: kind.name === "in-process" ? false : "only an in-process client shares memory with its server" },
+      async () => {
+        worker()
+          .register("large_alone", (job) => Buffer.alloc(300 * 1024, job.data[0]))
+          .start();
+        const job = client().submitJob("large_alone", Buffer.from([9]));
+        const created = new Promise<string>((resolve) => job.once("created", resolve));
+        const result = await job.result;
+        const handle = await created;
+        assert.ok(result.length === 300 * 1024 && result.every((byte) => byte === 9));
+        // A view into the forwarded WORK_COMPLETE frame starts after its 12-byte header and "handle\0"; a copy would start at 0.
+        assert.equal(result.byteOffset, 12 + Buffer.byteLength(handle) + 1);
+      },
+    );
 
     it("forwards status, data and warnings to the client", async () => {
       worker()
@@ -138,16 +171,25 @@ for (const kind of jobServerKinds()) {
     });
 
     it("delivers exceptions to clients that asked, WORK_FAIL to the others", async () => {
-      worker().register("throws", () => {
-        throw new RangeError("out of range");
-      }).start();
+      worker()
+        .register("throws", () => {
+          throw new RangeError("out of range");
+        })
+        .start();
       const withOption = client().submitJob("throws", "");
       let exception = "";
       withOption.on("exception", (data: Buffer) => (exception = data.toString()));
-      await assert.rejects(withOption.result, (e: unknown) => e instanceof JobError && e.code === "JOB_EXCEPTION" && /out of range/.test(e.exception!.toString()));
+      await assert.rejects(
+        withOption.result,
+        (e: unknown) =>
+          e instanceof JobError && e.code === "JOB_EXCEPTION" && /out of range/.test(e.exception!.toString()),
+      );
       assert.match(exception, /RangeError: out of range/);
       const without = client({ exceptions: false }).submitJob("throws", "");
-      await assert.rejects(without.result, (e: unknown) => e instanceof JobError && e.code === "JOB_FAILED" && e.exception === undefined);
+      await assert.rejects(
+        without.result,
+        (e: unknown) => e instanceof JobError && e.code === "JOB_FAILED" && e.exception === undefined,
+      );
     });
 
     it("retries failed jobs, with a retry event", async () => {
@@ -166,7 +208,10 @@ for (const kind of jobServerKinds()) {
 
     it("times out and aborts jobs nobody serves", async () => {
       const c = client();
-      await assert.rejects(c.submitJob("nobody-serves-this", "", { timeoutMs: 50 }).result, (e: unknown) => (e as GearmanError).code === "TIMEOUT");
+      await assert.rejects(
+        c.submitJob("nobody-serves-this", "", { timeoutMs: 50 }).result,
+        (e: unknown) => (e as GearmanError).code === "TIMEOUT",
+      );
       const controller = new AbortController();
       const job = c.submitJob("nobody-serves-this-either", "", { signal: controller.signal });
       await new Promise((resolve) => job.once("created", resolve));
@@ -175,7 +220,11 @@ for (const kind of jobServerKinds()) {
       // The cancelled job leaves the server's queue (gearmand marks it ignored and drops it lazily; ours removes it).
       const admin = new AdminClient(server.url);
       closers.push(() => admin.close());
-      await eventually(async () => !(await admin.showJobs()).some((j) => j.handle === job.handle && j.ignoreJob === 0), 5000, "cancelled job to leave the queue");
+      await eventually(
+        async () => !(await admin.showJobs()).some((j) => j.handle === job.handle && j.ignoreJob === 0),
+        5000,
+        "cancelled job to leave the queue",
+      );
     });
 
     it("honours the worker's concurrency limit", async () => {
@@ -214,7 +263,11 @@ for (const kind of jobServerKinds()) {
       const w = new GearmanWorker({ servers: server.url, clientId: "admin-test-worker" });
       closers.push(() => w.close());
       w.register("admin_fn", () => "").start();
-      await eventually(async () => (await admin.workers()).find((x) => x.clientId === "admin-test-worker"), 5000, "worker to register");
+      await eventually(
+        async () => (await admin.workers()).find((x) => x.clientId === "admin-test-worker"),
+        5000,
+        "worker to register",
+      );
       const workers = await admin.workers();
       assert.deepEqual(workers.find((x) => x.clientId === "admin-test-worker")!.functions, ["admin_fn"]);
       const status = await admin.status();
@@ -241,7 +294,10 @@ for (const kind of jobServerKinds()) {
       await c.submitBackground("bounded", "1");
       // gearmand applies maxqueue only to functions it already knows.
       await admin.maxqueue("bounded", 1);
-      await assert.rejects(c.submitBackground("bounded", "2"), (e: unknown) => (e as { serverCode?: string }).serverCode === "QUEUE_ERROR");
+      await assert.rejects(
+        c.submitBackground("bounded", "2"),
+        (e: unknown) => (e as { serverCode?: string }).serverCode === "QUEUE_ERROR",
+      );
     });
   });
 
@@ -271,7 +327,8 @@ for (const kind of jobServerKinds()) {
       controller.abort();
       const beforeCreated = c.submitJob("given_up", "before created");
       beforeCreated.cancel(); // its JOB_CREATED cannot have arrived: the submission is not even sent yet
-      for (const job of [byCancel, bySignal, beforeCreated]) await assert.rejects(job.result, (e: unknown) => (e as GearmanError).code === "ABORTED");
+      for (const job of [byCancel, bySignal, beforeCreated])
+        await assert.rejects(job.result, (e: unknown) => (e as GearmanError).code === "ABORTED");
       await assertOnlySentinelRuns(c, admin, "given_up", { servers: own.url }, lazyCancel);
     });
 
@@ -327,7 +384,10 @@ for (const kind of jobServerKinds()) {
         await Promise.all(jobs.map((job) => new Promise((resolve) => job.once("created", resolve))));
         await a.kill();
         const results = await Promise.all(jobs.map((job) => job.result));
-        assert.deepEqual(results.map(String), jobs.map((_, i) => String(i)));
+        assert.deepEqual(
+          results.map(String),
+          jobs.map((_, i) => String(i)),
+        );
         assert.ok(ran >= 40);
       } finally {
         await c.close();
@@ -345,15 +405,33 @@ for (const kind of jobServerKinds()) {
         await eventually(() => c.connectedServers.length === 2, 5000, "both servers connected");
         const job = c.submitJob("nobody_serves_failover", "zero", { failovers: 0 });
         // Round robin over two servers: one of these two lands where `job` does, and keeps the client's maxFailovers.
-        const others = [c.submitJob("nobody_serves_failover", "default 1"), c.submitJob("nobody_serves_failover", "default 2")];
-        const failedOver = new Promise<string>((resolve) => job.once("failover", (from: string, to: string) => resolve(`failed over from ${from} to ${to}`)));
+        const others = [
+          c.submitJob("nobody_serves_failover", "default 1"),
+          c.submitJob("nobody_serves_failover", "default 2"),
+        ];
+        const failedOver = new Promise<string>((resolve) =>
+          job.once("failover", (from: string, to: string) => resolve(`failed over from ${from} to ${to}`)),
+        );
         await Promise.all([job, ...others].map(created));
         const neighbour = others.find((other) => other.server === job.server)!;
-        const movedTo = new Promise<string>((resolve) => neighbour.once("failover", (_from: string, to: string) => resolve(to)));
+        const movedTo = new Promise<string>((resolve) =>
+          neighbour.once("failover", (_from: string, to: string) => resolve(to)),
+        );
         const [lost, kept] = job.server === a.url ? [a, b] : [b, a];
         await lost.kill();
-        const outcome = await Promise.race([job.result.then(() => "completed", (error: unknown) => error), failedOver]);
-        assert.ok(outcome instanceof GearmanError && outcome.code === "CONNECTION" && /lost its job server once/.test(outcome.message), String(outcome));
+        const outcome = await Promise.race([
+          job.result.then(
+            () => "completed",
+            (error: unknown) => error,
+          ),
+          failedOver,
+        ]);
+        assert.ok(
+          outcome instanceof GearmanError &&
+            outcome.code === "CONNECTION" &&
+            /lost its job server once/.test(outcome.message),
+          String(outcome),
+        );
         assert.equal(job.attempts, 1);
         assert.equal(await movedTo, kept.url, "a job without the override failed over to the other server");
       } finally {
@@ -367,15 +445,27 @@ for (const kind of jobServerKinds()) {
 
 describe("gearman client against a server that sends garbage", () => {
   it("fails the connection with a PROTOCOL error and never crashes", async () => {
-    const garbage = net.createServer((socket) => socket.on("data", () => socket.write("HTTP/1.1 400 Bad Request\r\n\r\n")));
+    const garbage = net.createServer((socket) =>
+      socket.on("data", () => socket.write("HTTP/1.1 400 Bad Request\r\n\r\n")),
+    );
     await new Promise<void>((resolve) => garbage.listen(0, "127.0.0.1", resolve));
     const { port } = garbage.address() as net.AddressInfo;
-    const c = new GearmanClient({ servers: `127.0.0.1:${port}`, reconnect: { initialDelayMs: 5, maxDelayMs: 10 }, maxFailovers: 2 });
+    const c = new GearmanClient({
+      servers: `127.0.0.1:${port}`,
+      reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+      maxFailovers: 2,
+    });
     const disconnects: GearmanError[] = [];
     c.on("disconnect", (_server: string, error: GearmanError) => disconnects.push(error));
     try {
-      await assert.rejects(c.submitJob("anything", "x").result, (e: unknown) => e instanceof GearmanError && e.code === "CONNECTION");
-      assert.ok(disconnects.some((e) => e.code === "PROTOCOL" || /magic|unexpected/.test(e.message)), disconnects.map((e) => e.message).join("; "));
+      await assert.rejects(
+        c.submitJob("anything", "x").result,
+        (e: unknown) => e instanceof GearmanError && e.code === "CONNECTION",
+      );
+      assert.ok(
+        disconnects.some((e) => e.code === "PROTOCOL" || /magic|unexpected/.test(e.message)),
+        disconnects.map((e) => e.message).join("; "),
+      );
     } finally {
       await c.close();
       await new Promise((resolve) => garbage.close(resolve));
@@ -405,26 +495,40 @@ describe("a JobServer in this process, reached through the client's open", () =>
 });
 
 describe("GearmanClient options and arguments", () => {
-  const isArgumentError = (pattern: RegExp) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
+  const isArgumentError = (pattern: RegExp) => (e: unknown) =>
+    e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
   const servers = "127.0.0.1:1";
 
   it("a bad or unknown client option is an ArgumentError naming it", () => {
-    const bad = (options: unknown, pattern: RegExp) => assert.throws(() => new GearmanClient(options as never), isArgumentError(pattern));
-    bad({ servers, connectTimeoutMs: 0 }, /^GearmanClient option connectTimeoutMs: expected a whole number ≥ 1, got 0$/);
+    const bad = (options: unknown, pattern: RegExp) =>
+      assert.throws(() => new GearmanClient(options as never), isArgumentError(pattern));
+    bad(
+      { servers, connectTimeoutMs: 0 },
+      /^GearmanClient option connectTimeoutMs: expected a whole number ≥ 1, got 0$/,
+    );
     bad({ servers, maxFailovers: -1 }, /^GearmanClient option maxFailovers: /);
     bad({ servers, noServerTimeoutMs: "10" }, /^GearmanClient option noServerTimeoutMs: .*"10"/);
     bad({ servers, maxPacketSize: 1.5 }, /^GearmanClient option maxPacketSize: /);
     bad({ servers, exceptions: "yes" }, /^GearmanClient option exceptions: expected true or false/);
     bad({ servers, clientId: "two words" }, /^GearmanClient option clientId: /);
-    bad({ servers, reconnect: { initialDelayMs: 0, maxDelayMs: 10 } }, /^GearmanClient option reconnect initialDelayMs: /);
-    bad({ servers, reconnect: { initialDelayMs: 10, maxDelay: 10 } }, /^GearmanClient option reconnect option maxDelay: unknown option; known options: initialDelayMs, maxDelayMs$/);
+    bad(
+      { servers, reconnect: { initialDelayMs: 0, maxDelayMs: 10 } },
+      /^GearmanClient option reconnect initialDelayMs: /,
+    );
+    bad(
+      { servers, reconnect: { initialDelayMs: 10, maxDelay: 10 } },
+      /^GearmanClient option reconnect option maxDelay: unknown option; known options: initialDelayMs, maxDelayMs$/,
+    );
     bad({ servers, tls: { ca: 42 } }, /^GearmanClient option tls ca: /);
     bad({ servers, tls: { cert: "PEM" } }, /^GearmanClient option tls: cert and key go together/);
     bad({ servers, open: "in-process" }, /^GearmanClient option open: expected a function/);
     bad({ servers: "127.0.0.1:99999" }, /^GearmanClient option servers: "127.0.0.1:99999" has a bad port/);
     bad({ servers: [] }, /^GearmanClient option servers: no job server address given$/);
     bad({ servers: 4730 }, /^GearmanClient option servers: expected "host:port"/);
-    bad({ servers, maxFailover: 1 }, /^GearmanClient option maxFailover: unknown option; known options: servers, clientId, .*maxFailovers, open$/);
+    bad(
+      { servers, maxFailover: 1 },
+      /^GearmanClient option maxFailover: unknown option; known options: servers, clientId, .*maxFailovers, open$/,
+    );
     bad(undefined, /^GearmanClient options: expected an object with servers, got undefined$/);
   });
 
@@ -441,9 +545,15 @@ describe("GearmanClient options and arguments", () => {
       bad(() => c.submitJob("f", "x", { priority: "urgent" as never }), /^submitJob option priority: /);
       bad(() => c.submitJob("f", "x", { unique: "a\0b" }), /^submitJob option unique: /);
       bad(() => c.submitJob("f", "x", { signal: {} as never }), /^submitJob option signal: expected an AbortSignal/);
-      bad(() => c.submitJob("f", "x", { timout: 5 } as never), /^submitJob option timout: unknown option; known options: unique, priority, timeoutMs, signal, retries, failovers$/);
+      bad(
+        () => c.submitJob("f", "x", { timout: 5 } as never),
+        /^submitJob option timout: unknown option; known options: unique, priority, timeoutMs, signal, retries, failovers$/,
+      );
       bad(() => c.submitBackground("f", "x", { epoch: -1 }), /^submitBackground option epoch: /);
-      bad(() => c.submitBackground("f", "x", { timeoutMs: 5 } as never), /^submitBackground option timeoutMs: unknown option/);
+      bad(
+        () => c.submitBackground("f", "x", { timeoutMs: 5 } as never),
+        /^submitBackground option timeoutMs: unknown option/,
+      );
       await assert.rejects(c.echo(7 as never), isArgumentError(/^echo data: /));
     } finally {
       await c.close();

@@ -8,11 +8,16 @@ import { FrameDecoder } from "../lib/gearman/decoder.js";
 
 function sampleArgs(name: PacketName): Record<string, string | Buffer> {
   const out: Record<string, string | Buffer> = {};
-  for (const arg of PACKET_SPECS[name].args) out[arg] = arg === "data" ? Buffer.from([1, 0, 2, 0, 255]) : `${arg}-value`;
+  for (const arg of PACKET_SPECS[name].args)
+    out[arg] = arg === "data" ? Buffer.from([1, 0, 2, 0, 255]) : `${arg}-value`;
   return out;
 }
 
-function decodeAll(stream: Buffer, cut: (i: number) => boolean, withText = false): { packets: { type: number; body: Buffer }[]; lines: string[] } {
+function decodeAll(
+  stream: Buffer,
+  cut: (i: number) => boolean,
+  withText = false,
+): { packets: { type: number; body: Buffer }[]; lines: string[] } {
   const packets: { type: number; body: Buffer }[] = [];
   const lines: string[] = [];
   const decoder = new FrameDecoder({
@@ -46,7 +51,10 @@ describe("gearman packets", () => {
   });
 
   it("reports missing arguments when decoding", () => {
-    assert.throws(() => decodeArgs("JOB_ASSIGN_UNIQ", Buffer.from("handle\0func")), (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL");
+    assert.throws(
+      () => decodeArgs("JOB_ASSIGN_UNIQ", Buffer.from("handle\0func")),
+      (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL",
+    );
   });
 });
 
@@ -57,14 +65,17 @@ describe("FrameDecoder", () => {
 
   it("decodes many packets from one read", () => {
     assert.equal(whole.length, names.length);
-    assert.deepEqual(whole.map((p) => p.type), names.map((n) => PACKET_SPECS[n].code));
+    assert.deepEqual(
+      whole.map((p) => p.type),
+      names.map((n) => PACKET_SPECS[n].code),
+    );
   });
 
   it("gives the same packets whatever the split: at every byte offset, byte by byte, and in random chunks", () => {
     for (let cut = 1; cut < stream.length; cut++) assert.deepEqual(decodeAll(stream, (i) => i === cut).packets, whole);
     assert.deepEqual(decodeAll(stream, () => true).packets, whole);
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 17) === 0;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 17 === 0;
     assert.deepEqual(decodeAll(stream, random).packets, whole);
   });
 
@@ -80,14 +91,27 @@ describe("FrameDecoder", () => {
 
   it("rejects bad magic, oversize packets and unexpected text with clear errors", () => {
     const decoder = (options = {}) => new FrameDecoder({ onPacket: () => {}, peer: "10.0.0.1:1234", ...options });
-    assert.throws(() => decoder().push(Buffer.from("\0XYZ\0\0\0\x01\0\0\0\0")), (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL" && /magic/.test(e.message) && /10\.0\.0\.1/.test(e.message));
+    assert.throws(
+      () => decoder().push(Buffer.from("\0XYZ\0\0\0\x01\0\0\0\0")),
+      (e: unknown) =>
+        e instanceof GearmanError && e.code === "PROTOCOL" && /magic/.test(e.message) && /10\.0\.0\.1/.test(e.message),
+    );
     const big = Buffer.alloc(12);
     big.write("\0REQ");
     big.writeUInt32BE(7, 4);
     big.writeUInt32BE(1000, 8);
-    assert.throws(() => decoder({ maxPacketSize: 999 }).push(big), (e: unknown) => e instanceof GearmanError && e.code === "PACKET_TOO_LARGE" && /1000/.test(e.message));
-    assert.throws(() => decoder().push(Buffer.from("GET / HTTP/1.1\r\n")), (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL");
+    assert.throws(
+      () => decoder({ maxPacketSize: 999 }).push(big),
+      (e: unknown) => e instanceof GearmanError && e.code === "PACKET_TOO_LARGE" && /1000/.test(e.message),
+    );
+    assert.throws(
+      () => decoder().push(Buffer.from("GET / HTTP/1.1\r\n")),
+      (e: unknown) => e instanceof GearmanError && e.code === "PROTOCOL",
+    );
     assert.throws(() => decoder({ expect: "RES" }).push(encodeRaw("REQ", 6, [])), /expected \\0RES/);
-    assert.throws(() => decoder({ onText: () => {}, maxLineLength: 10 }).push(Buffer.from("a".repeat(20))), /longer than 10/);
+    assert.throws(
+      () => decoder({ onText: () => {}, maxLineLength: 10 }).push(Buffer.from("a".repeat(20))),
+      /longer than 10/,
+    );
   });
 });

@@ -133,7 +133,12 @@ class ScriptedJobServer {
   private socket: net.Socket | undefined;
   private readonly server = net.createServer((socket) => {
     this.socket = socket;
-    const decoder = new FrameDecoder({ expect: "REQ", maxPacketSize: 1 << 20, peer: "worker", onPacket: (packet) => this.packets.push(packet) });
+    const decoder = new FrameDecoder({
+      expect: "REQ",
+      maxPacketSize: 1 << 20,
+      peer: "worker",
+      onPacket: (packet) => this.packets.push(packet),
+    });
     socket.on("data", (chunk) => decoder.push(chunk));
     socket.on("error", () => {});
   });
@@ -177,14 +182,19 @@ describe("GearmanWorker grabs on one connection", () => {
     });
     w.register(func, gate.handler).start();
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 1, 10_000, "the first grab");
-    const assign = (n: number) => scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: `H:${n}`, func, unique: "", data: `j${n}` }));
+    const assign = (n: number) =>
+      scripted.reply(encodePacket("RES", "JOB_ASSIGN_UNIQ", { handle: `H:${n}`, func, unique: "", data: `j${n}` }));
     assign(1);
     await gate.untilHeld(1);
     // One job running, one grab out (sent when the job started): the third slot waits for that grab's answer.
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 2, 10_000, "a grab for the second slot");
     gate.releaseOne();
     // The finished job's slot is asked for with its result, while the second grab is still unanswered.
-    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 3, 10_000, "a grab for the freed slot beside the unanswered one");
+    await eventually(
+      () => scripted.count("GRAB_JOB_UNIQ") === 3,
+      10_000,
+      "a grab for the freed slot beside the unanswered one",
+    );
     return { scripted, gate, w, assign };
   };
 
@@ -197,7 +207,11 @@ describe("GearmanWorker grabs on one connection", () => {
     assign(2);
     await gate.untilHeld(1);
     await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 4, 10_000, "a grab after the job that came");
-    assert.deepEqual(scripted.names(before), ["GRAB_JOB_UNIQ"], "after NO_JOB with a grab out: no PRE_SLEEP, and the only grab follows the job that came");
+    assert.deepEqual(
+      scripted.names(before),
+      ["GRAB_JOB_UNIQ"],
+      "after NO_JOB with a grab out: no PRE_SLEEP, and the only grab follows the job that came",
+    );
     scripted.reply(encodePacket("RES", "NO_JOB", {}));
     await eventually(() => scripted.count("PRE_SLEEP") === 1, 10_000, "PRE_SLEEP once the last grab is answered");
     assert.deepEqual(scripted.names(before), ["GRAB_JOB_UNIQ", "PRE_SLEEP"]);
@@ -213,7 +227,12 @@ describe("GearmanWorker grabs on one connection", () => {
     const { scripted, gate, w } = await twoGrabsOut(t, "first");
     // An ERROR behind the NO_JOB, in the same write: once the worker reports it, the NO_JOB was read.
     const errored = new Promise((resolve) => w.once("error", resolve));
-    scripted.reply(Buffer.concat([encodePacket("RES", "NO_JOB", {}), encodePacket("RES", "ERROR", { code: "marker", text: "after NO_JOB" })]));
+    scripted.reply(
+      Buffer.concat([
+        encodePacket("RES", "NO_JOB", {}),
+        encodePacket("RES", "ERROR", { code: "marker", text: "after NO_JOB" }),
+      ]),
+    );
     await errored;
     const before = scripted.packets.length;
     w.register("second", gate.handler);
@@ -237,7 +256,10 @@ describe("ServerConnection write gathering", () => {
         done();
       },
     });
-    const connection = new ServerConnection({ host: "scripted", port: 1 }, { open: () => stream, gatherWrites, onPacket: () => {}, reconnect: false });
+    const connection = new ServerConnection(
+      { host: "scripted", port: 1 },
+      { open: () => stream, gatherWrites, onPacket: () => {}, reconnect: false },
+    );
     connection.open();
     stream.emit("connect");
     await new Promise((resolve) => setImmediate(resolve));
@@ -272,13 +294,28 @@ describe("GearmanWorker options", () => {
   });
 
   it("every bad option or argument is an ArgumentError; an unknown option lists the known ones", async () => {
-    const isArgumentError = (pattern: RegExp) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
-    assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", concurency: 2 } as never), isArgumentError(/^GearmanWorker option concurency: unknown option; known options: servers, clientId, concurrency, /));
-    assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", connectTimeoutMs: -5 }), isArgumentError(/^GearmanWorker option connectTimeoutMs: /));
-    assert.throws(() => new GearmanWorker({ servers: "127.0.0.1:1", tls: "yes" as never }), isArgumentError(/^GearmanWorker option tls: /));
+    const isArgumentError = (pattern: RegExp) => (e: unknown) =>
+      e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
+    assert.throws(
+      () => new GearmanWorker({ servers: "127.0.0.1:1", concurency: 2 } as never),
+      isArgumentError(
+        /^GearmanWorker option concurency: unknown option; known options: servers, clientId, concurrency, /,
+      ),
+    );
+    assert.throws(
+      () => new GearmanWorker({ servers: "127.0.0.1:1", connectTimeoutMs: -5 }),
+      isArgumentError(/^GearmanWorker option connectTimeoutMs: /),
+    );
+    assert.throws(
+      () => new GearmanWorker({ servers: "127.0.0.1:1", tls: "yes" as never }),
+      isArgumentError(/^GearmanWorker option tls: /),
+    );
     assert.throws(() => new GearmanWorker(null as never), isArgumentError(/^GearmanWorker options: /));
     const worker = new GearmanWorker({ servers: "127.0.0.1:1" });
-    assert.throws(() => worker.register("f", () => "", { timeout: 5 } as never), isArgumentError(/option timeout: unknown option; known options: timeoutMs$/));
+    assert.throws(
+      () => worker.register("f", () => "", { timeout: 5 } as never),
+      isArgumentError(/option timeout: unknown option; known options: timeoutMs$/),
+    );
     assert.throws(() => worker.register("", () => ""), isArgumentError(/^GearmanWorker.register function: /));
     assert.throws(() => worker.unregister(""), isArgumentError(/^GearmanWorker.unregister function: /));
     await assert.rejects(worker.stop({ deadlineMs: -1 }), isArgumentError(/^GearmanWorker.stop option deadlineMs: /));
@@ -324,7 +361,13 @@ for (const kind of jobServerKinds()) {
         gate.releaseOne();
       }
       const values = (await Promise.all(results)).map(String).sort();
-      assert.deepEqual(values, [...Array.from({ length: 5 }, (_, i) => `done a${i}`), ...Array.from({ length: 5 }, (_, i) => `done b${i}`)].sort());
+      assert.deepEqual(
+        values,
+        [
+          ...Array.from({ length: 5 }, (_, i) => `done a${i}`),
+          ...Array.from({ length: 5 }, (_, i) => `done b${i}`),
+        ].sort(),
+      );
       assert.equal(gate.peak, 3, "three jobs (several on one connection) ran at once, never more");
     });
 
@@ -384,10 +427,16 @@ for (const kind of jobServerKinds()) {
       const failed = await raw.until("WORK_FAIL");
       assert.ok(!failed.some((p) => p.name === "WORK_COMPLETE"), failed.map((p) => p.name).join());
       raw.send(encodePacket("REQ", "SUBMIT_JOB", { func: "bad_result", unique: "", data: "" }));
-      assert.match((await raw.until("WORK_EXCEPTION")).at(-1)!.args("WORK_EXCEPTION").data.toString(), /bad_result returned object/);
+      assert.match(
+        (await raw.until("WORK_EXCEPTION")).at(-1)!.args("WORK_EXCEPTION").data.toString(),
+        /bad_result returned object/,
+      );
       // A later job on the same connection shows nothing stray followed the WORK_FAIL.
       raw.send(encodePacket("REQ", "SUBMIT_JOB", { func: "fails", unique: "", data: "" }));
-      assert.deepEqual((await raw.until("WORK_FAIL")).map((p) => p.name), ["JOB_CREATED", "WORK_FAIL"]);
+      assert.deepEqual(
+        (await raw.until("WORK_FAIL")).map((p) => p.name),
+        ["JOB_CREATED", "WORK_FAIL"],
+      );
     });
 
     it("a worker process killed mid-job: another worker completes the job", async () => {
@@ -416,10 +465,18 @@ for (const kind of jobServerKinds()) {
       const w = worker({ servers: own.url, clientId: "timeout-worker" });
       // The handler ignores the abort and holds its slot, so the worker takes no repeat of the job.
       const aborted = new Promise<unknown>((resolve) => {
-        w.register("slow_fn", (job) => new Promise(() => job.signal.addEventListener("abort", () => resolve(job.signal.reason))), { timeoutMs: 1000 });
+        w.register(
+          "slow_fn",
+          (job) => new Promise(() => job.signal.addEventListener("abort", () => resolve(job.signal.reason))),
+          { timeoutMs: 1000 },
+        );
       });
       w.start();
-      await eventually(async () => (await a.workers()).some((x) => x.clientId === "timeout-worker" && x.functions.includes("slow_fn")), 5000, "worker to register slow_fn");
+      await eventually(
+        async () => (await a.workers()).some((x) => x.clientId === "timeout-worker" && x.functions.includes("slow_fn")),
+        5000,
+        "worker to register slow_fn",
+      );
       const job = later(new GearmanClient(own.clientOptions())).submitJob("slow_fn", "");
       job.result.catch(() => {});
       const reason = (await aborted) as { code?: string; message: string };
@@ -427,33 +484,34 @@ for (const kind of jobServerKinds()) {
       assert.match(reason.message, /slow_fn/);
     });
 
-    it(
-      "CAN_DO_TIMEOUT: the server takes the job back after the timeout and gives it to another worker",
-      async () => {
-        const own = await ownServer();
-        const slow = worker({ servers: own.url, concurrency: 1 });
-        const taken = new Promise<void>((resolve) =>
-          slow.register(
-            "handed_over",
-            () => {
-              resolve();
-              return new Promise(() => {});
-            },
-            { timeoutMs: 1000 },
-          ),
-        );
-        slow.start();
-        const job = later(new GearmanClient(own.clientOptions())).submitJob("handed_over", "x");
-        await taken;
-        worker({ servers: own.url }).register("handed_over", (j) => `second worker ${j.data}`).start();
-        assert.equal((await job.result).toString(), "second worker x");
-      },
-    );
+    it("CAN_DO_TIMEOUT: the server takes the job back after the timeout and gives it to another worker", async () => {
+      const own = await ownServer();
+      const slow = worker({ servers: own.url, concurrency: 1 });
+      const taken = new Promise<void>((resolve) =>
+        slow.register(
+          "handed_over",
+          () => {
+            resolve();
+            return new Promise(() => {});
+          },
+          { timeoutMs: 1000 },
+        ),
+      );
+      slow.start();
+      const job = later(new GearmanClient(own.clientOptions())).submitJob("handed_over", "x");
+      await taken;
+      worker({ servers: own.url })
+        .register("handed_over", (j) => `second worker ${j.data}`)
+        .start();
+      assert.equal((await job.result).toString(), "second worker x");
+    });
 
     it("unregister and unregisterAll stop it from taking jobs of those functions", async () => {
       const a = admin();
       const w = worker({ clientId: "unregister-worker" });
-      w.register("keep_fn", (job) => `kept ${job.data}`).register("drop_fn", (job) => `dropped ${job.data}`).start();
+      w.register("keep_fn", (job) => `kept ${job.data}`)
+        .register("drop_fn", (job) => `dropped ${job.data}`)
+        .start();
       const mine = async () => (await a.workers()).find((x) => x.clientId === "unregister-worker");
       await eventually(async () => (await mine())?.functions.length === 2, 5000, "both functions registered");
       w.unregister("drop_fn");
@@ -491,7 +549,9 @@ for (const kind of jobServerKinds()) {
       await stopping;
       assert.equal(gate.held.length, 0, "the stopping worker took no new job");
       await eventually(async () => (await statusOf(a, "graceful"))?.workers === 0, 5000, "stopped worker to leave");
-      worker().register("graceful", (job) => `after stop ${job.data}`).start();
+      worker()
+        .register("graceful", (job) => `after stop ${job.data}`)
+        .start();
       assert.equal((await third.result).toString(), "after stop 3");
     });
 
@@ -506,7 +566,9 @@ for (const kind of jobServerKinds()) {
       assert.equal(held.signal.aborted, true);
       assert.equal((held.signal.reason as { code?: string }).code, "CLOSED");
       gate.releaseOne("too late");
-      worker().register("overrun", (j) => `requeued ${j.data}`).start();
+      worker()
+        .register("overrun", (j) => `requeued ${j.data}`)
+        .start();
       assert.equal((await job.result).toString(), "requeued x");
     });
   });
@@ -514,7 +576,12 @@ for (const kind of jobServerKinds()) {
   describe(`GearmanWorker recovery on ${kind.name}`, { skip: kind.skip }, () => {
     it("a restarted job server: held jobs are abandoned, worker and client reconnect, register again and finish new jobs", async () => {
       let server = await kind.start({ jobRetries: 3 });
-      const w = new GearmanWorker({ servers: server.url, clientId: "restart-worker", concurrency: 2, reconnect: fastReconnect });
+      const w = new GearmanWorker({
+        servers: server.url,
+        clientId: "restart-worker",
+        concurrency: 2,
+        reconnect: fastReconnect,
+      });
       const c = new GearmanClient({ ...server.clientOptions(), reconnect: fastReconnect, maxFailovers: 0 });
       const a = new AdminClient(server.url);
       try {

@@ -26,12 +26,18 @@ async function rawPeer(port: number): Promise<{ socket: net.Socket; packets: Pac
     void closed.then(resolve);
   });
   const packets: Packet[] = [];
-  const decoder = new FrameDecoder({ expect: "RES", onPacket: (p) => packets.push(new (p.constructor as typeof Packet)(p.magic, p.type, Buffer.from(p.body))) });
+  const decoder = new FrameDecoder({
+    expect: "RES",
+    onPacket: (p) => packets.push(new (p.constructor as typeof Packet)(p.magic, p.type, Buffer.from(p.body))),
+  });
   socket.on("data", (chunk) => decoder.push(chunk));
   return { socket, packets, closed };
 }
 
-async function withServer(options: ConstructorParameters<typeof JobServer>[0], body: (server: JobServer, url: string) => Promise<void>): Promise<void> {
+async function withServer(
+  options: ConstructorParameters<typeof JobServer>[0],
+  body: (server: JobServer, url: string) => Promise<void>,
+): Promise<void> {
   const server = new JobServer({ port: 0, ...options });
   const { port } = await server.listen();
   try {
@@ -41,7 +47,9 @@ async function withServer(options: ConstructorParameters<typeof JobServer>[0], b
   }
 }
 
-async function echoWorkerAndClient(url: string): Promise<{ client: GearmanClient; worker: GearmanWorker; close: () => Promise<void> }> {
+async function echoWorkerAndClient(
+  url: string,
+): Promise<{ client: GearmanClient; worker: GearmanWorker; close: () => Promise<void> }> {
   const worker = new GearmanWorker({ servers: url, concurrency: 2 });
   worker.register("echo", (job) => job.data).start();
   const client = new GearmanClient({ servers: url });
@@ -67,7 +75,10 @@ describe("embedded job server", () => {
         const shortPort = short.socket.localPort;
         short.socket.write(encodeRaw("REQ", PacketType.SUBMIT_JOB, ["echo"])); // no unique, no data
         await short.closed;
-        assert.deepEqual(short.packets[0].body.toString().split("\0"), ["PROTOCOL_ERROR", `127.0.0.1:${shortPort}: SUBMIT_JOB needs 3 arguments (function, unique, data)`]);
+        assert.deepEqual(short.packets[0].body.toString().split("\0"), [
+          "PROTOCOL_ERROR",
+          `127.0.0.1:${shortPort}: SUBMIT_JOB needs 3 arguments (function, unique, data)`,
+        ]);
         assert.equal((await client.submitJob("echo", "after").result).toString(), "after");
       } finally {
         await close();
@@ -82,7 +93,10 @@ describe("embedded job server", () => {
         await client.submitBackground("q", "1");
         await client.submitBackground("q", "2");
         await assert.rejects(client.submitBackground("q", "3"), /QUEUE_ERROR/);
-        await assert.rejects(client.submitJob("q", Buffer.alloc(2000)).result, /lost its job server|PACKET_TOO_LARGE|closed/);
+        await assert.rejects(
+          client.submitJob("q", Buffer.alloc(2000)).result,
+          /lost its job server|PACKET_TOO_LARGE|closed/,
+        );
         const peers = [];
         for (let i = 0; i < 4; i++) peers.push(await rawPeer(server.address!.port));
         // Four connections with a limit of three: the server refuses at least one, saying why.
@@ -102,14 +116,24 @@ describe("embedded job server", () => {
       worker.register("big", () => Buffer.alloc(64 * 1024, 1)).start();
       const slow = await rawPeer(server.address!.port);
       // Named, so that admin `workers` shows whether the server still has it (the echo says the name arrived).
-      slow.socket.write(Buffer.concat([encodePacket("REQ", "SET_CLIENT_ID", { id: "slow-reader" }), encodeRaw("REQ", PacketType.ECHO_REQ, ["named"])]));
+      slow.socket.write(
+        Buffer.concat([
+          encodePacket("REQ", "SET_CLIENT_ID", { id: "slow-reader" }),
+          encodeRaw("REQ", PacketType.ECHO_REQ, ["named"]),
+        ]),
+      );
       await eventually(() => slow.packets.some((p) => p.type === PacketType.ECHO_RES), 5000, "the slow client's echo");
       slow.socket.pause(); // never reads
-      for (let i = 0; i < 200; i++) slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
+      for (let i = 0; i < 200; i++)
+        slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
       const admin = new AdminClient(url);
       try {
         // A paused socket never notices its end, so ask the server (admin `workers` lists every connection) whether it still has it.
-        await eventually(async () => !(await admin.workers()).some((w) => w.clientId === "slow-reader"), 10_000, "the slow client to be dropped");
+        await eventually(
+          async () => !(await admin.workers()).some((w) => w.clientId === "slow-reader"),
+          10_000,
+          "the slow client to be dropped",
+        );
         const client = new GearmanClient({ servers: url });
         assert.equal((await client.submitJob("big", "").result).length, 64 * 1024);
         await client.close();
@@ -124,21 +148,38 @@ describe("embedded job server", () => {
   it("serves a client in its own process over an in-process socket as it serves TCP ones", async () => {
     await withServer({ writeLimit: 256 * 1024, writeHighWater: 16 * 1024 }, async (server, url) => {
       const worker = new GearmanWorker({ servers: url, concurrency: 2 });
-      worker.register("echo", (job) => job.data).register("big", () => Buffer.alloc(64 * 1024, 1)).start();
+      worker
+        .register("echo", (job) => job.data)
+        .register("big", () => Buffer.alloc(64 * 1024, 1))
+        .start();
       const client = new GearmanClient({ servers: url, open: () => server.connectInProcess(), reconnect: false });
       const admin = new AdminClient(url);
       try {
         // Sizes on both sides of where the server keeps payloads as bytes and writes them as their own segments.
-        const sizes = [0, 1, 4095, 4096, 16_383, 16_384, 16_385, 1_000_000, ...Array.from({ length: 32 }, (_, i) => 10_000 + i * 1000)];
+        const sizes = [
+          0,
+          1,
+          4095,
+          4096,
+          16_383,
+          16_384,
+          16_385,
+          1_000_000,
+          ...Array.from({ length: 32 }, (_, i) => 10_000 + i * 1000),
+        ];
         const payloads = sizes.map((size, i) => Buffer.alloc(size, i + 1));
         const echoed = await Promise.all(payloads.map((p) => client.submitJob("echo", p).result));
         assert.ok(echoed.every((e, i) => e.equals(payloads[i])));
-        assert.ok((await admin.workers()).some((w) => w.ip === "in-process"), "admin workers lists the in-process peer");
+        assert.ok(
+          (await admin.workers()).some((w) => w.ip === "in-process"),
+          "admin workers lists the in-process peer",
+        );
 
         // A reader that never reads is dropped as a TCP one is, once the server holds writeLimit bytes for it.
         const stalled = server.connectInProcess();
         stalled.pause();
-        for (let i = 0; i < 200; i++) stalled.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
+        for (let i = 0; i < 200; i++)
+          stalled.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "" }));
         await eventually(() => stalled.destroyed, 10_000, "the stalled in-process reader to be dropped");
         assert.equal((await client.submitJob("big", "").result).length, 64 * 1024);
       } finally {
@@ -171,7 +212,10 @@ describe("embedded job server", () => {
         const echoed = await Promise.all(payloads.map((p) => client.submitJob("echo", p).result));
         assert.ok(echoed.every((e, i) => e.equals(payloads[i])));
         // A Unix socket peer has no IP address: admin `workers` shows "local", as the status table shows the function.
-        assert.ok((await admin.workers()).some((w) => w.ip === "local" && w.functions.includes("echo")), "admin workers lists the worker as local");
+        assert.ok(
+          (await admin.workers()).some((w) => w.ip === "local" && w.functions.includes("echo")),
+          "admin workers lists the worker as local",
+        );
         assert.ok((await admin.status()).some((s) => s.func === "echo" && s.workers === 1));
       } finally {
         await Promise.all([client.close(), admin.close(), worker.close()]);
@@ -186,9 +230,19 @@ describe("embedded job server", () => {
 
   it("refuses a relative Unix socket path, in its options and in an address, naming it", () => {
     assert.throws(() => new JobServer({ path: "jobs.sock" }), /JobServer option path: expected an absolute path/);
-    assert.throws(() => new GearmanClient({ servers: "unix:jobs.sock" }), /"unix:jobs\.sock": a Unix socket address needs an absolute path/);
-    assert.throws(() => new GearmanClient({ servers: ["127.0.0.1:4730", "unix:rel/jobs.sock"] }), /a Unix socket address needs an absolute path/);
-    assert.deepEqual(parseAddress("unix:/run/glimpse/jobs.sock"), { host: "localhost", port: 0, path: "/run/glimpse/jobs.sock" });
+    assert.throws(
+      () => new GearmanClient({ servers: "unix:jobs.sock" }),
+      /"unix:jobs\.sock": a Unix socket address needs an absolute path/,
+    );
+    assert.throws(
+      () => new GearmanClient({ servers: ["127.0.0.1:4730", "unix:rel/jobs.sock"] }),
+      /a Unix socket address needs an absolute path/,
+    );
+    assert.deepEqual(parseAddress("unix:/run/glimpse/jobs.sock"), {
+      host: "localhost",
+      port: 0,
+      path: "/run/glimpse/jobs.sock",
+    });
     assert.equal(formatAddress(parseAddress(" unix:/run/glimpse/jobs.sock ")), "unix:/run/glimpse/jobs.sock");
     assert.equal(formatAddress(parseAddress("gearman://[::1]:4731")), "[::1]:4731");
   });
@@ -200,25 +254,32 @@ describe("embedded job server", () => {
       let server = await embedded.start({ jobRetries: 0, extraArgs: ["--queue-file", queueFile] });
       const client = new GearmanClient({ servers: server.url, reconnect: false });
       const handles: string[] = [];
-      for (let i = 0; i < 50; i++) handles.push(await client.submitBackground("durable", `job-${i}`, { unique: i % 10 === 0 ? `u${i}` : undefined }));
+      for (let i = 0; i < 50; i++)
+        handles.push(
+          await client.submitBackground("durable", `job-${i}`, { unique: i % 10 === 0 ? `u${i}` : undefined }),
+        );
       await client.close();
       // Run a few so that the journal also holds finished records.
       const early = new GearmanWorker({ servers: server.url, concurrency: 1 });
       const firstDone: string[] = [];
-      early.register("durable", (job) => {
-        firstDone.push(job.data.toString());
-        return "";
-      }).start();
+      early
+        .register("durable", (job) => {
+          firstDone.push(job.data.toString());
+          return "";
+        })
+        .start();
       await eventually(() => firstDone.length >= 5, 10_000, "five jobs to run");
       await early.close();
       await server.kill();
       server = await server.restart();
       const seen = new Set<string>(firstDone);
       const worker = new GearmanWorker({ servers: server.url, concurrency: 4 });
-      worker.register("durable", (job) => {
-        seen.add(job.data.toString());
-        return "";
-      }).start();
+      worker
+        .register("durable", (job) => {
+          seen.add(job.data.toString());
+          return "";
+        })
+        .start();
       try {
         await eventually(() => seen.size === 50, 10_000, "every accepted job to run after the restart");
         assert.equal(seen.size, 50);
@@ -236,10 +297,12 @@ describe("embedded job server", () => {
       const client = new GearmanClient({ servers: url });
       const seen: number[] = [];
       const worker = new GearmanWorker({ servers: url });
-      worker.register("later", () => {
-        seen.push(Date.now());
-        return "";
-      }).start();
+      worker
+        .register("later", () => {
+          seen.push(Date.now());
+          return "";
+        })
+        .start();
       try {
         const submitted = Date.now();
         await client.submitBackground("later", "x", { epoch: Math.ceil(submitted / 1000) + 1 });
@@ -272,7 +335,7 @@ describe("embedded job server", () => {
     await withServer({ maxPacketSize: 64 * 1024 }, async (server, url) => {
       const { client, close } = await echoWorkerAndClient(url);
       let seed = 1234567;
-      const random = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+      const random = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
       const valid = [
         encodePacket("REQ", "SUBMIT_JOB", { func: "echo", unique: "", data: "fuzz" }),
         encodePacket("REQ", "GRAB_JOB_UNIQ", {}),
@@ -296,7 +359,12 @@ describe("embedded job server", () => {
             const peer = await rawPeer(server.address!.port);
             for (let i = 0; i < 50 && !peer.socket.destroyed; i++) {
               const pick = valid[random(valid.length)];
-              const bytes = random(4) === 0 ? Buffer.from(Array.from({ length: random(40) }, () => random(256))) : random(2) === 0 ? mutate(pick) : pick;
+              const bytes =
+                random(4) === 0
+                  ? Buffer.from(Array.from({ length: random(40) }, () => random(256)))
+                  : random(2) === 0
+                    ? mutate(pick)
+                    : pick;
               peer.socket.write(bytes);
             }
             peer.socket.end();
@@ -308,11 +376,12 @@ describe("embedded job server", () => {
       const normal = Array.from({ length: 200 }, (_, i) => client.submitJob("echo", `n${i}`).result);
       await Promise.all(fuzzers);
       const results = await Promise.all(normal);
-      assert.deepEqual(results.map(String), Array.from({ length: 200 }, (_, i) => `n${i}`));
+      assert.deepEqual(
+        results.map(String),
+        Array.from({ length: 200 }, (_, i) => `n${i}`),
+      );
       assert.equal((await client.submitJob("echo", "still up").result).toString(), "still up");
       await close();
     });
   });
 });
-
-

@@ -11,7 +11,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ArgumentError, ConfigError, PoolError, loadConfig, type ClusterPool, type NodeStatsSnapshot } from "../lib/index.js";
+import {
+  ArgumentError,
+  ConfigError,
+  PoolError,
+  loadConfig,
+  type ClusterPool,
+  type NodeStatsSnapshot,
+} from "../lib/index.js";
 import { AdminClient } from "../lib/gearman/index.js";
 import { fillNodeOptions } from "../lib/node/node-options.js";
 import { fillMapOptions } from "../lib/pool/map-options.js";
@@ -47,15 +54,27 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     before(async () => {
       cluster = await TestCluster.start({ kind });
       // The exclusive node takes its labels from the [server] section, the gpu node from the command line.
-      const exclusiveConfig = cluster.writeConfig("exclusive.ini", `${readFileSync(cluster.configFile, "utf8")}\n[server]\nlabels = bigmem\nexclusive = true\n`);
-      await Promise.all([cluster.startNode(1), cluster.startNode(1, ["--label", "gpu"]), cluster.startNode(1, [], exclusiveConfig)]);
+      const exclusiveConfig = cluster.writeConfig(
+        "exclusive.ini",
+        `${readFileSync(cluster.configFile, "utf8")}\n[server]\nlabels = bigmem\nexclusive = true\n`,
+      );
+      await Promise.all([
+        cluster.startNode(1),
+        cluster.startNode(1, ["--label", "gpu"]),
+        cluster.startNode(1, [], exclusiveConfig),
+      ]);
       pool = await cluster.pool();
       admin = new AdminClient(cluster.server.url);
-      const pinged = await eventually(async () => {
-        const now = await pool.ping(5000);
-        return now.length === 3 && now;
-      }, 20_000, "three nodes to answer ping");
-      for (const node of pinged) nodes[node.labels.includes("gpu") ? "gpu" : node.labels.includes("bigmem") ? "bigmem" : "plain"] = node;
+      const pinged = await eventually(
+        async () => {
+          const now = await pool.ping(5000);
+          return now.length === 3 && now;
+        },
+        20_000,
+        "three nodes to answer ping",
+      );
+      for (const node of pinged)
+        nodes[node.labels.includes("gpu") ? "gpu" : node.labels.includes("bigmem") ? "bigmem" : "plain"] = node;
     });
 
     after(async () => {
@@ -66,7 +85,11 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
     it("registers glimpse_map and glimpse_map:LABEL, only the labelled one when exclusive, as admin workers shows", async () => {
       const workers = await admin.workers();
-      const functionsOf = (node: NodeStatsSnapshot) => workers.find((w) => w.clientId === node.node)?.functions.slice().sort();
+      const functionsOf = (node: NodeStatsSnapshot) =>
+        workers
+          .find((w) => w.clientId === node.node)
+          ?.functions.slice()
+          .sort();
       assert.deepEqual(functionsOf(nodes.plain), ["glimpse_map"]);
       assert.deepEqual(functionsOf(nodes.gpu), ["glimpse_map", "glimpse_map:gpu"]);
       assert.deepEqual(functionsOf(nodes.bigmem), ["glimpse_map:bigmem"]);
@@ -78,20 +101,33 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     it("a labelled map runs only on the nodes with its label, with exact results", async () => {
       for (const role of ["gpu", "bigmem"] as const) {
         const out = await pool.map(pidOf, items(24), { chunksize: 1, label: role });
-        assert.deepEqual(out.map(([x]) => x), items(24));
-        assert.deepEqual([...new Set(out.map(([, pid]) => pid))], [nodes[role].pid], `${role} map ran on ${out.map(([, pid]) => pid)}`);
+        assert.deepEqual(
+          out.map(([x]) => x),
+          items(24),
+        );
+        assert.deepEqual(
+          [...new Set(out.map(([, pid]) => pid))],
+          [nodes[role].pid],
+          `${role} map ran on ${out.map(([, pid]) => pid)}`,
+        );
       }
       const streamed: number[] = [];
       for await (const [x, pid] of pool.imapUnordered(pidOf, items(12), { chunksize: 2, label: "gpu" })) {
         assert.equal(pid, nodes.gpu.pid);
         streamed.push(x);
       }
-      assert.deepEqual(streamed.sort((a, b) => a - b), items(12));
+      assert.deepEqual(
+        streamed.sort((a, b) => a - b),
+        items(12),
+      );
     });
 
     it("an exclusive node takes no unlabelled chunk", async () => {
       const out = await pool.map(pidOf, items(60), { chunksize: 1 });
-      assert.deepEqual(out.map(([x]) => x), items(60));
+      assert.deepEqual(
+        out.map(([x]) => x),
+        items(60),
+      );
       const pids = new Set(out.map(([, pid]) => pid));
       assert.ok(!pids.has(nodes.bigmem.pid), `the exclusive node ran unlabelled chunks: ${[...pids]}`);
       for (const pid of pids) assert.ok([nodes.plain.pid, nodes.gpu.pid].includes(pid));
@@ -112,10 +148,17 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
     it("a labelled map waits in the queue until a node with its label starts (the Jenkins behaviour)", async () => {
       const map = pool.map(pidOf, items(6), { chunksize: 2, label: "late" });
-      await eventually(async () => (await admin.status()).find((f) => f.func === "glimpse_map:late" && f.total > 0), 10_000, "the late chunks queued");
+      await eventually(
+        async () => (await admin.status()).find((f) => f.func === "glimpse_map:late" && f.total > 0),
+        10_000,
+        "the late chunks queued",
+      );
       await cluster.startNode(1, ["--label", "late"]);
       const out = await map;
-      assert.deepEqual(out.map(([x]) => x), items(6));
+      assert.deepEqual(
+        out.map(([x]) => x),
+        items(6),
+      );
       const late = (await pool.ping(5000)).find((n) => n.labels.includes("late"));
       assert.ok(late, "the late node answers ping");
       assert.deepEqual([...new Set(out.map(([, pid]) => pid))], [late.pid]);
@@ -129,7 +172,10 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       const row = rows.find((r) => r.split(/\s+/)[1] === String(nodes.bigmem.pid));
       assert.ok(row, result.stdout);
       assert.match(row, /\sbigmem\s+serving$/);
-      assert.match(rows.find((r) => r.split(/\s+/)[1] === String(nodes.plain.pid))!, /\s-\s+serving$/);
+      assert.match(
+        rows.find((r) => r.split(/\s+/)[1] === String(nodes.plain.pid))!,
+        /\s-\s+serving$/,
+      );
     });
   });
 }
@@ -145,10 +191,19 @@ describe("label names and options", () => {
       [[""], /got an empty one/],
       [["x".repeat(65)], /has 65 characters; at most 64/],
     ] as const) {
-      assert.throws(() => fillNodeOptions({ ...base, labels }), (e: unknown) => e instanceof ArgumentError && pattern.test(e.message));
+      assert.throws(
+        () => fillNodeOptions({ ...base, labels }),
+        (e: unknown) => e instanceof ArgumentError && pattern.test(e.message),
+      );
     }
-    assert.throws(() => fillNodeOptions({ ...base, exclusive: true }), /worker node option exclusive: an exclusive node serves only labelled maps: give it at least one label/);
-    assert.throws(() => fillNodeOptions({ ...base, maxChunks: 0 }), /worker node option maxChunks: expected a whole number ≥ 1/);
+    assert.throws(
+      () => fillNodeOptions({ ...base, exclusive: true }),
+      /worker node option exclusive: an exclusive node serves only labelled maps: give it at least one label/,
+    );
+    assert.throws(
+      () => fillNodeOptions({ ...base, maxChunks: 0 }),
+      /worker node option maxChunks: expected a whole number ≥ 1/,
+    );
   });
 
   it("[server] labels and exclusive in the config, a bad one named by file and key", () => {
@@ -158,15 +213,22 @@ describe("label names and options", () => {
     assert.deepEqual(loadConfig({ server: {} })!.server.labels, []);
     assert.throws(
       () => loadConfig({ server: { labels: "gpu, big mem" } }),
-      (e: unknown) => e instanceof ConfigError && /server.*labels/.test(e.message) && /label "big mem" may hold only/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError && /server.*labels/.test(e.message) && /label "big mem" may hold only/.test(e.message),
     );
   });
 
   it("a map's label is checked like a node's", () => {
     const defaults = { chunksize: 1, timeoutMs: 1000, retries: 0 };
     assert.equal(fillMapOptions({ label: "gpu", waitForNodesMs: 0 }, defaults).label, "gpu");
-    assert.throws(() => fillMapOptions({ label: "gpu,bigmem" }, defaults), /map option label: label "gpu,bigmem" may hold only/);
-    assert.throws(() => fillMapOptions({ waitForNodesMs: -1 }, defaults), /map option waitForNodesMs: expected a whole number ≥ 0/);
+    assert.throws(
+      () => fillMapOptions({ label: "gpu,bigmem" }, defaults),
+      /map option label: label "gpu,bigmem" may hold only/,
+    );
+    assert.throws(
+      () => fillMapOptions({ waitForNodesMs: -1 }, defaults),
+      /map option waitForNodesMs: expected a whole number ≥ 0/,
+    );
   });
 
   it("launch-worker --label with a bad name exits 2 naming it", async () => {
@@ -176,16 +238,35 @@ describe("label names and options", () => {
   });
 
   it("selectors: pid, host:pid, host, node id, label:NAME, all", () => {
-    const node = { node: "glimpse-node:h1:42:abc", host: "h1", pid: 42, labels: ["gpu"] } as unknown as NodeStatsSnapshot;
-    for (const selector of ["42", "h1:42", "h1", "glimpse-node:h1:42:abc", "label:gpu"]) assert.ok(selects(checkSelector("s", selector), node), selector);
-    for (const selector of ["43", "h2:42", "h1:43", "h2", "label:bigmem", "glimpse-node:h1:42"]) assert.ok(!selects(checkSelector("s", selector), node), selector);
+    const node = {
+      node: "glimpse-node:h1:42:abc",
+      host: "h1",
+      pid: 42,
+      labels: ["gpu"],
+    } as unknown as NodeStatsSnapshot;
+    for (const selector of ["42", "h1:42", "h1", "glimpse-node:h1:42:abc", "label:gpu"])
+      assert.ok(selects(checkSelector("s", selector), node), selector);
+    for (const selector of ["43", "h2:42", "h1:43", "h2", "label:bigmem", "glimpse-node:h1:42"])
+      assert.ok(!selects(checkSelector("s", selector), node), selector);
     assert.ok(selects({ all: true }, node));
     assert.throws(() => checkSelector("drain selector", ""), /drain selector: expected a pid, host:pid/);
     assert.throws(() => checkSelector("drain selector", "label:a b"), /drain selector: label "a b"/);
   });
 
   it("the ping table's LABELS and STATE columns", () => {
-    const stats = { host: "h", pid: 1, numRequests: 0, elapsedTime: 0, startTime: 0, threads: 1, busy: 0, itemsDone: 0, memoryVersion: 0, handedBack: 0, exclusive: false };
+    const stats = {
+      host: "h",
+      pid: 1,
+      numRequests: 0,
+      elapsedTime: 0,
+      startTime: 0,
+      threads: 1,
+      busy: 0,
+      itemsDone: 0,
+      memoryVersion: 0,
+      handedBack: 0,
+      exclusive: false,
+    };
     const table = formatPingTable([
       { ...stats, node: "a", labels: ["gpu", "bigmem"], state: "draining" },
       { ...stats, node: "b", pid: 2, labels: [], state: "serving" },

@@ -50,10 +50,22 @@ describe("job server metrics", () => {
       assert.match(contentType, /^text\/plain; version=0\.0\.4/);
       const value = (name: string, labels: Record<string, string> = {}) => sampleValue(families, name, labels);
       assert.equal(families.get("glimpse_jobserver_jobs_submitted_total")?.type, "COUNTER");
-      assert.equal(value("glimpse_jobserver_jobs_submitted_total", { function: "ok", priority: "normal", background: "false" }), 5);
-      assert.equal(value("glimpse_jobserver_jobs_submitted_total", { function: "ok", priority: "high", background: "false" }), 1);
-      assert.equal(value("glimpse_jobserver_jobs_submitted_total", { function: "idle", priority: "low", background: "true" }), 2);
-      assert.equal(value("glimpse_jobserver_jobs_submitted_total", { function: "bad", priority: "normal", background: "false" }), 3);
+      assert.equal(
+        value("glimpse_jobserver_jobs_submitted_total", { function: "ok", priority: "normal", background: "false" }),
+        5,
+      );
+      assert.equal(
+        value("glimpse_jobserver_jobs_submitted_total", { function: "ok", priority: "high", background: "false" }),
+        1,
+      );
+      assert.equal(
+        value("glimpse_jobserver_jobs_submitted_total", { function: "idle", priority: "low", background: "true" }),
+        2,
+      );
+      assert.equal(
+        value("glimpse_jobserver_jobs_submitted_total", { function: "bad", priority: "normal", background: "false" }),
+        3,
+      );
       assert.equal(value("glimpse_jobserver_jobs_completed_total", { function: "ok" }), 6);
       assert.equal(value("glimpse_jobserver_jobs_completed_total", { function: "bad" }), 0);
       // The worker answers a throwing handler with WORK_EXCEPTION.
@@ -74,14 +86,23 @@ describe("job server metrics", () => {
       await admin.cancelJob(handle);
       await admin.close();
       const after = (await scrape(endpoint.url)).families;
-      assert.equal(sampleValue(after, "glimpse_jobserver_jobs_failed_total", { function: "idle", reason: "cancelled" }), 1);
+      assert.equal(
+        sampleValue(after, "glimpse_jobserver_jobs_failed_total", { function: "idle", reason: "cancelled" }),
+        1,
+      );
       assert.equal(sampleValue(after, "glimpse_jobserver_jobs_queued", { function: "idle", priority: "low" }), 1);
       const received = sampleValue(after, "glimpse_jobserver_bytes_total", { direction: "received" })!;
-      assert.ok(received > value("glimpse_jobserver_bytes_total", { direction: "received" })!, "the admin session's bytes are counted");
+      assert.ok(
+        received > value("glimpse_jobserver_bytes_total", { direction: "received" })!,
+        "the admin session's bytes are counted",
+      );
       assert.equal((await fetch(endpoint.url.replace("/metrics", "/other"))).status, 404);
       // From its own thread (as job-server --metrics-port serves it), the same server's exposition is the same text.
       threaded = await serveJobServerMetrics(server, { port: 0 });
-      const [fromThread, fromServer] = await Promise.all([fetch(threaded.url).then((r) => r.text()), fetch(endpoint.url).then((r) => r.text())]);
+      const [fromThread, fromServer] = await Promise.all([
+        fetch(threaded.url).then((r) => r.text()),
+        fetch(endpoint.url).then((r) => r.text()),
+      ]);
       assert.match(fromThread, /^glimpse_jobserver_journal_bytes \d+$/m);
       assert.equal(fromThread, fromServer);
     } finally {
@@ -94,7 +115,9 @@ describe("job server metrics", () => {
   });
 
   it("job-server --metrics-port serves them from the CLI, on loopback", { skip: embedded.skip }, async () => {
-    const child = spawn(process.execPath, [CLI_PATH, "job-server", "--port", "0", "--metrics-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_PATH, "job-server", "--port", "0", "--metrics-port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     try {
       let output = "";
       const [, server, metricsUrl] = await new Promise<RegExpExecArray>((resolve, reject) => {
@@ -115,7 +138,14 @@ describe("job server metrics", () => {
         await client.close();
       }
       const { families } = await scrape(metricsUrl);
-      assert.equal(sampleValue(families, "glimpse_jobserver_jobs_submitted_total", { function: "cli", priority: "normal", background: "true" }), 1);
+      assert.equal(
+        sampleValue(families, "glimpse_jobserver_jobs_submitted_total", {
+          function: "cli",
+          priority: "normal",
+          background: "true",
+        }),
+        1,
+      );
       assert.equal(sampleValue(families, "glimpse_jobserver_jobs_queued", { function: "cli", priority: "high" }), 1);
     } finally {
       child.kill("SIGKILL");
@@ -127,7 +157,9 @@ describe("job server metrics", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = taken.address() as net.AddressInfo;
-      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--port", "0", "--metrics-port", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(process.execPath, [CLI_PATH, "job-server", "--port", "0", "--metrics-port", String(port)], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       let stderr = "";
       child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise((resolve) => child.once("exit", resolve));
@@ -149,8 +181,23 @@ describe("worker node metrics", { skip: embedded.skip }, () => {
       const pool = await cluster.pool();
       try {
         // chunksize 4 (the test cluster's config): 40 items are 10 chunks.
-        assert.deepEqual(await pool.map((x: number) => x + 1, Array.from({ length: 40 }, (_, i) => i)), Array.from({ length: 40 }, (_, i) => i + 1));
-        await assert.rejects(pool.map((x: number) => { if (x === 2) throw new Error("two"); return x; }, [0, 1, 2, 3], { retries: 0 }));
+        assert.deepEqual(
+          await pool.map(
+            (x: number) => x + 1,
+            Array.from({ length: 40 }, (_, i) => i),
+          ),
+          Array.from({ length: 40 }, (_, i) => i + 1),
+        );
+        await assert.rejects(
+          pool.map(
+            (x: number) => {
+              if (x === 2) throw new Error("two");
+              return x;
+            },
+            [0, 1, 2, 3],
+            { retries: 0 },
+          ),
+        );
         let { families } = await scrape(metricsUrl);
         assert.equal(sampleValue(families, "glimpse_node_chunks_total", { outcome: "done" }), 10);
         assert.equal(sampleValue(families, "glimpse_node_chunks_total", { outcome: "failed" }), 1);
@@ -180,7 +227,11 @@ describe("worker node metrics", { skip: embedded.skip }, () => {
         assert.deepEqual(await pool.map((x: number) => x, [1, 2, 3, 4, 5]), [1, 2, 3, 4, 5]);
         ({ families } = await scrape(metricsUrl));
         assert.equal(sampleValue(families, "glimpse_node_restarts_total"), 1);
-        assert.equal(sampleValue(families, "glimpse_node_chunks_total", { outcome: "done" }), 12, "10 before the restart, 2 after");
+        assert.equal(
+          sampleValue(families, "glimpse_node_chunks_total", { outcome: "done" }),
+          12,
+          "10 before the restart, 2 after",
+        );
         assert.equal(sampleValue(families, "glimpse_node_items_total"), 45);
         assert.equal(families.get("glimpse_node_chunk_seconds")!.histograms[0].count, 13);
         assert.equal(families.get("glimpse_node_info")!.samples.length, 1);

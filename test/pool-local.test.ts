@@ -26,7 +26,10 @@ describe("local cluster", () => {
 
   it("MakePool() with nothing runs a map on its own embedded server and worker processes", async () => {
     const items = Array.from({ length: 1000 }, (_, i) => i);
-    assert.deepEqual(await pool.map((x: number) => x * x, items, { chunksize: "auto" }), items.map((x) => x * x));
+    assert.deepEqual(
+      await pool.map((x: number) => x * x, items, { chunksize: "auto" }),
+      items.map((x) => x * x),
+    );
     const [node] = await pool.ping(5000);
     assert.equal(node.threads, 2);
     assert.notEqual(node.pid, process.pid);
@@ -36,10 +39,19 @@ describe("local cluster", () => {
     // 64 KB items travel as views of the bytes they arrived in on every side: none may be shared with the caller or another result.
     const items = Array.from({ length: 6 }, (_, i) => new Uint8Array(64 * 1024).fill(i + 1));
     const out = await pool.map((a: Uint8Array) => ((a[0] = 200), a.fill(99, 1, 10), a), items, { chunksize: 2 });
-    items.forEach((item, i) => assert.ok(item.every((b) => b === i + 1), `the caller's item ${i} is unchanged`));
+    items.forEach((item, i) =>
+      assert.ok(
+        item.every((b) => b === i + 1),
+        `the caller's item ${i} is unchanged`,
+      ),
+    );
     out.forEach((result, i) => {
       assert.equal(result.length, 64 * 1024);
-      assert.deepEqual([result[0], result[9], result[10], result[result.length - 1]], [200, 99, i + 1, i + 1], `result ${i}`);
+      assert.deepEqual(
+        [result[0], result[9], result[10], result[result.length - 1]],
+        [200, 99, i + 1, i + 1],
+        `result ${i}`,
+      );
     });
     out[0].fill(0);
     assert.deepEqual([out[1][0], out[1][10]], [200, 2], "results of one chunk share no bytes");
@@ -48,7 +60,10 @@ describe("local cluster", () => {
   it("a chunk past its timeout is retried, then the map fails naming the chunk", async () => {
     const error = await pool
       .map(() => new Promise(() => {}), [1, 2, 3], { chunksize: 3, timeout: 200, retries: 1 })
-      .then(() => assert.fail("should time out"), (e: unknown) => e);
+      .then(
+        () => assert.fail("should time out"),
+        (e: unknown) => e,
+      );
     assert.ok(error instanceof PoolError, String(error));
     assert.equal(error.code, "CHUNK_TIMEOUT");
     assert.match(error.message, /chunk 0 \(items 0\.\.2\) did not finish within 200 ms, 2 times/);
@@ -58,8 +73,15 @@ describe("local cluster", () => {
 
   it("a poison chunk that kills its worker thread is retried max_retries times, then the map fails naming it; the cluster keeps serving", async () => {
     const error = await pool
-      .map((x: number) => (x === 5 ? process.exit(1) : x), Array.from({ length: 10 }, (_, i) => i), { chunksize: 2, retries: 2 })
-      .then(() => assert.fail("should fail"), (e: unknown) => e);
+      .map(
+        (x: number) => (x === 5 ? process.exit(1) : x),
+        Array.from({ length: 10 }, (_, i) => i),
+        { chunksize: 2, retries: 2 },
+      )
+      .then(
+        () => assert.fail("should fail"),
+        (e: unknown) => e,
+      );
     assert.ok(error instanceof PoolError, String(error));
     assert.equal(error.code, "CHUNK_FAILED");
     assert.match(error.message, /chunk 2 \(items 4\.\.5\) failed 3 times/);
@@ -67,10 +89,20 @@ describe("local cluster", () => {
   });
 
   it("a bad argument or option is an ArgumentError naming it, and the pool keeps serving", async () => {
-    const naming = (argument: string) => (e: unknown) => e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && e.argument === argument;
-    await assert.rejects(pool.map((x: number) => x, [1], { chunksize: 0 }), naming("map option chunksize"));
-    await assert.rejects(pool.map((x: number) => x, [1], { chunkSize: 2 } as never), (e: unknown) => naming("map option chunkSize")(e) && /known: chunksize/.test((e as Error).message));
-    await assert.rejects(pool.map((x: number) => x, null as never), naming("map items"));
+    const naming = (argument: string) => (e: unknown) =>
+      e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && e.argument === argument;
+    await assert.rejects(
+      pool.map((x: number) => x, [1], { chunksize: 0 }),
+      naming("map option chunksize"),
+    );
+    await assert.rejects(
+      pool.map((x: number) => x, [1], { chunkSize: 2 } as never),
+      (e: unknown) => naming("map option chunkSize")(e) && /known: chunksize/.test((e as Error).message),
+    );
+    await assert.rejects(
+      pool.map((x: number) => x, null as never),
+      naming("map items"),
+    );
     await assert.rejects(pool.map(42 as never, [1]), naming("map function"));
     await assert.rejects(pool.setMemory(null as never), naming("setMemory entries"));
     await assert.rejects(pool.ping(-1), naming("ping waitMs"));
@@ -84,7 +116,10 @@ describe("local cluster", () => {
     const [node] = await local.ping(5000);
     await local.close();
     assert.throws(() => process.kill(node.pid, 0), /ESRCH/);
-    await assert.rejects(local.map((x: number) => x, [1]), /closed/);
+    await assert.rejects(
+      local.map((x: number) => x, [1]),
+      /closed/,
+    );
   });
 });
 
@@ -111,17 +146,23 @@ describe("local cluster's private directory", () => {
     assert.equal(existsSync(dir), false, "the directory is removed on close");
   });
 
-  it("cannot be reached by another user of the machine", { skip: !asRoot ? "needs root, to try as the user nobody" : !runuser ? "no runuser" : false }, async () => {
-    const cluster = await LocalCluster.start({ workers: 1, threads: 1 });
-    try {
-      const socketPath = cluster.jobServer.slice("unix:".length);
-      const script = `require("net").connect(${JSON.stringify(socketPath)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); })`;
-      const { stdout } = await promisify(execFile)(runuser!, ["-u", "nobody", "--", process.execPath, "-e", script], { timeout: 30_000 });
-      assert.equal(stdout.trim(), "EACCES");
-    } finally {
-      await cluster.close();
-    }
-  });
+  it(
+    "cannot be reached by another user of the machine",
+    { skip: !asRoot ? "needs root, to try as the user nobody" : !runuser ? "no runuser" : false },
+    async () => {
+      const cluster = await LocalCluster.start({ workers: 1, threads: 1 });
+      try {
+        const socketPath = cluster.jobServer.slice("unix:".length);
+        const script = `require("net").connect(${JSON.stringify(socketPath)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); })`;
+        const { stdout } = await promisify(execFile)(runuser!, ["-u", "nobody", "--", process.execPath, "-e", script], {
+          timeout: 30_000,
+        });
+        assert.equal(stdout.trim(), "EACCES");
+      } finally {
+        await cluster.close();
+      }
+    },
+  );
 
   it("with secret: true listens on loopback TCP and signs with a secret of its own", async () => {
     const cluster = await LocalCluster.start({ workers: 1, threads: 1, secret: true });
@@ -136,7 +177,14 @@ describe("local cluster's private directory", () => {
       // An unsigned chunk submitted straight to its job server is refused by the node.
       const client = new GearmanClient({ servers: cluster.jobServer, exceptions: true });
       try {
-        const chunk = encodeChunkRequest({ fn: toFunctionRef((x: number) => x), items: [1], start: 0, mapId: "m", chunk: 0, memoryVersion: 0 });
+        const chunk = encodeChunkRequest({
+          fn: toFunctionRef((x: number) => x),
+          items: [1],
+          start: 0,
+          mapId: "m",
+          chunk: 0,
+          memoryVersion: 0,
+        });
         await assert.rejects(client.submitJob("glimpse_map", chunk).result, /unsigned/);
       } finally {
         await client.close();
@@ -152,7 +200,11 @@ describe("local cluster's private directory", () => {
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = long;
     try {
-      await assert.rejects(LocalCluster.start({ workers: 1 }), (e: unknown) => e instanceof ArgumentError && /too long for Unix socket paths .* set TMPDIR .* secret: true/.test(e.message));
+      await assert.rejects(
+        LocalCluster.start({ workers: 1 }),
+        (e: unknown) =>
+          e instanceof ArgumentError && /too long for Unix socket paths .* set TMPDIR .* secret: true/.test(e.message),
+      );
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
@@ -170,7 +222,9 @@ describe("local cluster's private directory", () => {
       `console.log(JSON.stringify({ dir, node: node.pid }));`,
       `setInterval(() => {}, 1000);`,
     ].join("\n");
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let left: { dir: string; node: number } | undefined;
     const live = await LocalCluster.start({ workers: 1 });
     try {
@@ -186,7 +240,10 @@ describe("local cluster's private directory", () => {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
       await exited;
-      assert.ok(statSync(path.join(left.dir, "jobs.sock")).isSocket(), "the killed process left its directory and socket");
+      assert.ok(
+        statSync(path.join(left.dir, "jobs.sock")).isSocket(),
+        "the killed process left its directory and socket",
+      );
       const next = await LocalCluster.start({ workers: 1 });
       await next.close();
       assert.equal(existsSync(left.dir), false, "the next local cluster removed it");
@@ -206,7 +263,10 @@ describe("local cluster's private directory", () => {
   });
 
   it("refuses a secret option that is not a boolean, naming it", async () => {
-    await assert.rejects(LocalCluster.start({ secret: "x" as never }), (e: unknown) => e instanceof ArgumentError && e.argument === "LocalCluster option secret");
+    await assert.rejects(
+      LocalCluster.start({ secret: "x" as never }),
+      (e: unknown) => e instanceof ArgumentError && e.argument === "LocalCluster option secret",
+    );
   });
 });
 
@@ -230,7 +290,9 @@ describe("cache_functions", { skip: embedded.skip }, () => {
 
 describe("glimpse-cluster demo", () => {
   it("runs the README's main job and shuts everything down", async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI_PATH, "demo", "--samples", "100000"], { timeout: 120_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI_PATH, "demo", "--samples", "100000"], {
+      timeout: 120_000,
+    });
     assert.match(stdout, /hex over \[1, 2, 3\]: \["0x1","0x2","0x3"\]/);
     assert.match(stdout, /pi ≈ 3\.1\d+ from 100000 samples/);
     assert.match(stdout, /done: everything shut down/);

@@ -33,13 +33,19 @@ for (const kind of jobServerKinds()) {
     it("maps in order, as the original's hex example", async () => {
       assert.deepEqual(await pool.map(hex, [1, 2, 3]), ["0x1", "0x2", "0x3"]);
       const many = Array.from({ length: 500 }, (_, i) => i);
-      assert.deepEqual(await pool.map((x: number) => x * 2, many, { chunksize: 7 }), many.map((x) => x * 2));
+      assert.deepEqual(
+        await pool.map((x: number) => x * 2, many, { chunksize: 7 }),
+        many.map((x) => x * 2),
+      );
     });
 
     it("keeps rich values: Dates, Maps, BigInts, typed arrays", async () => {
       const items = [new Map([["a", 1n]]), new Date(0), new Uint8Array([1, 2, 3])];
       const out = await pool.map((x: unknown) => [x], items);
-      assert.deepEqual(out, items.map((x) => [x]));
+      assert.deepEqual(
+        out,
+        items.map((x) => [x]),
+      );
     });
 
     it("imap pulls a generator lazily and yields in order", async () => {
@@ -65,7 +71,12 @@ for (const kind of jobServerKinds()) {
 
     it("imapUnordered yields every result once", async () => {
       const out: number[] = [];
-      for await (const value of pool.imapUnordered((x: number) => x * x, Array.from({ length: 100 }, (_, i) => i), { chunksize: 3 })) out.push(value);
+      for await (const value of pool.imapUnordered(
+        (x: number) => x * x,
+        Array.from({ length: 100 }, (_, i) => i),
+        { chunksize: 3 },
+      ))
+        out.push(value);
       assert.deepEqual(
         out.sort((a, b) => a - b),
         Array.from({ length: 100 }, (_, i) => i * i).sort((a, b) => a - b),
@@ -115,15 +126,22 @@ for (const kind of jobServerKinds()) {
 
     it("reports progress up to the total", async () => {
       const seen: number[] = [];
-      await pool.map((x: number) => x, Array.from({ length: 40 }, (_, i) => i), {
-        chunksize: 5,
-        onProgress: ({ done, total }) => {
-          assert.equal(total, 40);
-          seen.push(done);
+      await pool.map(
+        (x: number) => x,
+        Array.from({ length: 40 }, (_, i) => i),
+        {
+          chunksize: 5,
+          onProgress: ({ done, total }) => {
+            assert.equal(total, 40);
+            seen.push(done);
+          },
         },
-      });
+      );
       assert.equal(seen.at(-1), 40);
-      assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+      assert.deepEqual(
+        seen,
+        [...seen].sort((a, b) => a - b),
+      );
     });
 
     it("an abort rejects with AbortError and stops the map", async () => {
@@ -145,7 +163,10 @@ for (const kind of jobServerKinds()) {
       const client = new GearmanClient(cluster.server.clientOptions());
       try {
         for (const garbage of ["hello from another language", Buffer.from("GLMP\x09\x01\x01\x00\x00\x00\x00\x00")]) {
-          await assert.rejects(client.submitJob("glimpse_map", garbage).result, (e: unknown) => e instanceof JobError && /WireFormatError/.test(e.exception?.toString() ?? ""));
+          await assert.rejects(
+            client.submitJob("glimpse_map", garbage).result,
+            (e: unknown) => e instanceof JobError && /WireFormatError/.test(e.exception?.toString() ?? ""),
+          );
         }
       } finally {
         await client.close();
@@ -183,7 +204,10 @@ for (const kind of jobServerKinds()) {
         },
       );
       assert.ok(killed);
-      assert.deepEqual(out, items.map((x) => x * 3));
+      assert.deepEqual(
+        out,
+        items.map((x) => x * 3),
+      );
     });
   });
 }

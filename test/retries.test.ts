@@ -20,37 +20,51 @@ for (const kind of jobServerKinds()) {
   describe(`the retry rule on ${kind.name}`, { skip: kind.skip }, () => {
     const nodeFault = kind.name === "in-process" && "a worker node's fault, run on gearmand and embedded";
 
-    it("a chunk that kills its node is taken at most 1 + retries times, though the job server would hand it out 10 times", { skip: nodeFault }, async () => {
-      // The server's own requeue limit is far above the pool's: only the pool's count can stop it.
-      const cluster = await TestCluster.start({ kind, jobRetries: 10 });
-      const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-retries-"));
-      let pool: ClusterPool | undefined;
-      try {
-        // Prefetch 0: a chunk waiting behind the killer would die with it and spend its own retries.
-        await cluster.startNode(1, ["--prefetch", "0"]);
-        pool = await cluster.pool();
-        const killer = moduleFunction<{ x: number; file: string }, number>(MARKERS, "markThenKillAtSeven");
-        for (const retries of [0, 1]) {
-          const file = path.join(dir, `taken-${retries}`);
-          const failedSeen: number[] = [];
-          const items = Array.from({ length: 10 }, (_, x) => ({ x, file }));
-          await assert.rejects(pool.map(killer, items, { chunksize: 1, retries, onProgress: (p) => failedSeen.push(p.failed) }), (e: unknown) => {
-            assert.ok(e instanceof PoolError && e.code === "CHUNK_FAILED", String(e));
-            assert.match(e.message, new RegExp(`chunk 7 \\(items 7\\.\\.7\\) failed ${retries + 1} times?`));
-            return true;
-          });
-          const takes = readFileSync(file, "utf8").split("\n").filter(Boolean).length;
-          // The pool hears of a take only once it happened: the one past the limit is cancelled when heard of, so at most one more.
-          assert.ok(takes >= retries + 1 && takes <= retries + 2, `retries ${retries}: chunk 7 was taken ${takes} times`);
-          assert.equal(Math.max(0, ...failedSeen), retries, "every retry spent shows in progress");
+    it(
+      "a chunk that kills its node is taken at most 1 + retries times, though the job server would hand it out 10 times",
+      { skip: nodeFault },
+      async () => {
+        // The server's own requeue limit is far above the pool's: only the pool's count can stop it.
+        const cluster = await TestCluster.start({ kind, jobRetries: 10 });
+        const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-retries-"));
+        let pool: ClusterPool | undefined;
+        try {
+          // Prefetch 0: a chunk waiting behind the killer would die with it and spend its own retries.
+          await cluster.startNode(1, ["--prefetch", "0"]);
+          pool = await cluster.pool();
+          const killer = moduleFunction<{ x: number; file: string }, number>(MARKERS, "markThenKillAtSeven");
+          for (const retries of [0, 1]) {
+            const file = path.join(dir, `taken-${retries}`);
+            const failedSeen: number[] = [];
+            const items = Array.from({ length: 10 }, (_, x) => ({ x, file }));
+            await assert.rejects(
+              pool.map(killer, items, { chunksize: 1, retries, onProgress: (p) => failedSeen.push(p.failed) }),
+              (e: unknown) => {
+                assert.ok(e instanceof PoolError && e.code === "CHUNK_FAILED", String(e));
+                assert.match(e.message, new RegExp(`chunk 7 \\(items 7\\.\\.7\\) failed ${retries + 1} times?`));
+                return true;
+              },
+            );
+            const takes = readFileSync(file, "utf8").split("\n").filter(Boolean).length;
+            // The pool hears of a take only once it happened: the one past the limit is cancelled when heard of, so at most one more.
+            assert.ok(
+              takes >= retries + 1 && takes <= retries + 2,
+              `retries ${retries}: chunk 7 was taken ${takes} times`,
+            );
+            assert.equal(Math.max(0, ...failedSeen), retries, "every retry spent shows in progress");
+          }
+          assert.deepEqual(
+            await pool.map((x: number) => x * 10, [1, 2]),
+            [10, 20],
+            "the restarted node serves the next map",
+          );
+        } finally {
+          await pool?.close();
+          await cluster.close();
+          rmSync(dir, { recursive: true, force: true });
         }
-        assert.deepEqual(await pool.map((x: number) => x * 10, [1, 2]), [10, 20], "the restarted node serves the next map");
-      } finally {
-        await pool?.close();
-        await cluster.close();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+      },
+    );
 
     it("attempts that time out while queued leave the job server: a node that starts afterwards runs none of them", async () => {
       const cluster = await TestCluster.start({ kind });

@@ -31,7 +31,10 @@ class Recorder implements Connection {
   constructor(readonly address: string) {}
 
   packet(type: number, ...args: (PacketArg | undefined)[]): void {
-    this.record({ name: packetName(type)!, args: args.filter((a) => a !== undefined).map((a) => (typeof a === "string" ? a : a.toString("latin1"))) });
+    this.record({
+      name: packetName(type)!,
+      args: args.filter((a) => a !== undefined).map((a) => (typeof a === "string" ? a : a.toString("latin1"))),
+    });
   }
 
   forward(packet: Packet): void {
@@ -80,7 +83,16 @@ function setup(options: JobServerOptions = {}) {
     const out = new Recorder(`recorder:${++n}`);
     return { session: scheduler.open(out), out };
   };
-  const job = (func: string, data: string, more: Partial<Submission> = {}): Submission => ({ func, unique: "", data, priority: Priority.Normal, background: false, epoch: 0, reducer: "", ...more });
+  const job = (func: string, data: string, more: Partial<Submission> = {}): Submission => ({
+    func,
+    unique: "",
+    data,
+    priority: Priority.Normal,
+    background: false,
+    epoch: 0,
+    reducer: "",
+    ...more,
+  });
   /** Submits and returns the handle from JOB_CREATED. */
   const submit = (client: Party, submission: Submission): string => {
     scheduler.submit(client.session, submission);
@@ -105,7 +117,14 @@ function setup(options: JobServerOptions = {}) {
     return reply.name === "NO_JOB" ? undefined : reply.args;
   };
   const complete = (worker: Party, handle: string, result: string) =>
-    scheduler.work(worker.session, new Packet("REQ", PacketType.WORK_COMPLETE, encodeRaw("REQ", PacketType.WORK_COMPLETE, [handle, result]).subarray(12)));
+    scheduler.work(
+      worker.session,
+      new Packet(
+        "REQ",
+        PacketType.WORK_COMPLETE,
+        encodeRaw("REQ", PacketType.WORK_COMPLETE, [handle, result]).subarray(12),
+      ),
+    );
   return { scheduler, connect, job, submit, sleeper, grab, complete };
 }
 
@@ -122,7 +141,7 @@ describe("Scheduler", () => {
     scheduler.canDo(worker.session, "f", 0);
     scheduler.canDo(worker.session, "g", 0);
     const order: string[] = [];
-    for (let args; (args = grab(worker)) !== undefined; ) order.push(args[3]);
+    for (let args; (args = grab(worker)) !== undefined;) order.push(args[3]);
     // Within a priority, the worker's functions in registration order (f before g), each FIFO.
     assert.deepEqual(order, ["high 1", "normal 2", "normal 1", "low 1", "low 2"]);
   });
@@ -133,7 +152,11 @@ describe("Scheduler", () => {
     const first = submit(a, job("f", "payload", { unique: "u1" }));
     assert.equal(submit(b, job("f", "other payload", { unique: "u1" })), first, "same unique: same job");
     assert.notEqual(submit(c, job("g", "payload", { unique: "u1" })), first, "another function: another job");
-    assert.equal(submit(c, job("f", "x", { unique: "u1", background: true })), first, "a background submit attaches too, as no client");
+    assert.equal(
+      submit(c, job("f", "x", { unique: "u1", background: true })),
+      first,
+      "a background submit attaches too, as no client",
+    );
     const worker = connect();
     scheduler.canDo(worker.session, "f", 0);
     const [handle, , unique, data] = grab(worker)!;
@@ -141,7 +164,8 @@ describe("Scheduler", () => {
     // Still coalesced while running.
     assert.equal(submit(c, job("f", "late", { unique: "u1" })), first);
     complete(worker, handle, "done");
-    for (const client of [a, b, c]) assert.deepEqual(client.out.take(), [{ name: "WORK_COMPLETE", args: [first, "done"] }]);
+    for (const client of [a, b, c])
+      assert.deepEqual(client.out.take(), [{ name: "WORK_COMPLETE", args: [first, "done"] }]);
     assert.equal(grab(worker), undefined);
     assert.notEqual(submit(a, job("f", "payload", { unique: "u1" })), first, "after the end, the unique is free again");
   });
@@ -172,7 +196,10 @@ describe("Scheduler", () => {
     assert.deepEqual(worker.out.names(), ["NOOP"]);
     assert.equal(grab(worker)![3], "past");
     assert.equal(grab(worker), undefined, "not before its epoch");
-    assert.deepEqual([...scheduler.functions()].map((f) => [f.name, f.scheduled, f.total]), [["later", 1, 2]]);
+    assert.deepEqual(
+      [...scheduler.functions()].map((f) => [f.name, f.scheduled, f.total]),
+      [["later", 1, 2]],
+    );
     const woken = worker.out.next("NOOP");
     scheduler.preSleep(worker.session);
     await alive(woken);
@@ -199,7 +226,11 @@ describe("Scheduler", () => {
     assert.equal(scheduler.cancel(queued), false, "already gone");
     assert.equal(scheduler.cancel("H:test:999"), false);
     assert.equal(scheduler.cancel("nonsense"), false);
-    assert.notEqual(submit(client, job("f", "again", { unique: "u" })), running, "its unique is free: a new job does not join the cancelled one");
+    assert.notEqual(
+      submit(client, job("f", "again", { unique: "u" })),
+      running,
+      "its unique is free: a new job does not join the cancelled one",
+    );
     complete(worker, running, "late");
     assert.deepEqual(worker.out.take(), [], "the worker's late result is taken without an error, as gearmand");
     assert.deepEqual(client.out.take(), [], "and goes nowhere");
@@ -221,7 +252,13 @@ describe("Scheduler", () => {
     scheduler.canDo(first.session, "f", 0);
     assert.equal(grab(first)![0], fragile);
     scheduler.leave(first.session);
-    assert.deepEqual([...scheduler.jobs()].map((j) => [j.handle, j.retries]), [[fragile, 1], [other, 0]]);
+    assert.deepEqual(
+      [...scheduler.jobs()].map((j) => [j.handle, j.retries]),
+      [
+        [fragile, 1],
+        [other, 0],
+      ],
+    );
     const second = connect();
     scheduler.canDo(second.session, "f", 0);
     assert.equal(grab(second)![0], fragile, "back at the front of its queue");
@@ -321,12 +358,22 @@ describe("Scheduler", () => {
     scheduler.canDo(worker.session, "f", 0);
     assert.equal(grab(worker)![0], running);
     scheduler.leave(client.session);
-    assert.deepEqual([...scheduler.jobs()].map((j) => [j.handle, j.abandoned]), [[running, true], [queued, true], [kept, false]]);
+    assert.deepEqual(
+      [...scheduler.jobs()].map((j) => [j.handle, j.abandoned]),
+      [
+        [running, true],
+        [queued, true],
+        [kept, false],
+      ],
+    );
     complete(worker, running, "nobody listens");
     assert.deepEqual(worker.out.take(), [], "no error for a result nobody waits for");
     assert.equal(grab(worker)![0], kept, "the queued foreground job is dropped, not handed out");
     assert.equal(grab(worker), undefined);
-    assert.deepEqual([...scheduler.jobs()].map((j) => j.handle), [kept]);
+    assert.deepEqual(
+      [...scheduler.jobs()].map((j) => j.handle),
+      [kept],
+    );
   });
 
   it("drops a queued foreground job whose only client left", () => {
@@ -361,7 +408,8 @@ describe("Scheduler", () => {
     const worker = connect();
     scheduler.canDo(worker.session, "f", 0);
     grab(worker);
-    const send = (type: number, ...args: string[]) => scheduler.work(worker.session, new Packet("REQ", type, encodeRaw("REQ", type, [handle, ...args]).subarray(12)));
+    const send = (type: number, ...args: string[]) =>
+      scheduler.work(worker.session, new Packet("REQ", type, encodeRaw("REQ", type, [handle, ...args]).subarray(12)));
     send(PacketType.WORK_STATUS, "1", "4");
     scheduler.status(plain.session, handle);
     send(PacketType.WORK_EXCEPTION, "boom");
@@ -376,7 +424,10 @@ describe("Scheduler", () => {
     ]);
     // The job is over: a late result is refused, as gearmand does.
     send(PacketType.WORK_COMPLETE, "late");
-    assert.deepEqual(worker.out.take().map((s) => s.args[0]), ["JOB_NOT_FOUND"]);
+    assert.deepEqual(
+      worker.out.take().map((s) => s.args[0]),
+      ["JOB_NOT_FOUND"],
+    );
     scheduler.status(plain.session, handle);
     assert.deepEqual(plain.out.take(), [{ name: "STATUS_RES", args: [handle, "0", "0", "0", "0"] }]);
   });
@@ -389,7 +440,9 @@ describe("Scheduler", () => {
     scheduler.canDo(holder.session, "f", 0);
     grab(holder);
     complete(stranger, handle, "not mine");
-    assert.deepEqual(stranger.out.take(), [{ name: "ERROR", args: ["JOB_NOT_FOUND", "Job given in work result not found"] }]);
+    assert.deepEqual(stranger.out.take(), [
+      { name: "ERROR", args: ["JOB_NOT_FOUND", "Job given in work result not found"] },
+    ]);
     assert.deepEqual(client.out.take(), []);
   });
 
@@ -407,7 +460,7 @@ describe("Scheduler", () => {
   });
 
   it("assigns with the reducer for GRAB_JOB_ALL and without the unique for GRAB_JOB", () => {
-    const { scheduler, connect, job, submit, grab } = setup();
+    const { scheduler, connect, job, submit } = setup();
     const client = connect();
     const reduce = submit(client, job("f", "data", { unique: "u", reducer: "sum" }));
     const plain = submit(client, job("f", "plain", { unique: "v" }));
@@ -455,10 +508,13 @@ describe("Scheduler", () => {
         [2, "-", ["f", "g"]],
       ],
     );
-    assert.deepEqual([...scheduler.functions()], [
-      { name: "f", total: 1, running: 0, queued: [0, 0, 1], scheduled: 0, workers: 1 },
-      { name: "g", total: 0, running: 0, queued: [0, 0, 0], scheduled: 0, workers: 1 },
-    ]);
+    assert.deepEqual(
+      [...scheduler.functions()],
+      [
+        { name: "f", total: 1, running: 0, queued: [0, 0, 1], scheduled: 0, workers: 1 },
+        { name: "g", total: 0, running: 0, queued: [0, 0, 0], scheduled: 0, workers: 1 },
+      ],
+    );
     assert.deepEqual([...scheduler.jobs()], [{ handle, unique: "u", retries: 0, abandoned: false, background: false }]);
     assert.equal(scheduler.dropFunction("f"), "in use");
     assert.equal(scheduler.dropFunction("nope"), "unknown");
@@ -473,7 +529,10 @@ describe("Scheduler", () => {
       const before = setup();
       assert.equal(before.scheduler.useJournal(file, false), 0);
       const client = before.connect();
-      const kept = before.submit(client, before.job("f", "kept", { background: true, unique: "k", priority: Priority.High }));
+      const kept = before.submit(
+        client,
+        before.job("f", "kept", { background: true, unique: "k", priority: Priority.High }),
+      );
       const done = before.submit(client, before.job("f", "done", { background: true }));
       before.submit(client, before.job("f", "foreground"));
       const worker = before.connect();
@@ -486,11 +545,18 @@ describe("Scheduler", () => {
 
       const after = setup();
       assert.equal(after.scheduler.useJournal(file, false), 1);
-      assert.deepEqual([...after.scheduler.jobs()].map((j) => [j.handle, j.unique, j.background]), [[kept, "k", true]]);
+      assert.deepEqual(
+        [...after.scheduler.jobs()].map((j) => [j.handle, j.unique, j.background]),
+        [[kept, "k", true]],
+      );
       const again = after.connect();
       after.scheduler.canDo(again.session, "f", 0);
       assert.deepEqual(after.grab(again)!.slice(0, 4), [kept, "f", "k", "kept"]);
-      assert.notEqual(after.submit(after.connect(), after.job("f", "new", { background: true })), kept, "a new job never takes a replayed job's handle");
+      assert.notEqual(
+        after.submit(after.connect(), after.job("f", "new", { background: true })),
+        kept,
+        "a new job never takes a replayed job's handle",
+      );
       after.scheduler.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -540,7 +606,13 @@ describe("Scheduler wake-ups when a NOOP goes unanswered", () => {
     await alive(woken);
     assert.equal(grab(live)![0], handle);
     const names = (workers: Party[]) => workers.map((w) => w.out.address);
-    assert.deepEqual(batches, [names(dead.slice(0, 1)), names(dead.slice(1, 2)), names(dead.slice(2, 4)), names(dead.slice(4, 8)), names([...dead.slice(8), live])]);
+    assert.deepEqual(batches, [
+      names(dead.slice(0, 1)),
+      names(dead.slice(1, 2)),
+      names(dead.slice(2, 4)),
+      names(dead.slice(4, 8)),
+      names([...dead.slice(8), live]),
+    ]);
     scheduler.stop();
   });
 
@@ -551,10 +623,17 @@ describe("Scheduler wake-ups when a NOOP goes unanswered", () => {
     const client = connect();
     const first = submit(client, job("f", "first"));
     await alive(woken);
-    assert.deepEqual([late, live].map((w) => w.out.names()), [["NOOP"], ["NOOP"]]);
+    assert.deepEqual(
+      [late, live].map((w) => w.out.names()),
+      [["NOOP"], ["NOOP"]],
+    );
     assert.equal(grab(live)![0], first);
     const second = submit(client, job("f", "second"));
-    assert.deepEqual([late, live].map((w) => w.out.names()), [[], []], "nobody sleeps: no NOOP");
+    assert.deepEqual(
+      [late, live].map((w) => w.out.names()),
+      [[], []],
+      "nobody sleeps: no NOOP",
+    );
     assert.equal(grab(late)![0], second, "the late one asks at last, and is served");
     scheduler.stop();
   });
@@ -566,7 +645,10 @@ describe("Scheduler wake-ups when a NOOP goes unanswered", () => {
     const client = connect();
     const forF = submit(client, job("f", "for f"));
     submit(client, job("g", "urgent", { priority: Priority.High }));
-    assert.deepEqual([both, onlyF].map((w) => w.out.names()), [["NOOP"], []]);
+    assert.deepEqual(
+      [both, onlyF].map((w) => w.out.names()),
+      [["NOOP"], []],
+    );
     assert.equal(grab(both)![3], "urgent");
     assert.deepEqual(onlyF.out.names(), ["NOOP"], "the job of f still waits: its NOOP goes on");
     assert.equal(grab(onlyF)![0], forF);

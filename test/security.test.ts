@@ -26,9 +26,13 @@ import { TestCluster } from "./support/cluster.js";
 
 const SECRET = "the cluster secret for these tests";
 const WRONG = "not the cluster secret, but long enough";
-const marker = moduleFunction<string, string>(new URL("./fixtures/marker-functions.js", import.meta.url), "appendMarker");
+const marker = moduleFunction<string, string>(
+  new URL("./fixtures/marker-functions.js", import.meta.url),
+  "appendMarker",
+);
 const markerRef = toFunctionRef(marker);
-const linesOf = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).length : 0);
+const linesOf = (file: string) =>
+  existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).length : 0;
 
 /** A config like the cluster's with another [client] secret line (or none). */
 function variant(cluster: TestCluster, name: string, secretLine: string | undefined): string {
@@ -90,7 +94,10 @@ for (const kind of jobServerKinds()) {
         const logged = logRecord(/refused: its signature does not verify/);
         await assert.rejects(wrong.map(marker, [file], { retries: 0 }), (e: unknown) => {
           assert.ok(e instanceof PoolError && e.code === "REFUSED", String(e));
-          assert.match(e.message, /chunk 0 \(items 0\.\.0\) was refused: worker node .* refused chunk job .*signature does not verify/);
+          assert.match(
+            e.message,
+            /chunk 0 \(items 0\.\.0\) was refused: worker node .* refused chunk job .*signature does not verify/,
+          );
           return true;
         });
         assert.match(await logged, /chunk job .* from job server .*; not run/);
@@ -104,7 +111,10 @@ for (const kind of jobServerKinds()) {
       const file = path.join(dir, "no-key");
       const plain = await cluster.pool(variant(cluster, "plain.ini", undefined));
       try {
-        await assert.rejects(plain.map(marker, [file]), (e: unknown) => e instanceof PoolError && e.code === "REFUSED" && /is not signed/.test(e.message));
+        await assert.rejects(
+          plain.map(marker, [file]),
+          (e: unknown) => e instanceof PoolError && e.code === "REFUSED" && /is not signed/.test(e.message),
+        );
       } finally {
         await plain.close();
       }
@@ -114,10 +124,21 @@ for (const kind of jobServerKinds()) {
     it("a forged job straight to the job server is refused; a genuine one runs once, its replay is refused", async () => {
       const file = path.join(dir, "replay");
       const client = new GearmanClient(cluster.server.clientOptions());
-      const refusedWith = (reason: string) => (e: unknown) => e instanceof JobError && new RegExp(`^glimpse-refused ${reason}: `).test(e.exception?.toString() ?? "");
+      const refusedWith = (reason: string) => (e: unknown) =>
+        e instanceof JobError && new RegExp(`^glimpse-refused ${reason}: `).test(e.exception?.toString() ?? "");
       try {
-        const payload = encodeChunkRequest({ fn: markerRef, items: [file], start: 0, mapId: "outsider", chunk: 0, memoryVersion: 0 });
-        await assert.rejects(client.submitJob("glimpse_map", signChunk(payload, new ClusterKey(WRONG))).result, refusedWith("forged"));
+        const payload = encodeChunkRequest({
+          fn: markerRef,
+          items: [file],
+          start: 0,
+          mapId: "outsider",
+          chunk: 0,
+          memoryVersion: 0,
+        });
+        await assert.rejects(
+          client.submitJob("glimpse_map", signChunk(payload, new ClusterKey(WRONG))).result,
+          refusedWith("forged"),
+        );
         const tampered = signChunk(payload, new ClusterKey(SECRET));
         tampered[20] ^= 1;
         await assert.rejects(client.submitJob("glimpse_map", tampered).result, refusedWith("forged"));
@@ -140,7 +161,10 @@ for (const kind of jobServerKinds()) {
       const intruder = new zmq.Publisher({ linger: 0 });
       try {
         intruder.connect(frontend);
-        const body = (id: string) => Buffer.from(JSON.stringify({ v: CHANNEL_VERSION, id, from: "intruder", time: Date.now(), command: { type: "quit" } }));
+        const body = (id: string) =>
+          Buffer.from(
+            JSON.stringify({ v: CHANNEL_VERSION, id, from: "intruder", time: Date.now(), command: { type: "quit" } }),
+          );
         const unsigned = logRecord(/command message on topic "all" refused: it is not signed.*quit from intruder/);
         // Sent until the node heard one (a new PUB connection drops what it sends before it is joined).
         const sender = setInterval(() => void intruder.send([TOPIC_ALL, body("u1")]).catch(() => {}), 100);
@@ -169,7 +193,10 @@ for (const kind of jobServerKinds()) {
     });
 
     it("a client without the secret hears no log messages (they are signed) and says so once", async () => {
-      const plain = await ClusterControl.open({ ...controlOptions(loadConfig(variant(cluster, "plain2.ini", undefined))!.client), onRefused: () => {} });
+      const plain = await ClusterControl.open({
+        ...controlOptions(loadConfig(variant(cluster, "plain2.ini", undefined))!.client),
+        onRefused: () => {},
+      });
       try {
         // Pings go unsigned: the node refuses them, so the client hears no pong; its own refusals count the node's signed log lines.
         assert.deepEqual(await plain.ping(1500), []);
@@ -187,7 +214,10 @@ for (const kind of jobServerKinds()) {
     before(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-policy-"));
       const fixtures = new URL("./fixtures/", import.meta.url).href;
-      cluster = await TestCluster.start({ kind, serverConfig: ["allow_source = false", `allowed_modules = ${fixtures}`] });
+      cluster = await TestCluster.start({
+        kind,
+        serverConfig: ["allow_source = false", `allowed_modules = ${fixtures}`],
+      });
       await cluster.startNode(1);
       pool = await cluster.pool();
     });
@@ -205,9 +235,17 @@ for (const kind of jobServerKinds()) {
     });
 
     it("refuses source functions and other modules, naming the setting", async () => {
-      await assert.rejects(pool.map((x: number) => x, [1]), (e: unknown) => e instanceof RemoteError && /FunctionRefusedError/.test(String((e.cause as Error)?.name ?? e.message)) && /allow_source = false/.test(e.message + String((e.cause as Error)?.message)));
       await assert.rejects(
-        pool.map(moduleFunction<string, string>("node:child_process", "execSync"), ["touch /tmp/glimpse-should-not-exist"]),
+        pool.map((x: number) => x, [1]),
+        (e: unknown) =>
+          e instanceof RemoteError &&
+          /FunctionRefusedError/.test(String((e.cause as Error)?.name ?? e.message)) &&
+          /allow_source = false/.test(e.message + String((e.cause as Error)?.message)),
+      );
+      await assert.rejects(
+        pool.map(moduleFunction<string, string>("node:child_process", "execSync"), [
+          "touch /tmp/glimpse-should-not-exist",
+        ]),
         (e: unknown) => e instanceof RemoteError && /node:child_process/.test(String((e.cause as Error)?.message)),
       );
       assert.deepEqual(await pool.map(marker, [path.join(dir, "still")]), [path.join(dir, "still")]);

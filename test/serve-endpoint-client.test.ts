@@ -56,7 +56,8 @@ class ScriptedEndpoint {
   }
 }
 
-const reply = (body: string, extra = "") => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+const reply = (body: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
 
 describe("serve's endpoint client", () => {
   let endpoint: ScriptedEndpoint;
@@ -75,16 +76,20 @@ describe("serve's endpoint client", () => {
       client.close();
     }
   };
-  const post = (client: EndpointClient, body = "form") => client.post("multipart/form-data; boundary=b", Buffer.from(body), new JobAbort());
+  const post = (client: EndpointClient, body = "form") =>
+    client.post("multipart/form-data; boundary=b", Buffer.from(body), new JobAbort());
 
   it("sends the head and body a PHP endpoint reads, with Basic credentials from the URI, and keeps the connection for the next job", async () => {
     endpoint.script = (_request, socket) => socket.write(reply("first"));
     const from = endpoint.requests.length;
     const connectionsBefore = endpoint.connections;
-    await withClient(async (client) => {
-      assert.equal((await post(client, "a=1")).body.toString(), "first");
-      assert.equal((await post(client, "a=2")).body.toString(), "first");
-    }, endpoint.url.replace("http://", "http://us%40er:p%3Ass@"));
+    await withClient(
+      async (client) => {
+        assert.equal((await post(client, "a=1")).body.toString(), "first");
+        assert.equal((await post(client, "a=2")).body.toString(), "first");
+      },
+      endpoint.url.replace("http://", "http://us%40er:p%3Ass@"),
+    );
     const [one, two] = endpoint.requests.slice(from);
     assert.equal(endpoint.connections - connectionsBefore, 1);
     assert.equal(one.connection, two.connection);
@@ -101,9 +106,9 @@ describe("serve's endpoint client", () => {
   it("reads chunked replies (extensions, trailers, split across writes) and interim 1xx replies", async () => {
     endpoint.script = (_request, socket) => {
       socket.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n");
-      socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;name=v\r\n{\"gea");
-      socket.write("\r\n1c\r\nrman_ret\":0,\"response_string");
-      socket.write("\r\nc\r\n\":\"chunked\"}\r\n0\r\nX-Trailer: 1\r\n\r\n");
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;name=v\r\n{"gea');
+      socket.write('\r\n1c\r\nrman_ret":0,"response_string');
+      socket.write('\r\nc\r\n":"chunked"}\r\n0\r\nX-Trailer: 1\r\n\r\n');
     };
     await withClient(async (client) => {
       for (let i = 0; i < 2; i++) {
@@ -118,7 +123,8 @@ describe("serve's endpoint client", () => {
   it("reads a body that runs until the endpoint closes, and opens a new connection after Connection: close", async () => {
     const connectionsBefore = endpoint.connections;
     endpoint.script = (request, socket) => {
-      if (request.body.toString() === "until-close") socket.end("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\nall of it");
+      if (request.body.toString() === "until-close")
+        socket.end("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\nall of it");
       else socket.write(reply("closing", "Connection: close\r\n"));
     };
     await withClient(async (client) => {
@@ -147,10 +153,26 @@ describe("serve's endpoint client", () => {
 
   it("fails a reply it cannot read, or one cut short, with a reason", async () => {
     const cases: [string, Script, RegExp][] = [
-      ["not HTTP", (_r, socket) => socket.end("SSH-2.0-OpenSSH\r\n\r\n"), /not an HTTP\/1\.x reply: "SSH-2\.0-OpenSSH"/],
-      ["a bad chunk size", (_r, socket) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), /a bad chunk size "zz"/],
-      ["a Content-Length over the limit", (_r, socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"), /the reply is larger than 67108864 bytes/],
-      ["a body cut short", (_r, socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), /the reply broke off: connection closed/],
+      [
+        "not HTTP",
+        (_r, socket) => socket.end("SSH-2.0-OpenSSH\r\n\r\n"),
+        /not an HTTP\/1\.x reply: "SSH-2\.0-OpenSSH"/,
+      ],
+      [
+        "a bad chunk size",
+        (_r, socket) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        /a bad chunk size "zz"/,
+      ],
+      [
+        "a Content-Length over the limit",
+        (_r, socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"),
+        /the reply is larger than 67108864 bytes/,
+      ],
+      [
+        "a body cut short",
+        (_r, socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        /the reply broke off: connection closed/,
+      ],
       ["no reply at all", (_r, socket) => socket.destroy(), /ECONNRESET|socket hang up/],
     ];
     for (const [what, script, reason] of cases) {
@@ -166,7 +188,8 @@ describe("serve's endpoint client", () => {
 
   it("queues a request while every connection is busy, and gives up waiting when it is aborted", async () => {
     const held: net.Socket[] = [];
-    endpoint.script = (request, socket) => (request.body.toString() === "hold" ? held.push(socket) : socket.write(reply("queued")));
+    endpoint.script = (request, socket) =>
+      request.body.toString() === "hold" ? held.push(socket) : socket.write(reply("queued"));
     const client = new EndpointClient(endpoint.url, 1);
     try {
       const first = client.post("text/plain", Buffer.from("hold"), new JobAbort());
@@ -187,7 +210,8 @@ describe("serve's endpoint client", () => {
 
   it("closes the connection of an aborted request and serves the next one", async () => {
     const held: net.Socket[] = [];
-    endpoint.script = (request, socket) => (request.body.toString() === "hold" ? held.push(socket) : socket.write(reply("after")));
+    endpoint.script = (request, socket) =>
+      request.body.toString() === "hold" ? held.push(socket) : socket.write(reply("after"));
     await withClient(async (client) => {
       const abort = new JobAbort();
       const pending = client.post("text/plain", Buffer.from("hold"), abort);

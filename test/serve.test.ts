@@ -47,7 +47,11 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           Form: { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["form_echo", "form_bad"] },
           Json: { job_processing_uri: endpoint.url, request_format: "json", worker_count: 1, jobs_list: ["json_echo"] },
           Slow: { job_processing_uri: endpoint.url, worker_count: 1, max_running_time: 0.5, jobs_list: ["slow"] },
-          Refused: { job_processing_uri: `http://127.0.0.1:${refused}/job.php`, worker_count: 1, jobs_list: ["refused"] },
+          Refused: {
+            job_processing_uri: `http://127.0.0.1:${refused}/job.php`,
+            worker_count: 1,
+            jobs_list: ["refused"],
+          },
           Tasks: { job_processing_module: `${TASKS}#upper`, worker_count: 1, jobs_list: ["upper"] },
           Bytes: { job_processing_module: `${TASKS}#bytes`, worker_count: 1, jobs_list: ["reverse"] },
           Fails: { job_processing_module: `${TASKS}#fails`, worker_count: 1, jobs_list: ["module_fails"] },
@@ -80,7 +84,8 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
     it("sends a workload that is not UTF-8 byte for byte in the multipart form, and as workload_base64 in the JSON body", async () => {
       const bytes = Buffer.from([0xff, 0x00, 0xfe, 0x0d, 0x0a, 0x2d, 0x2d]);
-      answer = (job) => ok(job.fields.workload ? job.fields.workload.toString("hex") : String(job.json?.workload_base64));
+      answer = (job) =>
+        ok(job.fields.workload ? job.fields.workload.toString("hex") : String(job.json?.workload_base64));
       try {
         assert.equal((await client.submitJob("form_echo", bytes).result).toString(), bytes.toString("hex"));
         assert.equal((await client.submitJob("json_echo", bytes).result).toString(), bytes.toString("base64"));
@@ -95,7 +100,12 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       assert.equal((await job.result).toString(), "json_echo:héllo");
       const seen = endpoint.jobs.at(-1)!;
       assert.equal(seen.contentType, "application/json");
-      assert.deepEqual(seen.json, { function_name: "json_echo", job_handle: job.handle, unique: "j-1", workload: "héllo" });
+      assert.deepEqual(seen.json, {
+        function_name: "json_echo",
+        job_handle: job.handle,
+        unique: "j-1",
+        workload: "héllo",
+      });
     });
 
     it("raises WORK_EXCEPTION with response_string for a non-zero gearman_ret, WORK_FAIL to a client without exceptions", async () => {
@@ -113,9 +123,17 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     const badReplies: [string, Answer, RegExp][] = [
       ["an HTTP status ≥ 400", { status: 500, body: "oops" }, /HTTP status 500/],
       ["a body that is not JSON", { body: "<html>fatal error</html>" }, /not JSON/],
-      ["a response_string that is not a string", { body: JSON.stringify({ gearman_ret: 0, response_string: 3 }) }, /response_string is a number/],
+      [
+        "a response_string that is not a string",
+        { body: JSON.stringify({ gearman_ret: 0, response_string: 3 }) },
+        /response_string is a number/,
+      ],
       ["a missing gearman_ret", { body: JSON.stringify({ response_string: "x" }) }, /gearman_ret is missing/],
-      ["a negative gearman_ret", { body: JSON.stringify({ gearman_ret: -1, response_string: "x" }) }, /gearman_ret is -1/],
+      [
+        "a negative gearman_ret",
+        { body: JSON.stringify({ gearman_ret: -1, response_string: "x" }) },
+        /gearman_ret is -1/,
+      ],
       ["JSON that is not an object", { body: "[0]" }, /not an object/],
       ["a reset connection", "reset", /connection reset|socket hang up|ECONNRESET/],
     ];
@@ -142,18 +160,29 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     it("fails the job when the endpoint refuses the connection", async () => {
       const job = client.submitJob("refused", "x");
       assert.equal((await failure(job.result)).code, "JOB_FAILED");
-      assert.ok(harness.log.some((line) => line.includes(`pool=Refused function=refused handle=${job.handle} failed: connection refused`)), harness.log.join("\n"));
+      assert.ok(
+        harness.log.some((line) =>
+          line.includes(`pool=Refused function=refused handle=${job.handle} failed: connection refused`),
+        ),
+        harness.log.join("\n"),
+      );
     });
 
     it("fails a job past max_running_time, aborts its request, and runs the next job on the freed slot", async () => {
       const before = endpoint.held.length;
-      answer = (job) => (job.fields.function_name.toString() === "slow" && job.fields.workload.toString() === "hang" ? "hold" : ok("fast"));
+      answer = (job) =>
+        job.fields.function_name.toString() === "slow" && job.fields.workload.toString() === "hang"
+          ? "hold"
+          : ok("fast");
       try {
         const slow = client.submitJob("slow", "hang");
         const [held] = (await endpoint.waitHeld(before + 1)).slice(before);
         assert.equal((await failure(slow.result)).code, "JOB_FAILED");
         await held.job.aborted;
-        assert.ok(harness.log.some((line) => line.includes(`handle=${slow.handle} failed: ran past max_running_time (0.5 s)`)), harness.log.join("\n"));
+        assert.ok(
+          harness.log.some((line) => line.includes(`handle=${slow.handle} failed: ran past max_running_time (0.5 s)`)),
+          harness.log.join("\n"),
+        );
         assert.equal((await client.submitJob("slow", "next").result).toString(), "fast");
       } finally {
         answer = (job) => ok(`${job.fields.function_name}:${job.fields.workload.toString("utf8")}`);
@@ -192,24 +221,46 @@ for (const kind of jobServerKinds({ inProcess: false })) {
     it("replaces a module's thread past max_running_time and runs the next job", async () => {
       assert.equal((await failure(client.submitJob("spin", "forever").result)).code, "JOB_FAILED");
       const quick = client.submitJob("spin", "quick");
-      await quick.result.catch((error: Error) => assert.fail(`${error.message}\n${harness.log.filter((l) => l.includes("pool=Spin")).join("\n")}`));
+      await quick.result.catch((error: Error) =>
+        assert.fail(`${error.message}\n${harness.log.filter((l) => l.includes("pool=Spin")).join("\n")}`),
+      );
     });
 
     it("reconnects to a job server restarted under it, registers again and serves; a pool's slots log the loss and the connection once", async () => {
-      await eventually(() => harness.log.some((line) => line.startsWith("info pool=Form connected to")), 10_000, "Form connected");
+      await eventually(
+        () => harness.log.some((line) => line.startsWith("info pool=Form connected to")),
+        10_000,
+        "Form connected",
+      );
       const logged = harness.log.length;
       server = await server.restart();
-      assert.equal((await client.submitJob("form_echo", "again", { timeoutMs: 20_000 }).result).toString(), "form_echo:again");
+      assert.equal(
+        (await client.submitJob("form_echo", "again", { timeoutMs: 20_000 }).result).toString(),
+        "form_echo:again",
+      );
       assert.equal((await client.submitJob("upper", "again").result).toString(), "upper:AGAIN:");
       // Form has 2 slots, each with its own connection: the pool speaks once of each.
-      await eventually(() => harness.log.slice(logged).some((line) => line.startsWith("info pool=Form connected to")), 10_000, "Form reconnected");
+      await eventually(
+        () => harness.log.slice(logged).some((line) => line.startsWith("info pool=Form connected to")),
+        10_000,
+        "Form reconnected",
+      );
       const form = harness.log.slice(logged).filter((line) => line.includes("pool=Form "));
       assert.equal(form.filter((line) => line.startsWith("info pool=Form connected to")).length, 1, form.join("\n"));
-      assert.equal(form.filter((line) => /^warn pool=Form lost .*connection closed by the server; reconnecting$/.test(line)).length, 1, form.join("\n"));
+      assert.equal(
+        form.filter((line) => /^warn pool=Form lost .*connection closed by the server; reconnecting$/.test(line))
+          .length,
+        1,
+        form.join("\n"),
+      );
     });
 
     it("serves the libgearman gearman client", { skip: missingPeer("gearman-tools") }, async () => {
-      const run = await promisify(execFile)(programPath("gearman")!, ["-h", "127.0.0.1", "-p", String(server.port), "-f", "form_echo", "from-c"], { encoding: "utf8", timeout: 20_000 });
+      const run = await promisify(execFile)(
+        programPath("gearman")!,
+        ["-h", "127.0.0.1", "-p", String(server.port), "-f", "form_echo", "from-c"],
+        { encoding: "utf8", timeout: 20_000 },
+      );
       assert.equal(run.stdout.trim(), "form_echo:from-c");
     });
   });

@@ -8,7 +8,12 @@ import { ClusterKey, SIGNATURE_BYTES } from "../lib/security/cluster-key.js";
 import { MessageGuard } from "../lib/security/message-guard.js";
 import { ReplayGuard } from "../lib/security/replay-guard.js";
 import { SignatureError } from "../lib/security/index.js";
-import { encodeChunkRequest, encodeChunkResponse, decodeChunkRequest, decodeChunkResponse } from "../lib/wire/chunk-codec.js";
+import {
+  encodeChunkRequest,
+  encodeChunkResponse,
+  decodeChunkRequest,
+  decodeChunkResponse,
+} from "../lib/wire/chunk-codec.js";
 import { signChunk, signChunkInPlace, verifyChunk, chunkNonce, isSignedChunk } from "../lib/wire/chunk-signing.js";
 import { toFunctionRef, moduleFunction } from "../lib/wire/function-ref.js";
 import { checkFunction, resolvePolicy } from "../lib/node/function-policy.js";
@@ -18,7 +23,15 @@ import { loadConfig, ConfigError } from "../lib/config/index.js";
 const SECRET = "correct horse battery staple";
 const key = new ClusterKey(SECRET);
 const refusal = (reason: string) => (e: unknown) => e instanceof SignatureError && e.reason === reason;
-const request = () => encodeChunkRequest({ fn: toFunctionRef((x: number) => x * 2), items: [1, 2, 3], start: 0, mapId: "m", chunk: 0, memoryVersion: 0 });
+const request = () =>
+  encodeChunkRequest({
+    fn: toFunctionRef((x: number) => x * 2),
+    items: [1, 2, 3],
+    start: 0,
+    mapId: "m",
+    chunk: 0,
+    memoryVersion: 0,
+  });
 
 describe("cluster key", () => {
   it("signs and verifies; another key, altered bytes or moved bytes do not verify", () => {
@@ -26,17 +39,31 @@ describe("cluster key", () => {
     const trailer = key.sign("command", parts);
     assert.equal(trailer.length, SIGNATURE_BYTES);
     assert.ok(key.verify("command", parts, trailer, "m").nonce.length === 32);
-    assert.throws(() => new ClusterKey("another secret of enough bytes").verify("command", parts, trailer, "m"), refusal("forged"));
-    assert.throws(() => key.verify("command", [Buffer.from("topic"), Buffer.from("bodY")], trailer, "m"), refusal("forged"));
-    assert.throws(() => key.verify("command", [Buffer.from("topicb"), Buffer.from("ody")], trailer, "m"), refusal("forged"));
-    assert.throws(() => key.verify("log", parts, trailer, "m"), refusal("forged"), "a command signature is no log signature");
+    assert.throws(
+      () => new ClusterKey("another secret of enough bytes").verify("command", parts, trailer, "m"),
+      refusal("forged"),
+    );
+    assert.throws(
+      () => key.verify("command", [Buffer.from("topic"), Buffer.from("bodY")], trailer, "m"),
+      refusal("forged"),
+    );
+    assert.throws(
+      () => key.verify("command", [Buffer.from("topicb"), Buffer.from("ody")], trailer, "m"),
+      refusal("forged"),
+    );
+    assert.throws(
+      () => key.verify("log", parts, trailer, "m"),
+      refusal("forged"),
+      "a command signature is no log signature",
+    );
   });
 
   it("gives every signature its own nonce, across keys of one process", () => {
     const other = new ClusterKey("another secret of enough bytes");
     const nonces = new Set<string>();
     for (let i = 0; i < 1000; i++) {
-      for (const k of [key, other]) nonces.add(k.verify("log", [Buffer.from("x")], k.sign("log", [Buffer.from("x")]), "m").nonce);
+      for (const k of [key, other])
+        nonces.add(k.verify("log", [Buffer.from("x")], k.sign("log", [Buffer.from("x")]), "m").nonce);
     }
     assert.equal(nonces.size, 2000);
   });
@@ -102,7 +129,10 @@ describe("signed chunks", () => {
   it("refuses unsigned, forged, tampered and (without a secret) signed chunks", () => {
     const guard = new MessageGuard(key);
     assert.throws(() => verifyChunk(request(), guard, "chunk"), refusal("unsigned"));
-    assert.throws(() => verifyChunk(signChunk(request(), new ClusterKey("some other secret!!")), guard, "chunk"), refusal("forged"));
+    assert.throws(
+      () => verifyChunk(signChunk(request(), new ClusterKey("some other secret!!")), guard, "chunk"),
+      refusal("forged"),
+    );
     const tampered = signChunk(request(), key);
     tampered[tampered.length - SIGNATURE_BYTES - 2] ^= 1;
     assert.throws(() => verifyChunk(tampered, guard, "chunk"), refusal("forged"));
@@ -116,9 +146,16 @@ describe("signed chunks", () => {
   it("a response verifies only for the request it answers", () => {
     const first = signChunk(request(), key);
     const second = signChunk(request(), key);
-    const response = signChunk(encodeChunkResponse({ ok: true, results: [2, 4, 6], host: "h", pid: 1, elapsedMs: 1 }), key, chunkNonce(first));
+    const response = signChunk(
+      encodeChunkResponse({ ok: true, results: [2, 4, 6], host: "h", pid: 1, elapsedMs: 1 }),
+      key,
+      chunkNonce(first),
+    );
     assert.deepEqual((decodeChunkResponse(response) as { results: unknown[] }).results, [2, 4, 6]);
-    assert.throws(() => verifyChunk(response, new MessageGuard(key), "response", chunkNonce(second)), refusal("forged"));
+    assert.throws(
+      () => verifyChunk(response, new MessageGuard(key), "response", chunkNonce(second)),
+      refusal("forged"),
+    );
     assert.ok(verifyChunk(response, new MessageGuard(key), "response", chunkNonce(first)));
     // A signed request is no signed response: each kind has its own key.
     const asResponse = Buffer.from(first);
@@ -133,8 +170,15 @@ describe("function policy", () => {
 
   it("auto allows source with a secret or loopback-only job servers, not otherwise", () => {
     assert.equal(resolvePolicy("auto", true, ["10.0.0.5:4730"], []).allowSource, true);
-    assert.equal(resolvePolicy("auto", false, ["unix:/tmp/glimpse-x/jobs.sock", "127.0.0.1:4730"], []).allowSource, true, "a Unix socket is this machine's");
-    assert.equal(resolvePolicy("auto", false, ["127.0.0.1:4730", "localhost:4731", "[::1]:4730"], []).allowSource, true);
+    assert.equal(
+      resolvePolicy("auto", false, ["unix:/tmp/glimpse-x/jobs.sock", "127.0.0.1:4730"], []).allowSource,
+      true,
+      "a Unix socket is this machine's",
+    );
+    assert.equal(
+      resolvePolicy("auto", false, ["127.0.0.1:4730", "localhost:4731", "[::1]:4730"], []).allowSource,
+      true,
+    );
     const remote = resolvePolicy("auto", false, ["127.0.0.1:4730", "10.0.0.5:4730"], []);
     assert.equal(remote.allowSource, false);
     assert.match(remote.why, /10\.0\.0\.5:4730 is not on loopback/);
@@ -143,12 +187,25 @@ describe("function policy", () => {
 
   it("without source, only allow-listed modules run; '..' cannot escape a prefix", () => {
     const policy = resolvePolicy(false, false, ["127.0.0.1:4730"], ["file:///opt/tasks/", "my-package"]);
-    assert.throws(() => checkFunction(source, policy), (e: unknown) => e instanceof FunctionRefusedError && /shipped as source/.test((e as Error).message));
+    assert.throws(
+      () => checkFunction(source, policy),
+      (e: unknown) => e instanceof FunctionRefusedError && /shipped as source/.test((e as Error).message),
+    );
     assert.throws(() => checkFunction({ kind: "cached", key: "k" }, policy), FunctionRefusedError);
     checkFunction({ kind: "module", specifier: tasks.specifier, exportName: "double" }, policy);
     checkFunction({ kind: "module", specifier: "my-package", exportName: "f" }, policy);
-    for (const specifier of ["file:///opt/tasks/../../etc/evil.js", "file:///opt/tasksx/a.js", "node:child_process", "data:text/javascript,export default 1", "my-package-evil"]) {
-      assert.throws(() => checkFunction({ kind: "module", specifier, exportName: "f" }, policy), FunctionRefusedError, specifier);
+    for (const specifier of [
+      "file:///opt/tasks/../../etc/evil.js",
+      "file:///opt/tasksx/a.js",
+      "node:child_process",
+      "data:text/javascript,export default 1",
+      "my-package-evil",
+    ]) {
+      assert.throws(
+        () => checkFunction({ kind: "module", specifier, exportName: "f" }, policy),
+        FunctionRefusedError,
+        specifier,
+      );
     }
   });
 });
@@ -166,24 +223,46 @@ describe("security config keys", () => {
     write("cluster.secret", `${SECRET}\n`);
     const file = write("a.ini", "[client]\nsecret_file = cluster.secret\n");
     assert.equal(loadConfig(file, {})!.client.secret, SECRET);
-    assert.equal(loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret, "from the environment!");
-    assert.equal(loadConfig({ client: { secret: SECRET } }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret, SECRET);
+    assert.equal(
+      loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret,
+      "from the environment!",
+    );
+    assert.equal(
+      loadConfig({ client: { secret: SECRET } }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret,
+      SECRET,
+    );
     assert.equal(loadConfig({ client: {} }, {})!.client.secret, undefined);
   });
 
   it("names the file and key of a bad secret without echoing it", () => {
     const file = write("b.ini", "[client]\nsecret = tooshort\n");
-    assert.throws(() => loadConfig(file, {}), (e: unknown) => e instanceof ConfigError && e.message.includes(file) && /\[client\] secret/.test(e.message) && !e.message.includes("tooshort"));
+    assert.throws(
+      () => loadConfig(file, {}),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.includes(file) &&
+        /\[client\] secret/.test(e.message) &&
+        !e.message.includes("tooshort"),
+    );
     const missing = write("c.ini", "[client]\nsecret_file = nowhere.secret\n");
-    assert.throws(() => loadConfig(missing, {}), (e: unknown) => e instanceof ConfigError && /secret_file/.test(e.message) && /nowhere\.secret/.test(e.message));
+    assert.throws(
+      () => loadConfig(missing, {}),
+      (e: unknown) => e instanceof ConfigError && /secret_file/.test(e.message) && /nowhere\.secret/.test(e.message),
+    );
     assert.throws(() => loadConfig({ client: { secret: SECRET, secret_file: "x" } }, {}), /both set/);
     assert.throws(() => loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "short" }), /GLIMPSE_CLUSTER_SECRET/);
-    assert.throws(() => loadConfig({ client: { curve_public_key: "a".repeat(40) } }, {}), /curve_secret_key is missing/);
+    assert.throws(
+      () => loadConfig({ client: { curve_public_key: "a".repeat(40) } }, {}),
+      /curve_secret_key is missing/,
+    );
     assert.throws(() => loadConfig({ server: { allow_source: "sometimes" } }, {}), /true, false or auto/);
   });
 
   it("reads allow_source and allowed_modules", () => {
-    const config = loadConfig({ server: { allow_source: "false", allowed_modules: "file:///opt/tasks/, my-package" } }, {})!;
+    const config = loadConfig(
+      { server: { allow_source: "false", allowed_modules: "file:///opt/tasks/, my-package" } },
+      {},
+    )!;
     assert.equal(config.server.allowSource, false);
     assert.deepEqual(config.server.allowedModules, ["file:///opt/tasks/", "my-package"]);
     assert.equal(loadConfig({ client: {} }, {})!.server.allowSource, "auto");

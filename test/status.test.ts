@@ -26,7 +26,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 /** A config like the cluster's own, whose job_server_url lists these servers. */
 function configWithServers(cluster: TestCluster, name: string, servers: string[]): string {
-  const text = readFileSync(cluster.configFile, "utf8").replace(/^job_server_url = .*$/m, `job_server_url = ${servers.join(", ")}`);
+  const text = readFileSync(cluster.configFile, "utf8").replace(
+    /^job_server_url = .*$/m,
+    `job_server_url = ${servers.join(", ")}`,
+  );
   return cluster.writeConfig(name, text);
 }
 
@@ -41,7 +44,13 @@ describe("cluster commands that reach nothing", { skip: embedded.skip }, () => {
       assert.match(ping.stdout, /^HOST\s+PID/);
       assert.match(ping.stderr, new RegExp(`could not reach job server ${down}: .*ECONNREFUSED`));
       assert.match(ping.stderr, /glimpse-cluster: could not reach the job server\n$/);
-      for (const args of [["status", "--wait", "0.5"], ["kill-workers", "--wait", "0.5"], ["restart-workers", "--wait", "0.5"], ["drain", "--all", "--wait", "0.5"], ["online", "label:gpu", "--wait", "0.5"]]) {
+      for (const args of [
+        ["status", "--wait", "0.5"],
+        ["kill-workers", "--wait", "0.5"],
+        ["restart-workers", "--wait", "0.5"],
+        ["drain", "--all", "--wait", "0.5"],
+        ["online", "label:gpu", "--wait", "0.5"],
+      ]) {
         const run = await cli(["-c", config, ...args]);
         assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`);
         assert.match(run.stderr, new RegExp(`could not reach job server ${down}`), args[0]);
@@ -91,7 +100,10 @@ for (const kind of kinds) {
         const [up, unreachable] = status.jobServers;
         assert.equal(up.server, cluster.server.url);
         assert.equal(up.reachable, true);
-        assert.deepEqual(up.functions.find((f: { name: string }) => f.name === "nobody_does_this"), { name: "nobody_does_this", queued: 2, running: 0, workers: 0 });
+        assert.deepEqual(
+          up.functions.find((f: { name: string }) => f.name === "nobody_does_this"),
+          { name: "nobody_does_this", queued: 2, running: 0, workers: 0 },
+        );
         assert.equal(up.functions.find((f: { name: string }) => f.name === "glimpse_map")?.workers, 1);
         assert.equal(unreachable.server, down);
         assert.equal(unreachable.reachable, false);
@@ -104,9 +116,20 @@ for (const kind of kinds) {
         assert.equal(text.code, 0, text.stderr);
         const lines = text.stdout.split("\n");
         assert.match(lines[0], /^SERVER\s+FUNCTION\s+QUEUED\s+RUNNING\s+WORKERS$/);
-        assert.ok(lines.some((l) => new RegExp(`^${cluster.server.url.replace(/\./g, "\\.")}\\s+nobody_does_this\\s+2\\s+0\\s+0$`).test(l)), text.stdout);
-        assert.ok(lines.some((l) => l.startsWith(down) && /unreachable: .*ECONNREFUSED/.test(l)), text.stdout);
-        assert.ok(lines.some((l) => /^HOST\s+PID\s+NREQS/.test(l)), text.stdout);
+        assert.ok(
+          lines.some((l) =>
+            new RegExp(`^${cluster.server.url.replace(/\./g, "\\.")}\\s+nobody_does_this\\s+2\\s+0\\s+0$`).test(l),
+          ),
+          text.stdout,
+        );
+        assert.ok(
+          lines.some((l) => l.startsWith(down) && /unreachable: .*ECONNREFUSED/.test(l)),
+          text.stdout,
+        );
+        assert.ok(
+          lines.some((l) => /^HOST\s+PID\s+NREQS/.test(l)),
+          text.stdout,
+        );
       } finally {
         await cluster.close();
       }
@@ -118,7 +141,11 @@ describe("glimpse-cluster status --watch", { skip: embedded.skip }, () => {
   it("refreshes until SIGINT, then exits 0", async () => {
     const cluster = await TestCluster.start({ kind: embedded, broker: false });
     try {
-      const child = spawn(process.execPath, [CLI_PATH, "-c", cluster.configFile, "status", "--json", "--watch", "0.2", "--wait", "0.2"], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [CLI_PATH, "-c", cluster.configFile, "status", "--json", "--watch", "0.2", "--wait", "0.2"],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
       let stdout = "";
       const documents: { time: number }[] = [];
       await new Promise<void>((resolve, reject) => {

@@ -55,7 +55,10 @@ describe("TLS to the embedded job server", { skip: missingPeer("openssl") }, () 
         await admin.close();
       }
       const plain = new AdminClient(server.url, { timeoutMs: 5000 });
-      await assert.rejects(plain.version(), (e: unknown) => (e as { code?: string }).code === "CONNECTION" || (e as { code?: string }).code === "TIMEOUT");
+      await assert.rejects(
+        plain.version(),
+        (e: unknown) => (e as { code?: string }).code === "CONNECTION" || (e as { code?: string }).code === "TIMEOUT",
+      );
       await plain.close();
       const untrusting = new AdminClient(server.url, { tls: {} });
       await assert.rejects(untrusting.version(), /certificate/i);
@@ -67,13 +70,20 @@ describe("TLS to the embedded job server", { skip: missingPeer("openssl") }, () 
   });
 
   it("with --tls-ca only clients holding a certificate from that CA get in", async () => {
-    const server = await embedded.start({ extraArgs: ["--tls-cert", files.serverCert, "--tls-key", files.serverKey, "--tls-ca", files.ca] });
+    const server = await embedded.start({
+      extraArgs: ["--tls-cert", files.serverCert, "--tls-key", files.serverKey, "--tls-ca", files.ca],
+    });
     try {
       const member = { ...tls, cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) };
       assert.equal(await roundTrip(server, member), "espmilg");
-      for (const outsider of [tls, { ...tls, cert: readFileSync(files.rogueCert), key: readFileSync(files.rogueKey) }]) {
+      for (const outsider of [
+        tls,
+        { ...tls, cert: readFileSync(files.rogueCert), key: readFileSync(files.rogueKey) },
+      ]) {
         const admin = new AdminClient(server.url, { tls: outsider, timeoutMs: 5000 });
-        await assert.rejects(admin.version(), (e: unknown) => ["CONNECTION", "TIMEOUT"].includes((e as { code?: string }).code ?? ""));
+        await assert.rejects(admin.version(), (e: unknown) =>
+          ["CONNECTION", "TIMEOUT"].includes((e as { code?: string }).code ?? ""),
+        );
         await admin.close();
       }
     } finally {
@@ -104,7 +114,11 @@ describe("TLS to the embedded job server", { skip: missingPeer("openssl") }, () 
       cluster = await TestCluster.start({
         kind: embedded,
         serverArgs: ["--tls-cert", files.serverCert, "--tls-key", files.serverKey, "--tls-ca", files.ca],
-        clientConfig: [`job_server_ca = ${files.ca}`, `job_server_cert = ${files.clientCert}`, `job_server_key = ${files.clientKey}`],
+        clientConfig: [
+          `job_server_ca = ${files.ca}`,
+          `job_server_cert = ${files.clientCert}`,
+          `job_server_key = ${files.clientKey}`,
+        ],
       });
       await cluster.startNode(1);
       pool = await MakePool(cluster.configFile);

@@ -39,10 +39,12 @@ const noPerl = missingPeer("perl-gearman");
  * ECHO_REQ of its own, whose ECHO_RES (ignored by the node) means the server
  * has read the PRE_SLEEP.
  */
-async function sleepWatch(serverPort: number): Promise<{ url: string; asleep(): Promise<void>; close(): Promise<void> }> {
+async function sleepWatch(
+  serverPort: number,
+): Promise<{ url: string; asleep(): Promise<void>; close(): Promise<void> }> {
   const probe = encodeRaw("REQ", PacketType.ECHO_REQ, ["sleep-watch"]);
   let sleeps = 0;
-  let waiters: (() => void)[] = [];
+  const waiters: (() => void)[] = [];
   const sockets = new Set<net.Socket>();
   const relay = net.createServer((node) => {
     const server = net.connect({ host: "127.0.0.1", port: serverPort });
@@ -86,7 +88,10 @@ async function sleepWatch(serverPort: number): Promise<{ url: string; asleep(): 
 
 /** The pid of the worker node process a `launch-worker` supervisor runs. */
 function nodeProcessOf(supervisorPid: number): number {
-  const children = readFileSync(`/proc/${supervisorPid}/task/${supervisorPid}/children`, "utf8").trim().split(/\s+/).map(Number);
+  const children = readFileSync(`/proc/${supervisorPid}/task/${supervisorPid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   assert.equal(children.length, 1, `supervisor ${supervisorPid} has children ${children.join(", ")}`);
   return children[0];
 }
@@ -112,56 +117,69 @@ function resumeAndKill(pid: number): void {
 
 for (const kind of jobServerKinds()) {
   describe(`a job never waits behind a dead worker, on ${kind.name}`, { skip: kind.skip }, () => {
-    it("a sleeping worker that stopped reading, beside a live sleeping one: the live one completes the job", HANG, async (t) => {
-      const later = cleanups(t);
-      const server = await kind.start({ jobRetries: 0 });
-      later(() => server.stop());
-      const dead = await startSleepingWorker(server.port, "wake_read");
-      later(() => dead.close());
-      await dead.asleep();
-      dead.stopReading();
-      const live = await startSleepingWorker(server.port, "wake_read");
-      later(() => live.close());
-      await live.asleep();
-      const client = new GearmanClient({ servers: server.url });
-      later(() => client.close());
-      assert.equal((await client.submitJob("wake_read", "for the live one").result).toString(), "for the live one");
-      assert.deepEqual(live.completed, ["for the live one"]);
-      assert.deepEqual(dead.completed, []);
-    });
+    it(
+      "a sleeping worker that stopped reading, beside a live sleeping one: the live one completes the job",
+      HANG,
+      async (t) => {
+        const later = cleanups(t);
+        const server = await kind.start({ jobRetries: 0 });
+        later(() => server.stop());
+        const dead = await startSleepingWorker(server.port, "wake_read");
+        later(() => dead.close());
+        await dead.asleep();
+        dead.stopReading();
+        const live = await startSleepingWorker(server.port, "wake_read");
+        later(() => live.close());
+        await live.asleep();
+        const client = new GearmanClient({ servers: server.url });
+        later(() => client.close());
+        assert.equal((await client.submitJob("wake_read", "for the live one").result).toString(), "for the live one");
+        assert.deepEqual(live.completed, ["for the live one"]);
+        assert.deepEqual(dead.completed, []);
+      },
+    );
 
-    it("a sleeping worker whose process was frozen with SIGSTOP, beside a live sleeping one: the live one completes the job", HANG, async (t) => {
-      const later = cleanups(t);
-      const server = await kind.start({ jobRetries: 0 });
-      later(() => server.stop());
-      const frozen = startLineProcess(process.execPath, [SLEEPING_WORKER, String(server.port), "wake_stop"]);
-      later(() => resumeAndKill(frozen.child.pid!));
-      await frozen.waitFor(/^asleep 1$/);
-      process.kill(frozen.child.pid!, "SIGSTOP");
-      const live = await startSleepingWorker(server.port, "wake_stop");
-      later(() => live.close());
-      await live.asleep();
-      const client = new GearmanClient({ servers: server.url });
-      later(() => client.close());
-      for (const data of ["first", "second"]) assert.equal((await client.submitJob("wake_stop", data).result).toString(), data);
-      assert.deepEqual(live.completed, ["first", "second"]);
-    });
+    it(
+      "a sleeping worker whose process was frozen with SIGSTOP, beside a live sleeping one: the live one completes the job",
+      HANG,
+      async (t) => {
+        const later = cleanups(t);
+        const server = await kind.start({ jobRetries: 0 });
+        later(() => server.stop());
+        const frozen = startLineProcess(process.execPath, [SLEEPING_WORKER, String(server.port), "wake_stop"]);
+        later(() => resumeAndKill(frozen.child.pid!));
+        await frozen.waitFor(/^asleep 1$/);
+        process.kill(frozen.child.pid!, "SIGSTOP");
+        const live = await startSleepingWorker(server.port, "wake_stop");
+        later(() => live.close());
+        await live.asleep();
+        const client = new GearmanClient({ servers: server.url });
+        later(() => client.close());
+        for (const data of ["first", "second"])
+          assert.equal((await client.submitJob("wake_stop", data).result).toString(), data);
+        assert.deepEqual(live.completed, ["first", "second"]);
+      },
+    );
 
-    it("perl-Gearman's dead-but-open sleeping workers (t/25-work-finish-command.t): every round's job reaches its live worker", { ...HANG, skip: noPerl }, async (t) => {
-      const later = cleanups(t);
-      const server = await kind.start({ jobRetries: 0 });
-      later(() => server.stop());
-      // Its own process group, so that cleanup also reaches a forked worker left behind by a failure.
-      const perl = spawn("perl", [WORK_FINISH, server.url], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-      later(() => resumeAndKill(-perl.pid!));
-      let stdout = "";
-      let stderr = "";
-      perl.stdout.on("data", (chunk) => (stdout += chunk));
-      perl.stderr.on("data", (chunk) => (stderr += chunk));
-      const status = await new Promise<number | null>((resolve) => perl.once("exit", resolve));
-      assert.equal(status, 0, `${stdout}${stderr}`);
-      assert.deepEqual(stdout.trim().split("\n"), ["complete 16", "fail", "exception not today"]);
-    });
+    it(
+      "perl-Gearman's dead-but-open sleeping workers (t/25-work-finish-command.t): every round's job reaches its live worker",
+      { ...HANG, skip: noPerl },
+      async (t) => {
+        const later = cleanups(t);
+        const server = await kind.start({ jobRetries: 0 });
+        later(() => server.stop());
+        // Its own process group, so that cleanup also reaches a forked worker left behind by a failure.
+        const perl = spawn("perl", [WORK_FINISH, server.url], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        later(() => resumeAndKill(-perl.pid!));
+        let stdout = "";
+        let stderr = "";
+        perl.stdout.on("data", (chunk) => (stdout += chunk));
+        perl.stderr.on("data", (chunk) => (stderr += chunk));
+        const status = await new Promise<number | null>((resolve) => perl.once("exit", resolve));
+        assert.equal(status, 0, `${stdout}${stderr}`);
+        assert.deepEqual(stdout.trim().split("\n"), ["complete 16", "fail", "exception not today"]);
+      },
+    );
 
     it("a worker node frozen with SIGSTOP while another node sleeps does not hold up a map", HANG, async (t) => {
       const later = cleanups(t);
@@ -171,7 +189,11 @@ for (const kind of jobServerKinds()) {
       const startWatched = async (name: string) => {
         const watch = await sleepWatch(cluster.server.port);
         later(() => watch.close());
-        const node = await cluster.startNode(1, [], cluster.writeConfig(`${name}.ini`, config.replace(/^job_server_url = .*$/m, `job_server_url = ${watch.url}`)));
+        const node = await cluster.startNode(
+          1,
+          [],
+          cluster.writeConfig(`${name}.ini`, config.replace(/^job_server_url = .*$/m, `job_server_url = ${watch.url}`)),
+        );
         await watch.asleep();
         return node;
       };

@@ -2,27 +2,69 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
-import { encodeChunkRequest, decodeChunkRequest, peekChunkRequest, encodeChunkResponse, decodeChunkResponse, estimateItemBytes, Codec } from "../lib/wire/chunk-codec.js";
+import {
+  encodeChunkRequest,
+  decodeChunkRequest,
+  peekChunkRequest,
+  encodeChunkResponse,
+  decodeChunkResponse,
+  estimateItemBytes,
+  Codec,
+} from "../lib/wire/chunk-codec.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { freeNames } from "../lib/wire/free-names.js";
 import { serializeError } from "../lib/wire/remote-error.js";
 import { packNumbers, PACK_AT_LEAST } from "../lib/wire/packed-numbers.js";
-import { moduleFunction, RemoteError, RemoteCause, FunctionShippingError, ItemSerializationError, WireFormatError } from "../lib/wire/index.js";
+import {
+  moduleFunction,
+  RemoteError,
+  RemoteCause,
+  FunctionShippingError,
+  ItemSerializationError,
+  WireFormatError,
+} from "../lib/wire/index.js";
 import { MAP_FUNCTION, readRefusal, writeRefusal } from "../lib/wire/protocol.js";
 import { REFUSAL_REASONS } from "../lib/security/errors.js";
 import { ArgumentError } from "../lib/argument-error.js";
 import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
-const request = (items: unknown[], codec?: Codec) => encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
+const request = (items: unknown[], codec?: Codec) =>
+  encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
 
 describe("chunk codec", () => {
   it("round-trips rich values with the V8 codec", () => {
-    const items = [1n, new Date(5), new Map([["k", new Set([1])]]), new Uint8Array([1, 2]), { nested: [null, undefined, -0, NaN] }, /re/g, "text"];
+    const items = [
+      1n,
+      new Date(5),
+      new Map([["k", new Set([1])]]),
+      new Uint8Array([1, 2]),
+      { nested: [null, undefined, -0, NaN] },
+      /re/g,
+      "text",
+    ];
     const decoded = decodeChunkRequest(request(items));
     assert.deepEqual(decoded.items, items);
-    assert.deepEqual({ ...decoded, items: undefined, codec: undefined }, { fn, items: undefined, start: 10, mapId: "m1", chunk: 2, count: items.length, memoryVersion: 7, codec: undefined });
-    assert.deepEqual(peekChunkRequest(request(items)), { mapId: "m1", chunk: 2, start: 10, count: items.length, memoryVersion: 7 });
+    assert.deepEqual(
+      { ...decoded, items: undefined, codec: undefined },
+      {
+        fn,
+        items: undefined,
+        start: 10,
+        mapId: "m1",
+        chunk: 2,
+        count: items.length,
+        memoryVersion: 7,
+        codec: undefined,
+      },
+    );
+    assert.deepEqual(peekChunkRequest(request(items)), {
+      mapId: "m1",
+      chunk: 2,
+      start: 10,
+      count: items.length,
+      memoryVersion: 7,
+    });
   });
 
   it("round-trips with the JSON codec", () => {
@@ -34,7 +76,9 @@ describe("chunk codec", () => {
   it("decodes a request written byte by byte as another language would", () => {
     const meta = Buffer.from('{"mapId":"py-1","chunk":0,"start":0,"count":2,"memoryVersion":0}');
     assert.equal(meta.length, 64);
-    const body = Buffer.from('{"fn":{"kind":"module","specifier":"file:///srv/tasks.js","exportName":"double"},"items":[1,2]}');
+    const body = Buffer.from(
+      '{"fn":{"kind":"module","specifier":"file:///srv/tasks.js","exportName":"double"},"items":[1,2]}',
+    );
     const bytes = Buffer.concat([Buffer.from([0x47, 0x4c, 0x4d, 0x50, 1, 1, 2, 0, 0, 0, 0, 0x40]), meta, body]);
     const decoded = decodeChunkRequest(bytes);
     assert.deepEqual(decoded.fn, { kind: "module", specifier: "file:///srv/tasks.js", exportName: "double" });
@@ -42,7 +86,10 @@ describe("chunk codec", () => {
   });
 
   it("names the item that cannot be serialized", () => {
-    assert.throws(() => request([1, 2, { f: () => 1 }]), (e: unknown) => e instanceof ItemSerializationError && e.index === 12 && /item 12/.test(e.message));
+    assert.throws(
+      () => request([1, 2, { f: () => 1 }]),
+      (e: unknown) => e instanceof ItemSerializationError && e.index === 12 && /item 12/.test(e.message),
+    );
   });
 
   it("refuses garbage with clear errors", () => {
@@ -56,18 +103,33 @@ describe("chunk codec", () => {
       [good.subarray(0, 20), /runs past the end|not JSON/],
       [Buffer.concat([good.subarray(0, good.length - 3)]), /does not decode|lacks/],
     ];
-    for (const [bytes, message] of cases) assert.throws(() => decodeChunkRequest(bytes), (e: unknown) => e instanceof WireFormatError && message.test(e.message), message.source);
+    for (const [bytes, message] of cases)
+      assert.throws(
+        () => decodeChunkRequest(bytes),
+        (e: unknown) => e instanceof WireFormatError && message.test(e.message),
+        message.source,
+      );
     assert.throws(() => decodeChunkResponse(good), /kind 1, expected 2/);
   });
 
   it("carries results and errors back", () => {
-    const ok = decodeChunkResponse(encodeChunkResponse({ ok: true, results: [new Date(1)], host: "h", pid: 3, elapsedMs: 1 }));
+    const ok = decodeChunkResponse(
+      encodeChunkResponse({ ok: true, results: [new Date(1)], host: "h", pid: 3, elapsedMs: 1 }),
+    );
     assert.deepEqual(ok, { ok: true, results: [new Date(1)], host: "h", pid: 3, elapsedMs: 1 });
     const thrown = new TypeError("bad", { cause: new Error("root") });
-    const failed = decodeChunkResponse(encodeChunkResponse({ ok: false, index: 4, error: serializeError(thrown), host: "h", pid: 3, elapsedMs: 1 }));
+    const failed = decodeChunkResponse(
+      encodeChunkResponse({ ok: false, index: 4, error: serializeError(thrown), host: "h", pid: 3, elapsedMs: 1 }),
+    );
     assert.equal(failed.ok, false);
     if (failed.ok) return;
-    const error = new RemoteError({ functionName: "f", index: failed.index, host: failed.host, pid: failed.pid, error: failed.error });
+    const error = new RemoteError({
+      functionName: "f",
+      index: failed.index,
+      host: failed.host,
+      pid: failed.pid,
+      error: failed.error,
+    });
     assert.match(error.message, /^f\(item 4\) threw TypeError: bad on h:3$/);
     assert.equal((error.cause as Error).name, "TypeError");
     assert.equal((error.cause as Error).stack, thrown.stack);
@@ -98,12 +160,22 @@ describe("protocol names", () => {
     for (const reason of REFUSAL_REASONS) {
       const text = writeRefusal({ reason, detail: "worker node n1 refused chunk job H:x:1: why" });
       assert.equal(text, `glimpse-refused ${reason}: worker node n1 refused chunk job H:x:1: why`);
-      assert.deepEqual(readRefusal(Buffer.from(text)), { reason, detail: "worker node n1 refused chunk job H:x:1: why" });
+      assert.deepEqual(readRefusal(Buffer.from(text)), {
+        reason,
+        detail: "worker node n1 refused chunk job H:x:1: why",
+      });
     }
   });
 
   it("any other exception is no refusal", () => {
-    for (const text of ["WireFormatError: bad magic", "glimpse-refused", "glimpse-refused forged", "glimpse-refused tired: of it", "Glimpse-refused forged: x", ""]) {
+    for (const text of [
+      "WireFormatError: bad magic",
+      "glimpse-refused",
+      "glimpse-refused forged",
+      "glimpse-refused tired: of it",
+      "Glimpse-refused forged: x",
+      "",
+    ]) {
       assert.equal(readRefusal(Buffer.from(text)), undefined, JSON.stringify(text));
     }
   });
@@ -115,14 +187,18 @@ describe("packed numbers", () => {
   it("sends items that are all numbers as one typed array, and decodes them to the same numbers", () => {
     const ints = Array.from({ length: 100 }, (_, i) => i * 7 - 300);
     const doubles = [...ints.slice(0, 50), 0.5, -0, NaN, Infinity, 2 ** 40, -1e-300];
-    for (const [items, kind] of [[ints, Int32Array], [doubles, Float64Array]] as const) {
+    for (const [items, kind] of [
+      [ints, Int32Array],
+      [doubles, Float64Array],
+    ] as const) {
       const bytes = request(items);
       const body = bodyOf(bytes);
       assert.ok(body.numbers instanceof kind, `items travel as ${kind.name}`);
       assert.equal(body.items, undefined);
       const decoded = decodeChunkRequest(bytes);
       assert.equal(decoded.items.length, items.length);
-      for (let i = 0; i < items.length; i++) assert.ok(Object.is(decoded.items[i], items[i]), `item ${i}: ${decoded.items[i]} is ${items[i]}`);
+      for (let i = 0; i < items.length; i++)
+        assert.ok(Object.is(decoded.items[i], items[i]), `item ${i}: ${decoded.items[i]} is ${items[i]}`);
     }
   });
 
@@ -139,9 +215,15 @@ describe("packed numbers", () => {
     assert.equal(packNumbers([...Array.from({ length: 40 }, (_, i) => i), "41"]), undefined);
     assert.equal(packNumbers([1, 2, 3]), undefined, `fewer than ${PACK_AT_LEAST} numbers`);
     assert.ok(Array.isArray(bodyOf(request(Array.from({ length: 40 }, (_, i) => ({ i })))).items));
-    const json = request(Array.from({ length: 40 }, (_, i) => i), Codec.Json);
+    const json = request(
+      Array.from({ length: 40 }, (_, i) => i),
+      Codec.Json,
+    );
     assert.ok(Array.isArray(JSON.parse(json.subarray(12 + json.readUInt32BE(8)).toString()).items));
-    assert.deepEqual(decodeChunkRequest(json).items, Array.from({ length: 40 }, (_, i) => i));
+    assert.deepEqual(
+      decodeChunkRequest(json).items,
+      Array.from({ length: 40 }, (_, i) => i),
+    );
   });
 
   it("refuses packed numbers whose count disagrees with the meta block", () => {
@@ -162,7 +244,11 @@ describe("auto chunk size", () => {
     assert.ok(perItem > 100_000 && perItem < 101_000, `a 100 KB item is estimated at ${perItem} bytes`);
     assert.equal(autoChunksize(1000, 2, perItem), Math.floor(AUTO_CHUNK_BYTES / perItem));
     assert.equal(autoChunksize(undefined, 2), 64, "unknown length: a fixed size");
-    assert.equal(estimateItemBytes([() => 1]), 64, "an unserializable sample gets the default (encoding names the item)");
+    assert.equal(
+      estimateItemBytes([() => 1]),
+      64,
+      "an unserializable sample gets the default (encoding names the item)",
+    );
   });
 });
 
@@ -181,7 +267,11 @@ describe("function references", () => {
     function hex(x: number) {
       return "0x" + x.toString(16);
     }
-    const obj = { twice(x: number) { return x * 2; } };
+    const obj = {
+      twice(x: number) {
+        return x * 2;
+      },
+    };
     for (const f of [hex, (x: number) => x, async (x: number) => x, obj.twice]) {
       const ref = toFunctionRef(f);
       assert.equal(ref.kind, "source");
@@ -193,11 +283,23 @@ describe("function references", () => {
   it("refuses closures, naming the variables and the fix", () => {
     const factor = 3;
     const offset = 1;
-    assert.throws(() => toFunctionRef((x: number) => x * factor + offset), (e: unknown) => e instanceof FunctionShippingError && /"factor", "offset"/.test(e.message) && /setMemory/.test(e.message) && /moduleFunction/.test(e.message));
+    assert.throws(
+      () => toFunctionRef((x: number) => x * factor + offset),
+      (e: unknown) =>
+        e instanceof FunctionShippingError &&
+        /"factor", "offset"/.test(e.message) &&
+        /setMemory/.test(e.message) &&
+        /moduleFunction/.test(e.message),
+    );
   });
 
   it("allows globals, memory, locals, nested functions and destructuring", () => {
-    assert.deepEqual(freeNames("({ a, b: [c] }, ...rest) => { const d = Math.max(a, c); function inner(e) { return e + d; } try { JSON.parse('1') } catch (err) { return err } return inner(rest.length) + memory.get('k') }"), []);
+    assert.deepEqual(
+      freeNames(
+        "({ a, b: [c] }, ...rest) => { const d = Math.max(a, c); function inner(e) { return e + d; } try { JSON.parse('1') } catch (err) { return err } return inner(rest.length) + memory.get('k') }",
+      ),
+      [],
+    );
     assert.deepEqual(freeNames("(x) => ({ x, y: x.y, [z]: 1 })"), ["z"]);
   });
 
@@ -206,7 +308,11 @@ describe("function references", () => {
     const first = toFunctionRef(make());
     assert.equal(toFunctionRef(make()), first, "a second closure of the same source reuses the checked reference");
     assert.ok(Object.isFrozen(first));
-    const named = { other(x: number) { return x + 1; } };
+    const named = {
+      other(x: number) {
+        return x + 1;
+      },
+    };
     assert.notEqual(toFunctionRef(named.other), first, "another name or source is checked on its own");
     const factor = 2;
     for (let i = 0; i < 2; i++) assert.throws(() => toFunctionRef((x: number) => x * factor), /"factor"/);
@@ -214,9 +320,22 @@ describe("function references", () => {
 
   it("a function or item that cannot travel is a bad argument to map, naming it", () => {
     const factor = 2;
-    assert.throws(() => toFunctionRef((x: number) => x * factor), (e: unknown) => e instanceof FunctionShippingError && e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && e.argument === "map function");
-    assert.throws(() => moduleFunction(""), (e: unknown) => e instanceof ArgumentError && e.argument === "moduleFunction specifier");
-    assert.throws(() => request([1, Symbol("s")]), (e: unknown) => e instanceof ItemSerializationError && e instanceof ArgumentError && e.argument === "map item 11");
+    assert.throws(
+      () => toFunctionRef((x: number) => x * factor),
+      (e: unknown) =>
+        e instanceof FunctionShippingError &&
+        e instanceof ArgumentError &&
+        e.code === "BAD_ARGUMENT" &&
+        e.argument === "map function",
+    );
+    assert.throws(
+      () => moduleFunction(""),
+      (e: unknown) => e instanceof ArgumentError && e.argument === "moduleFunction specifier",
+    );
+    assert.throws(
+      () => request([1, Symbol("s")]),
+      (e: unknown) => e instanceof ItemSerializationError && e instanceof ArgumentError && e.argument === "map item 11",
+    );
   });
 
   it("refuses native, bound, generator, class and this-using functions", () => {
@@ -224,13 +343,27 @@ describe("function references", () => {
     assert.throws(() => toFunctionRef(((x: number) => x).bind(null)), /bound function/);
     assert.throws(() => toFunctionRef(function* gen() {}), /generator/);
     assert.throws(() => toFunctionRef(class A {}), /class/);
-    assert.throws(() => toFunctionRef(function (this: { k: number }) { return this.k; }), /"this"/);
+    assert.throws(
+      () =>
+        toFunctionRef(function (this: { k: number }) {
+          return this.k;
+        }),
+      /"this"/,
+    );
     assert.throws(() => toFunctionRef(42 as never), /needs a function/);
   });
 
   it("references module functions by URL and refuses relative specifiers", () => {
-    assert.deepEqual(toFunctionRef(moduleFunction(new URL("file:///srv/tasks.js"), "score")), { kind: "module", specifier: "file:///srv/tasks.js", exportName: "score" });
-    assert.deepEqual(toFunctionRef(moduleFunction("/srv/tasks.js")), { kind: "module", specifier: "file:///srv/tasks.js", exportName: "default" });
+    assert.deepEqual(toFunctionRef(moduleFunction(new URL("file:///srv/tasks.js"), "score")), {
+      kind: "module",
+      specifier: "file:///srv/tasks.js",
+      exportName: "score",
+    });
+    assert.deepEqual(toFunctionRef(moduleFunction("/srv/tasks.js")), {
+      kind: "module",
+      specifier: "file:///srv/tasks.js",
+      exportName: "default",
+    });
     assert.throws(() => moduleFunction("./tasks.js"), /relative specifier/);
   });
 });

@@ -12,9 +12,17 @@ import { NodeError } from "../lib/node/errors.js";
 import { ArgumentError } from "../lib/argument-error.js";
 import { Wakeups } from "../lib/wakeups.js";
 
-const GOOD: NodeOptionsInput = { jobServers: ["127.0.0.1:4730"], commandUrl: "tcp://127.0.0.1:9001", logUrl: "tcp://127.0.0.1:9002", threads: 1 };
+const GOOD: NodeOptionsInput = {
+  jobServers: ["127.0.0.1:4730"],
+  commandUrl: "tcp://127.0.0.1:9001",
+  logUrl: "tcp://127.0.0.1:9002",
+  threads: 1,
+};
 const naming = (argument: string, problem?: RegExp) => (e: unknown) =>
-  e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && e.argument === argument && (problem === undefined || problem.test(e.message));
+  e instanceof ArgumentError &&
+  e.code === "BAD_ARGUMENT" &&
+  e.argument === argument &&
+  (problem === undefined || problem.test(e.message));
 
 describe("worker node options", () => {
   it("fills the defaults into a frozen form", () => {
@@ -27,7 +35,10 @@ describe("worker node options", () => {
   });
 
   it("refuses an unknown option, listing the known ones", () => {
-    assert.throws(() => fillNodeOptions({ ...GOOD, thread: 2 } as NodeOptionsInput), naming("worker node option thread", /unknown \(known: jobServers, commandUrl, logUrl, threads, prefetch/));
+    assert.throws(
+      () => fillNodeOptions({ ...GOOD, thread: 2 } as NodeOptionsInput),
+      naming("worker node option thread", /unknown \(known: jobServers, commandUrl, logUrl, threads, prefetch/),
+    );
   });
 
   it("refuses bad values, naming the option", () => {
@@ -45,23 +56,40 @@ describe("worker node options", () => {
       [{ curve: { publicKey: "x" } }, "curve.secretKey"],
     ];
     for (const [change, name] of cases) {
-      assert.throws(() => fillNodeOptions({ ...GOOD, ...change } as NodeOptionsInput), naming(`worker node option ${name}`), JSON.stringify(change));
+      assert.throws(
+        () => fillNodeOptions({ ...GOOD, ...change } as NodeOptionsInput),
+        naming(`worker node option ${name}`),
+        JSON.stringify(change),
+      );
     }
   });
 });
 
 describe("node supervisor", () => {
   it("checks the node's options before starting any process: a typo names the option", () => {
-    assert.throws(() => new NodeSupervisor({ ...GOOD, prefetsh: 0 } as NodeOptionsInput, { log: () => {} }), naming("worker node option prefetsh", /known: .*prefetch/));
-    assert.throws(() => new NodeSupervisor(GOOD, { log: () => {}, backoff: 1 } as never), naming("NodeSupervisor option backoff"));
+    assert.throws(
+      () => new NodeSupervisor({ ...GOOD, prefetsh: 0 } as NodeOptionsInput, { log: () => {} }),
+      naming("worker node option prefetsh", /known: .*prefetch/),
+    );
+    assert.throws(
+      () => new NodeSupervisor(GOOD, { log: () => {}, backoff: 1 } as never),
+      naming("NodeSupervisor option backoff"),
+    );
   });
 
   it("a node process that exits before it is ready rejects start() with a coded error", async () => {
     // Valid options, but ZeroMQ refuses an endpoint without a port when the node connects its channels.
     const lines: string[] = [];
-    const supervisor = new NodeSupervisor({ ...GOOD, commandUrl: "tcp://127.0.0.1" }, { log: (line) => lines.push(line), output: "ignore", initialBackoffMs: 60_000 });
+    const supervisor = new NodeSupervisor(
+      { ...GOOD, commandUrl: "tcp://127.0.0.1" },
+      { log: (line) => lines.push(line), output: "ignore", initialBackoffMs: 60_000 },
+    );
     try {
-      await assert.rejects(supervisor.start(), (e: unknown) => e instanceof NodeError && e.code === "START_FAILED" && /exited \(1\) before it was ready/.test(e.message));
+      await assert.rejects(
+        supervisor.start(),
+        (e: unknown) =>
+          e instanceof NodeError && e.code === "START_FAILED" && /exited \(1\) before it was ready/.test(e.message),
+      );
     } finally {
       await supervisor.stop();
     }

@@ -18,12 +18,20 @@ function burn(seed: number): number {
 async function bareThreads(items: number[], threads: number): Promise<number> {
   const source = `const { parentPort } = require("node:worker_threads"); const burn = ${burn.toString()}; parentPort.on("message", (x) => parentPort.postMessage(burn(x)));`;
   const workers = Array.from({ length: threads }, () => new Worker(source, { eval: true }));
-  const call = (worker: Worker, x: number) => new Promise<number>((resolve) => { worker.once("message", resolve); worker.postMessage(x); });
+  const call = (worker: Worker, x: number) =>
+    new Promise<number>((resolve) => {
+      worker.once("message", resolve);
+      worker.postMessage(x);
+    });
   try {
     await Promise.all(workers.map((w, i) => call(w, i)));
     let next = 0;
     const t = performance.now();
-    await Promise.all(workers.map(async (w) => { while (next < items.length) await call(w, items[next++]); }));
+    await Promise.all(
+      workers.map(async (w) => {
+        while (next < items.length) await call(w, items[next++]);
+      }),
+    );
     return (performance.now() - t) / 1000;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
@@ -32,7 +40,8 @@ async function bareThreads(items: number[], threads: number): Promise<number> {
 
 export const cpuScaling: BenchCase = {
   name: "cpu-scaling",
-  workload: "64 items of a fixed floating-point loop (~20 ms each): sequential in the bench process vs pool.map(burn, items) on a local cluster with one node of 2 threads (default options), then the same with chunksize 1",
+  workload:
+    "64 items of a fixed floating-point loop (~20 ms each): sequential in the bench process vs pool.map(burn, items) on a local cluster with one node of 2 threads (default options), then the same with chunksize 1",
   budgetSeconds: 60,
   async run() {
     const items = Array.from({ length: 64 }, (_, i) => i);
@@ -49,15 +58,36 @@ export const cpuScaling: BenchCase = {
       const outOnes = await pool.map(burn, items, { chunksize: 1 });
       const parallelOnes = (performance.now() - t) / 1000;
       for (const results of [out, outOnes]) {
-        if (results.some((v, i) => v !== expected[i])) throw new Error("cpu-scaling: the pool's results differ from the sequential ones");
+        if (results.some((v, i) => v !== expected[i]))
+          throw new Error("cpu-scaling: the pool's results differ from the sequential ones");
       }
       const bare = await bareThreads(items, 2);
       return {
         rows: [
-          { contender: "sequential", setting: "1 thread", seconds: round(sequential, 3), "ms per item": round((sequential * 1000) / items.length, 2) },
-          { contender: "glimpse-cluster", setting: "1 node × 2 threads, prefetch 1, default chunksize (auto: 8 chunks of 8)", seconds: round(parallel, 3), "ms per item": round((parallel * 1000) / items.length, 2) },
-          { contender: "glimpse-cluster", setting: "the same, chunksize 1 (64 chunks)", seconds: round(parallelOnes, 3), "ms per item": round((parallelOnes * 1000) / items.length, 2) },
-          { contender: "bare worker_threads", setting: "2 threads, one item at a time", seconds: round(bare, 3), "ms per item": round((bare * 1000) / items.length, 2) },
+          {
+            contender: "sequential",
+            setting: "1 thread",
+            seconds: round(sequential, 3),
+            "ms per item": round((sequential * 1000) / items.length, 2),
+          },
+          {
+            contender: "glimpse-cluster",
+            setting: "1 node × 2 threads, prefetch 1, default chunksize (auto: 8 chunks of 8)",
+            seconds: round(parallel, 3),
+            "ms per item": round((parallel * 1000) / items.length, 2),
+          },
+          {
+            contender: "glimpse-cluster",
+            setting: "the same, chunksize 1 (64 chunks)",
+            seconds: round(parallelOnes, 3),
+            "ms per item": round((parallelOnes * 1000) / items.length, 2),
+          },
+          {
+            contender: "bare worker_threads",
+            setting: "2 threads, one item at a time",
+            seconds: round(bare, 3),
+            "ms per item": round((bare * 1000) / items.length, 2),
+          },
         ],
         ratios: [
           ratio("speedup", sequential / parallel, { text: "≥ 1.9 (limit 2.0)", met: (v) => v >= 1.9 }),

@@ -36,7 +36,12 @@ const raw: Contender = async (server, inFlight, jobs, { signal }) => {
 };
 
 /** `jobs` submits through one GearmanClient, `inFlight` lanes each awaiting its job's result before the next. */
-async function libraryRun(client: GearmanClient, inFlight: number, jobs: number, signal: AbortSignal): Promise<LoadResult> {
+async function libraryRun(
+  client: GearmanClient,
+  inFlight: number,
+  jobs: number,
+  signal: AbortSignal,
+): Promise<LoadResult> {
   const latency = new LatencyHistogram();
   let next = 0;
   const lane = async () => {
@@ -46,7 +51,8 @@ async function libraryRun(client: GearmanClient, inFlight: number, jobs: number,
       const at = performance.now();
       const result = await abortable(client.submitJob(FUNC, PAYLOAD).result, signal);
       latency.record(performance.now() - at);
-      if (!result.equals(PAYLOAD)) throw new Error(`gearman-library: a job came back with ${result.length} bytes that are not its payload`);
+      if (!result.equals(PAYLOAD))
+        throw new Error(`gearman-library: a job came back with ${result.length} bytes that are not its payload`);
     }
   };
   const begin = performance.now();
@@ -56,7 +62,9 @@ async function libraryRun(client: GearmanClient, inFlight: number, jobs: number,
 }
 
 const library: Contender = async (server, inFlight, jobs, { signal }) => {
-  const workers = [0, 1].map(() => new GearmanWorker({ servers: server.url, concurrency: 1 }).register(FUNC, (job) => job.data).start());
+  const workers = [0, 1].map(() =>
+    new GearmanWorker({ servers: server.url, concurrency: 1 }).register(FUNC, (job) => job.data).start(),
+  );
   const client = new GearmanClient({ servers: server.url });
   try {
     await libraryRun(client, inFlight, WARMUP_JOBS, signal);
@@ -83,7 +91,12 @@ export const gearmanLibrary: BenchCase = {
     const running = await peer.start();
     try {
       for (const { inFlight, jobs } of SETTINGS) {
-        const figures = CONTENDERS.map(() => ({ jps: [] as number[], cpuPerJob: [] as number[], serverCpuPerJob: [] as number[], latency: new LatencyHistogram() }));
+        const figures = CONTENDERS.map(() => ({
+          jps: [] as number[],
+          cpuPerJob: [] as number[],
+          serverCpuPerJob: [] as number[],
+          latency: new LatencyHistogram(),
+        }));
         for (let r = 0; r < ROUNDS; r++) {
           const order = r % 2 === 0 ? [0, 1] : [1, 0];
           for (const i of order) {
@@ -111,10 +124,23 @@ export const gearmanLibrary: BenchCase = {
         );
         const [rawFig, libFig] = figures;
         ratios.push(
-          ratio(`library/raw jobs/s at ${inFlight} in flight`, median(libFig.jps) / median(rawFig.jps), inFlight === 100 ? { text: "≥ 0.85", met: (v) => v >= 0.85 } : undefined),
-          ratio(`library/raw p50 round trip at ${inFlight} in flight`, libFig.latency.percentile(50) / rawFig.latency.percentile(50)),
-          ratio(`library/raw p99 round trip at ${inFlight} in flight`, libFig.latency.percentile(99) / rawFig.latency.percentile(99)),
-          ratio(`library/raw client+workers CPU per job at ${inFlight} in flight`, median(libFig.cpuPerJob) / median(rawFig.cpuPerJob)),
+          ratio(
+            `library/raw jobs/s at ${inFlight} in flight`,
+            median(libFig.jps) / median(rawFig.jps),
+            inFlight === 100 ? { text: "≥ 0.85", met: (v) => v >= 0.85 } : undefined,
+          ),
+          ratio(
+            `library/raw p50 round trip at ${inFlight} in flight`,
+            libFig.latency.percentile(50) / rawFig.latency.percentile(50),
+          ),
+          ratio(
+            `library/raw p99 round trip at ${inFlight} in flight`,
+            libFig.latency.percentile(99) / rawFig.latency.percentile(99),
+          ),
+          ratio(
+            `library/raw client+workers CPU per job at ${inFlight} in flight`,
+            median(libFig.cpuPerJob) / median(rawFig.cpuPerJob),
+          ),
         );
       }
     } finally {

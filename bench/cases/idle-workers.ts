@@ -44,7 +44,12 @@ function figuresFor(all: Map<string, Figures>, key: string): Figures {
 }
 
 /** Runs `load`, adding jobs/s, server CPU and this process's CPU per job to `f`. */
-async function measured(server: BenchJobServer, jobs: number, f: Figures, load: () => Promise<{ seconds: number; latency?: LatencyHistogram }>): Promise<void> {
+async function measured(
+  server: BenchJobServer,
+  jobs: number,
+  f: Figures,
+  load: () => Promise<{ seconds: number; latency?: LatencyHistogram }>,
+): Promise<void> {
   const serverBefore = cpuSeconds(server.pid);
   const loadBefore = process.cpuUsage();
   const { seconds, latency } = await load();
@@ -65,7 +70,11 @@ function drained(counter: { done: number; wake?: () => void }, count: number): P
   });
 }
 
-async function measureRound(contender: ServerContender, all: Map<string, Figures>, { signal }: CaseContext): Promise<void> {
+async function measureRound(
+  contender: ServerContender,
+  all: Map<string, Figures>,
+  { signal }: CaseContext,
+): Promise<void> {
   const server = await contender.start();
   const workers: RawWorker[] = [];
   const counter: { done: number; wake?: () => void } = { done: 0 };
@@ -74,16 +83,27 @@ async function measureRound(contender: ServerContender, all: Map<string, Figures
     counter.wake?.();
   };
   try {
-    workers.push(...(await Promise.all([rawWorker(server.port, FUNC, signal, onJob), rawWorker(server.port, FUNC, signal, onJob)])));
+    workers.push(
+      ...(await Promise.all([
+        rawWorker(server.port, FUNC, signal, onJob),
+        rawWorker(server.port, FUNC, signal, onJob),
+      ])),
+    );
     await rawLoad({ port: server.port, func: FUNC, inFlight: 1, jobs: WARMUP_JOBS, signal });
-    await measured(server, JOBS, figuresFor(all, `${contender.name}@2`), () => rawLoad({ port: server.port, func: FUNC, inFlight: 1, jobs: JOBS, signal }));
+    await measured(server, JOBS, figuresFor(all, `${contender.name}@2`), () =>
+      rawLoad({ port: server.port, func: FUNC, inFlight: 1, jobs: JOBS, signal }),
+    );
 
     for (let opened = workers.length; opened < IDLE_WORKERS; opened += 50) {
       const batch = Math.min(50, IDLE_WORKERS - opened);
-      workers.push(...(await Promise.all(Array.from({ length: batch }, () => rawWorker(server.port, FUNC, signal, onJob)))));
+      workers.push(
+        ...(await Promise.all(Array.from({ length: batch }, () => rawWorker(server.port, FUNC, signal, onJob)))),
+      );
     }
     await rawLoad({ port: server.port, func: FUNC, inFlight: 1, jobs: 30, signal });
-    await measured(server, IDLE_JOBS, figuresFor(all, `${contender.name}@${IDLE_WORKERS}`), () => rawLoad({ port: server.port, func: FUNC, inFlight: 1, jobs: IDLE_JOBS, signal }));
+    await measured(server, IDLE_JOBS, figuresFor(all, `${contender.name}@${IDLE_WORKERS}`), () =>
+      rawLoad({ port: server.port, func: FUNC, inFlight: 1, jobs: IDLE_JOBS, signal }),
+    );
 
     counter.done = 0;
     await measured(server, BACKGROUND_JOBS, figuresFor(all, `${contender.name}@background`), async () => {
@@ -124,7 +144,9 @@ export const idleWorkers: BenchCase = {
           setting,
           "jobs/s": Math.round(median(f.jps)),
           "jobs/s per round": f.jps.map((v) => Math.round(v)).join(" / "),
-          ...(key === "background" ? {} : { "p50 ms": round(f.latency.percentile(50), 3), "p99 ms": round(f.latency.percentile(99), 3) }),
+          ...(key === "background"
+            ? {}
+            : { "p50 ms": round(f.latency.percentile(50), 3), "p99 ms": round(f.latency.percentile(99), 3) }),
           "server CPU µs/job": round(median(f.serverCpu), 1),
           "load generator + workers CPU µs/job": round(median(f.loadCpu), 1),
         });
@@ -133,14 +155,40 @@ export const idleWorkers: BenchCase = {
     const fig = (name: string, key: string) => all.get(`${name}@${key}`);
     const p50 = (name: string, key: string) => fig(name, key)!.latency.percentile(50);
     if (fig("embedded", "2")) {
-      ratios.push(ratio(`embedded p50 with ${IDLE_WORKERS} idle workers / with 2`, p50("embedded", String(IDLE_WORKERS)) / p50("embedded", "2"), { text: "≤ 1.2", met: (v) => v <= 1.2 }));
+      ratios.push(
+        ratio(
+          `embedded p50 with ${IDLE_WORKERS} idle workers / with 2`,
+          p50("embedded", String(IDLE_WORKERS)) / p50("embedded", "2"),
+          { text: "≤ 1.2", met: (v) => v <= 1.2 },
+        ),
+      );
       for (const theirs of present.map((c) => c.name).filter((n) => n !== "embedded")) {
-        ratios.push(ratio(`${theirs} p50 with ${IDLE_WORKERS} idle workers / with 2`, p50(theirs, String(IDLE_WORKERS)) / p50(theirs, "2")));
-        ratios.push(ratio(`embedded/${theirs} p50 with ${IDLE_WORKERS} idle workers`, p50("embedded", String(IDLE_WORKERS)) / p50(theirs, String(IDLE_WORKERS))));
+        ratios.push(
+          ratio(
+            `${theirs} p50 with ${IDLE_WORKERS} idle workers / with 2`,
+            p50(theirs, String(IDLE_WORKERS)) / p50(theirs, "2"),
+          ),
+        );
+        ratios.push(
+          ratio(
+            `embedded/${theirs} p50 with ${IDLE_WORKERS} idle workers`,
+            p50("embedded", String(IDLE_WORKERS)) / p50(theirs, String(IDLE_WORKERS)),
+          ),
+        );
         const cpu = (n: string) => median(fig(n, String(IDLE_WORKERS))!.serverCpu);
-        ratios.push(ratio(`embedded/${theirs} server CPU per job with ${IDLE_WORKERS} idle workers`, cpu("embedded") / cpu(theirs)));
+        ratios.push(
+          ratio(
+            `embedded/${theirs} server CPU per job with ${IDLE_WORKERS} idle workers`,
+            cpu("embedded") / cpu(theirs),
+          ),
+        );
         const bg = (n: string) => median(fig(n, "background")!.jps);
-        ratios.push(ratio(`embedded/${theirs} jobs/s draining ${BACKGROUND_JOBS} background jobs with ${IDLE_WORKERS} workers`, bg("embedded") / bg(theirs)));
+        ratios.push(
+          ratio(
+            `embedded/${theirs} jobs/s draining ${BACKGROUND_JOBS} background jobs with ${IDLE_WORKERS} workers`,
+            bg("embedded") / bg(theirs),
+          ),
+        );
       }
     }
     return {

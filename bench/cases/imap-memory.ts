@@ -13,15 +13,26 @@ function peakRss(items: number): { peakMb: number; seconds: number } {
 
 export const imapMemory: BenchCase = {
   name: "imap-memory",
-  workload: "pool.imap(x => x * 2) over a generator of N numbers on a local cluster (1 node × 2 threads, chunksize 1000, default window), each run in a fresh client process; peak RSS of the client (its embedded job server included)",
+  workload:
+    "pool.imap(x => x * 2) over a generator of N numbers on a local cluster (1 node × 2 threads, chunksize 1000, default window), each run in a fresh client process; peak RSS of the client (its embedded job server included)",
   budgetSeconds: 120,
   async run() {
     const small = peakRss(500_000);
     const large = peakRss(5_000_000);
     return {
       rows: [
-        { contender: "glimpse-cluster imap", setting: "500,000 items", "client peak RSS MB": round(small.peakMb), seconds: round(small.seconds, 2) },
-        { contender: "glimpse-cluster imap", setting: "5,000,000 items", "client peak RSS MB": round(large.peakMb), seconds: round(large.seconds, 2) },
+        {
+          contender: "glimpse-cluster imap",
+          setting: "500,000 items",
+          "client peak RSS MB": round(small.peakMb),
+          seconds: round(small.seconds, 2),
+        },
+        {
+          contender: "glimpse-cluster imap",
+          setting: "5,000,000 items",
+          "client peak RSS MB": round(large.peakMb),
+          seconds: round(large.seconds, 2),
+        },
       ],
       ratios: [
         ratio("peak RSS 5M / 500k", large.peakMb / small.peakMb, { text: "≈ 1 (bounded)", met: (v) => v < 1.3 }),

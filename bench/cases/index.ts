@@ -11,4 +11,15 @@ import { idleWorkers } from "./idle-workers.js";
 import { serve } from "./serve.js";
 import { metricsScrape } from "./metrics-scrape.js";
 
-export const CASES: readonly BenchCase[] = [gearmanLibrary, jobServer, mapThroughput, cpuScaling, latency, imapMemory, payload, idleWorkers, serve, metricsScrape];
+export const CASES: readonly BenchCase[] = [
+  gearmanLibrary,
+  jobServer,
+  mapThroughput,
+  cpuScaling,
+  latency,
+  imapMemory,
+  payload,
+  idleWorkers,
+  serve,
+  metricsScrape,
+];

@@ -39,7 +39,11 @@ interface Figures {
 }
 
 /** One round on a fresh server: every setting in turn; returns the server's peak RSS in MB. */
-async function measureRound(contender: ServerContender, figures: Map<string, Figures>, { signal }: CaseContext): Promise<number> {
+async function measureRound(
+  contender: ServerContender,
+  figures: Map<string, Figures>,
+  { signal }: CaseContext,
+): Promise<number> {
   const server = await contender.start();
   try {
     const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
@@ -67,7 +71,10 @@ async function measureRound(contender: ServerContender, figures: Map<string, Fig
   }
 }
 
-async function queuedMemory(contender: ServerContender, { signal }: CaseContext): Promise<{ rssMb: number; seconds: number }> {
+async function queuedMemory(
+  contender: ServerContender,
+  { signal }: CaseContext,
+): Promise<{ rssMb: number; seconds: number }> {
   const server = await contender.start();
   try {
     const seconds = await rawBackground({ port: server.port, func: "queued_only", jobs: BACKGROUND_JOBS, signal });
@@ -115,7 +122,12 @@ export const jobServer: BenchCase = {
     for (const c of present.filter((c) => MEMORY_CONTENDERS.has(c.name))) {
       const { rssMb, seconds } = await queuedMemory(c, context);
       queued.set(c.name, rssMb);
-      rows.push({ contender: c.name, setting: `${BACKGROUND_JOBS} background jobs queued`, "jobs/s": Math.round(BACKGROUND_JOBS / seconds), "server RSS MB": round(rssMb) });
+      rows.push({
+        contender: c.name,
+        setting: `${BACKGROUND_JOBS} background jobs queued`,
+        "jobs/s": Math.round(BACKGROUND_JOBS / seconds),
+        "server RSS MB": round(rssMb),
+      });
     }
 
     const ours = "embedded";
@@ -126,13 +138,28 @@ export const jobServer: BenchCase = {
       for (const { inFlight } of SETTINGS) {
         // Goals at 100 in flight against both: gearmand as started by default, and `-t 1` (its fastest here).
         const goal = inFlight === 100 ? { text: "≥ 1.0", met: (v: number) => v >= 1 } : undefined;
-        ratios.push(ratio(`${ours}/${theirs} jobs/s at ${inFlight} in flight`, median(fig(ours, inFlight)!.jps) / median(fig(theirs, inFlight)!.jps), goal));
+        ratios.push(
+          ratio(
+            `${ours}/${theirs} jobs/s at ${inFlight} in flight`,
+            median(fig(ours, inFlight)!.jps) / median(fig(theirs, inFlight)!.jps),
+            goal,
+          ),
+        );
       }
       const p50 = (n: string) => fig(n, 1)!.latency.percentile(50);
-      ratios.push(ratio(`${ours}/${theirs} p50 at 1 in flight`, p50(ours) / p50(theirs), main ? { text: "≤ 1.0", met: (v) => v <= 1 } : undefined));
+      ratios.push(
+        ratio(
+          `${ours}/${theirs} p50 at 1 in flight`,
+          p50(ours) / p50(theirs),
+          main ? { text: "≤ 1.0", met: (v) => v <= 1 } : undefined,
+        ),
+      );
       const cpu = (n: string) => median(fig(n, 100)!.cpuPerJob);
       ratios.push(ratio(`${ours}/${theirs} server CPU per job at 100 in flight`, cpu(ours) / cpu(theirs)));
-      if (queued.has(ours) && queued.has(theirs)) ratios.push(ratio(`${ours}/${theirs} RSS with ${BACKGROUND_JOBS} queued jobs`, queued.get(ours)! / queued.get(theirs)!));
+      if (queued.has(ours) && queued.has(theirs))
+        ratios.push(
+          ratio(`${ours}/${theirs} RSS with ${BACKGROUND_JOBS} queued jobs`, queued.get(ours)! / queued.get(theirs)!),
+        );
     }
     return {
       rows,

@@ -35,7 +35,9 @@ async function openBarePath(): Promise<{ once: (i: number) => Promise<unknown>; 
   const server = new JobServer({ path: path.join(dir, "jobs.sock") });
   await server.listen();
   const address = `unix:${path.join(dir, "jobs.sock")}`;
-  const node = fork(new URL("../bare-gearman-node.js", import.meta.url), [address], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const node = fork(new URL("../bare-gearman-node.js", import.meta.url), [address], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const client = new GearmanClient({ servers: address, open: () => server.connectInProcess() });
   const close = async () => {
     if (node.connected) node.disconnect();
@@ -46,7 +48,9 @@ async function openBarePath(): Promise<{ once: (i: number) => Promise<unknown>; 
   try {
     await new Promise<void>((resolve, reject) => {
       node.once("message", () => resolve());
-      node.once("exit", (code) => reject(new Error(`latency: the bare worker node exited (${code}) before it was ready`)));
+      node.once("exit", (code) =>
+        reject(new Error(`latency: the bare worker node exited (${code}) before it was ready`)),
+      );
     });
   } catch (error) {
     await close();
@@ -66,9 +70,24 @@ export const latency: BenchCase = {
     const bare = await openBarePath();
     const map = (pool: typeof unsigned) => (i: number) => pool.map((x: number) => x + 1, [i]);
     const contenders: Contender[] = [
-      { name: "glimpse-cluster", setting: "one-item map, local cluster (Unix sockets, unsigned)", once: map(unsigned), ms: [] },
-      { name: "bare Gearman path", setting: "8-byte job, worker process + piscina thread, Unix socket", once: bare.once, ms: [] },
-      { name: "glimpse-cluster signed", setting: "one-item map, local cluster with secret: true (loopback TCP, signed)", once: map(signed), ms: [] },
+      {
+        name: "glimpse-cluster",
+        setting: "one-item map, local cluster (Unix sockets, unsigned)",
+        once: map(unsigned),
+        ms: [],
+      },
+      {
+        name: "bare Gearman path",
+        setting: "8-byte job, worker process + piscina thread, Unix socket",
+        once: bare.once,
+        ms: [],
+      },
+      {
+        name: "glimpse-cluster signed",
+        setting: "one-item map, local cluster with secret: true (loopback TCP, signed)",
+        once: map(signed),
+        ms: [],
+      },
     ];
     try {
       for (const c of contenders) for (let i = 0; i < WARMUP; i++) await c.once(i);
@@ -85,17 +104,29 @@ export const latency: BenchCase = {
       await Promise.allSettled([unsigned.close(), signed.close(), bare.close()]);
     }
     const [ours, floor, withSigning] = contenders.map((c) => percentile(c.ms, 50));
-    const rows: Row[] = contenders.map((c) => ({ contender: c.name, setting: c.setting, "p50 ms": round(percentile(c.ms, 50), 3), "p99 ms": round(percentile(c.ms, 99), 3) }));
+    const rows: Row[] = contenders.map((c) => ({
+      contender: c.name,
+      setting: c.setting,
+      "p50 ms": round(percentile(c.ms, 50), 3),
+      "p99 ms": round(percentile(c.ms, 99), 3),
+    }));
     const ratios = [
       ratio("p50 ms", ours, { text: "≤ 1 ms", met: (v) => v <= 1 }),
       ratio("glimpse p50 / bare path p50", ours / floor),
       ratio("signed p50 / unsigned p50", withSigning / ours),
     ];
     const version = daskVersion();
-    const dask = version ? daskRoundTrips(MAPS) : "python3-distributed is not installed (bench/setup-peers.sh installs it)";
+    const dask = version
+      ? daskRoundTrips(MAPS)
+      : "python3-distributed is not installed (bench/setup-peers.sh installs it)";
     if (typeof dask !== "string") {
       const daskP50 = percentile(dask, 50);
-      rows.push({ contender: `Dask ${version}`, setting: "client.submit(...).result()", "p50 ms": round(daskP50, 3), "p99 ms": round(percentile(dask, 99), 3) });
+      rows.push({
+        contender: `Dask ${version}`,
+        setting: "client.submit(...).result()",
+        "p50 ms": round(daskP50, 3),
+        "p99 ms": round(percentile(dask, 99), 3),
+      });
       ratios.push(ratio("glimpse p50 / Dask p50", ours / daskP50));
     } else rows.push(skippedRow("Dask", dask));
     return {

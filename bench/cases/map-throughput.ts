@@ -33,11 +33,19 @@ export const mapThroughput: BenchCase = {
     const multiprocessingFirst: number[] = [];
     let multiprocessingSkip: string | undefined;
     const pool = await localPool(2);
-    const piscina = new Piscina({ filename: new URL("../piscina-task.js", import.meta.url).href, minThreads: 2, maxThreads: 2 });
+    const piscina = new Piscina({
+      filename: new URL("../piscina-task.js", import.meta.url).href,
+      minThreads: 2,
+      maxThreads: 2,
+    });
     try {
       // Warm-up, as a long-lived pool is: one whole map each (threads started, the hot paths compiled); multiprocessing warms its pool the same way.
       await pool.map((x: number) => x + 1, items, { chunksize });
-      await Promise.all(Array.from({ length: Math.ceil(ITEMS / chunksize) }, (_, c) => piscina.run({ items: items.slice(c * chunksize, (c + 1) * chunksize) })));
+      await Promise.all(
+        Array.from({ length: Math.ceil(ITEMS / chunksize) }, (_, c) =>
+          piscina.run({ items: items.slice(c * chunksize, (c + 1) * chunksize) }),
+        ),
+      );
       for (let r = 0; r < ROUNDS; r++) {
         let t = performance.now();
         const out = await pool.map((x: number) => x + 1, items, { chunksize });
@@ -51,28 +59,61 @@ export const mapThroughput: BenchCase = {
         if (flat[ITEMS - 1] !== ITEMS) throw new Error("map-throughput: wrong result from piscina");
         const python = multiprocessingMap(ITEMS);
         if (typeof python === "string") multiprocessingSkip = python;
-        else multiprocessing.push(python.warm), multiprocessingFirst.push(python.first);
+        else {
+          multiprocessing.push(python.warm);
+          multiprocessingFirst.push(python.first);
+        }
       }
     } finally {
       await pool.close();
       await piscina.destroy();
     }
     const version = daskVersion();
-    const dask = version ? daskMap(ITEMS, chunksize, ROUNDS) : "python3-distributed is not installed (bench/setup-peers.sh installs it)";
+    const dask = version
+      ? daskMap(ITEMS, chunksize, ROUNDS)
+      : "python3-distributed is not installed (bench/setup-peers.sh installs it)";
     const rows: Row[] = [
-      { contender: "glimpse-cluster local cluster", setting: "1 node × 2 threads", "items/s": Math.round(median(ours)) },
+      {
+        contender: "glimpse-cluster local cluster",
+        setting: "1 node × 2 threads",
+        "items/s": Math.round(median(ours)),
+      },
       { contender: "piscina alone", setting: "2 threads", "items/s": Math.round(median(alone)) },
     ];
     const notes: string[] = [];
-    const ratios = [ratio("glimpse/piscina alone", median(ours) / median(alone), { text: "≥ 0.7", met: (v) => v >= 0.7 })];
+    const ratios = [
+      ratio("glimpse/piscina alone", median(ours) / median(alone), { text: "≥ 0.7", met: (v) => v >= 0.7 }),
+    ];
     if (multiprocessing.length > 0) {
-      rows.push({ contender: "Python multiprocessing", setting: "Pool(2).map, second map of the pool", "items/s": Math.round(median(multiprocessing)) });
-      rows.push({ contender: "Python multiprocessing", setting: "Pool(2).map, first map of a fresh pool", "items/s": Math.round(median(multiprocessingFirst)) });
-      ratios.push(ratio("glimpse/multiprocessing (warm pools)", median(ours) / median(multiprocessing), { text: "≥ 1.5", met: (v) => v >= 1.5 }));
-      ratios.push(ratio("glimpse/multiprocessing's first map (until 2026-12-03 the goal's figure)", median(ours) / median(multiprocessingFirst)));
+      rows.push({
+        contender: "Python multiprocessing",
+        setting: "Pool(2).map, second map of the pool",
+        "items/s": Math.round(median(multiprocessing)),
+      });
+      rows.push({
+        contender: "Python multiprocessing",
+        setting: "Pool(2).map, first map of a fresh pool",
+        "items/s": Math.round(median(multiprocessingFirst)),
+      });
+      ratios.push(
+        ratio("glimpse/multiprocessing (warm pools)", median(ours) / median(multiprocessing), {
+          text: "≥ 1.5",
+          met: (v) => v >= 1.5,
+        }),
+      );
+      ratios.push(
+        ratio(
+          "glimpse/multiprocessing's first map (until 2026-12-03 the goal's figure)",
+          median(ours) / median(multiprocessingFirst),
+        ),
+      );
     } else rows.push(skippedRow("Python multiprocessing", multiprocessingSkip ?? "not run"));
     if (typeof dask !== "string") {
-      rows.push({ contender: `Dask ${version}`, setting: `client.map over chunks of ${chunksize}, 2 worker processes × 1 thread`, "items/s": Math.round(median(dask)) });
+      rows.push({
+        contender: `Dask ${version}`,
+        setting: `client.map over chunks of ${chunksize}, 2 worker processes × 1 thread`,
+        "items/s": Math.round(median(dask)),
+      });
       ratios.push(ratio("glimpse/Dask", median(ours) / median(dask), { text: "≥ 20", met: (v) => v >= 20 }));
     } else rows.push(skippedRow("Dask", dask));
     return { rows, ratios, notes };

@@ -41,7 +41,12 @@ async function warmScrapes(url: string): Promise<void> {
 }
 
 /** `jobs` at IN_FLIGHT on `server`, its /metrics scraped every second into `scrapes` when given: jobs/s and server CPU µs per job. */
-async function loadStretch(server: RunningServer, jobs: number, signal: AbortSignal, scrapes?: Scrapes): Promise<{ jobsPerSecond: number; cpuPerJob: number }> {
+async function loadStretch(
+  server: RunningServer,
+  jobs: number,
+  signal: AbortSignal,
+  scrapes?: Scrapes,
+): Promise<{ jobsPerSecond: number; cpuPerJob: number }> {
   const stop = scrapes ? scrapeEverySecond(server.metricsUrl!, scrapes) : undefined;
   try {
     const cpuBefore = cpuSeconds(server.pid);
@@ -74,7 +79,10 @@ export const metricsScrape: BenchCase = {
       for (const contender of order) {
         const server = await contender.start();
         try {
-          const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
+          const workers = await Promise.all([
+            rawWorker(server.port, FUNC, signal),
+            rawWorker(server.port, FUNC, signal),
+          ]);
           try {
             await rawLoad({ port: server.port, func: FUNC, inFlight: IN_FLIGHT, jobs: WARMUP_JOBS, signal });
             if (server.metricsUrl) await warmScrapes(server.metricsUrl);
@@ -97,13 +105,20 @@ export const metricsScrape: BenchCase = {
         "jobs/s": Math.round(median(figures)),
         "jobs/s per round": figures.map((v) => Math.round(v)).join(" / "),
         "server CPU µs/job": round(median(cpu.get(contender.name)!), 1),
-        ...(contender === SCRAPED ? { scrapes: scrapes.count, "scrape p50 ms": round(median(scrapes.ms), 2), "exposition bytes": scrapes.bytes } : {}),
+        ...(contender === SCRAPED
+          ? { scrapes: scrapes.count, "scrape p50 ms": round(median(scrapes.ms), 2), "exposition bytes": scrapes.bytes }
+          : {}),
       });
     }
     // Scraped and unscraped load on one server, in alternating segments: what each scrape costs once the server's
     // code has seen a scrape. The fresh servers' figures carry the goal: they also include what the first scrapes
     // under load do to the server's compiled code (with /metrics on the server's own thread, about 6% CPU per job).
-    const segments = { scraped: [] as number[], unscraped: [] as number[], scrapedCpu: [] as number[], unscrapedCpu: [] as number[] };
+    const segments = {
+      scraped: [] as number[],
+      unscraped: [] as number[],
+      scrapedCpu: [] as number[],
+      unscrapedCpu: [] as number[],
+    };
     {
       const server = await SCRAPED.start();
       try {
@@ -113,7 +128,12 @@ export const metricsScrape: BenchCase = {
           await warmScrapes(server.metricsUrl!);
           for (let s = 0; s < SEGMENTS; s++) {
             const scraped = s % 4 === 0 || s % 4 === 3;
-            const stretch = await loadStretch(server, JOBS / 2, signal, scraped ? { count: 0, ms: [], bytes: 0 } : undefined);
+            const stretch = await loadStretch(
+              server,
+              JOBS / 2,
+              signal,
+              scraped ? { count: 0, ms: [], bytes: 0 } : undefined,
+            );
             (scraped ? segments.scrapedCpu : segments.unscrapedCpu).push(stretch.cpuPerJob);
             (scraped ? segments.scraped : segments.unscraped).push(stretch.jobsPerSecond);
           }
@@ -155,7 +175,11 @@ export const metricsScrape: BenchCase = {
     }
     const plainJps = median(jps.get(PLAIN.name)!);
     const serverCpuPerSecondMs = (median(cpu.get(PLAIN.name)!) / 1000) * plainJps;
-    rows.push({ contender: SCRAPED.name, setting: `${COST_SCRAPES} scrapes back to back, no load`, "server CPU ms/scrape": round(cpuPerScrapeMs, 3) });
+    rows.push({
+      contender: SCRAPED.name,
+      setting: `${COST_SCRAPES} scrapes back to back, no load`,
+      "server CPU ms/scrape": round(cpuPerScrapeMs, 3),
+    });
     // Each round ran both back to back: the median of the rounds' own ratios cancels the machine's drift between rounds.
     const paired = jps.get(SCRAPED.name)!.map((v, i) => v / jps.get(PLAIN.name)![i]);
     const cpuPaired = cpu.get(SCRAPED.name)!.map((v, i) => v / cpu.get(PLAIN.name)![i]);
@@ -165,12 +189,25 @@ export const metricsScrape: BenchCase = {
     return {
       rows,
       ratios: [
-        ratio("scraped/plain jobs/s on fresh servers (median of the rounds' ratios)", median(paired), { text: "≥ 0.98 (scraping costs < 2%)", met: (v) => v >= 0.98 }),
+        ratio("scraped/plain jobs/s on fresh servers (median of the rounds' ratios)", median(paired), {
+          text: "≥ 0.98 (scraping costs < 2%)",
+          met: (v) => v >= 0.98,
+        }),
         ratio("scraped/plain jobs/s (medians)", median(jps.get(SCRAPED.name)!) / median(jps.get(PLAIN.name)!)),
         ratio("scraped/plain server CPU per job (median of the rounds' ratios)", median(cpuPaired)),
-        ratio("scraped/unscraped jobs/s on one server (median of the neighbouring segments' ratios)", median(segmentPaired)),
-        ratio("scraped/unscraped server CPU per job on one server (median of the neighbouring segments' ratios)", median(segmentCpuPaired)),
-        ratio("one scrape a second, as a share of the server's CPU at full load (CPU per scrape ÷ CPU per second at the plain jobs/s)", (cpuPerScrapeMs * (1000 / SCRAPE_EVERY_MS)) / 1000 / (serverCpuPerSecondMs / 1000), { text: "< 0.02", met: (v) => v < 0.02 }),
+        ratio(
+          "scraped/unscraped jobs/s on one server (median of the neighbouring segments' ratios)",
+          median(segmentPaired),
+        ),
+        ratio(
+          "scraped/unscraped server CPU per job on one server (median of the neighbouring segments' ratios)",
+          median(segmentCpuPaired),
+        ),
+        ratio(
+          "one scrape a second, as a share of the server's CPU at full load (CPU per scrape ÷ CPU per second at the plain jobs/s)",
+          (cpuPerScrapeMs * (1000 / SCRAPE_EVERY_MS)) / 1000 / (serverCpuPerSecondMs / 1000),
+          { text: "< 0.02", met: (v) => v < 0.02 },
+        ),
       ],
       notes: [
         `${PLAIN.settings}.`,

@@ -24,15 +24,35 @@ export const payload: BenchCase = {
     const mb = (ITEMS * SIZE * 2) / 1e6; // there and back
     const unsigned = await localPool(2);
     const signed = await localPool(2, { signed: true });
-    const piscina = new Piscina({ filename: new URL("../payload-task.js", import.meta.url).href, minThreads: 2, maxThreads: 2 });
+    const piscina = new Piscina({
+      filename: new URL("../payload-task.js", import.meta.url).href,
+      minThreads: 2,
+      maxThreads: 2,
+    });
     const throughPool = (pool: typeof unsigned) => async () => {
       const out = await pool.map((a: Uint8Array) => ((a[0] = 255), a), items, { chunksize: 1 });
-      if (out.length !== ITEMS || out[5][0] !== 255 || out[5][1] !== 5) throw new Error("payload: wrong result from the pool");
+      if (out.length !== ITEMS || out[5][0] !== 255 || out[5][1] !== 5)
+        throw new Error("payload: wrong result from the pool");
     };
     const contenders = [
-      { name: "glimpse-cluster local cluster", setting: "1 node × 2 threads, Unix sockets, unsigned", run: throughPool(unsigned), mbs: [] as number[] },
-      { name: "glimpse-cluster signed", setting: "1 node × 2 threads, loopback TCP, signed", run: throughPool(signed), mbs: [] as number[] },
-      { name: "piscina alone", setting: "2 threads", run: () => Promise.all(items.map((item) => piscina.run([item]))), mbs: [] as number[] },
+      {
+        name: "glimpse-cluster local cluster",
+        setting: "1 node × 2 threads, Unix sockets, unsigned",
+        run: throughPool(unsigned),
+        mbs: [] as number[],
+      },
+      {
+        name: "glimpse-cluster signed",
+        setting: "1 node × 2 threads, loopback TCP, signed",
+        run: throughPool(signed),
+        mbs: [] as number[],
+      },
+      {
+        name: "piscina alone",
+        setting: "2 threads",
+        run: () => Promise.all(items.map((item) => piscina.run([item]))),
+        mbs: [] as number[],
+      },
     ];
     try {
       for (const c of contenders) await c.run();
@@ -48,7 +68,12 @@ export const payload: BenchCase = {
     }
     const [ours, withSigning, alone] = contenders.map((c) => median(c.mbs));
     return {
-      rows: contenders.map((c) => ({ contender: c.name, setting: c.setting, "MB/s (both ways)": round(median(c.mbs)), "MB/s per round": c.mbs.map((v) => round(v)).join(", ") })),
+      rows: contenders.map((c) => ({
+        contender: c.name,
+        setting: c.setting,
+        "MB/s (both ways)": round(median(c.mbs)),
+        "MB/s per round": c.mbs.map((v) => round(v)).join(", "),
+      })),
       ratios: [
         ratio("glimpse/piscina alone MB/s", ours / alone, { text: "≥ 0.35", met: (v) => v >= 0.35 }),
         ratio("signed/piscina alone MB/s", withSigning / alone),

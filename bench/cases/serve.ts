@@ -41,7 +41,12 @@ interface Figures {
 }
 
 /** Runs `count` calls of `once` with `inFlight` at a time; times each into `latency`; returns the ms it took. */
-async function drive(inFlight: number, count: number, once: () => Promise<unknown>, latency?: LatencyHistogram): Promise<number> {
+async function drive(
+  inFlight: number,
+  count: number,
+  once: () => Promise<unknown>,
+  latency?: LatencyHistogram,
+): Promise<number> {
   let next = 0;
   const begin = performance.now();
   await Promise.all(
@@ -57,7 +62,11 @@ async function drive(inFlight: number, count: number, once: () => Promise<unknow
 }
 
 /** Each contender warmed up, then measured in blocks rotating among them; the CPU each of `pids` spent in a contender's blocks is summed. */
-async function rotate(setting: (typeof SETTINGS)[number], contenders: readonly (() => Promise<unknown>)[], pids: readonly number[]): Promise<Figures[]> {
+async function rotate(
+  setting: (typeof SETTINGS)[number],
+  contenders: readonly (() => Promise<unknown>)[],
+  pids: readonly number[],
+): Promise<Figures[]> {
   const { inFlight, warmup, block, rounds } = setting;
   for (const once of contenders) await drive(inFlight, warmup, once);
   const figures = contenders.map(() => ({ ms: 0, latency: new LatencyHistogram(), cpu: pids.map(() => 0) }));
@@ -69,7 +78,11 @@ async function rotate(setting: (typeof SETTINGS)[number], contenders: readonly (
     }
   }
   const jobs = block * rounds;
-  return figures.map(({ ms, latency, cpu }) => ({ jobsPerSecond: jobs / (ms / 1000), latency, cpuPerJob: cpu.map((seconds) => (seconds / jobs) * 1e6) }));
+  return figures.map(({ ms, latency, cpu }) => ({
+    jobsPerSecond: jobs / (ms / 1000),
+    latency,
+    cpuPerJob: cpu.map((seconds) => (seconds / jobs) * 1e6),
+  }));
 }
 
 function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -87,7 +100,9 @@ function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProces
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}) before it was ready:\n${output}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`${args.join(" ")} exited (${code}) before it was ready:\n${output}`)),
+    );
   });
 }
 
@@ -101,10 +116,16 @@ const stop = (child: ChildProcess | undefined) =>
 
 function directPost(url: URL, agent: http.Agent, body: Buffer, contentType: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", agent, headers: { "content-type": contentType, "content-length": body.length } }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`endpoint answered ${res.statusCode}`))));
-    });
+    const req = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": contentType, "content-length": body.length } },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`endpoint answered ${res.statusCode}`)),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -142,11 +163,28 @@ export const serve: BenchCase = {
           gearman_servers_list: [`${host}:${port}`],
           pools_list: {
             Http: { job_processing_uri: url.href, worker_count: WORKER_COUNT, jobs_list: ["bench_http"] },
-            Module: { job_processing_module: `${path.resolve(here, "../serve-task.js")}#ok`, worker_count: WORKER_COUNT, jobs_list: ["bench_module"] },
+            Module: {
+              job_processing_module: `${path.resolve(here, "../serve-task.js")}#ok`,
+              worker_count: WORKER_COUNT,
+              jobs_list: ["bench_module"],
+            },
           },
         }),
       );
-      serveProcess = (await startChild([...(process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), CLI, "serve", "--jobsconfig", file, "--max_running_time", "60"], /^glimpse-cluster serve: 2 pool/m)).child;
+      serveProcess = (
+        await startChild(
+          [
+            ...(process.env.BENCH_SERVE_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+            CLI,
+            "serve",
+            "--jobsconfig",
+            file,
+            "--max_running_time",
+            "60",
+          ],
+          /^glimpse-cluster serve: 2 pool/m,
+        )
+      ).child;
       client = new GearmanClient({ servers: `${host}:${port}`, open: () => server.connectInProcess() });
       const lean = new EndpointClient(url.href, 16);
       const pids = [process.pid, serveProcess.pid!, endpoint.pid!];
@@ -168,7 +206,11 @@ export const serve: BenchCase = {
           ],
           pids,
         );
-        figures.set(`direct ${inFlight}`, direct).set(`ceiling ${inFlight}`, ceiling).set(`serve ${inFlight}`, through).set(`module ${inFlight}`, module);
+        figures
+          .set(`direct ${inFlight}`, direct)
+          .set(`ceiling ${inFlight}`, ceiling)
+          .set(`serve ${inFlight}`, through)
+          .set(`module ${inFlight}`, module);
         rows.push(
           row("endpoint called directly (Node http client)", inFlight, direct),
           row("endpoint called directly (serve's HTTP client)", inFlight, ceiling),
@@ -182,11 +224,23 @@ export const serve: BenchCase = {
       return {
         rows,
         ratios: [
-          ratio("serve / endpoint jobs/s at 16 in flight (worker_count 8)", at16, { text: "≥ 0.8", met: (v) => v >= 0.8 }),
+          ratio("serve / endpoint jobs/s at 16 in flight (worker_count 8)", at16, {
+            text: "≥ 0.8",
+            met: (v) => v >= 0.8,
+          }),
           ratio("p50 added by serve at 1 in flight, ms", added, { text: "≤ 0.4", met: (v) => v <= 0.4 }),
-          ratio("module executor / endpoint called directly, jobs/s at 16 in flight", figures.get("module 16")!.jobsPerSecond / figures.get("direct 16")!.jobsPerSecond),
-          ratio("serve / endpoint called with serve's own HTTP client (the endpoint's ceiling here), jobs/s at 16 in flight", figures.get("serve 16")!.jobsPerSecond / figures.get("ceiling 16")!.jobsPerSecond),
-          ratio("Node http client / serve's HTTP client, jobs/s at 16 in flight, both calling the endpoint directly", figures.get("direct 16")!.jobsPerSecond / figures.get("ceiling 16")!.jobsPerSecond),
+          ratio(
+            "module executor / endpoint called directly, jobs/s at 16 in flight",
+            figures.get("module 16")!.jobsPerSecond / figures.get("direct 16")!.jobsPerSecond,
+          ),
+          ratio(
+            "serve / endpoint called with serve's own HTTP client (the endpoint's ceiling here), jobs/s at 16 in flight",
+            figures.get("serve 16")!.jobsPerSecond / figures.get("ceiling 16")!.jobsPerSecond,
+          ),
+          ratio(
+            "Node http client / serve's HTTP client, jobs/s at 16 in flight, both calling the endpoint directly",
+            figures.get("direct 16")!.jobsPerSecond / figures.get("ceiling 16")!.jobsPerSecond,
+          ),
         ],
         notes: [
           `${os.availableParallelism()} cores shared by the endpoint, serve, the job server and the clients; the direct client and the job server's client run in the same bench process one after the other`,

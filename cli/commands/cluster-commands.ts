@@ -16,7 +16,11 @@ function openControl(config: ClusterConfig): Promise<ClusterControl> {
 }
 
 /** Runs a cluster command, then says what it could not reach (and fails when it reached nothing it needs). */
-export async function withControl<T>(command: Command, run: (control: ClusterControl) => Promise<T>, report = true): Promise<T> {
+export async function withControl<T>(
+  command: Command,
+  run: (control: ClusterControl) => Promise<T>,
+  report = true,
+): Promise<T> {
   const control = await openControl(clusterConfig(command));
   try {
     let result: T;
@@ -24,7 +28,8 @@ export async function withControl<T>(command: Command, run: (control: ClusterCon
       result = await run(control);
     } catch (error) {
       // A command that failed (drain or online finding no node) still names what it could not reach: often why it failed.
-      if (report) for (const line of unreachedLines(await control.reach())) process.stderr.write(`glimpse-cluster: ${line}\n`);
+      if (report)
+        for (const line of unreachedLines(await control.reach())) process.stderr.write(`glimpse-cluster: ${line}\n`);
       throw error;
     }
     if (report) reportReach(await control.reach());
@@ -37,7 +42,12 @@ export async function withControl<T>(command: Command, run: (control: ClusterCon
 export function registerClusterCommands(program: Command): void {
   for (const [name, alias, verb, description] of [
     ["kill-workers", "KillWorkers", "quit", "tell every worker node to quit (its supervisor exits too)"],
-    ["restart-workers", "RestartWorkers", "restart", "tell every worker node to restart (its supervisor starts it again)"],
+    [
+      "restart-workers",
+      "RestartWorkers",
+      "restart",
+      "tell every worker node to restart (its supervisor starts it again)",
+    ],
   ] as const) {
     program
       .command(name)
@@ -54,7 +64,10 @@ export function registerClusterCommands(program: Command): void {
   }
 
   for (const [verb, description] of [
-    ["drain", "take worker nodes out of service: they unregister their functions, finish their running chunks, hand back the ones they hold unstarted and stay up"],
+    [
+      "drain",
+      "take worker nodes out of service: they unregister their functions, finish their running chunks, hand back the ones they hold unstarted and stay up",
+    ],
     ["online", "put drained worker nodes back in service: they register their functions again"],
   ] as const) {
     program
@@ -64,7 +77,10 @@ export function registerClusterCommands(program: Command): void {
       .option("--all", "every live worker node")
       .option("--wait <seconds>", "how long to wait for the nodes' acknowledgements", positiveSeconds("--wait"), 10)
       .action((selector: string | undefined, options: { all?: boolean; wait: number }, command: Command) => {
-        if ((selector === undefined) === !options.all) throw new UsageError(`${verb}: give either a selector (pid, host:pid, host name, node id, label:NAME) or --all`);
+        if ((selector === undefined) === !options.all)
+          throw new UsageError(
+            `${verb}: give either a selector (pid, host:pid, host name, node id, label:NAME) or --all`,
+          );
         let chosen: NodeSelector;
         try {
           chosen = options.all ? { all: true } : checkSelector(`${verb} selector`, selector);
@@ -74,7 +90,9 @@ export function registerClusterCommands(program: Command): void {
         return withControl(command, async (control) => {
           try {
             const nodes = await control.setNodeState(verb, chosen, options.wait * 1000);
-            process.stdout.write(`${nodes.length} worker node${nodes.length === 1 ? "" : "s"} ${verb === "drain" ? "drained" : "online"}: ${nodes.sort().join(", ")}\n`);
+            process.stdout.write(
+              `${nodes.length} worker node${nodes.length === 1 ? "" : "s"} ${verb === "drain" ? "drained" : "online"}: ${nodes.sort().join(", ")}\n`,
+            );
           } catch (error) {
             // A selector matching nothing, or a node that did not answer: the message says which, no stack needed.
             throw error instanceof PoolError ? nodesNotReached(error) : error;
@@ -87,7 +105,12 @@ export function registerClusterCommands(program: Command): void {
     .command("ping-workers")
     .alias("PingWorkers")
     .description("list the live worker nodes with their statistics")
-    .argument("[wait_seconds]", "how long to wait for replies (less once every node registered at the job servers answered)", positiveSeconds("wait_seconds"), 2)
+    .argument(
+      "[wait_seconds]",
+      "how long to wait for replies (less once every node registered at the job servers answered)",
+      positiveSeconds("wait_seconds"),
+      2,
+    )
     .action((waitSeconds: number, _options: unknown, command: Command) =>
       withControl(command, async (control) => {
         const nodes = await control.ping(waitSeconds * 1000);
@@ -100,29 +123,35 @@ export function registerClusterCommands(program: Command): void {
     .description("follow the log channel: every worker node's log records, as they come (Ctrl-C to stop)")
     .option("--json", "print each record as a JSON line")
     .action((options: { json?: boolean }, command: Command) =>
-      withControl(command, async (control) => {
-        const stop = new AbortController();
-        for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
-        // Following the logs never ends by itself: say early what cannot be reached, and give up if it is everything.
-        let unreachable: unknown;
-        const probe = setTimeout(() => {
-          void control.reach().then((reach) => {
-            try {
-              reportReach(reach);
-            } catch (error) {
-              unreachable = error;
-              stop.abort();
-            }
-          });
-        }, LOGS_PROBE_MS);
-        stop.signal.addEventListener("abort", () => clearTimeout(probe));
-        for await (const record of control.logRecords(stop.signal)) {
-          process.stdout.write(
-            options.json ? `${JSON.stringify(record)}\n` : `${new Date(record.time).toISOString()} ${record.host}:${record.pid} ${record.level.toUpperCase()} ${record.message}\n`,
-          );
-        }
-        if (unreachable) throw unreachable;
-      }, false),
+      withControl(
+        command,
+        async (control) => {
+          const stop = new AbortController();
+          for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+          // Following the logs never ends by itself: say early what cannot be reached, and give up if it is everything.
+          let unreachable: unknown;
+          const probe = setTimeout(() => {
+            void control.reach().then((reach) => {
+              try {
+                reportReach(reach);
+              } catch (error) {
+                unreachable = error;
+                stop.abort();
+              }
+            });
+          }, LOGS_PROBE_MS);
+          stop.signal.addEventListener("abort", () => clearTimeout(probe));
+          for await (const record of control.logRecords(stop.signal)) {
+            process.stdout.write(
+              options.json
+                ? `${JSON.stringify(record)}\n`
+                : `${new Date(record.time).toISOString()} ${record.host}:${record.pid} ${record.level.toUpperCase()} ${record.message}\n`,
+            );
+          }
+          if (unreachable) throw unreachable;
+        },
+        false,
+      ),
     );
 }
 

@@ -17,7 +17,9 @@ const REACH_PROBE_MS = 2000;
 export function registerDashboard(program: Command): void {
   program
     .command("dashboard")
-    .description("serve a live web page of the cluster: job servers' queues, worker nodes, maps in flight, throughput, the log channel")
+    .description(
+      "serve a live web page of the cluster: job servers' queues, worker nodes, maps in flight, throughput, the log channel",
+    )
     .option("--port <port>", "TCP port of the page (0 picks a free one)", wholeNumber("--port", 0), 8787)
     .option("--host <host>", "address to listen on (default 127.0.0.1: this machine only)", "127.0.0.1")
     .option("--allow-control", "offer restart and quit on each node row (with a confirmation); read-only without it")
@@ -25,7 +27,9 @@ export function registerDashboard(program: Command): void {
       const config = clusterConfig(command);
       const channels = controlOptions(config.client);
       if (channels.commandBind || channels.logBind) {
-        process.stderr.write("glimpse-cluster dashboard: direct mode (no broker): the dashboard binds the channels itself, so it shows the nodes but no other process's maps, and a pool cannot bind them while it runs; use a broker (launch-broker) to watch pools too\n");
+        process.stderr.write(
+          "glimpse-cluster dashboard: direct mode (no broker): the dashboard binds the channels itself, so it shows the nodes but no other process's maps, and a pool cannot bind them while it runs; use a broker (launch-broker) to watch pools too\n",
+        );
       }
       const control = await ClusterControl.open({ ...channels, watchProgress: true });
       let dashboard: Dashboard;

@@ -44,15 +44,22 @@ async function runDemo(pool: ClusterPool, samples: number, signal: AbortSignal):
   say(`hex over [1, 2, 3]: ${JSON.stringify(await pool.map(hex, [1, 2, 3], { signal }))}`);
 
   const nodes = await pool.ping(2000);
-  say(`worker nodes: ${nodes.map((n) => `${n.host}:${n.pid} (${n.threads} thread${n.threads === 1 ? "" : "s"})`).join(", ")}`);
+  say(
+    `worker nodes: ${nodes.map((n) => `${n.host}:${n.pid} (${n.threads} thread${n.threads === 1 ? "" : "s"})`).join(", ")}`,
+  );
 
   const seeds = Array.from({ length: Math.ceil(samples / 10_000) }, (_, i) => i + 1);
   const bar = new ProgressBar("pi");
   const started = performance.now();
-  const counts = await pool.map(insideCircle, seeds, { signal, onProgress: ({ done, total }) => bar.update(done, total) });
+  const counts = await pool.map(insideCircle, seeds, {
+    signal,
+    onProgress: ({ done, total }) => bar.update(done, total),
+  });
   const seconds = (performance.now() - started) / 1000;
   const inside = counts.reduce((a, b) => a + b, 0);
-  say(`pi ≈ ${((4 * inside) / (seeds.length * 10_000)).toFixed(5)} from ${seeds.length * 10_000} samples in ${seeds.length} items: ${seconds.toFixed(2)} s, ${Math.round(seeds.length / seconds)} items/s`);
+  say(
+    `pi ≈ ${((4 * inside) / (seeds.length * 10_000)).toFixed(5)} from ${seeds.length * 10_000} samples in ${seeds.length} items: ${seconds.toFixed(2)} s, ${Math.round(seeds.length / seconds)} items/s`,
+  );
 
   const trivial = Array.from({ length: 100_000 }, (_, i) => i);
   const t0 = performance.now();
@@ -65,7 +72,9 @@ async function runDemo(pool: ClusterPool, samples: number, signal: AbortSignal):
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("start a local cluster (an embedded job server and worker nodes) on this machine, run a few maps, and shut it all down")
+    .description(
+      "start a local cluster (an embedded job server and worker nodes) on this machine, run a few maps, and shut it all down",
+    )
     .option("--workers <n>", "worker nodes", wholeNumber("--workers", 1), 2)
     .option("--samples <n>", "Monte Carlo samples for pi", wholeNumber("--samples", 10_000), 1_000_000)
     .action(async (options: { workers: number; samples: number }) => {
@@ -82,7 +91,9 @@ export function registerDemo(program: Command): void {
         process.stdout.write(`embedded job server on ${cluster.jobServer}\n`);
         pool = await poolOnLocalCluster(cluster);
         const threads = cluster.threadsPerWorker;
-        process.stdout.write(`${cluster.workerCount} worker node${cluster.workerCount === 1 ? "" : "s"} with ${threads} thread${threads === 1 ? "" : "s"} each\n`);
+        process.stdout.write(
+          `${cluster.workerCount} worker node${cluster.workerCount === 1 ? "" : "s"} with ${threads} thread${threads === 1 ? "" : "s"} each\n`,
+        );
         await runDemo(pool, options.samples, stop.signal);
       } finally {
         await pool?.close().catch(() => {});

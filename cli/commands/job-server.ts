@@ -35,21 +35,43 @@ export function registerJobServer(program: Command): void {
   program
     .command("job-server")
     .description("run the embedded Gearman job server (binary and admin protocols on one port, like gearmand)")
-    .option("--host <host>", "address to listen on (loopback by default: nothing outside this machine can reach it)", "127.0.0.1")
+    .option(
+      "--host <host>",
+      "address to listen on (loopback by default: nothing outside this machine can reach it)",
+      "127.0.0.1",
+    )
     .option("--port <port>", "TCP port; 0 picks a free one", wholeNumber("--port", 0), 4730)
-    .option("--job-retries <n>", "times a job whose worker was lost is handed out again before clients get WORK_FAIL; 0 = no limit (as gearmand -j)", wholeNumber("--job-retries", 0), 0)
+    .option(
+      "--job-retries <n>",
+      "times a job whose worker was lost is handed out again before clients get WORK_FAIL; 0 = no limit (as gearmand -j)",
+      wholeNumber("--job-retries", 0),
+      0,
+    )
     .option("--queue-file <path>", "journal that keeps accepted background jobs across a restart or a crash")
     .option("--queue-fsync", "fdatasync the journal before answering (survives power loss; one disk flush per batch)")
     .option("--max-packet <bytes>", "largest packet accepted (default 64 MiB)", wholeNumber("--max-packet", 64))
     .option("--max-connections <n>", "most connections at once (default 10000)", wholeNumber("--max-connections", 1))
-    .option("--max-queue <n>", "default limit of jobs per function, as admin maxqueue (0: none)", wholeNumber("--max-queue", 0))
+    .option(
+      "--max-queue <n>",
+      "default limit of jobs per function, as admin maxqueue (0: none)",
+      wholeNumber("--max-queue", 0),
+    )
     .option("--handle-prefix <text>", "host part of job handles, H:<text>:<n> (default: the hostname)")
     .option("--tls-cert <file>", "require TLS: the server's certificate (PEM); needs --tls-key")
     .option("--tls-key <file>", "the key of --tls-cert (PEM)")
     .option("--tls-ca <file>", "with TLS, also require client certificates signed by this CA (PEM)")
-    .option("--metrics-port <port>", "serve Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default", wholeNumber("--metrics-port", 0))
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default",
+      wholeNumber("--metrics-port", 0),
+    )
     .option("--metrics-host <host>", "address of the metrics port (default 127.0.0.1)")
-    .option("--grace <seconds>", "on SIGTERM/SIGINT, how long running jobs may take to finish", positiveSeconds("--grace"), 30)
+    .option(
+      "--grace <seconds>",
+      "on SIGTERM/SIGINT, how long running jobs may take to finish",
+      positiveSeconds("--grace"),
+      30,
+    )
     .action(async (options: JobServerCliOptions, command: Command) => {
       const verbose = Boolean(command.optsWithGlobals().verbose);
       let server: JobServer;
@@ -76,22 +98,31 @@ export function registerJobServer(program: Command): void {
       try {
         address = await server.listen();
       } catch (error) {
-        process.stderr.write(`glimpse-cluster job-server: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`);
+        process.stderr.write(
+          `glimpse-cluster job-server: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`,
+        );
         process.exitCode = 1;
         return;
       }
       let metrics: MetricsEndpoint | undefined;
       if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
         try {
-          metrics = await serveJobServerMetrics(server, { port: options.metricsPort ?? 9464, host: options.metricsHost });
+          metrics = await serveJobServerMetrics(server, {
+            port: options.metricsPort ?? 9464,
+            host: options.metricsHost,
+          });
         } catch (error) {
-          process.stderr.write(`glimpse-cluster job-server: cannot serve metrics on ${options.metricsHost ?? "127.0.0.1"}:${options.metricsPort ?? 9464}: ${(error as Error).message}\n`);
+          process.stderr.write(
+            `glimpse-cluster job-server: cannot serve metrics on ${options.metricsHost ?? "127.0.0.1"}:${options.metricsPort ?? 9464}: ${(error as Error).message}\n`,
+          );
           await server.close();
           process.exitCode = 1;
           return;
         }
       }
-      process.stdout.write(`glimpse-cluster job-server listening on ${address.host}:${address.port}${tls ? " (TLS)" : ""}\n`);
+      process.stdout.write(
+        `glimpse-cluster job-server listening on ${address.host}:${address.port}${tls ? " (TLS)" : ""}\n`,
+      );
       if (metrics) process.stdout.write(`glimpse-cluster job-server metrics on ${metrics.url}\n`);
       await new Promise<void>((resolve) => {
         let signalled = false;
@@ -110,7 +141,8 @@ export function registerJobServer(program: Command): void {
 
 function readTls(options: JobServerCliOptions): { cert: string; key: string; ca?: string } | undefined {
   if (!options.tlsCert && !options.tlsKey && !options.tlsCa) return undefined;
-  if (!options.tlsCert || !options.tlsKey) throw new UsageError("--tls-cert and --tls-key go together (and --tls-ca needs both)");
+  if (!options.tlsCert || !options.tlsKey)
+    throw new UsageError("--tls-cert and --tls-key go together (and --tls-ca needs both)");
   const read = (flag: string, file: string) => {
     try {
       return readFileSync(file, "utf8");
@@ -118,5 +150,9 @@ function readTls(options: JobServerCliOptions): { cert: string; key: string; ca?
       throw new UsageError(`${flag} ${file}: ${(error as Error).message}`);
     }
   };
-  return { cert: read("--tls-cert", options.tlsCert), key: read("--tls-key", options.tlsKey), ca: options.tlsCa && read("--tls-ca", options.tlsCa) };
+  return {
+    cert: read("--tls-cert", options.tlsCert),
+    key: read("--tls-key", options.tlsKey),
+    ca: options.tlsCa && read("--tls-ca", options.tlsCa),
+  };
 }

@@ -11,11 +11,15 @@ import { newCurveKeys } from "../../lib/security/curve.js";
 export function registerKeygen(program: Command): void {
   program
     .command("keygen")
-    .description("print a new cluster secret and CURVE key pair, as lines for the [client] section of every member's config")
+    .description(
+      "print a new cluster secret and CURVE key pair, as lines for the [client] section of every member's config",
+    )
     .option("--secret-only", "print only the secret (job and command signing)")
     .option("--curve-only", "print only the CURVE key pair (channel encryption)")
     .action((options: { secretOnly?: boolean; curveOnly?: boolean }) => {
-      const lines = ["; glimpse-cluster keys: put these in the [client] section of every member's config, and keep them private"];
+      const lines = [
+        "; glimpse-cluster keys: put these in the [client] section of every member's config, and keep them private",
+      ];
       if (!options.curveOnly) lines.push(`secret = ${randomBytes(32).toString("base64url")}`);
       if (!options.secretOnly) {
         const keys = newCurveKeys();

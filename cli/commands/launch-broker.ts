@@ -12,12 +12,20 @@ export function registerLaunchBroker(program: Command): void {
   program
     .command("launch-broker")
     .alias("LaunchBroker")
-    .description("run the broker: forward the command channel (clients -> workers) and the log channel (workers -> clients), bound on the [server] URLs")
+    .description(
+      "run the broker: forward the command channel (clients -> workers) and the log channel (workers -> clients), bound on the [server] URLs",
+    )
     .action(async (_options: unknown, command: Command) => {
       const { server, client } = clusterConfig(command);
       const curve = curveOf(client);
       const broker = new Broker(server, {
-        curve: curve && { ...curve, onRefused: (address) => process.stderr.write(`glimpse-cluster broker: refused a connection from ${address}: it does not hold the cluster's CURVE key\n`) },
+        curve: curve && {
+          ...curve,
+          onRefused: (address) =>
+            process.stderr.write(
+              `glimpse-cluster broker: refused a connection from ${address}: it does not hold the cluster's CURVE key\n`,
+            ),
+        },
       });
       const urls = await broker.start();
       process.stdout.write(

@@ -32,40 +32,79 @@ export function registerLaunchWorker(program: Command): void {
   program
     .command("launch-worker")
     .alias("LaunchWorker")
-    .description("run a worker node: take glimpse_map chunks from the job servers and run them on a local thread pool, restarting the node after `restart` or a crash")
-    .argument("[num_processes]", "threads in the node's pool (chunks run at once); default: the machine's cores", wholeNumber("num_processes", 1))
-    .option("--grace <seconds>", "on SIGTERM, how long running chunks may take to finish", positiveSeconds("--grace"), 30)
+    .description(
+      "run a worker node: take glimpse_map chunks from the job servers and run them on a local thread pool, restarting the node after `restart` or a crash",
+    )
+    .argument(
+      "[num_processes]",
+      "threads in the node's pool (chunks run at once); default: the machine's cores",
+      wholeNumber("num_processes", 1),
+    )
+    .option(
+      "--grace <seconds>",
+      "on SIGTERM, how long running chunks may take to finish",
+      positiveSeconds("--grace"),
+      30,
+    )
     .option("--memory-limit <mb>", "heap limit of each worker thread, in MB", wholeNumber("--memory-limit", 16))
-    .option("--prefetch <n>", "chunks each thread holds waiting behind the one it runs (0 for long chunks over many nodes); default: [server] prefetch, 1", wholeNumber("--prefetch", 0))
-    .option("--metrics-port <port>", "serve the node's Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default", wholeNumber("--metrics-port", 0))
+    .option(
+      "--prefetch <n>",
+      "chunks each thread holds waiting behind the one it runs (0 for long chunks over many nodes); default: [server] prefetch, 1",
+      wholeNumber("--prefetch", 0),
+    )
+    .option(
+      "--metrics-port <port>",
+      "serve the node's Prometheus metrics on GET /metrics at this port (0 picks a free one); off by default",
+      wholeNumber("--metrics-port", 0),
+    )
     .option("--metrics-host <host>", "address of the metrics port (default 127.0.0.1)")
-    .option("--label <names>", "a label of this node (repeatable, or gpu,bigmem): it also serves maps given that label; default: [server] labels", (value: string, previous: string[] = []) => [...previous, value])
+    .option(
+      "--label <names>",
+      "a label of this node (repeatable, or gpu,bigmem): it also serves maps given that label; default: [server] labels",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option("--exclusive", "serve only maps with one of this node's labels; default: [server] exclusive")
-    .option("--max-chunks <n>", "drain the node after it took this many chunks (single-use nodes)", wholeNumber("--max-chunks", 1))
-    .option("--exit-when-done", "exit 0 once the node is drained (by --max-chunks or a drain command) instead of staying up")
+    .option(
+      "--max-chunks <n>",
+      "drain the node after it took this many chunks (single-use nodes)",
+      wholeNumber("--max-chunks", 1),
+    )
+    .option(
+      "--exit-when-done",
+      "exit 0 once the node is drained (by --max-chunks or a drain command) instead of staying up",
+    )
     .action(async (threads: number | undefined, options: LaunchOptions, command: Command) => {
       const config = clusterConfig(command);
-      const supervisor = new NodeSupervisor({
-        jobServers: config.client.jobServers,
-        commandUrl: config.client.commandBackendUrl,
-        logUrl: config.client.logFrontendUrl,
-        threads: threads ?? os.availableParallelism(),
-        prefetch: options.prefetch ?? config.server.prefetch,
-        graceMs: options.grace * 1000,
-        resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
-        secret: config.client.secret,
-        signatureMaxAgeMs: config.client.signatureMaxAgeMs,
-        allowSource: config.server.allowSource,
-        allowedModules: config.server.allowedModules,
-        curve: curveOf(config.client),
-        tls: config.client.jobServerTls,
-        labels: options.label ? splitLabels(options.label) : config.server.labels,
-        exclusive: options.exclusive ?? config.server.exclusive,
-        maxChunks: options.maxChunks,
-        exitWhenDone: options.exitWhenDone ?? false,
-      }, { metrics: options.metricsPort !== undefined });
+      const supervisor = new NodeSupervisor(
+        {
+          jobServers: config.client.jobServers,
+          commandUrl: config.client.commandBackendUrl,
+          logUrl: config.client.logFrontendUrl,
+          threads: threads ?? os.availableParallelism(),
+          prefetch: options.prefetch ?? config.server.prefetch,
+          graceMs: options.grace * 1000,
+          resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
+          secret: config.client.secret,
+          signatureMaxAgeMs: config.client.signatureMaxAgeMs,
+          allowSource: config.server.allowSource,
+          allowedModules: config.server.allowedModules,
+          curve: curveOf(config.client),
+          tls: config.client.jobServerTls,
+          labels: options.label ? splitLabels(options.label) : config.server.labels,
+          exclusive: options.exclusive ?? config.server.exclusive,
+          maxChunks: options.maxChunks,
+          exitWhenDone: options.exitWhenDone ?? false,
+        },
+        { metrics: options.metricsPort !== undefined },
+      );
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
-      const metrics = options.metricsPort === undefined ? undefined : await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host: options.metricsHost });
+      const metrics =
+        options.metricsPort === undefined
+          ? undefined
+          : await serveMetrics(new SupervisorMetrics(supervisor), {
+              port: options.metricsPort,
+              host: options.metricsHost,
+            });
       if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
       try {
         await supervisor.start();

@@ -30,13 +30,16 @@ interface ServeCliOptions {
   logconfig?: string;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 function statusAddress(text: string): { host: string; port: number } {
   const port = Number(text);
   if (/^\d+$/.test(text) && port <= 65535) return { host: "127.0.0.1", port };
   const address = readAddress(text);
-  if (typeof address === "string" || !text.includes(":")) throw new UsageError(`--status_port: expected PORT or HOST:PORT, got "${text}"`);
+  if (typeof address === "string" || !text.includes(":"))
+    throw new UsageError(`--status_port: expected PORT or HOST:PORT, got "${text}"`);
   return { host: address.host, port: address.port };
 }
 
@@ -52,16 +55,44 @@ function hostPort(name: string) {
 export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("run pools of Gearman workers whose jobs go to an HTTP endpoint or a module, from Driveshaft's jobsconfig (a drop-in for Driveshaft)")
+    .description(
+      "run pools of Gearman workers whose jobs go to an HTTP endpoint or a module, from Driveshaft's jobsconfig (a drop-in for Driveshaft)",
+    )
     .requiredOption("--jobsconfig <file>", "Driveshaft's jobsconfig (JSON); watched, and read again on SIGHUP")
-    .option("--max_running_time, --max-running-time <seconds>", "how long a job may run before it is failed (a pool's max_running_time overrides it)", positiveSeconds("--max_running_time"), 300)
-    .option("--loop_timeout, --loop-timeout <seconds>", "accepted for Driveshaft's command lines (0.7 requires it); here: how long one connection attempt to a job server may take", positiveSeconds("--loop_timeout"))
-    .option("--status_port, --status-port <[host:]port>", "Driveshaft's text status port (threads, pools, version; GET /metrics too); on 127.0.0.1 unless a host is given", statusAddress)
-    .option("--exporter_addr, --exporter-addr <host:port>", "serve Prometheus metrics (GET /metrics) on this address, as Driveshaft 0.7's exporter", hostPort("--exporter_addr"))
+    .option(
+      "--max_running_time, --max-running-time <seconds>",
+      "how long a job may run before it is failed (a pool's max_running_time overrides it)",
+      positiveSeconds("--max_running_time"),
+      300,
+    )
+    .option(
+      "--loop_timeout, --loop-timeout <seconds>",
+      "accepted for Driveshaft's command lines (0.7 requires it); here: how long one connection attempt to a job server may take",
+      positiveSeconds("--loop_timeout"),
+    )
+    .option(
+      "--status_port, --status-port <[host:]port>",
+      "Driveshaft's text status port (threads, pools, version; GET /metrics too); on 127.0.0.1 unless a host is given",
+      statusAddress,
+    )
+    .option(
+      "--exporter_addr, --exporter-addr <host:port>",
+      "serve Prometheus metrics (GET /metrics) on this address, as Driveshaft 0.7's exporter",
+      hostPort("--exporter_addr"),
+    )
     .option("--pid_file, --pid-file <file>", "write the process id here; removed on exit")
-    .option("--user <name>", "when started as root, switch to this user (after the status and exporter ports are bound)")
-    .option("--daemonize", "detach and run in the background (working directory /); the command returns once serve runs")
-    .option("--logconfig <file>", "log4cxx XML config: only the root level and the first FileAppender's File are read; a bad one is warned about, never fatal")
+    .option(
+      "--user <name>",
+      "when started as root, switch to this user (after the status and exporter ports are bound)",
+    )
+    .option(
+      "--daemonize",
+      "detach and run in the background (working directory /); the command returns once serve runs",
+    )
+    .option(
+      "--logconfig <file>",
+      "log4cxx XML config: only the root level and the first FileAppender's File are read; a bad one is warned about, never fatal",
+    )
     .action(async (options: ServeCliOptions, command: Command) => {
       if (options.daemonize && !process.send) return daemonize();
       await run(options, (command.optsWithGlobals().config as string[] | undefined) ?? []);
@@ -71,8 +102,19 @@ export function registerServe(program: Command): void {
 /** Starts this command again, detached and without --daemonize; returns once the child serves (or fails). */
 async function daemonize(): Promise<void> {
   const args = process.argv.slice(2).filter((arg) => arg !== "--daemonize");
-  const absolute = args.map((arg, i) => (i > 0 && /^--(jobsconfig|pid[_-]file|logconfig)$/.test(args[i - 1]) ? path.resolve(arg) : arg.replace(/^(--(?:jobsconfig|pid[_-]file|logconfig)=)(.*)$/, (_m, flag: string, value: string) => flag + path.resolve(value))));
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...absolute, "--daemonize"], { cwd: "/", detached: true, stdio: ["ignore", "ignore", "ignore", "ipc"] });
+  const absolute = args.map((arg, i) =>
+    i > 0 && /^--(jobsconfig|pid[_-]file|logconfig)$/.test(args[i - 1])
+      ? path.resolve(arg)
+      : arg.replace(
+          /^(--(?:jobsconfig|pid[_-]file|logconfig)=)(.*)$/,
+          (_m, flag: string, value: string) => flag + path.resolve(value),
+        ),
+  );
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...absolute, "--daemonize"], {
+    cwd: "/",
+    detached: true,
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+  });
   const message = await new Promise<{ ok: boolean; text: string }>((resolve) => {
     child.once("message", (m) => resolve(m as { ok: boolean; text: string }));
     child.once("exit", (code) => resolve({ ok: false, text: `serve exited (${code}) before it was ready` }));
@@ -118,7 +160,10 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
   const out = logSettings.file ? createWriteStream(logSettings.file, { flags: "a" }) : undefined;
   const log: ServeLog = lineLog((line) => (out ? out.write(line) : process.stderr.write(line)), logSettings.level);
   if (logSettings.warning) log("warn", logSettings.warning);
-  const cluster = configFiles.length > 0 || process.env.GLIMPSE_CLUSTER_CONFIG ? loadConfig(configFiles.length > 0 ? configFiles : undefined) : null;
+  const cluster =
+    configFiles.length > 0 || process.env.GLIMPSE_CLUSTER_CONFIG
+      ? loadConfig(configFiles.length > 0 ? configFiles : undefined)
+      : null;
   const report = (ok: boolean, text: string) => {
     if (process.send) process.send({ ok, text });
     if (ok && !process.send) process.stdout.write(`${text}\n`);
@@ -129,7 +174,13 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
       jobsConfig: options.jobsconfig,
       maxRunningTime: options.maxRunningTime,
       connectTimeoutMs: options.loopTimeout === undefined ? undefined : Math.ceil(options.loopTimeout * 1000),
-      policy: (servers) => resolvePolicy(cluster?.server.allowSource ?? "auto", cluster?.client.secret !== undefined, servers, cluster?.server.allowedModules ?? []),
+      policy: (servers) =>
+        resolvePolicy(
+          cluster?.server.allowSource ?? "auto",
+          cluster?.client.secret !== undefined,
+          servers,
+          cluster?.server.allowedModules ?? [],
+        ),
       log,
     });
   } catch (error) {

@@ -36,7 +36,12 @@ export function registerStatus(program: Command): void {
     .description("show every job server's queues per function (gearmand too) and the worker nodes' ping table")
     .option("--json", "print the status as JSON (with --watch: one document per line)")
     .option("--watch <seconds>", "refresh every SECONDS until Ctrl-C", positiveSeconds("--watch"))
-    .option("--wait <seconds>", "how long to wait for the nodes' ping replies (less once every registered node answered)", positiveSeconds("--wait"), 2)
+    .option(
+      "--wait <seconds>",
+      "how long to wait for the nodes' ping replies (less once every registered node answered)",
+      positiveSeconds("--wait"),
+      2,
+    )
     .action((options: StatusOptions, command: Command) => {
       const config = clusterConfig(command);
       const servers = config.client.jobServers;
@@ -70,7 +75,11 @@ async function show(control: ClusterControl, jobServers: JobServerWatch, options
     const began = Date.now();
     const status = await take();
     if (stop.signal.aborted) break;
-    process.stdout.write(options.json ? render(status, true) : `${CLEAR}glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}\n\n${render(status, false)}`);
+    process.stdout.write(
+      options.json
+        ? render(status, true)
+        : `${CLEAR}glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}\n\n${render(status, false)}`,
+    );
     if (first) {
       first = false;
       reportReach(await control.reach());

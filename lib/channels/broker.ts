@@ -44,9 +44,14 @@ export class Broker {
     urls: BrokerUrls,
     private readonly options: BrokerOptions = {},
   ) {
-    if (urls === null || typeof urls !== "object") throw new ArgumentError("Broker urls", `expected an object of ${URL_NAMES.join(", ")}`);
+    if (urls === null || typeof urls !== "object")
+      throw new ArgumentError("Broker urls", `expected an object of ${URL_NAMES.join(", ")}`);
     for (const name of URL_NAMES) {
-      if (typeof urls[name] !== "string" || urls[name] === "") throw new ArgumentError(`Broker url ${name}`, `expected a ZeroMQ endpoint such as tcp://127.0.0.1:9000, got ${String(urls[name])}`);
+      if (typeof urls[name] !== "string" || urls[name] === "")
+        throw new ArgumentError(
+          `Broker url ${name}`,
+          `expected a ZeroMQ endpoint such as tcp://127.0.0.1:9000, got ${String(urls[name])}`,
+        );
     }
     const { commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl } = urls;
     this.urls = Object.freeze({ commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl });
@@ -76,7 +81,10 @@ export class Broker {
       return [front, back];
     };
     try {
-      const [commandFrontendUrl, commandBackendUrl] = await forwarder(this.urls.commandFrontendUrl, this.urls.commandBackendUrl);
+      const [commandFrontendUrl, commandBackendUrl] = await forwarder(
+        this.urls.commandFrontendUrl,
+        this.urls.commandBackendUrl,
+      );
       const [logFrontendUrl, logBackendUrl] = await forwarder(this.urls.logFrontendUrl, this.urls.logBackendUrl);
       this.bound = Object.freeze({ commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl });
       return this.bound;

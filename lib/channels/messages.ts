@@ -86,7 +86,13 @@ export interface MapProgress {
 
 export type LogMessage =
   | { readonly type: "record"; readonly level: LogLevel; readonly message: string }
-  | { readonly type: "ack"; readonly commandId: string; readonly command: CommandType; readonly memoryVersion: number; readonly state: NodeState }
+  | {
+      readonly type: "ack";
+      readonly commandId: string;
+      readonly command: CommandType;
+      readonly memoryVersion: number;
+      readonly state: NodeState;
+    }
   | { readonly type: "pong"; readonly commandId: string; readonly stats: NodeStatsSnapshot }
   /** The node needs at least this memory version to run a chunk it holds. */
   | { readonly type: "need-memory"; readonly version: number }
@@ -117,13 +123,25 @@ const LOG_TYPES = new Set(["record", "ack", "pong", "need-memory", "progress"]);
 /** Decodes a command frame; returns undefined (never throws) for anything malformed. */
 export function parseCommand(body: Buffer): CommandEnvelope | undefined {
   const value = parseJson(body) as CommandEnvelope | undefined;
-  if (!value || value.v !== CHANNEL_VERSION || typeof value.id !== "string" || !COMMAND_TYPES.has((value.command as { type?: string })?.type ?? "")) return undefined;
+  if (
+    !value ||
+    value.v !== CHANNEL_VERSION ||
+    typeof value.id !== "string" ||
+    !COMMAND_TYPES.has((value.command as { type?: string })?.type ?? "")
+  )
+    return undefined;
   return value;
 }
 
 export function parseLog(body: Buffer): LogEnvelope | undefined {
   const value = parseJson(body) as LogEnvelope | undefined;
-  if (!value || value.v !== CHANNEL_VERSION || typeof value.node !== "string" || !LOG_TYPES.has((value.message as { type?: string })?.type ?? "")) return undefined;
+  if (
+    !value ||
+    value.v !== CHANNEL_VERSION ||
+    typeof value.node !== "string" ||
+    !LOG_TYPES.has((value.message as { type?: string })?.type ?? "")
+  )
+    return undefined;
   return value;
 }
 

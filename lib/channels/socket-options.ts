@@ -16,7 +16,14 @@ export function zmqUrl(url: string): string {
 }
 
 /** Binds or connects a socket; returns the endpoint in use (after a bind, with the port ZeroMQ chose). */
-export async function attach(socket: zmq.Socket & { bind(url: string): Promise<void>; connect(url: string): void; readonly lastEndpoint: string | null }, endpoint: Endpoint): Promise<string> {
+export async function attach(
+  socket: zmq.Socket & {
+    bind(url: string): Promise<void>;
+    connect(url: string): void;
+    readonly lastEndpoint: string | null;
+  },
+  endpoint: Endpoint,
+): Promise<string> {
   if (endpoint.curve) applyCurve(socket, endpoint.curve, endpoint.bind ? "bind" : "connect");
   if (!endpoint.bind) {
     socket.connect(endpoint.url);

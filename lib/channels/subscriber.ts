@@ -31,7 +31,11 @@ export class LoopingSubscriber {
 
   constructor(private readonly checking?: SubscriberChecking) {}
 
-  async open(endpoint: Endpoint, topics: readonly string[], onMessage: (topic: string, body: Buffer) => void): Promise<void> {
+  async open(
+    endpoint: Endpoint,
+    topics: readonly string[],
+    onMessage: (topic: string, body: Buffer) => void,
+  ): Promise<void> {
     for (const topic of topics) this.socket.subscribe(topic);
     this.attached = endpoint;
     this.endpoint = await attach(this.socket, endpoint);

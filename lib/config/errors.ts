@@ -12,6 +12,8 @@ export class ConfigError extends Error {
     readonly section?: string,
     readonly key?: string,
   ) {
-    super(`${[file, section && `[${section}]`, key].filter(Boolean).join(" ")}${file || section || key ? ": " : ""}${message}`);
+    super(
+      `${[file, section && `[${section}]`, key].filter(Boolean).join(" ")}${file || section || key ? ": " : ""}${message}`,
+    );
   }
 }

@@ -1,3 +1,9 @@
 /** The configuration layer's public part (also the package's "glimpse-cluster/config"): loading a cluster's configuration, and its error. */
-export { loadConfig, type ClusterConfig, type ClientConfig, type ServerConfig, type ConfigInput } from "./load-config.js";
+export {
+  loadConfig,
+  type ClusterConfig,
+  type ClientConfig,
+  type ServerConfig,
+  type ConfigInput,
+} from "./load-config.js";
 export { ConfigError } from "./errors.js";

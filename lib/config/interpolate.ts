@@ -17,9 +17,11 @@ export function interpolate(raw: string, lookup: (name: string) => string | unde
       value += "%";
       continue;
     }
-    if (name === undefined) return { problem: `bad "%" in "${raw}": write %% for a literal %, or %(name)s to refer to a key` };
+    if (name === undefined)
+      return { problem: `bad "%" in "${raw}": write %% for a literal %, or %(name)s to refer to a key` };
     const referred = lookup(name.toLowerCase());
-    if (referred === undefined) return { problem: `"%(${name})s" refers to a key that is not set in this section or [DEFAULT]` };
+    if (referred === undefined)
+      return { problem: `"%(${name})s" refers to a key that is not set in this section or [DEFAULT]` };
     const inner = interpolate(referred, lookup, depth + 1);
     if ("problem" in inner) return inner;
     value += inner.value;

@@ -94,7 +94,10 @@ function allowSource(text: string): boolean | "auto" | Invalid {
 }
 
 function moduleList(text: string): string[] | Invalid {
-  const entries = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const entries = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   return entries.some((e) => /\s/.test(e)) ? INVALID : entries;
 }
 
@@ -110,34 +113,198 @@ function labelList(text: string): string[] | Invalid {
 const ENDPOINT = "a ZeroMQ endpoint such as tcp://127.0.0.1:9000 or ipc:///tmp/glimpse-commands";
 
 const urls = (section: Section, base: number): KeySpec[] => [
-  { section, name: "command_frontend_url", property: "commandFrontendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base}` },
-  { section, name: "command_backend_url", property: "commandBackendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base + 1}` },
-  { section, name: "log_frontend_url", property: "logFrontendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base + 2}` },
-  { section, name: "log_backend_url", property: "logBackendUrl", parse: endpoint, expected: ENDPOINT, default: `tcp://127.0.0.1:${base + 3}` },
+  {
+    section,
+    name: "command_frontend_url",
+    property: "commandFrontendUrl",
+    parse: endpoint,
+    expected: ENDPOINT,
+    default: `tcp://127.0.0.1:${base}`,
+  },
+  {
+    section,
+    name: "command_backend_url",
+    property: "commandBackendUrl",
+    parse: endpoint,
+    expected: ENDPOINT,
+    default: `tcp://127.0.0.1:${base + 1}`,
+  },
+  {
+    section,
+    name: "log_frontend_url",
+    property: "logFrontendUrl",
+    parse: endpoint,
+    expected: ENDPOINT,
+    default: `tcp://127.0.0.1:${base + 2}`,
+  },
+  {
+    section,
+    name: "log_backend_url",
+    property: "logBackendUrl",
+    parse: endpoint,
+    expected: ENDPOINT,
+    default: `tcp://127.0.0.1:${base + 3}`,
+  },
 ];
 
 export const KEYS: readonly KeySpec[] = Object.freeze([
-  { section: "client", name: "job_server_url", property: "jobServers", parse: jobServers, expected: "host:port (or unix:/path for a Unix socket), or a comma-separated list of them", default: ["127.0.0.1:4730"] },
+  {
+    section: "client",
+    name: "job_server_url",
+    property: "jobServers",
+    parse: jobServers,
+    expected: "host:port (or unix:/path for a Unix socket), or a comma-separated list of them",
+    default: ["127.0.0.1:4730"],
+  },
   ...urls("client", 9000),
-  { section: "client", name: "chunksize", property: "chunksize", parse: chunksize, expected: "a whole number ≥ 1 or 'auto'", default: 8 },
-  { section: "client", name: "poll_timeout", property: "pollTimeoutMs", parse: seconds, expected: "a number of seconds > 0 (the per-chunk timeout)", default: 60_000 },
-  { section: "client", name: "max_retries", property: "maxRetries", parse: wholeNumber(0), expected: "a whole number ≥ 0", default: 3 },
-  { section: "client", name: "cache_functions", property: "cacheFunctions", parse: boolean, expected: "true or false", default: false },
-  { section: "client", name: "job_server_tls", property: "jobServerTlsOn", parse: boolean, expected: "true or false", default: false },
-  { section: "client", name: "job_server_ca", property: "jobServerCaFile", parse: nonEmpty, expected: "the path of a PEM file of the CA(s) to trust for the job servers' certificates", default: undefined },
-  { section: "client", name: "job_server_cert", property: "jobServerCertFile", parse: nonEmpty, expected: "the path of a PEM client certificate for job servers that require one", default: undefined },
-  { section: "client", name: "job_server_key", property: "jobServerKeyFile", parse: nonEmpty, expected: "the path of the PEM key of job_server_cert", default: undefined },
-  { section: "client", name: "secret", property: "secret", parse: secret, expected: "a shared secret of at least 16 bytes (e.g. from `glimpse-cluster keygen`)", default: undefined, hidden: true },
-  { section: "client", name: "secret_file", property: "secretFile", parse: nonEmpty, expected: "the path of a file holding the shared secret", default: undefined },
-  { section: "client", name: "signature_max_age", property: "signatureMaxAgeMs", parse: seconds, expected: "a number of seconds > 0 (oldest signed message accepted)", default: 300_000 },
-  { section: "client", name: "curve_public_key", property: "curvePublicKey", parse: z85Key, expected: "a 40-character Z85 CURVE public key (from `glimpse-cluster keygen`)", default: undefined },
-  { section: "client", name: "curve_secret_key", property: "curveSecretKey", parse: z85Key, expected: "a 40-character Z85 CURVE secret key (from `glimpse-cluster keygen`)", default: undefined, hidden: true },
+  {
+    section: "client",
+    name: "chunksize",
+    property: "chunksize",
+    parse: chunksize,
+    expected: "a whole number ≥ 1 or 'auto'",
+    default: 8,
+  },
+  {
+    section: "client",
+    name: "poll_timeout",
+    property: "pollTimeoutMs",
+    parse: seconds,
+    expected: "a number of seconds > 0 (the per-chunk timeout)",
+    default: 60_000,
+  },
+  {
+    section: "client",
+    name: "max_retries",
+    property: "maxRetries",
+    parse: wholeNumber(0),
+    expected: "a whole number ≥ 0",
+    default: 3,
+  },
+  {
+    section: "client",
+    name: "cache_functions",
+    property: "cacheFunctions",
+    parse: boolean,
+    expected: "true or false",
+    default: false,
+  },
+  {
+    section: "client",
+    name: "job_server_tls",
+    property: "jobServerTlsOn",
+    parse: boolean,
+    expected: "true or false",
+    default: false,
+  },
+  {
+    section: "client",
+    name: "job_server_ca",
+    property: "jobServerCaFile",
+    parse: nonEmpty,
+    expected: "the path of a PEM file of the CA(s) to trust for the job servers' certificates",
+    default: undefined,
+  },
+  {
+    section: "client",
+    name: "job_server_cert",
+    property: "jobServerCertFile",
+    parse: nonEmpty,
+    expected: "the path of a PEM client certificate for job servers that require one",
+    default: undefined,
+  },
+  {
+    section: "client",
+    name: "job_server_key",
+    property: "jobServerKeyFile",
+    parse: nonEmpty,
+    expected: "the path of the PEM key of job_server_cert",
+    default: undefined,
+  },
+  {
+    section: "client",
+    name: "secret",
+    property: "secret",
+    parse: secret,
+    expected: "a shared secret of at least 16 bytes (e.g. from `glimpse-cluster keygen`)",
+    default: undefined,
+    hidden: true,
+  },
+  {
+    section: "client",
+    name: "secret_file",
+    property: "secretFile",
+    parse: nonEmpty,
+    expected: "the path of a file holding the shared secret",
+    default: undefined,
+  },
+  {
+    section: "client",
+    name: "signature_max_age",
+    property: "signatureMaxAgeMs",
+    parse: seconds,
+    expected: "a number of seconds > 0 (oldest signed message accepted)",
+    default: 300_000,
+  },
+  {
+    section: "client",
+    name: "curve_public_key",
+    property: "curvePublicKey",
+    parse: z85Key,
+    expected: "a 40-character Z85 CURVE public key (from `glimpse-cluster keygen`)",
+    default: undefined,
+  },
+  {
+    section: "client",
+    name: "curve_secret_key",
+    property: "curveSecretKey",
+    parse: z85Key,
+    expected: "a 40-character Z85 CURVE secret key (from `glimpse-cluster keygen`)",
+    default: undefined,
+    hidden: true,
+  },
   ...urls("server", 9000),
-  { section: "server", name: "allow_source", property: "allowSource", parse: allowSource, expected: "true, false or auto", default: "auto" },
-  { section: "server", name: "prefetch", property: "prefetch", parse: wholeNumber(0), expected: "a whole number ≥ 0 (chunks each worker thread holds waiting behind the one it runs)", default: 1 },
-  { section: "server", name: "labels", property: "labels", parse: labelList, expected: "a comma-separated list of labels (letters, digits, _ - and .), e.g. gpu, bigmem", default: [] },
-  { section: "server", name: "exclusive", property: "exclusive", parse: boolean, expected: "true or false (serve only maps with one of this node's labels)", default: false },
-  { section: "server", name: "allowed_modules", property: "allowedModules", parse: moduleList, expected: "a comma-separated list of module specifiers or prefixes ending in / (e.g. file:///opt/tasks/, my-package)", default: [] },
+  {
+    section: "server",
+    name: "allow_source",
+    property: "allowSource",
+    parse: allowSource,
+    expected: "true, false or auto",
+    default: "auto",
+  },
+  {
+    section: "server",
+    name: "prefetch",
+    property: "prefetch",
+    parse: wholeNumber(0),
+    expected: "a whole number ≥ 0 (chunks each worker thread holds waiting behind the one it runs)",
+    default: 1,
+  },
+  {
+    section: "server",
+    name: "labels",
+    property: "labels",
+    parse: labelList,
+    expected: "a comma-separated list of labels (letters, digits, _ - and .), e.g. gpu, bigmem",
+    default: [],
+  },
+  {
+    section: "server",
+    name: "exclusive",
+    property: "exclusive",
+    parse: boolean,
+    expected: "true or false (serve only maps with one of this node's labels)",
+    default: false,
+  },
+  {
+    section: "server",
+    name: "allowed_modules",
+    property: "allowedModules",
+    parse: moduleList,
+    expected:
+      "a comma-separated list of module specifiers or prefixes ending in / (e.g. file:///opt/tasks/, my-package)",
+    default: [],
+  },
 ]);
 
 export const SECTIONS: readonly string[] = ["client", "server"];

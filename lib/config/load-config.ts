@@ -115,13 +115,24 @@ function readFile(file: string, raw: Raw): void {
   const sections = new Map<string, Map<string, string>>();
   for (const [name, content] of Object.entries(parsed)) {
     if (content === null || typeof content !== "object") {
-      throw new ConfigError(`"${name}" is outside any section; put it under [client], [server] or [DEFAULT]`, file, undefined, name);
+      throw new ConfigError(
+        `"${name}" is outside any section; put it under [client], [server] or [DEFAULT]`,
+        file,
+        undefined,
+        name,
+      );
     }
     const lower = name.toLowerCase();
-    if (lower !== "default" && !SECTIONS.includes(lower)) throw new ConfigError(`unknown section${suggest(lower, SECTIONS)}; known: [client], [server], [DEFAULT]`, file, name);
+    if (lower !== "default" && !SECTIONS.includes(lower))
+      throw new ConfigError(
+        `unknown section${suggest(lower, SECTIONS)}; known: [client], [server], [DEFAULT]`,
+        file,
+        name,
+      );
     const target = lower === "default" ? defaults : (sections.get(lower) ?? new Map());
     for (const [key, value] of Object.entries(content as Record<string, unknown>)) {
-      if (value !== null && typeof value === "object") throw new ConfigError(`expected a value, got a nested section`, file, name, key);
+      if (value !== null && typeof value === "object")
+        throw new ConfigError(`expected a value, got a nested section`, file, name, key);
       target.set(key.toLowerCase(), String(value));
     }
     if (lower !== "default") sections.set(lower, target);
@@ -148,8 +159,14 @@ function readFile(file: string, raw: Raw): void {
 function readObject(input: ConfigInput, raw: Raw): void {
   for (const [section, content] of Object.entries(input)) {
     if (content === undefined) continue;
-    if (!SECTIONS.includes(section)) throw new ConfigError(`unknown section${suggest(section, SECTIONS)}; known: client, server`, "config object", section);
-    if (content === null || typeof content !== "object") throw new ConfigError(`expected an object of keys`, "config object", section);
+    if (!SECTIONS.includes(section))
+      throw new ConfigError(
+        `unknown section${suggest(section, SECTIONS)}; known: client, server`,
+        "config object",
+        section,
+      );
+    if (content === null || typeof content !== "object")
+      throw new ConfigError(`expected an object of keys`, "config object", section);
     const target = raw.get(section as Section) ?? new Map();
     for (const [key, value] of Object.entries(content)) {
       if (value === undefined) continue;
@@ -158,7 +175,11 @@ function readObject(input: ConfigInput, raw: Raw): void {
         const known = KEYS.filter((k) => k.section === section).flatMap((k) => [k.name, k.property]);
         throw new ConfigError(`unknown key${suggest(key, known)}`, "config object", section, key);
       }
-      const text = Array.isArray(value) ? value.join(",") : spec.property.endsWith("Ms") && key === spec.property ? String(Number(value) / 1000) : String(value);
+      const text = Array.isArray(value)
+        ? value.join(",")
+        : spec.property.endsWith("Ms") && key === spec.property
+          ? String(Number(value) / 1000)
+          : String(value);
       target.set(spec.name, { value: text, file: undefined });
     }
     raw.set(section as Section, target);
@@ -178,7 +199,12 @@ function build(raw: Raw, section: Section): Record<string, unknown> {
     if (parsed instanceof Invalid) {
       const got = spec.hidden ? `a value of ${Buffer.byteLength(entry.value.trim())} bytes` : `"${entry.value}"`;
       const detail = parsed.detail === undefined ? "" : ` (${parsed.detail})`;
-      throw new ConfigError(`expected ${spec.expected}, got ${got}${detail}`, entry.file ?? "config object", section, spec.name);
+      throw new ConfigError(
+        `expected ${spec.expected}, got ${got}${detail}`,
+        entry.file ?? "config object",
+        section,
+        spec.name,
+      );
     }
     out[spec.property] = parsed;
   }
@@ -197,11 +223,23 @@ function readNamedFile(raw: Raw, key: string, value: string): string {
 }
 
 function resolveTls(raw: Raw, client: ClientConfig): ClientConfig["jobServerTls"] {
-  const files = client as unknown as { jobServerTlsOn: boolean; jobServerCaFile?: string; jobServerCertFile?: string; jobServerKeyFile?: string };
-  if (!files.jobServerTlsOn && !files.jobServerCaFile && !files.jobServerCertFile && !files.jobServerKeyFile) return undefined;
+  const files = client as unknown as {
+    jobServerTlsOn: boolean;
+    jobServerCaFile?: string;
+    jobServerCertFile?: string;
+    jobServerKeyFile?: string;
+  };
+  if (!files.jobServerTlsOn && !files.jobServerCaFile && !files.jobServerCertFile && !files.jobServerKeyFile)
+    return undefined;
   if ((files.jobServerCertFile === undefined) !== (files.jobServerKeyFile === undefined)) {
     const missing = files.jobServerCertFile === undefined ? "job_server_cert" : "job_server_key";
-    throw new ConfigError(`job_server_cert and job_server_key go together; ${missing} is missing`, raw.get("client")?.get(missing === "job_server_cert" ? "job_server_key" : "job_server_cert")?.file ?? "config object", "client", missing);
+    throw new ConfigError(
+      `job_server_cert and job_server_key go together; ${missing} is missing`,
+      raw.get("client")?.get(missing === "job_server_cert" ? "job_server_key" : "job_server_cert")?.file ??
+        "config object",
+      "client",
+      missing,
+    );
   }
   return Object.freeze({
     ca: files.jobServerCaFile && readNamedFile(raw, "job_server_ca", files.jobServerCaFile),
@@ -211,29 +249,51 @@ function resolveTls(raw: Raw, client: ClientConfig): ClientConfig["jobServerTls"
 }
 
 /** The secret from secret, secret_file (relative to the file naming it) or GLIMPSE_CLUSTER_SECRET, in that order; CURVE keys come in pairs. */
-function resolveSecret(raw: Raw, client: ClientConfig, env: NodeJS.ProcessEnv): Pick<ClientConfig, "secret" | "secretFile"> {
+function resolveSecret(
+  raw: Raw,
+  client: ClientConfig,
+  env: NodeJS.ProcessEnv,
+): Pick<ClientConfig, "secret" | "secretFile"> {
   const entries = raw.get("client");
   const where = (key: string) => entries?.get(key)?.file ?? "config object";
   if ((client.curvePublicKey === undefined) !== (client.curveSecretKey === undefined)) {
     const missing = client.curvePublicKey === undefined ? "curve_public_key" : "curve_secret_key";
-    throw new ConfigError(`curve_public_key and curve_secret_key go together; ${missing} is missing (glimpse-cluster keygen prints both)`, where(missing === "curve_public_key" ? "curve_secret_key" : "curve_public_key"), "client", missing);
+    throw new ConfigError(
+      `curve_public_key and curve_secret_key go together; ${missing} is missing (glimpse-cluster keygen prints both)`,
+      where(missing === "curve_public_key" ? "curve_secret_key" : "curve_public_key"),
+      "client",
+      missing,
+    );
   }
   if (client.secret !== undefined && client.secretFile !== undefined) {
-    throw new ConfigError(`secret and secret_file are both set; keep one`, where("secret_file"), "client", "secret_file");
+    throw new ConfigError(
+      `secret and secret_file are both set; keep one`,
+      where("secret_file"),
+      "client",
+      "secret_file",
+    );
   }
   if (client.secretFile !== undefined) {
     const origin = entries?.get("secret_file")?.file;
     const file = path.resolve(origin ? path.dirname(origin) : process.cwd(), client.secretFile);
     const secret = readNamedFile(raw, "secret_file", client.secretFile).trim();
     if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
-      throw new ConfigError(`the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`, where("secret_file"), "client", "secret_file");
+      throw new ConfigError(
+        `the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`,
+        where("secret_file"),
+        "client",
+        "secret_file",
+      );
     }
     return { secret, secretFile: file };
   }
   if (client.secret === undefined && env.GLIMPSE_CLUSTER_SECRET !== undefined) {
     const secret = env.GLIMPSE_CLUSTER_SECRET.trim();
     if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
-      throw new ConfigError(`GLIMPSE_CLUSTER_SECRET holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`, "environment");
+      throw new ConfigError(
+        `GLIMPSE_CLUSTER_SECRET holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`,
+        "environment",
+      );
     }
     return { secret, secretFile: undefined };
   }
@@ -244,14 +304,21 @@ function resolveSecret(raw: Raw, client: ClientConfig, env: NodeJS.ProcessEnv): 
  * Loads the configuration. Returns null when there is nothing to load (no
  * source and no GLIMPSE_CLUSTER_CONFIG): a local cluster is wanted.
  */
-export function loadConfig(source?: string | readonly string[] | ConfigInput, env: NodeJS.ProcessEnv = process.env): ClusterConfig | null {
+export function loadConfig(
+  source?: string | readonly string[] | ConfigInput,
+  env: NodeJS.ProcessEnv = process.env,
+): ClusterConfig | null {
   const files: string[] = [];
   if (env.GLIMPSE_CLUSTER_CONFIG) files.push(env.GLIMPSE_CLUSTER_CONFIG);
   let object: ConfigInput | undefined;
   if (typeof source === "string") files.push(source);
   else if (Array.isArray(source)) files.push(...(source as string[]));
   else if (source !== undefined && source !== null) {
-    if (typeof source !== "object") throw new ArgumentError("configuration", `expected a file path, a list of paths or a config object, got ${typeof source}`);
+    if (typeof source !== "object")
+      throw new ArgumentError(
+        "configuration",
+        `expected a file path, a list of paths or a config object, got ${typeof source}`,
+      );
     object = source as ConfigInput;
   }
   if (files.length === 0 && object === undefined) return null;

@@ -30,7 +30,11 @@ export interface ClusterStatus {
 }
 
 /** The job servers' queues (through `watch`, kept open between calls) and the nodes' ping replies. */
-export async function clusterStatus(control: ClusterControl, watch: JobServerWatch, pingWaitMs: number): Promise<ClusterStatus> {
+export async function clusterStatus(
+  control: ClusterControl,
+  watch: JobServerWatch,
+  pingWaitMs: number,
+): Promise<ClusterStatus> {
   const [jobServers, nodes] = await Promise.all([watch.status(), control.ping(pingWaitMs)]);
   return { time: Date.now(), jobServers, nodes };
 }

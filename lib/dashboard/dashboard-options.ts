@@ -19,22 +19,29 @@ export interface DashboardOptions {
   intervalMs?: number;
 }
 
-export type FilledDashboardOptions = Readonly<Required<Omit<DashboardOptions, "tls">>> & { readonly tls: GearmanTlsOptions | undefined };
+export type FilledDashboardOptions = Readonly<Required<Omit<DashboardOptions, "tls">>> & {
+  readonly tls: GearmanTlsOptions | undefined;
+};
 
 const KNOWN = ["port", "host", "allowControl", "jobServers", "tls", "signed", "intervalMs"];
 const option = (name: string) => `dashboard option ${name}`;
 
 function flag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== "boolean") throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
+  if (value !== undefined && typeof value !== "boolean")
+    throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
   return value === true;
 }
 
 export function fillDashboardOptions(options: DashboardOptions): FilledDashboardOptions {
-  if (options === null || typeof options !== "object") throw new ArgumentError("dashboard options", `expected an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) if (!KNOWN.includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError("dashboard options", `expected an object, got ${String(options)}`);
+  for (const key of Object.keys(options))
+    if (!KNOWN.includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
   const host = options.host ?? "127.0.0.1";
-  if (typeof host !== "string" || host === "") throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
-  if (!Array.isArray(options.jobServers) || !options.jobServers.every((s) => typeof s === "string" && s !== "")) throw new ArgumentError(option("jobServers"), "expected a list of host:port");
+  if (typeof host !== "string" || host === "")
+    throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
+  if (!Array.isArray(options.jobServers) || !options.jobServers.every((s) => typeof s === "string" && s !== ""))
+    throw new ArgumentError(option("jobServers"), "expected a list of host:port");
   return Object.freeze({
     port: wholeNumber(option("port"), options.port ?? 8787, 0, 65535),
     host,

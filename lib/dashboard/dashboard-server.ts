@@ -52,7 +52,8 @@ export class Dashboard {
     readonly url: string,
   ) {
     this.state = new DashboardState(options.allowControl, options.signed);
-    for (const [path, { file, type }] of Object.entries(FILES)) this.assets.set(path, { body: readFileSync(new URL(file, ASSETS)), type });
+    for (const [path, { file, type }] of Object.entries(FILES))
+      this.assets.set(path, { body: readFileSync(new URL(file, ASSETS)), type });
     this.stopWatching = control.watch((envelope) => this.state.heard(envelope));
     server.on("request", (request, response) => this.handle(request, response));
   }
@@ -61,7 +62,9 @@ export class Dashboard {
   static async start(control: ClusterControl, input: DashboardOptions): Promise<Dashboard> {
     const options = fillDashboardOptions(input);
     // Before listening: a job server address that does not parse is the caller's error, with nothing to clean up.
-    const jobServers = new JobServerWatch(options.jobServers, options.tls, options.intervalMs, (server) => control.jobServerAdmin(server));
+    const jobServers = new JobServerWatch(options.jobServers, options.tls, options.intervalMs, (server) =>
+      control.jobServerAdmin(server),
+    );
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -79,7 +82,10 @@ export class Dashboard {
 
   private run(): void {
     const poll = async () => {
-      const [servers] = await Promise.all([this.jobServers.status(), this.control.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => [])]);
+      const [servers] = await Promise.all([
+        this.jobServers.status(),
+        this.control.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => []),
+      ]);
       this.state.setJobServers(servers);
     };
     const loop = async () => {
@@ -106,7 +112,13 @@ export class Dashboard {
     const path = (request.url ?? "/").split("?")[0];
     const asset = this.assets.get(path);
     if (request.method === "GET" && asset) {
-      response.writeHead(200, { "content-type": asset.type, "cache-control": "no-cache", "x-content-type-options": "nosniff" }).end(asset.body);
+      response
+        .writeHead(200, {
+          "content-type": asset.type,
+          "cache-control": "no-cache",
+          "x-content-type-options": "nosniff",
+        })
+        .end(asset.body);
       return;
     }
     if (request.method === "GET" && path === "/events") return this.stream(request, response);
@@ -115,28 +127,48 @@ export class Dashboard {
       return;
     }
     const control = /^\/api\/nodes\/([^/]+)\/([a-z]+)$/.exec(path);
-    if (request.method === "POST" && control) return void this.command(request, response, decodeURIComponent(control[1]), control[2]);
+    if (request.method === "POST" && control)
+      return void this.command(request, response, decodeURIComponent(control[1]), control[2]);
     response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
   }
 
   private stream(request: http.IncomingMessage, response: http.ServerResponse): void {
-    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    response.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
     response.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(this.state.snapshot())}\n\n`);
     this.clients.add(response);
     request.once("close", () => this.clients.delete(response));
   }
 
-  private async command(request: http.IncomingMessage, response: http.ServerResponse, nodeId: string, action: string): Promise<void> {
-    const answer = (status: number, body: object): void => void response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  private async command(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    nodeId: string,
+    action: string,
+  ): Promise<void> {
+    const answer = (status: number, body: object): void =>
+      void response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     request.resume();
-    if (!this.options.allowControl) return answer(403, { error: "this dashboard is read-only (start it with --allow-control)" });
+    if (!this.options.allowControl)
+      return answer(403, { error: "this dashboard is read-only (start it with --allow-control)" });
     if (!ACTIONS.has(action)) return answer(404, { error: `no action ${action} (restart, quit, drain or online)` });
     const origin = request.headers.origin;
-    if (!(request.headers["content-type"] ?? "").startsWith("application/json") || (origin !== undefined && origin !== `http://${request.headers.host}`)) {
+    if (
+      !(request.headers["content-type"] ?? "").startsWith("application/json") ||
+      (origin !== undefined && origin !== `http://${request.headers.host}`)
+    ) {
       return answer(403, { error: "control requests come from the dashboard's own page" });
     }
     const acknowledged = await this.control.commandNode(nodeId, action as NodeAction, CONTROL_WAIT_MS);
-    answer(acknowledged ? 200 : 504, acknowledged ? { node: nodeId, action } : { error: `node ${nodeId} did not acknowledge ${action} within ${CONTROL_WAIT_MS / 1000} s` });
+    answer(
+      acknowledged ? 200 : 504,
+      acknowledged
+        ? { node: nodeId, action }
+        : { error: `node ${nodeId} did not acknowledge ${action} within ${CONTROL_WAIT_MS / 1000} s` },
+    );
   }
 
   /** Ends the event streams and the server; the ClusterControl stays open (its owner closes it). */

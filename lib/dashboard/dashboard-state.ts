@@ -78,7 +78,13 @@ export class DashboardState {
     const message = envelope.message;
     if (message.type === "pong") this.pong(envelope.node, message.stats as Described, now);
     else if (message.type === "record") {
-      this.logs.push({ time: envelope.time, host: envelope.host, pid: envelope.pid, level: message.level, message: message.message });
+      this.logs.push({
+        time: envelope.time,
+        host: envelope.host,
+        pid: envelope.pid,
+        level: message.level,
+        message: message.message,
+      });
       if (this.logs.length > LOG_LINES) this.logs.splice(0, this.logs.length - LOG_LINES);
     } else if (message.type === "progress") {
       const { type: _type, ...progress } = message;
@@ -89,7 +95,8 @@ export class DashboardState {
   private pong(id: string, stats: Described, now: number): void {
     const before = this.nodes.get(id);
     let itemsPerSecond = before?.itemsPerSecond ?? 0;
-    if (before !== undefined && now - before.lastSeen >= 500) itemsPerSecond = Math.max(0, (stats.itemsDone - before.items) / ((now - before.lastSeen) / 1000));
+    if (before !== undefined && now - before.lastSeen >= 500)
+      itemsPerSecond = Math.max(0, (stats.itemsDone - before.items) / ((now - before.lastSeen) / 1000));
     else if (before !== undefined && now - before.lastSeen < 500) return; // a second reply to the same round: keep the first
     this.nodes.set(id, {
       id,
@@ -116,12 +123,14 @@ export class DashboardState {
     for (const [id, node] of this.nodes) if (now - node.lastSeen > NODE_GONE_MS) this.nodes.delete(id);
     for (const [id, map] of this.maps) {
       const ended = map.state !== "running";
-      if ((ended && now - map.updated > MAP_KEPT_MS) || (!ended && now - map.updated > 10 * MAP_KEPT_MS)) this.maps.delete(id);
+      if ((ended && now - map.updated > MAP_KEPT_MS) || (!ended && now - map.updated > 10 * MAP_KEPT_MS))
+        this.maps.delete(id);
     }
     let itemsPerSecond = 0;
     for (const node of this.nodes.values()) itemsPerSecond += node.itemsPerSecond;
     this.throughput.push({ time: now, itemsPerSecond });
-    if (this.throughput.length > THROUGHPUT_SECONDS) this.throughput.splice(0, this.throughput.length - THROUGHPUT_SECONDS);
+    if (this.throughput.length > THROUGHPUT_SECONDS)
+      this.throughput.splice(0, this.throughput.length - THROUGHPUT_SECONDS);
   }
 
   snapshot(now = Date.now()): DashboardSnapshot {

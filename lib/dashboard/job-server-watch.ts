@@ -22,10 +22,17 @@ export class JobServerWatch {
    * bounds each asking of the servers this watch opens, connecting
    * included. Throws ArgumentError for an address that does not parse.
    */
-  constructor(servers: readonly string[], tls: GearmanTlsOptions | undefined, timeoutMs = 2000, kept: (server: string) => AdminClient | undefined = () => undefined) {
+  constructor(
+    servers: readonly string[],
+    tls: GearmanTlsOptions | undefined,
+    timeoutMs = 2000,
+    kept: (server: string) => AdminClient | undefined = () => undefined,
+  ) {
     this.admins = servers.map((server) => {
       const admin = kept(server);
-      return admin ? { server, admin, own: false } : { server, admin: new AdminClient(server, { timeoutMs, tls }), own: true };
+      return admin
+        ? { server, admin, own: false }
+        : { server, admin: new AdminClient(server, { timeoutMs, tls }), own: true };
     });
   }
 
@@ -41,11 +48,21 @@ export class JobServerWatch {
 
 async function ask(server: string, admin: AdminClient): Promise<JobServerStatus> {
   try {
-    const functions = (await admin.status()).map((f) => ({ name: f.func, queued: Math.max(0, f.total - f.running), running: f.running, workers: f.workers }));
+    const functions = (await admin.status()).map((f) => ({
+      name: f.func,
+      queued: Math.max(0, f.total - f.running),
+      running: f.running,
+      workers: f.workers,
+    }));
     return { server, reachable: true, functions };
   } catch (error) {
     const message = (error as Error).message;
     const prefix = `${admin.server}: `;
-    return { server, reachable: false, error: message.startsWith(prefix) ? message.slice(prefix.length) : message, functions: [] };
+    return {
+      server,
+      reachable: false,
+      error: message.startsWith(prefix) ? message.slice(prefix.length) : message,
+      functions: [],
+    };
   }
 }

@@ -18,16 +18,26 @@ export interface MakePoolOptions extends PoolOptions {
   dashboard?: boolean | number | { port?: number; host?: string; allowControl?: boolean };
 }
 
-function dashboardSettings(value: MakePoolOptions["dashboard"]): { port?: number; host?: string; allowControl?: boolean } | undefined {
+function dashboardSettings(
+  value: MakePoolOptions["dashboard"],
+): { port?: number; host?: string; allowControl?: boolean } | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return { port: 0 };
   if (typeof value === "number") return { port: value };
-  if (value === null || typeof value !== "object") throw new ArgumentError("MakePool option dashboard", `expected true, a port or { port, host, allowControl }, got ${String(value)}`);
+  if (value === null || typeof value !== "object")
+    throw new ArgumentError(
+      "MakePool option dashboard",
+      `expected true, a port or { port, host, allowControl }, got ${String(value)}`,
+    );
   return { port: 0, ...value };
 }
 
-export async function MakePool(config?: string | readonly string[] | ConfigInput, options: MakePoolOptions = {}): Promise<ClusterPool> {
-  if (options === null || typeof options !== "object") throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
+export async function MakePool(
+  config?: string | readonly string[] | ConfigInput,
+  options: MakePoolOptions = {},
+): Promise<ClusterPool> {
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
   const { dashboard, ...rest } = options;
   const settings = dashboardSettings(dashboard);
   const pool = await makePool(config, rest);

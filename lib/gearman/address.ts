@@ -18,7 +18,8 @@ export interface ServerAddress {
 }
 
 function unixAddress(socketPath: string, text: string): ServerAddress | string {
-  if (!path.isAbsolute(socketPath)) return `${JSON.stringify(text)}: a Unix socket address needs an absolute path (unix:/dir/jobs.sock)`;
+  if (!path.isAbsolute(socketPath))
+    return `${JSON.stringify(text)}: a Unix socket address needs an absolute path (unix:/dir/jobs.sock)`;
   return Object.freeze({ host: "localhost", port: 0, path: socketPath });
 }
 
@@ -50,13 +51,21 @@ export function readAddress(text: unknown): ServerAddress | string {
   }
   if (host === "") return `${JSON.stringify(text)} has no host`;
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return `${JSON.stringify(text)} has a bad port: expected 1-65535`;
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    return `${JSON.stringify(text)} has a bad port: expected 1-65535`;
   return Object.freeze({ host, port });
 }
 
 /** Accepts one address, a comma-separated list, or an array of either; errors are ArgumentErrors named `argument`. */
-export function parseAddressList(spec: string | readonly (string | ServerAddress)[], argument = "job servers"): ServerAddress[] {
-  if (typeof spec !== "string" && !Array.isArray(spec)) throw new ArgumentError(argument, `expected "host:port", a comma-separated list or an array of them, got ${typeof spec}`);
+export function parseAddressList(
+  spec: string | readonly (string | ServerAddress)[],
+  argument = "job servers",
+): ServerAddress[] {
+  if (typeof spec !== "string" && !Array.isArray(spec))
+    throw new ArgumentError(
+      argument,
+      `expected "host:port", a comma-separated list or an array of them, got ${typeof spec}`,
+    );
   const items = typeof spec === "string" ? spec.split(",") : spec;
   const out = items
     .filter((item) => typeof item !== "string" || item.trim() !== "")
@@ -68,11 +77,20 @@ export function parseAddressList(spec: string | readonly (string | ServerAddress
 function checkedAddress(item: unknown, argument: string): ServerAddress {
   const address = item as Partial<ServerAddress> | null;
   if (address !== null && typeof address === "object" && address.path !== undefined) {
-    const unix = typeof address.path === "string" ? unixAddress(address.path, `unix:${address.path}`) : "path: expected a string";
+    const unix =
+      typeof address.path === "string" ? unixAddress(address.path, `unix:${address.path}`) : "path: expected a string";
     if (typeof unix === "string") throw new ArgumentError(argument, unix);
     return unix;
   }
-  if (address === null || typeof address !== "object" || typeof address.host !== "string" || address.host === "" || !Number.isInteger(address.port) || address.port! < 1 || address.port! > 65535) {
+  if (
+    address === null ||
+    typeof address !== "object" ||
+    typeof address.host !== "string" ||
+    address.host === "" ||
+    !Number.isInteger(address.port) ||
+    address.port! < 1 ||
+    address.port! > 65535
+  ) {
     throw new ArgumentError(argument, `expected "host:port", { host, port } or { path }, got ${JSON.stringify(item)}`);
   }
   return Object.freeze({ host: address.host, port: address.port! });

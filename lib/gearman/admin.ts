@@ -95,7 +95,9 @@ export class AdminClient {
   private connect(): Promise<ServerStream> {
     this.ready ??= new Promise((resolve, reject) => {
       const opened = this.open?.(this.address);
-      const { socket, ready } = opened ? { socket: opened, ready: "connect" } : connectTo(this.address, { tls: this.tls });
+      const { socket, ready } = opened
+        ? { socket: opened, ready: "connect" }
+        : connectTo(this.address, { tls: this.tls });
       this.stream = socket;
       let failure: Error | undefined;
       socket.setEncoding("utf8");
@@ -111,7 +113,8 @@ export class AdminClient {
         }
         this.buffer = "";
         reject(failure ?? connectionError(this.server, "connection closed before the server spoke"));
-        for (const pending of this.queue.splice(0)) pending.reject(connectionError(this.server, `connection closed during "${pending.line}"`, failure));
+        for (const pending of this.queue.splice(0))
+          pending.reject(connectionError(this.server, `connection closed during "${pending.line}"`, failure));
       });
     });
     return this.ready;
@@ -143,7 +146,8 @@ export class AdminClient {
   /** Sends one command line; resolves with the reply's lines (without the final "."). */
   async command(line: string): Promise<string[]> {
     if (this.closed) throw closedError(`admin client for ${this.server}`);
-    if (typeof line !== "string" || /[\r\n]/.test(line)) throw new ArgumentError("admin command", `must be one line of text, got ${JSON.stringify(line)}`);
+    if (typeof line !== "string" || /[\r\n]/.test(line))
+      throw new ArgumentError("admin command", `must be one line of text, got ${JSON.stringify(line)}`);
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const what = `admin command "${line}" to ${this.server}`;
@@ -177,7 +181,12 @@ export class AdminClient {
       const fields = line.split("\t");
       if (fields.length !== 4) throw this.badLine("status", line);
       const [func, total, running, workers] = fields;
-      return { func, total: this.count("status", line, total), running: this.count("status", line, running), workers: this.count("status", line, workers) };
+      return {
+        func,
+        total: this.count("status", line, total),
+        running: this.count("status", line, running),
+        workers: this.count("status", line, workers),
+      };
     });
   }
 
@@ -211,7 +220,10 @@ export class AdminClient {
     checkWord("maxqueue", "function", func);
     const limits = max === undefined ? [] : typeof max === "number" ? [max] : [...max];
     if ((Array.isArray(max) && limits.length !== 3) || limits.some((n) => !Number.isInteger(n) || n < 0)) {
-      throw new ArgumentError(`maxqueue ${func}`, `expected a whole number ≥ 0 or [high, normal, low], got ${JSON.stringify(max)}`);
+      throw new ArgumentError(
+        `maxqueue ${func}`,
+        `expected a whole number ≥ 0 or [high, normal, low], got ${JSON.stringify(max)}`,
+      );
     }
     await this.command(["maxqueue", func, ...limits].join(" "));
   }
@@ -222,7 +234,12 @@ export class AdminClient {
       const fields = line.split("\t");
       if (fields.length !== 4) throw this.badLine("show jobs", line);
       const [handle, retries, ignoreJob, jobQueued] = fields;
-      return { handle, retries: this.count("show jobs", line, retries), ignoreJob: this.count("show jobs", line, ignoreJob), jobQueued: this.count("show jobs", line, jobQueued) };
+      return {
+        handle,
+        retries: this.count("show jobs", line, retries),
+        ignoreJob: this.count("show jobs", line, ignoreJob),
+        jobQueued: this.count("show jobs", line, jobQueued),
+      };
     });
   }
 
@@ -261,7 +278,10 @@ export class AdminClient {
   }
 
   private badLine(command: string, line: string): Error {
-    return protocolError(`unexpected line in the reply to admin command "${command}": ${JSON.stringify(line)}`, this.server);
+    return protocolError(
+      `unexpected line in the reply to admin command "${command}": ${JSON.stringify(line)}`,
+      this.server,
+    );
   }
 
   async close(): Promise<void> {
@@ -293,5 +313,6 @@ function adminError(command: string, line: string): AdminError {
 }
 
 function checkWord(command: string, what: string, value: unknown): void {
-  if (typeof value !== "string" || !/^\S+$/.test(value)) throw new ArgumentError(`${command} ${what}`, `must be one word without spaces, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || !/^\S+$/.test(value))
+    throw new ArgumentError(`${command} ${what}`, `must be one word without spaces, got ${JSON.stringify(value)}`);
 }

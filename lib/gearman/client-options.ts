@@ -99,8 +99,26 @@ export interface FilledClientOptions {
 }
 
 const OWNER = "GearmanClient";
-const CLIENT_KEYS: readonly (keyof ClientOptions)[] = ["servers", "clientId", "exceptions", "maxPacketSize", "reconnect", "connectTimeoutMs", "tls", "noServerTimeoutMs", "maxFailovers", "open"];
-const SUBMIT_KEYS: readonly (keyof SubmitOptions)[] = ["unique", "priority", "timeoutMs", "signal", "retries", "failovers"];
+const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [
+  "servers",
+  "clientId",
+  "exceptions",
+  "maxPacketSize",
+  "reconnect",
+  "connectTimeoutMs",
+  "tls",
+  "noServerTimeoutMs",
+  "maxFailovers",
+  "open",
+];
+const SUBMIT_KEYS: readonly (keyof SubmitOptions)[] = [
+  "unique",
+  "priority",
+  "timeoutMs",
+  "signal",
+  "retries",
+  "failovers",
+];
 const BACKGROUND_KEYS: readonly (keyof BackgroundOptions)[] = ["unique", "priority", "signal", "epoch"];
 const PRIORITIES: readonly Priority[] = ["high", "normal", "low"];
 
@@ -123,7 +141,11 @@ export function fillClientOptions(options: ClientOptions): FilledClientOptions {
 
 /** Checks a foreground submission's options (it allocates nothing: this runs for every job). */
 export function checkSubmitOptions(options: SubmitOptions): void {
-  if (options === null || typeof options !== "object") throw new ArgumentError("submitJob options", `expected an object, got ${options === null ? "null" : typeof options}`);
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError(
+      "submitJob options",
+      `expected an object, got ${options === null ? "null" : typeof options}`,
+    );
   checkKnownKeys("submitJob", options, SUBMIT_KEYS);
   checkShared("submitJob", options);
   if (options.timeoutMs !== undefined) wholeNumber("submitJob option timeoutMs", options.timeoutMs, 1);
@@ -133,14 +155,19 @@ export function checkSubmitOptions(options: SubmitOptions): void {
 
 /** Checks a background submission's options; returns its epoch in whole seconds, if any. */
 export function checkBackgroundOptions(options: BackgroundOptions): number | undefined {
-  if (options === null || typeof options !== "object") throw new ArgumentError("submitBackground options", `expected an object, got ${options === null ? "null" : typeof options}`);
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError(
+      "submitBackground options",
+      `expected an object, got ${options === null ? "null" : typeof options}`,
+    );
   checkKnownKeys("submitBackground", options, BACKGROUND_KEYS);
   checkShared("submitBackground", options);
   const { epoch } = options;
   if (epoch === undefined) return undefined;
   if (epoch instanceof Date) {
     const ms = epoch.getTime();
-    if (Number.isNaN(ms) || ms < 0) throw new ArgumentError("submitBackground option epoch", "expected a valid Date after 1970");
+    if (Number.isNaN(ms) || ms < 0)
+      throw new ArgumentError("submitBackground option epoch", "expected a valid Date after 1970");
     return Math.floor(ms / 1000);
   }
   return wholeNumber("submitBackground option epoch", epoch, 0);
@@ -149,8 +176,16 @@ export function checkBackgroundOptions(options: BackgroundOptions): number | und
 function checkShared(owner: string, options: SubmitOptions | BackgroundOptions): void {
   const { unique, priority, signal } = options;
   if (unique !== undefined && (typeof unique !== "string" || unique.includes("\0"))) {
-    throw new ArgumentError(`${owner} option unique`, `expected a string without NUL bytes, got ${typeof unique === "string" ? JSON.stringify(unique) : typeof unique}`);
+    throw new ArgumentError(
+      `${owner} option unique`,
+      `expected a string without NUL bytes, got ${typeof unique === "string" ? JSON.stringify(unique) : typeof unique}`,
+    );
   }
-  if (priority !== undefined && !PRIORITIES.includes(priority)) throw new ArgumentError(`${owner} option priority`, `expected "high", "normal" or "low", got ${JSON.stringify(priority)}`);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ArgumentError(`${owner} option signal`, `expected an AbortSignal, got ${typeof signal}`);
+  if (priority !== undefined && !PRIORITIES.includes(priority))
+    throw new ArgumentError(
+      `${owner} option priority`,
+      `expected "high", "normal" or "low", got ${JSON.stringify(priority)}`,
+    );
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new ArgumentError(`${owner} option signal`, `expected an AbortSignal, got ${typeof signal}`);
 }

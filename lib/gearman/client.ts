@@ -26,7 +26,16 @@ import {
   type FilledClientOptions,
   type SubmitOptions,
 } from "./client-options.js";
-import { abortedError, closedError, failoversExhausted, noServer, timeoutError, JobError, type GearmanError, type ServerError } from "./errors.js";
+import {
+  abortedError,
+  closedError,
+  failoversExhausted,
+  noServer,
+  timeoutError,
+  JobError,
+  type GearmanError,
+  type ServerError,
+} from "./errors.js";
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
@@ -74,8 +83,16 @@ export class GearmanClient extends EventEmitter {
 
   private readonly submissionEvents: SubmissionOwner = {
     cancel: (submission, reason) => this.cancel(submission, reason),
-    attemptTimedOut: (submission) => this.failAttempt(submission, timeoutError(submission.description, submission.timeoutMs!), true),
-    waitedTooLong: (submission) => this.finish(submission, noServer(`job ${submission.func}`, this.links.map((l) => l.name))),
+    attemptTimedOut: (submission) =>
+      this.failAttempt(submission, timeoutError(submission.description, submission.timeoutMs!), true),
+    waitedTooLong: (submission) =>
+      this.finish(
+        submission,
+        noServer(
+          `job ${submission.func}`,
+          this.links.map((l) => l.name),
+        ),
+      ),
   };
 
   constructor(options: ClientOptions) {
@@ -95,7 +112,15 @@ export class GearmanClient extends EventEmitter {
   submitJob(func: string, data: Payload, options: SubmitOptions = NO_OPTIONS): ClientJob {
     checkFunctionName("submitJob function", func);
     checkSubmitOptions(options);
-    const submission = new Submission(this.submissionEvents, func, toBuffer(data, "submitJob data"), options, false, undefined, this.options.maxFailovers);
+    const submission = new Submission(
+      this.submissionEvents,
+      func,
+      toBuffer(data, "submitJob data"),
+      options,
+      false,
+      undefined,
+      this.options.maxFailovers,
+    );
     this.start(submission);
     return submission.job;
   }
@@ -104,7 +129,15 @@ export class GearmanClient extends EventEmitter {
   submitBackground(func: string, data: Payload, options: BackgroundOptions = NO_OPTIONS): Promise<string> {
     checkFunctionName("submitBackground function", func);
     const epoch = checkBackgroundOptions(options);
-    const submission = new Submission(this.submissionEvents, func, toBuffer(data, "submitBackground data"), options, true, epoch, this.options.maxFailovers);
+    const submission = new Submission(
+      this.submissionEvents,
+      func,
+      toBuffer(data, "submitBackground data"),
+      options,
+      true,
+      epoch,
+      this.options.maxFailovers,
+    );
     this.start(submission);
     return submission.job.result.then((handle) => handle.toString());
   }
@@ -150,7 +183,8 @@ export class GearmanClient extends EventEmitter {
         continue;
       }
       this.dispatch(submission, link);
-      if (!submission.waiting && submission.link !== link) submission.job.emit("failover", link.name, submission.link!.name);
+      if (!submission.waiting && submission.link !== link)
+        submission.job.emit("failover", link.name, submission.link!.name);
     }
   }
 
@@ -177,10 +211,18 @@ export class GearmanClient extends EventEmitter {
       case PacketType.WORK_EXCEPTION: {
         const exception = Buffer.from(rest);
         job.emit("exception", exception);
-        return this.failAttempt(submission, new JobError(submission.func, submission.handle, exception, submission.attempts), false);
+        return this.failAttempt(
+          submission,
+          new JobError(submission.func, submission.handle, exception, submission.attempts),
+          false,
+        );
       }
       case PacketType.WORK_FAIL:
-        return this.failAttempt(submission, new JobError(submission.func, submission.handle, undefined, submission.attempts), false);
+        return this.failAttempt(
+          submission,
+          new JobError(submission.func, submission.handle, undefined, submission.attempts),
+          false,
+        );
     }
   }
 
@@ -242,7 +284,13 @@ export class GearmanClient extends EventEmitter {
 
   private request(link: ServerLink | undefined, bytes: Buffer, expect: number, what: string): Promise<Packet> {
     if (this.closed) return Promise.reject(closedError("GearmanClient"));
-    if (!link || !link.connected) return Promise.reject(noServer(what, this.links.map((l) => l.name)));
+    if (!link || !link.connected)
+      return Promise.reject(
+        noServer(
+          what,
+          this.links.map((l) => l.name),
+        ),
+      );
     return link.request(bytes, expect, what);
   }
 
@@ -253,9 +301,20 @@ export class GearmanClient extends EventEmitter {
 
   /** GET_STATUS: what `server` (default: the first connected one) knows of job `handle`. */
   async getStatus(handle: string, server?: string): Promise<JobStatus> {
-    const packet = await this.request(this.linkFor(server), encodePacket("REQ", "GET_STATUS", { handle }), PacketType.STATUS_RES, `GET_STATUS ${handle}`);
+    const packet = await this.request(
+      this.linkFor(server),
+      encodePacket("REQ", "GET_STATUS", { handle }),
+      PacketType.STATUS_RES,
+      `GET_STATUS ${handle}`,
+    );
     const a = packet.args("STATUS_RES");
-    return { handle: a.handle, known: a.known === "1", running: a.running === "1", numerator: Number(a.numerator), denominator: Number(a.denominator) };
+    return {
+      handle: a.handle,
+      known: a.known === "1",
+      running: a.running === "1",
+      numerator: Number(a.numerator),
+      denominator: Number(a.denominator),
+    };
   }
 
   /** GET_STATUS_UNIQUE: asks the server `unique` hashes to (as submissions do) unless `server` is given. */
@@ -280,7 +339,12 @@ export class GearmanClient extends EventEmitter {
 
   /** ECHO_REQ: resolves with the bytes the server echoed. */
   async echo(data: Payload = "ping", server?: string): Promise<Buffer> {
-    const packet = await this.request(this.linkFor(server), encodePacket("REQ", "ECHO_REQ", { data: toBuffer(data, "echo data") }), PacketType.ECHO_RES, "ECHO_REQ");
+    const packet = await this.request(
+      this.linkFor(server),
+      encodePacket("REQ", "ECHO_REQ", { data: toBuffer(data, "echo data") }),
+      PacketType.ECHO_RES,
+      "ECHO_REQ",
+    );
     return Buffer.from(packet.body);
   }
 

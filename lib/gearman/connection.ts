@@ -72,7 +72,9 @@ export class ServerConnection {
   open(): void {
     if (this.closed || this.socket) return;
     const opened = this.options.open?.(this.address);
-    const { socket, ready } = opened ? { socket: opened, ready: "connect" } : connectTo(this.address, { tls: this.options.tls, noDelay: true });
+    const { socket, ready } = opened
+      ? { socket: opened, ready: "connect" }
+      : connectTo(this.address, { tls: this.options.tls, noDelay: true });
     this.socket = socket;
     const decoder = new FrameDecoder({
       expect: "RES",
@@ -112,7 +114,8 @@ export class ServerConnection {
       this.isConnected = false;
       this.socket = undefined;
       this.pending = [];
-      const error = failure ?? connectionError(this.name, wasConnected ? "connection closed by the server" : "could not connect");
+      const error =
+        failure ?? connectionError(this.name, wasConnected ? "connection closed by the server" : "could not connect");
       this.options.onDisconnect?.(error, this);
       this.scheduleReconnect();
     });

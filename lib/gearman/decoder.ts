@@ -60,7 +60,8 @@ export class FrameDecoder {
     if (this.need >= 0 && this.options.onText && this.buffered === chunk.length && chunk[0] !== 0) this.need = -1;
     if (this.need < 0) {
       if (chunk.indexOf(0x0a) < 0) {
-        if (this.buffered > this.maxLineLength) this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, this.options.peer));
+        if (this.buffered > this.maxLineLength)
+          this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, this.options.peer));
         return;
       }
     } else if (this.buffered < this.need) {
@@ -97,10 +98,12 @@ export class FrameDecoder {
     let at = 0;
     while (at < data.length) {
       if (data[at] !== 0) {
-        if (!onText) this.fail(protocolError(`expected a binary packet, got text byte 0x${data[at].toString(16)}`, peer));
+        if (!onText)
+          this.fail(protocolError(`expected a binary packet, got text byte 0x${data[at].toString(16)}`, peer));
         const nl = data.indexOf(0x0a, at);
         if (nl < 0) {
-          if (data.length - at > this.maxLineLength) this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, peer));
+          if (data.length - at > this.maxLineLength)
+            this.fail(protocolError(`text line longer than ${this.maxLineLength} bytes`, peer));
           this.need = -1;
           return at;
         }
@@ -116,8 +119,10 @@ export class FrameDecoder {
         return at;
       }
       const magic = magicOf(data.readUInt32BE(at));
-      if (magic === undefined) this.fail(protocolError(`bad packet magic 0x${data.readUInt32BE(at).toString(16).padStart(8, "0")}`, peer));
-      if (expect !== undefined && magic !== expect) this.fail(protocolError(`expected \\0${expect} packets, got \\0${magic}`, peer));
+      if (magic === undefined)
+        this.fail(protocolError(`bad packet magic 0x${data.readUInt32BE(at).toString(16).padStart(8, "0")}`, peer));
+      if (expect !== undefined && magic !== expect)
+        this.fail(protocolError(`expected \\0${expect} packets, got \\0${magic}`, peer));
       const type = data.readUInt32BE(at + 4);
       const size = data.readUInt32BE(at + 8);
       if (size > this.maxPacketSize) this.fail(packetTooLarge(size, this.maxPacketSize, peer));

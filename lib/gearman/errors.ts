@@ -89,4 +89,8 @@ export const abortedError = (what: string, reason?: unknown): GearmanError =>
 export const closedError = (what: string): GearmanError => new GearmanError("CLOSED", `${what} is closed`);
 
 export const failoversExhausted = (what: string, failovers: number, last: GearmanError): GearmanError =>
-  new GearmanError("CONNECTION", `${what} lost its job server ${failovers === 1 ? "once" : `${failovers} times`}; last: ${last.message}`, { cause: last });
+  new GearmanError(
+    "CONNECTION",
+    `${what} lost its job server ${failovers === 1 ? "once" : `${failovers} times`}; last: ${last.message}`,
+    { cause: last },
+  );

@@ -127,7 +127,11 @@ export class ServerLink {
    * server, a worker took it) and connection failures are ignored.
    */
   withdraw(handle: string): void {
-    this.admin ??= new AdminClient(this.name, { timeoutMs: this.options.connectTimeoutMs, tls: this.options.tls, open: this.options.open });
+    this.admin ??= new AdminClient(this.name, {
+      timeoutMs: this.options.connectTimeoutMs,
+      tls: this.options.tls,
+      open: this.options.open,
+    });
     const done = this.admin.cancelJob(handle).catch(ignore);
     this.withdrawals.add(done);
     void done.then(() => this.withdrawals.delete(done));
@@ -203,14 +207,16 @@ export class ServerLink {
       case PacketType.STATUS_RES_UNIQUE:
       case PacketType.OPTION_RES: {
         const head = this.awaiting[0];
-        if (!(head instanceof PendingReply) || head.expect !== packet.type) return this.peerError(`unexpected ${packet.name}`);
+        if (!(head instanceof PendingReply) || head.expect !== packet.type)
+          return this.peerError(`unexpected ${packet.name}`);
         this.awaiting.shift();
         return head.resolve(packet);
       }
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");
         const head = this.awaiting.shift();
-        if (head instanceof Submission) return this.owner.refused(this, head, new ServerError(code, text, `job ${head.func}`));
+        if (head instanceof Submission)
+          return this.owner.refused(this, head, new ServerError(code, text, `job ${head.func}`));
         if (head instanceof PendingReply) return head.reject(new ServerError(code, text, head.what));
         if (head instanceof GivenUpAttempt) return;
         return this.peerError(`ERROR ${code} ${text} with no request awaiting a reply`);

@@ -21,8 +21,16 @@ export interface SubmissionOwner {
   waitedTooLong(submission: Submission): void;
 }
 
-const FOREGROUND_TYPE: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH, normal: PacketType.SUBMIT_JOB, low: PacketType.SUBMIT_JOB_LOW };
-const BACKGROUND_TYPE: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH_BG, normal: PacketType.SUBMIT_JOB_BG, low: PacketType.SUBMIT_JOB_LOW_BG };
+const FOREGROUND_TYPE: Record<Priority, number> = {
+  high: PacketType.SUBMIT_JOB_HIGH,
+  normal: PacketType.SUBMIT_JOB,
+  low: PacketType.SUBMIT_JOB_LOW,
+};
+const BACKGROUND_TYPE: Record<Priority, number> = {
+  high: PacketType.SUBMIT_JOB_HIGH_BG,
+  normal: PacketType.SUBMIT_JOB_BG,
+  low: PacketType.SUBMIT_JOB_LOW_BG,
+};
 const ONCE = Object.freeze({ once: true });
 
 export class Submission implements SubmissionView {
@@ -66,7 +74,10 @@ export class Submission implements SubmissionView {
     this.retries = options.retries ?? 0;
     this.maxFailovers = options.failovers ?? maxFailovers;
     this.signal = options.signal;
-    this.packetType = epoch !== undefined ? PacketType.SUBMIT_JOB_EPOCH : (background ? BACKGROUND_TYPE : FOREGROUND_TYPE)[options.priority ?? "normal"];
+    this.packetType =
+      epoch !== undefined
+        ? PacketType.SUBMIT_JOB_EPOCH
+        : (background ? BACKGROUND_TYPE : FOREGROUND_TYPE)[options.priority ?? "normal"];
     const result = new Promise<Buffer>((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
@@ -97,7 +108,15 @@ export class Submission implements SubmissionView {
 
   /** The SUBMIT_JOB* packet of one attempt, as buffers to write one after the other (a large payload is not copied: encodeRawParts). */
   encode(): Buffer[] {
-    if (this.epoch !== undefined) return [encodePacket("REQ", "SUBMIT_JOB_EPOCH", { func: this.func, unique: this.unique, epoch: this.epoch, data: this.data })];
+    if (this.epoch !== undefined)
+      return [
+        encodePacket("REQ", "SUBMIT_JOB_EPOCH", {
+          func: this.func,
+          unique: this.unique,
+          epoch: this.epoch,
+          data: this.data,
+        }),
+      ];
     return encodeRawParts("REQ", this.packetType, [this.func, this.unique, this.data]);
   }
 

@@ -30,7 +30,10 @@ export interface GearmanTlsOptions {
 }
 
 /** Opens a socket; `ready` is the event after which the server speaks (TCP connect, or the end of the TLS handshake). */
-export function connectTo(address: ServerAddress, options: { tls?: GearmanTlsOptions; noDelay?: boolean }): { socket: net.Socket; ready: "connect" | "secureConnect" } {
+export function connectTo(
+  address: ServerAddress,
+  options: { tls?: GearmanTlsOptions; noDelay?: boolean },
+): { socket: net.Socket; ready: "connect" | "secureConnect" } {
   if (!options.tls) {
     const where = address.path !== undefined ? { path: address.path } : { host: address.host, port: address.port };
     return { socket: net.connect({ ...where, noDelay: options.noDelay }), ready: "connect" };

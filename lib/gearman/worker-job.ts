@@ -48,25 +48,35 @@ export class WorkerJob {
 
   /** WORK_DATA: a partial result for the client. */
   sendData(data: Payload): void {
-    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_DATA, [this.handle, toBuffer(data, "sendData data")]));
+    if (!this.done)
+      this.link.send(encodeRaw("REQ", PacketType.WORK_DATA, [this.handle, toBuffer(data, "sendData data")]));
   }
 
   /** WORK_WARNING: a warning for the client. */
   sendWarning(data: Payload): void {
-    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_WARNING, [this.handle, toBuffer(data, "sendWarning data")]));
+    if (!this.done)
+      this.link.send(encodeRaw("REQ", PacketType.WORK_WARNING, [this.handle, toBuffer(data, "sendWarning data")]));
   }
 
   /** WORK_STATUS: progress as numerator / denominator (whole numbers ≥ 0). */
   sendStatus(numerator: number, denominator: number): void {
-    for (const [name, n] of [["numerator", numerator], ["denominator", denominator]] as const) {
-      if (!Number.isSafeInteger(n) || n < 0) throw new ArgumentError(`job ${this.handle} (${this.func}) status ${name}`, `expected a whole number ≥ 0, got ${n}`);
+    for (const [name, n] of [
+      ["numerator", numerator],
+      ["denominator", denominator],
+    ] as const) {
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new ArgumentError(
+          `job ${this.handle} (${this.func}) status ${name}`,
+          `expected a whole number ≥ 0, got ${n}`,
+        );
     }
     if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_STATUS, [this.handle, numerator, denominator]));
   }
 
   /** WORK_COMPLETE with the result. The first terminal call (complete, fail, exception) wins; later ones are ignored. */
   complete(data: Payload = Buffer.alloc(0)): void {
-    if (!this.done) this.end(encodeRawParts("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data, "complete data")]));
+    if (!this.done)
+      this.end(encodeRawParts("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data, "complete data")]));
   }
 
   /** WORK_FAIL. Final: gearmand never retries it. */
@@ -76,7 +86,8 @@ export class WorkerJob {
 
   /** WORK_EXCEPTION: clients that asked for exceptions get `data`; the others get WORK_FAIL. Final. */
   exception(data: Payload): void {
-    if (!this.done) this.end(encodeRawParts("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data, "exception data")]));
+    if (!this.done)
+      this.end(encodeRawParts("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data, "exception data")]));
   }
 
   /** Sends the final packet; its parts go out in this tick's one write, so nothing comes between them. */

@@ -2,7 +2,15 @@
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 import type { ServerAddress } from "./address.js";
 import type { ReconnectOptions } from "./connection.js";
-import { checkKnownKeys, checkOptionsObject, clientIdOption, reconnectOption, serversOption, tlsOption, wholeOption } from "./connection-options.js";
+import {
+  checkKnownKeys,
+  checkOptionsObject,
+  clientIdOption,
+  reconnectOption,
+  serversOption,
+  tlsOption,
+  wholeOption,
+} from "./connection-options.js";
 import { checkFunctionName } from "./function-name.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
 import type { GearmanTlsOptions } from "./transport.js";
@@ -44,7 +52,15 @@ export interface FilledWorkerOptions {
 }
 
 const OWNER = "GearmanWorker";
-const WORKER_KEYS: readonly (keyof WorkerOptions)[] = ["servers", "clientId", "concurrency", "maxPacketSize", "reconnect", "connectTimeoutMs", "tls"];
+const WORKER_KEYS: readonly (keyof WorkerOptions)[] = [
+  "servers",
+  "clientId",
+  "concurrency",
+  "maxPacketSize",
+  "reconnect",
+  "connectTimeoutMs",
+  "tls",
+];
 const REGISTER_KEYS: readonly (keyof RegisterOptions)[] = ["timeoutMs"];
 
 export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
@@ -69,7 +85,8 @@ export function checkConcurrency(n: unknown): number {
 export function checkRegistration(func: unknown, handler: unknown, options: RegisterOptions): number | undefined {
   checkFunctionName("GearmanWorker.register function", func);
   const owner = `GearmanWorker.register(${JSON.stringify(func)})`;
-  if (typeof handler !== "function") throw new ArgumentError(`${owner} handler`, `expected a function, got ${typeof handler}`);
+  if (typeof handler !== "function")
+    throw new ArgumentError(`${owner} handler`, `expected a function, got ${typeof handler}`);
   checkOptionsObject(owner, options, "");
   checkKnownKeys(owner, options, REGISTER_KEYS);
   return options.timeoutMs === undefined ? undefined : wholeNumber(`${owner} option timeoutMs`, options.timeoutMs, 1);

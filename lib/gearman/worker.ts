@@ -17,7 +17,14 @@ import { PacketType } from "./packet-types.js";
 import { keepPayload } from "./payload.js";
 import { WorkerJob } from "./worker-job.js";
 import { closedError, protocolError, timeoutError, ServerError, type GearmanError } from "./errors.js";
-import { fillWorkerOptions, checkConcurrency, checkRegistration, type FilledWorkerOptions, type RegisterOptions, type WorkerOptions } from "./worker-options.js";
+import {
+  fillWorkerOptions,
+  checkConcurrency,
+  checkRegistration,
+  type FilledWorkerOptions,
+  type RegisterOptions,
+  type WorkerOptions,
+} from "./worker-options.js";
 import { checkFunctionName } from "./function-name.js";
 import { ArgumentError } from "../argument-error.js";
 
@@ -184,7 +191,9 @@ export class GearmanWorker extends EventEmitter {
 
   private canDo(func: string): Buffer {
     const timeoutMs = this.functions.get(func)?.timeoutMs;
-    return timeoutMs === undefined ? encodePacket("REQ", "CAN_DO", { func }) : encodePacket("REQ", "CAN_DO_TIMEOUT", { func, timeout: timeoutMs });
+    return timeoutMs === undefined
+      ? encodePacket("REQ", "CAN_DO", { func })
+      : encodePacket("REQ", "CAN_DO_TIMEOUT", { func, timeout: timeoutMs });
   }
 
   private onConnect(link: WorkerLink): void {
@@ -215,7 +224,15 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private grab(link: WorkerLink): void {
-    if (this.stopping || this.paused || link.sleeping || link.drained || !link.connection.connected || this.functions.size === 0) return;
+    if (
+      this.stopping ||
+      this.paused ||
+      link.sleeping ||
+      link.drained ||
+      !link.connection.connected ||
+      this.functions.size === 0
+    )
+      return;
     if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return;
     link.grabs++;
     link.connection.send(encodePacket("REQ", "GRAB_JOB_UNIQ", {}));
@@ -259,7 +276,8 @@ export class GearmanWorker extends EventEmitter {
       }
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");
-        if (this.listenerCount("error") > 0) this.emit("error", new ServerError(code, text, `worker on ${link.connection.name}`));
+        if (this.listenerCount("error") > 0)
+          this.emit("error", new ServerError(code, text, `worker on ${link.connection.name}`));
         return;
       }
       case PacketType.ECHO_RES:
@@ -269,11 +287,24 @@ export class GearmanWorker extends EventEmitter {
     }
   }
 
-  private assign(link: WorkerLink, handle: string, func: string, unique: string, data: Buffer, exclusive: boolean): void {
-    if (link.grabs === 0) return link.connection.drop(protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name));
+  private assign(
+    link: WorkerLink,
+    handle: string,
+    func: string,
+    unique: string,
+    data: Buffer,
+    exclusive: boolean,
+  ): void {
+    if (link.grabs === 0)
+      return link.connection.drop(
+        protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name),
+      );
     link.grabs--;
     link.drained = false;
-    const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), { server: link.connection.name, send: (bytes) => link.connection.send(bytes) });
+    const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), {
+      server: link.connection.name,
+      send: (bytes) => link.connection.send(bytes),
+    });
     link.jobs.add(job);
     this.runningCount++;
     this.emit("job", job);
@@ -284,7 +315,13 @@ export class GearmanWorker extends EventEmitter {
     }
     const { timeoutMs } = registered;
     if (timeoutMs !== undefined) {
-      this.timers.set(job, setTimeout(() => job.expire(timeoutError(`job ${handle} (${func}) under CAN_DO_TIMEOUT`, timeoutMs)), timeoutMs));
+      this.timers.set(
+        job,
+        setTimeout(
+          () => job.expire(timeoutError(`job ${handle} (${func}) under CAN_DO_TIMEOUT`, timeoutMs)),
+          timeoutMs,
+        ),
+      );
     }
     let outcome: Promise<unknown>;
     try {
@@ -298,7 +335,10 @@ export class GearmanWorker extends EventEmitter {
       (value) => {
         if (value === undefined || value === null) job.complete();
         else if (typeof value === "string" || value instanceof Uint8Array) job.complete(value);
-        else job.exception(`handler for ${func} returned ${typeof value}, expected a Buffer, Uint8Array, string or undefined`);
+        else
+          job.exception(
+            `handler for ${func} returned ${typeof value}, expected a Buffer, Uint8Array, string or undefined`,
+          );
         this.settled(link, job);
       },
       (error: unknown) => {
@@ -331,7 +371,11 @@ export class GearmanWorker extends EventEmitter {
    */
   async stop(options: { deadlineMs?: number } = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? 30_000;
-    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) throw new ArgumentError("GearmanWorker.stop option deadlineMs", `expected a number ≥ 0, got ${String(deadlineMs)}`);
+    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0))
+      throw new ArgumentError(
+        "GearmanWorker.stop option deadlineMs",
+        `expected a number ≥ 0, got ${String(deadlineMs)}`,
+      );
     this.stopping = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, deadlineMs);

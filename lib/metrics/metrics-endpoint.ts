@@ -30,7 +30,8 @@ export type MetricsSource = Pick<Registry, "metrics" | "contentType">;
 export function checkEndpointOptions(options: MetricsEndpointOptions): { port: number; host: string } {
   const port = wholeNumber("metrics port", options.port, 0, 65535);
   const host = options.host ?? "127.0.0.1";
-  if (typeof host !== "string" || host === "") throw new ArgumentError("metrics host", `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
+  if (typeof host !== "string" || host === "")
+    throw new ArgumentError("metrics host", `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
   return { port, host };
 }
 
@@ -43,8 +44,14 @@ export async function serveMetrics(source: MetricsSource, options: MetricsEndpoi
       return;
     }
     source.metrics().then(
-      (text) => response.writeHead(200, { "content-type": source.contentType }).end(request.method === "HEAD" ? undefined : text),
-      (error: Error) => response.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end(`collecting metrics failed: ${error.message}\n`),
+      (text) =>
+        response
+          .writeHead(200, { "content-type": source.contentType })
+          .end(request.method === "HEAD" ? undefined : text),
+      (error: Error) =>
+        response
+          .writeHead(500, { "content-type": "text/plain; charset=utf-8" })
+          .end(`collecting metrics failed: ${error.message}\n`),
     );
   });
   server.keepAliveTimeout = 65_000;

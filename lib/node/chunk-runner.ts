@@ -44,7 +44,11 @@ export const PHASE_SLOT = 0;
 export const THREAD_SLOT = 1;
 
 const HOST = os.hostname();
-const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? { allowSource: false, allowedModules: [], why: "no policy was given to this thread" };
+const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? {
+  allowSource: false,
+  allowedModules: [],
+  why: "no policy was given to this thread",
+};
 /** Functions compiled or imported, by key; the oldest leave past COMPILED_KEPT, so a client shipping ever new sources cannot grow a thread without bound. */
 const compiled = new Map<string, Mapped>();
 const COMPILED_KEPT = 256;
@@ -68,7 +72,8 @@ channel.unref();
 async function memoryVersion(version: number, waitMs: number): Promise<void> {
   if (memory.version >= version) return;
   channel.postMessage({ type: "need", version } satisfies MemoryMessage);
-  if (!(await memoryArrivals.until(() => memory.version >= version, waitMs))) throw memoryTimedOut("this worker thread", version, waitMs, memory.version);
+  if (!(await memoryArrivals.until(() => memory.version >= version, waitMs)))
+    throw memoryTimedOut("this worker thread", version, waitMs, memory.version);
 }
 
 function compileSource(source: string): Mapped {
@@ -79,7 +84,12 @@ function compileSource(source: string): Mapped {
 }
 
 async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
-  const key = ref.kind === "source" ? `source:${ref.hash}` : ref.kind === "module" ? `module:${ref.specifier}#${ref.exportName}` : `cached:${ref.key}`;
+  const key =
+    ref.kind === "source"
+      ? `source:${ref.hash}`
+      : ref.kind === "module"
+        ? `module:${ref.specifier}#${ref.exportName}`
+        : `cached:${ref.key}`;
   const hit = compiled.get(key);
   if (hit) return hit;
   checkFunction(ref, POLICY);
@@ -93,7 +103,9 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
     const module = await import(ref.specifier);
     const exported = module[ref.exportName];
     if (typeof exported !== "function") {
-      throw notAFunction(`module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`);
+      throw notAFunction(
+        `module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`,
+      );
     }
     fn = exported;
   }
@@ -128,7 +140,8 @@ async function take(task: ChunkTask): Promise<Uint8Array | null> {
 async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const started = performance.now();
   const request = decodeChunkRequest(task.request);
-  const respond = (response: ChunkResponse) => move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
+  const respond = (response: ChunkResponse) =>
+    move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
   const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
   let index = request.start;
   try {
@@ -140,7 +153,8 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     for (let i = 0; i < request.items.length; i++) {
       index = request.start + i;
       let result = fn(request.items[i]);
-      if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") result = await result;
+      if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function")
+        result = await (result as PromiseLike<unknown>);
       results.push(result);
     }
     try {

@@ -84,7 +84,11 @@ export class ChunkThreads {
         // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
         // original stays here in case the thread dies before taking it.
         const bytes = request.byteLength >= MOVE_AT ? new Uint8Array(request) : request;
-        const task: ChunkTask = { request: bytes, memoryWaitMs: this.options.memoryWaitMs, phase: phase.buffer as SharedArrayBuffer };
+        const task: ChunkTask = {
+          request: bytes,
+          memoryWaitMs: this.options.memoryWaitMs,
+          phase: phase.buffer as SharedArrayBuffer,
+        };
         this.pool.run(task, bytes === request ? undefined : { transferList: [bytes.buffer as ArrayBuffer] }).then(
           (bytes: Uint8Array | null) => {
             signal.removeEventListener("abort", onAbort);
@@ -95,7 +99,12 @@ export class ChunkThreads {
           (error: unknown) => {
             // Its thread died before taking it (a chunk ahead of it was stopped or ran the thread out of memory): it never
             // ran, so run it again, after a turn of the event loop (a replacement thread must be able to start) and a few times at most.
-            if (!signal.aborted && !this.destroyed && Atomics.load(phase, PHASE_SLOT) === PHASE.waiting && rehomed++ < MAX_REHOMES) {
+            if (
+              !signal.aborted &&
+              !this.destroyed &&
+              Atomics.load(phase, PHASE_SLOT) === PHASE.waiting &&
+              rehomed++ < MAX_REHOMES
+            ) {
               return void setImmediate(attempt);
             }
             signal.removeEventListener("abort", onAbort);

@@ -34,11 +34,15 @@ export class FunctionRefusedError extends NodeError {
   }
 }
 
-export const startFailed = (exit: string): NodeError => new NodeError("START_FAILED", `worker node process exited (${exit}) before it was ready`);
+export const startFailed = (exit: string): NodeError =>
+  new NodeError("START_FAILED", `worker node process exited (${exit}) before it was ready`);
 
 /** `where` holds `held` and waited `waitMs` for `version`. */
 export const memoryTimedOut = (where: string, version: number, waitMs: number, held: number): NodeError =>
-  new NodeError("MEMORY_TIMEOUT", `shared memory version ${version} did not reach ${where} within ${waitMs} ms (it holds version ${held})`);
+  new NodeError(
+    "MEMORY_TIMEOUT",
+    `shared memory version ${version} did not reach ${where} within ${waitMs} ms (it holds version ${held})`,
+  );
 
 /** `what` is a map id, or a chunk attempt's job unique id. */
 export const cancelled = (what: string): NodeError => new NodeError("CANCELLED", `${what} was cancelled`);
@@ -49,9 +53,16 @@ export const cachedFunctionMissing = (key: string): NodeError =>
   new NodeError("CACHED_FUNCTION_MISSING", `cached function ${key} is not in this worker's shared memory`);
 
 export const resultNotSendable = (cause: unknown): NodeError =>
-  new NodeError("RESULT_NOT_SENDABLE", `the result cannot be sent back: ${(cause as Error)?.message ?? cause}`, { cause });
+  new NodeError("RESULT_NOT_SENDABLE", `the result cannot be sent back: ${(cause as Error)?.message ?? cause}`, {
+    cause,
+  });
 
-export const threadsClosed = (): NodeError => new NodeError("THREADS_CLOSED", "the worker node's threads were shut down before the chunk ran (the node is stopping)");
+export const threadsClosed = (): NodeError =>
+  new NodeError(
+    "THREADS_CLOSED",
+    "the worker node's threads were shut down before the chunk ran (the node is stopping)",
+  );
 
 /** The chunk never started: the node is draining and gives it back to its job server. */
-export const handedBack = (nodeId: string): NodeError => new NodeError("HANDED_BACK", `worker node ${nodeId} is draining and handed the chunk back before running it`);
+export const handedBack = (nodeId: string): NodeError =>
+  new NodeError("HANDED_BACK", `worker node ${nodeId} is draining and handed the chunk back before running it`);

@@ -22,12 +22,28 @@ export interface FunctionPolicy {
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 
-export function resolvePolicy(setting: boolean | "auto", hasSecret: boolean, jobServers: readonly string[], allowedModules: readonly string[]): FunctionPolicy {
+export function resolvePolicy(
+  setting: boolean | "auto",
+  hasSecret: boolean,
+  jobServers: readonly string[],
+  allowedModules: readonly string[],
+): FunctionPolicy {
   const modules = Object.freeze(allowedModules.map(normalize));
-  if (setting !== "auto") return Object.freeze({ allowSource: setting, allowedModules: modules, why: `allow_source = ${setting}` });
-  if (hasSecret) return Object.freeze({ allowSource: true, allowedModules: modules, why: "allow_source = auto and the node has a cluster secret" });
+  if (setting !== "auto")
+    return Object.freeze({ allowSource: setting, allowedModules: modules, why: `allow_source = ${setting}` });
+  if (hasSecret)
+    return Object.freeze({
+      allowSource: true,
+      allowedModules: modules,
+      why: "allow_source = auto and the node has a cluster secret",
+    });
   const remote = parseAddressList(jobServers).filter((a) => !isLoopback(a.host));
-  if (remote.length === 0) return Object.freeze({ allowSource: true, allowedModules: modules, why: "allow_source = auto and every job server is on loopback or a Unix socket" });
+  if (remote.length === 0)
+    return Object.freeze({
+      allowSource: true,
+      allowedModules: modules,
+      why: "allow_source = auto and every job server is on loopback or a Unix socket",
+    });
   return Object.freeze({
     allowSource: false,
     allowedModules: modules,

@@ -9,8 +9,18 @@
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import {
-  CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_REPLY, nodeTopic, parseCommand,
-  type Command, type CommandEnvelope, type LogLevel, type LogMessage, type NodeState, type NodeStatsSnapshot,
+  CHANNEL_VERSION,
+  TOPIC_ALL,
+  TOPIC_LOG,
+  TOPIC_REPLY,
+  nodeTopic,
+  parseCommand,
+  type Command,
+  type CommandEnvelope,
+  type LogLevel,
+  type LogMessage,
+  type NodeState,
+  type NodeStatsSnapshot,
 } from "../channels/messages.js";
 import { QueuedPublisher } from "../channels/publisher.js";
 import { LoopingSubscriber } from "../channels/subscriber.js";
@@ -65,16 +75,22 @@ export class NodeChannels {
   /** Logs a refused command (here and on the log channel) with what it claims about its sender. */
   private onRefused(error: SignatureError, _topic: string, body: Buffer): void {
     const claimed = parseCommand(body);
-    const sender = claimed ? ` (it claims to be ${claimed.command.type} from ${String(claimed.from).slice(0, 80)})` : "";
+    const sender = claimed
+      ? ` (it claims to be ${claimed.command.type} from ${String(claimed.from).slice(0, 80)})`
+      : "";
     this.refusals.write(`${error.message}${sender}, via ${this.options.commandUrl}; not carried out`);
   }
 
   async open(handlers: CommandHandlers): Promise<void> {
     await this.logs.open({ url: this.options.logUrl, bind: false, curve: this.options.curve });
-    await this.commands.open({ url: this.options.commandUrl, bind: false, curve: this.options.curve }, [TOPIC_ALL, nodeTopic(this.nodeId)], (_topic, body) => {
-      const envelope = parseCommand(body);
-      if (envelope) this.onCommand(envelope, handlers);
-    });
+    await this.commands.open(
+      { url: this.options.commandUrl, bind: false, curve: this.options.curve },
+      [TOPIC_ALL, nodeTopic(this.nodeId)],
+      (_topic, body) => {
+        const envelope = parseCommand(body);
+        if (envelope) this.onCommand(envelope, handlers);
+      },
+    );
   }
 
   private onCommand(envelope: CommandEnvelope, handlers: CommandHandlers): void {
@@ -103,7 +119,13 @@ export class NodeChannels {
         if (first) handlers.online();
         break;
     }
-    this.reply({ type: "ack", commandId: envelope.id, command: command.type, memoryVersion: handlers.memoryVersion(), state: handlers.state() });
+    this.reply({
+      type: "ack",
+      commandId: envelope.id,
+      command: command.type,
+      memoryVersion: handlers.memoryVersion(),
+      state: handlers.state(),
+    });
     if (first && command.type === "quit") handlers.quit();
     if (first && command.type === "restart") handlers.restart();
   }
@@ -116,7 +138,15 @@ export class NodeChannels {
     if (this.closed) return;
     void this.logs.send(
       topic,
-      JSON.stringify({ v: CHANNEL_VERSION, id: `${this.prefix}-${++this.counter}`, node: this.nodeId, host: this.host, pid: process.pid, time: Date.now(), message }),
+      JSON.stringify({
+        v: CHANNEL_VERSION,
+        id: `${this.prefix}-${++this.counter}`,
+        node: this.nodeId,
+        host: this.host,
+        pid: process.pid,
+        time: Date.now(),
+        message,
+      }),
     );
   }
 

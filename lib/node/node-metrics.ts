@@ -19,10 +19,24 @@ type Described = NodeStatsSnapshot & { readonly labels?: readonly string[]; read
 export function nodeMetrics(node: Pick<WorkerNode, "on" | "snapshot">): Registry {
   const registry = new Registry();
   const registers = [registry];
-  const chunks = new Counter({ name: "glimpse_node_chunks_total", help: "Chunks handed to this node, by outcome: done, failed (an item threw, or its thread died), refused (signature), cancelled, handed_back (a draining node gave it back unrun)", labelNames: ["outcome"], registers });
+  const chunks = new Counter({
+    name: "glimpse_node_chunks_total",
+    help: "Chunks handed to this node, by outcome: done, failed (an item threw, or its thread died), refused (signature), cancelled, handed_back (a draining node gave it back unrun)",
+    labelNames: ["outcome"],
+    registers,
+  });
   for (const outcome of OUTCOMES) chunks.inc({ outcome }, 0);
-  const items = new Counter({ name: "glimpse_node_items_total", help: "Items mapped: those of the chunks done", registers });
-  const seconds = new Histogram({ name: "glimpse_node_chunk_seconds", help: "Time a chunk took on its thread, from hand-over to its end", buckets: CHUNK_SECONDS_BUCKETS, registers });
+  const items = new Counter({
+    name: "glimpse_node_items_total",
+    help: "Items mapped: those of the chunks done",
+    registers,
+  });
+  const seconds = new Histogram({
+    name: "glimpse_node_chunk_seconds",
+    help: "Time a chunk took on its thread, from hand-over to its end",
+    buckets: CHUNK_SECONDS_BUCKETS,
+    registers,
+  });
   node.on("chunk", (event: ChunkEvent) => {
     chunks.inc({ outcome: event.outcome });
     if (event.outcome === "done") items.inc(event.items);
@@ -53,7 +67,15 @@ export function nodeMetrics(node: Pick<WorkerNode, "on" | "snapshot">): Registry
     collect() {
       const snapshot = node.snapshot() as Described;
       this.reset();
-      this.set({ host: snapshot.host, labels: (snapshot.labels ?? []).join(","), state: snapshot.state ?? "serving", version: PACKAGE_VERSION }, 1);
+      this.set(
+        {
+          host: snapshot.host,
+          labels: (snapshot.labels ?? []).join(","),
+          state: snapshot.state ?? "serving",
+          version: PACKAGE_VERSION,
+        },
+        1,
+      );
     },
   });
   return registry;

@@ -58,7 +58,22 @@ export interface NodeOptionsInput {
   drained?: boolean;
 }
 
-export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimits" | "jobServers" | "secret" | "allowSource" | "allowedModules" | "curve" | "tls" | "labels" | "maxChunks">>> & {
+export type NodeOptions = Readonly<
+  Required<
+    Omit<
+      NodeOptionsInput,
+      | "resourceLimits"
+      | "jobServers"
+      | "secret"
+      | "allowSource"
+      | "allowedModules"
+      | "curve"
+      | "tls"
+      | "labels"
+      | "maxChunks"
+    >
+  >
+> & {
   readonly labels: readonly string[];
   readonly maxChunks: number | undefined;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
@@ -70,34 +85,61 @@ export type NodeOptions = Readonly<Required<Omit<NodeOptionsInput, "resourceLimi
 };
 
 const KNOWN: readonly (keyof NodeOptionsInput)[] = [
-  "jobServers", "commandUrl", "logUrl", "threads", "prefetch", "nodeId", "graceMs", "memoryWaitMs", "resourceLimits",
-  "secret", "signatureMaxAgeMs", "allowSource", "allowedModules", "curve", "tls", "labels", "exclusive", "maxChunks", "exitWhenDone", "drained",
+  "jobServers",
+  "commandUrl",
+  "logUrl",
+  "threads",
+  "prefetch",
+  "nodeId",
+  "graceMs",
+  "memoryWaitMs",
+  "resourceLimits",
+  "secret",
+  "signatureMaxAgeMs",
+  "allowSource",
+  "allowedModules",
+  "curve",
+  "tls",
+  "labels",
+  "exclusive",
+  "maxChunks",
+  "exitWhenDone",
+  "drained",
 ];
 
 const option = (name: string) => `worker node option ${name}`;
 
 function text(name: string, value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new ArgumentError(option(name), `expected a non-empty string, got ${value === "" ? '""' : String(value)}`);
+  if (typeof value !== "string" || value === "")
+    throw new ArgumentError(option(name), `expected a non-empty string, got ${value === "" ? '""' : String(value)}`);
   return value;
 }
 
 function optionalObject(name: string, value: unknown): object | undefined {
-  if (value !== undefined && (value === null || typeof value !== "object" || Array.isArray(value))) throw new ArgumentError(option(name), `expected an object, got ${String(value)}`);
+  if (value !== undefined && (value === null || typeof value !== "object" || Array.isArray(value)))
+    throw new ArgumentError(option(name), `expected an object, got ${String(value)}`);
   return value ?? undefined;
 }
 
 function flag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== "boolean") throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
+  if (value !== undefined && typeof value !== "boolean")
+    throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
   return value ?? false;
 }
 
 /** Checks every option (unknown keys too) and fills in the defaults. Throws ArgumentError naming the option. */
 export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
-  if (input === null || typeof input !== "object") throw new ArgumentError("worker node options", `expected an object, got ${String(input)}`);
+  if (input === null || typeof input !== "object")
+    throw new ArgumentError("worker node options", `expected an object, got ${String(input)}`);
   for (const key of Object.keys(input)) {
-    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
+    if (!(KNOWN as readonly string[]).includes(key))
+      throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
   }
-  if (!Array.isArray(input.jobServers) || input.jobServers.length === 0 || !input.jobServers.every((s) => typeof s === "string")) {
+  if (
+    !Array.isArray(input.jobServers) ||
+    input.jobServers.length === 0 ||
+    !input.jobServers.every((s) => typeof s === "string")
+  ) {
     throw new ArgumentError(option("jobServers"), "expected a list of at least one host:port");
   }
   try {
@@ -105,12 +147,17 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
   } catch (error) {
     throw new ArgumentError(option("jobServers"), (error as Error).message, { cause: error });
   }
-  const threads = input.threads === undefined ? os.availableParallelism() : wholeNumber(option("threads"), input.threads, 1);
-  if (input.secret !== undefined && (typeof input.secret !== "string" || Buffer.byteLength(input.secret) < MIN_SECRET_BYTES)) {
+  const threads =
+    input.threads === undefined ? os.availableParallelism() : wholeNumber(option("threads"), input.threads, 1);
+  if (
+    input.secret !== undefined &&
+    (typeof input.secret !== "string" || Buffer.byteLength(input.secret) < MIN_SECRET_BYTES)
+  ) {
     throw new ArgumentError(option("secret"), `the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`);
   }
   const allowSource = input.allowSource ?? "auto";
-  if (allowSource !== true && allowSource !== false && allowSource !== "auto") throw new ArgumentError(option("allowSource"), `expected true, false or "auto", got ${String(allowSource)}`);
+  if (allowSource !== true && allowSource !== false && allowSource !== "auto")
+    throw new ArgumentError(option("allowSource"), `expected true, false or "auto", got ${String(allowSource)}`);
   const allowedModules = input.allowedModules ?? [];
   if (!Array.isArray(allowedModules) || !allowedModules.every((m) => typeof m === "string" && m !== "")) {
     throw new ArgumentError(option("allowedModules"), "expected a list of module specifiers");
@@ -122,13 +169,18 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
   }
   const tls = optionalObject("tls", input.tls) as NodeOptionsInput["tls"];
   const labels = input.labels ?? [];
-  if (!Array.isArray(labels)) throw new ArgumentError(option("labels"), `expected a list of labels, got ${String(labels)}`);
+  if (!Array.isArray(labels))
+    throw new ArgumentError(option("labels"), `expected a list of labels, got ${String(labels)}`);
   for (const label of labels) {
     const problem = labelProblem(label);
     if (problem !== undefined) throw new ArgumentError(option("labels"), problem);
   }
   const exclusive = flag("exclusive", input.exclusive);
-  if (exclusive && labels.length === 0) throw new ArgumentError(option("exclusive"), "an exclusive node serves only labelled maps: give it at least one label");
+  if (exclusive && labels.length === 0)
+    throw new ArgumentError(
+      option("exclusive"),
+      "an exclusive node serves only labelled maps: give it at least one label",
+    );
   return Object.freeze({
     labels: Object.freeze([...new Set(labels as string[])]),
     exclusive,
@@ -140,14 +192,21 @@ export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
     logUrl: text("logUrl", input.logUrl),
     threads,
     prefetch: input.prefetch === undefined ? 1 : wholeNumber(option("prefetch"), input.prefetch, 0),
-    nodeId: input.nodeId === undefined ? `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}` : text("nodeId", input.nodeId),
+    nodeId:
+      input.nodeId === undefined
+        ? `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
+        : text("nodeId", input.nodeId),
     graceMs: input.graceMs === undefined ? 30_000 : wholeNumber(option("graceMs"), input.graceMs, 0),
-    memoryWaitMs: input.memoryWaitMs === undefined ? 30_000 : wholeNumber(option("memoryWaitMs"), input.memoryWaitMs, 1),
+    memoryWaitMs:
+      input.memoryWaitMs === undefined ? 30_000 : wholeNumber(option("memoryWaitMs"), input.memoryWaitMs, 1),
     resourceLimits: optionalObject("resourceLimits", input.resourceLimits) as ResourceLimits | undefined,
     secret: input.secret,
     tls: tls && Object.freeze({ ...tls }),
     curve: curve && Object.freeze({ publicKey: curve.publicKey, secretKey: curve.secretKey }),
-    signatureMaxAgeMs: input.signatureMaxAgeMs === undefined ? 300_000 : wholeNumber(option("signatureMaxAgeMs"), input.signatureMaxAgeMs, 1),
+    signatureMaxAgeMs:
+      input.signatureMaxAgeMs === undefined
+        ? 300_000
+        : wholeNumber(option("signatureMaxAgeMs"), input.signatureMaxAgeMs, 1),
     policy: resolvePolicy(allowSource, input.secret !== undefined, input.jobServers, allowedModules),
   });
 }

@@ -44,16 +44,29 @@ interface FilledSupervisorOptions {
   readonly metrics: boolean;
 }
 
-const KNOWN: readonly (keyof SupervisorOptions)[] = ["log", "initialBackoffMs", "maxBackoffMs", "execArgv", "output", "metrics"];
+const KNOWN: readonly (keyof SupervisorOptions)[] = [
+  "log",
+  "initialBackoffMs",
+  "maxBackoffMs",
+  "execArgv",
+  "output",
+  "metrics",
+];
 const option = (name: string) => `NodeSupervisor option ${name}`;
 
 function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOptions {
-  if (options === null || typeof options !== "object") throw new ArgumentError("NodeSupervisor options", `expected an object, got ${String(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError("NodeSupervisor options", `expected an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
+    if (!(KNOWN as readonly string[]).includes(key))
+      throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
   }
-  if (options.log !== undefined && typeof options.log !== "function") throw new ArgumentError(option("log"), "expected a function");
-  if (options.execArgv !== undefined && !(Array.isArray(options.execArgv) && options.execArgv.every((a) => typeof a === "string"))) {
+  if (options.log !== undefined && typeof options.log !== "function")
+    throw new ArgumentError(option("log"), "expected a function");
+  if (
+    options.execArgv !== undefined &&
+    !(Array.isArray(options.execArgv) && options.execArgv.every((a) => typeof a === "string"))
+  ) {
     throw new ArgumentError(option("execArgv"), "expected a list of strings");
   }
   if (options.output !== undefined && options.output !== "inherit" && options.output !== "ignore") {
@@ -61,8 +74,12 @@ function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOpti
   }
   return Object.freeze({
     log: options.log ?? ((line: string) => void process.stderr.write(`${line}\n`)),
-    initialBackoffMs: options.initialBackoffMs === undefined ? 500 : wholeNumber(option("initialBackoffMs"), options.initialBackoffMs, 0),
-    maxBackoffMs: options.maxBackoffMs === undefined ? 30_000 : wholeNumber(option("maxBackoffMs"), options.maxBackoffMs, 0),
+    initialBackoffMs:
+      options.initialBackoffMs === undefined
+        ? 500
+        : wholeNumber(option("initialBackoffMs"), options.initialBackoffMs, 0),
+    maxBackoffMs:
+      options.maxBackoffMs === undefined ? 30_000 : wholeNumber(option("maxBackoffMs"), options.maxBackoffMs, 0),
     execArgv: Object.freeze([...(options.execArgv ?? [])]),
     output: options.output ?? "inherit",
     metrics: options.metrics === undefined ? false : flag(options.metrics),
@@ -70,7 +87,8 @@ function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOpti
 }
 
 function flag(value: unknown): boolean {
-  if (typeof value !== "boolean") throw new ArgumentError(option("metrics"), `expected true or false, got ${String(value)}`);
+  if (typeof value !== "boolean")
+    throw new ArgumentError(option("metrics"), `expected true or false, got ${String(value)}`);
   return value;
 }
 
@@ -116,7 +134,11 @@ export class NodeSupervisor extends EventEmitter {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = fork(new URL("./worker-main.js", import.meta.url), [], {
-        env: { ...process.env, GLIMPSE_NODE_OPTIONS: JSON.stringify({ ...this.node, drained: this.drained }), GLIMPSE_NODE_METRICS: this.options.metrics ? "1" : "" },
+        env: {
+          ...process.env,
+          GLIMPSE_NODE_OPTIONS: JSON.stringify({ ...this.node, drained: this.drained }),
+          GLIMPSE_NODE_METRICS: this.options.metrics ? "1" : "",
+        },
         execArgv: [...this.options.execArgv],
         stdio: ["ignore", this.options.output, this.options.output, "ipc"],
       });
@@ -151,7 +173,11 @@ export class NodeSupervisor extends EventEmitter {
         if (Date.now() - startedAt > 60_000) this.backoffMs = this.options.initialBackoffMs;
         const delay = code === RESTART_EXIT_CODE ? 0 : this.backoffMs;
         if (code !== RESTART_EXIT_CODE) this.backoffMs = Math.min(this.options.maxBackoffMs, this.backoffMs * 2);
-        this.log(code === RESTART_EXIT_CODE ? `worker node ${child.pid} asked to restart; restarting` : `worker node ${child.pid} died (${signal ?? code}); restarting in ${delay} ms`);
+        this.log(
+          code === RESTART_EXIT_CODE
+            ? `worker node ${child.pid} asked to restart; restarting`
+            : `worker node ${child.pid} died (${signal ?? code}); restarting in ${delay} ms`,
+        );
         this.restartTimer = setTimeout(() => {
           this.restartTimer = undefined;
           this.start().catch((error: Error) => this.log(error.message));

@@ -19,7 +19,10 @@ export class RefusalLog {
       return;
     }
     this.lastMs = now;
-    const more = this.heldBack > 0 ? ` (and ${this.heldBack} more refusals in the last second${this.heldBack > 1 ? "s" : ""})` : "";
+    const more =
+      this.heldBack > 0
+        ? ` (and ${this.heldBack} more refusals in the last second${this.heldBack > 1 ? "s" : ""})`
+        : "";
     this.heldBack = 0;
     process.stderr.write(`worker node ${this.nodeId}: ${line}${more}\n`);
     this.publish(`${line}${more}`);

@@ -38,7 +38,10 @@ export class SupervisorMetrics {
     for (const [pid, json] of this.latest) {
       if (pid === running) continue;
       this.latest.delete(pid);
-      const merged = await AggregatorRegistry.aggregate([this.retired, json.filter((m) => CARRIED.has(String(m.type)))]).getMetricsAsJSON();
+      const merged = await AggregatorRegistry.aggregate([
+        this.retired,
+        json.filter((m) => CARRIED.has(String(m.type))),
+      ]).getMetricsAsJSON();
       this.retired = merged;
     }
   }

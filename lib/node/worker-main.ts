@@ -10,7 +10,9 @@ import { nodeMetrics } from "./node-metrics.js";
 
 const raw = process.env.GLIMPSE_NODE_OPTIONS;
 if (!raw) {
-  process.stderr.write("worker node: GLIMPSE_NODE_OPTIONS is not set (this file is started by `glimpse-cluster launch-worker`)\n");
+  process.stderr.write(
+    "worker node: GLIMPSE_NODE_OPTIONS is not set (this file is started by `glimpse-cluster launch-worker`)\n",
+  );
   process.exit(2);
 }
 // The supervisor checked these options before it started this process (fillNodeOptions).
@@ -19,12 +21,16 @@ const node = new WorkerNode(JSON.parse(raw));
 const metrics = process.env.GLIMPSE_NODE_METRICS === "1" ? nodeMetrics(node) : undefined;
 if (metrics) {
   process.on("message", (message: { type?: string; id?: number }) => {
-    if (message?.type === "metrics") void metrics.getMetricsAsJSON().then((json) => process.send?.({ type: "metrics", id: message.id, metrics: json }));
+    if (message?.type === "metrics")
+      void metrics
+        .getMetricsAsJSON()
+        .then((json) => process.send?.({ type: "metrics", id: message.id, metrics: json }));
   });
 }
 // The supervisor restarts a node that was taken out of service drained.
 node.on("state", (state: string) => process.send?.({ type: "state", state }));
-node.once("stopped", async (reason: string) => {
+node.once("stopped", (reason: string) => void afterStop(reason));
+async function afterStop(reason: string): Promise<void> {
   process.exitCode = reason === "restart" ? RESTART_EXIT_CODE : 0;
   if (metrics && process.connected) {
     const json = await metrics.getMetricsAsJSON();
@@ -32,7 +38,7 @@ node.once("stopped", async (reason: string) => {
   }
   // The IPC channel to the supervisor would keep this process alive.
   if (process.connected) process.disconnect();
-});
+}
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => void node.stop("signal"));
 }

@@ -81,8 +81,17 @@ export class WorkerNode extends EventEmitter {
     this.threads = new ChunkThreads(options);
     this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs, this.id);
-    this.worker = new GearmanWorker({ servers: options.jobServers, clientId: this.id, concurrency: this.threads.capacity, tls: options.tls });
-    this.service = new NodeService(this.worker, { ...options, nodeId: this.id, capacity: this.threads.capacity }, (job) => this.handleChunk(job));
+    this.worker = new GearmanWorker({
+      servers: options.jobServers,
+      clientId: this.id,
+      concurrency: this.threads.capacity,
+      tls: options.tls,
+    });
+    this.service = new NodeService(
+      this.worker,
+      { ...options, nodeId: this.id, capacity: this.threads.capacity },
+      (job) => this.handleChunk(job),
+    );
     // A job assigned by a grab sent before its function was unregistered: it goes back unrun (before GearmanWorker answers it).
     this.worker.on("job", (job: WorkerJob) => {
       if (!this.service.registers(job.func)) this.handBack(job);
@@ -131,13 +140,24 @@ export class WorkerNode extends EventEmitter {
     this.worker.start();
     await registered;
     this.emit("started");
-    const labels = this.options.labels.length === 0 ? "" : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
-    this.channels.log("info", `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`);
+    const labels =
+      this.options.labels.length === 0
+        ? ""
+        : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
+    this.channels.log(
+      "info",
+      `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`,
+    );
   }
 
   /** What a ping answers. */
   snapshot(): NodeStatsSnapshot {
-    return { ...this.stats.snapshot(this.memory.version), labels: [...this.options.labels], exclusive: this.options.exclusive, state: this.service.state };
+    return {
+      ...this.stats.snapshot(this.memory.version),
+      labels: [...this.options.labels],
+      exclusive: this.options.exclusive,
+      state: this.service.state,
+    };
   }
 
   get state(): string {
@@ -178,7 +198,12 @@ export class WorkerNode extends EventEmitter {
     }
   }
 
-  private async runChunk(job: WorkerJob, header: ReturnType<typeof peekChunkRequest>, signature: SignatureFacts | undefined, handBack: AbortSignal): Promise<Buffer> {
+  private async runChunk(
+    job: WorkerJob,
+    header: ReturnType<typeof peekChunkRequest>,
+    signature: SignatureFacts | undefined,
+    handBack: AbortSignal,
+  ): Promise<Buffer> {
     await written();
     // Awaited only when missing: a chunk that can run goes to its thread right after its notice.
     if (this.memory.version < header.memoryVersion) {
@@ -233,9 +258,15 @@ export class WorkerNode extends EventEmitter {
     this.refusedChunks++;
     const unique = job.unique === "" ? "" : ` (unique ${job.unique})`;
     this.channels.refusals.write(`${error.message}${unique}; not run`);
-    job.exception(writeRefusal({ reason: error.reason, detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}` }));
+    job.exception(
+      writeRefusal({
+        reason: error.reason,
+        detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`,
+      }),
+    );
     this.emit("refused", error);
-    if (this.listenerCount("chunk") > 0) this.emit("chunk", { outcome: "refused", items: 0, seconds: 0 } satisfies ChunkEvent);
+    if (this.listenerCount("chunk") > 0)
+      this.emit("chunk", { outcome: "refused", items: 0, seconds: 0 } satisfies ChunkEvent);
   }
 
   /** Stops the running chunks of these maps, or these single chunk attempts (by job unique id). */

@@ -29,7 +29,16 @@ import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk } from "./chunks.js";
-import { attemptTimedOut, chunkFailed, chunkRefused, chunkTimedOut, abortError, handedBackTooOften, nodeLost, type ChunkDescription } from "./errors.js";
+import {
+  attemptTimedOut,
+  chunkFailed,
+  chunkRefused,
+  chunkTimedOut,
+  abortError,
+  handedBackTooOften,
+  nodeLost,
+  type ChunkDescription,
+} from "./errors.js";
 
 /** Refusals a new attempt can get past: it is signed anew, so it is fresh and its nonce new. Any other refusal is a key mismatch. */
 const RETRIED_REFUSALS: readonly RefusalReason[] = ["stale", "replayed"];
@@ -82,7 +91,12 @@ class Tries {
 }
 
 /** `encode` makes the chunk's request payload: once, and again for each retry of a signed chunk (a signature is written into the payload it signs). */
-export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown>, encode: () => Buffer, signal: AbortSignal): Promise<unknown[]> {
+export async function runChunkJob(
+  context: ChunkJobContext,
+  chunk: Chunk<unknown>,
+  encode: () => Buffer,
+  signal: AbortSignal,
+): Promise<unknown[]> {
   const described: ChunkDescription = { index: chunk.index, start: chunk.start, size: chunk.items.length };
   const tries = new Tries(context.retries);
   const payload = encode();
@@ -98,7 +112,9 @@ export async function runChunkJob(context: ChunkJobContext, chunk: Chunk<unknown
       outcome = { error: handedBackTooOften(described, handBacks, outcome.handedBack), timedOut: false };
     }
     if (!tries.spend()) {
-      throw outcome.timedOut ? chunkTimedOut(described, tries.used, context.timeoutMs, outcome.error) : chunkFailed(described, tries.used, outcome.error);
+      throw outcome.timedOut
+        ? chunkTimedOut(described, tries.used, context.timeoutMs, outcome.error)
+        : chunkFailed(described, tries.used, outcome.error);
     }
     context.onRetry(chunk, outcome.error);
   }
@@ -123,7 +139,10 @@ function runAttempt(
     job.cancel(failure.error);
     context.cancelAttempt(unique);
   };
-  let timer = setTimeout(() => giveUp({ error: attemptTimedOut(described, job, context.timeoutMs), timedOut: true }), context.timeoutMs);
+  const timer = setTimeout(
+    () => giveUp({ error: attemptTimedOut(described, job, context.timeoutMs), timedOut: true }),
+    context.timeoutMs,
+  );
   const onStatus = (numerator: number) => {
     if (numerator !== TAKEN_NUMERATOR || givenUp) return;
     if (++takes > 1) {
@@ -134,31 +153,46 @@ function runAttempt(
     timer.refresh();
   };
   job.on("status", onStatus);
-  return job.result.then(
-    (bytes) => finish(context, described, job, request, unique, bytes),
-    (error: unknown) => {
-      if (signal.aborted) throw abortError(signal.reason);
-      if (givenUp) {
-        // Out of tries while a node held it: the chunk fails now, with what was spent.
-        if (!givenUp.timedOut) throw chunkFailed(described, tries.used, givenUp.error);
-        return givenUp;
-      }
-      if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined) return { handedBack: error };
-      const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
-      if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused(described, refusal.detail, error);
-      if (error instanceof GearmanError && RETRIED_CODES.has(error.code)) return { error, timedOut: false };
-      throw error;
-    },
-  ).finally(() => {
-    clearTimeout(timer);
-    job.off("status", onStatus);
-  });
+  return job.result
+    .then(
+      (bytes) => finish(context, described, job, request, unique, bytes),
+      (error: unknown) => {
+        if (signal.aborted) throw abortError(signal.reason);
+        if (givenUp) {
+          // Out of tries while a node held it: the chunk fails now, with what was spent.
+          if (!givenUp.timedOut) throw chunkFailed(described, tries.used, givenUp.error);
+          return givenUp;
+        }
+        if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined)
+          return { handedBack: error };
+        const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
+        if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused(described, refusal.detail, error);
+        if (error instanceof GearmanError && RETRIED_CODES.has(error.code)) return { error, timedOut: false };
+        throw error;
+      },
+    )
+    .finally(() => {
+      clearTimeout(timer);
+      job.off("status", onStatus);
+    });
 }
 
 /** A WORK_COMPLETE: the results, RemoteError when the function threw, or a failure when the response cannot be trusted. */
-function finish(context: ChunkJobContext, described: ChunkDescription, job: ClientJob, request: Buffer, unique: string, bytes: Buffer): unknown[] | Failure {
+function finish(
+  context: ChunkJobContext,
+  described: ChunkDescription,
+  job: ClientJob,
+  request: Buffer,
+  unique: string,
+  bytes: Buffer,
+): unknown[] | Failure {
   try {
-    verifyChunk(bytes, context.guard, `response to chunk ${described.index} (job ${job.handle ?? unique})`, chunkNonce(request));
+    verifyChunk(
+      bytes,
+      context.guard,
+      `response to chunk ${described.index} (job ${job.handle ?? unique})`,
+      chunkNonce(request),
+    );
   } catch (error) {
     // A response this client cannot trust (another key, altered, replayed): try the chunk again.
     if (!(error instanceof SignatureError)) throw error;

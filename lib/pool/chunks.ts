@@ -38,7 +38,8 @@ export function knownLength(source: unknown): number | undefined {
 export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): AsyncGenerator<Chunk<T>> {
   let index = 0;
   if (Array.isArray(source)) {
-    for (let start = 0; start < source.length; start += chunksize) yield { index: index++, start, items: source.slice(start, start + chunksize) };
+    for (let start = 0; start < source.length; start += chunksize)
+      yield { index: index++, start, items: source.slice(start, start + chunksize) };
     return;
   }
   let items: T[] = [];

@@ -16,7 +16,19 @@
 import { randomBytes } from "node:crypto";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
 import os from "node:os";
-import { CHANNEL_VERSION, TOPIC_ALL, TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY, nodeTopic, parseLog, type Command, type LogEnvelope, type MapProgress, type NodeStatsSnapshot } from "../channels/messages.js";
+import {
+  CHANNEL_VERSION,
+  TOPIC_ALL,
+  TOPIC_LOG,
+  TOPIC_PROGRESS,
+  TOPIC_REPLY,
+  nodeTopic,
+  parseLog,
+  type Command,
+  type LogEnvelope,
+  type MapProgress,
+  type NodeStatsSnapshot,
+} from "../channels/messages.js";
 import { QueuedPublisher } from "../channels/publisher.js";
 import { LoopingSubscriber } from "../channels/subscriber.js";
 import { MessageGuard } from "../security/message-guard.js";
@@ -67,12 +79,18 @@ export interface ControlOptions {
 export interface Reach {
   readonly jobServers: readonly { readonly server: string; readonly reached: boolean; readonly error?: string }[];
   /** A bound endpoint (direct mode) is ours and counts as reached; a connected one once ZeroMQ connected to it. */
-  readonly channels: readonly { readonly channel: "command" | "log"; readonly endpoint: string; readonly bind: boolean; readonly reached: boolean }[];
+  readonly channels: readonly {
+    readonly channel: "command" | "log";
+    readonly endpoint: string;
+    readonly bind: boolean;
+    readonly reached: boolean;
+  }[];
 }
 
 type Listener = (envelope: LogEnvelope) => void;
 
-const isAckOf = (envelope: LogEnvelope, id: string) => envelope.message.type === "ack" && envelope.message.commandId === id;
+const isAckOf = (envelope: LogEnvelope, id: string) =>
+  envelope.message.type === "ack" && envelope.message.commandId === id;
 
 /** What one node can be told by its id (the dashboard's row buttons). */
 export type NodeAction = "quit" | "restart" | "drain" | "online";
@@ -126,10 +144,24 @@ export class ClusterControl {
     const { live, options } = this;
     if (live.reached.size === 0 && live.unreachable.size === 0) await live.list();
     return {
-      jobServers: options.jobServers.map((server) => ({ server, reached: live.reached.has(server) && !live.unreachable.has(server), error: live.unreachable.get(server) })),
+      jobServers: options.jobServers.map((server) => ({
+        server,
+        reached: live.reached.has(server) && !live.unreachable.has(server),
+        error: live.unreachable.get(server),
+      })),
       channels: [
-        { channel: "command", endpoint: this.commandEndpoint, bind: options.commandBind, reached: options.commandBind || this.commandReached },
-        { channel: "log", endpoint: this.logEndpoint, bind: options.logBind, reached: options.logBind || this.logReached },
+        {
+          channel: "command",
+          endpoint: this.commandEndpoint,
+          bind: options.commandBind,
+          reached: options.commandBind || this.commandReached,
+        },
+        {
+          channel: "log",
+          endpoint: this.logEndpoint,
+          bind: options.logBind,
+          reached: options.logBind || this.logReached,
+        },
       ],
     };
   }
@@ -139,10 +171,14 @@ export class ClusterControl {
     try {
       await control.publisher.open({ url: options.commandUrl, bind: options.commandBind, curve: options.curve });
       const topics = options.watchProgress ? [TOPIC_LOG, TOPIC_REPLY, TOPIC_PROGRESS] : [TOPIC_LOG, TOPIC_REPLY];
-      await control.subscriber.open({ url: options.logUrl, bind: options.logBind, curve: options.curve }, topics, (_topic, body) => {
-        const envelope = parseLog(body);
-        if (envelope) control.onLog(envelope);
-      });
+      await control.subscriber.open(
+        { url: options.logUrl, bind: options.logBind, curve: options.curve },
+        topics,
+        (_topic, body) => {
+          const envelope = parseLog(body);
+          if (envelope) control.onLog(envelope);
+        },
+      );
     } catch (error) {
       await control.close();
       throw error;
@@ -151,7 +187,11 @@ export class ClusterControl {
   }
 
   /** The job servers this client asks for the live nodes, the TLS to them, and whether messages are signed (a cluster key). */
-  get cluster(): { readonly jobServers: readonly string[]; readonly tls: GearmanTlsOptions | undefined; readonly signed: boolean } {
+  get cluster(): {
+    readonly jobServers: readonly string[];
+    readonly tls: GearmanTlsOptions | undefined;
+    readonly signed: boolean;
+  } {
     return { jobServers: this.options.jobServers, tls: this.options.tls, signed: this.options.key !== undefined };
   }
 
@@ -168,7 +208,9 @@ export class ClusterControl {
     if (this.options.onRefused) return this.options.onRefused(error, topic);
     if (this.warned.has(error.reason)) return;
     this.warned.add(error.reason);
-    process.emitWarning(`${error.message} (further ${error.reason} refusals are not reported)`, { code: "GLIMPSE_REFUSED" });
+    process.emitWarning(`${error.message} (further ${error.reason} refusals are not reported)`, {
+      code: "GLIMPSE_REFUSED",
+    });
   }
 
   /** Log messages refused by signature checking so far. */
@@ -189,7 +231,10 @@ export class ClusterControl {
   }
 
   private send(command: Command, topic = TOPIC_ALL, id = this.nextId()): string {
-    void this.publisher.send(topic, JSON.stringify({ v: CHANNEL_VERSION, id, from: this.id, time: Date.now(), command }));
+    void this.publisher.send(
+      topic,
+      JSON.stringify({ v: CHANNEL_VERSION, id, from: this.id, time: Date.now(), command }),
+    );
     return id;
   }
 
@@ -276,7 +321,15 @@ export class ClusterControl {
    */
   publishProgress(progress: MapProgress): void {
     if (this.closed) return;
-    const envelope: LogEnvelope = { v: CHANNEL_VERSION, id: `${this.id}-p${++this.progressCounter}`, node: this.id, host: os.hostname(), pid: process.pid, time: Date.now(), message: { type: "progress", ...progress } };
+    const envelope: LogEnvelope = {
+      v: CHANNEL_VERSION,
+      id: `${this.id}-p${++this.progressCounter}`,
+      node: this.id,
+      host: os.hostname(),
+      pid: process.pid,
+      time: Date.now(),
+      message: { type: "progress", ...progress },
+    };
     for (const listener of this.listeners) listener(envelope);
     const url = this.options.progressUrl;
     if (url === undefined) return;
@@ -302,13 +355,23 @@ export class ClusterControl {
 
   /** Tells every live node to quit; resolves with the nodes that acknowledged. */
   async quitWorkers(waitMs: number): Promise<string[]> {
-    const { answered } = await this.publish({ command: { type: "quit" }, deadlineMs: waitMs, answered: isAckOf, targeted: true });
+    const { answered } = await this.publish({
+      command: { type: "quit" },
+      deadlineMs: waitMs,
+      answered: isAckOf,
+      targeted: true,
+    });
     return [...answered];
   }
 
   /** Tells every live node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
   async restartWorkers(waitMs: number): Promise<string[]> {
-    const { answered } = await this.publish({ command: { type: "restart" }, deadlineMs: waitMs, answered: isAckOf, targeted: true });
+    const { answered } = await this.publish({
+      command: { type: "restart" },
+      deadlineMs: waitMs,
+      answered: isAckOf,
+      targeted: true,
+    });
     return [...answered];
   }
 
@@ -322,7 +385,13 @@ export class ClusterControl {
     const chosen = nodes.filter((node) => selects(selector, node));
     if (chosen.length === 0) throw noMatchingNode(type, describeSelector(selector), describeNodes(nodes));
     const only = new Set(chosen.map((node) => node.node));
-    const { answered, missing } = await this.publish({ command: { type }, deadlineMs: waitMs, answered: isAckOf, targeted: true, only });
+    const { answered, missing } = await this.publish({
+      command: { type },
+      deadlineMs: waitMs,
+      answered: isAckOf,
+      targeted: true,
+      only,
+    });
     if (missing.length > 0) throw notAcknowledged(type, missing, waitMs);
     return [...answered];
   }
@@ -360,7 +429,9 @@ export class ClusterControl {
   }
 
   /** The nodes' log records as they arrive, until the signal aborts. */
-  async *logRecords(signal: AbortSignal): AsyncGenerator<LogEnvelope & { level: string; message: string } & Record<string, unknown>> {
+  async *logRecords(
+    signal: AbortSignal,
+  ): AsyncGenerator<LogEnvelope & { level: string; message: string } & Record<string, unknown>> {
     const queue: LogEnvelope[] = [];
     let wake: (() => void) | undefined;
     const listener: Listener = (envelope) => {

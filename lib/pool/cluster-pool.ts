@@ -17,7 +17,16 @@ import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
-import { chunksOf, joinChunks, knownLength, autoChunksize, isArrayLike, isAsyncIterable, isIterable, type ItemSource } from "./chunks.js";
+import {
+  chunksOf,
+  joinChunks,
+  knownLength,
+  autoChunksize,
+  isArrayLike,
+  isAsyncIterable,
+  isIterable,
+  type ItemSource,
+} from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { ProgressPublisher } from "./progress-publisher.js";
@@ -88,7 +97,9 @@ export class ClusterPool implements AsyncDisposable {
   setMemory(entries: Record<string, unknown>): Promise<void> {
     if (this.closing) return Promise.reject(poolClosed());
     if (entries === null || typeof entries !== "object" || Array.isArray(entries)) {
-      return Promise.reject(new ArgumentError("setMemory entries", "expected an object of entries, e.g. { factor: 3 }"));
+      return Promise.reject(
+        new ArgumentError("setMemory entries", "expected an object of entries, e.g. { factor: 3 }"),
+      );
     }
     return this.control.setMemory(entries);
   }
@@ -113,13 +124,21 @@ export class ClusterPool implements AsyncDisposable {
    */
   async drain(selector: NodeSelector, waitMs = 10_000): Promise<string[]> {
     if (this.closing) throw poolClosed();
-    return this.control.setNodeState("drain", checkSelector("drain selector", selector), wholeNumber("drain waitMs", waitMs, 1));
+    return this.control.setNodeState(
+      "drain",
+      checkSelector("drain selector", selector),
+      wholeNumber("drain waitMs", waitMs, 1),
+    );
   }
 
   /** Registers the functions of the nodes `selector` picks again (as drain picks them); resolves with their ids once each acknowledged. */
   async online(selector: NodeSelector, waitMs = 10_000): Promise<string[]> {
     if (this.closing) throw poolClosed();
-    return this.control.setNodeState("online", checkSelector("online selector", selector), wholeNumber("online waitMs", waitMs, 1));
+    return this.control.setNodeState(
+      "online",
+      checkSelector("online selector", selector),
+      wholeNumber("online waitMs", waitMs, 1),
+    );
   }
 
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
@@ -133,10 +152,18 @@ export class ClusterPool implements AsyncDisposable {
   }
 
   /** The chunks' results, one array per chunk, in order or as they finish. */
-  private async *stream<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options: MapOptions | undefined, ordered: boolean): AsyncGenerator<R[]> {
+  private async *stream<T, R>(
+    fn: MapFunction<T, R>,
+    items: ItemSource<T>,
+    options: MapOptions | undefined,
+    ordered: boolean,
+  ): AsyncGenerator<R[]> {
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {
-      throw new ArgumentError("map items", `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`);
+      throw new ArgumentError(
+        "map items",
+        `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`,
+      );
     }
     const opts = fillMapOptions(options, this.defaults);
     let ref: FunctionRef = toFunctionRef(fn);
@@ -152,7 +179,10 @@ export class ClusterPool implements AsyncDisposable {
 
     const total = knownLength(items);
     const threads = this.control.knownThreads();
-    const chunksize = opts.chunksize === "auto" ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined) : opts.chunksize;
+    const chunksize =
+      opts.chunksize === "auto"
+        ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined)
+        : opts.chunksize;
     const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
     const mapId = `${this.poolId}-${++this.mapCounter}`;
     const memoryVersion = this.control.memoryVersion();
@@ -194,7 +224,21 @@ export class ClusterPool implements AsyncDisposable {
         limit,
         ordered,
         controller,
-        run: (chunk, signal) => runChunkJob(context, chunk, () => encodeChunkRequest({ fn: ref, items: chunk.items, start: chunk.start, mapId, chunk: chunk.index, memoryVersion }), signal),
+        run: (chunk, signal) =>
+          runChunkJob(
+            context,
+            chunk,
+            () =>
+              encodeChunkRequest({
+                fn: ref,
+                items: chunk.items,
+                start: chunk.start,
+                mapId,
+                chunk: chunk.index,
+                memoryVersion,
+              }),
+            signal,
+          ),
       });
       for await (const chunk of results) {
         done += chunk.results.length;

@@ -42,7 +42,12 @@ export const chunkFailed = (chunk: ChunkDescription, attempts: number, cause: un
     { cause },
   );
 
-export const chunkTimedOut = (chunk: ChunkDescription, attempts: number, timeoutMs: number, cause: unknown): PoolError =>
+export const chunkTimedOut = (
+  chunk: ChunkDescription,
+  attempts: number,
+  timeoutMs: number,
+  cause: unknown,
+): PoolError =>
   new PoolError(
     "CHUNK_TIMEOUT",
     `${describe(chunk)} did not finish within ${timeoutMs} ms, ${attempts} time${attempts === 1 ? "" : "s"} (timeout is per chunk; raise poll_timeout or the map's timeout option)`,
@@ -50,16 +55,31 @@ export const chunkTimedOut = (chunk: ChunkDescription, attempts: number, timeout
   );
 
 /** The time-out of one attempt of a chunk. */
-export const attemptTimedOut = (chunk: ChunkDescription, job: { readonly handle?: string; readonly server?: string }, timeoutMs: number): PoolError =>
-  new PoolError("ATTEMPT_TIMEOUT", `${describe(chunk)}, job ${job.handle ?? "(not yet created)"} on ${job.server ?? "no job server yet"}, did not finish within ${timeoutMs} ms`);
+export const attemptTimedOut = (
+  chunk: ChunkDescription,
+  job: { readonly handle?: string; readonly server?: string },
+  timeoutMs: number,
+): PoolError =>
+  new PoolError(
+    "ATTEMPT_TIMEOUT",
+    `${describe(chunk)}, job ${job.handle ?? "(not yet created)"} on ${job.server ?? "no job server yet"}, did not finish within ${timeoutMs} ms`,
+  );
 
 /** A node took a chunk that another node had taken before: its job server lost that one (it died, or its connection did). */
-export const nodeLost = (chunk: ChunkDescription, job: { readonly handle?: string; readonly server?: string }): PoolError =>
-  new PoolError("NODE_LOST", `${describe(chunk)}, job ${job.handle ?? "?"}, was handed out again by job server ${job.server ?? "?"}: it lost the worker node that had taken it`);
+export const nodeLost = (
+  chunk: ChunkDescription,
+  job: { readonly handle?: string; readonly server?: string },
+): PoolError =>
+  new PoolError(
+    "NODE_LOST",
+    `${describe(chunk)}, job ${job.handle ?? "?"}, was handed out again by job server ${job.server ?? "?"}: it lost the worker node that had taken it`,
+  );
 
 /** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */
 export const handedBackTooOften = (chunk: ChunkDescription, times: number, cause: unknown): PoolError =>
-  new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, { cause });
+  new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, {
+    cause,
+  });
 
 export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknown): PoolError =>
   new PoolError(
@@ -72,7 +92,10 @@ export const poolClosed = (): PoolError => new PoolError("CLOSED", "the pool is 
 
 /** Nodes that did not acknowledge a set-memory or clear-memory within `waitMs`. */
 export const memoryNotAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>
-  new PoolError("MEMORY", `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`);
+  new PoolError(
+    "MEMORY",
+    `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`,
+  );
 
 /** The reason a map's window aborts the chunks still in flight when it stops early. */
 export const mapStopped = (): PoolError => new PoolError("STOPPED", "map stopped");
@@ -89,10 +112,18 @@ export const noMatchingNode = (command: string, selector: string, live: string):
   new PoolError("NO_MATCHING_NODE", `${command}: ${selector} matches no live worker node; live nodes: ${live}`);
 
 export const notAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>
-  new PoolError("NOT_ACKNOWLEDGED", `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`);
+  new PoolError(
+    "NOT_ACKNOWLEDGED",
+    `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`,
+  );
 
 /** `carried`: the labels the live serving nodes carry. */
-export const noNodeForLabel = (label: string | undefined, waitMs: number, carried: readonly string[], unlabelled: boolean): PoolError =>
+export const noNodeForLabel = (
+  label: string | undefined,
+  waitMs: number,
+  carried: readonly string[],
+  unlabelled: boolean,
+): PoolError =>
   new PoolError(
     "NO_NODE",
     `${label === undefined ? "no live worker node serves unlabelled maps (every one is exclusive or drained)" : `no live worker node carries the label "${label}"`} within ${waitMs} ms; ` +

@@ -41,7 +41,9 @@ export class LiveNodes {
           for (const worker of await admin.workers()) {
             if (worker.clientId === "-") continue;
             const ours = worker.functions.filter((f) => functionLabel(f) !== undefined);
-            const idle = worker.functions.length === 0 && (worker.clientId.startsWith(DEFAULT_NODE_PREFIX) || this.known(worker.clientId));
+            const idle =
+              worker.functions.length === 0 &&
+              (worker.clientId.startsWith(DEFAULT_NODE_PREFIX) || this.known(worker.clientId));
             if (ours.length === 0 && !idle) continue;
             const set = found.get(worker.clientId) ?? new Set<string>();
             for (const f of ours) set.add(f);

@@ -52,14 +52,24 @@ interface FilledLocalClusterOptions {
 }
 
 function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
-  if (options === null || typeof options !== "object") throw new ArgumentError("LocalCluster options", `expected an object, got ${String(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError("LocalCluster options", `expected an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(`LocalCluster option ${key}`, `unknown (known: ${KNOWN.join(", ")})`);
+    if (!(KNOWN as readonly string[]).includes(key))
+      throw new ArgumentError(`LocalCluster option ${key}`, `unknown (known: ${KNOWN.join(", ")})`);
   }
-  if (options.log !== undefined && typeof options.log !== "function") throw new ArgumentError("LocalCluster option log", "expected a function");
-  if (options.secret !== undefined && typeof options.secret !== "boolean") throw new ArgumentError("LocalCluster option secret", `expected true or false, got ${JSON.stringify(options.secret)}`);
+  if (options.log !== undefined && typeof options.log !== "function")
+    throw new ArgumentError("LocalCluster option log", "expected a function");
+  if (options.secret !== undefined && typeof options.secret !== "boolean")
+    throw new ArgumentError(
+      "LocalCluster option secret",
+      `expected true or false, got ${JSON.stringify(options.secret)}`,
+    );
   const workers = options.workers === undefined ? 1 : wholeNumber("LocalCluster option workers", options.workers, 1);
-  const threads = options.threads === undefined ? Math.max(1, Math.floor(os.availableParallelism() / workers)) : wholeNumber("LocalCluster option threads", options.threads, 1);
+  const threads =
+    options.threads === undefined
+      ? Math.max(1, Math.floor(os.availableParallelism() / workers))
+      : wholeNumber("LocalCluster option threads", options.threads, 1);
   return Object.freeze({ workers, threads, log: options.log, secret: options.secret ?? false });
 }
 
@@ -97,7 +107,8 @@ export class LocalCluster {
       const { host, port } = await server.listen();
       return new LocalCluster(server, `${host}:${port}`, undefined, randomBytes(32).toString("base64url"), filled);
     }
-    for (const stale of await removeStaleLocalClusters(os.tmpdir())) filled.log?.(`removed ${stale}, left by a local cluster whose process was killed`);
+    for (const stale of await removeStaleLocalClusters(os.tmpdir()))
+      filled.log?.(`removed ${stale}, left by a local cluster whose process was killed`);
     // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), LOCAL_CLUSTER_PREFIX));
     try {
@@ -129,7 +140,10 @@ export class LocalCluster {
   /** The channel ends for the pool to bind: ipc:// sockets in the private directory, or loopback TCP on free ports with a secret. */
   get channelUrls(): LocalChannelUrls {
     if (this.directory === undefined) return { commandUrl: "tcp://127.0.0.1:0", logUrl: "tcp://127.0.0.1:0" };
-    return { commandUrl: `ipc://${path.join(this.directory, "commands")}`, logUrl: `ipc://${path.join(this.directory, "logs")}` };
+    return {
+      commandUrl: `ipc://${path.join(this.directory, "commands")}`,
+      logUrl: `ipc://${path.join(this.directory, "logs")}`,
+    };
   }
 
   /** Starts the worker node processes, connected to the given channel endpoints; resolves once each is ready. */
@@ -137,7 +151,14 @@ export class LocalCluster {
     for (let i = 0; i < this.workerCount; i++) {
       this.supervisors.push(
         new NodeSupervisor(
-          { jobServers: [this.jobServer], commandUrl, logUrl, threads: this.threadsPerWorker, graceMs: 5000, secret: this.secret },
+          {
+            jobServers: [this.jobServer],
+            commandUrl,
+            logUrl,
+            threads: this.threadsPerWorker,
+            graceMs: 5000,
+            secret: this.secret,
+          },
           { log: this.options.log ?? (() => {}), output: this.options.log ? "inherit" : "ignore" },
         ),
       );

@@ -33,12 +33,18 @@ const MAKE_POOL_OPTIONS = ["local", "open"];
  * nothing to load on a local cluster of its own. A bad config is a
  * ConfigError naming file, section and key; a bad option an ArgumentError.
  */
-export async function MakePool(config?: string | readonly string[] | ConfigInput, options: MakePoolOptions = {}): Promise<ClusterPool> {
-  if (options === null || typeof options !== "object") throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
+export async function MakePool(
+  config?: string | readonly string[] | ConfigInput,
+  options: MakePoolOptions = {},
+): Promise<ClusterPool> {
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
-    if (!MAKE_POOL_OPTIONS.includes(key)) throw new ArgumentError(`MakePool option ${key}`, `unknown (known: ${MAKE_POOL_OPTIONS.join(", ")})`);
+    if (!MAKE_POOL_OPTIONS.includes(key))
+      throw new ArgumentError(`MakePool option ${key}`, `unknown (known: ${MAKE_POOL_OPTIONS.join(", ")})`);
   }
-  if (options.open !== undefined && typeof options.open !== "function") throw new ArgumentError("MakePool option open", "expected a function returning a stream, or undefined");
+  if (options.open !== undefined && typeof options.open !== "function")
+    throw new ArgumentError("MakePool option open", "expected a function returning a stream, or undefined");
   const loaded = loadConfig(config);
   if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(options.local));
   return makeClientPool(loaded.client, options.open);
@@ -50,7 +56,10 @@ export function curveOf(client: ClientConfig): CurveSettings | undefined {
   return {
     publicKey: client.curvePublicKey,
     secretKey: client.curveSecretKey,
-    onRefused: (address) => process.emitWarning(`refused a ZeroMQ connection from ${address}: it does not hold the cluster's CURVE key`, { code: "GLIMPSE_REFUSED" }),
+    onRefused: (address) =>
+      process.emitWarning(`refused a ZeroMQ connection from ${address}: it does not hold the cluster's CURVE key`, {
+        code: "GLIMPSE_REFUSED",
+      }),
   };
 }
 
@@ -97,7 +106,14 @@ export async function poolOnLocalCluster(cluster: LocalCluster): Promise<Cluster
   try {
     const key = cluster.secret === undefined ? undefined : new ClusterKey(cluster.secret);
     const { commandUrl, logUrl } = cluster.channelUrls;
-    control = await ClusterControl.open({ key, jobServers: [cluster.jobServer], commandUrl, commandBind: true, logUrl, logBind: true });
+    control = await ClusterControl.open({
+      key,
+      jobServers: [cluster.jobServer],
+      commandUrl,
+      commandBind: true,
+      logUrl,
+      logBind: true,
+    });
     await cluster.startWorkers(control.commandEndpoint, control.logEndpoint);
     const gearman = new GearmanClient({ servers: [cluster.jobServer], open: () => cluster.connectInProcess() });
     return new ClusterPool({
@@ -114,4 +130,3 @@ export async function poolOnLocalCluster(cluster: LocalCluster): Promise<Cluster
     throw error;
   }
 }
-

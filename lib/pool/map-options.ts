@@ -62,20 +62,38 @@ export interface FilledMapOptions {
   readonly waitForNodesMs: number | undefined;
 }
 
-const KNOWN: readonly (keyof MapOptions)[] = ["chunksize", "signal", "timeout", "retries", "onProgress", "maxInFlight", "label", "waitForNodesMs"];
+const KNOWN: readonly (keyof MapOptions)[] = [
+  "chunksize",
+  "signal",
+  "timeout",
+  "retries",
+  "onProgress",
+  "maxInFlight",
+  "label",
+  "waitForNodesMs",
+];
 
 const option = (name: string) => `map option ${name}`;
 
 /** Checks every option (unknown keys too) against the pool's defaults. Throws ArgumentError naming the option. */
 export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDefaults): FilledMapOptions {
   const o = options ?? {};
-  if (o === null || typeof o !== "object") throw new ArgumentError("map options", `expected an object, got ${o === null ? "null" : typeof o}`);
+  if (o === null || typeof o !== "object")
+    throw new ArgumentError("map options", `expected an object, got ${o === null ? "null" : typeof o}`);
   for (const key of Object.keys(o)) {
-    if (!(KNOWN as readonly string[]).includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
+    if (!(KNOWN as readonly string[]).includes(key))
+      throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
   }
-  const chunksize = o.chunksize === undefined ? defaults.chunksize : o.chunksize === "auto" ? "auto" : wholeNumber(option("chunksize"), o.chunksize, 1);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new ArgumentError(option("signal"), "expected an AbortSignal");
-  if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw new ArgumentError(option("onProgress"), "expected a function");
+  const chunksize =
+    o.chunksize === undefined
+      ? defaults.chunksize
+      : o.chunksize === "auto"
+        ? "auto"
+        : wholeNumber(option("chunksize"), o.chunksize, 1);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw new ArgumentError(option("signal"), "expected an AbortSignal");
+  if (o.onProgress !== undefined && typeof o.onProgress !== "function")
+    throw new ArgumentError(option("onProgress"), "expected a function");
   const labelError = o.label === undefined ? undefined : labelProblem(o.label);
   if (labelError !== undefined) throw new ArgumentError(option("label"), labelError);
   return Object.freeze({
@@ -86,6 +104,7 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     onProgress: o.onProgress,
     maxInFlight: o.maxInFlight === undefined ? undefined : wholeNumber(option("maxInFlight"), o.maxInFlight, 1),
     label: o.label,
-    waitForNodesMs: o.waitForNodesMs === undefined ? undefined : wholeNumber(option("waitForNodesMs"), o.waitForNodesMs, 0),
+    waitForNodesMs:
+      o.waitForNodesMs === undefined ? undefined : wholeNumber(option("waitForNodesMs"), o.waitForNodesMs, 0),
   });
 }

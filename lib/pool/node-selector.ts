@@ -14,9 +14,18 @@ const LABEL_PREFIX = "label:";
 
 /** Checks a selector; throws ArgumentError naming `argument`. */
 export function checkSelector(argument: string, selector: unknown): NodeSelector {
-  if (selector !== null && typeof selector === "object" && (selector as { all?: unknown }).all === true && Object.keys(selector).length === 1) return selector as NodeSelector;
+  if (
+    selector !== null &&
+    typeof selector === "object" &&
+    (selector as { all?: unknown }).all === true &&
+    Object.keys(selector).length === 1
+  )
+    return selector as NodeSelector;
   if (typeof selector !== "string" || selector.trim() === "") {
-    throw new ArgumentError(argument, `expected a pid, host:pid, host name, node id or label:NAME, or { all: true }, got ${selector === "" ? '""' : typeof selector === "object" ? JSON.stringify(selector) : String(selector)}`);
+    throw new ArgumentError(
+      argument,
+      `expected a pid, host:pid, host name, node id or label:NAME, or { all: true }, got ${selector === "" ? '""' : typeof selector === "object" ? JSON.stringify(selector) : String(selector)}`,
+    );
   }
   if (selector.startsWith(LABEL_PREFIX)) {
     const problem = labelProblem(selector.slice(LABEL_PREFIX.length));
@@ -41,6 +50,9 @@ export function selects(selector: NodeSelector, node: NodeStatsSnapshot): boolea
 export function describeNodes(nodes: readonly NodeStatsSnapshot[]): string {
   if (nodes.length === 0) return "no live worker node answered";
   return nodes
-    .map((n) => `${n.host}:${n.pid} (${n.node}${n.labels?.length ? `, labels ${n.labels.join(",")}` : ""}, ${n.state ?? "serving"})`)
+    .map(
+      (n) =>
+        `${n.host}:${n.pid} (${n.node}${n.labels?.length ? `, labels ${n.labels.join(",")}` : ""}, ${n.state ?? "serving"})`,
+    )
     .join("; ");
 }

@@ -48,6 +48,14 @@ export class ProgressPublisher {
 
   private send(state: MapProgress["state"]): void {
     this.last = Date.now();
-    this.publish({ mapId: this.mapId, function: this.functionName, done: this.done, total: this.total, failed: this.failed, state, started: this.started });
+    this.publish({
+      mapId: this.mapId,
+      function: this.functionName,
+      done: this.done,
+      total: this.total,
+      failed: this.failed,
+      state,
+      started: this.started,
+    });
   }
 }

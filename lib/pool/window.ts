@@ -26,7 +26,10 @@ export interface ChunkResult<R> {
   readonly results: R[];
 }
 
-export async function* runWindow<T, R>(source: AsyncIterator<Chunk<T>>, options: WindowOptions<T, R>): AsyncGenerator<ChunkResult<R>> {
+export async function* runWindow<T, R>(
+  source: AsyncIterator<Chunk<T>>,
+  options: WindowOptions<T, R>,
+): AsyncGenerator<ChunkResult<R>> {
   const { limit, ordered, run, controller } = options;
   const running = new Map<number, Promise<ChunkResult<R>>>();
   const finished = new Map<number, ChunkResult<R>>();

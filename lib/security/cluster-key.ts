@@ -21,7 +21,6 @@ import { ArgumentError } from "../argument-error.js";
 export const SIGNATURE_BYTES = 56;
 const TIME_BYTES = 8;
 const NONCE_BYTES = 16;
-const MAC_BYTES = 32;
 /** Shortest accepted secret, in bytes. */
 export const MIN_SECRET_BYTES = 16;
 
@@ -44,9 +43,15 @@ export class ClusterKey {
   /** `secret`: at least 16 bytes of text (or bytes), the same on every client and worker of the cluster. */
   constructor(secret: string | Uint8Array) {
     const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret);
-    if (bytes.length < MIN_SECRET_BYTES) throw new ArgumentError("cluster secret", `needs at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`);
+    if (bytes.length < MIN_SECRET_BYTES)
+      throw new ArgumentError("cluster secret", `needs at least ${MIN_SECRET_BYTES} bytes, got ${bytes.length}`);
     // Key objects, made once: an HMAC per message then skips importing the key bytes.
-    this.keys = new Map(KINDS.map((kind) => [kind, createSecretKey(createHmac("sha256", bytes).update(`glimpse-cluster v1 ${kind}`).digest())]));
+    this.keys = new Map(
+      KINDS.map((kind) => [
+        kind,
+        createSecretKey(createHmac("sha256", bytes).update(`glimpse-cluster v1 ${kind}`).digest()),
+      ]),
+    );
   }
 
   /** A trailer signing `parts` (and `context`, which is not sent) now, with a fresh nonce. */
@@ -54,20 +59,35 @@ export class ClusterKey {
     const trailer = Buffer.allocUnsafe(SIGNATURE_BYTES);
     trailer.writeBigUInt64BE(BigInt(Date.now()), 0);
     nextNonce(trailer, TIME_BYTES);
-    this.mac(kind, parts, trailer.subarray(0, TIME_BYTES + NONCE_BYTES), context).copy(trailer, TIME_BYTES + NONCE_BYTES);
+    this.mac(kind, parts, trailer.subarray(0, TIME_BYTES + NONCE_BYTES), context).copy(
+      trailer,
+      TIME_BYTES + NONCE_BYTES,
+    );
     return trailer;
   }
 
   /** Checks a trailer against `parts`; throws SignatureError("forged") if it does not verify. */
-  verify(kind: SignedKind, parts: readonly Uint8Array[], trailer: Uint8Array, what: string, context?: Uint8Array): SignatureFacts {
+  verify(
+    kind: SignedKind,
+    parts: readonly Uint8Array[],
+    trailer: Uint8Array,
+    what: string,
+    context?: Uint8Array,
+  ): SignatureFacts {
     if (trailer.length !== SIGNATURE_BYTES) throw new SignatureError("forged", what);
     const signature = Buffer.from(trailer.buffer, trailer.byteOffset, trailer.byteLength);
     const expected = this.mac(kind, parts, signature.subarray(0, TIME_BYTES + NONCE_BYTES), context);
-    if (!timingSafeEqual(expected, signature.subarray(TIME_BYTES + NONCE_BYTES))) throw new SignatureError("forged", what);
+    if (!timingSafeEqual(expected, signature.subarray(TIME_BYTES + NONCE_BYTES)))
+      throw new SignatureError("forged", what);
     return nonceOf(signature);
   }
 
-  private mac(kind: SignedKind, parts: readonly Uint8Array[], timeAndNonce: Uint8Array, context: Uint8Array | undefined): Buffer {
+  private mac(
+    kind: SignedKind,
+    parts: readonly Uint8Array[],
+    timeAndNonce: Uint8Array,
+    context: Uint8Array | undefined,
+  ): Buffer {
     const hmac = createHmac("sha256", this.keys.get(kind)!);
     for (const part of parts) {
       // Length-prefixed, so moving bytes from one part to the next changes the MAC.

@@ -36,7 +36,8 @@ const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=
 
 /** Z85 text → bytes (4 bytes per 5 characters). */
 export function z85Decode(text: string): Buffer {
-  if (text.length % 5 !== 0) throw new ArgumentError("Z85 text", `its length must be a multiple of 5, got ${text.length}`);
+  if (text.length % 5 !== 0)
+    throw new ArgumentError("Z85 text", `its length must be a multiple of 5, got ${text.length}`);
   const out = Buffer.alloc((text.length / 5) * 4);
   for (let i = 0; i < text.length; i += 5) {
     let value = 0;
@@ -50,7 +51,13 @@ export function z85Decode(text: string): Buffer {
   return out;
 }
 
-type CurveSocket = zmq.Socket & { curveServer: boolean; curveSecretKey: string | null; curvePublicKey: string | null; curveServerKey: string | null; zapDomain: string };
+type CurveSocket = zmq.Socket & {
+  curveServer: boolean;
+  curveSecretKey: string | null;
+  curvePublicKey: string | null;
+  curveServerKey: string | null;
+  zapDomain: string;
+};
 
 /** Sets a socket up as a CURVE server (it binds) or client (it connects) with the cluster keys. Before bind/connect. */
 export function applyCurve(socket: zmq.Socket, curve: CurveSettings, role: "bind" | "connect"): void {
@@ -72,7 +79,8 @@ export function releaseCurve(curve: CurveSettings | undefined, role: "bind" | "c
   if (curve && role === "bind") zap.unregister(curve);
 }
 
-const zapDomainOf = (publicKey: string) => `glimpse-${createHash("sha256").update(publicKey).digest("hex").slice(0, 16)}`;
+const zapDomainOf = (publicKey: string) =>
+  `glimpse-${createHash("sha256").update(publicKey).digest("hex").slice(0, 16)}`;
 
 /** The process's ZAP handler: one REP socket, running while some bound socket needs it. */
 class ZapHandler {
@@ -112,10 +120,21 @@ class ZapHandler {
         }
         const [version, requestId, domain, address, , mechanism, credentials] = frames;
         const entry = this.domains.get(domain?.toString() ?? "");
-        const ok = version?.toString() === "1.0" && mechanism?.toString() === "CURVE" && entry !== undefined && credentials?.equals(entry.key);
+        const ok =
+          version?.toString() === "1.0" &&
+          mechanism?.toString() === "CURVE" &&
+          entry !== undefined &&
+          credentials?.equals(entry.key);
         if (!ok) entry?.settings.onRefused?.(address?.toString() ?? "?");
         try {
-          await socket.send(["1.0", requestId ?? "", ok ? "200" : "400", ok ? "OK" : "unknown CURVE key", ok ? "member" : "", ""]);
+          await socket.send([
+            "1.0",
+            requestId ?? "",
+            ok ? "200" : "400",
+            ok ? "OK" : "unknown CURVE key",
+            ok ? "member" : "",
+            "",
+          ]);
         } catch {
           return;
         }

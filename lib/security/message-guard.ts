@@ -18,7 +18,13 @@ export class MessageGuard {
   }
 
   /** Verifies, then admits once. Throws SignatureError naming `what` and the failed check. */
-  check(kind: SignedKind, parts: readonly Uint8Array[], trailer: Uint8Array | undefined, what: string, context?: Uint8Array): SignatureFacts {
+  check(
+    kind: SignedKind,
+    parts: readonly Uint8Array[],
+    trailer: Uint8Array | undefined,
+    what: string,
+    context?: Uint8Array,
+  ): SignatureFacts {
     if (!trailer) throw new SignatureError("unsigned", what);
     const facts = this.key.verify(kind, parts, trailer, what, context);
     const refused = this.replays.admit(facts.nonce, facts.time);

@@ -37,7 +37,9 @@ class EndpointConnection {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const secure = url.protocol === "https:";
     const port = Number(url.port) || (secure ? 443 : 80);
-    this.socket = secure ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"] }) : net.connect({ host, port });
+    this.socket = secure
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"] })
+      : net.connect({ host, port });
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 1000);
     let failure: Error | undefined;
@@ -83,7 +85,9 @@ class EndpointConnection {
 
 /** The endpoint closed the connection before any byte of a reply, as Node's client reports it. */
 function hangUp(): NodeJS.ErrnoException {
-  return Object.assign(new Error("socket hang up: the endpoint closed the connection before replying"), { code: "ECONNRESET" });
+  return Object.assign(new Error("socket hang up: the endpoint closed the connection before replying"), {
+    code: "ECONNRESET",
+  });
 }
 
 export class EndpointClient {
@@ -100,13 +104,19 @@ export class EndpointClient {
     private sockets: number,
   ) {
     this.url = new URL(uri);
-    const auth = this.url.username || this.url.password ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(this.url.username)}:${decodeURIComponent(this.url.password)}`).toString("base64")}\r\n` : "";
+    const auth =
+      this.url.username || this.url.password
+        ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(this.url.username)}:${decodeURIComponent(this.url.password)}`).toString("base64")}\r\n`
+        : "";
     this.headStart = `POST ${this.url.pathname}${this.url.search} HTTP/1.1\r\nHost: ${this.url.host}\r\n${auth}Connection: keep-alive\r\n`;
   }
 
   /** Sends one request; resolves with the reply, rejects with the connection's error (or a ReplyError). Aborting destroys its connection. */
   async post(contentType: string, body: Buffer, abort: JobAbort): Promise<HttpReply> {
-    const head = Buffer.from(`${this.headStart}Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1");
+    const head = Buffer.from(
+      `${this.headStart}Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      "latin1",
+    );
     for (let attempt = 0; ; attempt++) {
       const connection = await this.take(attempt > 0, abort);
       const reused = connection.reused;

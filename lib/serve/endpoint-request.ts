@@ -42,7 +42,8 @@ class MultipartFrame {
   private readonly tail: Buffer;
 
   constructor(readonly boundary: string) {
-    const head = (name: string, first: boolean) => Buffer.from(`${first ? "" : "\r\n"}--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`);
+    const head = (name: string, first: boolean) =>
+      Buffer.from(`${first ? "" : "\r\n"}--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`);
     this.heads = FIELDS.map((name, i) => head(name, i === 0));
     this.tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   }
@@ -84,7 +85,10 @@ export class RequestBuilder {
   build(job: JobInput): EndpointRequest {
     if (this.format === "json") return { contentType: "application/json", body: jsonBody(job) };
     // The boundary is ASCII, so a field's text holds it exactly when the field's UTF-8 bytes do.
-    while ([job.func, job.handle, job.unique].some((text) => text.includes(this.frame.boundary)) || job.workload.includes(this.frame.boundary)) {
+    while (
+      [job.func, job.handle, job.unique].some((text) => text.includes(this.frame.boundary)) ||
+      job.workload.includes(this.frame.boundary)
+    ) {
       this.frame = new MultipartFrame(newBoundary());
       this.contentType = `multipart/form-data; boundary=${this.frame.boundary}`;
     }

@@ -29,13 +29,20 @@ export class JobsConfigError extends ServeError {
     readonly key: string | undefined,
     problem: string,
   ) {
-    const where = [pool === undefined ? "" : `pool ${JSON.stringify(pool)}`, key === undefined ? "" : `key ${JSON.stringify(key)}`].filter(Boolean).join(" ");
+    const where = [
+      pool === undefined ? "" : `pool ${JSON.stringify(pool)}`,
+      key === undefined ? "" : `key ${JSON.stringify(key)}`,
+    ]
+      .filter(Boolean)
+      .join(" ");
     super("JOBS_CONFIG", `jobsconfig ${file}${where ? `: ${where}` : ""}: ${problem}`);
   }
 }
 
 export const badReply = (reason: string): ServeError => new ServeError("BAD_REPLY", reason);
 
-export const timedOut = (seconds: number): ServeError => new ServeError("TIMED_OUT", `ran past max_running_time (${seconds} s)`);
+export const timedOut = (seconds: number): ServeError =>
+  new ServeError("TIMED_OUT", `ran past max_running_time (${seconds} s)`);
 
-export const stoppedAtOnce = (): ServeError => new ServeError("STOPPED", "serve was stopped at once (second signal) while the job ran");
+export const stoppedAtOnce = (): ServeError =>
+  new ServeError("STOPPED", "serve was stopped at once (second signal) while the job ran");

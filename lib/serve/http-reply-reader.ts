@@ -74,7 +74,8 @@ export class ReplyReader {
         case "head": {
           const at = this.buffer.indexOf(HEAD_END);
           if (at < 0) {
-            if (this.buffer.length > MAX_HEAD_BYTES) throw new ReplyError(`the reply's headers are larger than ${MAX_HEAD_BYTES} bytes`);
+            if (this.buffer.length > MAX_HEAD_BYTES)
+              throw new ReplyError(`the reply's headers are larger than ${MAX_HEAD_BYTES} bytes`);
             return undefined;
           }
           const head = this.buffer.subarray(0, at).toString("latin1");
@@ -97,7 +98,8 @@ export class ReplyReader {
           const line = this.buffer.subarray(0, at).toString("latin1");
           this.buffer = this.buffer.subarray(at + 2);
           const hex = line.split(";")[0].trim();
-          if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new ReplyError(`a bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
+          if (!/^[0-9a-fA-F]{1,12}$/.test(hex))
+            throw new ReplyError(`a bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
           this.remaining = parseInt(hex, 16);
           this.state = this.remaining === 0 ? "trailers" : "chunk-data";
           continue;
@@ -117,7 +119,8 @@ export class ReplyReader {
         case "trailers": {
           const at = this.buffer.indexOf(CRLF);
           if (at < 0) {
-            if (this.buffer.length > MAX_HEAD_BYTES) throw new ReplyError(`the reply's trailers are larger than ${MAX_HEAD_BYTES} bytes`);
+            if (this.buffer.length > MAX_HEAD_BYTES)
+              throw new ReplyError(`the reply's trailers are larger than ${MAX_HEAD_BYTES} bytes`);
             return undefined;
           }
           this.buffer = this.buffer.subarray(at + 2);
@@ -152,17 +155,24 @@ export class ReplyReader {
       const name = lines[i].slice(0, colon).trim().toLowerCase();
       const value = lines[i].slice(colon + 1).trim();
       if (name === "content-length") {
-        if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== Number(value))) throw new ReplyError(`a bad Content-Length ${JSON.stringify(value.slice(0, 40))}`);
+        if (!/^\d{1,15}$/.test(value) || (contentLength !== undefined && contentLength !== Number(value)))
+          throw new ReplyError(`a bad Content-Length ${JSON.stringify(value.slice(0, 40))}`);
         contentLength = Number(value);
-      } else if (name === "transfer-encoding") chunked = value.toLowerCase().split(",").some((coding) => coding.trim() === "chunked");
+      } else if (name === "transfer-encoding")
+        chunked = value
+          .toLowerCase()
+          .split(",")
+          .some((coding) => coding.trim() === "chunked");
       else if (name === "connection") connection += `${value.toLowerCase()},`;
     }
     this.status = code;
-    this.keepAlive = status[1] === "1" ? !/(^|[\s,])close([\s,]|$)/.test(connection) : /(^|[\s,])keep-alive([\s,]|$)/.test(connection);
+    this.keepAlive =
+      status[1] === "1" ? !/(^|[\s,])close([\s,]|$)/.test(connection) : /(^|[\s,])keep-alive([\s,]|$)/.test(connection);
     if (code === 204 || code === 304) this.state = "done";
     else if (chunked) this.state = "chunk-size";
     else if (contentLength !== undefined) {
-      if (contentLength > this.maxBodyBytes) throw new ReplyError(`the reply is larger than ${this.maxBodyBytes} bytes`);
+      if (contentLength > this.maxBodyBytes)
+        throw new ReplyError(`the reply is larger than ${this.maxBodyBytes} bytes`);
       this.remaining = contentLength;
       this.state = contentLength === 0 ? "done" : "fixed";
     } else {

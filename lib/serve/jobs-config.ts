@@ -44,9 +44,25 @@ export interface JobsConfig {
 }
 
 const TOP_KEYS = ["gearman_servers_list", "pools_list"];
-const POOL_KEYS = ["job_processing_uri", "job_processing_module", "worker_count", "jobs_list", "request_format", "max_running_time"];
+const POOL_KEYS = [
+  "job_processing_uri",
+  "job_processing_module",
+  "worker_count",
+  "jobs_list",
+  "request_format",
+  "max_running_time",
+];
 
-const describe = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "string" ? JSON.stringify(value) : typeof value === "object" ? "an object" : String(value));
+const describe = (value: unknown): string =>
+  value === null
+    ? "null"
+    : Array.isArray(value)
+      ? "an array"
+      : typeof value === "string"
+        ? JSON.stringify(value)
+        : typeof value === "object"
+          ? "an object"
+          : String(value);
 
 /** Reads and checks the jobsconfig at `file`. */
 export function loadJobsConfig(file: string): JobsConfig {
@@ -68,15 +84,23 @@ export function parseJobsConfig(text: string, file: string): JobsConfig {
   } catch (error) {
     throw new JobsConfigError(file, undefined, undefined, `is not JSON: ${(error as Error).message}`);
   }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new JobsConfigError(file, undefined, undefined, `expected a JSON object, got ${describe(raw)}`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new JobsConfigError(file, undefined, undefined, `expected a JSON object, got ${describe(raw)}`);
   const top = raw as Record<string, unknown>;
   for (const key of Object.keys(top)) {
-    if (!TOP_KEYS.includes(key)) throw new JobsConfigError(file, undefined, key, `unknown key (known: ${TOP_KEYS.join(", ")})`);
+    if (!TOP_KEYS.includes(key))
+      throw new JobsConfigError(file, undefined, key, `unknown key (known: ${TOP_KEYS.join(", ")})`);
   }
   const servers = readServers(file, top.gearman_servers_list);
   const poolsRaw = top.pools_list;
   if (poolsRaw === undefined) throw new JobsConfigError(file, undefined, "pools_list", "missing");
-  if (poolsRaw === null || typeof poolsRaw !== "object" || Array.isArray(poolsRaw)) throw new JobsConfigError(file, undefined, "pools_list", `expected an object of named pools, got ${describe(poolsRaw)}`);
+  if (poolsRaw === null || typeof poolsRaw !== "object" || Array.isArray(poolsRaw))
+    throw new JobsConfigError(
+      file,
+      undefined,
+      "pools_list",
+      `expected an object of named pools, got ${describe(poolsRaw)}`,
+    );
   const pools = new Map<string, PoolConfig>();
   const owner = new Map<string, string>();
   for (const [name, value] of Object.entries(poolsRaw as Record<string, unknown>)) {
@@ -84,7 +108,13 @@ export function parseJobsConfig(text: string, file: string): JobsConfig {
     const pool = readPool(file, name, value);
     for (const func of pool.functions) {
       const other = owner.get(func);
-      if (other !== undefined) throw new JobsConfigError(file, name, "jobs_list", `function ${JSON.stringify(func)} is already in pool ${JSON.stringify(other)} (a function belongs to one pool)`);
+      if (other !== undefined)
+        throw new JobsConfigError(
+          file,
+          name,
+          "jobs_list",
+          `function ${JSON.stringify(func)} is already in pool ${JSON.stringify(other)} (a function belongs to one pool)`,
+        );
       owner.set(func, name);
     }
     pools.set(name, pool);
@@ -95,7 +125,13 @@ export function parseJobsConfig(text: string, file: string): JobsConfig {
 function readServers(file: string, value: unknown): readonly ServerAddress[] {
   const key = "gearman_servers_list";
   if (value === undefined) throw new JobsConfigError(file, undefined, key, "missing");
-  if (!Array.isArray(value)) throw new JobsConfigError(file, undefined, key, `expected an array of "host" or "host:port", got ${describe(value)}`);
+  if (!Array.isArray(value))
+    throw new JobsConfigError(
+      file,
+      undefined,
+      key,
+      `expected an array of "host" or "host:port", got ${describe(value)}`,
+    );
   if (value.length === 0) throw new JobsConfigError(file, undefined, key, "lists no job server");
   const seen = new Set<string>();
   return Object.freeze(
@@ -112,20 +148,27 @@ function readServers(file: string, value: unknown): readonly ServerAddress[] {
 
 function readPool(file: string, name: string, value: unknown): PoolConfig {
   const fail = (key: string | undefined, problem: string) => new JobsConfigError(file, name, key, problem);
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw fail(undefined, `expected an object, got ${describe(value)}`);
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw fail(undefined, `expected an object, got ${describe(value)}`);
   const pool = value as Record<string, unknown>;
-  for (const key of Object.keys(pool)) if (!POOL_KEYS.includes(key)) throw fail(key, `unknown key (known: ${POOL_KEYS.join(", ")})`);
+  for (const key of Object.keys(pool))
+    if (!POOL_KEYS.includes(key)) throw fail(key, `unknown key (known: ${POOL_KEYS.join(", ")})`);
 
   const count = pool.worker_count;
   if (count === undefined) throw fail("worker_count", "missing");
-  if (typeof count !== "number" || !Number.isInteger(count) || count < 0 || count > 10_000) throw fail("worker_count", `expected a whole number from 0 to 10000, got ${describe(count)}`);
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 0 || count > 10_000)
+    throw fail("worker_count", `expected a whole number from 0 to 10000, got ${describe(count)}`);
 
   const jobs = pool.jobs_list;
   if (jobs === undefined) throw fail("jobs_list", "missing");
   if (!Array.isArray(jobs)) throw fail("jobs_list", `expected an array of function names, got ${describe(jobs)}`);
   const functions: string[] = [];
   jobs.forEach((func, i) => {
-    if (typeof func !== "string" || func === "" || /[\0\s]/.test(func)) throw fail("jobs_list", `item ${i}: expected a function name (non-empty, no spaces or NUL), got ${describe(func)}`);
+    if (typeof func !== "string" || func === "" || /[\0\s]/.test(func))
+      throw fail(
+        "jobs_list",
+        `item ${i}: expected a function name (non-empty, no spaces or NUL), got ${describe(func)}`,
+      );
     if (functions.includes(func)) throw fail("jobs_list", `item ${i}: ${JSON.stringify(func)} is listed twice`);
     functions.push(func);
   });
@@ -133,37 +176,61 @@ function readPool(file: string, name: string, value: unknown): PoolConfig {
   let maxRunningTime: number | undefined;
   if (pool.max_running_time !== undefined) {
     const seconds = pool.max_running_time;
-    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) throw fail("max_running_time", `expected a number of seconds > 0, got ${describe(seconds)}`);
+    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0)
+      throw fail("max_running_time", `expected a number of seconds > 0, got ${describe(seconds)}`);
     maxRunningTime = seconds;
   }
-  return Object.freeze({ name, workerCount: count, functions: Object.freeze(functions), executor: readExecutor(file, pool, fail), maxRunningTime });
+  return Object.freeze({
+    name,
+    workerCount: count,
+    functions: Object.freeze(functions),
+    executor: readExecutor(file, pool, fail),
+    maxRunningTime,
+  });
 }
 
-function readExecutor(file: string, pool: Record<string, unknown>, fail: (key: string | undefined, problem: string) => JobsConfigError): Executor {
+function readExecutor(
+  file: string,
+  pool: Record<string, unknown>,
+  fail: (key: string | undefined, problem: string) => JobsConfigError,
+): Executor {
   const uri = pool.job_processing_uri;
   const module = pool.job_processing_module;
-  if (uri !== undefined && module !== undefined) throw fail("job_processing_module", "a pool has job_processing_uri or job_processing_module, not both");
-  if (uri === undefined && module === undefined) throw fail("job_processing_uri", "missing (or give job_processing_module)");
+  if (uri !== undefined && module !== undefined)
+    throw fail("job_processing_module", "a pool has job_processing_uri or job_processing_module, not both");
+  if (uri === undefined && module === undefined)
+    throw fail("job_processing_uri", "missing (or give job_processing_module)");
   const format = pool.request_format;
   if (module !== undefined) {
     if (format !== undefined) throw fail("request_format", "applies to job_processing_uri only");
     return readModule(file, module, fail);
   }
-  if (typeof uri !== "string") throw fail("job_processing_uri", `expected an http:// or https:// URI, got ${describe(uri)}`);
+  if (typeof uri !== "string")
+    throw fail("job_processing_uri", `expected an http:// or https:// URI, got ${describe(uri)}`);
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
     throw fail("job_processing_uri", `${JSON.stringify(uri)} is not a URI`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw fail("job_processing_uri", `${JSON.stringify(uri)}: expected http:// or https://, got ${url.protocol}`);
-  if (format !== undefined && format !== "multipart" && format !== "json") throw fail("request_format", `expected "multipart" or "json", got ${describe(format)}`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw fail("job_processing_uri", `${JSON.stringify(uri)}: expected http:// or https://, got ${url.protocol}`);
+  if (format !== undefined && format !== "multipart" && format !== "json")
+    throw fail("request_format", `expected "multipart" or "json", got ${describe(format)}`);
   return Object.freeze({ kind: "http", uri: url.href, format: (format ?? "multipart") as RequestFormat });
 }
 
-function readModule(file: string, value: unknown, fail: (key: string | undefined, problem: string) => JobsConfigError): Executor {
+function readModule(
+  file: string,
+  value: unknown,
+  fail: (key: string | undefined, problem: string) => JobsConfigError,
+): Executor {
   const key = "job_processing_module";
-  if (typeof value !== "string" || value === "") throw fail(key, `expected "file:///…/tasks.js#export" or a path relative to the jobsconfig, got ${describe(value)}`);
+  if (typeof value !== "string" || value === "")
+    throw fail(
+      key,
+      `expected "file:///…/tasks.js#export" or a path relative to the jobsconfig, got ${describe(value)}`,
+    );
   const hash = value.lastIndexOf("#");
   const where = hash < 0 ? value : value.slice(0, hash);
   const exportName = hash < 0 ? "default" : value.slice(hash + 1);

@@ -18,7 +18,16 @@ export interface LogSettings {
   readonly warning: string | undefined;
 }
 
-const LEVELS: Record<string, LogLevel> = { trace: "debug", debug: "debug", info: "info", warn: "warn", error: "error", fatal: "error", off: "error", all: "debug" };
+const LEVELS: Record<string, LogLevel> = {
+  trace: "debug",
+  debug: "debug",
+  info: "info",
+  warn: "warn",
+  error: "error",
+  fatal: "error",
+  off: "error",
+  all: "debug",
+};
 
 export function readLogConfig(file: string | undefined): LogSettings {
   if (file === undefined) return { level: "info", file: undefined, warning: undefined };
@@ -26,7 +35,11 @@ export function readLogConfig(file: string | undefined): LogSettings {
   try {
     xml = readFileSync(file, "utf8");
   } catch (error) {
-    return { level: "info", file: undefined, warning: `--logconfig ${file}: ${(error as Error).message}; logging at info to stderr` };
+    return {
+      level: "info",
+      file: undefined,
+      warning: `--logconfig ${file}: ${(error as Error).message}; logging at info to stderr`,
+    };
   }
   const root = /<root\b[^>]*>([\s\S]*?)<\/root>/i.exec(xml)?.[1] ?? "";
   const levelText = /<(?:priority|level)\b[^>]*\bvalue\s*=\s*"([^"]*)"/i.exec(root)?.[1]?.toLowerCase();

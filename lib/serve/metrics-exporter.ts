@@ -18,7 +18,10 @@ export class MetricsExporter {
         return;
       }
       this.metrics.text().then(
-        (body) => res.writeHead(200, { "content-type": this.metrics.contentType }).end(req.method === "HEAD" ? undefined : body),
+        (body) =>
+          res
+            .writeHead(200, { "content-type": this.metrics.contentType })
+            .end(req.method === "HEAD" ? undefined : body),
         (error: Error) => res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end(`${error.message}\n`),
       );
     });

@@ -29,7 +29,12 @@ export class ModuleExecutor implements JobExecutor {
 
   constructor(private readonly options: ModuleExecutorOptions) {
     const threads = Math.max(1, options.threads);
-    this.pool = new Piscina({ filename: new URL("./module-runner.js", import.meta.url).href, minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: 1 });
+    this.pool = new Piscina({
+      filename: new URL("./module-runner.js", import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: 1,
+    });
     this.channel.onmessage = (event) => this.forward((event as MessageEvent).data as ProgressMessage);
     this.channel.unref();
   }
@@ -50,15 +55,31 @@ export class ModuleExecutor implements JobExecutor {
     const signal = abort.toSignal();
     const id = this.nextId++;
     this.progressOf.set(id, progress);
-    const task: ModuleTask = { specifier: this.options.specifier, exportName: this.options.exportName, func: job.func, handle: job.handle, unique: job.unique, workload: job.workload, channel: this.channelName, id };
+    const task: ModuleTask = {
+      specifier: this.options.specifier,
+      exportName: this.options.exportName,
+      func: job.func,
+      handle: job.handle,
+      unique: job.unique,
+      workload: job.workload,
+      channel: this.channelName,
+      id,
+    };
     try {
       const result = (await this.pool.run(task, { signal })) as ModuleResult;
       // Progress posted before the handler returned is queued on the channel already: send it before the result.
-      for (let queued = this.receive(); queued; queued = this.receive()) this.forward(queued.message as ProgressMessage);
-      return result.ok ? { kind: "complete", data: Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength) } : { kind: "exception", data: result.message };
+      for (let queued = this.receive(); queued; queued = this.receive())
+        this.forward(queued.message as ProgressMessage);
+      return result.ok
+        ? { kind: "complete", data: Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength) }
+        : { kind: "exception", data: result.message };
     } catch (error) {
-      if (signal.aborted) return { kind: "bad_reply", reason: `aborted: ${(signal.reason as Error)?.message ?? signal.reason}` };
-      return { kind: "exception", data: `the thread running ${this.options.exportName} failed: ${(error as Error)?.message ?? error}` };
+      if (signal.aborted)
+        return { kind: "bad_reply", reason: `aborted: ${(signal.reason as Error)?.message ?? signal.reason}` };
+      return {
+        kind: "exception",
+        data: `the thread running ${this.options.exportName} failed: ${(error as Error)?.message ?? error}`,
+      };
     } finally {
       this.progressOf.delete(id);
     }

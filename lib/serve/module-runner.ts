@@ -21,9 +21,12 @@ export interface ModuleTask {
   readonly id: number;
 }
 
-export type ModuleResult = { readonly ok: true; readonly data: Uint8Array } | { readonly ok: false; readonly message: string };
+export type ModuleResult =
+  { readonly ok: true; readonly data: Uint8Array } | { readonly ok: false; readonly message: string };
 
-export type ProgressMessage = { readonly id: number } & ({ readonly status: [number, number] } | { readonly data: Uint8Array });
+export type ProgressMessage = { readonly id: number } & (
+  { readonly status: [number, number] } | { readonly data: Uint8Array }
+);
 
 export interface ServeJob {
   readonly workload: Buffer;
@@ -54,7 +57,8 @@ function handlerOf(specifier: string, exportName: string): Promise<(job: ServeJo
   if (!handler) {
     handler = import(specifier).then((module: Record<string, unknown>) => {
       const fn = module[exportName];
-      if (typeof fn !== "function") throw new Error(`${specifier} exports no function called ${exportName} (got ${typeof fn})`);
+      if (typeof fn !== "function")
+        throw new Error(`${specifier} exports no function called ${exportName} (got ${typeof fn})`);
       return fn as (job: ServeJob) => unknown;
     });
     handler.catch(() => handlers.delete(key));
@@ -74,11 +78,14 @@ export default async function runModuleJob(task: ModuleTask): Promise<ModuleResu
       handle: task.handle,
       unique: task.unique,
       sendStatus(numerator, denominator) {
-        for (const n of [numerator, denominator]) if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`sendStatus: expected whole numbers ≥ 0, got ${numerator}/${denominator}`);
+        for (const n of [numerator, denominator])
+          if (!Number.isSafeInteger(n) || n < 0)
+            throw new TypeError(`sendStatus: expected whole numbers ≥ 0, got ${numerator}/${denominator}`);
         post({ id, status: [numerator, denominator] });
       },
       sendData(data) {
-        if (typeof data !== "string" && !(data instanceof Uint8Array)) throw new TypeError(`sendData: expected a string or bytes, got ${typeof data}`);
+        if (typeof data !== "string" && !(data instanceof Uint8Array))
+          throw new TypeError(`sendData: expected a string or bytes, got ${typeof data}`);
         post({ id, data: typeof data === "string" ? Buffer.from(data) : data });
       },
     };

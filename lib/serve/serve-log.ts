@@ -9,7 +9,8 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 /** A log writing lines of `level` and above through `write`. */
 export function lineLog(write: (line: string) => void, level: LogLevel = "info"): ServeLog {
   return (at, message) => {
-    if (RANK[at] >= RANK[level]) write(`${new Date().toISOString()} ${at.toUpperCase()} ${message.replace(/[\r\n]+/g, " ")}\n`);
+    if (RANK[at] >= RANK[level])
+      write(`${new Date().toISOString()} ${at.toUpperCase()} ${message.replace(/[\r\n]+/g, " ")}\n`);
   };
 }
 

@@ -46,10 +46,31 @@ export class ServeMetrics {
 
   constructor(views: () => readonly SlotView[]) {
     const registers = [this.registry];
-    this.duration = new Histogram({ name: "driveshaft_job_duration", help: "histogram of the execution time of successful jobs, in seconds", labelNames: ["pool", "function"], buckets: [0.01, 0.1, 1, 10, 100, 1000], registers });
-    this.httpErrors = new Counter({ name: "driveshaft_http_errors", help: "replies with an HTTP status outside 2xx", labelNames: ["pool", "function", "http_status"], registers });
-    this.timeouts = new Counter({ name: "driveshaft_timeouts", help: "jobs failed for running past max_running_time", labelNames: ["pool", "function"], registers });
-    this.errors = new Counter({ name: "driveshaft_errors", help: "jobs that did not complete, including driveshaft_http_errors and driveshaft_timeouts", labelNames: ["pool", "function"], registers });
+    this.duration = new Histogram({
+      name: "driveshaft_job_duration",
+      help: "histogram of the execution time of successful jobs, in seconds",
+      labelNames: ["pool", "function"],
+      buckets: [0.01, 0.1, 1, 10, 100, 1000],
+      registers,
+    });
+    this.httpErrors = new Counter({
+      name: "driveshaft_http_errors",
+      help: "replies with an HTTP status outside 2xx",
+      labelNames: ["pool", "function", "http_status"],
+      registers,
+    });
+    this.timeouts = new Counter({
+      name: "driveshaft_timeouts",
+      help: "jobs failed for running past max_running_time",
+      labelNames: ["pool", "function"],
+      registers,
+    });
+    this.errors = new Counter({
+      name: "driveshaft_errors",
+      help: "jobs that did not complete, including driveshaft_http_errors and driveshaft_timeouts",
+      labelNames: ["pool", "function"],
+      registers,
+    });
     new Gauge({
       name: "driveshaft_threads",
       help: "slots by pool and function, working or idle",
@@ -60,11 +81,17 @@ export class ServeMetrics {
         for (const view of views()) {
           this.set({ pool: view.pool, status: "idle" }, view.idle);
           const functions = new Set([...view.functions, ...view.busyByFunction.keys()]);
-          for (const func of functions) this.set({ pool: view.pool, function: func, status: "working" }, view.busyByFunction.get(func) ?? 0);
+          for (const func of functions)
+            this.set({ pool: view.pool, function: func, status: "working" }, view.busyByFunction.get(func) ?? 0);
         }
       },
     });
-    this.jobs = new Counter({ name: "glimpse_serve_jobs_total", help: "jobs ended, by pool, function and outcome", labelNames: ["pool", "function", "outcome"], registers });
+    this.jobs = new Counter({
+      name: "glimpse_serve_jobs_total",
+      help: "jobs ended, by pool, function and outcome",
+      labelNames: ["pool", "function", "outcome"],
+      registers,
+    });
     new Gauge({
       name: "glimpse_serve_slots",
       help: "slots by pool, busy or idle",
@@ -97,7 +124,14 @@ export class ServeMetrics {
     let byFunction = this.complete.get(pool);
     if (!byFunction) this.complete.set(pool, (byFunction = new Map()));
     let series = byFunction.get(func);
-    if (!series) byFunction.set(func, (series = { jobs: this.jobs.labels({ pool, function: func, outcome: "complete" }), duration: this.duration.labels({ pool, function: func }) }));
+    if (!series)
+      byFunction.set(
+        func,
+        (series = {
+          jobs: this.jobs.labels({ pool, function: func, outcome: "complete" }),
+          duration: this.duration.labels({ pool, function: func }),
+        }),
+      );
     return series;
   }
 

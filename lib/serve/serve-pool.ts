@@ -50,7 +50,9 @@ interface RunningJob {
 }
 
 function makeExecutor(executor: Executor, slots: number): JobExecutor {
-  return executor.kind === "http" ? new HttpExecutor({ uri: executor.uri, format: executor.format, sockets: slots }) : new ModuleExecutor({ specifier: executor.specifier, exportName: executor.exportName, threads: slots });
+  return executor.kind === "http"
+    ? new HttpExecutor({ uri: executor.uri, format: executor.format, sockets: slots })
+    : new ModuleExecutor({ specifier: executor.specifier, exportName: executor.exportName, threads: slots });
 }
 
 export class ServePool {
@@ -69,7 +71,10 @@ export class ServePool {
   /** The worker's connections are being closed on purpose. */
   private closing = false;
 
-  constructor(config: PoolConfig, private readonly context: PoolContext) {
+  constructor(
+    config: PoolConfig,
+    private readonly context: PoolContext,
+  ) {
     this.config = config;
     this.executor = makeExecutor(config.executor, config.workerCount);
     this.executorJobs.set(this.executor, 0);
@@ -124,7 +129,13 @@ export class ServePool {
   }
 
   counts(): PoolCounts {
-    return { slots: this.slots.all.length, busy: this.slots.busy, done: this.done, failed: this.failed, timedOut: this.timedOutCount };
+    return {
+      slots: this.slots.all.length,
+      busy: this.slots.busy,
+      done: this.done,
+      failed: this.failed,
+      timedOut: this.timedOutCount,
+    };
   }
 
   view(): SlotView {
@@ -146,7 +157,10 @@ export class ServePool {
   update(next: PoolConfig): void {
     const previous = this.config;
     this.config = next;
-    if (!sameExecutor(previous.executor, next.executor) || (next.executor.kind === "module" && previous.workerCount !== next.workerCount)) {
+    if (
+      !sameExecutor(previous.executor, next.executor) ||
+      (next.executor.kind === "module" && previous.workerCount !== next.workerCount)
+    ) {
       const old = this.executor;
       this.executor = makeExecutor(next.executor, next.workerCount);
       this.executorJobs.set(this.executor, 0);
@@ -173,7 +187,8 @@ export class ServePool {
     if (this.config.workerCount === 0 && !this.retiring && this.running.size > 0) return;
     const wanted = this.wantedFunctions();
     for (const func of this.registered) if (!wanted.has(func)) this.worker.unregister(func);
-    for (const func of wanted) if (!this.registered.has(func)) this.worker.register(func, (job: WorkerJob) => this.handle(job));
+    for (const func of wanted)
+      if (!this.registered.has(func)) this.worker.register(func, (job: WorkerJob) => this.handle(job));
     this.registered = wanted;
   }
 
@@ -257,21 +272,24 @@ export class ServePool {
       this.running.add(running);
       const timer = setTimeout(() => running.end("timeout", timedOut(seconds)), seconds * 1000);
       // The job itself carries what a module handler may send while it runs (status, data).
-      executor.run({ func: job.func, handle: job.handle, unique: job.unique, workload: job.data }, job, abort).then((outcome: Outcome) => {
-        if (ended) return;
-        metrics.endpointTime(name, (performance.now() - started) / 1000);
-        if (outcome.kind === "complete") finish("complete", () => job.complete(outcome.data));
-        else if (outcome.kind === "exception") finish("exception", () => job.exception(outcome.data));
-        else
-          finish(
-            "bad_reply",
-            () => {
-              log("warn", `${where()} failed: ${outcome.reason}`);
-              job.fail();
-            },
-            outcome.httpStatus,
-          );
-      });
+      executor.run({ func: job.func, handle: job.handle, unique: job.unique, workload: job.data }, job, abort).then(
+        (outcome: Outcome) => {
+          if (ended) return;
+          metrics.endpointTime(name, (performance.now() - started) / 1000);
+          if (outcome.kind === "complete") finish("complete", () => job.complete(outcome.data));
+          else if (outcome.kind === "exception") finish("exception", () => job.exception(outcome.data));
+          else
+            finish(
+              "bad_reply",
+              () => {
+                log("warn", `${where()} failed: ${outcome.reason}`);
+                job.fail();
+              },
+              outcome.httpStatus,
+            );
+        },
+        (error: unknown) => running.end("bad_reply", error instanceof Error ? error : new Error(String(error))),
+      );
     });
   }
 }

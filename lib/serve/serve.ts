@@ -48,7 +48,10 @@ export interface PoolSummary extends PoolCounts {
 }
 
 const samePool = (a: PoolConfig, b: PoolConfig) =>
-  a.workerCount === b.workerCount && a.maxRunningTime === b.maxRunningTime && sameExecutor(a.executor, b.executor) && a.functions.join("\0") === b.functions.join("\0");
+  a.workerCount === b.workerCount &&
+  a.maxRunningTime === b.maxRunningTime &&
+  sameExecutor(a.executor, b.executor) &&
+  a.functions.join("\0") === b.functions.join("\0");
 
 export class Serve {
   readonly metrics: ServeMetrics;
@@ -82,7 +85,10 @@ export class Serve {
       for (const pool of config.pools.values()) {
         if (pool.executor.kind !== "module") continue;
         try {
-          checkFunction({ kind: "module", specifier: pool.executor.specifier, exportName: pool.executor.exportName }, policy);
+          checkFunction(
+            { kind: "module", specifier: pool.executor.specifier, exportName: pool.executor.exportName },
+            policy,
+          );
         } catch (error) {
           throw new JobsConfigError(config.file, pool.name, "job_processing_module", (error as Error).message);
         }
@@ -98,15 +104,27 @@ export class Serve {
         this.watcher = new ConfigWatcher(this.config.file, () => void this.reload());
       } catch (error) {
         // e.g. --user switched to a user who may not read the jobsconfig's directory: serving matters more than watching.
-        this.log("warn", `cannot watch ${path.dirname(this.config.file)} for changes to ${path.basename(this.config.file)}: ${(error as Error).message}; it is read again on SIGHUP only`);
+        this.log(
+          "warn",
+          `cannot watch ${path.dirname(this.config.file)} for changes to ${path.basename(this.config.file)}: ${(error as Error).message}; it is read again on SIGHUP only`,
+        );
       }
     }
-    this.log("info", `serving ${this.config.pools.size} pool(s) from ${this.config.file} on ${this.config.servers.map(formatAddress).join(", ")}`);
+    this.log(
+      "info",
+      `serving ${this.config.pools.size} pool(s) from ${this.config.file} on ${this.config.servers.map(formatAddress).join(", ")}`,
+    );
     return this;
   }
 
   private startPool(config: PoolConfig): void {
-    const pool = new ServePool(config, { servers: this.config.servers, maxRunningTime: this.maxRunningTime, connectTimeoutMs: this.connectTimeoutMs, metrics: this.metrics, log: this.log });
+    const pool = new ServePool(config, {
+      servers: this.config.servers,
+      maxRunningTime: this.maxRunningTime,
+      connectTimeoutMs: this.connectTimeoutMs,
+      metrics: this.metrics,
+      log: this.log,
+    });
     this.pools.set(config.name, pool);
     pool.start();
   }
@@ -140,7 +158,8 @@ export class Serve {
       this.log("error", `${(error as Error).message}; the running config stays`);
       return error as Error;
     }
-    const serversChanged = next.servers.map(formatAddress).join(",") !== this.config.servers.map(formatAddress).join(",");
+    const serversChanged =
+      next.servers.map(formatAddress).join(",") !== this.config.servers.map(formatAddress).join(",");
     const changes: string[] = [];
     for (const pool of [...this.pools.values()]) {
       if (!next.pools.has(pool.name) || serversChanged) {
@@ -169,7 +188,10 @@ export class Serve {
   }
 
   summaries(): PoolSummary[] {
-    return [...[...this.pools.values()].map((pool) => ({ pool: pool.name, retiring: false, ...pool.counts() })), ...[...this.retiring].map((pool) => ({ pool: pool.name, retiring: true, ...pool.counts() }))];
+    return [
+      ...[...this.pools.values()].map((pool) => ({ pool: pool.name, retiring: false, ...pool.counts() })),
+      ...[...this.retiring].map((pool) => ({ pool: pool.name, retiring: true, ...pool.counts() })),
+    ];
   }
 
   /** Graceful stop: no new jobs; running ones get their max_running_time, then fail. */

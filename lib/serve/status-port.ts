@@ -42,7 +42,10 @@ export function threadsText(serve: Serve): string {
 export function poolsText(serve: Serve): string {
   return serve
     .summaries()
-    .map((p) => `${p.pool}\tslots=${p.slots}\tbusy=${p.busy}\tdone=${p.done}\tfailed=${p.failed}\ttimed_out=${p.timedOut}\tretiring=${p.retiring ? 1 : 0}\r\n`)
+    .map(
+      (p) =>
+        `${p.pool}\tslots=${p.slots}\tbusy=${p.busy}\tdone=${p.done}\tfailed=${p.failed}\ttimed_out=${p.timedOut}\tretiring=${p.retiring ? 1 : 0}\r\n`,
+    )
     .join("");
 }
 
@@ -80,7 +83,10 @@ export class StatusPort {
       if (answered) return;
       answered = true;
       socket.removeAllListeners("data");
-      void this.reply(request).then((text) => socket.end(text), () => socket.destroy());
+      void this.reply(request).then(
+        (text) => socket.end(text),
+        () => socket.destroy(),
+      );
     };
     socket.on("data", (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -110,7 +116,8 @@ export class StatusPort {
 
   private async httpReply(method: string, target: string): Promise<string> {
     const path = target.split("?")[0];
-    if (path !== "/metrics") return httpText(404, "text/plain; charset=utf-8", "not found: the status port serves GET /metrics\n");
+    if (path !== "/metrics")
+      return httpText(404, "text/plain; charset=utf-8", "not found: the status port serves GET /metrics\n");
     if (method !== "GET" && method !== "HEAD") return httpText(405, "text/plain; charset=utf-8", "only GET /metrics\n");
     const body = await this.serve.metrics.text();
     return httpText(200, this.serve.metrics.contentType, method === "HEAD" ? "" : body, Buffer.byteLength(body));

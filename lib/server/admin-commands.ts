@@ -39,7 +39,10 @@ function limit(word: string): number | undefined {
 /** Runs one admin line (UTF-8 text, as the decoder delivers it); returns the reply as a byte string (latin1), "" for none. */
 export function runAdminCommand(host: AdminHost, line: string): string {
   const { scheduler } = host;
-  const words = Buffer.from(line, "utf8").toString("latin1").trim().split(/[ \t]+/);
+  const words = Buffer.from(line, "utf8")
+    .toString("latin1")
+    .trim()
+    .split(/[ \t]+/);
   const command = words[0].toLowerCase();
   const sub = words[1]?.toLowerCase();
   switch (command) {
@@ -48,11 +51,25 @@ export function runAdminCommand(host: AdminHost, line: string): string {
     case "status":
       return block(map(scheduler.functions(), (f) => `${f.name}\t${f.total}\t${f.running}\t${f.workers}`));
     case "prioritystatus":
-      return block(map(scheduler.functions(), (f) => `${f.name}\t${f.queued[0]}\t${f.queued[1] + f.scheduled}\t${f.queued[2]}\t${f.workers}`));
+      return block(
+        map(
+          scheduler.functions(),
+          (f) => `${f.name}\t${f.queued[0]}\t${f.queued[1] + f.scheduled}\t${f.queued[2]}\t${f.workers}`,
+        ),
+      );
     case "workers": {
       // Newest connection first, and its newest function first, as gearmand lists them.
       const connections = [...scheduler.connections()].reverse();
-      return block(map(connections, (c) => `${c.id} ${c.address.replace(/:[^:]*$/, "")} ${c.clientId} :${[...c.functions].reverse().map((f) => ` ${f}`).join("")}`));
+      return block(
+        map(
+          connections,
+          (c) =>
+            `${c.id} ${c.address.replace(/:[^:]*$/, "")} ${c.clientId} :${[...c.functions]
+              .reverse()
+              .map((f) => ` ${f}`)
+              .join("")}`,
+        ),
+      );
     }
     case "version":
       return `OK ${SERVER_VERSION}\n`;
@@ -62,18 +79,28 @@ export function runAdminCommand(host: AdminHost, line: string): string {
       return `OK ${VERBOSE}\n`;
     case "maxqueue": {
       const func = words[1];
-      if (func === undefined) return err("INVALID_ARGUMENTS", "An incomplete set of arguments was sent to this command maxqueue");
+      if (func === undefined)
+        return err("INVALID_ARGUMENTS", "An incomplete set of arguments was sent to this command maxqueue");
       const numbers = words.slice(2, 5).map(limit);
-      if (numbers.some((n) => n === undefined)) return err("INVALID_ARGUMENTS", `maxqueue limits must be whole numbers, got "${words.slice(2).join(" ")}"`);
+      if (numbers.some((n) => n === undefined))
+        return err("INVALID_ARGUMENTS", `maxqueue limits must be whole numbers, got "${words.slice(2).join(" ")}"`);
       const [high = 0, normal = 0, low = 0] = numbers as number[];
       // No number: back to the server default; one: every priority; more: high, normal, low (a missing one is unlimited).
-      scheduler.setMaxQueue(func, numbers.length === 0 ? undefined : numbers.length === 1 ? [high, high, high] : [high, normal, low]);
+      scheduler.setMaxQueue(
+        func,
+        numbers.length === 0 ? undefined : numbers.length === 1 ? [high, high, high] : [high, normal, low],
+      );
       return "OK\r\n";
     }
     case "show":
       if (sub === "jobs" && words.length === 2) {
         // handle, retries, ignored (nobody waits for it), background
-        return block(map(scheduler.jobs(), (job) => `${job.handle}\t${job.retries}\t${job.abandoned ? 1 : 0}\t${job.background ? 1 : 0}`));
+        return block(
+          map(
+            scheduler.jobs(),
+            (job) => `${job.handle}\t${job.retries}\t${job.abandoned ? 1 : 0}\t${job.background ? 1 : 0}`,
+          ),
+        );
       }
       if (sub === "unique" && words[2]?.toLowerCase() === "jobs" && words.length === 3) {
         return block(map(scheduler.jobs(), (job) => job.unique));
@@ -101,7 +128,8 @@ export function runAdminCommand(host: AdminHost, line: string): string {
       }
       break;
     case "shutdown": {
-      if (words.length > 2 || (sub !== undefined && sub !== "graceful")) return err("INVALID_ARGUMENTS", "shutdown takes no argument but graceful");
+      if (words.length > 2 || (sub !== undefined && sub !== "graceful"))
+        return err("INVALID_ARGUMENTS", "shutdown takes no argument but graceful");
       host.shutdown(sub === "graceful");
       return "OK\r\n";
     }

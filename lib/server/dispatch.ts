@@ -34,8 +34,17 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
   if (submit !== undefined) {
     const a = body.indexOf(NUL);
     const b = a < 0 ? -1 : body.indexOf(NUL, a + 1);
-    if (b < 0) throw missingArguments(packetName(type)!, "3 arguments (function, unique, data)", session.connection.address);
-    return scheduler.submit(session, { func: arg(body, 0, a), unique: arg(body, a + 1, b), data: payloadOf(body, b + 1), priority: submit.priority, background: submit.background, epoch: 0, reducer: "" });
+    if (b < 0)
+      throw missingArguments(packetName(type)!, "3 arguments (function, unique, data)", session.connection.address);
+    return scheduler.submit(session, {
+      func: arg(body, 0, a),
+      unique: arg(body, a + 1, b),
+      data: payloadOf(body, b + 1),
+      priority: submit.priority,
+      background: submit.background,
+      epoch: 0,
+      reducer: "",
+    });
   }
   switch (type) {
     case PacketType.GRAB_JOB:
@@ -69,9 +78,21 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
       const [func, unique, epoch, data] = splitArgs(body, 4, "SUBMIT_JOB_EPOCH");
       const when = Number(epoch.toString("latin1"));
       if (!Number.isSafeInteger(when) || when < 0) {
-        return session.connection.packet(PacketType.ERROR, "INVALID_EPOCH", `epoch "${epoch.toString("latin1").slice(0, 32)}" is not a whole number of seconds`);
+        return session.connection.packet(
+          PacketType.ERROR,
+          "INVALID_EPOCH",
+          `epoch "${epoch.toString("latin1").slice(0, 32)}" is not a whole number of seconds`,
+        );
       }
-      return scheduler.submit(session, { func: func.toString("latin1"), unique: unique.toString("latin1"), data: payloadOf(data, 0), priority: Priority.Normal, background: true, epoch: when, reducer: "" });
+      return scheduler.submit(session, {
+        func: func.toString("latin1"),
+        unique: unique.toString("latin1"),
+        data: payloadOf(data, 0),
+        priority: Priority.Normal,
+        background: true,
+        epoch: when,
+        reducer: "",
+      });
     }
     case PacketType.SUBMIT_REDUCE_JOB:
     case PacketType.SUBMIT_REDUCE_JOB_BACKGROUND: {
@@ -95,7 +116,8 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
       return session.connection.packet(PacketType.ECHO_RES, arg(body, 0, body.length));
     case PacketType.OPTION_REQ: {
       const option = arg(body, 0, body.length);
-      if (option !== "exceptions") return session.connection.packet(PacketType.ERROR, "UNKNOWN_OPTION", "Server does not recognize given option");
+      if (option !== "exceptions")
+        return session.connection.packet(PacketType.ERROR, "UNKNOWN_OPTION", "Server does not recognize given option");
       scheduler.wantExceptions(session);
       return session.connection.packet(PacketType.OPTION_RES, option);
     }

@@ -39,4 +39,5 @@ export const missingArguments = (packet: string, needs: string, peer: string): P
 export const queueFileError = (path: string, problem: string, cause?: unknown): JobServerError =>
   new JobServerError("QUEUE_FILE", `queue file ${path}: ${problem}`, cause === undefined ? undefined : { cause });
 
-export const inProcessClosed = (): JobServerError => new JobServerError("IN_PROCESS_CLOSED", "in-process socket: the other side is closed");
+export const inProcessClosed = (): JobServerError =>
+  new JobServerError("IN_PROCESS_CLOSED", "in-process socket: the other side is closed");

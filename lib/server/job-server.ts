@@ -86,10 +86,23 @@ export class JobServer extends EventEmitter implements PeerHost {
     };
     const secure = this.options.tls;
     this.server = secure
-      ? tls.createServer({ cert: secure.cert, key: secure.key, ca: secure.ca, requestCert: secure.ca !== undefined, rejectUnauthorized: secure.ca !== undefined }, (socket) => this.accept(socket))
+      ? tls.createServer(
+          {
+            cert: secure.cert,
+            key: secure.key,
+            ca: secure.ca,
+            requestCert: secure.ca !== undefined,
+            rejectUnauthorized: secure.ca !== undefined,
+          },
+          (socket) => this.accept(socket),
+        )
       : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     if (secure) {
-      this.server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.options.log(`refused a TLS connection from ${socket.remoteAddress}:${socket.remotePort}: ${error.message}`));
+      this.server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) =>
+        this.options.log(
+          `refused a TLS connection from ${socket.remoteAddress}:${socket.remotePort}: ${error.message}`,
+        ),
+      );
     }
   }
 
@@ -141,8 +154,15 @@ export class JobServer extends EventEmitter implements PeerHost {
     socket.on("error", () => {});
     if (this.closing) return void socket.destroy();
     if (this.peers.size >= this.options.maxConnections) {
-      this.options.log(`refusing ${socket.remoteAddress}:${socket.remotePort}: ${this.options.maxConnections} connections already`);
-      socket.end(encodeRaw("RES", PacketType.ERROR, ["TOO_MANY_CONNECTIONS", `the server allows ${this.options.maxConnections} connections`]));
+      this.options.log(
+        `refusing ${socket.remoteAddress}:${socket.remotePort}: ${this.options.maxConnections} connections already`,
+      );
+      socket.end(
+        encodeRaw("RES", PacketType.ERROR, [
+          "TOO_MANY_CONNECTIONS",
+          `the server allows ${this.options.maxConnections} connections`,
+        ]),
+      );
       return;
     }
     const peer = new Peer(socket, this);
@@ -180,7 +200,12 @@ export class JobServer extends EventEmitter implements PeerHost {
   /** Answers a protocol violation with an ERROR packet and closes that connection. */
   private refuse(peer: Peer, error: unknown): void {
     if (peer.closed) return;
-    const code = error instanceof PeerViolation ? error.code : error instanceof GearmanError && error.code === "PACKET_TOO_LARGE" ? "PACKET_TOO_LARGE" : "PROTOCOL_ERROR";
+    const code =
+      error instanceof PeerViolation
+        ? error.code
+        : error instanceof GearmanError && error.code === "PACKET_TOO_LARGE"
+          ? "PACKET_TOO_LARGE"
+          : "PROTOCOL_ERROR";
     const message = error instanceof Error ? error.message : String(error);
     this.options.log(`closing ${peer.address}: ${message}`);
     peer.packet(PacketType.ERROR, code, Buffer.from(message).toString("latin1"));
@@ -193,7 +218,9 @@ export class JobServer extends EventEmitter implements PeerHost {
   /** PeerHost: a peer stopped reading. */
   tooSlow(peer: Peer): void {
     if (peer.closed) return;
-    this.options.log(`dropping ${peer.address}: it does not read what the server sends (over ${this.options.writeLimit} bytes waiting)`);
+    this.options.log(
+      `dropping ${peer.address}: it does not read what the server sends (over ${this.options.writeLimit} bytes waiting)`,
+    );
     peer.closed = true;
     peer.socket.destroy();
   }
@@ -216,7 +243,13 @@ export class JobServer extends EventEmitter implements PeerHost {
       }
       journal = { path, bytes };
     }
-    return { functions: [...this.scheduler.figures()], connections: this.peers.size, bytesReceived: this.bytesReceived, bytesSent: this.bytesSent, journal };
+    return {
+      functions: [...this.scheduler.figures()],
+      connections: this.peers.size,
+      bytesReceived: this.bytesReceived,
+      bytesSent: this.bytesSent,
+      journal,
+    };
   }
 
   /** PeerHost: runs before any reply leaves. */

@@ -35,7 +35,15 @@ export interface JournalEntry {
 
 /** A background job's record. */
 export function journalEntry(job: Job): JournalEntry {
-  return { id: job.id, func: job.queue.name, unique: job.unique, priority: job.priority, epoch: job.epoch, reducer: job.reducer, data: payloadString(job.data) };
+  return {
+    id: job.id,
+    func: job.queue.name,
+    unique: job.unique,
+    priority: job.priority,
+    epoch: job.epoch,
+    reducer: job.reducer,
+    data: payloadString(job.data),
+  };
 }
 
 const ADD = 1;
@@ -57,11 +65,19 @@ function record(kind: number, parts: readonly string[]): Buffer {
 }
 
 function writeAll(fd: number, bytes: Buffer): void {
-  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at);
+  for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at);
 }
 
 function addRecord(entry: JournalEntry): Buffer {
-  return record(ADD, [String(entry.id), entry.func, entry.unique, String(entry.priority), String(entry.epoch), entry.reducer, entry.data]);
+  return record(ADD, [
+    String(entry.id),
+    entry.func,
+    entry.unique,
+    String(entry.priority),
+    String(entry.epoch),
+    entry.reducer,
+    entry.data,
+  ]);
 }
 
 /** Reads a journal; returns the live entries in submission order. */
@@ -88,8 +104,17 @@ export function replayJournal(path: string): JournalEntry[] {
         throw queueFileError(path, `record at byte ${at} is not a job record (${(error as Error).message})`, error);
       }
       const id = Number(parts[0]);
-      if (!Number.isSafeInteger(id) || id <= 0) throw queueFileError(path, `record at byte ${at} has a bad job id "${parts[0]}"`);
-      live.set(id, { id, func: parts[1], unique: parts[2], priority: Number(parts[3]) & 3, epoch: Number(parts[4]) || 0, reducer: parts[5], data: parts[6] });
+      if (!Number.isSafeInteger(id) || id <= 0)
+        throw queueFileError(path, `record at byte ${at} has a bad job id "${parts[0]}"`);
+      live.set(id, {
+        id,
+        func: parts[1],
+        unique: parts[2],
+        priority: Number(parts[3]) & 3,
+        epoch: Number(parts[4]) || 0,
+        reducer: parts[5],
+        data: parts[6],
+      });
     } else if (kind === DONE) {
       live.delete(Number(payload.toString("latin1")));
     } else {

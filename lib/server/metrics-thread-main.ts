@@ -15,7 +15,13 @@ const send = (message: ToServerThread) => port.postMessage(message);
 
 const asked = new Map<number, (stats: JobServerStats) => void>();
 let asking = 0;
-let latest: JobServerStats = { functions: [], connections: 0, bytesReceived: 0, bytesSent: 0, journal: data.journal ? { path: "", bytes: 0 } : undefined };
+let latest: JobServerStats = {
+  functions: [],
+  connections: 0,
+  bytesReceived: 0,
+  bytesSent: 0,
+  journal: data.journal ? { path: "", bytes: 0 } : undefined,
+};
 const ask = () =>
   new Promise<JobServerStats>((resolve) => {
     const id = ++asking;

@@ -13,11 +13,19 @@
  */
 import { Worker } from "node:worker_threads";
 import type { JobServerStats } from "./job-server.js";
-import { checkEndpointOptions, type MetricsEndpoint, type MetricsEndpointOptions } from "../metrics/metrics-endpoint.js";
+import {
+  checkEndpointOptions,
+  type MetricsEndpoint,
+  type MetricsEndpointOptions,
+} from "../metrics/metrics-endpoint.js";
 
 /** Messages between the threads (metrics-thread-main.ts is the other end). */
-export type ToServerThread = { readonly type: "stats"; readonly id: number } | { readonly type: "listening"; readonly url: string; readonly host: string; readonly port: number } | { readonly type: "failed"; readonly message: string };
-export type ToMetricsThread = { readonly type: "stats"; readonly id: number; readonly stats: JobServerStats } | { readonly type: "close" };
+export type ToServerThread =
+  | { readonly type: "stats"; readonly id: number }
+  | { readonly type: "listening"; readonly url: string; readonly host: string; readonly port: number }
+  | { readonly type: "failed"; readonly message: string };
+export type ToMetricsThread =
+  { readonly type: "stats"; readonly id: number; readonly stats: JobServerStats } | { readonly type: "close" };
 
 export interface MetricsThreadData {
   readonly port: number;
@@ -27,7 +35,10 @@ export interface MetricsThreadData {
 }
 
 /** Serves `server`'s metrics (jobServerMetrics) from a worker thread; rejects with the reason it could not listen. Throws ArgumentError for a bad port or host. */
-export async function serveJobServerMetrics(server: { stats(): JobServerStats }, options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
+export async function serveJobServerMetrics(
+  server: { stats(): JobServerStats },
+  options: MetricsEndpointOptions,
+): Promise<MetricsEndpoint> {
   const { port, host } = checkEndpointOptions(options);
   const workerData: MetricsThreadData = { port, host, journal: server.stats().journal !== undefined };
   const worker = new Worker(new URL("./metrics-thread-main.js", import.meta.url), { workerData });
@@ -46,7 +57,8 @@ export async function serveJobServerMetrics(server: { stats(): JobServerStats },
     });
     worker.on("error", (error) => {
       // After it listened, a failing metrics thread must not take the job server down with it: the scrapes fail, the jobs go on.
-      if (listened) process.emitWarning(`job server metrics thread failed: ${error.message}`, { code: "GLIMPSE_METRICS_THREAD" });
+      if (listened)
+        process.emitWarning(`job server metrics thread failed: ${error.message}`, { code: "GLIMPSE_METRICS_THREAD" });
       else reject(error);
     });
     void exited.then(() => reject(new Error("the metrics thread exited before it listened")));

@@ -59,7 +59,8 @@ export class Peer implements Connection {
     private readonly host: PeerHost,
   ) {
     // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
-    this.address = socket.remoteAddress === undefined ? "local:-" : `${socket.remoteAddress}:${socket.remotePort ?? "?"}`;
+    this.address =
+      socket.remoteAddress === undefined ? "local:-" : `${socket.remoteAddress}:${socket.remotePort ?? "?"}`;
   }
 
   /**
@@ -71,21 +72,54 @@ export class Peer implements Connection {
     if (this.closed) return;
     let size = 0;
     let count = 0;
-    if (a !== undefined) (size += a.length), count++;
-    if (b !== undefined) (size += b.length), count++;
-    if (c !== undefined) (size += c.length), count++;
-    if (d !== undefined) (size += d.length), count++;
-    if (e !== undefined) (size += e.length), count++;
-    if (f !== undefined) (size += f.length), count++;
+    if (a !== undefined) {
+      size += a.length;
+      count++;
+    }
+    if (b !== undefined) {
+      size += b.length;
+      count++;
+    }
+    if (c !== undefined) {
+      size += c.length;
+      count++;
+    }
+    if (d !== undefined) {
+      size += d.length;
+      count++;
+    }
+    if (e !== undefined) {
+      size += e.length;
+      count++;
+    }
+    if (f !== undefined) {
+      size += f.length;
+      count++;
+    }
     if (count > 1) size += count - 1;
     const segment = isSegment(e) ? e! : isSegment(d) ? d! : isSegment(c) ? c! : undefined;
     this.header(type, size, size - (segment?.length ?? 0));
     if (a !== undefined) this.arg(a);
-    if (b !== undefined) this.nul(), this.arg(b);
-    if (c !== undefined) this.nul(), this.arg(c);
-    if (d !== undefined) this.nul(), this.arg(d);
-    if (e !== undefined) this.nul(), this.arg(e);
-    if (f !== undefined) this.nul(), this.arg(f);
+    if (b !== undefined) {
+      this.nul();
+      this.arg(b);
+    }
+    if (c !== undefined) {
+      this.nul();
+      this.arg(c);
+    }
+    if (d !== undefined) {
+      this.nul();
+      this.arg(d);
+    }
+    if (e !== undefined) {
+      this.nul();
+      this.arg(e);
+    }
+    if (f !== undefined) {
+      this.nul();
+      this.arg(f);
+    }
   }
 
   /**
@@ -176,7 +210,11 @@ export class Peer implements Connection {
     if (segments === undefined) this.socket.write(tail);
     else {
       this.socket.cork();
-      for (const segment of segments) if (segment.length > 0) (bytes += segment.length), this.socket.write(segment);
+      for (const segment of segments) {
+        if (segment.length === 0) continue;
+        bytes += segment.length;
+        this.socket.write(segment);
+      }
       if (tail.length > 0) this.socket.write(tail);
       this.socket.uncork();
     }

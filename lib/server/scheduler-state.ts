@@ -67,7 +67,15 @@ export class Job {
 
   /** The job's extra state, created on first use. */
   more(): JobExtra {
-    return (this.extra ??= { numerator: "0", denominator: "0", epoch: 0, reducer: "", epochTimer: undefined, workTimer: undefined, cancelled: false });
+    return (this.extra ??= {
+      numerator: "0",
+      denominator: "0",
+      epoch: 0,
+      reducer: "",
+      epochTimer: undefined,
+      workTimer: undefined,
+      cancelled: false,
+    });
   }
 
   addClient(session: Session): void {

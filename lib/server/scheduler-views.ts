@@ -51,7 +51,14 @@ export type DropResult = "dropped" | "unknown" | "in use";
 
 export function functionSummary(queue: FunctionQueue): FunctionSummary {
   const [high, normal, low] = queue.queues;
-  return { name: queue.name, total: queue.total, running: queue.running, queued: [high.length, normal.length, low.length], scheduled: queue.scheduled, workers: queue.workers.size };
+  return {
+    name: queue.name,
+    total: queue.total,
+    running: queue.running,
+    queued: [high.length, normal.length, low.length],
+    scheduled: queue.scheduled,
+    workers: queue.workers.size,
+  };
 }
 
 /** What the metrics read of a function at a scrape: its queues and its counts, in one pass. */
@@ -78,5 +85,10 @@ export function jobSummary(job: Job, handle: string): JobSummary {
 }
 
 export function sessionSummary(session: Session): SessionSummary {
-  return { id: session.id, address: session.connection.address, clientId: session.clientId, functions: [...session.abilities.keys()] };
+  return {
+    id: session.id,
+    address: session.connection.address,
+    clientId: session.clientId,
+    functions: [...session.abilities.keys()],
+  };
 }

@@ -21,7 +21,17 @@ import type { Payload } from "./payload.js";
 import { Journal, journalEntry, replayJournal, type JournalEntry } from "./journal.js";
 import { JobHandles } from "./job-handles.js";
 import { WakeUps } from "./wake-ups.js";
-import { functionFigures, functionSummary, jobSummary, sessionSummary, type DropResult, type FunctionFigures, type FunctionSummary, type JobSummary, type SessionSummary } from "./scheduler-views.js";
+import {
+  functionFigures,
+  functionSummary,
+  jobSummary,
+  sessionSummary,
+  type DropResult,
+  type FunctionFigures,
+  type FunctionSummary,
+  type JobSummary,
+  type SessionSummary,
+} from "./scheduler-views.js";
 import type { Connection } from "./connection.js";
 import type { FilledServerOptions } from "./server-options.js";
 
@@ -108,7 +118,8 @@ export class Scheduler {
   /** Answers JOB_CREATED (a new job, or the queued or running one with the same unique), or ERROR. */
   submit(session: Session, submission: Submission): void {
     const { unique, data, priority, background } = submission;
-    if (unique.length > MAX_UNIQUE) return session.connection.packet(PacketType.ERROR, "ARGUMENT_TOO_LARGE", "Unique value too large");
+    if (unique.length > MAX_UNIQUE)
+      return session.connection.packet(PacketType.ERROR, "ARGUMENT_TOO_LARGE", "Unique value too large");
     const queue = this.queueFor(submission.func);
     const key = unique === "" ? "" : uniqueKey(unique, data);
     if (key !== "") {
@@ -119,7 +130,8 @@ export class Scheduler {
       }
     }
     const limit = queue.maxQueue?.[priority] ?? this.options.maxQueue;
-    if (limit > 0 && queue.total >= limit) return session.connection.packet(PacketType.ERROR, "QUEUE_ERROR", "Job queue is full");
+    if (limit > 0 && queue.total >= limit)
+      return session.connection.packet(PacketType.ERROR, "QUEUE_ERROR", "Job queue is full");
     const job = new Job(++this.jobCounter, queue, unique, data, priority, background);
     queue.counters.submitted[priority][background ? 1 : 0]++;
     if (submission.epoch > 0 || submission.reducer !== "") {
@@ -137,16 +149,32 @@ export class Scheduler {
   status(session: Session, handle: string): void {
     const job = this.jobByHandle(handle);
     if (job === undefined) return session.connection.packet(PacketType.STATUS_RES, handle, "0", "0", "0", "0");
-    session.connection.packet(PacketType.STATUS_RES, handle, "1", job.worker ? "1" : "0", job.extra?.numerator ?? "0", job.extra?.denominator ?? "0");
+    session.connection.packet(
+      PacketType.STATUS_RES,
+      handle,
+      "1",
+      job.worker ? "1" : "0",
+      job.extra?.numerator ?? "0",
+      job.extra?.denominator ?? "0",
+    );
   }
 
   /** GET_STATUS_UNIQUE: STATUS_RES_UNIQUE (unique, known, running, numerator, denominator, clients), as gearmand. */
   statusUnique(session: Session, unique: string): void {
     let job: Job | undefined;
     for (const queue of this.functionQueues.values()) if ((job = queue.unique.get(unique)) !== undefined) break;
-    if (job === undefined) return session.connection.packet(PacketType.STATUS_RES_UNIQUE, unique, "0", "0", "0", "0", "0");
+    if (job === undefined)
+      return session.connection.packet(PacketType.STATUS_RES_UNIQUE, unique, "0", "0", "0", "0", "0");
     const extra = job.extra;
-    session.connection.packet(PacketType.STATUS_RES_UNIQUE, unique, "1", job.worker ? "1" : "0", extra?.numerator ?? "0", extra?.denominator ?? "0", String(job.clients?.length ?? 0));
+    session.connection.packet(
+      PacketType.STATUS_RES_UNIQUE,
+      unique,
+      "1",
+      job.worker ? "1" : "0",
+      extra?.numerator ?? "0",
+      extra?.denominator ?? "0",
+      String(job.clients?.length ?? 0),
+    );
   }
 
   /** Indexes a job and queues it now, or when its epoch comes (a timer, no polling). */
@@ -245,12 +273,20 @@ export class Scheduler {
     this.heldJobs++;
     const timeoutMs = session.abilities.get(job.queue.name) ?? 0;
     if (timeoutMs > 0) {
-      job.more().workTimer = setTimeout(() => this.release(job, `worker ${session.connection.address} did not finish within ${timeoutMs} ms (CAN_DO_TIMEOUT)`), timeoutMs);
+      job.more().workTimer = setTimeout(
+        () =>
+          this.release(
+            job,
+            `worker ${session.connection.address} did not finish within ${timeoutMs} ms (CAN_DO_TIMEOUT)`,
+          ),
+        timeoutMs,
+      );
     }
     const handle = this.handleOf(job);
     const connection = session.connection;
     if (type === PacketType.GRAB_JOB) connection.packet(PacketType.JOB_ASSIGN, handle, job.queue.name, job.data);
-    else if (type === PacketType.GRAB_JOB_ALL && job.reducer !== "") connection.packet(PacketType.JOB_ASSIGN_ALL, handle, job.queue.name, job.unique, job.reducer, job.data);
+    else if (type === PacketType.GRAB_JOB_ALL && job.reducer !== "")
+      connection.packet(PacketType.JOB_ASSIGN_ALL, handle, job.queue.name, job.unique, job.reducer, job.data);
     else connection.packet(PacketType.JOB_ASSIGN_UNIQ, handle, job.queue.name, job.unique, job.data);
   }
 
@@ -262,7 +298,13 @@ export class Scheduler {
     const job = this.jobByHandle(handle);
     if (job === undefined || job.worker !== session) {
       // Finished, requeued, cancelled or never this worker's: as gearmand, say so and carry on.
-      return session.connection.packet(PacketType.ERROR, "JOB_NOT_FOUND", type === PacketType.WORK_EXCEPTION ? "An exception was received for a job that does not exist" : "Job given in work result not found");
+      return session.connection.packet(
+        PacketType.ERROR,
+        "JOB_NOT_FOUND",
+        type === PacketType.WORK_EXCEPTION
+          ? "An exception was received for a job that does not exist"
+          : "Job given in work result not found",
+      );
     }
     if (type === PacketType.WORK_STATUS) {
       const [, numerator, denominator] = splitArgs(body, 3, "WORK_STATUS");
@@ -274,7 +316,8 @@ export class Scheduler {
     if (clients !== undefined) {
       const only = clients.length === 1;
       for (const client of clients) {
-        if (type === PacketType.WORK_EXCEPTION && !client.exceptions) client.connection.packet(PacketType.WORK_FAIL, handle);
+        if (type === PacketType.WORK_EXCEPTION && !client.exceptions)
+          client.connection.packet(PacketType.WORK_FAIL, handle);
         else client.connection.forward(packet, only);
       }
     }
@@ -299,7 +342,8 @@ export class Scheduler {
     if (cap > 0 && job.retries >= cap) {
       const handle = this.handleOf(job);
       this.options.log(`job ${handle} (${job.queue.name}) failed: ${why}; its worker was lost ${job.retries} times`);
-      if (job.clients !== undefined) for (const client of job.clients) client.connection.packet(PacketType.WORK_FAIL, handle);
+      if (job.clients !== undefined)
+        for (const client of job.clients) client.connection.packet(PacketType.WORK_FAIL, handle);
       job.queue.counters.failed.worker_lost++;
       return this.forget(job);
     }
@@ -466,7 +510,14 @@ export class Scheduler {
 
   private restore(entry: JournalEntry): void {
     if (entry.id > this.jobCounter) this.jobCounter = entry.id;
-    const job = new Job(entry.id, this.queueFor(entry.func), entry.unique, entry.data, entry.priority as Priority, true);
+    const job = new Job(
+      entry.id,
+      this.queueFor(entry.func),
+      entry.unique,
+      entry.data,
+      entry.priority as Priority,
+      true,
+    );
     if (entry.epoch > 0 || entry.reducer !== "") {
       const extra = job.more();
       extra.epoch = entry.epoch;

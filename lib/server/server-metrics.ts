@@ -35,7 +35,8 @@ export function jobServerMetrics(server: { stats(): JobServerStats }): Registry 
     registers,
     collect() {
       this.reset();
-      for (const f of stats().functions) PRIORITIES.forEach((priority, i) => this.set({ function: f.name, priority }, f.queued[i]));
+      for (const f of stats().functions)
+        PRIORITIES.forEach((priority, i) => this.set({ function: f.name, priority }, f.queued[i]));
     },
   });
   new Gauge({
@@ -100,7 +101,8 @@ export function jobServerMetrics(server: { stats(): JobServerStats }): Registry 
     registers,
     collect() {
       this.reset();
-      for (const f of stats().functions) for (const reason of FAILURE_REASONS) this.inc({ function: f.name, reason }, f.failed[reason]);
+      for (const f of stats().functions)
+        for (const reason of FAILURE_REASONS) this.inc({ function: f.name, reason }, f.failed[reason]);
     },
   });
   new Gauge({

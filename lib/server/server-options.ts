@@ -64,45 +64,64 @@ function whole(name: string, value: unknown, min: number, max?: number): number 
 /** Handles stay within gearmand's 64 bytes: "H:" + prefix + ":" + up to 16 digits. */
 function prefix(value: unknown): string {
   if (typeof value !== "string" || value === "" || Buffer.byteLength(value) > 40 || /[\s\0:]/.test(value)) {
-    throw new ArgumentError(option("handlePrefix"), `expected 1 to 40 bytes without spaces, NULs or colons, got ${JSON.stringify(value)}`);
+    throw new ArgumentError(
+      option("handlePrefix"),
+      `expected 1 to 40 bytes without spaces, NULs or colons, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
 
 function host(value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || value === "")
+    throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
   return value;
 }
 
 function socketPath(value: unknown): string | undefined {
-  if (value !== undefined && (typeof value !== "string" || !path.isAbsolute(value))) throw new ArgumentError(option("path"), `expected an absolute path for the Unix socket, got ${JSON.stringify(value)}`);
+  if (value !== undefined && (typeof value !== "string" || !path.isAbsolute(value)))
+    throw new ArgumentError(
+      option("path"),
+      `expected an absolute path for the Unix socket, got ${JSON.stringify(value)}`,
+    );
   return value as string | undefined;
 }
 
 function queueFile(value: unknown): string | undefined {
-  if (value !== undefined && (typeof value !== "string" || value === "")) throw new ArgumentError(option("queueFile"), `expected a file path, got ${JSON.stringify(value)}`);
+  if (value !== undefined && (typeof value !== "string" || value === ""))
+    throw new ArgumentError(option("queueFile"), `expected a file path, got ${JSON.stringify(value)}`);
   return value as string | undefined;
 }
 
 function flag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== "boolean") throw new ArgumentError(option(name), `expected true or false, got ${JSON.stringify(value)}`);
+  if (value !== undefined && typeof value !== "boolean")
+    throw new ArgumentError(option(name), `expected true or false, got ${JSON.stringify(value)}`);
   return (value as boolean | undefined) ?? false;
 }
 
 function log(value: unknown): (line: string) => void {
-  if (value !== undefined && typeof value !== "function") throw new ArgumentError(option("log"), `expected a function taking a line, got ${typeof value}`);
+  if (value !== undefined && typeof value !== "function")
+    throw new ArgumentError(option("log"), `expected a function taking a line, got ${typeof value}`);
   return (value as ((line: string) => void) | undefined) ?? (() => {});
 }
 
 function tlsOptions(value: JobServerOptions["tls"]): JobServerOptions["tls"] {
   if (value === undefined) return undefined;
-  if (!value || !value.cert || !value.key) throw new ArgumentError(option("tls"), "expected { cert, key } (PEM), and optionally ca to require client certificates");
+  if (!value || !value.cert || !value.key)
+    throw new ArgumentError(
+      option("tls"),
+      "expected { cert, key } (PEM), and optionally ca to require client certificates",
+    );
   return Object.freeze({ ...value });
 }
 
 /** Checks every option once (ArgumentError naming the first bad one) and fills in the defaults. */
 export function fillServerOptions(options: JobServerOptions, hostname: string): FilledServerOptions {
-  if (options === null || typeof options !== "object") throw new ArgumentError("JobServer options", `expected an object, got ${options === null ? "null" : typeof options}`);
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError(
+      "JobServer options",
+      `expected an object, got ${options === null ? "null" : typeof options}`,
+    );
   return Object.freeze({
     host: host(options.host ?? "127.0.0.1"),
     port: whole("port", options.port ?? 4730, 0, 65535),

@@ -110,14 +110,19 @@ function unframe(bytes: Uint8Array, expected: Kind): Framed {
   const what = expected === Kind.Request ? "chunk request" : "chunk response";
   if (buf.length < HEADER) throw new WireFormatError(`${what}: ${buf.length} bytes is shorter than the 12-byte header`);
   if (buf.readUInt32BE(0) !== MAGIC) throw new WireFormatError(`${what}: bad magic (not a glimpse_map payload)`);
-  if (buf[4] !== WIRE_VERSION) throw new WireFormatError(`${what}: wire format version ${buf[4]} is not supported (this side speaks ${WIRE_VERSION})`);
+  if (buf[4] !== WIRE_VERSION)
+    throw new WireFormatError(
+      `${what}: wire format version ${buf[4]} is not supported (this side speaks ${WIRE_VERSION})`,
+    );
   if (buf[5] !== expected) throw new WireFormatError(`${what}: message kind ${buf[5]}, expected ${expected}`);
   const codec = buf[6];
   if (codec !== Codec.V8 && codec !== Codec.Json) throw new WireFormatError(`${what}: unknown codec ${codec}`);
-  if ((buf[7] & ~FLAG_SIGNED) !== 0) throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
+  if ((buf[7] & ~FLAG_SIGNED) !== 0)
+    throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
   const end = buf[7] & FLAG_SIGNED ? buf.length - SIGNATURE_BYTES : buf.length;
   const metaLength = buf.readUInt32BE(8);
-  if (HEADER + metaLength > end) throw new WireFormatError(`${what}: meta block of ${metaLength} bytes runs past the end`);
+  if (HEADER + metaLength > end)
+    throw new WireFormatError(`${what}: meta block of ${metaLength} bytes runs past the end`);
   let meta: Record<string, unknown>;
   try {
     meta = JSON.parse(buf.toString("utf8", HEADER, HEADER + metaLength));
@@ -132,6 +137,8 @@ function encodeBody(codec: Codec, value: unknown): Buffer {
   return codec === Codec.V8 ? v8.serialize(value) : Buffer.from(JSON.stringify(value));
 }
 
+// Decoded bytes are untyped until the caller has checked them field by field.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function decodeBody(codec: Codec, body: Buffer, what: string): any {
   try {
     return codec === Codec.V8 ? v8.deserialize(body) : JSON.parse(body.toString("utf8"));
@@ -142,10 +149,21 @@ function decodeBody(codec: Codec, body: Buffer, what: string): any {
 
 /** Encodes a chunk request. An item that cannot be serialized throws ItemSerializationError naming its index. */
 export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: Codec = Codec.V8): Buffer {
-  const meta: ChunkRequestMeta = { mapId: request.mapId, chunk: request.chunk, start: request.start, count: request.items.length, memoryVersion: request.memoryVersion };
+  const meta: ChunkRequestMeta = {
+    mapId: request.mapId,
+    chunk: request.chunk,
+    start: request.start,
+    count: request.items.length,
+    memoryVersion: request.memoryVersion,
+  };
   const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
   try {
-    return frame(Kind.Request, codec, meta, numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items });
+    return frame(
+      Kind.Request,
+      codec,
+      meta,
+      numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items },
+    );
   } catch (error) {
     for (let i = 0; i < request.items.length; i++) {
       try {
@@ -186,21 +204,35 @@ export function peekChunkRequest(bytes: Uint8Array): ChunkRequestMeta {
 
 function checkRequestMeta(meta: Record<string, unknown>): ChunkRequestMeta {
   const { mapId, chunk, start, count, memoryVersion } = meta;
-  if (typeof mapId !== "string" || ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)) {
+  if (
+    typeof mapId !== "string" ||
+    ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
+  ) {
     throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
   }
-  return { mapId, chunk: chunk as number, start: start as number, count: count as number, memoryVersion: memoryVersion as number };
+  return {
+    mapId,
+    chunk: chunk as number,
+    start: start as number,
+    count: count as number,
+    memoryVersion: memoryVersion as number,
+  };
 }
 
 export function decodeChunkRequest(bytes: Uint8Array): DecodedChunkRequest {
   const { codec, meta, body } = unframe(bytes, Kind.Request);
   const checked = checkRequestMeta(meta);
   const payload = decodeBody(codec, body, "chunk request");
-  const items: ArrayLike<unknown> | undefined = Array.isArray(payload?.items) ? payload.items : codec === Codec.V8 && isPackedNumbers(payload?.numbers) ? payload.numbers : undefined;
+  const items: ArrayLike<unknown> | undefined = Array.isArray(payload?.items)
+    ? payload.items
+    : codec === Codec.V8 && isPackedNumbers(payload?.numbers)
+      ? payload.numbers
+      : undefined;
   if (!items || typeof payload.fn !== "object" || payload.fn === null) {
     throw new WireFormatError("chunk request: body lacks fn or items");
   }
-  if (items.length !== checked.count) throw new WireFormatError(`chunk request: meta says ${checked.count} items, body has ${items.length}`);
+  if (items.length !== checked.count)
+    throw new WireFormatError(`chunk request: meta says ${checked.count} items, body has ${items.length}`);
   return { ...checked, fn: payload.fn, items, codec };
 }
 
@@ -208,9 +240,19 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
   const { host, pid, elapsedMs } = response;
   if (response.ok) {
     const numbers = codec === Codec.V8 ? packNumbers(response.results) : undefined;
-    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, numbers ? { numbers } : { results: response.results });
+    return frame(
+      Kind.Response,
+      codec,
+      { ok: true, host, pid, elapsedMs },
+      numbers ? { numbers } : { results: response.results },
+    );
   }
-  return frame(Kind.Response, codec, { ok: false, host, pid, elapsedMs, index: response.index }, { error: response.error });
+  return frame(
+    Kind.Response,
+    codec,
+    { ok: false, host, pid, elapsedMs, index: response.index },
+    { error: response.error },
+  );
 }
 
 export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
@@ -218,11 +260,13 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const payload = decodeBody(codec, body, "chunk response");
   const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
   if (meta.ok === true) {
-    if (codec === Codec.V8 && isPackedNumbers(payload?.numbers)) return { ...base, ok: true, results: unpackNumbers(payload.numbers) };
+    if (codec === Codec.V8 && isPackedNumbers(payload?.numbers))
+      return { ...base, ok: true, results: unpackNumbers(payload.numbers) };
     if (!payload || !Array.isArray(payload.results)) throw new WireFormatError("chunk response: body lacks results");
     return { ...base, ok: true, results: payload.results };
   }
-  if (!payload?.error || typeof payload.error.message !== "string") throw new WireFormatError("chunk response: body lacks error");
+  if (!payload?.error || typeof payload.error.message !== "string")
+    throw new WireFormatError("chunk response: body lacks error");
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
 }
 
@@ -233,6 +277,7 @@ export function peekResponseOk(bytes: Uint8Array): boolean {
 
 /** Which kind of signed message a payload is, from its header; a payload that is not ours is a WireFormatError. */
 export function signedKindOf(bytes: Uint8Array): "chunk-request" | "chunk-response" {
-  if (bytes.length < HEADER || toBuffer(bytes, PAYLOAD).readUInt32BE(0) !== MAGIC) throw new WireFormatError("not a glimpse_map payload (bad magic)");
+  if (bytes.length < HEADER || toBuffer(bytes, PAYLOAD).readUInt32BE(0) !== MAGIC)
+    throw new WireFormatError("not a glimpse_map payload (bad magic)");
   return bytes[5] === Kind.Response ? "chunk-response" : "chunk-request";
 }

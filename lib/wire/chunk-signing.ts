@@ -43,8 +43,14 @@ export function signChunk(bytes: Uint8Array, key: ClusterKey, context?: Uint8Arr
  * signChunk.
  */
 export function signChunkInPlace(bytes: Uint8Array, key: ClusterKey, context?: Uint8Array): Buffer {
-  if (bytes.byteOffset + bytes.byteLength + SIGNATURE_BYTES !== bytes.buffer.byteLength) return signChunk(bytes, key, context);
-  return signWithin(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength + SIGNATURE_BYTES), bytes.byteLength, key, context);
+  if (bytes.byteOffset + bytes.byteLength + SIGNATURE_BYTES !== bytes.buffer.byteLength)
+    return signChunk(bytes, key, context);
+  return signWithin(
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength + SIGNATURE_BYTES),
+    bytes.byteLength,
+    key,
+    context,
+  );
 }
 
 /** Signs the first `length` bytes of `out` into its last SIGNATURE_BYTES. */
@@ -62,7 +68,12 @@ function signWithin(out: Buffer, length: number, key: ClusterKey, context: Uint8
  * must not be signed. Returns the signature's time and nonce (undefined when
  * unsigned); throws SignatureError naming `what`.
  */
-export function verifyChunk(bytes: Uint8Array, guard: MessageGuard | undefined, what: string, context?: Uint8Array): SignatureFacts | undefined {
+export function verifyChunk(
+  bytes: Uint8Array,
+  guard: MessageGuard | undefined,
+  what: string,
+  context?: Uint8Array,
+): SignatureFacts | undefined {
   const buf = toBuffer(bytes, PAYLOAD);
   const kind = signedKindOf(buf);
   const signed = isSignedChunk(buf);

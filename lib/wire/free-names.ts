@@ -8,18 +8,90 @@ import { ancestor, base, type AncestorVisitors } from "acorn-walk";
 
 /** Globals a shipped function may use: the language's and Node's standard ones. */
 export const ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
-  "globalThis", "undefined", "NaN", "Infinity", "arguments",
-  "Object", "Function", "Array", "Number", "String", "Boolean", "Symbol", "BigInt", "Math", "JSON", "Date", "RegExp",
-  "Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError",
-  "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "Promise", "Proxy", "Reflect", "Intl",
-  "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics",
-  "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
-  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
-  "parseInt", "parseFloat", "isNaN", "isFinite", "encodeURI", "encodeURIComponent", "decodeURI", "decodeURIComponent",
-  "escape", "unescape", "eval",
-  "console", "Buffer", "process", "structuredClone", "queueMicrotask", "setTimeout", "clearTimeout", "setInterval",
-  "clearInterval", "setImmediate", "clearImmediate", "TextEncoder", "TextDecoder", "URL", "URLSearchParams",
-  "crypto", "performance", "atob", "btoa", "AbortController", "AbortSignal", "fetch", "Blob",
+  "globalThis",
+  "undefined",
+  "NaN",
+  "Infinity",
+  "arguments",
+  "Object",
+  "Function",
+  "Array",
+  "Number",
+  "String",
+  "Boolean",
+  "Symbol",
+  "BigInt",
+  "Math",
+  "JSON",
+  "Date",
+  "RegExp",
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "ReferenceError",
+  "EvalError",
+  "URIError",
+  "AggregateError",
+  "Map",
+  "Set",
+  "WeakMap",
+  "WeakSet",
+  "WeakRef",
+  "FinalizationRegistry",
+  "Promise",
+  "Proxy",
+  "Reflect",
+  "Intl",
+  "ArrayBuffer",
+  "SharedArrayBuffer",
+  "DataView",
+  "Atomics",
+  "Int8Array",
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int16Array",
+  "Uint16Array",
+  "Int32Array",
+  "Uint32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
+  "parseInt",
+  "parseFloat",
+  "isNaN",
+  "isFinite",
+  "encodeURI",
+  "encodeURIComponent",
+  "decodeURI",
+  "decodeURIComponent",
+  "escape",
+  "unescape",
+  "eval",
+  "console",
+  "Buffer",
+  "process",
+  "structuredClone",
+  "queueMicrotask",
+  "setTimeout",
+  "clearTimeout",
+  "setInterval",
+  "clearInterval",
+  "setImmediate",
+  "clearImmediate",
+  "TextEncoder",
+  "TextDecoder",
+  "URL",
+  "URLSearchParams",
+  "crypto",
+  "performance",
+  "atob",
+  "btoa",
+  "AbortController",
+  "AbortSignal",
+  "fetch",
+  "Blob",
   "memory",
 ]);
 
@@ -80,11 +152,21 @@ export function freeNames(source: string): string[] {
       const parent = ancestors[ancestors.length - 2] as any;
       if (!parent) return used.push(node.name);
       if (parent.type === "MemberExpression" && parent.property === node && !parent.computed) return;
-      if ((parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition") && parent.key === node && !parent.computed) {
+      if (
+        (parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition") &&
+        parent.key === node &&
+        !parent.computed
+      ) {
         if (parent.type === "Property" && parent.shorthand && parent.value === node) used.push(node.name);
         return;
       }
-      if ((parent.type === "LabeledStatement" || parent.type === "BreakStatement" || parent.type === "ContinueStatement") && parent.label === node) return;
+      if (
+        (parent.type === "LabeledStatement" ||
+          parent.type === "BreakStatement" ||
+          parent.type === "ContinueStatement") &&
+        parent.label === node
+      )
+        return;
       if (parent.type === "MetaProperty") return;
       used.push(node.name);
     },

@@ -32,14 +32,22 @@ export type MapFunction<T, R> = ((item: T) => R | Promise<R>) | ModuleFunction<T
  * import: a file URL (e.g. `new URL("./tasks.js", import.meta.url)`), an
  * absolute path, or a package specifier resolvable on the workers.
  */
-export function moduleFunction<T = unknown, R = unknown>(specifier: string | URL, exportName = "default"): ModuleFunction<T, R> {
+export function moduleFunction<T = unknown, R = unknown>(
+  specifier: string | URL,
+  exportName = "default",
+): ModuleFunction<T, R> {
   let spec = specifier instanceof URL ? specifier.href : specifier;
-  if (typeof spec !== "string" || spec === "") throw new FunctionShippingError("moduleFunction specifier", "expected a non-empty string or URL");
+  if (typeof spec !== "string" || spec === "")
+    throw new FunctionShippingError("moduleFunction specifier", "expected a non-empty string or URL");
   if (spec.startsWith("/")) spec = `file://${spec}`;
   if (spec.startsWith(".")) {
-    throw new FunctionShippingError("moduleFunction specifier", `"${spec}" is a relative specifier, which means nothing on a worker; use new URL("${spec}", import.meta.url)`);
+    throw new FunctionShippingError(
+      "moduleFunction specifier",
+      `"${spec}" is a relative specifier, which means nothing on a worker; use new URL("${spec}", import.meta.url)`,
+    );
   }
-  if (typeof exportName !== "string" || exportName === "") throw new FunctionShippingError("moduleFunction exportName", "expected a non-empty string");
+  if (typeof exportName !== "string" || exportName === "")
+    throw new FunctionShippingError("moduleFunction exportName", "expected a non-empty string");
   return Object.freeze({ [MODULE_REF]: true as const, specifier: spec, exportName });
 }
 
@@ -62,7 +70,10 @@ const MAP_FUNCTION_ARGUMENT = "map function";
 export function toFunctionRef(fn: unknown): FunctionRef {
   if (isModuleFunction(fn)) return { kind: "module", specifier: fn.specifier, exportName: fn.exportName };
   if (typeof fn !== "function") {
-    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `needs a function or moduleFunction(url, name), got ${fn === null ? "null" : typeof fn}`);
+    throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
+      `needs a function or moduleFunction(url, name), got ${fn === null ? "null" : typeof fn}`,
+    );
   }
   const source = Function.prototype.toString.call(fn);
   const cacheKey = `${fn.name}\0${source}`;
@@ -79,7 +90,7 @@ export function toFunctionRef(fn: unknown): FunctionRef {
 const checkedSources = new Map<string, FunctionRef>();
 const CHECKED_SOURCES = 256;
 
-function checkSource(fn: Function, source: string): FunctionRef {
+function checkSource(fn: { readonly name: string }, source: string): FunctionRef {
   const name = fn.name || "anonymous function";
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     const bound = fn.name.startsWith("bound ");
@@ -90,17 +101,27 @@ function checkSource(fn: Function, source: string): FunctionRef {
         : `${name} is a native function: its source is not available. Wrap it: (x) => ${fn.name || "f"}(x)`,
     );
   }
-  if (/^class\b/.test(source)) throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} is a class, not a function: map calls fn(item) without new`);
+  if (/^class\b/.test(source))
+    throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
+      `${name} is a class, not a function: map calls fn(item) without new`,
+    );
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   if (kind === "GeneratorFunction" || kind === "AsyncGeneratorFunction") {
-    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} is a generator function: map needs a function that returns (or resolves to) its result`);
+    throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
+      `${name} is a generator function: map needs a function that returns (or resolves to) its result`,
+    );
   }
   const expression = asExpression(source, fn.name);
   let free: string[];
   try {
     free = freeNames(expression);
   } catch (error) {
-    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} cannot be shipped: its source does not parse as a function (${(error as Error).message})`);
+    throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
+      `${name} cannot be shipped: its source does not parse as a function (${(error as Error).message})`,
+    );
   }
   if (free.length > 0) {
     const list = free.map((n) => `"${n}"`).join(", ");
@@ -113,7 +134,10 @@ function checkSource(fn: Function, source: string): FunctionRef {
     );
   }
   if (usesThis(expression)) {
-    throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, `${name} uses "this", which has no value on the workers; pass what it needs as the item or through pool.setMemory`);
+    throw new FunctionShippingError(
+      MAP_FUNCTION_ARGUMENT,
+      `${name} uses "this", which has no value on the workers; pass what it needs as the item or through pool.setMemory`,
+    );
   }
   const hash = createHash("sha256").update(expression).digest("hex");
   return Object.freeze({ kind: "source", source: expression, hash, name });

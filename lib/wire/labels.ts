@@ -20,8 +20,10 @@ const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function labelProblem(label: unknown): string | undefined {
   if (typeof label !== "string") return `expected a label (a string), got ${label === null ? "null" : typeof label}`;
   if (label.length === 0) return "expected a label, got an empty one";
-  if (label.length > MAX_LABEL_LENGTH) return `label "${label.slice(0, 20)}..." has ${label.length} characters; at most ${MAX_LABEL_LENGTH}`;
-  if (!LABEL.test(label)) return `label ${JSON.stringify(label)} may hold only letters, digits, "_", "-" and ".", and must start with a letter or digit`;
+  if (label.length > MAX_LABEL_LENGTH)
+    return `label "${label.slice(0, 20)}..." has ${label.length} characters; at most ${MAX_LABEL_LENGTH}`;
+  if (!LABEL.test(label))
+    return `label ${JSON.stringify(label)} may hold only letters, digits, "_", "-" and ".", and must start with a letter or digit`;
   return undefined;
 }
 
@@ -34,7 +36,9 @@ export function labelFunction(label: string | undefined): string {
 export function functionLabel(func: string): string | undefined {
   if (func === MAP_FUNCTION) return "";
   const prefix = `${MAP_FUNCTION}:`;
-  return func.startsWith(prefix) && labelProblem(func.slice(prefix.length)) === undefined ? func.slice(prefix.length) : undefined;
+  return func.startsWith(prefix) && labelProblem(func.slice(prefix.length)) === undefined
+    ? func.slice(prefix.length)
+    : undefined;
 }
 
 /** The functions a node with these labels registers while it serves. */

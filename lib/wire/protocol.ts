@@ -43,7 +43,11 @@ export function writeHandBack(detail: string): string {
 
 /** The detail of a hand-back, or undefined when the exception payload is something else. */
 export function readHandBack(exception: Buffer): string | undefined {
-  if (exception.length < HAND_BACK_BYTES.length || exception.compare(HAND_BACK_BYTES, 0, HAND_BACK_BYTES.length, 0, HAND_BACK_BYTES.length) !== 0) return undefined;
+  if (
+    exception.length < HAND_BACK_BYTES.length ||
+    exception.compare(HAND_BACK_BYTES, 0, HAND_BACK_BYTES.length, 0, HAND_BACK_BYTES.length) !== 0
+  )
+    return undefined;
   return exception.toString("utf8", HAND_BACK_BYTES.length);
 }
 
@@ -63,7 +67,11 @@ export function writeRefusal(refusal: Refusal): string {
 
 /** The refusal a WORK_EXCEPTION payload carries; undefined when it is another exception (or names a reason this side does not know). */
 export function readRefusal(exception: Buffer): Refusal | undefined {
-  if (exception.length < PREFIX_BYTES.length || exception.compare(PREFIX_BYTES, 0, PREFIX_BYTES.length, 0, PREFIX_BYTES.length) !== 0) return undefined;
+  if (
+    exception.length < PREFIX_BYTES.length ||
+    exception.compare(PREFIX_BYTES, 0, PREFIX_BYTES.length, 0, PREFIX_BYTES.length) !== 0
+  )
+    return undefined;
   const text = exception.toString("utf8", PREFIX_BYTES.length);
   const colon = text.indexOf(": ");
   const reason = colon < 0 ? "" : text.slice(0, colon);

@@ -89,7 +89,9 @@ export class TestCluster {
           "chunksize = 4",
           "poll_timeout = 60",
           "max_retries = 3",
-          ...(options.curve ? [`curve_public_key = ${options.curve.publicKey}`, `curve_secret_key = ${options.curve.secretKey}`] : []),
+          ...(options.curve
+            ? [`curve_public_key = ${options.curve.publicKey}`, `curve_secret_key = ${options.curve.secretKey}`]
+            : []),
           ...(options.clientConfig ?? []),
           ...(options.serverConfig ? ["", "[server]", ...options.serverConfig] : []),
           "",
@@ -106,9 +108,13 @@ export class TestCluster {
 
   /** Starts a worker node through the CLI; resolves once it logged that it started. */
   async startNode(threads = 1, extraArgs: string[] = [], configFile = this.configFile): Promise<TestNode> {
-    const child = spawn(process.execPath, [CLI_PATH, "-c", configFile, "launch-worker", String(threads), ...extraArgs], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, "-c", configFile, "launch-worker", String(threads), ...extraArgs],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const node: TestNode = { child, output: [] };
     this.nodes.push(node);
     await new Promise<void>((resolve, reject) => {
@@ -124,7 +130,9 @@ export class TestCluster {
       };
       child.stdout!.on("data", onData);
       child.stderr!.on("data", onData);
-      child.once("exit", (code) => reject(new Error(`worker node exited (${code}) before starting:\n${node.output.join("\n")}${buffer}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`worker node exited (${code}) before starting:\n${node.output.join("\n")}${buffer}`)),
+      );
     });
     return node;
   }

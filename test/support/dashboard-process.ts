@@ -11,7 +11,9 @@ export interface DashboardProcess {
 }
 
 export async function startDashboard(configFile: string, args: string[] = []): Promise<DashboardProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, "-c", configFile, "dashboard", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI_PATH, "-c", configFile, "dashboard", "--port", "0", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

@@ -9,7 +9,11 @@ export interface LineProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startLineProcess(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): LineProcess {
+export function startLineProcess(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): LineProcess {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
@@ -41,7 +45,11 @@ export function startLineProcess(command: string, args: string[], options: { env
         const onExit = () => {
           check();
           cleanup();
-          reject(new Error(`process exited (${child.exitCode}) before printing ${pattern}; output:\n${lines.join("\n")}${buffer}`));
+          reject(
+            new Error(
+              `process exited (${child.exitCode}) before printing ${pattern}; output:\n${lines.join("\n")}${buffer}`,
+            ),
+          );
         };
         const cleanup = () => {
           clearTimeout(timer);
@@ -64,7 +72,11 @@ export function startLineProcess(command: string, args: string[], options: { env
 }
 
 /** Polls `condition` until it holds (bounded): for state only visible by asking, e.g. admin output. */
-export async function eventually<T>(condition: () => Promise<T | undefined | false> | T | undefined | false, limitMs = 10_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  condition: () => Promise<T | undefined | false> | T | undefined | false,
+  limitMs = 10_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const value = await condition();

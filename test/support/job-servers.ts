@@ -77,7 +77,8 @@ export function freePort(): Promise<number> {
 export async function waitForPort(host: string, port: number, child?: ChildProcess, limitMs = 10_000): Promise<void> {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    if (child && child.exitCode !== null) throw new Error(`server exited with status ${child.exitCode} before listening on ${port}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`server exited with status ${child.exitCode} before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect({ host, port });
       socket.once("connect", () => {
@@ -109,7 +110,12 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-function wrap(kind: JobServerKind["name"], child: ChildProcess, port: number, restartWith: () => Promise<RunningJobServer>): RunningJobServer {
+function wrap(
+  kind: JobServerKind["name"],
+  child: ChildProcess,
+  port: number,
+  restartWith: () => Promise<RunningJobServer>,
+): RunningJobServer {
   live.add(child);
   child.once("exit", () => live.delete(child));
   const stop = () => stopChild(child, "SIGTERM", 3000);
@@ -140,7 +146,19 @@ export const gearmand: JobServerKind = {
     const program = programPath("gearmand");
     if (!program) throw new Error(missingPeer("gearmand"));
     const port = options.port ?? (await freePort());
-    const args = ["-L", "127.0.0.1", "-p", String(port), "-j", String(options.jobRetries ?? 3), "--log-file", "none", "-t", "1", ...(options.extraArgs ?? [])];
+    const args = [
+      "-L",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-j",
+      String(options.jobRetries ?? 3),
+      "--log-file",
+      "none",
+      "-t",
+      "1",
+      ...(options.extraArgs ?? []),
+    ];
     const child = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.on("data", (chunk) => (stderr += chunk));
@@ -148,7 +166,7 @@ export const gearmand: JobServerKind = {
       await waitForPort("127.0.0.1", port, child);
     } catch (error) {
       child.kill("SIGKILL");
-      throw new Error(`gearmand did not start: ${(error as Error).message}\n${stderr}`);
+      throw new Error(`gearmand did not start: ${(error as Error).message}\n${stderr}`, { cause: error });
     }
     return wrap("gearmand", child, port, () => gearmand.start({ ...options, port }));
   },
@@ -158,11 +176,24 @@ export const embedded: JobServerKind = {
   name: "embedded",
   skip: existsSync(CLI_PATH) ? undefined : `the CLI is not built (${CLI_PATH})`,
   async start(options: StartOptions = {}) {
-    const args = [CLI_PATH, "job-server", "--host", "127.0.0.1", "--port", String(options.port ?? 0), "--job-retries", String(options.jobRetries ?? 3), ...(options.extraArgs ?? [])];
+    const args = [
+      CLI_PATH,
+      "job-server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(options.port ?? 0),
+      "--job-retries",
+      String(options.jobRetries ?? 3),
+      ...(options.extraArgs ?? []),
+    ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`embedded job server did not report ready in 10 s:\n${output}`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`embedded job server did not report ready in 10 s:\n${output}`)),
+        10_000,
+      );
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         const m = /listening on \S+?:(\d+)/.exec(output);
@@ -203,14 +234,17 @@ const openInProcess: NonNullable<ClientOptions["open"]> = (address) => {
 /** Client options for several servers of one kind (or of several). */
 export function clientOptionsFor(servers: readonly RunningJobServer[]): TestClientOptions {
   const urls = servers.map((server) => server.url);
-  return servers.some((server) => server.kind === "in-process") ? { servers: urls, open: openInProcess } : { servers: urls };
+  return servers.some((server) => server.kind === "in-process")
+    ? { servers: urls, open: openInProcess }
+    : { servers: urls };
 }
 
 export const inProcess: JobServerKind = {
   name: "in-process",
   skip: undefined,
   async start(options: StartOptions = {}) {
-    if (options.extraArgs?.length) throw new Error(`the in-process job server takes no command-line arguments (got ${options.extraArgs.join(" ")})`);
+    if (options.extraArgs?.length)
+      throw new Error(`the in-process job server takes no command-line arguments (got ${options.extraArgs.join(" ")})`);
     const server = new JobServer({ host: "127.0.0.1", port: options.port ?? 0, jobRetries: options.jobRetries ?? 3 });
     const { port } = await server.listen();
     inProcessServers.set(port, server);

@@ -54,7 +54,11 @@ function runs(program: string, args: string[]): boolean {
 }
 
 const PEERS = {
-  gearmand: { what: "gearmand", packages: "gearman-job-server", installed: () => programPath("gearmand") !== undefined },
+  gearmand: {
+    what: "gearmand",
+    packages: "gearman-job-server",
+    installed: () => programPath("gearmand") !== undefined,
+  },
   "gearman-tools": {
     what: "the gearman and gearadmin command-line tools",
     packages: "gearman-tools",
@@ -71,9 +75,17 @@ const PEERS = {
     installed: () => runs("php", ["-r", "exit(extension_loaded('gearman') ? 0 : 1);"]),
   },
   // Debian's Python packages (python3-distributed, for the benchmarks' Dask) install for this interpreter only, not for a python3 elsewhere on PATH.
-  python3: { what: "Debian's python3 (/usr/bin/python3)", packages: "python3", installed: () => runs("/usr/bin/python3", ["-c", "import multiprocessing"]) },
+  python3: {
+    what: "Debian's python3 (/usr/bin/python3)",
+    packages: "python3",
+    installed: () => runs("/usr/bin/python3", ["-c", "import multiprocessing"]),
+  },
   openssl: { what: "the openssl command", packages: "openssl", installed: () => programPath("openssl") !== undefined },
-  chromium: { what: "Chromium (chromium on PATH)", packages: "chromium", installed: () => chromiumPath() !== undefined && runs(chromiumPath()!, ["--version"]) },
+  chromium: {
+    what: "Chromium (chromium on PATH)",
+    packages: "chromium",
+    installed: () => chromiumPath() !== undefined && runs(chromiumPath()!, ["--version"]),
+  },
 } satisfies Record<string, Peer>;
 
 export type PeerName = keyof typeof PEERS;
@@ -82,11 +94,15 @@ export const PEER_NAMES = Object.keys(PEERS) as PeerName[];
 /** The peers the environment requires, each with the variable that requires it. */
 function requiredPeers(): Map<PeerName, string> {
   const required = new Map<PeerName, string>();
-  const listed = (process.env.GLIMPSE_REQUIRE_PEERS ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  const listed = (process.env.GLIMPSE_REQUIRE_PEERS ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
   for (const name of listed) {
     if (name === "all") PEER_NAMES.forEach((peer) => required.set(peer, "GLIMPSE_REQUIRE_PEERS"));
     else if (name in PEERS) required.set(name as PeerName, "GLIMPSE_REQUIRE_PEERS");
-    else throw new Error(`GLIMPSE_REQUIRE_PEERS: no peer is called "${name}" (known: ${PEER_NAMES.join(", ")}, or all)`);
+    else
+      throw new Error(`GLIMPSE_REQUIRE_PEERS: no peer is called "${name}" (known: ${PEER_NAMES.join(", ")}, or all)`);
   }
   if (process.env.GLIMPSE_REQUIRE_GEARMAND === "1") required.set("gearmand", "GLIMPSE_REQUIRE_GEARMAND=1");
   if (process.env.GLIMPSE_REQUIRE_BROWSER === "1") required.set("chromium", "GLIMPSE_REQUIRE_BROWSER=1");
@@ -106,6 +122,9 @@ export function missingPeer(name: PeerName): string | undefined {
   if (!installed.has(name)) installed.set(name, peer.installed());
   if (installed.get(name)) return undefined;
   const requiredBy = REQUIRED.get(name);
-  if (requiredBy !== undefined) throw new Error(`${requiredBy} requires ${name} (${peer.what}), which is not installed here (apt-get install ${peer.packages})`);
+  if (requiredBy !== undefined)
+    throw new Error(
+      `${requiredBy} requires ${name} (${peer.what}), which is not installed here (apt-get install ${peer.packages})`,
+    );
   return `needs ${peer.what}: not installed (apt-get install ${peer.packages})`;
 }

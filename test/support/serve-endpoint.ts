@@ -63,13 +63,18 @@ export class TestEndpoint {
         let json: Record<string, unknown> | undefined;
         if (contentType.startsWith("application/json")) {
           json = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
-          fields = Object.fromEntries(Object.entries(json).filter(([, v]) => typeof v === "string").map(([k, v]) => [k, Buffer.from(v as string)]));
+          fields = Object.fromEntries(
+            Object.entries(json)
+              .filter(([, v]) => typeof v === "string")
+              .map(([k, v]) => [k, Buffer.from(v as string)]),
+          );
         } else fields = parseMultipart(contentType, body);
         const aborted = new Promise<void>((resolve) => res.on("close", () => !res.writableFinished && resolve()));
         const job: ReceivedJob = { contentType, fields, json, aborted };
         this.jobs.push(job);
         const answer = this.answer(job);
-        const send = (a: { status?: number; body: string }) => res.writeHead(a.status ?? 200, { "content-type": "application/json" }).end(a.body);
+        const send = (a: { status?: number; body: string }) =>
+          res.writeHead(a.status ?? 200, { "content-type": "application/json" }).end(a.body);
         if (answer === "reset") req.socket.destroy();
         else if (answer === "hold") this.held.push({ job, reply: send });
         else send(answer);

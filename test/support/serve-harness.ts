@@ -24,7 +24,11 @@ export function startServe(config: unknown, options: Partial<ServeOptions> = {})
   };
   write(config);
   const log: string[] = [];
-  const serve = new Serve({ jobsConfig: file, log: (level, message) => log.push(`${level} ${message}`), ...options }).start();
+  const serve = new Serve({
+    jobsConfig: file,
+    log: (level, message) => log.push(`${level} ${message}`),
+    ...options,
+  }).start();
   return {
     serve,
     file,

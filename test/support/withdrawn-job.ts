@@ -5,7 +5,13 @@
  * gearman-library.test.ts and tls.test.ts.
  */
 import assert from "node:assert/strict";
-import { GearmanWorker, type AdminClient, type ClientJob, type GearmanClient, type WorkerOptions } from "../../lib/gearman/index.js";
+import {
+  GearmanWorker,
+  type AdminClient,
+  type ClientJob,
+  type GearmanClient,
+  type WorkerOptions,
+} from "../../lib/gearman/index.js";
 import { eventually } from "./gearman.js";
 
 export const created = (job: ClientJob): Promise<string> => new Promise((resolve) => job.once("created", resolve));
@@ -23,12 +29,20 @@ export const created = (job: ClientJob): Promise<string> => new Promise((resolve
  * `lazyCancel` (gearmand) the admin `status` still counts cancelled jobs;
  * otherwise it must count the sentinel alone.
  */
-export async function assertOnlySentinelRuns(client: GearmanClient, admin: AdminClient, func: string, workerOptions: WorkerOptions, lazyCancel: boolean): Promise<void> {
+export async function assertOnlySentinelRuns(
+  client: GearmanClient,
+  admin: AdminClient,
+  func: string,
+  workerOptions: WorkerOptions,
+  lazyCancel: boolean,
+): Promise<void> {
   const sentinel = client.submitJob(func, "sentinel");
   await created(sentinel);
   const funcStatus = async () => (await admin.status()).find((s) => s.func === func);
   await eventually(
-    async () => (await admin.showJobs()).filter((job) => job.ignoreJob === 0).length === 1 && (lazyCancel || (await funcStatus())?.total === 1),
+    async () =>
+      (await admin.showJobs()).filter((job) => job.ignoreJob === 0).length === 1 &&
+      (lazyCancel || (await funcStatus())?.total === 1),
     10_000,
     "the given-up jobs to leave the queue",
   );
