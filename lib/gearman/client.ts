@@ -39,7 +39,8 @@ import {
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
-import { keepPayload, toBuffer, type Payload } from "./payload.js";
+import { keepPayload, type Payload } from "./payload.js";
+import { toBuffer } from "../bytes.js";
 import { ServerChoice } from "./server-choice.js";
 import { ServerLink, type LinkOwner } from "./server-link.js";
 import { Submission, type SubmissionOwner } from "./submission.js";

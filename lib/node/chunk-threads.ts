@@ -20,14 +20,12 @@
 import { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
 import { threadsClosed } from "./errors.js";
+import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
 
 /** Times a chunk goes to another thread after the one it waited on died, before it fails. */
 const MAX_REHOMES = 8;
-
-/** Requests from this size on are moved to their thread rather than cloned. */
-const MOVE_AT = 16 * 1024;
 
 export interface ChunkThreadsOptions {
   readonly threads: number;
@@ -83,7 +81,7 @@ export class ChunkThreads {
       const attempt = (): void => {
         // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
         // original stays here in case the thread dies before taking it.
-        const bytes = request.byteLength >= MOVE_AT ? new Uint8Array(request) : request;
+        const bytes = request.byteLength >= LARGE_PAYLOAD_BYTES ? new Uint8Array(request) : request;
         const task: ChunkTask = {
           request: bytes,
           memoryWaitMs: this.options.memoryWaitMs,

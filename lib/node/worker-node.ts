@@ -17,7 +17,7 @@
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
-import { toBuffer } from "../gearman/payload.js";
+import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest, peekResponseOk } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";

@@ -6,6 +6,7 @@
 import { BroadcastChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { randomBytes } from "node:crypto";
 import { Piscina } from "piscina";
+import { toBuffer } from "../bytes.js";
 import type { JobAbort, JobExecutor, JobInput, JobProgress, Outcome } from "./executor.js";
 import type { ModuleResult, ModuleTask, ProgressMessage } from "./module-runner.js";
 
@@ -71,7 +72,7 @@ export class ModuleExecutor implements JobExecutor {
       for (let queued = this.receive(); queued; queued = this.receive())
         this.forward(queued.message as ProgressMessage);
       return result.ok
-        ? { kind: "complete", data: Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength) }
+        ? { kind: "complete", data: toBuffer(result.data, "module result") }
         : { kind: "exception", data: result.message };
     } catch (error) {
       if (signal.aborted)

@@ -8,6 +8,7 @@
  * the job with its message.
  */
 import { BroadcastChannel } from "node:worker_threads";
+import { badResult, resultBytes, toBuffer } from "../bytes.js";
 
 export interface ModuleTask {
   readonly specifier: string;
@@ -73,7 +74,7 @@ export default async function runModuleJob(task: ModuleTask): Promise<ModuleResu
   try {
     const handler = await handlerOf(task.specifier, task.exportName);
     const job: ServeJob = {
-      workload: Buffer.from(task.workload.buffer, task.workload.byteOffset, task.workload.byteLength),
+      workload: toBuffer(task.workload, "workload"),
       functionName: task.func,
       handle: task.handle,
       unique: task.unique,
@@ -90,10 +91,8 @@ export default async function runModuleJob(task: ModuleTask): Promise<ModuleResu
       },
     };
     const value = await handler(job);
-    if (value === undefined || value === null) return { ok: true, data: new Uint8Array(0) };
-    if (typeof value === "string") return { ok: true, data: Buffer.from(value) };
-    if (value instanceof Uint8Array) return { ok: true, data: value };
-    return { ok: false, message: `${task.exportName} returned ${typeof value}, expected a string, bytes or nothing` };
+    const data = resultBytes(value);
+    return data ? { ok: true, data } : { ok: false, message: badResult(task.exportName, value) };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }

@@ -12,15 +12,14 @@
 import type { Duplex } from "node:stream";
 import type { Packet } from "../gearman/packet.js";
 import { handOver } from "../gearman/payload.js";
+import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
 const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
-/** Payloads this large are written from their own buffer (writev) rather than copied into the arena. */
-export const SEGMENT_AT = 16 * 1024;
 
 function isSegment(value: PacketArg | undefined): boolean {
-  return value !== undefined && typeof value !== "string" && value.length >= SEGMENT_AT;
+  return value !== undefined && typeof value !== "string" && value.length >= LARGE_PAYLOAD_BYTES;
 }
 
 /** A connection's byte stream: a net.Socket or tls.TLSSocket, or an InProcessSocket. */
@@ -65,7 +64,7 @@ export class Peer implements Connection {
 
   /**
    * Queues a response packet. Arguments are byte strings, or Buffers for
-   * payloads (absent ones are left out); a payload of SEGMENT_AT bytes or
+   * payloads (absent ones are left out); a payload of LARGE_PAYLOAD_BYTES or
    * more is written from where it is, never copied into the arena.
    */
   packet(type: number, a?: PacketArg, b?: PacketArg, c?: PacketArg, d?: PacketArg, e?: PacketArg, f?: PacketArg): void {

@@ -16,7 +16,7 @@
  * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
  * items or results that are all numbers (packed-numbers.ts).
  */
-import { toBuffer } from "../gearman/payload.js";
+import { toBuffer } from "../bytes.js";
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";

@@ -13,7 +13,7 @@ import { SIGNATURE_BYTES, nonceOf, type ClusterKey, type SignatureFacts } from "
 import type { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
 import { FLAG_SIGNED, HEADER, PAYLOAD, signedKindOf } from "./chunk-codec.js";
-import { toBuffer } from "../gearman/payload.js";
+import { toBuffer } from "../bytes.js";
 import { WireFormatError } from "./errors.js";
 
 /** Whether a payload carries a signature (flag bit 0). */
