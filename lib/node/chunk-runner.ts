@@ -19,8 +19,8 @@ import type { FunctionRef } from "../wire/function-ref.js";
 import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
-import { cachedFunctionMissing, memoryTimedOut, notAFunction, resultNotSendable } from "./errors.js";
-import { Wakeups } from "../wakeups.js";
+import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
+import { MemoryWait } from "./memory-wait.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
@@ -52,29 +52,22 @@ const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefine
 /** Functions compiled or imported, by key; the oldest leave past COMPILED_KEPT, so a client shipping ever new sources cannot grow a thread without bound. */
 const compiled = new Map<string, Mapped>();
 const COMPILED_KEPT = 256;
-/** Chunks waiting for a memory version this thread does not hold yet. */
-const memoryArrivals = new Wakeups();
-
 const channel = new BroadcastChannel(MEMORY_CHANNEL);
+/**
+ * Chunks waiting for a memory version this thread does not hold yet ask the
+ * node once: the channel to it does not lose messages, and the node posts
+ * every newer version to its threads anyway.
+ */
+const memoryWait = new MemoryWait("this worker thread", () => memory.version, {
+  ask: (version) => channel.postMessage({ type: "need", version } satisfies MemoryMessage),
+});
 channel.onmessage = (event) => {
   const message = (event as { data: MemoryMessage }).data;
   if (message?.type !== "state") return;
   replaceMemory(message.entries, message.version);
-  memoryArrivals.wake();
+  memoryWait.arrived();
 };
 channel.unref();
-
-/**
- * Waits until this thread holds at least `version`, asking the node once:
- * the channel to it does not lose messages, and the node posts every newer
- * version to its threads anyway.
- */
-async function memoryVersion(version: number, waitMs: number): Promise<void> {
-  if (memory.version >= version) return;
-  channel.postMessage({ type: "need", version } satisfies MemoryMessage);
-  if (!(await memoryArrivals.until(() => memory.version >= version, waitMs)))
-    throw memoryTimedOut("this worker thread", version, waitMs, memory.version);
-}
 
 function compileSource(source: string): Mapped {
   // The only free name a shipped function gets is `memory`.
@@ -145,7 +138,7 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
   let index = request.start;
   try {
-    await memoryVersion(request.memoryVersion, task.memoryWaitMs);
+    await memoryWait.ready(request.memoryVersion, task.memoryWaitMs);
     const fn = await resolveFunction(request.fn);
     // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
     // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
