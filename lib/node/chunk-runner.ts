@@ -21,6 +21,7 @@ import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
+import { importFunction } from "../threads/module-export.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
@@ -93,14 +94,7 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
     if (!stored || stored.kind !== "source") throw cachedFunctionMissing(ref.key);
     fn = compileSource(stored.source);
   } else {
-    const module = await import(ref.specifier);
-    const exported = module[ref.exportName];
-    if (typeof exported !== "function") {
-      throw notAFunction(
-        `module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`,
-      );
-    }
-    fn = exported;
+    fn = await importFunction<Mapped>(ref.specifier, ref.exportName, notAFunction);
   }
   if (compiled.size >= COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
   compiled.set(key, fn);

@@ -17,10 +17,11 @@
  *   hand back: the same, and the chunk's   hand back: nothing (it runs to its end)
  *   run() rejects with `HANDED_BACK`
  */
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
 import { threadsClosed } from "./errors.js";
 import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
+import { fixedThreadPool } from "../threads/thread-pool.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
 
@@ -44,13 +45,11 @@ export class ChunkThreads {
 
   constructor(private readonly options: ChunkThreadsOptions) {
     this.capacity = options.threads * (1 + options.prefetch);
-    this.pool = new Piscina({
-      filename: new URL("./chunk-runner.js", import.meta.url).href,
-      minThreads: options.threads,
-      maxThreads: options.threads,
-      concurrentTasksPerWorker: 1 + options.prefetch,
-      // No queue limit of piscina's own: the node's Gearman concurrency (capacity) bounds the chunks held, and a
-      // limit here would refuse the chunks re-run after a stopped thread while its replacement starts.
+    // No queue limit: the node's Gearman concurrency (capacity) bounds the chunks held, and a limit would
+    // refuse the chunks re-run after a stopped thread while its replacement starts.
+    this.pool = fixedThreadPool(new URL("./chunk-runner.js", import.meta.url), {
+      threads: options.threads,
+      tasksPerThread: 1 + options.prefetch,
       resourceLimits: options.resourceLimits,
       workerData: { policy: options.policy } satisfies ChunkRunnerData,
     });

@@ -9,6 +9,7 @@
  */
 import { BroadcastChannel } from "node:worker_threads";
 import { badResult, resultBytes, toBuffer } from "../bytes.js";
+import { importFunction } from "../threads/module-export.js";
 
 export interface ModuleTask {
   readonly specifier: string;
@@ -38,7 +39,6 @@ export interface ServeJob {
   sendData(data: string | Uint8Array): void;
 }
 
-const handlers = new Map<string, Promise<(job: ServeJob) => unknown>>();
 /** One channel per executor and thread, opened by the first job that sends progress (a port per job cost more than the job). */
 const channels = new Map<string, BroadcastChannel>();
 
@@ -52,27 +52,11 @@ function channelOf(name: string): BroadcastChannel {
   return channel;
 }
 
-function handlerOf(specifier: string, exportName: string): Promise<(job: ServeJob) => unknown> {
-  const key = `${specifier}#${exportName}`;
-  let handler = handlers.get(key);
-  if (!handler) {
-    handler = import(specifier).then((module: Record<string, unknown>) => {
-      const fn = module[exportName];
-      if (typeof fn !== "function")
-        throw new Error(`${specifier} exports no function called ${exportName} (got ${typeof fn})`);
-      return fn as (job: ServeJob) => unknown;
-    });
-    handler.catch(() => handlers.delete(key));
-    handlers.set(key, handler);
-  }
-  return handler;
-}
-
 export default async function runModuleJob(task: ModuleTask): Promise<ModuleResult> {
   const { id } = task;
   const post = (message: ProgressMessage) => channelOf(task.channel).postMessage(message);
   try {
-    const handler = await handlerOf(task.specifier, task.exportName);
+    const handler = await importFunction<(job: ServeJob) => unknown>(task.specifier, task.exportName);
     const job: ServeJob = {
       workload: toBuffer(task.workload, "workload"),
       functionName: task.func,
