@@ -2,7 +2,7 @@
  * The piscina task that runs one chunk on a worker thread.
  *
  *   phase waiting → running (else skipped: cancelled while it waited behind another chunk)
- *   request bytes ──decodeChunkRequest──► wait for the memory version it needs
+ *   request bytes + head (read by the node) ──decodeChunkBody──► wait for the memory version it needs
  *        ──► resolve fn (compile source once per hash / import module once)
  *        ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
@@ -13,7 +13,12 @@
 import os from "node:os";
 import { BroadcastChannel, threadId } from "node:worker_threads";
 import { Piscina, move } from "piscina";
-import { decodeChunkRequest, encodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
+import {
+  decodeChunkBody,
+  encodeChunkResponse,
+  type ChunkRequestHead,
+  type ChunkResponse,
+} from "../wire/chunk-codec.js";
 import { serializeError } from "../wire/remote-error.js";
 import type { FunctionRef } from "../wire/function-ref.js";
 import { memory, replaceMemory } from "./thread-memory.js";
@@ -33,6 +38,8 @@ type Mapped = (item: unknown) => unknown;
 export interface ChunkTask {
   /** The glimpse_map job payload, as received from the job server. */
   readonly request: Uint8Array;
+  /** Its header and meta, read by the node (readChunkRequest): the thread decodes only the body. */
+  readonly head: ChunkRequestHead;
   /** How long to wait for the memory version the chunk needs, in ms. */
   readonly memoryWaitMs: number;
   /** Two Int32 slots shared with the node (ChunkThreads): the chunk's PHASE, and the threadId that took it. */
@@ -126,7 +133,7 @@ async function take(task: ChunkTask): Promise<Uint8Array | null> {
 
 async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const started = performance.now();
-  const request = decodeChunkRequest(task.request);
+  const request = decodeChunkBody(task.request, task.head);
   const respond = (response: ChunkResponse) =>
     move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
   const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });

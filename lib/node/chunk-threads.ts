@@ -24,6 +24,7 @@ import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import { fixedThreadPool } from "../threads/thread-pool.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
+import { readChunkRequest, type ChunkRequestHead } from "../wire/chunk-codec.js";
 
 /** Times a chunk goes to another thread after the one it waited on died, before it fails. */
 const MAX_REHOMES = 8;
@@ -59,10 +60,12 @@ export class ChunkThreads {
    * Runs a chunk request on a thread; resolves with the response bytes. Aborting `signal` stops it and rejects with the signal's reason.
    * Aborting `handBack` withdraws it only while it still waits for a thread: it then never runs, and run() rejects with the reason.
    */
-  run(request: Uint8Array, signal: AbortSignal, handBack?: AbortSignal): Promise<Uint8Array> {
+  run(request: Uint8Array, signal: AbortSignal, handBack?: AbortSignal, head?: ChunkRequestHead): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       if (handBack?.aborted) return reject(handBack.reason);
+      // The thread decodes only the body: header and meta are read here, once (the node has read them already).
+      const requestHead = head ?? readChunkRequest(request);
       const phase = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
       const onAbort = () => {
         handBack?.removeEventListener("abort", onHandBack);
@@ -83,6 +86,7 @@ export class ChunkThreads {
         const bytes = request.byteLength >= LARGE_PAYLOAD_BYTES ? new Uint8Array(request) : request;
         const task: ChunkTask = {
           request: bytes,
+          head: requestHead,
           memoryWaitMs: this.options.memoryWaitMs,
           phase: phase.buffer as SharedArrayBuffer,
         };

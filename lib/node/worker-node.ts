@@ -19,9 +19,9 @@ import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
 import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
-import { peekChunkRequest, peekResponseOk } from "../wire/chunk-codec.js";
+import { peekResponseOk, readChunkRequest, readFrame, type ChunkRequestHead } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../wire/protocol.js";
+import { answerHandBack, answerRefusal, answerTaken } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -167,24 +167,26 @@ export class WorkerNode extends EventEmitter {
   /** Answers a chunk this node will not run, so the pool submits it again without spending a retry. */
   private handBack(job: WorkerJob): void {
     this.stats.handedBack++;
-    job.exception(writeHandBack(`worker node ${this.id} (${this.service.state}) handed back job ${job.handle} unrun`));
+    answerHandBack(job, `worker node ${this.id} (${this.service.state}) handed back job ${job.handle} unrun`);
   }
 
   private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
     // Brought by a grab already on its way when the node began to drain.
     if (this.service.state !== "serving") return void this.handBack(job);
+    // Read once, in stages (chunk-codec.ts): the frame, its signature, then header and meta; the body on the thread.
+    const frame = readFrame(job.data, "chunk request");
     let signature: SignatureFacts | undefined;
     try {
-      signature = verifyChunk(job.data, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
+      signature = verifyChunk(frame, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error;
       this.refuse(job, error);
       return undefined;
     }
-    const header = peekChunkRequest(job.data);
-    // The pool counts takes (lib/wire/protocol.ts): the notice is written before the chunk can run, so a
-    // chunk that kills this process at once is still counted.
-    job.sendStatus(TAKEN_NUMERATOR, header.count);
+    const header = readChunkRequest(frame);
+    // The pool counts takes: the notice is written before the chunk can run, so a chunk that kills this process
+    // at once is still counted.
+    answerTaken(job, header.count);
     // Counted before the first await: maxChunks lowers the concurrency before the worker grabs again.
     const lease = this.service.take();
     try {
@@ -200,7 +202,7 @@ export class WorkerNode extends EventEmitter {
 
   private async runChunk(
     job: WorkerJob,
-    header: ReturnType<typeof peekChunkRequest>,
+    header: ChunkRequestHead,
     signature: SignatureFacts | undefined,
     handBack: AbortSignal,
   ): Promise<Buffer> {
@@ -225,7 +227,7 @@ export class WorkerNode extends EventEmitter {
     let outcome: ChunkOutcome = "failed";
     let ran = true;
     try {
-      const bytes = await this.threads.run(job.data, controller.signal, handBack).catch((error: unknown) => {
+      const bytes = await this.threads.run(job.data, controller.signal, handBack, header).catch((error: unknown) => {
         ran = !(error instanceof NodeError && error.code === "HANDED_BACK");
         throw error;
       });
@@ -258,12 +260,10 @@ export class WorkerNode extends EventEmitter {
     this.refusedChunks++;
     const unique = job.unique === "" ? "" : ` (unique ${job.unique})`;
     this.channels.refusals.write(`${error.message}${unique}; not run`);
-    job.exception(
-      writeRefusal({
-        reason: error.reason,
-        detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`,
-      }),
-    );
+    answerRefusal(job, {
+      reason: error.reason,
+      detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`,
+    });
     this.emit("refused", error);
     if (this.listenerCount("chunk") > 0)
       this.emit("chunk", { outcome: "refused", items: 0, seconds: 0 } satisfies ChunkEvent);
