@@ -6,6 +6,7 @@ import {
   checkKnownKeys,
   checkOptionsObject,
   clientIdOption,
+  openOption,
   reconnectOption,
   serversOption,
   tlsOption,
@@ -13,7 +14,7 @@ import {
 } from "./connection-options.js";
 import { checkFunctionName } from "./function-name.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
-import type { GearmanTlsOptions } from "./transport.js";
+import type { GearmanTlsOptions, StreamOpener } from "./transport.js";
 
 export interface WorkerOptions {
   /** Job servers: "host:port" (or "unix:/path" for a Unix socket), a comma-separated list, or an array. Default port 4730. */
@@ -30,6 +31,12 @@ export interface WorkerOptions {
   connectTimeoutMs?: number;
   /** Speak TLS to the job servers (CA to trust, client certificate). Default: plain TCP. */
   tls?: GearmanTlsOptions;
+  /**
+   * Opens the byte stream to a server yourself; return undefined for the usual
+   * TCP (or TLS) connection. For a JobServer in this process:
+   * `open: () => server.connectInProcess()` skips the network.
+   */
+  open?: StreamOpener;
 }
 
 export interface RegisterOptions {
@@ -49,6 +56,7 @@ export interface FilledWorkerOptions {
   readonly reconnect: ReconnectOptions | false;
   readonly connectTimeoutMs: number;
   readonly tls: GearmanTlsOptions | undefined;
+  readonly open: StreamOpener | undefined;
 }
 
 const OWNER = "GearmanWorker";
@@ -60,6 +68,7 @@ const WORKER_KEYS: readonly (keyof WorkerOptions)[] = [
   "reconnect",
   "connectTimeoutMs",
   "tls",
+  "open",
 ];
 const REGISTER_KEYS: readonly (keyof RegisterOptions)[] = ["timeoutMs"];
 
@@ -74,6 +83,7 @@ export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
     reconnect: reconnectOption(OWNER, options.reconnect),
     connectTimeoutMs: wholeOption(OWNER, "connectTimeoutMs", options.connectTimeoutMs, 1, 5000),
     tls: tlsOption(OWNER, options.tls),
+    open: openOption(OWNER, options.open),
   });
 }
 

@@ -97,6 +97,7 @@ export class GearmanWorker extends EventEmitter {
         reconnect: this.options.reconnect,
         connectTimeoutMs: this.options.connectTimeoutMs,
         tls: this.options.tls,
+        open: this.options.open,
         // Another job still running may end in this event-loop turn too: its result and grab then share the write.
         gatherWrites: () => this.runningCount > 1,
         onPacket: (packet) => this.onPacket(link, packet),

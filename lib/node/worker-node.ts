@@ -19,6 +19,7 @@ import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
 import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
+import type { StreamOpener } from "../gearman/transport.js";
 import { peekResponseOk, readChunkRequest, readFrame, type ChunkRequestHead } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { answerHandBack, answerRefusal, answerTaken } from "../wire/protocol.js";
@@ -48,6 +49,12 @@ export interface ChunkEvent {
   readonly seconds: number;
 }
 
+/** How a node in the process of its job server reaches it without the network (not options: those travel as JSON to a node's process). */
+export interface WorkerNodeLinks {
+  /** Opens the stream to a job server (GearmanWorker's `open`), e.g. `() => server.connectInProcess()`. */
+  readonly open?: StreamOpener;
+}
+
 /** Why a node stopped: the supervisor restarts it unless the reason is "quit". */
 export type StopReason = "quit" | "restart" | "signal";
 
@@ -70,7 +77,7 @@ export class WorkerNode extends EventEmitter {
   private stopping: Promise<void> | undefined;
 
   /** Throws ArgumentError naming a bad or unknown option. */
-  constructor(input: NodeOptionsInput) {
+  constructor(input: NodeOptionsInput, links: WorkerNodeLinks = {}) {
     super();
     const options = fillNodeOptions(input);
     this.options = options;
@@ -86,6 +93,7 @@ export class WorkerNode extends EventEmitter {
       clientId: this.id,
       concurrency: this.threads.capacity,
       tls: options.tls,
+      open: links.open,
     });
     this.service = new NodeService(
       this.worker,
@@ -119,7 +127,7 @@ export class WorkerNode extends EventEmitter {
       ping: () => this.snapshot(),
       setMemory: (entries, version) => this.memory.replace(entries, version),
       clearMemory: (version) => this.memory.clear(version),
-      cancel: (mapIds) => this.cancel(mapIds),
+      cancel: (ids) => this.cancel(ids),
       drain: () => this.service.drain(),
       online: () => {
         if (!this.stopping) this.service.serve();
