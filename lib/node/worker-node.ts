@@ -4,9 +4,14 @@
  * log channel.
  *
  *   job servers ──JOB_ASSIGN (≤ threads × (1 + prefetch) at once)──► GearmanWorker ──► handleChunk ──► ChunkThreads (chunk-runner)
- *        ▲   ▲                                     signature checked │ memory version awaited │
- *        │   └── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──┘ (if the node lacks it)  │
- *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄───────────────┘
+ *      ▲ ▲ ▲                   frame read, signature checked, head read │ memory version awaited │ body decoded,
+ *      │ │ └── WORK_STATUS 0/N "taken" ◄──────────────────────────────┤ (if the node lacks it)  │ run
+ *      │ └──── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──────┘                          │
+ *      └────── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──────────────────┘
+ *
+ * What the node answers besides results (taken, refused, handed back) is
+ * written by lib/wire/protocol.ts; the request is read once, in stages
+ * (lib/wire/chunk-codec.ts), and the thread decodes only its body.
  *
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel / drain / online
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
