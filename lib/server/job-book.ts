@@ -1,9 +1,10 @@
 /**
  * Where every job the server holds is, and each move between those places:
  * the function queues, the live jobs by number and their handles, the
- * journal of background jobs, and the count of jobs workers hold (for a
- * graceful close). The Scheduler (scheduler.ts) turns requests into these
- * moves; nothing here reads a packet.
+ * journal of background jobs, the count of jobs workers hold (for a
+ * graceful close), and the sleeping workers a queued job wakes
+ * (sleeping-workers.ts). The Scheduler (scheduler.ts) turns requests into
+ * these moves; nothing here reads a packet.
  *
  *   add / restore ──► admit ──► epoch later? ──► timer ──► due ──┐
  *                        └───────────────────────────────────────┴──► enqueue: queue[priority] ──► a sleeper's NOOP
