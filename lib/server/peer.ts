@@ -1,6 +1,8 @@
 /**
  * One connection's bytes out: what the scheduler and the admin commands
- * answer it, batched.
+ * answer it, batched. A peer calls nothing above it: it counts the bytes it
+ * writes into the server's Traffic, and drops its own connection when the
+ * other end stops reading.
  *
  * Output is appended to a per-connection arena and written once per tick
  * (one syscall for everything the server answered while handling one read).
@@ -29,15 +31,18 @@ export type PeerSocket = Duplex & {
   setKeepAlive(enable: boolean, initialDelay: number): unknown;
 };
 
-/** What a peer needs from the server that owns it. */
-export interface PeerHost {
-  /** Runs before any peer writes (the journal commits there, so JOB_CREATED never precedes it). */
-  beforeFlush(): void;
-  /** The peer has more unsent bytes than allowed. */
-  tooSlow(peer: Peer): void;
-  /** Bytes handed to a peer's socket (the metrics' bytes sent). */
-  wrote(bytes: number): void;
+/** Bytes read from and written to a server's connections since it started (the metrics read them at each scrape). */
+export class Traffic {
+  received = 0;
+  sent = 0;
+}
+
+/** What a peer is told by the server that owns it (FilledServerOptions is one). */
+export interface PeerLimits {
+  /** Unsent bytes past which the peer is dropped: it does not read what the server sends. */
   readonly writeLimit: number;
+  /** Where that drop is logged. */
+  readonly log: (line: string) => void;
 }
 
 export class Peer implements Connection {
@@ -55,7 +60,8 @@ export class Peer implements Connection {
 
   constructor(
     readonly socket: PeerSocket,
-    private readonly host: PeerHost,
+    private readonly limits: PeerLimits,
+    private readonly traffic: Traffic,
   ) {
     // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
     this.address =
@@ -204,7 +210,6 @@ export class Peer implements Connection {
     if (this.closed) return;
     const tail = arena.subarray(this.start, this.used);
     if (segments === undefined && tail.length === 0) return;
-    this.host.beforeFlush();
     let bytes = tail.length;
     if (segments === undefined) this.socket.write(tail);
     else {
@@ -217,8 +222,17 @@ export class Peer implements Connection {
       if (tail.length > 0) this.socket.write(tail);
       this.socket.uncork();
     }
-    this.host.wrote(bytes);
-    if (this.socket.writableLength > this.host.writeLimit) this.host.tooSlow(this);
+    this.traffic.sent += bytes;
+    if (this.socket.writableLength > this.limits.writeLimit) this.tooSlow();
+  }
+
+  /** The other end does not read what the server sends: stop talking to it. */
+  private tooSlow(): void {
+    this.limits.log(
+      `dropping ${this.address}: it does not read what the server sends (over ${this.limits.writeLimit} bytes waiting)`,
+    );
+    this.closed = true;
+    this.socket.destroy();
   }
 
   /** Bytes written to the socket that the peer has not taken yet. */
