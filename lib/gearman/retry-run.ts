@@ -143,7 +143,7 @@ export class RetryRun<T> implements AttemptObserver {
       verdict = this.rules.status(numerator, denominator, attempt);
       if (verdict === undefined) return;
       if (verdict === PROGRESS || this.spend(verdict, attempt)) {
-        this.deadline?.refresh();
+        this.armDeadline();
         return;
       }
     } catch (error) {
@@ -238,8 +238,8 @@ export class RetryRun<T> implements AttemptObserver {
   private armDeadline(): void {
     const ms = this.rules.attemptTimeoutMs;
     if (ms === undefined) return;
-    if (this.deadline === undefined) this.deadline = setTimeout(deadlinePassed, ms, this);
-    else this.deadline.refresh();
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(deadlinePassed, ms, this);
   }
 
   private live(attempt: Attempt): boolean {
