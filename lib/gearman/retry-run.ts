@@ -64,10 +64,6 @@ export class RetryRun<T> implements AttemptObserver {
     return this.current?.server;
   }
 
-  get done(): boolean {
-    return this.settled;
-  }
-
   /** Retries of `budget` spent so far. */
   spent(budget: string): number {
     return this.spentCounts?.get(budget) ?? 0;
