@@ -9,96 +9,21 @@
  */
 import { describe, it, mock, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import {
-  closedError,
-  connectionError,
-  noServer,
-  serverLost,
-  JobError,
-  ServerError,
-  type GearmanError,
-} from "../lib/gearman/errors.js";
-import type { Attempt, AttemptMaker, AttemptObserver, AttemptOptions } from "../lib/gearman/retry-rules.js";
+import { closedError, connectionError, noServer, serverLost, JobError, ServerError } from "../lib/gearman/errors.js";
 import { FREE_HAND_BACKS, runChunkJob, type ChunkJobContext } from "../lib/pool/chunk-job.js";
 import { PoolError } from "../lib/pool/errors.js";
 import { encodeChunkRequest, encodeChunkResponse } from "../lib/wire/chunk-codec.js";
 import { chunkNonce, signChunk } from "../lib/wire/chunk-signing.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { RemoteError } from "../lib/wire/errors.js";
-import { TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
+import { writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { MessageGuard } from "../lib/security/message-guard.js";
 import type { RefusalReason } from "../lib/security/errors.js";
+import { ScriptedClient } from "./support/scripted-attempts.js";
 
 const SERVER = "js1:4730";
 const FUNCTION = "glimpse_map";
-
-/** One attempt, told by the test what happens to it. */
-class ScriptedAttempt implements Attempt {
-  handle: string | undefined = undefined;
-  server: string | undefined = undefined;
-  given = false;
-  withdrawn = false;
-  /** It reported its end (a result or a failure). */
-  ended = false;
-
-  constructor(
-    readonly unique: string,
-    readonly data: Buffer,
-    private readonly observer: AttemptObserver,
-    readonly ordinal: number,
-  ) {}
-
-  send(): void {
-    this.server = SERVER;
-    this.handle = `H:js1:${this.ordinal}`;
-    this.observer.created(this, this.handle);
-  }
-  giveUp(): void {
-    this.given = true;
-  }
-  withdraw(): void {
-    assert.ok(this.given, "withdrawn without being given up");
-    this.withdrawn = true;
-  }
-  joins(): boolean {
-    return false;
-  }
-
-  /** WORK_STATUS 0/N: a node took it. */
-  take(items = 2): void {
-    this.status(TAKEN_NUMERATOR, items);
-  }
-  status(numerator: number, denominator: number): void {
-    this.observer.status(this, numerator, denominator);
-  }
-  complete(bytes: Buffer): void {
-    this.ended = true;
-    this.observer.completed(this, bytes);
-  }
-  fail(error: GearmanError): void {
-    this.ended = true;
-    this.observer.failed(this, error);
-  }
-  exception(text: string): void {
-    this.fail(new JobError(FUNCTION, this.handle, Buffer.from(text), this.ordinal));
-  }
-}
-
-class ScriptedClient implements AttemptMaker {
-  readonly attempts: ScriptedAttempt[] = [];
-
-  attempt(func: string, data: Buffer, options: AttemptOptions, observer: AttemptObserver, ordinal = 1): Attempt {
-    assert.equal(func, FUNCTION);
-    const attempt = new ScriptedAttempt(options.unique!, data, observer, ordinal);
-    this.attempts.push(attempt);
-    return attempt;
-  }
-
-  get last(): ScriptedAttempt {
-    return this.attempts.at(-1)!;
-  }
-}
 
 const CHUNK = { index: 4, start: 40, items: [1, 2] };
 const DOUBLE = toFunctionRef((x: number) => x * 2);
@@ -165,6 +90,7 @@ describe("the pool's retry rule, through the retry engine, without processes", (
     const { client, spent, cancelled, result, encodings } = run({ retries: 2 });
     assert.equal(client.attempts.length, 1);
     assert.equal(client.last.unique, "m1:4:1");
+    assert.equal(client.last.func, FUNCTION);
     client.last.take();
     client.last.complete(RESULTS);
     assert.deepEqual(await result, [2, 4]);

@@ -227,18 +227,21 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
   private giveUp(submission: Submission): void {
     if (submission.settled) return;
     submission.settled = true;
+    submission.givenUp = true;
     this.leave(submission);
   }
 
   /**
-   * Cancels a given-up submission on its server (admin `cancel job`): now if
-   * its JOB_CREATED came, else when it comes. Not when it never reached a
-   * server, nor when its connection is gone (the server drops a foreground
-   * job whose clients all left; a background job's connection never matters).
+   * Cancels a given-up submission on its server (admin `cancel job`), once:
+   * now if its JOB_CREATED came, else when it comes. Not when it ended by
+   * itself or never reached a server, nor when its connection is gone (the
+   * server drops a foreground job whose clients all left; a background job's
+   * connection never matters).
    */
   private withdraw(submission: Submission): void {
     const link = submission.link;
-    if (link === undefined) return;
+    if (!submission.givenUp || submission.withdrawn || link === undefined) return;
+    submission.withdrawn = true;
     if (submission.handle === undefined) submission.withdrawOnCreated = true;
     else this.withdrawFrom(link, submission.handle);
   }

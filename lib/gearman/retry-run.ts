@@ -80,7 +80,7 @@ export class RetryRun<T> implements AttemptObserver {
     try {
       this.launch();
     } catch (error) {
-      this.fail(error);
+      this.thrown(error);
     }
     return this;
   }
@@ -110,7 +110,7 @@ export class RetryRun<T> implements AttemptObserver {
     try {
       this.rules.created?.(handle, attempt);
     } catch (error) {
-      this.fail(error);
+      this.thrown(error);
     }
   }
 
@@ -119,7 +119,7 @@ export class RetryRun<T> implements AttemptObserver {
     try {
       this.rules.data?.(data, attempt);
     } catch (error) {
-      this.fail(error);
+      this.thrown(error);
     }
   }
 
@@ -128,7 +128,7 @@ export class RetryRun<T> implements AttemptObserver {
     try {
       this.rules.warning?.(data, attempt);
     } catch (error) {
-      this.fail(error);
+      this.thrown(error);
     }
   }
 
@@ -143,7 +143,7 @@ export class RetryRun<T> implements AttemptObserver {
         return;
       }
     } catch (error) {
-      return this.fail(error);
+      return this.thrown(error);
     }
     // A retry inside the attempt found its budget spent: nothing of this attempt may run on.
     attempt.giveUp();
@@ -158,7 +158,7 @@ export class RetryRun<T> implements AttemptObserver {
       if (value instanceof Retry) this.retry(attempt, value, false);
       else this.succeed(value);
     } catch (error) {
-      this.fail(error);
+      this.thrown(error);
     }
   }
 
@@ -168,8 +168,8 @@ export class RetryRun<T> implements AttemptObserver {
       const verdict = this.rules.failed(error, attempt);
       if (verdict === undefined) this.fail(error);
       else this.retry(attempt, verdict, false);
-    } catch (thrown) {
-      this.fail(thrown);
+    } catch (error) {
+      this.thrown(error);
     }
   }
 
@@ -183,7 +183,7 @@ export class RetryRun<T> implements AttemptObserver {
       this.rules.gaveUp?.(attempt, verdict.error);
       this.retry(attempt, verdict, true);
     } catch (error) {
-      this.fail(error);
+      this.thrown(error);
       attempt.withdraw();
     }
   }
@@ -240,6 +240,14 @@ export class RetryRun<T> implements AttemptObserver {
 
   private live(attempt: Attempt): boolean {
     return !this.settled && attempt === this.current;
+  }
+
+  /** A hook threw: the job ends with what it threw, and an attempt still live is given up and withdrawn. */
+  private thrown(error: unknown): void {
+    const attempt = this.current;
+    this.fail(error);
+    attempt?.giveUp();
+    attempt?.withdraw();
   }
 
   private succeed(value: T): void {

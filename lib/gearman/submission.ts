@@ -48,7 +48,11 @@ export class Submission implements Attempt {
   waiting = false;
   /** It reported its end, or was given up: it reports nothing more. */
   settled = false;
-  /** Given up before its JOB_CREATED and to be cancelled once that arrives. */
+  /** Given up while live (not after its end). */
+  givenUp = false;
+  /** Withdrawn (once is enough). */
+  withdrawn = false;
+  /** Withdrawn before its JOB_CREATED: cancelled once that arrives. */
   withdrawOnCreated = false;
   private waitTimer: NodeJS.Timeout | undefined = undefined;
 
