@@ -26,7 +26,7 @@ import { closedError, protocolError, ServerError, type GearmanError } from "./er
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 
-/** What a link needs of a submission (the client's Submission, submission.ts). */
+/** What a link needs of a submission (the client's Submission, submission.ts, which this file never imports). */
 export interface LinkJob {
   readonly func: string;
   /** Its handle here, once JOB_CREATED named it. */
