@@ -9,7 +9,7 @@
  *     ▲                                                             │ no: again after 100, 200, 400, then every 800 ms
  *     └─────────────────────────────────────────────────────────────┘ yes: read the live nodes again; done if still covered
  *
- * The live nodes (LiveNodes: registered at the job servers) are read at the
+ * The live nodes (NodeDirectory: registered at the job servers) are read at the
  * start, when all of them answered (one may have registered since), and
  * about every second meanwhile; with none left, publishing stops.
  */
