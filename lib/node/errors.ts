@@ -10,6 +10,7 @@ export type NodeErrorCode =
   | "CANCELLED" // a cancel command stopped a running chunk
   | "FUNCTION_REFUSED" // the node's function policy does not run this function
   | "NOT_A_FUNCTION" // a shipped source or a module export is not a function
+  | "HELPER_UNAVAILABLE" // a shipped source needs a compiler helper this worker does not provide
   | "CACHED_FUNCTION_MISSING" // a cached function's key is not in the shared memory
   | "RESULT_NOT_SENDABLE" // a result cannot be serialized back to the pool
   | "HANDED_BACK" // a draining node gave back a chunk it held but had not started
@@ -48,6 +49,12 @@ export const memoryTimedOut = (where: string, version: number, waitMs: number, h
 export const cancelled = (what: string): NodeError => new NodeError("CANCELLED", `${what} was cancelled`);
 
 export const notAFunction = (what: string): NodeError => new NodeError("NOT_A_FUNCTION", what);
+
+export const helperUnavailable = (name: string): NodeError =>
+  new NodeError(
+    "HELPER_UNAVAILABLE",
+    `this worker does not provide the compiler helper "${name}" the shipped function needs (is its glimpse-cluster older than the pool's?)`,
+  );
 
 export const cachedFunctionMissing = (key: string): NodeError =>
   new NodeError("CACHED_FUNCTION_MISSING", `cached function ${key} is not in this worker's shared memory`);
