@@ -35,8 +35,27 @@ export class FunctionRefusedError extends NodeError {
   }
 }
 
-export const startFailed = (exit: string): NodeError =>
-  new NodeError("START_FAILED", `worker node process exited (${exit}) before it was ready`);
+/** `reason`: the line of the process's stderr that says why (failureReason), when it said anything. */
+export const startFailed = (exit: string, reason: string | undefined): NodeError =>
+  new NodeError(
+    "START_FAILED",
+    `worker node process exited (${exit}) before it was ready${reason ? `: ${reason}` : " (it wrote nothing to stderr)"}`,
+  );
+
+/**
+ * The line of a process's stderr that says why it died: the error line
+ * above the first stack frame of what it printed (an uncaught error, or the
+ * node's own "failed to start" line), else its last line.
+ */
+export function failureReason(stderr: string): string | undefined {
+  const lines = stderr.split(/\r?\n/);
+  const frame = lines.findIndex((line) => /^\s+at /.test(line));
+  const above = (frame < 0 ? lines : lines.slice(0, frame)).filter(
+    (line) => line.trim() !== "" && !/^Node\.js v\d/.test(line),
+  );
+  const reason = above[above.length - 1]?.trim();
+  return reason === undefined || reason.length <= 500 ? reason : `${reason.slice(0, 500)}...`;
+}
 
 /** `where` holds `held` and waited `waitMs` for `version`. */
 export const memoryTimedOut = (where: string, version: number, waitMs: number, held: number): NodeError =>

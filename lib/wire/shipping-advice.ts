@@ -101,7 +101,7 @@ export function closureAdvice(fn: Fn, missing: readonly string[]): string {
     const them = functions.length === 1 ? "it" : "them";
     sentences.push(
       `${functions.map((n) => describeCode(n, values.get(n))).join(", ")} cannot travel: define ${them} inside the function, ` +
-        `or move the function and ${them} into a module and ship ${moduleExample(fn)}.`,
+        `or put ${functions.length === 1 ? "both" : "them and the function"} in a module and ship ${moduleExample(fn)}.`,
     );
   }
   if (code.length > 0) {
