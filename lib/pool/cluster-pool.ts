@@ -7,7 +7,8 @@
  *
  *   setMemory / clearMemory / cancel ──ClusterControl (command channel)──► worker nodes ──acks (log channel)──┘
  *
- * A map ends on the first failure (RemoteError from the function, a chunk
+ * A map ends on the first failure (RemoteError from the function, its stack
+ * pointed at the caller's code for a function shipped as source; a chunk
  * whose worker died past `retries`, a refused signature, an abort): the other
  * chunks are cancelled and the workers told to stop them.
  */
@@ -16,6 +17,8 @@ import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
+import { RemoteError } from "../wire/errors.js";
+import { pointAtCaller } from "../wire/remote-stack.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 import {
   chunksOf,
@@ -167,6 +170,7 @@ export class ClusterPool implements AsyncDisposable {
     }
     const opts = fillMapOptions(options, this.defaults);
     let ref: FunctionRef = toFunctionRef(fn);
+    const shipped = ref.kind === "source" && typeof fn === "function" ? { fn, ref } : undefined;
     if (opts.signal?.aborted) throw abortError(opts.signal.reason);
     if (opts.waitForNodesMs !== undefined) {
       try {
@@ -250,6 +254,7 @@ export class ClusterPool implements AsyncDisposable {
     } catch (error) {
       progress.end("failed");
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+      if (error instanceof RemoteError && shipped) pointAtCaller(error, shipped.fn, shipped.ref);
       throw error;
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
