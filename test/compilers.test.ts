@@ -15,9 +15,9 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import type { ClusterPool } from "../lib/index.js";
+import { RemoteError, type ClusterPool } from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import {
@@ -105,6 +105,23 @@ for (const kind of jobServerKinds()) {
         );
         checkOutcomes(variant.name, outcomes, caseNames);
       }
+    });
+
+    it("a remote stack of a function shipped from this file points at its line here; remoteStack keeps the worker's", async () => {
+      function thrower(x: number): number {
+        if (x > 1) throw new RangeError(`too big: ${x}`); // stack-marker
+        return x;
+      }
+      const error = (await pool.map(thrower, [1, 2]).catch((e: unknown) => e)) as RemoteError;
+      assert.ok(error instanceof RemoteError);
+      const compiled = readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n");
+      const line = compiled.findIndex((l) => l.includes(["stack", "marker"].join("-")));
+      const column = compiled[line].indexOf("new RangeError") + 1;
+      assert.equal(
+        (error.cause as Error).stack!.split("\n")[1],
+        `    at thrower (${import.meta.url}:${line + 1}:${column})`,
+      );
+      assert.match(error.remoteStack!.split("\n")[1], /^ {4}at thrower \(glimpse-function:[0-9a-f]{64}:\d+:\d+\)$/);
     });
 
     it("under tsx: functions ship, a .ts module function runs, a remote stack points at the .ts line", async () => {

@@ -205,7 +205,10 @@ export function freeNames(source: string): string[] {
  */
 export function usesThis(source: string, helpers: readonly string[] = []): boolean {
   const program = parse(`(${source})`, { ecmaVersion: "latest", sourceType: "script" }) as any;
-  const root = program.body[0].expression;
+  let root = program.body[0].expression;
+  // A method's source is wrapped (`({ m(x) {...} })["m"]`, asExpression): the function is the property's value.
+  if (root.type === "MemberExpression" && root.object.type === "ObjectExpression")
+    root = root.object.properties[0].value;
   const isHelper = (node: any): boolean =>
     node?.type === "Identifier"
       ? helpers.includes(node.name)
