@@ -3,7 +3,8 @@
  * under tsx, from this project's source, on a local cluster (MakePool()
  * without a configuration, whose nodes inherit tsx's flags). The blocks of
  * docs/functions.md marked `<!-- example: FILE -->` must be in FILE word for
- * word, so the doc shows code that runs.
+ * word, so the doc shows code that runs. And code compiled by tsc, run with
+ * --enable-source-maps: its remote stacks point at the .ts line.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -17,7 +18,7 @@ import { ROOT } from "./support/compilers.js";
 const run = promisify(execFile);
 const TSX = path.join(ROOT, "node_modules/tsx/dist/cli.mjs");
 
-describe("the examples, under tsx", () => {
+describe("the examples docs/functions.md teaches", () => {
   it("examples/hex.ts: the original's hex on a local cluster", async () => {
     const { stdout } = await run(process.execPath, [TSX, "examples/hex.ts"], { cwd: ROOT });
     assert.equal(stdout, "[ '0x1', '0x2', '0x3', '0xff', '0x1000' ]\n");
@@ -39,6 +40,18 @@ describe("the examples, under tsx", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("with --enable-source-maps, a remote stack points at the .ts line of code compiled by tsc", async () => {
+    const source = path.join(ROOT, "test/fixtures/source-mapped-stack.ts");
+    const { stdout } = await run(process.execPath, [
+      "--enable-source-maps",
+      path.join(ROOT, "dist/test/fixtures/source-mapped-stack.js"),
+    ]);
+    const lines = readFileSync(source, "utf8").split("\n");
+    const line = lines.findIndex((l) => l.includes("// the thrown line"));
+    const column = lines[line].indexOf("new Error") + 1;
+    assert.equal(stdout, `at thrower (${pathToFileURL(source).href}:${line + 1}:${column})\n`);
   });
 
   it("every block of docs/functions.md marked with an example file is in that file", () => {
