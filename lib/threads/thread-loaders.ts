@@ -1,13 +1,13 @@
 /**
- * tsx's hooks in the threads of a process run with tsx. Node 20 and 21 give a
- * worker thread the hooks that `--loader` installs, but not those that an
- * `--import` module registers with module.register(), and that is how tsx
- * installs its own, on the main thread only. So a thread of a process run by
- * `tsx` or `node --import tsx` (flags or NODE_OPTIONS) registers tsx's ESM and
+ * tsx's hooks in the threads of a process run with tsx. Node gives a worker
+ * thread the hooks that `--loader` installs, but tsx installs its own from an
+ * `--import` module with module.register(), and before Node 22.22.3 and
+ * 24.11.1 only on the main thread. So a thread of a process run by `tsx` or
+ * `node --import tsx` (flags or NODE_OPTIONS) registers tsx's ESM and
  * CommonJS hooks itself, from the same tsx installation, before it imports a
  * user's module: a `.ts` module function then loads on a worker node's
- * threads as it does on the node's main thread. Newer Node versions, on which
- * tsx registers in every thread, are left alone.
+ * threads as on its main thread. Where tsx did register in the thread too,
+ * its hooks run twice in a chain, which loads the same modules.
  */
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -45,15 +45,11 @@ async function registerTsx(base: string): Promise<void> {
   }
 }
 
-/**
- * Registers tsx's hooks in this thread when the process runs with tsx and
- * this Node does not give them to threads; once per thread, at once elsewhere.
- */
+/** Registers tsx's hooks in this thread when it is not the main one and the process runs with tsx; once per thread. */
 export function registerThreadLoaders(): Promise<void> {
   if (registered) return registered;
-  const major = Number(process.versions.node.split(".")[0]);
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)];
-  const base = isMainThread || major >= 22 ? undefined : tsxBase(flags);
+  const base = isMainThread ? undefined : tsxBase(flags);
   registered = base === undefined ? Promise.resolve() : registerTsx(base);
   return registered;
 }
