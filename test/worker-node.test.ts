@@ -88,7 +88,33 @@ describe("node supervisor", () => {
       await assert.rejects(
         supervisor.start(),
         (e: unknown) =>
-          e instanceof NodeError && e.code === "START_FAILED" && /exited \(1\) before it was ready/.test(e.message),
+          e instanceof NodeError &&
+          e.code === "START_FAILED" &&
+          e.message ===
+            "worker node process exited (1) before it was ready: worker node failed to start: Error: Invalid argument",
+      );
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
+  it("a node process that cannot even load says why: the error its stderr gave, with output dropped", async () => {
+    // A loader flag naming a file that does not exist: the process dies before any code of ours runs.
+    const supervisor = new NodeSupervisor(GOOD, {
+      log: () => {},
+      output: "ignore",
+      initialBackoffMs: 60_000,
+      execArgv: ["--import", "./no-such-loader.mjs"],
+    });
+    const cwd = process.cwd();
+    try {
+      await assert.rejects(
+        supervisor.start(),
+        (e: unknown) =>
+          e instanceof NodeError &&
+          e.code === "START_FAILED" &&
+          e.message ===
+            `worker node process exited (1) before it was ready: Error [ERR_MODULE_NOT_FOUND]: Cannot find module '${cwd}/no-such-loader.mjs' imported from ${cwd}/`,
       );
     } finally {
       await supervisor.stop();

@@ -3,7 +3,7 @@
  *
  *   phase waiting → running (else skipped: cancelled while it waited behind another chunk)
  *   request bytes + head (read by the node) ──decodeChunkBody──► wait for the memory version it needs
- *        ──► resolve fn (compile source once per hash / import module once)
+ *        ──► resolve fn (compile source once per hash, with the compiler helpers it lists / import module once)
  *        ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
  * A throwing item ends the chunk with an error response naming its index. A
@@ -20,7 +20,9 @@ import {
   type ChunkResponse,
 } from "../wire/chunk-codec.js";
 import { serializeError } from "../wire/remote-error.js";
-import type { FunctionRef } from "../wire/function-ref.js";
+import type { FunctionRef, SourceRef } from "../wire/function-ref.js";
+import { shippedBody } from "../wire/shipped-source.js";
+import { helperValues } from "./compiler-helpers-runtime.js";
 import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
@@ -77,9 +79,11 @@ channel.onmessage = (event) => {
 };
 channel.unref();
 
-function compileSource(source: string): Mapped {
-  // The only free name a shipped function gets is `memory`.
-  const fn = new Function("memory", `"use strict";\nreturn (${source});`)(memory);
+/** The free names a shipped function gets: `memory`, and the compiler helpers its ref lists. */
+async function compileSource(ref: SourceRef): Promise<Mapped> {
+  const helpers = ref.helpers ?? [];
+  const values = helpers.length > 0 ? await helperValues(helpers) : [];
+  const fn = new Function("memory", ...helpers, shippedBody(ref.source, ref.hash))(memory, ...values);
   if (typeof fn !== "function") throw notAFunction("shipped source did not evaluate to a function");
   return fn;
 }
@@ -95,11 +99,11 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
   if (hit) return hit;
   checkFunction(ref, POLICY);
   let fn: Mapped;
-  if (ref.kind === "source") fn = compileSource(ref.source);
+  if (ref.kind === "source") fn = await compileSource(ref);
   else if (ref.kind === "cached") {
     const stored = memory.get(ref.key) as FunctionRef | undefined;
     if (!stored || stored.kind !== "source") throw cachedFunctionMissing(ref.key);
-    fn = compileSource(stored.source);
+    fn = await compileSource(stored);
   } else {
     fn = await importFunction<Mapped>(ref.specifier, ref.exportName, notAFunction);
   }

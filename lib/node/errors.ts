@@ -10,6 +10,7 @@ export type NodeErrorCode =
   | "CANCELLED" // a cancel command stopped a running chunk
   | "FUNCTION_REFUSED" // the node's function policy does not run this function
   | "NOT_A_FUNCTION" // a shipped source or a module export is not a function
+  | "HELPER_UNAVAILABLE" // a shipped source needs a compiler helper this worker does not provide
   | "CACHED_FUNCTION_MISSING" // a cached function's key is not in the shared memory
   | "RESULT_NOT_SENDABLE" // a result cannot be serialized back to the pool
   | "HANDED_BACK" // a draining node gave back a chunk it held but had not started
@@ -34,8 +35,27 @@ export class FunctionRefusedError extends NodeError {
   }
 }
 
-export const startFailed = (exit: string): NodeError =>
-  new NodeError("START_FAILED", `worker node process exited (${exit}) before it was ready`);
+/** `reason`: the line of the process's stderr that says why (failureReason), when it said anything. */
+export const startFailed = (exit: string, reason: string | undefined): NodeError =>
+  new NodeError(
+    "START_FAILED",
+    `worker node process exited (${exit}) before it was ready${reason ? `: ${reason}` : " (it wrote nothing to stderr)"}`,
+  );
+
+/**
+ * The line of a process's stderr that says why it died: the error line
+ * above the first stack frame of what it printed (an uncaught error, or the
+ * node's own "failed to start" line), else its last line.
+ */
+export function failureReason(stderr: string): string | undefined {
+  const lines = stderr.split(/\r?\n/);
+  const frame = lines.findIndex((line) => /^\s+at /.test(line));
+  const above = (frame < 0 ? lines : lines.slice(0, frame)).filter(
+    (line) => line.trim() !== "" && !/^Node\.js v\d/.test(line),
+  );
+  const reason = above[above.length - 1]?.trim();
+  return reason === undefined || reason.length <= 500 ? reason : `${reason.slice(0, 500)}...`;
+}
 
 /** `where` holds `held` and waited `waitMs` for `version`. */
 export const memoryTimedOut = (where: string, version: number, waitMs: number, held: number): NodeError =>
@@ -48,6 +68,12 @@ export const memoryTimedOut = (where: string, version: number, waitMs: number, h
 export const cancelled = (what: string): NodeError => new NodeError("CANCELLED", `${what} was cancelled`);
 
 export const notAFunction = (what: string): NodeError => new NodeError("NOT_A_FUNCTION", what);
+
+export const helperUnavailable = (name: string): NodeError =>
+  new NodeError(
+    "HELPER_UNAVAILABLE",
+    `this worker does not provide the compiler helper "${name}" the shipped function needs (is its glimpse-cluster older than the pool's?)`,
+  );
 
 export const cachedFunctionMissing = (key: string): NodeError =>
   new NodeError("CACHED_FUNCTION_MISSING", `cached function ${key} is not in this worker's shared memory`);

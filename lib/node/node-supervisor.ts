@@ -9,12 +9,13 @@
  *   new NodeSupervisor(node options) ──fillNodeOptions (a bad one throws here)
  *   start() ──fork worker-main (node options as JSON)──► child ──exit 0──► done
  *                  ▲                                        └──exit RESTART / crash──► (backoff) ──┘
+ *   a child that exits before it is ready: start() rejects with START_FAILED and the reason its stderr gave
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { fillNodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { RESTART_EXIT_CODE } from "./exit-codes.js";
-import { startFailed } from "./errors.js";
+import { failureReason, startFailed } from "./errors.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface SupervisorOptions {
@@ -26,11 +27,17 @@ export interface SupervisorOptions {
   maxBackoffMs?: number;
   /** Node.js options of the node process (e.g. ["--max-old-space-size=4096"]). Default: none. */
   execArgv?: string[];
-  /** The node process's own output (its "started" line, crash traces): shown (default) or dropped. */
+  /**
+   * The node process's own output (its "started" line, crash traces): shown (default) or dropped. Either
+   * way, a process that exits before it is ready rejects start() with the reason its stderr gave.
+   */
   output?: "inherit" | "ignore";
   /** Have the node process keep its Prometheus metrics (node-metrics.ts), for metricsOfNode(). Default false. */
   metrics?: boolean;
 }
+
+/** How much of a starting node process's stderr is kept for the reason of a failed start. */
+const STDERR_KEPT = 8192;
 
 /** A node process's metrics as prom-client's getMetricsAsJSON() gives them. */
 export type NodeMetricsJson = Awaited<ReturnType<import("prom-client").Registry["getMetricsAsJSON"]>>;
@@ -140,12 +147,19 @@ export class NodeSupervisor extends EventEmitter {
           GLIMPSE_NODE_METRICS: this.options.metrics ? "1" : "",
         },
         execArgv: [...this.options.execArgv],
-        stdio: ["ignore", this.options.output, this.options.output, "ipc"],
+        // stderr is read here: until the node is ready its end says why a start failed, and it is passed on when shown.
+        stdio: ["ignore", this.options.output, "pipe", "ipc"],
       });
       this.child = child;
       this.starts++;
       const startedAt = Date.now();
       let ready = false;
+      let stderr = "";
+      const stderrEnded = new Promise<void>((resolve) => child.stderr!.once("close", resolve));
+      child.stderr!.on("data", (chunk: Buffer) => {
+        if (this.options.output === "inherit") process.stderr.write(chunk);
+        if (!ready) stderr = (stderr + chunk.toString()).slice(-STDERR_KEPT);
+      });
       child.on("message", (message: { type?: string; id?: number; metrics?: NodeMetricsJson; state?: string }) => {
         if (message?.type === "metrics" && Array.isArray(message.metrics)) {
           this.emit("metrics", message.metrics, child.pid);
@@ -162,7 +176,11 @@ export class NodeSupervisor extends EventEmitter {
       });
       child.once("exit", (code, signal) => {
         this.child = undefined;
-        if (!ready) reject(startFailed(String(signal ?? code)));
+        if (!ready) {
+          // What it wrote last may still be in the pipe: wait for its end, a little.
+          const failed = () => reject(startFailed(String(signal ?? code), failureReason(stderr)));
+          void Promise.race([stderrEnded, new Promise((resolve) => setTimeout(resolve, 1000).unref())]).then(failed);
+        }
         this.emit("exit", code, signal);
         if (this.stopping || code === 0) {
           this.log(`worker node ${child.pid} exited (${signal ?? code}); not restarting`);

@@ -8,7 +8,8 @@
  *   setMemory / clearMemory / cancel ──ClusterControl (lib/control: command channel)──► worker nodes ──acks (log channel)──┘
  *   each map's progress ──control.progress──► this process's listeners (a dashboard), and the broker
  *
- * A map ends on the first failure (RemoteError from the function, a chunk
+ * A map ends on the first failure (RemoteError from the function, its stack
+ * pointed at the caller's code for a function shipped as source; a chunk
  * whose worker died past `retries`, a refused signature, an abort): the other
  * chunks are cancelled and the workers told to stop them.
  */
@@ -17,6 +18,8 @@ import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
+import { RemoteError } from "../wire/errors.js";
+import { pointAtCaller } from "../wire/remote-stack.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 import {
   chunksOf,
@@ -181,6 +184,7 @@ export class ClusterPool implements AsyncDisposable {
     }
     const opts = fillMapOptions(options, this.defaults);
     let ref: FunctionRef = toFunctionRef(fn);
+    const shipped = ref.kind === "source" && typeof fn === "function" ? { fn, ref } : undefined;
     if (opts.signal?.aborted) throw abortError(opts.signal.reason);
     if (opts.waitForNodesMs !== undefined) {
       try {
@@ -264,6 +268,7 @@ export class ClusterPool implements AsyncDisposable {
     } catch (error) {
       progress.end("failed");
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+      if (error instanceof RemoteError && shipped) pointAtCaller(error, shipped.fn, shipped.ref);
       throw error;
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);

@@ -16,6 +16,7 @@
  *
  *   start() ──► remove this user's abandoned DIRs (stale-clusters.ts) ──► mkdtemp DIR (0700)
  *           ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
+ *               (node processes with this process's module-loading flags: a pool run by tsx has nodes that load .ts)
  *   close() ──► stop the nodes ──► close the server ──► remove DIR
  */
 import fs from "node:fs";
@@ -24,6 +25,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
+import { moduleLoadingFlags } from "../node/module-loading-flags.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 
@@ -40,15 +42,22 @@ export interface LocalClusterOptions {
    * sockets that only this user can reach, and no signing.
    */
   secret?: boolean;
+  /**
+   * Node.js flags of the worker node processes (and so of their threads). Default: this process's flags
+   * that change how modules load (`--import`, `--require`, `--loader`, `--enable-source-maps`, ...: see
+   * node/module-loading-flags.ts), so that nodes of a pool run by tsx import `.ts` module functions.
+   */
+  execArgv?: string[];
 }
 
-const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log", "secret"];
+const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log", "secret", "execArgv"];
 
 interface FilledLocalClusterOptions {
   readonly workers: number;
   readonly threads: number;
   readonly log: ((line: string) => void) | undefined;
   readonly secret: boolean;
+  readonly execArgv: readonly string[];
 }
 
 function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
@@ -65,12 +74,23 @@ function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClust
       "LocalCluster option secret",
       `expected true or false, got ${JSON.stringify(options.secret)}`,
     );
+  if (
+    options.execArgv !== undefined &&
+    !(Array.isArray(options.execArgv) && options.execArgv.every((a) => typeof a === "string"))
+  )
+    throw new ArgumentError("LocalCluster option execArgv", "expected a list of strings");
   const workers = options.workers === undefined ? 1 : wholeNumber("LocalCluster option workers", options.workers, 1);
   const threads =
     options.threads === undefined
       ? Math.max(1, Math.floor(os.availableParallelism() / workers))
       : wholeNumber("LocalCluster option threads", options.threads, 1);
-  return Object.freeze({ workers, threads, log: options.log, secret: options.secret ?? false });
+  return Object.freeze({
+    workers,
+    threads,
+    log: options.log,
+    secret: options.secret ?? false,
+    execArgv: Object.freeze([...(options.execArgv ?? moduleLoadingFlags(process.execArgv))]),
+  });
 }
 
 /** The longest Unix socket path Linux takes (sun_path holds 108 bytes with the terminating NUL). */
@@ -159,7 +179,11 @@ export class LocalCluster {
             graceMs: 5000,
             secret: this.secret,
           },
-          { log: this.options.log ?? (() => {}), output: this.options.log ? "inherit" : "ignore" },
+          {
+            log: this.options.log ?? (() => {}),
+            output: this.options.log ? "inherit" : "ignore",
+            execArgv: [...this.options.execArgv],
+          },
         ),
       );
     }

@@ -2,8 +2,11 @@
  * A module's named export, imported once per thread: what a worker node's
  * chunk runner calls for a `moduleFunction` and what serve's module runner
  * calls for each job. A failed import is forgotten, so the next task tries
- * again (the module may have been fixed or installed meanwhile).
+ * again (the module may have been fixed or installed meanwhile). In a
+ * process run with tsx, the thread first gets tsx's hooks (thread-loaders.ts).
  */
+
+import { registerThreadLoaders } from "./thread-loaders.js";
 
 type Exported = (...args: never[]) => unknown;
 
@@ -22,14 +25,16 @@ export function importFunction<F extends Exported>(
   const key = `${specifier}#${exportName}`;
   let fn = imported.get(key);
   if (!fn) {
-    fn = import(specifier).then((module: Record<string, unknown>) => {
-      const exported = module[exportName];
-      if (typeof exported !== "function")
-        throw notAFunction(
-          `module ${specifier} has no function export "${exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`,
-        );
-      return exported as Exported;
-    });
+    fn = registerThreadLoaders()
+      .then(() => import(specifier))
+      .then((module: Record<string, unknown>) => {
+        const exported = module[exportName];
+        if (typeof exported !== "function")
+          throw notAFunction(
+            `module ${specifier} has no function export "${exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`,
+          );
+        return exported as Exported;
+      });
     fn.catch(() => imported.delete(key));
     imported.set(key, fn);
   }

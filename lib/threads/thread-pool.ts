@@ -11,6 +11,7 @@
  */
 import { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
+import { existsSync } from "node:fs";
 
 export interface ThreadPoolOptions {
   /** Threads, started with the pool and kept (a whole number ≥ 1). */
@@ -30,11 +31,22 @@ export interface ThreadPoolOptions {
  */
 export function fixedThreadPool(runner: URL, options: ThreadPoolOptions): Piscina {
   return new Piscina({
-    filename: runner.href,
+    filename: existingRunner(runner).href,
     minThreads: options.threads,
     maxThreads: options.threads,
     concurrentTasksPerWorker: options.tasksPerThread,
     resourceLimits: options.resourceLimits,
     workerData: options.workerData,
   });
+}
+
+/**
+ * The runner as it exists: its compiled `.js`, or its `.ts` source when the
+ * library itself runs as source (under tsx, whose loader the threads inherit
+ * but which maps `.js` to `.ts` only for imports from TypeScript files).
+ */
+function existingRunner(runner: URL): URL {
+  if (!runner.pathname.endsWith(".js") || existsSync(runner)) return runner;
+  const source = new URL(runner.href.replace(/\.js$/, ".ts"));
+  return existsSync(source) ? source : runner;
 }

@@ -44,8 +44,9 @@ export interface RemoteErrorDetails {
 
 /**
  * The mapped function threw on a worker. `cause` is the remote error rebuilt
- * (a RemoteCause: its name, message and stack are the remote ones); `index`,
- * `host` and `pid` say where.
+ * (a RemoteCause: its name, message and stack are the remote ones, with the
+ * frames of a function shipped as source pointing at the caller's file and
+ * line: remote-stack.ts); `index`, `host` and `pid` say where.
  */
 export class RemoteError extends Error {
   override name = "RemoteError";
@@ -54,6 +55,7 @@ export class RemoteError extends Error {
   readonly host: string;
   readonly pid: number;
   readonly remoteName: string;
+  /** The stack as the worker sent it (the cause's stack points a shipped function's frames at the caller's code). */
   readonly remoteStack: string | undefined;
 
   constructor(details: RemoteErrorDetails) {

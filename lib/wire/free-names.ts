@@ -92,6 +92,23 @@ export const ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
   "AbortSignal",
   "fetch",
   "Blob",
+  "WebAssembly",
+  "global",
+  "DOMException",
+  "Event",
+  "EventTarget",
+  "MessageChannel",
+  "MessagePort",
+  "BroadcastChannel",
+  "Headers",
+  "Request",
+  "Response",
+  "FormData",
+  "ReadableStream",
+  "WritableStream",
+  "TransformStream",
+  "CompressionStream",
+  "DecompressionStream",
   "memory",
 ]);
 
@@ -179,10 +196,27 @@ export function freeNames(source: string): string[] {
   return out;
 }
 
-/** Whether the source uses `this` outside nested non-arrow functions (it would be undefined on the worker). */
-export function usesThis(source: string): boolean {
+/**
+ * Whether the source uses `this` outside nested non-arrow functions and
+ * classes (it would be undefined on the worker). A `this` that a compiler
+ * passes to one of its `helpers` (`__awaiter(this, ...)`,
+ * `_async_to_generator(...).call(this)`) is not a use: the function given to
+ * such a helper runs with it, so `this` inside that function is one.
+ */
+export function usesThis(source: string, helpers: readonly string[] = []): boolean {
   const program = parse(`(${source})`, { ecmaVersion: "latest", sourceType: "script" }) as any;
-  const root = program.body[0].expression;
+  let root = program.body[0].expression;
+  // A method's source is wrapped (`({ m(x) {...} })["m"]`, asExpression): the function is the property's value.
+  if (root.type === "MemberExpression" && root.object.type === "ObjectExpression")
+    root = root.object.properties[0].value;
+  const isHelper = (node: any): boolean =>
+    node?.type === "Identifier"
+      ? helpers.includes(node.name)
+      : node?.type === "MemberExpression"
+        ? isHelper(node.object) // tslib_1.__awaiter, _async_to_generator._
+        : node?.type === "SequenceExpression"
+          ? isHelper(node.expressions[node.expressions.length - 1]) // (0, tslib_1.__awaiter)
+          : node?.type === "CallExpression" && isHelper(node.callee); // helper(...).call(this)
   let found = false;
   const walk = (node: any, top: boolean): void => {
     if (!node || typeof node !== "object" || found) return;
@@ -191,6 +225,13 @@ export function usesThis(source: string): boolean {
       return;
     }
     if (!top && (node.type === "FunctionExpression" || node.type === "FunctionDeclaration")) return;
+    if (node.type === "ClassBody") return;
+    if (node.type === "CallExpression" && isHelper(node.callee)) {
+      walk(node.callee, false);
+      for (const argument of node.arguments)
+        if (argument.type !== "ThisExpression") walk(argument, argument.type === "FunctionExpression");
+      return;
+    }
     for (const key of Object.keys(node)) {
       const value = node[key];
       if (Array.isArray(value)) value.forEach((v) => walk(v, false));

@@ -1,15 +1,30 @@
 /**
  * How a function travels to the workers:
- *  - "source": a plain function, shipped as its source text and compiled once per worker thread (cached by hash);
+ *  - "source": a plain function, shipped as its source text and compiled once per worker thread (cached by hash),
+ *    with the compiler helpers (tsx's `__name`, tsc's `__awaiter`, ...) it uses bound by the worker;
  *  - "module": a module specifier (or file URL) and export name, imported by the worker;
  *  - "cached": the key under which the pool already put a source function into the workers' shared memory.
  */
 import { createHash } from "node:crypto";
 import { freeNames, usesThis } from "./free-names.js";
 import { FunctionShippingError } from "./errors.js";
+import { providedHelper } from "./compiler-helpers.js";
+import { boundAdvice, closureAdvice, nativeAdvice } from "./shipping-advice.js";
+
+/** A function shipped as source. */
+export interface SourceRef {
+  readonly kind: "source";
+  /** An expression that evaluates to the function (its source text, method shorthand wrapped). */
+  readonly source: string;
+  /** sha256 (hex) of `source`: the workers cache the compiled function by it. */
+  readonly hash: string;
+  readonly name: string;
+  /** The compiler helpers `source` uses, which the workers provide (compiler-helpers.ts); absent when none. */
+  readonly helpers?: readonly string[];
+}
 
 export type FunctionRef =
-  | { readonly kind: "source"; readonly source: string; readonly hash: string; readonly name: string }
+  | SourceRef
   | { readonly kind: "module"; readonly specifier: string; readonly exportName: string }
   | { readonly kind: "cached"; readonly key: string };
 
@@ -79,7 +94,7 @@ export function toFunctionRef(fn: unknown): FunctionRef {
   const cacheKey = `${fn.name}\0${source}`;
   const known = checkedSources.get(cacheKey);
   if (known) return known;
-  const ref = checkSource(fn, source);
+  const ref = checkSource(fn as (...args: never[]) => unknown, source);
   // Keeps the most recently added entries: maps usually repeat a few functions, often as fresh closures.
   if (checkedSources.size >= CHECKED_SOURCES) checkedSources.delete(checkedSources.keys().next().value!);
   checkedSources.set(cacheKey, ref);
@@ -90,17 +105,13 @@ export function toFunctionRef(fn: unknown): FunctionRef {
 const checkedSources = new Map<string, FunctionRef>();
 const CHECKED_SOURCES = 256;
 
-function checkSource(fn: { readonly name: string }, source: string): FunctionRef {
+function checkSource(fn: (...args: never[]) => unknown, source: string): FunctionRef {
   const name = fn.name || "anonymous function";
-  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
-    const bound = fn.name.startsWith("bound ");
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source))
     throw new FunctionShippingError(
       MAP_FUNCTION_ARGUMENT,
-      bound
-        ? `${name} is a bound function: its source is not available. Ship a plain function (x) => ... or a moduleFunction instead`
-        : `${name} is a native function: its source is not available. Wrap it: (x) => ${fn.name || "f"}(x)`,
+      fn.name.startsWith("bound ") ? boundAdvice(fn) : nativeAdvice(fn),
     );
-  }
   if (/^class\b/.test(source))
     throw new FunctionShippingError(
       MAP_FUNCTION_ARGUMENT,
@@ -123,22 +134,21 @@ function checkSource(fn: { readonly name: string }, source: string): FunctionRef
       `${name} cannot be shipped: its source does not parse as a function (${(error as Error).message})`,
     );
   }
-  if (free.length > 0) {
-    const list = free.map((n) => `"${n}"`).join(", ");
-    const example = free[0];
-    throw new FunctionShippingError(
-      MAP_FUNCTION_ARGUMENT,
-      `${name} uses ${list} from its enclosing scope, which does not exist on the workers. ` +
-        `Pass values through shared memory (await pool.setMemory({ ${example} }) and read memory.get("${example}") in the function), ` +
-        `move them inside the function, or make it a module function: moduleFunction(import.meta.url, "${fn.name || "name"}")`,
-    );
-  }
-  if (usesThis(expression)) {
+  const helpers = free.filter((n) => providedHelper(n) !== undefined);
+  const missing = free.filter((n) => !helpers.includes(n));
+  if (missing.length > 0) throw new FunctionShippingError(MAP_FUNCTION_ARGUMENT, closureAdvice(fn, missing));
+  if (usesThis(expression, helpers)) {
     throw new FunctionShippingError(
       MAP_FUNCTION_ARGUMENT,
       `${name} uses "this", which has no value on the workers; pass what it needs as the item or through pool.setMemory`,
     );
   }
   const hash = createHash("sha256").update(expression).digest("hex");
-  return Object.freeze({ kind: "source", source: expression, hash, name });
+  return Object.freeze({
+    kind: "source",
+    source: expression,
+    hash,
+    name,
+    ...(helpers.length > 0 ? { helpers: Object.freeze(helpers) } : {}),
+  });
 }

@@ -106,13 +106,19 @@ export class TestCluster {
     }
   }
 
-  /** Starts a worker node through the CLI; resolves once it logged that it started. */
-  async startNode(threads = 1, extraArgs: string[] = [], configFile = this.configFile): Promise<TestNode> {
+  /** Starts a worker node through the CLI (with `spawnOptions`' environment and directory); resolves once it logged that it started. */
+  async startNode(
+    threads = 1,
+    extraArgs: string[] = [],
+    configFile = this.configFile,
+    spawnOptions: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  ): Promise<TestNode> {
     const child = spawn(
       process.execPath,
       [CLI_PATH, "-c", configFile, "launch-worker", String(threads), ...extraArgs],
       {
         stdio: ["ignore", "pipe", "pipe"],
+        ...spawnOptions,
       },
     );
     const node: TestNode = { child, output: [] };
