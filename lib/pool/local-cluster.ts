@@ -25,7 +25,8 @@ import { randomBytes } from "node:crypto";
 import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+import { ArgumentError } from "../argument-error.js";
+import { flag, func, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 
 export interface LocalClusterOptions {
   /** Worker node processes. Default 1. */
@@ -42,7 +43,12 @@ export interface LocalClusterOptions {
   secret?: boolean;
 }
 
-const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log", "secret"];
+const LOCAL = optionsSchema("LocalCluster", {
+  workers: whole(1).default(1),
+  threads: whole(1).optional(),
+  log: func<(line: string) => void>().optional(),
+  secret: flag().default(false),
+} satisfies RulesOf<LocalClusterOptions>);
 
 interface FilledLocalClusterOptions {
   readonly workers: number;
@@ -52,25 +58,9 @@ interface FilledLocalClusterOptions {
 }
 
 function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError("LocalCluster options", `expected an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(key))
-      throw new ArgumentError(`LocalCluster option ${key}`, `unknown (known: ${KNOWN.join(", ")})`);
-  }
-  if (options.log !== undefined && typeof options.log !== "function")
-    throw new ArgumentError("LocalCluster option log", "expected a function");
-  if (options.secret !== undefined && typeof options.secret !== "boolean")
-    throw new ArgumentError(
-      "LocalCluster option secret",
-      `expected true or false, got ${JSON.stringify(options.secret)}`,
-    );
-  const workers = options.workers === undefined ? 1 : wholeNumber("LocalCluster option workers", options.workers, 1);
-  const threads =
-    options.threads === undefined
-      ? Math.max(1, Math.floor(os.availableParallelism() / workers))
-      : wholeNumber("LocalCluster option threads", options.threads, 1);
-  return Object.freeze({ workers, threads, log: options.log, secret: options.secret ?? false });
+  const filled = LOCAL.fill(options);
+  const threads = filled.threads ?? Math.max(1, Math.floor(os.availableParallelism() / filled.workers));
+  return Object.freeze({ ...filled, threads });
 }
 
 /** The longest Unix socket path Linux takes (sun_path holds 108 bytes with the terminating NUL). */
