@@ -22,6 +22,7 @@ import { pathToFileURL } from "node:url";
 import { readAddress, type ServerAddress } from "../gearman/address.js";
 import { JobsConfigError } from "./errors.js";
 import { firstUnknownKey } from "../options-schema.js";
+import { shown } from "../argument-error.js";
 
 export type RequestFormat = "multipart" | "json";
 
@@ -54,16 +55,8 @@ const POOL_KEYS = [
   "max_running_time",
 ];
 
-const describe = (value: unknown): string =>
-  value === null
-    ? "null"
-    : Array.isArray(value)
-      ? "an array"
-      : typeof value === "string"
-        ? JSON.stringify(value)
-        : typeof value === "object"
-          ? "an object"
-          : String(value);
+/** How a refused value is shown, as in every ArgumentError. */
+const describe = shown;
 
 /** Reads and checks the jobsconfig at `file`. */
 export function loadJobsConfig(file: string): JobsConfig {
