@@ -17,7 +17,18 @@ import { ClusterPool } from "./pool/cluster-pool.js";
 import { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
 import { Dashboard } from "./dashboard/dashboard-server.js";
 import { ClusterKey } from "./security/cluster-key.js";
-import { ArgumentError } from "./argument-error.js";
+import {
+  Rule,
+  flag,
+  func,
+  object,
+  oneOf,
+  optionsSchema,
+  plainObject,
+  text,
+  whole,
+  type RulesOf,
+} from "./options-schema.js";
 import type { StreamOpener } from "./gearman/transport.js";
 
 export interface MakePoolOptions {
@@ -44,7 +55,23 @@ export interface DashboardSettings {
   allowControl?: boolean;
 }
 
-const MAKE_POOL_OPTIONS = ["local", "open", "dashboard"];
+const port = whole(0, 65535);
+const settings = object({
+  port: port.default(0),
+  host: text("an address such as 127.0.0.1").optional(),
+  allowControl: flag().optional(),
+} satisfies RulesOf<DashboardSettings>);
+const dashboardChoice = oneOf(true, false).or(port).or(settings);
+
+const MAKE_POOL = optionsSchema("MakePool", {
+  local: plainObject<LocalClusterOptions>("an object of LocalCluster options").optional(),
+  open: func<StreamOpener>("a function returning a stream, or undefined").optional(),
+  dashboard: new Rule(`true, a port from 0 to 65535 or ${settings.expected}`, dashboardChoice.read)
+    .after((value): DashboardSettings | undefined =>
+      value === false ? undefined : value === true ? { port: 0 } : typeof value === "number" ? { port: value } : value,
+    )
+    .optional(),
+} satisfies RulesOf<MakePoolOptions>);
 
 /**
  * A pool on the cluster a config describes (files, or an object), or with
@@ -55,30 +82,10 @@ export async function MakePool(
   config?: string | readonly string[] | ConfigInput,
   options: MakePoolOptions = {},
 ): Promise<ClusterPool> {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!MAKE_POOL_OPTIONS.includes(key))
-      throw new ArgumentError(`MakePool option ${key}`, `unknown (known: ${MAKE_POOL_OPTIONS.join(", ")})`);
-  }
-  if (options.open !== undefined && typeof options.open !== "function")
-    throw new ArgumentError("MakePool option open", "expected a function returning a stream, or undefined");
-  const dashboard = dashboardSettings(options.dashboard);
+  const { local, open, dashboard } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
-  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(options.local), dashboard);
-  return poolOnConfig(loaded.client, options.open, dashboard);
-}
-
-function dashboardSettings(value: MakePoolOptions["dashboard"]): DashboardSettings | undefined {
-  if (value === undefined || value === false) return undefined;
-  if (value === true) return { port: 0 };
-  if (typeof value === "number") return { port: value };
-  if (value === null || typeof value !== "object")
-    throw new ArgumentError(
-      "MakePool option dashboard",
-      `expected true, a port or { port, host, allowControl }, got ${String(value)}`,
-    );
-  return { port: 0, ...value };
+  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(local), dashboard);
+  return poolOnConfig(loaded.client, open, dashboard);
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */

@@ -143,7 +143,9 @@ describe("AdminClient options", () => {
       e instanceof ArgumentError && e.code === "BAD_ARGUMENT" && pattern.test(e.message);
     assert.throws(
       () => new AdminClient("127.0.0.1:1", { timeout: 5 } as never),
-      isArgumentError(/^AdminClient option timeout: unknown option; known options: timeoutMs, tls, open$/),
+      isArgumentError(
+        /^AdminClient option timeout: unknown option \(did you mean "timeoutMs"\?\); known: timeoutMs, tls, open$/,
+      ),
     );
     assert.throws(
       () => new AdminClient("127.0.0.1:1", { timeoutMs: 0 }),

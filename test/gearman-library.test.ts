@@ -513,13 +513,13 @@ describe("GearmanClient options and arguments", () => {
     bad({ servers, clientId: "two words" }, /^GearmanClient option clientId: /);
     bad(
       { servers, reconnect: { initialDelayMs: 0, maxDelayMs: 10 } },
-      /^GearmanClient option reconnect initialDelayMs: /,
+      /^GearmanClient option reconnect\.initialDelayMs: /,
     );
     bad(
       { servers, reconnect: { initialDelayMs: 10, maxDelay: 10 } },
-      /^GearmanClient option reconnect option maxDelay: unknown option; known options: initialDelayMs, maxDelayMs$/,
+      /^GearmanClient option reconnect\.maxDelay: unknown option \(did you mean "maxDelayMs"\?\); known: initialDelayMs, maxDelayMs$/,
     );
-    bad({ servers, tls: { ca: 42 } }, /^GearmanClient option tls ca: /);
+    bad({ servers, tls: { ca: 42 } }, /^GearmanClient option tls\.ca: /);
     bad({ servers, tls: { cert: "PEM" } }, /^GearmanClient option tls: cert and key go together/);
     bad({ servers, open: "in-process" }, /^GearmanClient option open: expected a function/);
     bad({ servers: "127.0.0.1:99999" }, /^GearmanClient option servers: "127.0.0.1:99999" has a bad port/);
@@ -527,7 +527,7 @@ describe("GearmanClient options and arguments", () => {
     bad({ servers: 4730 }, /^GearmanClient option servers: expected "host:port"/);
     bad(
       { servers, maxFailover: 1 },
-      /^GearmanClient option maxFailover: unknown option; known options: servers, clientId, .*maxFailovers, open$/,
+      /^GearmanClient option maxFailover: unknown option \(did you mean "maxFailovers"\?\); known: servers, clientId, .*, maxFailovers$/,
     );
     bad(undefined, /^GearmanClient options: expected an object with servers, got undefined$/);
   });
@@ -547,7 +547,7 @@ describe("GearmanClient options and arguments", () => {
       bad(() => c.submitJob("f", "x", { signal: {} as never }), /^submitJob option signal: expected an AbortSignal/);
       bad(
         () => c.submitJob("f", "x", { timout: 5 } as never),
-        /^submitJob option timout: unknown option; known options: unique, priority, timeoutMs, signal, retries, failovers$/,
+        /^submitJob option timout: unknown option; known: unique, priority, timeoutMs, signal, retries, failovers$/,
       );
       bad(() => c.submitBackground("f", "x", { epoch: -1 }), /^submitBackground option epoch: /);
       bad(

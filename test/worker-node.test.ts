@@ -37,7 +37,10 @@ describe("worker node options", () => {
   it("refuses an unknown option, listing the known ones", () => {
     assert.throws(
       () => fillNodeOptions({ ...GOOD, thread: 2 } as NodeOptionsInput),
-      naming("worker node option thread", /unknown \(known: jobServers, commandUrl, logUrl, threads, prefetch/),
+      naming(
+        "worker node option thread",
+        /unknown option \(did you mean "threads"\?\); known: jobServers, commandUrl, logUrl, threads, prefetch/,
+      ),
     );
   });
 

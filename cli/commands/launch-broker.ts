@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { Broker } from "../../lib/channels/index.js";
 import { clusterConfig } from "../cluster-config.js";
-import { curveOf } from "../../lib/config/channel-options.js";
+import { brokerUrlsOf, curveOf } from "../../lib/config/channel-options.js";
 
 export function registerLaunchBroker(program: Command): void {
   program
@@ -18,7 +18,7 @@ export function registerLaunchBroker(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const { server, client } = clusterConfig(command);
       const curve = curveOf(client);
-      const broker = new Broker(server, {
+      const broker = new Broker(brokerUrlsOf(server), {
         curve: curve && {
           ...curve,
           onRefused: (address) =>

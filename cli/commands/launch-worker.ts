@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import os from "node:os";
 import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
 import { clusterConfig } from "../cluster-config.js";
-import { curveOf } from "../../lib/config/channel-options.js";
+import { curveKeysOf } from "../../lib/config/channel-options.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { SupervisorMetrics } from "../../lib/node/supervisor-metrics.js";
 import { serveMetrics } from "../../lib/metrics/metrics-endpoint.js";
@@ -88,7 +88,7 @@ export function registerLaunchWorker(program: Command): void {
           signatureMaxAgeMs: config.client.signatureMaxAgeMs,
           allowSource: config.server.allowSource,
           allowedModules: config.server.allowedModules,
-          curve: curveOf(config.client),
+          curve: curveKeysOf(config.client),
           tls: config.client.jobServerTls,
           labels: options.label ? splitLabels(options.label) : config.server.labels,
           exclusive: options.exclusive ?? config.server.exclusive,

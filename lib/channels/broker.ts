@@ -10,7 +10,7 @@
 import * as zmq from "zeromq";
 import { zmqUrl } from "./socket-options.js";
 import { applyCurve, releaseCurve, type CurveSettings } from "../security/curve.js";
-import { ArgumentError } from "../argument-error.js";
+import { func, object, optionsSchema, text, type RulesOf } from "../options-schema.js";
 import { brokerCannotBind } from "./errors.js";
 
 /** Where the broker binds (a [server] section's four URLs; port 0 picks a free one). */
@@ -30,7 +30,20 @@ export interface BrokerOptions {
   readonly curve?: CurveSettings;
 }
 
-const URL_NAMES = ["commandFrontendUrl", "commandBackendUrl", "logFrontendUrl", "logBackendUrl"] as const;
+const endpoint = text("a ZeroMQ endpoint such as tcp://127.0.0.1:9000");
+const URLS = optionsSchema(
+  "Broker",
+  {
+    commandFrontendUrl: endpoint,
+    commandBackendUrl: endpoint,
+    logFrontendUrl: endpoint,
+    logBackendUrl: endpoint,
+  } satisfies RulesOf<BrokerUrls>,
+  "url",
+);
+const OPTIONS = optionsSchema("Broker", {
+  curve: object({ publicKey: text(), secretKey: text(), onRefused: func().optional() }).optional(),
+} satisfies RulesOf<BrokerOptions>);
 
 export class Broker {
   private proxies: zmq.Proxy[] = [];
@@ -39,22 +52,11 @@ export class Broker {
   private runs: Promise<void>[] = [];
   private bound: BrokerUrls | undefined;
   private readonly urls: BrokerUrls;
+  private readonly options: BrokerOptions;
 
-  constructor(
-    urls: BrokerUrls,
-    private readonly options: BrokerOptions = {},
-  ) {
-    if (urls === null || typeof urls !== "object")
-      throw new ArgumentError("Broker urls", `expected an object of ${URL_NAMES.join(", ")}`);
-    for (const name of URL_NAMES) {
-      if (typeof urls[name] !== "string" || urls[name] === "")
-        throw new ArgumentError(
-          `Broker url ${name}`,
-          `expected a ZeroMQ endpoint such as tcp://127.0.0.1:9000, got ${String(urls[name])}`,
-        );
-    }
-    const { commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl } = urls;
-    this.urls = Object.freeze({ commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl });
+  constructor(urls: BrokerUrls, options: BrokerOptions = {}) {
+    this.urls = URLS.fill(urls);
+    this.options = OPTIONS.fill(options);
   }
 
   /** The endpoints actually bound (port 0 resolved), after start(). */

@@ -1,27 +1,41 @@
 /**
  * A config's [client] section as the channels take it: the control plane's
  * options (ClusterControl), and the cluster's CURVE keys for every socket
- * (clients, worker nodes, the broker).
+ * (clients, worker nodes, the broker); and the [server] section's four URLs
+ * for the broker.
  *
  *   [client] job_server_url, command_*_url, log_*_url, secret, curve_*_key ──► ControlOptions
  *   frontend URL = backend URL (direct mode) ──► this client binds that channel; otherwise it connects to the broker
  */
-import type { ClientConfig } from "./load-config.js";
+import type { ClientConfig, ServerConfig } from "./load-config.js";
+import type { BrokerUrls } from "../channels/broker.js";
 import type { ControlOptions } from "../control/cluster-control.js";
 import { ClusterKey } from "../security/cluster-key.js";
-import type { CurveSettings } from "../security/curve.js";
+import type { CurveKeys, CurveSettings } from "../security/curve.js";
+
+/** The cluster's CURVE key pair from a [client] section, if it has one: all a socket that only connects needs (a worker node's). */
+export function curveKeysOf(client: ClientConfig): CurveKeys | undefined {
+  if (client.curvePublicKey === undefined || client.curveSecretKey === undefined) return undefined;
+  return { publicKey: client.curvePublicKey, secretKey: client.curveSecretKey };
+}
 
 /** The cluster's CURVE keys from a [client] section, if it has them; refused peers become process warnings. */
 export function curveOf(client: ClientConfig): CurveSettings | undefined {
-  if (client.curvePublicKey === undefined || client.curveSecretKey === undefined) return undefined;
+  const keys = curveKeysOf(client);
+  if (keys === undefined) return undefined;
   return {
-    publicKey: client.curvePublicKey,
-    secretKey: client.curveSecretKey,
+    ...keys,
     onRefused: (address) =>
       process.emitWarning(`refused a ZeroMQ connection from ${address}: it does not hold the cluster's CURVE key`, {
         code: "GLIMPSE_REFUSED",
       }),
   };
+}
+
+/** A [server] section's four URLs, where the broker binds (its other keys are the worker nodes'). */
+export function brokerUrlsOf(server: ServerConfig): BrokerUrls {
+  const { commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl } = server;
+  return { commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl };
 }
 
 /** The client's side of the channels as a config's [client] section describes it. */

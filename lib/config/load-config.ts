@@ -5,6 +5,9 @@
  *     ──► GLIMPSE_CLUSTER_CONFIG file (if set), then the given files in order, each overriding the last
  *     ──► %(name)s interpolation per section ──► every key checked against KEYS ──► frozen ClusterConfig
  *
+ * An unknown name gets the near-miss suggestion options get (suggest, in
+ * options-schema.ts); the values are ini text, read by the parsers in keys.ts.
+ *
  * With no source and no GLIMPSE_CLUSTER_CONFIG the result is null: the caller
  * (MakePool) then starts a local cluster.
  */
@@ -16,6 +19,7 @@ import { KEYS, SECTIONS, Invalid, type KeySpec, type Section } from "./keys.js";
 import { interpolate, references } from "./interpolate.js";
 import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
 import { ArgumentError } from "../argument-error.js";
+import { suggest } from "../options-schema.js";
 
 export interface ClientConfig {
   /** Job servers, "host:port" each. */
@@ -77,30 +81,6 @@ export interface ClusterConfig {
 export type ConfigInput = { readonly [section: string]: { readonly [key: string]: unknown } | undefined };
 
 type Raw = Map<Section, Map<string, { value: string; file: string | undefined }>>;
-
-function suggest(name: string, candidates: readonly string[]): string {
-  let best = "";
-  let bestScore = Infinity;
-  for (const candidate of candidates) {
-    const score = distance(name, candidate);
-    if (score < bestScore) [best, bestScore] = [candidate, score];
-  }
-  return bestScore <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean "${best}"?)` : "";
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = row[j];
-      row[j] = next;
-    }
-  }
-  return row[b.length];
-}
 
 function readFile(file: string, raw: Raw): void {
   let text: string;

@@ -1,5 +1,6 @@
-/** Dashboard options, validated once into a filled, frozen form. */
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+/** Dashboard options, validated once into a filled, frozen form (lib/options-schema.ts). */
+import { flag, list, optionsSchema, text, whole, type Filled, type RulesOf } from "../options-schema.js";
+import { CONNECTION_RULES } from "../gearman/connection-options.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
 
 export interface DashboardOptions {
@@ -19,36 +20,18 @@ export interface DashboardOptions {
   intervalMs?: number;
 }
 
-export type FilledDashboardOptions = Readonly<Required<Omit<DashboardOptions, "tls">>> & {
-  readonly tls: GearmanTlsOptions | undefined;
-};
+const DASHBOARD = optionsSchema("dashboard", {
+  port: whole(0, 65535).default(8787),
+  host: text("an address such as 127.0.0.1").default("127.0.0.1"),
+  allowControl: flag().default(false),
+  jobServers: list(text("host:port"), "a list of host:port"),
+  tls: CONNECTION_RULES.tls,
+  signed: flag().default(false),
+  intervalMs: whole(50, 1000).default(1000),
+} satisfies RulesOf<DashboardOptions>);
 
-const KNOWN = ["port", "host", "allowControl", "jobServers", "tls", "signed", "intervalMs"];
-const option = (name: string) => `dashboard option ${name}`;
-
-function flag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== "boolean")
-    throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
-  return value === true;
-}
+export type FilledDashboardOptions = Filled<typeof DASHBOARD.rules>;
 
 export function fillDashboardOptions(options: DashboardOptions): FilledDashboardOptions {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError("dashboard options", `expected an object, got ${String(options)}`);
-  for (const key of Object.keys(options))
-    if (!KNOWN.includes(key)) throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
-  const host = options.host ?? "127.0.0.1";
-  if (typeof host !== "string" || host === "")
-    throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
-  if (!Array.isArray(options.jobServers) || !options.jobServers.every((s) => typeof s === "string" && s !== ""))
-    throw new ArgumentError(option("jobServers"), "expected a list of host:port");
-  return Object.freeze({
-    port: wholeNumber(option("port"), options.port ?? 8787, 0, 65535),
-    host,
-    allowControl: flag("allowControl", options.allowControl),
-    jobServers: Object.freeze([...options.jobServers]),
-    tls: options.tls,
-    signed: flag("signed", options.signed),
-    intervalMs: wholeNumber(option("intervalMs"), options.intervalMs ?? 1000, 50, 1000),
-  });
+  return DASHBOARD.fill(options);
 }

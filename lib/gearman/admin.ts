@@ -11,7 +11,8 @@ import { ArgumentError } from "../argument-error.js";
 import { connectTo, type GearmanTlsOptions, type ServerStream, type StreamOpener } from "./transport.js";
 import { parseAddress, formatAddress, type ServerAddress } from "./address.js";
 import { AdminError, connectionError, timeoutError, closedError, protocolError } from "./errors.js";
-import { checkKnownKeys, checkOptionsObject, openOption, tlsOption, wholeOption } from "./connection-options.js";
+import { CONNECTION_RULES } from "./connection-options.js";
+import { optionsSchema, whole, type RulesOf } from "../options-schema.js";
 
 export interface FunctionStatus {
   readonly func: string;
@@ -54,7 +55,11 @@ export interface AdminOptions {
   open?: StreamOpener;
 }
 
-const ADMIN_KEYS: readonly (keyof AdminOptions)[] = ["timeoutMs", "tls", "open"];
+const ADMIN = optionsSchema("AdminClient", {
+  timeoutMs: whole(1).default(5000),
+  tls: CONNECTION_RULES.tls,
+  open: CONNECTION_RULES.open,
+} satisfies RulesOf<AdminOptions>);
 
 /** Commands whose reply is one line (`OK ...` or a value), not a block ended by ".". */
 const SINGLE_LINE = /^(version|getpid|maxqueue|cancel job|create function|drop function|verbose|shutdown)\b/;
@@ -85,11 +90,7 @@ export class AdminClient {
   constructor(server: string, options: AdminOptions = {}) {
     this.address = parseAddress(server, "AdminClient server");
     this.server = formatAddress(this.address);
-    checkOptionsObject("AdminClient", options, "");
-    checkKnownKeys("AdminClient", options, ADMIN_KEYS);
-    this.timeoutMs = wholeOption("AdminClient", "timeoutMs", options.timeoutMs, 1, 5000);
-    this.tls = tlsOption("AdminClient", options.tls);
-    this.open = openOption("AdminClient", options.open);
+    ({ timeoutMs: this.timeoutMs, tls: this.tls, open: this.open } = ADMIN.fill(options));
   }
 
   private connect(): Promise<ServerStream> {

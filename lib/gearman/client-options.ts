@@ -3,22 +3,20 @@
  * of one submission, checked on every submit (the job's retry rules,
  * submit-rules.ts, keep the values: no filled copy per job).
  */
-import { ArgumentError, wholeNumber } from "../argument-error.js";
-import type { ServerAddress } from "./address.js";
-import type { ReconnectOptions } from "./connection.js";
-import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
-import type { GearmanTlsOptions, StreamOpener } from "./transport.js";
 import {
-  booleanOption,
-  checkKnownKeys,
-  checkOptionsObject,
-  clientIdOption,
-  openOption,
-  reconnectOption,
-  serversOption,
-  tlsOption,
-  wholeOption,
-} from "./connection-options.js";
+  REFUSED,
+  Rule,
+  flag,
+  instance,
+  oneOf,
+  optionsSchema,
+  whole,
+  type Filled,
+  type RulesOf,
+} from "../options-schema.js";
+import type { ReconnectOptions } from "./connection.js";
+import { CONNECTION_RULES } from "./connection-options.js";
+import type { GearmanTlsOptions, StreamOpener } from "./transport.js";
 
 export type Priority = "high" | "normal" | "low";
 
@@ -86,107 +84,53 @@ export interface BackgroundOptions {
   epoch?: number | Date;
 }
 
-export interface FilledClientOptions {
-  readonly servers: readonly ServerAddress[];
-  readonly clientId: string | undefined;
-  readonly exceptions: boolean;
-  readonly maxPacketSize: number;
-  readonly reconnect: ReconnectOptions | false;
-  readonly connectTimeoutMs: number;
-  readonly tls: GearmanTlsOptions | undefined;
-  readonly noServerTimeoutMs: number;
-  readonly maxFailovers: number;
-  readonly open: StreamOpener | undefined;
-}
+const CLIENT = optionsSchema("GearmanClient", {
+  ...CONNECTION_RULES,
+  exceptions: flag().default(true),
+  noServerTimeoutMs: whole(1).default(10_000),
+  maxFailovers: whole(0).default(3),
+} satisfies RulesOf<ClientOptions>);
 
-const OWNER = "GearmanClient";
-const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [
-  "servers",
-  "clientId",
-  "exceptions",
-  "maxPacketSize",
-  "reconnect",
-  "connectTimeoutMs",
-  "tls",
-  "noServerTimeoutMs",
-  "maxFailovers",
-  "open",
-];
-const SUBMIT_KEYS: readonly (keyof SubmitOptions)[] = [
-  "unique",
-  "priority",
-  "timeoutMs",
-  "signal",
-  "retries",
-  "failovers",
-];
-const BACKGROUND_KEYS: readonly (keyof BackgroundOptions)[] = ["unique", "priority", "signal", "epoch"];
-const PRIORITIES: readonly Priority[] = ["high", "normal", "low"];
+export type FilledClientOptions = Filled<typeof CLIENT.rules>;
 
 export function fillClientOptions(options: ClientOptions): FilledClientOptions {
-  checkOptionsObject(OWNER, options, " with servers");
-  checkKnownKeys(OWNER, options, CLIENT_KEYS);
-  return Object.freeze({
-    servers: serversOption(OWNER, options.servers),
-    clientId: clientIdOption(OWNER, options.clientId),
-    exceptions: booleanOption(OWNER, "exceptions", options.exceptions, true),
-    maxPacketSize: wholeOption(OWNER, "maxPacketSize", options.maxPacketSize, 1, DEFAULT_MAX_PACKET_SIZE),
-    reconnect: reconnectOption(OWNER, options.reconnect),
-    connectTimeoutMs: wholeOption(OWNER, "connectTimeoutMs", options.connectTimeoutMs, 1, 5000),
-    tls: tlsOption(OWNER, options.tls),
-    noServerTimeoutMs: wholeOption(OWNER, "noServerTimeoutMs", options.noServerTimeoutMs, 1, 10_000),
-    maxFailovers: wholeOption(OWNER, "maxFailovers", options.maxFailovers, 0, 3),
-    open: openOption(OWNER, options.open),
-  });
+  return CLIENT.fill(options);
 }
+
+const unique = new Rule("a string without NUL bytes", (value) =>
+  typeof value === "string" && !value.includes("\0") ? value : REFUSED,
+).optional();
+const priority = oneOf("high", "normal", "low").optional();
+const signal = instance(AbortSignal, "an AbortSignal").optional();
+
+const SUBMIT = optionsSchema("submitJob", {
+  unique,
+  priority,
+  timeoutMs: whole(1).optional(),
+  signal,
+  retries: whole(0).optional(),
+  failovers: whole(0).optional(),
+} satisfies RulesOf<SubmitOptions>);
+
+const epochDate = new Rule("a Date from 1970 on", (value) =>
+  value instanceof Date && value.getTime() >= 0 ? value : REFUSED,
+);
+
+const BACKGROUND = optionsSchema("submitBackground", {
+  unique,
+  priority,
+  signal,
+  epoch: whole(0).or(epochDate).optional(),
+} satisfies RulesOf<BackgroundOptions>);
 
 /** Checks a foreground submission's options (it allocates nothing: this runs for every job). */
 export function checkSubmitOptions(options: SubmitOptions): void {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError(
-      "submitJob options",
-      `expected an object, got ${options === null ? "null" : typeof options}`,
-    );
-  checkKnownKeys("submitJob", options, SUBMIT_KEYS);
-  checkShared("submitJob", options);
-  if (options.timeoutMs !== undefined) wholeNumber("submitJob option timeoutMs", options.timeoutMs, 1);
-  if (options.retries !== undefined) wholeNumber("submitJob option retries", options.retries, 0);
-  if (options.failovers !== undefined) wholeNumber("submitJob option failovers", options.failovers, 0);
+  SUBMIT.check(options);
 }
 
 /** Checks a background submission's options; returns its epoch in whole seconds, if any. */
 export function checkBackgroundOptions(options: BackgroundOptions): number | undefined {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError(
-      "submitBackground options",
-      `expected an object, got ${options === null ? "null" : typeof options}`,
-    );
-  checkKnownKeys("submitBackground", options, BACKGROUND_KEYS);
-  checkShared("submitBackground", options);
+  BACKGROUND.check(options);
   const { epoch } = options;
-  if (epoch === undefined) return undefined;
-  if (epoch instanceof Date) {
-    const ms = epoch.getTime();
-    if (Number.isNaN(ms) || ms < 0)
-      throw new ArgumentError("submitBackground option epoch", "expected a valid Date after 1970");
-    return Math.floor(ms / 1000);
-  }
-  return wholeNumber("submitBackground option epoch", epoch, 0);
-}
-
-function checkShared(owner: string, options: SubmitOptions | BackgroundOptions): void {
-  const { unique, priority, signal } = options;
-  if (unique !== undefined && (typeof unique !== "string" || unique.includes("\0"))) {
-    throw new ArgumentError(
-      `${owner} option unique`,
-      `expected a string without NUL bytes, got ${typeof unique === "string" ? JSON.stringify(unique) : typeof unique}`,
-    );
-  }
-  if (priority !== undefined && !PRIORITIES.includes(priority))
-    throw new ArgumentError(
-      `${owner} option priority`,
-      `expected "high", "normal" or "low", got ${JSON.stringify(priority)}`,
-    );
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new ArgumentError(`${owner} option signal`, `expected an AbortSignal, got ${typeof signal}`);
+  return epoch instanceof Date ? Math.floor(epoch.getTime() / 1000) : epoch;
 }

@@ -1,19 +1,9 @@
-/** Options of GearmanWorker and of one registration, validated once into filled, frozen forms. */
-import { ArgumentError, wholeNumber } from "../argument-error.js";
-import type { ServerAddress } from "./address.js";
+/** Options of GearmanWorker, of one registration and of stop(), validated once into filled, frozen forms (lib/options-schema.ts). */
+import { ArgumentError, shown, wholeNumber } from "../argument-error.js";
+import { REFUSED, Rule, optionsSchema, whole, type Filled, type RulesOf } from "../options-schema.js";
 import type { ReconnectOptions } from "./connection.js";
-import {
-  checkKnownKeys,
-  checkOptionsObject,
-  clientIdOption,
-  openOption,
-  reconnectOption,
-  serversOption,
-  tlsOption,
-  wholeOption,
-} from "./connection-options.js";
+import { CONNECTION_RULES } from "./connection-options.js";
 import { checkFunctionName } from "./function-name.js";
-import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
 import type { GearmanTlsOptions, StreamOpener } from "./transport.js";
 
 export interface WorkerOptions {
@@ -48,56 +38,41 @@ export interface RegisterOptions {
   timeoutMs?: number;
 }
 
-export interface FilledWorkerOptions {
-  readonly servers: readonly ServerAddress[];
-  readonly clientId: string | undefined;
-  readonly concurrency: number;
-  readonly maxPacketSize: number;
-  readonly reconnect: ReconnectOptions | false;
-  readonly connectTimeoutMs: number;
-  readonly tls: GearmanTlsOptions | undefined;
-  readonly open: StreamOpener | undefined;
-}
+const WORKER = optionsSchema("GearmanWorker", {
+  ...CONNECTION_RULES,
+  concurrency: whole(1).default(1),
+} satisfies RulesOf<WorkerOptions>);
 
-const OWNER = "GearmanWorker";
-const WORKER_KEYS: readonly (keyof WorkerOptions)[] = [
-  "servers",
-  "clientId",
-  "concurrency",
-  "maxPacketSize",
-  "reconnect",
-  "connectTimeoutMs",
-  "tls",
-  "open",
-];
-const REGISTER_KEYS: readonly (keyof RegisterOptions)[] = ["timeoutMs"];
+export type FilledWorkerOptions = Filled<typeof WORKER.rules>;
 
 export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
-  checkOptionsObject(OWNER, options, " with servers");
-  checkKnownKeys(OWNER, options, WORKER_KEYS);
-  return Object.freeze({
-    servers: serversOption(OWNER, options.servers),
-    clientId: clientIdOption(OWNER, options.clientId),
-    concurrency: wholeOption(OWNER, "concurrency", options.concurrency, 1, 1),
-    maxPacketSize: wholeOption(OWNER, "maxPacketSize", options.maxPacketSize, 1, DEFAULT_MAX_PACKET_SIZE),
-    reconnect: reconnectOption(OWNER, options.reconnect),
-    connectTimeoutMs: wholeOption(OWNER, "connectTimeoutMs", options.connectTimeoutMs, 1, 5000),
-    tls: tlsOption(OWNER, options.tls),
-    open: openOption(OWNER, options.open),
-  });
+  return WORKER.fill(options);
 }
 
 export function checkConcurrency(n: unknown): number {
   return wholeNumber("GearmanWorker concurrency", n, 1);
 }
 
+const REGISTER = optionsSchema("GearmanWorker.register", {
+  timeoutMs: whole(1).optional(),
+} satisfies RulesOf<RegisterOptions>);
+
+const STOP = optionsSchema("GearmanWorker.stop", {
+  deadlineMs: new Rule("a number ≥ 0", (value) => (typeof value === "number" && value >= 0 ? value : REFUSED)).default(
+    30_000,
+  ),
+});
+
+/** stop()'s options, filled: how long running jobs may take. */
+export function fillStopOptions(options: { deadlineMs?: number }): { readonly deadlineMs: number } {
+  return STOP.fill(options);
+}
+
 /** Checks a function name and its registration options; returns its CAN_DO_TIMEOUT, if any. */
-export function checkRegistration(func: unknown, handler: unknown, options: RegisterOptions): number | undefined {
-  checkFunctionName("GearmanWorker.register function", func);
-  const owner = `GearmanWorker.register(${JSON.stringify(func)})`;
+export function checkRegistration(name: unknown, handler: unknown, options: RegisterOptions): number | undefined {
+  checkFunctionName("GearmanWorker.register function", name);
+  const owner = `GearmanWorker.register(${JSON.stringify(name)})`;
   if (typeof handler !== "function")
-    throw new ArgumentError(`${owner} handler`, `expected a function, got ${typeof handler}`);
-  checkOptionsObject(owner, options, "");
-  checkKnownKeys(owner, options, REGISTER_KEYS);
-  return options.timeoutMs === undefined ? undefined : wholeNumber(`${owner} option timeoutMs`, options.timeoutMs, 1);
+    throw new ArgumentError(`${owner} handler`, `expected a function, got ${shown(handler)}`);
+  return REGISTER.fill(options, owner).timeoutMs;
 }

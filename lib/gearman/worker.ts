@@ -22,12 +22,12 @@ import {
   fillWorkerOptions,
   checkConcurrency,
   checkRegistration,
+  fillStopOptions,
   type FilledWorkerOptions,
   type RegisterOptions,
   type WorkerOptions,
 } from "./worker-options.js";
 import { checkFunctionName } from "./function-name.js";
-import { ArgumentError } from "../argument-error.js";
 
 /**
  * Runs one job. What it returns (or resolves to) ends the job unless the
@@ -369,12 +369,7 @@ export class GearmanWorker extends EventEmitter {
    * are discarded, and the servers requeue them.
    */
   async stop(options: { deadlineMs?: number } = {}): Promise<void> {
-    const deadlineMs = options.deadlineMs ?? 30_000;
-    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0))
-      throw new ArgumentError(
-        "GearmanWorker.stop option deadlineMs",
-        `expected a number ≥ 0, got ${String(deadlineMs)}`,
-      );
+    const { deadlineMs } = fillStopOptions(options);
     this.stopping = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, deadlineMs);

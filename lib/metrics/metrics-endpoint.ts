@@ -6,7 +6,7 @@
 import http from "node:http";
 import type net from "node:net";
 import type { Registry } from "prom-client";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+import { optionsSchema, text, whole, type RulesOf } from "../options-schema.js";
 
 export interface MetricsEndpointOptions {
   /** TCP port; 0 picks a free one. */
@@ -26,13 +26,17 @@ export interface MetricsEndpoint {
 /** What a scrape reads: a prom-client registry, or anything that writes the text exposition. */
 export type MetricsSource = Pick<Registry, "metrics" | "contentType">;
 
+const ENDPOINT = optionsSchema("metrics", {
+  port: whole(0, 65535),
+  host: text("an address such as 127.0.0.1").default("127.0.0.1"),
+} satisfies RulesOf<MetricsEndpointOptions>);
+
 /** The port and host checked (ArgumentError naming the bad one), the host defaulted to 127.0.0.1. */
-export function checkEndpointOptions(options: MetricsEndpointOptions): { port: number; host: string } {
-  const port = wholeNumber("metrics port", options.port, 0, 65535);
-  const host = options.host ?? "127.0.0.1";
-  if (typeof host !== "string" || host === "")
-    throw new ArgumentError("metrics host", `expected an address such as 127.0.0.1, got ${JSON.stringify(host)}`);
-  return { port, host };
+export function checkEndpointOptions(options: MetricsEndpointOptions): {
+  readonly port: number;
+  readonly host: string;
+} {
+  return ENDPOINT.fill(options);
 }
 
 export async function serveMetrics(source: MetricsSource, options: MetricsEndpointOptions): Promise<MetricsEndpoint> {

@@ -9,8 +9,25 @@ import type { ResourceLimits } from "node:worker_threads";
 import { resolvePolicy, type FunctionPolicy } from "./function-policy.js";
 import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
 import { parseAddressList } from "../gearman/address.js";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
-import { labelProblem } from "../wire/labels.js";
+import { ArgumentError } from "../argument-error.js";
+import type { StreamOpener } from "../gearman/transport.js";
+import {
+  REFUSED,
+  Refusal,
+  Rule,
+  flag,
+  func,
+  list,
+  object,
+  oneOf,
+  optionsSchema,
+  plainObject,
+  text,
+  whole,
+  type Filled,
+  type RulesOf,
+} from "../options-schema.js";
+import { labelRule } from "../wire/labels.js";
 
 export interface NodeOptionsInput {
   /** Job servers, "host:port" each. */
@@ -58,155 +75,66 @@ export interface NodeOptionsInput {
   drained?: boolean;
 }
 
-export type NodeOptions = Readonly<
-  Required<
-    Omit<
-      NodeOptionsInput,
-      | "resourceLimits"
-      | "jobServers"
-      | "secret"
-      | "allowSource"
-      | "allowedModules"
-      | "curve"
-      | "tls"
-      | "labels"
-      | "maxChunks"
-    >
-  >
-> & {
-  readonly labels: readonly string[];
-  readonly maxChunks: number | undefined;
-  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string } | undefined;
-  readonly curve: { readonly publicKey: string; readonly secretKey: string } | undefined;
-  readonly jobServers: readonly string[];
-  readonly resourceLimits: ResourceLimits | undefined;
-  readonly secret: string | undefined;
-  readonly policy: FunctionPolicy;
-};
+const jobServers = list(text("host:port"), "a list of at least one host:port", 1).after((servers) => {
+  try {
+    parseAddressList(servers);
+    return servers;
+  } catch (error) {
+    if (error instanceof ArgumentError) return new Refusal(error.problem);
+    throw error;
+  }
+});
 
-const KNOWN: readonly (keyof NodeOptionsInput)[] = [
-  "jobServers",
-  "commandUrl",
-  "logUrl",
-  "threads",
-  "prefetch",
-  "nodeId",
-  "graceMs",
-  "memoryWaitMs",
-  "resourceLimits",
-  "secret",
-  "signatureMaxAgeMs",
-  "allowSource",
-  "allowedModules",
-  "curve",
-  "tls",
-  "labels",
-  "exclusive",
-  "maxChunks",
-  "exitWhenDone",
-  "drained",
-];
+const secret = new Rule("a cluster secret", (value) =>
+  typeof value === "string" && Buffer.byteLength(value) >= MIN_SECRET_BYTES
+    ? value
+    : new Refusal(`the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`),
+);
 
-const option = (name: string) => `worker node option ${name}`;
+const pem = new Rule("PEM text", (value) => (typeof value === "string" ? value : REFUSED));
 
-function text(name: string, value: unknown): string {
-  if (typeof value !== "string" || value === "")
-    throw new ArgumentError(option(name), `expected a non-empty string, got ${value === "" ? '""' : String(value)}`);
-  return value;
-}
+const NODE = optionsSchema("worker node", {
+  jobServers,
+  commandUrl: text(),
+  logUrl: text(),
+  threads: whole(1).defaultFrom(() => os.availableParallelism()),
+  prefetch: whole(0).default(1),
+  nodeId: text().defaultFrom(() => `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`),
+  graceMs: whole(0).default(30_000),
+  memoryWaitMs: whole(1).default(30_000),
+  resourceLimits: plainObject<ResourceLimits>().optional(),
+  secret: secret.optional(),
+  signatureMaxAgeMs: whole(1).default(300_000),
+  allowSource: oneOf(true, false, "auto").default("auto"),
+  allowedModules: list(text("a module specifier"), "a list of module specifiers").default([]),
+  curve: object({ publicKey: text(), secretKey: text() }).optional(),
+  tls: object({ ca: pem.optional(), cert: pem.optional(), key: pem.optional() }).optional(),
+  labels: list(labelRule, "a list of labels")
+    .after((labels) => Object.freeze([...new Set(labels)]))
+    .default([]),
+  exclusive: flag().default(false),
+  maxChunks: whole(1).optional(),
+  exitWhenDone: flag().default(false),
+  drained: flag().default(false),
+} satisfies RulesOf<NodeOptionsInput>);
 
-function optionalObject(name: string, value: unknown): object | undefined {
-  if (value !== undefined && (value === null || typeof value !== "object" || Array.isArray(value)))
-    throw new ArgumentError(option(name), `expected an object, got ${String(value)}`);
-  return value ?? undefined;
-}
-
-function flag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== "boolean")
-    throw new ArgumentError(option(name), `expected true or false, got ${String(value)}`);
-  return value ?? false;
-}
+export type NodeOptions = Filled<typeof NODE.rules> & { readonly policy: FunctionPolicy };
 
 /** Checks every option (unknown keys too) and fills in the defaults. Throws ArgumentError naming the option. */
 export function fillNodeOptions(input: NodeOptionsInput): NodeOptions {
-  if (input === null || typeof input !== "object")
-    throw new ArgumentError("worker node options", `expected an object, got ${String(input)}`);
-  for (const key of Object.keys(input)) {
-    if (!(KNOWN as readonly string[]).includes(key))
-      throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
-  }
-  if (
-    !Array.isArray(input.jobServers) ||
-    input.jobServers.length === 0 ||
-    !input.jobServers.every((s) => typeof s === "string")
-  ) {
-    throw new ArgumentError(option("jobServers"), "expected a list of at least one host:port");
-  }
-  try {
-    parseAddressList(input.jobServers);
-  } catch (error) {
-    throw new ArgumentError(option("jobServers"), (error as Error).message, { cause: error });
-  }
-  const threads =
-    input.threads === undefined ? os.availableParallelism() : wholeNumber(option("threads"), input.threads, 1);
-  if (
-    input.secret !== undefined &&
-    (typeof input.secret !== "string" || Buffer.byteLength(input.secret) < MIN_SECRET_BYTES)
-  ) {
-    throw new ArgumentError(option("secret"), `the cluster secret needs at least ${MIN_SECRET_BYTES} bytes`);
-  }
-  const allowSource = input.allowSource ?? "auto";
-  if (allowSource !== true && allowSource !== false && allowSource !== "auto")
-    throw new ArgumentError(option("allowSource"), `expected true, false or "auto", got ${String(allowSource)}`);
-  const allowedModules = input.allowedModules ?? [];
-  if (!Array.isArray(allowedModules) || !allowedModules.every((m) => typeof m === "string" && m !== "")) {
-    throw new ArgumentError(option("allowedModules"), "expected a list of module specifiers");
-  }
-  const curve = optionalObject("curve", input.curve) as NodeOptionsInput["curve"];
-  if (curve) {
-    text("curve.publicKey", curve.publicKey);
-    text("curve.secretKey", curve.secretKey);
-  }
-  const tls = optionalObject("tls", input.tls) as NodeOptionsInput["tls"];
-  const labels = input.labels ?? [];
-  if (!Array.isArray(labels))
-    throw new ArgumentError(option("labels"), `expected a list of labels, got ${String(labels)}`);
-  for (const label of labels) {
-    const problem = labelProblem(label);
-    if (problem !== undefined) throw new ArgumentError(option("labels"), problem);
-  }
-  const exclusive = flag("exclusive", input.exclusive);
-  if (exclusive && labels.length === 0)
-    throw new ArgumentError(
-      option("exclusive"),
-      "an exclusive node serves only labelled maps: give it at least one label",
-    );
+  const options = NODE.fill(input);
+  if (options.exclusive && options.labels.length === 0)
+    NODE.refuse("exclusive", "an exclusive node serves only labelled maps: give it at least one label");
+  const { allowSource, secret, allowedModules } = options;
   return Object.freeze({
-    labels: Object.freeze([...new Set(labels as string[])]),
-    exclusive,
-    maxChunks: input.maxChunks === undefined ? undefined : wholeNumber(option("maxChunks"), input.maxChunks, 1),
-    exitWhenDone: flag("exitWhenDone", input.exitWhenDone),
-    drained: flag("drained", input.drained),
-    jobServers: Object.freeze([...input.jobServers]),
-    commandUrl: text("commandUrl", input.commandUrl),
-    logUrl: text("logUrl", input.logUrl),
-    threads,
-    prefetch: input.prefetch === undefined ? 1 : wholeNumber(option("prefetch"), input.prefetch, 0),
-    nodeId:
-      input.nodeId === undefined
-        ? `glimpse-node:${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
-        : text("nodeId", input.nodeId),
-    graceMs: input.graceMs === undefined ? 30_000 : wholeNumber(option("graceMs"), input.graceMs, 0),
-    memoryWaitMs:
-      input.memoryWaitMs === undefined ? 30_000 : wholeNumber(option("memoryWaitMs"), input.memoryWaitMs, 1),
-    resourceLimits: optionalObject("resourceLimits", input.resourceLimits) as ResourceLimits | undefined,
-    secret: input.secret,
-    tls: tls && Object.freeze({ ...tls }),
-    curve: curve && Object.freeze({ publicKey: curve.publicKey, secretKey: curve.secretKey }),
-    signatureMaxAgeMs:
-      input.signatureMaxAgeMs === undefined
-        ? 300_000
-        : wholeNumber(option("signatureMaxAgeMs"), input.signatureMaxAgeMs, 1),
-    policy: resolvePolicy(allowSource, input.secret !== undefined, input.jobServers, allowedModules),
+    ...options,
+    policy: resolvePolicy(allowSource, secret !== undefined, options.jobServers, allowedModules),
   });
 }
+
+/** A WorkerNode's links to its job server in the same process (WorkerNodeLinks), checked as its options are. */
+export const NODE_LINKS = optionsSchema(
+  "WorkerNode",
+  { open: func<StreamOpener>("a function returning a stream (or undefined)").optional() },
+  "link",
+);

@@ -16,7 +16,18 @@ import { EventEmitter } from "node:events";
 import { fillNodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { RESTART_EXIT_CODE } from "./exit-codes.js";
 import { failureReason, startFailed } from "./errors.js";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+import {
+  REFUSED,
+  Rule,
+  flag,
+  func,
+  list,
+  oneOf,
+  optionsSchema,
+  whole,
+  type Filled,
+  type RulesOf,
+} from "../options-schema.js";
 
 export interface SupervisorOptions {
   /** Where supervisor log lines go. Default: stderr. */
@@ -42,62 +53,14 @@ const STDERR_KEPT = 8192;
 /** A node process's metrics as prom-client's getMetricsAsJSON() gives them. */
 export type NodeMetricsJson = Awaited<ReturnType<import("prom-client").Registry["getMetricsAsJSON"]>>;
 
-interface FilledSupervisorOptions {
-  readonly log: (line: string) => void;
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-  readonly execArgv: readonly string[];
-  readonly output: "inherit" | "ignore";
-  readonly metrics: boolean;
-}
-
-const KNOWN: readonly (keyof SupervisorOptions)[] = [
-  "log",
-  "initialBackoffMs",
-  "maxBackoffMs",
-  "execArgv",
-  "output",
-  "metrics",
-];
-const option = (name: string) => `NodeSupervisor option ${name}`;
-
-function fillSupervisorOptions(options: SupervisorOptions): FilledSupervisorOptions {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError("NodeSupervisor options", `expected an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(key))
-      throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
-  }
-  if (options.log !== undefined && typeof options.log !== "function")
-    throw new ArgumentError(option("log"), "expected a function");
-  if (
-    options.execArgv !== undefined &&
-    !(Array.isArray(options.execArgv) && options.execArgv.every((a) => typeof a === "string"))
-  ) {
-    throw new ArgumentError(option("execArgv"), "expected a list of strings");
-  }
-  if (options.output !== undefined && options.output !== "inherit" && options.output !== "ignore") {
-    throw new ArgumentError(option("output"), `expected "inherit" or "ignore", got ${String(options.output)}`);
-  }
-  return Object.freeze({
-    log: options.log ?? ((line: string) => void process.stderr.write(`${line}\n`)),
-    initialBackoffMs:
-      options.initialBackoffMs === undefined
-        ? 500
-        : wholeNumber(option("initialBackoffMs"), options.initialBackoffMs, 0),
-    maxBackoffMs:
-      options.maxBackoffMs === undefined ? 30_000 : wholeNumber(option("maxBackoffMs"), options.maxBackoffMs, 0),
-    execArgv: Object.freeze([...(options.execArgv ?? [])]),
-    output: options.output ?? "inherit",
-    metrics: options.metrics === undefined ? false : flag(options.metrics),
-  });
-}
-
-function flag(value: unknown): boolean {
-  if (typeof value !== "boolean")
-    throw new ArgumentError(option("metrics"), `expected true or false, got ${String(value)}`);
-  return value;
-}
+const SUPERVISOR = optionsSchema("NodeSupervisor", {
+  log: func<(line: string) => void>().default((line: string) => void process.stderr.write(`${line}\n`)),
+  initialBackoffMs: whole(0).default(500),
+  maxBackoffMs: whole(0).default(30_000),
+  execArgv: list(new Rule("a string", (v) => (typeof v === "string" ? v : REFUSED)), "a list of strings").default([]),
+  output: oneOf("inherit", "ignore").default("inherit"),
+  metrics: flag().default(false),
+} satisfies RulesOf<SupervisorOptions>);
 
 export class NodeSupervisor extends EventEmitter {
   private child: ChildProcess | undefined;
@@ -114,7 +77,7 @@ export class NodeSupervisor extends EventEmitter {
   /** The node was drained (or draining) when last heard of: it is started again drained. */
   private drained = false;
 
-  private readonly options: FilledSupervisorOptions;
+  private readonly options: Filled<typeof SUPERVISOR.rules>;
 
   /** Throws ArgumentError naming a bad or unknown node or supervisor option, before any process starts. */
   constructor(
@@ -124,7 +87,7 @@ export class NodeSupervisor extends EventEmitter {
     super();
     // Checked here, and filled again in the node's process (its id and defaults are its own).
     this.drained = fillNodeOptions(node).drained;
-    this.options = fillSupervisorOptions(options);
+    this.options = SUPERVISOR.fill(options);
     this.backoffMs = this.options.initialBackoffMs;
     this.done = new Promise((resolve) => (this.finish = resolve));
   }

@@ -34,7 +34,7 @@ import { SignatureError } from "../security/errors.js";
 import { NodeStats } from "./node-stats.js";
 import { NodeMemory } from "./node-memory.js";
 import { NodeChannels } from "./node-channels.js";
-import { fillNodeOptions, type NodeOptions, type NodeOptionsInput } from "./node-options.js";
+import { fillNodeOptions, NODE_LINKS, type NodeOptions, type NodeOptionsInput } from "./node-options.js";
 import { ChunkThreads } from "./chunk-threads.js";
 import { cancelled, NodeError } from "./errors.js";
 import { NodeService } from "./node-service.js";
@@ -85,6 +85,7 @@ export class WorkerNode extends EventEmitter {
   constructor(input: NodeOptionsInput, links: WorkerNodeLinks = {}) {
     super();
     const options = fillNodeOptions(input);
+    const { open } = NODE_LINKS.fill(links);
     this.options = options;
     this.id = options.nodeId;
     this.stats = new NodeStats(this.id, options.threads);
@@ -98,7 +99,7 @@ export class WorkerNode extends EventEmitter {
       clientId: this.id,
       concurrency: this.threads.capacity,
       tls: options.tls,
-      open: links.open,
+      open,
     });
     this.service = new NodeService(
       this.worker,

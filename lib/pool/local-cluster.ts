@@ -27,7 +27,8 @@ import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
 import { moduleLoadingFlags } from "../node/module-loading-flags.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+import { ArgumentError } from "../argument-error.js";
+import { REFUSED, Rule, flag, func, list, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 
 export interface LocalClusterOptions {
   /** Worker node processes. Default 1. */
@@ -50,7 +51,15 @@ export interface LocalClusterOptions {
   execArgv?: string[];
 }
 
-const KNOWN: readonly (keyof LocalClusterOptions)[] = ["workers", "threads", "log", "secret", "execArgv"];
+const LOCAL = optionsSchema("LocalCluster", {
+  workers: whole(1).default(1),
+  threads: whole(1).optional(),
+  log: func<(line: string) => void>().optional(),
+  secret: flag().default(false),
+  execArgv: list(new Rule("a string", (v) => (typeof v === "string" ? v : REFUSED)), "a list of strings").defaultFrom(
+    () => moduleLoadingFlags(process.execArgv),
+  ),
+} satisfies RulesOf<LocalClusterOptions>);
 
 interface FilledLocalClusterOptions {
   readonly workers: number;
@@ -61,36 +70,9 @@ interface FilledLocalClusterOptions {
 }
 
 function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError("LocalCluster options", `expected an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(key))
-      throw new ArgumentError(`LocalCluster option ${key}`, `unknown (known: ${KNOWN.join(", ")})`);
-  }
-  if (options.log !== undefined && typeof options.log !== "function")
-    throw new ArgumentError("LocalCluster option log", "expected a function");
-  if (options.secret !== undefined && typeof options.secret !== "boolean")
-    throw new ArgumentError(
-      "LocalCluster option secret",
-      `expected true or false, got ${JSON.stringify(options.secret)}`,
-    );
-  if (
-    options.execArgv !== undefined &&
-    !(Array.isArray(options.execArgv) && options.execArgv.every((a) => typeof a === "string"))
-  )
-    throw new ArgumentError("LocalCluster option execArgv", "expected a list of strings");
-  const workers = options.workers === undefined ? 1 : wholeNumber("LocalCluster option workers", options.workers, 1);
-  const threads =
-    options.threads === undefined
-      ? Math.max(1, Math.floor(os.availableParallelism() / workers))
-      : wholeNumber("LocalCluster option threads", options.threads, 1);
-  return Object.freeze({
-    workers,
-    threads,
-    log: options.log,
-    secret: options.secret ?? false,
-    execArgv: Object.freeze([...(options.execArgv ?? moduleLoadingFlags(process.execArgv))]),
-  });
+  const filled = LOCAL.fill(options);
+  const threads = filled.threads ?? Math.max(1, Math.floor(os.availableParallelism() / filled.workers));
+  return Object.freeze({ ...filled, threads });
 }
 
 /** The longest Unix socket path Linux takes (sun_path holds 108 bytes with the terminating NUL). */

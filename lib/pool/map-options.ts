@@ -1,6 +1,6 @@
-/** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form. */
-import { ArgumentError, wholeNumber } from "../argument-error.js";
-import { labelProblem } from "../wire/labels.js";
+/** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form (lib/options-schema.ts). */
+import { func, instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
+import { labelRule } from "../wire/labels.js";
 
 export interface Progress {
   /** Items whose results have arrived. */
@@ -62,49 +62,28 @@ export interface FilledMapOptions {
   readonly waitForNodesMs: number | undefined;
 }
 
-const KNOWN: readonly (keyof MapOptions)[] = [
-  "chunksize",
-  "signal",
-  "timeout",
-  "retries",
-  "onProgress",
-  "maxInFlight",
-  "label",
-  "waitForNodesMs",
-];
+const MAP = optionsSchema("map", {
+  chunksize: whole(1).or(oneOf("auto")).optional(),
+  signal: instance(AbortSignal, "an AbortSignal").optional(),
+  timeout: whole(1).optional(),
+  retries: whole(0).optional(),
+  onProgress: func<(progress: Progress) => void>().optional(),
+  maxInFlight: whole(1).optional(),
+  label: labelRule.optional(),
+  waitForNodesMs: whole(0).optional(),
+} satisfies RulesOf<MapOptions>);
 
-const option = (name: string) => `map option ${name}`;
-
-/** Checks every option (unknown keys too) against the pool's defaults. Throws ArgumentError naming the option. */
+/** Checks every option (unknown keys too) and fills in the pool's defaults. Throws ArgumentError naming the option. */
 export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDefaults): FilledMapOptions {
-  const o = options ?? {};
-  if (o === null || typeof o !== "object")
-    throw new ArgumentError("map options", `expected an object, got ${o === null ? "null" : typeof o}`);
-  for (const key of Object.keys(o)) {
-    if (!(KNOWN as readonly string[]).includes(key))
-      throw new ArgumentError(option(key), `unknown (known: ${KNOWN.join(", ")})`);
-  }
-  const chunksize =
-    o.chunksize === undefined
-      ? defaults.chunksize
-      : o.chunksize === "auto"
-        ? "auto"
-        : wholeNumber(option("chunksize"), o.chunksize, 1);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
-    throw new ArgumentError(option("signal"), "expected an AbortSignal");
-  if (o.onProgress !== undefined && typeof o.onProgress !== "function")
-    throw new ArgumentError(option("onProgress"), "expected a function");
-  const labelError = o.label === undefined ? undefined : labelProblem(o.label);
-  if (labelError !== undefined) throw new ArgumentError(option("label"), labelError);
+  const given = MAP.fill(options ?? {});
   return Object.freeze({
-    chunksize,
-    signal: o.signal,
-    timeoutMs: o.timeout === undefined ? defaults.timeoutMs : wholeNumber(option("timeout"), o.timeout, 1),
-    retries: o.retries === undefined ? defaults.retries : wholeNumber(option("retries"), o.retries, 0),
-    onProgress: o.onProgress,
-    maxInFlight: o.maxInFlight === undefined ? undefined : wholeNumber(option("maxInFlight"), o.maxInFlight, 1),
-    label: o.label,
-    waitForNodesMs:
-      o.waitForNodesMs === undefined ? undefined : wholeNumber(option("waitForNodesMs"), o.waitForNodesMs, 0),
+    chunksize: given.chunksize ?? defaults.chunksize,
+    signal: given.signal,
+    timeoutMs: given.timeout ?? defaults.timeoutMs,
+    retries: given.retries ?? defaults.retries,
+    onProgress: given.onProgress,
+    maxInFlight: given.maxInFlight,
+    label: given.label,
+    waitForNodesMs: given.waitForNodesMs,
   });
 }

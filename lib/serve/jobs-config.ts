@@ -21,6 +21,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { readAddress, type ServerAddress } from "../gearman/address.js";
 import { JobsConfigError } from "./errors.js";
+import { firstUnknownKey } from "../options-schema.js";
+import { shown } from "../argument-error.js";
 
 export type RequestFormat = "multipart" | "json";
 
@@ -53,16 +55,8 @@ const POOL_KEYS = [
   "max_running_time",
 ];
 
-const describe = (value: unknown): string =>
-  value === null
-    ? "null"
-    : Array.isArray(value)
-      ? "an array"
-      : typeof value === "string"
-        ? JSON.stringify(value)
-        : typeof value === "object"
-          ? "an object"
-          : String(value);
+/** How a refused value is shown, as in every ArgumentError. */
+const describe = shown;
 
 /** Reads and checks the jobsconfig at `file`. */
 export function loadJobsConfig(file: string): JobsConfig {
@@ -87,10 +81,8 @@ export function parseJobsConfig(text: string, file: string): JobsConfig {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw))
     throw new JobsConfigError(file, undefined, undefined, `expected a JSON object, got ${describe(raw)}`);
   const top = raw as Record<string, unknown>;
-  for (const key of Object.keys(top)) {
-    if (!TOP_KEYS.includes(key))
-      throw new JobsConfigError(file, undefined, key, `unknown key (known: ${TOP_KEYS.join(", ")})`);
-  }
+  const unknown = firstUnknownKey(top, TOP_KEYS, "key");
+  if (unknown) throw new JobsConfigError(file, undefined, unknown.key, unknown.problem);
   const servers = readServers(file, top.gearman_servers_list);
   const poolsRaw = top.pools_list;
   if (poolsRaw === undefined) throw new JobsConfigError(file, undefined, "pools_list", "missing");
@@ -151,8 +143,8 @@ function readPool(file: string, name: string, value: unknown): PoolConfig {
   if (value === null || typeof value !== "object" || Array.isArray(value))
     throw fail(undefined, `expected an object, got ${describe(value)}`);
   const pool = value as Record<string, unknown>;
-  for (const key of Object.keys(pool))
-    if (!POOL_KEYS.includes(key)) throw fail(key, `unknown key (known: ${POOL_KEYS.join(", ")})`);
+  const unknown = firstUnknownKey(pool, POOL_KEYS, "key");
+  if (unknown) throw fail(unknown.key, unknown.problem);
 
   const count = pool.worker_count;
   if (count === undefined) throw fail("worker_count", "missing");

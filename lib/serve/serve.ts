@@ -8,34 +8,19 @@
  *                               update in place; an invalid file changes nothing
  *   stop(): every pool retires ── abort(): running jobs fail at once
  */
-import { checkFunction, type FunctionPolicy } from "../node/function-policy.js";
+import { checkFunction } from "../node/function-policy.js";
 import { formatAddress } from "../gearman/address.js";
 import { JobsConfigError } from "./errors.js";
 import { loadJobsConfig, sameExecutor, type JobsConfig, type PoolConfig } from "./jobs-config.js";
 import { ServePool, type PoolCounts } from "./serve-pool.js";
 import { ServeMetrics } from "./serve-metrics.js";
-import { silentLog, type ServeLog } from "./serve-log.js";
+import type { ServeLog } from "./serve-log.js";
+import { fillServeOptions, type FilledServeOptions, type ServeOptions } from "./serve-options.js";
 import type { Slot } from "./slots.js";
 import { ConfigWatcher } from "./config-watcher.js";
 import path from "node:path";
 
-export interface ServeOptions {
-  /** The jobsconfig file (Driveshaft's JSON). */
-  jobsConfig: string;
-  /** Seconds a job may run before it is failed, for pools without their own max_running_time (> 0). Default 300. */
-  maxRunningTime?: number;
-  /** Give up one job server connection attempt after this many ms. Default 5000. */
-  connectTimeoutMs?: number;
-  /**
-   * Which module pools may run, given the jobsconfig's job servers ("host:port"): the worker nodes'
-   * policy ([server] allow_source, allowed_modules; see lib/node/function-policy.ts). Default: every module.
-   */
-  policy?: (servers: readonly string[]) => FunctionPolicy;
-  /** Where log lines go. Default: nowhere. */
-  log?: ServeLog;
-  /** Reload when the jobsconfig file changes (its directory is watched). Default true. */
-  watch?: boolean;
-}
+export type { ServeOptions } from "./serve-options.js";
 
 export interface PoolSlots {
   readonly pool: string;
@@ -65,11 +50,14 @@ export class Serve {
   private stopped = false;
   private watcher: ConfigWatcher | undefined;
 
-  /** Reads and checks the jobsconfig (a JobsConfigError names file, pool and key); start() runs it. */
-  constructor(private readonly options: ServeOptions) {
-    this.log = options.log ?? silentLog;
-    this.maxRunningTime = options.maxRunningTime ?? 300;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+  private readonly options: FilledServeOptions;
+
+  /** Reads and checks the jobsconfig (a JobsConfigError names file, pool and key); start() runs it. A bad option is an ArgumentError. */
+  constructor(options: ServeOptions) {
+    this.options = fillServeOptions(options);
+    this.log = this.options.log;
+    this.maxRunningTime = this.options.maxRunningTime;
+    this.connectTimeoutMs = this.options.connectTimeoutMs;
     this.metrics = new ServeMetrics(() => this.allPools().map((pool) => pool.view()));
     this.config = this.read();
   }

@@ -17,6 +17,7 @@
  */
 import net from "node:net";
 import type { Serve } from "./serve.js";
+import { optionsSchema, text, whole, type RulesOf } from "../options-schema.js";
 
 const MAX_REQUEST = 4096;
 /** A connection that sends no complete command for this long is closed. */
@@ -27,6 +28,12 @@ export interface StatusPortOptions {
   readonly port: number;
   readonly version: string;
 }
+
+const STATUS_PORT = optionsSchema("StatusPort", {
+  host: text("an address such as 127.0.0.1"),
+  port: whole(0, 65535),
+  version: text(),
+} satisfies RulesOf<StatusPortOptions>);
 
 export function threadsText(serve: Serve): string {
   let out = "";
@@ -53,10 +60,14 @@ export class StatusPort {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
+  private readonly options: StatusPortOptions;
+
+  /** A bad option is an ArgumentError. */
   constructor(
     private readonly serve: Serve,
-    private readonly options: StatusPortOptions,
+    options: StatusPortOptions,
   ) {
+    this.options = STATUS_PORT.fill(options);
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on("error", () => {});
   }

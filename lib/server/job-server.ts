@@ -26,7 +26,13 @@ import { FrameDecoder } from "../gearman/decoder.js";
 import { encodeRaw, type Packet } from "../gearman/packet.js";
 import { PacketType } from "../gearman/packet-types.js";
 import { GearmanError } from "../gearman/errors.js";
-import { fillServerOptions, type FilledServerOptions, type JobServerOptions } from "./server-options.js";
+import {
+  fillCloseOptions,
+  fillServerOptions,
+  type CloseOptions,
+  type FilledServerOptions,
+  type JobServerOptions,
+} from "./server-options.js";
 import { Peer, Traffic, type PeerSocket } from "./peer.js";
 import { InProcessSocket } from "./in-process-socket.js";
 import { Scheduler } from "./scheduler.js";
@@ -57,12 +63,7 @@ export interface JobServerStats {
   readonly journal: { readonly path: string; readonly bytes: number } | undefined;
 }
 
-export interface CloseOptions {
-  /** Stop handing out jobs and let workers finish the ones they hold (up to graceMs) before closing connections. Default false. */
-  graceful?: boolean;
-  /** How long a graceful close waits for held jobs, in ms. Default 30 000. */
-  graceMs?: number;
-}
+export type { CloseOptions } from "./server-options.js";
 
 /** Emits "shutdown" after an admin `shutdown` command closed it. */
 export class JobServer extends EventEmitter {
@@ -258,14 +259,20 @@ export class JobServer extends EventEmitter {
    * keeps every unfinished background job. A non-graceful call during a
    * graceful close cuts the wait short.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  close(input: CloseOptions = {}): Promise<void> {
+    let options: ReturnType<typeof fillCloseOptions>;
+    try {
+      options = fillCloseOptions(input);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     if (!options.graceful) this.cutDrain?.();
     this.closing ??= (async () => {
       const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       if (options.graceful) {
         const drained = this.scheduler.drain();
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, options.graceMs ?? 30_000);
+          const timer = setTimeout(resolve, options.graceMs);
           this.cutDrain = () => {
             clearTimeout(timer);
             resolve();

@@ -1,7 +1,18 @@
-/** JobServer options, validated once into a filled, frozen form. */
+/** JobServer options, validated once into a filled, frozen form (lib/options-schema.ts); and close()'s. */
 import path from "node:path";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+import {
+  REFUSED,
+  Rule,
+  flag,
+  func,
+  object,
+  optionsSchema,
+  text,
+  whole,
+  type Filled,
+  type RulesOf,
+} from "../options-schema.js";
 
 export interface JobServerOptions {
   /** Address to listen on. Default 127.0.0.1: loopback only, so nothing outside this machine can submit code. */
@@ -48,94 +59,60 @@ export interface JobServerOptions {
   tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca?: string | Buffer };
 }
 
-export type FilledServerOptions = Readonly<Required<Omit<JobServerOptions, "queueFile" | "log" | "tls" | "path">>> & {
-  readonly path: string | undefined;
-  readonly queueFile: string | undefined;
-  readonly tls: JobServerOptions["tls"];
-  readonly log: (line: string) => void;
-};
-
-const option = (name: string) => `JobServer option ${name}`;
-
-function whole(name: string, value: unknown, min: number, max?: number): number {
-  return wholeNumber(option(name), value, min, max);
-}
-
 /** Handles stay within gearmand's 64 bytes: "H:" + prefix + ":" + up to 16 digits. */
-function prefix(value: unknown): string {
-  if (typeof value !== "string" || value === "" || Buffer.byteLength(value) > 40 || /[\s\0:]/.test(value)) {
-    throw new ArgumentError(
-      option("handlePrefix"),
-      `expected 1 to 40 bytes without spaces, NULs or colons, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
+const handlePrefix = new Rule("1 to 40 bytes without spaces, NULs or colons", (value) =>
+  typeof value === "string" && value !== "" && Buffer.byteLength(value) <= 40 && !/[\s\0:]/.test(value)
+    ? value
+    : REFUSED,
+);
 
-function host(value: unknown): string {
-  if (typeof value !== "string" || value === "")
-    throw new ArgumentError(option("host"), `expected an address such as 127.0.0.1, got ${JSON.stringify(value)}`);
-  return value;
-}
+const pem = new Rule<string | Buffer>("PEM text (a non-empty string or Buffer)", (value) =>
+  (typeof value === "string" || Buffer.isBuffer(value)) && value.length > 0 ? value : REFUSED,
+);
 
-function socketPath(value: unknown): string | undefined {
-  if (value !== undefined && (typeof value !== "string" || !path.isAbsolute(value)))
-    throw new ArgumentError(
-      option("path"),
-      `expected an absolute path for the Unix socket, got ${JSON.stringify(value)}`,
-    );
-  return value as string | undefined;
-}
+const SERVER = optionsSchema("JobServer", {
+  host: text("an address such as 127.0.0.1").default("127.0.0.1"),
+  port: whole(0, 65535).default(4730),
+  path: text("an absolute path for the Unix socket")
+    .after((value) => (path.isAbsolute(value) ? value : REFUSED))
+    .optional(),
+  jobRetries: whole(0).default(0),
+  queueFile: text("a file path").optional(),
+  queueFsync: flag().default(false),
+  maxPacketSize: whole(64).default(DEFAULT_MAX_PACKET_SIZE),
+  maxConnections: whole(1).default(10_000),
+  maxQueue: whole(0).default(0),
+  writeHighWater: whole(1).default(1024 * 1024),
+  writeLimit: whole(1).default(256 * 1024 * 1024),
+  handlePrefix: handlePrefix.optional(),
+  log: func<(line: string) => void>("a function taking a line").default(() => {}),
+  tls: object(
+    { cert: pem, key: pem, ca: pem.optional() },
+    "{ cert, key } (PEM), and optionally ca to require client certificates",
+  ).optional(),
+} satisfies RulesOf<JobServerOptions>);
 
-function queueFile(value: unknown): string | undefined {
-  if (value !== undefined && (typeof value !== "string" || value === ""))
-    throw new ArgumentError(option("queueFile"), `expected a file path, got ${JSON.stringify(value)}`);
-  return value as string | undefined;
-}
+export type FilledServerOptions = Omit<Filled<typeof SERVER.rules>, "handlePrefix"> & { readonly handlePrefix: string };
 
-function flag(name: string, value: unknown): boolean {
-  if (value !== undefined && typeof value !== "boolean")
-    throw new ArgumentError(option(name), `expected true or false, got ${JSON.stringify(value)}`);
-  return (value as boolean | undefined) ?? false;
-}
-
-function log(value: unknown): (line: string) => void {
-  if (value !== undefined && typeof value !== "function")
-    throw new ArgumentError(option("log"), `expected a function taking a line, got ${typeof value}`);
-  return (value as ((line: string) => void) | undefined) ?? (() => {});
-}
-
-function tlsOptions(value: JobServerOptions["tls"]): JobServerOptions["tls"] {
-  if (value === undefined) return undefined;
-  if (!value || !value.cert || !value.key)
-    throw new ArgumentError(
-      option("tls"),
-      "expected { cert, key } (PEM), and optionally ca to require client certificates",
-    );
-  return Object.freeze({ ...value });
-}
-
-/** Checks every option once (ArgumentError naming the first bad one) and fills in the defaults. */
+/** Checks every option once (ArgumentError naming the first bad one) and fills in the defaults; the handle prefix defaults to `hostname`. */
 export function fillServerOptions(options: JobServerOptions, hostname: string): FilledServerOptions {
-  if (options === null || typeof options !== "object")
-    throw new ArgumentError(
-      "JobServer options",
-      `expected an object, got ${options === null ? "null" : typeof options}`,
-    );
-  return Object.freeze({
-    host: host(options.host ?? "127.0.0.1"),
-    port: whole("port", options.port ?? 4730, 0, 65535),
-    path: socketPath(options.path),
-    jobRetries: whole("jobRetries", options.jobRetries ?? 0, 0),
-    queueFile: queueFile(options.queueFile),
-    queueFsync: flag("queueFsync", options.queueFsync),
-    maxPacketSize: whole("maxPacketSize", options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE, 64),
-    maxConnections: whole("maxConnections", options.maxConnections ?? 10_000, 1),
-    maxQueue: whole("maxQueue", options.maxQueue ?? 0, 0),
-    writeHighWater: whole("writeHighWater", options.writeHighWater ?? 1024 * 1024, 1),
-    writeLimit: whole("writeLimit", options.writeLimit ?? 256 * 1024 * 1024, 1),
-    handlePrefix: prefix(options.handlePrefix ?? Buffer.from(hostname).subarray(0, 40).toString()),
-    log: log(options.log),
-    tls: tlsOptions(options.tls),
-  });
+  const filled = SERVER.fill(options);
+  if (filled.handlePrefix !== undefined) return filled as FilledServerOptions;
+  return Object.freeze({ ...filled, handlePrefix: Buffer.from(hostname).subarray(0, 40).toString() });
+}
+
+export interface CloseOptions {
+  /** Stop handing out jobs and let workers finish the ones they hold (up to graceMs) before closing connections. Default false. */
+  graceful?: boolean;
+  /** How long a graceful close waits for held jobs, in ms. Default 30 000. */
+  graceMs?: number;
+}
+
+const CLOSE = optionsSchema("JobServer.close", {
+  graceful: flag().default(false),
+  graceMs: whole(0).default(30_000),
+} satisfies RulesOf<CloseOptions>);
+
+export function fillCloseOptions(options: CloseOptions): Filled<typeof CLOSE.rules> {
+  return CLOSE.fill(options);
 }

@@ -5,6 +5,7 @@
  * every chunk to `glimpse_map:LABEL` alone.
  */
 import { MAP_FUNCTION } from "./protocol.js";
+import { Refusal, Rule } from "../options-schema.js";
 
 /** Longest label accepted: short enough for admin listings and for any job server's function names. */
 export const MAX_LABEL_LENGTH = 64;
@@ -26,6 +27,12 @@ export function labelProblem(label: unknown): string | undefined {
     return `label ${JSON.stringify(label)} may hold only letters, digits, "_", "-" and ".", and must start with a letter or digit`;
   return undefined;
 }
+
+/** The option rule of one label (a map's `label`, each of a node's `labels`). */
+export const labelRule = new Rule("a label", (value) => {
+  const problem = labelProblem(value);
+  return problem === undefined ? (value as string) : new Refusal(problem);
+});
 
 /** The Gearman function of a label's chunks; the plain MAP_FUNCTION without one. */
 export function labelFunction(label: string | undefined): string {
