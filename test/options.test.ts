@@ -308,7 +308,7 @@ const ROWS: readonly Row[] = [
     unknownKey: [
       { worker: 2 },
       "LocalCluster option worker",
-      'LocalCluster option worker: unknown option (did you mean "workers"?); known: workers, threads, log, secret',
+      'LocalCluster option worker: unknown option (did you mean "workers"?); known: workers, threads, log, secret, execArgv',
     ],
     wrongType: [
       { secret: "yes" },
