@@ -24,12 +24,19 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Largest packet accepted from a server, in bytes (≥ 1). Default 64 MiB. */
   maxPacketSize?: number;
-  /** Reconnect backoff after a lost connection (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down. Default 100 ms doubling up to 5 s. */
+  /** Reconnect backoff after a lost connection (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down. Default 100 ms doubling up to 2 s. */
   reconnect?: ReconnectOptions | false;
   /** Give up one connection attempt after this many ms (≥ 1). Default 5000. */
   connectTimeoutMs?: number;
   /** Speak TLS to the job servers (CA to trust, client certificate). Default: plain TCP. */
   tls?: GearmanTlsOptions;
+  /**
+   * Every this many ms, each job whose handler has run at least that long sends WORK_DATA with no
+   * data, so its client can tell a job that still runs from one whose worker went silent (cut off,
+   * hung). Off by default: some clients end a foreground job at its first WORK_DATA (PHP's doNormal
+   * returns with GEARMAN_WORK_DATA). Whole ms ≥ 1; default none.
+   */
+  heartbeatMs?: number;
 }
 
 export interface RegisterOptions {
@@ -49,6 +56,7 @@ export interface FilledWorkerOptions {
   readonly reconnect: ReconnectOptions | false;
   readonly connectTimeoutMs: number;
   readonly tls: GearmanTlsOptions | undefined;
+  readonly heartbeatMs: number | undefined;
 }
 
 const OWNER = "GearmanWorker";
@@ -60,6 +68,7 @@ const WORKER_KEYS: readonly (keyof WorkerOptions)[] = [
   "reconnect",
   "connectTimeoutMs",
   "tls",
+  "heartbeatMs",
 ];
 const REGISTER_KEYS: readonly (keyof RegisterOptions)[] = ["timeoutMs"];
 
@@ -74,6 +83,8 @@ export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
     reconnect: reconnectOption(OWNER, options.reconnect),
     connectTimeoutMs: wholeOption(OWNER, "connectTimeoutMs", options.connectTimeoutMs, 1, 5000),
     tls: tlsOption(OWNER, options.tls),
+    heartbeatMs:
+      options.heartbeatMs === undefined ? undefined : wholeOption(OWNER, "heartbeatMs", options.heartbeatMs, 1, 1),
   });
 }
 

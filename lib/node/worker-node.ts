@@ -21,7 +21,7 @@ import { toBuffer } from "../gearman/payload.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { peekChunkRequest, peekResponseOk } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../wire/protocol.js";
+import { CHUNK_HEARTBEAT_MS, TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -86,6 +86,8 @@ export class WorkerNode extends EventEmitter {
       clientId: this.id,
       concurrency: this.threads.capacity,
       tls: options.tls,
+      // So the pool can tell a chunk whose node went silent (lib/wire/protocol.ts).
+      heartbeatMs: CHUNK_HEARTBEAT_MS,
     });
     this.service = new NodeService(
       this.worker,

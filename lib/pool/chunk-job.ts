@@ -8,7 +8,8 @@
  *      ├─ WORK_COMPLETE ──verify──► decode ──► results, or RemoteError (the function threw: never retried)
  *      ├─ a hand-back (a draining node gave it back unrun) ──► a new attempt, no retry spent
  *      └─ a failure: the node's job failed, the job server was lost, the attempt timed out (timed from
- *         its submission and again from each take), a stale or replayed refusal, an untrusted response
+ *         its submission and again from each take), the node that took it went silent (no heartbeat for
+ *         CHUNK_SILENT_MS), a stale or replayed refusal, an untrusted response
  *
  * Every take after the first and every failure spends one of `retries`; a
  * failure with retries left is followed by a new attempt, signed anew. When
@@ -23,7 +24,7 @@ import type { ClientJob } from "../gearman/client-job.js";
 import { GearmanError, JobError } from "../gearman/errors.js";
 import { decodeChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
+import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
 import { RemoteError } from "../wire/errors.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -37,6 +38,7 @@ import {
   abortError,
   handedBackTooOften,
   nodeLost,
+  nodeSilent,
   type ChunkDescription,
 } from "./errors.js";
 
@@ -134,6 +136,8 @@ function runAttempt(
   let takes = 0;
   /** Why this side gave the job up, when it did (the job's result then rejects ABORTED). */
   let givenUp: Failure | undefined;
+  /** Given up because its retries are spent: the chunk fails. */
+  let outOfTries = false;
   const giveUp = (failure: Failure) => {
     givenUp = failure;
     job.cancel(failure.error);
@@ -143,16 +147,39 @@ function runAttempt(
     () => giveUp({ error: attemptTimedOut(described, job, context.timeoutMs), timedOut: true }),
     context.timeoutMs,
   );
+  // From a take on, the node that holds the attempt sends a heartbeat at least every CHUNK_HEARTBEAT_MS:
+  // silence means it was cut off or hung, which the job server may never notice (gearmand does not).
+  let silence: NodeJS.Timeout | undefined;
+  let heardAt = 0;
+  const heard = () => {
+    heardAt = performance.now();
+    silence?.refresh();
+  };
+  // Checked after the next poll for input: a busy client reads what came meanwhile before it gives up.
+  const silent = () =>
+    setImmediate(() => {
+      if (givenUp) return;
+      if (performance.now() - heardAt < CHUNK_SILENT_MS) return void silence?.refresh();
+      giveUp({ error: nodeSilent(described, job, CHUNK_SILENT_MS), timedOut: false });
+    });
   const onStatus = (numerator: number) => {
-    if (numerator !== TAKEN_NUMERATOR || givenUp) return;
+    if (givenUp) return;
+    heard();
+    if (numerator !== TAKEN_NUMERATOR) return;
     if (++takes > 1) {
       const lost = nodeLost(described, job);
-      if (!tries.spend()) return giveUp({ error: lost, timedOut: false });
+      if (!tries.spend()) {
+        outOfTries = true;
+        return giveUp({ error: lost, timedOut: false });
+      }
       context.onRetry(chunk, lost);
     }
+    heardAt = performance.now();
+    silence ??= setTimeout(silent, CHUNK_SILENT_MS);
     timer.refresh();
   };
   job.on("status", onStatus);
+  job.on("data", heard);
   return job.result
     .then(
       (bytes) => finish(context, described, job, request, unique, bytes),
@@ -160,7 +187,7 @@ function runAttempt(
         if (signal.aborted) throw abortError(signal.reason);
         if (givenUp) {
           // Out of tries while a node held it: the chunk fails now, with what was spent.
-          if (!givenUp.timedOut) throw chunkFailed(described, tries.used, givenUp.error);
+          if (outOfTries) throw chunkFailed(described, tries.used, givenUp.error);
           return givenUp;
         }
         if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined)
@@ -173,7 +200,9 @@ function runAttempt(
     )
     .finally(() => {
       clearTimeout(timer);
+      clearTimeout(silence);
       job.off("status", onStatus);
+      job.off("data", heard);
     });
 }
 

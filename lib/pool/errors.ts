@@ -10,7 +10,7 @@ export type PoolErrorCode =
   | "MEMORY" // set-memory / clear-memory could not reach every worker
   | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
   | "ATTEMPT_TIMEOUT" // one attempt of a chunk went past its timeout (the cause of a retry, or of CHUNK_TIMEOUT)
-  | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it (the cause of a retry, or of CHUNK_FAILED)
+  | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it, or that node went silent (the cause of a retry, or of CHUNK_FAILED)
   | "NO_MATCHING_NODE" // a drain or online selector matched no live worker node
   | "NOT_ACKNOWLEDGED" // selected worker nodes did not acknowledge a drain or online in time
   | "NO_NODE" // no live worker node serves a map's label within its waitForNodesMs
@@ -73,6 +73,17 @@ export const nodeLost = (
   new PoolError(
     "NODE_LOST",
     `${describe(chunk)}, job ${job.handle ?? "?"}, was handed out again by job server ${job.server ?? "?"}: it lost the worker node that had taken it`,
+  );
+
+/** The node that took a chunk sent nothing of it (not even a heartbeat) for `silentMs`: cut off or hung. */
+export const nodeSilent = (
+  chunk: ChunkDescription,
+  job: { readonly handle?: string; readonly server?: string },
+  silentMs: number,
+): PoolError =>
+  new PoolError(
+    "NODE_LOST",
+    `${describe(chunk)}, job ${job.handle ?? "?"} on job server ${job.server ?? "?"}: the worker node that had taken it sent nothing for ${silentMs} ms (cut off or hung)`,
   );
 
 /** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */

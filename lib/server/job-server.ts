@@ -11,7 +11,9 @@
  *   every reply of a tick ──► Peer arena ──► (journal commit) ──► one socket write
  *
  * A peer that sends bytes that are not Gearman gets an ERROR packet and is
- * disconnected; nothing a peer sends can stop the server.
+ * disconnected; nothing a peer sends can stop the server. A peer that
+ * probes (our clients and workers) and falls silent is dropped within
+ * seconds (silent-peers.ts); any other silent peer by TCP keepalive.
  */
 import { EventEmitter } from "node:events";
 import net from "node:net";
@@ -31,6 +33,10 @@ import { dispatchRequest } from "./dispatch.js";
 import { runAdminCommand, type AdminHost } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
 import type { FunctionFigures } from "./scheduler-views.js";
+import { SilentPeers } from "./silent-peers.js";
+
+/** TCP keepalive on every connection: a silent peer that does not probe is dropped after this plus 10 unanswered probes a second apart. */
+const KEEPALIVE_MS = 5000;
 
 export interface ServerAddressInfo {
   readonly host: string;
@@ -68,6 +74,7 @@ export class JobServer extends EventEmitter implements PeerHost {
   private readonly admin: AdminHost;
   private readonly server: net.Server;
   private readonly peers = new Set<Peer>();
+  private readonly silentPeers = new SilentPeers<Peer>((peer, silentMs) => this.dropSilent(peer, silentMs));
   private listening: ServerAddressInfo | undefined;
   private closing: Promise<void> | undefined;
   private bytesReceived = 0;
@@ -168,20 +175,23 @@ export class JobServer extends EventEmitter implements PeerHost {
     const peer = new Peer(socket, this);
     const session = this.scheduler.open(peer);
     this.peers.add(peer);
-    socket.setKeepAlive(true, 10_000);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     const scheduler = this.scheduler;
+    const silentPeers = this.silentPeers;
     const highWater = this.options.writeHighWater;
     const decoder = new FrameDecoder({
       expect: "REQ",
       maxPacketSize: this.options.maxPacketSize,
       peer: peer.address,
       onPacket: (packet: Packet) => {
+        if (packet.type === PacketType.ECHO_REQ) silentPeers.echo(peer, packet.body);
         if (!peer.closed) dispatchRequest(scheduler, session, packet);
       },
       onText: (line) => peer.send(runAdminCommand(this.admin, line)),
     });
     socket.on("data", (chunk: Buffer) => {
       this.bytesReceived += chunk.length;
+      silentPeers.heard(peer);
       try {
         decoder.push(chunk);
       } catch (error) {
@@ -225,6 +235,16 @@ export class JobServer extends EventEmitter implements PeerHost {
     peer.socket.destroy();
   }
 
+  /** A probing peer fell silent: closed as if it had disconnected (its worker's jobs go back to their queues). */
+  private dropSilent(peer: Peer, silentMs: number): void {
+    if (peer.closed) return;
+    this.options.log(
+      `dropping ${peer.address}: silent for ${silentMs} ms though it probes (its host or the network to it is down)`,
+    );
+    peer.closed = true;
+    peer.socket.destroy();
+  }
+
   /** PeerHost: bytes handed to a socket. */
   wrote(bytes: number): void {
     this.bytesSent += bytes;
@@ -260,6 +280,7 @@ export class JobServer extends EventEmitter implements PeerHost {
   private disconnect(peer: Peer, session: Session): void {
     peer.closed = true;
     this.peers.delete(peer);
+    this.silentPeers.forget(peer);
     this.scheduler.leave(session);
   }
 
@@ -293,6 +314,7 @@ export class JobServer extends EventEmitter implements PeerHost {
         peer.socket.destroy();
       }
       await serverClosed;
+      this.silentPeers.clear();
       this.scheduler.stop();
     })();
     return this.closing;

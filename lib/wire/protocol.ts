@@ -78,3 +78,13 @@ export function readRefusal(exception: Buffer): Refusal | undefined {
   if (!(REFUSAL_REASONS as readonly string[]).includes(reason)) return undefined;
   return { reason: reason as RefusalReason, detail: text.slice(colon + 2) };
 }
+
+/**
+ * A node that holds a chunk (running it, or waiting behind another on its thread) says so at least
+ * every CHUNK_HEARTBEAT_MS once it has held it that long: WORK_DATA with no data (GearmanWorker's
+ * heartbeatMs). A pool that hears nothing of a taken chunk for CHUNK_SILENT_MS takes its node for lost
+ * (cut off, hung: no job server may ever notice, gearmand least of all) and runs the chunk again, at
+ * the cost of a retry (docs/robustness.md "Liveness").
+ */
+export const CHUNK_HEARTBEAT_MS = 2000;
+export const CHUNK_SILENT_MS = 10_000;
