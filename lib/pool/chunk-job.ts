@@ -155,11 +155,12 @@ function runAttempt(
     heardAt = performance.now();
     silence?.refresh();
   };
-  // Checked after the next poll for input: a busy client reads what came meanwhile before it gives up.
+  // Checked after the next poll for input: a client that was busy reads what came meanwhile before it gives
+  // up (what it heard then is recent; the timer itself may fire a little before CHUNK_SILENT_MS of real time).
   const silent = () =>
     setImmediate(() => {
       if (givenUp) return;
-      if (performance.now() - heardAt < CHUNK_SILENT_MS) return void silence?.refresh();
+      if (performance.now() - heardAt < CHUNK_SILENT_MS / 2) return void silence?.refresh();
       giveUp({ error: nodeSilent(described, job, CHUNK_SILENT_MS), timedOut: false });
     });
   const onStatus = (numerator: number) => {

@@ -154,6 +154,7 @@ export class RunningMap {
   }
 }
 
+/** The client process, running maps on request. */
 export class HostClient {
   private nextId = 0;
   private readonly maps = new Map<number, RunningMap>();
@@ -331,10 +332,10 @@ export class HostCluster {
     throw new Error(`no node process under the supervisor ${supervisor} on ${host.name}`);
   }
 
-  /** How many times each item in [offset, offset + count) ran, over every worker host. */
-  runs(offset: number, count: number): Uint16Array {
+  /** How many times each item in [offset, offset + count) ran, on every worker host (or on `hosts`). */
+  runs(offset: number, count: number, hosts: readonly SimulatedHost[] = [this.w1, this.w2]): Uint16Array {
     const counts = new Uint16Array(count);
-    for (const host of [this.w1, this.w2]) {
+    for (const host of hosts) {
       const file = this.runLog(host);
       if (!existsSync(file)) continue;
       for (const line of readFileSync(file, "utf8").split("\n")) {
