@@ -11,9 +11,9 @@
  *   every reply of a tick ──► Peer arena ──► (journal commit) ──► one socket write
  *
  * A peer that sends bytes that are not Gearman gets an ERROR packet and is
- * disconnected; nothing a peer sends can stop the server. A peer that
- * probes (our clients and workers) and falls silent is dropped within
- * seconds (silent-peers.ts); any other silent peer by TCP keepalive.
+ * disconnected; nothing a peer sends can stop the server. A worker that
+ * probes (ours do) and falls silent is dropped within seconds, its jobs
+ * requeued (silent-peers.ts); any other silent peer by TCP keepalive.
  */
 import { EventEmitter } from "node:events";
 import net from "node:net";
@@ -74,7 +74,7 @@ export class JobServer extends EventEmitter implements PeerHost {
   private readonly admin: AdminHost;
   private readonly server: net.Server;
   private readonly peers = new Set<Peer>();
-  private readonly silentPeers = new SilentPeers<Peer>((peer, silentMs) => this.dropSilent(peer, silentMs));
+  private readonly silentPeers = new SilentPeers<Session>((session, silentMs) => this.dropSilent(session, silentMs));
   private listening: ServerAddressInfo | undefined;
   private closing: Promise<void> | undefined;
   private bytesReceived = 0;
@@ -184,14 +184,14 @@ export class JobServer extends EventEmitter implements PeerHost {
       maxPacketSize: this.options.maxPacketSize,
       peer: peer.address,
       onPacket: (packet: Packet) => {
-        if (packet.type === PacketType.ECHO_REQ) silentPeers.echo(peer, packet.body);
+        if (packet.type === PacketType.ECHO_REQ) silentPeers.echo(session, packet.body);
         if (!peer.closed) dispatchRequest(scheduler, session, packet);
       },
       onText: (line) => peer.send(runAdminCommand(this.admin, line)),
     });
     socket.on("data", (chunk: Buffer) => {
       this.bytesReceived += chunk.length;
-      silentPeers.heard(peer);
+      silentPeers.heard(session);
       try {
         decoder.push(chunk);
       } catch (error) {
@@ -235,14 +235,20 @@ export class JobServer extends EventEmitter implements PeerHost {
     peer.socket.destroy();
   }
 
-  /** A probing peer fell silent: closed as if it had disconnected (its worker's jobs go back to their queues). */
-  private dropSilent(peer: Peer, silentMs: number): void {
-    if (peer.closed) return;
+  /**
+   * A probing peer fell silent: a worker (it registered a function, or holds a job) is closed as if it
+   * had disconnected, so its jobs go back to their queues; a client is left to TCP (silent-peers.ts).
+   */
+  private dropSilent(session: Session, silentMs: number): boolean {
+    const peer = session.connection as Peer;
+    if (peer.closed) return true;
+    if (session.abilities.size === 0 && session.held.size === 0) return false;
     this.options.log(
-      `dropping ${peer.address}: silent for ${silentMs} ms though it probes (its host or the network to it is down)`,
+      `dropping worker ${peer.address} (${session.clientId}): silent for ${silentMs} ms though it probes (its host or the network to it is down)`,
     );
     peer.closed = true;
     peer.socket.destroy();
+    return true;
   }
 
   /** PeerHost: bytes handed to a socket. */
@@ -280,7 +286,7 @@ export class JobServer extends EventEmitter implements PeerHost {
   private disconnect(peer: Peer, session: Session): void {
     peer.closed = true;
     this.peers.delete(peer);
-    this.silentPeers.forget(peer);
+    this.silentPeers.forget(session);
     this.scheduler.leave(session);
   }
 

@@ -5,12 +5,15 @@
  *
  *   ECHO_REQ "glimpse-probe 2000 TOKEN" ──► the peer promises to send something at least every 2000 ms
  *   bytes from it ──► heard
- *   silent for SILENT_PEER_FACTOR × its interval ──► drop(peer): the server closes it, as if it had
- *                                                   disconnected (a worker's jobs are requeued, a client's left)
+ *   silent for SILENT_PEER_FACTOR × its interval ──► drop(peer): a worker is closed, as if it had
+ *                                                   disconnected (its jobs are requeued); anyone else is left
+ *                                                   alone (drop answers false) and checked again later
  *
  * Only our own clients and workers probe (lib/gearman/liveness.ts); other
- * peers are never dropped for silence (TCP keepalive covers them). Silence is
- * counted on the liveness clock, which a stalled event loop does not move, and
+ * peers are never dropped for silence (TCP keepalive covers them). Nor are
+ * clients: a silent client holds no job anyone waits for, and one whose event
+ * loop is busy for a while must not lose its jobs. Silence is counted on the
+ * liveness clock, which a stalled event loop of the server does not move, and
  * checked again after the next poll for input before a peer is dropped.
  */
 import { livenessClock, probeInterval, SILENT_PEER_FACTOR, type LivenessWatcher } from "../gearman/liveness.js";
@@ -24,7 +27,8 @@ interface Watched {
 export class SilentPeers<Peer extends object> implements LivenessWatcher {
   private readonly probing = new Map<Peer, Watched>();
 
-  constructor(private readonly drop: (peer: Peer, silentMs: number) => void) {}
+  /** `drop` closes a silent peer and answers true, or answers false to leave it (it is checked again later). */
+  constructor(private readonly drop: (peer: Peer, silentMs: number) => boolean) {}
 
   /** Bytes came from `peer` (called on every read: a lookup and nothing more for peers that do not probe). */
   heard(peer: Peer): void {
@@ -53,8 +57,7 @@ export class SilentPeers<Peer extends object> implements LivenessWatcher {
       const heardAt = promise.heardAt;
       setImmediate(() => {
         if (this.probing.get(peer) !== promise || promise.heardAt !== heardAt) return;
-        this.forget(peer);
-        this.drop(peer, Math.round(livenessClock.now - heardAt));
+        if (this.drop(peer, Math.round(livenessClock.now - heardAt))) this.forget(peer);
       });
     }
   }
