@@ -31,7 +31,7 @@ export interface MapOptions {
   /** Called after every chunk that finishes, and after every retry. */
   onProgress?: (progress: Progress) => void;
   /**
-   * Chunks running at once (imap's window: with the results held for in-order output, at most 16 MiB,
+   * Chunks running at once (imap's window: with the results held for in-order output, at most 8 MiB,
    * it bounds memory for endless inputs; a chunk stuck behind never stops the others). Default: 4 per
    * known worker thread, at least 16.
    */

@@ -21,7 +21,7 @@ import { mapStopped } from "./errors.js";
 import { estimateItemBytes } from "../wire/chunk-codec.js";
 
 /** Results held for the consumer (finished, not yet yielded) beyond which no chunk is pulled, in estimated bytes. */
-export const HELD_BYTES = 16 * 1024 * 1024;
+export const HELD_BYTES = 8 * 1024 * 1024;
 
 export interface WindowOptions<T, R> {
   readonly limit: number;
