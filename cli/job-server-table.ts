@@ -1,5 +1,5 @@
 /** The job servers' table of `status`: SERVER FUNCTION QUEUED RUNNING WORKERS, a row per function, and a row for a server that could not be asked. */
-import type { JobServerStatus } from "../lib/dashboard/cluster-status.js";
+import type { JobServerStatus } from "../lib/dashboard/job-server-watch.js";
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) =>

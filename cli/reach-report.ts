@@ -5,7 +5,7 @@
  * endpoint: then its output (an empty table, no acknowledgements) says
  * nothing about the cluster.
  */
-import type { Reach } from "../lib/pool/cluster-control.js";
+import type { Reach } from "../lib/control/reachability.js";
 import { clusterUnreachable } from "./errors.js";
 
 export function unreachedLines(reach: Reach): string[] {

@@ -4,7 +4,7 @@
  * broker, worker nodes and their supervisor), configuration, and every error
  * a user can meet. Internals are imported by file, never through here.
  */
-export { MakePool, type MakePoolOptions } from "./dashboard/make-pool.js";
+export { MakePool, type MakePoolOptions } from "./make-pool.js";
 export { Dashboard } from "./dashboard/dashboard-server.js";
 export type { DashboardOptions } from "./dashboard/dashboard-options.js";
 export type { DashboardSnapshot } from "./dashboard/dashboard-state.js";
@@ -12,7 +12,7 @@ export { jobServerMetrics, serveJobServerMetrics } from "./server/index.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
 export { PoolError, type PoolErrorCode } from "./pool/errors.js";
-export type { NodeSelector } from "./pool/node-selector.js";
+export type { NodeSelector } from "./control/node-selector.js";
 export { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
 export { ArgumentError } from "./argument-error.js";
 export {

@@ -63,10 +63,6 @@ describe("chunk threads with prefetch", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("holds one thread × (1 + prefetch) chunks", () => {
-    assert.equal(threads.capacity, 2);
-  });
-
   it("a waiting chunk that is stopped never runs, and the running one finishes", async () => {
     const first = threads.run(request("running"), new AbortController().signal);
     const controller = new AbortController();

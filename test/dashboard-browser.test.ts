@@ -47,7 +47,8 @@ describe("dashboard in a browser", { skip }, () => {
         const found = await pool.ping(1000);
         return found.length === 2 && found;
       });
-      const pids = nodes.map((n) => n.pid).sort((a, b) => a - b);
+      // In the order the nodes started (cluster.nodes' order), not by pid: pids wrap around on a busy machine.
+      const pids = nodes.sort((a, b) => a.startTime - b.startTime).map((n) => n.pid);
 
       browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

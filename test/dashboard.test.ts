@@ -9,12 +9,13 @@ import assert from "node:assert/strict";
 import { MakePool } from "../lib/index.js";
 import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
 import { readFileSync } from "node:fs";
+import net from "node:net";
 import * as zmq from "zeromq";
 import { AdminClient } from "../lib/gearman/admin.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { CHANNEL_VERSION, TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY } from "../lib/channels/messages.js";
 import { TestCluster } from "./support/cluster.js";
-import { embedded, gearmand, type JobServerKind, type RunningJobServer } from "./support/job-servers.js";
+import { embedded, freePort, gearmand, type JobServerKind, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
 import { startDashboard } from "./support/dashboard-process.js";
 
@@ -389,5 +390,40 @@ describe("dashboard of a local cluster", () => {
       await pool.close();
     }
     await assert.rejects(fetch(url));
+  });
+});
+
+describe("dashboard option that cannot start", () => {
+  it("MakePool rejects with the listen error and releases the channels it had bound", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    // Direct mode: the pool binds both channel addresses itself. No job server is asked before the dashboard listens.
+    const commandUrl = `tcp://127.0.0.1:${await freePort()}`;
+    const logUrl = `tcp://127.0.0.1:${await freePort()}`;
+    const config = {
+      client: {
+        job_server_url: `127.0.0.1:${await freePort()}`,
+        command_frontend_url: commandUrl,
+        command_backend_url: commandUrl,
+        log_frontend_url: logUrl,
+        log_backend_url: logUrl,
+      },
+    };
+    try {
+      await assert.rejects(MakePool(config, { dashboard: port }), { code: "EADDRINUSE" });
+      // Bindable again: the failed MakePool closed its channel ends.
+      const publisher = new zmq.Publisher({ linger: 0 });
+      const subscriber = new zmq.Subscriber({ linger: 0 });
+      try {
+        await publisher.bind(commandUrl);
+        await subscriber.bind(logUrl);
+      } finally {
+        publisher.close();
+        subscriber.close();
+      }
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

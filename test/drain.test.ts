@@ -21,8 +21,8 @@ import { PoolError, moduleFunction, loadConfig, type ClusterPool, type NodeStats
 import { AdminClient, GearmanWorker } from "../lib/gearman/index.js";
 import { writeHandBack } from "../lib/wire/protocol.js";
 import { FREE_HAND_BACKS } from "../lib/pool/chunk-job.js";
-import { ClusterControl } from "../lib/pool/cluster-control.js";
-import { controlOptions } from "../lib/pool/make-pool.js";
+import { ClusterControl } from "../lib/control/cluster-control.js";
+import { controlOptions } from "../lib/config/channel-options.js";
 import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/messages.js";
 import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster, type TestNode } from "./support/cluster.js";
@@ -259,7 +259,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       const stop = new AbortController();
       try {
         const refused = (async () => {
-          for await (const record of control.logRecords(stop.signal)) {
+          for await (const record of control.log.records(stop.signal)) {
             if (/refused: it is not signed.*drain from intruder/.test(record.message)) return record.message;
           }
           return "";

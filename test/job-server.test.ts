@@ -79,6 +79,11 @@ describe("embedded job server", () => {
           "PROTOCOL_ERROR",
           `127.0.0.1:${shortPort}: SUBMIT_JOB needs 3 arguments (function, unique, data)`,
         ]);
+        // Decoded before the job is looked up: refused whether or not the handle names a job.
+        const status = await rawPeer(server.address!.port);
+        status.socket.write(encodeRaw("REQ", PacketType.WORK_STATUS, ["H:nowhere:1"])); // no numerator, no denominator
+        await status.closed;
+        assert.match(status.packets[0].body.toString(), /^PROTOCOL_ERROR\0WORK_STATUS needs 3 arguments/);
         assert.equal((await client.submitJob("echo", "after").result).toString(), "after");
       } finally {
         await close();

@@ -22,7 +22,7 @@ import {
 import { AdminClient } from "../lib/gearman/index.js";
 import { fillNodeOptions } from "../lib/node/node-options.js";
 import { fillMapOptions } from "../lib/pool/map-options.js";
-import { checkSelector, selects } from "../lib/pool/node-selector.js";
+import { checkSelector, selects } from "../lib/control/node-selector.js";
 import { formatPingTable } from "../cli/ping-table.js";
 import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";

@@ -69,7 +69,7 @@ describe("a worker whose job server falls silent", () => {
       assert.equal((await first.result).toString(), "spare:first");
       const firstAt = performance.now();
       assert.ok(
-        logs.some((line) => /^dropping worker 127\.0\.0\.1:\d+ \(-\): silent for \d+ ms though it probes/.test(line)),
+        logs.some((line) => /^dropping 127\.0\.0\.1:\d+: a worker \(-\) silent for \d+ ms though it probes/.test(line)),
         logs.join("\n"),
       );
       const since = (at: number) => Math.round(at - frozenAt);

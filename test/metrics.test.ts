@@ -15,8 +15,8 @@ import path from "node:path";
 import { JobServer, jobServerMetrics, serveJobServerMetrics } from "../lib/server/index.js";
 import { GearmanClient, GearmanWorker, AdminClient } from "../lib/gearman/index.js";
 import { serveMetrics, type MetricsEndpoint } from "../lib/metrics/metrics-endpoint.js";
-import { ClusterControl } from "../lib/pool/cluster-control.js";
-import { controlOptions } from "../lib/pool/make-pool.js";
+import { ClusterControl } from "../lib/control/cluster-control.js";
+import { controlOptions } from "../lib/config/channel-options.js";
 import { loadConfig } from "../lib/config/index.js";
 import { scrape, sampleValue } from "./support/prometheus.js";
 import { TestCluster } from "./support/cluster.js";
@@ -218,9 +218,9 @@ describe("worker node metrics", { skip: embedded.skip }, () => {
 
         const control = await ClusterControl.open(controlOptions(loadConfig([cluster.configFile])!.client));
         try {
-          assert.equal((await control.restartWorkers(10_000)).length, 1);
+          assert.equal((await control.commands.restartWorkers(10_000)).length, 1);
           // The new process registers at the job server under a new node id.
-          await eventually(async () => (await control.ping(2000)).some((n) => n.numRequests === 0));
+          await eventually(async () => (await control.commands.ping(2000)).some((n) => n.numRequests === 0));
         } finally {
           await control.close();
         }

@@ -11,7 +11,7 @@ import os from "node:os";
 import { existsSync, statSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { MakePool, PoolError, ArgumentError, LocalCluster, loadConfig, type ClusterPool } from "../lib/index.js";
 import { GearmanClient } from "../lib/gearman/index.js";
-import { poolOnLocalCluster } from "../lib/pool/make-pool.js";
+import { poolOnLocalCluster } from "../lib/make-pool.js";
 import { encodeChunkRequest } from "../lib/wire/chunk-codec.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { CLI_PATH, embedded } from "./support/job-servers.js";

@@ -1,7 +1,8 @@
 /**
  * The job server's Scheduler through its own interface, with no sockets:
- * each connection is a recorder of the packets the scheduler sends it.
- * (The same behaviour over real sockets, on gearmand too, is in
+ * each connection is a recorder of the packets the scheduler sends it, and
+ * a worker's WORK_* packets go through dispatchRequest, which decodes them
+ * as the server does. (The same behaviour over real sockets, on gearmand too, is in
  * gearman-library.test.ts, gearman-admin.test.ts and job-server.test.ts.)
  */
 import { describe, it } from "node:test";
@@ -9,8 +10,10 @@ import assert from "node:assert/strict";
 import os from "node:os";
 import path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
-import { Scheduler, type Submission } from "../lib/server/scheduler.js";
-import { WIDENING } from "../lib/server/wake-ups.js";
+import { Scheduler } from "../lib/server/scheduler.js";
+import type { SubmitRequest } from "../lib/server/job-book.js";
+import { dispatchRequest } from "../lib/server/dispatch.js";
+import { WIDENING } from "../lib/server/sleeping-workers.js";
 import { Priority, type Session } from "../lib/server/scheduler-state.js";
 import { fillServerOptions, type JobServerOptions } from "../lib/server/server-options.js";
 import type { Connection, PacketArg } from "../lib/server/connection.js";
@@ -83,7 +86,7 @@ function setup(options: JobServerOptions = {}) {
     const out = new Recorder(`recorder:${++n}`);
     return { session: scheduler.open(out), out };
   };
-  const job = (func: string, data: string, more: Partial<Submission> = {}): Submission => ({
+  const job = (func: string, data: string, more: Partial<SubmitRequest> = {}): SubmitRequest => ({
     func,
     unique: "",
     data,
@@ -94,8 +97,8 @@ function setup(options: JobServerOptions = {}) {
     ...more,
   });
   /** Submits and returns the handle from JOB_CREATED. */
-  const submit = (client: Party, submission: Submission): string => {
-    scheduler.submit(client.session, submission);
+  const submit = (client: Party, request: SubmitRequest): string => {
+    scheduler.submit(client.session, request);
     const reply = client.out.sent.at(-1)!;
     assert.equal(reply.name, "JOB_CREATED", `submit answered ${reply.name} ${reply.args.join(" ")}`);
     client.out.sent.pop();
@@ -117,7 +120,8 @@ function setup(options: JobServerOptions = {}) {
     return reply.name === "NO_JOB" ? undefined : reply.args;
   };
   const complete = (worker: Party, handle: string, result: string) =>
-    scheduler.work(
+    dispatchRequest(
+      scheduler,
       worker.session,
       new Packet(
         "REQ",
@@ -409,7 +413,11 @@ describe("Scheduler", () => {
     scheduler.canDo(worker.session, "f", 0);
     grab(worker);
     const send = (type: number, ...args: string[]) =>
-      scheduler.work(worker.session, new Packet("REQ", type, encodeRaw("REQ", type, [handle, ...args]).subarray(12)));
+      dispatchRequest(
+        scheduler,
+        worker.session,
+        new Packet("REQ", type, encodeRaw("REQ", type, [handle, ...args]).subarray(12)),
+      );
     send(PacketType.WORK_STATUS, "1", "4");
     scheduler.status(plain.session, handle);
     send(PacketType.WORK_EXCEPTION, "boom");

@@ -15,8 +15,8 @@ import { ClusterPool, PoolError, RemoteError, moduleFunction } from "../lib/inde
 import { GearmanClient, JobError } from "../lib/gearman/index.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/messages.js";
-import { ClusterControl } from "../lib/pool/cluster-control.js";
-import { controlOptions } from "../lib/pool/make-pool.js";
+import { ClusterControl } from "../lib/control/cluster-control.js";
+import { controlOptions } from "../lib/config/channel-options.js";
 import { loadConfig } from "../lib/config/index.js";
 import { encodeChunkRequest } from "../lib/wire/chunk-codec.js";
 import { signChunk } from "../lib/wire/chunk-signing.js";
@@ -69,7 +69,7 @@ for (const kind of jobServerKinds()) {
       const stop = new AbortController();
       return (async () => {
         try {
-          for await (const record of control.logRecords(stop.signal)) {
+          for await (const record of control.log.records(stop.signal)) {
             warnings.push(record.message);
             if (pattern.test(record.message)) return record.message;
           }
@@ -199,7 +199,7 @@ for (const kind of jobServerKinds()) {
       });
       try {
         // Pings go unsigned: the node refuses them, so the client hears no pong; its own refusals count the node's signed log lines.
-        assert.deepEqual(await plain.ping(1500), []);
+        assert.deepEqual(await plain.commands.ping(1500), []);
       } finally {
         await plain.close();
       }

@@ -6,7 +6,7 @@
  * first in line when the job comes, so a server that sends one NOOP per job
  * to its longest sleeper and nothing more hangs here; gearmand passes by
  * waking every sleeper, the embedded server by waking more sleepers when a
- * NOOP goes unanswered (lib/server/wake-ups.ts). The scheduler-level rule
+ * NOOP goes unanswered (lib/server/sleeping-workers.ts). The scheduler-level rule
  * is tested in scheduler.test.ts.
  */
 import { describe, it, type TestContext } from "node:test";

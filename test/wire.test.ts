@@ -5,7 +5,7 @@ import v8 from "node:v8";
 import {
   encodeChunkRequest,
   decodeChunkRequest,
-  peekChunkRequest,
+  readChunkRequest,
   encodeChunkResponse,
   decodeChunkResponse,
   estimateItemBytes,
@@ -23,7 +23,7 @@ import {
   ItemSerializationError,
   WireFormatError,
 } from "../lib/wire/index.js";
-import { MAP_FUNCTION, readRefusal, writeRefusal } from "../lib/wire/protocol.js";
+import { readHandBack, readNodeException, readRefusal, writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
 import { REFUSAL_REASONS } from "../lib/security/errors.js";
 import { ArgumentError } from "../lib/argument-error.js";
 import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
@@ -58,13 +58,9 @@ describe("chunk codec", () => {
         codec: undefined,
       },
     );
-    assert.deepEqual(peekChunkRequest(request(items)), {
-      mapId: "m1",
-      chunk: 2,
-      start: 10,
-      count: items.length,
-      memoryVersion: 7,
-    });
+    const { codec, bodyStart, bodyEnd, ...meta } = readChunkRequest(request(items));
+    assert.deepEqual(meta, { mapId: "m1", chunk: 2, start: 10, count: items.length, memoryVersion: 7 });
+    assert.ok(codec === Codec.V8 && bodyStart < bodyEnd);
   });
 
   it("round-trips with the JSON codec", () => {
@@ -151,11 +147,7 @@ describe("remote errors", () => {
   });
 });
 
-describe("protocol names", () => {
-  it("chunks travel as glimpse_map jobs", () => {
-    assert.equal(MAP_FUNCTION, "glimpse_map");
-  });
-
+describe("a node's answers besides results", () => {
   it("a refusal reads back as it was written, for every reason, in the bytes docs/wire-format.md gives", () => {
     for (const reason of REFUSAL_REASONS) {
       const text = writeRefusal({ reason, detail: "worker node n1 refused chunk job H:x:1: why" });
@@ -178,6 +170,19 @@ describe("protocol names", () => {
     ]) {
       assert.equal(readRefusal(Buffer.from(text)), undefined, JSON.stringify(text));
     }
+  });
+
+  it("a hand-back reads back as written, and is neither a refusal nor read from anything else", () => {
+    const text = writeHandBack("worker node n1 (draining) handed back job H:x:2 unrun");
+    assert.equal(text, "glimpse-handed-back: worker node n1 (draining) handed back job H:x:2 unrun");
+    assert.deepEqual(readNodeException(Buffer.from(text)), {
+      kind: "handed-back",
+      detail: "worker node n1 (draining) handed back job H:x:2 unrun",
+    });
+    assert.equal(readRefusal(Buffer.from(text)), undefined);
+    assert.equal(readHandBack(Buffer.from(writeRefusal({ reason: "stale", detail: "d" }))), undefined);
+    for (const other of ["glimpse-handed-back", "Glimpse-handed-back: x", "RangeError: glimpse-handed-back: x"])
+      assert.equal(readNodeException(Buffer.from(other)), undefined, other);
   });
 });
 

@@ -2,7 +2,7 @@
  * A worker node's options and its supervisor: a bad or unknown option is an
  * ArgumentError naming it, thrown before any process starts; a node process
  * that fails after starting is a coded error. Then the one wait every memory
- * version and acknowledgement wait uses (Wakeups).
+ * version and acknowledgement wait uses (Condition).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { fillNodeOptions, type NodeOptionsInput } from "../lib/node/node-options
 import { NodeSupervisor } from "../lib/node/node-supervisor.js";
 import { NodeError } from "../lib/node/errors.js";
 import { ArgumentError } from "../lib/argument-error.js";
-import { Wakeups } from "../lib/wakeups.js";
+import { Condition } from "../lib/condition.js";
 
 const GOOD: NodeOptionsInput = {
   jobServers: ["127.0.0.1:4730"],
@@ -96,23 +96,23 @@ describe("node supervisor", () => {
   });
 });
 
-describe("waiting for what arrives (Wakeups)", () => {
+describe("waiting for what arrives (Condition)", () => {
   it("resolves true once a wake finds the condition holding", async () => {
-    const wakeups = new Wakeups();
+    const condition = new Condition();
     let version = 0;
-    const waiting = wakeups.until(() => version >= 2, 60_000);
+    const waiting = condition.until(() => version >= 2, 60_000);
     version = 1;
-    wakeups.wake();
+    condition.wake();
     version = 2;
-    wakeups.wake();
+    condition.wake();
     assert.equal(await waiting, true);
   });
 
   it("resolves false when the time is up, and rejects with the signal's reason when it aborts", async () => {
-    const wakeups = new Wakeups();
-    assert.equal(await wakeups.until(() => false, 10), false);
+    const condition = new Condition();
+    assert.equal(await condition.until(() => false, 10), false);
     const controller = new AbortController();
-    const waiting = wakeups.until(() => false, 60_000, controller.signal);
+    const waiting = condition.until(() => false, 60_000, controller.signal);
     controller.abort(new Error("chunk lost"));
     await assert.rejects(waiting, /chunk lost/);
   });

@@ -1,15 +1,15 @@
 /** kill-workers, restart-workers, drain, online, ping-workers and logs: commands a client sends to, or hears from, the worker nodes. */
 import type { Command } from "commander";
-import { ClusterControl } from "../../lib/pool/cluster-control.js";
-import { controlOptions } from "../../lib/pool/make-pool.js";
+import { ClusterControl } from "../../lib/control/cluster-control.js";
+import { controlOptions } from "../../lib/config/channel-options.js";
 import type { ClusterConfig } from "../../lib/config/index.js";
 import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { reportReach, unreachedLines } from "../reach-report.js";
 import { UsageError, nodesNotReached } from "../errors.js";
-import { PoolError } from "../../lib/pool/errors.js";
-import { checkSelector, type NodeSelector } from "../../lib/pool/node-selector.js";
+import { PoolError } from "../../lib/pool-error.js";
+import { checkSelector, type NodeSelector } from "../../lib/control/node-selector.js";
 
 function openControl(config: ClusterConfig): Promise<ClusterControl> {
   return ClusterControl.open(controlOptions(config.client));
@@ -57,7 +57,10 @@ export function registerClusterCommands(program: Command): void {
       .action((options: { wait: number }, command: Command) =>
         withControl(command, async (control) => {
           const waitMs = options.wait * 1000;
-          const acked = verb === "quit" ? await control.quitWorkers(waitMs) : await control.restartWorkers(waitMs);
+          const acked =
+            verb === "quit"
+              ? await control.commands.quitWorkers(waitMs)
+              : await control.commands.restartWorkers(waitMs);
           process.stdout.write(`${acked.length} worker node${acked.length === 1 ? "" : "s"} told to ${verb}\n`);
         }),
       );
@@ -89,7 +92,7 @@ export function registerClusterCommands(program: Command): void {
         }
         return withControl(command, async (control) => {
           try {
-            const nodes = await control.setNodeState(verb, chosen, options.wait * 1000);
+            const nodes = await control.commands.setNodeState(verb, chosen, options.wait * 1000);
             process.stdout.write(
               `${nodes.length} worker node${nodes.length === 1 ? "" : "s"} ${verb === "drain" ? "drained" : "online"}: ${nodes.sort().join(", ")}\n`,
             );
@@ -113,7 +116,7 @@ export function registerClusterCommands(program: Command): void {
     )
     .action((waitSeconds: number, _options: unknown, command: Command) =>
       withControl(command, async (control) => {
-        const nodes = await control.ping(waitSeconds * 1000);
+        const nodes = await control.commands.ping(waitSeconds * 1000);
         process.stdout.write(`${formatPingTable(nodes)}\n`);
       }),
     );
@@ -141,7 +144,7 @@ export function registerClusterCommands(program: Command): void {
             });
           }, LOGS_PROBE_MS);
           stop.signal.addEventListener("abort", () => clearTimeout(probe));
-          for await (const record of control.logRecords(stop.signal)) {
+          for await (const record of control.log.records(stop.signal)) {
             process.stdout.write(
               options.json
                 ? `${JSON.stringify(record)}\n`

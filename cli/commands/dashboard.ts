@@ -4,8 +4,8 @@
  * to stdout once it serves: `glimpse-cluster dashboard on URL`.
  */
 import type { Command } from "commander";
-import { ClusterControl } from "../../lib/pool/cluster-control.js";
-import { controlOptions } from "../../lib/pool/make-pool.js";
+import { ClusterControl } from "../../lib/control/cluster-control.js";
+import { controlOptions } from "../../lib/config/channel-options.js";
 import { Dashboard } from "../../lib/dashboard/dashboard-server.js";
 import { clusterConfig } from "../cluster-config.js";
 import { wholeNumber } from "../arguments.js";

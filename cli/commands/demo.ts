@@ -9,7 +9,7 @@
  */
 import type { Command } from "commander";
 import { LocalCluster } from "../../lib/pool/local-cluster.js";
-import { poolOnLocalCluster } from "../../lib/pool/make-pool.js";
+import { poolOnLocalCluster } from "../../lib/make-pool.js";
 import type { ClusterPool } from "../../lib/pool/cluster-pool.js";
 import { ProgressBar } from "../progress-bar.js";
 import { wholeNumber } from "../arguments.js";

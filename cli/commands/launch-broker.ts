@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { Broker } from "../../lib/channels/index.js";
 import { clusterConfig } from "../cluster-config.js";
-import { curveOf } from "../../lib/pool/make-pool.js";
+import { curveOf } from "../../lib/config/channel-options.js";
 
 export function registerLaunchBroker(program: Command): void {
   program

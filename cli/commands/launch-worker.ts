@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import os from "node:os";
 import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
 import { clusterConfig } from "../cluster-config.js";
-import { curveOf } from "../../lib/pool/make-pool.js";
+import { curveOf } from "../../lib/config/channel-options.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { SupervisorMetrics } from "../../lib/node/supervisor-metrics.js";
 import { serveMetrics } from "../../lib/metrics/metrics-endpoint.js";

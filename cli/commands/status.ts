@@ -11,7 +11,7 @@ import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { clusterStatus, type ClusterStatus } from "../../lib/dashboard/cluster-status.js";
 import { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
-import type { ClusterControl } from "../../lib/pool/cluster-control.js";
+import type { ClusterControl } from "../../lib/control/cluster-control.js";
 import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
 import { reportReach } from "../reach-report.js";
@@ -49,7 +49,7 @@ export function registerStatus(program: Command): void {
       return withControl(
         command,
         async (control) => {
-          const jobServers = new JobServerWatch(servers, tls, undefined, (server) => control.jobServerAdmin(server));
+          const jobServers = new JobServerWatch(servers, tls, undefined, (server) => control.nodes.admin(server));
           try {
             await show(control, jobServers, options);
           } finally {

@@ -3,30 +3,15 @@
  * server's functions (admin `status`, so gearmand too), or why it could not
  * be asked, and the worker nodes' ping replies.
  */
-import type { JobServerWatch } from "./job-server-watch.js";
-import type { ClusterControl, NodeStats } from "../pool/cluster-control.js";
-
-export interface FunctionRow {
-  readonly name: string;
-  /** Jobs waiting for a worker (admin status TOTAL minus RUNNING). */
-  readonly queued: number;
-  readonly running: number;
-  readonly workers: number;
-}
-
-export interface JobServerStatus {
-  readonly server: string;
-  readonly reachable: boolean;
-  /** Why it could not be asked, when unreachable. */
-  readonly error?: string;
-  readonly functions: readonly FunctionRow[];
-}
+import type { JobServerStatus, JobServerWatch } from "./job-server-watch.js";
+import type { ClusterControl } from "../control/cluster-control.js";
+import type { NodeStatsSnapshot } from "../channels/messages.js";
 
 export interface ClusterStatus {
   /** When it was taken, ms since the epoch. */
   readonly time: number;
   readonly jobServers: readonly JobServerStatus[];
-  readonly nodes: readonly NodeStats[];
+  readonly nodes: readonly NodeStatsSnapshot[];
 }
 
 /** The job servers' queues (through `watch`, kept open between calls) and the nodes' ping replies. */
@@ -35,6 +20,6 @@ export async function clusterStatus(
   watch: JobServerWatch,
   pingWaitMs: number,
 ): Promise<ClusterStatus> {
-  const [jobServers, nodes] = await Promise.all([watch.status(), control.ping(pingWaitMs)]);
+  const [jobServers, nodes] = await Promise.all([watch.status(), control.commands.ping(pingWaitMs)]);
   return { time: Date.now(), jobServers, nodes };
 }

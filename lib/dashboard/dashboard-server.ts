@@ -16,7 +16,8 @@
 import http from "node:http";
 import type net from "node:net";
 import { readFileSync } from "node:fs";
-import type { ClusterControl, NodeAction } from "../pool/cluster-control.js";
+import type { ClusterControl } from "../control/cluster-control.js";
+import type { NodeAction } from "../control/command-client.js";
 import { DashboardState } from "./dashboard-state.js";
 import { JobServerWatch } from "./job-server-watch.js";
 import { fillDashboardOptions, type DashboardOptions, type FilledDashboardOptions } from "./dashboard-options.js";
@@ -54,7 +55,7 @@ export class Dashboard {
     this.state = new DashboardState(options.allowControl, options.signed);
     for (const [path, { file, type }] of Object.entries(FILES))
       this.assets.set(path, { body: readFileSync(new URL(file, ASSETS)), type });
-    this.stopWatching = control.watch((envelope) => this.state.heard(envelope));
+    this.stopWatching = control.log.watch((envelope) => this.state.heard(envelope));
     server.on("request", (request, response) => this.handle(request, response));
   }
 
@@ -63,7 +64,7 @@ export class Dashboard {
     const options = fillDashboardOptions(input);
     // Before listening: a job server address that does not parse is the caller's error, with nothing to clean up.
     const jobServers = new JobServerWatch(options.jobServers, options.tls, options.intervalMs, (server) =>
-      control.jobServerAdmin(server),
+      control.nodes.admin(server),
     );
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
@@ -84,7 +85,7 @@ export class Dashboard {
     const poll = async () => {
       const [servers] = await Promise.all([
         this.jobServers.status(),
-        this.control.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => []),
+        this.control.commands.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => []),
       ]);
       this.state.setJobServers(servers);
     };
@@ -162,7 +163,7 @@ export class Dashboard {
     ) {
       return answer(403, { error: "control requests come from the dashboard's own page" });
     }
-    const acknowledged = await this.control.commandNode(nodeId, action as NodeAction, CONTROL_WAIT_MS);
+    const acknowledged = await this.control.commands.commandNode(nodeId, action as NodeAction, CONTROL_WAIT_MS);
     answer(
       acknowledged ? 200 : 504,
       acknowledged

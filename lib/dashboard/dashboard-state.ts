@@ -6,7 +6,7 @@
  * servers' status from the last poll.
  */
 import type { LogEnvelope, MapProgress, NodeStatsSnapshot } from "../channels/messages.js";
-import type { JobServerStatus } from "./cluster-status.js";
+import type { JobServerStatus } from "./job-server-watch.js";
 
 /** A node not heard from for this long is gone from the page (the dashboard pings every second). */
 export const NODE_GONE_MS = 3500;

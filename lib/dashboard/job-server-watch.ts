@@ -1,15 +1,31 @@
 /**
  * The job servers' queues, asked again and again (the dashboard every
  * second, `status --watch` every few) over one admin connection per server
- * kept open between askings, the cluster control's own when it has one. A fresh connection per asking would make every
- * server accept, and gearmand log, a connection a second for as long as a
- * page is open. AdminClient opens its connection again on the next command
+ * kept open between askings: the node directory's own when there is one
+ * (lib/control). A fresh connection per asking would make every server
+ * accept, and gearmand log, a connection a second for as long as a page is
+ * open. AdminClient opens its connection again on the next command
  * once it dropped, so a server that was down or restarted is shown again at
  * the next asking; one that cannot be reached is a row saying why.
  */
 import { AdminClient } from "../gearman/admin.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
-import type { JobServerStatus } from "./cluster-status.js";
+
+export interface FunctionRow {
+  readonly name: string;
+  /** Jobs waiting for a worker (admin status TOTAL minus RUNNING). */
+  readonly queued: number;
+  readonly running: number;
+  readonly workers: number;
+}
+
+export interface JobServerStatus {
+  readonly server: string;
+  readonly reachable: boolean;
+  /** Why it could not be asked, when unreachable. */
+  readonly error?: string;
+  readonly functions: readonly FunctionRow[];
+}
 
 export class JobServerWatch {
   /** Each server as the config names it, with its admin client, and whether this watch opened it (and closes it). */
@@ -17,8 +33,8 @@ export class JobServerWatch {
 
   /**
    * `kept(server)`: an admin client already open to that server to use
-   * instead of opening one (a ClusterControl's jobServerAdmin: the one it
-   * finds the live nodes with), left to its owner to close. `timeoutMs`
+   * instead of opening one (a ClusterControl's nodes.admin(server): the one
+   * it finds the live nodes with), left to its owner to close. `timeoutMs`
    * bounds each asking of the servers this watch opens, connecting
    * included. Throws ArgumentError for an address that does not parse.
    */

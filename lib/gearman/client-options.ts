@@ -1,7 +1,7 @@
 /**
  * Options of GearmanClient, validated once into a filled, frozen form, and
- * of one submission, checked on every submit (the submission record keeps
- * the values: no second object per job).
+ * of one submission, checked on every submit (the job's retry rules,
+ * submit-rules.ts, keep the values: no filled copy per job).
  */
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 import type { ServerAddress } from "./address.js";
@@ -56,9 +56,10 @@ export interface SubmitOptions {
   /** Default "normal". */
   priority?: Priority;
   /**
-   * Reject with TIMEOUT after this many ms (each attempt, a whole number ≥ 1).
-   * An attempt still queued when it fires is cancelled on its server (admin
-   * `cancel job`), unless a retry under the same unique joins that very job. Default: none.
+   * Reject with TIMEOUT after this many ms (each attempt: a retry's and a failover's
+   * start their own; a whole number ≥ 1). An attempt still queued when it fires is
+   * cancelled on its server (admin `cancel job`), unless a retry under the same
+   * unique joins that very job. Default: none.
    */
   timeoutMs?: number;
   /** Aborting it cancels the job (see ClientJob.cancel). */

@@ -1,18 +1,26 @@
 /**
- * A Gearman client over one or many job servers. Every submitted job is one
- * Submission record (submission.ts); a ServerLink (server-link.ts) keeps one
- * server's connection, its FIFO of requests awaiting replies and its jobs by
- * handle; ServerChoice (server-choice.ts) picks the server. This file decides
- * what happens to a job at each step.
+ * A Gearman client over one or many job servers. Each job is a run of the
+ * retry engine (retry-run.ts) under the rules of its submit options
+ * (submit-rules.ts); each of its attempts is one Submission
+ * (submission.ts), placed here on a ServerLink (server-link.ts: one
+ * server's connection, its FIFO of requests awaiting replies, its jobs by
+ * handle) that ServerChoice (server-choice.ts) picks. This file places
+ * attempts and routes what servers answer to them; it never retries.
  *
- *   submitJob / submitBackground ──► Submission ──ServerChoice.pick──► ServerLink.submit ──SUBMIT_JOB*──► server
+ *   submitJob / submitBackground ──► RetryRun(SubmitRules) ──► attempt() ──► Submission ──send──►
+ *   start ──ServerChoice.pick──► ServerLink.submit ──SUBMIT_JOB*──► server
  *     └─ no server connected ──► waiting ──(a server connects)──► pick again   (NO_SERVER after noServerTimeoutMs)
- *   JOB_CREATED ──► the record gets its handle ──► background: resolves │ foreground: the link routes WORK_* to it
- *   WORK_DATA / WARNING / STATUS / EXCEPTION ──► job events
- *   WORK_COMPLETE ──► result
- *   WORK_FAIL / WORK_EXCEPTION / attempt timeout ──► retry (same record, `retries` times) or reject
- *   cancel() / signal abort / attempt timeout / JOB_CREATED after giving up ──► withdraw ──► ServerLink ──► AdminClient "cancel job HANDLE"
- *   connection lost ──► each job it held: submitted elsewhere (`failovers` times) or rejected with CONNECTION
+ *   JOB_CREATED ──► the attempt gets its handle ──► background: completed │ foreground: the link routes WORK_* to it
+ *   WORK_DATA / WARNING / STATUS ──► observer.data / warning / status
+ *   WORK_COMPLETE ──► observer.completed │ WORK_FAIL / WORK_EXCEPTION ──► observer.failed(JobError)
+ *   ERROR for the submission ──► observer.failed(ServerError)
+ *   connection lost ──► each attempt it held: observer.failed(CONNECTION)
+ *   giveUp ──► off its link │ withdraw ──► ServerLink ──► AdminClient "cancel job HANDLE" (now, or on a late JOB_CREATED)
+ *
+ * Timeouts, and who owns them: connectTimeoutMs, the connection (and the admin
+ * `cancel job`); noServerTimeoutMs, this file (one attempt waiting for any
+ * server); timeoutMs, the retry engine (per attempt). Retries and failovers:
+ * the retry engine, and nothing here.
  */
 import { EventEmitter } from "node:events";
 import { formatAddress } from "./address.js";
@@ -26,23 +34,17 @@ import {
   type FilledClientOptions,
   type SubmitOptions,
 } from "./client-options.js";
-import {
-  abortedError,
-  closedError,
-  failoversExhausted,
-  noServer,
-  timeoutError,
-  JobError,
-  type GearmanError,
-  type ServerError,
-} from "./errors.js";
+import { closedError, noServer, serverLost, JobError, type GearmanError, type ServerError } from "./errors.js";
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
-import { keepPayload, toBuffer, type Payload } from "./payload.js";
+import { keepPayload, type Payload } from "./payload.js";
+import { toBuffer } from "../bytes.js";
+import type { AttemptMaker, AttemptObserver, AttemptOptions } from "./retry-rules.js";
 import { ServerChoice } from "./server-choice.js";
 import { ServerLink, type LinkOwner } from "./server-link.js";
 import { Submission, type SubmissionOwner } from "./submission.js";
+import { SubmitRules } from "./submit-rules.js";
 
 export interface JobStatus {
   readonly handle: string;
@@ -62,29 +64,32 @@ export interface UniqueStatus {
 }
 
 const NO_OPTIONS: SubmitOptions & BackgroundOptions = Object.freeze({});
+const BACKGROUND_LIMITS = { retries: 0, timeoutMs: undefined };
 
 /** Events: "connect"(server), "disconnect"(server, error). */
-export class GearmanClient extends EventEmitter {
+export class GearmanClient extends EventEmitter implements AttemptMaker {
   private readonly options: FilledClientOptions;
-  private readonly links: readonly ServerLink[];
-  private readonly choice: ServerChoice;
+  private readonly links: readonly ServerLink<Submission>[];
+  private readonly choice: ServerChoice<ServerLink<Submission>>;
   /** Submissions waiting for any server to be connected. */
   private readonly waiting = new Set<Submission>();
   private closed = false;
 
-  private readonly linkEvents: LinkOwner = {
+  private readonly linkEvents: LinkOwner<Submission> = {
     connected: (link) => this.onConnect(link),
     disconnected: (link, orphans, error) => this.onDisconnect(link, orphans, error),
     created: (link, submission, handle) => this.onCreated(link, submission, handle),
-    createdTooLate: (link, submission, handle) => this.withdraw(link, handle, submission),
+    createdTooLate: (link, submission, handle) => {
+      if (submission.withdrawOnCreated) this.withdrawFrom(link, handle);
+    },
     refused: (_link, submission, error: ServerError) => this.finish(submission, error),
     work: (_link, submission, packet, rest) => this.onWork(submission, packet, rest),
   };
 
   private readonly submissionEvents: SubmissionOwner = {
-    cancel: (submission, reason) => this.cancel(submission, reason),
-    attemptTimedOut: (submission) =>
-      this.failAttempt(submission, timeoutError(submission.description, submission.timeoutMs!), true),
+    start: (submission) => this.start(submission),
+    giveUp: (submission) => this.giveUp(submission),
+    withdraw: (submission) => this.withdraw(submission),
     waitedTooLong: (submission) =>
       this.finish(
         submission,
@@ -108,62 +113,73 @@ export class GearmanClient extends EventEmitter {
     return this.links.filter((l) => l.connected).map((l) => l.name);
   }
 
-  /** Submits a foreground job; its `result` resolves with the WORK_COMPLETE data. */
+  /** Submits a foreground job; its `result` resolves with the WORK_COMPLETE data. Its options are rules for the retry engine. */
   submitJob(func: string, data: Payload, options: SubmitOptions = NO_OPTIONS): ClientJob {
     checkFunctionName("submitJob function", func);
     checkSubmitOptions(options);
-    const submission = new Submission(
-      this.submissionEvents,
+    const rules = new SubmitRules(
+      this,
       func,
       toBuffer(data, "submitJob data"),
-      options,
-      false,
-      undefined,
-      this.options.maxFailovers,
+      { unique: options.unique, priority: options.priority },
+      {
+        retries: options.retries ?? 0,
+        failovers: options.failovers ?? this.options.maxFailovers,
+        timeoutMs: options.timeoutMs,
+      },
+      options.signal,
     );
-    this.start(submission);
-    return submission.job;
+    rules.run.start();
+    return rules.job;
   }
 
-  /** Submits a background job; resolves with its handle once the server accepted it. */
+  /** Submits a background job; resolves with its handle once the server accepted it (it fails over until then). */
   submitBackground(func: string, data: Payload, options: BackgroundOptions = NO_OPTIONS): Promise<string> {
     checkFunctionName("submitBackground function", func);
     const epoch = checkBackgroundOptions(options);
-    const submission = new Submission(
-      this.submissionEvents,
+    const rules = new SubmitRules(
+      this,
       func,
       toBuffer(data, "submitBackground data"),
-      options,
-      true,
-      epoch,
-      this.options.maxFailovers,
+      { unique: options.unique, priority: options.priority, background: true, epoch },
+      { ...BACKGROUND_LIMITS, failovers: this.options.maxFailovers },
+      options.signal,
     );
-    this.start(submission);
-    return submission.job.result.then((handle) => handle.toString());
+    rules.run.start();
+    return rules.job.result.then((handle) => handle.toString());
+  }
+
+  /**
+   * One attempt at a job, unsent: a single SUBMIT_JOB* that never retries,
+   * fails over or times out by itself, and reports each step to `observer`
+   * (the retry engine). `send()` places it.
+   */
+  attempt(func: string, data: Buffer, options: AttemptOptions, observer: AttemptObserver, ordinal = 1): Submission {
+    return new Submission(this.submissionEvents, observer, func, data, options, ordinal);
   }
 
   private start(submission: Submission): void {
-    if (this.closed) return submission.settle(closedError("GearmanClient"));
-    if (submission.signal?.aborted) return this.cancel(submission, submission.signal.reason);
-    submission.startAttemptTimer();
+    if (this.closed) return this.finish(submission, closedError("GearmanClient"));
     this.dispatch(submission);
   }
 
-  /** Submits the job's next attempt to a connected server (not `avoid` if another is connected), or lets it wait for one. */
-  private dispatch(submission: Submission, avoid?: ServerLink): void {
-    const link = this.choice.pick(submission.unique, avoid);
+  /**
+   * Sends the submission to a connected server, or lets it wait for one. A
+   * server just lost is not connected when its attempts fail, so the attempt
+   * after a lost server goes elsewhere when another server is up.
+   */
+  private dispatch(submission: Submission): void {
+    const link = this.choice.pick(submission.unique);
     if (!link) {
       submission.startWaiting(this.options.noServerTimeoutMs);
       this.waiting.add(submission);
       return;
     }
-    submission.attempts++;
-    submission.handle = undefined;
     submission.link = link;
     link.submit(submission);
   }
 
-  private onConnect(link: ServerLink): void {
+  private onConnect(link: ServerLink<Submission>): void {
     this.emit("connect", link.name);
     if (this.waiting.size === 0) return;
     const waiting = [...this.waiting];
@@ -174,99 +190,69 @@ export class GearmanClient extends EventEmitter {
     }
   }
 
-  private onDisconnect(link: ServerLink, orphans: readonly Submission[], error: GearmanError): void {
+  private onDisconnect(link: ServerLink<Submission>, orphans: readonly Submission[], error: GearmanError): void {
     this.emit("disconnect", link.name, error);
-    for (const submission of orphans) {
-      if (submission.settled) continue;
-      if (++submission.failovers > submission.maxFailovers) {
-        this.finish(submission, failoversExhausted(submission.description, submission.failovers, error));
-        continue;
-      }
-      this.dispatch(submission, link);
-      if (!submission.waiting && submission.link !== link)
-        submission.job.emit("failover", link.name, submission.link!.name);
-    }
+    for (const submission of orphans) this.finish(submission, serverLost(submission.description, error));
   }
 
-  private onCreated(link: ServerLink, submission: Submission, handle: string): void {
+  private onCreated(link: ServerLink<Submission>, submission: Submission, handle: string): void {
     submission.handle = handle;
     if (submission.background) return this.finish(submission, undefined, Buffer.from(handle));
     link.track(handle, submission);
-    submission.job.emit("created", handle);
+    submission.observer.created(submission, handle);
   }
 
   private onWork(submission: Submission, packet: Packet, rest: Buffer): void {
-    const job = submission.job;
     switch (packet.type) {
       case PacketType.WORK_COMPLETE:
         return this.finish(submission, undefined, keepPayload(rest, packet.exclusive));
       case PacketType.WORK_DATA:
-        return void job.emit("data", Buffer.from(rest));
+        return submission.observer.data(submission, Buffer.from(rest));
       case PacketType.WORK_WARNING:
-        return void job.emit("warning", Buffer.from(rest));
+        return submission.observer.warning(submission, Buffer.from(rest));
       case PacketType.WORK_STATUS: {
         const { numerator, denominator } = packet.args("WORK_STATUS");
-        return void job.emit("status", Number(numerator), Number(denominator));
+        return submission.observer.status(submission, Number(numerator), Number(denominator));
       }
-      case PacketType.WORK_EXCEPTION: {
-        const exception = Buffer.from(rest);
-        job.emit("exception", exception);
-        return this.failAttempt(
+      case PacketType.WORK_EXCEPTION:
+        return this.finish(
           submission,
-          new JobError(submission.func, submission.handle, exception, submission.attempts),
-          false,
+          new JobError(submission.func, submission.handle, Buffer.from(rest), submission.ordinal),
         );
-      }
       case PacketType.WORK_FAIL:
-        return this.failAttempt(
-          submission,
-          new JobError(submission.func, submission.handle, undefined, submission.attempts),
-          false,
-        );
+        return this.finish(submission, new JobError(submission.func, submission.handle, undefined, submission.ordinal));
     }
   }
 
-  /** An attempt failed or timed out: retry if the job has retries left, else reject it. A timed-out attempt is withdrawn from its server. */
-  private failAttempt(submission: Submission, error: GearmanError, timedOut: boolean): void {
+  /** Takes a submission given up by its job off its link or out of the waiting set; it reports nothing more. */
+  private giveUp(submission: Submission): void {
     if (submission.settled) return;
-    const link = submission.waiting ? undefined : submission.link;
-    const handle = submission.handle;
+    submission.settled = true;
+    submission.givenUp = true;
     this.leave(submission);
-    if (!submission.background && submission.retried < submission.retries) {
-      submission.retried++;
-      submission.job.emit("retry", submission.attempts + 1, error);
-      submission.startAttemptTimer();
-      this.dispatch(submission);
-    } else {
-      submission.settle(error);
-    }
-    if (timedOut && link && handle !== undefined) this.withdraw(link, handle, submission);
-  }
-
-  /** The one cancel route (ClientJob.cancel, the job's AbortSignal): rejects with ABORTED and withdraws the job from its server. */
-  private cancel(submission: Submission, reason: unknown): void {
-    if (submission.settled) return;
-    const link = submission.waiting ? undefined : submission.link;
-    const handle = submission.handle;
-    this.finish(submission, abortedError(submission.description, reason));
-    if (link && handle !== undefined) this.withdraw(link, handle, submission);
   }
 
   /**
-   * Cancels job `handle` on `link` (admin `cancel job`), which an attempt of
-   * `submission` created and the client gave up. Not when the job's live
-   * attempt shares it (a retry under the same unique on the same server
-   * joined that very job), and not when the connection that created it is
-   * gone (the server drops a foreground job whose clients all left; a
-   * background job's connection never matters).
+   * Cancels a given-up submission on its server (admin `cancel job`), once:
+   * now if its JOB_CREATED came, else when it comes. Not when it ended by
+   * itself or never reached a server, nor when its connection is gone (the
+   * server drops a foreground job whose clients all left; a background job's
+   * connection never matters).
    */
-  private withdraw(link: ServerLink, handle: string, submission: Submission): void {
+  private withdraw(submission: Submission): void {
+    const link = submission.link;
+    if (!submission.givenUp || submission.withdrawn || link === undefined) return;
+    submission.withdrawn = true;
+    if (submission.handle === undefined) submission.withdrawOnCreated = true;
+    else this.withdrawFrom(link, submission.handle);
+  }
+
+  private withdrawFrom(link: ServerLink<Submission>, handle: string): void {
     if (this.closed || !link.connected) return;
-    if (!submission.settled && submission.unique !== "" && !submission.waiting && submission.link === link) return;
     link.withdraw(handle);
   }
 
-  /** Takes the job's current attempt off its link, or out of the waiting set. */
+  /** Takes the submission off its link, or out of the waiting set. */
   private leave(submission: Submission): void {
     if (submission.waiting) {
       this.waiting.delete(submission);
@@ -276,13 +262,21 @@ export class GearmanClient extends EventEmitter {
     }
   }
 
-  private finish(submission: Submission, error: Error | undefined, data?: Buffer): void {
+  /** The submission's end, reported once to its observer. */
+  private finish(submission: Submission, error: GearmanError | undefined, data?: Buffer): void {
     if (submission.settled) return;
+    submission.settled = true;
     this.leave(submission);
-    submission.settle(error, data);
+    if (error) submission.observer.failed(submission, error);
+    else submission.observer.completed(submission, data!);
   }
 
-  private request(link: ServerLink | undefined, bytes: Buffer, expect: number, what: string): Promise<Packet> {
+  private request(
+    link: ServerLink<Submission> | undefined,
+    bytes: Buffer,
+    expect: number,
+    what: string,
+  ): Promise<Packet> {
     if (this.closed) return Promise.reject(closedError("GearmanClient"));
     if (!link || !link.connected)
       return Promise.reject(
@@ -294,7 +288,7 @@ export class GearmanClient extends EventEmitter {
     return link.request(bytes, expect, what);
   }
 
-  private linkFor(server?: string): ServerLink | undefined {
+  private linkFor(server?: string): ServerLink<Submission> | undefined {
     if (server === undefined) return this.links.find((l) => l.connected);
     return this.links.find((l) => l.name === server || formatAddress(l.connection.address) === server);
   }
@@ -348,7 +342,7 @@ export class GearmanClient extends EventEmitter {
     return Buffer.from(packet.body);
   }
 
-  /** Rejects every unfinished job with CLOSED, lets cancels under way finish, and releases every socket and timer. */
+  /** Ends every unfinished attempt with CLOSED (so its job rejects), lets cancels under way finish, and releases every socket and timer. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -88,6 +88,11 @@ export const abortedError = (what: string, reason?: unknown): GearmanError =>
 
 export const closedError = (what: string): GearmanError => new GearmanError("CLOSED", `${what} is closed`);
 
+/** An attempt's server connection was lost while it held the attempt. */
+export const serverLost = (what: string, cause: GearmanError): GearmanError =>
+  new GearmanError("CONNECTION", `${what} lost its job server: ${cause.message}`, { cause });
+
+/** A job lost its server once more than its failovers allow; `last`: the last loss's cause. */
 export const failoversExhausted = (what: string, failovers: number, last: GearmanError): GearmanError =>
   new GearmanError(
     "CONNECTION",

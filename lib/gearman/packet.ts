@@ -5,6 +5,7 @@
 import { PACKET_SPECS, packetName, type PacketArgs, type PacketArgsInput, type PacketName } from "./packet-types.js";
 import { protocolError } from "./errors.js";
 import { ArgumentError } from "../argument-error.js";
+import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 
 export type Magic = "REQ" | "RES";
 
@@ -23,8 +24,6 @@ export function magicOf(value: number): Magic | undefined {
   return value === MAGIC_REQ ? "REQ" : value === MAGIC_RES ? "RES" : undefined;
 }
 
-/** Last arguments from this size on are written from where they are (encodeRawParts). */
-export const WRITE_IN_PLACE_AT = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 type Part = Buffer | Uint8Array | string | number;
@@ -59,13 +58,13 @@ export function encodeRaw(magic: Magic, type: number, parts: readonly Part[]): B
 
 /**
  * encodeRaw as buffers to write one after the other: a last part of
- * WRITE_IN_PLACE_AT bytes or more is not copied but follows the packet's
+ * LARGE_PAYLOAD_BYTES (lib/bytes.ts) or more is not copied but follows the packet's
  * head as its own buffer (written with it in one writev). The caller must
  * not change that part until it is written.
  */
 export function encodeRawParts(magic: Magic, type: number, parts: readonly Part[]): Buffer[] {
   const last = parts[parts.length - 1];
-  if (typeof last !== "object" || last.byteLength < WRITE_IN_PLACE_AT) return [encodeRaw(magic, type, parts)];
+  if (typeof last !== "object" || last.byteLength < LARGE_PAYLOAD_BYTES) return [encodeRaw(magic, type, parts)];
   const head = encodeRaw(magic, type, [...parts.slice(0, -1), EMPTY]);
   head.writeUInt32BE(head.length - HEADER_SIZE + last.byteLength, 8);
   return [head, Buffer.isBuffer(last) ? last : Buffer.from(last.buffer, last.byteOffset, last.byteLength)];

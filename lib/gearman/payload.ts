@@ -1,26 +1,11 @@
 /**
  * A job's bytes as callers hand them over (a Buffer, any Uint8Array view, or
- * text as UTF-8), and their one conversion to a Buffer: a Buffer is passed
- * on as is and a Uint8Array is viewed, never copied.
+ * text as UTF-8: toBuffer, lib/bytes.ts, makes a Buffer of them without a
+ * copy), and who may keep the bytes a job's packet arrived in.
  */
-import { ArgumentError } from "../argument-error.js";
+import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 
 export type Payload = Buffer | Uint8Array | string;
-
-/** `data` as a Buffer over the same memory (strings are encoded as UTF-8); anything else is an ArgumentError naming `argument`. */
-export function toBuffer(data: Payload, argument: string): Buffer {
-  if (typeof data === "string") return Buffer.from(data);
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  throw new ArgumentError(argument, `expected a Buffer, Uint8Array or string, got ${describe(data)}`);
-}
-
-function describe(value: unknown): string {
-  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-}
-
-/** Payloads from this size on may be kept as views of the bytes they arrived in (keepPayload). */
-export const KEEP_VIEW_AT = 16 * 1024;
 
 /**
  * Buffers a writer hands over whole to the one reader of an in-process
@@ -42,10 +27,10 @@ export function isHandedOver(bytes: Buffer): boolean {
 /**
  * A received payload to keep past the packet's callback: the view itself
  * when its memory is the receiver's alone (`exclusive`, Packet.exclusive),
- * it is large and it fills most of the buffer it lies in (so it pins little
+ * it is large (LARGE_PAYLOAD_BYTES) and it fills most of the buffer it lies in (so it pins little
  * else); otherwise a copy.
  */
 export function keepPayload(bytes: Buffer, exclusive: boolean): Buffer {
-  if (exclusive && bytes.length >= KEEP_VIEW_AT && bytes.length * 2 >= bytes.buffer.byteLength) return bytes;
+  if (exclusive && bytes.length >= LARGE_PAYLOAD_BYTES && bytes.length * 2 >= bytes.buffer.byteLength) return bytes;
   return Buffer.from(bytes);
 }

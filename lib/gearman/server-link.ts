@@ -25,18 +25,26 @@ import { ServerConnection } from "./connection.js";
 import { closedError, protocolError, ServerError, type GearmanError } from "./errors.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
-import { Submission } from "./submission.js";
+
+/** What a link needs of a submission (the client's Submission, submission.ts, which this file never imports). */
+export interface LinkJob {
+  readonly func: string;
+  /** Its handle here, once JOB_CREATED named it. */
+  readonly handle: string | undefined;
+  /** Its SUBMIT_JOB* packet, as buffers to write one after the other. */
+  encode(): Buffer[];
+}
 
 /** What a link reports to the client that owns it. */
-export interface LinkOwner {
-  connected(link: ServerLink): void;
-  disconnected(link: ServerLink, orphans: readonly Submission[], error: GearmanError): void;
-  created(link: ServerLink, submission: Submission, handle: string): void;
-  /** JOB_CREATED for an attempt the client gave up (cancel, timeout) before the server answered. */
-  createdTooLate(link: ServerLink, submission: Submission, handle: string): void;
-  refused(link: ServerLink, submission: Submission, error: ServerError): void;
+export interface LinkOwner<J extends LinkJob> {
+  connected(link: ServerLink<J>): void;
+  disconnected(link: ServerLink<J>, orphans: readonly J[], error: GearmanError): void;
+  created(link: ServerLink<J>, submission: J, handle: string): void;
+  /** JOB_CREATED for a submission the client gave up (cancel, timeout) before the server answered. */
+  createdTooLate(link: ServerLink<J>, submission: J, handle: string): void;
+  refused(link: ServerLink<J>, submission: J, error: ServerError): void;
   /** WORK_DATA, WORK_WARNING, WORK_STATUS, WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION; `rest` is the data after the handle (a view: copy to keep). */
-  work(link: ServerLink, submission: Submission, packet: Packet, rest: Buffer): void;
+  work(link: ServerLink<J>, submission: J, packet: Packet, rest: Buffer): void;
 }
 
 /** A request other than a submission, awaiting its reply. */
@@ -49,27 +57,27 @@ class PendingReply {
   ) {}
 }
 
-/** Stands in the FIFO for an attempt given up before its JOB_CREATED, so the handle can still be cancelled. */
-class GivenUpAttempt {
-  constructor(readonly submission: Submission) {}
+/** Stands in the FIFO for a submission given up before its JOB_CREATED, so the handle can still be cancelled. */
+class GivenUpAttempt<J> {
+  constructor(readonly submission: J) {}
 }
 
-type Awaiting = Submission | PendingReply | GivenUpAttempt;
+type Awaiting<J> = J | PendingReply | GivenUpAttempt<J>;
 
 const NO_DATA = Buffer.alloc(0);
 
-export class ServerLink {
+export class ServerLink<J extends LinkJob> {
   readonly connection: ServerConnection;
-  private readonly awaiting: Awaiting[] = [];
+  private readonly awaiting: Awaiting<J>[] = [];
   /** Foreground jobs created on this server and not finished, by handle. */
-  private readonly jobs = new Map<string, Submission>();
+  private readonly jobs = new Map<string, J>();
   private admin: AdminClient | undefined;
   private readonly withdrawals = new Set<Promise<void>>();
 
   constructor(
     address: ServerAddress,
     private readonly options: FilledClientOptions,
-    private readonly owner: LinkOwner,
+    private readonly owner: LinkOwner<J>,
   ) {
     this.connection = new ServerConnection(address, {
       maxPacketSize: options.maxPacketSize,
@@ -91,19 +99,19 @@ export class ServerLink {
     return this.connection.connected;
   }
 
-  /** Sends the submission's current attempt; its JOB_CREATED (or ERROR) is the next reply. */
-  submit(submission: Submission): void {
+  /** Sends the submission; its JOB_CREATED (or ERROR) is the next reply. */
+  submit(submission: J): void {
     this.awaiting.push(submission);
     for (const part of submission.encode()) this.connection.send(part);
   }
 
   /** The job now runs under `handle` here: WORK_* packets for it reach the owner. */
-  track(handle: string, submission: Submission): void {
+  track(handle: string, submission: J): void {
     this.jobs.set(handle, submission);
   }
 
-  /** Takes the submission's current attempt off this link: WORK_* for it are ignored from now on, a JOB_CREATED still to come goes to createdTooLate. */
-  release(submission: Submission): void {
+  /** Takes the submission off this link: WORK_* for it are ignored from now on, a JOB_CREATED still to come goes to createdTooLate. */
+  release(submission: J): void {
     const handle = submission.handle;
     if (handle !== undefined) {
       if (this.jobs.get(handle) === submission) this.jobs.delete(handle);
@@ -138,9 +146,9 @@ export class ServerLink {
   }
 
   /** Every submission this link holds (awaiting JOB_CREATED or running), for the client's close. */
-  submissions(): Submission[] {
-    const held: Submission[] = [];
-    for (const entry of this.awaiting) if (entry instanceof Submission) held.push(entry);
+  submissions(): J[] {
+    const held: J[] = [];
+    for (const entry of this.awaiting) if (isSubmission(entry)) held.push(entry);
     for (const submission of this.jobs.values()) held.push(submission);
     return held;
   }
@@ -170,10 +178,10 @@ export class ServerLink {
   }
 
   private onDisconnect(error: GearmanError): void {
-    const orphans: Submission[] = [];
+    const orphans: J[] = [];
     for (const entry of this.awaiting.splice(0)) {
-      if (entry instanceof Submission) orphans.push(entry);
-      else if (entry instanceof PendingReply) entry.reject(error);
+      if (entry instanceof PendingReply) entry.reject(error);
+      else if (isSubmission(entry)) orphans.push(entry);
     }
     for (const submission of this.jobs.values()) orphans.push(submission);
     this.jobs.clear();
@@ -185,9 +193,10 @@ export class ServerLink {
       case PacketType.JOB_CREATED: {
         const head = this.awaiting.shift();
         const handle = packet.body.toString();
-        if (head instanceof Submission) return this.owner.created(this, head, handle);
+        if (head === undefined || head instanceof PendingReply)
+          return this.peerError("JOB_CREATED with no submission awaiting it");
         if (head instanceof GivenUpAttempt) return this.owner.createdTooLate(this, head.submission, handle);
-        return this.peerError("JOB_CREATED with no submission awaiting it");
+        return this.owner.created(this, head, handle);
       }
       case PacketType.WORK_COMPLETE:
       case PacketType.WORK_DATA:
@@ -215,11 +224,10 @@ export class ServerLink {
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");
         const head = this.awaiting.shift();
-        if (head instanceof Submission)
-          return this.owner.refused(this, head, new ServerError(code, text, `job ${head.func}`));
+        if (head === undefined) return this.peerError(`ERROR ${code} ${text} with no request awaiting a reply`);
         if (head instanceof PendingReply) return head.reject(new ServerError(code, text, head.what));
         if (head instanceof GivenUpAttempt) return;
-        return this.peerError(`ERROR ${code} ${text} with no request awaiting a reply`);
+        return this.owner.refused(this, head, new ServerError(code, text, `job ${head.func}`));
       }
       case PacketType.NOOP:
         return;
@@ -235,3 +243,7 @@ export class ServerLink {
 }
 
 function ignore(): void {}
+
+function isSubmission<J>(entry: Awaiting<J>): entry is J {
+  return !(entry instanceof PendingReply) && !(entry instanceof GivenUpAttempt);
+}

@@ -1,91 +1,77 @@
 /**
- * The client's one record of one submitted job: what to submit, the
- * caller's per-job options, how many attempts and failovers it made, its
- * attempt timer, the server link its current attempt is on, its handle
- * there, and how its result settles. Nothing about a job lives anywhere
- * else; the ClientJob handed to the caller only reads it.
+ * One attempt at a job: a single SUBMIT_JOB* to one job server, and what
+ * became of it. It never retries, fails over or times out by itself: it
+ * reports each step to its observer (the retry engine, retry-run.ts), which
+ * decides what comes next. The client places it on a server and routes the
+ * server's answers to it (client.ts); its only timer is the client's
+ * noServerTimeoutMs while it waits for any server to be connected.
  */
-import { ClientJob, type SubmissionView } from "./client-job.js";
-import type { Priority, SubmitOptions } from "./client-options.js";
 import { encodePacket, encodeRawParts } from "./packet.js";
 import { PacketType } from "./packet-types.js";
+import type { Attempt, AttemptObserver, AttemptOptions } from "./retry-rules.js";
 import type { ServerLink } from "./server-link.js";
 
 /** What a submission asks of the client that made it. */
 export interface SubmissionOwner {
-  /** The one cancel route: ClientJob.cancel and the job's AbortSignal. */
-  cancel(submission: Submission, reason: unknown): void;
-  /** The current attempt's timeoutMs elapsed. */
-  attemptTimedOut(submission: Submission): void;
+  /** Places it on a connected server, or lets it wait for one. */
+  start(submission: Submission): void;
+  /** Takes it off its server link (or out of the waiting set): it reports nothing more. */
+  giveUp(submission: Submission): void;
+  /** Cancels it on its server (after giveUp). */
+  withdraw(submission: Submission): void;
   /** It waited noServerTimeoutMs for a server to connect. */
   waitedTooLong(submission: Submission): void;
 }
 
-const FOREGROUND_TYPE: Record<Priority, number> = {
+const FOREGROUND_TYPE = {
   high: PacketType.SUBMIT_JOB_HIGH,
   normal: PacketType.SUBMIT_JOB,
   low: PacketType.SUBMIT_JOB_LOW,
 };
-const BACKGROUND_TYPE: Record<Priority, number> = {
+const BACKGROUND_TYPE = {
   high: PacketType.SUBMIT_JOB_HIGH_BG,
   normal: PacketType.SUBMIT_JOB_BG,
   low: PacketType.SUBMIT_JOB_LOW_BG,
 };
-const ONCE = Object.freeze({ once: true });
 
-export class Submission implements SubmissionView {
-  readonly job: ClientJob;
+export class Submission implements Attempt {
   readonly unique: string;
-  readonly timeoutMs: number | undefined;
-  /** Resubmissions allowed after WORK_FAIL, WORK_EXCEPTION or a timeout. */
-  readonly retries: number;
-  /** Resubmissions allowed after losing the server. */
-  readonly maxFailovers: number;
-  readonly signal: AbortSignal | undefined;
+  readonly background: boolean;
+  private readonly epoch: number | undefined;
   private readonly packetType: number;
 
-  /** The link of the current (or, once settled, the last) attempt. */
-  link: ServerLink | undefined = undefined;
-  /** The handle of the current attempt, once its server answered JOB_CREATED. */
+  /** The link it was sent on (it waits for a server while undefined). */
+  link: ServerLink<Submission> | undefined = undefined;
+  /** The handle its server answered JOB_CREATED with. */
   handle: string | undefined = undefined;
-  /** Waiting in the client for any server to connect (then `link` is the last one tried, if any). */
+  /** Waiting in the client for any server to connect. */
   waiting = false;
+  /** It reported its end, or was given up: it reports nothing more. */
   settled = false;
-  attempts = 0;
-  retried = 0;
-  failovers = 0;
-  private attemptTimer: NodeJS.Timeout | undefined = undefined;
+  /** Given up while live (not after its end). */
+  givenUp = false;
+  /** Withdrawn (once is enough). */
+  withdrawn = false;
+  /** Withdrawn before its JOB_CREATED: cancelled once that arrives. */
+  withdrawOnCreated = false;
   private waitTimer: NodeJS.Timeout | undefined = undefined;
-  private resolveResult!: (data: Buffer) => void;
-  private rejectResult!: (error: Error) => void;
 
-  /** `options` were checked by checkSubmitOptions or checkBackgroundOptions. */
   constructor(
     readonly owner: SubmissionOwner,
+    readonly observer: AttemptObserver,
     readonly func: string,
     readonly data: Buffer,
-    options: SubmitOptions,
-    readonly background: boolean,
-    readonly epoch: number | undefined,
-    maxFailovers: number,
+    options: AttemptOptions,
+    /** Which attempt of its job this is (1 for the first), for messages. */
+    readonly ordinal: number,
   ) {
     this.unique = options.unique ?? "";
-    this.timeoutMs = options.timeoutMs;
-    this.retries = options.retries ?? 0;
-    this.maxFailovers = options.failovers ?? maxFailovers;
-    this.signal = options.signal;
+    this.background = options.background ?? false;
+    this.epoch = options.epoch;
     this.packetType =
-      epoch !== undefined
+      this.epoch !== undefined
         ? PacketType.SUBMIT_JOB_EPOCH
-        : (background ? BACKGROUND_TYPE : FOREGROUND_TYPE)[options.priority ?? "normal"];
-    const result = new Promise<Buffer>((resolve, reject) => {
-      this.resolveResult = resolve;
-      this.rejectResult = reject;
-    });
-    // A caller that only listens to events must not crash the process on a rejection.
-    result.catch(ignore);
-    this.job = new ClientJob(func, this.unique, this, result);
-    this.signal?.addEventListener("abort", this, ONCE);
+        : (this.background ? BACKGROUND_TYPE : FOREGROUND_TYPE)[options.priority ?? "normal"];
   }
 
   get server(): string | undefined {
@@ -97,16 +83,25 @@ export class Submission implements SubmissionView {
     return `job ${this.handle ?? "(not yet created)"} (${this.func})`;
   }
 
-  cancel(reason?: unknown): void {
-    this.owner.cancel(this, reason);
+  send(): void {
+    this.owner.start(this);
   }
 
-  /** The AbortSignal fired (an EventListener object: no closure per job). */
-  handleEvent(): void {
-    this.owner.cancel(this, this.signal!.reason);
+  giveUp(): void {
+    this.owner.giveUp(this);
   }
 
-  /** The SUBMIT_JOB* packet of one attempt, as buffers to write one after the other (a large payload is not copied: encodeRawParts). */
+  withdraw(): void {
+    this.owner.withdraw(this);
+  }
+
+  joins(other: Attempt): boolean {
+    return (
+      this.unique !== "" && this.unique === other.unique && this.link !== undefined && this.server === other.server
+    );
+  }
+
+  /** The SUBMIT_JOB* packet, as buffers to write one after the other (a large payload is not copied: encodeRawParts). */
   encode(): Buffer[] {
     if (this.epoch !== undefined)
       return [
@@ -118,13 +113,6 @@ export class Submission implements SubmissionView {
         }),
       ];
     return encodeRawParts("REQ", this.packetType, [this.func, this.unique, this.data]);
-  }
-
-  /** (Re)starts the attempt timer, if the job has a timeoutMs. */
-  startAttemptTimer(): void {
-    if (this.timeoutMs === undefined) return;
-    clearTimeout(this.attemptTimer);
-    this.attemptTimer = setTimeout(attemptTimedOut, this.timeoutMs, this);
   }
 
   /** Starts waiting for a server (no-op while already waiting). */
@@ -139,26 +127,9 @@ export class Submission implements SubmissionView {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
   }
-
-  /** Resolves or rejects the result once; clears the timers and the abort listener. */
-  settle(error: Error | undefined, data?: Buffer): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.attemptTimer !== undefined) clearTimeout(this.attemptTimer);
-    if (this.waiting) this.stopWaiting();
-    this.signal?.removeEventListener("abort", this);
-    if (error) this.rejectResult(error);
-    else this.resolveResult(data!);
-  }
 }
 
-function ignore(): void {}
-
-// Timer callbacks get the submission as their argument: no closure per attempt.
-function attemptTimedOut(submission: Submission): void {
-  submission.owner.attemptTimedOut(submission);
-}
-
+// The timer callback gets the submission as its argument: no closure per attempt.
 function waitedTooLong(submission: Submission): void {
   submission.owner.waitedTooLong(submission);
 }

@@ -1,7 +1,8 @@
 /** One job a worker was assigned: its input, and the packets its handler may send back. */
 import { encodeRaw, encodeRawParts } from "./packet.js";
 import { PacketType } from "./packet-types.js";
-import { toBuffer, type Payload } from "./payload.js";
+import { toBuffer } from "../bytes.js";
+import type { Payload } from "./payload.js";
 import { ArgumentError } from "../argument-error.js";
 
 /** @internal How a job reaches its server. */

@@ -6,6 +6,7 @@ import {
   checkKnownKeys,
   checkOptionsObject,
   clientIdOption,
+  openOption,
   reconnectOption,
   serversOption,
   tlsOption,
@@ -13,7 +14,7 @@ import {
 } from "./connection-options.js";
 import { checkFunctionName } from "./function-name.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "./packet.js";
-import type { GearmanTlsOptions } from "./transport.js";
+import type { GearmanTlsOptions, StreamOpener } from "./transport.js";
 
 export interface WorkerOptions {
   /** Job servers: "host:port" (or "unix:/path" for a Unix socket), a comma-separated list, or an array. Default port 4730. */
@@ -37,6 +38,12 @@ export interface WorkerOptions {
    * returns with GEARMAN_WORK_DATA). Whole ms ≥ 1; default none.
    */
   heartbeatMs?: number;
+  /**
+   * Opens the byte stream to a server yourself; return undefined for the usual
+   * TCP (or TLS) connection. For a JobServer in this process:
+   * `open: () => server.connectInProcess()` skips the network.
+   */
+  open?: StreamOpener;
 }
 
 export interface RegisterOptions {
@@ -57,6 +64,7 @@ export interface FilledWorkerOptions {
   readonly connectTimeoutMs: number;
   readonly tls: GearmanTlsOptions | undefined;
   readonly heartbeatMs: number | undefined;
+  readonly open: StreamOpener | undefined;
 }
 
 const OWNER = "GearmanWorker";
@@ -69,6 +77,7 @@ const WORKER_KEYS: readonly (keyof WorkerOptions)[] = [
   "connectTimeoutMs",
   "tls",
   "heartbeatMs",
+  "open",
 ];
 const REGISTER_KEYS: readonly (keyof RegisterOptions)[] = ["timeoutMs"];
 
@@ -85,6 +94,7 @@ export function fillWorkerOptions(options: WorkerOptions): FilledWorkerOptions {
     tls: tlsOption(OWNER, options.tls),
     heartbeatMs:
       options.heartbeatMs === undefined ? undefined : wholeOption(OWNER, "heartbeatMs", options.heartbeatMs, 1, 1),
+    open: openOption(OWNER, options.open),
   });
 }
 

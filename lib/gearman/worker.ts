@@ -18,6 +18,7 @@ import { ServerConnection } from "./connection.js";
 import { encodePacket, splitArgs, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 import { keepPayload } from "./payload.js";
+import { badResult, resultBytes } from "../bytes.js";
 import { WorkerJob } from "./worker-job.js";
 import { closedError, protocolError, timeoutError, ServerError, type GearmanError } from "./errors.js";
 import {
@@ -102,6 +103,7 @@ export class GearmanWorker extends EventEmitter {
         reconnect: this.options.reconnect,
         connectTimeoutMs: this.options.connectTimeoutMs,
         tls: this.options.tls,
+        open: this.options.open,
         // Another job still running may end in this event-loop turn too: its result and grab then share the write.
         gatherWrites: () => this.runningCount > 1,
         onPacket: (packet) => this.onPacket(link, packet),
@@ -357,12 +359,9 @@ export class GearmanWorker extends EventEmitter {
     this.grab(link);
     outcome.then(
       (value) => {
-        if (value === undefined || value === null) job.complete();
-        else if (typeof value === "string" || value instanceof Uint8Array) job.complete(value);
-        else
-          job.exception(
-            `handler for ${func} returned ${typeof value}, expected a Buffer, Uint8Array, string or undefined`,
-          );
+        const bytes = resultBytes(value);
+        if (bytes) job.complete(bytes);
+        else job.exception(badResult(`handler for ${func}`, value));
         this.settled(link, job);
       },
       (error: unknown) => {

@@ -2,7 +2,7 @@
  * The piscina task that runs one chunk on a worker thread.
  *
  *   phase waiting → running (else skipped: cancelled while it waited behind another chunk)
- *   request bytes ──decodeChunkRequest──► wait for the memory version it needs
+ *   request bytes + head (read by the node) ──decodeChunkBody──► wait for the memory version it needs
  *        ──► resolve fn (compile source once per hash / import module once)
  *        ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
@@ -13,14 +13,20 @@
 import os from "node:os";
 import { BroadcastChannel, threadId } from "node:worker_threads";
 import { Piscina, move } from "piscina";
-import { decodeChunkRequest, encodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
+import {
+  decodeChunkBody,
+  encodeChunkResponse,
+  type ChunkRequestHead,
+  type ChunkResponse,
+} from "../wire/chunk-codec.js";
 import { serializeError } from "../wire/remote-error.js";
 import type { FunctionRef } from "../wire/function-ref.js";
 import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
-import { cachedFunctionMissing, memoryTimedOut, notAFunction, resultNotSendable } from "./errors.js";
-import { Wakeups } from "../wakeups.js";
+import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
+import { MemoryWait } from "./memory-wait.js";
+import { importFunction } from "../threads/module-export.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
@@ -32,6 +38,8 @@ type Mapped = (item: unknown) => unknown;
 export interface ChunkTask {
   /** The glimpse_map job payload, as received from the job server. */
   readonly request: Uint8Array;
+  /** Its header and meta, read by the node (readChunkRequest): the thread decodes only the body. */
+  readonly head: ChunkRequestHead;
   /** How long to wait for the memory version the chunk needs, in ms. */
   readonly memoryWaitMs: number;
   /** Two Int32 slots shared with the node (ChunkThreads): the chunk's PHASE, and the threadId that took it. */
@@ -52,29 +60,22 @@ const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefine
 /** Functions compiled or imported, by key; the oldest leave past COMPILED_KEPT, so a client shipping ever new sources cannot grow a thread without bound. */
 const compiled = new Map<string, Mapped>();
 const COMPILED_KEPT = 256;
-/** Chunks waiting for a memory version this thread does not hold yet. */
-const memoryArrivals = new Wakeups();
-
 const channel = new BroadcastChannel(MEMORY_CHANNEL);
+/**
+ * Chunks waiting for a memory version this thread does not hold yet ask the
+ * node once: the channel to it does not lose messages, and the node posts
+ * every newer version to its threads anyway.
+ */
+const memoryWait = new MemoryWait("this worker thread", () => memory.version, {
+  ask: (version) => channel.postMessage({ type: "need", version } satisfies MemoryMessage),
+});
 channel.onmessage = (event) => {
   const message = (event as { data: MemoryMessage }).data;
   if (message?.type !== "state") return;
   replaceMemory(message.entries, message.version);
-  memoryArrivals.wake();
+  memoryWait.arrived();
 };
 channel.unref();
-
-/**
- * Waits until this thread holds at least `version`, asking the node once:
- * the channel to it does not lose messages, and the node posts every newer
- * version to its threads anyway.
- */
-async function memoryVersion(version: number, waitMs: number): Promise<void> {
-  if (memory.version >= version) return;
-  channel.postMessage({ type: "need", version } satisfies MemoryMessage);
-  if (!(await memoryArrivals.until(() => memory.version >= version, waitMs)))
-    throw memoryTimedOut("this worker thread", version, waitMs, memory.version);
-}
 
 function compileSource(source: string): Mapped {
   // The only free name a shipped function gets is `memory`.
@@ -100,14 +101,7 @@ async function resolveFunction(ref: FunctionRef): Promise<Mapped> {
     if (!stored || stored.kind !== "source") throw cachedFunctionMissing(ref.key);
     fn = compileSource(stored.source);
   } else {
-    const module = await import(ref.specifier);
-    const exported = module[ref.exportName];
-    if (typeof exported !== "function") {
-      throw notAFunction(
-        `module ${ref.specifier} has no function export "${ref.exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`,
-      );
-    }
-    fn = exported;
+    fn = await importFunction<Mapped>(ref.specifier, ref.exportName, notAFunction);
   }
   if (compiled.size >= COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
   compiled.set(key, fn);
@@ -139,13 +133,13 @@ async function take(task: ChunkTask): Promise<Uint8Array | null> {
 
 async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const started = performance.now();
-  const request = decodeChunkRequest(task.request);
+  const request = decodeChunkBody(task.request, task.head);
   const respond = (response: ChunkResponse) =>
     move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
   const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
   let index = request.start;
   try {
-    await memoryVersion(request.memoryVersion, task.memoryWaitMs);
+    await memoryWait.ready(request.memoryVersion, task.memoryWaitMs);
     const fn = await resolveFunction(request.fn);
     // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
     // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.

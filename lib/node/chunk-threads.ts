@@ -17,17 +17,17 @@
  *   hand back: the same, and the chunk's   hand back: nothing (it runs to its end)
  *   run() rejects with `HANDED_BACK`
  */
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
 import { threadsClosed } from "./errors.js";
+import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
+import { fixedThreadPool } from "../threads/thread-pool.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
+import { readChunkRequest, type ChunkRequestHead } from "../wire/chunk-codec.js";
 
 /** Times a chunk goes to another thread after the one it waited on died, before it fails. */
 const MAX_REHOMES = 8;
-
-/** Requests from this size on are moved to their thread rather than cloned. */
-const MOVE_AT = 16 * 1024;
 
 export interface ChunkThreadsOptions {
   readonly threads: number;
@@ -46,13 +46,11 @@ export class ChunkThreads {
 
   constructor(private readonly options: ChunkThreadsOptions) {
     this.capacity = options.threads * (1 + options.prefetch);
-    this.pool = new Piscina({
-      filename: new URL("./chunk-runner.js", import.meta.url).href,
-      minThreads: options.threads,
-      maxThreads: options.threads,
-      concurrentTasksPerWorker: 1 + options.prefetch,
-      // No queue limit of piscina's own: the node's Gearman concurrency (capacity) bounds the chunks held, and a
-      // limit here would refuse the chunks re-run after a stopped thread while its replacement starts.
+    // No queue limit: the node's Gearman concurrency (capacity) bounds the chunks held, and a limit would
+    // refuse the chunks re-run after a stopped thread while its replacement starts.
+    this.pool = fixedThreadPool(new URL("./chunk-runner.js", import.meta.url), {
+      threads: options.threads,
+      tasksPerThread: 1 + options.prefetch,
       resourceLimits: options.resourceLimits,
       workerData: { policy: options.policy } satisfies ChunkRunnerData,
     });
@@ -62,10 +60,12 @@ export class ChunkThreads {
    * Runs a chunk request on a thread; resolves with the response bytes. Aborting `signal` stops it and rejects with the signal's reason.
    * Aborting `handBack` withdraws it only while it still waits for a thread: it then never runs, and run() rejects with the reason.
    */
-  run(request: Uint8Array, signal: AbortSignal, handBack?: AbortSignal): Promise<Uint8Array> {
+  run(request: Uint8Array, signal: AbortSignal, handBack?: AbortSignal, head?: ChunkRequestHead): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       if (handBack?.aborted) return reject(handBack.reason);
+      // The thread decodes only the body: header and meta are read here, once (the node has read them already).
+      const requestHead = head ?? readChunkRequest(request);
       const phase = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
       const onAbort = () => {
         handBack?.removeEventListener("abort", onHandBack);
@@ -83,9 +83,10 @@ export class ChunkThreads {
       const attempt = (): void => {
         // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
         // original stays here in case the thread dies before taking it.
-        const bytes = request.byteLength >= MOVE_AT ? new Uint8Array(request) : request;
+        const bytes = request.byteLength >= LARGE_PAYLOAD_BYTES ? new Uint8Array(request) : request;
         const task: ChunkTask = {
           request: bytes,
+          head: requestHead,
           memoryWaitMs: this.options.memoryWaitMs,
           phase: phase.buffer as SharedArrayBuffer,
         };

@@ -36,7 +36,8 @@ export interface CommandHandlers {
   ping(): NodeStatsSnapshot;
   setMemory(entries: Record<string, unknown>, version: number): void;
   clearMemory(version: number): void;
-  cancel(mapIds: readonly string[]): void;
+  /** Stops running chunks: those of a map (by map id), or one attempt of a chunk (by its job's unique id). */
+  cancel(ids: readonly string[]): void;
   drain(): void;
   online(): void;
   /** The memory version the node holds, for acknowledgements. */

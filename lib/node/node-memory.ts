@@ -7,8 +7,7 @@
  */
 import { MemoryPublisher } from "./memory-broadcast.js";
 import type { NodeChannels } from "./node-channels.js";
-import { memoryTimedOut } from "./errors.js";
-import { Wakeups } from "../wakeups.js";
+import { MemoryWait } from "./memory-wait.js";
 
 /** How often a waiting chunk's need-memory request is published again: the log channel may lose it. */
 const ASK_AGAIN_MS = 250;
@@ -18,14 +17,19 @@ export class NodeMemory {
   private entries: Record<string, unknown> = {};
   private publisher: MemoryPublisher | undefined;
   /** Chunks waiting for a version the node does not hold yet. */
-  private readonly arrivals = new Wakeups();
+  private readonly wait: MemoryWait;
 
   constructor(
-    private readonly channels: NodeChannels,
+    channels: NodeChannels,
     private readonly waitMs: number,
     /** For messages: whose memory this is. */
-    private readonly nodeId: string,
-  ) {}
+    nodeId: string,
+  ) {
+    this.wait = new MemoryWait(`worker node ${nodeId}`, () => this.version, {
+      ask: (version) => channels.requestMemory(version),
+      askEveryMs: ASK_AGAIN_MS,
+    });
+  }
 
   /** Starts handing memory to the node's threads. */
   attach(): void {
@@ -38,7 +42,7 @@ export class NodeMemory {
     this.version = version;
     this.entries = entries;
     this.publisher?.publish(version, entries);
-    this.arrivals.wake();
+    this.wait.arrived();
   }
 
   clear(version: number): void {
@@ -46,18 +50,8 @@ export class NodeMemory {
   }
 
   /** Resolves once the node holds at least `version`, asking the pools for it meanwhile; rejects after waitMs, or with the signal's reason. */
-  async ready(version: number, signal: AbortSignal): Promise<void> {
-    if (this.version >= version) return;
-    const ask = () => this.channels.requestMemory(version);
-    ask();
-    const asking = setInterval(ask, ASK_AGAIN_MS);
-    try {
-      if (!(await this.arrivals.until(() => this.version >= version, this.waitMs, signal))) {
-        throw memoryTimedOut(`worker node ${this.nodeId}`, version, this.waitMs, this.version);
-      }
-    } finally {
-      clearInterval(asking);
-    }
+  ready(version: number, signal: AbortSignal): Promise<void> {
+    return this.wait.ready(version, this.waitMs, signal);
   }
 
   close(): void {

@@ -4,9 +4,15 @@
  * log channel.
  *
  *   job servers ──JOB_ASSIGN (≤ threads × (1 + prefetch) at once)──► GearmanWorker ──► handleChunk ──► ChunkThreads (chunk-runner)
- *        ▲   ▲                                     signature checked │ memory version awaited │
- *        │   └── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──┘ (if the node lacks it)  │
- *        └──── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄───────────────┘
+ *      ▲ ▲ ▲                   frame read, signature checked, head read │ memory version awaited │ body decoded,
+ *      │ │ └── WORK_STATUS 0/N "taken" ◄──────────────────────────────┤ (if the node lacks it)  │ run
+ *      │ └──── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──────┘                          │
+ *      ├────── WORK_DATA (empty) every 2 s while it holds a chunk: a heartbeat ◄────────────────────┤
+ *      └────── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──────────────────┘
+ *
+ * What the node answers besides results (taken, refused, handed back) is
+ * written by lib/wire/protocol.ts; the request is read once, in stages
+ * (lib/wire/chunk-codec.ts), and the thread decodes only its body.
  *
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel / drain / online
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests
@@ -17,11 +23,12 @@
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
-import { toBuffer } from "../gearman/payload.js";
+import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
-import { peekChunkRequest, peekResponseOk } from "../wire/chunk-codec.js";
+import type { StreamOpener } from "../gearman/transport.js";
+import { peekResponseOk, readChunkRequest, readFrame, type ChunkRequestHead } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { CHUNK_HEARTBEAT_MS, TAKEN_NUMERATOR, writeHandBack, writeRefusal } from "../wire/protocol.js";
+import { answerHandBack, answerRefusal, answerTaken, CHUNK_HEARTBEAT_MS } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -48,6 +55,12 @@ export interface ChunkEvent {
   readonly seconds: number;
 }
 
+/** How a node in the process of its job server reaches it without the network (not options: those travel as JSON to a node's process). */
+export interface WorkerNodeLinks {
+  /** Opens the stream to a job server (GearmanWorker's `open`), e.g. `() => server.connectInProcess()`. */
+  readonly open?: StreamOpener;
+}
+
 /** Why a node stopped: the supervisor restarts it unless the reason is "quit". */
 export type StopReason = "quit" | "restart" | "signal";
 
@@ -70,7 +83,7 @@ export class WorkerNode extends EventEmitter {
   private stopping: Promise<void> | undefined;
 
   /** Throws ArgumentError naming a bad or unknown option. */
-  constructor(input: NodeOptionsInput) {
+  constructor(input: NodeOptionsInput, links: WorkerNodeLinks = {}) {
     super();
     const options = fillNodeOptions(input);
     this.options = options;
@@ -86,6 +99,7 @@ export class WorkerNode extends EventEmitter {
       clientId: this.id,
       concurrency: this.threads.capacity,
       tls: options.tls,
+      open: links.open,
       // So the pool can tell a chunk whose node went silent (lib/wire/protocol.ts).
       heartbeatMs: CHUNK_HEARTBEAT_MS,
     });
@@ -121,7 +135,7 @@ export class WorkerNode extends EventEmitter {
       ping: () => this.snapshot(),
       setMemory: (entries, version) => this.memory.replace(entries, version),
       clearMemory: (version) => this.memory.clear(version),
-      cancel: (mapIds) => this.cancel(mapIds),
+      cancel: (ids) => this.cancel(ids),
       drain: () => this.service.drain(),
       online: () => {
         if (!this.stopping) this.service.serve();
@@ -169,24 +183,26 @@ export class WorkerNode extends EventEmitter {
   /** Answers a chunk this node will not run, so the pool submits it again without spending a retry. */
   private handBack(job: WorkerJob): void {
     this.stats.handedBack++;
-    job.exception(writeHandBack(`worker node ${this.id} (${this.service.state}) handed back job ${job.handle} unrun`));
+    answerHandBack(job, `worker node ${this.id} (${this.service.state}) handed back job ${job.handle} unrun`);
   }
 
   private async handleChunk(job: WorkerJob): Promise<Buffer | undefined> {
     // Brought by a grab already on its way when the node began to drain.
     if (this.service.state !== "serving") return void this.handBack(job);
+    // Read once, in stages (chunk-codec.ts): the frame, its signature, then header and meta; the body on the thread.
+    const frame = readFrame(job.data, "chunk request");
     let signature: SignatureFacts | undefined;
     try {
-      signature = verifyChunk(job.data, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
+      signature = verifyChunk(frame, this.guard, `chunk job ${job.handle} from job server ${job.server}`);
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error;
       this.refuse(job, error);
       return undefined;
     }
-    const header = peekChunkRequest(job.data);
-    // The pool counts takes (lib/wire/protocol.ts): the notice is written before the chunk can run, so a
-    // chunk that kills this process at once is still counted.
-    job.sendStatus(TAKEN_NUMERATOR, header.count);
+    const header = readChunkRequest(frame);
+    // The pool counts takes: the notice is written before the chunk can run, so a chunk that kills this process
+    // at once is still counted.
+    answerTaken(job, header.count);
     // Counted before the first await: maxChunks lowers the concurrency before the worker grabs again.
     const lease = this.service.take();
     try {
@@ -202,7 +218,7 @@ export class WorkerNode extends EventEmitter {
 
   private async runChunk(
     job: WorkerJob,
-    header: ReturnType<typeof peekChunkRequest>,
+    header: ChunkRequestHead,
     signature: SignatureFacts | undefined,
     handBack: AbortSignal,
   ): Promise<Buffer> {
@@ -227,7 +243,7 @@ export class WorkerNode extends EventEmitter {
     let outcome: ChunkOutcome = "failed";
     let ran = true;
     try {
-      const bytes = await this.threads.run(job.data, controller.signal, handBack).catch((error: unknown) => {
+      const bytes = await this.threads.run(job.data, controller.signal, handBack, header).catch((error: unknown) => {
         ran = !(error instanceof NodeError && error.code === "HANDED_BACK");
         throw error;
       });
@@ -260,12 +276,10 @@ export class WorkerNode extends EventEmitter {
     this.refusedChunks++;
     const unique = job.unique === "" ? "" : ` (unique ${job.unique})`;
     this.channels.refusals.write(`${error.message}${unique}; not run`);
-    job.exception(
-      writeRefusal({
-        reason: error.reason,
-        detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`,
-      }),
-    );
+    answerRefusal(job, {
+      reason: error.reason,
+      detail: `worker node ${this.id} refused ${error.message.replace(/ refused: /, ": ")}`,
+    });
     this.emit("refused", error);
     if (this.listenerCount("chunk") > 0)
       this.emit("chunk", { outcome: "refused", items: 0, seconds: 0 } satisfies ChunkEvent);

@@ -1,27 +1,37 @@
 /**
- * One chunk's life as Gearman jobs, under the pool's one retry rule
- * (docs/robustness.md "How many times a chunk runs"):
+ * One chunk's life as Gearman jobs: a run of the retry engine
+ * (lib/gearman/retry-run.ts) under the pool's one retry rule
+ * (docs/robustness.md "How many times a chunk runs"), which these rules
+ * classify into the engine's words:
  *
- *   attempt ──submitJob (unique mapId:chunk:attempt, no client failover)──► job server
- *      │  WORK_STATUS 0/N from the node that takes it ──► a take; a second take of the same job means
- *      │                                                 the server handed it out again after losing that node
- *      ├─ WORK_COMPLETE ──verify──► decode ──► results, or RemoteError (the function threw: never retried)
- *      ├─ a hand-back (a draining node gave it back unrun) ──► a new attempt, no retry spent
- *      └─ a failure: the node's job failed, the job server was lost, the attempt timed out (timed from
- *         its submission and again from each take), the node that took it went silent (no heartbeat for
- *         CHUNK_SILENT_MS), a stale or replayed refusal, an untrusted response
+ *   attempt n ──GearmanClient.attempt (unique mapId:chunk:n, signed anew)──► job server
+ *      │  WORK_STATUS 0/N from the node that takes it ──► the first: PROGRESS (the deadline starts again)
+ *      │       a second take of the same job (its server lost the node that had it) ──► Retry, spent inside the attempt
+ *      │  taken, then nothing (no heartbeat: WORK_DATA every CHUNK_HEARTBEAT_MS) for CHUNK_SILENT_MS
+ *      │       (the engine's silence bound: its node was cut off or hung) ──► given up, cancelled on the nodes ──► Retry
+ *      ├─ WORK_COMPLETE ──verify──► decode ──► results │ RemoteError (the function threw: never retried)
+ *      │        └─ a response that does not verify ──► Retry
+ *      ├─ a hand-back (a draining node gave it back unrun) ──► a free Retry, FREE_HAND_BACKS times; then one that spends
+ *      ├─ a refusal: stale or replayed ──► Retry │ any other (a key mismatch) ──► REFUSED, the map ends
+ *      ├─ WORK_FAIL, an exception, its job server lost, no job server ──► Retry
+ *      └─ past `timeoutMs` (the engine's deadline) ──► given up, withdrawn, cancelled on the nodes ──► Retry
  *
- * Every take after the first and every failure spends one of `retries`; a
- * failure with retries left is followed by a new attempt, signed anew. When
- * none is left the chunk fails (CHUNK_FAILED or CHUNK_TIMEOUT) and its
- * attempt is cancelled on the job server and on the nodes. So a chunk is
- * taken by worker nodes at most 1 + retries times, whatever the job
- * server's own requeue limit. A refusal other than stale or replayed is a
- * key mismatch, which no retry heals: it ends the map at once.
+ * Every Retry but the free hand-backs spends one of `retries`. When none is
+ * left the chunk fails (CHUNK_TIMEOUT after a timeout, else CHUNK_FAILED)
+ * and the engine gives its attempt up on the job server and the nodes. So a
+ * chunk is taken by worker nodes at most 1 + retries times, whatever the
+ * job server's own requeue limit.
  */
-import type { GearmanClient } from "../gearman/client.js";
-import type { ClientJob } from "../gearman/client-job.js";
-import { GearmanError, JobError } from "../gearman/errors.js";
+import { JobError, type GearmanError } from "../gearman/errors.js";
+import { RetryRun } from "../gearman/retry-run.js";
+import {
+  PROGRESS,
+  Retry,
+  type Attempt,
+  type AttemptMaker,
+  type AttemptObserver,
+  type RetryRules,
+} from "../gearman/retry-rules.js";
 import { decodeChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
@@ -39,6 +49,7 @@ import {
   handedBackTooOften,
   nodeLost,
   nodeSilent,
+  PoolError,
   type ChunkDescription,
 } from "./errors.js";
 
@@ -46,9 +57,15 @@ import {
 const RETRIED_REFUSALS: readonly RefusalReason[] = ["stale", "replayed"];
 /** Gearman errors after which a new attempt may succeed. */
 const RETRIED_CODES: ReadonlySet<string> = new Set(["JOB_FAILED", "JOB_EXCEPTION", "CONNECTION", "NO_SERVER"]);
+/** The one budget of a chunk: the map's `retries`. */
+const RETRIES = "retries";
+
+/** Hand-backs of one chunk that spend no retry: more than any sane drain schedule gives, fewer than a node draining and coming back in a loop. */
+export const FREE_HAND_BACKS = 16;
 
 export interface ChunkJobContext {
-  readonly client: GearmanClient;
+  /** Makes the chunk's attempts: the pool's GearmanClient. */
+  readonly client: AttemptMaker;
   readonly mapId: string;
   readonly functionName: string;
   /** The Gearman function the chunks go to: glimpse_map, or glimpse_map:LABEL for a labelled map. */
@@ -66,175 +83,132 @@ export interface ChunkJobContext {
   readonly guard?: MessageGuard;
 }
 
-/** How an attempt ended, when it did not end the chunk. */
-interface Failure {
-  readonly error: unknown;
-  readonly timedOut: boolean;
-}
-
-/** A node handed the attempt back unrun (it was draining): the chunk goes again, at no cost the first FREE_HAND_BACKS times. */
-interface HandBack {
-  readonly handedBack: JobError;
-}
-/** Hand-backs of one chunk that spend no retry: more than any sane drain schedule gives, fewer than a node draining and coming back in a loop. */
-export const FREE_HAND_BACKS = 16;
-
-/** The retries a chunk has left, spent by every failure and by every take beyond an attempt's first. */
-class Tries {
-  /** Takes and attempts so far, the first included. */
-  used = 1;
-  constructor(private readonly limit: number) {}
-  /** Spends one; false when none was left. */
-  spend(): boolean {
-    if (this.used > this.limit) return false;
-    this.used++;
-    return true;
-  }
-}
-
 /** `encode` makes the chunk's request payload: once, and again for each retry of a signed chunk (a signature is written into the payload it signs). */
-export async function runChunkJob(
+export function runChunkJob(
   context: ChunkJobContext,
   chunk: Chunk<unknown>,
   encode: () => Buffer,
   signal: AbortSignal,
 ): Promise<unknown[]> {
-  const described: ChunkDescription = { index: chunk.index, start: chunk.start, size: chunk.items.length };
-  const tries = new Tries(context.retries);
-  const payload = encode();
-  let handBacks = 0;
-  for (let attempt = 1; ; attempt++) {
-    if (signal.aborted) throw abortError(signal.reason);
-    const unique = `${context.mapId}:${chunk.index}:${attempt}`;
-    const request = context.key ? signChunkInPlace(attempt === 1 ? payload : encode(), context.key) : payload;
-    let outcome = await runAttempt(context, chunk, described, request, unique, signal, tries);
-    if (Array.isArray(outcome)) return outcome;
-    if ("handedBack" in outcome) {
-      if (++handBacks <= FREE_HAND_BACKS) continue;
-      outcome = { error: handedBackTooOften(described, handBacks, outcome.handedBack), timedOut: false };
-    }
-    if (!tries.spend()) {
-      throw outcome.timedOut
-        ? chunkTimedOut(described, tries.used, context.timeoutMs, outcome.error)
-        : chunkFailed(described, tries.used, outcome.error);
-    }
-    context.onRetry(chunk, outcome.error);
-  }
+  return new RetryRun(new ChunkRules(context, chunk, encode), signal).start().result;
 }
 
-/** One Gearman job for the chunk: its results, or how it failed; throws what ends the map. */
-function runAttempt(
-  context: ChunkJobContext,
-  chunk: Chunk<unknown>,
-  described: ChunkDescription,
-  request: Buffer,
-  unique: string,
-  signal: AbortSignal,
-  tries: Tries,
-): Promise<unknown[] | Failure | HandBack> {
-  const job = context.client.submitJob(context.gearmanFunction, request, { unique, signal, failovers: 0 });
-  let takes = 0;
-  /** Why this side gave the job up, when it did (the job's result then rejects ABORTED). */
-  let givenUp: Failure | undefined;
-  /** Given up because its retries are spent: the chunk fails. */
-  let outOfTries = false;
-  const giveUp = (failure: Failure) => {
-    givenUp = failure;
-    job.cancel(failure.error);
-    context.cancelAttempt(unique);
-  };
-  const timer = setTimeout(
-    () => giveUp({ error: attemptTimedOut(described, job, context.timeoutMs), timedOut: true }),
-    context.timeoutMs,
-  );
-  // From a take on, the node that holds the attempt sends a heartbeat at least every CHUNK_HEARTBEAT_MS:
-  // silence means it was cut off or hung, which the job server may never notice (gearmand does not).
-  let silence: NodeJS.Timeout | undefined;
-  let heardAt = 0;
-  const heard = () => {
-    heardAt = performance.now();
-    silence?.refresh();
-  };
-  // Checked after the next poll for input: a client that was busy reads what came meanwhile before it gives
-  // up (what it heard then is recent; the timer itself may fire a little before CHUNK_SILENT_MS of real time).
-  const silent = () =>
-    setImmediate(() => {
-      if (givenUp) return;
-      if (performance.now() - heardAt < CHUNK_SILENT_MS / 2) return void silence?.refresh();
-      giveUp({ error: nodeSilent(described, job, CHUNK_SILENT_MS), timedOut: false });
-    });
-  const onStatus = (numerator: number) => {
-    if (givenUp) return;
-    heard();
-    if (numerator !== TAKEN_NUMERATOR) return;
-    if (++takes > 1) {
-      const lost = nodeLost(described, job);
-      if (!tries.spend()) {
-        outOfTries = true;
-        return giveUp({ error: lost, timedOut: false });
-      }
-      context.onRetry(chunk, lost);
-    }
-    heardAt = performance.now();
-    silence ??= setTimeout(silent, CHUNK_SILENT_MS);
-    timer.refresh();
-  };
-  job.on("status", onStatus);
-  job.on("data", heard);
-  return job.result
-    .then(
-      (bytes) => finish(context, described, job, request, unique, bytes),
-      (error: unknown) => {
-        if (signal.aborted) throw abortError(signal.reason);
-        if (givenUp) {
-          // Out of tries while a node held it: the chunk fails now, with what was spent.
-          if (outOfTries) throw chunkFailed(described, tries.used, givenUp.error);
-          return givenUp;
-        }
-        if (error instanceof JobError && error.exception && readHandBack(error.exception) !== undefined)
-          return { handedBack: error };
-        const refusal = error instanceof JobError && error.exception ? readRefusal(error.exception) : undefined;
-        if (refusal && !RETRIED_REFUSALS.includes(refusal.reason)) throw chunkRefused(described, refusal.detail, error);
-        if (error instanceof GearmanError && RETRIED_CODES.has(error.code)) return { error, timedOut: false };
-        throw error;
-      },
-    )
-    .finally(() => {
-      clearTimeout(timer);
-      clearTimeout(silence);
-      job.off("status", onStatus);
-      job.off("data", heard);
-    });
-}
+/** The pool's retry rule for one chunk, as hooks of the retry engine. */
+export class ChunkRules implements RetryRules<unknown[]> {
+  private readonly described: ChunkDescription;
+  private payload: Buffer | undefined = undefined;
+  /** The request of the current attempt (its nonce checks the response). */
+  private request: Buffer | undefined = undefined;
+  /** Take notices of the current attempt. */
+  private takes = 0;
+  private handBacks = 0;
 
-/** A WORK_COMPLETE: the results, RemoteError when the function threw, or a failure when the response cannot be trusted. */
-function finish(
-  context: ChunkJobContext,
-  described: ChunkDescription,
-  job: ClientJob,
-  request: Buffer,
-  unique: string,
-  bytes: Buffer,
-): unknown[] | Failure {
-  try {
-    verifyChunk(
-      bytes,
-      context.guard,
-      `response to chunk ${described.index} (job ${job.handle ?? unique})`,
-      chunkNonce(request),
-    );
-  } catch (error) {
-    // A response this client cannot trust (another key, altered, replayed): try the chunk again.
-    if (!(error instanceof SignatureError)) throw error;
-    return { error, timedOut: false };
+  constructor(
+    private readonly context: ChunkJobContext,
+    private readonly chunk: Chunk<unknown>,
+    private readonly encode: () => Buffer,
+  ) {
+    this.described = { index: chunk.index, start: chunk.start, size: chunk.items.length };
   }
-  const response = decodeChunkResponse(bytes);
-  if (response.ok) return response.results;
-  throw new RemoteError({
-    functionName: context.functionName,
-    index: response.index,
-    host: response.host,
-    pid: response.pid,
-    error: response.error,
-  });
+
+  get attemptTimeoutMs(): number {
+    return this.context.timeoutMs;
+  }
+
+  /** A node that holds a chunk sends a heartbeat every CHUNK_HEARTBEAT_MS (lib/wire/protocol.ts). */
+  get silenceMs(): number {
+    return CHUNK_SILENT_MS;
+  }
+
+  limit(budget: string): number {
+    return budget === RETRIES ? this.context.retries : 0;
+  }
+
+  attempt(ordinal: number, observer: AttemptObserver): Attempt {
+    const { context } = this;
+    this.payload ??= this.encode();
+    const request = context.key
+      ? signChunkInPlace(ordinal === 1 ? this.payload : this.encode(), context.key)
+      : this.payload;
+    this.request = request;
+    this.takes = 0;
+    const unique = `${context.mapId}:${this.chunk.index}:${ordinal}`;
+    return context.client.attempt(context.gearmanFunction, request, { unique }, observer, ordinal);
+  }
+
+  /** A take notice: the first restarts the deadline; each later one means a node was lost, and spends a retry. */
+  status(numerator: number, _denominator: number, attempt: Attempt): typeof PROGRESS | Retry | undefined {
+    if (numerator !== TAKEN_NUMERATOR) return undefined;
+    if (++this.takes === 1) return PROGRESS;
+    return new Retry(nodeLost(this.described, attempt), RETRIES);
+  }
+
+  /** WORK_COMPLETE: the results, a Retry when the response cannot be trusted; throws RemoteError when the function threw. */
+  completed(bytes: Buffer, attempt: Attempt): unknown[] | Retry {
+    const { context, described } = this;
+    try {
+      verifyChunk(
+        bytes,
+        context.guard,
+        `response to chunk ${described.index} (job ${attempt.handle ?? attempt.unique})`,
+        chunkNonce(this.request!),
+      );
+    } catch (error) {
+      // A response this client cannot trust (another key, altered, replayed): try the chunk again.
+      if (!(error instanceof SignatureError)) throw error;
+      return new Retry(error, RETRIES);
+    }
+    const response = decodeChunkResponse(bytes);
+    if (response.ok) return response.results;
+    throw new RemoteError({
+      functionName: context.functionName,
+      index: response.index,
+      host: response.host,
+      pid: response.pid,
+      error: response.error,
+    });
+  }
+
+  failed(error: GearmanError): Retry | undefined {
+    const exception = error instanceof JobError ? error.exception : undefined;
+    if (exception && readHandBack(exception) !== undefined) {
+      if (++this.handBacks <= FREE_HAND_BACKS) return new Retry(error);
+      return new Retry(handedBackTooOften(this.described, this.handBacks, error), RETRIES);
+    }
+    const refusal = exception ? readRefusal(exception) : undefined;
+    if (refusal && !RETRIED_REFUSALS.includes(refusal.reason))
+      throw chunkRefused(this.described, refusal.detail, error);
+    if (RETRIED_CODES.has(error.code)) return new Retry(error, RETRIES);
+    return undefined;
+  }
+
+  timedOut(attempt: Attempt): Retry {
+    return new Retry(attemptTimedOut(this.described, attempt, this.context.timeoutMs), RETRIES);
+  }
+
+  /** The node that took it went silent (cut off, hung): no job server may ever notice, gearmand least of all. */
+  silent(attempt: Attempt): Retry {
+    return new Retry(nodeSilent(this.described, attempt, CHUNK_SILENT_MS), RETRIES);
+  }
+
+  spent(_budget: string, error: unknown): void {
+    this.context.onRetry(this.chunk, error);
+  }
+
+  /** The nodes stop it too: the job server's cancel reaches only a queued job. */
+  gaveUp(attempt: Attempt): void {
+    this.context.cancelAttempt(attempt.unique);
+  }
+
+  /** Retries spent out: CHUNK_TIMEOUT when the last one was a timeout, else CHUNK_FAILED, with the times it was tried. */
+  exhausted(_budget: string, error: unknown, spent: number): unknown {
+    const tries = 1 + spent;
+    return error instanceof PoolError && error.code === "ATTEMPT_TIMEOUT"
+      ? chunkTimedOut(this.described, tries, this.context.timeoutMs, error)
+      : chunkFailed(this.described, tries, error);
+  }
+
+  aborted(reason: unknown): unknown {
+    return abortError(reason);
+  }
 }

@@ -5,7 +5,8 @@
  *                                        ▲                          │
  *   results (in order, or as finished) ◄─┴──── decodeChunkResponse ◄┘
  *
- *   setMemory / clearMemory / cancel ──ClusterControl (command channel)──► worker nodes ──acks (log channel)──┘
+ *   setMemory / clearMemory / cancel ──ClusterControl (lib/control: command channel)──► worker nodes ──acks (log channel)──┘
+ *   each map's progress ──control.progress──► this process's listeners (a dashboard), and the broker
  *
  * A map ends on the first failure (RemoteError from the function, a chunk
  * whose worker died past `retries`, a refused signature, an abort): the other
@@ -29,11 +30,11 @@ import {
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
-import { ProgressPublisher } from "./progress-publisher.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, poolClosed } from "./errors.js";
-import type { ClusterControl, NodeStats } from "./cluster-control.js";
-import { checkSelector, type NodeSelector } from "./node-selector.js";
+import type { ClusterControl } from "../control/cluster-control.js";
+import { checkSelector, type NodeSelector } from "../control/node-selector.js";
+import type { NodeStatsSnapshot } from "../channels/messages.js";
 import { labelFunction } from "../wire/labels.js";
 import { MessageGuard } from "../security/message-guard.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -50,6 +51,14 @@ export interface ClusterPoolParts {
   readonly key?: ClusterKey;
   /** Oldest signed response accepted, in ms. Default 300000. */
   readonly signatureMaxAgeMs?: number;
+  /** A dashboard open on this pool's channels (MakePool's `dashboard` option): shown as dashboardUrl, closed first by close(). */
+  readonly dashboard?: PoolDashboard;
+}
+
+/** What the pool needs of a dashboard it carries: where it is, and closing it. */
+export interface PoolDashboard {
+  readonly url: string;
+  close(): Promise<void>;
 }
 
 export class ClusterPool implements AsyncDisposable {
@@ -60,6 +69,9 @@ export class ClusterPool implements AsyncDisposable {
   private readonly release: (() => Promise<void>) | undefined;
   private readonly key: ClusterKey | undefined;
   private readonly guard: MessageGuard | undefined;
+  private readonly dashboard: PoolDashboard | undefined;
+  /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
+  readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
   private closing: Promise<void> | undefined;
   private mapCounter = 0;
@@ -73,6 +85,8 @@ export class ClusterPool implements AsyncDisposable {
     this.release = parts.release;
     this.key = parts.key;
     this.guard = parts.key && new MessageGuard(parts.key, { maxAgeMs: parts.signatureMaxAgeMs });
+    this.dashboard = parts.dashboard;
+    this.dashboardUrl = parts.dashboard?.url;
   }
 
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
@@ -101,19 +115,19 @@ export class ClusterPool implements AsyncDisposable {
         new ArgumentError("setMemory entries", "expected an object of entries, e.g. { factor: 3 }"),
       );
     }
-    return this.control.setMemory(entries);
+    return this.control.memory.set(entries);
   }
 
   /** Empties every worker node's memory; resolves once every live worker acknowledged. */
   clearMemory(): Promise<void> {
     if (this.closing) return Promise.reject(poolClosed());
     this.cachedFunctions.clear();
-    return this.control.clearMemory();
+    return this.control.memory.clear();
   }
 
   /** Asks every worker node for its statistics; waits up to `waitMs` (less once every known node answered). */
-  async ping(waitMs = 2000): Promise<NodeStats[]> {
-    return this.control.ping(wholeNumber("ping waitMs", waitMs, 0));
+  async ping(waitMs = 2000): Promise<NodeStatsSnapshot[]> {
+    return this.control.commands.ping(wholeNumber("ping waitMs", waitMs, 0));
   }
 
   /**
@@ -124,7 +138,7 @@ export class ClusterPool implements AsyncDisposable {
    */
   async drain(selector: NodeSelector, waitMs = 10_000): Promise<string[]> {
     if (this.closing) throw poolClosed();
-    return this.control.setNodeState(
+    return this.control.commands.setNodeState(
       "drain",
       checkSelector("drain selector", selector),
       wholeNumber("drain waitMs", waitMs, 1),
@@ -134,7 +148,7 @@ export class ClusterPool implements AsyncDisposable {
   /** Registers the functions of the nodes `selector` picks again (as drain picks them); resolves with their ids once each acknowledged. */
   async online(selector: NodeSelector, waitMs = 10_000): Promise<string[]> {
     if (this.closing) throw poolClosed();
-    return this.control.setNodeState(
+    return this.control.commands.setNodeState(
       "online",
       checkSelector("online selector", selector),
       wholeNumber("online waitMs", waitMs, 1),
@@ -143,12 +157,12 @@ export class ClusterPool implements AsyncDisposable {
 
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
   async restartWorkers(waitMs = 10_000): Promise<string[]> {
-    return this.control.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
+    return this.control.commands.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to quit; resolves with the nodes that acknowledged. */
   async killWorkers(waitMs = 10_000): Promise<string[]> {
-    return this.control.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
+    return this.control.commands.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
   }
 
   /** The chunks' results, one array per chunk, in order or as they finish. */
@@ -170,7 +184,7 @@ export class ClusterPool implements AsyncDisposable {
     if (opts.signal?.aborted) throw abortError(opts.signal.reason);
     if (opts.waitForNodesMs !== undefined) {
       try {
-        await this.control.waitForNodes(opts.label, opts.waitForNodesMs, opts.signal);
+        await this.control.nodes.waitFor(opts.label, opts.waitForNodesMs, opts.signal);
       } catch (error) {
         throw opts.signal?.aborted ? abortError(opts.signal.reason) : error;
       }
@@ -178,14 +192,14 @@ export class ClusterPool implements AsyncDisposable {
     if (this.cacheFunctions && ref.kind === "source") ref = await this.cacheFunction(ref);
 
     const total = knownLength(items);
-    const threads = this.control.knownThreads();
+    const threads = this.control.nodes.knownThreads();
     const chunksize =
       opts.chunksize === "auto"
         ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined)
         : opts.chunksize;
     const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
     const mapId = `${this.poolId}-${++this.mapCounter}`;
-    const memoryVersion = this.control.memoryVersion();
+    const memoryVersion = this.control.memory.version;
     const functionName = ref.kind === "source" ? ref.name : ref.kind === "module" ? `${ref.exportName}` : ref.key;
 
     const controller = new AbortController();
@@ -195,7 +209,7 @@ export class ClusterPool implements AsyncDisposable {
 
     let done = 0;
     let failed = 0;
-    const progress = new ProgressPublisher((p) => this.control.publishProgress(p), mapId, functionName, total);
+    const progress = this.control.progress.forMap(mapId, functionName, total);
     const report = () => {
       opts.onProgress?.({ done, total, failed } satisfies Progress);
       progress.update(done, failed);
@@ -212,7 +226,7 @@ export class ClusterPool implements AsyncDisposable {
         failed++;
         report();
       },
-      cancelAttempt: (unique: string) => this.control.cancelMap(unique),
+      cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
       key: this.key,
       guard: this.guard,
     };
@@ -255,7 +269,7 @@ export class ClusterPool implements AsyncDisposable {
       opts.signal?.removeEventListener("abort", onAbort);
       if (!finished) {
         progress.end("failed");
-        this.control.cancelMap(mapId);
+        this.control.commands.cancelMap(mapId);
       }
     }
   }
@@ -263,7 +277,7 @@ export class ClusterPool implements AsyncDisposable {
   private async cacheFunction(ref: Extract<FunctionRef, { kind: "source" }>): Promise<FunctionRef> {
     const key = `glimpse:fn:${ref.hash}`;
     if (!this.cachedFunctions.has(key)) {
-      await this.control.setMemory({ [key]: ref });
+      await this.control.memory.set({ [key]: ref });
       this.cachedFunctions.add(key);
     }
     return { kind: "cached", key };
@@ -274,20 +288,11 @@ export class ClusterPool implements AsyncDisposable {
     return this.control;
   }
 
-  /** Runs `release` first when the pool closes (before its channels and job server connections go). */
-  closeFirst(release: () => Promise<void>): void {
-    this.beforeClose.push(release);
-  }
-
-  private readonly beforeClose: (() => Promise<void>)[] = [];
-
-  /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
-  dashboardUrl: string | undefined = undefined;
-
   /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.allSettled(this.beforeClose.map((release) => release()));
+      // The dashboard first: it uses the channels and job server connections closed next.
+      await Promise.allSettled([this.dashboard?.close()]);
       await Promise.allSettled([this.client.close(), this.control.close()]);
       await this.release?.();
     })();

@@ -1,30 +1,12 @@
 /**
- * Every error the pool layer raises besides bad arguments (ArgumentError)
- * and RemoteError (the function threw on a worker). Each carries a stable `code`.
+ * The errors the pool raises besides bad arguments (ArgumentError) and
+ * RemoteError (the function threw on a worker): PoolErrors about chunks,
+ * maps and the pool itself. The control plane's (memory, drain / online,
+ * waiting for nodes) are in lib/control/errors.ts.
  */
+import { PoolError } from "../pool-error.js";
 
-export type PoolErrorCode =
-  | "CHUNK_FAILED" // a chunk's worker died (or the job server gave up on it) more often than max_retries allows
-  | "CHUNK_TIMEOUT" // a chunk ran past its timeout more often than max_retries allows
-  | "CLOSED" // the pool is closed
-  | "MEMORY" // set-memory / clear-memory could not reach every worker
-  | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
-  | "ATTEMPT_TIMEOUT" // one attempt of a chunk went past its timeout (the cause of a retry, or of CHUNK_TIMEOUT)
-  | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it, or that node went silent (the cause of a retry, or of CHUNK_FAILED)
-  | "NO_MATCHING_NODE" // a drain or online selector matched no live worker node
-  | "NOT_ACKNOWLEDGED" // selected worker nodes did not acknowledge a drain or online in time
-  | "NO_NODE" // no live worker node serves a map's label within its waitForNodesMs
-  | "HANDED_BACK" // draining nodes handed a chunk back unrun more often than is free (the cause of a retry, or of CHUNK_FAILED)
-  | "STOPPED"; // a map stopped before its end (its consumer left, or another chunk failed): why its other chunks are cancelled
-
-export class PoolError extends Error {
-  readonly code: PoolErrorCode;
-  constructor(code: PoolErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "PoolError";
-    this.code = code;
-  }
-}
+export { PoolError, type PoolErrorCode } from "../pool-error.js";
 
 export interface ChunkDescription {
   readonly index: number;
@@ -101,13 +83,6 @@ export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknow
 
 export const poolClosed = (): PoolError => new PoolError("CLOSED", "the pool is closed");
 
-/** Nodes that did not acknowledge a set-memory or clear-memory within `waitMs`. */
-export const memoryNotAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>
-  new PoolError(
-    "MEMORY",
-    `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`,
-  );
-
 /** The reason a map's window aborts the chunks still in flight when it stops early. */
 export const mapStopped = (): PoolError => new PoolError("STOPPED", "map stopped");
 
@@ -118,25 +93,3 @@ export function abortError(reason: unknown): Error {
   if (reason !== undefined) Object.defineProperty(error, "cause", { value: reason, configurable: true });
   return error;
 }
-
-export const noMatchingNode = (command: string, selector: string, live: string): PoolError =>
-  new PoolError("NO_MATCHING_NODE", `${command}: ${selector} matches no live worker node; live nodes: ${live}`);
-
-export const notAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>
-  new PoolError(
-    "NOT_ACKNOWLEDGED",
-    `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`,
-  );
-
-/** `carried`: the labels the live serving nodes carry. */
-export const noNodeForLabel = (
-  label: string | undefined,
-  waitMs: number,
-  carried: readonly string[],
-  unlabelled: boolean,
-): PoolError =>
-  new PoolError(
-    "NO_NODE",
-    `${label === undefined ? "no live worker node serves unlabelled maps (every one is exclusive or drained)" : `no live worker node carries the label "${label}"`} within ${waitMs} ms; ` +
-      `the live serving nodes carry ${carried.length === 0 ? "no labels" : `the labels ${carried.join(", ")}`}${unlabelled ? " (and some serve unlabelled maps)" : ""}`,
-  );

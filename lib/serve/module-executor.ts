@@ -5,7 +5,9 @@
  */
 import { BroadcastChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { randomBytes } from "node:crypto";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
+import { toBuffer } from "../bytes.js";
+import { fixedThreadPool } from "../threads/thread-pool.js";
 import type { JobAbort, JobExecutor, JobInput, JobProgress, Outcome } from "./executor.js";
 import type { ModuleResult, ModuleTask, ProgressMessage } from "./module-runner.js";
 
@@ -28,12 +30,9 @@ export class ModuleExecutor implements JobExecutor {
   private nextId = 1;
 
   constructor(private readonly options: ModuleExecutorOptions) {
-    const threads = Math.max(1, options.threads);
-    this.pool = new Piscina({
-      filename: new URL("./module-runner.js", import.meta.url).href,
-      minThreads: threads,
-      maxThreads: threads,
-      concurrentTasksPerWorker: 1,
+    this.pool = fixedThreadPool(new URL("./module-runner.js", import.meta.url), {
+      threads: Math.max(1, options.threads),
+      tasksPerThread: 1,
     });
     this.channel.onmessage = (event) => this.forward((event as MessageEvent).data as ProgressMessage);
     this.channel.unref();
@@ -71,7 +70,7 @@ export class ModuleExecutor implements JobExecutor {
       for (let queued = this.receive(); queued; queued = this.receive())
         this.forward(queued.message as ProgressMessage);
       return result.ok
-        ? { kind: "complete", data: Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength) }
+        ? { kind: "complete", data: toBuffer(result.data, "module result") }
         : { kind: "exception", data: result.message };
     } catch (error) {
       if (signal.aborted)

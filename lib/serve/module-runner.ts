@@ -8,6 +8,8 @@
  * the job with its message.
  */
 import { BroadcastChannel } from "node:worker_threads";
+import { badResult, resultBytes, toBuffer } from "../bytes.js";
+import { importFunction } from "../threads/module-export.js";
 
 export interface ModuleTask {
   readonly specifier: string;
@@ -37,7 +39,6 @@ export interface ServeJob {
   sendData(data: string | Uint8Array): void;
 }
 
-const handlers = new Map<string, Promise<(job: ServeJob) => unknown>>();
 /** One channel per executor and thread, opened by the first job that sends progress (a port per job cost more than the job). */
 const channels = new Map<string, BroadcastChannel>();
 
@@ -51,29 +52,13 @@ function channelOf(name: string): BroadcastChannel {
   return channel;
 }
 
-function handlerOf(specifier: string, exportName: string): Promise<(job: ServeJob) => unknown> {
-  const key = `${specifier}#${exportName}`;
-  let handler = handlers.get(key);
-  if (!handler) {
-    handler = import(specifier).then((module: Record<string, unknown>) => {
-      const fn = module[exportName];
-      if (typeof fn !== "function")
-        throw new Error(`${specifier} exports no function called ${exportName} (got ${typeof fn})`);
-      return fn as (job: ServeJob) => unknown;
-    });
-    handler.catch(() => handlers.delete(key));
-    handlers.set(key, handler);
-  }
-  return handler;
-}
-
 export default async function runModuleJob(task: ModuleTask): Promise<ModuleResult> {
   const { id } = task;
   const post = (message: ProgressMessage) => channelOf(task.channel).postMessage(message);
   try {
-    const handler = await handlerOf(task.specifier, task.exportName);
+    const handler = await importFunction<(job: ServeJob) => unknown>(task.specifier, task.exportName);
     const job: ServeJob = {
-      workload: Buffer.from(task.workload.buffer, task.workload.byteOffset, task.workload.byteLength),
+      workload: toBuffer(task.workload, "workload"),
       functionName: task.func,
       handle: task.handle,
       unique: task.unique,
@@ -90,10 +75,8 @@ export default async function runModuleJob(task: ModuleTask): Promise<ModuleResu
       },
     };
     const value = await handler(job);
-    if (value === undefined || value === null) return { ok: true, data: new Uint8Array(0) };
-    if (typeof value === "string") return { ok: true, data: Buffer.from(value) };
-    if (value instanceof Uint8Array) return { ok: true, data: value };
-    return { ok: false, message: `${task.exportName} returned ${typeof value}, expected a string, bytes or nothing` };
+    const data = resultBytes(value);
+    return data ? { ok: true, data } : { ok: false, message: badResult(task.exportName, value) };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }

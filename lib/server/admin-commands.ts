@@ -9,11 +9,12 @@ import type { Scheduler } from "./scheduler.js";
 
 export const SERVER_VERSION = "glimpse-cluster 0.1.0 (gearman 1.1.20 compatible)";
 
-/** What admin commands act on: the scheduler's state, and the server's shutdown. */
-export interface AdminHost {
-  readonly scheduler: Scheduler;
-  /** Admin `shutdown [graceful]`: called before the OK reply is queued; the server must let that reply leave before it closes. */
-  shutdown(graceful: boolean): void;
+/** What an admin line asks for: the reply, and whether the server is to shut down once that reply has left. */
+export interface AdminReply {
+  /** A byte string (latin1); "" for none. */
+  readonly text: string;
+  /** Admin `shutdown [graceful]`. */
+  readonly shutdown?: { readonly graceful: boolean };
 }
 
 /** `verbose` answers the log level, as gearmand does; the server has one (it logs errors only). */
@@ -36,13 +37,21 @@ function limit(word: string): number | undefined {
   return /^-?\d{1,15}$/.test(word) ? Math.max(0, Number(word)) : undefined;
 }
 
-/** Runs one admin line (UTF-8 text, as the decoder delivers it); returns the reply as a byte string (latin1), "" for none. */
-export function runAdminCommand(host: AdminHost, line: string): string {
-  const { scheduler } = host;
+/** Runs one admin line (UTF-8 text, as the decoder delivers it) on the scheduler's state. */
+export function runAdminCommand(scheduler: Scheduler, line: string): AdminReply {
   const words = Buffer.from(line, "utf8")
     .toString("latin1")
     .trim()
     .split(/[ \t]+/);
+  if (words[0].toLowerCase() !== "shutdown") return { text: answer(scheduler, words) };
+  const sub = words[1]?.toLowerCase();
+  if (words.length > 2 || (sub !== undefined && sub !== "graceful"))
+    return { text: err("INVALID_ARGUMENTS", "shutdown takes no argument but graceful") };
+  return { text: "OK\r\n", shutdown: { graceful: sub === "graceful" } };
+}
+
+/** The reply to any admin command but `shutdown`. */
+function answer(scheduler: Scheduler, words: readonly string[]): string {
   const command = words[0].toLowerCase();
   const sub = words[1]?.toLowerCase();
   switch (command) {
@@ -127,12 +136,6 @@ export function runAdminCommand(host: AdminHost, line: string): string {
         }
       }
       break;
-    case "shutdown": {
-      if (words.length > 2 || (sub !== undefined && sub !== "graceful"))
-        return err("INVALID_ARGUMENTS", "shutdown takes no argument but graceful");
-      host.shutdown(sub === "graceful");
-      return "OK\r\n";
-    }
   }
   return err("UNKNOWN_COMMAND", `Unknown server command${words[0]}`);
 }

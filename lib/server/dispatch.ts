@@ -1,8 +1,12 @@
 /**
  * A request packet from a client or worker, decoded into the scheduler call
- * it asks for. A packet no client or worker may send, or one without the
- * arguments it needs, throws (PeerViolation; GearmanError from splitArgs):
- * the server answers it with ERROR and closes that connection.
+ * it asks for: the one place the server reads a binary request's arguments.
+ * Strings are byte strings (latin1: one char per byte, lossless), function
+ * names, unique ids and job handles alike; a job's data is JobData
+ * (payload.ts); a worker's WORK_* packet also goes down whole, to be
+ * forwarded as it came. A packet no client or worker may send, or one
+ * without the arguments it needs, throws (PeerViolation; GearmanError from
+ * splitArgs): the server answers it with ERROR and closes that connection.
  */
 import { splitArgs, type Packet } from "../gearman/packet.js";
 import { PacketType, packetName } from "../gearman/packet-types.js";
@@ -55,9 +59,20 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
     case PacketType.WORK_FAIL:
     case PacketType.WORK_EXCEPTION:
     case PacketType.WORK_DATA:
-    case PacketType.WORK_WARNING:
-    case PacketType.WORK_STATUS:
-      return scheduler.work(session, packet);
+    case PacketType.WORK_WARNING: {
+      const nul = body.indexOf(NUL);
+      return scheduler.work(session, arg(body, 0, nul < 0 ? body.length : nul), packet);
+    }
+    case PacketType.WORK_STATUS: {
+      const [handle, numerator, denominator] = splitArgs(body, 3, "WORK_STATUS");
+      return scheduler.progress(
+        session,
+        handle.toString("latin1"),
+        numerator.toString("latin1"),
+        denominator.toString("latin1"),
+        packet,
+      );
+    }
     case PacketType.PRE_SLEEP:
       return scheduler.preSleep(session);
     case PacketType.CAN_DO:

@@ -7,8 +7,12 @@
  *   socket ──FrameDecoder──► binary packet ──► dispatchRequest ──► Scheduler ──► Peer.packet (the session's Connection)
  *                 │                                                   └──► journal records (background jobs)
  *                 └──► text line ──► runAdminCommand ──► Peer.send
+ *   read handled ──► Scheduler.commit: the journal records it made, written
+ *   next tick ──► each Peer's arena ──► one socket write
  *
- *   every reply of a tick ──► Peer arena ──► (journal commit) ──► one socket write
+ * Calls go down only: this file drives dispatch, the scheduler and the
+ * peers; a peer calls nothing back (it counts bytes into Traffic and drops
+ * its own connection when the other end stops reading).
  *
  * A peer that sends bytes that are not Gearman gets an ERROR packet and is
  * disconnected; nothing a peer sends can stop the server. A worker that
@@ -25,12 +29,12 @@ import { encodeRaw, type Packet } from "../gearman/packet.js";
 import { PacketType } from "../gearman/packet-types.js";
 import { GearmanError } from "../gearman/errors.js";
 import { fillServerOptions, type FilledServerOptions, type JobServerOptions } from "./server-options.js";
-import { Peer, type PeerHost, type PeerSocket } from "./peer.js";
+import { Peer, Traffic, type PeerSocket } from "./peer.js";
 import { InProcessSocket } from "./in-process-socket.js";
 import { Scheduler } from "./scheduler.js";
 import type { Session } from "./scheduler-state.js";
 import { dispatchRequest } from "./dispatch.js";
-import { runAdminCommand, type AdminHost } from "./admin-commands.js";
+import { runAdminCommand } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
 import type { FunctionFigures } from "./scheduler-views.js";
 import { SilentPeers } from "./silent-peers.js";
@@ -67,30 +71,22 @@ export interface CloseOptions {
 }
 
 /** Emits "shutdown" after an admin `shutdown` command closed it. */
-export class JobServer extends EventEmitter implements PeerHost {
+export class JobServer extends EventEmitter {
   readonly options: FilledServerOptions;
-  readonly writeLimit: number;
   private readonly scheduler: Scheduler;
-  private readonly admin: AdminHost;
   private readonly server: net.Server;
   private readonly peers = new Set<Peer>();
-  private readonly silentPeers = new SilentPeers<Session>((session, silentMs) => this.dropSilent(session, silentMs));
+  private readonly silentPeers = new SilentPeers();
   private listening: ServerAddressInfo | undefined;
   private closing: Promise<void> | undefined;
-  private bytesReceived = 0;
-  private bytesSent = 0;
+  private readonly traffic = new Traffic();
   /** Set during a graceful close's wait: ends it early. */
   private cutDrain: (() => void) | undefined;
 
   constructor(options: JobServerOptions = {}) {
     super();
     this.options = fillServerOptions(options, os.hostname());
-    this.writeLimit = this.options.writeLimit;
     this.scheduler = new Scheduler(this.options);
-    this.admin = {
-      scheduler: this.scheduler,
-      shutdown: (graceful) => setImmediate(() => void this.close({ graceful }).then(() => this.emit("shutdown"))),
-    };
     const secure = this.options.tls;
     this.server = secure
       ? tls.createServer(
@@ -172,11 +168,12 @@ export class JobServer extends EventEmitter implements PeerHost {
       );
       return;
     }
-    const peer = new Peer(socket, this);
+    const peer = new Peer(socket, this.options, this.traffic);
     const session = this.scheduler.open(peer);
     this.peers.add(peer);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     const scheduler = this.scheduler;
+    const traffic = this.traffic;
     const silentPeers = this.silentPeers;
     const highWater = this.options.writeHighWater;
     const decoder = new FrameDecoder({
@@ -184,19 +181,21 @@ export class JobServer extends EventEmitter implements PeerHost {
       maxPacketSize: this.options.maxPacketSize,
       peer: peer.address,
       onPacket: (packet: Packet) => {
-        if (packet.type === PacketType.ECHO_REQ) silentPeers.echo(session, packet.body);
+        if (packet.type === PacketType.ECHO_REQ) silentPeers.echo(peer, session, packet.body);
         if (!peer.closed) dispatchRequest(scheduler, session, packet);
       },
-      onText: (line) => peer.send(runAdminCommand(this.admin, line)),
+      onText: (line) => this.admin(peer, line),
     });
     socket.on("data", (chunk: Buffer) => {
-      this.bytesReceived += chunk.length;
-      silentPeers.heard(session);
+      traffic.received += chunk.length;
+      silentPeers.heard(peer);
       try {
         decoder.push(chunk);
       } catch (error) {
         return this.refuse(peer, error);
       }
+      // Before any reply to this read leaves (they leave next tick): JOB_CREATED never precedes its record.
+      scheduler.commit();
       // A peer that does not read our replies stops being read (it cannot make us buffer without bound);
       // "drain" comes once the socket's own buffer empties, so below that buffer's size the limit is that size.
       if (peer.unsent > highWater && socket.writableNeedDrain && !peer.closed && !socket.isPaused()) {
@@ -205,6 +204,14 @@ export class JobServer extends EventEmitter implements PeerHost {
       }
     });
     socket.once("close", () => this.disconnect(peer, session));
+  }
+
+  /** Answers an admin line; after `shutdown`, closes once the OK has left. */
+  private admin(peer: Peer, line: string): void {
+    const reply = runAdminCommand(this.scheduler, line);
+    peer.send(reply.text);
+    const shutdown = reply.shutdown;
+    if (shutdown !== undefined) setImmediate(() => void this.close(shutdown).then(() => this.emit("shutdown")));
   }
 
   /** Answers a protocol violation with an ERROR packet and closes that connection. */
@@ -219,41 +226,11 @@ export class JobServer extends EventEmitter implements PeerHost {
     const message = error instanceof Error ? error.message : String(error);
     this.options.log(`closing ${peer.address}: ${message}`);
     peer.packet(PacketType.ERROR, code, Buffer.from(message).toString("latin1"));
+    this.scheduler.commit();
     peer.flush();
     peer.closed = true;
     peer.socket.end();
     setTimeout(() => peer.socket.destroy(), 1000).unref();
-  }
-
-  /** PeerHost: a peer stopped reading. */
-  tooSlow(peer: Peer): void {
-    if (peer.closed) return;
-    this.options.log(
-      `dropping ${peer.address}: it does not read what the server sends (over ${this.options.writeLimit} bytes waiting)`,
-    );
-    peer.closed = true;
-    peer.socket.destroy();
-  }
-
-  /**
-   * A probing peer fell silent: a worker (it registered a function, or holds a job) is closed as if it
-   * had disconnected, so its jobs go back to their queues; a client is left to TCP (silent-peers.ts).
-   */
-  private dropSilent(session: Session, silentMs: number): boolean {
-    const peer = session.connection as Peer;
-    if (peer.closed) return true;
-    if (session.abilities.size === 0 && session.held.size === 0) return false;
-    this.options.log(
-      `dropping worker ${peer.address} (${session.clientId}): silent for ${silentMs} ms though it probes (its host or the network to it is down)`,
-    );
-    peer.closed = true;
-    peer.socket.destroy();
-    return true;
-  }
-
-  /** PeerHost: bytes handed to a socket. */
-  wrote(bytes: number): void {
-    this.bytesSent += bytes;
   }
 
   /** A snapshot of the server's figures (the metrics read it at each scrape). */
@@ -272,21 +249,16 @@ export class JobServer extends EventEmitter implements PeerHost {
     return {
       functions: [...this.scheduler.figures()],
       connections: this.peers.size,
-      bytesReceived: this.bytesReceived,
-      bytesSent: this.bytesSent,
+      bytesReceived: this.traffic.received,
+      bytesSent: this.traffic.sent,
       journal,
     };
-  }
-
-  /** PeerHost: runs before any reply leaves. */
-  beforeFlush(): void {
-    this.scheduler.commit();
   }
 
   private disconnect(peer: Peer, session: Session): void {
     peer.closed = true;
     this.peers.delete(peer);
-    this.silentPeers.forget(session);
+    this.silentPeers.forget(peer);
     this.scheduler.leave(session);
   }
 
@@ -315,6 +287,7 @@ export class JobServer extends EventEmitter implements PeerHost {
         // Let the last results reach their clients.
         await new Promise((resolve) => setImmediate(resolve));
       }
+      this.scheduler.commit();
       for (const peer of this.peers) {
         peer.flush();
         peer.socket.destroy();

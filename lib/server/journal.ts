@@ -5,16 +5,19 @@
  *   add    = id \0 func \0 unique \0 priority \0 epoch \0 reducer \0 data
  *   done   = id
  *
- * Records made while handling one read are written together (one write(2))
- * before any reply of that tick leaves the server, so JOB_CREATED is never
- * sent for a job the journal does not hold: a process killed at any point
- * loses no job it accepted. write(2) puts the bytes in the OS page cache,
+ * Records are held until commit() writes them together (one write(2)). The
+ * job server commits once it has handled a read, before any reply to it
+ * leaves (replies leave on the next tick), so JOB_CREATED is never sent for
+ * a job the journal does not hold: a process killed at any point loses no
+ * job it accepted. Records made outside a read (a worker lost, a timer) are
+ * written on the next tick. write(2) puts the bytes in the OS page cache,
  * which survives the process but not a power loss; `fsync` adds an
  * fdatasync(2) per batch for that (a disk flush, typically 0.1-10 ms).
  *
  * At start the file is replayed (a torn last record is ignored) and
- * rewritten with only the live jobs; it is rewritten again once finished
- * records outnumber live ones twice over (and number over 10,000).
+ * rewritten with only the live jobs; its owner rewrites it again (compact)
+ * once finished records outnumber live ones twice over (and number over
+ * 10,000): the journal keeps no job itself, so the owner hands it the live ones.
  */
 import fs from "node:fs";
 import { splitArgs } from "../gearman/packet.js";
@@ -137,7 +140,6 @@ export class Journal {
     private readonly path: string,
     entries: readonly JournalEntry[],
     private readonly fsync: boolean,
-    private readonly liveEntries: () => Iterable<JournalEntry>,
   ) {
     this.fd = this.rewrite(entries);
   }
@@ -189,7 +191,7 @@ export class Journal {
     }
   }
 
-  /** Writes every pending record (and fsyncs if asked); compacts when finished records dominate. */
+  /** Writes every pending record (and fsyncs if asked). */
   commit(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
@@ -197,10 +199,17 @@ export class Journal {
     this.pending = [];
     writeAll(this.fd, bytes);
     if (this.fsync) fs.fdatasyncSync(this.fd);
-    if (this.finished > COMPACT_AFTER && this.finished > this.live * 2) {
-      fs.closeSync(this.fd);
-      this.fd = this.rewrite(this.liveEntries());
-    }
+  }
+
+  /** Finished records outnumber live ones twice over (and number over 10,000): time to compact(). */
+  get crowded(): boolean {
+    return this.finished > COMPACT_AFTER && this.finished > this.live * 2;
+  }
+
+  /** Rewrites the file with only `entries`, every live job (after a commit: nothing may be pending). */
+  compact(entries: Iterable<JournalEntry>): void {
+    fs.closeSync(this.fd);
+    this.fd = this.rewrite(entries);
   }
 
   close(): void {

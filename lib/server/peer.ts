@@ -1,6 +1,8 @@
 /**
  * One connection's bytes out: what the scheduler and the admin commands
- * answer it, batched.
+ * answer it, batched. A peer calls nothing above it: it counts the bytes it
+ * writes into the server's Traffic, and drops its own connection when the
+ * other end stops reading (or when told to: a silent peer, silent-peers.ts).
  *
  * Output is appended to a per-connection arena and written once per tick
  * (one syscall for everything the server answered while handling one read).
@@ -12,15 +14,14 @@
 import type { Duplex } from "node:stream";
 import type { Packet } from "../gearman/packet.js";
 import { handOver } from "../gearman/payload.js";
+import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
 const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
-/** Payloads this large are written from their own buffer (writev) rather than copied into the arena. */
-export const SEGMENT_AT = 16 * 1024;
 
 function isSegment(value: PacketArg | undefined): boolean {
-  return value !== undefined && typeof value !== "string" && value.length >= SEGMENT_AT;
+  return value !== undefined && typeof value !== "string" && value.length >= LARGE_PAYLOAD_BYTES;
 }
 
 /** A connection's byte stream: a net.Socket or tls.TLSSocket, or an InProcessSocket. */
@@ -30,15 +31,18 @@ export type PeerSocket = Duplex & {
   setKeepAlive(enable: boolean, initialDelay: number): unknown;
 };
 
-/** What a peer needs from the server that owns it. */
-export interface PeerHost {
-  /** Runs before any peer writes (the journal commits there, so JOB_CREATED never precedes it). */
-  beforeFlush(): void;
-  /** The peer has more unsent bytes than allowed. */
-  tooSlow(peer: Peer): void;
-  /** Bytes handed to a peer's socket (the metrics' bytes sent). */
-  wrote(bytes: number): void;
+/** Bytes read from and written to a server's connections since it started (the metrics read them at each scrape). */
+export class Traffic {
+  received = 0;
+  sent = 0;
+}
+
+/** What a peer is told by the server that owns it (FilledServerOptions is one). */
+export interface PeerLimits {
+  /** Unsent bytes past which the peer is dropped: it does not read what the server sends. */
   readonly writeLimit: number;
+  /** Where that drop is logged. */
+  readonly log: (line: string) => void;
 }
 
 export class Peer implements Connection {
@@ -56,7 +60,8 @@ export class Peer implements Connection {
 
   constructor(
     readonly socket: PeerSocket,
-    private readonly host: PeerHost,
+    private readonly limits: PeerLimits,
+    private readonly traffic: Traffic,
   ) {
     // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
     this.address =
@@ -65,7 +70,7 @@ export class Peer implements Connection {
 
   /**
    * Queues a response packet. Arguments are byte strings, or Buffers for
-   * payloads (absent ones are left out); a payload of SEGMENT_AT bytes or
+   * payloads (absent ones are left out); a payload of LARGE_PAYLOAD_BYTES or
    * more is written from where it is, never copied into the arena.
    */
   packet(type: number, a?: PacketArg, b?: PacketArg, c?: PacketArg, d?: PacketArg, e?: PacketArg, f?: PacketArg): void {
@@ -205,7 +210,6 @@ export class Peer implements Connection {
     if (this.closed) return;
     const tail = arena.subarray(this.start, this.used);
     if (segments === undefined && tail.length === 0) return;
-    this.host.beforeFlush();
     let bytes = tail.length;
     if (segments === undefined) this.socket.write(tail);
     else {
@@ -218,8 +222,21 @@ export class Peer implements Connection {
       if (tail.length > 0) this.socket.write(tail);
       this.socket.uncork();
     }
-    this.host.wrote(bytes);
-    if (this.socket.writableLength > this.host.writeLimit) this.host.tooSlow(this);
+    this.traffic.sent += bytes;
+    if (this.socket.writableLength > this.limits.writeLimit) this.tooSlow();
+  }
+
+  /** The other end does not read what the server sends: stop talking to it. */
+  private tooSlow(): void {
+    this.drop(`it does not read what the server sends (over ${this.limits.writeLimit} bytes waiting)`);
+  }
+
+  /** Closes the connection at once, logging `why`; its session leaves the scheduler when the socket closes. */
+  drop(why: string): void {
+    if (this.closed) return;
+    this.limits.log(`dropping ${this.address}: ${why}`);
+    this.closed = true;
+    this.socket.destroy();
   }
 
   /** Bytes written to the socket that the peer has not taken yet. */

@@ -10,7 +10,7 @@
  * lives in `extra`.
  */
 import { Fifo } from "./fifo.js";
-import { payloadString, type Payload } from "./payload.js";
+import { payloadString, type JobData } from "./payload.js";
 import type { Connection } from "./connection.js";
 
 export const enum Priority {
@@ -52,7 +52,7 @@ export class Job {
     readonly queue: FunctionQueue,
     /** As sent by the client ("-" stays "-"). */
     readonly unique: string,
-    readonly data: Payload,
+    readonly data: JobData,
     readonly priority: Priority,
     readonly background: boolean,
   ) {}
@@ -99,7 +99,7 @@ export class Job {
 }
 
 /** The unique-index key: a unique of "-" means "the payload is the unique", in a space of its own (as gearmand). */
-export function uniqueKey(unique: string, data: Payload): string {
+export function uniqueKey(unique: string, data: JobData): string {
   return unique === "-" ? `\0${payloadString(data)}` : unique;
 }
 
@@ -134,7 +134,7 @@ export class FunctionQueue {
   scheduled = 0;
   /** Limits per priority from admin `maxqueue` (0: none), or undefined for the server default. */
   maxQueue: readonly [number, number, number] | undefined = undefined;
-  // Wake-up bookkeeping (wake-ups.ts): which NOOPs this function sent are still unanswered, and for how long.
+  // Wake-up bookkeeping (sleeping-workers.ts): which NOOPs this function sent are still unanswered, and for how long.
   /** Counts the checks of unanswered NOOPs; a NOOP is stamped with the count it was sent under. */
   wakeTick = 0;
   /** Unanswered NOOPs sent since the last check. */

@@ -15,8 +15,14 @@
  * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}.
  * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
  * items or results that are all numbers (packed-numbers.ts).
+ *
+ * A request is read in stages, each part once, as far as its reader trusts it:
+ *
+ *   bytes ──readFrame──► ChunkFrame (ours: magic; kind; signed?) ──verifyChunk (chunk-signing.ts)
+ *         ──readChunkRequest──► ChunkRequestHead (header checked, meta parsed: what a node routes by)
+ *         ──decodeChunkBody──► DecodedChunkRequest (fn and items, on the thread that runs it)
  */
-import { toBuffer } from "../gearman/payload.js";
+import { toBuffer } from "../bytes.js";
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
@@ -55,6 +61,17 @@ export interface ChunkRequestMeta {
 export interface ChunkRequest extends ChunkRequestMeta {
   readonly fn: FunctionRef;
   readonly items: unknown[];
+}
+
+/**
+ * A request's header and meta, read once by the node that received it: its
+ * routing fields, and where its body lies for the thread that decodes it.
+ */
+export interface ChunkRequestHead extends ChunkRequestMeta {
+  readonly codec: Codec;
+  /** The body is bytes [bodyStart, bodyEnd) of the payload (a signature, if any, follows). */
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
 }
 
 /** A request as a worker reads it: packed numbers stay a typed array (indexing it gives the numbers). */
@@ -99,27 +116,49 @@ function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   return out.subarray(0, out.length - SIGNATURE_BYTES);
 }
 
+/**
+ * A payload as first read, before anything in it is trusted: it is ours (12
+ * bytes or more, the magic), its kind byte and whether it says it is signed:
+ * all its signature check needs. The rest of its header is checked when
+ * its meta block is read.
+ */
+export interface ChunkFrame {
+  readonly bytes: Buffer;
+  /** The kind byte, not checked yet (Kind.Request or Kind.Response when valid). */
+  readonly kind: number;
+  /** Flag bit 0. */
+  readonly signed: boolean;
+}
+
+/** Reads a payload's frame; `what` names it in the WireFormatError a payload that is not ours gets. */
+export function readFrame(bytes: Uint8Array, what = PAYLOAD): ChunkFrame {
+  const buf = toBuffer(bytes, PAYLOAD);
+  if (buf.length < HEADER) throw new WireFormatError(`${what}: ${buf.length} bytes is shorter than the 12-byte header`);
+  if (buf.readUInt32BE(0) !== MAGIC) throw new WireFormatError(`${what}: bad magic (not a glimpse_map payload)`);
+  return { bytes: buf, kind: buf[5], signed: (buf[7] & FLAG_SIGNED) !== 0 };
+}
+
 interface Framed {
   readonly codec: Codec;
   readonly meta: Record<string, unknown>;
-  readonly body: Buffer;
+  readonly bodyStart: number;
+  readonly end: number;
 }
 
-function unframe(bytes: Uint8Array, expected: Kind): Framed {
-  const buf = toBuffer(bytes, PAYLOAD);
+/** The rest of the header checked and the meta block parsed. */
+function unframe(frame: ChunkFrame, expected: Kind): Framed {
+  const buf = frame.bytes;
   const what = expected === Kind.Request ? "chunk request" : "chunk response";
-  if (buf.length < HEADER) throw new WireFormatError(`${what}: ${buf.length} bytes is shorter than the 12-byte header`);
-  if (buf.readUInt32BE(0) !== MAGIC) throw new WireFormatError(`${what}: bad magic (not a glimpse_map payload)`);
   if (buf[4] !== WIRE_VERSION)
     throw new WireFormatError(
       `${what}: wire format version ${buf[4]} is not supported (this side speaks ${WIRE_VERSION})`,
     );
-  if (buf[5] !== expected) throw new WireFormatError(`${what}: message kind ${buf[5]}, expected ${expected}`);
+  if (frame.kind !== expected) throw new WireFormatError(`${what}: message kind ${frame.kind}, expected ${expected}`);
   const codec = buf[6];
   if (codec !== Codec.V8 && codec !== Codec.Json) throw new WireFormatError(`${what}: unknown codec ${codec}`);
   if ((buf[7] & ~FLAG_SIGNED) !== 0)
     throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
-  const end = buf[7] & FLAG_SIGNED ? buf.length - SIGNATURE_BYTES : buf.length;
+  const end = frame.signed ? buf.length - SIGNATURE_BYTES : buf.length;
   const metaLength = buf.readUInt32BE(8);
   if (HEADER + metaLength > end)
     throw new WireFormatError(`${what}: meta block of ${metaLength} bytes runs past the end`);
@@ -130,7 +169,7 @@ function unframe(bytes: Uint8Array, expected: Kind): Framed {
     throw new WireFormatError(`${what}: meta block is not JSON (${(error as Error).message})`);
   }
   if (meta === null || typeof meta !== "object") throw new WireFormatError(`${what}: meta block is not a JSON object`);
-  return { codec, meta, body: buf.subarray(HEADER + metaLength, end) };
+  return { codec, meta, bodyStart: HEADER + metaLength, end };
 }
 
 function encodeBody(codec: Codec, value: unknown): Buffer {
@@ -196,13 +235,12 @@ export function estimateItemBytes(items: ArrayLike<unknown>): number {
   }
 }
 
-/** Reads only the routing fields of a request (no decoding of items). */
-export function peekChunkRequest(bytes: Uint8Array): ChunkRequestMeta {
-  const { meta } = unframe(bytes, Kind.Request);
-  return checkRequestMeta(meta);
-}
-
-function checkRequestMeta(meta: Record<string, unknown>): ChunkRequestMeta {
+/** A request's header and meta (its items are not decoded): from its bytes, or from the frame its signature was checked on. */
+export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHead {
+  const { codec, meta, bodyStart, end } = unframe(
+    from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
+    Kind.Request,
+  );
   const { mapId, chunk, start, count, memoryVersion } = meta;
   if (
     typeof mapId !== "string" ||
@@ -216,12 +254,20 @@ function checkRequestMeta(meta: Record<string, unknown>): ChunkRequestMeta {
     start: start as number,
     count: count as number,
     memoryVersion: memoryVersion as number,
+    codec,
+    bodyStart,
+    bodyEnd: end,
   };
 }
 
 export function decodeChunkRequest(bytes: Uint8Array): DecodedChunkRequest {
-  const { codec, meta, body } = unframe(bytes, Kind.Request);
-  const checked = checkRequestMeta(meta);
+  return decodeChunkBody(bytes, readChunkRequest(bytes));
+}
+
+/** The body of a request whose head was read (readChunkRequest) from these same bytes. */
+export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): DecodedChunkRequest {
+  const { codec } = head;
+  const body = toBuffer(bytes, PAYLOAD).subarray(head.bodyStart, head.bodyEnd);
   const payload = decodeBody(codec, body, "chunk request");
   const items: ArrayLike<unknown> | undefined = Array.isArray(payload?.items)
     ? payload.items
@@ -231,9 +277,10 @@ export function decodeChunkRequest(bytes: Uint8Array): DecodedChunkRequest {
   if (!items || typeof payload.fn !== "object" || payload.fn === null) {
     throw new WireFormatError("chunk request: body lacks fn or items");
   }
-  if (items.length !== checked.count)
-    throw new WireFormatError(`chunk request: meta says ${checked.count} items, body has ${items.length}`);
-  return { ...checked, fn: payload.fn, items, codec };
+  if (items.length !== head.count)
+    throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
+  const { mapId, chunk, start, count, memoryVersion } = head;
+  return { mapId, chunk, start, count, memoryVersion, fn: payload.fn, items, codec };
 }
 
 export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
@@ -256,8 +303,9 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
 }
 
 export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
-  const { codec, meta, body } = unframe(bytes, Kind.Response);
-  const payload = decodeBody(codec, body, "chunk response");
+  const frame = readFrame(bytes, "chunk response");
+  const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
+  const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
   const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
   if (meta.ok === true) {
     if (codec === Codec.V8 && isPackedNumbers(payload?.numbers))
@@ -272,12 +320,5 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
 
 /** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */
 export function peekResponseOk(bytes: Uint8Array): boolean {
-  return unframe(bytes, Kind.Response).meta.ok === true;
-}
-
-/** Which kind of signed message a payload is, from its header; a payload that is not ours is a WireFormatError. */
-export function signedKindOf(bytes: Uint8Array): "chunk-request" | "chunk-response" {
-  if (bytes.length < HEADER || toBuffer(bytes, PAYLOAD).readUInt32BE(0) !== MAGIC)
-    throw new WireFormatError("not a glimpse_map payload (bad magic)");
-  return bytes[5] === Kind.Response ? "chunk-response" : "chunk-request";
+  return unframe(readFrame(bytes, "chunk response"), Kind.Response).meta.ok === true;
 }

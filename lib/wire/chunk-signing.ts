@@ -12,9 +12,14 @@
 import { SIGNATURE_BYTES, nonceOf, type ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
-import { FLAG_SIGNED, HEADER, PAYLOAD, signedKindOf } from "./chunk-codec.js";
-import { toBuffer } from "../gearman/payload.js";
+import { FLAG_SIGNED, HEADER, Kind, PAYLOAD, readFrame, type ChunkFrame } from "./chunk-codec.js";
+import { toBuffer } from "../bytes.js";
 import { WireFormatError } from "./errors.js";
+
+/** Which key signs a payload: requests and responses have one each, so neither passes for the other. */
+function signedKind(frame: ChunkFrame): "chunk-request" | "chunk-response" {
+  return frame.kind === Kind.Response ? "chunk-response" : "chunk-request";
+}
 
 /** Whether a payload carries a signature (flag bit 0). */
 export function isSignedChunk(bytes: Uint8Array): boolean {
@@ -55,8 +60,9 @@ export function signChunkInPlace(bytes: Uint8Array, key: ClusterKey, context?: U
 
 /** Signs the first `length` bytes of `out` into its last SIGNATURE_BYTES. */
 function signWithin(out: Buffer, length: number, key: ClusterKey, context: Uint8Array | undefined): Buffer {
-  const kind = signedKindOf(out);
-  if (isSignedChunk(out)) throw new WireFormatError(`${kind}: already signed`);
+  const frame = readFrame(out);
+  const kind = signedKind(frame);
+  if (frame.signed) throw new WireFormatError(`${kind}: already signed`);
   out[7] |= FLAG_SIGNED;
   key.sign(kind, [out.subarray(0, length)], context).copy(out, length);
   return out;
@@ -66,17 +72,18 @@ function signWithin(out: Buffer, length: number, key: ClusterKey, context: Uint8
  * Checks a payload's signature as its receiver: with a guard (this side has
  * the secret) it must be signed, verify, be fresh and be new; without one it
  * must not be signed. Returns the signature's time and nonce (undefined when
- * unsigned); throws SignatureError naming `what`.
+ * unsigned); throws SignatureError naming `what`. Given the payload's frame
+ * (readFrame), it reads nothing of it again.
  */
 export function verifyChunk(
-  bytes: Uint8Array,
+  payload: Uint8Array | ChunkFrame,
   guard: MessageGuard | undefined,
   what: string,
   context?: Uint8Array,
 ): SignatureFacts | undefined {
-  const buf = toBuffer(bytes, PAYLOAD);
-  const kind = signedKindOf(buf);
-  const signed = isSignedChunk(buf);
+  const frame = payload instanceof Uint8Array ? readFrame(payload) : payload;
+  const { bytes: buf, signed } = frame;
+  const kind = signedKind(frame);
   if (!guard) {
     if (signed) throw new SignatureError("no-secret", what);
     return undefined;

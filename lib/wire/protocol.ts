@@ -1,16 +1,20 @@
 /**
  * What pools and worker nodes agree on besides the payload format: the
- * Gearman function chunks travel as, and how a node's refusal of a chunk is
- * written and read (docs/wire-format.md "Signed payloads").
+ * Gearman function chunks travel as, and what a node tells a chunk's client
+ * besides its result (docs/wire-format.md "Take notice", "Hand back",
+ * "Signed payloads"):
  *
- * A node that refuses a chunk (a signature check failed) never runs it and
- * answers WORK_EXCEPTION with the UTF-8 text
+ *   taken        WORK_STATUS 0/N (N: the chunk's items), written before the chunk can run
+ *   handed back  WORK_EXCEPTION "glimpse-handed-back: DETAIL"    the chunk never ran here
+ *   refused      WORK_EXCEPTION "glimpse-refused REASON: DETAIL"  a signature check failed; it never ran
+ *   heartbeat    WORK_DATA with no data, every CHUNK_HEARTBEAT_MS  it still holds the chunk
  *
- *   glimpse-refused REASON: DETAIL
- *
- * where REASON is one of REFUSAL_REASONS and DETAIL says which node refused
- * what, for people. Any other exception payload is not a refusal.
+ * Nodes answer with answerTaken, answerHandBack and answerRefusal; pools
+ * read WORK_STATUS by TAKEN_NUMERATOR and an exception by readNodeException
+ * (or readHandBack, readRefusal). No other file knows these texts. DETAIL
+ * says which node did what, for people, and is never decoded further.
  */
+import type { WorkerJob } from "../gearman/worker-job.js";
 import { REFUSAL_REASONS, type RefusalReason } from "../security/errors.js";
 
 /** The Gearman function every worker node registers and every pool submits its chunks to. */
@@ -18,41 +22,23 @@ export const MAP_FUNCTION = "glimpse_map";
 
 /**
  * A node that takes a chunk says so at once, before it runs it, with
- * WORK_STATUS 0/N (N: the chunk's items). A pool counts these per Gearman
- * job: a second one means the job server handed the job out again after
- * losing the node that held it (docs/robustness.md "How many times a chunk runs").
+ * WORK_STATUS 0/N. A pool counts these per Gearman job: a second one means
+ * the job server handed the job out again after losing the node that held it
+ * (docs/robustness.md "How many times a chunk runs").
  */
 export const TAKEN_NUMERATOR = 0;
 
 /**
  * A node that took a chunk but will not run it (it is draining and the chunk
  * was still waiting behind another, or it arrived after the node unregistered)
- * hands it back: WORK_EXCEPTION with the UTF-8 text
- *
- *   glimpse-handed-back: DETAIL
- *
- * The chunk never started on that node, so the pool submits it again at once
- * and spends none of its retries on it (docs/labels.md "Drain").
+ * hands it back. The pool submits it again at once and spends none of its
+ * retries on it (docs/labels.md "Drain").
  */
-const HAND_BACK_PREFIX = "glimpse-handed-back: ";
-const HAND_BACK_BYTES = Buffer.from(HAND_BACK_PREFIX);
-
-export function writeHandBack(detail: string): string {
-  return `${HAND_BACK_PREFIX}${detail}`;
-}
-
-/** The detail of a hand-back, or undefined when the exception payload is something else. */
-export function readHandBack(exception: Buffer): string | undefined {
-  if (
-    exception.length < HAND_BACK_BYTES.length ||
-    exception.compare(HAND_BACK_BYTES, 0, HAND_BACK_BYTES.length, 0, HAND_BACK_BYTES.length) !== 0
-  )
-    return undefined;
-  return exception.toString("utf8", HAND_BACK_BYTES.length);
-}
-
-const REFUSAL_PREFIX = "glimpse-refused ";
-const PREFIX_BYTES = Buffer.from(REFUSAL_PREFIX);
+const HAND_BACK = "glimpse-handed-back: ";
+/** A node refuses a chunk whose signature check failed, naming one of REFUSAL_REASONS. */
+const REFUSED = "glimpse-refused ";
+const HAND_BACK_BYTES = Buffer.from(HAND_BACK);
+const REFUSED_BYTES = Buffer.from(REFUSED);
 
 export interface Refusal {
   readonly reason: RefusalReason;
@@ -60,23 +46,68 @@ export interface Refusal {
   readonly detail: string;
 }
 
-/** The WORK_EXCEPTION text a node answers a refused chunk with. */
-export function writeRefusal(refusal: Refusal): string {
-  return `${REFUSAL_PREFIX}${refusal.reason}: ${refusal.detail}`;
+/** What a node's WORK_EXCEPTION says when it is not the function's own failure. */
+export type NodeException =
+  { readonly kind: "handed-back"; readonly detail: string } | ({ readonly kind: "refused" } & Refusal);
+
+/** What a node needs of a chunk's job to answer it. */
+export type ChunkJob = Pick<WorkerJob, "sendStatus" | "exception">;
+
+/** Tells the chunk's client this node took it (`items`: the chunk's item count). */
+export function answerTaken(job: ChunkJob, items: number): void {
+  job.sendStatus(TAKEN_NUMERATOR, items);
 }
 
-/** The refusal a WORK_EXCEPTION payload carries; undefined when it is another exception (or names a reason this side does not know). */
-export function readRefusal(exception: Buffer): Refusal | undefined {
-  if (
-    exception.length < PREFIX_BYTES.length ||
-    exception.compare(PREFIX_BYTES, 0, PREFIX_BYTES.length, 0, PREFIX_BYTES.length) !== 0
-  )
-    return undefined;
-  const text = exception.toString("utf8", PREFIX_BYTES.length);
+/** Gives an unstarted chunk back to its client. */
+export function answerHandBack(job: ChunkJob, detail: string): void {
+  job.exception(writeHandBack(detail));
+}
+
+/** Refuses a chunk that will never run here. */
+export function answerRefusal(job: ChunkJob, refusal: Refusal): void {
+  job.exception(writeRefusal(refusal));
+}
+
+/** The WORK_EXCEPTION text of a hand-back. */
+export function writeHandBack(detail: string): string {
+  return `${HAND_BACK}${detail}`;
+}
+
+/** The WORK_EXCEPTION text of a refusal. */
+export function writeRefusal(refusal: Refusal): string {
+  return `${REFUSED}${refusal.reason}: ${refusal.detail}`;
+}
+
+function startsWith(bytes: Buffer, prefix: Buffer): boolean {
+  return bytes.length >= prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+/**
+ * What a WORK_EXCEPTION payload says: a hand-back, a refusal, or undefined
+ * for any other exception (and for a refusal naming a reason this side does
+ * not know).
+ */
+export function readNodeException(exception: Buffer): NodeException | undefined {
+  if (startsWith(exception, HAND_BACK_BYTES))
+    return { kind: "handed-back", detail: exception.toString("utf8", HAND_BACK_BYTES.length) };
+  if (!startsWith(exception, REFUSED_BYTES)) return undefined;
+  const text = exception.toString("utf8", REFUSED_BYTES.length);
   const colon = text.indexOf(": ");
   const reason = colon < 0 ? "" : text.slice(0, colon);
   if (!(REFUSAL_REASONS as readonly string[]).includes(reason)) return undefined;
-  return { reason: reason as RefusalReason, detail: text.slice(colon + 2) };
+  return { kind: "refused", reason: reason as RefusalReason, detail: text.slice(colon + 2) };
+}
+
+/** The detail of a hand-back, or undefined when the exception says something else. */
+export function readHandBack(exception: Buffer): string | undefined {
+  const said = readNodeException(exception);
+  return said?.kind === "handed-back" ? said.detail : undefined;
+}
+
+/** The refusal an exception carries, or undefined when it says something else. */
+export function readRefusal(exception: Buffer): Refusal | undefined {
+  const said = readNodeException(exception);
+  return said?.kind === "refused" ? { reason: said.reason, detail: said.detail } : undefined;
 }
 
 /**

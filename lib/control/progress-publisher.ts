@@ -1,8 +1,8 @@
 /**
- * A map's progress as its pool publishes it for dashboards: the first
- * update at once, then at most one every `intervalMs` (the latest figures,
- * by a timer, so a map that stalls still shows where it stopped), and its
- * end always.
+ * One map's progress as its pool publishes it for dashboards (through the
+ * ProgressChannel): the first update at once, then at most one every
+ * `intervalMs` (the latest figures, by a timer, so a map that stalls still
+ * shows where it stopped), and its end always.
  */
 import type { MapProgress } from "../channels/messages.js";
 

@@ -1,6 +1,6 @@
 /**
- * Which sleeping workers get a NOOP, and when. A worker that found no job
- * sends PRE_SLEEP and waits for a NOOP.
+ * The workers asleep (PRE_SLEEP), and which of them get a NOOP, and when.
+ * A worker that found no job sends PRE_SLEEP and waits for a NOOP.
  *
  *   job queued ──► NOOP to the function's longest sleeper (one per job) ──► it GRABs: done
  *                     │                                                    └─ took another function's job
@@ -23,7 +23,7 @@ export const WAKE_CHECK_MS = 50;
 /** More sleepers woken by consecutive checks that find a NOOP overdue while jobs wait; after these, all of them. */
 export const WIDENING = [1, 2, 4] as const;
 
-export class WakeUps {
+export class SleepingWorkers {
   /** Wakes nobody while set (a draining server hands out no job). */
   paused = false;
 

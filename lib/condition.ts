@@ -1,14 +1,16 @@
 /**
- * Waiting for a condition that only changes when something arrives: a
- * shared-memory version reaching a worker node or one of its threads, the
- * acknowledgements of a command reaching the pool. Whoever receives calls
- * wake(); each waiter then checks its own condition again.
+ * A condition variable, as Python's threading.Condition.wait_for: waiting
+ * for a state that only changes when something arrives (a shared-memory
+ * version reaching a worker node or one of its threads, the answers to a
+ * command reaching the pool). Whoever changes the state calls wake(); each
+ * waiter then checks its own predicate again. (Not the job server's WakeUps,
+ * which picks the sleeping Gearman workers to send NOOP.)
  *
  *   until(holds, ms) ──holds() now?──► true
  *        │ no
  *        └──► wake() ──holds()?──► true  ·  ms passed ──► holds()  ·  signal aborted ──► rejects with its reason
  */
-export class Wakeups {
+export class Condition {
   private readonly waiting = new Set<() => void>();
 
   /** Checks every waiter's condition again: call it after whatever they wait for may have changed. */

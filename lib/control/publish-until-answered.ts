@@ -9,12 +9,12 @@
  *     ▲                                                             │ no: again after 100, 200, 400, then every 800 ms
  *     └─────────────────────────────────────────────────────────────┘ yes: read the live nodes again; done if still covered
  *
- * The live nodes (LiveNodes: registered at the job servers) are read at the
+ * The live nodes (NodeDirectory: registered at the job servers) are read at the
  * start, when all of them answered (one may have registered since), and
  * about every second meanwhile; with none left, publishing stops.
  */
 import { TOPIC_ALL, nodeTopic, type Command, type LogEnvelope } from "../channels/messages.js";
-import { Wakeups } from "../wakeups.js";
+import { Condition } from "../condition.js";
 
 /** What publishing needs of the client's channel ends. */
 export interface CommandChannel {
@@ -57,7 +57,7 @@ export async function publishUntilAnswered(channel: CommandChannel, publication:
   };
   const id = channel.nextId();
   const got = new Set<string>();
-  const heard = new Wakeups();
+  const heard = new Condition();
   const stopListening = channel.listen((envelope) => {
     if (!answered(envelope, id)) return;
     got.add(envelope.node);

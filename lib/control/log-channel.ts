@@ -1,0 +1,123 @@
+/**
+ * The client's end of the log channel: what the worker nodes (and, for a
+ * dashboard, other pools) publish, handed to whoever listens.
+ *
+ *   log channel ──LoopingSubscriber (signature checked with a cluster key)──► parseLog ──► listeners
+ *                                                                              (commands' answers, the node directory,
+ *   this process's own maps' progress (ProgressChannel) ──deliver──────────────► shared memory, watch(), records())
+ *
+ * A refused message (unsigned, forged, replayed) becomes a process warning,
+ * once per reason, unless the options say otherwise.
+ */
+import { TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY, parseLog, type LogEnvelope } from "../channels/messages.js";
+import { LoopingSubscriber } from "../channels/subscriber.js";
+import { MessageGuard } from "../security/message-guard.js";
+import type { ClusterKey } from "../security/cluster-key.js";
+import type { CurveSettings } from "../security/curve.js";
+import type { SignatureError } from "../security/errors.js";
+import type { ChannelEnd } from "./reachability.js";
+
+export type LogListener = (envelope: LogEnvelope) => void;
+
+/** A log record as records() yields it: its envelope, with the level and message lifted out. */
+export type LogRecord = LogEnvelope & { level: string; message: string } & Record<string, unknown>;
+
+export interface LogChannelOptions {
+  /** Where log messages are heard: the broker's log backend, or (bind) our own address in direct mode. */
+  readonly url: string;
+  readonly bind: boolean;
+  readonly key?: ClusterKey;
+  readonly signatureMaxAgeMs?: number;
+  readonly curve?: CurveSettings;
+  /** Also hear other clients' map progress (a dashboard). */
+  readonly watchProgress?: boolean;
+  readonly onRefused?: (error: SignatureError, topic: string) => void;
+}
+
+export class LogChannel {
+  private readonly subscriber: LoopingSubscriber;
+  private readonly listeners = new Set<LogListener>();
+  private readonly warned = new Set<string>();
+  private connected = false;
+
+  constructor(private readonly options: LogChannelOptions) {
+    this.subscriber = new LoopingSubscriber({
+      guard: options.key && new MessageGuard(options.key, { maxAgeMs: options.signatureMaxAgeMs }),
+      kind: "log",
+      onRefused: (error, topic) => this.onRefused(error, topic),
+    });
+    if (!options.bind) this.subscriber.socket.events.on("connect", () => (this.connected = true));
+  }
+
+  async open(): Promise<void> {
+    const { url, bind, curve, watchProgress } = this.options;
+    const topics = watchProgress ? [TOPIC_LOG, TOPIC_REPLY, TOPIC_PROGRESS] : [TOPIC_LOG, TOPIC_REPLY];
+    await this.subscriber.open({ url, bind, curve }, topics, (_topic, body) => {
+      const envelope = parseLog(body);
+      if (envelope) this.deliver(envelope);
+    });
+  }
+
+  /** The endpoint actually used: the bound address, with its port, in direct mode. */
+  get endpoint(): string {
+    return this.subscriber.endpoint;
+  }
+
+  /** The endpoint, and whether it was reached. */
+  get end(): ChannelEnd {
+    const { bind } = this.options;
+    return { channel: "log", endpoint: this.endpoint, bind, reached: bind || this.connected };
+  }
+
+  /** Hands every log message heard (and every one delivered here) to `listener`; returns the function that stops it. */
+  watch(listener: LogListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Hands a message to the listeners as if it had been heard (this process's own maps' progress). */
+  deliver(envelope: LogEnvelope): void {
+    for (const listener of this.listeners) listener(envelope);
+  }
+
+  /** The nodes' log records as they arrive, until the signal aborts. */
+  async *records(signal: AbortSignal): AsyncGenerator<LogRecord> {
+    const queue: LogEnvelope[] = [];
+    let wake: (() => void) | undefined;
+    const stopWatching = this.watch((envelope) => {
+      if (envelope.message.type !== "record") return;
+      queue.push(envelope);
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal.addEventListener("abort", onAbort);
+    try {
+      while (!signal.aborted) {
+        const next = queue.shift();
+        if (next) {
+          const record = next.message as { level: string; message: string };
+          yield { ...next, level: record.level, message: record.message } as never;
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      stopWatching();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private onRefused(error: SignatureError, topic: string): void {
+    if (this.options.onRefused) return this.options.onRefused(error, topic);
+    if (this.warned.has(error.reason)) return;
+    this.warned.add(error.reason);
+    process.emitWarning(`${error.message} (further ${error.reason} refusals are not reported)`, {
+      code: "GLIMPSE_REFUSED",
+    });
+  }
+
+  close(): Promise<void> {
+    return this.subscriber.close();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Which worker nodes are alive right now, from the job servers' admin
+ * `workers` listings, by their Gearman client ids (their node ids): a worker
+ * registered for glimpse_map or glimpse_map:LABEL, or one registered for
+ * nothing whose id is a node's (a drained node: the default `glimpse-node:`
+ * ids, or an id heard on the log channel). A job server that is down lists
+ * no one; the others still count.
+ *
+ *   job servers ──admin `workers` (one kept connection each)──► list() / functions() ──► waitFor(label)
+ *   log channel ──ids heard, the latest ping reply of each node──► knownThreads()
+ */
+import { AdminClient } from "../gearman/admin.js";
+import type { GearmanTlsOptions } from "../gearman/transport.js";
+import type { NodeStatsSnapshot } from "../channels/messages.js";
+import { functionLabel, labelFunction } from "../wire/labels.js";
+import { noNodeForLabel } from "./errors.js";
+import type { LogChannel } from "./log-channel.js";
+
+const DEFAULT_NODE_PREFIX = "glimpse-node:";
+/** Node ids heard on the log channel are kept up to this many (a drained node registers no function: only its id tells it is a node). */
+const MAX_HEARD = 10_000;
+
+export class NodeDirectory {
+  private readonly admins: AdminClient[];
+  /** Job servers whose last `workers` failed, with why; absent once one answered. */
+  readonly unreachable = new Map<string, string>();
+  /** Job servers that answered at least once. */
+  readonly reached = new Set<string>();
+  private readonly heard = new Set<string>();
+  /** Each node's latest ping reply (to any client's ping). */
+  private readonly stats = new Map<string, NodeStatsSnapshot>();
+  private readonly stopWatching: () => void;
+
+  constructor(
+    readonly jobServers: readonly string[],
+    tls: GearmanTlsOptions | undefined,
+    log: LogChannel,
+  ) {
+    this.admins = jobServers.map((server) => new AdminClient(server, { timeoutMs: 2000, tls }));
+    this.stopWatching = log.watch((envelope) => {
+      const message = envelope.message;
+      // Progress comes from pools, not nodes: a pool's id is never taken for a drained node's.
+      if (message.type !== "progress" && this.heard.size < MAX_HEARD) this.heard.add(envelope.node);
+      if (message.type === "pong") this.stats.set(envelope.node, message.stats);
+    });
+  }
+
+  /** Each live node's glimpse functions, over every job server. */
+  async functions(): Promise<Map<string, Set<string>>> {
+    const found = new Map<string, Set<string>>();
+    await Promise.all(
+      this.admins.map(async (admin, i) => {
+        const server = this.jobServers[i];
+        try {
+          for (const worker of await admin.workers()) {
+            if (worker.clientId === "-") continue;
+            const ours = worker.functions.filter((f) => functionLabel(f) !== undefined);
+            const idle =
+              worker.functions.length === 0 &&
+              (worker.clientId.startsWith(DEFAULT_NODE_PREFIX) || this.heard.has(worker.clientId));
+            if (ours.length === 0 && !idle) continue;
+            const set = found.get(worker.clientId) ?? new Set<string>();
+            for (const f of ours) set.add(f);
+            found.set(worker.clientId, set);
+          }
+          this.unreachable.delete(server);
+          this.reached.add(server);
+        } catch (error) {
+          // This job server is down or does not answer: it lists no one.
+          this.unreachable.set(server, (error as Error).message);
+        }
+      }),
+    );
+    return found;
+  }
+
+  /** The node ids registered at any job server now. */
+  async list(): Promise<Set<string>> {
+    return new Set((await this.functions()).keys());
+  }
+
+  /**
+   * The admin connection kept to one of these job servers, for asking it more
+   * without opening another (a status table, the dashboard); it stays the
+   * directory's, closed by close(). Undefined for another server.
+   */
+  admin(server: string): AdminClient | undefined {
+    const i = this.jobServers.indexOf(server);
+    return i < 0 ? undefined : this.admins[i];
+  }
+
+  /** Threads of the nodes heard from so far (0 if none yet). */
+  knownThreads(): number {
+    let threads = 0;
+    for (const node of this.stats.values()) threads += node.threads;
+    return threads;
+  }
+
+  /**
+   * Waits up to `waitMs` for a live node registered for the function of `label` (glimpse_map without one);
+   * rejects with NO_NODE naming the label and the labels the live nodes carry.
+   */
+  async waitFor(label: string | undefined, waitMs: number, signal?: AbortSignal): Promise<void> {
+    const func = labelFunction(label);
+    const deadline = Date.now() + waitMs;
+    for (let round = 0; ; round++) {
+      const live = await this.functions();
+      if ([...live.values()].some((functions) => functions.has(func))) return;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const all = [...live.values()].flatMap((functions) => [...functions]);
+        const carried = [...new Set(all.map(functionLabel).filter((l): l is string => !!l))].sort();
+        throw noNodeForLabel(label, waitMs, carried, all.includes(labelFunction(undefined)));
+      }
+      // Nodes are listed by the job servers only: ask again, 50 ms apart at first, at most 800 ms apart.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(done, Math.min(left, 50 * 2 ** Math.min(round, 4)));
+        function done() {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }
+        function onAbort() {
+          clearTimeout(timer);
+          reject(signal!.reason);
+        }
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopWatching();
+    await Promise.allSettled(this.admins.map((admin) => admin.close()));
+  }
+}

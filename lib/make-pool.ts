@@ -1,0 +1,155 @@
+/**
+ * MakePool: a ClusterPool from a config file, a config object, or nothing;
+ * with the `dashboard` option, the dashboard on the pool's own channels for
+ * the pool's lifetime. It builds the pool and the dashboard, so it sits
+ * above both.
+ *
+ *   MakePool("config.ini") ─► loadConfig ─► controlOptions ─► ClusterControl ─┬─► [Dashboard on it] ─► ClusterPool(GearmanClient, control, dashboard)
+ *   MakePool()             ─► GLIMPSE_CLUSTER_CONFIG if set, else a LocalCluster │   (closed first by pool.close())
+ *                             (embedded job server, worker node processes, direct channels,
+ *                             all in a private directory) ─► ClusterControl, its nodes started ─┘   the pool owns the cluster
+ */
+import { GearmanClient } from "./gearman/client.js";
+import { loadConfig, type ConfigInput, type ClientConfig } from "./config/load-config.js";
+import { controlOptions } from "./config/channel-options.js";
+import { ClusterControl } from "./control/cluster-control.js";
+import { ClusterPool } from "./pool/cluster-pool.js";
+import { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";
+import { Dashboard } from "./dashboard/dashboard-server.js";
+import { ClusterKey } from "./security/cluster-key.js";
+import { ArgumentError } from "./argument-error.js";
+import type { StreamOpener } from "./gearman/transport.js";
+
+export interface MakePoolOptions {
+  /** For a local cluster (no configuration): its settings (worker nodes, threads). */
+  local?: LocalClusterOptions;
+  /**
+   * For a configured cluster: opens the pool's byte stream to a job server
+   * itself, as GearmanClient's `open` does; e.g. `() => server.connectInProcess()`
+   * for a JobServer in this process. Default: TCP (or TLS) to each job_server_url.
+   */
+  open?: StreamOpener;
+  /**
+   * Open the dashboard on this pool's cluster while the pool lives: true (a
+   * free port), a port number, or { port, host, allowControl }. Its URL is
+   * pool.dashboardUrl, and is printed to stderr. Default: none.
+   */
+  dashboard?: boolean | number | DashboardSettings;
+}
+
+/** The dashboard option's object form (the rest of the dashboard's options come from the pool's cluster). */
+export interface DashboardSettings {
+  port?: number;
+  host?: string;
+  allowControl?: boolean;
+}
+
+const MAKE_POOL_OPTIONS = ["local", "open", "dashboard"];
+
+/**
+ * A pool on the cluster a config describes (files, or an object), or with
+ * nothing to load on a local cluster of its own. A bad config is a
+ * ConfigError naming file, section and key; a bad option an ArgumentError.
+ */
+export async function MakePool(
+  config?: string | readonly string[] | ConfigInput,
+  options: MakePoolOptions = {},
+): Promise<ClusterPool> {
+  if (options === null || typeof options !== "object")
+    throw new ArgumentError("MakePool options", `expected an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!MAKE_POOL_OPTIONS.includes(key))
+      throw new ArgumentError(`MakePool option ${key}`, `unknown (known: ${MAKE_POOL_OPTIONS.join(", ")})`);
+  }
+  if (options.open !== undefined && typeof options.open !== "function")
+    throw new ArgumentError("MakePool option open", "expected a function returning a stream, or undefined");
+  const dashboard = dashboardSettings(options.dashboard);
+  const loaded = loadConfig(config);
+  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(options.local), dashboard);
+  return poolOnConfig(loaded.client, options.open, dashboard);
+}
+
+function dashboardSettings(value: MakePoolOptions["dashboard"]): DashboardSettings | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { port: 0 };
+  if (typeof value === "number") return { port: value };
+  if (value === null || typeof value !== "object")
+    throw new ArgumentError(
+      "MakePool option dashboard",
+      `expected true, a port or { port, host, allowControl }, got ${String(value)}`,
+    );
+  return { port: 0, ...value };
+}
+
+/** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */
+async function openDashboard(
+  control: ClusterControl,
+  settings: DashboardSettings | undefined,
+): Promise<Dashboard | undefined> {
+  if (settings === undefined) return undefined;
+  const { jobServers, tls, signed } = control.cluster;
+  const dashboard = await Dashboard.start(control, { ...settings, jobServers, tls, signed });
+  process.stderr.write(`glimpse-cluster dashboard on ${dashboard.url}\n`);
+  return dashboard;
+}
+
+async function poolOnConfig(
+  client: ClientConfig,
+  open: StreamOpener | undefined,
+  settings: DashboardSettings | undefined,
+): Promise<ClusterPool> {
+  const options = controlOptions(client);
+  const control = await ClusterControl.open(options);
+  let dashboard: Dashboard | undefined;
+  try {
+    dashboard = await openDashboard(control, settings);
+  } catch (error) {
+    await control.close();
+    throw error;
+  }
+  return new ClusterPool({
+    client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open }),
+    control,
+    cacheFunctions: client.cacheFunctions,
+    defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
+    key: options.key,
+    signatureMaxAgeMs: client.signatureMaxAgeMs,
+    dashboard,
+  });
+}
+
+/**
+ * A pool that owns a started local cluster: binds the channel ends, starts
+ * the cluster's worker nodes on them, opens the dashboard when asked, and
+ * closes the cluster when it closes (or when this fails).
+ */
+export async function poolOnLocalCluster(cluster: LocalCluster, settings?: DashboardSettings): Promise<ClusterPool> {
+  let control: ClusterControl | undefined;
+  try {
+    const key = cluster.secret === undefined ? undefined : new ClusterKey(cluster.secret);
+    const { commandUrl, logUrl } = cluster.channelUrls;
+    control = await ClusterControl.open({
+      key,
+      jobServers: [cluster.jobServer],
+      commandUrl,
+      commandBind: true,
+      logUrl,
+      logBind: true,
+    });
+    await cluster.startWorkers(control.commands.endpoint, control.log.endpoint);
+    const dashboard = await openDashboard(control, settings);
+    return new ClusterPool({
+      client: new GearmanClient({ servers: [cluster.jobServer], open: () => cluster.connectInProcess() }),
+      control,
+      cacheFunctions: false,
+      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3 },
+      release: () => cluster.close(),
+      key,
+      dashboard,
+    });
+  } catch (error) {
+    await control?.close();
+    await cluster.close();
+    throw error;
+  }
+}
