@@ -13,7 +13,7 @@ export type PoolErrorCode =
   | "MEMORY" // set-memory / clear-memory could not reach every worker
   | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
   | "ATTEMPT_TIMEOUT" // one attempt of a chunk went past its timeout (the cause of a retry, or of CHUNK_TIMEOUT)
-  | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it (the cause of a retry, or of CHUNK_FAILED)
+  | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it, or that node went silent (the cause of a retry, or of CHUNK_FAILED)
   | "NO_MATCHING_NODE" // a drain or online selector matched no live worker node
   | "NOT_ACKNOWLEDGED" // selected worker nodes did not acknowledge a drain or online in time
   | "NO_NODE" // no live worker node serves a map's label within its waitForNodesMs

@@ -3,11 +3,13 @@
  * engine (lib/gearman/retry-run.ts) runs one chunk under the pool's hooks
  * (ChunkRules, lib/pool/chunk-job.ts) against scripted attempts, each told
  * what befell it (a take, a second take, a hand-back, a refusal, a failure,
- * a lost server, a result) and its deadline driven by mocked timers. The
+ * a lost server, a result, a heartbeat) and its deadline and silence bound
+ * driven by mocked timers. The
  * same rule end to end, through real job servers and nodes: retries.test.ts,
  * drain.test.ts, pool-local.test.ts, faults.test.ts.
  */
 import { describe, it, mock, afterEach } from "node:test";
+import { setImmediate } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { closedError, connectionError, noServer, serverLost, JobError, ServerError } from "../lib/gearman/errors.js";
 import { FREE_HAND_BACKS, runChunkJob, type ChunkJobContext } from "../lib/pool/chunk-job.js";
@@ -16,7 +18,7 @@ import { encodeChunkRequest, encodeChunkResponse } from "../lib/wire/chunk-codec
 import { chunkNonce, signChunk } from "../lib/wire/chunk-signing.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { RemoteError } from "../lib/wire/errors.js";
-import { writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
+import { CHUNK_SILENT_MS, writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { MessageGuard } from "../lib/security/message-guard.js";
 import type { RefusalReason } from "../lib/security/errors.js";
@@ -201,6 +203,46 @@ describe("the pool's retry rule, through the retry engine, without processes", (
     other.client.last.status(1, 2);
     mock.timers.tick(500);
     await failure(other.outcome, "CHUNK_TIMEOUT");
+  });
+
+  it("a taken chunk whose node then says nothing for 10 s is given up, cancelled on the nodes and tried again; heartbeats and any status keep it", async () => {
+    mock.timers.enable({ apis: ["setTimeout"] });
+    const { client, spent, cancelled, outcome } = run({ retries: 1, timeoutMs: 60_000 });
+    mock.timers.tick(CHUNK_SILENT_MS * 2);
+    assert.equal(client.last.given, false, "a chunk waiting in a queue is not watched for silence");
+    client.last.take();
+    mock.timers.tick(CHUNK_SILENT_MS - 1);
+    client.last.workData();
+    mock.timers.tick(CHUNK_SILENT_MS - 1);
+    client.last.status(1, 2);
+    mock.timers.tick(CHUNK_SILENT_MS - 1);
+    await setImmediate();
+    assert.equal(client.last.given, false, "given up although its node was heard within the bound");
+    mock.timers.tick(1);
+    // The silence is confirmed after the next poll for input: what came meanwhile still counts.
+    client.last.workData();
+    await setImmediate();
+    assert.equal(client.last.given, false, "given up although a heartbeat was read in the same turn");
+    mock.timers.tick(CHUNK_SILENT_MS);
+    assert.equal(client.last.given, false, "given up before this turn's input was read");
+    await setImmediate();
+    assert.ok(client.attempts[0].given && client.attempts[0].withdrawn);
+    assert.deepEqual(cancelled, ["m1:4:1"]);
+    assert.deepEqual(spent.map(codeOf), ["NODE_LOST"]);
+    assert.match(
+      (spent[0] as Error).message,
+      new RegExp(
+        `job H:js1:1 on job server js1:4730: the worker node that had taken it sent nothing for ${CHUNK_SILENT_MS} ms`,
+      ),
+    );
+    assert.equal(client.attempts.length, 2);
+    client.last.take();
+    mock.timers.tick(CHUNK_SILENT_MS);
+    await setImmediate();
+    const error = await failure(outcome, "CHUNK_FAILED");
+    assert.match(error.message, /failed 2 times/);
+    assert.equal(codeOf(error.cause), "NODE_LOST");
+    assert.deepEqual(cancelled, ["m1:4:1", "m1:4:2"]);
   });
 
   for (const reason of ["stale", "replayed"] as const)

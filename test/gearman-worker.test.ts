@@ -258,7 +258,8 @@ describe("ServerConnection write gathering", () => {
     });
     const connection = new ServerConnection(
       { host: "scripted", port: 1 },
-      { open: () => stream, gatherWrites, onPacket: () => {}, reconnect: false },
+      // No probe: it would be one more write.
+      { open: () => stream, gatherWrites, onPacket: () => {}, reconnect: false, probe: false },
     );
     connection.open();
     stream.emit("connect");

@@ -60,8 +60,9 @@ for (const kind of jobServerKinds()) {
       for await (const value of pool.imap((x: number) => x + 1, numbers(), { chunksize: 10, maxInFlight: 4 })) {
         seen.push(value);
         if (seen.length === 100) {
-          // With 4 chunks of 10 in flight, at most a few windows ahead were pulled, not all 10,000.
-          assert.ok(pulled < 200, `pulled ${pulled} items for 100 results`);
+          // 4 chunks of 10 running, and the chunks that finished before an older one held for the order
+          // (bounded in bytes, lib/pool/window.ts): a few windows ahead, not all 10,000.
+          assert.ok(pulled < 1000, `pulled ${pulled} items for 100 results`);
         }
       }
       assert.equal(seen.length, 10_000);

@@ -29,7 +29,7 @@ export interface ClientOptions {
   exceptions?: boolean;
   /** Largest packet accepted from a server, in bytes (a whole number ≥ 1). Default 64 MiB. */
   maxPacketSize?: number;
-  /** Reconnect backoff (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down after a loss. Default 100 ms doubling up to 5 s. */
+  /** Reconnect backoff (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down after a loss. Default 100 ms doubling up to 2 s. */
   reconnect?: ReconnectOptions | false;
   /** Give up one connection attempt after this many ms (also the limit of an admin `cancel job`). Default 5000. */
   connectTimeoutMs?: number;

@@ -77,6 +77,13 @@ export const PROGRESS = "progress";
 export interface RetryRules<T> {
   /** How long one attempt may go without finishing (from its sending, and again from each PROGRESS), in ms; undefined: no limit. */
   readonly attemptTimeoutMs: number | undefined;
+  /**
+   * Once a worker holds an attempt (its status said PROGRESS, or made a retry inside it), how long the
+   * attempt may go without reporting anything at all (status, data, warning) before it is taken for
+   * lost and given up, in ms; undefined: no such bound. For workers that send a heartbeat while they
+   * hold a job: it tells a job that runs long from one whose worker went silent (cut off, hung).
+   */
+  readonly silenceMs?: number;
   /** How many retries `budget` allows. */
   limit(budget: string): number;
   /** Makes attempt number `ordinal` (1 for the first), unsent, reporting to `observer`. */
@@ -87,6 +94,8 @@ export interface RetryRules<T> {
   failed(error: GearmanError, attempt: Attempt): Retry | undefined;
   /** The attempt's deadline passed (it was given up): the Retry to make (its budget may be spent out). */
   timedOut(attempt: Attempt): Retry;
+  /** The attempt was silent past silenceMs (it was given up): the Retry to make (its budget may be spent out). Required with silenceMs. */
+  silent?(attempt: Attempt): Retry;
   /** The error a job ends with when a Retry found its budget spent (`spent`: the retries it had spent, all of them). */
   exhausted(budget: string, error: unknown, spent: number, attempt: Attempt): unknown;
   /** The error a job ends with when it is cancelled or its signal aborts (`attempt`: undefined before the first). */
@@ -95,7 +104,7 @@ export interface RetryRules<T> {
   status?(numerator: number, denominator: number, attempt: Attempt): typeof PROGRESS | Retry | undefined;
   /** One of `budget` was spent, for `error`. */
   spent?(budget: string, error: unknown, attempt: Attempt): void;
-  /** The engine gave up an attempt a worker may hold (its deadline passed, or a retry inside it found the budget spent). */
+  /** The engine gave up an attempt a worker may hold (its deadline passed, it went silent, or a retry inside it found the budget spent). */
   gaveUp?(attempt: Attempt, error: unknown): void;
   /** An attempt was sent (`previous`: the one before it, if any). */
   sent?(attempt: Attempt, previous: Attempt | undefined): void;

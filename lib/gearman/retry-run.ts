@@ -6,8 +6,9 @@
  *
  *   start ──► rules.attempt(1) ──send──► (the attempt reports to this run)
  *     created / data / warning ──► rules' hooks
- *     status ──► rules.status ──► PROGRESS: the deadline starts again
+ *     status ──► rules.status ──► PROGRESS: the deadline starts again; a worker holds the attempt
  *                            └──► Retry: spend its budget (spent out: give the attempt up, fail) and go on
+ *     held, and then no status, data or warning for rules.silenceMs ──► give the attempt up ──► rules.silent ──► a Retry
  *     completed ──► rules.completed ──► the value │ a Retry
  *     failed ──► rules.failed ──► a Retry │ the job fails with the attempt's error
  *     deadline (rules.attemptTimeoutMs, one per attempt) ──► give the attempt up ──► rules.timedOut ──► a Retry
@@ -19,11 +20,18 @@
  * withdrawn from its server, unless the attempt sent after it joined that
  * very job (same unique, same server: withdrawing it would withdraw both).
  *
- * Where what comes next plugs in: a deadline that also restarts on other
- * progress, or a liveness bound beside it, goes in `armDeadline` and the
- * `status` path; retrying a failure by its name or code is `rules.failed`;
- * a pause before the next attempt (backoff) goes in `retry`, between
- * spending and `launch` (cancel() must then clear it).
+ * Two clocks per attempt, both kept here: the deadline (rules.attemptTimeoutMs,
+ * from the sending and again from each PROGRESS) bounds how long an attempt
+ * may run; the silence bound (rules.silenceMs, armed once a worker holds the
+ * attempt and restarted by every report of it) bounds how long a worker that
+ * holds it may say nothing, so a worker cut off or hung is noticed in
+ * seconds, whatever the job server notices. A silence that ends while this
+ * process was busy is checked again after the next poll for input: what
+ * arrived meanwhile is read before the attempt is given up.
+ *
+ * Where what comes next plugs in: retrying a failure by its name or code is
+ * `rules.failed`; a pause before the next attempt (backoff) goes in `retry`,
+ * between spending and `launch` (cancel() must then clear it).
  */
 import type { GearmanError } from "./errors.js";
 import { PROGRESS, Retry, type Attempt, type AttemptObserver, type RetryRules } from "./retry-rules.js";
@@ -38,6 +46,8 @@ export class RetryRun<T> implements AttemptObserver {
   private current: Attempt | undefined = undefined;
   private spentCounts: Map<string, number> | undefined = undefined;
   private deadline: NodeJS.Timeout | undefined = undefined;
+  /** The silence bound's timer, once a worker holds the current attempt (rules.silenceMs). */
+  private silence: NodeJS.Timeout | undefined = undefined;
   private settled = false;
   private resolveResult!: (value: T) => void;
   private rejectResult!: (error: unknown) => void;
@@ -116,6 +126,7 @@ export class RetryRun<T> implements AttemptObserver {
 
   data(attempt: Attempt, data: Buffer): void {
     if (!this.live(attempt)) return;
+    if (this.silence !== undefined) this.armSilence();
     try {
       this.rules.data?.(data, attempt);
     } catch (error) {
@@ -125,6 +136,7 @@ export class RetryRun<T> implements AttemptObserver {
 
   warning(attempt: Attempt, data: Buffer): void {
     if (!this.live(attempt)) return;
+    if (this.silence !== undefined) this.armSilence();
     try {
       this.rules.warning?.(data, attempt);
     } catch (error) {
@@ -137,9 +149,13 @@ export class RetryRun<T> implements AttemptObserver {
     let verdict: typeof PROGRESS | Retry | undefined;
     try {
       verdict = this.rules.status(numerator, denominator, attempt);
-      if (verdict === undefined) return;
+      if (verdict === undefined) {
+        if (this.silence !== undefined) this.armSilence();
+        return;
+      }
       if (verdict === PROGRESS || this.spend(verdict, attempt)) {
         this.armDeadline();
+        this.armSilence();
         return;
       }
     } catch (error) {
@@ -175,11 +191,25 @@ export class RetryRun<T> implements AttemptObserver {
 
   /** @internal The current attempt's deadline passed. */
   deadlinePassed(): void {
+    this.expire(false);
+  }
+
+  /** @internal The silence bound passed: once this turn's input is read, the attempt is given up if nothing came. */
+  silencePassed(): void {
+    const timer = this.silence;
+    setImmediate(() => {
+      if (this.silence === timer) this.expire(true);
+    });
+  }
+
+  /** The current attempt ran out of time (or, `silent`, went silent): it is given up and the rules' Retry made. */
+  private expire(silent: boolean): void {
     const attempt = this.current;
     if (this.settled || attempt === undefined) return;
+    this.clearSilence();
     attempt.giveUp();
     try {
-      const verdict = this.rules.timedOut(attempt);
+      const verdict = silent ? this.rules.silent!(attempt) : this.rules.timedOut(attempt);
       this.rules.gaveUp?.(attempt, verdict.error);
       this.retry(attempt, verdict, true);
     } catch (error) {
@@ -221,6 +251,7 @@ export class RetryRun<T> implements AttemptObserver {
   }
 
   private launch(): Attempt {
+    if (this.silence !== undefined) this.clearSilence();
     const previous = this.current;
     const attempt = this.rules.attempt(++this.attempts, this, previous);
     this.current = attempt;
@@ -236,6 +267,19 @@ export class RetryRun<T> implements AttemptObserver {
     if (ms === undefined) return;
     clearTimeout(this.deadline);
     this.deadline = setTimeout(deadlinePassed, ms, this);
+  }
+
+  /** (Re)starts the silence bound, if the rules have one. */
+  private armSilence(): void {
+    const ms = this.rules.silenceMs;
+    if (ms === undefined) return;
+    clearTimeout(this.silence);
+    this.silence = setTimeout(silencePassed, ms, this);
+  }
+
+  private clearSilence(): void {
+    clearTimeout(this.silence);
+    this.silence = undefined;
   }
 
   private live(attempt: Attempt): boolean {
@@ -263,6 +307,7 @@ export class RetryRun<T> implements AttemptObserver {
     if (this.settled) return false;
     this.settled = true;
     if (this.deadline !== undefined) clearTimeout(this.deadline);
+    if (this.silence !== undefined) this.clearSilence();
     this.signal?.removeEventListener("abort", this);
     return true;
   }
@@ -270,7 +315,11 @@ export class RetryRun<T> implements AttemptObserver {
 
 function ignore(): void {}
 
-// The timer gets the run as its argument: no closure per attempt.
+// The timers get the run as their argument: no closure per attempt.
 function deadlinePassed(run: { deadlinePassed(): void }): void {
   run.deadlinePassed();
+}
+
+function silencePassed(run: { silencePassed(): void }): void {
+  run.silencePassed();
 }

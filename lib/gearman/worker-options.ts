@@ -15,12 +15,19 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Largest packet accepted from a server, in bytes (≥ 1). Default 64 MiB. */
   maxPacketSize?: number;
-  /** Reconnect backoff after a lost connection (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down. Default 100 ms doubling up to 5 s. */
+  /** Reconnect backoff after a lost connection (`{ initialDelayMs, maxDelayMs }`, whole ms ≥ 1), or false to stay down. Default 100 ms doubling up to 2 s. */
   reconnect?: ReconnectOptions | false;
   /** Give up one connection attempt after this many ms (≥ 1). Default 5000. */
   connectTimeoutMs?: number;
   /** Speak TLS to the job servers (CA to trust, client certificate). Default: plain TCP. */
   tls?: GearmanTlsOptions;
+  /**
+   * Every this many ms, each job whose handler has run at least that long sends WORK_DATA with no
+   * data, so its client can tell a job that still runs from one whose worker went silent (cut off,
+   * hung). Off by default: some clients end a foreground job at its first WORK_DATA (PHP's doNormal
+   * returns with GEARMAN_WORK_DATA). Whole ms ≥ 1; default none.
+   */
+  heartbeatMs?: number;
   /**
    * Opens the byte stream to a server yourself; return undefined for the usual
    * TCP (or TLS) connection. For a JobServer in this process:
@@ -41,6 +48,7 @@ export interface RegisterOptions {
 const WORKER = optionsSchema("GearmanWorker", {
   ...CONNECTION_RULES,
   concurrency: whole(1).default(1),
+  heartbeatMs: whole(1).optional(),
 } satisfies RulesOf<WorkerOptions>);
 
 export type FilledWorkerOptions = Filled<typeof WORKER.rules>;

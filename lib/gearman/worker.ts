@@ -2,13 +2,16 @@
  * A Gearman worker over one or many job servers.
  *
  *   connect ──► SET_CLIENT_ID, CAN_DO / CAN_DO_TIMEOUT ──► GRAB_JOB_UNIQ
- *   GRAB_JOB_UNIQ (only while running + outstanding grabs < concurrency; several may be out on one server)
+ *   GRAB_JOB_UNIQ (only while running + outstanding grabs < concurrency; several may be out on one server;
+ *                  the grabs of a server silent for 2 s hold no slot, so it cannot starve the others)
  *     ├─ NO_JOB ──► no more grabs there; once its last grab is answered: PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
  *     └─ JOB_ASSIGN_UNIQ ──► "job" event ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION
  *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server
  *   handler settles ──► slot free ──► grab on every awake server, starting after the last one served
  *                       (sent with the job's WORK_COMPLETE, without waiting for grabs already out)
- *   connection lost ──► its jobs abandoned (signal aborts; the server requeues them) ──► reconnect ──► register again
+ *   connection lost (or silent: probed and dropped, connection.ts) ──► its jobs abandoned (signal aborts;
+ *                   the server requeues them) ──► reconnect ──► register again
+ *   heartbeatMs ──► every running job older than it: WORK_DATA with no data, so its client can tell it still runs
  */
 import { EventEmitter } from "node:events";
 import { ServerConnection } from "./connection.js";
@@ -41,6 +44,8 @@ import { checkFunctionName } from "./function-name.js";
  */
 export type JobHandler = (job: WorkerJob) => unknown;
 
+const NO_DATA = Buffer.alloc(0);
+
 interface Registration {
   readonly handler: JobHandler;
   readonly timeoutMs: number | undefined;
@@ -54,8 +59,8 @@ class WorkerLink {
   drained = false;
   /** PRE_SLEEP sent; waiting for NOOP. */
   sleeping = false;
-  /** Jobs from this connection whose handlers have not settled. */
-  readonly jobs = new Set<WorkerJob>();
+  /** Jobs from this connection whose handlers have not settled, with when (performance.now()) they came. */
+  readonly jobs = new Map<WorkerJob, number>();
   connection!: ServerConnection;
 
   /** The server may have a job for this worker again: grabs may be sent. */
@@ -85,6 +90,7 @@ export class GearmanWorker extends EventEmitter {
   private idleWaiters: (() => void)[] = [];
   /** CAN_DO_TIMEOUT timers of running jobs. */
   private readonly timers = new Map<WorkerJob, NodeJS.Timeout>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -101,6 +107,11 @@ export class GearmanWorker extends EventEmitter {
         // Another job still running may end in this event-loop turn too: its result and grab then share the write.
         gatherWrites: () => this.runningCount > 1,
         onPacket: (packet) => this.onPacket(link, packet),
+        // A silent server's grabs stop holding slots (and take them again once it is heard).
+        onQuiet: () => {
+          this.grabEverywhere();
+          this.checkIdle();
+        },
         onConnect: () => this.onConnect(link),
         onDisconnect: (error) => this.onDisconnect(link, error),
       });
@@ -117,7 +128,7 @@ export class GearmanWorker extends EventEmitter {
   get asleep(): boolean {
     let connected = 0;
     for (const link of this.links) {
-      if (!link.connection.connected) continue;
+      if (!link.connection.connected || link.connection.quiet) continue;
       if (!link.sleeping || link.grabs > 0) return false;
       connected++;
     }
@@ -182,7 +193,18 @@ export class GearmanWorker extends EventEmitter {
     if (this.started) return this;
     this.started = true;
     for (const link of this.links) link.connection.open();
+    const every = this.options.heartbeatMs;
+    if (every !== undefined) {
+      this.heartbeat = setInterval(() => this.beat(every), every);
+      this.heartbeat.unref();
+    }
     return this;
+  }
+
+  /** WORK_DATA with no data for every job running for at least `every` ms (heartbeatMs). */
+  private beat(every: number): void {
+    const due = performance.now() - every;
+    for (const link of this.links) for (const [job, since] of link.jobs) if (since <= due) job.sendData(NO_DATA);
   }
 
   /** Changes the most jobs run at once. Lowering it lets running jobs finish; no new ones are taken until below the limit. */
@@ -213,15 +235,16 @@ export class GearmanWorker extends EventEmitter {
     link.grabs = 0;
     link.drained = false;
     link.sleeping = false;
-    for (const job of link.jobs) job.abandon(error);
+    for (const job of link.jobs.keys()) job.abandon(error);
     this.emit("disconnect", link.connection.name, error);
     this.grabEverywhere();
     this.checkIdle();
   }
 
+  /** Grabs that hold slots: a quiet server's do not (it may be gone; its connection is being probed). */
   private outstandingGrabs(): number {
     let grabs = 0;
-    for (const link of this.links) grabs += link.grabs;
+    for (const link of this.links) if (!link.connection.quiet) grabs += link.grabs;
     return grabs;
   }
 
@@ -232,6 +255,7 @@ export class GearmanWorker extends EventEmitter {
       link.sleeping ||
       link.drained ||
       !link.connection.connected ||
+      link.connection.quiet ||
       this.functions.size === 0
     )
       return;
@@ -307,7 +331,7 @@ export class GearmanWorker extends EventEmitter {
       server: link.connection.name,
       send: (bytes) => link.connection.send(bytes),
     });
-    link.jobs.add(job);
+    link.jobs.set(job, performance.now());
     this.runningCount++;
     this.emit("job", job);
     const registered = this.functions.get(func);
@@ -387,8 +411,9 @@ export class GearmanWorker extends EventEmitter {
     this.stopping = true;
     this.closed = true;
     const reason = closedError("GearmanWorker");
-    for (const link of this.links) for (const job of link.jobs) job.abandon(reason);
+    for (const link of this.links) for (const job of link.jobs.keys()) job.abandon(reason);
     for (const timer of this.timers.values()) clearTimeout(timer);
+    clearInterval(this.heartbeat);
     this.timers.clear();
     await Promise.all(this.links.map((link) => link.connection.close()));
     for (const wake of this.idleWaiters.splice(0)) wake();

@@ -7,6 +7,7 @@
  *      ▲ ▲ ▲                   frame read, signature checked, head read │ memory version awaited │ body decoded,
  *      │ │ └── WORK_STATUS 0/N "taken" ◄──────────────────────────────┤ (if the node lacks it)  │ run
  *      │ └──── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──────┘                          │
+ *      ├────── WORK_DATA (empty) every 2 s while it holds a chunk: a heartbeat ◄────────────────────┤
  *      └────── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──────────────────┘
  *
  * What the node answers besides results (taken, refused, handed back) is
@@ -27,7 +28,7 @@ import type { WorkerJob } from "../gearman/worker-job.js";
 import type { StreamOpener } from "../gearman/transport.js";
 import { peekResponseOk, readChunkRequest, readFrame, type ChunkRequestHead } from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { answerHandBack, answerRefusal, answerTaken } from "../wire/protocol.js";
+import { answerHandBack, answerRefusal, answerTaken, CHUNK_HEARTBEAT_MS } from "../wire/protocol.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -100,6 +101,8 @@ export class WorkerNode extends EventEmitter {
       concurrency: this.threads.capacity,
       tls: options.tls,
       open,
+      // So the pool can tell a chunk whose node went silent (lib/wire/protocol.ts).
+      heartbeatMs: CHUNK_HEARTBEAT_MS,
     });
     this.service = new NodeService(
       this.worker,

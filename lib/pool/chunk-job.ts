@@ -7,6 +7,8 @@
  *   attempt n ──GearmanClient.attempt (unique mapId:chunk:n, signed anew)──► job server
  *      │  WORK_STATUS 0/N from the node that takes it ──► the first: PROGRESS (the deadline starts again)
  *      │       a second take of the same job (its server lost the node that had it) ──► Retry, spent inside the attempt
+ *      │  taken, then nothing (no heartbeat: WORK_DATA every CHUNK_HEARTBEAT_MS) for CHUNK_SILENT_MS
+ *      │       (the engine's silence bound: its node was cut off or hung) ──► given up, cancelled on the nodes ──► Retry
  *      ├─ WORK_COMPLETE ──verify──► decode ──► results │ RemoteError (the function threw: never retried)
  *      │        └─ a response that does not verify ──► Retry
  *      ├─ a hand-back (a draining node gave it back unrun) ──► a free Retry, FREE_HAND_BACKS times; then one that spends
@@ -32,7 +34,7 @@ import {
 } from "../gearman/retry-rules.js";
 import { decodeChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
+import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
 import { RemoteError } from "../wire/errors.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -46,6 +48,7 @@ import {
   abortError,
   handedBackTooOften,
   nodeLost,
+  nodeSilent,
   PoolError,
   type ChunkDescription,
 } from "./errors.js";
@@ -112,6 +115,11 @@ export class ChunkRules implements RetryRules<unknown[]> {
     return this.context.timeoutMs;
   }
 
+  /** A node that holds a chunk sends a heartbeat every CHUNK_HEARTBEAT_MS (lib/wire/protocol.ts). */
+  get silenceMs(): number {
+    return CHUNK_SILENT_MS;
+  }
+
   limit(budget: string): number {
     return budget === RETRIES ? this.context.retries : 0;
   }
@@ -176,6 +184,11 @@ export class ChunkRules implements RetryRules<unknown[]> {
 
   timedOut(attempt: Attempt): Retry {
     return new Retry(attemptTimedOut(this.described, attempt, this.context.timeoutMs), RETRIES);
+  }
+
+  /** The node that took it went silent (cut off, hung): no job server may ever notice, gearmand least of all. */
+  silent(attempt: Attempt): Retry {
+    return new Retry(nodeSilent(this.described, attempt, CHUNK_SILENT_MS), RETRIES);
   }
 
   spent(_budget: string, error: unknown): void {

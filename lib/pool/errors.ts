@@ -57,6 +57,17 @@ export const nodeLost = (
     `${describe(chunk)}, job ${job.handle ?? "?"}, was handed out again by job server ${job.server ?? "?"}: it lost the worker node that had taken it`,
   );
 
+/** The node that took a chunk sent nothing of it (not even a heartbeat) for `silentMs`: cut off or hung. */
+export const nodeSilent = (
+  chunk: ChunkDescription,
+  job: { readonly handle?: string; readonly server?: string },
+  silentMs: number,
+): PoolError =>
+  new PoolError(
+    "NODE_LOST",
+    `${describe(chunk)}, job ${job.handle ?? "?"} on job server ${job.server ?? "?"}: the worker node that had taken it sent nothing for ${silentMs} ms (cut off or hung)`,
+  );
+
 /** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */
 export const handedBackTooOften = (chunk: ChunkDescription, times: number, cause: unknown): PoolError =>
   new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, {

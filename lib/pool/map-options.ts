@@ -30,7 +30,11 @@ export interface MapOptions {
   retries?: number;
   /** Called after every chunk that finishes, and after every retry. */
   onProgress?: (progress: Progress) => void;
-  /** Chunks in flight at once (imap's window: bounds memory for endless inputs). Default: 4 per known worker thread, at least 16. */
+  /**
+   * Chunks running at once (imap's window: with the results held for in-order output, at most 8 MiB,
+   * it bounds memory for endless inputs; a chunk stuck behind never stops the others). Default: 4 per
+   * known worker thread, at least 16.
+   */
   maxInFlight?: number;
   /**
    * Run every chunk on nodes with this label only (Gearman function glimpse_map:LABEL; docs/labels.md).

@@ -3,7 +3,14 @@
  * a slot is free (backpressure all the way to the user's generator) and yields
  * each chunk's results either in input order or as they finish.
  *
- *   source ──pull while inFlight < limit──► run(chunk) ──► done map ──► yield (ordered | as finished)
+ *   source ──pull while running < limit and held < HELD_BYTES──► run(chunk) ──► finished ──► yield (ordered | as finished)
+ *
+ * Only running chunks fill the window. Finished ones wait for the consumer
+ * (who pulls the next as soon as it is ready: nothing runs ahead of a consumer
+ * that does not pull) or, in order, for an older chunk; a chunk that is stuck
+ * (its node went silent, until its retry) so never stops the window from
+ * feeding the other nodes. What is held behind it is bounded in bytes instead:
+ * past HELD_BYTES of results (estimated), the window waits.
  *
  * The first failure stops the pulling, aborts the window's signal (so the
  * other chunks are cancelled) and is thrown to the consumer.
@@ -11,6 +18,10 @@
 import { setImmediate } from "node:timers/promises";
 import type { Chunk } from "./chunks.js";
 import { mapStopped } from "./errors.js";
+import { estimateItemBytes } from "../wire/chunk-codec.js";
+
+/** Results held for the consumer (finished, not yet yielded) beyond which no chunk is pulled, in estimated bytes. */
+export const HELD_BYTES = 8 * 1024 * 1024;
 
 export interface WindowOptions<T, R> {
   readonly limit: number;
@@ -33,6 +44,15 @@ export async function* runWindow<T, R>(
   const { limit, ordered, run, controller } = options;
   const running = new Map<number, Promise<ChunkResult<R>>>();
   const finished = new Map<number, ChunkResult<R>>();
+  /** Estimated bytes of the results in `finished`, by chunk. */
+  const weights = new Map<number, number>();
+  let held = 0;
+  const take = (index: number, done: ChunkResult<R>): ChunkResult<R> => {
+    finished.delete(index);
+    held -= weights.get(index)!;
+    weights.delete(index);
+    return done;
+  };
   let nextToYield = 0;
   let exhausted = false;
   let failure: unknown;
@@ -47,8 +67,11 @@ export async function* runWindow<T, R>(
     const promise = run(chunk, controller.signal).then(
       (results) => {
         const done = { chunk: chunk.index, start: chunk.start, results };
+        const weight = results.length * estimateItemBytes(results);
         running.delete(chunk.index);
         finished.set(chunk.index, done);
+        weights.set(chunk.index, weight);
+        held += weight;
         wake();
         return done;
       },
@@ -67,7 +90,7 @@ export async function* runWindow<T, R>(
   try {
     for (;;) {
       let encodingSince = performance.now();
-      while (!exhausted && failure === undefined && running.size + finished.size < limit) {
+      while (!exhausted && failure === undefined && running.size < limit && held < HELD_BYTES) {
         const next = await source.next();
         if (next.done) exhausted = true;
         else launch(next.value);
@@ -82,14 +105,12 @@ export async function* runWindow<T, R>(
       if (ordered) {
         const done = finished.get(nextToYield);
         if (done) {
-          finished.delete(nextToYield++);
-          yield done;
+          yield take(nextToYield++, done);
           continue;
         }
       } else if (finished.size > 0) {
         const [index, done] = finished.entries().next().value as [number, ChunkResult<R>];
-        finished.delete(index);
-        yield done;
+        yield take(index, done);
         continue;
       }
       if (exhausted && running.size === 0 && finished.size === 0) return;

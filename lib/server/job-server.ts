@@ -15,7 +15,9 @@
  * its own connection when the other end stops reading).
  *
  * A peer that sends bytes that are not Gearman gets an ERROR packet and is
- * disconnected; nothing a peer sends can stop the server.
+ * disconnected; nothing a peer sends can stop the server. A worker that
+ * probes (ours do) and falls silent is dropped within seconds, its jobs
+ * requeued (silent-peers.ts); any other silent peer by TCP keepalive.
  */
 import { EventEmitter } from "node:events";
 import net from "node:net";
@@ -41,6 +43,10 @@ import { dispatchRequest } from "./dispatch.js";
 import { runAdminCommand } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
 import type { FunctionFigures } from "./scheduler-views.js";
+import { SilentPeers } from "./silent-peers.js";
+
+/** TCP keepalive on every connection: a silent peer that does not probe is dropped after this plus 10 unanswered probes a second apart. */
+const KEEPALIVE_MS = 5000;
 
 export interface ServerAddressInfo {
   readonly host: string;
@@ -71,6 +77,7 @@ export class JobServer extends EventEmitter {
   private readonly scheduler: Scheduler;
   private readonly server: net.Server;
   private readonly peers = new Set<Peer>();
+  private readonly silentPeers = new SilentPeers();
   private listening: ServerAddressInfo | undefined;
   private closing: Promise<void> | undefined;
   private readonly traffic = new Traffic();
@@ -165,21 +172,24 @@ export class JobServer extends EventEmitter {
     const peer = new Peer(socket, this.options, this.traffic);
     const session = this.scheduler.open(peer);
     this.peers.add(peer);
-    socket.setKeepAlive(true, 10_000);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     const scheduler = this.scheduler;
     const traffic = this.traffic;
+    const silentPeers = this.silentPeers;
     const highWater = this.options.writeHighWater;
     const decoder = new FrameDecoder({
       expect: "REQ",
       maxPacketSize: this.options.maxPacketSize,
       peer: peer.address,
       onPacket: (packet: Packet) => {
+        if (packet.type === PacketType.ECHO_REQ) silentPeers.echo(peer, session, packet.body);
         if (!peer.closed) dispatchRequest(scheduler, session, packet);
       },
       onText: (line) => this.admin(peer, line),
     });
     socket.on("data", (chunk: Buffer) => {
       traffic.received += chunk.length;
+      silentPeers.heard(peer);
       try {
         decoder.push(chunk);
       } catch (error) {
@@ -249,6 +259,7 @@ export class JobServer extends EventEmitter {
   private disconnect(peer: Peer, session: Session): void {
     peer.closed = true;
     this.peers.delete(peer);
+    this.silentPeers.forget(peer);
     this.scheduler.leave(session);
   }
 
@@ -289,6 +300,7 @@ export class JobServer extends EventEmitter {
         peer.socket.destroy();
       }
       await serverClosed;
+      this.silentPeers.clear();
       this.scheduler.stop();
     })();
     return this.closing;

@@ -2,7 +2,7 @@
  * One connection's bytes out: what the scheduler and the admin commands
  * answer it, batched. A peer calls nothing above it: it counts the bytes it
  * writes into the server's Traffic, and drops its own connection when the
- * other end stops reading.
+ * other end stops reading (or when told to: a silent peer, silent-peers.ts).
  *
  * Output is appended to a per-connection arena and written once per tick
  * (one syscall for everything the server answered while handling one read).
@@ -228,9 +228,13 @@ export class Peer implements Connection {
 
   /** The other end does not read what the server sends: stop talking to it. */
   private tooSlow(): void {
-    this.limits.log(
-      `dropping ${this.address}: it does not read what the server sends (over ${this.limits.writeLimit} bytes waiting)`,
-    );
+    this.drop(`it does not read what the server sends (over ${this.limits.writeLimit} bytes waiting)`);
+  }
+
+  /** Closes the connection at once, logging `why`; its session leaves the scheduler when the socket closes. */
+  drop(why: string): void {
+    if (this.closed) return;
+    this.limits.log(`dropping ${this.address}: ${why}`);
     this.closed = true;
     this.socket.destroy();
   }

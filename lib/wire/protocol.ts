@@ -7,6 +7,7 @@
  *   taken        WORK_STATUS 0/N (N: the chunk's items), written before the chunk can run
  *   handed back  WORK_EXCEPTION "glimpse-handed-back: DETAIL"    the chunk never ran here
  *   refused      WORK_EXCEPTION "glimpse-refused REASON: DETAIL"  a signature check failed; it never ran
+ *   heartbeat    WORK_DATA with no data, every CHUNK_HEARTBEAT_MS  it still holds the chunk
  *
  * Nodes answer with answerTaken, answerHandBack and answerRefusal; pools
  * read WORK_STATUS by TAKEN_NUMERATOR and an exception by readNodeException
@@ -108,3 +109,13 @@ export function readRefusal(exception: Buffer): Refusal | undefined {
   const said = readNodeException(exception);
   return said?.kind === "refused" ? { reason: said.reason, detail: said.detail } : undefined;
 }
+
+/**
+ * A node that holds a chunk (running it, or waiting behind another on its thread) says so at least
+ * every CHUNK_HEARTBEAT_MS once it has held it that long: WORK_DATA with no data (GearmanWorker's
+ * heartbeatMs). A pool that hears nothing of a taken chunk for CHUNK_SILENT_MS takes its node for lost
+ * (cut off, hung: no job server may ever notice, gearmand least of all) and runs the chunk again, at
+ * the cost of a retry (docs/robustness.md "Liveness").
+ */
+export const CHUNK_HEARTBEAT_MS = 2000;
+export const CHUNK_SILENT_MS = 10_000;

@@ -22,6 +22,8 @@ interface Peer {
   /** The Debian packages that bring it. */
   readonly packages: string;
   readonly installed: () => boolean;
+  /** Why it is missing, where "not installed" would not say it. Default: not installed (apt-get install PACKAGES). */
+  readonly why?: () => string;
 }
 
 /** Directories searched for programs besides PATH: gearmand lives in sbin, which a user's PATH may lack. */
@@ -51,6 +53,20 @@ export function chromiumPath(): string | undefined {
 function runs(program: string, args: string[]): boolean {
   const found = path.isAbsolute(program) ? program : programPath(program);
   return found !== undefined && spawnSync(found, args, { stdio: "ignore", timeout: 30_000 }).status === 0;
+}
+
+/**
+ * Why network namespaces cannot be made here (root and iproute2's `ip netns`
+ * are needed), or undefined when they can: makes and removes one to be sure.
+ */
+function netnsProblem(): string | undefined {
+  if (process.getuid?.() !== 0) return "not running as root (making network namespaces needs it)";
+  if (programPath("ip") === undefined) return "the ip command is not installed (apt-get install iproute2)";
+  const name = `glimpse-${process.pid}-probe`;
+  const add = spawnSync("ip", ["netns", "add", name], { encoding: "utf8", timeout: 10_000 });
+  if (add.status !== 0) return `ip netns add failed: ${add.stderr?.trim() || String(add.error)}`;
+  spawnSync("ip", ["netns", "del", name], { timeout: 10_000 });
+  return undefined;
 }
 
 const PEERS = {
@@ -85,6 +101,13 @@ const PEERS = {
     what: "Chromium (chromium on PATH)",
     packages: "chromium",
     installed: () => chromiumPath() !== undefined && runs(chromiumPath()!, ["--version"]),
+  },
+  // Simulated hosts (test/support/netns.ts): network namespaces on a bridge.
+  netns: {
+    what: "network namespaces (root and ip netns)",
+    packages: "iproute2",
+    installed: () => netnsProblem() === undefined,
+    why: () => netnsProblem() ?? "unavailable",
   },
 } satisfies Record<string, Peer>;
 
@@ -124,7 +147,7 @@ export function missingPeer(name: PeerName): string | undefined {
   const requiredBy = REQUIRED.get(name);
   if (requiredBy !== undefined)
     throw new Error(
-      `${requiredBy} requires ${name} (${peer.what}), which is not installed here (apt-get install ${peer.packages})`,
+      `${requiredBy} requires ${name} (${peer.what}), which is missing here: ${peer.why?.() ?? `not installed (apt-get install ${peer.packages})`}`,
     );
-  return `needs ${peer.what}: not installed (apt-get install ${peer.packages})`;
+  return `needs ${peer.what}: ${peer.why?.() ?? `not installed (apt-get install ${peer.packages})`}`;
 }

@@ -51,6 +51,10 @@ export class ScriptedAttempt implements Attempt {
   status(numerator: number, denominator: number): void {
     this.observer.status(this, numerator, denominator);
   }
+  /** WORK_DATA: with no data, a node's heartbeat. */
+  workData(bytes = Buffer.alloc(0)): void {
+    this.observer.data(this, bytes);
+  }
   complete(bytes: Buffer): void {
     this.ended = true;
     this.observer.completed(this, bytes);
