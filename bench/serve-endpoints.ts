@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { freePort, track, waitForPort } from "./job-servers.js";
+import { processTree } from "./proc-stats.js";
 
 export interface RunningEndpoint {
   /** The process; php -S's workers are its children. */
@@ -34,6 +35,12 @@ export async function startPhpEndpoint(script: string): Promise<RunningEndpoint>
   const stop = track(child);
   try {
     await waitForPort(port, child, "php -S");
+    // Its workers are forked around the listen: the CPU of all of them is the endpoint's.
+    const deadline = Date.now() + 10_000;
+    while (processTree(child.pid!).length < PHP_WORKERS + 1) {
+      if (Date.now() > deadline) throw new Error(`php -S started fewer than ${PHP_WORKERS} workers in 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   } catch (error) {
     await stop();
     throw error;

@@ -14,8 +14,9 @@
  * functions of their own (their idle pools cost nothing measurable); for each endpoint and setting they are measured
  * in blocks, alternating (serve first in even rounds, Driveshaft first in odd ones), and each block's CPU of every
  * process (clients, gearmand, the manager, the endpoint with its workers) and the machine's idle time are summed per
- * contender. serve's own figure of requests at the endpoint (glimpse_serve_endpoint_request_seconds_total) is read
- * around its blocks.
+ * contender. Requests at the endpoint on average: serve's own count (glimpse_serve_endpoint_request_seconds_total),
+ * and for Driveshaft the growth of its driveshaft_job_duration sum (its threads' time from taking a job to the
+ * reply parsed), each read around the contender's blocks and divided by their time.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -27,7 +28,7 @@ import { rawClients } from "../raw-gearman.js";
 import { cpuSeconds, machineTicks, processTree } from "../proc-stats.js";
 import { LatencyHistogram } from "../histogram.js";
 import { ratio, round, skippedRow, type BenchCase, type Ratio, type Row } from "../bench-case.js";
-import { driveshaftSkip, startDriveshaft } from "../driveshaft.js";
+import { driveshaftJobSeconds, driveshaftSkip, startDriveshaft, type RunningDriveshaft } from "../driveshaft.js";
 import { startServe, serveOccupancy, type RunningServe } from "../serve-process.js";
 import { phpSkip, startPhpEndpoint, startNodeEndpoint, type RunningEndpoint } from "../serve-endpoints.js";
 
@@ -75,7 +76,7 @@ interface Figures {
   readonly cpu: [number, number, number, number];
   idleTicks: number;
   totalTicks: number;
-  /** Seconds × requests at the endpoint (serve only). */
+  /** Seconds × requests at the endpoint: serve's own count; Driveshaft's threads' time in completed jobs. */
   atEndpoint: number;
 }
 
@@ -154,21 +155,22 @@ export const serveDriveshaft: BenchCase = {
         1,
         () => serve.log(),
       );
+      let driveshaft: RunningDriveshaft | undefined;
       const managers: Manager[] = ["serve"];
       const managerPid = new Map<Manager, number>([["serve", serve.pid]]);
       if (driveshaftSkip) rows.push(skippedRow("Driveshaft", driveshaftSkip));
       else {
-        const driveshaft = await startDriveshaft(jobsConfig("Driveshaft"), dir);
-        stops.push(() => driveshaft.stop());
+        const started = (driveshaft = await startDriveshaft(jobsConfig("Driveshaft"), dir));
+        stops.push(() => started.stop());
         await registered(
           admin,
           measured.map((e) => FUNC(e, "Driveshaft")),
           WORKER_COUNT,
-          () => driveshaft.log(),
+          () => started.log(),
         );
         managers.push("Driveshaft");
-        managerPid.set("Driveshaft", driveshaft.pid);
-        notes.push(`Driveshaft: ${driveshaft.command}`);
+        managerPid.set("Driveshaft", started.pid);
+        notes.push(`Driveshaft: ${started.command}`);
       }
       if (phpSkip) rows.push(skippedRow("closing and 2 ms CPU endpoints (php -S)", phpSkip));
 
@@ -193,9 +195,13 @@ export const serveDriveshaft: BenchCase = {
               const groups = [[process.pid], [jobServer.pid], [managerPid.get(manager)!], endpointPids];
               const cpuBefore = groups.map(sumCpu);
               const ticksBefore = machineTicks();
-              const busyBefore = manager === "serve" ? await serveOccupancy(serve, FUNC(endpoint, "serve")) : 0;
+              const busy = () =>
+                manager === "serve"
+                  ? serveOccupancy(serve, FUNC(endpoint, manager))
+                  : driveshaftJobSeconds(driveshaft!, FUNC(endpoint, manager));
+              const busyBefore = await busy();
               const result = await load(manager, block);
-              const busyAfter = manager === "serve" ? await serveOccupancy(serve, FUNC(endpoint, "serve")) : 0;
+              const busyAfter = await busy();
               const ticksAfter = machineTicks();
               groups.forEach((pids, i) => (f.cpu[i] += sumCpu(pids) - cpuBefore[i]));
               f.idleTicks += ticksAfter.idle - ticksBefore.idle;
@@ -221,7 +227,7 @@ export const serveDriveshaft: BenchCase = {
                 .map((s) => Math.round((s / f.jobs) * 1e6))
                 .join(", "),
               "machine idle %": round((100 * f.idleTicks) / f.totalTicks, 1),
-              "requests at the endpoint (avg)": manager === "serve" ? round(f.atEndpoint / f.seconds, 2) : "",
+              "requests at the endpoint (avg)": round(f.atEndpoint / f.seconds, 2),
               "load avg (1 min)": round(load1, 2),
             });
           }
@@ -259,6 +265,7 @@ export const serveDriveshaft: BenchCase = {
         `serve: ${serve.command}`,
         `job server: ${server.settings}`,
         "machine idle % is /proc/stat's idle and iowait time over the contender's blocks, of both cores",
+        "requests at the endpoint (avg): serve's glimpse_serve_endpoint_request_seconds_total, Driveshaft's driveshaft_job_duration sum, each over the contender's blocks divided by their time",
       );
       return { rows, ratios, notes };
     } finally {
