@@ -34,7 +34,7 @@ import { phpSkip, startPhpEndpoint, startNodeEndpoint, type RunningEndpoint } fr
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WORKER_COUNT = 8;
-const ROUNDS = 4;
+const ROUNDS = 8;
 const PAYLOAD = Buffer.from("abcdefgh");
 
 interface EndpointSpec {
@@ -52,15 +52,15 @@ const ENDPOINTS: readonly EndpointSpec[] = [
     name: "closes after each reply (php -S, 4 workers)",
     php: true,
     query: "",
-    block: { 16: 6000, 1: 1000 },
+    block: { 16: 3000, 1: 500 },
   },
-  { key: "keepalive", name: "kept alive (Node http)", php: false, query: "", block: { 16: 8000, 1: 1500 } },
+  { key: "keepalive", name: "kept alive (Node http)", php: false, query: "", block: { 16: 4000, 1: 750 } },
   {
     key: "cpu",
     name: "2 ms of CPU a request (php -S, 4 workers)",
     php: true,
     query: "?cpu_us=2000",
-    block: { 16: 1500, 1: 400 },
+    block: { 16: 800, 1: 200 },
   },
 ];
 const IN_FLIGHT = [16, 1] as const;
