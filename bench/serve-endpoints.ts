@@ -8,7 +8,7 @@ import { freePort, track, waitForPort } from "./job-servers.js";
 import { processTree } from "./proc-stats.js";
 
 export interface RunningEndpoint {
-  /** The process; php -S's workers are its children. */
+  /** The process; php -S's workers are its children (in its own process group, all stopped with it). */
   readonly pid: number;
   /** Its URI, without a query. */
   readonly url: string;
@@ -28,11 +28,26 @@ export const phpSkip: string | undefined = (() => {
 export async function startPhpEndpoint(script: string): Promise<RunningEndpoint> {
   const port = await freePort();
   const args = ["-q", "-S", `127.0.0.1:${port}`, script];
+  // A process group of its own: php -S's workers outlive a parent that is killed, so the group is.
   const child = spawn("php", args, {
     stdio: ["ignore", "ignore", "ignore"],
     env: { ...process.env, PHP_CLI_SERVER_WORKERS: String(PHP_WORKERS) },
+    detached: true,
   });
-  const stop = track(child);
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  };
+  process.once("exit", killGroup);
+  const stopParent = track(child);
+  const stop = async () => {
+    killGroup();
+    await stopParent();
+    process.off("exit", killGroup);
+  };
   try {
     await waitForPort(port, child, "php -S");
     // Its workers are forked around the listen: the CPU of all of them is the endpoint's.
