@@ -50,7 +50,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 /** Registers a child for the kill-on-exit guard; the returned function stops it (SIGTERM, SIGKILL after 3 s). */
-function track(child: ChildProcess): () => Promise<void> {
+export function track(child: ChildProcess): () => Promise<void> {
   live.add(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.once("exit", () => live.delete(child));
@@ -78,7 +78,7 @@ const running = (
   stop,
 });
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer().unref().on("error", reject);
     server.listen(0, "127.0.0.1", () => {
@@ -89,7 +89,7 @@ function freePort(): Promise<number> {
 }
 
 /** Polls until the port accepts a connection (bounded); fails early if the child exits. */
-async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + START_LIMIT_MS;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)

@@ -1,6 +1,6 @@
 /** CPU time and memory of a process, read from Linux /proc (any process we may read, ourselves included). */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 unless getconf says otherwise). */
 const TICKS_PER_SECOND = (() => {
@@ -48,4 +48,30 @@ export function memory(pid: number): Memory {
     return Number(kb) / 1024;
   };
   return { rssMb: mb("VmRSS"), peakMb: mb("VmHWM") };
+}
+
+/** `pid` and every process descended from it now, found through each process's parent in /proc/PID/stat. */
+export function processTree(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone since the directory was read
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++)
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
+
+/** CPU time of the whole machine so far, from /proc/stat's first line, in clock ticks: idle (iowait included) and all. */
+export function machineTicks(): { readonly idle: number; readonly total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+  const counted = fields.slice(0, 8);
+  return { idle: counted[3] + counted[4], total: counted.reduce((a, b) => a + b, 0) };
 }

@@ -236,3 +236,22 @@ export function rawBackground(options: BackgroundOptions): Promise<number> {
     send(window);
   });
 }
+
+/**
+ * `clients` raw clients on connections of their own, each keeping one job in flight, `jobs` in all between them:
+ * independent callers, as a web tier's processes are. Their latencies are merged; jobs/s is over the wall time
+ * from the first submit to the last reply.
+ */
+export async function rawClients(options: Omit<LoadOptions, "inFlight"> & { clients: number }): Promise<LoadResult> {
+  const { clients, jobs } = options;
+  const begin = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: clients }, (_, i) =>
+      rawLoad({ ...options, inFlight: 1, jobs: Math.floor(jobs / clients) + (i < jobs % clients ? 1 : 0) }),
+    ),
+  );
+  const seconds = (performance.now() - begin) / 1000;
+  const latency = new LatencyHistogram();
+  for (const result of results) latency.merge(result.latency);
+  return { jobs, seconds, jobsPerSecond: jobs / seconds, latency };
+}

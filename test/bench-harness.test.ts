@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { LatencyHistogram } from "../bench/histogram.js";
 import { median, percentile } from "../bench/measure.js";
-import { cpuSeconds, memory } from "../bench/proc-stats.js";
-import { rawBackground, rawLoad, rawWorker } from "../bench/raw-gearman.js";
+import { spawn } from "node:child_process";
+import { cpuSeconds, machineTicks, memory, processTree } from "../bench/proc-stats.js";
+import { rawBackground, rawClients, rawLoad, rawWorker } from "../bench/raw-gearman.js";
 import { embedded as benchEmbedded, gearmand as benchGearmand } from "../bench/job-servers.js";
 import { abortable, budgetSignal } from "../bench/budget.js";
 import { jobServerKinds } from "./support/job-servers.js";
@@ -122,6 +123,29 @@ describe("/proc readers", () => {
     assert.ok(m.peakMb >= m.rssMb, `peak ${m.peakMb} < rss ${m.rssMb}`);
   });
 
+  it("find a process's descendants, and the machine's idle and total ticks, which only grow", async (t) => {
+    // A shell whose child sleeps: both are in this process's tree, below it.
+    const shell = spawn("sh", ["-c", "sleep 30 & wait"], { stdio: "ignore" });
+    t.after(() => shell.kill("SIGKILL"));
+    const deadline = Date.now() + 10_000;
+    let tree = processTree(process.pid);
+    while (tree.length < 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      tree = processTree(process.pid);
+    }
+    assert.equal(tree[0], process.pid);
+    assert.ok(tree.includes(shell.pid!), `${shell.pid} in ${tree.join(" ")}`);
+    assert.equal(processTree(shell.pid!).length, 2, "the shell and its sleep");
+    const before = machineTicks();
+    assert.ok(before.total > 0 && before.idle >= 0 && before.idle <= before.total);
+    let after = machineTicks();
+    while (after.total === before.total && Date.now() < deadline) {
+      for (let i = 0; i < 1e6; i++) Math.sqrt(i);
+      after = machineTicks();
+    }
+    assert.ok(after.total > before.total && after.idle >= before.idle);
+  });
+
   it("name the process they cannot read", () => {
     assert.throws(() => cpuSeconds(2 ** 22 + 17), /\/proc\/4194321\/stat/);
     assert.throws(() => memory(2 ** 22 + 17), /\/proc\/4194321\/status/);
@@ -156,6 +180,10 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         assert.ok(result.jobsPerSecond > 0 && result.latency.percentile(99) >= result.latency.percentile(50));
       }
       assert.equal(workers[0].completed + workers[1].completed, 600);
+      const many = await rawClients({ port: server.port, func: "echo", clients: 16, jobs: 301, payload });
+      assert.equal(many.jobs, 301);
+      assert.equal(many.latency.count, 301, "every client's jobs, each recorded once");
+      assert.equal(workers[0].completed + workers[1].completed, 901);
     });
 
     it("queues background jobs that the server then reports", async (t) => {

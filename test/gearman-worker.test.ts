@@ -198,29 +198,30 @@ describe("GearmanWorker grabs on one connection", () => {
     return { scripted, gate, w, assign };
   };
 
-  it("asks for a finished job's successor at once, beside a grab still unanswered; sleeps only once every grab is answered", async (t) => {
+  it("asks for a finished job's successor at once, beside a grab still unanswered; after NO_JOBs held grabs back, the next job brings a grab for every free slot; sleeps only once every grab is answered", async (t) => {
     const { scripted, gate, w, assign } = await twoGrabsOut(t, "piped");
     assert.deepEqual(scripted.names().slice(-2), ["WORK_COMPLETE", "GRAB_JOB_UNIQ"]);
     const before = scripted.packets.length;
     scripted.reply(encodePacket("RES", "NO_JOB", {}));
-    // One grab still out: no PRE_SLEEP yet, and no new grab on a server that just said it has nothing.
+    // One grab still out: no PRE_SLEEP yet, and no new grab on a server that just said it has nothing. Then a
+    // job comes: the server has jobs again, so both free slots are asked for (the NO_JOB's one is not lost).
     assign(2);
     await gate.untilHeld(1);
-    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 4, 10_000, "a grab after the job that came");
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 5, 10_000, "grabs for both free slots");
     assert.deepEqual(
       scripted.names(before),
-      ["GRAB_JOB_UNIQ"],
-      "after NO_JOB with a grab out: no PRE_SLEEP, and the only grab follows the job that came",
+      ["GRAB_JOB_UNIQ", "GRAB_JOB_UNIQ"],
+      "after NO_JOB with a grab out: no PRE_SLEEP, and the grabs follow the job that came, one per free slot",
     );
-    scripted.reply(encodePacket("RES", "NO_JOB", {}));
+    scripted.reply(Buffer.concat([encodePacket("RES", "NO_JOB", {}), encodePacket("RES", "NO_JOB", {})]));
     await eventually(() => scripted.count("PRE_SLEEP") === 1, 10_000, "PRE_SLEEP once the last grab is answered");
-    assert.deepEqual(scripted.names(before), ["GRAB_JOB_UNIQ", "PRE_SLEEP"]);
+    assert.deepEqual(scripted.names(before), ["GRAB_JOB_UNIQ", "GRAB_JOB_UNIQ", "PRE_SLEEP"]);
     assert.equal(w.asleep, true);
     gate.releaseOne();
     await eventually(() => scripted.count("WORK_COMPLETE") === 2, 10_000, "the second job's result");
-    assert.equal(scripted.count("GRAB_JOB_UNIQ"), 4, "asleep: a freed slot sends no grab until NOOP");
+    assert.equal(scripted.count("GRAB_JOB_UNIQ"), 5, "asleep: a freed slot sends no grab until NOOP");
     scripted.reply(encodePacket("RES", "NOOP", {}));
-    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 5, 10_000, "a grab after NOOP");
+    await eventually(() => scripted.count("GRAB_JOB_UNIQ") === 6, 10_000, "a grab after NOOP");
   });
 
   it("after a NO_JOB with a grab still out, a function registered grabs at once (a server wakes no one for jobs already queued under a new ability)", async (t) => {

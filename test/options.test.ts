@@ -350,8 +350,8 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
-    call: "new Serve(options)",
-    run: (options) => new Serve(options),
+    call: "Serve.open(options)",
+    run: (options) => Serve.open(options),
     unknownKey: [
       { jobsConfig, wach: false },
       "Serve option wach",
@@ -408,7 +408,7 @@ describe("options: every public constructor and options-taking function", () => 
       logUrl: `ipc://${dir}/control-log`,
       logBind: true,
     });
-    serve = new Serve({ jobsConfig, watch: false });
+    serve = await Serve.open({ jobsConfig, watch: false });
   });
   after(async () => {
     await Promise.allSettled([client?.close(), worker?.close(), server?.close(), pool?.close(), control?.close()]);

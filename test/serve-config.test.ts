@@ -6,10 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseJobsConfig, loadJobsConfig, JobsConfigError } from "../lib/serve/index.js";
+import { parseJobsConfig, loadJobsConfig, JobsConfigError, Serve } from "../lib/serve/index.js";
 import { CLI_PATH } from "./support/job-servers.js";
 
 const FILE = "/etc/driveshaft/jobs.json";
+const TASKS = fileURLToPath(new URL("./fixtures/serve-tasks.js", import.meta.url));
+const THROWS = fileURLToPath(new URL("./fixtures/serve-throws.js", import.meta.url));
 const pool = (extra: Record<string, unknown> = {}) => ({
   job_processing_uri: "http://localhost/job.php",
   worker_count: 2,
@@ -172,22 +174,80 @@ describe("jobsconfig", () => {
     });
   }
 
-  it("makes the serve command exit 2 with the message", async () => {
+  it("loads each module pool's module before serving: a missing file, an export that is not a function, a module that throws on import are errors naming the pool", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-config-"));
     try {
       const file = path.join(dir, "jobs.json");
-      writeFileSync(file, config({ Regular: pool({ worker_count: -3 }) }));
-      const child = spawn(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--max_running_time", "5"], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stderr = "";
-      child.stderr.on("data", (chunk) => (stderr += chunk));
-      const code = await new Promise((resolve) => child.once("exit", resolve));
-      assert.equal(code, 2);
-      assert.match(
-        stderr,
-        new RegExp(`jobsconfig ${file}: pool "Regular" key "worker_count": expected a whole number`),
+      const module = (spec: string, extra: Record<string, unknown> = {}) =>
+        config({
+          Web: pool(),
+          Local: { job_processing_module: spec, worker_count: 2, jobs_list: ["Count"], ...extra },
+        });
+      const cases: [string, string, RegExp][] = [
+        ["a missing file", module("./missing.js#count"), /missing\.js: no such file/],
+        [
+          "an export that is not a function",
+          module(`${TASKS}#limit`),
+          /exports no function called limit \(got number\)/,
+        ],
+        ["a missing export", module(`${TASKS}#nowhere`), /exports no function called nowhere \(got undefined\)/],
+        [
+          "a module that throws on import",
+          module(`${THROWS}#never`),
+          /cannot be imported: Error: this module refuses to load at .*serve-throws\.js/,
+        ],
+        ["a pool of 0 slots too", module("./missing.js#count", { worker_count: 0 }), /no such file/],
+      ];
+      for (const [what, text, problem] of cases) {
+        writeFileSync(file, text);
+        await assert.rejects(Serve.open({ jobsConfig: file, watch: false }), (error: unknown) => {
+          assert.ok(error instanceof JobsConfigError, what);
+          assert.equal(error.code, "JOBS_CONFIG");
+          assert.ok(error.message.startsWith(`jobsconfig ${file}: pool "Local" key "job_processing_module": `), what);
+          assert.match(error.message, problem, what);
+          return true;
+        });
+      }
+      writeFileSync(file, module(`${TASKS}#upper`));
+      assert.deepEqual(
+        (await Serve.open({ jobsConfig: file, watch: false })).summaries(),
+        [],
+        "a good module opens (and nothing runs before start)",
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("makes the serve command exit 2 with the message, for a wrong key and for a module that does not load", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-config-"));
+    try {
+      const file = path.join(dir, "jobs.json");
+      const cases: [string, RegExp][] = [
+        [
+          config({ Regular: pool({ worker_count: -3 }) }),
+          new RegExp(`jobsconfig ${file}: pool "Regular" key "worker_count": expected a whole number`),
+        ],
+        [
+          // On loopback, so the function policy lets the module through to the check that loads it.
+          config(
+            { Local: { job_processing_module: `${THROWS}#never`, worker_count: 1, jobs_list: ["f"] } },
+            { gearman_servers_list: ["127.0.0.1:1"] },
+          ),
+          new RegExp(`jobsconfig ${file}: pool "Local" key "job_processing_module": .*this module refuses to load`),
+        ],
+      ];
+      for (const [text, message] of cases) {
+        writeFileSync(file, text);
+        const child = spawn(process.execPath, [CLI_PATH, "serve", "--jobsconfig", file, "--max_running_time", "5"], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        const code = await new Promise((resolve) => child.once("exit", resolve));
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, message);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -13,6 +13,7 @@ import path from "node:path";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import { missingPeer } from "./support/peers.js";
 import { makeCertificates } from "./support/certificates.js";
 import { GearmanClient, AdminClient, JobError } from "../lib/gearman/index.js";
@@ -21,6 +22,9 @@ import { jobServerKinds, CLI_PATH, type RunningJobServer } from "./support/job-s
 import { TestEndpoint, ok } from "./support/serve-endpoint.js";
 import { startServe, statusCommand, type ServeHarness } from "./support/serve-harness.js";
 import { eventually, startLineProcess } from "./support/gearman.js";
+
+const TASKS = fileURLToPath(new URL("./fixtures/serve-tasks.js", import.meta.url));
+const THROWS = fileURLToPath(new URL("./fixtures/serve-throws.js", import.meta.url));
 
 const answerOrHold = () =>
   new TestEndpoint((job) =>
@@ -76,7 +80,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       let statusPort: number;
       let exporterPort: number;
       before(async () => {
-        harness = startServe({
+        harness = await startServe({
           gearman_servers_list: [server.url],
           pools_list: {
             Shop: { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["shop_stats", "shop_other"] },
@@ -115,7 +119,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         assert.match(threads, /^\d+\tShop\t0\tWaiting for work\r$/m);
         assert.match(
           await statusCommand(statusPort, "pools\n"),
-          /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\r\n$/,
+          /^Shop\tslots=2\tbusy=1\tdone=\d+\tfailed=0\ttimed_out=0\tretiring=0\tat_endpoint=\d+\.\d\d\r\n$/,
         );
         const metrics = (await get(exporterPort, "/metrics")).body;
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",status="idle"\} 1$/m);
@@ -123,6 +127,39 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         assert.match(metrics, /^driveshaft_threads\{pool="Shop",function="shop_other",status="working"\} 0$/m);
         held.reply(ok("released"));
         assert.equal((await job.result).toString(), "released");
+      });
+
+      it("counts the requests at the endpoint over time: in pools (average) and in the metrics (request-seconds, average)", async () => {
+        const series = async () => {
+          const before = performance.now();
+          const body = (await get(exporterPort, "/metrics")).body;
+          const after = performance.now();
+          const value = (name: string) => Number(new RegExp(`^${name}\\{pool="Shop"\\} (\\S+)$`, "m").exec(body)?.[1]);
+          return {
+            before,
+            after,
+            seconds: value("glimpse_serve_endpoint_request_seconds_total"),
+            average: value("glimpse_serve_endpoint_occupancy"),
+          };
+        };
+        const heldBefore = endpoint.held.length;
+        const jobs = [client.submitJob("shop_stats", "hold-a"), client.submitJob("shop_stats", "hold-b")];
+        const held = (await endpoint.waitHeld(heldBefore + 2)).slice(heldBefore);
+        const first = await series();
+        const line = await statusCommand(statusPort, "pools\n");
+        const second = await series();
+        // Both slots' requests at the endpoint all the while: two request-seconds a second, to the scrapes' bounds.
+        const grown = second.seconds - first.seconds;
+        assert.ok(grown >= (2 * (second.before - first.after)) / 1000 - 1e-6, `${grown} request-seconds`);
+        assert.ok(grown <= (2 * (second.after - first.before)) / 1000 + 1e-6, `${grown} request-seconds`);
+        const average = Number(/\tat_endpoint=(\d+\.\d\d)\r\n$/.exec(line)?.[1]);
+        assert.ok(average > 0 && average <= 2, line);
+        assert.ok(second.average > 0 && second.average <= 2, String(second.average));
+        for (const request of held) request.reply(ok("released"));
+        for (const job of jobs) assert.equal((await job.result).toString(), "released");
+        const idle = await series();
+        const later = await series();
+        assert.equal(later.seconds, idle.seconds, "nothing at the endpoint: the count stands still");
       });
 
       it("exports Driveshaft's series and ours after jobs, on the exporter and on the status port", async () => {
@@ -149,6 +186,8 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           assert.match(body, /^glimpse_serve_jobs_total\{pool="Shop",function="shop_other",outcome="bad_reply"\} 1$/m);
           assert.match(body, /^glimpse_serve_slots\{pool="Shop",state="busy"\} 0$/m);
           assert.match(body, /^glimpse_serve_endpoint_seconds_count\{pool="Shop"\} \d+$/m);
+          assert.match(body, /^# TYPE glimpse_serve_endpoint_request_seconds_total counter$/m);
+          assert.match(body, /^glimpse_serve_endpoint_occupancy\{pool="Shop"\} [\d.e-]+$/m);
         }
         assert.equal((await get(exporterPort, "/other")).status, 404);
       });
@@ -165,7 +204,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       it("adds, removes, resizes and changes functions with jobs in flight; untouched pools lose and wait for nothing; an invalid file changes nothing", async () => {
         const pools = (extra: Record<string, unknown>) => ({ gearman_servers_list: [server.url], pools_list: extra });
         const keep = { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["keep"] };
-        const harness = startServe(
+        const harness = await startServe(
           pools({
             Keep: keep,
             Gone: { job_processing_uri: endpoint.url, worker_count: 1, jobs_list: ["gone"] },
@@ -263,6 +302,37 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           await harness.close();
         }
       });
+      it("keeps a module pool serving when a reload names a module that is missing, exports no function or throws on import, and logs why", async () => {
+        const jobs = (module: string) => ({
+          gearman_servers_list: [server.url],
+          pools_list: { Mod: { job_processing_module: module, worker_count: 1, jobs_list: ["mod_upper"] } },
+        });
+        const harness = await startServe(jobs(`${TASKS}#upper`));
+        try {
+          assert.equal((await client.submitJob("mod_upper", "a").result).toString(), "mod_upper:A:");
+          const bad: [string, RegExp][] = [
+            ["./missing.js#upper", /missing\.js: no such file/],
+            [`${TASKS}#limit`, /exports no function called limit \(got number\)/],
+            [`${THROWS}#never`, /cannot be imported: Error: this module refuses to load/],
+          ];
+          for (const [module, problem] of bad) {
+            harness.write(jobs(module));
+            const error = await harness.serve.reload();
+            assert.match(String(error?.message), problem);
+            const logged = new RegExp(
+              `^error jobsconfig ${harness.file}: pool "Mod" key "job_processing_module": .*${problem.source}.*; the running config stays$`,
+              "m",
+            );
+            await eventually(() => logged.test(harness.log.join("\n")), 10_000, `the log line for ${module}`);
+            assert.equal((await client.submitJob("mod_upper", "b").result).toString(), "mod_upper:B:", module);
+          }
+          harness.write(jobs(`${TASKS}#bytes`));
+          assert.equal(await harness.serve.reload(), undefined);
+          assert.equal((await client.submitJob("mod_upper", "abc").result).toString(), "cba");
+        } finally {
+          await harness.close();
+        }
+      });
     });
 
     describe("slots", () => {
@@ -273,7 +343,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
             Slots: { job_processing_uri: endpoint.url, worker_count: count, jobs_list: ["slot_a", "slot_b"] },
           },
         });
-        const harness = startServe(config(3));
+        const harness = await startServe(config(3));
         const admin = new AdminClient(server.url);
         const slots = () => harness.serve.slots().find((p) => p.pool === "Slots")!.slots;
         const poolWorkers = async () => (await admin.workers()).filter((w) => w.clientId.startsWith("serve:Slots"));
@@ -343,7 +413,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
           gearman_servers_list: [server.url],
           pools_list: { Zero: { job_processing_uri: endpoint.url, worker_count: count, jobs_list: ["zero_job"] } },
         });
-        const harness = startServe(config(2));
+        const harness = await startServe(config(2));
         const admin = new AdminClient(server.url);
         const functions = async () => (await admin.workers()).find((w) => w.clientId === "serve:Zero")?.functions ?? [];
         try {

@@ -137,6 +137,27 @@ describe("serve's endpoint client", () => {
     assert.equal(endpoint.connections - connectionsBefore, 3);
   });
 
+  it("frees a connection's place as its Connection: close reply ends, before the endpoint closes it", async () => {
+    const kept: net.Socket[] = [];
+    // The reply says close, but the endpoint leaves its side open: the client closes, and must not wait for that.
+    endpoint.script = (_request, socket) => {
+      kept.push(socket);
+      socket.write(reply("closing", "Connection: close\r\n"));
+    };
+    const client = new EndpointClient(endpoint.url, 1);
+    try {
+      const first = await post(client, "one");
+      assert.equal(first.keepAlive, false);
+      assert.equal(client.open, 0, "no connection counts once the reply is in");
+      const second = post(client, "two");
+      assert.equal(client.open, 1, "the next request has its connection at once");
+      assert.equal((await second).body.toString(), "closing");
+    } finally {
+      client.close();
+      for (const socket of kept) socket.destroy();
+    }
+  });
+
   it("sends again, once, on a new connection when the endpoint closed a kept one while it was idle", async () => {
     // The second request on a connection finds it closed (the endpoint's keep-alive timeout, just as the request left).
     endpoint.script = (request, socket) => {

@@ -41,7 +41,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       answer = (job) => ok(`${job.fields.function_name}:${job.fields.workload.toString("utf8")}`);
       endpoint = await new TestEndpoint((job) => answer(job)).listen();
       const refused = await freePort();
-      harness = startServe({
+      harness = await startServe({
         gearman_servers_list: [server.url],
         pools_list: {
           Form: { job_processing_uri: endpoint.url, worker_count: 2, jobs_list: ["form_echo", "form_bad"] },

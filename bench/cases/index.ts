@@ -9,6 +9,7 @@ import { imapMemory } from "./imap-memory.js";
 import { payload } from "./payload.js";
 import { idleWorkers } from "./idle-workers.js";
 import { serve } from "./serve.js";
+import { serveDriveshaft } from "./serve-driveshaft.js";
 import { metricsScrape } from "./metrics-scrape.js";
 
 export const CASES: readonly BenchCase[] = [
@@ -21,5 +22,6 @@ export const CASES: readonly BenchCase[] = [
   payload,
   idleWorkers,
   serve,
+  serveDriveshaft,
   metricsScrape,
 ];

@@ -170,7 +170,7 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
   };
   let serve: Serve;
   try {
-    serve = new Serve({
+    serve = await Serve.open({
       jobsConfig: options.jobsconfig,
       maxRunningTime: options.maxRunningTime,
       connectTimeoutMs: options.loopTimeout === undefined ? undefined : Math.ceil(options.loopTimeout * 1000),

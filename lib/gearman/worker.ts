@@ -6,7 +6,8 @@
  *                  the grabs of a server silent for 2 s hold no slot, so it cannot starve the others)
  *     ├─ NO_JOB ──► no more grabs there; once its last grab is answered: PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
  *     └─ JOB_ASSIGN_UNIQ ──► "job" event ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION
- *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server
+ *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server (one for every
+ *                                 free slot if NO_JOBs had held grabs back there)
  *   handler settles ──► slot free ──► grab on every awake server, starting after the last one served
  *                       (sent with the job's WORK_COMPLETE, without waiting for grabs already out)
  *   connection lost (or silent: probed and dropped, connection.ts) ──► its jobs abandoned (signal aborts;
@@ -248,7 +249,8 @@ export class GearmanWorker extends EventEmitter {
     return grabs;
   }
 
-  private grab(link: WorkerLink): void {
+  /** Sends one GRAB_JOB_UNIQ on `link` if a slot is free and the server may have a job; returns whether it did. */
+  private grab(link: WorkerLink): boolean {
     if (
       this.stopping ||
       this.paused ||
@@ -258,10 +260,11 @@ export class GearmanWorker extends EventEmitter {
       link.connection.quiet ||
       this.functions.size === 0
     )
-      return;
-    if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return;
+      return false;
+    if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return false;
     link.grabs++;
     link.connection.send(encodePacket("REQ", "GRAB_JOB_UNIQ", {}));
+    return true;
   }
 
   /** Offers a free slot to every awake server, starting after the one offered first last time, so no server starves. */
@@ -276,7 +279,8 @@ export class GearmanWorker extends EventEmitter {
     switch (packet.type) {
       case PacketType.NOOP:
         link.wake();
-        return this.grab(link);
+        this.grab(link);
+        return;
       case PacketType.NO_JOB:
         if (link.grabs === 0) return; // unasked for: nothing to undo
         link.grabs--;
@@ -326,6 +330,7 @@ export class GearmanWorker extends EventEmitter {
         protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name),
       );
     link.grabs--;
+    const heldBack = link.drained;
     link.drained = false;
     const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), {
       server: link.connection.name,
@@ -355,8 +360,10 @@ export class GearmanWorker extends EventEmitter {
     } catch (error) {
       outcome = Promise.reject(error);
     }
-    // Another slot free? Ask for the next job while this one runs (after the handler started it).
-    this.grab(link);
+    // Another slot free? Ask for the next job while this one runs (after the handler started it). After NO_JOBs
+    // held grabs back here, the server has jobs again: ask for every free slot, or they would stay idle.
+    if (heldBack) while (this.grab(link));
+    else this.grab(link);
     outcome.then(
       (value) => {
         const bytes = resultBytes(value);

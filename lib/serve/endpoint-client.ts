@@ -3,7 +3,10 @@
  * `sockets` of them; a pool's worker_count), one request at a time on each.
  *
  *   post ──► an idle connection (the last one freed), or a new one below the limit, or wait
- *        ──► head and body in one write ──► ReplyReader ──► reply: back to idle if it may be kept
+ *        ──► head and body in one write (on a new connection: sent as it connects, Nagle off after)
+ *        ──► ReplyReader ──► reply: back to idle if it may be kept (keep-alive probes on from then)
+ *   Connection: close, or the endpoint's FIN: the connection leaves the count at once (not at its close
+ *   event), so the next request connects without waiting; a reply that runs until the close ends at the FIN
  *   a kept connection the endpoint closed while idle fails before any reply byte: sent again, once,
  *   on a new connection
  *
@@ -30,22 +33,30 @@ class EndpointConnection {
   readonly socket: net.Socket;
   /** It carried a reply already (a failure before any byte of the next one may be the endpoint's idle close). */
   reused = false;
+  /** Keep-alive probes are on: set the first time it is kept for another request, never on a connection used once. */
+  probing = false;
   closed = false;
   exchange: Exchange | undefined;
+  private failure: Error | undefined;
 
-  constructor(url: URL, onGone: (connection: EndpointConnection) => void) {
+  constructor(
+    url: URL,
+    private readonly onGone: (connection: EndpointConnection) => void,
+  ) {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const secure = url.protocol === "https:";
     const port = Number(url.port) || (secure ? 443 : 80);
+    // Half-open allowed: the endpoint's FIN ends a reply that runs until the close at once (no shutdown first).
     this.socket = secure
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"] })
-      : net.connect({ host, port });
-    this.socket.setNoDelay(true);
-    this.socket.setKeepAlive(true, 1000);
-    let failure: Error | undefined;
+      : net.connect({ host, port, allowHalfOpen: true });
+    // Plain TCP: Nagle is turned off right after the request is written (exchange), not before: nothing may stand
+    // between the connect and the request's bytes, or an endpoint that accepts before reading (php -S) may take
+    // another connection first and leave this one waiting behind it.
+    if (secure) this.socket.setNoDelay(true);
     this.socket.on("data", (chunk: Buffer) => {
       const exchange = this.exchange;
-      if (!exchange) return void this.socket.destroy(); // bytes nobody asked for
+      if (!exchange) return void this.discard(); // bytes nobody asked for
       let reply: HttpReply | undefined;
       try {
         reply = exchange.reader.push(chunk);
@@ -59,27 +70,34 @@ class EndpointConnection {
       if (!reply.keepAlive || exchange.reader.leftover) this.discard();
       exchange.settle({ reply });
     });
-    this.socket.on("error", (error) => (failure ??= error));
-    this.socket.once("close", () => {
-      this.closed = true;
-      const exchange = this.exchange;
-      this.exchange = undefined;
-      onGone(this);
-      if (!exchange) return;
-      let reply: HttpReply | undefined;
-      try {
-        reply = exchange.reader.end();
-      } catch (error) {
-        return exchange.settle({ error: failure ?? (exchange.reader.started ? (error as Error) : hangUp()) });
-      }
-      exchange.settle(reply ? { reply } : { error: failure ?? hangUp() });
-    });
+    this.socket.on("error", (error) => (this.failure ??= error));
+    // The endpoint closed its side: a reply that runs until the close is complete, anything else broke off.
+    this.socket.on("end", () => this.ended());
+    this.socket.once("close", () => this.ended());
   }
 
-  /** Closes it now; it is never handed out again. */
+  /** The endpoint closed the connection (or it failed): it is forgotten, and a request on it settles now. */
+  private ended(): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    this.discard();
+    if (!exchange) return;
+    let reply: HttpReply | undefined;
+    try {
+      reply = exchange.reader.end();
+    } catch (error) {
+      return exchange.settle({ error: this.failure ?? (exchange.reader.started ? (error as Error) : hangUp()) });
+    }
+    exchange.settle(reply ? { reply } : { error: this.failure ?? hangUp() });
+  }
+
+  /** Closes it now and leaves the client's count at once; it is never handed out again. */
   discard(): void {
-    this.closed = true;
-    this.socket.destroy();
+    if (!this.closed) {
+      this.closed = true;
+      this.socket.destroy();
+    }
+    this.onGone(this);
   }
 }
 
@@ -109,6 +127,11 @@ export class EndpointClient {
         ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(this.url.username)}:${decodeURIComponent(this.url.password)}`).toString("base64")}\r\n`
         : "";
     this.headStart = `POST ${this.url.pathname}${this.url.search} HTTP/1.1\r\nHost: ${this.url.host}\r\n${auth}Connection: keep-alive\r\n`;
+  }
+
+  /** Connections that count against the limit now: open, opening, or carrying a request. */
+  get open(): number {
+    return this.all.size;
   }
 
   /** Sends one request; resolves with the reply, rejects with the connection's error (or a ReplyError). Aborting destroys its connection. */
@@ -144,12 +167,16 @@ export class EndpointClient {
           } else reject(result.error);
         },
       };
-      abort.onAbort(() => connection.socket.destroy());
-      connection.socket.ref();
-      connection.socket.cork();
-      connection.socket.write(head);
-      connection.socket.write(body);
-      connection.socket.uncork();
+      const { socket } = connection;
+      abort.onAbort(() => socket.destroy());
+      socket.ref();
+      socket.cork();
+      socket.write(head);
+      socket.write(body);
+      socket.uncork();
+      // Written as the connection is made (Node sends what was written before then): Nagle off after it.
+      if (socket.connecting && !(socket instanceof tls.TLSSocket))
+        socket.once("connect", () => socket.setNoDelay(true));
     });
   }
 
@@ -168,7 +195,7 @@ export class EndpointClient {
         return connection;
       }
       if (fresh && this.idle.length > 0) {
-        this.drop(this.idle[0]); // room for the fresh one
+        this.idle[0].discard(); // room for the fresh one
         continue;
       }
       // Every connection busy (only after a shrink: a pool has as many as slots): wait for one, or for the abort.
@@ -185,20 +212,19 @@ export class EndpointClient {
 
   private release(connection: EndpointConnection): void {
     if (connection.closed || this.closed) return;
-    if (this.all.size > Math.max(1, this.sockets)) return this.drop(connection);
+    if (this.all.size > Math.max(1, this.sockets)) return connection.discard();
+    if (!connection.probing) {
+      connection.probing = true;
+      connection.socket.setKeepAlive(true, 1000);
+    }
     connection.socket.unref();
     this.idle.push(connection);
     this.waiting.shift()?.();
   }
 
-  /** Closes `connection` and forgets it at once (its close event comes later). */
-  private drop(connection: EndpointConnection): void {
-    connection.discard();
-    this.forget(connection);
-  }
-
+  /** `connection` is closed or closing: it no longer counts against the limit, and a request waiting for room goes. */
   private forget(connection: EndpointConnection): void {
-    this.all.delete(connection);
+    if (!this.all.delete(connection)) return;
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
     this.waiting.shift()?.();
@@ -206,12 +232,12 @@ export class EndpointClient {
 
   resize(sockets: number): void {
     this.sockets = sockets;
-    while (this.all.size > Math.max(1, sockets) && this.idle.length > 0) this.drop(this.idle[0]);
+    while (this.all.size > Math.max(1, sockets) && this.idle.length > 0) this.idle[0].discard();
   }
 
   close(): void {
     this.closed = true;
-    for (const connection of [...this.all]) this.drop(connection);
+    for (const connection of [...this.all]) connection.discard();
     for (const wake of this.waiting.splice(0)) wake();
   }
 }

@@ -15,6 +15,9 @@
  *   glimpse_serve_jobs_total{pool,function,outcome}  outcome: complete, exception, bad_reply, timeout, lost, stopped
  *   glimpse_serve_slots{pool,state}              gauge: state busy or idle
  *   glimpse_serve_endpoint_seconds{pool}         histogram of the endpoint's (or module handler's) time per job
+ *   glimpse_serve_endpoint_request_seconds_total{pool}  counter: requests at the endpoint integrated over time; its
+ *                                                rate is the average number of requests there (occupancy.ts)
+ *   glimpse_serve_endpoint_occupancy{pool}       gauge: requests at the endpoint on average over about the last 10 s
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -26,6 +29,10 @@ export interface SlotView {
   readonly functions: readonly string[];
   readonly idle: number;
   readonly busyByFunction: ReadonlyMap<string, number>;
+  /** Requests at the endpoint integrated over time (request-seconds) since the pool started. */
+  readonly endpointRequestSeconds: number;
+  /** Requests at the endpoint on average over about the last 10 s. */
+  readonly atEndpoint: number;
 }
 
 interface CompleteSeries {
@@ -105,6 +112,26 @@ export class ServeMetrics {
           this.set({ pool: view.pool, state: "busy" }, busy);
           this.set({ pool: view.pool, state: "idle" }, view.idle);
         }
+      },
+    });
+    new Counter({
+      name: "glimpse_serve_endpoint_request_seconds_total",
+      help: "requests at the endpoint (or module handler) integrated over time; its rate is how many are there on average",
+      labelNames: ["pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const view of views()) this.inc({ pool: view.pool }, view.endpointRequestSeconds);
+      },
+    });
+    new Gauge({
+      name: "glimpse_serve_endpoint_occupancy",
+      help: "requests at the endpoint (or module handler) on average over about the last 10 s",
+      labelNames: ["pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const view of views()) this.set({ pool: view.pool }, view.atEndpoint);
       },
     });
     this.endpoint = new Histogram({

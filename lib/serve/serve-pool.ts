@@ -20,6 +20,7 @@ import { JobAbort, type JobExecutor, type Outcome } from "./executor.js";
 import { HttpExecutor } from "./http-executor.js";
 import { ModuleExecutor } from "./module-executor.js";
 import { Slots, type Slot } from "./slots.js";
+import { Occupancy } from "./occupancy.js";
 import { stoppedAtOnce, timedOut } from "./errors.js";
 import type { JobOutcome, ServeMetrics, SlotView } from "./serve-metrics.js";
 import type { ServeLog } from "./serve-log.js";
@@ -39,6 +40,8 @@ export interface PoolCounts {
   readonly done: number;
   readonly failed: number;
   readonly timedOut: number;
+  /** Requests at the endpoint (or handler) on average over about the last 10 s. */
+  readonly atEndpoint: number;
 }
 
 interface RunningJob {
@@ -63,6 +66,7 @@ export class ServePool {
   /** Jobs running on each executor: a replaced one is closed when its last job ends. */
   private readonly executorJobs = new Map<JobExecutor, number>();
   private readonly running = new Set<RunningJob>();
+  private readonly occupancy = new Occupancy();
   private registered: Set<string>;
   private done = 0;
   private failed = 0;
@@ -135,6 +139,7 @@ export class ServePool {
       done: this.done,
       failed: this.failed,
       timedOut: this.timedOutCount,
+      atEndpoint: this.occupancy.average(),
     };
   }
 
@@ -145,7 +150,14 @@ export class ServePool {
       if (slot.job) busyByFunction.set(slot.job.func, (busyByFunction.get(slot.job.func) ?? 0) + 1);
       else idle++;
     }
-    return { pool: this.config.name, functions: this.retiring ? [] : this.config.functions, idle, busyByFunction };
+    return {
+      pool: this.config.name,
+      functions: this.retiring ? [] : this.config.functions,
+      idle,
+      busyByFunction,
+      endpointRequestSeconds: this.occupancy.requestSeconds,
+      atEndpoint: this.occupancy.average(),
+    };
   }
 
   /**
@@ -203,6 +215,7 @@ export class ServePool {
     await this.worker.stop({ deadlineMs: this.maxRunningSeconds() * 1000 + 5000 });
     for (const running of this.running) running.end("stopped", stoppedAtOnce());
     await this.closeExecutors();
+    this.occupancy.close();
   }
 
   /** Fails every running job at once and closes (second signal). */
@@ -213,6 +226,7 @@ export class ServePool {
     for (const running of this.running) running.end("stopped", stoppedAtOnce());
     await this.worker.close();
     await this.closeExecutors();
+    this.occupancy.close();
   }
 
   private async closeExecutors(): Promise<void> {
@@ -272,8 +286,11 @@ export class ServePool {
       this.running.add(running);
       const timer = setTimeout(() => running.end("timeout", timedOut(seconds)), seconds * 1000);
       // The job itself carries what a module handler may send while it runs (status, data).
+      const occupancy = this.occupancy;
+      occupancy.enter();
       executor.run({ func: job.func, handle: job.handle, unique: job.unique, workload: job.data }, job, abort).then(
         (outcome: Outcome) => {
+          occupancy.leave();
           if (ended) return;
           metrics.endpointTime(name, (performance.now() - started) / 1000);
           if (outcome.kind === "complete") finish("complete", () => job.complete(outcome.data));
@@ -288,7 +305,10 @@ export class ServePool {
               outcome.httpStatus,
             );
         },
-        (error: unknown) => running.end("bad_reply", error instanceof Error ? error : new Error(String(error))),
+        (error: unknown) => {
+          occupancy.leave();
+          running.end("bad_reply", error instanceof Error ? error : new Error(String(error)));
+        },
       );
     });
   }

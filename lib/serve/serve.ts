@@ -3,9 +3,10 @@
  * changed jobsconfig without disturbing the pools it leaves alone, and stops
  * gracefully or at once.
  *
- *   load ──► pools started ──► reload(): added pools start, removed ones retire
- *                               (running jobs keep max_running_time), changed ones
- *                               update in place; an invalid file changes nothing
+ *   open(): read, module pools checked (module-check.ts) ──► start(): pools started
+ *   reload(): read, new or changed modules checked ──► added pools start, removed ones retire
+ *             (running jobs keep max_running_time), changed ones update in place;
+ *             an invalid file or module changes nothing (logged); reloads run one after another
  *   stop(): every pool retires ── abort(): running jobs fail at once
  */
 import { checkFunction } from "../node/function-policy.js";
@@ -18,6 +19,7 @@ import type { ServeLog } from "./serve-log.js";
 import { fillServeOptions, type FilledServeOptions, type ServeOptions } from "./serve-options.js";
 import type { Slot } from "./slots.js";
 import { ConfigWatcher } from "./config-watcher.js";
+import { moduleProblem } from "./module-check.js";
 import path from "node:path";
 
 export type { ServeOptions } from "./serve-options.js";
@@ -40,7 +42,8 @@ const samePool = (a: PoolConfig, b: PoolConfig) =>
 
 export class Serve {
   readonly metrics: ServeMetrics;
-  private config: JobsConfig;
+  /** Set by open(), before anyone else sees the instance. */
+  private config!: JobsConfig;
   private readonly pools = new Map<string, ServePool>();
   private readonly retiring = new Set<ServePool>();
   private readonly retirements = new Set<Promise<void>>();
@@ -49,39 +52,64 @@ export class Serve {
   private readonly connectTimeoutMs: number;
   private stopped = false;
   private watcher: ConfigWatcher | undefined;
+  /** The reload running now: the next one waits for it. */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   private readonly options: FilledServeOptions;
 
-  /** Reads and checks the jobsconfig (a JobsConfigError names file, pool and key); start() runs it. A bad option is an ArgumentError. */
-  constructor(options: ServeOptions) {
+  /**
+   * Reads and checks the jobsconfig, and loads each module pool's module once in a thread of its own to see that
+   * it exports a function: rejects with a JobsConfigError naming file, pool and key. start() runs it. A bad
+   * option is an ArgumentError.
+   */
+  static async open(options: ServeOptions): Promise<Serve> {
+    const serve = new Serve(options);
+    serve.config = await serve.read(undefined);
+    return serve;
+  }
+
+  private constructor(options: ServeOptions) {
     this.options = fillServeOptions(options);
     this.log = this.options.log;
     this.maxRunningTime = this.options.maxRunningTime;
     this.connectTimeoutMs = this.options.connectTimeoutMs;
     this.metrics = new ServeMetrics(() => this.allPools().map((pool) => pool.view()));
-    this.config = this.read();
   }
 
   get file(): string {
     return this.config.file;
   }
 
-  private read(): JobsConfig {
+  /**
+   * Reads the jobsconfig; checks each module pool against the function policy, then (unless `running` has the
+   * same module for it already) that its module loads and exports a function.
+   */
+  private async read(running: JobsConfig | undefined): Promise<JobsConfig> {
     const config = loadJobsConfig(this.options.jobsConfig);
     const policy = this.options.policy?.(config.servers.map(formatAddress));
-    if (policy) {
-      for (const pool of config.pools.values()) {
-        if (pool.executor.kind !== "module") continue;
-        try {
-          checkFunction(
-            { kind: "module", specifier: pool.executor.specifier, exportName: pool.executor.exportName },
-            policy,
-          );
-        } catch (error) {
-          throw new JobsConfigError(config.file, pool.name, "job_processing_module", (error as Error).message);
-        }
+    const modules = [...config.pools.values()].flatMap(({ name, executor }) =>
+      executor.kind === "module" ? [{ name, executor }] : [],
+    );
+    for (const { name, executor } of modules) {
+      if (!policy) break;
+      try {
+        checkFunction({ kind: "module", specifier: executor.specifier, exportName: executor.exportName }, policy);
+      } catch (error) {
+        throw new JobsConfigError(config.file, name, "job_processing_module", (error as Error).message);
       }
     }
+    // Each module new to the running config is loaded once in a thread of its own; all of them at once.
+    const unchecked = modules.filter(({ name, executor }) => {
+      const before = running?.pools.get(name);
+      return !before || !sameExecutor(before.executor, executor);
+    });
+    const problems = await Promise.all(
+      unchecked.map(({ executor }) => moduleProblem(executor.specifier, executor.exportName)),
+    );
+    problems.forEach((problem, i) => {
+      if (problem !== undefined)
+        throw new JobsConfigError(config.file, unchecked[i].name, "job_processing_module", problem);
+    });
     return config;
   }
 
@@ -132,20 +160,28 @@ export class Serve {
   }
 
   /**
-   * Reads the jobsconfig again and applies the difference. An invalid file
-   * is logged with its reason and the running config stays: returns the
-   * error, or undefined when the new config applies.
+   * Reads the jobsconfig again and applies the difference, after the reload
+   * before it. An invalid file, or a module that does not load or exports no
+   * function, is logged with its reason and the running config stays:
+   * resolves with the error, or undefined when the new config applies.
    */
-  reload(): Error | undefined {
+  reload(): Promise<Error | undefined> {
+    const done = this.reloading.then(() => this.reloadNow());
+    this.reloading = done;
+    return done;
+  }
+
+  private async reloadNow(): Promise<Error | undefined> {
     if (this.stopped) return undefined;
     this.watcher?.seen();
     let next: JobsConfig;
     try {
-      next = this.read();
+      next = await this.read(this.config);
     } catch (error) {
       this.log("error", `${(error as Error).message}; the running config stays`);
       return error as Error;
     }
+    if (this.stopped) return undefined;
     const serversChanged =
       next.servers.map(formatAddress).join(",") !== this.config.servers.map(formatAddress).join(",");
     const changes: string[] = [];

@@ -5,7 +5,8 @@
  *   threads  one line per slot: <Slot-ID>\t<Pool-Name>\t<Shutdown-Flag>\t<State>\r\n
  *            State is "Waiting for work" or "job_handle=<Job-Handle> job_unique=<Job-Unique>";
  *            the shutdown flag is 1 for a slot being removed
- *   pools    beyond Driveshaft: <Pool-Name>\tslots=N\tbusy=N\tdone=N\tfailed=N\ttimed_out=N\tretiring=0|1\r\n
+ *   pools    beyond Driveshaft: <Pool-Name>\tslots=N\tbusy=N\tdone=N\tfailed=N\ttimed_out=N\tretiring=0|1\tat_endpoint=X\r\n
+ *            at_endpoint: requests at the endpoint on average over about the last 10 s, two decimals
  *   version  beyond Driveshaft: glimpse-cluster <version>\r\n
  *   other    Error: unrecognized command\r\n
  *
@@ -51,7 +52,7 @@ export function poolsText(serve: Serve): string {
     .summaries()
     .map(
       (p) =>
-        `${p.pool}\tslots=${p.slots}\tbusy=${p.busy}\tdone=${p.done}\tfailed=${p.failed}\ttimed_out=${p.timedOut}\tretiring=${p.retiring ? 1 : 0}\r\n`,
+        `${p.pool}\tslots=${p.slots}\tbusy=${p.busy}\tdone=${p.done}\tfailed=${p.failed}\ttimed_out=${p.timedOut}\tretiring=${p.retiring ? 1 : 0}\tat_endpoint=${p.atEndpoint.toFixed(2)}\r\n`,
     )
     .join("");
 }

@@ -14,7 +14,7 @@ export interface ServeHarness {
   close(): Promise<void>;
 }
 
-export function startServe(config: unknown, options: Partial<ServeOptions> = {}): ServeHarness {
+export async function startServe(config: unknown, options: Partial<ServeOptions> = {}): Promise<ServeHarness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-serve-"));
   const file = path.join(dir, "jobs.json");
   const write = (value: unknown) => {
@@ -24,11 +24,19 @@ export function startServe(config: unknown, options: Partial<ServeOptions> = {})
   };
   write(config);
   const log: string[] = [];
-  const serve = new Serve({
-    jobsConfig: file,
-    log: (level, message) => log.push(`${level} ${message}`),
-    ...options,
-  }).start();
+  let serve: Serve;
+  try {
+    serve = (
+      await Serve.open({
+        jobsConfig: file,
+        log: (level, message) => log.push(`${level} ${message}`),
+        ...options,
+      })
+    ).start();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     serve,
     file,
