@@ -303,6 +303,7 @@ describe("dashboard of a cluster with a secret", { skip: embedded.skip }, () => 
           startTime: Date.now(),
           threads: 9,
           busy: 0,
+          prefetched: 0,
           itemsDone: 0,
           memoryVersion: 0,
           labels: [],

@@ -262,6 +262,7 @@ describe("label names and options", () => {
       startTime: 0,
       threads: 1,
       busy: 0,
+      prefetched: 0,
       itemsDone: 0,
       memoryVersion: 0,
       handedBack: 0,

@@ -11,7 +11,7 @@ import { JobServer, serveJobServerMetrics } from "../../lib/server/index.js";
 import type { MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
-import { UsageError } from "../errors.js";
+import { UsageError, cannotListen } from "../errors.js";
 
 interface JobServerCliOptions {
   host: string;
@@ -98,26 +98,18 @@ export function registerJobServer(program: Command): void {
       try {
         address = await server.listen();
       } catch (error) {
-        process.stderr.write(
-          `glimpse-cluster job-server: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`,
-        );
-        process.exitCode = 1;
-        return;
+        throw cannotListen("job-server", `${options.host}:${options.port}`, error);
       }
       let metrics: MetricsEndpoint | undefined;
       if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
+        const port = options.metricsPort ?? 9464;
+        const host = options.metricsHost ?? "127.0.0.1";
         try {
-          metrics = await serveJobServerMetrics(server, {
-            port: options.metricsPort ?? 9464,
-            host: options.metricsHost,
-          });
+          metrics = await serveJobServerMetrics(server, { port, host });
         } catch (error) {
-          process.stderr.write(
-            `glimpse-cluster job-server: cannot serve metrics on ${options.metricsHost ?? "127.0.0.1"}:${options.metricsPort ?? 9464}: ${(error as Error).message}\n`,
-          );
           await server.close();
-          process.exitCode = 1;
-          return;
+          if (error instanceof ArgumentError) throw error;
+          throw cannotListen("job-server", `${host}:${port}`, error, "serve metrics");
         }
       }
       process.stdout.write(

@@ -159,14 +159,14 @@ export class WorkerNode extends EventEmitter {
         : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
     this.channels.log(
       "info",
-      `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`,
+      `worker node ${this.id} started with ${this.options.threads} thread${this.options.threads === 1 ? "" : "s"} (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`,
     );
   }
 
   /** What a ping answers. */
   snapshot(): NodeStatsSnapshot {
     return {
-      ...this.stats.snapshot(this.memory.version),
+      ...this.stats.snapshot(this.memory.version, this.threads.counts()),
       labels: [...this.options.labels],
       exclusive: this.options.exclusive,
       state: this.service.state,
@@ -235,7 +235,6 @@ export class WorkerNode extends EventEmitter {
       if (!group) this.running.set(key, (group = new Set()));
       group.add(controller);
     }
-    this.stats.chunkStarted();
     const started = performance.now();
     let outcome: ChunkOutcome = "failed";
     let ran = true;
@@ -250,7 +249,6 @@ export class WorkerNode extends EventEmitter {
     } finally {
       const elapsedMs = performance.now() - started;
       if (ran) this.stats.chunkFinished(header.count, elapsedMs);
-      else this.stats.chunkReturned();
       if (this.listenerCount("chunk") > 0) {
         if (!ran) outcome = "handed_back";
         else if (controller.signal.aborted) outcome = "cancelled";
