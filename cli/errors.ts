@@ -66,20 +66,17 @@ export const signalExitCode = (signal: NodeJS.Signals): number => 128 + (os.cons
 /**
  * A system error's reason once, without the address the caller names
  * already: Node's "listen EADDRINUSE: address already in use 127.0.0.1:4730"
- * and ZeroMQ's "Address already in use" both become
- * "address already in use (EADDRINUSE)". Other errors keep their message.
+ * (also as text relayed from a thread) and ZeroMQ's "Address already in
+ * use" (code EADDRINUSE) both become "address already in use (EADDRINUSE)".
+ * Other errors keep their message.
  */
 export function errnoReason(error: unknown): string {
-  const e = error as { message?: unknown; code?: unknown; syscall?: unknown; address?: unknown; port?: unknown };
+  const e = error as { message?: unknown; code?: unknown };
   const message = typeof e?.message === "string" ? e.message : String(error);
-  if (typeof e?.code !== "string" || !/^E[A-Z]+$/.test(e.code)) return message;
-  let text = message;
-  if (typeof e.syscall === "string" && text.startsWith(`${e.syscall} ${e.code}: `))
-    text = text.slice(`${e.syscall} ${e.code}: `.length);
-  if (typeof e.address === "string") {
-    const where = e.port === undefined ? e.address : `${e.address}:${String(e.port)}`;
-    if (text.endsWith(` ${where}`)) text = text.slice(0, -where.length - 1);
-  }
-  if (text === "" || text === e.code) return e.code;
-  return `${text[0].toLowerCase()}${text.slice(1)} (${e.code})`;
+  const node = /^(?:\w+ )?(E[A-Z]+): (.*)$/.exec(message);
+  const code = typeof e?.code === "string" && /^E[A-Z]+$/.test(e.code) ? e.code : node?.[1];
+  if (code === undefined) return message;
+  // Node ends the text with the address it could not use: a host:port, [v6]:port or a socket path.
+  const text = (node ? node[2] : message).replace(/ (\S+:\d+|\/\S*)$/, "");
+  return text === "" ? code : `${text[0].toLowerCase()}${text.slice(1)} (${code})`;
 }

@@ -10,7 +10,7 @@
  *                             all in a private directory) ─► ClusterControl, its nodes started ─┘   the pool owns the cluster
  */
 import { GearmanClient } from "./gearman/client.js";
-import { loadConfig, type ConfigInput, type ClientConfig } from "./config/load-config.js";
+import { clientSection, loadConfig, type ConfigInput, type ClientConfig } from "./config/load-config.js";
 import { controlOptions } from "./config/channel-options.js";
 import { ClusterControl } from "./control/cluster-control.js";
 import { ClusterPool } from "./pool/cluster-pool.js";
@@ -66,7 +66,7 @@ export async function MakePool(
   const dashboard = dashboardSettings(options.dashboard);
   const loaded = loadConfig(config);
   if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(options.local), dashboard);
-  return poolOnConfig(loaded.client, options.open, dashboard);
+  return poolOnConfig(clientSection(loaded), options.open, dashboard);
 }
 
 function dashboardSettings(value: MakePoolOptions["dashboard"]): DashboardSettings | undefined {

@@ -18,7 +18,7 @@ export function registerLaunchBroker(program: Command): void {
       "run the broker: forward the command channel (clients -> workers) and the log channel (workers -> clients), bound on the [server] URLs",
     )
     .action(async (_options: unknown, command: Command) => {
-      const { server, client } = clusterConfig(command);
+      const { server, client } = clusterConfig(command, { jobServers: false });
       const curve = curveOf(client);
       const broker = new Broker(server, {
         curve: curve && {

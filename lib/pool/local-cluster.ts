@@ -17,6 +17,7 @@
  *   start() ──► remove this user's abandoned DIRs (stale-clusters.ts) ──► mkdtemp DIR (0700)
  *           ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
  *   close() ──► stop the nodes ──► close the server ──► remove DIR
+ *   the process ends first (exit, or SIGINT/SIGTERM/SIGHUP it does not handle) ──► remove DIR (directory-guard.ts)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -25,6 +26,7 @@ import { randomBytes } from "node:crypto";
 import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
+import { guardDirectory } from "./directory-guard.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 
 export interface LocalClusterOptions {
@@ -95,6 +97,8 @@ export class LocalCluster {
     /** The cluster secret shared by the pool and its worker nodes; undefined when nothing is signed. */
     readonly secret: string | undefined,
     private readonly options: FilledLocalClusterOptions,
+    /** Stops removing the directory at exit or on a signal (directory-guard.ts), once close() removed it. */
+    private readonly unguard: () => void = () => {},
   ) {}
 
   /** Starts the job server (the worker nodes start with startWorkers). Throws ArgumentError naming a bad option. */
@@ -111,6 +115,7 @@ export class LocalCluster {
       filled.log?.(`removed ${stale}, left by a local cluster whose process was killed`);
     // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), LOCAL_CLUSTER_PREFIX));
+    const unguard = guardDirectory(directory);
     try {
       const longest = Buffer.byteLength(path.join(directory, "commands"));
       if (longest > MAX_SOCKET_PATH) {
@@ -122,9 +127,10 @@ export class LocalCluster {
       const socket = path.join(directory, "jobs.sock");
       const server = new JobServer({ path: socket, jobRetries: 1 });
       await server.listen();
-      return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled);
+      return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled, unguard);
     } catch (error) {
       fs.rmSync(directory, { recursive: true, force: true });
+      unguard();
       throw error;
     }
   }
@@ -181,6 +187,7 @@ export class LocalCluster {
       await Promise.allSettled(this.supervisors.map((s) => s.stop()));
       await this.server.close({ graceful: false });
       if (this.directory !== undefined) fs.rmSync(this.directory, { recursive: true, force: true });
+      this.unguard();
     })();
     return this.closing;
   }

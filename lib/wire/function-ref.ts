@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { freeNames, usesThis } from "./free-names.js";
 import { FunctionShippingError } from "./errors.js";
+import { fileTakenForPackage } from "./module-hint.js";
 
 export type FunctionRef =
   | { readonly kind: "source"; readonly source: string; readonly hash: string; readonly name: string }
@@ -46,6 +47,8 @@ export function moduleFunction<T = unknown, R = unknown>(
       `"${spec}" is a relative specifier, which means nothing on a worker; use new URL("${spec}", import.meta.url)`,
     );
   }
+  const mistaken = fileTakenForPackage(spec, moduleFunction);
+  if (mistaken !== undefined) throw new FunctionShippingError("moduleFunction specifier", mistaken);
   if (typeof exportName !== "string" || exportName === "")
     throw new FunctionShippingError("moduleFunction exportName", "expected a non-empty string");
   return Object.freeze({ [MODULE_REF]: true as const, specifier: spec, exportName });
