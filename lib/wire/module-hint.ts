@@ -14,13 +14,15 @@ import { fileURLToPath } from "node:url";
 function callerFile(fn: (...args: never[]) => unknown): string | undefined {
   const original = Error.prepareStackTrace;
   const holder: { stack?: unknown } = {};
+  let sites: unknown;
   try {
-    Error.prepareStackTrace = (_error, sites) => sites;
+    Error.prepareStackTrace = (_error, callSites) => callSites;
     Error.captureStackTrace(holder, fn);
+    sites = holder.stack; // formatted when first read: while the call sites are asked for
   } finally {
     Error.prepareStackTrace = original;
   }
-  const name = (holder.stack as NodeJS.CallSite[] | undefined)?.[0]?.getFileName();
+  const name = Array.isArray(sites) ? (sites[0] as NodeJS.CallSite | undefined)?.getFileName() : undefined;
   if (!name) return undefined;
   if (name.startsWith("file:")) return fileURLToPath(name);
   return path.isAbsolute(name) ? name : undefined;
