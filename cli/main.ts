@@ -66,7 +66,9 @@ async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof CliError) {
       say(error);
-      return error.code === "INTERRUPTED" ? signalExitCode((error as { signal?: NodeJS.Signals }).signal ?? "SIGINT") : 1;
+      return error.code === "INTERRUPTED"
+        ? signalExitCode((error as { signal?: NodeJS.Signals }).signal ?? "SIGINT")
+        : 1;
     }
     process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);
     return 1;

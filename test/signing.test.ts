@@ -224,11 +224,15 @@ describe("security config keys", () => {
     const file = write("a.ini", "[client]\nsecret_file = cluster.secret\n");
     assert.equal(loadConfig(file, {})!.client.secret, SECRET);
     assert.equal(
-      loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment, long enough for a secret" })!.client.secret,
+      loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment, long enough for a secret" })!.client
+        .secret,
       "from the environment, long enough for a secret",
     );
     assert.equal(
-      loadConfig({ client: { secret: SECRET } }, { GLIMPSE_CLUSTER_SECRET: "from the environment, long enough for a secret" })!.client.secret,
+      loadConfig(
+        { client: { secret: SECRET } },
+        { GLIMPSE_CLUSTER_SECRET: "from the environment, long enough for a secret" },
+      )!.client.secret,
       SECRET,
     );
     assert.equal(loadConfig({ client: {} }, {})!.client.secret, undefined);

@@ -143,7 +143,8 @@ async function bindRetrying(socket: zmq.XSubscriber | zmq.XPublisher, url: strin
     try {
       return await socket.bind(zmqUrl(url));
     } catch (error) {
-      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) throw brokerCannotBind(url, error);
+      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline)
+        throw brokerCannotBind(url, error);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -125,12 +125,7 @@ function refuseRepeatedKeys(text: string, file: string): void {
     const where = `${section.toLowerCase()}\0${key}`;
     const first = seen.get(where);
     if (first !== undefined)
-      throw new ConfigError(
-        `set twice, on lines ${first} and ${i + 1}; keep one`,
-        file,
-        section || undefined,
-        key,
-      );
+      throw new ConfigError(`set twice, on lines ${first} and ${i + 1}; keep one`, file, section || undefined, key);
     seen.set(where, i + 1);
   }
 }
@@ -220,12 +215,7 @@ function readObject(input: ConfigInput, raw: Raw): void {
       if (!spec) {
         const known = KEYS.filter((k) => k.section === section).flatMap((k) => [k.name, k.property]);
         const elsewhere = otherSection(section, key);
-        throw new ConfigError(
-          elsewhere || `unknown key${suggest(key, known)}`,
-          "config object",
-          section,
-          key,
-        );
+        throw new ConfigError(elsewhere || `unknown key${suggest(key, known)}`, "config object", section, key);
       }
       const text = Array.isArray(value)
         ? value.join(",")
