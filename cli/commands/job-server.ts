@@ -74,26 +74,21 @@ export function registerJobServer(program: Command): void {
     )
     .action(async (options: JobServerCliOptions, command: Command) => {
       const verbose = Boolean(command.optsWithGlobals().verbose);
-      let server: JobServer;
       const tls = readTls(options);
-      try {
-        server = new JobServer({
-          host: options.host,
-          port: options.port,
-          jobRetries: options.jobRetries,
-          queueFile: options.queueFile,
-          queueFsync: options.queueFsync,
-          maxPacketSize: options.maxPacket,
-          maxConnections: options.maxConnections,
-          maxQueue: options.maxQueue,
-          handlePrefix: options.handlePrefix,
-          tls,
-          log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
-        });
-      } catch (error) {
-        if (error instanceof ArgumentError) throw new UsageError(error.message);
-        throw error;
-      }
+      // A bad option is an ArgumentError naming it: main.ts prints it and exits 2.
+      const server = new JobServer({
+        host: options.host,
+        port: options.port,
+        jobRetries: options.jobRetries,
+        queueFile: options.queueFile,
+        queueFsync: options.queueFsync,
+        maxPacketSize: options.maxPacket,
+        maxConnections: options.maxConnections,
+        maxQueue: options.maxQueue,
+        handlePrefix: options.handlePrefix,
+        tls,
+        log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
+      });
       let address;
       try {
         address = await server.listen();
