@@ -17,7 +17,9 @@ import { loadConfig } from "../lib/config/index.js";
 import { CLI_PATH, embedded, freePort } from "./support/job-servers.js";
 import { cliOnPath, runCli } from "./support/cli-run.js";
 import { SECRET_EXPECTED } from "../lib/config/secret-policy.js";
+import { ProgressBar } from "../cli/progress-bar.js";
 import { startLineProcess } from "./support/gearman.js";
+import { startedLine } from "../lib/node/worker-node.js";
 import { TestCluster } from "./support/cluster.js";
 
 /** The environment without a config or secret of the caller's. */
@@ -238,6 +240,44 @@ describe("status --watch into a pipe", { skip: embedded.skip }, () => {
       assert.match(out, /\n\nglimpse-cluster status, every 1 s \(Ctrl-C to stop\): \S+\n\nSERVER +FUNCTION/);
     } finally {
       await cluster.close();
+    }
+  });
+});
+
+describe("counts in messages", () => {
+  it("a node of one thread says 1 thread", () => {
+    const options = { threads: 1, prefetch: 1, labels: [], exclusive: false, jobServers: ["127.0.0.1:4730"] };
+    assert.equal(
+      startedLine("n1", options),
+      "worker node n1 started with 1 thread (prefetch 1), job servers 127.0.0.1:4730",
+    );
+    assert.equal(
+      startedLine("n2", { ...options, threads: 2, labels: ["gpu"], exclusive: true }),
+      "worker node n2 started with 2 threads (prefetch 1), labels gpu (exclusive), job servers 127.0.0.1:4730",
+    );
+  });
+});
+
+describe("the progress bar", () => {
+  const sink = (isTTY: boolean) => {
+    const written: string[] = [];
+    return { written, stream: { isTTY, write: (text: string) => written.push(text) > 0 } };
+  };
+
+  it("is drawn in place only on a terminal, and not on TERM=dumb; elsewhere a plain line per quarter", () => {
+    const terminal = sink(true);
+    new ProgressBar("pi", terminal.stream, 10, { TERM: "xterm" }).update(4, 4);
+    assert.match(terminal.written.join(""), /^\rpi \[#{10}\] 100% 4\/4 \d+ items\/s\x1b\[K\n$/);
+    for (const [isTTY, env] of [
+      [false, { TERM: "xterm" }],
+      [true, { TERM: "dumb" }],
+    ] as const) {
+      const plain = sink(isTTY);
+      const bar = new ProgressBar("pi", plain.stream, 10, env);
+      // Updates closer than 100 ms apart are skipped, except the last: two, to keep clear of that.
+      bar.update(1, 4);
+      bar.update(4, 4);
+      assert.deepEqual(plain.written, ["pi 25% (1/4)\n", "pi 100% (4/4)\n"]);
     }
   });
 });

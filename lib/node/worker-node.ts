@@ -153,14 +153,7 @@ export class WorkerNode extends EventEmitter {
     this.worker.start();
     await registered;
     this.emit("started");
-    const labels =
-      this.options.labels.length === 0
-        ? ""
-        : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
-    this.channels.log(
-      "info",
-      `worker node ${this.id} started with ${this.options.threads} thread${this.options.threads === 1 ? "" : "s"} (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`,
-    );
+    this.channels.log("info", startedLine(this.id, this.options));
   }
 
   /** What a ping answers. */
@@ -299,4 +292,15 @@ export class WorkerNode extends EventEmitter {
     })();
     return this.stopping;
   }
+}
+
+/** The log line a node writes once it serves: `worker node ID started with 1 thread (prefetch 1), job servers ...`. */
+export function startedLine(
+  id: string,
+  options: Pick<NodeOptions, "threads" | "prefetch" | "labels" | "exclusive" | "jobServers">,
+): string {
+  const threads = `${options.threads} thread${options.threads === 1 ? "" : "s"}`;
+  const labels =
+    options.labels.length === 0 ? "" : `, labels ${options.labels.join(",")}${options.exclusive ? " (exclusive)" : ""}`;
+  return `worker node ${id} started with ${threads} (prefetch ${options.prefetch})${labels}, job servers ${options.jobServers.join(", ")}`;
 }
