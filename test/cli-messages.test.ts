@@ -267,7 +267,9 @@ describe("the progress bar", () => {
   it("is drawn in place only on a terminal, and not on TERM=dumb; elsewhere a plain line per quarter", () => {
     const terminal = sink(true);
     new ProgressBar("pi", terminal.stream, 10, { TERM: "xterm" }).update(4, 4);
-    assert.match(terminal.written.join(""), /^\rpi \[#{10}\] 100% 4\/4 \d+ items\/s\x1b\[K\n$/);
+    const drawn = terminal.written.join("");
+    assert.match(drawn, /^\rpi \[#{10}\] 100% 4\/4 \d+ items\/s/);
+    assert.ok(drawn.endsWith("\x1b[K\n"), JSON.stringify(drawn)); // erased to the end of the line, then done
     for (const [isTTY, env] of [
       [false, { TERM: "xterm" }],
       [true, { TERM: "dumb" }],
