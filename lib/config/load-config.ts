@@ -114,7 +114,7 @@ function refuseRepeatedKeys(text: string, file: string): void {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === "" || line.startsWith(";") || line.startsWith("#")) continue;
-    const header = /^\[(.*)\]$/.exec(line);
+    const header = /^\[(.*?)\]\s*([;#].*)?$/.exec(line);
     if (header) {
       section = header[1].trim();
       continue;
