@@ -148,20 +148,48 @@ describe("Ctrl-C", () => {
     assert.ok(!demo.lines.join("\n").includes("\x1b"), "no escape sequence");
   });
 
-  it("a program on MakePool() that does not handle SIGINT: the local cluster's directory goes with it", async () => {
-    const tmp = mkdtempSync(path.join(dir, "tmp-"));
-    const program = path.join(dir, "local-pool.mjs");
+  /** A program on a local MakePool() that maps once, says "ready", and waits (handling SIGINT itself with `handler`). */
+  function localPoolProgram(name: string, handler: string): string {
+    const program = path.join(dir, name);
     const index = new URL("../lib/index.js", import.meta.url).href;
     writeFileSync(
       program,
-      `import { MakePool } from ${JSON.stringify(index)};\nconst pool = await MakePool();\nconsole.log("ready", await pool.map((x) => x + 1, [1]));\nsetInterval(() => {}, 1000);\n`,
+      [
+        `import { MakePool } from ${JSON.stringify(index)};`,
+        "let pool;",
+        handler, // before MakePool: its listener comes before the local cluster's
+        "pool = await MakePool();",
+        'console.log("ready", await pool.map((x) => x + 1, [1]));',
+        "setInterval(() => {}, 1000);",
+      ].join("\n"),
     );
-    const child = startLineProcess(process.execPath, [program], { env: { ...ENV, TMPDIR: tmp } });
+    return program;
+  }
+
+  it("a program on MakePool() that does not handle SIGINT: the local cluster's directory goes with it", async () => {
+    const tmp = mkdtempSync(path.join(dir, "tmp-"));
+    const child = startLineProcess(process.execPath, [localPoolProgram("unhandled.mjs", "")], {
+      env: { ...ENV, TMPDIR: tmp },
+    });
     await child.waitFor(/^ready \[ 2 \]$/, 60_000);
     assert.equal(readdirSync(tmp).filter((name) => name.startsWith("glimpse-local-")).length, 1);
     await child.kill("SIGINT");
     // Ended by the signal, as without a handler (a shell reports 130).
     assert.equal(child.child.signalCode, "SIGINT");
+    assert.deepEqual(readdirSync(tmp), []);
+  });
+
+  it("a program that handles SIGINT with once() closes its pool itself, uninterrupted", async () => {
+    const tmp = mkdtempSync(path.join(dir, "tmp-"));
+    const handler =
+      'process.once("SIGINT", async () => { await pool.close(); console.log("closed"); process.exit(3); });';
+    const child = startLineProcess(process.execPath, [localPoolProgram("handled.mjs", handler)], {
+      env: { ...ENV, TMPDIR: tmp },
+    });
+    await child.waitFor(/^ready \[ 2 \]$/, 60_000);
+    await child.kill("SIGINT");
+    assert.equal(child.child.exitCode, 3, child.lines.join("\n"));
+    assert.ok(child.lines.includes("closed"));
     assert.deepEqual(readdirSync(tmp), []);
   });
 });

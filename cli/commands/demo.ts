@@ -82,7 +82,7 @@ export function registerDemo(program: Command): void {
     .action(async (options: { workers: number; samples: number }) => {
       const stop = new AbortController();
       let signalled: NodeJS.Signals | undefined;
-      // process.on, not once: the local cluster's own listener (directory-guard.ts) stands back while this one is there.
+      // While this listener is there, the local cluster's own (directory-guard.ts) leaves the signal to it.
       const onSignal = (signal: NodeJS.Signals) => {
         if (signalled) process.exit(signalExitCode(signal)); // again: now (the directory goes at exit)
         signalled = signal;

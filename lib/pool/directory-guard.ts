@@ -31,7 +31,8 @@ function onSignal(signal: NodeJS.Signals): void {
 
 function install(): void {
   process.on("exit", removeAll);
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+  // First in line: when it runs, a program's own listener is still counted, even one added with once().
+  for (const signal of SIGNALS) process.prependListener(signal, onSignal);
 }
 
 function uninstall(): void {
