@@ -49,6 +49,13 @@ describe("class instances in items", () => {
     assert.throws(() => encode([new Map([["origin", new Point(0, 0)]])]), {
       message: `map item 0: cannot be sent to the workers: its .get("origin") is an instance of class Point${ADVICE}${SUFFIX}`,
     });
+    // A cycle (walked again with a set of the objects seen) does not hide one.
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    cyclic.last = new Point(0, 0);
+    assert.throws(() => encode([cyclic]), {
+      message: `map item 0: cannot be sent to the workers: its .last is an instance of class Point${ADVICE}${SUFFIX}`,
+    });
     class Table extends Map {}
     assert.throws(() => encode([[1, new Table()]]), {
       message: `map item 0: cannot be sent to the workers: its [1] is an instance of class Table${ADVICE}${SUFFIX}`,

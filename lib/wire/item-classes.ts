@@ -67,40 +67,55 @@ function propertyStep(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-function visit(value: unknown, seen: Set<object>): Found | undefined {
-  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
+/**
+ * One walk over an item. The fast walk keeps no set of the objects seen
+ * (adding each to a Set costs as much as the rest of the walk): it gives up
+ * past FAST_DEPTH levels or FAST_OBJECTS objects, which only cyclic,
+ * very deep or very large items reach, and the item is walked again with
+ * `seen`, visiting each object once.
+ */
+class Walk {
+  objects = 0;
+  constructor(readonly seen?: Set<object>) {}
+}
+const FAST_DEPTH = 64;
+const FAST_OBJECTS = 10_000;
+const GIVE_UP = Symbol("walk again with a set of the objects seen");
+
+function visit(value: unknown, walk: Walk, depth: number): Found | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (walk.seen) {
+    if (walk.seen.has(value)) return undefined;
+    walk.seen.add(value);
+  } else if (depth > FAST_DEPTH || ++walk.objects > FAST_OBJECTS) throw GIVE_UP;
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
-    seen.add(value);
     const record = value as Record<string, unknown>;
     for (const key in record) {
-      const found = visit(record[key], seen);
+      const found = visit(record[key], walk, depth + 1);
       if (found) return at(found, propertyStep(key));
     }
     return undefined;
   }
   if (proto === Array.prototype) {
-    seen.add(value);
     const array = value as unknown[];
     for (let i = 0; i < array.length; i++) {
-      const found = visit(array[i], seen);
+      const found = visit(array[i], walk, depth + 1);
       if (found) return at(found, `[${i}]`);
     }
     return undefined;
   }
   if (proto === Map.prototype) {
-    seen.add(value);
     for (const [key, entry] of value as Map<unknown, unknown>) {
-      const found = visit(key, seen) ?? visit(entry, seen);
+      const found = visit(key, walk, depth + 1) ?? visit(entry, walk, depth + 1);
       if (found) return at(found, `.get(${typeof key === "string" ? JSON.stringify(key) : String(key)})`);
     }
     return undefined;
   }
   if (proto === Set.prototype) {
-    seen.add(value);
     let i = 0;
     for (const entry of value as Set<unknown>) {
-      const found = visit(entry, seen);
+      const found = visit(entry, walk, depth + 1);
       if (found) return at(found, `.values()[${i}]`);
       i++;
     }
@@ -111,17 +126,26 @@ function visit(value: unknown, seen: Set<object>): Found | undefined {
   return { className: typeof name === "string" && name !== "" ? name : "(anonymous)", steps: [] };
 }
 
+/** The class instance in `item` that would not arrive as itself, if any. */
+function findInstance(item: object): Found | undefined {
+  try {
+    return visit(item, new Walk(), 0);
+  } catch (error) {
+    if (error !== GIVE_UP) throw error;
+    return visit(item, new Walk(new Set()), 0);
+  }
+}
+
 /**
  * Throws ItemSerializationError for the first of `items` that holds an
  * instance of a class that would not arrive as itself; `start` is the index
  * of items[0] within the whole map.
  */
 export function refuseClassInstances(items: readonly unknown[], start: number): void {
-  const seen = new Set<object>();
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (typeof item !== "object" || item === null) continue;
-    const found = visit(item, seen);
+    const found = findInstance(item);
     if (!found) continue;
     const what = found.steps.length === 0 ? "it" : `its ${found.steps.reverse().join("")}`;
     throw new ItemSerializationError(
