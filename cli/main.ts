@@ -4,10 +4,11 @@
  * registers itself on the program; this file only wires them and maps
  * failures to exit codes: 0 success, 2 usage or configuration error (a
  * UsageError, ConfigError, JobsConfigError or ArgumentError: its message alone is printed),
- * 1 runtime error (with its stack; a CliError with its message alone).
+ * 130 interrupted (Ctrl-C; 128 + the signal's number), 1 runtime error (with its stack; a
+ * CliError with its message alone).
  */
 import { Command, CommanderError } from "commander";
-import { CliError, UsageError } from "./errors.js";
+import { CliError, UsageError, signalExitCode } from "./errors.js";
 import { registerJobServer } from "./commands/job-server.js";
 import { registerLaunchBroker } from "./commands/launch-broker.js";
 import { registerLaunchWorker } from "./commands/launch-worker.js";
@@ -37,6 +38,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** An error's message alone, after the command it concerns; nothing when it is empty (it was said already). */
+function say(error: Error): void {
+  if (error.message === "") return;
+  const command = error instanceof CliError && error.command ? ` ${error.command}` : "";
+  process.stderr.write(`glimpse-cluster${command}: ${error.message}\n`);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -53,12 +61,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const code = (error as { code?: unknown }).code;
     if (error instanceof UsageError || code === "CONFIG" || code === "JOBS_CONFIG" || code === "BAD_ARGUMENT") {
-      process.stderr.write(`glimpse-cluster: ${(error as Error).message}\n`);
+      say(error as Error);
       return 2;
     }
     if (error instanceof CliError) {
-      process.stderr.write(`glimpse-cluster: ${error.message}\n`);
-      return 1;
+      say(error);
+      return error.code === "INTERRUPTED"
+        ? signalExitCode((error as { signal?: NodeJS.Signals }).signal ?? "SIGINT")
+        : 1;
     }
     process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);
     return 1;
@@ -66,6 +76,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 void main(process.argv).then((code) => {
-  // A command that ended on its own with a failure set process.exitCode itself (job-server: cannot listen): keep it.
-  process.exitCode = code === 0 ? (process.exitCode ?? 0) : code;
+  process.exitCode = code;
 });

@@ -1,6 +1,7 @@
 /**
- * The ping-workers table: HOST PID NREQS ETIME MEAN_ETIME STIME, as the original printed it, plus THREADS, BUSY,
- * ITEMS, LABELS (comma-separated, "-" for none) and STATE (serving, draining, drained).
+ * The ping-workers table: HOST PID NREQS ETIME MEAN_ETIME STIME, as the original printed it, plus THREADS, BUSY
+ * (threads running a chunk), PREFETCHED (chunks waiting behind them), ITEMS, LABELS (comma-separated, "-" for
+ * none) and STATE (serving, draining, drained).
  */
 import type { NodeStatsSnapshot } from "../lib/node/node-stats.js";
 
@@ -14,6 +15,7 @@ export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {
     "STIME",
     "THREADS",
     "BUSY",
+    "PREFETCHED",
     "ITEMS",
     "LABELS",
     "STATE",
@@ -29,6 +31,7 @@ export function formatPingTable(nodes: readonly NodeStatsSnapshot[]): string {
       new Date(n.startTime).toISOString().replace("T", " ").slice(0, 19),
       String(n.threads),
       String(n.busy),
+      String(n.prefetched),
       String(n.itemsDone),
       n.labels?.length ? n.labels.join(",") : "-",
       n.state ?? "serving",

@@ -1,14 +1,23 @@
-/** A one-line progress bar for a terminal (plain periodic lines when stderr is not a TTY). */
+/**
+ * A one-line progress bar, redrawn in place, on a terminal; into a pipe or a
+ * file (or on TERM=dumb) plain lines at every quarter instead, with no
+ * escape sequences. It has no colours (so NO_COLOR has nothing to turn off).
+ */
 export class ProgressBar {
   private lastDraw = 0;
   private lastPlainPercent = -1;
   private readonly started = performance.now();
+  /** Whether the stream is a terminal that takes a carriage return and an erase-line escape. */
+  private readonly drawing: boolean;
 
   constructor(
     private readonly label: string,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly stream: Pick<NodeJS.WriteStream, "write" | "isTTY"> = process.stderr,
     private readonly width = 30,
-  ) {}
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.drawing = stream.isTTY === true && env.TERM !== "dumb";
+  }
 
   update(done: number, total: number | undefined): void {
     const now = performance.now();
@@ -22,7 +31,7 @@ export class ProgressBar {
     }
     const fraction = total === 0 ? 1 : Math.min(1, done / total);
     const percent = Math.floor(fraction * 100);
-    if (!this.stream.isTTY) {
+    if (!this.drawing) {
       if (percent >= this.lastPlainPercent + 25 || complete) {
         this.lastPlainPercent = percent;
         this.stream.write(`${this.label} ${percent}% (${done}/${total})\n`);
@@ -38,7 +47,7 @@ export class ProgressBar {
   }
 
   private write(line: string, final: boolean): void {
-    if (this.stream.isTTY) this.stream.write(`\r${line}\x1b[K${final ? "\n" : ""}`);
+    if (this.drawing) this.stream.write(`\r${line}\x1b[K${final ? "\n" : ""}`);
     else if (final) this.stream.write(`${line}\n`);
   }
 }

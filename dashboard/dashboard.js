@@ -102,7 +102,8 @@ function renderNodes(snapshot) {
         element("td", {}, node.labels ? node.labels.join(", ") : ""),
         element("td", {}, node.state || ""),
         element("td", {}, node.threads),
-        element("td", {}, node.busy),
+        element("td", { className: "busy" }, node.busy),
+        element("td", { className: "prefetched" }, node.prefetched ?? 0),
         element("td", {}, node.chunks),
         element("td", {}, node.items),
         element("td", {}, rate(node.itemsPerSecond)),
@@ -140,13 +141,15 @@ function renderMaps(maps) {
 }
 
 function renderChart(points) {
-  const max = Math.max(1, ...points.map((p) => p.itemsPerSecond));
+  const peak = Math.max(0, ...points.map((p) => p.itemsPerSecond));
+  // The line's scale: its peak at the top, or (nothing run) a flat line at the bottom.
+  const max = peak > 0 ? peak : 1;
   const now = points.length ? points[points.length - 1].time : Date.now();
   const coordinates = points.map(
     (p) => `${(600 - (now - p.time) / 1000).toFixed(1)},${(118 - (p.itemsPerSecond / max) * 112).toFixed(1)}`,
   );
   $("#chart-line").setAttribute("points", coordinates.join(" "));
-  $("#chart-max").textContent = `peak ${rate(max)} items/s`;
+  $("#chart-max").textContent = peak > 0 ? `peak ${rate(peak)} items/s` : "no items in the last 10 minutes";
   $("#throughput-now").textContent = points.length ? `· now ${rate(points[points.length - 1].itemsPerSecond)}` : "";
 }
 

@@ -10,7 +10,7 @@
  *                             all in a private directory) ─► ClusterControl, its nodes started ─┘   the pool owns the cluster
  */
 import { GearmanClient } from "./gearman/client.js";
-import { loadConfig, type ConfigInput, type ClientConfig } from "./config/load-config.js";
+import { clientSection, loadConfig, type ConfigInput, type ClientConfig } from "./config/load-config.js";
 import { controlOptions } from "./config/channel-options.js";
 import { ClusterControl } from "./control/cluster-control.js";
 import { ClusterPool } from "./pool/cluster-pool.js";
@@ -85,7 +85,7 @@ export async function MakePool(
   const { local, open, dashboard } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
   if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(local), dashboard);
-  return poolOnConfig(loaded.client, open, dashboard);
+  return poolOnConfig(clientSection(loaded), open, dashboard);
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */

@@ -11,6 +11,7 @@ export type PoolErrorCode =
   | "CHUNK_TIMEOUT" // a chunk ran past its timeout more often than max_retries allows
   | "CLOSED" // the pool is closed
   | "MEMORY" // set-memory / clear-memory could not reach every worker
+  | "CHANNEL_UNREACHABLE" // a command for the worker nodes (ping, set-memory, drain, ...): a channel endpoint (the broker) accepted no connection
   | "REFUSED" // a worker node refused a chunk's signature (a different cluster secret, or none)
   | "ATTEMPT_TIMEOUT" // one attempt of a chunk went past its timeout (the cause of a retry, or of CHUNK_TIMEOUT)
   | "NODE_LOST" // a job server handed a chunk to another node after losing the one that had taken it, or that node went silent (the cause of a retry, or of CHUNK_FAILED)

@@ -34,7 +34,7 @@ describe("channels under CURVE", () => {
     cluster = await TestCluster.start({
       kind: embedded,
       curve: keys,
-      clientConfig: ["secret = a secret for the curve tests"],
+      clientConfig: ["secret = a secret for the curve tests, long enough"],
     });
     await cluster.startNode(1);
     pool = await MakePool(cluster.configFile);

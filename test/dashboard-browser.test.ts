@@ -63,6 +63,12 @@ describe("dashboard in a browser", { skip }, () => {
       for (const pid of pids) await page.waitForSelector(`#nodes tr[data-pid="${pid}"]`);
       await page.waitForSelector("#trust:not([hidden])");
       await page.waitForSelector(`#servers tr[data-function="glimpse_map"]`);
+      // Nothing ran yet: no made-up peak. Each node row shows threads, busy (running) and prefetched apart.
+      assert.equal(await page.textContent("#chart-max"), "no items in the last 10 minutes");
+      const texts = (selector: string) =>
+        page.evaluate(`[...document.querySelectorAll(${JSON.stringify(selector)})].map((cell) => cell.textContent)`);
+      assert.deepEqual(((await texts("#nodes thead th")) as string[]).slice(4, 7), ["threads", "busy", "prefetched"]);
+      assert.deepEqual(((await texts(`#nodes tr[data-pid="${pids[0]}"] td`)) as string[]).slice(4, 7), ["1", "0", "0"]);
 
       // 40 items in chunks of 4: items 20 and up wait for memory "go", so the map stops at 20 of 40 until the test says go.
       const running = pool.map(
@@ -74,6 +80,9 @@ describe("dashboard in a browser", { skip }, () => {
       );
       await page.waitForFunction(`(${MAP} || {}).state === "running" && ${MAP}.done === 20 && ${MAP}.total === 40`);
       assert.deepEqual(await mapOnPage(page), { state: "running", done: 20, total: 40 });
+      // Items 20 to 23 hold each node's one thread; the chunks behind them wait, prefetched (prefetch 1 by default).
+      const held = `[...document.querySelectorAll("#nodes tbody tr")].map((row) => [row.querySelector(".busy").textContent, row.querySelector(".prefetched").textContent].join("/"))`;
+      await page.waitForFunction(`${held}.join(" ") === "1/1 1/1"`);
       await pool.setMemory({ go: true });
       assert.deepEqual(
         await running,
@@ -82,6 +91,7 @@ describe("dashboard in a browser", { skip }, () => {
       await page.waitForFunction(`(${MAP} || {}).state === "finished"`);
       assert.deepEqual(await mapOnPage(page), { state: "finished", done: 40, total: 40 });
       await page.waitForFunction(`document.querySelector("#chart-line").getAttribute("points").split(" ").length >= 3`);
+      await page.waitForFunction(`/^peak \\d/.test(document.querySelector("#chart-max").textContent)`);
       const screenshot = path.join(os.tmpdir(), "glimpse-dashboard.png");
       await page.screenshot({ path: screenshot, fullPage: true });
       t.diagnostic(`screenshot: ${screenshot}`);

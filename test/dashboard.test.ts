@@ -253,6 +253,14 @@ describe("dashboard control", { skip: embedded.skip }, () => {
         assert.equal((await post("online")).status, 200);
         await eventually(async () => (await snapshot(url)).nodes.find((n) => n.id === target.id)?.state === "serving");
         assert.equal((await post("dance")).status, 404);
+        // A node the page does not show: 404 at once, not a wait for an acknowledgement that cannot come.
+        const unknown = await fetch(new URL("api/nodes/glimpse-node%3Anowhere%3A1/online", url), {
+          method: "POST",
+          headers: { "content-type": "application/json", origin: new URL(url).origin },
+          body: "{}",
+        });
+        assert.equal(unknown.status, 404);
+        assert.deepEqual(await unknown.json(), { error: "no live worker node glimpse-node:nowhere:1" });
         const exited = new Promise((resolve) => node.child.once("exit", resolve));
         const done = await fetch(route, {
           method: "POST",
@@ -303,6 +311,7 @@ describe("dashboard of a cluster with a secret", { skip: embedded.skip }, () => 
           startTime: Date.now(),
           threads: 9,
           busy: 0,
+          prefetched: 0,
           itemsDone: 0,
           memoryVersion: 0,
           labels: [],

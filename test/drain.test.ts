@@ -105,10 +105,16 @@ for (const kind of jobServerKinds({ inProcess: false })) {
         labels.map((label) => ({ dir, label })),
         { chunksize: 1, label: "pair", onProgress: (p) => (failed = p.failed) },
       );
-      // "first" holds three chunks: one runs (its .runs file exists), two wait behind it.
+      // "first" holds three chunks: one runs (its .runs file exists), two wait behind it (prefetched).
       await eventually(
-        async () =>
-          (await node("first")).busy === 3 && readdirSync(dir).filter((f) => f.endsWith(".runs")).length === 1,
+        async () => {
+          const first = await node("first");
+          return (
+            first.busy === 1 &&
+            first.prefetched === 2 &&
+            readdirSync(dir).filter((f) => f.endsWith(".runs")).length === 1
+          );
+        },
         20_000,
         "three chunks held by the first node",
       );

@@ -232,7 +232,9 @@ describe("label names and options", () => {
   });
 
   it("launch-worker --label with a bad name exits 2 naming it", async () => {
-    const result = await cli(["-c", "/dev/null", "launch-worker", "1", "--label", "gpu", "--label", "no way"]);
+    // The shipped example: a config a worker node can start from (it names job_server_url).
+    const example = new URL("../../config.ini.example", `file://${CLI_PATH}`).pathname;
+    const result = await cli(["-c", example, "launch-worker", "1", "--label", "gpu", "--label", "no way"]);
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /labels: label "no way" may hold only/);
   });
@@ -262,6 +264,7 @@ describe("label names and options", () => {
       startTime: 0,
       threads: 1,
       busy: 0,
+      prefetched: 0,
       itemsDone: 0,
       memoryVersion: 0,
       handedBack: 0,

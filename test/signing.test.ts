@@ -20,7 +20,7 @@ import { checkFunction, resolvePolicy } from "../lib/node/function-policy.js";
 import { FunctionRefusedError } from "../lib/node/errors.js";
 import { loadConfig, ConfigError } from "../lib/config/index.js";
 
-const SECRET = "correct horse battery staple";
+const SECRET = "correct horse battery staple, and a few more words";
 const key = new ClusterKey(SECRET);
 const refusal = (reason: string) => (e: unknown) => e instanceof SignatureError && e.reason === reason;
 const request = () =>
@@ -224,11 +224,15 @@ describe("security config keys", () => {
     const file = write("a.ini", "[client]\nsecret_file = cluster.secret\n");
     assert.equal(loadConfig(file, {})!.client.secret, SECRET);
     assert.equal(
-      loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret,
-      "from the environment!",
+      loadConfig({ client: {} }, { GLIMPSE_CLUSTER_SECRET: "from the environment, long enough for a secret" })!.client
+        .secret,
+      "from the environment, long enough for a secret",
     );
     assert.equal(
-      loadConfig({ client: { secret: SECRET } }, { GLIMPSE_CLUSTER_SECRET: "from the environment!" })!.client.secret,
+      loadConfig(
+        { client: { secret: SECRET } },
+        { GLIMPSE_CLUSTER_SECRET: "from the environment, long enough for a secret" },
+      )!.client.secret,
       SECRET,
     );
     assert.equal(loadConfig({ client: {} }, {})!.client.secret, undefined);

@@ -7,7 +7,7 @@ import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { reportReach, unreachedLines } from "../reach-report.js";
-import { UsageError, nodesNotReached } from "../errors.js";
+import { UsageError, nodesNotReached, unreachableSaid } from "../errors.js";
 import { PoolError } from "../../lib/pool-error.js";
 import { checkSelector, type NodeSelector } from "../../lib/control/node-selector.js";
 
@@ -27,10 +27,12 @@ export async function withControl<T>(
     try {
       result = await run(control);
     } catch (error) {
-      // A command that failed (drain or online finding no node) still names what it could not reach: often why it failed.
-      if (report)
+      // A command that failed (drain or online finding no node, a channel end not reached) still names what it
+      // could not reach: often why it failed, and then said in full by those lines.
+      const unreachable = error instanceof PoolError && error.code === "CHANNEL_UNREACHABLE";
+      if (report || unreachable)
         for (const line of unreachedLines(await control.reach())) process.stderr.write(`glimpse-cluster: ${line}\n`);
-      throw error;
+      throw unreachable ? unreachableSaid() : error;
     }
     if (report) reportReach(await control.reach());
     return result;
@@ -98,7 +100,7 @@ export function registerClusterCommands(program: Command): void {
             );
           } catch (error) {
             // A selector matching nothing, or a node that did not answer: the message says which, no stack needed.
-            throw error instanceof PoolError ? nodesNotReached(error) : error;
+            throw error instanceof PoolError && error.code !== "CHANNEL_UNREACHABLE" ? nodesNotReached(error) : error;
           }
         });
       });
@@ -136,7 +138,7 @@ export function registerClusterCommands(program: Command): void {
           const probe = setTimeout(() => {
             void control.reach().then((reach) => {
               try {
-                reportReach(reach);
+                reportReach(reach, undefined, (end) => end.channel === "log");
               } catch (error) {
                 unreachable = error;
                 stop.abort();

@@ -1,7 +1,8 @@
 /**
  * `glimpse-cluster dashboard [--port 8787] [--host H] [--allow-control]`: the
  * live web page of the cluster in the config, until Ctrl-C. Prints one line
- * to stdout once it serves: `glimpse-cluster dashboard on URL`.
+ * to stdout once it serves: `glimpse-cluster dashboard on URL`; a port in use
+ * exits 1 naming the address.
  */
 import type { Command } from "commander";
 import { ClusterControl } from "../../lib/control/cluster-control.js";
@@ -10,6 +11,8 @@ import { Dashboard } from "../../lib/dashboard/dashboard-server.js";
 import { clusterConfig } from "../cluster-config.js";
 import { wholeNumber } from "../arguments.js";
 import { unreachedLines } from "../reach-report.js";
+import { cannotListen } from "../errors.js";
+import { ArgumentError } from "../../lib/argument-error.js";
 
 /** When the dashboard says on stderr what it could not reach (it keeps running: the page shows it too). */
 const REACH_PROBE_MS = 2000;
@@ -44,7 +47,8 @@ export function registerDashboard(program: Command): void {
         });
       } catch (error) {
         await control.close();
-        throw error;
+        if (error instanceof ArgumentError) throw error;
+        throw cannotListen("dashboard", `${options.host}:${options.port}`, error);
       }
       process.stdout.write(`glimpse-cluster dashboard on ${dashboard.url}\n`);
       const probe = setTimeout(() => {

@@ -11,7 +11,7 @@ import { JobServer, serveJobServerMetrics } from "../../lib/server/index.js";
 import type { MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
-import { UsageError } from "../errors.js";
+import { UsageError, cannotListen } from "../errors.js";
 
 interface JobServerCliOptions {
   host: string;
@@ -74,50 +74,37 @@ export function registerJobServer(program: Command): void {
     )
     .action(async (options: JobServerCliOptions, command: Command) => {
       const verbose = Boolean(command.optsWithGlobals().verbose);
-      let server: JobServer;
       const tls = readTls(options);
-      try {
-        server = new JobServer({
-          host: options.host,
-          port: options.port,
-          jobRetries: options.jobRetries,
-          queueFile: options.queueFile,
-          queueFsync: options.queueFsync,
-          maxPacketSize: options.maxPacket,
-          maxConnections: options.maxConnections,
-          maxQueue: options.maxQueue,
-          handlePrefix: options.handlePrefix,
-          tls,
-          log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
-        });
-      } catch (error) {
-        if (error instanceof ArgumentError) throw new UsageError(error.message);
-        throw error;
-      }
+      // A bad option is an ArgumentError naming it: main.ts prints it and exits 2.
+      const server = new JobServer({
+        host: options.host,
+        port: options.port,
+        jobRetries: options.jobRetries,
+        queueFile: options.queueFile,
+        queueFsync: options.queueFsync,
+        maxPacketSize: options.maxPacket,
+        maxConnections: options.maxConnections,
+        maxQueue: options.maxQueue,
+        handlePrefix: options.handlePrefix,
+        tls,
+        log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
+      });
       let address;
       try {
         address = await server.listen();
       } catch (error) {
-        process.stderr.write(
-          `glimpse-cluster job-server: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`,
-        );
-        process.exitCode = 1;
-        return;
+        throw cannotListen("job-server", `${options.host}:${options.port}`, error);
       }
       let metrics: MetricsEndpoint | undefined;
       if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
+        const port = options.metricsPort ?? 9464;
+        const host = options.metricsHost ?? "127.0.0.1";
         try {
-          metrics = await serveJobServerMetrics(server, {
-            port: options.metricsPort ?? 9464,
-            host: options.metricsHost,
-          });
+          metrics = await serveJobServerMetrics(server, { port, host });
         } catch (error) {
-          process.stderr.write(
-            `glimpse-cluster job-server: cannot serve metrics on ${options.metricsHost ?? "127.0.0.1"}:${options.metricsPort ?? 9464}: ${(error as Error).message}\n`,
-          );
           await server.close();
-          process.exitCode = 1;
-          return;
+          if (error instanceof ArgumentError) throw error;
+          throw cannotListen("job-server", `${host}:${port}`, error, "serve metrics");
         }
       }
       process.stdout.write(

@@ -4,7 +4,8 @@
  * and the [server] section (prefetch, labels, exclusive, allow_source, allowed_modules), under a
  * NodeSupervisor that restarts it after `restart` or a crash, until
  * `kill-workers` or SIGTERM / SIGINT. The supervisor checks the node's
- * options before starting its process: a bad one exits 2 naming it.
+ * options before starting its process: a bad one exits 2 naming it. A
+ * metrics port in use exits 1 naming the address, before the node starts.
  */
 import type { Command } from "commander";
 import os from "node:os";
@@ -13,7 +14,9 @@ import { clusterConfig } from "../cluster-config.js";
 import { curveKeysOf } from "../../lib/config/channel-options.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { SupervisorMetrics } from "../../lib/node/supervisor-metrics.js";
-import { serveMetrics } from "../../lib/metrics/metrics-endpoint.js";
+import { serveMetrics, type MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
+import { ArgumentError } from "../../lib/argument-error.js";
+import { cannotListen } from "../errors.js";
 import { splitLabels } from "../../lib/wire/labels.js";
 
 interface LaunchOptions {
@@ -97,14 +100,17 @@ export function registerLaunchWorker(program: Command): void {
         },
         { metrics: options.metricsPort !== undefined },
       );
+      let metrics: MetricsEndpoint | undefined;
+      if (options.metricsPort !== undefined) {
+        const host = options.metricsHost ?? "127.0.0.1";
+        try {
+          metrics = await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host });
+        } catch (error) {
+          if (error instanceof ArgumentError) throw error;
+          throw cannotListen("launch-worker", `${host}:${options.metricsPort}`, error, "serve metrics");
+        }
+      }
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
-      const metrics =
-        options.metricsPort === undefined
-          ? undefined
-          : await serveMetrics(new SupervisorMetrics(supervisor), {
-              port: options.metricsPort,
-              host: options.metricsHost,
-            });
       if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
       try {
         await supervisor.start();

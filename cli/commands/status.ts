@@ -2,8 +2,11 @@
  * `glimpse-cluster status [--json] [--watch SECONDS]`: every job server's
  * functions (queued, running, workers; admin protocol, so gearmand too, and
  * a row for one that cannot be reached), then the worker nodes' ping table.
- * --watch redraws it in place every SECONDS until Ctrl-C (with --json: one
- * JSON document per line).
+ * --watch redraws it in place every SECONDS until Ctrl-C on a terminal;
+ * into a pipe or file it writes the tables one after another, without
+ * terminal escapes (with --json: one JSON document per line). A channel
+ * endpoint it cannot reach leaves the node table empty, and is named on
+ * stderr (exit 1).
  */
 import type { Command } from "commander";
 import { clusterConfig } from "../cluster-config.js";
@@ -15,6 +18,7 @@ import type { ClusterControl } from "../../lib/control/cluster-control.js";
 import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
 import { reportReach } from "../reach-report.js";
+import { PoolError } from "../../lib/pool-error.js";
 
 interface StatusOptions {
   json?: boolean;
@@ -63,22 +67,33 @@ export function registerStatus(program: Command): void {
 
 /** Once, or every --watch seconds until Ctrl-C (asking the job servers over the same admin connections each time). */
 async function show(control: ClusterControl, jobServers: JobServerWatch, options: StatusOptions): Promise<void> {
-  const take = () => clusterStatus(control, jobServers, options.wait * 1000);
+  const take = async (): Promise<ClusterStatus> => {
+    try {
+      return await clusterStatus(control, jobServers, options.wait * 1000);
+    } catch (error) {
+      // No channel to ask the nodes on: the job servers' table still says something; the stderr lines say the rest.
+      if (!(error instanceof PoolError && error.code === "CHANNEL_UNREACHABLE")) throw error;
+      return { time: Date.now(), jobServers: await jobServers.status(), nodes: [] };
+    }
+  };
   if (options.watch === undefined) {
     process.stdout.write(render(await take(), Boolean(options.json)));
     return;
   }
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+  // Redrawn in place on a terminal; into a pipe or a file, plain tables one after another.
+  const redraw = process.stdout.isTTY === true;
   let first = true;
   while (!stop.signal.aborted) {
     const began = Date.now();
     const status = await take();
     if (stop.signal.aborted) break;
+    const heading = `glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}`;
     process.stdout.write(
       options.json
         ? render(status, true)
-        : `${CLEAR}glimpse-cluster status, every ${options.watch} s (Ctrl-C to stop): ${new Date(status.time).toISOString()}\n\n${render(status, false)}`,
+        : `${redraw ? CLEAR : first ? "" : "\n"}${heading}\n\n${render(status, false)}`,
     );
     if (first) {
       first = false;

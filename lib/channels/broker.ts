@@ -64,7 +64,11 @@ export class Broker {
     return this.bound;
   }
 
-  /** Binds both forwarders and starts forwarding. Resolves with the bound endpoints. */
+  /**
+   * Binds both forwarders and starts forwarding. Resolves with the bound
+   * endpoints; rejects with ChannelError BIND naming the endpoint that could
+   * not be bound (its `endpoint`; the ZeroMQ error is its `cause`).
+   */
   async start(): Promise<BrokerUrls> {
     const forwarder = async (frontend: string, backend: string): Promise<[string, string]> => {
       const proxy = new zmq.Proxy(new zmq.XSubscriber({ linger: 0 }), new zmq.XPublisher({ linger: 0 }));
@@ -92,7 +96,7 @@ export class Broker {
       return this.bound;
     } catch (error) {
       await this.close();
-      throw brokerCannotBind(error);
+      throw error;
     }
   }
 
@@ -141,7 +145,8 @@ async function bindRetrying(socket: zmq.XSubscriber | zmq.XPublisher, url: strin
     try {
       return await socket.bind(zmqUrl(url));
     } catch (error) {
-      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) throw error;
+      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline)
+        throw brokerCannotBind(url, error);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

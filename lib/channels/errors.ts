@@ -7,11 +7,17 @@ export class ChannelError extends Error {
   constructor(
     readonly code: ChannelErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly endpoint?: string },
   ) {
     super(message, options);
+    this.endpoint = options?.endpoint;
   }
+  /** The endpoint it concerns (BIND: the one that could not be bound). */
+  readonly endpoint: string | undefined;
 }
 
-export const brokerCannotBind = (cause: unknown): ChannelError =>
-  new ChannelError("BIND", `broker could not bind: ${(cause as Error)?.message ?? cause}`, { cause });
+export const brokerCannotBind = (endpoint: string, cause: unknown): ChannelError =>
+  new ChannelError("BIND", `broker could not bind ${endpoint}: ${(cause as Error)?.message ?? cause}`, {
+    cause,
+    endpoint,
+  });

@@ -25,8 +25,10 @@ export interface NodeStatsSnapshot {
   /** When the node started, in ms since the epoch. */
   readonly startTime: number;
   readonly threads: number;
-  /** Threads running a chunk now. */
+  /** Threads running a chunk now (at most `threads`). */
   readonly busy: number;
+  /** Chunks the node took that wait on its threads behind a running one (`[server] prefetch`), or for a thread. */
+  readonly prefetched: number;
   /** Items mapped since start. */
   readonly itemsDone: number;
   /** Version of the shared memory the node holds. */

@@ -5,7 +5,7 @@
  * or an Invalid for text that is not one (it never throws).
  */
 import { formatAddress, readAddress } from "../gearman/address.js";
-import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
+import { SECRET_EXPECTED, secretProblem } from "./secret-policy.js";
 import { labelProblem, splitLabels } from "../wire/labels.js";
 
 export type Section = "client" | "server";
@@ -76,8 +76,8 @@ function chunksize(text: string): number | "auto" | Invalid {
 }
 
 function secret(text: string): string | Invalid {
-  const value = text.trim();
-  return Buffer.byteLength(value) < MIN_SECRET_BYTES ? INVALID : value;
+  const problem = secretProblem(text);
+  return problem === undefined ? text.trim() : new Invalid(problem);
 }
 
 function nonEmpty(text: string): string | Invalid {
@@ -154,7 +154,8 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
     property: "jobServers",
     parse: jobServers,
     expected: "host:port (or unix:/path for a Unix socket), or a comma-separated list of them",
-    default: ["127.0.0.1:4730"],
+    // None: a client refuses a config without it (clientSection); the broker does not need it.
+    default: [],
   },
   ...urls("client", 9000),
   {
@@ -226,7 +227,7 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
     name: "secret",
     property: "secret",
     parse: secret,
-    expected: "a shared secret of at least 16 bytes (e.g. from `glimpse-cluster keygen`)",
+    expected: SECRET_EXPECTED,
     default: undefined,
     hidden: true,
   },

@@ -17,7 +17,7 @@ import ini from "ini";
 import { ConfigError } from "./errors.js";
 import { KEYS, SECTIONS, Invalid, type KeySpec, type Section } from "./keys.js";
 import { interpolate, references } from "./interpolate.js";
-import { MIN_SECRET_BYTES } from "../security/cluster-key.js";
+import { SECRET_EXPECTED, describeRefusedSecret, secretProblem } from "./secret-policy.js";
 import { ArgumentError } from "../argument-error.js";
 import { suggest } from "../options-schema.js";
 
@@ -82,6 +82,40 @@ export type ConfigInput = { readonly [section: string]: { readonly [key: string]
 
 type Raw = Map<Section, Map<string, { value: string; file: string | undefined }>>;
 
+/**
+ * A key given twice in one section (the ini reader would keep the last one
+ * silently): a ConfigError naming both lines. Sections may repeat; their
+ * keys count together, as they are read together.
+ */
+function refuseRepeatedKeys(text: string, file: string): void {
+  const seen = new Map<string, number>();
+  let section = "";
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "" || line.startsWith(";") || line.startsWith("#")) continue;
+    const header = /^\[(.*?)\]\s*([;#].*)?$/.exec(line);
+    if (header) {
+      section = header[1].trim();
+      continue;
+    }
+    const equals = line.indexOf("=");
+    const key = (equals < 0 ? line : line.slice(0, equals)).trim().toLowerCase();
+    if (key === "" || key.endsWith("[]")) continue; // ini's arrays repeat their key on purpose
+    const where = `${section.toLowerCase()}\0${key}`;
+    const first = seen.get(where);
+    if (first !== undefined)
+      throw new ConfigError(`set twice, on lines ${first} and ${i + 1}; keep one`, file, section || undefined, key);
+    seen.set(where, i + 1);
+  }
+}
+
+/** The section a key of `section` that is unknown there belongs in, if it is another's. */
+function otherSection(section: string, key: string): string {
+  const home = KEYS.find((k) => k.section !== section && (k.name === key || k.property === key));
+  return home ? `a [${home.section}] key: it belongs in [${home.section}], not [${section}]` : "";
+}
+
 function readFile(file: string, raw: Raw): void {
   let text: string;
   try {
@@ -90,6 +124,7 @@ function readFile(file: string, raw: Raw): void {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
     throw new ConfigError(`cannot read the configuration file: ${reason}`, file);
   }
+  refuseRepeatedKeys(text, file);
   const parsed = ini.parse(text) as Record<string, unknown>;
   const defaults = new Map<string, string>();
   const sections = new Map<string, Map<string, string>>();
@@ -126,7 +161,13 @@ function readFile(file: string, raw: Raw): void {
     for (const [key, value] of values) {
       if (!known.includes(key)) {
         if (variables.has(key)) continue; // a helper variable for %(name)s, as in the original's configs
-        throw new ConfigError(`unknown key${suggest(key, known)}; known: ${known.join(", ")}`, file, section, key);
+        const elsewhere = otherSection(section, key);
+        throw new ConfigError(
+          elsewhere || `unknown key${suggest(key, known)}; known: ${known.join(", ")}`,
+          file,
+          section,
+          key,
+        );
       }
       const resolved = interpolate(value, lookup);
       if ("problem" in resolved) throw new ConfigError(resolved.problem, file, section, key);
@@ -153,7 +194,8 @@ function readObject(input: ConfigInput, raw: Raw): void {
       const spec = KEYS.find((k) => k.section === section && (k.name === key || k.property === key));
       if (!spec) {
         const known = KEYS.filter((k) => k.section === section).flatMap((k) => [k.name, k.property]);
-        throw new ConfigError(`unknown key${suggest(key, known)}`, "config object", section, key);
+        const elsewhere = otherSection(section, key);
+        throw new ConfigError(elsewhere || `unknown key${suggest(key, known)}`, "config object", section, key);
       }
       const text = Array.isArray(value)
         ? value.join(",")
@@ -257,9 +299,10 @@ function resolveSecret(
     const origin = entries?.get("secret_file")?.file;
     const file = path.resolve(origin ? path.dirname(origin) : process.cwd(), client.secretFile);
     const secret = readNamedFile(raw, "secret_file", client.secretFile).trim();
-    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    const problem = secretProblem(secret);
+    if (problem !== undefined) {
       throw new ConfigError(
-        `the secret file ${file} holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`,
+        `the secret file ${file} holds ${describeRefusedSecret(secret, problem)}; expected ${SECRET_EXPECTED}`,
         where("secret_file"),
         "client",
         "secret_file",
@@ -269,15 +312,32 @@ function resolveSecret(
   }
   if (client.secret === undefined && env.GLIMPSE_CLUSTER_SECRET !== undefined) {
     const secret = env.GLIMPSE_CLUSTER_SECRET.trim();
-    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    const problem = secretProblem(secret);
+    if (problem !== undefined) {
       throw new ConfigError(
-        `GLIMPSE_CLUSTER_SECRET holds ${Buffer.byteLength(secret)} bytes; a secret needs at least ${MIN_SECRET_BYTES}`,
+        `GLIMPSE_CLUSTER_SECRET holds ${describeRefusedSecret(secret, problem)}; expected ${SECRET_EXPECTED}`,
         "environment",
       );
     }
     return { secret, secretFile: undefined };
   }
   return { secret: client.secret, secretFile: undefined };
+}
+
+/**
+ * The [client] section of a configuration that a client uses (MakePool, the
+ * cluster commands, worker nodes, the dashboard): it must name its job
+ * servers. An empty file, or one with only [server], is a ConfigError
+ * saying so, not a silent 127.0.0.1:4730.
+ */
+export function clientSection(config: ClusterConfig): ClientConfig {
+  if (config.client.jobServers.length > 0) return config.client;
+  throw new ConfigError(
+    "not set: a client needs the job servers' addresses, e.g. job_server_url = 127.0.0.1:4730",
+    config.files.length > 0 ? config.files.join(", ") : "config object",
+    "client",
+    "job_server_url",
+  );
 }
 
 /**

@@ -8,7 +8,10 @@
  *   cancel a map, or one attempt of a chunk ──► published twice, best effort
  *
  * With a cluster key, every command is signed (at each send: a command
- * published again carries a fresh nonce).
+ * published again carries a fresh nonce). A command that waits for answers
+ * first checks that both channel ends are reached (bound, or connected to
+ * the broker): otherwise it fails at once with CHANNEL_UNREACHABLE naming the
+ * endpoints, where it would wait its whole deadline for answers that cannot come.
  */
 import {
   CHANNEL_VERSION,
@@ -21,7 +24,8 @@ import { QueuedPublisher } from "../channels/publisher.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { CurveSettings } from "../security/curve.js";
 import { publishUntilAnswered, type Answers, type CommandChannel, type Publication } from "./publish-until-answered.js";
-import { noMatchingNode, notAcknowledged } from "./errors.js";
+import { channelsUnreachable, noMatchingNode, notAcknowledged } from "./errors.js";
+import { Condition } from "../condition.js";
 import { describeNodes, describeSelector, selects, type NodeSelector } from "./node-selector.js";
 import type { NodeDirectory } from "./node-directory.js";
 import type { LogChannel } from "./log-channel.js";
@@ -38,6 +42,13 @@ export interface CommandClientOptions {
 /** What one node can be told by its id (the dashboard's row buttons). */
 export type NodeAction = "quit" | "restart" | "drain" | "online";
 
+/**
+ * How long a command waits for its channel ends to connect (to a broker)
+ * before it fails naming them: a connection on a network comes up in
+ * milliseconds; one refused is tried again every 100 ms by ZeroMQ.
+ */
+const CONNECT_WAIT_MS = 2000;
+
 /** How long after a cancel it is published once more (PUB/SUB may drop the first on a fresh connection). */
 const CANCEL_AGAIN_MS = 200;
 
@@ -48,6 +59,8 @@ export class CommandClient {
   private readonly publisher: QueuedPublisher;
   private counter = 0;
   private connected = false;
+  /** Woken when the connection to a broker comes up or drops. */
+  private readonly connection = new Condition();
   private closed = false;
   /** Publishing's view of the channel ends. */
   private readonly channel: CommandChannel;
@@ -56,17 +69,41 @@ export class CommandClient {
   constructor(
     private readonly options: CommandClientOptions,
     private readonly clientId: string,
-    log: LogChannel,
+    private readonly log: LogChannel,
     nodes: NodeDirectory,
   ) {
     this.publisher = new QueuedPublisher(options.key && { key: options.key, kind: "command" });
-    if (!options.bind) this.publisher.socket.events.on("connect", () => (this.connected = true));
+    if (!options.bind) {
+      const events = this.publisher.socket.events;
+      events.on("connect", () => this.setConnected(true));
+      events.on("disconnect", () => this.setConnected(false));
+    }
     this.channel = {
       send: (command, topic, id) => this.send(command, topic, id),
       nextId: () => this.nextId(),
       listen: (listener) => log.watch(listener),
       liveNodes: () => nodes.list(),
     };
+  }
+
+  private setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.connection.wake();
+  }
+
+  /**
+   * Before a command that needs answers: both channel ends reached (bound, or
+   * connected to the broker), waiting up to CONNECT_WAIT_MS for a connection
+   * under way; otherwise PoolError CHANNEL_UNREACHABLE naming the endpoints,
+   * rather than a wait for answers that cannot come.
+   */
+  private async reachChannels(command: string): Promise<void> {
+    await Promise.all([
+      this.connection.until(() => this.end.reached, CONNECT_WAIT_MS),
+      this.log.whenReached(CONNECT_WAIT_MS),
+    ]);
+    const unreached = [this.end, this.log.end].filter((end) => !end.reached);
+    if (unreached.length > 0) throw channelsUnreachable(command, unreached);
   }
 
   open(): Promise<void> {
@@ -79,7 +116,7 @@ export class CommandClient {
     return this.publisher.endpoint;
   }
 
-  /** The endpoint, and whether it was reached. */
+  /** The endpoint, and whether it is reached: bound, or connected (to a broker) now. */
   get end(): ChannelEnd {
     const { bind } = this.options;
     return { channel: "command", endpoint: this.endpoint, bind, reached: bind || this.connected };
@@ -98,8 +135,12 @@ export class CommandClient {
     return `${this.clientId}-${++this.counter}`;
   }
 
-  /** Publishes until every live node (of `only`, if given) answered, or the deadline passed. */
-  publish(publication: Publication): Promise<Answers> {
+  /**
+   * Publishes until every live node (of `only`, if given) answered, or the deadline passed. Rejects
+   * with CHANNEL_UNREACHABLE, naming the command, when a channel end cannot be reached.
+   */
+  async publish(publication: Publication): Promise<Answers> {
+    await this.reachChannels(publication.command.type);
     return publishUntilAnswered(this.channel, publication);
   }
 
@@ -120,6 +161,7 @@ export class CommandClient {
 
   /** Tells one node (by its id) to quit, restart, drain or come online; resolves true once it acknowledged, false after `waitMs`. */
   async commandNode(nodeId: string, type: NodeAction, waitMs: number): Promise<boolean> {
+    await this.reachChannels(type);
     const { answered } = await publishUntilAnswered(
       { ...this.channel, liveNodes: async () => new Set([nodeId]) },
       { command: { type }, deadlineMs: waitMs, answered: isAckOf, targeted: true },
@@ -153,6 +195,7 @@ export class CommandClient {
    * when one did not acknowledge within `waitMs`.
    */
   async setNodeState(type: "drain" | "online", selector: NodeSelector, waitMs: number): Promise<string[]> {
+    await this.reachChannels(type);
     const nodes = await this.ping(waitMs);
     const chosen = nodes.filter((node) => selects(selector, node));
     if (chosen.length === 0) throw noMatchingNode(type, describeSelector(selector), describeNodes(nodes));

@@ -1,9 +1,14 @@
 /**
  * The errors the control plane raises: PoolErrors, as a pool's user meets
- * them (pool.setMemory, drain, online, a map's waitForNodesMs), and the CLI
+ * them (pool.setMemory, ping, drain, online, a map's waitForNodesMs), and the CLI
  * too (its drain and online).
  */
 import { PoolError } from "../pool-error.js";
+import { unreachedChannels, type ChannelEnd } from "./reachability.js";
+
+/** A command that travels on the channels, while an end of them (a broker's address) accepted no connection. */
+export const channelsUnreachable = (command: string, ends: readonly ChannelEnd[]): PoolError =>
+  new PoolError("CHANNEL_UNREACHABLE", `${command}: ${unreachedChannels(ends)}`);
 
 /** Nodes that did not acknowledge a set-memory or clear-memory within `waitMs`. */
 export const memoryNotAcknowledged = (command: string, missing: readonly string[], waitMs: number): PoolError =>

@@ -16,6 +16,7 @@ import type { ClusterKey } from "../security/cluster-key.js";
 import type { CurveSettings } from "../security/curve.js";
 import type { SignatureError } from "../security/errors.js";
 import type { ChannelEnd } from "./reachability.js";
+import { Condition } from "../condition.js";
 
 export type LogListener = (envelope: LogEnvelope) => void;
 
@@ -39,6 +40,8 @@ export class LogChannel {
   private readonly listeners = new Set<LogListener>();
   private readonly warned = new Set<string>();
   private connected = false;
+  /** Woken when the connection to a broker comes up or drops. */
+  private readonly connection = new Condition();
 
   constructor(private readonly options: LogChannelOptions) {
     this.subscriber = new LoopingSubscriber({
@@ -46,7 +49,21 @@ export class LogChannel {
       kind: "log",
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
-    if (!options.bind) this.subscriber.socket.events.on("connect", () => (this.connected = true));
+    if (!options.bind) {
+      const events = this.subscriber.socket.events;
+      events.on("connect", () => this.setConnected(true));
+      events.on("disconnect", () => this.setConnected(false));
+    }
+  }
+
+  private setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.connection.wake();
+  }
+
+  /** Whether the end is reached (bound, or connected now), waiting up to `waitMs` for a connection. */
+  whenReached(waitMs: number): Promise<boolean> {
+    return this.connection.until(() => this.end.reached, waitMs);
   }
 
   async open(): Promise<void> {
@@ -63,7 +80,7 @@ export class LogChannel {
     return this.subscriber.endpoint;
   }
 
-  /** The endpoint, and whether it was reached. */
+  /** The endpoint, and whether it is reached: bound, or connected (to a broker) now. */
   get end(): ChannelEnd {
     const { bind } = this.options;
     return { channel: "log", endpoint: this.endpoint, bind, reached: bind || this.connected };

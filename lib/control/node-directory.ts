@@ -10,6 +10,7 @@
  *   log channel ──ids heard, the latest ping reply of each node──► knownThreads()
  */
 import { AdminClient } from "../gearman/admin.js";
+import { reasonAt } from "../gearman/errors.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
 import { functionLabel, labelFunction } from "../wire/labels.js";
@@ -67,7 +68,7 @@ export class NodeDirectory {
           this.reached.add(server);
         } catch (error) {
           // This job server is down or does not answer: it lists no one.
-          this.unreachable.set(server, (error as Error).message);
+          this.unreachable.set(server, reasonAt(admin.server, error));
         }
       }),
     );

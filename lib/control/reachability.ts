@@ -1,7 +1,9 @@
 /**
  * What a cluster command could reach: each job server (by the admin
  * connection the node directory lists live nodes with) and each channel
- * endpoint. The CLI reports what was not reached (cli/reach-report.ts).
+ * endpoint. The CLI reports what was not reached (cli/reach-report.ts); a
+ * command published on the channels fails when an end was not reached
+ * (CommandClient), in the words of unreachedChannels.
  */
 
 /** One channel's end: a bound endpoint (direct mode) is ours and counts as reached; a connected one once ZeroMQ connected to it. */
@@ -36,4 +38,10 @@ export async function reachOf(directory: JobServerAnswers, channels: () => reado
     })),
     channels: channels(),
   };
+}
+
+/** Why connected channel ends were not reached, in one phrase for the CLI's lines and the pool's errors. */
+export function unreachedChannels(ends: readonly ChannelEnd[]): string {
+  const named = ends.map((end) => `the ${end.channel} channel at ${end.endpoint}`).join(" or ");
+  return `could not reach ${named}: nothing accepted the connection (is the broker running?)`;
 }

@@ -8,7 +8,8 @@
  *   GET /events                   text/event-stream: a "snapshot" event every interval (1 s)
  *   GET /api/snapshot             the same snapshot once, as JSON
  *   POST /api/nodes/ID/ACTION     restart, quit, drain or online one node; only with allowControl,
- *                                 from this page's origin, as JSON (a form on another site cannot send it)
+ *                                 from this page's origin, as JSON (a form on another site cannot send it);
+ *                                 404 at once for a node the page does not show
  *
  *   every interval: ping the nodes + admin status of every job server (one kept connection each) ──► DashboardState ──► SSE clients
  *   log channel (records, pongs, maps' progress) ──────────────────────┘
@@ -163,7 +164,14 @@ export class Dashboard {
     ) {
       return answer(403, { error: "control requests come from the dashboard's own page" });
     }
-    const acknowledged = await this.control.commands.commandNode(nodeId, action as NodeAction, CONTROL_WAIT_MS);
+    // Only a node the page shows: another id would wait CONTROL_WAIT_MS for an answer that cannot come.
+    if (!this.state.hasNode(nodeId)) return answer(404, { error: `no live worker node ${nodeId}` });
+    let acknowledged: boolean;
+    try {
+      acknowledged = await this.control.commands.commandNode(nodeId, action as NodeAction, CONTROL_WAIT_MS);
+    } catch (error) {
+      return answer(503, { error: (error as Error).message });
+    }
     answer(
       acknowledged ? 200 : 504,
       acknowledged

@@ -23,7 +23,10 @@ export interface NodeView {
   readonly labels?: readonly string[];
   readonly state?: string;
   readonly threads: number;
+  /** Threads running a chunk now. */
   readonly busy: number;
+  /** Chunks waiting on the node's threads behind a running one. */
+  readonly prefetched: number;
   readonly chunks: number;
   readonly items: number;
   readonly itemsPerSecond: number;
@@ -106,12 +109,18 @@ export class DashboardState {
       ...(stats.state !== undefined ? { state: stats.state } : {}),
       threads: stats.threads,
       busy: stats.busy,
+      prefetched: stats.prefetched,
       chunks: stats.numRequests,
       items: stats.itemsDone,
       itemsPerSecond,
       started: stats.startTime,
       lastSeen: now,
     });
+  }
+
+  /** Whether the node is on the page (heard from within NODE_GONE_MS). */
+  hasNode(id: string): boolean {
+    return this.nodes.has(id);
   }
 
   setJobServers(servers: readonly JobServerStatus[]): void {

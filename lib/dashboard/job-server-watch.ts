@@ -9,6 +9,7 @@
  * the next asking; one that cannot be reached is a row saying why.
  */
 import { AdminClient } from "../gearman/admin.js";
+import { reasonAt } from "../gearman/errors.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
 
 export interface FunctionRow {
@@ -72,13 +73,6 @@ async function ask(server: string, admin: AdminClient): Promise<JobServerStatus>
     }));
     return { server, reachable: true, functions };
   } catch (error) {
-    const message = (error as Error).message;
-    const prefix = `${admin.server}: `;
-    return {
-      server,
-      reachable: false,
-      error: message.startsWith(prefix) ? message.slice(prefix.length) : message,
-      functions: [],
-    };
+    return { server, reachable: false, error: reasonAt(admin.server, error), functions: [] };
   }
 }

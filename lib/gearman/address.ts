@@ -35,7 +35,10 @@ export function readAddress(text: unknown): ServerAddress | string {
   if (typeof text !== "string") return `expected "host:port", got ${typeof text}`;
   const trimmed = text.trim();
   if (trimmed.startsWith("unix:")) return unixAddress(trimmed.slice("unix:".length), text);
-  const raw = trimmed.replace(/^gearman:\/\//, "").replace(/\/$/, "");
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed)?.[1];
+  if (scheme !== undefined && scheme.toLowerCase() !== "gearman")
+    return `${JSON.stringify(text)}: a job server is not reached over ${scheme}://; write host:port (or gearman://host:port)`;
+  const raw = trimmed.replace(/^gearman:\/\//i, "").replace(/\/$/, "");
   if (raw === "") return "an address is empty";
   let host: string;
   let portText: string | undefined;

@@ -99,3 +99,18 @@ export const failoversExhausted = (what: string, failovers: number, last: Gearma
     `${what} lost its job server ${failovers === 1 ? "once" : `${failovers} times`}; last: ${last.message}`,
     { cause: last },
   );
+
+/**
+ * What went wrong talking to `server`, without naming it again: the
+ * `server: ` that connectionError puts first goes, and so does the address
+ * at the end of a system error's message when it is the server's own
+ * ("127.0.0.1:4730: connect ECONNREFUSED 127.0.0.1:4730" → "connect
+ * ECONNREFUSED"); an address the name resolved to stays, as it says more.
+ */
+export function reasonAt(server: string, error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
+  if (text.startsWith(`${server}: `)) text = text.slice(server.length + 2);
+  const bare = server.startsWith("unix:") ? server.slice("unix:".length) : server;
+  if (text.endsWith(` ${bare}`)) text = text.slice(0, -bare.length - 1);
+  return text;
+}

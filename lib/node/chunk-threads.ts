@@ -41,6 +41,8 @@ export interface ChunkThreadsOptions {
 export class ChunkThreads {
   private readonly pool: Piscina;
   private destroyed = false;
+  /** The phase of every chunk handed to run() and not settled yet. */
+  private readonly held = new Set<Int32Array>();
   /** Chunks held at once: running and waiting. */
   readonly capacity: number;
 
@@ -67,15 +69,20 @@ export class ChunkThreads {
       // The thread decodes only the body: header and meta are read here, once (the node has read them already).
       const requestHead = head ?? readChunkRequest(request);
       const phase = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+      this.held.add(phase);
+      const settle = (end: () => void) => {
+        this.held.delete(phase);
+        end();
+      };
       const onAbort = () => {
         handBack?.removeEventListener("abort", onHandBack);
         this.stop(phase);
-        reject(signal.reason);
+        settle(() => reject(signal.reason));
       };
       const onHandBack = () => {
         if (Atomics.compareExchange(phase, PHASE_SLOT, PHASE.waiting, PHASE.cancelled) !== PHASE.waiting) return;
         signal.removeEventListener("abort", onAbort);
-        reject(handBack!.reason);
+        settle(() => reject(handBack!.reason));
       };
       signal.addEventListener("abort", onAbort, { once: true });
       handBack?.addEventListener("abort", onHandBack, { once: true });
@@ -94,8 +101,7 @@ export class ChunkThreads {
           (bytes: Uint8Array | null) => {
             signal.removeEventListener("abort", onAbort);
             handBack?.removeEventListener("abort", onHandBack);
-            if (bytes === null) reject(signal.reason);
-            else resolve(bytes);
+            settle(() => (bytes === null ? reject(signal.reason) : resolve(bytes)));
           },
           (error: unknown) => {
             // Its thread died before taking it (a chunk ahead of it was stopped or ran the thread out of memory): it never
@@ -110,12 +116,24 @@ export class ChunkThreads {
             }
             signal.removeEventListener("abort", onAbort);
             handBack?.removeEventListener("abort", onHandBack);
-            reject(this.destroyed ? threadsClosed() : error);
+            settle(() => reject(this.destroyed ? threadsClosed() : error));
           },
         );
       };
       attempt();
     });
+  }
+
+  /** Chunks held now: `running` on a thread, and `waiting` behind a running one (prefetched) or for a thread. */
+  counts(): { readonly running: number; readonly waiting: number } {
+    let running = 0;
+    let waiting = 0;
+    for (const phase of this.held) {
+      const now = Atomics.load(phase, PHASE_SLOT);
+      if (now === PHASE.running) running++;
+      else if (now === PHASE.waiting) waiting++;
+    }
+    return { running, waiting };
   }
 
   private stop(phase: Int32Array): void {

@@ -59,6 +59,14 @@ export function nodeMetrics(node: Pick<WorkerNode, "on" | "snapshot">): Registry
     },
   });
   new Gauge({
+    name: "glimpse_node_chunks_prefetched",
+    help: "Chunks the node took that wait on its threads behind a running one, or for a thread",
+    registers,
+    collect() {
+      this.set(node.snapshot().prefetched);
+    },
+  });
+  new Gauge({
     name: "glimpse_node_info",
     help: "Always 1; the labels describe the node (labels: its labels, comma-separated; state: serving, draining or drained)",
     labelNames: ["host", "labels", "state", "version"],

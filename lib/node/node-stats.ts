@@ -11,7 +11,6 @@ export class NodeStats {
   numRequests = 0;
   elapsedMs = 0;
   itemsDone = 0;
-  busy = 0;
   /** Chunks taken but handed back unrun. */
   handedBack = 0;
 
@@ -20,23 +19,17 @@ export class NodeStats {
     readonly threads: number,
   ) {}
 
-  chunkStarted(): void {
-    this.busy++;
-  }
-
   chunkFinished(items: number, elapsedMs: number): void {
-    this.busy--;
     this.numRequests++;
     this.itemsDone += items;
     this.elapsedMs += elapsedMs;
   }
 
-  /** A chunk that started (chunkStarted) but went back unrun: counted by whoever handed it back. */
-  chunkReturned(): void {
-    this.busy--;
-  }
-
-  snapshot(memoryVersion: number): Omit<NodeStatsSnapshot, "labels" | "exclusive" | "state"> {
+  /** `held`: the chunks on the node's threads now (ChunkThreads.counts()). */
+  snapshot(
+    memoryVersion: number,
+    held: { readonly running: number; readonly waiting: number },
+  ): Omit<NodeStatsSnapshot, "labels" | "exclusive" | "state"> {
     return {
       node: this.node,
       host: this.host,
@@ -45,7 +38,8 @@ export class NodeStats {
       elapsedTime: this.elapsedMs / 1000,
       startTime: this.startTime,
       threads: this.threads,
-      busy: this.busy,
+      busy: held.running,
+      prefetched: held.waiting,
       itemsDone: this.itemsDone,
       memoryVersion,
       handedBack: this.handedBack,

@@ -157,20 +157,13 @@ export class WorkerNode extends EventEmitter {
     this.worker.start();
     await registered;
     this.emit("started");
-    const labels =
-      this.options.labels.length === 0
-        ? ""
-        : `, labels ${this.options.labels.join(",")}${this.options.exclusive ? " (exclusive)" : ""}`;
-    this.channels.log(
-      "info",
-      `worker node ${this.id} started with ${this.options.threads} threads (prefetch ${this.options.prefetch})${labels}, job servers ${this.options.jobServers.join(", ")}`,
-    );
+    this.channels.log("info", startedLine(this.id, this.options));
   }
 
   /** What a ping answers. */
   snapshot(): NodeStatsSnapshot {
     return {
-      ...this.stats.snapshot(this.memory.version),
+      ...this.stats.snapshot(this.memory.version, this.threads.counts()),
       labels: [...this.options.labels],
       exclusive: this.options.exclusive,
       state: this.service.state,
@@ -239,7 +232,6 @@ export class WorkerNode extends EventEmitter {
       if (!group) this.running.set(key, (group = new Set()));
       group.add(controller);
     }
-    this.stats.chunkStarted();
     const started = performance.now();
     let outcome: ChunkOutcome = "failed";
     let ran = true;
@@ -254,7 +246,6 @@ export class WorkerNode extends EventEmitter {
     } finally {
       const elapsedMs = performance.now() - started;
       if (ran) this.stats.chunkFinished(header.count, elapsedMs);
-      else this.stats.chunkReturned();
       if (this.listenerCount("chunk") > 0) {
         if (!ran) outcome = "handed_back";
         else if (controller.signal.aborted) outcome = "cancelled";
@@ -305,4 +296,15 @@ export class WorkerNode extends EventEmitter {
     })();
     return this.stopping;
   }
+}
+
+/** The log line a node writes once it serves: `worker node ID started with 1 thread (prefetch 1), job servers ...`. */
+export function startedLine(
+  id: string,
+  options: Pick<NodeOptions, "threads" | "prefetch" | "labels" | "exclusive" | "jobServers">,
+): string {
+  const threads = `${options.threads} thread${options.threads === 1 ? "" : "s"}`;
+  const labels =
+    options.labels.length === 0 ? "" : `, labels ${options.labels.join(",")}${options.exclusive ? " (exclusive)" : ""}`;
+  return `worker node ${id} started with ${threads} (prefetch ${options.prefetch})${labels}, job servers ${options.jobServers.join(", ")}`;
 }

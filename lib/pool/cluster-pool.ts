@@ -110,7 +110,11 @@ export class ClusterPool implements AsyncDisposable {
     for await (const results of this.stream<T, R>(fn, items, options, false)) yield* results;
   }
 
-  /** Merges entries into every worker node's memory; resolves once every live worker acknowledged. */
+  /**
+   * Merges entries into every worker node's memory; resolves once every live worker acknowledged.
+   * Like every command to the nodes, rejects within about 2 s with PoolError CHANNEL_UNREACHABLE
+   * naming the channel endpoints when they cannot be reached (a broker that is down).
+   */
   setMemory(entries: Record<string, unknown>): Promise<void> {
     if (this.closing) return Promise.reject(poolClosed());
     if (entries === null || typeof entries !== "object" || Array.isArray(entries)) {
@@ -128,7 +132,10 @@ export class ClusterPool implements AsyncDisposable {
     return this.control.memory.clear();
   }
 
-  /** Asks every worker node for its statistics; waits up to `waitMs` (less once every known node answered). */
+  /**
+   * Asks every worker node for its statistics; waits up to `waitMs` (less once every known node answered).
+   * Rejects with CHANNEL_UNREACHABLE when the channels cannot be reached, rather than resolving empty.
+   */
   async ping(waitMs = 2000): Promise<NodeStatsSnapshot[]> {
     return this.control.commands.ping(wholeNumber("ping waitMs", waitMs, 0));
   }

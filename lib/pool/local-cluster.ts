@@ -18,6 +18,7 @@
  *           ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
  *               (node processes with this process's module-loading flags: a pool run by tsx has nodes that load .ts)
  *   close() ──► stop the nodes ──► close the server ──► remove DIR
+ *   the process ends first (exit, or SIGINT/SIGTERM/SIGHUP it does not handle) ──► remove DIR (directory-guard.ts)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -27,6 +28,7 @@ import { JobServer, type InProcessSocket } from "../server/index.js";
 import { NodeSupervisor } from "../node/node-supervisor.js";
 import { moduleLoadingFlags } from "../node/module-loading-flags.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
+import { guardDirectory } from "./directory-guard.js";
 import { ArgumentError } from "../argument-error.js";
 import { REFUSED, Rule, flag, func, list, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 
@@ -97,6 +99,8 @@ export class LocalCluster {
     /** The cluster secret shared by the pool and its worker nodes; undefined when nothing is signed. */
     readonly secret: string | undefined,
     private readonly options: FilledLocalClusterOptions,
+    /** Stops removing the directory at exit or on a signal (directory-guard.ts), once close() removed it. */
+    private readonly unguard: () => void = () => {},
   ) {}
 
   /** Starts the job server (the worker nodes start with startWorkers). Throws ArgumentError naming a bad option. */
@@ -113,6 +117,7 @@ export class LocalCluster {
       filled.log?.(`removed ${stale}, left by a local cluster whose process was killed`);
     // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), LOCAL_CLUSTER_PREFIX));
+    const unguard = guardDirectory(directory);
     try {
       const longest = Buffer.byteLength(path.join(directory, "commands"));
       if (longest > MAX_SOCKET_PATH) {
@@ -124,9 +129,10 @@ export class LocalCluster {
       const socket = path.join(directory, "jobs.sock");
       const server = new JobServer({ path: socket, jobRetries: 1 });
       await server.listen();
-      return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled);
+      return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled, unguard);
     } catch (error) {
       fs.rmSync(directory, { recursive: true, force: true });
+      unguard();
       throw error;
     }
   }
@@ -187,6 +193,7 @@ export class LocalCluster {
       await Promise.allSettled(this.supervisors.map((s) => s.stop()));
       await this.server.close({ graceful: false });
       if (this.directory !== undefined) fs.rmSync(this.directory, { recursive: true, force: true });
+      this.unguard();
     })();
     return this.closing;
   }

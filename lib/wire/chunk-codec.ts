@@ -27,6 +27,7 @@ import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
 import type { SerializedError } from "./remote-error.js";
+import { refuseClassInstances } from "./item-classes.js";
 import { ItemSerializationError, WireFormatError } from "./errors.js";
 import { isPackedNumbers, packNumbers, unpackNumbers } from "./packed-numbers.js";
 
@@ -186,7 +187,11 @@ function decodeBody(codec: Codec, body: Buffer, what: string): any {
   }
 }
 
-/** Encodes a chunk request. An item that cannot be serialized throws ItemSerializationError naming its index. */
+/**
+ * Encodes a chunk request. An item that cannot be serialized, or holds a
+ * class instance that would arrive as a plain object (item-classes.ts),
+ * throws ItemSerializationError naming its index.
+ */
 export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: Codec = Codec.V8): Buffer {
   const meta: ChunkRequestMeta = {
     mapId: request.mapId,
@@ -196,6 +201,7 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
     memoryVersion: request.memoryVersion,
   };
   const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
+  if (!numbers) refuseClassInstances(request.items, request.start);
   try {
     return frame(
       Kind.Request,

@@ -12,7 +12,7 @@ export class FunctionShippingError extends ArgumentError {
   override name = "FunctionShippingError";
 }
 
-/** An item cannot travel (e.g. it holds a function or a symbol); `index` is its index within the whole map. */
+/** An item cannot travel (it holds a function, a symbol or a class instance); `index` is its index within the whole map. */
 export class ItemSerializationError extends ArgumentError {
   override name = "ItemSerializationError";
   constructor(
@@ -21,7 +21,7 @@ export class ItemSerializationError extends ArgumentError {
   ) {
     super(
       `map item ${index}`,
-      `cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items must be structured-clonable: no functions, symbols or class instances with behaviour)`,
+      `cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items travel as data: primitives, plain objects, arrays, and the built-in Date, RegExp, Map, Set, Error, ArrayBuffer and typed arrays; no functions, symbols or instances of other classes)`,
       { cause },
     );
   }

@@ -22,6 +22,7 @@ export interface SourceRef {
   /** The compiler helpers `source` uses, which the workers provide (compiler-helpers.ts); absent when none. */
   readonly helpers?: readonly string[];
 }
+import { fileTakenForPackage } from "./module-hint.js";
 
 export type FunctionRef =
   | SourceRef
@@ -61,6 +62,8 @@ export function moduleFunction<T = unknown, R = unknown>(
       `"${spec}" is a relative specifier, which means nothing on a worker; use new URL("${spec}", import.meta.url)`,
     );
   }
+  const mistaken = fileTakenForPackage(spec, moduleFunction);
+  if (mistaken !== undefined) throw new FunctionShippingError("moduleFunction specifier", mistaken);
   if (typeof exportName !== "string" || exportName === "")
     throw new FunctionShippingError("moduleFunction exportName", "expected a non-empty string");
   return Object.freeze({ [MODULE_REF]: true as const, specifier: spec, exportName });
