@@ -4,7 +4,7 @@
  * has a cluster key: frames [topic, body, signature].
  */
 import * as zmq from "zeromq";
-import { attach, type Endpoint } from "./socket-options.js";
+import { attach, release, type Endpoint } from "./socket-options.js";
 import { releaseCurve } from "../security/curve.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 
@@ -51,6 +51,7 @@ export class QueuedPublisher {
   async close(): Promise<void> {
     await this.chain;
     this.closed = true;
+    await release(this.socket, this.endpoint, this.attached);
     this.socket.close();
     releaseCurve(this.attached?.curve, this.attached?.bind ? "bind" : "connect");
   }

@@ -32,3 +32,20 @@ export async function attach(
   await socket.bind(zmqUrl(endpoint.url));
   return socket.lastEndpoint ?? endpoint.url;
 }
+
+/**
+ * Gives a bound address back before the socket closes: close() alone frees the port later, on ZeroMQ's I/O
+ * thread, and whoever binds it next (a pool started again, a test) would fail with "Address already in use".
+ */
+export async function release(
+  socket: zmq.Socket & { unbind(url: string): Promise<void> },
+  endpoint: string,
+  attached: Endpoint | undefined,
+): Promise<void> {
+  if (!attached?.bind || !endpoint) return;
+  try {
+    await socket.unbind(endpoint);
+  } catch {
+    // never bound, or already closed
+  }
+}

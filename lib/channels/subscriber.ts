@@ -6,7 +6,7 @@
  * `onRefused` and is dropped.
  */
 import * as zmq from "zeromq";
-import { attach, type Endpoint } from "./socket-options.js";
+import { attach, release, type Endpoint } from "./socket-options.js";
 import { releaseCurve } from "../security/curve.js";
 import { SignatureError } from "../security/errors.js";
 import type { MessageGuard } from "../security/message-guard.js";
@@ -86,6 +86,7 @@ export class LoopingSubscriber {
 
   async close(): Promise<void> {
     this.closed = true;
+    await release(this.socket, this.endpoint, this.attached);
     this.socket.close();
     releaseCurve(this.attached?.curve, this.attached?.bind ? "bind" : "connect");
     await this.loop;
