@@ -78,6 +78,53 @@ describe("a port in use: the address, the cause, no stack, exit 1", () => {
   });
 });
 
+describe("an option the library refuses is named by the flag that gave it, exit 2", () => {
+  it("job-server, dashboard, launch-worker and serve name the flag; a value from the config keeps the option's name", async () => {
+    const urls = await brokerUrls();
+    const config = file("flags.ini", ["[client]", "job_server_url = 127.0.0.1:4730", ...urls]);
+    const exclusive = file("exclusive.ini", [
+      "[client]",
+      "job_server_url = 127.0.0.1:4730",
+      ...urls,
+      "[server]",
+      "exclusive = true",
+    ]);
+    const port = "expected a whole number from 0 to 65535, got 70000";
+    const cases: [string[], string][] = [
+      [["job-server", "--port", "70000"], `--port: ${port}`],
+      [["job-server", "--port", "0", "--host", ""], '--host: expected an address such as 127.0.0.1, got ""'],
+      [["job-server", "--port", "0", "--metrics-port", "70000"], `--metrics-port: ${port}`],
+      [
+        ["job-server", "--port", "0", "--handle-prefix", "a:b"],
+        '--handle-prefix: expected 1 to 40 bytes without spaces, NULs or colons, got "a:b"',
+      ],
+      [["-c", config, "dashboard", "--port", "70000"], `--port: ${port}`],
+      [
+        ["-c", config, "launch-worker", "1", "--exclusive"],
+        "--exclusive: an exclusive node serves only labelled maps: give it at least one label",
+      ],
+      [
+        ["-c", config, "launch-worker", "1", "--label", "a:b"],
+        '--label: label "a:b" may hold only letters, digits, "_", "-" and ".", and must start with a letter or digit',
+      ],
+      [["-c", config, "launch-worker", "1", "--metrics-port", "70000"], `--metrics-port: ${port}`],
+      [["serve", "--jobsconfig", ""], '--jobsconfig: expected the path of a jobsconfig file, got ""'],
+      // Not from a flag: the configuration's [server] exclusive, named as the option it fills.
+      [
+        ["-c", exclusive, "launch-worker", "1"],
+        "worker node option exclusive: an exclusive node serves only labelled maps: give it at least one label",
+      ],
+    ];
+    // At once: each fails before it listens or starts a process.
+    const results = await Promise.all(cases.map(([args]) => cli(args)));
+    cases.forEach(([args, said], i) => {
+      assert.equal(results[i].stderr, `glimpse-cluster: ${said}\n`, args.join(" "));
+      assert.equal(results[i].stdout, "", args.join(" "));
+      assert.equal(results[i].code, 2, args.join(" "));
+    });
+  });
+});
+
 describe("what cannot be reached is named once", () => {
   let server: JobServer;
   let serverUrl: string;

@@ -16,6 +16,7 @@ import type { ClusterPool } from "../../lib/pool/cluster-pool.js";
 import { ProgressBar } from "../progress-bar.js";
 import { wholeNumber } from "../arguments.js";
 import { interrupted, signalExitCode, wrongDemoResult } from "../errors.js";
+import { namingFlags } from "../option-flags.js";
 
 function hex(x: number): string {
   return "0x" + x.toString(16);
@@ -79,39 +80,41 @@ export function registerDemo(program: Command): void {
     )
     .option("--workers <n>", "worker nodes", wholeNumber("--workers", 1), 2)
     .option("--samples <n>", "Monte Carlo samples for pi", wholeNumber("--samples", 10_000), 1_000_000)
-    .action(async (options: { workers: number; samples: number }) => {
-      const stop = new AbortController();
-      let signalled: NodeJS.Signals | undefined;
-      // While this listener is there, the local cluster's own (directory-guard.ts) leaves the signal to it.
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (signalled) process.exit(signalExitCode(signal)); // again: now (the directory goes at exit)
-        signalled = signal;
-        // One line, on a line of its own even if the progress bar was drawing.
-        process.stderr.write(`${process.stderr.isTTY ? "\n" : ""}glimpse-cluster demo: ${signal}: shutting down\n`);
-        stop.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      let pool: ClusterPool | undefined;
-      try {
-        const cluster = await LocalCluster.start({ workers: options.workers });
-        process.stdout.write(`embedded job server on ${cluster.jobServer}\n`);
-        pool = await poolOnLocalCluster(cluster);
-        const threads = cluster.threadsPerWorker;
-        process.stdout.write(
-          `${cluster.workerCount} worker node${cluster.workerCount === 1 ? "" : "s"} with ${threads} thread${threads === 1 ? "" : "s"} each\n`,
-        );
-        await runDemo(pool, options.samples, stop.signal);
-      } catch (error) {
-        // A map stopped by the signal rejects with its AbortError: the line above said why.
+    .action(
+      namingFlags({ LocalCluster: { workers: "--workers" } }, async (options: { workers: number; samples: number }) => {
+        const stop = new AbortController();
+        let signalled: NodeJS.Signals | undefined;
+        // While this listener is there, the local cluster's own (directory-guard.ts) leaves the signal to it.
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (signalled) process.exit(signalExitCode(signal)); // again: now (the directory goes at exit)
+          signalled = signal;
+          // One line, on a line of its own even if the progress bar was drawing.
+          process.stderr.write(`${process.stderr.isTTY ? "\n" : ""}glimpse-cluster demo: ${signal}: shutting down\n`);
+          stop.abort();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        let pool: ClusterPool | undefined;
+        try {
+          const cluster = await LocalCluster.start({ workers: options.workers });
+          process.stdout.write(`embedded job server on ${cluster.jobServer}\n`);
+          pool = await poolOnLocalCluster(cluster);
+          const threads = cluster.threadsPerWorker;
+          process.stdout.write(
+            `${cluster.workerCount} worker node${cluster.workerCount === 1 ? "" : "s"} with ${threads} thread${threads === 1 ? "" : "s"} each\n`,
+          );
+          await runDemo(pool, options.samples, stop.signal);
+        } catch (error) {
+          // A map stopped by the signal rejects with its AbortError: the line above said why.
+          if (signalled) throw interrupted(signalled);
+          throw error;
+        } finally {
+          await pool?.close().catch(() => {});
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
         if (signalled) throw interrupted(signalled);
-        throw error;
-      } finally {
-        await pool?.close().catch(() => {});
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
-      if (signalled) throw interrupted(signalled);
-      process.stdout.write("done: everything shut down\n");
-    });
+        process.stdout.write("done: everything shut down\n");
+      }),
+    );
 }

@@ -12,6 +12,7 @@ import type { MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
 import { UsageError, cannotListen } from "../errors.js";
+import { namingFlags } from "../option-flags.js";
 
 interface JobServerCliOptions {
   host: string;
@@ -30,6 +31,21 @@ interface JobServerCliOptions {
   metricsPort?: number;
   metricsHost?: string;
 }
+
+/** The options each flag fills, so that one the server refuses is named by its flag. */
+const FLAGS = {
+  JobServer: {
+    host: "--host",
+    port: "--port",
+    jobRetries: "--job-retries",
+    queueFile: "--queue-file",
+    maxPacketSize: "--max-packet",
+    maxConnections: "--max-connections",
+    maxQueue: "--max-queue",
+    handlePrefix: "--handle-prefix",
+  },
+  metrics: { port: "--metrics-port", host: "--metrics-host" },
+};
 
 export function registerJobServer(program: Command): void {
   program
@@ -72,58 +88,60 @@ export function registerJobServer(program: Command): void {
       positiveSeconds("--grace"),
       30,
     )
-    .action(async (options: JobServerCliOptions, command: Command) => {
-      const verbose = Boolean(command.optsWithGlobals().verbose);
-      const tls = readTls(options);
-      // A bad option is an ArgumentError naming it: main.ts prints it and exits 2.
-      const server = new JobServer({
-        host: options.host,
-        port: options.port,
-        jobRetries: options.jobRetries,
-        queueFile: options.queueFile,
-        queueFsync: options.queueFsync,
-        maxPacketSize: options.maxPacket,
-        maxConnections: options.maxConnections,
-        maxQueue: options.maxQueue,
-        handlePrefix: options.handlePrefix,
-        tls,
-        log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
-      });
-      let address;
-      try {
-        address = await server.listen();
-      } catch (error) {
-        throw cannotListen("job-server", `${options.host}:${options.port}`, error);
-      }
-      let metrics: MetricsEndpoint | undefined;
-      if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
-        const port = options.metricsPort ?? 9464;
-        const host = options.metricsHost ?? "127.0.0.1";
+    .action(
+      namingFlags(FLAGS, async (options: JobServerCliOptions, command: Command) => {
+        const verbose = Boolean(command.optsWithGlobals().verbose);
+        const tls = readTls(options);
+        // A bad option is an ArgumentError naming it; namingFlags names its flag instead (exit 2).
+        const server = new JobServer({
+          host: options.host,
+          port: options.port,
+          jobRetries: options.jobRetries,
+          queueFile: options.queueFile,
+          queueFsync: options.queueFsync,
+          maxPacketSize: options.maxPacket,
+          maxConnections: options.maxConnections,
+          maxQueue: options.maxQueue,
+          handlePrefix: options.handlePrefix,
+          tls,
+          log: verbose ? (line) => process.stderr.write(`job-server: ${line}\n`) : undefined,
+        });
+        let address;
         try {
-          metrics = await serveJobServerMetrics(server, { port, host });
+          address = await server.listen();
         } catch (error) {
-          await server.close();
-          if (error instanceof ArgumentError) throw error;
-          throw cannotListen("job-server", `${host}:${port}`, error, "serve metrics");
+          throw cannotListen("job-server", `${options.host}:${options.port}`, error);
         }
-      }
-      process.stdout.write(
-        `glimpse-cluster job-server listening on ${address.host}:${address.port}${tls ? " (TLS)" : ""}\n`,
-      );
-      if (metrics) process.stdout.write(`glimpse-cluster job-server metrics on ${metrics.url}\n`);
-      await new Promise<void>((resolve) => {
-        let signalled = false;
-        const stop = () => {
-          if (signalled) return void server.close().then(resolve); // second signal: now
-          signalled = true;
-          void server.close({ graceful: true, graceMs: options.grace * 1000 }).then(resolve);
-        };
-        process.on("SIGTERM", stop);
-        process.on("SIGINT", stop);
-        server.once("shutdown", resolve);
-      });
-      await metrics?.close();
-    });
+        let metrics: MetricsEndpoint | undefined;
+        if (options.metricsPort !== undefined || options.metricsHost !== undefined) {
+          const port = options.metricsPort ?? 9464;
+          const host = options.metricsHost ?? "127.0.0.1";
+          try {
+            metrics = await serveJobServerMetrics(server, { port, host });
+          } catch (error) {
+            await server.close();
+            if (error instanceof ArgumentError) throw error;
+            throw cannotListen("job-server", `${host}:${port}`, error, "serve metrics");
+          }
+        }
+        process.stdout.write(
+          `glimpse-cluster job-server listening on ${address.host}:${address.port}${tls ? " (TLS)" : ""}\n`,
+        );
+        if (metrics) process.stdout.write(`glimpse-cluster job-server metrics on ${metrics.url}\n`);
+        await new Promise<void>((resolve) => {
+          let signalled = false;
+          const stop = () => {
+            if (signalled) return void server.close().then(resolve); // second signal: now
+            signalled = true;
+            void server.close({ graceful: true, graceMs: options.grace * 1000 }).then(resolve);
+          };
+          process.on("SIGTERM", stop);
+          process.on("SIGINT", stop);
+          server.once("shutdown", resolve);
+        });
+        await metrics?.close();
+      }),
+    );
 }
 
 function readTls(options: JobServerCliOptions): { cert: string; key: string; ca?: string } | undefined {

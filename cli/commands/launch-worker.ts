@@ -18,6 +18,19 @@ import { serveMetrics, type MetricsEndpoint } from "../../lib/metrics/metrics-en
 import { ArgumentError } from "../../lib/argument-error.js";
 import { cannotListen } from "../errors.js";
 import { splitLabels } from "../../lib/wire/labels.js";
+import { namingFlags } from "../option-flags.js";
+
+/** The options each flag fills, so that one the node refuses is named by its flag (not when [server] gave it). */
+const FLAGS = {
+  "worker node": {
+    threads: "num_processes",
+    prefetch: "--prefetch",
+    labels: "--label",
+    exclusive: "--exclusive",
+    maxChunks: "--max-chunks",
+  },
+  metrics: { port: "--metrics-port", host: "--metrics-host" },
+};
 
 interface LaunchOptions {
   grace: number;
@@ -76,47 +89,49 @@ export function registerLaunchWorker(program: Command): void {
       "--exit-when-done",
       "exit 0 once the node is drained (by --max-chunks or a drain command) instead of staying up",
     )
-    .action(async (threads: number | undefined, options: LaunchOptions, command: Command) => {
-      const config = clusterConfig(command);
-      const supervisor = new NodeSupervisor(
-        {
-          jobServers: config.client.jobServers,
-          commandUrl: config.client.commandBackendUrl,
-          logUrl: config.client.logFrontendUrl,
-          threads: threads ?? os.availableParallelism(),
-          prefetch: options.prefetch ?? config.server.prefetch,
-          graceMs: options.grace * 1000,
-          resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
-          secret: config.client.secret,
-          signatureMaxAgeMs: config.client.signatureMaxAgeMs,
-          allowSource: config.server.allowSource,
-          allowedModules: config.server.allowedModules,
-          curve: curveKeysOf(config.client),
-          tls: config.client.jobServerTls,
-          labels: options.label ? splitLabels(options.label) : config.server.labels,
-          exclusive: options.exclusive ?? config.server.exclusive,
-          maxChunks: options.maxChunks,
-          exitWhenDone: options.exitWhenDone ?? false,
-        },
-        { metrics: options.metricsPort !== undefined },
-      );
-      let metrics: MetricsEndpoint | undefined;
-      if (options.metricsPort !== undefined) {
-        const host = options.metricsHost ?? "127.0.0.1";
-        try {
-          metrics = await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host });
-        } catch (error) {
-          if (error instanceof ArgumentError) throw error;
-          throw cannotListen("launch-worker", `${host}:${options.metricsPort}`, error, "serve metrics");
+    .action(
+      namingFlags(FLAGS, async (threads: number | undefined, options: LaunchOptions, command: Command) => {
+        const config = clusterConfig(command);
+        const supervisor = new NodeSupervisor(
+          {
+            jobServers: config.client.jobServers,
+            commandUrl: config.client.commandBackendUrl,
+            logUrl: config.client.logFrontendUrl,
+            threads: threads ?? os.availableParallelism(),
+            prefetch: options.prefetch ?? config.server.prefetch,
+            graceMs: options.grace * 1000,
+            resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
+            secret: config.client.secret,
+            signatureMaxAgeMs: config.client.signatureMaxAgeMs,
+            allowSource: config.server.allowSource,
+            allowedModules: config.server.allowedModules,
+            curve: curveKeysOf(config.client),
+            tls: config.client.jobServerTls,
+            labels: options.label ? splitLabels(options.label) : config.server.labels,
+            exclusive: options.exclusive ?? config.server.exclusive,
+            maxChunks: options.maxChunks,
+            exitWhenDone: options.exitWhenDone ?? false,
+          },
+          { metrics: options.metricsPort !== undefined },
+        );
+        let metrics: MetricsEndpoint | undefined;
+        if (options.metricsPort !== undefined) {
+          const host = options.metricsHost ?? "127.0.0.1";
+          try {
+            metrics = await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host });
+          } catch (error) {
+            if (error instanceof ArgumentError) throw error;
+            throw cannotListen("launch-worker", `${host}:${options.metricsPort}`, error, "serve metrics");
+          }
         }
-      }
-      for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
-      if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
-      try {
-        await supervisor.start();
-        await supervisor.whenDone();
-      } finally {
-        await metrics?.close();
-      }
-    });
+        for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
+        if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
+        try {
+          await supervisor.start();
+          await supervisor.whenDone();
+        } finally {
+          await metrics?.close();
+        }
+      }),
+    );
 }

@@ -17,6 +17,7 @@ import { loadConfig } from "../../lib/config/index.js";
 import { readAddress } from "../../lib/gearman/address.js";
 import { positiveSeconds } from "../arguments.js";
 import { UsageError } from "../errors.js";
+import { namedByFlag, namingFlags } from "../option-flags.js";
 
 interface ServeCliOptions {
   jobsconfig: string;
@@ -51,6 +52,12 @@ function hostPort(name: string) {
     return { host: m[1].replace(/^\[(.*)\]$/, "$1") || "0.0.0.0", port };
   };
 }
+
+/** The options each flag fills, so that one serve refuses is named by its flag. */
+const FLAGS = {
+  Serve: { jobsConfig: "--jobsconfig", maxRunningTime: "--max_running_time" },
+  StatusPort: { host: "--status_port", port: "--status_port" },
+};
 
 export function registerServe(program: Command): void {
   program
@@ -93,10 +100,12 @@ export function registerServe(program: Command): void {
       "--logconfig <file>",
       "log4cxx XML config: only the root level and the first FileAppender's File are read; a bad one is warned about, never fatal",
     )
-    .action(async (options: ServeCliOptions, command: Command) => {
-      if (options.daemonize && !process.send) return daemonize();
-      await run(options, (command.optsWithGlobals().config as string[] | undefined) ?? []);
-    });
+    .action(
+      namingFlags(FLAGS, async (options: ServeCliOptions, command: Command) => {
+        if (options.daemonize && !process.send) return daemonize();
+        await run(options, command);
+      }),
+    );
 }
 
 /** Starts this command again, detached and without --daemonize; returns once the child serves (or fails). */
@@ -155,7 +164,8 @@ function removePidFile(file: string, log: ServeLog): void {
   }
 }
 
-async function run(options: ServeCliOptions, configFiles: string[]): Promise<void> {
+async function run(options: ServeCliOptions, command: Command): Promise<void> {
+  const configFiles = (command.optsWithGlobals().config as string[] | undefined) ?? [];
   const logSettings = readLogConfig(options.logconfig);
   const out = logSettings.file ? createWriteStream(logSettings.file, { flags: "a" }) : undefined;
   const log: ServeLog = lineLog((line) => (out ? out.write(line) : process.stderr.write(line)), logSettings.level);
@@ -184,7 +194,8 @@ async function run(options: ServeCliOptions, configFiles: string[]): Promise<voi
       log,
     });
   } catch (error) {
-    if (process.send) report(false, (error as Error).message);
+    // A daemon's parent prints the message: the flag's name, as the foreground command does.
+    if (process.send) report(false, (namedByFlag(error, FLAGS, command) as Error).message);
     throw error;
   }
   const status = options.statusPort ? new StatusPort(serve, { ...options.statusPort, version: VERSION }) : undefined;
