@@ -14,12 +14,12 @@
  * be signed; a refused log message becomes a process warning (once per
  * reason). The pool, the dashboard and the CLI use it; it uses nothing of
  * theirs. lib/config/channel-options.ts turns a config's [client] section
- * into its options.
+ * into the part of its options that says how to reach the cluster
+ * (ClientChannels: a type of the config layer, which is below this one).
  */
 import { randomBytes } from "node:crypto";
+import type { ClientChannels } from "../config/channel-options.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
-import type { ClusterKey } from "../security/cluster-key.js";
-import type { CurveSettings } from "../security/curve.js";
 import type { SignatureError } from "../security/errors.js";
 import { CommandClient } from "./command-client.js";
 import { LogChannel } from "./log-channel.js";
@@ -28,30 +28,10 @@ import { ProgressChannel } from "./progress-channel.js";
 import { reachOf, type Reach } from "./reachability.js";
 import { SharedMemory } from "./shared-memory.js";
 
-export interface ControlOptions {
-  readonly jobServers: readonly string[];
-  /** Where commands are published: the broker's command frontend, or (bind) our own address in direct mode. */
-  readonly commandUrl: string;
-  readonly commandBind: boolean;
-  /** Where log messages are heard: the broker's log backend, or (bind) our own address in direct mode. */
-  readonly logUrl: string;
-  readonly logBind: boolean;
+/** How to reach the cluster (channels, job servers, keys: what a [client] section says), and the control plane's own settings. */
+export interface ControlOptions extends ClientChannels {
   /** How long setMemory / clearMemory wait for every live node's acknowledgement, in ms. Default 30000. */
   readonly memoryAckMs?: number;
-  /** The cluster key: commands are signed with it, and log messages must be signed with it. None: nothing is signed or checked. */
-  readonly key?: ClusterKey;
-  /** Oldest log message accepted, in ms (replay window). Default 300000. */
-  readonly signatureMaxAgeMs?: number;
-  /** TLS to the job servers, for the admin connections that list live nodes. */
-  readonly tls?: GearmanTlsOptions;
-  /** The cluster's CURVE keys: both channels encrypted, only key holders admitted. None: plain TCP. */
-  readonly curve?: CurveSettings;
-  /**
-   * Where this client publishes its maps' progress for dashboards: the
-   * broker's log frontend. None (direct mode): progress reaches only this
-   * process's own listeners (log.watch()).
-   */
-  readonly progressUrl?: string;
   /** Also hear other clients' map progress (a dashboard). Default false. */
   readonly watchProgress?: boolean;
   /** A log message was refused (unsigned, forged, replayed); default: a process warning, once per reason. */
