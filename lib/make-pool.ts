@@ -115,7 +115,8 @@ async function poolOnConfig(
     throw error;
   }
   return new ClusterPool({
-    client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open }),
+    // Chunks wait for a job server as long as their timeout allows (chunk-job.ts), spending no retry.
+    client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open, noServerTimeoutMs: false }),
     control,
     cacheFunctions: client.cacheFunctions,
     defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
@@ -146,7 +147,11 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
     await cluster.startWorkers(control.commands.endpoint, control.log.endpoint);
     const dashboard = await openDashboard(control, settings);
     return new ClusterPool({
-      client: new GearmanClient({ servers: [cluster.jobServer], open: () => cluster.connectInProcess() }),
+      client: new GearmanClient({
+        servers: [cluster.jobServer],
+        open: () => cluster.connectInProcess(),
+        noServerTimeoutMs: false,
+      }),
       control,
       cacheFunctions: false,
       defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3 },

@@ -3,7 +3,7 @@
  * engine (lib/gearman/retry-run.ts) runs one chunk under the pool's hooks
  * (ChunkRules, lib/pool/chunk-job.ts) against scripted attempts, each told
  * what befell it (a take, a second take, a hand-back, a refusal, a failure,
- * a lost server, a result, a heartbeat) and its deadline and silence bound
+ * a lost server, no server at all, a result, a heartbeat, a quiet server) and its deadline and silence bound
  * driven by mocked timers. The
  * same rule end to end, through real job servers and nodes: retries.test.ts,
  * drain.test.ts, pool-local.test.ts, faults.test.ts.
@@ -12,7 +12,7 @@ import { describe, it, mock, afterEach } from "node:test";
 import { setImmediate } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { closedError, connectionError, noServer, serverLost, JobError, ServerError } from "../lib/gearman/errors.js";
-import { FREE_HAND_BACKS, runChunkJob, type ChunkJobContext } from "../lib/pool/chunk-job.js";
+import { FREE_HAND_BACKS, FREE_SERVER_LOSSES, runChunkJob, type ChunkJobContext } from "../lib/pool/chunk-job.js";
 import { PoolError } from "../lib/pool/errors.js";
 import { encodeChunkRequest, encodeChunkResponse } from "../lib/wire/chunk-codec.js";
 import { chunkNonce, signChunk } from "../lib/wire/chunk-signing.js";
@@ -40,7 +40,13 @@ const THREW = encodeChunkResponse({
 });
 
 /** One chunk's run: its result settled into `outcome`, and what it told the pool. */
-function run(options: { retries: number; timeoutMs?: number; key?: ClusterKey; signal?: AbortSignal }) {
+function run(options: {
+  retries: number;
+  timeoutMs?: number;
+  key?: ClusterKey;
+  signal?: AbortSignal;
+  unreachable?: () => Error;
+}) {
   const client = new ScriptedClient();
   const spent: unknown[] = [];
   const cancelled: string[] = [];
@@ -59,6 +65,7 @@ function run(options: { retries: number; timeoutMs?: number; key?: ClusterKey; s
     cancelAttempt: (unique) => cancelled.push(unique),
     key: options.key,
     guard: options.key && new MessageGuard(options.key),
+    unreachable: options.unreachable,
   };
   const encode = () => {
     encoded++;
@@ -135,18 +142,117 @@ describe("the pool's retry rule, through the retry engine, without processes", (
     assert.equal(client.last.unique, "m1:4:2");
     client.last.exception("Error: a node's own trouble");
     assert.equal(client.last.unique, "m1:4:3");
+    client.last.take();
     client.last.fail(lostServer());
-    client.last.fail(noServer(`job ${FUNCTION}`, [SERVER]));
+    client.last.take();
+    client.last.fail(lostServer());
     assert.equal(client.attempts.length, 4);
     const error = await failure(outcome, "CHUNK_FAILED");
     assert.match(
       error.message,
-      /^chunk 4 \(items 40\.\.41\) failed 4 times: .*no job server reachable \(tried js1:4730\)/,
+      /^chunk 4 \(items 40\.\.41\) failed 4 times: its worker died or the job server gave up on it \(job H:js1:1 \(glimpse_map\) lost its job server: js1:4730: connection closed by the server\)$/,
     );
-    assert.equal(codeOf(error.cause), "NO_SERVER");
+    assert.equal(codeOf(error.cause), "CONNECTION");
     assert.deepEqual(spent.map(codeOf), ["JOB_FAILED", "JOB_EXCEPTION", "CONNECTION"]);
     assert.deepEqual(cancelled, [], "attempts that ended by themselves are not cancelled");
     assert.ok(client.attempts.every((a) => !a.given));
+  });
+
+  it(`a job server lost before any node took the attempt is free ${FREE_SERVER_LOSSES} times (this client's own link may be the one cut), then each spends a retry`, async () => {
+    const { client, spent, outcome } = run({ retries: 1 });
+    for (let i = 0; i < FREE_SERVER_LOSSES; i++) client.last.fail(lostServer());
+    assert.equal(client.attempts.length, FREE_SERVER_LOSSES + 1);
+    assert.deepEqual(spent, []);
+    client.last.fail(lostServer());
+    assert.deepEqual(spent.map(codeOf), ["CONNECTION"]);
+    client.last.take();
+    client.last.fail(lostServer());
+    const error = await failure(outcome, "CHUNK_FAILED");
+    assert.match(error.message, /failed 2 times/);
+  });
+
+  it("a taken attempt whose job server is lost spends a retry: its run is lost", async () => {
+    const { client, spent, result } = run({ retries: 1 });
+    client.last.take();
+    client.last.fail(lostServer());
+    assert.deepEqual(spent.map(codeOf), ["CONNECTION"]);
+    assert.equal(client.last.unique, "m1:4:2");
+    client.last.complete(RESULTS);
+    assert.deepEqual(await result, [2, 4]);
+  });
+
+  it("NO_SERVER from the client's own wait ends the chunk at once with NO_JOB_SERVER, spending nothing", async () => {
+    const { client, spent, outcome } = run({ retries: 3 });
+    client.last.fail(
+      noServer(`job ${FUNCTION}`, [
+        { name: SERVER, reason: "connect ECONNREFUSED (nothing listens there)" },
+        { name: "js2:4730", reason: undefined },
+      ]),
+    );
+    const error = await failure(outcome, "NO_JOB_SERVER");
+    assert.equal(
+      error.message,
+      "chunk 4 (items 40..41) waited for a job server: no job server reachable: js1:4730: connect ECONNREFUSED (nothing listens there); js2:4730: not tried yet",
+    );
+    assert.deepEqual(spent, []);
+    assert.equal(client.attempts.length, 1);
+  });
+
+  it("an attempt still waiting for any job server at its deadline ends the map with NO_JOB_SERVER naming every server, spending nothing", async () => {
+    mock.timers.enable({ apis: ["setTimeout"] });
+    const { client, spent, cancelled, outcome } = run({
+      retries: 3,
+      timeoutMs: 1000,
+      unreachable: () =>
+        noServer("map m1", [{ name: SERVER, reason: "connect timed out after 5000 ms (no answer: the host is down)" }]),
+    });
+    client.last.fail(lostServer()); // the client was cut off: its connection dropped, no node had taken it
+    client.connected = false;
+    client.last.fail(lostServer()); // ...and the next attempt found no server: it waits
+    assert.equal(client.last.server, undefined);
+    mock.timers.tick(999);
+    assert.equal(client.last.given, false);
+    mock.timers.tick(1);
+    const error = await failure(outcome, "NO_JOB_SERVER");
+    assert.equal(
+      error.message,
+      "chunk 4 (items 40..41) waited 1000 ms (its timeout) for a job server: no job server reachable: js1:4730: connect timed out after 5000 ms (no answer: the host is down)",
+    );
+    assert.deepEqual(spent, []);
+    assert.deepEqual(cancelled, [], "it never reached a node");
+  });
+
+  it("silence while the attempt's job server is quiet is not the node's: the verdict waits for the server to be heard or lost", async () => {
+    mock.timers.enable({ apis: ["setTimeout"] });
+    const { client, spent, result } = run({ retries: 1, timeoutMs: 60_000 });
+    client.last.take();
+    client.last.serverQuiet = true; // nothing at all comes from js1: this client's link may be the one cut
+    mock.timers.tick(CHUNK_SILENT_MS);
+    await setImmediate();
+    for (let i = 0; i < 10; i++) {
+      mock.timers.tick(500);
+      await setImmediate();
+    }
+    assert.equal(client.last.given, false, "given up while nothing of its server reached the client");
+    client.last.serverQuiet = false; // heard again, and the heartbeats come
+    client.last.workData();
+    mock.timers.tick(CHUNK_SILENT_MS - 1);
+    await setImmediate();
+    assert.equal(client.last.given, false);
+    client.last.complete(RESULTS);
+    assert.deepEqual(await result, [2, 4]);
+    assert.deepEqual(spent, []);
+
+    const other = run({ retries: 1, timeoutMs: 60_000 });
+    other.client.last.take();
+    other.client.last.serverQuiet = true;
+    mock.timers.tick(CHUNK_SILENT_MS);
+    await setImmediate();
+    other.client.last.serverQuiet = false; // its server is heard, its node still says nothing: the node is silent
+    mock.timers.tick(500);
+    await setImmediate();
+    assert.ok(other.client.attempts[0].given);
+    assert.deepEqual(other.spent.map(codeOf), ["NODE_LOST"]);
   });
 
   it(`hand-backs are free ${FREE_HAND_BACKS} times, then each spends a retry (HANDED_BACK)`, async () => {

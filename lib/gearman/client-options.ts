@@ -35,8 +35,12 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Speak TLS to the job servers (CA to trust, client certificate), for jobs and for admin `cancel job` alike. Default: plain TCP. */
   tls?: GearmanTlsOptions;
-  /** How long a job waits for any server to be connected before it fails with NO_SERVER, in ms (≥ 1). Default 10000. */
-  noServerTimeoutMs?: number;
+  /**
+   * How long a job waits for any server to be connected before it fails with NO_SERVER (naming every
+   * server and why it is not connected), in ms (≥ 1); false: no limit of its own (the job's timeoutMs,
+   * if any, bounds the wait). Default 10000.
+   */
+  noServerTimeoutMs?: number | false;
   /** How often a job is resubmitted to another server after its server was lost (≥ 0); SubmitOptions.failovers overrides it per job. Default 3. */
   maxFailovers?: number;
   /**
@@ -87,7 +91,7 @@ export interface BackgroundOptions {
 const CLIENT = optionsSchema("GearmanClient", {
   ...CONNECTION_RULES,
   exceptions: flag().default(true),
-  noServerTimeoutMs: whole(1).default(10_000),
+  noServerTimeoutMs: whole(1).or(oneOf(false)).default(10_000),
   maxFailovers: whole(0).default(3),
 } satisfies RulesOf<ClientOptions>);
 

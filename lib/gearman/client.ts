@@ -34,7 +34,16 @@ import {
   type FilledClientOptions,
   type SubmitOptions,
 } from "./client-options.js";
-import { closedError, noServer, serverLost, JobError, type GearmanError, type ServerError } from "./errors.js";
+import {
+  closedError,
+  noServer,
+  reasonAt,
+  serverLost,
+  JobError,
+  type GearmanError,
+  type ServerError,
+  type ServerTrouble,
+} from "./errors.js";
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
@@ -90,15 +99,11 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
     start: (submission) => this.start(submission),
     giveUp: (submission) => this.giveUp(submission),
     withdraw: (submission) => this.withdraw(submission),
-    waitedTooLong: (submission) =>
-      this.finish(
-        submission,
-        noServer(
-          `job ${submission.func}`,
-          this.links.map((l) => l.name),
-        ),
-      ),
+    waitedTooLong: (submission) => this.finish(submission, this.noServerError(`job ${submission.func}`)),
   };
+
+  /** Calls waiting in waitForServer(), each told of every connect and failure. */
+  private readonly serverWaiters = new Set<() => void>();
 
   constructor(options: ClientOptions) {
     super();
@@ -108,9 +113,62 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
     for (const link of this.links) link.connection.open();
   }
 
+  /** Whether any server is connected right now. */
+  get anyConnected(): boolean {
+    return this.links.some((l) => l.connected);
+  }
+
   /** Servers connected right now. */
   get connectedServers(): string[] {
     return this.links.filter((l) => l.connected).map((l) => l.name);
+  }
+
+  /** Every server that is not connected, with why (its last failure; undefined: its first attempt is under way). */
+  unreachableServers(): ServerTrouble[] {
+    return this.links
+      .filter((l) => !l.connected)
+      .map((l) => ({ name: l.name, reason: l.connection.lastError && reasonAt(l.name, l.connection.lastError) }));
+  }
+
+  /** NO_SERVER for `what`, naming every server and why it is not connected. */
+  noServerError(what: string): GearmanError {
+    return noServer(what, this.unreachableServers());
+  }
+
+  /**
+   * Resolves once a job server is connected (at once when one is). Every
+   * server that is not is tried at once (not at the end of its reconnect
+   * backoff); once each has failed an attempt made since this call, rejects
+   * with NO_SERVER naming every server and why. So a client whose servers
+   * refuse connections learns it in milliseconds, and one whose servers do
+   * not answer within connectTimeoutMs (plus the backoff in progress).
+   */
+  waitForServer(what: string, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(closedError("GearmanClient"));
+    if (this.links.some((l) => l.connected)) return Promise.resolve();
+    const before = this.links.map((l) => l.connection.failures);
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        let settled: Error | null | undefined;
+        if (this.closed) settled = closedError("GearmanClient");
+        else if (signal?.aborted) settled = signal.reason as Error;
+        else if (this.links.some((l) => l.connected)) settled = null;
+        else if (this.links.every((l, i) => l.connection.failures > before[i])) settled = this.noServerError(what);
+        if (settled === undefined) return;
+        this.serverWaiters.delete(check);
+        signal?.removeEventListener("abort", check);
+        if (settled === null) resolve();
+        else reject(settled);
+      };
+      this.serverWaiters.add(check);
+      signal?.addEventListener("abort", check, { once: true });
+      for (const link of this.links) link.connection.reconnectNow();
+      check();
+    });
+  }
+
+  private tellServerWaiters(): void {
+    for (const check of [...this.serverWaiters]) check();
   }
 
   /** Submits a foreground job; its `result` resolves with the WORK_COMPLETE data. Its options are rules for the retry engine. */
@@ -181,6 +239,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
 
   private onConnect(link: ServerLink<Submission>): void {
     this.emit("connect", link.name);
+    this.tellServerWaiters();
     if (this.waiting.size === 0) return;
     const waiting = [...this.waiting];
     this.waiting.clear();
@@ -192,6 +251,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
 
   private onDisconnect(link: ServerLink<Submission>, orphans: readonly Submission[], error: GearmanError): void {
     this.emit("disconnect", link.name, error);
+    this.tellServerWaiters();
     for (const submission of orphans) this.finish(submission, serverLost(submission.description, error));
   }
 
@@ -278,13 +338,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
     what: string,
   ): Promise<Packet> {
     if (this.closed) return Promise.reject(closedError("GearmanClient"));
-    if (!link || !link.connected)
-      return Promise.reject(
-        noServer(
-          what,
-          this.links.map((l) => l.name),
-        ),
-      );
+    if (!link || !link.connected) return Promise.reject(this.noServerError(what));
     return link.request(bytes, expect, what);
   }
 
@@ -349,6 +403,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
     const error = closedError("GearmanClient");
     for (const link of this.links) for (const submission of link.submissions()) this.finish(submission, error);
     for (const submission of [...this.waiting]) this.finish(submission, error);
+    this.tellServerWaiters();
     await Promise.all(this.links.map((link) => link.close()));
   }
 

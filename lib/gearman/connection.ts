@@ -15,7 +15,7 @@ import { connectTo, type GearmanTlsOptions, type ServerStream, type StreamOpener
 import { FrameDecoder } from "./decoder.js";
 import { DEFAULT_MAX_PACKET_SIZE, type Packet } from "./packet.js";
 import { formatAddress, type ServerAddress } from "./address.js";
-import { connectionError, GearmanError } from "./errors.js";
+import { connectFailed, connectionError, connectTimedOut, GearmanError } from "./errors.js";
 import { encodePacket } from "./packet.js";
 import { PacketType } from "./packet-types.js";
 import { livenessClock, probeData, PROBE_ANSWER_MS, PROBE_EVERY_MS, type LivenessWatcher } from "./liveness.js";
@@ -80,6 +80,10 @@ export class ServerConnection implements LivenessWatcher {
   private isQuiet = false;
   /** Bytes waiting to be taken by the kernel at the last tick: less now means the server is reading. */
   private unsentBefore = 0;
+  /** Why the connection is not up (its last failed attempt, or what dropped it); undefined while connected or before any try. */
+  private lastFailure: GearmanError | undefined;
+  /** Connection attempts that failed and connections that were lost, since this object was made. */
+  private failureCount = 0;
 
   constructor(
     address: ServerAddress,
@@ -103,6 +107,24 @@ export class ServerConnection implements LivenessWatcher {
     return this.isQuiet;
   }
 
+  /** Why it is not connected: the last attempt's failure, or what dropped the connection; undefined while connected or before the first attempt ended. */
+  get lastError(): GearmanError | undefined {
+    return this.lastFailure;
+  }
+
+  /** How many connection attempts failed, and connections were lost, so far: it grows by one at each. */
+  get failures(): number {
+    return this.failureCount;
+  }
+
+  /** Tries to connect now rather than at the end of the reconnect backoff (nothing while connected or connecting). */
+  reconnectNow(): void {
+    if (this.closed || this.socket || !this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.open();
+  }
+
   /** Starts connecting (and reconnecting after every loss, until close()). */
   open(): void {
     if (this.closed || this.socket) return;
@@ -124,7 +146,7 @@ export class ServerConnection implements LivenessWatcher {
     });
     let failure: GearmanError | undefined;
     const connectTimer = setTimeout(() => {
-      failure = connectionError(this.name, `connect timed out after ${this.options.connectTimeoutMs ?? 5000} ms`);
+      failure = connectTimedOut(this.name, this.options.connectTimeoutMs ?? 5000);
       socket.destroy();
     }, this.options.connectTimeoutMs ?? 5000);
     socket.setKeepAlive?.(true, 10_000);
@@ -132,6 +154,7 @@ export class ServerConnection implements LivenessWatcher {
       clearTimeout(connectTimer);
       this.isConnected = true;
       this.attempt = 0;
+      this.lastFailure = undefined;
       this.heardAt = this.sentAt = livenessClock.now;
       this.unsentBefore = 0;
       if (this.probePacket) {
@@ -160,7 +183,9 @@ export class ServerConnection implements LivenessWatcher {
       failure ??=
         error instanceof GearmanError && error.code === "CONNECTION"
           ? error
-          : connectionError(this.name, error.message, error);
+          : this.isConnected
+            ? connectionError(this.name, error.message, error)
+            : connectFailed(this.name, error);
     });
     socket.once("close", () => {
       clearTimeout(connectTimer);
@@ -173,6 +198,8 @@ export class ServerConnection implements LivenessWatcher {
       this.pending = [];
       const error =
         failure ?? connectionError(this.name, wasConnected ? "connection closed by the server" : "could not connect");
+      this.lastFailure = error;
+      this.failureCount++;
       this.options.onDisconnect?.(error, this);
       this.scheduleReconnect();
     });

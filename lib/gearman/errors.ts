@@ -77,8 +77,58 @@ export const packetTooLarge = (size: number, max: number, peer?: string): Gearma
 export const connectionError = (address: string, message: string, cause?: unknown): GearmanError =>
   new GearmanError("CONNECTION", `${address}: ${message}`, cause === undefined ? undefined : { cause });
 
-export const noServer = (what: string, tried: string[]): GearmanError =>
-  new GearmanError("NO_SERVER", `${what}: no job server reachable (tried ${tried.join(", ") || "none"})`);
+/** A job server as a NO_SERVER error names it: its address, and why it is not connected (undefined: not tried yet). */
+export interface ServerTrouble {
+  readonly name: string;
+  readonly reason: string | undefined;
+}
+
+/**
+ * "job glimpse_map: no job server reachable: js1:4730: connect ECONNREFUSED (...); js2:4730: connect
+ * timed out ...": servers that failed alike share one reason ("js1:4730, js2:4730: connect ...").
+ */
+export function noServer(what: string, servers: readonly ServerTrouble[]): GearmanError {
+  const byReason = new Map<string, string[]>();
+  for (const { name, reason } of servers) {
+    const key = reason ?? "not tried yet";
+    const names = byReason.get(key);
+    if (names) names.push(name);
+    else byReason.set(key, [name]);
+  }
+  const listed = [...byReason].map(([reason, names]) => `${names.join(", ")}: ${reason}`).join("; ");
+  return new GearmanError("NO_SERVER", `${what}: no job server reachable: ${listed || "none listed"}`);
+}
+
+/** What a failed connect says beyond the system's words, by error code: where to look. */
+const CONNECT_HINTS: Readonly<Record<string, string>> = {
+  ECONNREFUSED:
+    "nothing listens there: is the job server running, and listening on an address this host can reach, not only on 127.0.0.1?",
+  /** ECONNREFUSED from this very machine: the address is no other host's. */
+  ECONNREFUSED_LOCAL: "nothing listens there: is the job server running, on that port?",
+  EHOSTUNREACH: "no route to that host: it is down, or the network to it is",
+  ENETUNREACH: "no route to that network from this host",
+  ENOTFOUND: "no such host name",
+  EAI_AGAIN: "the host name could not be resolved (DNS did not answer)",
+  ETIMEDOUT: "no answer: the host is down, or a firewall drops the packets",
+};
+
+/**
+ * A connection attempt to `address` failed with `error` (a system error):
+ * its message without the address when it is the one given, and what the
+ * code means, e.g. "10.0.0.5:4730: connect ECONNREFUSED (nothing listens there: ...)".
+ */
+export function connectFailed(address: string, error: Error & { code?: string }): GearmanError {
+  let text = error.message;
+  const bare = address.startsWith("unix:") ? address.slice("unix:".length) : address;
+  if (text.endsWith(` ${bare}`)) text = text.slice(0, -bare.length - 1);
+  const local = error.code === "ECONNREFUSED" && /^(127\.|localhost:|\[::1\]|::1|unix:)/.test(address);
+  const hint = error.code === undefined ? undefined : CONNECT_HINTS[local ? "ECONNREFUSED_LOCAL" : error.code];
+  return connectionError(address, hint ? `${text} (${hint})` : text, error);
+}
+
+/** A connection attempt got no answer within `ms`. */
+export const connectTimedOut = (address: string, ms: number): GearmanError =>
+  connectionError(address, `connect timed out after ${ms} ms (${CONNECT_HINTS.ETIMEDOUT})`);
 
 export const timeoutError = (what: string, ms: number): GearmanError =>
   new GearmanError("TIMEOUT", `${what} timed out after ${ms} ms`);

@@ -20,6 +20,12 @@ export interface Attempt {
   readonly handle: string | undefined;
   /** "host:port" of the server it was sent to; undefined while it waits for one. */
   readonly server: string | undefined;
+  /**
+   * Its server has said nothing for a while (its connection is probing it): a worker's silence about
+   * the attempt then tells nothing of the worker, since nothing of that server reaches this process.
+   * Undefined or false when the server is heard, or for attempts that cannot tell.
+   */
+  readonly serverQuiet?: boolean;
   /** Sends it (or lets it wait for a server): from now on it reports to its observer. */
   send(): void;
   /** Drops it here: it reports nothing more. Its server keeps it until withdraw(). */

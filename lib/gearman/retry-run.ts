@@ -9,6 +9,7 @@
  *     status ──► rules.status ──► PROGRESS: the deadline starts again; a worker holds the attempt
  *                            └──► Retry: spend its budget (spent out: give the attempt up, fail) and go on
  *     held, and then no status, data or warning for rules.silenceMs ──► give the attempt up ──► rules.silent ──► a Retry
+ *       (unless its server is quiet: nothing of it reaches this process, so the verdict waits for its connection's probe)
  *     completed ──► rules.completed ──► the value │ a Retry
  *     failed ──► rules.failed ──► a Retry │ the job fails with the attempt's error
  *     deadline (rules.attemptTimeoutMs, one per attempt) ──► give the attempt up ──► rules.timedOut ──► a Retry
@@ -37,6 +38,8 @@ import type { GearmanError } from "./errors.js";
 import { PROGRESS, Retry, type Attempt, type AttemptObserver, type RetryRules } from "./retry-rules.js";
 
 const ONCE = Object.freeze({ once: true });
+/** How often a silence bound that passed while the attempt's server was quiet is checked again. */
+const QUIET_RECHECK_MS = 500;
 
 export class RetryRun<T> implements AttemptObserver {
   /** Resolves with the job's value; rejects with what ended it. */
@@ -194,11 +197,23 @@ export class RetryRun<T> implements AttemptObserver {
     this.expire(false);
   }
 
-  /** @internal The silence bound passed: once this turn's input is read, the attempt is given up if nothing came. */
+  /**
+   * @internal The silence bound passed: once this turn's input is read, the attempt is given up if nothing
+   * came. Not while its server is quiet: then this process hears nothing of that server at all (its own
+   * link may be the one cut), which says nothing of the worker; the connection's probe settles it within
+   * seconds (the server is heard again, or the connection drops and the attempt fails), so the verdict
+   * waits, checked again every QUIET_RECHECK_MS.
+   */
   silencePassed(): void {
     const timer = this.silence;
     setImmediate(() => {
-      if (this.silence === timer) this.expire(true);
+      if (this.silence !== timer) return;
+      if (this.current?.serverQuiet) {
+        clearTimeout(this.silence);
+        this.silence = setTimeout(silencePassed, QUIET_RECHECK_MS, this);
+        return;
+      }
+      this.expire(true);
     });
   }
 
@@ -213,8 +228,8 @@ export class RetryRun<T> implements AttemptObserver {
       this.rules.gaveUp?.(attempt, verdict.error);
       this.retry(attempt, verdict, true);
     } catch (error) {
+      // thrown() withdraws the attempt too.
       this.thrown(error);
-      attempt.withdraw();
     }
   }
 

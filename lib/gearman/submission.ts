@@ -78,6 +78,10 @@ export class Submission implements Attempt {
     return this.link?.name;
   }
 
+  get serverQuiet(): boolean {
+    return this.link?.connection.quiet ?? false;
+  }
+
   /** "job H:host:42 (resize)", for messages. */
   get description(): string {
     return `job ${this.handle ?? "(not yet created)"} (${this.func})`;
@@ -115,11 +119,11 @@ export class Submission implements Attempt {
     return encodeRawParts("REQ", this.packetType, [this.func, this.unique, this.data]);
   }
 
-  /** Starts waiting for a server (no-op while already waiting). */
-  startWaiting(limitMs: number): void {
+  /** Starts waiting for a server (no-op while already waiting); `false`: no limit of its own. */
+  startWaiting(limitMs: number | false): void {
     if (this.waiting) return;
     this.waiting = true;
-    this.waitTimer = setTimeout(waitedTooLong, limitMs, this);
+    if (limitMs !== false) this.waitTimer = setTimeout(waitedTooLong, limitMs, this);
   }
 
   stopWaiting(): void {

@@ -13,8 +13,12 @@
  *      │        └─ a response that does not verify ──► Retry
  *      ├─ a hand-back (a draining node gave it back unrun) ──► a free Retry, FREE_HAND_BACKS times; then one that spends
  *      ├─ a refusal: stale or replayed ──► Retry │ any other (a key mismatch) ──► REFUSED, the map ends
- *      ├─ WORK_FAIL, an exception, its job server lost, no job server ──► Retry
- *      └─ past `timeoutMs` (the engine's deadline) ──► given up, withdrawn, cancelled on the nodes ──► Retry
+ *      ├─ WORK_FAIL, an exception ──► Retry
+ *      ├─ its job server lost: after a take ──► Retry │ before any (nothing ran, as far as anyone can tell:
+ *      │      this client's own link may be the one cut) ──► a free Retry, FREE_SERVER_LOSSES times; then one that spends
+ *      ├─ past `timeoutMs` (the engine's deadline) ──► given up, withdrawn, cancelled on the nodes ──► Retry
+ *      └─ past `timeoutMs` still waiting for any job server to be connected ──► NO_JOB_SERVER, the map ends
+ *             (naming every server and why: another attempt would wait the same; the wait spent nothing)
  *
  * Every Retry but the free hand-backs spends one of `retries`. When none is
  * left the chunk fails (CHUNK_TIMEOUT after a timeout, else CHUNK_FAILED)
@@ -49,6 +53,7 @@ import {
   handedBackTooOften,
   nodeLost,
   nodeSilent,
+  noJobServer,
   PoolError,
   type ChunkDescription,
 } from "./errors.js";
@@ -56,12 +61,20 @@ import {
 /** Refusals a new attempt can get past: it is signed anew, so it is fresh and its nonce new. Any other refusal is a key mismatch. */
 const RETRIED_REFUSALS: readonly RefusalReason[] = ["stale", "replayed"];
 /** Gearman errors after which a new attempt may succeed. */
-const RETRIED_CODES: ReadonlySet<string> = new Set(["JOB_FAILED", "JOB_EXCEPTION", "CONNECTION", "NO_SERVER"]);
+const RETRIED_CODES: ReadonlySet<string> = new Set(["JOB_FAILED", "JOB_EXCEPTION", "CONNECTION"]);
 /** The one budget of a chunk: the map's `retries`. */
 const RETRIES = "retries";
 
 /** Hand-backs of one chunk that spend no retry: more than any sane drain schedule gives, fewer than a node draining and coming back in a loop. */
 export const FREE_HAND_BACKS = 16;
+
+/**
+ * Job server losses of one chunk before any node took it that spend no retry: a client cut off from
+ * every server for a while loses all its connections once, a flapping link a few times; past this,
+ * something about the chunk or its server keeps the connection from living (a link that drops every
+ * few seconds), and each further loss spends a retry.
+ */
+export const FREE_SERVER_LOSSES = 16;
 
 export interface ChunkJobContext {
   /** Makes the chunk's attempts: the pool's GearmanClient. */
@@ -81,6 +94,8 @@ export interface ChunkJobContext {
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
+  /** NO_SERVER naming every job server and why it is not connected (GearmanClient.noServerError), for a chunk that waited past its timeout for any. */
+  readonly unreachable?: () => Error;
 }
 
 /** `encode` makes the chunk's request payload: once, and again for each retry of a signed chunk (a signature is written into the payload it signs). */
@@ -102,6 +117,8 @@ export class ChunkRules implements RetryRules<unknown[]> {
   /** Take notices of the current attempt. */
   private takes = 0;
   private handBacks = 0;
+  /** Job server losses of attempts no node had taken. */
+  private untakenLosses = 0;
 
   constructor(
     private readonly context: ChunkJobContext,
@@ -178,12 +195,20 @@ export class ChunkRules implements RetryRules<unknown[]> {
     const refusal = exception ? readRefusal(exception) : undefined;
     if (refusal && !RETRIED_REFUSALS.includes(refusal.reason))
       throw chunkRefused(this.described, refusal.detail, error);
+    // No node took it (no take notice came): nothing was lost but a connection, perhaps this client's own.
+    if (error.code === "CONNECTION" && this.takes === 0 && ++this.untakenLosses <= FREE_SERVER_LOSSES)
+      return new Retry(error);
     if (RETRIED_CODES.has(error.code)) return new Retry(error, RETRIES);
+    if (error.code === "NO_SERVER") throw noJobServer(this.described, undefined, error);
     return undefined;
   }
 
+  /** Past the deadline: a Retry; or, for an attempt that never found a job server to go to, the end of the map. */
   timedOut(attempt: Attempt): Retry {
-    return new Retry(attemptTimedOut(this.described, attempt, this.context.timeoutMs), RETRIES);
+    const { context } = this;
+    if (attempt.server === undefined && context.unreachable)
+      throw noJobServer(this.described, context.timeoutMs, context.unreachable());
+    return new Retry(attemptTimedOut(this.described, attempt, context.timeoutMs), RETRIES);
   }
 
   /** The node that took it went silent (cut off, hung): no job server may ever notice, gearmand least of all. */

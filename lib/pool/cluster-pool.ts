@@ -8,6 +8,11 @@
  *   setMemory / clearMemory / cancel ──ClusterControl (lib/control: command channel)──► worker nodes ──acks (log channel)──┘
  *   each map's progress ──control.progress──► this process's listeners (a dashboard), and the broker
  *
+ * A map begins once a job server is connected: with none, it waits until
+ * each was tried once more, then rejects with NO_JOB_SERVER naming every
+ * server and why (a refused connection in milliseconds, a silent host
+ * within the connect timeout).
+ *
  * A map ends on the first failure (RemoteError from the function, its stack
  * pointed at the caller's code for a function shipped as source; a chunk
  * whose worker died past `retries`, a refused signature, an abort): the other
@@ -34,7 +39,7 @@ import {
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
-import { abortError, poolClosed } from "./errors.js";
+import { abortError, noJobServer, poolClosed } from "./errors.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
@@ -193,6 +198,14 @@ export class ClusterPool implements AsyncDisposable {
     let ref: FunctionRef = toFunctionRef(fn);
     const shipped = ref.kind === "source" && typeof fn === "function" ? { fn, ref } : undefined;
     if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+    if (!this.client.anyConnected) {
+      // Fail fast, naming each server and why, rather than let every chunk wait out its timeout.
+      try {
+        await this.client.waitForServer("map", opts.signal);
+      } catch (error) {
+        throw opts.signal?.aborted ? abortError(opts.signal.reason) : noJobServer(undefined, undefined, error);
+      }
+    }
     if (opts.waitForNodesMs !== undefined) {
       try {
         await this.control.nodes.waitFor(opts.label, opts.waitForNodesMs, opts.signal);
@@ -240,6 +253,7 @@ export class ClusterPool implements AsyncDisposable {
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
       key: this.key,
       guard: this.guard,
+      unreachable: () => this.client.noServerError(`map ${mapId}`),
     };
 
     const chunks = chunksOf(items, chunksize);

@@ -68,6 +68,25 @@ export const nodeSilent = (
     `${describe(chunk)}, job ${job.handle ?? "?"} on job server ${job.server ?? "?"}: the worker node that had taken it sent nothing for ${silentMs} ms (cut off or hung)`,
   );
 
+/**
+ * No job server was connected while a chunk waited for one (`waitedMs`: its timeout; undefined: the
+ * client's own wait), or when a map began: every server is named with why, e.g. "connect ECONNREFUSED".
+ */
+export const noJobServer = (
+  chunk: ChunkDescription | undefined,
+  waitedMs: number | undefined,
+  cause: unknown,
+): PoolError => {
+  const reason = (cause as Error)?.message ?? String(cause);
+  const what =
+    chunk === undefined
+      ? "the map cannot start"
+      : `${describe(chunk)} waited${waitedMs === undefined ? "" : ` ${waitedMs} ms (its timeout)`} for a job server`;
+  return new PoolError("NO_JOB_SERVER", `${what}: ${reason.replace(/^[^:]*: (?=no job server reachable)/, "")}`, {
+    cause,
+  });
+};
+
 /** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */
 export const handedBackTooOften = (chunk: ChunkDescription, times: number, cause: unknown): PoolError =>
   new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, {

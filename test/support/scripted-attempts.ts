@@ -12,6 +12,8 @@ import { TAKEN_NUMERATOR } from "../../lib/wire/protocol.js";
 export class ScriptedAttempt implements Attempt {
   handle: string | undefined = undefined;
   server: string | undefined = undefined;
+  /** Set by the test: nothing of its server reaches the client. */
+  serverQuiet = false;
   given = false;
   withdrawn = false;
   /** It reported its end (a result or a failure). */
@@ -27,6 +29,7 @@ export class ScriptedAttempt implements Attempt {
   ) {}
 
   send(): void {
+    if (!this.client.connected) return; // it waits for a server, which never comes
     this.server = this.client.servers[(this.ordinal - 1) % this.client.servers.length];
     this.handle = `H:${this.server.split(":")[0]}:${this.ordinal}`;
     this.observer.created(this, this.handle);
@@ -71,6 +74,8 @@ export class ScriptedAttempt implements Attempt {
 
 export class ScriptedClient implements AttemptMaker {
   readonly attempts: ScriptedAttempt[] = [];
+  /** False: attempts sent from now on find no server and wait. */
+  connected = true;
 
   /** Attempt n goes to servers[(n - 1) % length]. */
   constructor(readonly servers: readonly string[] = ["js1:4730"]) {}

@@ -1,0 +1,151 @@
+/**
+ * Missing pieces fail fast and say why (docs/robustness.md "Fail fast"):
+ * a map with no job server to reach rejects within seconds naming every
+ * server and its connection error, on this machine and across simulated
+ * hosts (a job server listening on 127.0.0.1 only, an address where no host
+ * answers).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { MakePool, PoolError } from "../lib/index.js";
+import { GearmanClient } from "../lib/gearman/index.js";
+import { JobServer } from "../lib/server/index.js";
+import { freePort, CLI_PATH } from "./support/job-servers.js";
+import { missingPeer } from "./support/peers.js";
+import { SimulatedNetwork } from "./support/netns.js";
+import { HostClient, HostProcess } from "./support/host-cluster.js";
+
+const HOST_CLIENT = new URL("./support/host-client.js", import.meta.url).pathname;
+
+/** A [client] section with direct channels on free loopback ports. */
+async function directChannels(): Promise<Record<string, string>> {
+  const command = `tcp://127.0.0.1:${await freePort()}`;
+  const log = `tcp://127.0.0.1:${await freePort()}`;
+  return {
+    command_frontend_url: command,
+    command_backend_url: command,
+    log_frontend_url: log,
+    log_backend_url: log,
+  };
+}
+
+describe("no job server reachable", () => {
+  it("a map rejects at once with NO_JOB_SERVER naming every server and its error; the next map too", async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const pool = await MakePool({
+      client: { job_server_url: `127.0.0.1:${a}, 127.0.0.1:${b}`, ...(await directChannels()) },
+    });
+    try {
+      for (const map of ["first", "second"]) {
+        const started = performance.now();
+        await assert.rejects(
+          pool.map((x: number) => x * 2, [1, 2, 3]),
+          (error: unknown) => {
+            assert.ok(error instanceof PoolError, String(error));
+            assert.equal(error.code, "NO_JOB_SERVER");
+            assert.equal(
+              error.message,
+              `the map cannot start: no job server reachable: 127.0.0.1:${a}, 127.0.0.1:${b}: connect ECONNREFUSED (nothing listens there: is the job server running, on that port?)`,
+            );
+            return true;
+          },
+          `the ${map} map`,
+        );
+        // Refused connections are known in milliseconds: far under the seconds a silent host may take.
+        const ms = performance.now() - started;
+        assert.ok(ms < 10_000, `the ${map} map took ${Math.round(ms)} ms to reject`);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+  it("a client waiting for a server tries each at once, not at the end of its reconnect backoff", async () => {
+    const port = await freePort();
+    // A backoff of a minute: only a try made at once can connect within the test's time.
+    const client = new GearmanClient({
+      servers: `127.0.0.1:${port}`,
+      reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
+    let server: JobServer | undefined;
+    try {
+      await assert.rejects(
+        client.waitForServer("test"),
+        /test: no job server reachable: 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
+      );
+      server = new JobServer({ host: "127.0.0.1", port });
+      await server.listen();
+      // Far under the backoff: it fails (TimeoutError) unless the client tried at once.
+      await client.waitForServer("test", AbortSignal.timeout(20_000));
+      assert.deepEqual(client.connectedServers, [`127.0.0.1:${port}`]);
+    } finally {
+      await client.close();
+      await server?.close();
+    }
+  });
+});
+
+describe("no job server reachable across machines (simulated hosts)", { skip: missingPeer("netns") }, () => {
+  it("a job server listening on 127.0.0.1 only, and an address where no host answers: each named with its error, within seconds", async (t) => {
+    const network = new SimulatedNetwork();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-fail-fast-"));
+    const processes: HostProcess[] = [];
+    try {
+      const js1 = network.addHost("js1");
+      const clientHost = network.addHost("client");
+      // As config.ini.example's first line shows it, without --host: it listens on 127.0.0.1 only.
+      const server = new HostProcess(
+        "job server on js1",
+        js1.spawn(process.execPath, [CLI_PATH, "job-server", "--port", "4730"], { stdio: ["ignore", "pipe", "pipe"] }),
+      );
+      processes.push(server);
+      await server.waitFor(/listening on 127\.0\.0\.1:4730/);
+      const nobody = "10.213.0.99"; // on the network, but no host has it
+      const config = path.join(dir, "cluster.ini");
+      const command = `tcp://${clientHost.address}:9000`;
+      const log = `tcp://${clientHost.address}:9001`;
+      writeFileSync(
+        config,
+        [
+          "[client]",
+          `job_server_url = ${js1.address}:4730, ${nobody}:4730`,
+          `command_frontend_url = ${command}`,
+          `command_backend_url = ${command}`,
+          `log_frontend_url = ${log}`,
+          `log_backend_url = ${log}`,
+          "",
+        ].join("\n"),
+      );
+      const client = new HostProcess(
+        "client",
+        clientHost.spawn(process.execPath, [HOST_CLIENT, config], { stdio: ["pipe", "pipe", "pipe"] }),
+      );
+      processes.push(client);
+      await client.waitFor(/"ready":true/);
+      const map = new HostClient(client).map({ offset: 0, count: 10, chunksize: 5 });
+      const started = performance.now();
+      await assert.rejects(map.result, (error: Error) => {
+        assert.match(
+          error.message,
+          new RegExp(
+            `^the map failed on the client: PoolError NO_JOB_SERVER the map cannot start: no job server reachable: ` +
+              `(?=.*${js1.address.replaceAll(".", "\\.")}:4730: connect ECONNREFUSED \\(nothing listens there: is the job server running, and listening on an address this host can reach, not only on 127\\.0\\.0\\.1\\?\\))` +
+              `(?=.*${nobody.replaceAll(".", "\\.")}:4730: connect (EHOSTUNREACH \\(no route to that host|timed out after 5000 ms \\(no answer))`,
+          ),
+        );
+        return true;
+      });
+      const ms = performance.now() - started;
+      t.diagnostic(`rejected after ${Math.round(ms)} ms (load ${os.loadavg()[0].toFixed(1)})`);
+      // The unanswered address costs at most the connect timeout (5 s), or the ARP timeout (3 s), plus one reconnect.
+      assert.ok(ms < 15_000, `the map took ${Math.round(ms)} ms to reject`);
+    } finally {
+      for (const p of processes) p.child.stdin?.end();
+      await Promise.allSettled(processes.map((p) => p.stop()));
+      network.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
