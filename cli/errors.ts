@@ -1,8 +1,8 @@
 /**
  * Every error the glimpse-cluster command raises of its own. Each carries a
  * stable `code`. main.ts exits 2 on a usage error (and on ConfigError and
- * ArgumentError), 130 (128 + the signal's number) on INTERRUPTED, 1 on
- * anything else; a CliError's message is printed without its stack,
+ * ArgumentError), 130 (128 + the signal's number) on INTERRUPTED, 3 on
+ * DEGRADED, 1 on anything else; a CliError's message is printed without its stack,
  * prefixed with the command it concerns when it names one, and not at all
  * when it is empty (what went wrong was said already).
  */
@@ -12,6 +12,7 @@ export type CliErrorCode =
   | "USAGE" // a bad command line
   | "DEMO_RESULT" // the demo's map gave a result other than the one it knows
   | "UNREACHABLE" // a cluster command reached no job server, or not the channel endpoints it needs
+  | "DEGRADED" // ping-workers or status looked, and found a job server it could not reach or a problem (exit status 3)
   | "NODES" // drain or online: the selector matched no live node, or a selected node did not acknowledge
   | "LISTEN" // a command could not listen on its address (a port in use, an address not of this machine)
   | "INTERRUPTED"; // a command stopped by a signal before it finished (Ctrl-C)
@@ -43,6 +44,12 @@ export const clusterUnreachable = (what: string): CliError => new CliError("UNRE
 
 /** What could not be reached was written line by line already: nothing more to print. */
 export const unreachableSaid = (): CliError => new CliError("UNREACHABLE", "");
+
+/**
+ * ping-workers or status did its work and found the cluster degraded: a job
+ * server it could not reach, or a problem (each said on its own line already).
+ */
+export const degradedSaid = (): CliError => new CliError("DEGRADED", "");
 
 /** A drain or online that could not be carried out (the PoolError saying why is its cause). */
 export const nodesNotReached = (cause: Error): CliError =>

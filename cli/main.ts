@@ -4,8 +4,9 @@
  * registers itself on the program; this file only wires them and maps
  * failures to exit codes: 0 success, 2 usage or configuration error (a
  * UsageError, ConfigError, JobsConfigError or ArgumentError: its message alone is printed),
- * 130 interrupted (Ctrl-C; 128 + the signal's number), 1 runtime error (with its stack; a
- * CliError with its message alone).
+ * 130 interrupted (Ctrl-C; 128 + the signal's number), 3 degraded (ping-workers and status: they
+ * looked, and found something wrong), 1 runtime error (with its stack; a CliError with its
+ * message alone).
  */
 import { Command, CommanderError } from "commander";
 import { CliError, UsageError, signalExitCode } from "./errors.js";
@@ -66,9 +67,9 @@ async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof CliError) {
       say(error);
-      return error.code === "INTERRUPTED"
-        ? signalExitCode((error as { signal?: NodeJS.Signals }).signal ?? "SIGINT")
-        : 1;
+      if (error.code === "INTERRUPTED")
+        return signalExitCode((error as { signal?: NodeJS.Signals }).signal ?? "SIGINT");
+      return error.code === "DEGRADED" ? 3 : 1;
     }
     process.stderr.write(`glimpse-cluster: ${(error as Error).stack ?? error}\n`);
     return 1;

@@ -9,17 +9,25 @@ import { formatPingTable } from "../ping-table.js";
 import { reportReach, unreachedLines } from "../reach-report.js";
 import { UsageError, nodesNotReached, unreachableSaid } from "../errors.js";
 import { PoolError } from "../../lib/pool-error.js";
+import type { Reach } from "../../lib/control/reachability.js";
+import { clusterStatus } from "../../lib/dashboard/cluster-status.js";
+import { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
+import { judgeHealth } from "../problems-report.js";
 import { checkSelector, type NodeSelector } from "../../lib/control/node-selector.js";
 
 function openControl(config: ClusterConfig): Promise<ClusterControl> {
   return ClusterControl.open(controlOptions(config.client));
 }
 
-/** Runs a cluster command, then says what it could not reach (and fails when it reached nothing it needs). */
+/**
+ * Runs a cluster command, then says what it could not reach (and fails when it reached nothing it needs); then
+ * `verdict`, given what it returned and what it reached, may fail it still (ping-workers and status: degraded).
+ */
 export async function withControl<T>(
   command: Command,
   run: (control: ClusterControl) => Promise<T>,
   report = true,
+  verdict?: (result: T, reach: Reach) => void,
 ): Promise<T> {
   const control = await openControl(clusterConfig(command));
   try {
@@ -34,7 +42,11 @@ export async function withControl<T>(
         for (const line of unreachedLines(await control.reach())) process.stderr.write(`glimpse-cluster: ${line}\n`);
       throw unreachable ? unreachableSaid() : error;
     }
-    if (report) reportReach(await control.reach());
+    if (report) {
+      const reach = await control.reach();
+      reportReach(reach);
+      verdict?.(result, reach);
+    }
     return result;
   } finally {
     await control.close();
@@ -116,12 +128,26 @@ export function registerClusterCommands(program: Command): void {
       positiveSeconds("wait_seconds"),
       2,
     )
-    .action((waitSeconds: number, _options: unknown, command: Command) =>
-      withControl(command, async (control) => {
-        const nodes = await control.commands.ping(waitSeconds * 1000);
-        process.stdout.write(`${formatPingTable(nodes)}\n`);
-      }),
-    );
+    .action(async (waitSeconds: number, _options: unknown, command: Command) => {
+      await withControl(
+        command,
+        async (control) => {
+          const { jobServers, tls } = control.cluster;
+          const watch = new JobServerWatch(jobServers, tls, undefined, (server) => control.nodes.admin(server));
+          try {
+            const status = await clusterStatus(control, watch, waitSeconds * 1000);
+            process.stdout.write(`${formatPingTable(status.nodes)}\n`);
+            // The table is the original's, for scripts: what is wrong goes to stderr, as what could not be reached.
+            for (const problem of status.problems) process.stderr.write(`glimpse-cluster: ${problem.message}\n`);
+            return status.problems;
+          } finally {
+            await watch.close();
+          }
+        },
+        true,
+        judgeHealth,
+      );
+    });
 
   program
     .command("logs")

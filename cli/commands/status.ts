@@ -4,9 +4,11 @@
  * a row for one that cannot be reached), then the worker nodes' ping table.
  * --watch redraws it in place every SECONDS until Ctrl-C on a terminal;
  * into a pipe or file it writes the tables one after another, without
- * terminal escapes (with --json: one JSON document per line). A channel
- * endpoint it cannot reach leaves the node table empty, and is named on
- * stderr (exit 1).
+ * terminal escapes (with --json: one JSON document per line). After the
+ * tables, the problems found (cluster-problems.ts): nodes the job servers
+ * and the channels disagree about, jobs no worker can take; then (not
+ * watching) exit 3. A channel endpoint it cannot reach leaves the node table
+ * empty, and is named on stderr (exit 1).
  */
 import type { Command } from "commander";
 import { clusterConfig } from "../cluster-config.js";
@@ -19,6 +21,8 @@ import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
 import { reportReach } from "../reach-report.js";
 import { PoolError } from "../../lib/pool-error.js";
+import { clusterProblems, type ClusterProblem } from "../../lib/dashboard/cluster-problems.js";
+import { formatProblems, judgeHealth } from "../problems-report.js";
 
 interface StatusOptions {
   json?: boolean;
@@ -28,7 +32,7 @@ interface StatusOptions {
 
 function render(status: ClusterStatus, json: boolean): string {
   if (json) return `${JSON.stringify(status)}\n`;
-  return `${formatJobServerTable(status.jobServers)}\n\n${formatPingTable(status.nodes)}\n`;
+  return `${formatJobServerTable(status.jobServers)}\n\n${formatPingTable(status.nodes)}\n${formatProblems(status.problems)}`;
 }
 
 /** Clears the terminal and moves to its top left, as watch(1) does. */
@@ -46,39 +50,49 @@ export function registerStatus(program: Command): void {
       positiveSeconds("--wait"),
       2,
     )
-    .action((options: StatusOptions, command: Command) => {
+    .action(async (options: StatusOptions, command: Command) => {
       const config = clusterConfig(command);
       const servers = config.client.jobServers;
       const tls = config.client.jobServerTls;
-      return withControl(
+      await withControl(
         command,
         async (control) => {
           const jobServers = new JobServerWatch(servers, tls, undefined, (server) => control.nodes.admin(server));
           try {
-            await show(control, jobServers, options);
+            return await show(control, jobServers, options);
           } finally {
             await jobServers.close();
           }
         },
         options.watch === undefined,
+        judgeHealth,
       );
     });
 }
 
-/** Once, or every --watch seconds until Ctrl-C (asking the job servers over the same admin connections each time). */
-async function show(control: ClusterControl, jobServers: JobServerWatch, options: StatusOptions): Promise<void> {
+/**
+ * Once, or every --watch seconds until Ctrl-C (asking the job servers over the same admin connections each time).
+ * Resolves with the problems of the last status shown.
+ */
+async function show(
+  control: ClusterControl,
+  jobServers: JobServerWatch,
+  options: StatusOptions,
+): Promise<readonly ClusterProblem[]> {
   const take = async (): Promise<ClusterStatus> => {
     try {
       return await clusterStatus(control, jobServers, options.wait * 1000);
     } catch (error) {
       // No channel to ask the nodes on: the job servers' table still says something; the stderr lines say the rest.
       if (!(error instanceof PoolError && error.code === "CHANNEL_UNREACHABLE")) throw error;
-      return { time: Date.now(), jobServers: await jobServers.status(), nodes: [] };
+      const servers = await jobServers.status();
+      return { time: Date.now(), jobServers: servers, nodes: [], problems: clusterProblems(undefined, servers) };
     }
   };
   if (options.watch === undefined) {
-    process.stdout.write(render(await take(), Boolean(options.json)));
-    return;
+    const status = await take();
+    process.stdout.write(render(status, Boolean(options.json)));
+    return status.problems;
   }
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
@@ -104,4 +118,5 @@ async function show(control: ClusterControl, jobServers: JobServerWatch, options
       stop.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
     });
   }
+  return [];
 }

@@ -6,7 +6,7 @@
  * ids, or an id heard on the log channel). A job server that is down lists
  * no one; the others still count.
  *
- *   job servers ──admin `workers` (one kept connection each)──► list() / functions() ──► waitFor(label)
+ *   job servers ──admin `workers` (one kept connection each)──► registrations() / list() / functions() ──► waitFor(label)
  *   log channel ──ids heard, the latest ping reply of each node──► knownThreads()
  */
 import { AdminClient } from "../gearman/admin.js";
@@ -18,6 +18,15 @@ import { noNodeForLabel } from "./errors.js";
 import type { LogChannel } from "./log-channel.js";
 
 const DEFAULT_NODE_PREFIX = "glimpse-node:";
+
+/** A node's registration at one job server: the address its connection comes from, and its glimpse functions there. */
+export interface ServerRegistration {
+  readonly ip: string;
+  readonly functions: Set<string>;
+}
+
+/** Node id → job server → its registration there. */
+export type Registrations = Map<string, Map<string, ServerRegistration>>;
 /** Node ids heard on the log channel are kept up to this many (a drained node registers no function: only its id tells it is a node). */
 const MAX_HEARD = 10_000;
 
@@ -46,9 +55,13 @@ export class NodeDirectory {
     });
   }
 
-  /** Each live node's glimpse functions, over every job server. */
-  async functions(): Promise<Map<string, Set<string>>> {
-    const found = new Map<string, Set<string>>();
+  /**
+   * Where each live node is registered now: per job server that lists it,
+   * the address its connection comes from and its glimpse functions. A job
+   * server that does not answer lists no one (and is kept in `unreachable`).
+   */
+  async registrations(): Promise<Registrations> {
+    const found: Registrations = new Map();
     await Promise.all(
       this.admins.map(async (admin, i) => {
         const server = this.jobServers[i];
@@ -60,9 +73,11 @@ export class NodeDirectory {
               worker.functions.length === 0 &&
               (worker.clientId.startsWith(DEFAULT_NODE_PREFIX) || this.heard.has(worker.clientId));
             if (ours.length === 0 && !idle) continue;
-            const set = found.get(worker.clientId) ?? new Set<string>();
-            for (const f of ours) set.add(f);
-            found.set(worker.clientId, set);
+            const servers = found.get(worker.clientId) ?? new Map<string, ServerRegistration>();
+            const entry = servers.get(server) ?? { ip: worker.ip, functions: new Set<string>() };
+            for (const f of ours) entry.functions.add(f);
+            servers.set(server, entry);
+            found.set(worker.clientId, servers);
           }
           this.unreachable.delete(server);
           this.reached.add(server);
@@ -72,6 +87,14 @@ export class NodeDirectory {
         }
       }),
     );
+    return found;
+  }
+
+  /** Each live node's glimpse functions, over every job server. */
+  async functions(): Promise<Map<string, Set<string>>> {
+    const found = new Map<string, Set<string>>();
+    for (const [node, servers] of await this.registrations())
+      found.set(node, new Set([...servers.values()].flatMap((entry) => [...entry.functions])));
     return found;
   }
 

@@ -11,7 +11,9 @@
  *
  * The live nodes (NodeDirectory: registered at the job servers) are read at the
  * start, when all of them answered (one may have registered since), and
- * about every second meanwhile; with none left, publishing stops.
+ * about every second meanwhile, each reading beside the publishing (a job
+ * server that does not answer must not eat the deadline); with none
+ * registered a second after the start, publishing stops.
  */
 import { TOPIC_ALL, nodeTopic, type Command, type LogEnvelope } from "../channels/messages.js";
 import { Condition } from "../condition.js";
@@ -49,12 +51,15 @@ export interface Answers {
 
 const REFRESH_MS = 1000;
 
+/** One reading of the live nodes, and how many answers had come when it began. */
+interface Listing {
+  readonly nodes: Set<string>;
+  readonly answersBefore: number;
+  readonly began: number;
+}
+
 export async function publishUntilAnswered(channel: CommandChannel, publication: Publication): Promise<Answers> {
   const { command, answered, targeted = false, only } = publication;
-  const liveNodes = async (): Promise<Set<string>> => {
-    const live = await channel.liveNodes();
-    return only ? new Set([...live].filter((node) => only.has(node))) : live;
-  };
   const id = channel.nextId();
   const got = new Set<string>();
   const heard = new Condition();
@@ -63,30 +68,64 @@ export async function publishUntilAnswered(channel: CommandChannel, publication:
     got.add(envelope.node);
     heard.wake();
   });
-  const deadline = Date.now() + publication.deadlineMs;
+  const began = Date.now();
+  const deadline = began + publication.deadlineMs;
+  // The live nodes are read beside the publishing, never in its way: a job server that does not answer its admin
+  // connection takes its whole admin timeout to list no one, while the nodes' answers are already coming in.
+  let live: Listing | undefined;
+  let listing: Promise<void> | undefined;
+  let lastListing = began;
+  const relist = () => {
+    if (listing) return;
+    const answersBefore = got.size;
+    const at = (lastListing = Date.now());
+    listing = channel
+      .liveNodes()
+      .then(
+        (nodes) => {
+          live = {
+            nodes: only ? new Set([...nodes].filter((node) => only.has(node))) : nodes,
+            answersBefore,
+            began: at,
+          };
+        },
+        () => {},
+      )
+      .finally(() => {
+        listing = undefined;
+        heard.wake();
+      });
+  };
+  const covered = () => live !== undefined && [...live.nodes].every((node) => got.has(node));
+  // Every node of a reading answered, and no answer came after it began: nobody registered since is left out.
+  const done = () => covered() && live!.nodes.size > 0 && live!.answersBefore === got.size;
+  // Every node of a reading answered, but answers came after it began: read again, one may have registered since.
+  const confirm = () => covered() && live!.nodes.size > 0 && !listing && live!.answersBefore !== got.size;
+  // Nobody registered, a second after the start: nobody to wait for.
+  const nobody = () => live !== undefined && live.nodes.size === 0 && live.began - began >= REFRESH_MS;
   try {
-    let live = await liveNodes();
-    let lastRefresh = Date.now();
-    const allAnswered = () => live.size > 0 && [...live].every((node) => got.has(node));
+    relist();
+    // Sending to each node by its topic needs the list first.
+    if (targeted) await heard.until(() => live !== undefined, Math.max(0, deadline - Date.now()));
     for (let round = 0; ; round++) {
       if (!targeted) channel.send(command, TOPIC_ALL, id);
-      else for (const node of live) if (!got.has(node)) channel.send(command, nodeTopic(node), id);
-      const wait = 100 * 2 ** Math.min(round, 3);
-      if (await heard.until(allAnswered, Math.min(wait, Math.max(0, deadline - Date.now())))) {
-        // A node may have registered since the list was read: done only if the list is still covered.
-        live = await liveNodes();
-        lastRefresh = Date.now();
-        if ([...live].every((node) => got.has(node))) break;
+      else if (live) for (const node of live.nodes) if (!got.has(node)) channel.send(command, nodeTopic(node), id);
+      const roundEnd = Math.min(Date.now() + 100 * 2 ** Math.min(round, 3), deadline);
+      for (;;) {
+        if (done() || nobody()) return outcome(got, live);
+        if (confirm() || (!listing && Date.now() - lastListing >= REFRESH_MS)) relist();
+        const now = Date.now();
+        if (now >= roundEnd) break;
+        const wake = listing ? roundEnd : Math.min(roundEnd, lastListing + REFRESH_MS);
+        await heard.until(() => done() || nobody() || confirm(), Math.max(0, wake - now));
       }
-      if (Date.now() >= deadline) break;
-      if (Date.now() - lastRefresh > REFRESH_MS) {
-        live = await liveNodes();
-        lastRefresh = Date.now();
-        if (live.size === 0) break;
-      }
+      if (Date.now() >= deadline) return outcome(got, live);
     }
-    return { answered: got, missing: [...live].filter((node) => !got.has(node)) };
   } finally {
     stopListening();
   }
+}
+
+function outcome(got: Set<string>, live: Listing | undefined): Answers {
+  return { answered: got, missing: live ? [...live.nodes].filter((node) => !got.has(node)) : [] };
 }

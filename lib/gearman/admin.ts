@@ -82,6 +82,8 @@ export class AdminClient {
   private readonly queue: Pending[] = [];
   private buffer = "";
   private closed = false;
+  /** Why the connection is being dropped: a command the server did not answer in time. */
+  private silence: Error | undefined;
   private readonly timeoutMs: number;
   private readonly tls: GearmanTlsOptions | undefined;
   private readonly open: StreamOpener | undefined;
@@ -108,14 +110,19 @@ export class AdminClient {
         failure ??= connectionError(this.server, error.message, error);
       });
       socket.once("close", () => {
+        // Dropped because the server left a command unanswered: what waited on it is unanswered for that reason too.
+        const silence = this.silence;
+        this.silence = undefined;
         if (this.stream === socket) {
           this.stream = undefined;
           this.ready = undefined;
         }
         this.buffer = "";
-        reject(failure ?? connectionError(this.server, "connection closed before the server spoke"));
+        reject(silence ?? failure ?? connectionError(this.server, "connection closed before the server spoke"));
         for (const pending of this.queue.splice(0))
-          pending.reject(connectionError(this.server, `connection closed during "${pending.line}"`, failure));
+          pending.reject(
+            silence ?? connectionError(this.server, `connection closed during "${pending.line}"`, failure),
+          );
       });
     });
     return this.ready;
@@ -169,7 +176,10 @@ export class AdminClient {
       ]);
     } catch (error) {
       // A reply that never came: the connection cannot tell later replies apart, so it goes.
-      if (timedOut) this.stream?.destroy();
+      if (timedOut && this.stream) {
+        this.silence = error as Error;
+        this.stream.destroy();
+      }
       throw error;
     } finally {
       clearTimeout(timer);
