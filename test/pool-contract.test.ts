@@ -1,0 +1,126 @@
+/**
+ * What a pool's user relies on beyond the happy path, end to end against
+ * each job server kind (a broker, one worker node started through the CLI,
+ * a client pool from a config file): shared memory travels as items do and a
+ * refused entry changes nothing.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ClusterPool, MemoryValueError } from "../lib/index.js";
+import { jobServerKinds } from "./support/job-servers.js";
+import { TestCluster } from "./support/cluster.js";
+
+/** The one free name a shipped function has on a node. */
+declare const memory: { get(key: string): unknown; keys(): string[] };
+
+class Model {
+  constructor(readonly weights: number[]) {}
+  predict(x: number) {
+    return x * this.weights[0];
+  }
+}
+
+/** What a rejection was: it must be one. */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    (value) => assert.fail(`resolved with ${JSON.stringify(value)}`),
+    (error: Error) => error,
+  );
+}
+
+for (const kind of jobServerKinds()) {
+  describe(`pool contract on ${kind.name}`, { skip: kind.skip }, () => {
+    let cluster: TestCluster;
+    let pool: ClusterPool;
+
+    before(async () => {
+      cluster = await TestCluster.start({ kind });
+      await cluster.startNode(2);
+      pool = await cluster.pool();
+    });
+
+    after(async () => {
+      await pool?.close();
+      await cluster?.close();
+    });
+
+    it("shared memory travels as items do: Map, Set, Date, BigInt, NaN, typed arrays and cycles arrive as themselves", async () => {
+      const circular: { name: string; self?: unknown } = { name: "loop" };
+      circular.self = circular;
+      const entries = {
+        m: new Map([[1, 2]]),
+        d: new Date(0),
+        n: NaN,
+        s: new Set([1]),
+        big: 10n,
+        f64: new Float64Array([1.5, -0]),
+        circular,
+      };
+      await pool.setMemory(entries);
+      // Looked at on the worker, so that the result's own trip back proves nothing by itself.
+      const [seen] = await pool.map(() => {
+        const m = memory.get("m") as Map<number, number>;
+        const c = memory.get("circular") as { self: unknown };
+        return {
+          m: m instanceof Map && m.get(1),
+          d: (memory.get("d") as Date) instanceof Date && (memory.get("d") as Date).getTime(),
+          n: Number.isNaN(memory.get("n")),
+          s: (memory.get("s") as Set<number>) instanceof Set && (memory.get("s") as Set<number>).has(1),
+          big: memory.get("big") === 10n,
+          f64: Array.from(memory.get("f64") as Float64Array),
+          circular: c.self === c,
+        };
+      }, [0]);
+      assert.deepEqual(seen, { m: 2, d: 0, n: true, s: true, big: true, f64: [1.5, -0], circular: true });
+      const [back] = await pool.map(() => ["m", "d", "big", "f64"].map((key) => memory.get(key)), [0]);
+      assert.deepEqual(back, [entries.m, entries.d, entries.big, entries.f64]);
+    });
+
+    it("an entry that cannot travel is refused before anything is sent, naming its key; the pool is as it was", async () => {
+      await pool.setMemory({ offset: 100 });
+      const version = pool.channels.memory.version;
+      const refusals: [Record<string, unknown>, string][] = [
+        [
+          { fine: 1, helper: (x: number) => x },
+          'setMemory entry "helper": it is a function: shared memory holds data, and functions cannot travel: define it inside the function you map, or put both in a module and ship moduleFunction(new URL("./module.js", import.meta.url), "name"), which imports it',
+        ],
+        [
+          {
+            config: {
+              scale: 2,
+              transform: {
+                apply(x: number) {
+                  return x;
+                },
+              },
+            },
+          },
+          'setMemory entry "config": its .transform.apply is a function: shared memory holds data, and functions cannot travel: define it inside the function you map, or put both in a module and ship moduleFunction(new URL("./module.js", import.meta.url), "name"), which imports it',
+        ],
+        [
+          { model: new Model([2]) },
+          'setMemory entry "model": it is an instance of class Model, which would arrive as a plain object, without its methods and getters; send its data (e.g. { ...value } or a toJSON()), and rebuild the instance in the function if it needs one',
+        ],
+        [
+          { table: new Map([["a", [new Model([1])]]]) },
+          'setMemory entry "table": its .get("a")[0] is an instance of class Model, which would arrive as a plain object, without its methods and getters; send its data (e.g. { ...value } or a toJSON()), and rebuild the instance in the function if it needs one',
+        ],
+        [{ tag: Symbol("x") }, 'setMemory entry "tag": cannot travel: Symbol(x) could not be cloned.'],
+      ];
+      for (const [entries, message] of refusals) {
+        const error = await rejection(pool.setMemory(entries));
+        assert.ok(error instanceof MemoryValueError, String(error));
+        assert.equal(error.message, message);
+        assert.equal(error.code, "BAD_ARGUMENT");
+        assert.equal(error.key, message.slice('setMemory entry "'.length, message.indexOf('":')));
+        assert.equal(pool.channels.memory.version, version, "the memory's version did not change");
+      }
+      // Nothing of a refused set reached the nodes, maps run, and the next set works.
+      assert.deepEqual(await pool.map((x: number) => [x + (memory.get("offset") as number), memory.get("fine")], [1]), [
+        [101, undefined],
+      ]);
+      await pool.setMemory({ offset: 200 });
+      assert.deepEqual(await pool.map((x: number) => x + (memory.get("offset") as number), [1, 2]), [201, 202]);
+    });
+  });
+}
