@@ -2,11 +2,12 @@
  * What a pool's user relies on beyond the happy path, end to end against
  * each job server kind (a broker, one worker node started through the CLI,
  * a client pool from a config file): shared memory travels as items do and a
- * refused entry changes nothing.
+ * refused entry changes nothing; a failing imap gives every result computed
+ * before the failure.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { ClusterPool, MemoryValueError } from "../lib/index.js";
+import { ClusterPool, MemoryValueError, RemoteError } from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 
@@ -26,6 +27,24 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
     (value) => assert.fail(`resolved with ${JSON.stringify(value)}`),
     (error: Error) => error,
   );
+}
+
+/** What a stream yielded before it threw, and what it threw (it must throw). */
+async function until<T>(stream: AsyncIterable<T>): Promise<{ got: T[]; error: Error }> {
+  const got: T[] = [];
+  try {
+    for await (const value of stream) got.push(value);
+  } catch (error) {
+    return { got, error: error as Error };
+  }
+  return assert.fail(`the stream ended without an error, after ${JSON.stringify(got)}`);
+}
+
+/** Item 5 throws; item 0 takes a while, so that its chunk still runs when item 5's fails. */
+async function fiveThrows(x: number): Promise<number> {
+  if (x === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+  if (x === 5) throw new RangeError("five");
+  return x * 10;
 }
 
 for (const kind of jobServerKinds()) {
@@ -121,6 +140,28 @@ for (const kind of jobServerKinds()) {
       ]);
       await pool.setMemory({ offset: 200 });
       assert.deepEqual(await pool.map((x: number) => x + (memory.get("offset") as number), [1, 2]), [201, 202]);
+    });
+
+    it("imap yields every result before the failing item, even of chunks still running then, and rejects with its error", async () => {
+      const items = Array.from({ length: 12 }, (_, i) => i);
+      const { got, error } = await until(pool.imap(fiveThrows, items, { chunksize: 2 }));
+      assert.deepEqual(got, [0, 10, 20, 30, 40]);
+      assert.ok(error instanceof RemoteError, String(error));
+      assert.equal(error.index, 5);
+      assert.match(error.message, /^fiveThrows\(item 5\) threw RangeError: five on \S+:\d+$/);
+      // map keeps rejecting at once, and the pool serves the next map.
+      assert.equal(((await rejection(pool.map(fiveThrows, items, { chunksize: 2 }))) as RemoteError).index, 5);
+      assert.deepEqual(await pool.map((x: number) => x + 1, [1]), [2]);
+    });
+
+    it("imapUnordered yields what finished before the failure, with the failing chunk's items before the one that threw", async () => {
+      const items = Array.from({ length: 12 }, (_, i) => i);
+      const { got, error } = await until(pool.imapUnordered(fiveThrows, items, { chunksize: 2 }));
+      assert.ok(error instanceof RemoteError && error.index === 5, String(error));
+      assert.ok(got.includes(40), `item 4, computed before item 5 threw, was given: ${JSON.stringify(got)}`);
+      assert.ok(!got.includes(50));
+      assert.equal(new Set(got).size, got.length, "none twice");
+      for (const value of got) assert.ok(items.map((x) => x * 10).includes(value));
     });
   });
 }

@@ -33,6 +33,7 @@ import {
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
+import { computedBefore } from "./computed-before.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, poolClosed } from "./errors.js";
 import type { ClusterControl } from "../control/cluster-control.js";
@@ -102,10 +103,11 @@ export class ClusterPool implements AsyncDisposable {
 
   /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight. */
   async *imap<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
-    for await (const results of this.stream<T, R>(fn, items, options, true)) yield* results;
+    // On a failure, every result before the failing item is yielded first (the chunks before it finish), as Python's imap.
+    for await (const results of this.stream<T, R>(fn, items, options, true, true)) yield* results;
   }
 
-  /** Streams results as chunks finish (items within a chunk stay in order). */
+  /** Streams results as chunks finish (items within a chunk stay in order); on a failure, the results finished before it first. */
   async *imapUnordered<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
     for await (const results of this.stream<T, R>(fn, items, options, false)) yield* results;
   }
@@ -181,6 +183,7 @@ export class ClusterPool implements AsyncDisposable {
     items: ItemSource<T>,
     options: MapOptions | undefined,
     ordered: boolean,
+    finishBeforeFailure = false,
   ): AsyncGenerator<R[]> {
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {
@@ -249,6 +252,8 @@ export class ClusterPool implements AsyncDisposable {
         limit,
         ordered,
         controller,
+        finishBeforeFailure,
+        partial: computedBefore,
         run: (chunk, signal) =>
           runChunkJob(
             context,
