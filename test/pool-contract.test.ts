@@ -3,11 +3,11 @@
  * each job server kind (a broker, one worker node started through the CLI,
  * a client pool from a config file): shared memory travels as items do and a
  * refused entry changes nothing; a failing imap gives every result computed
- * before the failure.
+ * before the failure; progress counts failed items and retries apart.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { ClusterPool, MemoryValueError, RemoteError } from "../lib/index.js";
+import { ClusterPool, MemoryValueError, PoolError, RemoteError, type Progress } from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 
@@ -162,6 +162,29 @@ for (const kind of jobServerKinds()) {
       assert.ok(!got.includes(50));
       assert.equal(new Set(got).size, got.length, "none twice");
       for (const value of got) assert.ok(items.map((x) => x * 10).includes(value));
+    });
+
+    it("progress counts the items that failed, and the retries apart", async () => {
+      const seen: Progress[] = [];
+      const items = Array.from({ length: 8 }, (_, i) => i);
+      await rejection(pool.map(fiveThrows, items, { chunksize: 2, onProgress: (p) => seen.push(p) }));
+      assert.deepEqual(
+        { failed: seen.at(-1)?.failed, retries: seen.at(-1)?.retries },
+        { failed: 1, retries: 0 },
+        "the item that threw failed; nothing was retried",
+      );
+      seen.length = 0;
+      const never = () => new Promise(() => {});
+      const error = await rejection(
+        pool.map(never, [1, 2, 3], { chunksize: 3, timeout: 300, retries: 1, onProgress: (p) => seen.push(p) }),
+      );
+      assert.ok(error instanceof PoolError && error.code === "CHUNK_TIMEOUT", String(error));
+      assert.deepEqual(
+        seen.at(-1),
+        { done: 0, total: 3, failed: 3, retries: 1 },
+        "every item of the chunk failed, after one retry",
+      );
+      assert.deepEqual(await pool.map((x: number) => x, [7]), [7]);
     });
   });
 }

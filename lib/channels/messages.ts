@@ -82,8 +82,10 @@ export interface MapProgress {
   readonly done: number;
   /** Items in all, when the input's length is known. */
   readonly total: number | undefined;
-  /** Chunk attempts that failed and were retried. */
+  /** Items that failed (pool Progress.failed). */
   readonly failed: number;
+  /** Retries spent on its chunks (absent from pools that predate it). */
+  readonly retries?: number;
   readonly state: "running" | "finished" | "failed";
   /** When the map started, ms since the epoch. */
   readonly started: number;

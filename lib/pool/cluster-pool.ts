@@ -223,12 +223,13 @@ export class ClusterPool implements AsyncDisposable {
 
     let done = 0;
     let failed = 0;
+    let retries = 0;
     const progress = this.control.progress.forMap(mapId, functionName, total);
     const report = () => {
-      opts.onProgress?.({ done, total, failed } satisfies Progress);
-      progress.update(done, failed);
+      opts.onProgress?.({ done, total, failed, retries } satisfies Progress);
+      progress.update(done, failed, retries);
     };
-    progress.update(0, 0);
+    progress.update(0, 0, 0);
     const context = {
       client: this.client,
       mapId,
@@ -237,7 +238,7 @@ export class ClusterPool implements AsyncDisposable {
       timeoutMs: opts.timeoutMs,
       retries: opts.retries,
       onRetry: () => {
-        failed++;
+        retries++;
         report();
       },
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
@@ -268,7 +269,14 @@ export class ClusterPool implements AsyncDisposable {
                 memoryVersion,
               }),
             signal,
-          ),
+          ).catch((error: unknown) => {
+            // A chunk stopped because the map stops (another failed, an abort) did not fail itself.
+            if (!signal.aborted) {
+              failed += error instanceof RemoteError ? 1 : chunk.items.length;
+              report();
+            }
+            throw error;
+          }),
       });
       for await (const chunk of results) {
         done += chunk.results.length;
