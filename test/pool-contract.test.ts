@@ -3,7 +3,8 @@
  * each job server kind (a broker, one worker node started through the CLI,
  * a client pool from a config file): shared memory travels as items do and a
  * refused entry changes nothing; a failing imap gives every result computed
- * before the failure; progress counts failed items and retries apart.
+ * before the failure; progress counts failed items and retries apart; every
+ * method of a closed pool rejects alike.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -185,6 +186,41 @@ for (const kind of jobServerKinds()) {
         "every item of the chunk failed, after one retry",
       );
       assert.deepEqual(await pool.map((x: number) => x, [7]), [7]);
+    });
+
+    it("every method of a closed pool rejects with PoolError CLOSED", async () => {
+      const closed = await cluster.pool();
+      await closed.close();
+      const first = async (stream: AsyncIterable<unknown>) => {
+        for await (const value of stream) return value;
+      };
+      const calls: Record<string, () => Promise<unknown>> = {
+        map: () => closed.map((x: number) => x, [1]),
+        imap: () => first(closed.imap((x: number) => x, [1])),
+        imapUnordered: () => first(closed.imapUnordered((x: number) => x, [1])),
+        setMemory: () => closed.setMemory({ offset: 1 }),
+        clearMemory: () => closed.clearMemory(),
+        ping: () => closed.ping(),
+        drain: () => closed.drain({ all: true }),
+        online: () => closed.online({ all: true }),
+        restartWorkers: () => closed.restartWorkers(),
+        killWorkers: () => closed.killWorkers(),
+      };
+      // Every public method is in the table: one added to the pool must be added here too.
+      const methods = Object.getOwnPropertyNames(ClusterPool.prototype).filter(
+        (name) =>
+          typeof Object.getOwnPropertyDescriptor(ClusterPool.prototype, name)?.value === "function" &&
+          !["constructor", "close", "stream", "cacheFunction"].includes(name),
+      );
+      assert.deepEqual(methods.sort(), Object.keys(calls).sort());
+      for (const [name, call] of Object.entries(calls)) {
+        const error = await rejection(call());
+        assert.ok(error instanceof PoolError, `${name}: ${String(error)}`);
+        assert.equal(error.code, "CLOSED", name);
+        assert.equal(error.message, "the pool is closed", name);
+      }
+      await closed.close(); // a second close is no error
+      await closed[Symbol.asyncDispose]();
     });
   });
 }

@@ -139,6 +139,7 @@ export class ClusterPool implements AsyncDisposable {
    * Rejects with CHANNEL_UNREACHABLE when the channels cannot be reached, rather than resolving empty.
    */
   async ping(waitMs = 2000): Promise<NodeStatsSnapshot[]> {
+    if (this.closing) throw poolClosed();
     return this.control.commands.ping(wholeNumber("ping waitMs", waitMs, 0));
   }
 
@@ -169,11 +170,13 @@ export class ClusterPool implements AsyncDisposable {
 
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
   async restartWorkers(waitMs = 10_000): Promise<string[]> {
+    if (this.closing) throw poolClosed();
     return this.control.commands.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to quit; resolves with the nodes that acknowledged. */
   async killWorkers(waitMs = 10_000): Promise<string[]> {
+    if (this.closing) throw poolClosed();
     return this.control.commands.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
   }
 
@@ -313,7 +316,10 @@ export class ClusterPool implements AsyncDisposable {
     return this.control;
   }
 
-  /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
+  /**
+   * Releases every socket, timer and child process the pool owns. Safe to call twice. From its start,
+   * every other method rejects with PoolError CLOSED (imap and imapUnordered at their first next()).
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       // The dashboard first: it uses the channels and job server connections closed next.
