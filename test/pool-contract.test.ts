@@ -4,7 +4,7 @@
  * a client pool from a config file): shared memory travels as items do and a
  * refused entry changes nothing; a failing imap gives every result computed
  * before the failure; progress counts failed items and retries apart; every
- * method of a closed pool rejects alike.
+ * method of a closed pool rejects alike; an abort says its reason.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -221,6 +221,40 @@ for (const kind of jobServerKinds()) {
       }
       await closed.close(); // a second close is no error
       await closed[Symbol.asyncDispose]();
+    });
+
+    it("an abort rejects with an AbortError whose cause is the reason, said in its message", async () => {
+      const slow = () => new Promise((resolve) => setTimeout(resolve, 60_000));
+      const aborted = (signal: AbortSignal, fn: (x: number) => unknown = slow) =>
+        rejection(pool.map(fn, [1, 2], { chunksize: 1, signal }));
+      const given = new AbortController();
+      given.abort("my reason");
+      const plain = new AbortController();
+      const withError = new AbortController();
+      const cases: [Promise<Error>, string, (cause: unknown) => boolean][] = [
+        [aborted(given.signal, (x: number) => x), "the map was aborted: my reason", (cause) => cause === "my reason"],
+        [
+          aborted(AbortSignal.timeout(300)),
+          "the map was aborted: TimeoutError: The operation was aborted due to timeout",
+          (cause) => cause instanceof DOMException && cause.name === "TimeoutError",
+        ],
+        [aborted(plain.signal), "the map was aborted", (cause) => cause === plain.signal.reason],
+        [aborted(withError.signal), "the map was aborted: enough", (cause) => cause === withError.signal.reason],
+      ];
+      // The first is aborted before it starts, the second by its timer, the last two once their maps began.
+      plain.abort();
+      withError.abort(new Error("enough"));
+      for (const [outcome, message, isCause] of cases) {
+        const error = await outcome;
+        assert.equal(error.name, "AbortError", message);
+        assert.ok(error instanceof DOMException, message);
+        assert.equal(error.message, message);
+        assert.ok(isCause(error.cause), `${message}: cause ${String(error.cause)}`);
+      }
+      const stream = pool.imap(slow, [1], { signal: AbortSignal.timeout(300) });
+      const { error } = await until(stream);
+      assert.equal(error.message, "the map was aborted: TimeoutError: The operation was aborted due to timeout");
+      assert.deepEqual(await pool.map((x: number) => x * 2, [4]), [8]);
     });
   });
 }

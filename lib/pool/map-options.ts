@@ -19,7 +19,10 @@ export interface Progress {
 export interface MapOptions {
   /** Items per Gearman job: a whole number, or "auto" (about four chunks per worker thread). Default: the pool's `chunksize`. */
   chunksize?: number | "auto";
-  /** Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects with an AbortError. */
+  /**
+   * Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects
+   * with a DOMException named AbortError whose cause is the signal's reason, said in its message.
+   */
   signal?: AbortSignal;
   /**
    * How long one attempt of a chunk may go without finishing, in ms, counted from its submission and
