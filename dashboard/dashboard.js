@@ -121,7 +121,9 @@ function renderMaps(maps) {
   for (const map of maps) {
     const total = map.total === undefined || map.total === null ? "?" : map.total;
     const bar = element("progress", { max: map.total || 1, value: map.total ? map.done : 0 });
-    const figures = `${map.done} / ${total}${map.failed ? `, ${map.failed} retried` : ""} · ${map.state}`;
+    const failed = map.failed ? `, ${map.failed} failed` : "";
+    const retried = map.retries ? `, ${map.retries} retried` : "";
+    const figures = `${map.done} / ${total}${failed}${retried} · ${map.state}`;
     box.append(
       element(
         "div",

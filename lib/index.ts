@@ -21,6 +21,7 @@ export {
   RemoteCause,
   FunctionShippingError,
   ItemSerializationError,
+  MemoryValueError,
   WireFormatError,
   type ModuleFunction,
   type MapFunction,

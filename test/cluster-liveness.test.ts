@@ -118,7 +118,7 @@ class Bench {
     const added = options.from === undefined ? result.ms - healthyMs : performance.now() - options.from - healthyMs;
     t.diagnostic(
       `${what}: ${result.ms} ms (healthy ${healthyMs} ms, +${Math.round(added)} ms${options.from === undefined ? "" : " counted from the heal"}), ` +
-        `${result.failed} retries, ${twice} items run more than once (load ${load()})`,
+        `${result.retries} retries, ${twice} items run more than once (load ${load()})`,
     );
     assert.ok(
       added <= BOUND_MS,

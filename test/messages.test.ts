@@ -146,6 +146,7 @@ describe("a pool whose broker is down", () => {
         assert.equal(error.code, "CHANNEL_UNREACHABLE");
         assert.equal(error.message, `${command}: ${said}`);
       }
+      assert.equal(pool.channels.memory.version, 0, "a setMemory that reached no one left the memory as it was");
     } finally {
       await pool.close();
     }

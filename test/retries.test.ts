@@ -35,10 +35,10 @@ for (const kind of jobServerKinds()) {
           const killer = moduleFunction<{ x: number; file: string }, number>(MARKERS, "markThenKillAtSeven");
           for (const retries of [0, 1]) {
             const file = path.join(dir, `taken-${retries}`);
-            const failedSeen: number[] = [];
+            const seen: { failed: number; retries: number }[] = [];
             const items = Array.from({ length: 10 }, (_, x) => ({ x, file }));
             await assert.rejects(
-              pool.map(killer, items, { chunksize: 1, retries, onProgress: (p) => failedSeen.push(p.failed) }),
+              pool.map(killer, items, { chunksize: 1, retries, onProgress: (p) => seen.push(p) }),
               (e: unknown) => {
                 assert.ok(e instanceof PoolError && e.code === "CHUNK_FAILED", String(e));
                 assert.match(e.message, new RegExp(`chunk 7 \\(items 7\\.\\.7\\) failed ${retries + 1} times?`));
@@ -51,7 +51,8 @@ for (const kind of jobServerKinds()) {
               takes >= retries + 1 && takes <= retries + 2,
               `retries ${retries}: chunk 7 was taken ${takes} times`,
             );
-            assert.equal(Math.max(0, ...failedSeen), retries, "every retry spent shows in progress");
+            assert.equal(Math.max(0, ...seen.map((p) => p.retries)), retries, "every retry spent shows in progress");
+            assert.equal(seen.at(-1)?.failed, 1, "the failed chunk's one item shows as failed");
           }
           assert.deepEqual(
             await pool.map((x: number) => x * 10, [1, 2]),

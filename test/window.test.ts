@@ -57,4 +57,77 @@ describe("map window", () => {
     assert.equal(count, 100);
     assert.equal(started.length, 100);
   });
+
+  /**
+   * A window over eight two-item chunks, all started: chunk 0 finishes when released, chunk 2 fails when told
+   * to, at its second item (5) with item 4 computed; the ones after it still run.
+   */
+  async function failingThird(options: { ordered: boolean; finishBeforeFailure?: boolean }) {
+    let release!: () => void;
+    let fail!: () => void;
+    const started: number[] = [];
+    const aborted: number[] = [];
+    const failure = new Error("item 5 threw");
+    const run = (chunk: Chunk<number>, signal: AbortSignal): Promise<number[]> => {
+      started.push(chunk.index);
+      signal.addEventListener("abort", () => aborted.push(chunk.index));
+      if (chunk.index === 0) return new Promise((resolve) => (release = () => resolve(chunk.items)));
+      if (chunk.index === 2) return new Promise((_, reject) => (fail = () => reject(failure)));
+      if (chunk.index > 2) return new Promise(() => {});
+      return Promise.resolve(chunk.items);
+    };
+    const items = Array.from({ length: 16 }, (_, i) => i);
+    const controller = new AbortController();
+    const window = runWindow(chunksOf(items, 2), {
+      limit: 8,
+      ...options,
+      run,
+      controller,
+      partial: (error) => (error === failure ? [4] : undefined),
+    });
+    const first = window.next();
+    assert.ok(await settles(() => started.length === 8), `started: ${started.join(", ")}`);
+    fail();
+    return { window, first, failure, aborted, controller, release: () => release() };
+  }
+
+  it("in order, finishing first: a failure yields every result before the failing item, then is thrown", async () => {
+    const { window, first, failure, aborted, release } = await failingThird({
+      ordered: true,
+      finishBeforeFailure: true,
+    });
+    // The chunks after the failed one are stopped; the one before it is not, and is waited for.
+    assert.ok(await settles(() => aborted.length === 5), `aborted: ${aborted.join(", ")}`);
+    assert.deepEqual(
+      aborted.sort((a, b) => a - b),
+      [3, 4, 5, 6, 7],
+    );
+    release();
+    const out: number[] = [];
+    const chunks: number[] = [];
+    await assert.rejects(async () => {
+      for (let next = await first; !next.done; next = await window.next()) {
+        out.push(...next.value.results);
+        chunks.push(next.value.chunk);
+      }
+    }, failure);
+    assert.deepEqual(out, [0, 1, 2, 3, 4]);
+    assert.deepEqual(chunks, [0, 1, 2]);
+  });
+
+  it("in order, not finishing first (map): a failure stops every other chunk and is thrown at once", async () => {
+    const { first, failure, controller } = await failingThird({ ordered: true });
+    // Chunk 0 is never released: nothing waits for it.
+    await assert.rejects(first, failure);
+    assert.equal(controller.signal.reason, failure);
+  });
+
+  it("as finished: a failure yields the results finished before it and the failed chunk's computed part, then is thrown", async () => {
+    const { window, first, failure } = await failingThird({ ordered: false });
+    const out: number[] = [];
+    await assert.rejects(async () => {
+      for (let next = await first; !next.done; next = await window.next()) out.push(...next.value.results);
+    }, failure);
+    assert.deepEqual(out, [2, 3, 4]);
+  });
 });

@@ -130,6 +130,24 @@ describe("chunk codec", () => {
     assert.equal((error.cause as Error).name, "TypeError");
     assert.equal((error.cause as Error).stack, thrown.stack);
     assert.equal(((error.cause as Error).cause as Error).message, "root");
+    assert.equal(failed.results, undefined, "nothing was computed before the failing item");
+  });
+
+  it("an error response carries the results computed before the failing item, packed when they are numbers", () => {
+    const error = serializeError(new Error("five"));
+    for (const [results, codec] of [
+      [[new Date(1), new Map([[1, 2]])], Codec.V8],
+      [Array.from({ length: 40 }, (_, i) => i * 1.5), Codec.V8],
+      [[{ a: 1 }, "b"], Codec.Json],
+    ] as const) {
+      const bytes = encodeChunkResponse(
+        { ok: false, index: 9, error, results: [...results], host: "h", pid: 3, elapsedMs: 1 },
+        codec,
+      );
+      const failed = decodeChunkResponse(bytes);
+      assert.equal(failed.ok, false);
+      assert.deepEqual(failed.ok ? undefined : failed.results, results);
+    }
   });
 });
 

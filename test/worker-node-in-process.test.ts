@@ -37,6 +37,7 @@ import {
   type LogEnvelope,
 } from "../lib/channels/messages.js";
 import { Condition } from "../lib/condition.js";
+import { encodeMemory } from "../lib/wire/memory-codec.js";
 import { eventually } from "./support/gearman.js";
 
 /** The one free name a shipped function has on a node. */
@@ -226,14 +227,28 @@ describe("a worker node in the test process", () => {
   });
 
   it("set-memory: acknowledges the version; a chunk that needs a newer one asks for it and waits", TEST, async () => {
-    const ack = await command({ type: "set-memory", version: 1, entries: { offset: 100 } });
+    const ack = await command({ type: "set-memory", version: 1, memory: encodeMemory({ offset: 100 }) });
     assert.equal(ack.memoryVersion, 1);
     const plus = toFunctionRef((x: number) => x + (memory.get("offset") as number));
     assert.deepEqual(await run(chunk(plus, [1, 2], { memoryVersion: 1 })), [101, 102]);
     const waiting = run(chunk(plus, [1], { memoryVersion: 2 }));
     await logged((e) => e.message.type === "need-memory" && e.message.version === 2, "asking for version 2");
-    assert.equal((await command({ type: "set-memory", version: 2, entries: { offset: 200 } })).memoryVersion, 2);
+    assert.equal(
+      (await command({ type: "set-memory", version: 2, memory: encodeMemory({ offset: 200 }) })).memoryVersion,
+      2,
+    );
     assert.deepEqual(await waiting, [201]);
+  });
+
+  it("set-memory whose entries do not decode: answered with why, logged, the memory kept", TEST, async () => {
+    const ack = await command({ type: "set-memory", version: 50, memory: "bm90IFY4IGRhdGE=" });
+    assert.equal(ack.memoryVersion, 2);
+    assert.match(ack.error ?? "", /^set-memory: its entries do not decode \(/);
+    const record = await logged(
+      (e) => e.message.type === "record" && /set-memory version 50 from test: /.test(e.message.message),
+      "about the undecodable set-memory",
+    );
+    assert.equal((record.message as { level: string }).level, "error");
   });
 
   it("cancel: stops a running chunk by its map id, and one attempt by its job's unique id", TEST, async () => {

@@ -46,8 +46,11 @@ export type Command =
   | { readonly type: "quit" }
   | { readonly type: "restart" }
   | { readonly type: "ping" }
-  /** Replaces the node's shared memory with `entries` if `version` is newer than what it holds. */
-  | { readonly type: "set-memory"; readonly version: number; readonly entries: Record<string, unknown> }
+  /**
+   * Replaces the node's shared memory with the entries `memory` carries if `version` is newer than what it
+   * holds: V8 structured clone, base64 (lib/wire/memory-codec.ts), so they arrive as map items do.
+   */
+  | { readonly type: "set-memory"; readonly version: number; readonly memory: string }
   | { readonly type: "clear-memory"; readonly version: number }
   /** Stops the running chunks of these maps (map ids), or single chunk attempts (their job unique ids). */
   | { readonly type: "cancel"; readonly mapIds: readonly string[] }
@@ -79,8 +82,10 @@ export interface MapProgress {
   readonly done: number;
   /** Items in all, when the input's length is known. */
   readonly total: number | undefined;
-  /** Chunk attempts that failed and were retried. */
+  /** Items that failed (pool Progress.failed). */
   readonly failed: number;
+  /** Retries spent on its chunks (absent from pools that predate it). */
+  readonly retries?: number;
   readonly state: "running" | "finished" | "failed";
   /** When the map started, ms since the epoch. */
   readonly started: number;
@@ -94,6 +99,8 @@ export type LogMessage =
       readonly command: CommandType;
       readonly memoryVersion: number;
       readonly state: NodeState;
+      /** The command could not be carried out (a set-memory whose entries do not decode here): why. */
+      readonly error?: string;
     }
   | { readonly type: "pong"; readonly commandId: string; readonly stats: NodeStatsSnapshot }
   /** The node needs at least this memory version to run a chunk it holds. */

@@ -97,7 +97,7 @@ export class CommandClient {
    * under way; otherwise PoolError CHANNEL_UNREACHABLE naming the endpoints,
    * rather than a wait for answers that cannot come.
    */
-  private async reachChannels(command: string): Promise<void> {
+  async reachChannels(command: string): Promise<void> {
     await Promise.all([
       this.connection.until(() => this.end.reached, CONNECT_WAIT_MS),
       this.log.whenReached(CONNECT_WAIT_MS),

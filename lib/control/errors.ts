@@ -17,6 +17,13 @@ export const memoryNotAcknowledged = (command: string, missing: readonly string[
     `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`,
   );
 
+/** Nodes that answered a set-memory with an error: its entries did not decode there (`nodes`: "node: why" each). */
+export const memoryNotRead = (command: string, nodes: readonly string[]): PoolError =>
+  new PoolError(
+    "MEMORY",
+    `${command}: worker node${nodes.length > 1 ? "s" : ""} could not read the entries: ${nodes.join("; ")}`,
+  );
+
 export const noMatchingNode = (command: string, selector: string, live: string): PoolError =>
   new PoolError("NO_MATCHING_NODE", `${command}: ${selector} matches no live worker node; live nodes: ${live}`);
 

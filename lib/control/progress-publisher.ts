@@ -12,6 +12,7 @@ export const PROGRESS_INTERVAL_MS = 250;
 export class ProgressPublisher {
   private done = 0;
   private failed = 0;
+  private retries = 0;
   private last = 0;
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -25,10 +26,11 @@ export class ProgressPublisher {
     private readonly intervalMs = PROGRESS_INTERVAL_MS,
   ) {}
 
-  update(done: number, failed: number): void {
+  update(done: number, failed: number, retries: number): void {
     if (this.ended) return;
     this.done = done;
     this.failed = failed;
+    this.retries = retries;
     if (this.timer !== undefined) return;
     const wait = this.last + this.intervalMs - Date.now();
     if (wait <= 0) return this.send("running");
@@ -54,6 +56,7 @@ export class ProgressPublisher {
       done: this.done,
       total: this.total,
       failed: this.failed,
+      retries: this.retries,
       state,
       started: this.started,
     });

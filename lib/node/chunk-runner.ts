@@ -6,7 +6,8 @@
  *        ──► resolve fn (compile source once per hash, with the compiler helpers it lists / import module once)
  *        ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
- * A throwing item ends the chunk with an error response naming its index. A
+ * A throwing item ends the chunk with an error response naming its index,
+ * carrying the results of the items before it. A
  * function the node's policy refuses (workerData.policy) is never compiled or
  * imported: the chunk ends with FunctionRefusedError.
  */
@@ -142,12 +143,12 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
   const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
   let index = request.start;
+  // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
+  // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
+  const results: unknown[] = [];
   try {
     await memoryWait.ready(request.memoryVersion, task.memoryWaitMs);
     const fn = await resolveFunction(request.fn);
-    // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
-    // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
-    const results: unknown[] = [];
     for (let i = 0; i < request.items.length; i++) {
       index = request.start + i;
       let result = fn(request.items[i]);
@@ -162,7 +163,13 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
       throw resultNotSendable(error);
     }
   } catch (error) {
-    return respond({ ok: false, index, error: serializeError(error), ...where() });
+    // The items before the failing one were computed: they go back with the error (imap yields them).
+    const failure = { ok: false as const, index, error: serializeError(error), ...where() };
+    try {
+      return respond({ ...failure, results: results.slice(0, index - request.start) });
+    } catch {
+      return respond(failure);
+    }
   }
 }
 

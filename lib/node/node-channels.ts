@@ -29,6 +29,7 @@ import type { ClusterKey } from "../security/cluster-key.js";
 import type { SignatureError } from "../security/errors.js";
 import type { NodeOptions } from "./node-options.js";
 import { RefusalLog } from "./refusal-log.js";
+import { decodeMemory } from "../wire/memory-codec.js";
 
 export interface CommandHandlers {
   quit(): void;
@@ -56,6 +57,8 @@ export class NodeChannels {
   private counter = 0;
   private readonly prefix = randomBytes(4).toString("hex");
   private closed = false;
+  /** The last set-memory whose entries did not decode, so that its repetitions are answered alike. */
+  private unreadMemory: { readonly id: string; readonly why: string } | undefined;
   /** Refused commands and chunks, rate-limited. */
   readonly refusals: RefusalLog;
 
@@ -101,6 +104,7 @@ export class NodeChannels {
       this.seen.add(envelope.id);
       if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
     }
+    let error: string | undefined;
     switch (command.type) {
       case "ping":
         return this.reply({ type: "pong", commandId: envelope.id, stats: handlers.ping() });
@@ -108,7 +112,7 @@ export class NodeChannels {
         if (first) handlers.cancel(command.mapIds);
         return;
       case "set-memory":
-        if (first) handlers.setMemory(command.entries, command.version);
+        error = this.setMemory(command, envelope, handlers, first);
         break;
       case "clear-memory":
         if (first) handlers.clearMemory(command.version);
@@ -126,9 +130,29 @@ export class NodeChannels {
       command: command.type,
       memoryVersion: handlers.memoryVersion(),
       state: handlers.state(),
+      ...(error === undefined ? {} : { error }),
     });
     if (first && command.type === "quit") handlers.quit();
     if (first && command.type === "restart") handlers.restart();
+  }
+
+  /** Hands the entries on (once per command); why not, when they do not decode here (logged once, answered every time). */
+  private setMemory(
+    command: Extract<Command, { type: "set-memory" }>,
+    envelope: CommandEnvelope,
+    handlers: CommandHandlers,
+    first: boolean,
+  ): string | undefined {
+    if (!first) return this.unreadMemory?.id === envelope.id ? this.unreadMemory.why : undefined;
+    try {
+      handlers.setMemory(decodeMemory(command.memory), command.version);
+      return undefined;
+    } catch (error) {
+      const why = (error as Error).message;
+      this.unreadMemory = { id: envelope.id, why };
+      this.log("error", `set-memory version ${command.version} from ${envelope.from}: ${why}`);
+      return why;
+    }
   }
 
   private reply(message: LogMessage): void {

@@ -9,7 +9,8 @@
  *      │       a second take of the same job (its server lost the node that had it) ──► Retry, spent inside the attempt
  *      │  taken, then nothing (no heartbeat: WORK_DATA every CHUNK_HEARTBEAT_MS) for CHUNK_SILENT_MS
  *      │       (the engine's silence bound: its node was cut off or hung) ──► given up, cancelled on the nodes ──► Retry
- *      ├─ WORK_COMPLETE ──verify──► decode ──► results │ RemoteError (the function threw: never retried)
+ *      ├─ WORK_COMPLETE ──verify──► decode ──► results │ RemoteError (the function threw: never retried;
+ *      │                                               the results before the item that threw kept beside it)
  *      │        └─ a response that does not verify ──► Retry
  *      ├─ a hand-back (a draining node gave it back unrun) ──► a free Retry, FREE_HAND_BACKS times; then one that spends
  *      ├─ a refusal: stale or replayed ──► Retry │ any other (a key mismatch) ──► REFUSED, the map ends
@@ -44,6 +45,7 @@ import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk } from "./chunks.js";
+import { withComputed } from "./computed-before.js";
 import {
   attemptTimedOut,
   chunkFailed,
@@ -177,13 +179,14 @@ export class ChunkRules implements RetryRules<unknown[]> {
     }
     const response = decodeChunkResponse(bytes);
     if (response.ok) return response.results;
-    throw new RemoteError({
+    const error = new RemoteError({
       functionName: context.functionName,
       index: response.index,
       host: response.host,
       pid: response.pid,
       error: response.error,
     });
+    throw withComputed(error, response.results);
   }
 
   failed(error: GearmanError): Retry | undefined {

@@ -38,6 +38,7 @@ import {
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
+import { computedBefore } from "./computed-before.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, noJobServer, poolClosed } from "./errors.js";
 import type { ClusterControl } from "../control/cluster-control.js";
@@ -107,10 +108,11 @@ export class ClusterPool implements AsyncDisposable {
 
   /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight. */
   async *imap<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
-    for await (const results of this.stream<T, R>(fn, items, options, true)) yield* results;
+    // On a failure, every result before the failing item is yielded first (the chunks before it finish), as Python's imap.
+    for await (const results of this.stream<T, R>(fn, items, options, true, true)) yield* results;
   }
 
-  /** Streams results as chunks finish (items within a chunk stay in order). */
+  /** Streams results as chunks finish (items within a chunk stay in order); on a failure, the results finished before it first. */
   async *imapUnordered<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
     for await (const results of this.stream<T, R>(fn, items, options, false)) yield* results;
   }
@@ -142,6 +144,7 @@ export class ClusterPool implements AsyncDisposable {
    * Rejects with CHANNEL_UNREACHABLE when the channels cannot be reached, rather than resolving empty.
    */
   async ping(waitMs = 2000): Promise<NodeStatsSnapshot[]> {
+    if (this.closing) throw poolClosed();
     return this.control.commands.ping(wholeNumber("ping waitMs", waitMs, 0));
   }
 
@@ -172,11 +175,13 @@ export class ClusterPool implements AsyncDisposable {
 
   /** Tells every worker node to restart (their supervisors start them again); resolves with the nodes that acknowledged. */
   async restartWorkers(waitMs = 10_000): Promise<string[]> {
+    if (this.closing) throw poolClosed();
     return this.control.commands.restartWorkers(wholeNumber("restartWorkers waitMs", waitMs, 0));
   }
 
   /** Tells every worker node to quit; resolves with the nodes that acknowledged. */
   async killWorkers(waitMs = 10_000): Promise<string[]> {
+    if (this.closing) throw poolClosed();
     return this.control.commands.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
   }
 
@@ -186,6 +191,7 @@ export class ClusterPool implements AsyncDisposable {
     items: ItemSource<T>,
     options: MapOptions | undefined,
     ordered: boolean,
+    finishBeforeFailure = false,
   ): AsyncGenerator<R[]> {
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {
@@ -233,12 +239,13 @@ export class ClusterPool implements AsyncDisposable {
 
     let done = 0;
     let failed = 0;
+    let retries = 0;
     const progress = this.control.progress.forMap(mapId, functionName, total);
     const report = () => {
-      opts.onProgress?.({ done, total, failed } satisfies Progress);
-      progress.update(done, failed);
+      opts.onProgress?.({ done, total, failed, retries } satisfies Progress);
+      progress.update(done, failed, retries);
     };
-    progress.update(0, 0);
+    progress.update(0, 0, 0);
     const context = {
       client: this.client,
       mapId,
@@ -247,7 +254,7 @@ export class ClusterPool implements AsyncDisposable {
       timeoutMs: opts.timeoutMs,
       retries: opts.retries,
       onRetry: () => {
-        failed++;
+        retries++;
         report();
       },
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
@@ -263,6 +270,8 @@ export class ClusterPool implements AsyncDisposable {
         limit,
         ordered,
         controller,
+        finishBeforeFailure,
+        partial: computedBefore,
         run: (chunk, signal) =>
           runChunkJob(
             context,
@@ -277,7 +286,14 @@ export class ClusterPool implements AsyncDisposable {
                 memoryVersion,
               }),
             signal,
-          ),
+          ).catch((error: unknown) => {
+            // A chunk stopped because the map stops (another failed, an abort) did not fail itself.
+            if (!signal.aborted) {
+              failed += error instanceof RemoteError ? 1 : chunk.items.length;
+              report();
+            }
+            throw error;
+          }),
       });
       for await (const chunk of results) {
         done += chunk.results.length;
@@ -314,7 +330,10 @@ export class ClusterPool implements AsyncDisposable {
     return this.control;
   }
 
-  /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
+  /**
+   * Releases every socket, timer and child process the pool owns. Safe to call twice. From its start,
+   * every other method rejects with PoolError CLOSED (imap and imapUnordered at their first next()).
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       // The dashboard first: it uses the channels and job server connections closed next.

@@ -4,6 +4,7 @@
  * maps and the pool itself. The control plane's (memory, drain / online,
  * waiting for nodes) are in lib/control/errors.ts.
  */
+import { inspect } from "node:util";
 import { PoolError } from "../pool-error.js";
 
 export { PoolError, type PoolErrorCode } from "../pool-error.js";
@@ -105,10 +106,37 @@ export const poolClosed = (): PoolError => new PoolError("CLOSED", "the pool is 
 /** The reason a map's window aborts the chunks still in flight when it stops early. */
 export const mapStopped = (): PoolError => new PoolError("STOPPED", "map stopped");
 
-/** The error a map rejects with when its AbortSignal fires (a DOMException named AbortError, as fetch and piscina use). */
+/**
+ * The error a map rejects with when its AbortSignal fires: a DOMException named AbortError (as Node's own
+ * APIs reject on an abort), whatever the reason, so one check catches every abort. The reason is its
+ * `cause` and is said in its message: "the map was aborted: my reason", "the map was aborted:
+ * TimeoutError: The operation was aborted due to timeout" (AbortSignal.timeout).
+ */
 export function abortError(reason: unknown): Error {
-  if (reason instanceof Error && reason.name === "AbortError") return reason;
-  const error = new DOMException("the map was aborted", "AbortError");
-  if (reason !== undefined) Object.defineProperty(error, "cause", { value: reason, configurable: true });
+  const said = describeReason(reason);
+  const error = new DOMException(
+    said === undefined ? "the map was aborted" : `the map was aborted: ${said}`,
+    "AbortError",
+  );
+  if (reason !== undefined)
+    Object.defineProperty(error, "cause", { value: reason, configurable: true, writable: true });
   return error;
 }
+
+/** What the message says of a reason; nothing for abort()'s own (an AbortError that only says it was aborted). */
+function describeReason(reason: unknown): string | undefined {
+  if (reason === undefined) return undefined;
+  if (typeof reason === "string") return reason;
+  if (reason instanceof Error || reason instanceof DOMException) {
+    if (reason.name === "AbortError" && reason.message === DEFAULT_ABORT_MESSAGE) return undefined;
+    return reason.name === "Error" ? reason.message : `${reason.name}: ${reason.message}`;
+  }
+  return inspect(reason, { breakLength: Infinity, depth: 2, maxStringLength: 200 });
+}
+
+/** The message of the reason AbortController.abort() gives when it is given none. */
+const DEFAULT_ABORT_MESSAGE = (() => {
+  const controller = new AbortController();
+  controller.abort();
+  return (controller.signal.reason as Error).message;
+})();

@@ -7,14 +7,22 @@ export interface Progress {
   readonly done: number;
   /** Number of items in the map, when known up front (arrays, sets, maps, typed arrays). */
   readonly total: number | undefined;
-  /** Retries spent so far: chunks taken again after their node was lost, or submitted again after a failure or a timeout. */
+  /**
+   * Items that failed: the item whose function threw, and every item of a chunk that failed past its
+   * retries (its node lost, timed out or refused it). Default maps end at the first.
+   */
   readonly failed: number;
+  /** Retries spent so far: chunks taken again after their node was lost, or submitted again after a failure or a timeout. */
+  readonly retries: number;
 }
 
 export interface MapOptions {
   /** Items per Gearman job: a whole number, or "auto" (about four chunks per worker thread). Default: the pool's `chunksize`. */
   chunksize?: number | "auto";
-  /** Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects with an AbortError. */
+  /**
+   * Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects
+   * with a DOMException named AbortError whose cause is the signal's reason, said in its message.
+   */
   signal?: AbortSignal;
   /**
    * How long one attempt of a chunk may go without finishing, in ms, counted from its submission and
@@ -28,7 +36,7 @@ export interface MapOptions {
    * job server is lost or its response cannot be trusted spends one (docs/robustness.md). Default: the pool's max_retries.
    */
   retries?: number;
-  /** Called after every chunk that finishes, and after every retry. */
+  /** Called after every chunk that finishes, every retry and every failure. */
   onProgress?: (progress: Progress) => void;
   /**
    * Chunks running at once (imap's window: with the results held for in-order output, at most 8 MiB,

@@ -12,8 +12,14 @@
  * feeding the other nodes. What is held behind it is bounded in bytes instead:
  * past HELD_BYTES of results (estimated), the window waits.
  *
- * The first failure stops the pulling, aborts the window's signal (so the
- * other chunks are cancelled) and is thrown to the consumer.
+ * The first failure stops the pulling and is thrown to the consumer, after
+ * what was computed before it: the results of the chunks finished (as
+ * finished; in order: those before the failed chunk) and the part of the
+ * failed chunk its worker computed before the item that threw (`partial`).
+ * The other chunks are cancelled, except, with `finishBeforeFailure` (imap),
+ * the ones before the failed chunk: they run to their end and are yielded
+ * first, so an ordered stream gives every result before the failing item,
+ * as Python's imap does (a failure among them is the one thrown instead).
  */
 import { setImmediate } from "node:timers/promises";
 import type { Chunk } from "./chunks.js";
@@ -29,6 +35,10 @@ export interface WindowOptions<T, R> {
   readonly run: (chunk: Chunk<T>, signal: AbortSignal) => Promise<R[]>;
   /** Aborted when the consumer stops early or a chunk fails. */
   readonly controller: AbortController;
+  /** Ordered: a failure lets the chunks before the failed one finish, and yields them before it is thrown. */
+  readonly finishBeforeFailure?: boolean;
+  /** The results a failed chunk's worker computed before the item that failed, if the failure carries any. */
+  readonly partial?: (error: unknown) => R[] | undefined;
 }
 
 export interface ChunkResult<R> {
@@ -41,7 +51,8 @@ export async function* runWindow<T, R>(
   source: AsyncIterator<Chunk<T>>,
   options: WindowOptions<T, R>,
 ): AsyncGenerator<ChunkResult<R>> {
-  const { limit, ordered, run, controller } = options;
+  const { limit, ordered, run, controller, partial } = options;
+  const finishBefore = ordered && options.finishBeforeFailure === true;
   const running = new Map<number, Promise<ChunkResult<R>>>();
   const finished = new Map<number, ChunkResult<R>>();
   /** Estimated bytes of the results in `finished`, by chunk. */
@@ -56,6 +67,15 @@ export async function* runWindow<T, R>(
   let nextToYield = 0;
   let exhausted = false;
   let failure: unknown;
+  /** The chunk whose failure is thrown, and its start. */
+  let failed = -1;
+  let failedStart = -1;
+  /** With finishBeforeFailure, each running chunk's own controller: a failure stops only the chunks after it. */
+  const stoppers = new Map<number, AbortController>();
+  if (finishBefore)
+    controller.signal.addEventListener("abort", () => {
+      for (const stopper of stoppers.values()) stopper.abort(controller.signal.reason);
+    });
 
   const settle = new Set<() => void>();
   const wake = () => {
@@ -63,11 +83,28 @@ export async function* runWindow<T, R>(
     settle.clear();
   };
 
+  const fail = (chunk: Chunk<T>, error: unknown) => {
+    const index = chunk.index;
+    if (failure !== undefined && (!finishBefore || index > failed)) return;
+    failure = error;
+    failed = index;
+    failedStart = chunk.start;
+    if (!finishBefore) return void controller.abort(error);
+    for (const [at, stopper] of stoppers) if (at > index) stopper.abort(error);
+  };
+
   const launch = (chunk: Chunk<T>) => {
-    const promise = run(chunk, controller.signal).then(
+    let signal = controller.signal;
+    if (finishBefore) {
+      const stopper = new AbortController();
+      stoppers.set(chunk.index, stopper);
+      signal = stopper.signal;
+    }
+    const promise = run(chunk, signal).then(
       (results) => {
         const done = { chunk: chunk.index, start: chunk.start, results };
         const weight = results.length * estimateItemBytes(results);
+        stoppers.delete(chunk.index);
         running.delete(chunk.index);
         finished.set(chunk.index, done);
         weights.set(chunk.index, weight);
@@ -76,9 +113,9 @@ export async function* runWindow<T, R>(
         return done;
       },
       (error) => {
+        stoppers.delete(chunk.index);
         running.delete(chunk.index);
-        if (failure === undefined) failure = error;
-        controller.abort(error);
+        fail(chunk, error);
         wake();
         throw error;
       },
@@ -101,7 +138,23 @@ export async function* runWindow<T, R>(
           encodingSince = performance.now();
         }
       }
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) {
+        // What was computed before the failure goes first (see the header); in order, only what precedes it.
+        const next = ordered ? (nextToYield < failed ? nextToYield : undefined) : finished.keys().next().value;
+        if (next !== undefined && finished.has(next)) {
+          if (ordered) nextToYield++;
+          yield take(next, finished.get(next)!);
+          continue;
+        }
+        if (finishBefore && next !== undefined) {
+          await new Promise<void>((resolve) => settle.add(resolve)); // it still runs
+          continue;
+        }
+        const thrown = failure;
+        const computed = !ordered || nextToYield === failed ? partial?.(thrown) : undefined;
+        if (computed && computed.length > 0) yield { chunk: failed, start: failedStart, results: computed };
+        throw thrown;
+      }
       if (ordered) {
         const done = finished.get(nextToYield);
         if (done) {

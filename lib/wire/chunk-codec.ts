@@ -12,7 +12,8 @@
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
  * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items} or {fn, numbers}.
- * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}.
+ * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}, the last
+ * with the results computed before the failing item, if any ({error, results} or {error, numbers}).
  * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
  * items or results that are all numbers (packed-numbers.ts).
  *
@@ -90,7 +91,28 @@ export interface ResponseMeta {
 
 export type ChunkResponse =
   | (ResponseMeta & { readonly ok: true; readonly results: unknown[] })
-  | (ResponseMeta & { readonly ok: false; readonly index: number; readonly error: SerializedError });
+  | (ResponseMeta & {
+      readonly ok: false;
+      readonly index: number;
+      readonly error: SerializedError;
+      /** The results of the chunk's items before `index`, computed before it failed (none: empty or absent). */
+      readonly results?: unknown[];
+    });
+
+/** Results in a body: packed when they are all numbers (V8 codec). */
+function resultsBody(codec: Codec, results: unknown[]): { numbers: unknown } | { results: unknown[] } {
+  const numbers = codec === Codec.V8 ? packNumbers(results) : undefined;
+  return numbers ? { numbers } : { results };
+}
+
+/** The results a body carries, packed or not; undefined when it has none. */
+function bodyResults(
+  codec: Codec,
+  payload: { results?: unknown; numbers?: unknown } | undefined,
+): unknown[] | undefined {
+  if (codec === Codec.V8 && isPackedNumbers(payload?.numbers)) return unpackNumbers(payload.numbers);
+  return Array.isArray(payload?.results) ? payload.results : undefined;
+}
 
 /**
  * Header, meta block and body in one buffer. The V8 body is serialized right
@@ -291,20 +313,14 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
 
 export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
   const { host, pid, elapsedMs } = response;
-  if (response.ok) {
-    const numbers = codec === Codec.V8 ? packNumbers(response.results) : undefined;
-    return frame(
-      Kind.Response,
-      codec,
-      { ok: true, host, pid, elapsedMs },
-      numbers ? { numbers } : { results: response.results },
-    );
-  }
+  if (response.ok)
+    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, resultsBody(codec, response.results));
+  const computed = response.results && response.results.length > 0 ? resultsBody(codec, response.results) : {};
   return frame(
     Kind.Response,
     codec,
     { ok: false, host, pid, elapsedMs, index: response.index },
-    { error: response.error },
+    { error: response.error, ...computed },
   );
 }
 
@@ -313,15 +329,14 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
   const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
   const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
+  const results = bodyResults(codec, payload);
   if (meta.ok === true) {
-    if (codec === Codec.V8 && isPackedNumbers(payload?.numbers))
-      return { ...base, ok: true, results: unpackNumbers(payload.numbers) };
-    if (!payload || !Array.isArray(payload.results)) throw new WireFormatError("chunk response: body lacks results");
-    return { ...base, ok: true, results: payload.results };
+    if (!results) throw new WireFormatError("chunk response: body lacks results");
+    return { ...base, ok: true, results };
   }
   if (!payload?.error || typeof payload.error.message !== "string")
     throw new WireFormatError("chunk response: body lacks error");
-  return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error };
+  return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error, ...(results ? { results } : {}) };
 }
 
 /** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */

@@ -1,6 +1,6 @@
 /**
- * Every error the wire layer raises. Functions and items that cannot travel
- * are bad arguments to map (ArgumentError, code "BAD_ARGUMENT", with a class
+ * Every error the wire layer raises. Functions, items and shared memory
+ * entries that cannot travel are bad arguments to map or setMemory (ArgumentError, code "BAD_ARGUMENT", with a class
  * of their own saying which); payloads that do not follow the wire format
  * and errors that come back from a worker have codes of their own.
  */
@@ -24,6 +24,18 @@ export class ItemSerializationError extends ArgumentError {
       `cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items travel as data: primitives, plain objects, arrays, and the built-in Date, RegExp, Map, Set, Error, ArrayBuffer and typed arrays; no functions, symbols or instances of other classes)`,
       { cause },
     );
+  }
+}
+
+/** A shared memory entry cannot travel (it holds a function or a class instance); `key` is the entry's. */
+export class MemoryValueError extends ArgumentError {
+  override name = "MemoryValueError";
+  constructor(
+    readonly key: string,
+    problem: string,
+    cause?: unknown,
+  ) {
+    super(`setMemory entry ${JSON.stringify(key)}`, problem, cause === undefined ? undefined : { cause });
   }
 }
 

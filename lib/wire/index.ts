@@ -3,6 +3,7 @@ export { moduleFunction, type ModuleFunction, type MapFunction } from "./functio
 export {
   FunctionShippingError,
   ItemSerializationError,
+  MemoryValueError,
   WireFormatError,
   RemoteError,
   RemoteCause,

@@ -11,7 +11,8 @@
  * clone keeps: Date, RegExp, Map, Set, Error and its standard subclasses,
  * ArrayBuffer, typed arrays (Buffer too), DataView and boxed primitives.
  * Subclasses of those (`class Table extends Map`) are refused as well: they
- * arrive as their built-in base.
+ * arrive as their built-in base. Shared memory's entries are checked the
+ * same way, functions included (findUntravellable, memory-codec.ts).
  */
 import { ItemSerializationError } from "./errors.js";
 
@@ -52,7 +53,8 @@ const LEAVES: ReadonlySet<unknown> = new Set([
 ]);
 
 interface Found {
-  readonly className: string;
+  /** The instance's class name; undefined for a function (only looked for on request). */
+  readonly className: string | undefined;
   /** Where in the item, innermost step first. */
   readonly steps: string[];
 }
@@ -76,13 +78,18 @@ function propertyStep(key: string): string {
  */
 class Walk {
   objects = 0;
-  constructor(readonly seen?: Set<object>) {}
+  constructor(
+    /** Whether functions are reported too (items leave them to the serializer's own error). */
+    readonly functions: boolean,
+    readonly seen?: Set<object>,
+  ) {}
 }
 const FAST_DEPTH = 64;
 const FAST_OBJECTS = 10_000;
 const GIVE_UP = Symbol("walk again with a set of the objects seen");
 
 function visit(value: unknown, walk: Walk, depth: number): Found | undefined {
+  if (typeof value === "function" && walk.functions) return { className: undefined, steps: [] };
   if (typeof value !== "object" || value === null) return undefined;
   if (walk.seen) {
     if (walk.seen.has(value)) return undefined;
@@ -126,15 +133,34 @@ function visit(value: unknown, walk: Walk, depth: number): Found | undefined {
   return { className: typeof name === "string" && name !== "" ? name : "(anonymous)", steps: [] };
 }
 
-/** The class instance in `item` that would not arrive as itself, if any. */
-function findInstance(item: object): Found | undefined {
+/** The class instance in `item` (or, with `functions`, the function) that would not arrive as itself, if any. */
+function findInstance(item: unknown, functions = false): Found | undefined {
   try {
-    return visit(item, new Walk(), 0);
+    return visit(item, new Walk(functions), 0);
   } catch (error) {
     if (error !== GIVE_UP) throw error;
-    return visit(item, new Walk(new Set()), 0);
+    return visit(item, new Walk(functions, new Set()), 0);
   }
 }
+
+/** Where in a value a function or class instance sits ("it", "its .shape.points[0]"), and its class. */
+export interface Untravellable {
+  readonly where: string;
+  /** undefined: a function. */
+  readonly className: string | undefined;
+}
+
+/** The first function or class instance in `value` that could not travel as itself (shared memory's check), if any. */
+export function findUntravellable(value: unknown): Untravellable | undefined {
+  const found = findInstance(value, true);
+  return found && { where: whereIn(found), className: found.className };
+}
+
+const whereIn = (found: Found) => (found.steps.length === 0 ? "it" : `its ${[...found.steps].reverse().join("")}`);
+
+/** Why an instance of `className` is refused, and what to send instead. */
+export const instanceProblem = (where: string, className: string) =>
+  `${where} is an instance of class ${className}, which would arrive as a plain object, without its methods and getters; send its data (e.g. { ...value } or a toJSON()), and rebuild the instance in the function if it needs one`;
 
 /**
  * Throws ItemSerializationError for the first of `items` that holds an
@@ -147,12 +173,6 @@ export function refuseClassInstances(items: readonly unknown[], start: number): 
     if (typeof item !== "object" || item === null) continue;
     const found = findInstance(item);
     if (!found) continue;
-    const what = found.steps.length === 0 ? "it" : `its ${found.steps.reverse().join("")}`;
-    throw new ItemSerializationError(
-      start + i,
-      new TypeError(
-        `${what} is an instance of class ${found.className}, which would arrive as a plain object, without its methods and getters; send its data (e.g. { ...value } or a toJSON()), and rebuild the instance in the function if it needs one`,
-      ),
-    );
+    throw new ItemSerializationError(start + i, new TypeError(instanceProblem(whereIn(found), found.className!)));
   }
 }

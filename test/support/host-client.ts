@@ -7,8 +7,8 @@
  *
  *   stdin  {"id":1,"map":{"offset":0,"count":4000,"chunksize":25}}
  *   stdout {"ready":true}                                          once the pool is made
- *          {"id":1,"progress":{"done":1000,"failed":0}}            after every chunk and every retry
- *          {"id":1,"result":{"ms":3120,"length":4000,"wrong":[],"failed":0}}
+ *          {"id":1,"progress":{"done":1000,"retries":0}}           after every chunk and every retry
+ *          {"id":1,"result":{"ms":3120,"length":4000,"wrong":[],"retries":0}}
  *          {"id":1,"error":"PoolError CHUNK_FAILED ..."}
  *
  * It checks the results itself (`wrong`: the first indexes whose result is
@@ -35,20 +35,20 @@ send({ ready: true });
 
 async function runMap(id: number, request: MapRequest): Promise<void> {
   const items = Array.from({ length: request.count }, (_, i) => request.offset + i);
-  let failed = 0;
+  let retries = 0;
   const started = performance.now();
   try {
     const out = await pool.map(counted, items, {
       chunksize: request.chunksize,
       onProgress: (progress) => {
-        failed = progress.failed;
-        send({ id, progress: { done: progress.done, failed: progress.failed } });
+        retries = progress.retries;
+        send({ id, progress: { done: progress.done, retries } });
       },
     });
     const ms = Math.round(performance.now() - started);
     const wrong: number[] = [];
     for (let i = 0; i < items.length && wrong.length < 10; i++) if (out[i] !== items[i] * 2) wrong.push(i);
-    send({ id, result: { ms, length: out.length, wrong, failed } });
+    send({ id, result: { ms, length: out.length, wrong, retries } });
   } catch (error) {
     const e = error as Error & { code?: string };
     send({ id, error: `${e.name} ${e.code ?? ""} ${e.message}` });

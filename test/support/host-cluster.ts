@@ -119,13 +119,13 @@ export interface MapResult {
   /** Indexes (the first ten) whose result was not 2 × item. */
   readonly wrong: number[];
   /** Retries spent, as the last progress report said. */
-  readonly failed: number;
+  readonly retries: number;
 }
 
 /** A map the client runs: progress as events, and its outcome. */
 export class RunningMap {
   done = 0;
-  failed = 0;
+  retries = 0;
   private waiters: { at: number; resolve: () => void }[] = [];
   readonly result: Promise<MapResult>;
   settle!: { resolve: (result: MapResult) => void; reject: (error: Error) => void };
@@ -135,9 +135,9 @@ export class RunningMap {
     this.result.catch(() => {});
   }
 
-  progress(done: number, failed: number): void {
+  progress(done: number, retries: number): void {
     this.done = done;
-    this.failed = failed;
+    this.retries = retries;
     this.waiters = this.waiters.filter((w) => (done >= w.at ? (w.resolve(), false) : true));
   }
 
@@ -164,13 +164,13 @@ export class HostClient {
       if (!line.startsWith("{")) return;
       const message = JSON.parse(line) as {
         id?: number;
-        progress?: { done: number; failed: number };
+        progress?: { done: number; retries: number };
         result?: MapResult;
         error?: string;
       };
       const map = message.id === undefined ? undefined : this.maps.get(message.id);
       if (!map) return;
-      if (message.progress) map.progress(message.progress.done, message.progress.failed);
+      if (message.progress) map.progress(message.progress.done, message.progress.retries);
       else if (message.result) {
         this.maps.delete(message.id!);
         map.settle.resolve(message.result);
