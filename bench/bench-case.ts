@@ -17,6 +17,8 @@ export interface Ratio {
   /** The goal, as text (e.g. "≥ 1.0"), and whether the value meets it. */
   readonly goal?: string;
   readonly met?: boolean;
+  /** The 1-minute load average at the start and at the end of its case (filled in by the runner). */
+  readonly loadAverage?: readonly [number, number];
 }
 
 export interface CaseResult {

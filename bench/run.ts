@@ -8,6 +8,10 @@
  *                                                           │
  *                     stdout (markdown) ◀───────────────────┤
  *                     latest.json (merged per case, machine, date, commit) ◀─┘
+ *
+ * Every ratio is printed and recorded with the 1-minute load average at the
+ * start and at the end of its case: on a shared machine a ratio means little
+ * without the load it was measured under.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -31,8 +35,12 @@ interface CaseRecord extends Partial<CaseResult> {
   readonly seconds: number;
   readonly date: string;
   readonly commit: string;
+  /** 1-minute load average at the start and at the end of the case. */
+  readonly loadAverage: readonly [number, number];
   readonly error?: string;
 }
+
+const loadNow = () => Math.round(os.loadavg()[0] * 100) / 100;
 
 function git(...args: string[]): string {
   try {
@@ -63,8 +71,11 @@ function table(rows: readonly Row[]): string {
 function report(result: CaseResult): string {
   const out: string[] = [];
   if (result.rows.length) out.push(table(result.rows), "");
-  for (const r of result.ratios)
-    out.push(`- ${r.name}: **${r.value}**${r.goal ? ` (goal ${r.goal}: ${r.met ? "met" : "missed"})` : ""}`);
+  for (const r of result.ratios) {
+    const goal = r.goal ? ` (goal ${r.goal}: ${r.met ? "met" : "missed"})` : "";
+    const load = r.loadAverage ? `, load ${r.loadAverage[0]} → ${r.loadAverage[1]}` : "";
+    out.push(`- ${r.name}: **${r.value}**${goal}${load}`);
+  }
   for (const note of result.notes) out.push(`- ${note}`);
   return out.join("\n");
 }
@@ -72,12 +83,15 @@ function report(result: CaseResult): string {
 async function runCase(bench: BenchCase, commit: string): Promise<CaseRecord> {
   const begin = performance.now();
   const date = new Date().toISOString();
+  const loadAtStart = loadNow();
   const budget = budgetSignal(bench.name, bench.budgetSeconds);
   const running = bench.run({ signal: budget.signal });
   const base = { workload: bench.workload, budgetSeconds: bench.budgetSeconds, date, commit };
   try {
     const result = await abortable(running, budget.signal);
-    return { ...base, ...result, seconds: (performance.now() - begin) / 1000 };
+    const loadAverage = [loadAtStart, loadNow()] as const;
+    const ratios = result.ratios.map((r) => ({ ...r, loadAverage }));
+    return { ...base, ...result, ratios, loadAverage, seconds: (performance.now() - begin) / 1000 };
   } catch (error) {
     if (budget.signal.aborted) {
       // Give the case its finally blocks (server stops) before going on; whatever is left is killed at exit.
@@ -85,7 +99,12 @@ async function runCase(bench: BenchCase, commit: string): Promise<CaseRecord> {
       await abortable(running, grace.signal).catch(() => {});
       grace.clear();
     }
-    return { ...base, seconds: (performance.now() - begin) / 1000, error: String((error as Error)?.stack ?? error) };
+    return {
+      ...base,
+      loadAverage: [loadAtStart, loadNow()],
+      seconds: (performance.now() - begin) / 1000,
+      error: String((error as Error)?.stack ?? error),
+    };
   } finally {
     budget.clear();
   }
@@ -129,7 +148,9 @@ for (const bench of selected) {
   results[bench.name] = record;
   if (record.error) process.stdout.write(`not measured: ${record.error.split("\n")[0]}\n`);
   else process.stdout.write(`${report(record as CaseRecord & CaseResult)}\n`);
-  process.stdout.write(`\n(${record.seconds.toFixed(1)} s of a ${bench.budgetSeconds} s budget)\n`);
+  process.stdout.write(
+    `\n(${record.seconds.toFixed(1)} s of a ${bench.budgetSeconds} s budget; load average ${record.loadAverage[0]} at the start, ${record.loadAverage[1]} at the end)\n`,
+  );
 }
 
 mkdirSync(RESULTS_DIR, { recursive: true });

@@ -1,16 +1,18 @@
 /**
  * The embedded job server against gearmand (default threads, and -t 1),
- * through the same raw-socket load generator and raw echo workers.
+ * through the same raw-socket load generator and raw echo workers (the
+ * workers in a child process of their own, the load generator in this one).
  *
  *   for each round (server order rotates):      then, per server once:
- *     start server → 2 raw workers                start server → 1M SUBMIT_JOB_BG,
+ *     start server → 2 raw workers (child)        start server → 1M SUBMIT_JOB_BG,
  *     → 1 / 16 / 100 in flight (CPU read around)  no worker → read VmRSS → kill
  *     → read VmHWM → stop server
  */
 import { embedded, gearmand, type ServerContender } from "../job-servers.js";
 import { LatencyHistogram } from "../histogram.js";
 import { cpuSeconds, memory } from "../proc-stats.js";
-import { rawBackground, rawLoad, rawWorker } from "../raw-gearman.js";
+import { rawBackground, rawLoad } from "../raw-gearman.js";
+import { rawWorkersProcess } from "../raw-workers.js";
 import { median } from "../measure.js";
 import { ratio, round, skippedRow, type BenchCase, type CaseContext, type Ratio, type Row } from "../bench-case.js";
 
@@ -34,8 +36,10 @@ interface Figures {
   latency: LatencyHistogram;
   /** Server CPU microseconds per job, one per round. */
   cpuPerJob: number[];
-  /** CPU microseconds per job of this process (load generator and workers), one per round. */
+  /** CPU microseconds per job of this process (the load generator), one per round. */
   loadCpuPerJob: number[];
+  /** CPU microseconds per job of the workers' process, one per round. */
+  workerCpuPerJob: number[];
 }
 
 /** One round on a fresh server: every setting in turn; returns the server's peak RSS in MB. */
@@ -46,24 +50,32 @@ async function measureRound(
 ): Promise<number> {
   const server = await contender.start();
   try {
-    const workers = await Promise.all([rawWorker(server.port, FUNC, signal), rawWorker(server.port, FUNC, signal)]);
+    const workers = await rawWorkersProcess(server.port, FUNC, 2);
     try {
       await rawLoad({ port: server.port, func: FUNC, inFlight: 16, jobs: WARMUP_JOBS, signal });
       for (const { inFlight, jobs } of SETTINGS) {
         const key = `${contender.name}@${inFlight}`;
-        const f = figures.get(key) ?? { jps: [], latency: new LatencyHistogram(), cpuPerJob: [], loadCpuPerJob: [] };
+        const f = figures.get(key) ?? {
+          jps: [],
+          latency: new LatencyHistogram(),
+          cpuPerJob: [],
+          loadCpuPerJob: [],
+          workerCpuPerJob: [],
+        };
         figures.set(key, f);
         const cpuBefore = cpuSeconds(server.pid);
+        const workerCpuBefore = cpuSeconds(workers.pid);
         const loadCpuBefore = process.cpuUsage();
         const result = await rawLoad({ port: server.port, func: FUNC, inFlight, jobs, signal });
         f.cpuPerJob.push(((cpuSeconds(server.pid) - cpuBefore) / jobs) * 1e6);
+        f.workerCpuPerJob.push(((cpuSeconds(workers.pid) - workerCpuBefore) / jobs) * 1e6);
         const loadCpu = process.cpuUsage(loadCpuBefore);
         f.loadCpuPerJob.push((loadCpu.user + loadCpu.system) / jobs);
         f.jps.push(result.jobsPerSecond);
         f.latency.merge(result.latency);
       }
     } finally {
-      for (const worker of workers) worker.close();
+      await workers.stop();
     }
     return memory(server.pid).peakMb;
   } finally {
@@ -86,8 +98,8 @@ async function queuedMemory(
 
 export const jobServer: BenchCase = {
   name: "job-server",
-  workload: `8-byte echo jobs from one raw client connection to 2 raw echo workers (one job at a time each), ${SETTINGS.map((s) => s.inFlight).join(" / ")} jobs in flight (${SETTINGS.map((s) => s.jobs).join(" / ")} jobs, after ${WARMUP_JOBS} warm-up jobs); a fresh server per round, ${ROUNDS} rounds rotating the server order; jobs/s and CPU are the median round, p50/p99 over all rounds; then ${BACKGROUND_JOBS} SUBMIT_JOB_BG with no worker (window 2000) and the server's VmRSS`,
-  budgetSeconds: 240,
+  workload: `8-byte echo jobs from one raw client connection to 2 raw echo workers (one job at a time each, both in one child process), ${SETTINGS.map((s) => s.inFlight).join(" / ")} jobs in flight (${SETTINGS.map((s) => s.jobs).join(" / ")} jobs, after ${WARMUP_JOBS} warm-up jobs); a fresh server per round, ${ROUNDS} rounds rotating the server order; jobs/s and CPU are the median round, p50/p99 over all rounds; then ${BACKGROUND_JOBS} SUBMIT_JOB_BG with no worker (window 2000) and the server's VmRSS`,
+  budgetSeconds: 360,
   async run(context) {
     const rows: Row[] = [];
     const ratios: Ratio[] = [];
@@ -114,6 +126,7 @@ export const jobServer: BenchCase = {
           "p99 ms": round(f.latency.percentile(99), 3),
           "server CPU µs/job": round(median(f.cpuPerJob), 1),
           "load generator CPU µs/job": round(median(f.loadCpuPerJob), 1),
+          "workers CPU µs/job": round(median(f.workerCpuPerJob), 1),
           "server peak RSS MB": round(median(peaks.get(c.name)!)),
         });
       }
@@ -166,7 +179,7 @@ export const jobServer: BenchCase = {
       ratios,
       notes: [
         ...present.map((c) => `Server ${c.settings}.`),
-        "Load generator and workers: one Node process (this one), raw sockets, TCP_NODELAY; every echoed payload is checked.",
+        "Load generator: this Node process; workers: one child Node process; raw sockets, TCP_NODELAY; every echoed payload is checked.",
         "Server CPU is user+system from /proc/PID/stat around each measured load (10 ms ticks); peak RSS is VmHWM after the round.",
         "Load generator, workers and server share 2 cores: a server that needs more CPU per job also takes it from the load generator.",
       ],

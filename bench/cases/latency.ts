@@ -1,11 +1,13 @@
 /**
  * The round trip of a one-item map, p50 and p99, on the local cluster as MakePool() makes it (Unix
- * sockets, unsigned), beside the same path without our pool's code (GearmanClient → embedded server on
- * a Unix socket → a bare GearmanWorker process → a piscina thread and back: the floor of any Gearman
- * pool on this machine) and the signed local cluster on loopback TCP (what signing and TCP add), then
- * Dask's client.submit(...).result(). The three run side by side: all are opened first, warmed up
- * (a pool is long-lived, and its first few hundred maps run before the JIT has compiled the path),
- * then measured in blocks of 100 round trips, rotating, so a noisy moment hits them alike.
+ * sockets, unsigned), beside: a raw-socket Gearman echo through the embedded job server (its own
+ * process, a raw client and a raw worker in this one: the goal's yardstick, what a Gearman round trip
+ * costs here with no library at all); the same path as a map without our pool's code (GearmanClient →
+ * embedded server on a Unix socket → a bare GearmanWorker process → a piscina thread and back); and
+ * the signed local cluster on loopback TCP (what signing and TCP add); then Dask's
+ * client.submit(...).result(). The four run side by side: all are opened first, warmed up (a pool is
+ * long-lived, and its first few hundred maps run before the JIT has compiled the path), then measured
+ * in blocks of 100 round trips, rotating, so a noisy moment hits them alike.
  */
 import { fork } from "node:child_process";
 import fs from "node:fs";
@@ -15,6 +17,9 @@ import { JobServer } from "../../lib/server/index.js";
 import { GearmanClient } from "../../lib/gearman/index.js";
 import { localPool } from "../local-pool.js";
 import { percentile } from "../measure.js";
+import { LatencyHistogram } from "../histogram.js";
+import { embedded } from "../job-servers.js";
+import { rawLoad, rawWorker } from "../raw-gearman.js";
 import { ratio, round, skippedRow, type BenchCase, type Row } from "../bench-case.js";
 import { DASK_SETTING, daskRoundTrips, daskVersion } from "../python-peers.js";
 
@@ -25,8 +30,39 @@ const BLOCK = 100;
 interface Contender {
   readonly name: string;
   readonly setting: string;
-  readonly once: (i: number) => Promise<unknown>;
-  readonly ms: number[];
+  /** Runs `count` round trips one after another, recording each into `into`. */
+  readonly block: (first: number, count: number, into: LatencyHistogram) => Promise<void>;
+  readonly ms: LatencyHistogram;
+}
+
+/** A block of round trips of a call that makes one. */
+const oneByOne =
+  (once: (i: number) => Promise<unknown>) => async (first: number, count: number, into: LatencyHistogram) => {
+    for (let i = first; i < first + count; i++) {
+      const t = performance.now();
+      await once(i);
+      into.record(performance.now() - t);
+    }
+  };
+
+/** The goal's yardstick: raw-socket echo jobs, one in flight, through the embedded job server in its own process. */
+async function openRawEcho(signal: AbortSignal) {
+  const server = await embedded().start();
+  try {
+    const worker = await rawWorker(server.port, "raw_echo", signal);
+    return {
+      block: async (_first: number, count: number, into: LatencyHistogram) => {
+        into.merge((await rawLoad({ port: server.port, func: "raw_echo", inFlight: 1, jobs: count, signal })).latency);
+      },
+      close: async () => {
+        worker.close();
+        await server.stop();
+      },
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
 }
 
 /** The bare path: a job server on a Unix socket, a bare worker node process on it, our client in memory. */
@@ -62,56 +98,56 @@ async function openBarePath(): Promise<{ once: (i: number) => Promise<unknown>; 
 
 export const latency: BenchCase = {
   name: "latency",
-  workload: `${MAPS} sequential one-item maps of x => x + 1 on a local cluster (one node of 2 threads), unsigned on Unix sockets (MakePool()'s default) and signed on loopback TCP, and as many 8-byte jobs through the bare path (GearmanClient → embedded server on a Unix socket → a GearmanWorker process whose handler goes through a piscina thread); ${WARMUP} warm-up round trips each, then blocks of ${BLOCK} rotating; then ${MAPS} Dask client.submit(inc, i).result() round trips on ${DASK_SETTING}`,
-  budgetSeconds: 120,
-  async run() {
+  workload: `${MAPS} sequential one-item maps of x => x + 1 on a local cluster (one node of 2 threads), unsigned on Unix sockets (MakePool()'s default) and signed on loopback TCP; as many 8-byte raw-socket echo jobs through the embedded job server (its own process; raw client and raw worker in the bench process, loopback TCP); as many 8-byte jobs through the bare path (GearmanClient → embedded server on a Unix socket → a GearmanWorker process whose handler goes through a piscina thread); ${WARMUP} warm-up round trips each, then blocks of ${BLOCK} rotating; then ${MAPS} Dask client.submit(inc, i).result() round trips on ${DASK_SETTING}`,
+  budgetSeconds: 150,
+  async run({ signal }) {
     const unsigned = await localPool(2);
     const signed = await localPool(2, { signed: true });
     const bare = await openBarePath();
-    const map = (pool: typeof unsigned) => (i: number) => pool.map((x: number) => x + 1, [i]);
+    const raw = await openRawEcho(signal);
+    const map = (pool: typeof unsigned) => oneByOne((i: number) => pool.map((x: number) => x + 1, [i]));
     const contenders: Contender[] = [
       {
         name: "glimpse-cluster",
         setting: "one-item map, local cluster (Unix sockets, unsigned)",
-        once: map(unsigned),
-        ms: [],
+        block: map(unsigned),
+        ms: new LatencyHistogram(),
+      },
+      {
+        name: "raw-socket Gearman echo",
+        setting: "8-byte job, raw client and raw worker, embedded job server in its own process",
+        block: raw.block,
+        ms: new LatencyHistogram(),
       },
       {
         name: "bare Gearman path",
         setting: "8-byte job, worker process + piscina thread, Unix socket",
-        once: bare.once,
-        ms: [],
+        block: oneByOne(bare.once),
+        ms: new LatencyHistogram(),
       },
       {
         name: "glimpse-cluster signed",
         setting: "one-item map, local cluster with secret: true (loopback TCP, signed)",
-        once: map(signed),
-        ms: [],
+        block: map(signed),
+        ms: new LatencyHistogram(),
       },
     ];
     try {
-      for (const c of contenders) for (let i = 0; i < WARMUP; i++) await c.once(i);
-      for (let done = 0; done < MAPS; done += BLOCK) {
-        for (const c of contenders) {
-          for (let i = done; i < done + BLOCK; i++) {
-            const t = performance.now();
-            await c.once(i);
-            c.ms.push(performance.now() - t);
-          }
-        }
-      }
+      for (const c of contenders) await c.block(0, WARMUP, new LatencyHistogram());
+      for (let done = 0; done < MAPS; done += BLOCK) for (const c of contenders) await c.block(done, BLOCK, c.ms);
     } finally {
-      await Promise.allSettled([unsigned.close(), signed.close(), bare.close()]);
+      await Promise.allSettled([unsigned.close(), signed.close(), bare.close(), raw.close()]);
     }
-    const [ours, floor, withSigning] = contenders.map((c) => percentile(c.ms, 50));
+    const [ours, rawEcho, floor, withSigning] = contenders.map((c) => c.ms.percentile(50));
     const rows: Row[] = contenders.map((c) => ({
       contender: c.name,
       setting: c.setting,
-      "p50 ms": round(percentile(c.ms, 50), 3),
-      "p99 ms": round(percentile(c.ms, 99), 3),
+      "p50 ms": round(c.ms.percentile(50), 3),
+      "p99 ms": round(c.ms.percentile(99), 3),
     }));
     const ratios = [
       ratio("p50 ms", ours, { text: "≤ 1 ms", met: (v) => v <= 1 }),
+      ratio("glimpse p50 / raw-socket echo p50", ours / rawEcho, { text: "≤ 4", met: (v) => v <= 4 }),
       ratio("glimpse p50 / bare path p50", ours / floor),
       ratio("signed p50 / unsigned p50", withSigning / ours),
     ];
