@@ -231,7 +231,7 @@ describe("faults across machines (simulated hosts)", { skip: missingPeer("netns"
           const { clientHost } = bench.cluster;
           const map = bench.map();
           await map.reached(ITEMS / 4);
-          const failedBefore = map.retries;
+          const retriesBefore = map.retries;
           clientHost.cut();
           await new Promise((resolve) => setTimeout(resolve, CLIENT_CUT_MS));
           clientHost.heal();
@@ -242,8 +242,8 @@ describe("faults across machines (simulated hosts)", { skip: missingPeer("netns"
           // Chunks waiting in a queue, or for the client's own link, spend none.
           const held = 2 * THREADS * (1 + PREFETCH);
           assert.ok(
-            result.retries - failedBefore <= held,
-            `${result.retries - failedBefore} retries spent over the cut; the nodes held at most ${held} chunks`,
+            result.retries - retriesBefore <= held,
+            `${result.retries - retriesBefore} retries spent over the cut; the nodes held at most ${held} chunks`,
           );
         });
 
