@@ -38,6 +38,7 @@ import { closedError, noServer, serverLost, JobError, type GearmanError, type Se
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
+import { handleBytes, handleText } from "./job-handle.js";
 import { keepPayload, type Payload } from "./payload.js";
 import { toBuffer } from "../bytes.js";
 import type { AttemptMaker, AttemptObserver, AttemptOptions } from "./retry-rules.js";
@@ -146,7 +147,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
       options.signal,
     );
     rules.run.start();
-    return rules.job.result.then((handle) => handle.toString());
+    return rules.job.result.then((handle) => handleText(handle));
   }
 
   /**
@@ -197,7 +198,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
 
   private onCreated(link: ServerLink<Submission>, submission: Submission, handle: string): void {
     submission.handle = handle;
-    if (submission.background) return this.finish(submission, undefined, Buffer.from(handle));
+    if (submission.background) return this.finish(submission, undefined, handleBytes(handle));
     link.track(handle, submission);
     submission.observer.created(submission, handle);
   }
