@@ -6,6 +6,10 @@
  *
  *   command(line) ──► queue ──► "line\n" ──► server
  *   server ──► lines ──► ERR → AdminError | single-line command → [line] | block until "." → lines
+ *
+ * The connection carries bytes: lines are read as byte strings (latin1) and
+ * given as UTF-8 text, except job handles, which stay byte strings both ways
+ * (job-handle.ts), so `show jobs` and `cancel job` agree with the packets.
  */
 import { ArgumentError } from "../argument-error.js";
 import { connectTo, type GearmanTlsOptions, type ServerStream, type StreamOpener } from "./transport.js";
@@ -13,6 +17,7 @@ import { parseAddress, formatAddress, type ServerAddress } from "./address.js";
 import { AdminError, connectionError, timeoutError, closedError, protocolError } from "./errors.js";
 import { CONNECTION_RULES } from "./connection-options.js";
 import { optionsSchema, whole, type RulesOf } from "../options-schema.js";
+import { handleBytes } from "./job-handle.js";
 
 export interface FunctionStatus {
   readonly func: string;
@@ -65,7 +70,9 @@ const ADMIN = optionsSchema("AdminClient", {
 const SINGLE_LINE = /^(version|getpid|maxqueue|cancel job|create function|drop function|verbose|shutdown)\b/;
 
 interface Pending {
+  /** The command as text (for replies and errors). */
   readonly line: string;
+  /** The reply's lines so far, as byte strings. */
   readonly lines: string[];
   readonly resolve: (lines: string[]) => void;
   readonly reject: (error: Error) => void;
@@ -103,7 +110,7 @@ export class AdminClient {
         : connectTo(this.address, { tls: this.tls });
       this.stream = socket;
       let failure: Error | undefined;
-      socket.setEncoding("utf8");
+      socket.setEncoding("latin1");
       socket.once(ready, () => resolve(socket));
       socket.on("data", (text: string) => this.onData(text));
       socket.on("error", (error) => {
@@ -138,7 +145,7 @@ export class AdminClient {
       if (!pending) continue;
       if (line.startsWith("ERR ")) {
         this.queue.shift();
-        pending.reject(adminError(pending.line, line));
+        pending.reject(adminError(pending.line, utf8(line)));
       } else if (SINGLE_LINE.test(pending.line)) {
         this.queue.shift();
         pending.resolve([line]);
@@ -153,9 +160,14 @@ export class AdminClient {
 
   /** Sends one command line; resolves with the reply's lines (without the final "."). */
   async command(line: string): Promise<string[]> {
-    if (this.closed) throw closedError(`admin client for ${this.server}`);
     if (typeof line !== "string" || /[\r\n]/.test(line))
       throw new ArgumentError("admin command", `must be one line of text, got ${JSON.stringify(line)}`);
+    return (await this.exchange(line, Buffer.from(`${line}\n`))).map(utf8);
+  }
+
+  /** Sends `bytes` (one command line, shown as `line`); resolves with the reply's lines as byte strings. */
+  private async exchange(line: string, bytes: Buffer): Promise<string[]> {
+    if (this.closed) throw closedError(`admin client for ${this.server}`);
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const what = `admin command "${line}" to ${this.server}`;
@@ -170,7 +182,7 @@ export class AdminClient {
       return await Promise.race([
         new Promise<string[]>((resolve, reject) => {
           this.queue.push({ line, lines: [], resolve, reject });
-          socket.write(`${line}\n`);
+          socket.write(bytes);
         }),
         deadline,
       ]);
@@ -241,7 +253,8 @@ export class AdminClient {
 
   /** `show jobs`: every job the server holds. */
   async showJobs(): Promise<ShownJob[]> {
-    return (await this.command("show jobs")).map((line) => {
+    // Byte strings: a handle keeps its bytes; the other fields are numbers.
+    return (await this.exchange("show jobs", Buffer.from("show jobs\n"))).map((line) => {
       const fields = line.split("\t");
       if (fields.length !== 4) throw this.badLine("show jobs", line);
       const [handle, retries, ignoreJob, jobQueued] = fields;
@@ -262,7 +275,10 @@ export class AdminClient {
   /** `cancel job`: removes a queued job (ERR UNKNOWN_JOB when the server has no such job). */
   async cancelJob(handle: string): Promise<void> {
     checkWord("cancel job", "handle", handle);
-    await this.command(`cancel job ${handle}`);
+    await this.exchange(
+      `cancel job ${handle}`,
+      Buffer.concat([Buffer.from("cancel job "), handleBytes(handle), NEWLINE]),
+    );
   }
 
   /** `create function`: makes the function known (gearmand 1.1.20 drops the name's last character). */
@@ -311,6 +327,13 @@ export class AdminClient {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+const NEWLINE = Buffer.from("\n");
+
+/** A line read as a byte string, as the UTF-8 text it holds. */
+function utf8(line: string): string {
+  return Buffer.from(line, "latin1").toString("utf8");
 }
 
 /** `ERR CODE text+with+pluses`; gearmand 1.1.20 also sends `ERR function not found` (no code): its errCode is then "UNSPECIFIED". */

@@ -47,6 +47,7 @@ import {
 import { checkFunctionName } from "./function-name.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
+import { handleBytes, handleText } from "./job-handle.js";
 import { keepPayload, type Payload } from "./payload.js";
 import { toBuffer } from "../bytes.js";
 import type { AttemptMaker, AttemptObserver, AttemptOptions } from "./retry-rules.js";
@@ -204,7 +205,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
       options.signal,
     );
     rules.run.start();
-    return rules.job.result.then((handle) => handle.toString());
+    return rules.job.result.then((handle) => handleText(handle));
   }
 
   /**
@@ -257,7 +258,7 @@ export class GearmanClient extends EventEmitter implements AttemptMaker {
 
   private onCreated(link: ServerLink<Submission>, submission: Submission, handle: string): void {
     submission.handle = handle;
-    if (submission.background) return this.finish(submission, undefined, Buffer.from(handle));
+    if (submission.background) return this.finish(submission, undefined, handleBytes(handle));
     link.track(handle, submission);
     submission.observer.created(submission, handle);
   }

@@ -6,6 +6,7 @@ import { PACKET_SPECS, packetName, type PacketArgs, type PacketArgsInput, type P
 import { protocolError } from "./errors.js";
 import { ArgumentError } from "../argument-error.js";
 import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
+import { handleBytes, handleText } from "./job-handle.js";
 
 export type Magic = "REQ" | "RES";
 
@@ -77,7 +78,8 @@ export function encodePacket<N extends PacketName>(magic: Magic, name: N, args: 
   const parts: Part[] = spec.args.map((arg) => {
     const value = values[arg];
     if (value === undefined) throw new ArgumentError(`${name} argument ${arg}`, "missing");
-    return value;
+    // A handle goes back as the bytes it came as (job-handle.ts); other text is UTF-8.
+    return arg === "handle" && typeof value === "string" ? handleBytes(value) : value;
   });
   for (let i = 0; i < parts.length - 1; i++) {
     const part = parts[i];
@@ -111,7 +113,8 @@ export function decodeArgs<N extends PacketName>(name: N, body: Buffer): PacketA
   const parts = splitArgs(body, names.length, name);
   const out: Record<string, string | Buffer> = {};
   for (let i = 0; i < names.length; i++) {
-    out[names[i]] = names[i] === "data" ? parts[i] : parts[i].toString("utf8");
+    const name = names[i];
+    out[name] = name === "data" ? parts[i] : name === "handle" ? handleText(parts[i]) : parts[i].toString("utf8");
   }
   return out as PacketArgs<N>;
 }

@@ -25,6 +25,7 @@ import { ServerConnection } from "./connection.js";
 import { closedError, protocolError, ServerError, type GearmanError } from "./errors.js";
 import { encodePacket, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
+import { handleText } from "./job-handle.js";
 
 /** What a link needs of a submission (the client's Submission, submission.ts, which this file never imports). */
 export interface LinkJob {
@@ -192,7 +193,7 @@ export class ServerLink<J extends LinkJob> {
     switch (packet.type) {
       case PacketType.JOB_CREATED: {
         const head = this.awaiting.shift();
-        const handle = packet.body.toString();
+        const handle = handleText(packet.body);
         if (head === undefined || head instanceof PendingReply)
           return this.peerError("JOB_CREATED with no submission awaiting it");
         if (head instanceof GivenUpAttempt) return this.owner.createdTooLate(this, head.submission, handle);
@@ -206,7 +207,7 @@ export class ServerLink<J extends LinkJob> {
       case PacketType.WORK_FAIL: {
         const body = packet.body;
         const nul = body.indexOf(0);
-        const submission = this.jobs.get(body.toString("utf8", 0, nul < 0 ? body.length : nul));
+        const submission = this.jobs.get(handleText(body, 0, nul < 0 ? body.length : nul));
         // Absent: a job this client gave up on (timeout, cancel): late packets are expected.
         if (submission) this.owner.work(this, submission, packet, nul < 0 ? NO_DATA : body.subarray(nul + 1));
         return;

@@ -4,6 +4,7 @@ import { PacketType } from "./packet-types.js";
 import { toBuffer } from "../bytes.js";
 import type { Payload } from "./payload.js";
 import { ArgumentError } from "../argument-error.js";
+import { handleBytes } from "./job-handle.js";
 
 /** @internal How a job reaches its server. */
 export interface JobLink {
@@ -15,6 +16,8 @@ export interface JobLink {
 export class WorkerJob {
   private done = false;
   private controller: AbortController | undefined;
+  /** The handle's bytes, sent back in every WORK_* packet exactly as they came. */
+  readonly #handle: Buffer;
 
   /** @internal Created by GearmanWorker on JOB_ASSIGN_UNIQ. */
   constructor(
@@ -25,7 +28,9 @@ export class WorkerJob {
     readonly unique: string,
     readonly data: Buffer,
     private readonly link: JobLink,
-  ) {}
+  ) {
+    this.#handle = handleBytes(handle);
+  }
 
   /** "host:port" of the server that assigned the job. */
   get server(): string {
@@ -50,13 +55,13 @@ export class WorkerJob {
   /** WORK_DATA: a partial result for the client. */
   sendData(data: Payload): void {
     if (!this.done)
-      this.link.send(encodeRaw("REQ", PacketType.WORK_DATA, [this.handle, toBuffer(data, "sendData data")]));
+      this.link.send(encodeRaw("REQ", PacketType.WORK_DATA, [this.#handle, toBuffer(data, "sendData data")]));
   }
 
   /** WORK_WARNING: a warning for the client. */
   sendWarning(data: Payload): void {
     if (!this.done)
-      this.link.send(encodeRaw("REQ", PacketType.WORK_WARNING, [this.handle, toBuffer(data, "sendWarning data")]));
+      this.link.send(encodeRaw("REQ", PacketType.WORK_WARNING, [this.#handle, toBuffer(data, "sendWarning data")]));
   }
 
   /** WORK_STATUS: progress as numerator / denominator (whole numbers ≥ 0). */
@@ -71,24 +76,24 @@ export class WorkerJob {
           `expected a whole number ≥ 0, got ${n}`,
         );
     }
-    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_STATUS, [this.handle, numerator, denominator]));
+    if (!this.done) this.link.send(encodeRaw("REQ", PacketType.WORK_STATUS, [this.#handle, numerator, denominator]));
   }
 
   /** WORK_COMPLETE with the result. The first terminal call (complete, fail, exception) wins; later ones are ignored. */
   complete(data: Payload = Buffer.alloc(0)): void {
     if (!this.done)
-      this.end(encodeRawParts("REQ", PacketType.WORK_COMPLETE, [this.handle, toBuffer(data, "complete data")]));
+      this.end(encodeRawParts("REQ", PacketType.WORK_COMPLETE, [this.#handle, toBuffer(data, "complete data")]));
   }
 
   /** WORK_FAIL. Final: gearmand never retries it. */
   fail(): void {
-    if (!this.done) this.end([encodeRaw("REQ", PacketType.WORK_FAIL, [this.handle])]);
+    if (!this.done) this.end([encodeRaw("REQ", PacketType.WORK_FAIL, [this.#handle])]);
   }
 
   /** WORK_EXCEPTION: clients that asked for exceptions get `data`; the others get WORK_FAIL. Final. */
   exception(data: Payload): void {
     if (!this.done)
-      this.end(encodeRawParts("REQ", PacketType.WORK_EXCEPTION, [this.handle, toBuffer(data, "exception data")]));
+      this.end(encodeRawParts("REQ", PacketType.WORK_EXCEPTION, [this.#handle, toBuffer(data, "exception data")]));
   }
 
   /** Sends the final packet; its parts go out in this tick's one write, so nothing comes between them. */

@@ -18,6 +18,7 @@ import { EventEmitter } from "node:events";
 import { ServerConnection } from "./connection.js";
 import { encodePacket, splitArgs, type Packet } from "./packet.js";
 import { PacketType } from "./packet-types.js";
+import { handleText } from "./job-handle.js";
 import { keepPayload } from "./payload.js";
 import { badResult, resultBytes } from "../bytes.js";
 import { WorkerJob } from "./worker-job.js";
@@ -294,15 +295,15 @@ export class GearmanWorker extends EventEmitter {
         return this.checkIdle();
       case PacketType.JOB_ASSIGN_UNIQ: {
         const [handle, func, unique, data] = splitArgs(packet.body, 4, "JOB_ASSIGN_UNIQ");
-        return this.assign(link, handle.toString(), func.toString(), unique.toString(), data, packet.exclusive);
+        return this.assign(link, handleText(handle), func.toString(), unique.toString(), data, packet.exclusive);
       }
       case PacketType.JOB_ASSIGN: {
         const [handle, func, data] = splitArgs(packet.body, 3, "JOB_ASSIGN");
-        return this.assign(link, handle.toString(), func.toString(), "", data, packet.exclusive);
+        return this.assign(link, handleText(handle), func.toString(), "", data, packet.exclusive);
       }
       case PacketType.JOB_ASSIGN_ALL: {
         const [handle, func, unique, , data] = splitArgs(packet.body, 5, "JOB_ASSIGN_ALL");
-        return this.assign(link, handle.toString(), func.toString(), unique.toString(), data, packet.exclusive);
+        return this.assign(link, handleText(handle), func.toString(), unique.toString(), data, packet.exclusive);
       }
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");

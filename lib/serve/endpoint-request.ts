@@ -3,14 +3,17 @@
  *
  *   multipart/form-data (default, what Driveshaft sends with libcurl; PHP reads $_POST):
  *     fields function_name, job_handle, unique, workload; the workload part carries the
- *     job's exact bytes, whatever they are (PHP's $_POST['workload'] holds them unchanged)
+ *     job's exact bytes, whatever they are (PHP's $_POST['workload'] holds them unchanged),
+ *     and so does job_handle (a handle is bytes: gearman/job-handle.ts)
  *   application/json (request_format "json", the body Driveshaft's README shows):
  *     {"function_name", "job_handle", "unique", "workload"} where workload is the text of a
- *     UTF-8 workload; a workload that is not valid UTF-8 is sent as "workload_base64" instead
+ *     UTF-8 workload; a workload that is not valid UTF-8 is sent as "workload_base64" instead;
+ *     job_handle is the text of its bytes (one char per byte where they are no UTF-8)
  */
 import { randomBytes } from "node:crypto";
 import type { RequestFormat } from "./jobs-config.js";
 import type { JobInput } from "./executor.js";
+import { handleBytes } from "../gearman/job-handle.js";
 
 export interface EndpointRequest {
   readonly contentType: string;
@@ -30,7 +33,8 @@ export function utf8Text(bytes: Buffer): string | undefined {
 
 export function jsonBody(job: JobInput): Buffer {
   const text = utf8Text(job.workload);
-  const fields: Record<string, string> = { function_name: job.func, job_handle: job.handle, unique: job.unique };
+  const handle = utf8Text(handleBytes(job.handle)) ?? job.handle;
+  const fields: Record<string, string> = { function_name: job.func, job_handle: handle, unique: job.unique };
   if (text === undefined) fields.workload_base64 = job.workload.toString("base64");
   else fields.workload = text;
   return Buffer.from(JSON.stringify(fields));
@@ -51,14 +55,16 @@ class MultipartFrame {
   /** The body, written into one buffer (serve builds one per job). */
   body(job: JobInput): Buffer {
     const texts = [job.func, job.handle, job.unique];
+    // The handle's own bytes (a byte string, one char per byte); the others are UTF-8 text.
+    const encodings = ["utf8", "latin1", "utf8"] as const;
     let size = this.tail.length + job.workload.length;
     for (const head of this.heads) size += head.length;
-    for (const text of texts) size += Buffer.byteLength(text);
+    for (let i = 0; i < 3; i++) size += Buffer.byteLength(texts[i], encodings[i]);
     const body = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < 3; i++) {
       at += this.heads[i].copy(body, at);
-      at += body.write(texts[i], at);
+      at += body.write(texts[i], at, encodings[i]);
     }
     at += this.heads[3].copy(body, at);
     at += job.workload.copy(body, at);
