@@ -119,7 +119,12 @@ async function poolOnConfig(
     client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open, noServerTimeoutMs: false }),
     control,
     cacheFunctions: client.cacheFunctions,
-    defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
+    defaults: {
+      chunksize: client.chunksize,
+      timeoutMs: client.pollTimeoutMs,
+      retries: client.maxRetries,
+      waitForNodesMs: client.waitForNodesMs,
+    },
     key: options.key,
     signatureMaxAgeMs: client.signatureMaxAgeMs,
     dashboard,
@@ -154,7 +159,8 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
       }),
       control,
       cacheFunctions: false,
-      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3 },
+      // The [client] defaults (config.ini.example).
+      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3, waitForNodesMs: 30_000 },
       release: () => cluster.close(),
       key,
       dashboard,

@@ -3,17 +3,20 @@
  * a map with no job server to reach rejects within seconds naming every
  * server and its connection error, on this machine and across simulated
  * hosts (a job server listening on 127.0.0.1 only, an address where no host
- * answers).
+ * answers); a map no worker node can take says so after wait_for_nodes, on
+ * every job server kind, while a node busy with other work is no reason.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { MakePool, PoolError } from "../lib/index.js";
+import { MakePool, PoolError, type ClusterPool } from "../lib/index.js";
+import { AdminClient } from "../lib/gearman/admin.js";
+import { TestCluster } from "./support/cluster.js";
 import { GearmanClient } from "../lib/gearman/index.js";
 import { JobServer } from "../lib/server/index.js";
-import { freePort, CLI_PATH } from "./support/job-servers.js";
+import { freePort, jobServerKinds, CLI_PATH } from "./support/job-servers.js";
 import { missingPeer } from "./support/peers.js";
 import { SimulatedNetwork } from "./support/netns.js";
 import { HostClient, HostProcess } from "./support/host-cluster.js";
@@ -149,3 +152,62 @@ describe("no job server reachable across machines (simulated hosts)", { skip: mi
     }
   });
 });
+
+/** Polls `probe` every 50 ms until it returns true; fails after `limitMs`. */
+async function until(what: string, probe: () => Promise<boolean>, limitMs = 30_000): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const kind of jobServerKinds()) {
+  describe(`no worker node, on ${kind.name}`, { skip: kind.skip }, () => {
+    it("a map no node takes rejects with NO_NODE naming glimpse_map and the job server after wait_for_nodes; a node busy with another map is no reason", async () => {
+      const cluster = await TestCluster.start({ kind, clientConfig: ["wait_for_nodes = 1"] });
+      let pool: ClusterPool | undefined;
+      const admin = new AdminClient(cluster.server.url, { timeoutMs: 5000 });
+      try {
+        pool = await cluster.pool();
+        const started = performance.now();
+        await assert.rejects(
+          pool.map((x: number) => x, [1, 2, 3]),
+          (error: unknown) => {
+            assert.ok(error instanceof PoolError, String(error));
+            assert.equal(error.code, "NO_NODE");
+            assert.equal(
+              error.message,
+              `no worker node has registered glimpse_map at ${cluster.server.url} within 1000 ms (wait_for_nodes, or the map's waitForNodesMs); ` +
+                "no worker node is registered there at all: is one running (glimpse-cluster launch-worker), and can it reach these job servers?",
+            );
+            return true;
+          },
+        );
+        const ms = performance.now() - started;
+        assert.ok(ms < 20_000, `NO_NODE came after ${Math.round(ms)} ms`);
+
+        // One thread, nothing prefetched: a long chunk holds the node, and the next map's chunks wait their turn.
+        await cluster.startNode(1, ["--prefetch", "0"]);
+        const slow = pool.map(
+          async (x: number) => {
+            await new Promise((resolve) => setTimeout(resolve, 2500));
+            return x;
+          },
+          [7],
+          { waitForNodesMs: false },
+        );
+        await until("the slow chunk running", async () =>
+          (await admin.status()).some((f) => f.func === "glimpse_map" && f.running === 1),
+        );
+        // Its patience passes several times while the node is busy: the node is registered, so the map waits.
+        assert.deepEqual(await pool.map((x: number) => x + 1, [1, 2], { waitForNodesMs: 200 }), [2, 3]);
+        assert.deepEqual(await slow, [7]);
+      } finally {
+        await admin.close();
+        await pool?.close();
+        await cluster.close();
+      }
+    });
+  });
+}

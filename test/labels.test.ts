@@ -140,7 +140,10 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       );
       assert.ok(error instanceof PoolError, String(error));
       assert.equal(error.code, "NO_NODE");
-      assert.match(error.message, /no live worker node carries the label "tpu" within 200 ms/);
+      assert.match(
+        error.message,
+        /^no worker node has registered glimpse_map:tpu \(the label "tpu"\) at 127\.0\.0\.1:\d+ within 200 ms \(wait_for_nodes, or the map's waitForNodesMs\); /,
+      );
       assert.match(error.message, /the labels bigmem, gpu \(and some serve unlabelled maps\)/);
       // A label some node carries passes the check and runs.
       assert.deepEqual(await pool.map((x: number) => x + 1, [1, 2], { label: "gpu", waitForNodesMs: 0 }), [2, 3]);
@@ -219,7 +222,7 @@ describe("label names and options", () => {
   });
 
   it("a map's label is checked like a node's", () => {
-    const defaults = { chunksize: 1, timeoutMs: 1000, retries: 0 };
+    const defaults = { chunksize: 1, timeoutMs: 1000, retries: 0, waitForNodesMs: 30_000 };
     assert.equal(fillMapOptions({ label: "gpu", waitForNodesMs: 0 }, defaults).label, "gpu");
     assert.throws(
       () => fillMapOptions({ label: "gpu,bigmem" }, defaults),

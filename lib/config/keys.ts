@@ -53,6 +53,14 @@ function seconds(text: string): number | Invalid {
   return text.trim() === "" || !Number.isFinite(value) || value <= 0 ? INVALID : Math.round(value * 1000);
 }
 
+/** Seconds ≥ 0, or none / off (false). */
+function patience(text: string): number | false | Invalid {
+  const value = text.trim().toLowerCase();
+  if (value === "none" || value === "off") return false;
+  const number = Number(value);
+  return value === "" || !Number.isFinite(number) || number < 0 ? INVALID : Math.round(number * 1000);
+}
+
 function boolean(text: string): boolean | Invalid {
   const value = text.trim().toLowerCase();
   if (["true", "yes", "on", "1"].includes(value)) return true;
@@ -181,6 +189,15 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
     parse: wholeNumber(0),
     expected: "a whole number ≥ 0",
     default: 3,
+  },
+  {
+    section: "client",
+    name: "wait_for_nodes",
+    property: "waitForNodesMs",
+    parse: patience,
+    expected:
+      "a number of seconds ≥ 0, or none (how long a map may go with no chunk taken before it asks whether any worker node serves it)",
+    default: 30_000,
   },
   {
     section: "client",

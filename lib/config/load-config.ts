@@ -32,6 +32,8 @@ export interface ClientConfig {
   /** Per-chunk timeout, in ms (the ini's poll_timeout is in seconds). */
   readonly pollTimeoutMs: number;
   readonly maxRetries: number;
+  /** A map's patience for worker nodes (false: none), in ms. */
+  readonly waitForNodesMs: number | false;
   readonly cacheFunctions: boolean;
   /**
    * The cluster secret (secret, or the contents of secret_file, or

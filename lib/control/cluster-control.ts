@@ -5,7 +5,7 @@
  *
  *   commands  CommandClient   ──command channel──► worker nodes: ping, quit, restart, drain / online, cancel
  *   memory    SharedMemory    ──set / clear until acknowledged; answers a node's need-memory
- *   nodes     NodeDirectory   ◄─admin `workers` of each job server, ping replies: the live nodes, waitFor(label)
+ *   nodes     NodeDirectory   ◄─admin `workers` of each job server, ping replies: the live nodes, survey(label)
  *   log       LogChannel      ◄─log channel: records, acknowledgements, ping replies, (watchProgress) maps' progress
  *   progress  ProgressChannel ──maps' progress for dashboards
  *   reach()                   which job servers and channel endpoints were reached

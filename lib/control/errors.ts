@@ -1,6 +1,6 @@
 /**
  * The errors the control plane raises: PoolErrors, as a pool's user meets
- * them (pool.setMemory, ping, drain, online, a map's waitForNodesMs), and the CLI
+ * them (pool.setMemory, ping, drain, online, a map with no node to run it), and the CLI
  * too (its drain and online).
  */
 import { PoolError } from "../pool-error.js";
@@ -33,15 +33,40 @@ export const notAcknowledged = (command: string, missing: readonly string[], wai
     `${command}: no acknowledgement from worker node${missing.length > 1 ? "s" : ""} ${missing.join(", ")} within ${waitMs} ms`,
   );
 
-/** `carried`: the labels the live serving nodes carry. */
-export const noNodeForLabel = (
-  label: string | undefined,
-  waitMs: number,
-  carried: readonly string[],
-  unlabelled: boolean,
-): PoolError =>
-  new PoolError(
+/** What the job servers said when asked who serves a map's function, for NO_NODE. */
+export interface NodeSurvey {
+  /** The map's label (undefined: an unlabelled map, glimpse_map). */
+  readonly label: string | undefined;
+  /** The Gearman function its chunks go to. */
+  readonly func: string;
+  /** Job servers that answered (admin `workers`). */
+  readonly asked: readonly string[];
+  /** Job servers that did not, with why. */
+  readonly unanswered: readonly (readonly [string, string])[];
+  /** Worker nodes registered at any of them, for any function. */
+  readonly nodes: number;
+  /** The labels the live serving nodes carry. */
+  readonly carried: readonly string[];
+  /** Some live node serves unlabelled maps. */
+  readonly unlabelled: boolean;
+}
+
+/**
+ * No live worker node serves a map's function, `waitedMs` after the map began (or last made
+ * progress): "no worker node has registered glimpse_map at js1:4730 within 30000 ms; ...".
+ */
+export function noNodeRegistered(survey: NodeSurvey, waitedMs: number): PoolError {
+  const { label, func, asked, unanswered, nodes, carried, unlabelled } = survey;
+  const what = label === undefined ? func : `${func} (the label "${label}")`;
+  const others =
+    nodes === 0
+      ? "no worker node is registered there at all: is one running (glimpse-cluster launch-worker), and can it reach these job servers?"
+      : label === undefined
+        ? `the ${nodes === 1 ? "one live node is" : `${nodes} live nodes are all`} exclusive or drained (labels: ${carried.length === 0 ? "none" : carried.join(", ")})`
+        : `the live serving nodes carry ${carried.length === 0 ? "no labels" : `the labels ${carried.join(", ")}`}${unlabelled ? " (and some serve unlabelled maps)" : ""}`;
+  const silent = unanswered.map(([server, why]) => `; ${server} did not answer (${why})`).join("");
+  return new PoolError(
     "NO_NODE",
-    `${label === undefined ? "no live worker node serves unlabelled maps (every one is exclusive or drained)" : `no live worker node carries the label "${label}"`} within ${waitMs} ms; ` +
-      `the live serving nodes carry ${carried.length === 0 ? "no labels" : `the labels ${carried.join(", ")}`}${unlabelled ? " (and some serve unlabelled maps)" : ""}`,
+    `no worker node has registered ${what} at ${asked.join(", ")} within ${waitedMs} ms (wait_for_nodes, or the map's waitForNodesMs); ${others}${silent}`,
   );
+}

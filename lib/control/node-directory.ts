@@ -6,7 +6,7 @@
  * ids, or an id heard on the log channel). A job server that is down lists
  * no one; the others still count.
  *
- *   job servers ──admin `workers` (one kept connection each)──► registrations() / list() / functions() ──► waitFor(label)
+ *   job servers ──admin `workers` (one kept connection each)──► registrations() / list() / functions() ──► survey(label)
  *   log channel ──ids heard, the latest ping reply of each node──► knownThreads()
  */
 import { AdminClient } from "../gearman/admin.js";
@@ -14,7 +14,7 @@ import { reasonAt } from "../gearman/errors.js";
 import type { GearmanTlsOptions } from "../gearman/transport.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
 import { functionLabel, labelFunction } from "../wire/labels.js";
-import { noNodeForLabel } from "./errors.js";
+import type { NodeSurvey } from "./errors.js";
 import type { LogChannel } from "./log-channel.js";
 
 const DEFAULT_NODE_PREFIX = "glimpse-node:";
@@ -121,35 +121,26 @@ export class NodeDirectory {
   }
 
   /**
-   * Waits up to `waitMs` for a live node registered for the function of `label` (glimpse_map without one);
-   * rejects with NO_NODE naming the label and the labels the live nodes carry.
+   * Asks every job server once who serves maps of `label` (glimpse_map without one): undefined when a
+   * live node does, or when no job server answered (nothing can be told); else what was found, for
+   * NO_NODE (noNodeRegistered).
    */
-  async waitFor(label: string | undefined, waitMs: number, signal?: AbortSignal): Promise<void> {
+  async survey(label: string | undefined): Promise<NodeSurvey | undefined> {
     const func = labelFunction(label);
-    const deadline = Date.now() + waitMs;
-    for (let round = 0; ; round++) {
-      const live = await this.functions();
-      if ([...live.values()].some((functions) => functions.has(func))) return;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        const all = [...live.values()].flatMap((functions) => [...functions]);
-        const carried = [...new Set(all.map(functionLabel).filter((l): l is string => !!l))].sort();
-        throw noNodeForLabel(label, waitMs, carried, all.includes(labelFunction(undefined)));
-      }
-      // Nodes are listed by the job servers only: ask again, 50 ms apart at first, at most 800 ms apart.
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(done, Math.min(left, 50 * 2 ** Math.min(round, 4)));
-        function done() {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        }
-        function onAbort() {
-          clearTimeout(timer);
-          reject(signal!.reason);
-        }
-        signal?.addEventListener("abort", onAbort, { once: true });
-      });
-    }
+    const live = await this.functions();
+    if ([...live.values()].some((functions) => functions.has(func))) return undefined;
+    const asked = this.jobServers.filter((server) => !this.unreachable.has(server));
+    if (asked.length === 0) return undefined;
+    const all = [...live.values()].flatMap((functions) => [...functions]);
+    return {
+      label,
+      func,
+      asked,
+      unanswered: [...this.unreachable],
+      nodes: live.size,
+      carried: [...new Set(all.map(functionLabel).filter((l): l is string => !!l))].sort(),
+      unlabelled: all.includes(labelFunction(undefined)),
+    };
   }
 
   async close(): Promise<void> {

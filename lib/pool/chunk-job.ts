@@ -93,6 +93,8 @@ export interface ChunkJobContext {
   readonly onRetry: (chunk: Chunk<unknown>, error: unknown) => void;
   /** Tells the worker nodes to stop one attempt (by its job unique id). */
   readonly cancelAttempt: (unique: string) => void;
+  /** Called when a node takes an attempt of the chunk, and when its result comes (the map's NodeWatch). */
+  readonly onTaken?: () => void;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
@@ -158,13 +160,17 @@ export class ChunkRules implements RetryRules<unknown[]> {
   /** A take notice: the first restarts the deadline; each later one means a node was lost, and spends a retry. */
   status(numerator: number, _denominator: number, attempt: Attempt): typeof PROGRESS | Retry | undefined {
     if (numerator !== TAKEN_NUMERATOR) return undefined;
-    if (++this.takes === 1) return PROGRESS;
+    if (++this.takes === 1) {
+      this.context.onTaken?.();
+      return PROGRESS;
+    }
     return new Retry(nodeLost(this.described, attempt), RETRIES);
   }
 
   /** WORK_COMPLETE: the results, a Retry when the response cannot be trusted; throws RemoteError when the function threw. */
   completed(bytes: Buffer, attempt: Attempt): unknown[] | Retry {
     const { context, described } = this;
+    context.onTaken?.();
     try {
       verifyChunk(
         bytes,

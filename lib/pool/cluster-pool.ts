@@ -13,6 +13,10 @@
  * server and why (a refused connection in milliseconds, a silent host
  * within the connect timeout).
  *
+ * A map whose chunks no node takes for waitForNodesMs (wait_for_nodes)
+ * asks the job servers whether any node registered its function; none:
+ * the map ends with NO_NODE (node-watch.ts).
+ *
  * A map ends on the first failure (RemoteError from the function, its stack
  * pointed at the caller's code for a function shipped as source; a chunk
  * whose worker died past `retries`, a refused signature, an abort): the other
@@ -39,6 +43,7 @@ import {
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { computedBefore } from "./computed-before.js";
+import { NodeWatch } from "./node-watch.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, noJobServer, poolClosed } from "./errors.js";
 import type { ClusterControl } from "../control/cluster-control.js";
@@ -212,13 +217,6 @@ export class ClusterPool implements AsyncDisposable {
         throw opts.signal?.aborted ? abortError(opts.signal.reason) : noJobServer(undefined, undefined, error);
       }
     }
-    if (opts.waitForNodesMs !== undefined) {
-      try {
-        await this.control.nodes.waitFor(opts.label, opts.waitForNodesMs, opts.signal);
-      } catch (error) {
-        throw opts.signal?.aborted ? abortError(opts.signal.reason) : error;
-      }
-    }
     if (this.cacheFunctions && ref.kind === "source") ref = await this.cacheFunction(ref);
 
     const total = knownLength(items);
@@ -236,6 +234,15 @@ export class ClusterPool implements AsyncDisposable {
     setMaxListeners(0, controller.signal); // one listener per chunk in flight
     const onAbort = () => controller.abort(opts.signal!.reason);
     opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const label = opts.label;
+    const watch =
+      opts.waitForNodesMs === false
+        ? undefined
+        : new NodeWatch(
+            () => this.control.nodes.survey(label),
+            opts.waitForNodesMs,
+            (error) => controller.abort(error),
+          );
 
     let done = 0;
     let failed = 0;
@@ -258,6 +265,7 @@ export class ClusterPool implements AsyncDisposable {
         report();
       },
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
+      onTaken: watch && (() => watch.progress()),
       key: this.key,
       guard: this.guard,
       unreachable: () => this.client.noServerError(`map ${mapId}`),
@@ -305,9 +313,11 @@ export class ClusterPool implements AsyncDisposable {
     } catch (error) {
       progress.end("failed");
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+      if (watch?.error) throw watch.error;
       if (error instanceof RemoteError && shipped) pointAtCaller(error, shipped.fn, shipped.ref);
       throw error;
     } finally {
+      watch?.stop();
       opts.signal?.removeEventListener("abort", onAbort);
       if (!finished) {
         progress.end("failed");

@@ -50,17 +50,21 @@ export interface MapOptions {
    */
   label?: string;
   /**
-   * Before submitting, wait at most this many ms for a live node that serves the map (carries its label,
-   * or for an unlabelled map is not exclusive); none by then: reject with PoolError NO_NODE naming the
-   * label and the labels live nodes carry. Default: no check (the chunks wait in the queue).
+   * Patience for worker nodes: when this many ms pass with no chunk of the map taken by a node (from
+   * its start, or from its last take), the job servers are asked (admin `workers`) whether a live node
+   * serves the map (registered glimpse_map, or glimpse_map:LABEL for a labelled map); none: the map
+   * rejects with PoolError NO_NODE naming the function, the job servers and the labels live nodes carry.
+   * `false`: never ask (the chunks wait in the queue for a node, as for labelled nodes started on
+   * demand; poll_timeout bounds each wait). Default: the pool's wait_for_nodes (30 s).
    */
-  waitForNodesMs?: number;
+  waitForNodesMs?: number | false;
 }
 
 export interface PoolDefaults {
   readonly chunksize: number | "auto";
   readonly timeoutMs: number;
   readonly retries: number;
+  readonly waitForNodesMs: number | false;
 }
 
 export interface FilledMapOptions {
@@ -71,7 +75,7 @@ export interface FilledMapOptions {
   readonly onProgress: ((progress: Progress) => void) | undefined;
   readonly maxInFlight: number | undefined;
   readonly label: string | undefined;
-  readonly waitForNodesMs: number | undefined;
+  readonly waitForNodesMs: number | false;
 }
 
 const MAP = optionsSchema("map", {
@@ -82,7 +86,7 @@ const MAP = optionsSchema("map", {
   onProgress: func<(progress: Progress) => void>().optional(),
   maxInFlight: whole(1).optional(),
   label: labelRule.optional(),
-  waitForNodesMs: whole(0).optional(),
+  waitForNodesMs: whole(0).or(oneOf(false)).optional(),
 } satisfies RulesOf<MapOptions>);
 
 /** Checks every option (unknown keys too) and fills in the pool's defaults. Throws ArgumentError naming the option. */
@@ -96,6 +100,6 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     onProgress: given.onProgress,
     maxInFlight: given.maxInFlight,
     label: given.label,
-    waitForNodesMs: given.waitForNodesMs,
+    waitForNodesMs: given.waitForNodesMs ?? defaults.waitForNodesMs,
   });
 }
