@@ -163,8 +163,8 @@ describe("what cannot be reached is named once", () => {
     const command = urls[0].split(" = ")[1];
     const log = urls[3].split(" = ")[1];
     const lines =
-      `glimpse-cluster: could not reach the command channel at ${command}: nothing accepted the connection (is the broker running?)\n` +
-      `glimpse-cluster: could not reach the log channel at ${log}: nothing accepted the connection (is the broker running?)\n`;
+      `glimpse-cluster: could not reach the command channel at ${command}: the connection was refused: nothing listens there (the broker is not running, or listens on another address or port)\n` +
+      `glimpse-cluster: could not reach the log channel at ${log}: the connection was refused: nothing listens there (the broker is not running, or listens on another address or port)\n`;
     const commands = [["ping-workers", "1"], ["drain", "--all"], ["status"]];
     // At once: each waits for its connections, in vain.
     const results = await Promise.all(commands.map((args) => cli(["-c", config, ...args])));

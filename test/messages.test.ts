@@ -129,7 +129,7 @@ describe("a pool whose broker is down", () => {
     // No job server is asked: the channels are checked first.
     const pool = await MakePool({ client: { job_server_url: `127.0.0.1:${await freePort()}`, ...urls } });
     try {
-      const said = `could not reach the command channel at ${urls.command_frontend_url} or the log channel at ${urls.log_backend_url}: nothing accepted the connection (is the broker running?)`;
+      const said = `could not reach the command channel at ${urls.command_frontend_url} or the log channel at ${urls.log_backend_url}: the connection was refused: nothing listens there (the broker is not running, or listens on another address or port)`;
       const [ping, memory, drain] = await Promise.allSettled([
         pool.ping(),
         pool.setMemory({ factor: 3 }),

@@ -86,8 +86,8 @@ describe("cluster commands that reach nothing", { skip: embedded.skip }, () => {
       // The two lines say it all: ping-workers cannot ask the nodes without both channels.
       assert.equal(
         run.stderr,
-        `glimpse-cluster: could not reach the command channel at tcp://127.0.0.1:${commandPort}: nothing accepted the connection (is the broker running?)\n` +
-          `glimpse-cluster: could not reach the log channel at tcp://127.0.0.1:${logPort}: nothing accepted the connection (is the broker running?)\n`,
+        `glimpse-cluster: could not reach the command channel at tcp://127.0.0.1:${commandPort}: the connection was refused: nothing listens there (the broker is not running, or listens on another address or port)\n` +
+          `glimpse-cluster: could not reach the log channel at tcp://127.0.0.1:${logPort}: the connection was refused: nothing listens there (the broker is not running, or listens on another address or port)\n`,
       );
     } finally {
       await cluster.close();

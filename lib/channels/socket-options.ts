@@ -15,6 +15,27 @@ export function zmqUrl(url: string): string {
   return url.replace(/^(tcp:\/\/.+):0$/, "$1:*");
 }
 
+/**
+ * A connection to a broker (or a binding peer) that goes silent, a cut link
+ * or a hung host, closes no socket: TCP would keep it "connected" for many
+ * minutes, and a connection attempt that meets silence would wait out the
+ * kernel's SYN retries (about two minutes) before the next one. ZMTP
+ * heartbeats, answered by libzmq's own I/O thread (so a busy event loop
+ * does not miss them), drop a connection the peer has not answered for 5 s
+ * (and ask the peer to drop ours after 5 s of silence); an attempt gets 3 s,
+ * then ZeroMQ tries again, so a healed link is used again within seconds.
+ */
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_TIMEOUT_MS = 5000;
+const CONNECT_TIMEOUT_MS = 3000;
+
+function keepAlive(socket: zmq.Socket): void {
+  socket.heartbeatInterval = HEARTBEAT_MS;
+  socket.heartbeatTimeout = HEARTBEAT_TIMEOUT_MS;
+  socket.heartbeatTimeToLive = HEARTBEAT_TIMEOUT_MS;
+  socket.connectTimeout = CONNECT_TIMEOUT_MS;
+}
+
 /** Binds or connects a socket; returns the endpoint in use (after a bind, with the port ZeroMQ chose). */
 export async function attach(
   socket: zmq.Socket & {
@@ -26,6 +47,7 @@ export async function attach(
 ): Promise<string> {
   if (endpoint.curve) applyCurve(socket, endpoint.curve, endpoint.bind ? "bind" : "connect");
   if (!endpoint.bind) {
+    keepAlive(socket);
     socket.connect(endpoint.url);
     return endpoint.url;
   }

@@ -29,7 +29,8 @@ import { Condition } from "../condition.js";
 import { describeNodes, describeSelector, selects, type NodeSelector } from "./node-selector.js";
 import type { NodeDirectory } from "./node-directory.js";
 import type { LogChannel } from "./log-channel.js";
-import type { ChannelEnd } from "./reachability.js";
+import { endOf, type ChannelEnd } from "./reachability.js";
+import { ConnectionWatch } from "../channels/connection-watch.js";
 
 export interface CommandClientOptions {
   /** Where commands are published: the broker's command frontend, or (bind) our own address in direct mode. */
@@ -58,7 +59,8 @@ export const isAckOf = (envelope: LogEnvelope, id: string) =>
 export class CommandClient {
   private readonly publisher: QueuedPublisher;
   private counter = 0;
-  private connected = false;
+  /** What the connection to a broker met (none in direct mode: the end is bound). */
+  private readonly connectionWatch: ConnectionWatch | undefined;
   /** Woken when the connection to a broker comes up or drops. */
   private readonly connection = new Condition();
   private closed = false;
@@ -73,22 +75,13 @@ export class CommandClient {
     nodes: NodeDirectory,
   ) {
     this.publisher = new QueuedPublisher(options.key && { key: options.key, kind: "command" });
-    if (!options.bind) {
-      const events = this.publisher.socket.events;
-      events.on("connect", () => this.setConnected(true));
-      events.on("disconnect", () => this.setConnected(false));
-    }
+    if (!options.bind) this.connectionWatch = new ConnectionWatch(this.publisher.socket, () => this.connection.wake());
     this.channel = {
       send: (command, topic, id) => this.send(command, topic, id),
       nextId: () => this.nextId(),
       listen: (listener) => log.watch(listener),
       liveNodes: () => nodes.list(),
     };
-  }
-
-  private setConnected(connected: boolean): void {
-    this.connected = connected;
-    this.connection.wake();
   }
 
   /**
@@ -119,7 +112,7 @@ export class CommandClient {
   /** The endpoint, and whether it is reached: bound, or connected (to a broker) now. */
   get end(): ChannelEnd {
     const { bind } = this.options;
-    return { channel: "command", endpoint: this.endpoint, bind, reached: bind || this.connected };
+    return endOf("command", this.endpoint, bind, this.connectionWatch);
   }
 
   /** Publishes `command` on `topic` (every node by default) once; returns its envelope id. */

@@ -15,7 +15,8 @@ import { MessageGuard } from "../security/message-guard.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { CurveSettings } from "../security/curve.js";
 import type { SignatureError } from "../security/errors.js";
-import type { ChannelEnd } from "./reachability.js";
+import { endOf, type ChannelEnd } from "./reachability.js";
+import { ConnectionWatch } from "../channels/connection-watch.js";
 import { Condition } from "../condition.js";
 
 export type LogListener = (envelope: LogEnvelope) => void;
@@ -39,7 +40,8 @@ export class LogChannel {
   private readonly subscriber: LoopingSubscriber;
   private readonly listeners = new Set<LogListener>();
   private readonly warned = new Set<string>();
-  private connected = false;
+  /** What the connection to a broker met (none in direct mode: the end is bound). */
+  private readonly connectionWatch: ConnectionWatch | undefined;
   /** Woken when the connection to a broker comes up or drops. */
   private readonly connection = new Condition();
 
@@ -49,16 +51,7 @@ export class LogChannel {
       kind: "log",
       onRefused: (error, topic) => this.onRefused(error, topic),
     });
-    if (!options.bind) {
-      const events = this.subscriber.socket.events;
-      events.on("connect", () => this.setConnected(true));
-      events.on("disconnect", () => this.setConnected(false));
-    }
-  }
-
-  private setConnected(connected: boolean): void {
-    this.connected = connected;
-    this.connection.wake();
+    if (!options.bind) this.connectionWatch = new ConnectionWatch(this.subscriber.socket, () => this.connection.wake());
   }
 
   /** Whether the end is reached (bound, or connected now), waiting up to `waitMs` for a connection. */
@@ -83,7 +76,7 @@ export class LogChannel {
   /** The endpoint, and whether it is reached: bound, or connected (to a broker) now. */
   get end(): ChannelEnd {
     const { bind } = this.options;
-    return { channel: "log", endpoint: this.endpoint, bind, reached: bind || this.connected };
+    return endOf("log", this.endpoint, bind, this.connectionWatch);
   }
 
   /** Hands every log message heard (and every one delivered here) to `listener`; returns the function that stops it. */
