@@ -19,12 +19,14 @@ import { registerKeygen } from "./commands/keygen.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStatus } from "./commands/status.js";
 import { registerDashboard } from "./commands/dashboard.js";
+import { PACKAGE_VERSION } from "../lib/version.js";
 
 export function buildProgram(): Command {
   const program = new Command("glimpse-cluster")
     .description("Distributed parallel map over Gearman: job server, worker nodes, broker and cluster commands")
     .option("-c, --config <file>", "configuration file (ini); may be given more than once", collect, [] as string[])
     .option("-v, --verbose", "log more")
+    .version(PACKAGE_VERSION, "-V, --version", "print the version and exit")
     .showHelpAfterError()
     .exitOverride();
   registerDemo(program);

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -68,6 +68,16 @@ describe("glimpse-cluster exit codes and messages", () => {
       const help = await cli([command, "--help"]);
       assert.equal(help.code, 0, `${command} --help`);
     }
+  });
+
+  it("--version (and -V) prints the package's version and exits 0", async () => {
+    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    for (const flag of ["--version", "-V"]) {
+      assert.deepEqual(await cli([flag]), { code: 0, stdout: `${version}\n`, stderr: "" }, flag);
+    }
+    assert.match((await cli(["--help"])).stdout, /-V, --version\s+print the version and exit/);
   });
 
   it("the original's command names work as aliases", async () => {
