@@ -35,6 +35,36 @@ describe("local cluster", () => {
     assert.notEqual(node.pid, process.pid);
   });
 
+  it("numbers cross as raw bytes and come back exact and in order: NaN, -0, ±Infinity, integers past 2^31, typed arrays, mixed results", async () => {
+    const odd = [NaN, -0, 0, Infinity, -Infinity, 2 ** 31, -(2 ** 31) - 1, 2 ** 53 - 1, 0.1, -1e-300, 5e-324];
+    const items = Array.from({ length: 3000 }, (_, i) => odd[i % odd.length] ?? i);
+    const same = (got: unknown[], want: unknown[], what: string) => {
+      assert.equal(got.length, want.length, `${what}: length`);
+      got.forEach((v, i) => assert.ok(Object.is(v, want[i]), `${what} ${i}: ${v} is ${want[i]}`));
+    };
+    const identity = await pool.map((x: number) => x, items, { chunksize: 700 });
+    assert.ok(Array.isArray(identity));
+    same(identity, items, "identity");
+    const typed = new Float64Array(items);
+    same(
+      await pool.map((x: number) => x * 2, typed, { chunksize: 1000 }),
+      items.map((x) => x * 2),
+      "from a Float64Array",
+    );
+    const bytes = Uint8Array.from({ length: 500 }, (_, i) => i % 256);
+    same(
+      await pool.map((x: number) => -x, bytes, { chunksize: "auto" }),
+      [...bytes].map((x) => -x),
+      "from a Uint8Array",
+    );
+    // A chunk whose results turn from numbers to other values part-way, and one of strings that gives numbers.
+    const mixed = (x: number) => (x % 7 === 3 ? `s${x}` : x + 1);
+    const ints = Array.from({ length: 100 }, (_, i) => i);
+    same(await pool.map(mixed, ints, { chunksize: 50 }), ints.map(mixed), "mixed results");
+    const words = ints.map((i) => "w".repeat(i));
+    same(await pool.map((s: string) => s.length, words, { chunksize: 30 }), ints, "lengths of strings");
+  });
+
   it("a map that changes its large items in place leaves the caller's items as they were, and each result is its own", async () => {
     // 64 KB items travel as views of the bytes they arrived in on every side: none may be shared with the caller or another result.
     const items = Array.from({ length: 6 }, (_, i) => new Uint8Array(64 * 1024).fill(i + 1));

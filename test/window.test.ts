@@ -71,10 +71,10 @@ describe("map window", () => {
     const run = (chunk: Chunk<number>, signal: AbortSignal): Promise<number[]> => {
       started.push(chunk.index);
       signal.addEventListener("abort", () => aborted.push(chunk.index));
-      if (chunk.index === 0) return new Promise((resolve) => (release = () => resolve(chunk.items)));
+      if (chunk.index === 0) return new Promise((resolve) => (release = () => resolve(Array.from(chunk.items))));
       if (chunk.index === 2) return new Promise((_, reject) => (fail = () => reject(failure)));
       if (chunk.index > 2) return new Promise(() => {});
-      return Promise.resolve(chunk.items);
+      return Promise.resolve(Array.from(chunk.items));
     };
     const items = Array.from({ length: 16 }, (_, i) => i);
     const controller = new AbortController();

@@ -29,7 +29,7 @@ import { ArgumentError } from "../lib/argument-error.js";
 import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
-const request = (items: unknown[], codec?: Codec) =>
+const request = (items: ArrayLike<unknown>, codec?: Codec) =>
   encodeChunkRequest({ fn, items, start: 10, mapId: "m1", chunk: 2, memoryVersion: 7 }, codec);
 
 describe("chunk codec", () => {
@@ -46,10 +46,11 @@ describe("chunk codec", () => {
     const decoded = decodeChunkRequest(request(items));
     assert.deepEqual(decoded.items, items);
     assert.deepEqual(
-      { ...decoded, items: undefined, codec: undefined },
+      { ...decoded, items: undefined, codec: undefined, replyNumbers: undefined },
       {
         fn,
         items: undefined,
+        replyNumbers: undefined,
         start: 10,
         mapId: "m1",
         chunk: 2,
@@ -59,7 +60,14 @@ describe("chunk codec", () => {
       },
     );
     const { codec, bodyStart, bodyEnd, ...meta } = readChunkRequest(request(items));
-    assert.deepEqual(meta, { mapId: "m1", chunk: 2, start: 10, count: items.length, memoryVersion: 7 });
+    assert.deepEqual(meta, {
+      mapId: "m1",
+      chunk: 2,
+      start: 10,
+      count: items.length,
+      memoryVersion: 7,
+      replyNumbers: true,
+    });
     assert.ok(codec === Codec.V8 && bodyStart < bodyEnd);
   });
 
@@ -89,7 +97,7 @@ describe("chunk codec", () => {
   });
 
   it("refuses garbage with clear errors", () => {
-    const good = request([1]);
+    const good = request(["a"]);
     const cases: [Buffer, RegExp][] = [
       [Buffer.from("hello"), /shorter than the 12-byte header/],
       [Buffer.from("XXXX" + good.subarray(4).toString("latin1"), "latin1"), /bad magic/],
@@ -204,52 +212,146 @@ describe("a node's answers besides results", () => {
   });
 });
 
-describe("packed numbers", () => {
-  const bodyOf = (bytes: Buffer) => v8.deserialize(bytes.subarray(12 + bytes.readUInt32BE(8)));
+describe("numbers codec", () => {
+  const ints = Array.from({ length: 100 }, (_, i) => i * 7 - 300);
+  const doubles = [
+    ...ints.slice(0, 50),
+    0.5,
+    -0,
+    NaN,
+    Infinity,
+    -Infinity,
+    2 ** 40,
+    2 ** 53 - 1,
+    -(2 ** 31) - 1,
+    -1e-300,
+  ];
+  const same = (got: ArrayLike<unknown>, want: ArrayLike<unknown>, what: string) => {
+    assert.equal(got.length, want.length, `${what}: length`);
+    for (let i = 0; i < want.length; i++)
+      assert.ok(Object.is(got[i], want[i]), `${what} ${i}: ${got[i]} is ${want[i]}`);
+  };
+  /** Where a payload's body starts, and the numbers in it (8-aligned from the payload's start). */
+  const layout = (bytes: Buffer) => {
+    const bodyStart = 12 + bytes.readUInt32BE(8);
+    const fnLength = bytes.readUInt32BE(bodyStart + 4);
+    return { bodyStart, element: bytes[bodyStart], fnLength, numbersAt: (bodyStart + 8 + fnLength + 7) & ~7 };
+  };
 
-  it("sends items that are all numbers as one typed array, and decodes them to the same numbers", () => {
-    const ints = Array.from({ length: 100 }, (_, i) => i * 7 - 300);
-    const doubles = [...ints.slice(0, 50), 0.5, -0, NaN, Infinity, 2 ** 40, -1e-300];
-    for (const [items, kind] of [
-      [ints, Int32Array],
-      [doubles, Float64Array],
+  it("sends items that are all numbers as their raw bytes (codec 3), and decodes them to the same numbers", () => {
+    for (const [items, element, Type] of [
+      [ints, 2, Int32Array],
+      [doubles, 1, Float64Array],
+      [[7], 2, Int32Array],
     ] as const) {
       const bytes = request(items);
-      const body = bodyOf(bytes);
-      assert.ok(body.numbers instanceof kind, `items travel as ${kind.name}`);
-      assert.equal(body.items, undefined);
+      assert.equal(bytes[6], Codec.Numbers);
+      const { bodyStart, element: got, fnLength, numbersAt } = layout(bytes);
+      assert.equal(got, element);
+      assert.deepEqual(JSON.parse(bytes.toString("utf8", bodyStart + 8, bodyStart + 8 + fnLength)), fn);
+      assert.equal(bytes.length, numbersAt + items.length * Type.BYTES_PER_ELEMENT, "nothing after the numbers");
+      const raw = new Type(
+        (bytes.buffer as ArrayBuffer).slice(bytes.byteOffset + numbersAt, bytes.byteOffset + bytes.length),
+      );
+      same(raw, items, "raw element");
       const decoded = decodeChunkRequest(bytes);
-      assert.equal(decoded.items.length, items.length);
-      for (let i = 0; i < items.length; i++)
-        assert.ok(Object.is(decoded.items[i], items[i]), `item ${i}: ${decoded.items[i]} is ${items[i]}`);
+      assert.ok(decoded.items instanceof Type, `items arrive as ${Type.name}`);
+      assert.deepEqual(decoded.fn, fn);
+      same(decoded.items, items, "item");
     }
   });
 
-  it("packs results the same way and gives them back as a plain array", () => {
-    const results = Array.from({ length: 64 }, (_, i) => (i % 2 ? i / 4 : -0));
-    const bytes = encodeChunkResponse({ ok: true, results, host: "h", pid: 1, elapsedMs: 0 });
-    assert.ok(bodyOf(bytes).numbers instanceof Float64Array);
-    const decoded = decodeChunkResponse(bytes);
-    assert.ok(decoded.ok && Array.isArray(decoded.results));
-    assert.ok(decoded.ok && decoded.results.every((r, i) => Object.is(r, results[i])));
+  it("reads the numbers where they lie when aligned, and copies them when not", () => {
+    const bytes = request(doubles);
+    const aligned = decodeChunkRequest(bytes).items as Float64Array;
+    assert.equal(aligned.buffer, bytes.buffer, "a view of the payload");
+    const shifted = Buffer.alloc(bytes.length + 1);
+    bytes.copy(shifted, 1);
+    const copied = decodeChunkRequest(shifted.subarray(1)).items as Float64Array;
+    assert.notEqual(copied.buffer, shifted.buffer);
+    same(copied, doubles, "misaligned item");
   });
 
-  it("leaves mixed, short or JSON chunks as arrays", () => {
+  it("takes a typed array's chunks as they are, as int32 when every element is one", () => {
+    const cases: [ArrayLike<number>, number][] = [
+      [new Float64Array(doubles), 1],
+      [new Float64Array([1, 2, 3]), 2],
+      [new Uint8Array([0, 255, 7]), 2],
+      [new Int16Array([-3, 9]), 2],
+      [new Float32Array([0.5, -0, 3]), 1],
+      [new Uint32Array([1, 2 ** 32 - 1]), 1],
+    ];
+    for (const [items, element] of cases) {
+      const bytes = request(items as unknown as unknown[]);
+      assert.equal(layout(bytes).element, element, items.constructor.name);
+      same(decodeChunkRequest(bytes).items, Array.from(items), items.constructor.name);
+    }
+    const bigints = request(new BigInt64Array([1n, 2n]) as unknown as unknown[]);
+    assert.equal(bigints[6], Codec.V8, "BigInts are no numbers");
+    assert.deepEqual(decodeChunkRequest(bigints).items, [1n, 2n]);
+  });
+
+  it("answers number results in codec 3 when the request allows it, as a plain array again", () => {
+    const results = Array.from({ length: 64 }, (_, i) => (i % 2 ? i / 4 : -0));
+    const bytes = encodeChunkResponse({ ok: true, results, host: "h", pid: 1, elapsedMs: 0 }, Codec.V8, true);
+    assert.equal(bytes[6], Codec.Numbers);
+    const decoded = decodeChunkResponse(bytes);
+    assert.ok(decoded.ok && Array.isArray(decoded.results) && decoded.ok);
+    same(decoded.ok ? decoded.results : [], results, "result");
+    const words = encodeChunkResponse({ ok: true, results: ["a", 1], host: "h", pid: 1, elapsedMs: 0 }, Codec.Numbers);
+    assert.equal(words[6], Codec.V8, "a numbers request's other results go back in V8");
+    assert.deepEqual(decodeChunkResponse(words), { ok: true, results: ["a", 1], host: "h", pid: 1, elapsedMs: 0 });
+  });
+
+  it("still reads the V8 packed form of earlier pools and nodes, and writes it for a request that does not allow codec 3", () => {
+    const meta = Buffer.from(JSON.stringify({ mapId: "m", chunk: 0, start: 0, count: 20, memoryVersion: 0 }));
+    const header = Buffer.from([0x47, 0x4c, 0x4d, 0x50, 1, 1, 1, 0, 0, 0, 0, meta.length]);
+    const old = Buffer.concat([header, meta, v8.serialize({ fn, numbers: new Int32Array(20).fill(3) })]);
+    const head = readChunkRequest(old);
+    assert.equal(head.replyNumbers, false, "an earlier pool reads no codec 3");
+    same(decodeChunkRequest(old).items, new Array(20).fill(3), "old item");
+    const results = Array.from({ length: 40 }, (_, i) => i / 2);
+    const reply = encodeChunkResponse({ ok: true, results, host: "h", pid: 1, elapsedMs: 0 });
+    assert.equal(reply[6], Codec.V8);
+    assert.ok(v8.deserialize(reply.subarray(12 + reply.readUInt32BE(8))).numbers instanceof Float64Array);
+    const decoded = decodeChunkResponse(reply);
+    same(decoded.ok ? decoded.results : [], results, "old result");
     assert.equal(packNumbers([...Array.from({ length: 40 }, (_, i) => i), "41"]), undefined);
     assert.equal(packNumbers([1, 2, 3]), undefined, `fewer than ${PACK_AT_LEAST} numbers`);
-    assert.ok(Array.isArray(bodyOf(request(Array.from({ length: 40 }, (_, i) => ({ i })))).items));
+  });
+
+  it("leaves mixed or JSON chunks as arrays", () => {
+    const mixed = request([...ints, "x"]);
+    assert.equal(mixed[6], Codec.V8);
+    assert.ok(Array.isArray(v8.deserialize(mixed.subarray(12 + mixed.readUInt32BE(8))).items));
     const json = request(
       Array.from({ length: 40 }, (_, i) => i),
       Codec.Json,
     );
     assert.ok(Array.isArray(JSON.parse(json.subarray(12 + json.readUInt32BE(8)).toString()).items));
+    assert.equal(readChunkRequest(json).replyNumbers, false);
     assert.deepEqual(
       decodeChunkRequest(json).items,
       Array.from({ length: 40 }, (_, i) => i),
     );
+    assert.throws(() => request([1], Codec.Numbers), /chosen, not asked for/);
   });
 
-  it("refuses packed numbers whose count disagrees with the meta block", () => {
+  it("refuses numbers that disagree with the meta block or do not fill whole elements", () => {
+    const bytes = request(ints);
+    const { bodyStart } = layout(bytes);
+    const cases: [Buffer, RegExp][] = [
+      [bytes.subarray(0, bytes.length - 4), /meta says 100 items, body has 99/],
+      [bytes.subarray(0, bytes.length - 3), /does not hold whole numbers/],
+      [Buffer.concat([bytes.subarray(0, bodyStart), Buffer.from([9]), bytes.subarray(bodyStart + 1)]), /element 9/],
+      [bytes.subarray(0, bodyStart + 4), /shorter than its head/],
+    ];
+    for (const [garbage, message] of cases)
+      assert.throws(
+        () => decodeChunkRequest(garbage),
+        (e: unknown) => e instanceof WireFormatError && message.test(e.message),
+        message.source,
+      );
     const meta = Buffer.from(JSON.stringify({ mapId: "m", chunk: 0, start: 0, count: 3, memoryVersion: 0 }));
     const body = v8.serialize({ fn, numbers: new Int32Array(20) });
     const header = Buffer.from([0x47, 0x4c, 0x4d, 0x50, 1, 1, 1, 0, 0, 0, 0, meta.length]);

@@ -20,7 +20,6 @@
 import type { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
 import { threadsClosed } from "./errors.js";
-import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import { fixedThreadPool } from "../threads/thread-pool.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
@@ -88,16 +87,17 @@ export class ChunkThreads {
       handBack?.addEventListener("abort", onHandBack, { once: true });
       let rehomed = 0;
       const attempt = (): void => {
-        // A large request goes as a copy moved to the thread (one copy, where a structured clone makes two); the
-        // original stays here in case the thread dies before taking it.
-        const bytes = request.byteLength >= LARGE_PAYLOAD_BYTES ? new Uint8Array(request) : request;
+        // The request goes as a copy of its own moved to the thread: one copy, where a structured clone makes two
+        // and clones the whole buffer a small request lies in; in a buffer of its own its numbers lie aligned
+        // (number-body.ts). The original stays here in case the thread dies before taking it.
+        const bytes = new Uint8Array(request);
         const task: ChunkTask = {
           request: bytes,
           head: requestHead,
           memoryWaitMs: this.options.memoryWaitMs,
           phase: phase.buffer as SharedArrayBuffer,
         };
-        this.pool.run(task, bytes === request ? undefined : { transferList: [bytes.buffer as ArrayBuffer] }).then(
+        this.pool.run(task, { transferList: [bytes.buffer as ArrayBuffer] }).then(
           (bytes: Uint8Array | null) => {
             signal.removeEventListener("abort", onAbort);
             handBack?.removeEventListener("abort", onHandBack);

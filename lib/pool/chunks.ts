@@ -5,7 +5,8 @@ export interface Chunk<T> {
   readonly index: number;
   /** Index of `items[0]` within the whole input. */
   readonly start: number;
-  readonly items: T[];
+  /** An array, or for a typed array source a typed array of the same kind (its numbers travel as they lie). */
+  readonly items: ArrayLike<T>;
 }
 
 export type ItemSource<T> = Iterable<T> | AsyncIterable<T>;
@@ -32,14 +33,17 @@ export function knownLength(source: unknown): number | undefined {
 
 /**
  * Yields the source's items in chunks of `chunksize`, pulling lazily. Arrays
- * are sliced and sync iterables read without an await per item (a million
- * items are a hundred awaits, not a million); async iterables are awaited.
+ * and typed arrays are sliced (a typed array's chunks stay typed arrays, so
+ * their numbers are copied as bytes) and sync iterables read without an
+ * await per item (a million items are a hundred awaits, not a million);
+ * async iterables are awaited.
  */
 export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): AsyncGenerator<Chunk<T>> {
   let index = 0;
-  if (Array.isArray(source)) {
-    for (let start = 0; start < source.length; start += chunksize)
-      yield { index: index++, start, items: source.slice(start, start + chunksize) };
+  if (isArrayLike(source)) {
+    const sliceable = source as unknown as { length: number; slice(start: number, end: number): ArrayLike<T> };
+    for (let start = 0; start < sliceable.length; start += chunksize)
+      yield { index: index++, start, items: sliceable.slice(start, start + chunksize) };
     return;
   }
   let items: T[] = [];

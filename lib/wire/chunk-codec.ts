@@ -4,18 +4,22 @@
  *   offset 0  "GLMP"          magic
  *          4  u8 version       1
  *          5  u8 kind          1 request (client → worker), 2 response (worker → client)
- *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8)
+ *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8), 3 numbers (raw bytes: number-body.ts)
  *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body); other bits 0
  *          8  u32 BE n         length of the meta block
  *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
  *       12+n  body             the codec's encoding of the payload
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items} or {fn, numbers}.
- * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}, the last
- * with the results computed before the failing item, if any ({error, results} or {error, numbers}).
- * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
- * items or results that are all numbers (packed-numbers.ts).
+ * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?}; body {fn, items}.
+ * Response meta {ok, host, pid, elapsedMs, index?}; body {results} or {error}, the last with the
+ * results computed before the failing item, if any ({error, results} or {error, numbers}).
+ * Items or results that are all numbers travel with the numbers codec, as
+ * their raw bytes (number-body.ts); a response does when its request says
+ * `replyNumbers` (or is itself in that codec). Still read, never written by
+ * this pool: V8 bodies {fn, numbers} and {numbers}, a typed array standing
+ * for the items or results (packed-numbers.ts, the form before the numbers codec);
+ * a failed response's computed results are written so (V8) still.
  *
  * A request is read in stages, each part once, as far as its reader trusts it:
  *
@@ -31,6 +35,13 @@ import type { SerializedError } from "./remote-error.js";
 import { refuseClassInstances } from "./item-classes.js";
 import { ItemSerializationError, WireFormatError } from "./errors.js";
 import { isPackedNumbers, packNumbers, unpackNumbers } from "./packed-numbers.js";
+import {
+  numberElement,
+  numbersBodySize,
+  readNumbersBody,
+  writeNumbersBody,
+  type NumberElement,
+} from "./number-body.js";
 
 export const WIRE_VERSION = 1;
 export const enum Kind {
@@ -40,6 +51,8 @@ export const enum Kind {
 export const enum Codec {
   V8 = 1,
   Json = 2,
+  /** Items or results that are all numbers, as raw bytes (number-body.ts); chosen by the encoders, never asked for. */
+  Numbers = 3,
 }
 const MAGIC = 0x474c4d50; // "GLMP"
 /** Bytes before the meta block. */
@@ -71,6 +84,8 @@ export interface ChunkRequest extends ChunkRequestMeta {
  */
 export interface ChunkRequestHead extends ChunkRequestMeta {
   readonly codec: Codec;
+  /** Results that are all numbers may go back with the numbers codec (the client reads it). */
+  readonly replyNumbers: boolean;
   /** The body is bytes [bodyStart, bodyEnd) of the payload (a signature, if any, follows). */
   readonly bodyStart: number;
   readonly bodyEnd: number;
@@ -81,6 +96,7 @@ export interface DecodedChunkRequest extends ChunkRequestMeta {
   readonly fn: FunctionRef;
   readonly items: ArrayLike<unknown>;
   readonly codec: Codec;
+  readonly replyNumbers: boolean;
 }
 
 export interface ResponseMeta {
@@ -121,13 +137,7 @@ function bodyResults(
  */
 function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
-  const head = Buffer.allocUnsafe(HEADER);
-  head.writeUInt32BE(MAGIC, 0);
-  head[4] = WIRE_VERSION;
-  head[5] = kind;
-  head[6] = codec;
-  head[7] = 0;
-  head.writeUInt32BE(metaBytes.length, 8);
+  const head = writeHead(Buffer.allocUnsafe(HEADER), kind, codec, metaBytes.length);
   if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
   const serializer = new v8.DefaultSerializer();
   serializer.writeRawBytes(head);
@@ -137,6 +147,44 @@ function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   serializer.writeRawBytes(SIGNATURE_ROOM);
   const out = serializer.releaseBuffer();
   return out.subarray(0, out.length - SIGNATURE_BYTES);
+}
+
+function writeHead(out: Buffer, kind: Kind, codec: Codec, metaLength: number): Buffer {
+  out.writeUInt32BE(MAGIC, 0);
+  out[4] = WIRE_VERSION;
+  out[5] = kind;
+  out[6] = codec;
+  out[7] = 0;
+  out.writeUInt32BE(metaLength, 8);
+  return out;
+}
+
+/**
+ * A numbers-codec payload in a buffer of its own (so its numbers lie
+ * aligned), with room for a signature at its end as frame() leaves.
+ */
+function numbersFrame(
+  kind: Kind,
+  meta: object,
+  element: NumberElement,
+  fnJson: Buffer | undefined,
+  values: ArrayLike<number>,
+): Buffer {
+  const metaBytes = Buffer.from(JSON.stringify(meta));
+  const bodyStart = HEADER + metaBytes.length;
+  const size = bodyStart + numbersBodySize(bodyStart, element, fnJson?.length ?? 0, values.length);
+  const out = writeHead(Buffer.allocUnsafeSlow(size + SIGNATURE_BYTES), kind, Codec.Numbers, metaBytes.length);
+  metaBytes.copy(out, HEADER);
+  writeNumbersBody(out, bodyStart, element, fnJson, values);
+  return out.subarray(0, size);
+}
+
+/** A function reference's JSON, made once per reference (a map's chunks share theirs). */
+const fnJsonOf = new WeakMap<FunctionRef, Buffer>();
+function functionJson(fn: FunctionRef): Buffer {
+  let json = fnJsonOf.get(fn);
+  if (json === undefined) fnJsonOf.set(fn, (json = Buffer.from(JSON.stringify(fn))));
+  return json;
 }
 
 /**
@@ -178,7 +226,8 @@ function unframe(frame: ChunkFrame, expected: Kind): Framed {
     );
   if (frame.kind !== expected) throw new WireFormatError(`${what}: message kind ${frame.kind}, expected ${expected}`);
   const codec = buf[6];
-  if (codec !== Codec.V8 && codec !== Codec.Json) throw new WireFormatError(`${what}: unknown codec ${codec}`);
+  if (codec !== Codec.V8 && codec !== Codec.Json && codec !== Codec.Numbers)
+    throw new WireFormatError(`${what}: unknown codec ${codec}`);
   if ((buf[7] & ~FLAG_SIGNED) !== 0)
     throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
   const end = frame.signed ? buf.length - SIGNATURE_BYTES : buf.length;
@@ -210,31 +259,39 @@ function decodeBody(codec: Codec, body: Buffer, what: string): any {
 }
 
 /**
- * Encodes a chunk request. An item that cannot be serialized, or holds a
- * class instance that would arrive as a plain object (item-classes.ts),
- * throws ItemSerializationError naming its index.
+ * Encodes a chunk request: with the V8 codec (the default) items that are
+ * all numbers (an array of them, or a typed array) go with the numbers
+ * codec, and the request says the client reads number results that way.
+ * An item that cannot be serialized, or holds a class instance that would
+ * arrive as a plain object (item-classes.ts), throws ItemSerializationError
+ * naming its index.
  */
-export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: Codec = Codec.V8): Buffer {
-  const meta: ChunkRequestMeta = {
+export function encodeChunkRequest(
+  request: Omit<ChunkRequest, "count" | "items"> & { readonly items: ArrayLike<unknown> },
+  codec: Codec = Codec.V8,
+): Buffer {
+  const meta: ChunkRequestMeta & { replyNumbers?: true } = {
     mapId: request.mapId,
     chunk: request.chunk,
     start: request.start,
     count: request.items.length,
     memoryVersion: request.memoryVersion,
   };
-  const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
-  if (!numbers) refuseClassInstances(request.items, request.start);
+  if (codec === Codec.V8) {
+    meta.replyNumbers = true;
+    const element = numberElement(request.items);
+    if (element !== undefined)
+      return numbersFrame(Kind.Request, meta, element, functionJson(request.fn), request.items as ArrayLike<number>);
+  } else if (codec === Codec.Numbers)
+    throw new WireFormatError("chunk request: the numbers codec is chosen, not asked for");
+  const items = Array.isArray(request.items) ? request.items : Array.from(request.items);
+  refuseClassInstances(items, request.start);
   try {
-    return frame(
-      Kind.Request,
-      codec,
-      meta,
-      numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items },
-    );
+    return frame(Kind.Request, codec, meta, { fn: request.fn, items });
   } catch (error) {
-    for (let i = 0; i < request.items.length; i++) {
+    for (let i = 0; i < items.length; i++) {
       try {
-        encodeBody(codec, request.items[i]);
+        encodeBody(codec, items[i]);
       } catch (itemError) {
         throw new ItemSerializationError(request.start + i, itemError);
       }
@@ -245,9 +302,9 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
 
 /**
  * About how many bytes one item takes in a request body (V8 codec), from up
- * to 16 items spread over `items`: 8 when they are numbers (they travel
- * packed), 64 when the sample cannot be serialized (encoding then names the
- * item that fails).
+ * to 16 items spread over `items`: 8 when they are numbers (they travel as
+ * raw bytes), 64 when the sample cannot be serialized (encoding then names
+ * the item that fails).
  */
 export function estimateItemBytes(items: ArrayLike<unknown>): number {
   const n = items.length;
@@ -269,7 +326,7 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
     Kind.Request,
   );
-  const { mapId, chunk, start, count, memoryVersion } = meta;
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers } = meta;
   if (
     typeof mapId !== "string" ||
     ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
@@ -283,6 +340,7 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     count: count as number,
     memoryVersion: memoryVersion as number,
     codec,
+    replyNumbers: replyNumbers === true || codec === Codec.Numbers,
     bodyStart,
     bodyEnd: end,
   };
@@ -295,11 +353,14 @@ export function decodeChunkRequest(bytes: Uint8Array): DecodedChunkRequest {
 /** The body of a request whose head was read (readChunkRequest) from these same bytes. */
 export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): DecodedChunkRequest {
   const { codec } = head;
-  const body = toBuffer(bytes, PAYLOAD).subarray(head.bodyStart, head.bodyEnd);
-  const payload = decodeBody(codec, body, "chunk request");
+  const buf = toBuffer(bytes, PAYLOAD);
+  const payload =
+    codec === Codec.Numbers
+      ? numbersRequest(buf, head)
+      : decodeBody(codec, buf.subarray(head.bodyStart, head.bodyEnd), "chunk request");
   const items: ArrayLike<unknown> | undefined = Array.isArray(payload?.items)
     ? payload.items
-    : codec === Codec.V8 && isPackedNumbers(payload?.numbers)
+    : codec !== Codec.Json && isPackedNumbers(payload?.numbers)
       ? payload.numbers
       : undefined;
   if (!items || typeof payload.fn !== "object" || payload.fn === null) {
@@ -307,12 +368,33 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
   }
   if (items.length !== head.count)
     throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
-  const { mapId, chunk, start, count, memoryVersion } = head;
-  return { mapId, chunk, start, count, memoryVersion, fn: payload.fn, items, codec };
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers } = head;
+  return { mapId, chunk, start, count, memoryVersion, fn: payload.fn, items, codec, replyNumbers };
 }
 
-export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
+/** A numbers-codec request body as {fn, numbers}, as a V8 body of packed numbers reads. */
+function numbersRequest(buf: Buffer, head: ChunkRequestHead): { fn: unknown; numbers: unknown } {
+  const { fnJson, numbers } = readNumbersBody(buf, head.bodyStart, head.bodyEnd, "chunk request");
+  try {
+    return { fn: JSON.parse(fnJson), numbers };
+  } catch (error) {
+    throw new WireFormatError(`chunk request: function reference is not JSON (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Encodes a response in the codec its request allows: results that are all
+ * numbers with the numbers codec when `replyNumbers` (the request's), else
+ * (V8) packed as before it; JSON stays JSON. A request in the numbers codec
+ * is answered in V8 when its results are not all numbers, and always on error.
+ */
+export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8, replyNumbers = false): Buffer {
   const { host, pid, elapsedMs } = response;
+  if (codec === Codec.Numbers) codec = Codec.V8;
+  if (response.ok && codec === Codec.V8 && replyNumbers) {
+    const element = numberElement(response.results);
+    if (element !== undefined) return encodeNumbersResponse(response.results as number[], element, response);
+  }
   if (response.ok)
     return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, resultsBody(codec, response.results));
   const computed = response.results && response.results.length > 0 ? resultsBody(codec, response.results) : {};
@@ -324,11 +406,22 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
   );
 }
 
+/** A successful response whose results are all numbers (`element`: numberElement's), in the numbers codec. */
+export function encodeNumbersResponse(results: ArrayLike<number>, element: NumberElement, where: ResponseMeta): Buffer {
+  const { host, pid, elapsedMs } = where;
+  return numbersFrame(Kind.Response, { ok: true, host, pid, elapsedMs }, element, undefined, results);
+}
+
 export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const frame = readFrame(bytes, "chunk response");
   const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
-  const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
   const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
+  if (codec === Codec.Numbers) {
+    if (meta.ok !== true) throw new WireFormatError("chunk response: a numbers body in a failed response");
+    const { numbers } = readNumbersBody(frame.bytes, bodyStart, end, "chunk response");
+    return { ...base, ok: true, results: unpackNumbers(numbers) };
+  }
+  const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
   const results = bodyResults(codec, payload);
   if (meta.ok === true) {
     if (!results) throw new WireFormatError("chunk response: body lacks results");
