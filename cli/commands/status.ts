@@ -13,7 +13,7 @@ import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { clusterStatus, type ClusterStatus } from "../../lib/dashboard/cluster-status.js";
-import { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
+import type { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
 import type { ClusterControl } from "../../lib/control/cluster-control.js";
 import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
@@ -53,6 +53,7 @@ export function registerStatus(program: Command): void {
       return withControl(
         command,
         async (control) => {
+          const { JobServerWatch } = await import("../../lib/dashboard/job-server-watch.js");
           const jobServers = new JobServerWatch(servers, tls, undefined, (server) => control.nodes.admin(server));
           try {
             await show(control, jobServers, options);
