@@ -1,7 +1,10 @@
 /**
  * The layers of lib/ and cli/, from the sources' own imports (type-only
  * ones and re-exports included, as TypeScript reads them): no import circle,
- * and no floor that imports a higher one.
+ * and no floor that imports a higher one. And what the command loads before
+ * a command runs: each command imports the cluster's parts it runs (ZeroMQ,
+ * piscina, prom-client, acorn) in its action, so that a worker node's
+ * supervisor, a job server or `--help` start without the rest.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -89,6 +92,39 @@ function circlesIn(graph: ReadonlyMap<string, readonly string[]>): string[] {
   return circles;
 }
 
+/** The packages `entry` loads before any of its code runs: static imports that are values, followed through the tree. */
+function packagesLoadedBy(entry: string): Set<string> {
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = ts.createSourceFile(file, readFileSync(path.join(ROOT, file), "utf8"), ts.ScriptTarget.Latest);
+    for (const statement of source.statements) {
+      let specifier: ts.Expression | undefined;
+      if (ts.isImportDeclaration(statement)) {
+        const clause = statement.importClause;
+        const named = clause?.namedBindings;
+        const typesOnly =
+          clause !== undefined &&
+          (clause.isTypeOnly ||
+            (clause.name === undefined &&
+              named !== undefined &&
+              ts.isNamedImports(named) &&
+              named.elements.length > 0 &&
+              named.elements.every((element) => element.isTypeOnly)));
+        if (!typesOnly) specifier = statement.moduleSpecifier;
+      } else if (ts.isExportDeclaration(statement) && !statement.isTypeOnly) specifier = statement.moduleSpecifier;
+      if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
+      const name = specifier.text;
+      if (name.startsWith(".")) walk(path.posix.join(path.posix.dirname(file), name).replace(/\.js$/, ".ts"));
+      else if (!name.startsWith("node:")) packages.add(name.split("/")[0]);
+    }
+  };
+  walk(entry);
+  return packages;
+}
+
 describe("layers of lib/ and cli/", () => {
   const graph = importGraph();
 
@@ -104,6 +140,19 @@ describe("layers of lib/ and cli/", () => {
 
   it("no import circle, type-only imports included", () => {
     assert.deepEqual(circlesIn(graph), []);
+  });
+
+  it("the command loads commander and the config reader before a command runs, and nothing of the cluster", () => {
+    assert.deepEqual([...packagesLoadedBy("cli/main.ts")].sort(), ["commander", "ini"]);
+    // What the command's actions import when they run, for contrast.
+    assert.deepEqual([...packagesLoadedBy("lib/index.ts")].sort(), [
+      "acorn",
+      "acorn-walk",
+      "ini",
+      "piscina",
+      "prom-client",
+      "zeromq",
+    ]);
   });
 
   it("the checks find an upward import and a circle where there is one", () => {

@@ -1,6 +1,6 @@
 /** kill-workers, restart-workers, drain, online, ping-workers and logs: commands a client sends to, or hears from, the worker nodes. */
 import type { Command } from "commander";
-import { ClusterControl } from "../../lib/control/cluster-control.js";
+import type { ClusterControl } from "../../lib/control/cluster-control.js";
 import { controlOptions } from "../../lib/config/channel-options.js";
 import type { ClusterConfig } from "../../lib/config/index.js";
 import { clusterConfig } from "../cluster-config.js";
@@ -15,7 +15,8 @@ import { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
 import { judgeHealth } from "../problems-report.js";
 import { checkSelector, type NodeSelector } from "../../lib/control/node-selector.js";
 
-function openControl(config: ClusterConfig): Promise<ClusterControl> {
+async function openControl(config: ClusterConfig): Promise<ClusterControl> {
+  const { ClusterControl } = await import("../../lib/control/cluster-control.js");
   return ClusterControl.open(controlOptions(config.client));
 }
 

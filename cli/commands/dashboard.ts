@@ -5,9 +5,9 @@
  * exits 1 naming the address.
  */
 import type { Command } from "commander";
-import { ClusterControl } from "../../lib/control/cluster-control.js";
+
 import { controlOptions } from "../../lib/config/channel-options.js";
-import { Dashboard } from "../../lib/dashboard/dashboard-server.js";
+import type { Dashboard } from "../../lib/dashboard/dashboard-server.js";
 import { clusterConfig } from "../cluster-config.js";
 import { wholeNumber } from "../arguments.js";
 import { unreachedLines } from "../reach-report.js";
@@ -33,6 +33,10 @@ export function registerDashboard(program: Command): void {
     .action(
       namingFlags(FLAGS, async (options: { port: number; host: string; allowControl?: boolean }, command: Command) => {
         const config = clusterConfig(command);
+        const [{ ClusterControl }, { Dashboard }] = await Promise.all([
+          import("../../lib/control/cluster-control.js"),
+          import("../../lib/dashboard/dashboard-server.js"),
+        ]);
         const channels = controlOptions(config.client);
         if (channels.commandBind || channels.logBind) {
           process.stderr.write(

@@ -10,8 +10,6 @@
  * one exits at once.
  */
 import type { Command } from "commander";
-import { LocalCluster } from "../../lib/pool/local-cluster.js";
-import { poolOnLocalCluster } from "../../lib/make-pool.js";
 import type { ClusterPool } from "../../lib/pool/cluster-pool.js";
 import { ProgressBar } from "../progress-bar.js";
 import { wholeNumber } from "../arguments.js";
@@ -96,6 +94,10 @@ export function registerDemo(program: Command): void {
         process.on("SIGTERM", onSignal);
         let pool: ClusterPool | undefined;
         try {
+          const [{ LocalCluster }, { poolOnLocalCluster }] = await Promise.all([
+            import("../../lib/pool/local-cluster.js"),
+            import("../../lib/make-pool.js"),
+          ]);
           const cluster = await LocalCluster.start({ workers: options.workers });
           process.stdout.write(`embedded job server on ${cluster.jobServer}\n`);
           pool = await poolOnLocalCluster(cluster);

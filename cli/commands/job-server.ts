@@ -7,7 +7,6 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { JobServer, serveJobServerMetrics } from "../../lib/server/index.js";
 import type { MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
@@ -92,6 +91,7 @@ export function registerJobServer(program: Command): void {
       namingFlags(FLAGS, async (options: JobServerCliOptions, command: Command) => {
         const verbose = Boolean(command.optsWithGlobals().verbose);
         const tls = readTls(options);
+        const { JobServer } = await import("../../lib/server/job-server.js");
         // A bad option is an ArgumentError naming it; namingFlags names its flag instead (exit 2).
         const server = new JobServer({
           host: options.host,
@@ -117,6 +117,7 @@ export function registerJobServer(program: Command): void {
           const port = options.metricsPort ?? 9464;
           const host = options.metricsHost ?? "127.0.0.1";
           try {
+            const { serveJobServerMetrics } = await import("../../lib/server/metrics-thread.js");
             metrics = await serveJobServerMetrics(server, { port, host });
           } catch (error) {
             await server.close();

@@ -10,7 +10,6 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import { newCurveKeys } from "../../lib/security/curve.js";
 import { UsageError } from "../errors.js";
 
 export function registerKeygen(program: Command): void {
@@ -21,7 +20,7 @@ export function registerKeygen(program: Command): void {
     )
     .option("--secret-only", "print only the secret, bare (for scripts: GLIMPSE_CLUSTER_SECRET=$(... --secret-only))")
     .option("--curve-only", "print only the CURVE key pair lines (channel encryption)")
-    .action((options: { secretOnly?: boolean; curveOnly?: boolean }) => {
+    .action(async (options: { secretOnly?: boolean; curveOnly?: boolean }) => {
       if (options.secretOnly && options.curveOnly)
         throw new UsageError(
           "--secret-only and --curve-only together select nothing: give one, or neither for both",
@@ -29,6 +28,7 @@ export function registerKeygen(program: Command): void {
         );
       const secret = randomBytes(32).toString("base64url");
       if (options.secretOnly) return void process.stdout.write(`${secret}\n`);
+      const { newCurveKeys } = await import("../../lib/security/curve.js");
       const keys = newCurveKeys();
       const curve = [`curve_public_key = ${keys.publicKey}`, `curve_secret_key = ${keys.secretKey}`];
       if (options.curveOnly) return void process.stdout.write(`${curve.join("\n")}\n`);

@@ -5,7 +5,6 @@
  * An address it cannot bind (in use) exits 1 naming it.
  */
 import type { Command } from "commander";
-import { Broker, ChannelError } from "../../lib/channels/index.js";
 import { cannotListen } from "../errors.js";
 import { clusterConfig } from "../cluster-config.js";
 import { brokerUrlsOf, curveOf } from "../../lib/config/channel-options.js";
@@ -19,6 +18,7 @@ export function registerLaunchBroker(program: Command): void {
     )
     .action(async (_options: unknown, command: Command) => {
       const { server, client } = clusterConfig(command, { jobServers: false });
+      const { Broker, ChannelError } = await import("../../lib/channels/index.js");
       const curve = curveOf(client);
       const broker = new Broker(brokerUrlsOf(server), {
         curve: curve && {

@@ -9,12 +9,10 @@
  */
 import type { Command } from "commander";
 import os from "node:os";
-import { NodeSupervisor } from "../../lib/node/node-supervisor.js";
 import { clusterConfig } from "../cluster-config.js";
 import { curveKeysOf } from "../../lib/config/channel-options.js";
 import { positiveSeconds, wholeNumber } from "../arguments.js";
-import { SupervisorMetrics } from "../../lib/node/supervisor-metrics.js";
-import { serveMetrics, type MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
+import type { MetricsEndpoint } from "../../lib/metrics/metrics-endpoint.js";
 import { ArgumentError } from "../../lib/argument-error.js";
 import { cannotListen } from "../errors.js";
 import { splitLabels } from "../../lib/wire/labels.js";
@@ -92,6 +90,7 @@ export function registerLaunchWorker(program: Command): void {
     .action(
       namingFlags(FLAGS, async (threads: number | undefined, options: LaunchOptions, command: Command) => {
         const config = clusterConfig(command);
+        const { NodeSupervisor } = await import("../../lib/node/node-supervisor.js");
         const supervisor = new NodeSupervisor(
           {
             jobServers: config.client.jobServers,
@@ -118,6 +117,10 @@ export function registerLaunchWorker(program: Command): void {
         if (options.metricsPort !== undefined) {
           const host = options.metricsHost ?? "127.0.0.1";
           try {
+            const [{ SupervisorMetrics }, { serveMetrics }] = await Promise.all([
+              import("../../lib/node/supervisor-metrics.js"),
+              import("../../lib/metrics/metrics-endpoint.js"),
+            ]);
             metrics = await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host });
           } catch (error) {
             if (error instanceof ArgumentError) throw error;

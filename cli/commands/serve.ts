@@ -11,8 +11,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { Serve, StatusPort, MetricsExporter, readLogConfig, lineLog, type ServeLog } from "../../lib/serve/index.js";
-import { resolvePolicy } from "../../lib/node/function-policy.js";
+import type { Serve, ServeLog } from "../../lib/serve/index.js";
 import { loadConfig } from "../../lib/config/index.js";
 import { readAddress } from "../../lib/gearman/address.js";
 import { positiveSeconds } from "../arguments.js";
@@ -166,6 +165,10 @@ function removePidFile(file: string, log: ServeLog): void {
 
 async function run(options: ServeCliOptions, command: Command): Promise<void> {
   const configFiles = (command.optsWithGlobals().config as string[] | undefined) ?? [];
+  const [{ Serve, StatusPort, MetricsExporter, readLogConfig, lineLog }, { resolvePolicy }] = await Promise.all([
+    import("../../lib/serve/index.js"),
+    import("../../lib/node/function-policy.js"),
+  ]);
   const logSettings = readLogConfig(options.logconfig);
   const out = logSettings.file ? createWriteStream(logSettings.file, { flags: "a" }) : undefined;
   const log: ServeLog = lineLog((line) => (out ? out.write(line) : process.stderr.write(line)), logSettings.level);

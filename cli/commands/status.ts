@@ -15,7 +15,7 @@ import { clusterConfig } from "../cluster-config.js";
 import { positiveSeconds } from "../arguments.js";
 import { formatPingTable } from "../ping-table.js";
 import { clusterStatus, type ClusterStatus } from "../../lib/dashboard/cluster-status.js";
-import { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
+import type { JobServerWatch } from "../../lib/dashboard/job-server-watch.js";
 import type { ClusterControl } from "../../lib/control/cluster-control.js";
 import { formatJobServerTable } from "../job-server-table.js";
 import { withControl } from "./cluster-commands.js";
@@ -57,6 +57,7 @@ export function registerStatus(program: Command): void {
       await withControl(
         command,
         async (control) => {
+          const { JobServerWatch } = await import("../../lib/dashboard/job-server-watch.js");
           const jobServers = new JobServerWatch(servers, tls, undefined, (server) => control.nodes.admin(server));
           try {
             return await show(control, jobServers, options);
