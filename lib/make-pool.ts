@@ -46,6 +46,12 @@ export interface MakePoolOptions {
    * pool.dashboardUrl, and is printed to stderr. Default: none.
    */
   dashboard?: boolean | number | DashboardSettings;
+  /**
+   * The largest job or result a job server packet carries, in bytes: a chunk whose items are larger fails
+   * before it is sent, naming them. Default: [client] max_packet_size (64 MiB). For a local cluster it
+   * sets its job server and worker nodes too; a configured cluster's nodes read max_packet_size.
+   */
+  maxPacketSize?: number;
 }
 
 /** The dashboard option's object form (the rest of the dashboard's options come from the pool's cluster). */
@@ -71,6 +77,7 @@ const MAKE_POOL = optionsSchema("MakePool", {
       value === false ? undefined : value === true ? { port: 0 } : typeof value === "number" ? { port: value } : value,
     )
     .optional(),
+  maxPacketSize: whole(1024).optional(),
 } satisfies RulesOf<MakePoolOptions>);
 
 /**
@@ -82,10 +89,11 @@ export async function MakePool(
   config?: string | readonly string[] | ConfigInput,
   options: MakePoolOptions = {},
 ): Promise<ClusterPool> {
-  const { local, open, dashboard } = MAKE_POOL.fill(options);
+  const { local, open, dashboard, maxPacketSize } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
-  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(local), dashboard);
-  return poolOnConfig(clientSection(loaded), open, dashboard);
+  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard);
+  const client = clientSection(loaded);
+  return poolOnConfig(maxPacketSize === undefined ? client : { ...client, maxPacketSize }, open, dashboard);
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */
@@ -116,7 +124,13 @@ async function poolOnConfig(
   }
   return new ClusterPool({
     // Chunks wait for a job server as long as their timeout allows (chunk-job.ts), spending no retry.
-    client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open, noServerTimeoutMs: false }),
+    client: new GearmanClient({
+      servers: client.jobServers,
+      tls: client.jobServerTls,
+      open,
+      noServerTimeoutMs: false,
+      maxPacketSize: client.maxPacketSize,
+    }),
     control,
     cacheFunctions: client.cacheFunctions,
     defaults: {
@@ -128,6 +142,7 @@ async function poolOnConfig(
     key: options.key,
     signatureMaxAgeMs: client.signatureMaxAgeMs,
     dashboard,
+    maxPacketSize: client.maxPacketSize,
   });
 }
 
@@ -156,6 +171,7 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
         servers: [cluster.jobServer],
         open: () => cluster.connectInProcess(),
         noServerTimeoutMs: false,
+        maxPacketSize: cluster.maxPacketSize,
       }),
       control,
       cacheFunctions: false,
@@ -164,6 +180,7 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
       release: () => cluster.close(),
       key,
       dashboard,
+      maxPacketSize: cluster.maxPacketSize,
     });
   } catch (error) {
     await control?.close();

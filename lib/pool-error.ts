@@ -18,6 +18,7 @@ export type PoolErrorCode =
   | "NO_MATCHING_NODE" // a drain or online selector matched no live worker node
   | "NOT_ACKNOWLEDGED" // selected worker nodes did not acknowledge a drain or online in time
   | "NO_NODE" // no live worker node serves a map's label within its waitForNodesMs
+  | "TOO_LARGE" // a chunk's request or results exceed max_packet_size: named with its largest items, never retried
   | "NO_JOB_SERVER" // no job server could be connected to: when a map began, or while a chunk waited past its timeout
   | "HANDED_BACK" // draining nodes handed a chunk back unrun more often than is free (the cause of a retry, or of CHUNK_FAILED)
   | "STOPPED"; // a map stopped before its end (its consumer left, or another chunk failed): why its other chunks are cancelled

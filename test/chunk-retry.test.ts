@@ -18,7 +18,7 @@ import { encodeChunkRequest, encodeChunkResponse } from "../lib/wire/chunk-codec
 import { chunkNonce, signChunk } from "../lib/wire/chunk-signing.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { RemoteError } from "../lib/wire/errors.js";
-import { CHUNK_SILENT_MS, writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
+import { CHUNK_SILENT_MS, writeHandBack, writeRefusal, writeTooLarge } from "../lib/wire/protocol.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { MessageGuard } from "../lib/security/message-guard.js";
 import type { RefusalReason } from "../lib/security/errors.js";
@@ -46,7 +46,10 @@ function run(options: {
   key?: ClusterKey;
   signal?: AbortSignal;
   unreachable?: () => Error;
+  maxPacketSize?: number;
+  items?: unknown[];
 }) {
+  const chunk = options.items ? { ...CHUNK, items: options.items } : CHUNK;
   const client = new ScriptedClient();
   const spent: unknown[] = [];
   const cancelled: string[] = [];
@@ -58,20 +61,21 @@ function run(options: {
     gearmanFunction: FUNCTION,
     timeoutMs: options.timeoutMs ?? 60_000,
     retries: options.retries,
-    onRetry: (chunk, error) => {
-      assert.equal(chunk, CHUNK);
+    onRetry: (c, error) => {
+      assert.equal(c, chunk);
       spent.push(error);
     },
     cancelAttempt: (unique) => cancelled.push(unique),
     key: options.key,
     guard: options.key && new MessageGuard(options.key),
     unreachable: options.unreachable,
+    maxPacketSize: options.maxPacketSize,
   };
   const encode = () => {
     encoded++;
-    return encodeChunkRequest({ fn: DOUBLE, items: CHUNK.items, start: 40, mapId: "m1", chunk: 4, memoryVersion: 0 });
+    return encodeChunkRequest({ fn: DOUBLE, items: chunk.items, start: 40, mapId: "m1", chunk: 4, memoryVersion: 0 });
   };
-  const result = runChunkJob(context, CHUNK, encode, options.signal ?? new AbortController().signal);
+  const result = runChunkJob(context, chunk, encode, options.signal ?? new AbortController().signal);
   const outcome: Promise<{ results?: unknown[]; error?: unknown }> = result.then(
     (results) => ({ results }),
     (error: unknown) => ({ error }),
@@ -253,6 +257,30 @@ describe("the pool's retry rule, through the retry engine, without processes", (
     await setImmediate();
     assert.ok(other.client.attempts[0].given);
     assert.deepEqual(other.spent.map(codeOf), ["NODE_LOST"]);
+  });
+
+  it("results a node found too large to send end the chunk at once with TOO_LARGE, spending nothing", async () => {
+    const { client, spent, outcome } = run({ retries: 3 });
+    client.last.take();
+    client.last.exception(writeTooLarge("the result of item 41 alone is 99999999 bytes"));
+    const error = await failure(outcome, "TOO_LARGE");
+    assert.match(
+      error.message,
+      /^chunk 4 \(items 40\.\.41\) ran, but its results cannot come back: the result of item 41 alone is 99999999 bytes; raise max_packet_size/,
+    );
+    assert.deepEqual(spent, []);
+    assert.equal(client.attempts.length, 1);
+  });
+
+  it("a request over maxPacketSize is never sent: TOO_LARGE naming its largest item and the limit", async () => {
+    const { client, spent, outcome } = run({ retries: 3, maxPacketSize: 1024, items: [1, "x".repeat(2000)] });
+    const error = await failure(outcome, "TOO_LARGE");
+    assert.match(
+      error.message,
+      /^chunk 4 \(items 40\.\.41\) cannot be sent: item 41 alone is 200\d bytes \(2 KiB\) encoded: .* over the 1024 bytes \(1 KiB\) a job server packet may carry/,
+    );
+    assert.deepEqual(spent, []);
+    assert.equal(client.attempts.length, 0);
   });
 
   it(`hand-backs are free ${FREE_HAND_BACKS} times, then each spends a retry (HANDED_BACK)`, async () => {

@@ -211,3 +211,62 @@ for (const kind of jobServerKinds()) {
     });
   });
 }
+
+for (const kind of jobServerKinds()) {
+  describe(`items and results over max_packet_size, on ${kind.name}`, { skip: kind.skip }, () => {
+    it("an item over the limit fails before it is sent, naming it and the limit; a result over it fails once, naming the chunk and the item, never retried; MakePool's maxPacketSize overrides the config", async () => {
+      // The pool and the node read the same [client] key.
+      const cluster = await TestCluster.start({ kind, clientConfig: ["max_packet_size = 64KiB"] });
+      let pool: ClusterPool | undefined;
+      let small: ClusterPool | undefined;
+      try {
+        await cluster.startNode(1);
+        pool = await cluster.pool();
+        const big = "x".repeat(100_000);
+        await assert.rejects(
+          pool.map((s: string) => s.length, ["a", big, "b"], { chunksize: 1 }),
+          (error: unknown) => {
+            assert.ok(error instanceof PoolError, String(error));
+            assert.equal(error.code, "TOO_LARGE");
+            assert.match(
+              error.message,
+              /^chunk 1 \(items 1\.\.1\) cannot be sent: item 1 alone is 100\d{3} bytes \(9\d(\.\d)? KiB\) encoded: the chunk's items are 100\d{3} bytes \(9\d(\.\d)? KiB\), over the 65536 bytes \(64 KiB\) a job server packet may carry \(max_packet_size\); raise max_packet_size/,
+            );
+            return true;
+          },
+        );
+
+        let failed = 0;
+        const started = performance.now();
+        await assert.rejects(
+          pool.map((n: number) => "y".repeat(n), [10, 20, 100_000, 10], {
+            chunksize: 4,
+            onProgress: (progress) => (failed = progress.failed),
+          }),
+          (error: unknown) => {
+            assert.ok(error instanceof PoolError, String(error));
+            assert.equal(error.code, "TOO_LARGE");
+            assert.match(
+              error.message,
+              /^chunk 0 \(items 0\.\.3\) ran, but its results cannot come back: the result of item 2 alone is 100\d{3} bytes \(9\d(\.\d)? KiB\) encoded: the chunk's results are 100\d{3} bytes/,
+            );
+            return true;
+          },
+        );
+        assert.equal(failed, 0, "a result too large spends no retry");
+        assert.ok(performance.now() - started < 30_000);
+        assert.deepEqual(await pool.map((n: number) => n + 1, [1, 2]), [2, 3], "the node serves the next map");
+
+        small = await MakePool(cluster.configFile, { open: cluster.server.clientOptions().open, maxPacketSize: 2048 });
+        await assert.rejects(
+          small.map((s: string) => s.length, ["z".repeat(3000)]),
+          /over the 2048 bytes \(2 KiB\)/,
+        );
+      } finally {
+        await small?.close();
+        await pool?.close();
+        await cluster.close();
+      }
+    });
+  });
+}

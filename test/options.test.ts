@@ -61,7 +61,7 @@ const known = {
   jobServer:
     "host, port, path, jobRetries, queueFile, queueFsync, maxPacketSize, maxConnections, maxQueue, writeHighWater, writeLimit, handlePrefix, log, tls",
   map: "chunksize, signal, timeout, retries, onProgress, maxInFlight, label, waitForNodesMs",
-  node: "jobServers, commandUrl, logUrl, threads, prefetch, nodeId, graceMs, memoryWaitMs, resourceLimits, secret, signatureMaxAgeMs, allowSource, allowedModules, curve, tls, labels, exclusive, maxChunks, exitWhenDone, drained",
+  node: "jobServers, commandUrl, logUrl, threads, prefetch, nodeId, graceMs, memoryWaitMs, resourceLimits, secret, signatureMaxAgeMs, allowSource, allowedModules, curve, tls, labels, exclusive, maxChunks, exitWhenDone, drained, maxPacketSize",
   urls: "commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl",
 };
 
@@ -308,7 +308,7 @@ const ROWS: readonly Row[] = [
     unknownKey: [
       { worker: 2 },
       "LocalCluster option worker",
-      'LocalCluster option worker: unknown option (did you mean "workers"?); known: workers, threads, log, secret, execArgv',
+      'LocalCluster option worker: unknown option (did you mean "workers"?); known: workers, threads, log, secret, execArgv, maxPacketSize',
     ],
     wrongType: [
       { secret: "yes" },
@@ -322,7 +322,7 @@ const ROWS: readonly Row[] = [
     unknownKey: [
       { locl: {} },
       "MakePool option locl",
-      'MakePool option locl: unknown option (did you mean "local"?); known: local, open, dashboard',
+      'MakePool option locl: unknown option (did you mean "local"?); known: local, open, dashboard, maxPacketSize',
     ],
     wrongType: [
       { dashboard: "yes" },

@@ -106,6 +106,7 @@ export function registerLaunchWorker(program: Command): void {
             allowedModules: config.server.allowedModules,
             curve: curveKeysOf(config.client),
             tls: config.client.jobServerTls,
+            maxPacketSize: config.client.maxPacketSize,
             labels: options.label ? splitLabels(options.label) : config.server.labels,
             exclusive: options.exclusive ?? config.server.exclusive,
             maxChunks: options.maxChunks,

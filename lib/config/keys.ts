@@ -61,6 +61,31 @@ function patience(text: string): number | false | Invalid {
   return value === "" || !Number.isFinite(number) || number < 0 ? INVALID : Math.round(number * 1000);
 }
 
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1024 ** 3,
+};
+
+/** A size of at least 1 KiB: bytes, or with a binary unit (64MiB, 64M, 64MB, 1G). */
+function byteSize(text: string): number | Invalid {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  if (!match) return INVALID;
+  const name = match[2].toLowerCase();
+  if (!Object.hasOwn(BYTE_UNITS, name)) return INVALID;
+  const unit = BYTE_UNITS[name];
+  const bytes = Math.floor(Number(match[1]) * unit);
+  return bytes >= 1024 && Number.isSafeInteger(bytes) ? bytes : INVALID;
+}
+
 function boolean(text: string): boolean | Invalid {
   const value = text.trim().toLowerCase();
   if (["true", "yes", "on", "1"].includes(value)) return true;
@@ -198,6 +223,15 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
     expected:
       "a number of seconds ≥ 0, or none (how long a map may go with no chunk taken before it asks whether any worker node serves it)",
     default: 30_000,
+  },
+  {
+    section: "client",
+    name: "max_packet_size",
+    property: "maxPacketSize",
+    parse: byteSize,
+    expected:
+      "a size of at least 1 KiB: bytes, or with a unit such as 64MiB, 256M, 1G (the largest job or result a job server packet carries)",
+    default: 64 * 1024 * 1024,
   },
   {
     section: "client",

@@ -32,6 +32,8 @@ export interface ClientConfig {
   /** Per-chunk timeout, in ms (the ini's poll_timeout is in seconds). */
   readonly pollTimeoutMs: number;
   readonly maxRetries: number;
+  /** The largest packet data a job server connection carries, in bytes. */
+  readonly maxPacketSize: number;
   /** A map's patience for worker nodes (false: none), in ms. */
   readonly waitForNodesMs: number | false;
   readonly cacheFunctions: boolean;

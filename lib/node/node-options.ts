@@ -28,6 +28,7 @@ import {
   type RulesOf,
 } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
+import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 
 export interface NodeOptionsInput {
   /** Job servers, "host:port" each. */
@@ -73,6 +74,12 @@ export interface NodeOptionsInput {
   exitWhenDone?: boolean;
   /** Start drained: registered for nothing until an online command (a supervisor restarts a drained node so). Default false. */
   drained?: boolean;
+  /**
+   * The largest packet data the job servers carry ([client] max_packet_size): larger chunks are not
+   * accepted, and results that would be larger are answered "too large" (naming the largest) instead
+   * of being sent. Default 64 MiB.
+   */
+  maxPacketSize?: number;
 }
 
 const jobServers = list(text("host:port"), "a list of at least one host:port", 1).after((servers) => {
@@ -116,6 +123,7 @@ const NODE = optionsSchema("worker node", {
   maxChunks: whole(1).optional(),
   exitWhenDone: flag().default(false),
   drained: flag().default(false),
+  maxPacketSize: whole(1024).default(DEFAULT_MAX_PACKET_SIZE),
 } satisfies RulesOf<NodeOptionsInput>);
 
 export type NodeOptions = Filled<typeof NODE.rules> & { readonly policy: FunctionPolicy };

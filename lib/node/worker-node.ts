@@ -26,9 +26,16 @@ import { GearmanWorker } from "../gearman/worker.js";
 import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import type { StreamOpener } from "../gearman/transport.js";
-import { peekResponseOk, readChunkRequest, readFrame, type ChunkRequestHead } from "../wire/chunk-codec.js";
+import {
+  decodeChunkResponse,
+  peekResponseOk,
+  readChunkRequest,
+  readFrame,
+  type ChunkRequestHead,
+} from "../wire/chunk-codec.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { answerHandBack, answerRefusal, answerTaken, CHUNK_HEARTBEAT_MS } from "../wire/protocol.js";
+import { answerHandBack, answerRefusal, answerTaken, answerTooLarge, CHUNK_HEARTBEAT_MS } from "../wire/protocol.js";
+import { largestItems, packetData, tooLargeDetail } from "../wire/packet-limit.js";
 import { ClusterKey, type SignatureFacts } from "../security/cluster-key.js";
 import { MessageGuard } from "../security/message-guard.js";
 import { SignatureError } from "../security/errors.js";
@@ -101,6 +108,7 @@ export class WorkerNode extends EventEmitter {
       concurrency: this.threads.capacity,
       tls: options.tls,
       open,
+      maxPacketSize: options.maxPacketSize,
       // So the pool can tell a chunk whose node went silent (lib/wire/protocol.ts).
       heartbeatMs: CHUNK_HEARTBEAT_MS,
     });
@@ -215,7 +223,7 @@ export class WorkerNode extends EventEmitter {
     header: ChunkRequestHead,
     signature: SignatureFacts | undefined,
     handBack: AbortSignal,
-  ): Promise<Buffer> {
+  ): Promise<Buffer | undefined> {
     await written();
     // Awaited only when missing: a chunk that can run goes to its thread right after its notice.
     if (this.memory.version < header.memoryVersion) {
@@ -242,7 +250,15 @@ export class WorkerNode extends EventEmitter {
       });
       const response = toBuffer(bytes, "chunk response");
       if (this.listenerCount("chunk") > 0 && peekResponseOk(response)) outcome = "done";
-      return this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
+      const signed = this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
+      const limit = this.options.maxPacketSize;
+      const size = packetData(signed.length, job.handle);
+      if (size <= limit) return signed;
+      // It would not reach the pool (a job server or the pool would drop the connection, and it would run
+      // again for nothing): say so once, naming the largest results.
+      outcome = "failed";
+      answerTooLarge(job, resultsTooLarge(response, header.start, size, limit));
+      return undefined;
     } finally {
       const elapsedMs = performance.now() - started;
       if (ran) this.stats.chunkFinished(header.count, elapsedMs);
@@ -296,6 +312,18 @@ export class WorkerNode extends EventEmitter {
     })();
     return this.stopping;
   }
+}
+
+/** Why a response of `size` bytes cannot be sent, naming the largest results (its items counted from `start`). */
+function resultsTooLarge(response: Buffer, start: number, size: number, limit: number): string {
+  let largest: ReturnType<typeof largestItems> = [];
+  try {
+    const decoded = decodeChunkResponse(response);
+    if (decoded.ok) largest = largestItems(decoded.results, start);
+  } catch {
+    // Named without its items, then.
+  }
+  return tooLargeDetail("results", size, limit, largest);
 }
 
 /** The log line a node writes once it serves: `worker node ID started with 1 thread (prefetch 1), job servers ...`. */

@@ -14,6 +14,8 @@
  *      │        └─ a response that does not verify ──► Retry
  *      ├─ a hand-back (a draining node gave it back unrun) ──► a free Retry, FREE_HAND_BACKS times; then one that spends
  *      ├─ a refusal: stale or replayed ──► Retry │ any other (a key mismatch) ──► REFUSED, the map ends
+ *      ├─ results too large to send (the node said so) ──► TOO_LARGE, the map ends (another run makes the same)
+ *   a request over maxPacketSize is never sent: TOO_LARGE at its first attempt, naming its largest items
  *      ├─ WORK_FAIL, an exception ──► Retry
  *      ├─ its job server lost: after a take ──► Retry │ before any (nothing ran, as far as anyone can tell:
  *      │      this client's own link may be the one cut) ──► a free Retry, FREE_SERVER_LOSSES times; then one that spends
@@ -39,7 +41,8 @@ import {
 } from "../gearman/retry-rules.js";
 import { decodeChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
-import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
+import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
+import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";
 import { RemoteError } from "../wire/errors.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -51,6 +54,7 @@ import {
   chunkFailed,
   chunkRefused,
   chunkTimedOut,
+  chunkTooLarge,
   abortError,
   handedBackTooOften,
   nodeLost,
@@ -93,6 +97,8 @@ export interface ChunkJobContext {
   readonly onRetry: (chunk: Chunk<unknown>, error: unknown) => void;
   /** Tells the worker nodes to stop one attempt (by its job unique id). */
   readonly cancelAttempt: (unique: string) => void;
+  /** The largest packet data a job server carries (max_packet_size): a request over it is never sent. */
+  readonly maxPacketSize?: number;
   /** Called when a node takes an attempt of the chunk, and when its result comes (the map's NodeWatch). */
   readonly onTaken?: () => void;
   /** Signs each attempt; responses must then pass `guard`. */
@@ -154,6 +160,12 @@ export class ChunkRules implements RetryRules<unknown[]> {
     this.request = request;
     this.takes = 0;
     const unique = `${context.mapId}:${this.chunk.index}:${ordinal}`;
+    const limit = context.maxPacketSize;
+    const size = limit === undefined ? 0 : requestPacketData(request.length, context.gearmanFunction, unique);
+    if (limit !== undefined && size > limit) {
+      const largest = largestItems(this.chunk.items, this.chunk.start);
+      throw chunkTooLarge(this.described, "request", tooLargeDetail("items", size, limit, largest));
+    }
     return context.client.attempt(context.gearmanFunction, request, { unique }, observer, ordinal);
   }
 
@@ -201,6 +213,8 @@ export class ChunkRules implements RetryRules<unknown[]> {
       if (++this.handBacks <= FREE_HAND_BACKS) return new Retry(error);
       return new Retry(handedBackTooOften(this.described, this.handBacks, error), RETRIES);
     }
+    const tooLarge = exception && readTooLarge(exception);
+    if (tooLarge !== undefined) throw chunkTooLarge(this.described, "results", tooLarge);
     const refusal = exception ? readRefusal(exception) : undefined;
     if (refusal && !RETRIED_REFUSALS.includes(refusal.reason))
       throw chunkRefused(this.described, refusal.detail, error);

@@ -25,6 +25,7 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
+import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
@@ -67,6 +68,8 @@ export interface ClusterPoolParts {
   readonly signatureMaxAgeMs?: number;
   /** A dashboard open on this pool's channels (MakePool's `dashboard` option): shown as dashboardUrl, closed first by close(). */
   readonly dashboard?: PoolDashboard;
+  /** The largest packet data the job servers carry (max_packet_size): a chunk over it fails before it is sent. Default 64 MiB. */
+  readonly maxPacketSize?: number;
 }
 
 /** What the pool needs of a dashboard it carries: where it is, and closing it. */
@@ -84,6 +87,7 @@ export class ClusterPool implements AsyncDisposable {
   private readonly key: ClusterKey | undefined;
   private readonly guard: MessageGuard | undefined;
   private readonly dashboard: PoolDashboard | undefined;
+  private readonly maxPacketSize: number;
   /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
   readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
@@ -101,6 +105,7 @@ export class ClusterPool implements AsyncDisposable {
     this.guard = parts.key && new MessageGuard(parts.key, { maxAgeMs: parts.signatureMaxAgeMs });
     this.dashboard = parts.dashboard;
     this.dashboardUrl = parts.dashboard?.url;
+    this.maxPacketSize = parts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
   }
 
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
@@ -269,6 +274,7 @@ export class ClusterPool implements AsyncDisposable {
       key: this.key,
       guard: this.guard,
       unreachable: () => this.client.noServerError(`map ${mapId}`),
+      maxPacketSize: this.maxPacketSize,
     };
 
     const chunks = chunksOf(items, chunksize);

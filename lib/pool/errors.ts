@@ -88,6 +88,13 @@ export const noJobServer = (
   });
 };
 
+/** A chunk whose request (`stage` "request") or results ("results") exceed the largest packet a job server carries: never retried. */
+export const chunkTooLarge = (chunk: ChunkDescription, stage: "request" | "results", detail: string): PoolError =>
+  new PoolError(
+    "TOO_LARGE",
+    `${describe(chunk)} ${stage === "request" ? "cannot be sent" : "ran, but its results cannot come back"}: ${detail}; raise max_packet_size ([client], every member; MakePool's maxPacketSize) and the embedded job server's --max-packet, or send less`,
+  );
+
 /** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */
 export const handedBackTooOften = (chunk: ChunkDescription, times: number, cause: unknown): PoolError =>
   new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, {

@@ -30,6 +30,7 @@ import { moduleLoadingFlags } from "../node/module-loading-flags.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
 import { guardDirectory } from "./directory-guard.js";
 import { ArgumentError } from "../argument-error.js";
+import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 import { REFUSED, Rule, flag, func, list, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 
 export interface LocalClusterOptions {
@@ -51,6 +52,8 @@ export interface LocalClusterOptions {
    * node/module-loading-flags.ts), so that nodes of a pool run by tsx import `.ts` module functions.
    */
   execArgv?: string[];
+  /** The largest job or result a packet carries, in bytes, for the job server, the nodes and the pool. Default 64 MiB. */
+  maxPacketSize?: number;
 }
 
 const LOCAL = optionsSchema("LocalCluster", {
@@ -61,6 +64,7 @@ const LOCAL = optionsSchema("LocalCluster", {
   execArgv: list(new Rule("a string", (v) => (typeof v === "string" ? v : REFUSED)), "a list of strings").defaultFrom(
     () => moduleLoadingFlags(process.execArgv),
   ),
+  maxPacketSize: whole(1024).default(DEFAULT_MAX_PACKET_SIZE),
 } satisfies RulesOf<LocalClusterOptions>);
 
 interface FilledLocalClusterOptions {
@@ -69,6 +73,7 @@ interface FilledLocalClusterOptions {
   readonly log: ((line: string) => void) | undefined;
   readonly secret: boolean;
   readonly execArgv: readonly string[];
+  readonly maxPacketSize: number;
 }
 
 function fillLocalClusterOptions(options: LocalClusterOptions): FilledLocalClusterOptions {
@@ -109,7 +114,7 @@ export class LocalCluster {
     // jobRetries 1: a job whose worker node died fails at once, so the pool, which counts every take of a
     // chunk against max_retries, submits it again itself; the server never hands a chunk out behind its back.
     if (filled.secret) {
-      const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 1 });
+      const server = new JobServer({ host: "127.0.0.1", port: 0, jobRetries: 1, maxPacketSize: filled.maxPacketSize });
       const { host, port } = await server.listen();
       return new LocalCluster(server, `${host}:${port}`, undefined, randomBytes(32).toString("base64url"), filled);
     }
@@ -127,7 +132,7 @@ export class LocalCluster {
         );
       }
       const socket = path.join(directory, "jobs.sock");
-      const server = new JobServer({ path: socket, jobRetries: 1 });
+      const server = new JobServer({ path: socket, jobRetries: 1, maxPacketSize: filled.maxPacketSize });
       await server.listen();
       return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled, unguard);
     } catch (error) {
@@ -143,6 +148,11 @@ export class LocalCluster {
 
   get threadsPerWorker(): number {
     return this.options.threads;
+  }
+
+  /** The largest packet data its job server, nodes and pool carry. */
+  get maxPacketSize(): number {
+    return this.options.maxPacketSize;
   }
 
   /** The channel ends for the pool to bind: ipc:// sockets in the private directory, or loopback TCP on free ports with a secret. */
@@ -166,6 +176,7 @@ export class LocalCluster {
             threads: this.threadsPerWorker,
             graceMs: 5000,
             secret: this.secret,
+            maxPacketSize: this.options.maxPacketSize,
           },
           {
             log: this.options.log ?? (() => {}),

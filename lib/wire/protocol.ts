@@ -7,11 +7,12 @@
  *   taken        WORK_STATUS 0/N (N: the chunk's items), written before the chunk can run
  *   handed back  WORK_EXCEPTION "glimpse-handed-back: DETAIL"    the chunk never ran here
  *   refused      WORK_EXCEPTION "glimpse-refused REASON: DETAIL"  a signature check failed; it never ran
+ *   too large    WORK_EXCEPTION "glimpse-too-large: DETAIL"     it ran, but its results exceed max_packet_size
  *   heartbeat    WORK_DATA with no data, every CHUNK_HEARTBEAT_MS  it still holds the chunk
  *
- * Nodes answer with answerTaken, answerHandBack and answerRefusal; pools
- * read WORK_STATUS by TAKEN_NUMERATOR and an exception by readNodeException
- * (or readHandBack, readRefusal). No other file knows these texts. DETAIL
+ * Nodes answer with answerTaken, answerHandBack, answerRefusal and
+ * answerTooLarge; pools read WORK_STATUS by TAKEN_NUMERATOR and an
+ * exception by readNodeException (or readHandBack, readRefusal). No other file knows these texts. DETAIL
  * says which node did what, for people, and is never decoded further.
  */
 import type { WorkerJob } from "../gearman/worker-job.js";
@@ -37,8 +38,11 @@ export const TAKEN_NUMERATOR = 0;
 const HAND_BACK = "glimpse-handed-back: ";
 /** A node refuses a chunk whose signature check failed, naming one of REFUSAL_REASONS. */
 const REFUSED = "glimpse-refused ";
+/** A node whose response would not fit in a packet says so instead of sending it: another run would make the same. */
+const TOO_LARGE = "glimpse-too-large: ";
 const HAND_BACK_BYTES = Buffer.from(HAND_BACK);
 const REFUSED_BYTES = Buffer.from(REFUSED);
+const TOO_LARGE_BYTES = Buffer.from(TOO_LARGE);
 
 export interface Refusal {
   readonly reason: RefusalReason;
@@ -48,7 +52,9 @@ export interface Refusal {
 
 /** What a node's WORK_EXCEPTION says when it is not the function's own failure. */
 export type NodeException =
-  { readonly kind: "handed-back"; readonly detail: string } | ({ readonly kind: "refused" } & Refusal);
+  | { readonly kind: "handed-back"; readonly detail: string }
+  | { readonly kind: "too-large"; readonly detail: string }
+  | ({ readonly kind: "refused" } & Refusal);
 
 /** What a node needs of a chunk's job to answer it. */
 export type ChunkJob = Pick<WorkerJob, "sendStatus" | "exception">;
@@ -66,6 +72,16 @@ export function answerHandBack(job: ChunkJob, detail: string): void {
 /** Refuses a chunk that will never run here. */
 export function answerRefusal(job: ChunkJob, refusal: Refusal): void {
   job.exception(writeRefusal(refusal));
+}
+
+/** Tells the chunk's client its results are too large to send (`detail`: which, and how large). */
+export function answerTooLarge(job: ChunkJob, detail: string): void {
+  job.exception(writeTooLarge(detail));
+}
+
+/** The WORK_EXCEPTION text of a too-large answer. */
+export function writeTooLarge(detail: string): string {
+  return `${TOO_LARGE}${detail}`;
 }
 
 /** The WORK_EXCEPTION text of a hand-back. */
@@ -90,6 +106,8 @@ function startsWith(bytes: Buffer, prefix: Buffer): boolean {
 export function readNodeException(exception: Buffer): NodeException | undefined {
   if (startsWith(exception, HAND_BACK_BYTES))
     return { kind: "handed-back", detail: exception.toString("utf8", HAND_BACK_BYTES.length) };
+  if (startsWith(exception, TOO_LARGE_BYTES))
+    return { kind: "too-large", detail: exception.toString("utf8", TOO_LARGE_BYTES.length) };
   if (!startsWith(exception, REFUSED_BYTES)) return undefined;
   const text = exception.toString("utf8", REFUSED_BYTES.length);
   const colon = text.indexOf(": ");
@@ -102,6 +120,12 @@ export function readNodeException(exception: Buffer): NodeException | undefined 
 export function readHandBack(exception: Buffer): string | undefined {
   const said = readNodeException(exception);
   return said?.kind === "handed-back" ? said.detail : undefined;
+}
+
+/** The detail of a too-large answer, or undefined when the exception says something else. */
+export function readTooLarge(exception: Buffer): string | undefined {
+  const said = readNodeException(exception);
+  return said?.kind === "too-large" ? said.detail : undefined;
 }
 
 /** The refusal an exception carries, or undefined when it says something else. */
