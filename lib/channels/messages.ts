@@ -82,6 +82,8 @@ export interface MapProgress {
   /** Chunk attempts that failed and were retried. */
   readonly failed: number;
   readonly state: "running" | "finished" | "failed";
+  /** Why it failed (its error's message, at most 1000 characters), on its last update when it failed. */
+  readonly error?: string;
   /** When the map started, ms since the epoch. */
   readonly started: number;
 }
