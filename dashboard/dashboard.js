@@ -114,6 +114,18 @@ function renderNodes(snapshot) {
   }
 }
 
+function renderWarnings(warnings) {
+  const box = $("#warnings");
+  box.hidden = warnings.length === 0;
+  box
+    .querySelector("ul")
+    .replaceChildren(
+      ...warnings.map((warning) =>
+        element("li", { "data-kind": warning.kind, "data-target": warning.target }, warning.message),
+      ),
+    );
+}
+
 function renderMaps(maps) {
   const box = $("#maps");
   box.replaceChildren();
@@ -137,6 +149,7 @@ function renderMaps(maps) {
         element("span", { title: `pool ${map.host} pid ${map.pid}` }, `${map.function} (${map.host}:${map.pid})`),
         bar,
         element("span", { className: "figures" }, figures),
+        ...(map.state === "failed" && map.error ? [element("p", { className: "map-error" }, map.error)] : []),
       ),
     );
   }
@@ -175,6 +188,7 @@ function render(snapshot) {
   $("#mode").textContent = snapshot.allowControl ? "control allowed" : "read-only";
   $("#updated").textContent = `updated ${new Date(snapshot.time).toLocaleTimeString()}`;
   document.body.dataset.updated = String(snapshot.time);
+  renderWarnings(snapshot.warnings || []);
   renderChart(snapshot.throughput);
   renderMaps(snapshot.maps);
   renderNodes(snapshot);

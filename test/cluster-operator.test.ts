@@ -15,7 +15,10 @@ import { missingPeer } from "./support/peers.js";
 import { SimulatedNetwork, type SimulatedHost } from "./support/netns.js";
 import { HostProcess } from "./support/host-cluster.js";
 import { CLI_PATH } from "./support/job-servers.js";
-import { cliOn } from "./support/host-cli.js";
+import { cliOn, runOn } from "./support/host-cli.js";
+import { eventually } from "./support/gearman.js";
+import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
+import type { DashboardWarning } from "../lib/dashboard/dashboard-warnings.js";
 
 const GEARMAN_PORT = 4730;
 const BROKER_PORT = 9000;
@@ -84,6 +87,68 @@ describe("what the operator is told, across machines (simulated hosts)", { skip:
     await hosts.start();
   });
   after(() => hosts?.close());
+
+  it("the dashboard warns of the broker cut off and of a job server cut off, and stops warning once they are back", async (t) => {
+    const dashboard = hosts.spawn(hosts.ops, "dashboard", ["-c", hosts.config, "dashboard", "--port", "8787"]);
+    await dashboard.waitFor(/dashboard on http:\/\/127\.0\.0\.1:8787\//);
+    const warnings = async () => {
+      const run = await runOn(hosts.ops, process.execPath, [
+        "-e",
+        'fetch("http://127.0.0.1:8787/api/snapshot").then((r) => r.text()).then((t) => process.stdout.write(t))',
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      return (JSON.parse(run.stdout) as DashboardSnapshot).warnings;
+    };
+    const until = async (what: string, test: (w: readonly DashboardWarning[]) => boolean) => {
+      const began = performance.now();
+      const found = await eventually(
+        async () => {
+          const w = await warnings();
+          return test(w) && { w };
+        },
+        30_000,
+        what,
+      );
+      t.diagnostic(`${what}: ${Math.round(performance.now() - began)} ms (load ${os.loadavg()[0].toFixed(1)})`);
+      return found.w;
+    };
+    try {
+      assert.deepEqual(await until("no warning", (w) => w.length === 0), []);
+
+      hosts.broker.cut();
+      const silent =
+        `could not reach the command channel at ${hosts.url(0)} or the log channel at ${hosts.url(3)}: ` +
+        "no answer to the connection: the host is down or cut off from this one, or a firewall drops the packets (a running broker behind a cut link looks the same); " +
+        "until it is back, no node, log record or other pool's map is heard";
+      try {
+        // The connections looked open: ZMTP heartbeats find them silent.
+        const cut = await until("the broker's warning", (w) => w.some((x) => x.message === silent));
+        assert.deepEqual(cut, [{ kind: "broker", target: `${hosts.url(0)}, ${hosts.url(3)}`, message: silent }]);
+      } finally {
+        hosts.broker.heal();
+      }
+      await until("no warning after the heal", (w) => w.length === 0);
+
+      hosts.js.cut();
+      try {
+        const server = `${hosts.js.address}:${GEARMAN_PORT}`;
+        const cut = await until("the job server's warning", (w) => w.some((x) => x.kind === "job-server"));
+        assert.equal(cut.length, 1, JSON.stringify(cut));
+        assert.equal(cut[0].target, server);
+        assert.match(
+          cut[0].message,
+          new RegExp(
+            `^could not reach job server ${server}: admin command "(status|workers)" to ${server} timed out after 2000 ms$`,
+          ),
+        );
+      } finally {
+        hosts.js.heal();
+      }
+      await until("no warning after the heal", (w) => w.length === 0);
+    } finally {
+      await dashboard.stop();
+    }
+  });
 
   it("the broker's host cut off: its endpoints did not answer (not 'not running'); stopped: refused", async () => {
     const healthy = await cliOn(hosts.ops, ["-c", hosts.config, "ping-workers", "1"]);

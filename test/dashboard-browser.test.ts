@@ -14,7 +14,8 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { TestCluster } from "./support/cluster.js";
-import { embedded } from "./support/job-servers.js";
+import { readFileSync } from "node:fs";
+import { embedded, freePort } from "./support/job-servers.js";
 import { chromiumPath, missingPeer } from "./support/peers.js";
 import { startDashboard } from "./support/dashboard-process.js";
 import { eventually } from "./support/gearman.js";
@@ -112,6 +113,54 @@ describe("dashboard in a browser", { skip }, () => {
       await browser?.close();
       await pool.close();
       await dashboard.stop();
+      await cluster.close();
+    }
+  });
+});
+
+describe("dashboard warnings in a browser", { skip }, () => {
+  it("a banner names the job server it cannot ask; a failed map shows its reason", async () => {
+    const cluster = await TestCluster.start({ kind: embedded, broker: true, clientConfig: [`secret = ${SECRET}`] });
+    let browser: Browser | undefined;
+    let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+    try {
+      await cluster.startNode(1);
+      const down = `127.0.0.1:${await freePort()}`;
+      const text = readFileSync(cluster.configFile, "utf8").replace(
+        /^job_server_url = .*$/m,
+        `job_server_url = ${cluster.server.url}, ${down}`,
+      );
+      dashboard = await startDashboard(cluster.writeConfig("dashboard.ini", text));
+      browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(WAIT_MS);
+      const consoleErrors: string[] = [];
+      page.on("pageerror", (error) => consoleErrors.push(String(error)));
+      await page.goto(dashboard.url);
+      const banner = `#warnings:not([hidden]) li[data-kind="job-server"][data-target="${down}"]`;
+      await page.waitForSelector(banner);
+      assert.equal(await page.textContent(banner), `could not reach job server ${down}: connect ECONNREFUSED`);
+
+      const pool = await cluster.pool();
+      let reason: string;
+      try {
+        reason = await pool
+          .map((x: number) => (x === 2 ? JSON.parse("{") : x), [1, 2, 3], { chunksize: 1, retries: 0 })
+          .then(
+            () => assert.fail("the map resolved"),
+            (error: Error) => error.message,
+          );
+      } finally {
+        await pool.close();
+      }
+      const shown = `#maps .map[data-state="failed"] .map-error`;
+      await page.waitForSelector(shown);
+      assert.equal(await page.textContent(shown), reason);
+      assert.match(reason, /SyntaxError/);
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await browser?.close();
+      await dashboard?.stop();
       await cluster.close();
     }
   });

@@ -217,6 +217,80 @@ for (const kind of kinds) {
   });
 }
 
+for (const kind of kinds) {
+  describe(`dashboard warnings on ${kind.name}`, { skip: kind.skip }, () => {
+    it("shows a failed map's reason, warns of a job server it cannot ask and of the broker once it stops, in the snapshot", async () => {
+      const cluster = await TestCluster.start({ kind, broker: true });
+      let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+      let stream: Awaited<ReturnType<typeof snapshotStream>> | undefined;
+      try {
+        await cluster.startNode(1);
+        const down = `127.0.0.1:${await freePort()}`;
+        const text = readFileSync(cluster.configFile, "utf8").replace(
+          /^job_server_url = .*$/m,
+          `job_server_url = ${cluster.server.url}, ${down}`,
+        );
+        dashboard = await startDashboard(cluster.writeConfig("dashboard.ini", text));
+        stream = await snapshotStream(dashboard.url);
+        const serverWarning = {
+          kind: "job-server",
+          target: down,
+          message: `could not reach job server ${down}: connect ECONNREFUSED`,
+        };
+        const warned = await stream.until((s) => s.warnings.length > 0, "a warning");
+        assert.deepEqual(warned.warnings, [serverWarning]);
+
+        const pool = await cluster.pool();
+        let reason: string;
+        try {
+          const failure = await pool
+            .map(
+              (x: number) => {
+                if (x === 3) throw new RangeError(`no ${x}s here`);
+                return x;
+              },
+              [1, 2, 3, 4],
+              { chunksize: 1, retries: 0 },
+            )
+            .then(
+              () => assert.fail("the map resolved"),
+              (error: Error) => error,
+            );
+          reason = failure.message;
+          assert.match(reason, /RangeError: no 3s here/);
+        } finally {
+          await pool.close();
+        }
+        const failed = await stream.until((s) => s.maps.some((m) => m.state === "failed"), "the failed map");
+        assert.equal(failed.maps.find((m) => m.state === "failed")!.error, reason);
+
+        // The broker stops: its endpoints refuse the dashboard's connections again and again.
+        await cluster.broker!.close();
+        const [command, log] = [
+          readFileSync(cluster.configFile, "utf8").match(/^command_frontend_url = (.*)$/m)![1],
+          readFileSync(cluster.configFile, "utf8").match(/^log_backend_url = (.*)$/m)![1],
+        ];
+        const brokerWarning = {
+          kind: "broker",
+          target: `${command}, ${log}`,
+          message:
+            `could not reach the command channel at ${command} or the log channel at ${log}: the connection was refused: nothing listens there (the broker is not running, or listens on another address or port); ` +
+            "until it is back, no node, log record or other pool's map is heard",
+        };
+        const both = await stream.until(
+          (s) => s.warnings.some((w) => w.kind === "broker" && w.message === brokerWarning.message),
+          "the broker's warning",
+        );
+        assert.deepEqual(both.warnings, [brokerWarning, serverWarning]);
+      } finally {
+        await stream?.close();
+        await dashboard?.stop();
+        await cluster.close();
+      }
+    });
+  });
+}
+
 describe("dashboard control", { skip: embedded.skip }, () => {
   it("with allowControl, takes requests from its own page only, drains and brings online, and quits the node named", async () => {
     const cluster = await TestCluster.start({ kind: embedded, broker: false });

@@ -39,6 +39,7 @@ export class ConnectionWatch {
     events.on("disconnect", () => {
       this.connected = false;
       this.failure = "lost";
+      this.seenSinceRetry = true;
       changed();
     });
     events.on("connect:delay", () => {

@@ -87,6 +87,8 @@ export interface MapProgress {
   /** Retries spent on its chunks (absent from pools that predate it). */
   readonly retries?: number;
   readonly state: "running" | "finished" | "failed";
+  /** Why it failed (its error's message, at most 1000 characters), on its last update when it failed. */
+  readonly error?: string;
   /** When the map started, ms since the epoch. */
   readonly started: number;
 }

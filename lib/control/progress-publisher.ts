@@ -2,12 +2,17 @@
  * One map's progress as its pool publishes it for dashboards (through the
  * ProgressChannel): the first update at once, then at most one every
  * `intervalMs` (the latest figures, by a timer, so a map that stalls still
- * shows where it stopped), and its end always.
+ * shows where it stopped), and its end always, with the reason when it
+ * failed.
  */
 import type { MapProgress } from "../channels/messages.js";
 
 /** Four updates a second: a dashboard pushes once a second, and a progress bar moves smoothly. */
 export const PROGRESS_INTERVAL_MS = 250;
+/** A failed map's reason is cut to this many characters: a progress message stays small. */
+const MAX_ERROR = 1000;
+
+const cut = (text: string) => (text.length <= MAX_ERROR ? text : `${text.slice(0, MAX_ERROR - 1)}…`);
 
 export class ProgressPublisher {
   private done = 0;
@@ -41,14 +46,15 @@ export class ProgressPublisher {
     this.timer.unref();
   }
 
-  end(state: "finished" | "failed"): void {
+  /** The last update: finished, or failed and why (`error`, cut to MAX_ERROR characters: a dashboard shows it). */
+  end(state: "finished" | "failed", error?: string): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timer);
-    this.send(state);
+    this.send(state, error === undefined ? undefined : cut(error));
   }
 
-  private send(state: MapProgress["state"]): void {
+  private send(state: MapProgress["state"], error?: string): void {
     this.last = Date.now();
     this.publish({
       mapId: this.mapId,
@@ -58,6 +64,7 @@ export class ProgressPublisher {
       failed: this.failed,
       retries: this.retries,
       state,
+      ...(error === undefined ? {} : { error }),
       started: this.started,
     });
   }

@@ -12,7 +12,8 @@
  *                                 404 at once for a node the page does not show
  *
  *   every interval: ping the nodes + admin status of every job server (one kept connection each) ──► DashboardState ──► SSE clients
- *   log channel (records, pongs, maps' progress) ──────────────────────┘
+ *                   + channel ends not reached, servers not answering, stale jobs: warnings ──────┤
+ *   log channel (records, pongs, maps' progress, a failed map's reason) ──────────────────────────┘
  */
 import http from "node:http";
 import type net from "node:net";
@@ -21,6 +22,7 @@ import type { ClusterControl } from "../control/cluster-control.js";
 import type { NodeAction } from "../control/command-client.js";
 import { DashboardState } from "./dashboard-state.js";
 import { JobServerWatch } from "./job-server-watch.js";
+import { dashboardWarnings } from "./dashboard-warnings.js";
 import { fillDashboardOptions, type DashboardOptions, type FilledDashboardOptions } from "./dashboard-options.js";
 
 /** The assets' folder: dashboard/ at the package's root (this file runs from dist/lib/dashboard). */
@@ -32,6 +34,8 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 };
 const ACTIONS = new Set(["restart", "quit", "drain", "online"]);
+/** How long the channel ends may take to connect before their absence is a warning. */
+const CONNECT_GRACE_MS = 2000;
 /** How long an action from the page waits for the node's acknowledgement. */
 const CONTROL_WAIT_MS = 5000;
 
@@ -83,12 +87,18 @@ export class Dashboard {
   }
 
   private run(): void {
+    const started = Date.now();
     const poll = async () => {
       const [servers] = await Promise.all([
         this.jobServers.status(),
+        // With a channel end not reached the ping fails (after waiting up to 2 s for it): the warnings say why.
         this.control.commands.ping(Math.round(this.options.intervalMs * 0.8)).catch(() => []),
       ]);
-      this.state.setJobServers(servers);
+      // An end still connecting is not a warning in the first seconds: the ping waited 2 s for it already.
+      const unreached = [this.control.commands.end, this.control.log.end].filter(
+        (end) => !end.reached && (end.trouble !== "pending" || Date.now() - started >= CONNECT_GRACE_MS),
+      );
+      this.state.setJobServers(servers, dashboardWarnings(unreached, servers));
     };
     const loop = async () => {
       while (!this.closed) {

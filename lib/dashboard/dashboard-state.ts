@@ -3,10 +3,11 @@
  * replies (items/s from successive replies; gone when not heard for
  * NODE_GONE_MS), maps from the pools' progress, the log channel's last
  * records, the cluster's throughput over the last ten minutes, and the job
- * servers' status from the last poll.
+ * servers' status and the warnings from the last poll.
  */
 import type { LogEnvelope, MapProgress, NodeStatsSnapshot } from "../channels/messages.js";
 import type { JobServerStatus } from "./job-server-watch.js";
+import type { DashboardWarning } from "./dashboard-warnings.js";
 
 /** A node not heard from for this long is gone from the page (the dashboard pings every second). */
 export const NODE_GONE_MS = 3500;
@@ -54,6 +55,8 @@ export interface DashboardSnapshot {
   readonly allowControl: boolean;
   /** Only signed messages are trusted (the cluster has a secret). */
   readonly signed: boolean;
+  /** What it cannot reach (the broker, a job server) and jobs no worker can take: the page's banner. */
+  readonly warnings: readonly DashboardWarning[];
   readonly jobServers: readonly JobServerStatus[];
   readonly nodes: readonly NodeView[];
   readonly maps: readonly MapView[];
@@ -70,6 +73,7 @@ export class DashboardState {
   private readonly logs: LogLine[] = [];
   private readonly throughput: { time: number; itemsPerSecond: number }[] = [];
   private jobServers: readonly JobServerStatus[] = [];
+  private warnings: readonly DashboardWarning[] = [];
 
   constructor(
     private readonly allowControl: boolean,
@@ -123,8 +127,9 @@ export class DashboardState {
     return this.nodes.has(id);
   }
 
-  setJobServers(servers: readonly JobServerStatus[]): void {
+  setJobServers(servers: readonly JobServerStatus[], warnings: readonly DashboardWarning[]): void {
     this.jobServers = servers;
+    this.warnings = warnings;
   }
 
   /** Once a second: forgets what is gone and records the cluster's throughput. */
@@ -147,6 +152,7 @@ export class DashboardState {
       time: now,
       allowControl: this.allowControl,
       signed: this.signed,
+      warnings: this.warnings,
       jobServers: this.jobServers,
       nodes: [...this.nodes.values()].sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid),
       maps: [...this.maps.values()].sort((a, b) => b.started - a.started),

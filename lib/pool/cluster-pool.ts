@@ -317,16 +317,17 @@ export class ClusterPool implements AsyncDisposable {
       finished = true;
       progress.end("finished");
     } catch (error) {
-      progress.end("failed");
-      if (opts.signal?.aborted) throw abortError(opts.signal.reason);
-      if (watch?.error) throw watch.error;
-      if (error instanceof RemoteError && shipped) pointAtCaller(error, shipped.fn, shipped.ref);
-      throw error;
+      const thrown = opts.signal?.aborted ? abortError(opts.signal.reason) : (watch?.error ?? error);
+      if (thrown instanceof RemoteError && shipped) pointAtCaller(thrown, shipped.fn, shipped.ref);
+      // The map's end for dashboards, with the reason its caller gets.
+      progress.end("failed", thrown instanceof Error ? thrown.message : String(thrown));
+      throw thrown;
     } finally {
       watch?.stop();
       opts.signal?.removeEventListener("abort", onAbort);
       if (!finished) {
-        progress.end("failed");
+        // Not an error (ended above): the caller stopped reading the results before the end.
+        progress.end("failed", "stopped before its end: its results were no longer read");
         this.control.commands.cancelMap(mapId);
       }
     }

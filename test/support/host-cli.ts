@@ -11,15 +11,22 @@ export interface HostRun {
   readonly stderr: string;
 }
 
-/** Runs `command args...` on `host` (env added to this process's), killed after `limitMs`. */
+export interface RunOptions {
+  /** The whole environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** Killed after this long (default 60 s). */
+  readonly limitMs?: number;
+}
+
+/** Runs `command args...` on `host`. */
 export function runOn(
   host: SimulatedHost,
   command: string,
   args: readonly string[],
-  env: NodeJS.ProcessEnv = {},
-  limitMs = 60_000,
+  { env = process.env, cwd, limitMs = 60_000 }: RunOptions = {},
 ): Promise<HostRun> {
-  const child = host.spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = host.spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env, cwd });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -34,6 +41,6 @@ export function runOn(
 }
 
 /** `glimpse-cluster ARGS...` (this build's CLI) on `host`. */
-export function cliOn(host: SimulatedHost, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<HostRun> {
-  return runOn(host, process.execPath, [CLI_PATH, ...args], env);
+export function cliOn(host: SimulatedHost, args: readonly string[]): Promise<HostRun> {
+  return runOn(host, process.execPath, [CLI_PATH, ...args]);
 }

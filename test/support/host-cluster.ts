@@ -360,7 +360,7 @@ export class HostCluster {
 }
 
 /** Polls the host's listening sockets (ss, inside its namespace) until something listens on `port`. */
-async function waitForListener(
+export async function waitForListener(
   host: SimulatedHost,
   port: number,
   server: HostProcess,
