@@ -7,6 +7,7 @@
  */
 import type { LogEnvelope, MapProgress, NodeStatsSnapshot } from "../channels/messages.js";
 import type { JobServerStatus } from "./job-server-watch.js";
+import { recordText } from "../control/log-channel.js";
 
 /** A node not heard from for this long is gone from the page (the dashboard pings every second). */
 export const NODE_GONE_MS = 3500;
@@ -86,7 +87,7 @@ export class DashboardState {
         host: envelope.host,
         pid: envelope.pid,
         level: message.level,
-        message: message.message,
+        message: recordText(message),
       });
       if (this.logs.length > LOG_LINES) this.logs.splice(0, this.logs.length - LOG_LINES);
     } else if (message.type === "progress") {

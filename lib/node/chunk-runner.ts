@@ -19,6 +19,7 @@ import {
   encodeChunkResponse,
   type ChunkRequestHead,
   type ChunkResponse,
+  type OutputTally,
 } from "../wire/chunk-codec.js";
 import { serializeError } from "../wire/remote-error.js";
 import type { FunctionRef, SourceRef } from "../wire/function-ref.js";
@@ -30,10 +31,13 @@ import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
+import { beginChunkOutput, endChunkOutput, installOutput, outputItem, type OutputLink } from "./thread-output.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
   readonly policy: FunctionPolicy;
+  /** Where the functions' console output goes (thread-output.ts); none: it stays the thread's. */
+  readonly output?: OutputLink;
 }
 
 type Mapped = (item: unknown) => unknown;
@@ -55,6 +59,7 @@ export const PHASE_SLOT = 0;
 export const THREAD_SLOT = 1;
 
 const HOST = os.hostname();
+installOutput((Piscina.workerData as ChunkRunnerData | undefined)?.output);
 const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? {
   allowSource: false,
   allowedModules: [],
@@ -141,8 +146,13 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const request = decodeChunkBody(task.request, task.head);
   const respond = (response: ChunkResponse) =>
     move(encodeChunkResponse(response, request.codec) as unknown as ArrayBufferView) as unknown as Uint8Array;
-  const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
+  let output: { readonly tally: OutputTally | undefined } | undefined;
+  const where = () => {
+    output ??= { tally: endChunkOutput() }; // once: a response encoded again keeps the tally
+    return { host: HOST, pid: process.pid, elapsedMs: performance.now() - started, output: output.tally };
+  };
   let index = request.start;
+  beginChunkOutput(request.mapId, request.chunk, request.start, request.output !== false);
   // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
   // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
   const results: unknown[] = [];
@@ -151,6 +161,7 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     const fn = await resolveFunction(request.fn);
     for (let i = 0; i < request.items.length; i++) {
       index = request.start + i;
+      outputItem(index);
       let result = fn(request.items[i]);
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function")
         result = await (result as PromiseLike<unknown>);

@@ -33,7 +33,7 @@ import {
   type AttemptObserver,
   type RetryRules,
 } from "../gearman/retry-rules.js";
-import { decodeChunkResponse } from "../wire/chunk-codec.js";
+import { decodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal } from "../wire/protocol.js";
 import { RemoteError } from "../wire/errors.js";
@@ -80,6 +80,8 @@ export interface ChunkJobContext {
   readonly onRetry: (chunk: Chunk<unknown>, error: unknown) => void;
   /** Tells the worker nodes to stop one attempt (by its job unique id). */
   readonly cancelAttempt: (unique: string) => void;
+  /** Hears every response that was verified and decoded (its meta: where it ran, its output tally), results or error. */
+  readonly onResponse?: (chunk: Chunk<unknown>, response: ChunkResponse) => void;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
@@ -161,6 +163,7 @@ export class ChunkRules implements RetryRules<unknown[]> {
       return new Retry(error, RETRIES);
     }
     const response = decodeChunkResponse(bytes);
+    context.onResponse?.(this.chunk, response);
     if (response.ok) return response.results;
     const error = new RemoteError({
       functionName: context.functionName,

@@ -1,6 +1,7 @@
 /** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form (lib/options-schema.ts). */
-import { func, instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
+import { flag, func, instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
+import type { OutputOption, WorkerOutput } from "./worker-output.js";
 
 export interface Progress {
   /** Items whose results have arrived. */
@@ -55,6 +56,13 @@ export interface MapOptions {
    * label and the labels live nodes carry. Default: no check (the chunks wait in the queue).
    */
   waitForNodesMs?: number;
+  /**
+   * The functions' console output on the workers (console.log, console.error, ...): true writes each line
+   * to this process's stdout or stderr after "(host:pid item N) "; a function gets each line instead; false
+   * leaves it on the worker nodes' own output. A node forwards at most 200 lines a second (bursts of 500)
+   * and reports what it dropped. Default true.
+   */
+  output?: OutputOption;
 }
 
 export interface PoolDefaults {
@@ -72,6 +80,7 @@ export interface FilledMapOptions {
   readonly maxInFlight: number | undefined;
   readonly label: string | undefined;
   readonly waitForNodesMs: number | undefined;
+  readonly output: OutputOption;
 }
 
 const MAP = optionsSchema("map", {
@@ -83,6 +92,7 @@ const MAP = optionsSchema("map", {
   maxInFlight: whole(1).optional(),
   label: labelRule.optional(),
   waitForNodesMs: whole(0).optional(),
+  output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
 } satisfies RulesOf<MapOptions>);
 
 /** Checks every option (unknown keys too) and fills in the pool's defaults. Throws ArgumentError naming the option. */
@@ -97,5 +107,6 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     maxInFlight: given.maxInFlight,
     label: given.label,
     waitForNodesMs: given.waitForNodesMs,
+    output: given.output ?? true,
   });
 }

@@ -11,8 +11,8 @@
  *       12+n  body             the codec's encoding of the payload
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items} or {fn, numbers}.
- * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}, the last
+ * Request meta  {mapId, chunk, start, count, memoryVersion, output?}; body {fn, items} or {fn, numbers}.
+ * Response meta {ok, host, pid, elapsedMs, index?, output?}; body {results}, {numbers} or {error}, the last
  * with the results computed before the failing item, if any ({error, results} or {error, numbers}).
  * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
  * items or results that are all numbers (packed-numbers.ts).
@@ -58,6 +58,14 @@ export interface ChunkRequestMeta {
   readonly count: number;
   /** The shared memory version the chunk needs (0: none). */
   readonly memoryVersion: number;
+  /** false: the function's console output is not forwarded to the client (it stays on the node). Default true. */
+  readonly output?: boolean;
+}
+
+/** What a chunk's function wrote with console: lines forwarded on the log channel, and lines its node's rate limit dropped. */
+export interface OutputTally {
+  readonly lines: number;
+  readonly dropped: number;
 }
 
 export interface ChunkRequest extends ChunkRequestMeta {
@@ -87,6 +95,8 @@ export interface ResponseMeta {
   readonly host: string;
   readonly pid: number;
   readonly elapsedMs: number;
+  /** Present when the chunk's function wrote console output. */
+  readonly output?: OutputTally;
 }
 
 export type ChunkResponse =
@@ -221,6 +231,7 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
     start: request.start,
     count: request.items.length,
     memoryVersion: request.memoryVersion,
+    ...(request.output === false ? { output: false } : {}),
   };
   const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
   if (!numbers) refuseClassInstances(request.items, request.start);
@@ -269,9 +280,10 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
     Kind.Request,
   );
-  const { mapId, chunk, start, count, memoryVersion } = meta;
+  const { mapId, chunk, start, count, memoryVersion, output } = meta;
   if (
     typeof mapId !== "string" ||
+    (output !== undefined && typeof output !== "boolean") ||
     ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
   ) {
     throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
@@ -282,6 +294,7 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     start: start as number,
     count: count as number,
     memoryVersion: memoryVersion as number,
+    ...(output === false ? { output } : {}),
     codec,
     bodyStart,
     bodyEnd: end,
@@ -307,19 +320,35 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
   }
   if (items.length !== head.count)
     throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
-  const { mapId, chunk, start, count, memoryVersion } = head;
-  return { mapId, chunk, start, count, memoryVersion, fn: payload.fn, items, codec };
+  const { mapId, chunk, start, count, memoryVersion, output } = head;
+  return {
+    mapId,
+    chunk,
+    start,
+    count,
+    memoryVersion,
+    ...(output === false ? { output } : {}),
+    fn: payload.fn,
+    items,
+    codec,
+  };
 }
 
 export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
   const { host, pid, elapsedMs } = response;
+  const output = response.output && { output: { lines: response.output.lines, dropped: response.output.dropped } };
   if (response.ok)
-    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, resultsBody(codec, response.results));
+    return frame(
+      Kind.Response,
+      codec,
+      { ok: true, host, pid, elapsedMs, ...output },
+      resultsBody(codec, response.results),
+    );
   const computed = response.results && response.results.length > 0 ? resultsBody(codec, response.results) : {};
   return frame(
     Kind.Response,
     codec,
-    { ok: false, host, pid, elapsedMs, index: response.index },
+    { ok: false, host, pid, elapsedMs, index: response.index, ...output },
     { error: response.error, ...computed },
   );
 }
@@ -328,7 +357,12 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const frame = readFrame(bytes, "chunk response");
   const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
   const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
-  const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
+  const base = {
+    host: String(meta.host ?? "?"),
+    pid: Number(meta.pid ?? 0),
+    elapsedMs: Number(meta.elapsedMs ?? 0),
+    ...readTally(meta.output),
+  };
   const results = bodyResults(codec, payload);
   if (meta.ok === true) {
     if (!results) throw new WireFormatError("chunk response: body lacks results");
@@ -337,6 +371,14 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   if (!payload?.error || typeof payload.error.message !== "string")
     throw new WireFormatError("chunk response: body lacks error");
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error, ...(results ? { results } : {}) };
+}
+
+/** A response's output tally, when its meta block has a well-formed one. */
+function readTally(value: unknown): { output?: OutputTally } {
+  const tally = value as Partial<OutputTally> | undefined;
+  return tally !== null && typeof tally === "object" && Number.isInteger(tally.lines) && Number.isInteger(tally.dropped)
+    ? { output: { lines: tally.lines!, dropped: tally.dropped! } }
+    : {};
 }
 
 /** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */
