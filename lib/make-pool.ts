@@ -30,6 +30,7 @@ import {
   type RulesOf,
 } from "./options-schema.js";
 import type { StreamOpener } from "./gearman/transport.js";
+import type { OutputOption, WorkerOutput } from "./pool/worker-output.js";
 
 export interface MakePoolOptions {
   /** For a local cluster (no configuration): its settings (worker nodes, threads). */
@@ -46,6 +47,12 @@ export interface MakePoolOptions {
    * pool.dashboardUrl, and is printed to stderr. Default: none.
    */
   dashboard?: boolean | number | DashboardSettings;
+  /**
+   * The default of every map's `output` option (the functions' console output on the workers): true
+   * writes it to this process's stdout and stderr, a function gets each line, false leaves it on the
+   * worker nodes. Default true.
+   */
+  output?: OutputOption;
 }
 
 /** The dashboard option's object form (the rest of the dashboard's options come from the pool's cluster). */
@@ -71,6 +78,7 @@ const MAKE_POOL = optionsSchema("MakePool", {
       value === false ? undefined : value === true ? { port: 0 } : typeof value === "number" ? { port: value } : value,
     )
     .optional(),
+  output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
 } satisfies RulesOf<MakePoolOptions>);
 
 /**
@@ -82,10 +90,10 @@ export async function MakePool(
   config?: string | readonly string[] | ConfigInput,
   options: MakePoolOptions = {},
 ): Promise<ClusterPool> {
-  const { local, open, dashboard } = MAKE_POOL.fill(options);
+  const { local, open, dashboard, output } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
-  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(local), dashboard);
-  return poolOnConfig(clientSection(loaded), open, dashboard);
+  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start(local), dashboard, output);
+  return poolOnConfig(clientSection(loaded), open, dashboard, output);
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */
@@ -104,6 +112,7 @@ async function poolOnConfig(
   client: ClientConfig,
   open: StreamOpener | undefined,
   settings: DashboardSettings | undefined,
+  output: OutputOption | undefined,
 ): Promise<ClusterPool> {
   const options = controlOptions(client);
   const control = await ClusterControl.open(options);
@@ -118,7 +127,7 @@ async function poolOnConfig(
     client: new GearmanClient({ servers: client.jobServers, tls: client.jobServerTls, open }),
     control,
     cacheFunctions: client.cacheFunctions,
-    defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries },
+    defaults: { chunksize: client.chunksize, timeoutMs: client.pollTimeoutMs, retries: client.maxRetries, output },
     key: options.key,
     signatureMaxAgeMs: client.signatureMaxAgeMs,
     dashboard,
@@ -130,7 +139,11 @@ async function poolOnConfig(
  * the cluster's worker nodes on them, opens the dashboard when asked, and
  * closes the cluster when it closes (or when this fails).
  */
-export async function poolOnLocalCluster(cluster: LocalCluster, settings?: DashboardSettings): Promise<ClusterPool> {
+export async function poolOnLocalCluster(
+  cluster: LocalCluster,
+  settings?: DashboardSettings,
+  output?: OutputOption,
+): Promise<ClusterPool> {
   let control: ClusterControl | undefined;
   try {
     const key = cluster.secret === undefined ? undefined : new ClusterKey(cluster.secret);
@@ -149,7 +162,7 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
       client: new GearmanClient({ servers: [cluster.jobServer], open: () => cluster.connectInProcess() }),
       control,
       cacheFunctions: false,
-      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3 },
+      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3, output },
       release: () => cluster.close(),
       key,
       dashboard,

@@ -96,6 +96,26 @@ for (const kind of jobServerKinds()) {
         );
     });
 
+    it("MakePool's output option is every map's default, and a map's own option wins", async () => {
+      const pooled: WorkerOutput[] = [];
+      const own: WorkerOutput[] = [];
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => pooled.push(line),
+      });
+      try {
+        await other.map(chatty, [1]);
+        await other.map(chatty, [2], { output: (line) => own.push(line) });
+      } finally {
+        await other.close();
+      }
+      assert.deepEqual(pooled.map((line) => line.text).sort(), [
+        "hello 1 { twice: 2 }",
+        "warning about 1\nsecond line",
+      ]);
+      assert.deepEqual(own.map((line) => line.text).sort(), ["hello 2 { twice: 4 }", "warning about 2\nsecond line"]);
+    });
+
     it("by default goes to the caller's stdout and stderr, each line after (host:pid item N)", async () => {
       const script = cluster.writeConfig(
         "inherit.mjs",

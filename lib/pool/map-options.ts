@@ -60,7 +60,7 @@ export interface MapOptions {
    * The functions' console output on the workers (console.log, console.error, ...): true writes each line
    * to this process's stdout or stderr after "(host:pid item N) "; a function gets each line instead; false
    * leaves it on the worker nodes' own output. A node forwards at most 200 lines a second (bursts of 500)
-   * and reports what it dropped. Default true.
+   * and reports what it dropped. Default: the pool's (MakePool's `output` option), else true.
    */
   output?: OutputOption;
 }
@@ -69,6 +69,8 @@ export interface PoolDefaults {
   readonly chunksize: number | "auto";
   readonly timeoutMs: number;
   readonly retries: number;
+  /** Every map's `output` unless it gives its own (MakePool's `output` option). Default true. */
+  readonly output?: OutputOption;
 }
 
 export interface FilledMapOptions {
@@ -107,6 +109,6 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     maxInFlight: given.maxInFlight,
     label: given.label,
     waitForNodesMs: given.waitForNodesMs,
-    output: given.output ?? true,
+    output: given.output ?? defaults.output ?? true,
   });
 }
