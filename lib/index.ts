@@ -11,6 +11,7 @@ export type { DashboardSnapshot } from "./dashboard/dashboard-state.js";
 export { jobServerMetrics, serveJobServerMetrics } from "./server/index.js";
 export { ClusterPool } from "./pool/cluster-pool.js";
 export type { MapOptions, Progress } from "./pool/map-options.js";
+export type { WorkerOutput, OutputOption } from "./pool/worker-output.js";
 export { PoolError, type PoolErrorCode } from "./pool/errors.js";
 export type { NodeSelector } from "./control/node-selector.js";
 export { LocalCluster, type LocalClusterOptions } from "./pool/local-cluster.js";

@@ -30,6 +30,7 @@ import {
   type RulesOf,
 } from "./options-schema.js";
 import type { StreamOpener } from "./gearman/transport.js";
+import type { OutputOption, WorkerOutput } from "./pool/worker-output.js";
 
 export interface MakePoolOptions {
   /** For a local cluster (no configuration): its settings (worker nodes, threads). */
@@ -52,6 +53,12 @@ export interface MakePoolOptions {
    * sets its job server and worker nodes too; a configured cluster's nodes read max_packet_size.
    */
   maxPacketSize?: number;
+  /**
+   * The default of every map's `output` option (the functions' console output on the workers): true
+   * writes it to this process's stdout and stderr, a function gets each line, false leaves it on the
+   * worker nodes. Default true.
+   */
+  output?: OutputOption;
 }
 
 /** The dashboard option's object form (the rest of the dashboard's options come from the pool's cluster). */
@@ -78,6 +85,7 @@ const MAKE_POOL = optionsSchema("MakePool", {
     )
     .optional(),
   maxPacketSize: whole(1024).optional(),
+  output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
 } satisfies RulesOf<MakePoolOptions>);
 
 /**
@@ -89,11 +97,12 @@ export async function MakePool(
   config?: string | readonly string[] | ConfigInput,
   options: MakePoolOptions = {},
 ): Promise<ClusterPool> {
-  const { local, open, dashboard, maxPacketSize } = MAKE_POOL.fill(options);
+  const { local, open, dashboard, maxPacketSize, output } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
-  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard);
+  if (loaded === null)
+    return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard, output);
   const client = clientSection(loaded);
-  return poolOnConfig(maxPacketSize === undefined ? client : { ...client, maxPacketSize }, open, dashboard);
+  return poolOnConfig(maxPacketSize === undefined ? client : { ...client, maxPacketSize }, open, dashboard, output);
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */
@@ -112,6 +121,7 @@ async function poolOnConfig(
   client: ClientConfig,
   open: StreamOpener | undefined,
   settings: DashboardSettings | undefined,
+  output: OutputOption | undefined,
 ): Promise<ClusterPool> {
   const options = controlOptions(client);
   const control = await ClusterControl.open(options);
@@ -138,6 +148,7 @@ async function poolOnConfig(
       timeoutMs: client.pollTimeoutMs,
       retries: client.maxRetries,
       waitForNodesMs: client.waitForNodesMs,
+      output,
     },
     key: options.key,
     signatureMaxAgeMs: client.signatureMaxAgeMs,
@@ -151,7 +162,11 @@ async function poolOnConfig(
  * the cluster's worker nodes on them, opens the dashboard when asked, and
  * closes the cluster when it closes (or when this fails).
  */
-export async function poolOnLocalCluster(cluster: LocalCluster, settings?: DashboardSettings): Promise<ClusterPool> {
+export async function poolOnLocalCluster(
+  cluster: LocalCluster,
+  settings?: DashboardSettings,
+  output?: OutputOption,
+): Promise<ClusterPool> {
   let control: ClusterControl | undefined;
   try {
     const key = cluster.secret === undefined ? undefined : new ClusterKey(cluster.secret);
@@ -176,7 +191,7 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
       control,
       cacheFunctions: false,
       // The [client] defaults (config.ini.example).
-      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3, waitForNodesMs: 30_000 },
+      defaults: { chunksize: "auto", timeoutMs: 60_000, retries: 3, waitForNodesMs: 30_000, output },
       release: () => cluster.close(),
       key,
       dashboard,

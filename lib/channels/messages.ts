@@ -93,8 +93,23 @@ export interface MapProgress {
   readonly started: number;
 }
 
+/** Where a record of worker output comes from: a function's console call while it mapped an item. */
+export interface RecordOutput {
+  readonly mapId: string;
+  readonly chunk: number;
+  /** The item's index within the whole map. */
+  readonly index: number;
+  readonly stream: "stdout" | "stderr";
+}
+
 export type LogMessage =
-  | { readonly type: "record"; readonly level: LogLevel; readonly message: string }
+  | {
+      readonly type: "record";
+      readonly level: LogLevel;
+      readonly message: string;
+      /** Present on worker output: the message is what a function wrote (level info for stdout, error for stderr). */
+      readonly output?: RecordOutput;
+    }
   | {
       readonly type: "ack";
       readonly commandId: string;

@@ -9,7 +9,14 @@
  * A refused message (unsigned, forged, replayed) becomes a process warning,
  * once per reason, unless the options say otherwise.
  */
-import { TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY, parseLog, type LogEnvelope } from "../channels/messages.js";
+import {
+  TOPIC_LOG,
+  TOPIC_PROGRESS,
+  TOPIC_REPLY,
+  parseLog,
+  type LogEnvelope,
+  type RecordOutput,
+} from "../channels/messages.js";
 import { LoopingSubscriber } from "../channels/subscriber.js";
 import { MessageGuard } from "../security/message-guard.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -20,6 +27,14 @@ import { ConnectionWatch } from "../channels/connection-watch.js";
 import { Condition } from "../condition.js";
 
 export type LogListener = (envelope: LogEnvelope) => void;
+
+/** A record's message as followers show it: worker output says whose it is ("stdout of item 3 (map ID): ..."). */
+export function recordText(message: { readonly message: string; readonly output?: RecordOutput }): string {
+  const { output } = message;
+  return output === undefined
+    ? message.message
+    : `${output.stream} of item ${output.index} (map ${output.mapId}): ${message.message}`;
+}
 
 /** A log record as records() yields it: its envelope, with the level and message lifted out. */
 export type LogRecord = LogEnvelope & { level: string; message: string } & Record<string, unknown>;
@@ -105,8 +120,9 @@ export class LogChannel {
       while (!signal.aborted) {
         const next = queue.shift();
         if (next) {
-          const record = next.message as { level: string; message: string };
-          yield { ...next, level: record.level, message: record.message } as never;
+          const record = next.message as { level: string; message: string; output?: RecordOutput };
+          const output = record.output === undefined ? {} : { output: record.output };
+          yield { ...next, level: record.level, message: recordText(record), ...output } as never;
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));

@@ -8,6 +8,7 @@
 import type { LogEnvelope, MapProgress, NodeStatsSnapshot } from "../channels/messages.js";
 import type { JobServerStatus } from "./job-server-watch.js";
 import type { DashboardWarning } from "./dashboard-warnings.js";
+import { recordText } from "../control/log-channel.js";
 
 /** A node not heard from for this long is gone from the page (the dashboard pings every second). */
 export const NODE_GONE_MS = 3500;
@@ -90,7 +91,7 @@ export class DashboardState {
         host: envelope.host,
         pid: envelope.pid,
         level: message.level,
-        message: message.message,
+        message: recordText(message),
       });
       if (this.logs.length > LOG_LINES) this.logs.splice(0, this.logs.length - LOG_LINES);
     } else if (message.type === "progress") {

@@ -22,6 +22,7 @@ import {
   encodeNumbersResponse,
   type ChunkRequestHead,
   type ChunkResponse,
+  type OutputTally,
 } from "../wire/chunk-codec.js";
 import { NumberElement } from "../wire/number-body.js";
 import { serializeError } from "../wire/remote-error.js";
@@ -34,10 +35,13 @@ import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
+import { beginChunkOutput, endChunkOutput, installOutput, outputItem, type OutputLink } from "./thread-output.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
   readonly policy: FunctionPolicy;
+  /** Where the functions' console output goes (thread-output.ts); none: it stays the thread's. */
+  readonly output?: OutputLink;
 }
 
 type Mapped = (item: unknown) => unknown;
@@ -59,6 +63,7 @@ export const PHASE_SLOT = 0;
 export const THREAD_SLOT = 1;
 
 const HOST = os.hostname();
+installOutput((Piscina.workerData as ChunkRunnerData | undefined)?.output);
 const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? {
   allowSource: false,
   allowedModules: [],
@@ -146,8 +151,13 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const moved = (bytes: Buffer) => move(bytes as unknown as ArrayBufferView) as unknown as Uint8Array;
   const respond = (response: ChunkResponse) =>
     moved(encodeChunkResponse(response, request.codec, request.replyNumbers));
-  const where = () => ({ host: HOST, pid: process.pid, elapsedMs: performance.now() - started });
+  let output: { readonly tally: OutputTally | undefined } | undefined;
+  const where = () => {
+    output ??= { tally: endChunkOutput() }; // once: a response encoded again keeps the tally
+    return { host: HOST, pid: process.pid, elapsedMs: performance.now() - started, output: output.tally };
+  };
   let index = request.start;
+  beginChunkOutput(request.mapId, request.chunk, request.start, request.output !== false);
   // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
   // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
   const results: unknown[] = [];
@@ -162,6 +172,7 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     let int32 = true;
     for (let i = 0; i < n; i++) {
       index = request.start + i;
+      outputItem(index);
       let result = fn(items[i]);
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function")
         result = await (result as PromiseLike<unknown>);

@@ -23,6 +23,7 @@ import { threadsClosed } from "./errors.js";
 import { fixedThreadPool } from "../threads/thread-pool.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
+import type { OutputLink } from "./thread-output.js";
 import { readChunkRequest, type ChunkRequestHead } from "../wire/chunk-codec.js";
 
 /** Times a chunk goes to another thread after the one it waited on died, before it fails. */
@@ -35,6 +36,8 @@ export interface ChunkThreadsOptions {
   readonly resourceLimits: ResourceLimits | undefined;
   readonly policy: FunctionPolicy;
   readonly memoryWaitMs: number;
+  /** Where the threads forward their functions' console output; none: it stays the threads' (the node's stdout). */
+  readonly output?: OutputLink;
 }
 
 export class ChunkThreads {
@@ -53,7 +56,7 @@ export class ChunkThreads {
       threads: options.threads,
       tasksPerThread: 1 + options.prefetch,
       resourceLimits: options.resourceLimits,
-      workerData: { policy: options.policy } satisfies ChunkRunnerData,
+      workerData: { policy: options.policy, output: options.output } satisfies ChunkRunnerData,
     });
   }
 

@@ -30,6 +30,7 @@ import type { SignatureError } from "../security/errors.js";
 import type { NodeOptions } from "./node-options.js";
 import { RefusalLog } from "./refusal-log.js";
 import { decodeMemory } from "../wire/memory-codec.js";
+import type { OutputLine } from "./thread-output.js";
 
 export interface CommandHandlers {
   quit(): void;
@@ -177,6 +178,17 @@ export class NodeChannels {
 
   log(level: LogLevel, message: string): void {
     this.publish(TOPIC_LOG, { type: "record", level, message });
+  }
+
+  /** One console call of a function, for the client that ran its map (and every log follower). */
+  output(line: OutputLine): void {
+    const { mapId, chunk, index, stream, text } = line;
+    this.publish(TOPIC_LOG, {
+      type: "record",
+      level: stream === "stderr" ? "error" : "info",
+      message: text,
+      output: { mapId, chunk, index, stream },
+    });
   }
 
   requestMemory(version: number): void {

@@ -15,7 +15,8 @@
  * (lib/wire/chunk-codec.ts), and the thread decodes only its body.
  *
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel / drain / online
- *   log channel ◄── log records, acknowledgements, ping replies, memory requests
+ *   log channel ◄── log records, acknowledgements, ping replies, memory requests, the functions' console
+ *                   output (its threads forward it: output-forwarder.ts)
  *
  * It registers glimpse_map and glimpse_map:LABEL per label (only the labelled
  * ones when exclusive) while serving; drain unregisters them all and hands
@@ -46,6 +47,7 @@ import { fillNodeOptions, NODE_LINKS, type NodeOptions, type NodeOptionsInput } 
 import { ChunkThreads } from "./chunk-threads.js";
 import { cancelled, NodeError } from "./errors.js";
 import { NodeService } from "./node-service.js";
+import { OutputForwarder } from "./output-forwarder.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
 
 /** Resolves after the writes queued so far were handed to the sockets (they flush on the next tick). */
@@ -80,6 +82,8 @@ export class WorkerNode extends EventEmitter {
   private readonly stats: NodeStats;
   private readonly memory: NodeMemory;
   private readonly channels: NodeChannels;
+  /** The threads' console output, to the log channel. */
+  private readonly output: OutputForwarder;
   private readonly key: ClusterKey | undefined;
   /** Checks chunk signatures and admits each signed chunk once (undefined: no secret, chunks must be unsigned). */
   private readonly guard: MessageGuard | undefined;
@@ -99,7 +103,12 @@ export class WorkerNode extends EventEmitter {
     this.stats = new NodeStats(this.id, options.threads);
     this.key = options.secret === undefined ? undefined : new ClusterKey(options.secret);
     this.guard = this.key && new MessageGuard(this.key, { maxAgeMs: options.signatureMaxAgeMs });
-    this.threads = new ChunkThreads(options);
+    this.output = new OutputForwarder(
+      this.id,
+      (line) => this.channels.output(line),
+      (message) => this.channels.log("warning", message),
+    );
+    this.threads = new ChunkThreads({ ...options, output: this.output.link });
     this.channels = new NodeChannels(options, this.id, this.key);
     this.memory = new NodeMemory(this.channels, options.memoryWaitMs, this.id);
     this.worker = new GearmanWorker({
@@ -306,6 +315,7 @@ export class WorkerNode extends EventEmitter {
       this.channels.log("info", `worker node ${this.id} stopping (${reason})`);
       await this.worker.stop({ deadlineMs: graceMs });
       await this.threads.destroy();
+      this.output.close();
       this.memory.close();
       await this.channels.close();
       this.emit("stopped", reason);

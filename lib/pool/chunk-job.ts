@@ -39,7 +39,7 @@ import {
   type AttemptObserver,
   type RetryRules,
 } from "../gearman/retry-rules.js";
-import { decodeChunkResponse } from "../wire/chunk-codec.js";
+import { decodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
 import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";
@@ -101,6 +101,8 @@ export interface ChunkJobContext {
   readonly maxPacketSize?: number;
   /** Called when a node takes an attempt of the chunk, and when its result comes (the map's NodeWatch). */
   readonly onTaken?: () => void;
+  /** Hears every response that was verified and decoded (its meta: where it ran, its output tally), results or error. */
+  readonly onResponse?: (chunk: Chunk<unknown>, response: ChunkResponse) => void;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
@@ -196,6 +198,7 @@ export class ChunkRules implements RetryRules<unknown[]> {
       return new Retry(error, RETRIES);
     }
     const response = decodeChunkResponse(bytes);
+    context.onResponse?.(this.chunk, response);
     if (response.ok) return response.results;
     const error = new RemoteError({
       functionName: context.functionName,

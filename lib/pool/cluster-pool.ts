@@ -7,6 +7,7 @@
  *
  *   setMemory / clearMemory / cancel ──ClusterControl (lib/control: command channel)──► worker nodes ──acks (log channel)──┘
  *   each map's progress ──control.progress──► this process's listeners (a dashboard), and the broker
+ *   the functions' console output ◄──log channel── worker nodes: to this process's stdout / stderr (worker-output.ts)
  *
  * A map begins once a job server is connected: with none, it waits until
  * each was tried once more, then rejects with NO_JOB_SERVER naming every
@@ -26,7 +27,7 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
-import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
+import { encodeChunkRequest, estimateItemBytes, type ResponseMeta } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { pointAtCaller } from "../wire/remote-stack.js";
@@ -39,12 +40,14 @@ import {
   isArrayLike,
   isAsyncIterable,
   isIterable,
+  type Chunk,
   type ItemSource,
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { computedBefore } from "./computed-before.js";
 import { NodeWatch } from "./node-watch.js";
+import { OutputRouter } from "./worker-output.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import { abortError, noJobServer, poolClosed } from "./errors.js";
 import type { ClusterControl } from "../control/cluster-control.js";
@@ -91,6 +94,8 @@ export class ClusterPool implements AsyncDisposable {
   /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
   readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
+  /** The worker output of this pool's maps, from the log channel. */
+  private readonly output: OutputRouter;
   private closing: Promise<void> | undefined;
   private mapCounter = 0;
   private readonly poolId = randomBytes(6).toString("hex");
@@ -106,6 +111,7 @@ export class ClusterPool implements AsyncDisposable {
     this.dashboard = parts.dashboard;
     this.dashboardUrl = parts.dashboard?.url;
     this.maxPacketSize = parts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    this.output = new OutputRouter(parts.control.log);
   }
 
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
@@ -258,6 +264,7 @@ export class ClusterPool implements AsyncDisposable {
       progress.update(done, failed, retries);
     };
     progress.update(0, 0, 0);
+    const output = this.output.open(mapId, opts.output);
     const context = {
       client: this.client,
       mapId,
@@ -271,6 +278,7 @@ export class ClusterPool implements AsyncDisposable {
       },
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
       onTaken: watch && (() => watch.progress()),
+      onResponse: output && ((chunk: Chunk<unknown>, response: ResponseMeta) => output.responded(chunk, response)),
       key: this.key,
       guard: this.guard,
       unreachable: () => this.client.noServerError(`map ${mapId}`),
@@ -298,6 +306,7 @@ export class ClusterPool implements AsyncDisposable {
                 mapId,
                 chunk: chunk.index,
                 memoryVersion,
+                output: output !== undefined,
               }),
             signal,
           ).catch((error: unknown) => {
@@ -325,6 +334,7 @@ export class ClusterPool implements AsyncDisposable {
     } finally {
       watch?.stop();
       opts.signal?.removeEventListener("abort", onAbort);
+      await output?.settle(); // the last lines, on the log channel, may come after the last result
       if (!finished) {
         // Not an error (ended above): the caller stopped reading the results before the end.
         progress.end("failed", "stopped before its end: its results were no longer read");
@@ -355,6 +365,7 @@ export class ClusterPool implements AsyncDisposable {
     this.closing ??= (async () => {
       // The dashboard first: it uses the channels and job server connections closed next.
       await Promise.allSettled([this.dashboard?.close()]);
+      this.output.close();
       await Promise.allSettled([this.client.close(), this.control.close()]);
       await this.release?.();
     })();

@@ -1,6 +1,7 @@
 /** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form (lib/options-schema.ts). */
-import { func, instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
+import { flag, func, instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
+import type { OutputOption, WorkerOutput } from "./worker-output.js";
 
 export interface Progress {
   /** Items whose results have arrived. */
@@ -58,6 +59,13 @@ export interface MapOptions {
    * demand; poll_timeout bounds each wait). Default: the pool's wait_for_nodes (30 s).
    */
   waitForNodesMs?: number | false;
+  /**
+   * The functions' console output on the workers (console.log, console.error, ...): true writes each line
+   * to this process's stdout or stderr after "(host:pid item N) "; a function gets each line instead; false
+   * leaves it on the worker nodes' own output. A node forwards at most 200 lines a second (bursts of 500)
+   * and reports what it dropped. Default: the pool's (MakePool's `output` option), else true.
+   */
+  output?: OutputOption;
 }
 
 export interface PoolDefaults {
@@ -65,6 +73,8 @@ export interface PoolDefaults {
   readonly timeoutMs: number;
   readonly retries: number;
   readonly waitForNodesMs: number | false;
+  /** Every map's `output` unless it gives its own (MakePool's `output` option). Default true. */
+  readonly output?: OutputOption;
 }
 
 export interface FilledMapOptions {
@@ -76,6 +86,7 @@ export interface FilledMapOptions {
   readonly maxInFlight: number | undefined;
   readonly label: string | undefined;
   readonly waitForNodesMs: number | false;
+  readonly output: OutputOption;
 }
 
 const MAP = optionsSchema("map", {
@@ -87,6 +98,7 @@ const MAP = optionsSchema("map", {
   maxInFlight: whole(1).optional(),
   label: labelRule.optional(),
   waitForNodesMs: whole(0).or(oneOf(false)).optional(),
+  output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
 } satisfies RulesOf<MapOptions>);
 
 /** Checks every option (unknown keys too) and fills in the pool's defaults. Throws ArgumentError naming the option. */
@@ -101,5 +113,6 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     maxInFlight: given.maxInFlight,
     label: given.label,
     waitForNodesMs: given.waitForNodesMs ?? defaults.waitForNodesMs,
+    output: given.output ?? defaults.output ?? true,
   });
 }

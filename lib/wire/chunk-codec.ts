@@ -11,8 +11,8 @@
  *       12+n  body             the codec's encoding of the payload
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?}; body {fn, items}.
- * Response meta {ok, host, pid, elapsedMs, index?}; body {results} or {error}, the last with the
+ * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?, output?}; body {fn, items}.
+ * Response meta {ok, host, pid, elapsedMs, index?, output?}; body {results} or {error}, the last with the
  * results computed before the failing item, if any ({error, results} or {error, numbers}).
  * Items or results that are all numbers travel with the numbers codec, as
  * their raw bytes (number-body.ts); a response does when its request says
@@ -71,6 +71,14 @@ export interface ChunkRequestMeta {
   readonly count: number;
   /** The shared memory version the chunk needs (0: none). */
   readonly memoryVersion: number;
+  /** false: the function's console output is not forwarded to the client (it stays on the node). Default true. */
+  readonly output?: boolean;
+}
+
+/** What a chunk's function wrote with console: lines forwarded on the log channel, and lines its node's rate limit dropped. */
+export interface OutputTally {
+  readonly lines: number;
+  readonly dropped: number;
 }
 
 export interface ChunkRequest extends ChunkRequestMeta {
@@ -103,6 +111,8 @@ export interface ResponseMeta {
   readonly host: string;
   readonly pid: number;
   readonly elapsedMs: number;
+  /** Present when the chunk's function wrote console output. */
+  readonly output?: OutputTally;
 }
 
 export type ChunkResponse =
@@ -276,6 +286,7 @@ export function encodeChunkRequest(
     start: request.start,
     count: request.items.length,
     memoryVersion: request.memoryVersion,
+    ...(request.output === false ? { output: false } : {}),
   };
   if (codec === Codec.V8) {
     meta.replyNumbers = true;
@@ -326,9 +337,10 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
     Kind.Request,
   );
-  const { mapId, chunk, start, count, memoryVersion, replyNumbers } = meta;
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output } = meta;
   if (
     typeof mapId !== "string" ||
+    (output !== undefined && typeof output !== "boolean") ||
     ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
   ) {
     throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
@@ -339,6 +351,7 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     start: start as number,
     count: count as number,
     memoryVersion: memoryVersion as number,
+    ...(output === false ? { output } : {}),
     codec,
     replyNumbers: replyNumbers === true || codec === Codec.Numbers,
     bodyStart,
@@ -368,8 +381,19 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
   }
   if (items.length !== head.count)
     throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
-  const { mapId, chunk, start, count, memoryVersion, replyNumbers } = head;
-  return { mapId, chunk, start, count, memoryVersion, fn: payload.fn, items, codec, replyNumbers };
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output } = head;
+  return {
+    mapId,
+    chunk,
+    start,
+    count,
+    memoryVersion,
+    ...(output === false ? { output } : {}),
+    fn: payload.fn,
+    items,
+    codec,
+    replyNumbers,
+  };
 }
 
 /** A numbers-codec request body as {fn, numbers}, as a V8 body of packed numbers reads. */
@@ -395,27 +419,39 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
     const element = numberElement(response.results);
     if (element !== undefined) return encodeNumbersResponse(response.results as number[], element, response);
   }
+  const output = response.output && { output: { lines: response.output.lines, dropped: response.output.dropped } };
   if (response.ok)
-    return frame(Kind.Response, codec, { ok: true, host, pid, elapsedMs }, resultsBody(codec, response.results));
+    return frame(
+      Kind.Response,
+      codec,
+      { ok: true, host, pid, elapsedMs, ...output },
+      resultsBody(codec, response.results),
+    );
   const computed = response.results && response.results.length > 0 ? resultsBody(codec, response.results) : {};
   return frame(
     Kind.Response,
     codec,
-    { ok: false, host, pid, elapsedMs, index: response.index },
+    { ok: false, host, pid, elapsedMs, index: response.index, ...output },
     { error: response.error, ...computed },
   );
 }
 
 /** A successful response whose results are all numbers (`element`: numberElement's), in the numbers codec. */
 export function encodeNumbersResponse(results: ArrayLike<number>, element: NumberElement, where: ResponseMeta): Buffer {
-  const { host, pid, elapsedMs } = where;
-  return numbersFrame(Kind.Response, { ok: true, host, pid, elapsedMs }, element, undefined, results);
+  const { host, pid, elapsedMs, output } = where;
+  const tally = output && { output: { lines: output.lines, dropped: output.dropped } };
+  return numbersFrame(Kind.Response, { ok: true, host, pid, elapsedMs, ...tally }, element, undefined, results);
 }
 
 export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const frame = readFrame(bytes, "chunk response");
   const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
-  const base = { host: String(meta.host ?? "?"), pid: Number(meta.pid ?? 0), elapsedMs: Number(meta.elapsedMs ?? 0) };
+  const base = {
+    host: String(meta.host ?? "?"),
+    pid: Number(meta.pid ?? 0),
+    elapsedMs: Number(meta.elapsedMs ?? 0),
+    ...readTally(meta.output),
+  };
   if (codec === Codec.Numbers) {
     if (meta.ok !== true) throw new WireFormatError("chunk response: a numbers body in a failed response");
     const { numbers } = readNumbersBody(frame.bytes, bodyStart, end, "chunk response");
@@ -430,6 +466,14 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   if (!payload?.error || typeof payload.error.message !== "string")
     throw new WireFormatError("chunk response: body lacks error");
   return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error, ...(results ? { results } : {}) };
+}
+
+/** A response's output tally, when its meta block has a well-formed one. */
+function readTally(value: unknown): { output?: OutputTally } {
+  const tally = value as Partial<OutputTally> | undefined;
+  return tally !== null && typeof tally === "object" && Number.isInteger(tally.lines) && Number.isInteger(tally.dropped)
+    ? { output: { lines: tally.lines!, dropped: tally.dropped! } }
+    : {};
 }
 
 /** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */

@@ -18,6 +18,17 @@
 import type { WorkerJob } from "../gearman/worker-job.js";
 import { REFUSAL_REASONS, type RefusalReason } from "../security/errors.js";
 
+/**
+ * The rate at which a worker node forwards its functions' console output (lib/node/output-bucket.ts): lines a
+ * second once a burst is spent. Pools say it when they report dropped lines.
+ */
+export const OUTPUT_LINES_PER_SECOND = 200;
+/**
+ * Lines a node forwards at once before the rate applies: well under the log channel's queues (ZeroMQ's
+ * high-water mark, 1000 messages a subscriber at the broker), so a burst never crowds out acknowledgements.
+ */
+export const OUTPUT_BURST = 500;
+
 /** The Gearman function every worker node registers and every pool submits its chunks to. */
 export const MAP_FUNCTION = "glimpse_map";
 

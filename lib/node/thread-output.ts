@@ -1,0 +1,102 @@
+/**
+ * Worker output on a chunk thread: what a function writes with console
+ * (log, info, debug, dir, table: stdout; error, warn, trace: stderr) while
+ * it maps an item goes to the node's main thread, which publishes it on the
+ * log channel for the client that ran the map (lib/pool/worker-output.ts),
+ * `glimpse-cluster logs` and dashboards.
+ *
+ *   console.log(...) ──the thread's Console (formats as Node does)──► a chunk forwards? ──no──► the thread's stdout, as before
+ *        yes: a token (output-bucket.ts)? ──yes──► BroadcastChannel ──► the node (output-forwarder.ts) ──► log channel
+ *                                         └─no───► dropped, counted in the chunk's tally
+ *
+ * Each chunk's tally (lines forwarded, lines dropped) goes back in its
+ * response, so the client knows how many lines to wait for and what was
+ * dropped. Only console is captured: process.stdout.write goes to the node.
+ */
+import { Console } from "node:console";
+import { BroadcastChannel } from "node:worker_threads";
+import { takeToken } from "./output-bucket.js";
+import type { OutputTally } from "../wire/chunk-codec.js";
+
+/** How a node's threads reach it for output: a BroadcastChannel of its own, and the shared rate limit. */
+export interface OutputLink {
+  readonly channel: string;
+  readonly bucket: SharedArrayBuffer;
+}
+
+export type OutputStream = "stdout" | "stderr";
+
+/** One console call, as a thread hands it to its node. */
+export interface OutputLine {
+  readonly mapId: string;
+  readonly chunk: number;
+  /** The item (its index within the whole map) whose function call wrote it. */
+  readonly index: number;
+  readonly stream: OutputStream;
+  /** What the call wrote, without its final newline; at most OUTPUT_MAX_CHARS characters. */
+  readonly text: string;
+}
+
+/** A call's text beyond this is cut, saying how much was. */
+export const OUTPUT_MAX_CHARS = 16_384;
+
+let link: { readonly channel: BroadcastChannel; readonly bucket: Int32Array } | undefined;
+/** The chunk whose output is forwarded now, and its tally. */
+let current: { mapId: string; chunk: number; index: number; lines: number; dropped: number } | undefined;
+
+/** Replaces the thread's console with one whose output a chunk can forward; nothing without a link (output stays the thread's). */
+export function installOutput(given: OutputLink | undefined): void {
+  if (given === undefined || link !== undefined) return;
+  link = { channel: new BroadcastChannel(given.channel), bucket: new Int32Array(given.bucket) };
+  link.channel.unref();
+  const stream = (name: OutputStream) => ({
+    write(chunk: string | Uint8Array): boolean {
+      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+      if (!forward(name, text)) process[name].write(chunk);
+      return true;
+    },
+  });
+  globalThis.console = new Console({
+    stdout: stream("stdout") as unknown as NodeJS.WritableStream,
+    stderr: stream("stderr") as unknown as NodeJS.WritableStream,
+    colorMode: false,
+    ignoreErrors: false,
+  });
+}
+
+/** From now on, the console output of the functions the thread runs belongs to this chunk (if it forwards output). */
+export function beginChunkOutput(mapId: string, chunk: number, start: number, forwarded: boolean): void {
+  current = forwarded && link !== undefined ? { mapId, chunk, index: start, lines: 0, dropped: 0 } : undefined;
+}
+
+/** The item whose function call runs now. */
+export function outputItem(index: number): void {
+  if (current !== undefined) current.index = index;
+}
+
+/** Ends the chunk's output; its tally when it forwarded any line or dropped one. */
+export function endChunkOutput(): OutputTally | undefined {
+  const ended = current;
+  current = undefined;
+  return ended && ended.lines + ended.dropped > 0 ? { lines: ended.lines, dropped: ended.dropped } : undefined;
+}
+
+/** Whether a console write was taken from the thread's stdout / stderr: forwarded, or dropped over the rate. */
+function forward(stream: OutputStream, written: string): boolean {
+  const at = current;
+  if (at === undefined || link === undefined) return false;
+  if (!takeToken(link.bucket)) {
+    at.dropped++;
+    return true;
+  }
+  at.lines++;
+  const text = written.endsWith("\n") ? written.slice(0, -1) : written;
+  const line: OutputLine = { mapId: at.mapId, chunk: at.chunk, index: at.index, stream, text: clip(text) };
+  link.channel.postMessage(line);
+  return true;
+}
+
+function clip(text: string): string {
+  if (text.length <= OUTPUT_MAX_CHARS) return text;
+  return `${text.slice(0, OUTPUT_MAX_CHARS)}… (${text.length - OUTPUT_MAX_CHARS} more characters)`;
+}

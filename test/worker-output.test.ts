@@ -1,0 +1,273 @@
+/**
+ * Worker output, end to end against each job server kind (a broker, one
+ * worker node of two threads started through the CLI): what a shipped
+ * function writes with console reaches the client that ran the map (its
+ * stdout and stderr, prefixed with host, pid and item, or its `output`
+ * function), `glimpse-cluster logs` and the dashboard's log tail; `output:
+ * false` leaves it on the node; a runaway logger is cut to the node's rate,
+ * and what was dropped is counted and said.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { MakePool, type ClusterPool } from "../lib/index.js";
+import type { WorkerOutput } from "../lib/index.js";
+import type { LogEnvelope } from "../lib/channels/messages.js";
+import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
+import { OUTPUT_BURST, OUTPUT_LINES_PER_SECOND } from "../lib/wire/protocol.js";
+import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
+import { TestCluster } from "./support/cluster.js";
+import { eventually } from "./support/gearman.js";
+
+const INDEX = new URL("../lib/index.js", import.meta.url).href;
+const DEADLINE_MS = 20_000;
+
+/** Writes to stdout and stderr, the second call two lines long. */
+function chatty(x: number): number {
+  console.log("hello", x, { twice: x * 2 });
+  console.error(`warning about ${x}\nsecond line`);
+  return x * 10;
+}
+
+/** Lines of a child's output as they come; `until` resolves once one matches. */
+function follow(child: ReturnType<typeof spawn>, stream: "stdout" | "stderr") {
+  const lines: string[] = [];
+  let buffer = "";
+  const waiters: (() => void)[] = [];
+  child[stream]!.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split("\n");
+    buffer = parts.pop()!;
+    lines.push(...parts);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  return {
+    lines,
+    async until(test: (line: string) => boolean, what: string): Promise<string> {
+      const deadline = Date.now() + DEADLINE_MS;
+      for (;;) {
+        const found = lines.find(test);
+        if (found !== undefined) return found;
+        if (Date.now() > deadline)
+          throw new Error(`no ${stream} line ${what} within ${DEADLINE_MS} ms:\n${lines.join("\n")}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 200);
+        });
+      }
+    },
+  };
+}
+
+for (const kind of jobServerKinds()) {
+  describe(`worker output on ${kind.name}`, { skip: kind.skip }, () => {
+    let cluster: TestCluster;
+    let pool: ClusterPool;
+
+    before(async () => {
+      cluster = await TestCluster.start({ kind });
+      await cluster.startNode(2);
+      pool = await MakePool(cluster.configFile, { open: cluster.server.clientOptions().open, dashboard: true });
+    });
+
+    after(async () => {
+      await pool?.close();
+      await cluster?.close();
+    });
+
+    it("reaches the map's output function with host, pid and item, every line before the map resolves", async () => {
+      const got: WorkerOutput[] = [];
+      const out = await pool.map(chatty, [1, 2, 3], { chunksize: 2, output: (line) => got.push(line) });
+      assert.deepEqual(out, [10, 20, 30]);
+      const [node] = await pool.ping(5000);
+      const sorted = [...got].sort((a, b) => a.index - b.index || a.stream.localeCompare(b.stream));
+      assert.deepEqual(
+        sorted,
+        [1, 2, 3].flatMap((x, index) => [
+          { stream: "stderr", text: `warning about ${x}\nsecond line`, index, host: node.host, pid: node.pid },
+          { stream: "stdout", text: `hello ${x} { twice: ${x * 2} }`, index, host: node.host, pid: node.pid },
+        ]),
+      );
+      // Each item's lines in the order it wrote them.
+      for (const index of [0, 1, 2])
+        assert.deepEqual(
+          got.filter((line) => line.index === index).map((line) => line.stream),
+          ["stdout", "stderr"],
+        );
+    });
+
+    it("MakePool's output option is every map's default, and a map's own option wins", async () => {
+      const pooled: WorkerOutput[] = [];
+      const own: WorkerOutput[] = [];
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => pooled.push(line),
+      });
+      try {
+        await other.map(chatty, [1]);
+        await other.map(chatty, [2], { output: (line) => own.push(line) });
+      } finally {
+        await other.close();
+      }
+      assert.deepEqual(pooled.map((line) => line.text).sort(), [
+        "hello 1 { twice: 2 }",
+        "warning about 1\nsecond line",
+      ]);
+      assert.deepEqual(own.map((line) => line.text).sort(), ["hello 2 { twice: 4 }", "warning about 2\nsecond line"]);
+    });
+
+    it("by default goes to the caller's stdout and stderr, each line after (host:pid item N)", async () => {
+      const script = cluster.writeConfig(
+        "inherit.mjs",
+        [
+          `import { MakePool } from ${JSON.stringify(INDEX)};`,
+          `const pool = await MakePool(${JSON.stringify(cluster.configFile)});`,
+          `try {`,
+          `  const out = await pool.map(${chatty.toString()}, [4, 5], { chunksize: 1 });`,
+          `  console.log("results", JSON.stringify(out));`,
+          `} finally { await pool.close(); }`,
+        ].join("\n"),
+      );
+      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
+      const stdout = follow(child, "stdout");
+      const stderr = follow(child, "stderr");
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const [node] = await pool.ping(5000);
+      const at = (index: number) => `(${node.host}:${node.pid} item ${index}) `;
+      assert.deepEqual([...stdout.lines].sort(), [
+        `${at(0)}hello 4 { twice: 8 }`,
+        `${at(1)}hello 5 { twice: 10 }`,
+        "results [40,50]",
+      ]);
+      for (const [index, x] of [
+        [0, 4],
+        [1, 5],
+      ]) {
+        const mine = stderr.lines.filter((line) => line.startsWith(at(index)));
+        assert.deepEqual(mine, [`${at(index)}warning about ${x}`, `${at(index)}second line`]);
+      }
+    });
+
+    it("reaches glimpse-cluster logs and the dashboard's log tail, saying whose it is", async () => {
+      const logs = spawn(process.execPath, [CLI_PATH, "-c", cluster.configFile, "logs"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        const followed = follow(logs, "stdout");
+        const marker = `marker-${process.pid}-${Date.now()}`;
+        // The logs command subscribes in its own time: map until it has heard a line of ours.
+        const heard = eventually(
+          () => followed.lines.find((line) => line.includes(marker)),
+          DEADLINE_MS,
+          "the logs command to show worker output",
+        );
+        let seen: string | undefined;
+        void heard.then((line) => (seen = line));
+        while (seen === undefined) {
+          await pool.map(new Function("x", `console.log("${marker}", x); return x;`) as (x: number) => number, [7], {
+            output: () => {},
+          });
+          await Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 250))]);
+        }
+        const [node] = await pool.ping(5000);
+        assert.match(
+          seen,
+          new RegExp(`^\\S+ ${node.host}:${node.pid} INFO stdout of item 0 \\(map [0-9a-f]+-\\d+\\): ${marker} 7$`),
+        );
+        const snapshot = await eventually(async () => {
+          const response = await fetch(new URL("api/snapshot", pool.dashboardUrl));
+          const s = (await response.json()) as DashboardSnapshot;
+          return s.logs.some((line) => line.message.includes(marker)) && s;
+        }, DEADLINE_MS);
+        const line = snapshot.logs.find((l) => l.message.includes(marker))!;
+        assert.equal(line.level, "info");
+        assert.match(line.message, new RegExp(`^stdout of item 0 \\(map [0-9a-f]+-\\d+\\): ${marker} 7$`));
+      } finally {
+        logs.kill("SIGTERM");
+        await new Promise((resolve) => logs.once("close", resolve));
+      }
+    });
+
+    it("output: false leaves it on the worker node's own output; anything but a boolean or function is refused", async () => {
+      await assert.rejects(
+        pool.map((x: number) => x, [1], { output: "yes" as never }),
+        {
+          name: "ArgumentError",
+          message: 'map option output: expected true or false or a function, got "yes"',
+        },
+      );
+      const records: LogEnvelope[] = [];
+      const stop = pool.channels.log.watch((envelope) => {
+        if (envelope.message.type === "record" && envelope.message.output) records.push(envelope);
+      });
+      try {
+        const quiet = `quiet-${Date.now()}`;
+        const fn = new Function("x", `console.log("${quiet}", x); return x;`) as (x: number) => number;
+        assert.deepEqual(await pool.map(fn, [1], { output: false }), [1]);
+        // A map that forwards, after it: once its line arrived, the quiet one would have too.
+        const got: WorkerOutput[] = [];
+        await pool.map(chatty, [9], { output: (line) => got.push(line) });
+        assert.equal(got.length, 2);
+        assert.deepEqual(
+          records.filter((r) => r.message.type === "record" && r.message.message.includes(quiet)),
+          [],
+        );
+        await eventually(
+          () => cluster.nodes[0].output.some((line) => line.includes(`${quiet} 1`)),
+          DEADLINE_MS,
+          "the line on the node's stdout",
+        );
+      } finally {
+        stop();
+      }
+    });
+
+    it("a runaway logger is cut to the node's rate; what was dropped is counted, told the caller and logged", async () => {
+      const warnings: string[] = [];
+      const stop = pool.channels.log.watch((envelope) => {
+        const message = envelope.message;
+        if (message.type === "record" && message.level === "warning" && message.message.startsWith("worker output: "))
+          warnings.push(message.message);
+      });
+      try {
+        const got: WorkerOutput[] = [];
+        const started = performance.now();
+        const flood = (x: number) => {
+          for (let i = 0; i < 20_000; i++) console.log(i);
+          return x;
+        };
+        assert.deepEqual(await pool.map(flood, [0], { output: (line) => got.push(line) }), [0]);
+        const seconds = (performance.now() - started) / 1000;
+        const lines = got.filter((line) => line.dropped === undefined);
+        const notices = got.filter((line) => line.dropped !== undefined);
+        assert.equal(notices.length, 1, JSON.stringify(notices));
+        const [notice] = notices;
+        assert.equal(lines.length + notice.dropped!, 20_000, "every line forwarded or counted as dropped");
+        assert.ok(
+          // The burst (less what the tests before may have spent), and the rate for as long as the map ran.
+          lines.length >= OUTPUT_BURST - 50 &&
+            lines.length <= OUTPUT_BURST + Math.ceil(OUTPUT_LINES_PER_SECOND * (seconds + 1)),
+          `${lines.length} lines forwarded in ${seconds.toFixed(1)} s`,
+        );
+        assert.equal(
+          notice.text,
+          `${notice.dropped} lines of output of item 0 dropped: a worker node forwards at most 200 lines a second, bursts of 500`,
+        );
+        assert.equal(notice.stream, "stderr");
+        assert.equal(got.at(-1), notice, "the notice comes after the chunk's lines");
+        assert.deepEqual(
+          lines.slice(0, 3).map((line) => line.text),
+          ["0", "1", "2"],
+        );
+        await eventually(() => warnings.length > 0, DEADLINE_MS, "the node's report of dropped lines");
+        assert.match(
+          warnings[0],
+          /^worker output: \d+ lines dropped in the last \d+\.\d s \(a node forwards at most 200 lines a second, bursts of 500\)$/,
+        );
+      } finally {
+        stop();
+      }
+    });
+  });
+}
