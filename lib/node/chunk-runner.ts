@@ -6,8 +6,10 @@
  *        ──► resolve fn (compile source once per hash, with the compiler helpers it lists / import module once)
  *        ──► fn(item) for each item, in order ──► response bytes (moved, not copied)
  *
- * A throwing item ends the chunk with an error response naming its index. A
- * function the node's policy refuses (workerData.policy) is never compiled or
+ * A throwing item ends the chunk with an error response naming its index; in a
+ * settled chunk (request flag) each item's error takes its place and the rest
+ * run on (settle.ts). A spread chunk's items are argument lists: fn(...item).
+ * A function the node's policy refuses (workerData.policy) is never compiled or
  * imported: the chunk ends with FunctionRefusedError.
  */
 import os from "node:os";
@@ -29,13 +31,14 @@ import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
+import { runSettled, sendSettled } from "./settle.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
   readonly policy: FunctionPolicy;
 }
 
-type Mapped = (item: unknown) => unknown;
+type Mapped = (...args: unknown[]) => unknown;
 
 export interface ChunkTask {
   /** The glimpse_map job payload, as received from the job server. */
@@ -145,12 +148,15 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   try {
     await memoryWait.ready(request.memoryVersion, task.memoryWaitMs);
     const fn = await resolveFunction(request.fn);
+    if (request.settle)
+      return sendSettled(await runSettled(fn, request), (out) => respond({ ok: true, ...out, ...where() }));
     // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
     // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
     const results: unknown[] = [];
+    const { spread, indexes } = request;
     for (let i = 0; i < request.items.length; i++) {
-      index = request.start + i;
-      let result = fn(request.items[i]);
+      index = indexes ? indexes[i] : request.start + i;
+      let result = spread ? fn(...(request.items[i] as unknown[])) : fn(request.items[i]);
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function")
         result = await (result as PromiseLike<unknown>);
       results.push(result);
@@ -158,7 +164,7 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     try {
       return respond({ ok: true, results, ...where() });
     } catch (error) {
-      index = request.start + firstUnserializable(results);
+      index = request.indexes?.[firstUnserializable(results)] ?? request.start + firstUnserializable(results);
       throw resultNotSendable(error);
     }
   } catch (error) {

@@ -5,14 +5,16 @@
  *          4  u8 version       1
  *          5  u8 kind          1 request (client → worker), 2 response (worker → client)
  *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8)
- *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body); other bits 0
+ *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body);
+ *                              requests only: bit 1 spread (fn(...item)), bit 2 settle (every item runs); other bits 0
  *          8  u32 BE n         length of the meta block
  *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
  *       12+n  body             the codec's encoding of the payload
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion}; body {fn, items} or {fn, numbers}.
- * Response meta {ok, host, pid, elapsedMs, index?}; body {results}, {numbers} or {error}.
+ * Request meta  {mapId, chunk, start, count, memoryVersion, indexes?}; body {fn, items} or {fn, numbers}.
+ * Response meta {ok, host, pid, elapsedMs, index?}; body {results, errors?}, {numbers} or {error}.
+ * A settled request's response is ok with each item's error in `errors` ({at, error}: its position).
  * `numbers` (V8 codec only) is an Int32Array or Float64Array standing for
  * items or results that are all numbers (packed-numbers.ts).
  *
@@ -47,6 +49,15 @@ export const HEADER = 12;
 export const PAYLOAD = "chunk payload";
 /** Flag bit 0: a signature trailer follows the body (chunk-signing.ts). */
 export const FLAG_SIGNED = 1;
+/** Request flag bit 1: each item is an argument list; the worker calls fn(...item) (starmap, submit). */
+export const FLAG_SPREAD = 2;
+/** Request flag bit 2: every item runs, and each one's error comes back in its place (errors: "return", retryOn). */
+export const FLAG_SETTLE = 4;
+/**
+ * Flags a reader of each kind knows. A node older than a flag refuses a request that carries it
+ * (WireFormatError) rather than calling the function the wrong way.
+ */
+const KNOWN_FLAGS = { [1]: FLAG_SIGNED | FLAG_SPREAD | FLAG_SETTLE, [2]: FLAG_SIGNED } as Record<number, number>;
 const SIGNATURE_ROOM = Buffer.alloc(SIGNATURE_BYTES);
 
 export interface ChunkRequestMeta {
@@ -57,9 +68,19 @@ export interface ChunkRequestMeta {
   readonly count: number;
   /** The shared memory version the chunk needs (0: none). */
   readonly memoryVersion: number;
+  /** Each item's index within the whole map, when they are not start, start + 1, ...: a retry of some of a chunk's items. */
+  readonly indexes?: readonly number[];
 }
 
-export interface ChunkRequest extends ChunkRequestMeta {
+/** How the worker calls the function on a chunk's items (request flags). */
+export interface CallMode {
+  /** Each item is an argument list: fn(...item). */
+  readonly spread?: boolean;
+  /** Every item runs; each one's error comes back in its place (ChunkResponse `errors`) instead of ending the chunk. */
+  readonly settle?: boolean;
+}
+
+export interface ChunkRequest extends ChunkRequestMeta, CallMode {
   readonly fn: FunctionRef;
   readonly items: unknown[];
 }
@@ -70,6 +91,8 @@ export interface ChunkRequest extends ChunkRequestMeta {
  */
 export interface ChunkRequestHead extends ChunkRequestMeta {
   readonly codec: Codec;
+  readonly spread: boolean;
+  readonly settle: boolean;
   /** The body is bytes [bodyStart, bodyEnd) of the payload (a signature, if any, follows). */
   readonly bodyStart: number;
   readonly bodyEnd: number;
@@ -80,6 +103,8 @@ export interface DecodedChunkRequest extends ChunkRequestMeta {
   readonly fn: FunctionRef;
   readonly items: ArrayLike<unknown>;
   readonly codec: Codec;
+  readonly spread: boolean;
+  readonly settle: boolean;
 }
 
 export interface ResponseMeta {
@@ -88,8 +113,14 @@ export interface ResponseMeta {
   readonly elapsedMs: number;
 }
 
+/** One item of a settled chunk that threw: `at` is its position in the request's items. */
+export interface ItemFailure {
+  readonly at: number;
+  readonly error: SerializedError;
+}
+
 export type ChunkResponse =
-  | (ResponseMeta & { readonly ok: true; readonly results: unknown[] })
+  | (ResponseMeta & { readonly ok: true; readonly results: unknown[]; readonly errors?: readonly ItemFailure[] })
   | (ResponseMeta & { readonly ok: false; readonly index: number; readonly error: SerializedError });
 
 /**
@@ -97,14 +128,14 @@ export type ChunkResponse =
  * behind the meta block, so it is never copied, and room for a signature is
  * left at the end of its buffer (signChunkInPlace, chunk-signing.ts).
  */
-function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
+function frame(kind: Kind, codec: Codec, meta: object, value: unknown, flags = 0): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const head = Buffer.allocUnsafe(HEADER);
   head.writeUInt32BE(MAGIC, 0);
   head[4] = WIRE_VERSION;
   head[5] = kind;
   head[6] = codec;
-  head[7] = 0;
+  head[7] = flags;
   head.writeUInt32BE(metaBytes.length, 8);
   if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
   const serializer = new v8.DefaultSerializer();
@@ -141,6 +172,7 @@ export function readFrame(bytes: Uint8Array, what = PAYLOAD): ChunkFrame {
 
 interface Framed {
   readonly codec: Codec;
+  readonly flags: number;
   readonly meta: Record<string, unknown>;
   readonly bodyStart: number;
   readonly end: number;
@@ -157,7 +189,7 @@ function unframe(frame: ChunkFrame, expected: Kind): Framed {
   if (frame.kind !== expected) throw new WireFormatError(`${what}: message kind ${frame.kind}, expected ${expected}`);
   const codec = buf[6];
   if (codec !== Codec.V8 && codec !== Codec.Json) throw new WireFormatError(`${what}: unknown codec ${codec}`);
-  if ((buf[7] & ~FLAG_SIGNED) !== 0)
+  if ((buf[7] & ~KNOWN_FLAGS[expected]) !== 0)
     throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
   const end = frame.signed ? buf.length - SIGNATURE_BYTES : buf.length;
   const metaLength = buf.readUInt32BE(8);
@@ -170,7 +202,7 @@ function unframe(frame: ChunkFrame, expected: Kind): Framed {
     throw new WireFormatError(`${what}: meta block is not JSON (${(error as Error).message})`);
   }
   if (meta === null || typeof meta !== "object") throw new WireFormatError(`${what}: meta block is not a JSON object`);
-  return { codec, meta, bodyStart: HEADER + metaLength, end };
+  return { codec, meta, flags: buf[7], bodyStart: HEADER + metaLength, end };
 }
 
 function encodeBody(codec: Codec, value: unknown): Buffer {
@@ -199,7 +231,9 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
     start: request.start,
     count: request.items.length,
     memoryVersion: request.memoryVersion,
+    ...(request.indexes ? { indexes: request.indexes } : {}),
   };
+  const flags = (request.spread ? FLAG_SPREAD : 0) | (request.settle ? FLAG_SETTLE : 0);
   const numbers = codec === Codec.V8 ? packNumbers(request.items) : undefined;
   if (!numbers) refuseClassInstances(request.items, request.start);
   try {
@@ -208,6 +242,7 @@ export function encodeChunkRequest(request: Omit<ChunkRequest, "count">, codec: 
       codec,
       meta,
       numbers ? { fn: request.fn, numbers } : { fn: request.fn, items: request.items },
+      flags,
     );
   } catch (error) {
     for (let i = 0; i < request.items.length; i++) {
@@ -243,16 +278,22 @@ export function estimateItemBytes(items: ArrayLike<unknown>): number {
 
 /** A request's header and meta (its items are not decoded): from its bytes, or from the frame its signature was checked on. */
 export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHead {
-  const { codec, meta, bodyStart, end } = unframe(
+  const { codec, meta, flags, bodyStart, end } = unframe(
     from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
     Kind.Request,
   );
-  const { mapId, chunk, start, count, memoryVersion } = meta;
+  const { mapId, chunk, start, count, memoryVersion, indexes } = meta;
   if (
     typeof mapId !== "string" ||
     ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
   ) {
     throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
+  }
+  if (
+    indexes !== undefined &&
+    !(Array.isArray(indexes) && indexes.length === count && indexes.every((n) => Number.isInteger(n) && n >= 0))
+  ) {
+    throw new WireFormatError(`chunk request: meta indexes is not a list of ${count} item indexes`);
   }
   return {
     mapId,
@@ -260,7 +301,10 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     start: start as number,
     count: count as number,
     memoryVersion: memoryVersion as number,
+    ...(indexes !== undefined ? { indexes: indexes as number[] } : {}),
     codec,
+    spread: (flags & FLAG_SPREAD) !== 0,
+    settle: (flags & FLAG_SETTLE) !== 0,
     bodyStart,
     bodyEnd: end,
   };
@@ -285,13 +329,35 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
   }
   if (items.length !== head.count)
     throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
-  const { mapId, chunk, start, count, memoryVersion } = head;
-  return { mapId, chunk, start, count, memoryVersion, fn: payload.fn, items, codec };
+  const { mapId, chunk, start, count, memoryVersion, indexes, spread, settle } = head;
+  return {
+    mapId,
+    chunk,
+    start,
+    count,
+    memoryVersion,
+    ...(indexes !== undefined ? { indexes } : {}),
+    fn: payload.fn,
+    items,
+    codec,
+    spread,
+    settle,
+  };
 }
 
 export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8): Buffer {
   const { host, pid, elapsedMs } = response;
   if (response.ok) {
+    if (response.errors?.length)
+      return frame(
+        Kind.Response,
+        codec,
+        { ok: true, host, pid, elapsedMs },
+        {
+          results: response.results,
+          errors: response.errors,
+        },
+      );
     const numbers = codec === Codec.V8 ? packNumbers(response.results) : undefined;
     return frame(
       Kind.Response,
@@ -317,7 +383,13 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
     if (codec === Codec.V8 && isPackedNumbers(payload?.numbers))
       return { ...base, ok: true, results: unpackNumbers(payload.numbers) };
     if (!payload || !Array.isArray(payload.results)) throw new WireFormatError("chunk response: body lacks results");
-    return { ...base, ok: true, results: payload.results };
+    if (payload.errors === undefined) return { ...base, ok: true, results: payload.results };
+    return {
+      ...base,
+      ok: true,
+      results: payload.results,
+      errors: readItemFailures(payload.errors, payload.results.length),
+    };
   }
   if (!payload?.error || typeof payload.error.message !== "string")
     throw new WireFormatError("chunk response: body lacks error");
@@ -327,4 +399,16 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
 /** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */
 export function peekResponseOk(bytes: Uint8Array): boolean {
   return unframe(readFrame(bytes, "chunk response"), Kind.Response).meta.ok === true;
+}
+
+/** A settled response's `errors`, checked: each names a position among the results and carries an error. */
+function readItemFailures(value: unknown, count: number): ItemFailure[] {
+  const bad = (why: string) => new WireFormatError(`chunk response: errors ${why}`);
+  if (!Array.isArray(value)) throw bad("is not a list");
+  for (const failure of value) {
+    const at = (failure as ItemFailure)?.at;
+    if (!Number.isInteger(at) || at < 0 || at >= count) throw bad(`names position ${at}, outside the ${count} results`);
+    if (typeof (failure as ItemFailure).error?.message !== "string") throw bad(`at ${at} lacks an error message`);
+  }
+  return value as ItemFailure[];
 }
