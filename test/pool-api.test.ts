@@ -332,6 +332,12 @@ for (const kind of jobServerKinds()) {
         assert.equal(await pool.submit(async (s: string) => s.toUpperCase(), "up"), "UP");
         assert.equal(await pool.apply(add, [2, 3]), 5);
         assert.deepEqual(await Promise.all([pool.submit(add, 1, 1), pool.submit((x: number) => -x, 9)]), [2, -9]);
+        const plusTen = (a: number, b = 10) => a + b;
+        assert.deepEqual(
+          await Promise.all([pool.submit(plusTen, 1), pool.submit(plusTen, 1, 2), pool.submit(plusTen, 5)]),
+          [11, 3, 15],
+          "calls of one function with one and with two arguments in one batch",
+        );
       });
 
       it("calls made in one turn travel in chunks, as one map of them would", async () => {

@@ -49,13 +49,20 @@ export type BatchRun = (
   options: SubmitOptions | undefined,
 ) => AsyncIterable<{ readonly start: number; readonly results: unknown[] }>;
 
+/**
+ * The calls of one function and options in this turn. Their promises and what settles them live
+ * until their chunk's results come: one resolve per call is kept (a rejection resolves it with a
+ * rejected promise), and a call's argument list only when some call has other than one argument,
+ * so a loop of calls leaves the collector little to carry.
+ */
 interface Batch {
   readonly fn: unknown;
   readonly options: SubmitOptions | undefined;
-  readonly calls: (readonly unknown[])[];
-  /** Each call's resolve and reject, by its position in the batch; undefined once settled. */
+  /** Each call's argument, or (spread) its argument list. */
+  items: unknown[];
+  spread: boolean;
+  /** Each call's resolve, by its position in the batch; undefined once settled. */
   readonly resolves: (((value: unknown) => void) | undefined)[];
-  readonly rejects: ((error: unknown) => void)[];
 }
 
 /** A function as last seen: a loop that makes a new closure of one source each time checks it once. */
@@ -97,13 +104,17 @@ export class SubmitBatcher {
     let byOptions = this.batches.get(ref);
     if (!byOptions) this.batches.set(ref, (byOptions = new Map()));
     let batch = byOptions.get(key);
-    if (!batch) byOptions.set(key, (batch = { fn, options, calls: [], resolves: [], rejects: [] }));
-    const { calls, resolves, rejects } = batch;
-    calls.push(args);
-    const promise = new Promise<unknown>((resolve, reject) => {
-      resolves.push(resolve);
-      rejects.push(reject);
-    });
+    if (!batch) byOptions.set(key, (batch = { fn, options, items: [], spread: false, resolves: [] }));
+    // One argument each: the items travel as themselves (numbers packed), as a map's would.
+    if (batch.spread) batch.items.push(args);
+    else if (args.length === 1) batch.items.push(args[0]);
+    else {
+      batch.items = batch.items.map((item) => [item]);
+      batch.items.push(args);
+      batch.spread = true;
+    }
+    const { resolves } = batch;
+    const promise = new Promise<unknown>((resolve) => resolves.push(resolve));
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -151,21 +162,19 @@ export class SubmitBatcher {
   }
 
   private async runBatch(batch: Batch): Promise<void> {
-    const { calls, resolves, rejects } = batch;
-    // One argument each: the items travel as themselves (numbers packed), as a map's would.
-    const spread = calls.some((args) => args.length !== 1);
-    const items = spread ? calls : calls.map((args) => args[0]);
+    const { resolves } = batch;
     try {
-      for await (const { start, results } of this.run(batch.fn, items, spread, batch.options)) {
+      for await (const { start, results } of this.run(batch.fn, batch.items, batch.spread, batch.options)) {
         for (let i = 0, at = start; i < results.length; i++, at++) {
           const result = results[i];
-          if (result instanceof RemoteError || result instanceof PoolError) rejects[at](result);
-          else resolves[at]!(result);
+          resolves[at]!(result instanceof RemoteError || result instanceof PoolError ? Promise.reject(result) : result);
           resolves[at] = undefined;
         }
       }
     } catch (error) {
-      resolves.forEach((resolve, at) => resolve && rejects[at](error));
+      const rejected = Promise.reject(error);
+      rejected.catch(() => {});
+      resolves.forEach((resolve) => resolve?.(rejected));
     }
   }
 }
