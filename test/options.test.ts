@@ -60,7 +60,7 @@ const known = {
   worker: "servers, clientId, maxPacketSize, reconnect, connectTimeoutMs, tls, open, concurrency, heartbeatMs",
   jobServer:
     "host, port, path, jobRetries, queueFile, queueFsync, maxPacketSize, maxConnections, maxQueue, writeHighWater, writeLimit, handlePrefix, log, tls",
-  map: "chunksize, signal, timeout, retries, onProgress, maxInFlight, label, waitForNodesMs, output",
+  map: "chunksize, signal, timeout, retries, onProgress, maxInFlight, label, waitForNodesMs, output, errors, retryOn, backoff, indexed",
   node: "jobServers, commandUrl, logUrl, threads, prefetch, nodeId, graceMs, memoryWaitMs, resourceLimits, secret, signatureMaxAgeMs, allowSource, allowedModules, curve, tls, labels, exclusive, maxChunks, exitWhenDone, drained, maxPacketSize",
   urls: "commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl",
 };

@@ -3,6 +3,7 @@ import type { BenchCase } from "../bench-case.js";
 import { gearmanLibrary } from "./gearman-library.js";
 import { jobServer } from "./job-server.js";
 import { mapThroughput } from "./map-throughput.js";
+import { submitLoop } from "./submit-loop.js";
 import { cpuScaling } from "./cpu-scaling.js";
 import { latency } from "./latency.js";
 import { imapMemory } from "./imap-memory.js";
@@ -16,6 +17,7 @@ export const CASES: readonly BenchCase[] = [
   gearmanLibrary,
   jobServer,
   mapThroughput,
+  submitLoop,
   cpuScaling,
   latency,
   imapMemory,

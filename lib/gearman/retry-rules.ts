@@ -70,7 +70,19 @@ export class Retry {
   constructor(
     readonly error: unknown,
     readonly budget?: string,
+    readonly options?: RetryOptions,
   ) {}
+}
+
+export interface RetryOptions {
+  /** Wait this long before the next attempt, in ms (a backoff): no attempt runs meanwhile, and cancel() ends the wait. */
+  readonly delayMs?: number;
+  /**
+   * A retry that may be declined: when the budget is spent out, the job ends with what this returns
+   * (or throws) instead of rules.exhausted(). For an attempt whose result is usable as it is, should
+   * no retry be left (some items failed, the others are done).
+   */
+  readonly otherwise?: () => unknown;
 }
 
 /** From `status`: the attempt made progress; its deadline starts again. */

@@ -30,9 +30,11 @@
  * process was busy is checked again after the next poll for input: what
  * arrived meanwhile is read before the attempt is given up.
  *
- * Where what comes next plugs in: retrying a failure by its name or code is
- * `rules.failed`; a pause before the next attempt (backoff) goes in `retry`,
- * between spending and `launch` (cancel() must then clear it).
+ * A Retry may ask for a pause before the next attempt (`delayMs`: a
+ * backoff), during which no attempt runs, no deadline or silence bound is
+ * armed, and cancel() ends the job at once; and it may be declinable
+ * (`otherwise`): with its budget spent, the job ends with that instead of
+ * rules.exhausted() (a result some of whose items failed, kept as it is).
  */
 import type { GearmanError } from "./errors.js";
 import { PROGRESS, Retry, type Attempt, type AttemptObserver, type RetryRules } from "./retry-rules.js";
@@ -51,6 +53,8 @@ export class RetryRun<T> implements AttemptObserver {
   private deadline: NodeJS.Timeout | undefined = undefined;
   /** The silence bound's timer, once a worker holds the current attempt (rules.silenceMs). */
   private silence: NodeJS.Timeout | undefined = undefined;
+  /** The pause before the next attempt (a Retry's delayMs). */
+  private pause: NodeJS.Timeout | undefined = undefined;
   private settled = false;
   private resolveResult!: (value: T) => void;
   private rejectResult!: (error: unknown) => void;
@@ -236,12 +240,33 @@ export class RetryRun<T> implements AttemptObserver {
   /** `attempt` ended (given up here when `given`): spend the Retry's budget and make the next attempt, or end. */
   private retry(attempt: Attempt, verdict: Retry, given: boolean): void {
     if (!this.spend(verdict, attempt)) {
-      this.fail(this.rules.exhausted(verdict.budget!, verdict.error, this.spent(verdict.budget!), attempt));
+      const otherwise = verdict.options?.otherwise;
+      if (otherwise) this.succeed(otherwise() as T);
+      else this.fail(this.rules.exhausted(verdict.budget!, verdict.error, this.spent(verdict.budget!), attempt));
       if (given) attempt.withdraw();
+      return;
+    }
+    const delayMs = verdict.options?.delayMs ?? 0;
+    if (delayMs > 0) {
+      if (given) attempt.withdraw();
+      clearTimeout(this.deadline);
+      this.clearSilence();
+      this.pause = setTimeout(pauseEnded, delayMs, this);
       return;
     }
     const next = this.launch();
     if (given && !next.joins(attempt)) attempt.withdraw();
+  }
+
+  /** @internal The pause before the next attempt ended. */
+  pauseEnded(): void {
+    this.pause = undefined;
+    if (this.settled) return;
+    try {
+      this.launch();
+    } catch (error) {
+      this.thrown(error);
+    }
   }
 
   /** A Retry inside `attempt` found its budget spent: the attempt is given up (gaveUp) and the job fails. */
@@ -323,6 +348,7 @@ export class RetryRun<T> implements AttemptObserver {
     this.settled = true;
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     if (this.silence !== undefined) this.clearSilence();
+    if (this.pause !== undefined) clearTimeout(this.pause);
     this.signal?.removeEventListener("abort", this);
     return true;
   }
@@ -337,4 +363,8 @@ function deadlinePassed(run: { deadlinePassed(): void }): void {
 
 function silencePassed(run: { silencePassed(): void }): void {
   run.silencePassed();
+}
+
+function pauseEnded(run: { pauseEnded(): void }): void {
+  run.pauseEnded();
 }

@@ -9,8 +9,10 @@
  *             client reads the numbers codec; into an array from the first one that is not)
  *
  * A throwing item ends the chunk with an error response naming its index,
- * carrying the results of the items before it. A
- * function the node's policy refuses (workerData.policy) is never compiled or
+ * carrying the results of the items before it; in a settled chunk (request
+ * flag) each item's error takes its place and the rest run on (settle.ts).
+ * A spread chunk's items are argument lists: fn(...item).
+ * A function the node's policy refuses (workerData.policy) is never compiled or
  * imported: the chunk ends with FunctionRefusedError.
  */
 import os from "node:os";
@@ -36,6 +38,7 @@ import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
 import { beginChunkOutput, endChunkOutput, installOutput, outputItem, type OutputLink } from "./thread-output.js";
+import { runSettled, sendSettled } from "./settle.js";
 
 /** What the worker node gives each of its threads. */
 export interface ChunkRunnerData {
@@ -44,7 +47,7 @@ export interface ChunkRunnerData {
   readonly output?: OutputLink;
 }
 
-type Mapped = (item: unknown) => unknown;
+type Mapped = (...args: unknown[]) => unknown;
 
 export interface ChunkTask {
   /** The glimpse_map job payload, as received from the job server. */
@@ -162,18 +165,24 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
   const results: unknown[] = [];
   let numbers: Float64Array | undefined;
+  let position = 0; // the item running: those before it were computed
   try {
     await memoryWait.ready(request.memoryVersion, task.memoryWaitMs);
     const fn = await resolveFunction(request.fn);
-    const { items } = request;
+    const { items, spread, indexes } = request;
+    if (request.settle) {
+      const settled = await runSettled(fn, request, (i) => outputItem(indexes ? indexes[i] : request.start + i));
+      return sendSettled(settled, (out) => respond({ ok: true, ...out, ...where() }));
+    }
     const n = items.length;
     // Number results go straight into a typed array (no array, no per-item encoding) while they last.
     numbers = request.replyNumbers ? new Float64Array(n) : undefined;
     let int32 = true;
     for (let i = 0; i < n; i++) {
-      index = request.start + i;
+      position = i;
+      index = indexes ? indexes[i] : request.start + i;
       outputItem(index);
-      let result = fn(items[i]);
+      let result = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function")
         result = await (result as PromiseLike<unknown>);
       if (numbers !== undefined) {
@@ -192,17 +201,17 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     try {
       return respond({ ok: true, results, ...where() });
     } catch (error) {
-      index = request.start + firstUnserializable(results);
+      position = firstUnserializable(results);
+      index = request.indexes?.[position] ?? request.start + position;
       throw resultNotSendable(error);
     }
   } catch (error) {
     // The items before the failing one were computed: they go back with the error (imap yields them).
     const failure = { ok: false as const, index, error: serializeError(error), ...where() };
     try {
-      const computed = index - request.start;
       return respond({
         ...failure,
-        results: numbers ? Array.from(numbers.subarray(0, computed)) : results.slice(0, computed),
+        results: numbers ? Array.from(numbers.subarray(0, position)) : results.slice(0, position),
       });
     } catch {
       return respond(failure);

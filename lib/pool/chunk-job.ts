@@ -10,7 +10,10 @@
  *      │  taken, then nothing (no heartbeat: WORK_DATA every CHUNK_HEARTBEAT_MS) for CHUNK_SILENT_MS
  *      │       (the engine's silence bound: its node was cut off or hung) ──► given up, cancelled on the nodes ──► Retry
  *      ├─ WORK_COMPLETE ──verify──► decode ──► results │ RemoteError (the function threw: never retried;
- *      │                                               the results before the item that threw kept beside it)
+ *      │        │                                       the results before the item that threw kept beside it)
+ *      │        ├─ a settled chunk (errors: "return", retryOn): each item's outcome (settled-chunk.ts); errors
+ *      │        │    retryOn matches ──► Retry after a backoff, carrying only their items (declinable: spent
+ *      │        │    out, the outcomes as they are); any other error, unless returned ──► RemoteError
  *      │        └─ a response that does not verify ──► Retry
  *      ├─ a hand-back (a draining node gave it back unrun) ──► a free Retry, FREE_HAND_BACKS times; then one that spends
  *      ├─ a refusal: stale or replayed ──► Retry │ any other (a key mismatch) ──► REFUSED, the map ends
@@ -39,16 +42,19 @@ import {
   type AttemptObserver,
   type RetryRules,
 } from "../gearman/retry-rules.js";
-import { decodeChunkResponse, type ChunkResponse } from "../wire/chunk-codec.js";
+import { decodeChunkResponse, type ChunkResponse, type ItemFailure } from "../wire/chunk-codec.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
 import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";
 import { RemoteError } from "../wire/errors.js";
+import type { SerializedError } from "../wire/remote-error.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk } from "./chunks.js";
 import { withComputed } from "./computed-before.js";
+import { SettledChunk, type ChunkPart } from "./settled-chunk.js";
+import { backoffMs, type RetryMatcher } from "./retry-on.js";
 import {
   attemptTimedOut,
   chunkFailed,
@@ -108,17 +114,41 @@ export interface ChunkJobContext {
   readonly guard?: MessageGuard;
   /** NO_SERVER naming every job server and why it is not connected (GearmanClient.noServerError), for a chunk that waited past its timeout for any. */
   readonly unreachable?: () => Error;
+  /** Name a RemoteError's call without an item index (a submitted call: its index in a batch means nothing to its caller). */
+  readonly calls?: boolean;
+  /** Run every item of each chunk, each one's error in its place (FLAG_SETTLE); none: a chunk ends at its first error. */
+  readonly settle?: SettleRules;
 }
 
-/** `encode` makes the chunk's request payload: once, and again for each retry of a signed chunk (a signature is written into the payload it signs). */
+export interface SettleRules {
+  /** Each item's RemoteError is its result (errors: "return"); else the first one not retried ends the chunk. */
+  readonly returnErrors: boolean;
+  /** Errors worth another attempt of their items (retryOn); each such attempt spends one of `retries`. */
+  readonly retryOn: RetryMatcher | undefined;
+  /** The first pause before such an attempt, in ms, doubled for each one after it. */
+  readonly backoffMs: number;
+  /** Called with each item's RemoteError as it is made (the pool points its stack at the caller's code). */
+  readonly onError?: (error: RemoteError) => void;
+}
+
+/**
+ * `encode` makes the chunk's request payload for the items an attempt carries (all, but for a
+ * settled chunk's retry): once, and again for each retry of a signed chunk (a signature is written
+ * into the payload it signs).
+ */
 export function runChunkJob(
   context: ChunkJobContext,
   chunk: Chunk<unknown>,
-  encode: () => Buffer,
+  encode: (part: ChunkPart) => Buffer,
   signal: AbortSignal,
 ): Promise<unknown[]> {
-  return new RetryRun(new ChunkRules(context, chunk, encode), signal).start().result;
+  const rules = new ChunkRules(context, chunk, encode);
+  const result = new RetryRun(rules, signal).start().result;
+  return context.settle?.returnErrors ? result.catch((error: unknown) => rules.lostItems(error)) : result;
 }
+
+/** Chunk failures that are their items' outcomes under errors: "return" (a poison item killed its nodes); any other ends the map. */
+const ITEM_LEVEL: ReadonlySet<string> = new Set(["CHUNK_FAILED", "CHUNK_TIMEOUT"]);
 
 /** The pool's retry rule for one chunk, as hooks of the retry engine. */
 export class ChunkRules implements RetryRules<unknown[]> {
@@ -131,13 +161,18 @@ export class ChunkRules implements RetryRules<unknown[]> {
   private handBacks = 0;
   /** Job server losses of attempts no node had taken. */
   private untakenLosses = 0;
+  /** A settled chunk's outcomes so far (context.settle). */
+  private readonly settled: SettledChunk | undefined;
+  /** Retries spent on errors retryOn matched: each pauses longer. */
+  private errorRetries = 0;
 
   constructor(
     private readonly context: ChunkJobContext,
     private readonly chunk: Chunk<unknown>,
-    private readonly encode: () => Buffer,
+    private readonly encode: (part: ChunkPart) => Buffer,
   ) {
     this.described = { index: chunk.index, start: chunk.start, size: chunk.items.length };
+    this.settled = context.settle && new SettledChunk(chunk);
   }
 
   get attemptTimeoutMs(): number {
@@ -155,9 +190,10 @@ export class ChunkRules implements RetryRules<unknown[]> {
 
   attempt(ordinal: number, observer: AttemptObserver): Attempt {
     const { context } = this;
-    this.payload ??= this.encode();
+    const part = this.settled?.part() ?? this.chunk;
+    this.payload ??= this.encode(part);
     const request = context.key
-      ? signChunkInPlace(ordinal === 1 ? this.payload : this.encode(), context.key)
+      ? signChunkInPlace(ordinal === 1 ? this.payload : this.encode(part), context.key)
       : this.payload;
     this.request = request;
     this.takes = 0;
@@ -199,15 +235,36 @@ export class ChunkRules implements RetryRules<unknown[]> {
     }
     const response = decodeChunkResponse(bytes);
     context.onResponse?.(this.chunk, response);
-    if (response.ok) return response.results;
-    const error = new RemoteError({
-      functionName: context.functionName,
-      index: response.index,
-      host: response.host,
-      pid: response.pid,
-      error: response.error,
-    });
-    throw withComputed(error, response.results);
+    const errorOf = (index: number, error: SerializedError) =>
+      new RemoteError({
+        functionName: context.functionName,
+        index,
+        host: response.host,
+        pid: response.pid,
+        error,
+        ...(context.calls ? { call: `${context.functionName}(...)` } : {}),
+      });
+    if (!response.ok) throw withComputed(errorOf(response.index, response.error), response.results);
+    const { settled } = this;
+    if (!settled || !context.settle) return response.results;
+    const { returnErrors, retryOn } = context.settle;
+    const itemError = (index: number, failure: ItemFailure) => {
+      const error = errorOf(index, failure.error);
+      context.settle?.onError?.(error);
+      return error;
+    };
+    const merged = settled.merge(response.results, response.errors, itemError, retryOn);
+    if (merged.kept && !returnErrors) throw merged.kept;
+    const finish = () => {
+      const first = returnErrors ? undefined : settled.firstError(isRemoteError);
+      if (first) throw first;
+      return settled.results;
+    };
+    if (merged.retry.length === 0) return finish();
+    // Only the failed items go again: a new payload.
+    this.payload = undefined;
+    const delayMs = backoffMs(context.settle.backoffMs, ++this.errorRetries);
+    return new Retry(merged.retry[0], RETRIES, { delayMs, otherwise: finish });
   }
 
   failed(error: GearmanError): Retry | undefined {
@@ -262,4 +319,15 @@ export class ChunkRules implements RetryRules<unknown[]> {
   aborted(reason: unknown): unknown {
     return abortError(reason);
   }
+
+  /**
+   * Under errors: "return", a chunk given up after its retries (CHUNK_FAILED, CHUNK_TIMEOUT) is the
+   * outcome of each of its items no attempt settled; the others keep theirs. Any other error is thrown.
+   */
+  lostItems(error: unknown): unknown[] {
+    if (!(error instanceof PoolError && ITEM_LEVEL.has(error.code)) || !this.settled) throw error;
+    return this.settled.unsettled(error, this.chunk.items.length);
+  }
 }
+
+const isRemoteError = (value: unknown): value is RemoteError => value instanceof RemoteError;

@@ -21,7 +21,11 @@
  * A map ends on the first failure (RemoteError from the function, its stack
  * pointed at the caller's code for a function shipped as source; a chunk
  * whose worker died past `retries`, a refused signature, an abort): the other
- * chunks are cancelled and the workers told to stop them.
+ * chunks are cancelled and the workers told to stop them. Under
+ * `errors: "return"` or `retryOn` chunks are settled (every item runs, each
+ * one's error in its place: settled-chunk.ts), and with "return" an item's
+ * error is its result. starmap, map over several iterables (zip.ts) and
+ * submit (submit-batcher.ts, a settled map per batch) call fn(...args).
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
@@ -48,7 +52,12 @@ import { runChunkJob } from "./chunk-job.js";
 import { computedBefore } from "./computed-before.js";
 import { NodeWatch } from "./node-watch.js";
 import { OutputRouter } from "./worker-output.js";
-import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
+import { fillMapOptions, type IterOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
+import type { ChunkPart } from "./settled-chunk.js";
+import { eachResult, settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
+import { splitSources, zipSources } from "./zip.js";
+import { SubmitBatcher, type SubmitOptions } from "./submit-batcher.js";
+import type { ErrorsMode, Outcome, SpreadFunction, Sources, Yielded } from "./call-types.js";
 import { abortError, noJobServer, poolClosed } from "./errors.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
@@ -99,6 +108,9 @@ export class ClusterPool implements AsyncDisposable {
   private closing: Promise<void> | undefined;
   private mapCounter = 0;
   private readonly poolId = randomBytes(6).toString("hex");
+  private readonly batcher = new SubmitBatcher((fn, items, spread, options) =>
+    this.stream(fn, items, { ...options, errors: "return" }, { owner: "submit", ordered: false, spread }),
+  );
 
   constructor(parts: ClusterPoolParts) {
     this.client = parts.client;
@@ -114,23 +126,110 @@ export class ClusterPool implements AsyncDisposable {
     this.output = new OutputRouter(parts.control.log);
   }
 
-  /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
-  async map<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): Promise<R[]> {
+  /**
+   * Applies `fn` to every item on the cluster; resolves to the results in input order. Given several
+   * iterables, fn gets one item of each (the shortest ends the map), as Python's map(fn, xs, ys).
+   */
+  map<T, R, E extends ErrorsMode = "raise">(
+    fn: MapFunction<T, R>,
+    items: ItemSource<T>,
+    options?: MapOptions & { errors?: E },
+  ): Promise<Outcome<R, E>[]>;
+  map<A extends [unknown, unknown, ...unknown[]], R>(fn: SpreadFunction<A, R>, ...sources: Sources<A>): Promise<R[]>;
+  map<A extends [unknown, unknown, ...unknown[]], R, E extends ErrorsMode = "raise">(
+    fn: SpreadFunction<A, R>,
+    ...args: [...Sources<A>, MapOptions & { errors?: E }]
+  ): Promise<Outcome<R, E>[]>;
+  async map(fn: unknown, ...args: unknown[]): Promise<unknown[]> {
     // Whole chunks, not items, cross the async boundary: a million results are a hundred awaits, not a million.
-    const parts: R[][] = [];
-    for await (const results of this.stream<T, R>(fn, items, options, true)) parts.push(results);
+    const parts: unknown[][] = [];
+    for await (const chunk of this.streamOf("map", fn, args, true)) parts.push(chunk.results);
     return joinChunks(parts);
   }
 
-  /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight. */
-  async *imap<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
-    // On a failure, every result before the failing item is yielded first (the chunks before it finish), as Python's imap.
-    for await (const results of this.stream<T, R>(fn, items, options, true, true)) yield* results;
+  /** Streams results in input order, pulling input lazily with a bounded number of chunks in flight (several iterables: as map). */
+  imap<T, R, E extends ErrorsMode = "raise", I extends boolean = false>(
+    fn: MapFunction<T, R>,
+    items: ItemSource<T>,
+    options?: IterOptions & { errors?: E; indexed?: I },
+  ): AsyncGenerator<Yielded<R, E, I>>;
+  imap<A extends [unknown, unknown, ...unknown[]], R>(
+    fn: SpreadFunction<A, R>,
+    ...sources: Sources<A>
+  ): AsyncGenerator<R>;
+  imap<A extends [unknown, unknown, ...unknown[]], R, E extends ErrorsMode = "raise", I extends boolean = false>(
+    fn: SpreadFunction<A, R>,
+    ...args: [...Sources<A>, IterOptions & { errors?: E; indexed?: I }]
+  ): AsyncGenerator<Yielded<R, E, I>>;
+  imap(fn: unknown, ...args: unknown[]): AsyncGenerator<unknown> {
+    return eachResult(this.streamOf("imap", fn, args, true, true));
   }
 
-  /** Streams results as chunks finish (items within a chunk stay in order); on a failure, the results finished before it first. */
-  async *imapUnordered<T, R>(fn: MapFunction<T, R>, items: ItemSource<T>, options?: MapOptions): AsyncGenerator<R> {
-    for await (const results of this.stream<T, R>(fn, items, options, false)) yield* results;
+  /**
+   * Streams results as chunks finish (items within a chunk stay in order); with `indexed: true`,
+   * as [index, result] pairs, index being the item's position in the input.
+   */
+  imapUnordered<T, R, E extends ErrorsMode = "raise", I extends boolean = false>(
+    fn: MapFunction<T, R>,
+    items: ItemSource<T>,
+    options?: IterOptions & { errors?: E; indexed?: I },
+  ): AsyncGenerator<Yielded<R, E, I>>;
+  imapUnordered<A extends [unknown, unknown, ...unknown[]], R>(
+    fn: SpreadFunction<A, R>,
+    ...sources: Sources<A>
+  ): AsyncGenerator<R>;
+  imapUnordered<
+    A extends [unknown, unknown, ...unknown[]],
+    R,
+    E extends ErrorsMode = "raise",
+    I extends boolean = false,
+  >(
+    fn: SpreadFunction<A, R>,
+    ...args: [...Sources<A>, IterOptions & { errors?: E; indexed?: I }]
+  ): AsyncGenerator<Yielded<R, E, I>>;
+  imapUnordered(fn: unknown, ...args: unknown[]): AsyncGenerator<unknown> {
+    return eachResult(this.streamOf("imapUnordered", fn, args, false, true));
+  }
+
+  /** Calls fn(...args) for every argument list (a tuple) of `items`, as Python's starmap; resolves to the results in input order. */
+  async starmap<A extends readonly unknown[], R, E extends ErrorsMode = "raise">(
+    fn: SpreadFunction<A, R>,
+    items: ItemSource<A>,
+    options?: MapOptions & { errors?: E },
+  ): Promise<Outcome<R, E>[]> {
+    const parts: unknown[][] = [];
+    for await (const chunk of this.stream(fn, items, options, { owner: "starmap", ordered: true, spread: true }))
+      parts.push(chunk.results);
+    return joinChunks(parts) as Outcome<R, E>[];
+  }
+
+  /** starmap's lazy form: streams fn(...args) for every argument list of `items`, in input order, as imap does. */
+  istarmap<A extends readonly unknown[], R, E extends ErrorsMode = "raise", I extends boolean = false>(
+    fn: SpreadFunction<A, R>,
+    items: ItemSource<A>,
+    options?: IterOptions & { errors?: E; indexed?: I },
+  ): AsyncGenerator<Yielded<R, E, I>> {
+    const call = { owner: "istarmap", ordered: true, spread: true, streams: true };
+    return eachResult(this.stream(fn, items, options, call)) as AsyncGenerator<Yielded<R, E, I>>;
+  }
+
+  /**
+   * Runs fn(...args) on the cluster; resolves to its result, or rejects with its RemoteError (or a
+   * PoolError if its chunk was given up). Calls made in one turn of the event loop with the same
+   * function travel together, in chunks, as one map of them would (docs/functions.md "Futures").
+   */
+  submit<A extends unknown[], R>(fn: SpreadFunction<A, R>, ...args: A): Promise<R> {
+    return this.apply(fn, args);
+  }
+
+  /**
+   * submit with the arguments as a list, and options: `signal` (aborting it rejects the calls made
+   * with it that have not finished, and stops their chunks), `label`, `timeout`, `retries`, `retryOn`,
+   * `backoff`, `chunksize`. Calls batch with calls of the same function and the same options.
+   */
+  apply<A extends unknown[], R>(fn: SpreadFunction<A, R>, args: readonly [...A], options?: SubmitOptions): Promise<R> {
+    if (this.closing) return Promise.reject(poolClosed());
+    return this.batcher.submit(fn, args, options) as Promise<R>;
   }
 
   /**
@@ -201,24 +300,44 @@ export class ClusterPool implements AsyncDisposable {
     return this.control.commands.quitWorkers(wholeNumber("killWorkers waitMs", waitMs, 0));
   }
 
-  /** The chunks' results, one array per chunk, in order or as they finish. */
-  private async *stream<T, R>(
-    fn: MapFunction<T, R>,
-    items: ItemSource<T>,
-    options: MapOptions | undefined,
+  /** map's, imap's and imapUnordered's arguments (sources, then options) as a stream; several sources are zipped. */
+  private streamOf(
+    owner: string,
+    fn: unknown,
+    args: unknown[],
     ordered: boolean,
-    finishBeforeFailure = false,
-  ): AsyncGenerator<R[]> {
+    streams = false,
+  ): AsyncGenerator<StreamedChunk> {
+    const { sources, options } = splitSources(owner, args);
+    const spread = sources.length > 1;
+    return this.stream(fn, spread ? zipSources(sources) : sources[0], options as IterOptions, {
+      owner,
+      ordered,
+      spread,
+      streams,
+    });
+  }
+
+  /** The chunks' results, in order or as they finish. */
+  private async *stream(
+    fn: unknown,
+    items: unknown,
+    options: IterOptions | undefined,
+    call: StreamCall,
+  ): AsyncGenerator<StreamedChunk> {
+    const { owner, ordered, spread = false } = call;
+    // imap and istarmap: on a failure, every result before the failing item first (as Python's imap).
+    const finishBeforeFailure = ordered && call.streams === true;
     if (this.closing) throw poolClosed();
     if (!isIterable(items) && !isAsyncIterable(items)) {
       throw new ArgumentError(
-        "map items",
+        `${owner} items`,
         `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`,
       );
     }
-    const opts = fillMapOptions(options, this.defaults);
+    const opts = fillMapOptions(options, this.defaults, call.streams);
     let ref: FunctionRef = toFunctionRef(fn);
-    const shipped = ref.kind === "source" && typeof fn === "function" ? { fn, ref } : undefined;
+    const shipped = ref.kind === "source" && typeof fn === "function" ? { fn: fn as Shipped, ref } : undefined;
     if (opts.signal?.aborted) throw abortError(opts.signal.reason);
     if (!this.client.anyConnected) {
       // Fail fast, naming each server and why, rather than let every chunk wait out its timeout.
@@ -283,12 +402,14 @@ export class ClusterPool implements AsyncDisposable {
       guard: this.guard,
       unreachable: () => this.client.noServerError(`map ${mapId}`),
       maxPacketSize: this.maxPacketSize,
+      settle: settleRules(opts, shipped),
+      calls: owner === "submit",
     };
 
     const chunks = chunksOf(items, chunksize);
     let finished = false;
     try {
-      const results = runWindow<T, unknown>(chunks, {
+      const results = runWindow<unknown, unknown>(chunks, {
         limit,
         ordered,
         controller,
@@ -298,15 +419,18 @@ export class ClusterPool implements AsyncDisposable {
           runChunkJob(
             context,
             chunk,
-            () =>
+            (part: ChunkPart) =>
               encodeChunkRequest({
                 fn: ref,
-                items: chunk.items,
-                start: chunk.start,
+                items: part.items,
+                start: part.start,
+                indexes: part.indexes,
                 mapId,
                 chunk: chunk.index,
                 memoryVersion,
                 output: output !== undefined,
+                spread,
+                settle: context.settle !== undefined,
               }),
             signal,
           ).catch((error: unknown) => {
@@ -321,7 +445,7 @@ export class ClusterPool implements AsyncDisposable {
       for await (const chunk of results) {
         done += chunk.results.length;
         report();
-        yield chunk.results as R[];
+        yield { ...chunk, indexed: opts.indexed };
       }
       finished = true;
       progress.end("finished");

@@ -1,7 +1,8 @@
 /** Options of one map / imap / imapUnordered call, validated once into a filled, frozen form (lib/options-schema.ts). */
-import { flag, func, instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
+import { flag, func, instance, list, oneOf, optionsSchema, text, whole, type RulesOf } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
 import type { OutputOption, WorkerOutput } from "./worker-output.js";
+import { DEFAULT_BACKOFF_MS, retryMatcher, type RetryMatcher, type RetryOn } from "./retry-on.js";
 
 export interface Progress {
   /** Items whose results have arrived. */
@@ -66,6 +67,28 @@ export interface MapOptions {
    * and reports what it dropped. Default: the pool's (MakePool's `output` option), else true.
    */
   output?: OutputOption;
+  /**
+   * What an item whose function threw (or whose chunk was given up after its retries) gives:
+   * "raise" (the default): the map rejects with the first such error (RemoteError, PoolError);
+   * "return": that error object in the item's place, every other item's result kept (as Dask's
+   * gather(errors=...) and Ray's get per reference allow).
+   */
+  errors?: "raise" | "return";
+  /**
+   * Errors of the function worth another attempt: names or codes (of the remote error or any of its
+   * causes: "ECONNRESET", "TimeoutError"), or a predicate on the remote error. The items that threw
+   * such an error run again after a backoff, each attempt spending one of the chunk's `retries`
+   * (docs/robustness.md). Default: none (a function that throws is never retried).
+   */
+  retryOn?: RetryOn;
+  /** The pause before the first retry for an error `retryOn` matched, in ms, doubled for each further one (±20 %, at most 30 s). Default 100. */
+  backoff?: number;
+}
+
+/** Options of imap and imapUnordered: map's, and whether to yield each result with its index. */
+export interface IterOptions extends MapOptions {
+  /** Yield [index, result] pairs, index being the item's position in the input (for imapUnordered's results, which come as chunks finish). */
+  indexed?: boolean;
 }
 
 export interface PoolDefaults {
@@ -87,6 +110,10 @@ export interface FilledMapOptions {
   readonly label: string | undefined;
   readonly waitForNodesMs: number | false;
   readonly output: OutputOption;
+  readonly errors: "raise" | "return";
+  readonly retryOn: RetryMatcher | undefined;
+  readonly backoffMs: number;
+  readonly indexed: boolean;
 }
 
 const MAP = optionsSchema("map", {
@@ -99,11 +126,27 @@ const MAP = optionsSchema("map", {
   label: labelRule.optional(),
   waitForNodesMs: whole(0).or(oneOf(false)).optional(),
   output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
-} satisfies RulesOf<MapOptions>);
+  errors: oneOf("raise", "return").optional(),
+  retryOn: list(text(), "a list of error names or codes, or a predicate", 1)
+    .or(func<Extract<RetryOn, (...args: never[]) => unknown>>())
+    .optional(),
+  backoff: whole(0).optional(),
+  indexed: flag().optional(),
+} satisfies RulesOf<IterOptions>);
 
-/** Checks every option (unknown keys too) and fills in the pool's defaults. Throws ArgumentError naming the option. */
-export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDefaults): FilledMapOptions {
+/**
+ * Checks every option (unknown keys too) and fills in the pool's defaults; `streams`: for imap, imapUnordered and
+ * istarmap (which may yield indexes). Throws ArgumentError naming the option ("map option ..." for every call of
+ * the map family).
+ */
+export function fillMapOptions(
+  options: IterOptions | undefined,
+  defaults: PoolDefaults,
+  streams = false,
+): FilledMapOptions {
   const given = MAP.fill(options ?? {});
+  if (given.indexed === true && !streams)
+    MAP.refuse("indexed", "only imap, imapUnordered and istarmap yield indexes (map's results are in input order)");
   return Object.freeze({
     chunksize: given.chunksize ?? defaults.chunksize,
     signal: given.signal,
@@ -114,5 +157,9 @@ export function fillMapOptions(options: MapOptions | undefined, defaults: PoolDe
     label: given.label,
     waitForNodesMs: given.waitForNodesMs ?? defaults.waitForNodesMs,
     output: given.output ?? defaults.output ?? true,
+    errors: given.errors ?? "raise",
+    retryOn: given.retryOn && retryMatcher(given.retryOn),
+    backoffMs: given.backoff ?? DEFAULT_BACKOFF_MS,
+    indexed: given.indexed ?? false,
   });
 }

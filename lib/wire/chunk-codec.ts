@@ -5,15 +5,17 @@
  *          4  u8 version       1
  *          5  u8 kind          1 request (client → worker), 2 response (worker → client)
  *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8), 3 numbers (raw bytes: number-body.ts)
- *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body); other bits 0
+ *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body);
+ *                              requests only: bit 1 spread (fn(...item)), bit 2 settle (every item runs); other bits 0
  *          8  u32 BE n         length of the meta block
  *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
  *       12+n  body             the codec's encoding of the payload
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?, output?}; body {fn, items}.
- * Response meta {ok, host, pid, elapsedMs, index?, output?}; body {results} or {error}, the last with the
- * results computed before the failing item, if any ({error, results} or {error, numbers}).
+ * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?, output?, indexes?}; body {fn, items}.
+ * Response meta {ok, host, pid, elapsedMs, index?, output?}; body {results, errors?} or {error}, the last with
+ * the results computed before the failing item, if any ({error, results} or {error, numbers}).
+ * A settled request's response is ok with each item's error in `errors` ({at, error}: its position).
  * Items or results that are all numbers travel with the numbers codec, as
  * their raw bytes (number-body.ts); a response does when its request says
  * `replyNumbers` (or is itself in that codec). Still read, never written by
@@ -61,6 +63,15 @@ export const HEADER = 12;
 export const PAYLOAD = "chunk payload";
 /** Flag bit 0: a signature trailer follows the body (chunk-signing.ts). */
 export const FLAG_SIGNED = 1;
+/** Request flag bit 1: each item is an argument list; the worker calls fn(...item) (starmap, submit). */
+export const FLAG_SPREAD = 2;
+/** Request flag bit 2: every item runs, and each one's error comes back in its place (errors: "return", retryOn). */
+export const FLAG_SETTLE = 4;
+/**
+ * Flags a reader of each kind knows. A node older than a flag refuses a request that carries it
+ * (WireFormatError) rather than calling the function the wrong way.
+ */
+const KNOWN_FLAGS = { [1]: FLAG_SIGNED | FLAG_SPREAD | FLAG_SETTLE, [2]: FLAG_SIGNED } as Record<number, number>;
 const SIGNATURE_ROOM = Buffer.alloc(SIGNATURE_BYTES);
 
 export interface ChunkRequestMeta {
@@ -71,6 +82,8 @@ export interface ChunkRequestMeta {
   readonly count: number;
   /** The shared memory version the chunk needs (0: none). */
   readonly memoryVersion: number;
+  /** Each item's index within the whole map, when they are not start, start + 1, ...: a retry of some of a chunk's items. */
+  readonly indexes?: readonly number[];
   /** false: the function's console output is not forwarded to the client (it stays on the node). Default true. */
   readonly output?: boolean;
 }
@@ -81,7 +94,15 @@ export interface OutputTally {
   readonly dropped: number;
 }
 
-export interface ChunkRequest extends ChunkRequestMeta {
+/** How the worker calls the function on a chunk's items (request flags). */
+export interface CallMode {
+  /** Each item is an argument list: fn(...item). */
+  readonly spread?: boolean;
+  /** Every item runs; each one's error comes back in its place (ChunkResponse `errors`) instead of ending the chunk. */
+  readonly settle?: boolean;
+}
+
+export interface ChunkRequest extends ChunkRequestMeta, CallMode {
   readonly fn: FunctionRef;
   readonly items: unknown[];
 }
@@ -94,6 +115,8 @@ export interface ChunkRequestHead extends ChunkRequestMeta {
   readonly codec: Codec;
   /** Results that are all numbers may go back with the numbers codec (the client reads it). */
   readonly replyNumbers: boolean;
+  readonly spread: boolean;
+  readonly settle: boolean;
   /** The body is bytes [bodyStart, bodyEnd) of the payload (a signature, if any, follows). */
   readonly bodyStart: number;
   readonly bodyEnd: number;
@@ -105,6 +128,8 @@ export interface DecodedChunkRequest extends ChunkRequestMeta {
   readonly items: ArrayLike<unknown>;
   readonly codec: Codec;
   readonly replyNumbers: boolean;
+  readonly spread: boolean;
+  readonly settle: boolean;
 }
 
 export interface ResponseMeta {
@@ -115,8 +140,14 @@ export interface ResponseMeta {
   readonly output?: OutputTally;
 }
 
+/** One item of a settled chunk that threw: `at` is its position in the request's items. */
+export interface ItemFailure {
+  readonly at: number;
+  readonly error: SerializedError;
+}
+
 export type ChunkResponse =
-  | (ResponseMeta & { readonly ok: true; readonly results: unknown[] })
+  | (ResponseMeta & { readonly ok: true; readonly results: unknown[]; readonly errors?: readonly ItemFailure[] })
   | (ResponseMeta & {
       readonly ok: false;
       readonly index: number;
@@ -145,9 +176,9 @@ function bodyResults(
  * behind the meta block, so it is never copied, and room for a signature is
  * left at the end of its buffer (signChunkInPlace, chunk-signing.ts).
  */
-function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
+function frame(kind: Kind, codec: Codec, meta: object, value: unknown, flags = 0): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
-  const head = writeHead(Buffer.allocUnsafe(HEADER), kind, codec, metaBytes.length);
+  const head = writeHead(Buffer.allocUnsafe(HEADER), kind, codec, metaBytes.length, flags);
   if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
   const serializer = new v8.DefaultSerializer();
   serializer.writeRawBytes(head);
@@ -159,12 +190,12 @@ function frame(kind: Kind, codec: Codec, meta: object, value: unknown): Buffer {
   return out.subarray(0, out.length - SIGNATURE_BYTES);
 }
 
-function writeHead(out: Buffer, kind: Kind, codec: Codec, metaLength: number): Buffer {
+function writeHead(out: Buffer, kind: Kind, codec: Codec, metaLength: number, flags = 0): Buffer {
   out.writeUInt32BE(MAGIC, 0);
   out[4] = WIRE_VERSION;
   out[5] = kind;
   out[6] = codec;
-  out[7] = 0;
+  out[7] = flags;
   out.writeUInt32BE(metaLength, 8);
   return out;
 }
@@ -179,11 +210,12 @@ function numbersFrame(
   element: NumberElement,
   fnJson: Buffer | undefined,
   values: ArrayLike<number>,
+  flags = 0,
 ): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const bodyStart = HEADER + metaBytes.length;
   const size = bodyStart + numbersBodySize(bodyStart, element, fnJson?.length ?? 0, values.length);
-  const out = writeHead(Buffer.allocUnsafeSlow(size + SIGNATURE_BYTES), kind, Codec.Numbers, metaBytes.length);
+  const out = writeHead(Buffer.allocUnsafeSlow(size + SIGNATURE_BYTES), kind, Codec.Numbers, metaBytes.length, flags);
   metaBytes.copy(out, HEADER);
   writeNumbersBody(out, bodyStart, element, fnJson, values);
   return out.subarray(0, size);
@@ -221,6 +253,7 @@ export function readFrame(bytes: Uint8Array, what = PAYLOAD): ChunkFrame {
 
 interface Framed {
   readonly codec: Codec;
+  readonly flags: number;
   readonly meta: Record<string, unknown>;
   readonly bodyStart: number;
   readonly end: number;
@@ -238,7 +271,7 @@ function unframe(frame: ChunkFrame, expected: Kind): Framed {
   const codec = buf[6];
   if (codec !== Codec.V8 && codec !== Codec.Json && codec !== Codec.Numbers)
     throw new WireFormatError(`${what}: unknown codec ${codec}`);
-  if ((buf[7] & ~FLAG_SIGNED) !== 0)
+  if ((buf[7] & ~KNOWN_FLAGS[expected]) !== 0)
     throw new WireFormatError(`${what}: flags ${buf[7]} are not supported in version ${WIRE_VERSION}`);
   const end = frame.signed ? buf.length - SIGNATURE_BYTES : buf.length;
   const metaLength = buf.readUInt32BE(8);
@@ -251,7 +284,7 @@ function unframe(frame: ChunkFrame, expected: Kind): Framed {
     throw new WireFormatError(`${what}: meta block is not JSON (${(error as Error).message})`);
   }
   if (meta === null || typeof meta !== "object") throw new WireFormatError(`${what}: meta block is not a JSON object`);
-  return { codec, meta, bodyStart: HEADER + metaLength, end };
+  return { codec, meta, flags: buf[7], bodyStart: HEADER + metaLength, end };
 }
 
 function encodeBody(codec: Codec, value: unknown): Buffer {
@@ -287,18 +320,27 @@ export function encodeChunkRequest(
     count: request.items.length,
     memoryVersion: request.memoryVersion,
     ...(request.output === false ? { output: false } : {}),
+    ...(request.indexes ? { indexes: request.indexes } : {}),
   };
+  const flags = (request.spread ? FLAG_SPREAD : 0) | (request.settle ? FLAG_SETTLE : 0);
   if (codec === Codec.V8) {
     meta.replyNumbers = true;
     const element = numberElement(request.items);
     if (element !== undefined)
-      return numbersFrame(Kind.Request, meta, element, functionJson(request.fn), request.items as ArrayLike<number>);
+      return numbersFrame(
+        Kind.Request,
+        meta,
+        element,
+        functionJson(request.fn),
+        request.items as ArrayLike<number>,
+        flags,
+      );
   } else if (codec === Codec.Numbers)
     throw new WireFormatError("chunk request: the numbers codec is chosen, not asked for");
   const items = Array.isArray(request.items) ? request.items : Array.from(request.items);
   refuseClassInstances(items, request.start);
   try {
-    return frame(Kind.Request, codec, meta, { fn: request.fn, items });
+    return frame(Kind.Request, codec, meta, { fn: request.fn, items }, flags);
   } catch (error) {
     for (let i = 0; i < items.length; i++) {
       try {
@@ -333,17 +375,23 @@ export function estimateItemBytes(items: ArrayLike<unknown>): number {
 
 /** A request's header and meta (its items are not decoded): from its bytes, or from the frame its signature was checked on. */
 export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHead {
-  const { codec, meta, bodyStart, end } = unframe(
+  const { codec, meta, flags, bodyStart, end } = unframe(
     from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
     Kind.Request,
   );
-  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output } = meta;
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output, indexes } = meta;
   if (
     typeof mapId !== "string" ||
     (output !== undefined && typeof output !== "boolean") ||
     ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
   ) {
     throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
+  }
+  if (
+    indexes !== undefined &&
+    !(Array.isArray(indexes) && indexes.length === count && indexes.every((n) => Number.isInteger(n) && n >= 0))
+  ) {
+    throw new WireFormatError(`chunk request: meta indexes is not a list of ${count} item indexes`);
   }
   return {
     mapId,
@@ -352,8 +400,11 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     count: count as number,
     memoryVersion: memoryVersion as number,
     ...(output === false ? { output } : {}),
+    ...(indexes !== undefined ? { indexes: indexes as number[] } : {}),
     codec,
     replyNumbers: replyNumbers === true || codec === Codec.Numbers,
+    spread: (flags & FLAG_SPREAD) !== 0,
+    settle: (flags & FLAG_SETTLE) !== 0,
     bodyStart,
     bodyEnd: end,
   };
@@ -381,7 +432,7 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
   }
   if (items.length !== head.count)
     throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
-  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output } = head;
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output, indexes, spread, settle } = head;
   return {
     mapId,
     chunk,
@@ -389,10 +440,13 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
     count,
     memoryVersion,
     ...(output === false ? { output } : {}),
+    ...(indexes !== undefined ? { indexes } : {}),
     fn: payload.fn,
     items,
     codec,
     replyNumbers,
+    spread,
+    settle,
   };
 }
 
@@ -415,11 +469,18 @@ function numbersRequest(buf: Buffer, head: ChunkRequestHead): { fn: unknown; num
 export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8, replyNumbers = false): Buffer {
   const { host, pid, elapsedMs } = response;
   if (codec === Codec.Numbers) codec = Codec.V8;
-  if (response.ok && codec === Codec.V8 && replyNumbers) {
+  if (response.ok && !response.errors?.length && codec === Codec.V8 && replyNumbers) {
     const element = numberElement(response.results);
     if (element !== undefined) return encodeNumbersResponse(response.results as number[], element, response);
   }
   const output = response.output && { output: { lines: response.output.lines, dropped: response.output.dropped } };
+  if (response.ok && response.errors?.length)
+    return frame(
+      Kind.Response,
+      codec,
+      { ok: true, host, pid, elapsedMs, ...output },
+      { results: response.results, errors: response.errors },
+    );
   if (response.ok)
     return frame(
       Kind.Response,
@@ -461,7 +522,8 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   const results = bodyResults(codec, payload);
   if (meta.ok === true) {
     if (!results) throw new WireFormatError("chunk response: body lacks results");
-    return { ...base, ok: true, results };
+    if (payload?.errors === undefined) return { ...base, ok: true, results };
+    return { ...base, ok: true, results, errors: readItemFailures(payload.errors, results.length) };
   }
   if (!payload?.error || typeof payload.error.message !== "string")
     throw new WireFormatError("chunk response: body lacks error");
@@ -479,4 +541,16 @@ function readTally(value: unknown): { output?: OutputTally } {
 /** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */
 export function peekResponseOk(bytes: Uint8Array): boolean {
   return unframe(readFrame(bytes, "chunk response"), Kind.Response).meta.ok === true;
+}
+
+/** A settled response's `errors`, checked: each names a position among the results and carries an error. */
+function readItemFailures(value: unknown, count: number): ItemFailure[] {
+  const bad = (why: string) => new WireFormatError(`chunk response: errors ${why}`);
+  if (!Array.isArray(value)) throw bad("is not a list");
+  for (const failure of value) {
+    const at = (failure as ItemFailure)?.at;
+    if (!Number.isInteger(at) || at < 0 || at >= count) throw bad(`names position ${at}, outside the ${count} results`);
+    if (typeof (failure as ItemFailure).error?.message !== "string") throw bad(`at ${at} lacks an error message`);
+  }
+  return value as ItemFailure[];
 }

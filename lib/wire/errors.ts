@@ -52,6 +52,8 @@ export interface RemoteErrorDetails {
   readonly host: string;
   readonly pid: number;
   readonly error: SerializedError;
+  /** How the message names the call that threw; default `functionName(item index)`. */
+  readonly call?: string;
 }
 
 /**
@@ -72,7 +74,7 @@ export class RemoteError extends Error {
 
   constructor(details: RemoteErrorDetails) {
     super(
-      `${details.functionName}(item ${details.index}) threw ${details.error.name}: ${details.error.message} on ${details.host}:${details.pid}`,
+      `${details.call ?? `${details.functionName}(item ${details.index})`} threw ${details.error.name}: ${details.error.message} on ${details.host}:${details.pid}`,
       { cause: new RemoteCause(details.error) },
     );
     this.index = details.index;

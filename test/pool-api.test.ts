@@ -1,0 +1,432 @@
+/**
+ * The API users of multiprocessing, concurrent.futures, Dask and Ray reach for, end to end against
+ * each job server kind (a broker, two worker nodes of two threads started through the CLI, a pool
+ * from a config file): starmap and map over several iterables, imapUnordered with indexes,
+ * errors: "return", retryOn, and futures (submit, apply, asCompleted). The same parts without
+ * processes: settle.test.ts.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import {
+  ArgumentError,
+  ClusterPool,
+  FunctionShippingError,
+  PoolError,
+  RemoteError,
+  asCompleted,
+  moduleFunction,
+  type Completed,
+} from "../lib/index.js";
+import { jobServerKinds } from "./support/job-servers.js";
+import { TestCluster } from "./support/cluster.js";
+import { eventually } from "./support/gearman.js";
+
+const fixtures = new URL("./fixtures/pool-api-functions.js", import.meta.url);
+const add = moduleFunction<[number, number], number>(fixtures, "add");
+const flakyOnce = moduleFunction<[string, number, boolean], number>(fixtures, "flakyOnce");
+const logThenThrow = moduleFunction<[string, number], never>(fixtures, "logThenThrow");
+const holdUntilReleased = moduleFunction<{ dir: string; label: string }, string>(
+  new URL("./fixtures/marker-functions.js", import.meta.url),
+  "holdUntilReleased",
+);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+/** "on HOST:PID" at the end of a RemoteError's message. */
+const ON_NODE = String.raw` on [^:\s]+:\d+$`;
+
+/** Chunks the worker nodes have run so far, summed. */
+async function chunksRun(pool: ClusterPool): Promise<number> {
+  const nodes = await pool.ping(5000);
+  assert.equal(nodes.length, 2, JSON.stringify(nodes));
+  return nodes.reduce((sum, node) => sum + node.numRequests, 0);
+}
+
+describe("asCompleted, on its own", () => {
+  it("yields each promise's settled record with its index, in the order they settle", async () => {
+    let release!: (value: string) => void;
+    const late = new Promise<string>((resolve) => (release = resolve));
+    const seen: Completed<string>[] = [];
+    for await (const done of asCompleted([late, Promise.reject(new Error("no")), "plain"])) {
+      seen.push(done);
+      if (seen.length === 2) release("late");
+    }
+    assert.deepEqual(
+      seen.map((c) => [c.index, c.status, c.status === "fulfilled" ? c.value : (c.reason as Error).message]),
+      [
+        [1, "rejected", "no"],
+        [2, "fulfilled", "plain"],
+        [0, "fulfilled", "late"],
+      ],
+    );
+    assert.equal(seen[2].promise instanceof Promise, true);
+  });
+
+  it("an abort ends the iteration with an AbortError; a bad argument is named", async () => {
+    const controller = new AbortController();
+    const never = new Promise<never>(() => {});
+    const iteration = (async () => {
+      for await (const _ of asCompleted([never], { signal: controller.signal }));
+    })();
+    controller.abort(new Error("enough"));
+    await assert.rejects(
+      iteration,
+      (e: Error) => e.name === "AbortError" && e.message === "asCompleted was aborted: enough",
+    );
+    await assert.rejects(
+      asCompleted(5 as never).next(),
+      (e: unknown) =>
+        e instanceof ArgumentError &&
+        e.message === "asCompleted promises: expected an iterable of promises, e.g. an array of pool.submit(...)",
+    );
+  });
+});
+
+for (const kind of jobServerKinds()) {
+  describe(`the pool API on ${kind.name}`, { skip: kind.skip }, () => {
+    let cluster: TestCluster;
+    let pool: ClusterPool;
+    let dir: string;
+
+    before(async () => {
+      cluster = await TestCluster.start({ kind });
+      await cluster.startNode(2);
+      await cluster.startNode(2);
+      pool = await cluster.pool();
+      dir = mkdtempSync(join(os.tmpdir(), "glimpse-pool-api-"));
+    });
+
+    after(async () => {
+      await pool?.close();
+      await cluster?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    describe("several arguments", () => {
+      it("starmap calls fn(a, b) per tuple, in order; istarmap streams the same", async () => {
+        const pairs = range(10).map((i): [number, string] => [i, "ab"[i % 2]]);
+        const expected = pairs.map(([n, s]) => s.repeat(n));
+        assert.deepEqual(await pool.starmap((n: number, s: string) => s.repeat(n), pairs, { chunksize: 3 }), expected);
+        const streamed: string[] = [];
+        for await (const value of pool.istarmap((n: number, s: string) => s.repeat(n), pairs, { chunksize: 4 }))
+          streamed.push(value);
+        assert.deepEqual(streamed, expected);
+        assert.deepEqual(
+          await pool.starmap(add, [
+            [1, 2],
+            [3, 4],
+          ]),
+          [3, 7],
+          "a module function gets the arguments",
+        );
+      });
+
+      it("map over several iterables gives fn one item of each; the shortest ends it, and the others are closed", async () => {
+        assert.deepEqual(
+          await pool.map((a: number, b: number) => a * b, [1, 2, 3, 4], [10, 20, 30], { chunksize: 2 }),
+          [10, 40, 90],
+        );
+        let closed = false;
+        function* letters() {
+          try {
+            for (const c of "abcdefgh") yield c;
+          } finally {
+            closed = true;
+          }
+        }
+        async function* counts() {
+          for (let i = 1; i <= 3; i++) yield i;
+        }
+        assert.deepEqual(await pool.map((c: string, n: number) => c.repeat(n), letters(), counts()), [
+          "a",
+          "bb",
+          "ccc",
+        ]);
+        assert.ok(closed, "the longer generator was closed");
+        const out: number[] = [];
+        for await (const value of pool.imap(add, [1, 2], [5, 6, 7])) out.push(value);
+        assert.deepEqual(out, [6, 8]);
+      });
+
+      it("a source that is not iterable is named, as is a bad option", async () => {
+        await assert.rejects(
+          pool.starmap((a: number) => a, 5 as never),
+          (e: unknown) =>
+            e instanceof ArgumentError &&
+            e.message === "starmap items: expected an iterable or async iterable, got number",
+        );
+        await assert.rejects(
+          pool.map((a: number, b: number) => a + b, [1], null as never, {}),
+          (e: unknown) =>
+            e instanceof ArgumentError &&
+            e.message === "map items (iterable 2): expected an iterable or async iterable, got null",
+        );
+        await assert.rejects(
+          pool.starmap((a: number) => a, [[1]], { errors: "skip" as never }),
+          (e: unknown) =>
+            e instanceof ArgumentError && e.message === 'map option errors: expected "raise" or "return", got "skip"',
+        );
+      });
+    });
+
+    describe("results with their index", () => {
+      it("imapUnordered with indexed: true yields [index, result] for every item once, which place into map's result", async () => {
+        const items = range(50);
+        const placed = new Array<number>(items.length);
+        const seen = new Set<number>();
+        for await (const [index, value] of pool.imapUnordered((x: number) => x * x, items, {
+          chunksize: 3,
+          indexed: true,
+        })) {
+          assert.ok(!seen.has(index), `index ${index} twice`);
+          seen.add(index);
+          placed[index] = value;
+        }
+        assert.deepEqual(placed, await pool.map((x: number) => x * x, items));
+        const ordered: [number, number][] = [];
+        for await (const pair of pool.imap((x: number) => -x, [7, 8], { indexed: true })) ordered.push(pair);
+        assert.deepEqual(ordered, [
+          [0, -7],
+          [1, -8],
+        ]);
+      });
+
+      it("map refuses indexed: its results are in input order", async () => {
+        await assert.rejects(
+          pool.map((x: number) => x, [1], { indexed: true } as never),
+          (e: unknown) =>
+            e instanceof ArgumentError &&
+            e.message ===
+              "map option indexed: only imap, imapUnordered and istarmap yield indexes (map's results are in input order)",
+        );
+      });
+    });
+
+    describe('errors: "return"', () => {
+      it("gives every item's outcome in its place: the value, or the item's RemoteError; every result is computed", async () => {
+        const out = await pool.map(
+          function failOnThreeAndSeven(x: number) {
+            if (x === 3 || x === 7) throw new RangeError(`bad ${x}`);
+            return x * 2;
+          },
+          range(10),
+          { chunksize: 4, errors: "return" },
+        );
+        assert.deepEqual(
+          out.map((o) => (o instanceof RemoteError ? o.index : o)),
+          [0, 2, 4, 3, 8, 10, 12, 7, 16, 18],
+        );
+        const error = out[7] as RemoteError;
+        assert.match(error.message, new RegExp(`^failOnThreeAndSeven\\(item 7\\) threw RangeError: bad 7${ON_NODE}`));
+        assert.equal((error.cause as Error).name, "RangeError");
+        assert.match(
+          (error.cause as Error).stack ?? "",
+          /pool-api\.test\.(ts|js):\d+:\d+/,
+          "the stack points at this file",
+        );
+      });
+
+      it("imap and starmap give outcomes too; the default still rejects at the first error", async () => {
+        const streamed: unknown[] = [];
+        for await (const value of pool.imap((x: number) => (x === 1 ? JSON.parse("{") : x), [0, 1, 2], {
+          errors: "return",
+        }))
+          streamed.push(value);
+        assert.equal(streamed.length, 3);
+        assert.equal(streamed[0], 0);
+        assert.equal(streamed[2], 2);
+        assert.equal(((streamed[1] as RemoteError).cause as Error).name, "SyntaxError");
+        const pairs = await pool.starmap(
+          (a: number, b: number) => (b === 0 ? (null as unknown as { x: number }).x : a / b),
+          [
+            [1, 1],
+            [1, 0],
+          ],
+          {
+            errors: "return",
+          },
+        );
+        assert.equal(pairs[0], 1);
+        assert.match((pairs[1] as RemoteError).message, /^anonymous function\(item 1\) threw TypeError: /);
+        await assert.rejects(
+          pool.map((x: number) => (x === 1 ? JSON.parse("{") : x), [0, 1, 2]),
+          (e: unknown) => e instanceof RemoteError && e.index === 1,
+        );
+      });
+
+      it("a chunk given up after its retries (its item kills the thread) is each of its items' PoolError; the others keep theirs", async () => {
+        const out = await pool.map((x: number) => (x === 5 ? process.exit(1) : x), range(8), {
+          chunksize: 2,
+          retries: 0,
+          errors: "return",
+        });
+        assert.deepEqual([out[0], out[1], out[2], out[3], out[6], out[7]], [0, 1, 2, 3, 6, 7]);
+        for (const lost of [out[4], out[5]]) {
+          assert.ok(lost instanceof PoolError && lost.code === "CHUNK_FAILED", String(lost));
+          assert.match(lost.message, /^chunk 2 \(items 4\.\.5\) failed 1 time: /);
+        }
+      });
+    });
+
+    describe("retryOn", () => {
+      it("retries the items whose error it names after a backoff; nothing that succeeded runs again", async () => {
+        const run = mkdtempSync(join(dir, "flaky-"));
+        const flaky = new Set([2, 5, 9]);
+        let retries = 0;
+        const out = await pool.starmap(
+          flakyOnce,
+          range(12).map((i): [string, number, boolean] => [run, i, flaky.has(i)]),
+          { chunksize: 4, retryOn: ["ECONNRESET"], retries: 2, backoff: 10, onProgress: (p) => (retries = p.failed) },
+        );
+        assert.deepEqual(
+          out,
+          range(12).map((i) => i * 10),
+        );
+        const runs = readFileSync(join(run, "runs"), "utf8").trim().split("\n").map(Number);
+        for (const i of range(12))
+          assert.equal(runs.filter((r) => r === i).length, flaky.has(i) ? 2 : 1, `runs of item ${i}`);
+        assert.equal(retries, 3, "one retry in each of the three chunks with a flaky item");
+      });
+
+      it("past its retries the map rejects with the item's RemoteError; an error it does not name is not retried; a predicate works", async () => {
+        let retries = 0;
+        const always = (x: number) => {
+          if (x === 1) throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+          return x;
+        };
+        await assert.rejects(
+          pool.map(always, [0, 1, 2], {
+            retryOn: ["ECONNRESET"],
+            retries: 2,
+            backoff: 1,
+            onProgress: (p) => (retries = p.failed),
+          }),
+          (e: unknown) =>
+            e instanceof RemoteError &&
+            new RegExp(`^always\\(item 1\\) threw Error: read ECONNRESET${ON_NODE}`).test(e.message),
+        );
+        assert.equal(retries, 2);
+        const run = mkdtempSync(join(dir, "typeerror-"));
+        await assert.rejects(
+          pool.starmap(logThenThrow, [[run, 1]], { retryOn: ["ECONNRESET"], retries: 3 }),
+          (e: unknown) =>
+            e instanceof RemoteError &&
+            new RegExp(`^logThenThrow\\(item 0\\) threw TypeError: no 1${ON_NODE}`).test(e.message),
+        );
+        assert.equal(readFileSync(join(run, "runs"), "utf8"), "1\n", "run once");
+        const byPredicate = mkdtempSync(join(dir, "predicate-"));
+        assert.deepEqual(
+          await pool.starmap(flakyOnce, [[byPredicate, 4, true]], {
+            retryOn: (error) => error.code === "ECONNRESET" && error.message.includes("read"),
+            backoff: 1,
+          }),
+          [40],
+        );
+      });
+    });
+
+    describe("futures", () => {
+      it("submit resolves to fn(...args) and apply takes the arguments as a list", async () => {
+        assert.equal(await pool.submit((a: number, b: number) => a * b, 6, 7), 42);
+        assert.equal(await pool.submit(async (s: string) => s.toUpperCase(), "up"), "UP");
+        assert.equal(await pool.apply(add, [2, 3]), 5);
+        assert.deepEqual(await Promise.all([pool.submit(add, 1, 1), pool.submit((x: number) => -x, 9)]), [2, -9]);
+        const plusTen = (a: number, b = 10) => a + b;
+        assert.deepEqual(
+          await Promise.all([pool.submit(plusTen, 1), pool.submit(plusTen, 1, 2), pool.submit(plusTen, 5)]),
+          [11, 3, 15],
+          "calls of one function with one and with two arguments in one batch",
+        );
+      });
+
+      it("calls made in one turn travel in chunks, as one map of them would", async () => {
+        const before = await chunksRun(pool);
+        const inc = (x: number) => x + 1;
+        const calls = range(1000).map((i) => pool.apply(inc, [i], { chunksize: 250 }));
+        assert.deepEqual(
+          await Promise.all(calls),
+          range(1000).map((i) => i + 1),
+        );
+        assert.equal((await chunksRun(pool)) - before, 4, "1000 calls in chunks of 250");
+      });
+
+      it("a call's error rejects its own promise only, naming the function and the call", async () => {
+        const calls = range(6).map((i) =>
+          pool.submit(function throwsOnThree(x: number) {
+            if (x === 3) throw new RangeError("three");
+            return x;
+          }, i),
+        );
+        const settled = await Promise.allSettled(calls);
+        assert.deepEqual(
+          settled.map((s) => s.status),
+          ["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+        );
+        const reason = (settled[3] as PromiseRejectedResult).reason as RemoteError;
+        assert.ok(reason instanceof RemoteError);
+        assert.match(reason.message, new RegExp(`^throwsOnThree\\(\\.\\.\\.\\) threw RangeError: three${ON_NODE}`));
+        const factor = 3;
+        await assert.rejects(
+          pool.submit((x: number) => x * factor, 1),
+          (e: unknown) =>
+            e instanceof FunctionShippingError && /uses "factor" from its enclosing scope/.test(e.message),
+        );
+        await assert.rejects(
+          pool.apply((x: number) => x, 1 as never),
+          (e: unknown) =>
+            e instanceof ArgumentError && e.message === "apply args: expected an array of arguments, got 1",
+        );
+        await assert.rejects(
+          pool.apply((x: number) => x, [1], { onProgress: () => {} } as never),
+          (e: unknown) => e instanceof ArgumentError && /^apply option onProgress: unknown option/.test(e.message),
+        );
+      });
+
+      it("retryOn works for calls too", async () => {
+        const run = mkdtempSync(join(dir, "submit-flaky-"));
+        const calls = [1, 2, 3].map((i) =>
+          pool.apply(flakyOnce, [run, i, i === 2], { retryOn: ["ECONNRESET"], backoff: 1 }),
+        );
+        assert.deepEqual(await Promise.all(calls), [10, 20, 30]);
+      });
+
+      it("an AbortSignal cancels the calls made with it, queued or running; the others finish and the cluster serves on", async () => {
+        const early = new AbortController();
+        early.abort();
+        await assert.rejects(pool.apply(add, [1, 2], { signal: early.signal }), (e: Error) => e.name === "AbortError");
+
+        const controller = new AbortController();
+        const label = `held-${kind.name}`;
+        const held = pool.apply(holdUntilReleased, [{ dir, label }], { signal: controller.signal });
+        const free = pool.submit((x: number) => x + 1, 1);
+        try {
+          await eventually(() => existsSync(join(dir, `${label}.started`)), 30_000, "the held call to start");
+          controller.abort();
+          await assert.rejects(held, (e: Error) => e.name === "AbortError");
+          assert.equal(await free, 2);
+        } finally {
+          writeFileSync(join(dir, `${label}.released`), "");
+        }
+        assert.equal(await pool.submit(add, 20, 22), 42);
+      });
+
+      it("asCompleted yields the calls as they finish, a failed one as a rejected record", async () => {
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve)).then(() => "gate");
+        const calls: Promise<unknown>[] = [
+          gate,
+          pool.submit((x: number) => x * 2, 21),
+          pool.submit(() => (null as unknown as { boom: number }).boom),
+        ];
+        const order: string[] = [];
+        for await (const done of asCompleted(calls)) {
+          order.push(`${done.index}:${done.status}`);
+          if (order.length === 2) release();
+        }
+        assert.deepEqual(order.slice(2), ["0:fulfilled"]);
+        assert.deepEqual(order.slice(0, 2).sort(), ["1:fulfilled", "2:rejected"]);
+      });
+    });
+  });
+}
