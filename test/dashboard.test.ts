@@ -494,17 +494,37 @@ describe("dashboard option that cannot start", () => {
       },
     };
     try {
-      await assert.rejects(MakePool(config, { dashboard: port }), { code: "EADDRINUSE" });
-      // Bindable again: the failed MakePool closed its channel ends.
-      const publisher = new zmq.Publisher({ linger: 0 });
-      const subscriber = new zmq.Subscriber({ linger: 0 });
-      try {
-        await publisher.bind(commandUrl);
-        await subscriber.bind(logUrl);
-      } finally {
-        publisher.close();
-        subscriber.close();
-      }
+      // The dashboard's own listen error (its address in the message), not a channel's.
+      await assert.rejects(MakePool(config, { dashboard: port }), (error: NodeJS.ErrnoException) => {
+        assert.equal(error.code, "EADDRINUSE");
+        assert.match(error.message, new RegExp(`:${port}\\b`));
+        return true;
+      });
+      // Bindable again: the failed MakePool closed its channel ends. ZeroMQ gives a port back on its own
+      // thread, so the first bind may come a moment early on a busy machine: tried until it holds.
+      await eventually(
+        async () => {
+          const publisher = new zmq.Publisher({ linger: 0 });
+          const subscriber = new zmq.Subscriber({ linger: 0 });
+          const bound: string[] = [];
+          try {
+            await publisher.bind(commandUrl);
+            bound.push(commandUrl);
+            await subscriber.bind(logUrl);
+            return true;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+            return false;
+          } finally {
+            // Given back before the next try binds it again.
+            if (bound.length > 0) await publisher.unbind(commandUrl).catch(() => {});
+            publisher.close();
+            subscriber.close();
+          }
+        },
+        10_000,
+        "both channel addresses bindable again",
+      );
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
