@@ -277,7 +277,7 @@ for (const kind of jobServerKinds()) {
         const out = await pool.starmap(
           flakyOnce,
           range(12).map((i): [string, number, boolean] => [run, i, flaky.has(i)]),
-          { chunksize: 4, retryOn: ["ECONNRESET"], retries: 2, backoff: 10, onProgress: (p) => (retries = p.failed) },
+          { chunksize: 4, retryOn: ["ECONNRESET"], retries: 2, backoff: 10, onProgress: (p) => (retries = p.retries) },
         );
         assert.deepEqual(
           out,
@@ -300,7 +300,7 @@ for (const kind of jobServerKinds()) {
             retryOn: ["ECONNRESET"],
             retries: 2,
             backoff: 1,
-            onProgress: (p) => (retries = p.failed),
+            onProgress: (p) => (retries = p.retries),
           }),
           (e: unknown) =>
             e instanceof RemoteError &&

@@ -205,12 +205,16 @@ for (const kind of jobServerKinds()) {
         online: () => closed.online({ all: true }),
         restartWorkers: () => closed.restartWorkers(),
         killWorkers: () => closed.killWorkers(),
+        starmap: () => closed.starmap((a: number, b: number) => a + b, [[1, 2]]),
+        istarmap: () => first(closed.istarmap((a: number, b: number) => a + b, [[1, 2]])),
+        submit: () => closed.submit((a: number) => a, 1),
+        apply: () => closed.apply((a: number) => a, [1]),
       };
       // Every public method is in the table: one added to the pool must be added here too.
       const methods = Object.getOwnPropertyNames(ClusterPool.prototype).filter(
         (name) =>
           typeof Object.getOwnPropertyDescriptor(ClusterPool.prototype, name)?.value === "function" &&
-          !["constructor", "close", "stream", "cacheFunction"].includes(name),
+          !["constructor", "close", "stream", "streamOf", "cacheFunction"].includes(name),
       );
       assert.deepEqual(methods.sort(), Object.keys(calls).sort());
       for (const [name, call] of Object.entries(calls)) {

@@ -48,7 +48,15 @@ describe("spread and settle on the wire", () => {
     });
     assert.equal(bytes[7], 2 | 4);
     const { codec: _codec, bodyStart: _s, bodyEnd: _e, ...head } = readChunkRequest(bytes);
-    assert.deepEqual(head, { ...base, start: 30, count: 2, indexes: [30, 35], spread: true, settle: true });
+    assert.deepEqual(head, {
+      ...base,
+      start: 30,
+      count: 2,
+      indexes: [30, 35],
+      spread: true,
+      settle: true,
+      replyNumbers: true,
+    });
     assert.deepEqual(decodeChunkRequest(bytes).items, [
       [1, 2],
       [3, 4],
@@ -56,6 +64,12 @@ describe("spread and settle on the wire", () => {
     const plain = encodeChunkRequest({ ...base, fn: ADD, items: [1], start: 0 });
     assert.equal(plain[7], 0, "a map's request has no flags, as before");
     assert.equal("indexes" in readChunkRequest(plain), false);
+    // Items that are all numbers travel in the numbers codec (3): the flags go with them.
+    const numbers = encodeChunkRequest({ ...base, fn: ADD, items: [1, 2], start: 0, settle: true });
+    assert.equal(numbers[6], 3);
+    assert.equal(numbers[7], 4);
+    assert.equal(readChunkRequest(numbers).settle, true);
+    assert.deepEqual(Array.from(decodeChunkRequest(numbers).items), [1, 2]);
   });
 
   it("a response may carry no request flag, and indexes must name every item", () => {
