@@ -52,6 +52,12 @@ export interface MakePoolOptions {
    * sets its job server and worker nodes too; a configured cluster's nodes read max_packet_size.
    */
   maxPacketSize?: number;
+  /**
+   * One line per event a person running the pool wants to know of (a job server it cannot reach, loses
+   * or reaches again; each retry of a chunk with its cause): a function taking each line, or true for
+   * stderr ("glimpse-cluster pool: ..."). Default: none, as a library should.
+   */
+  log?: boolean | ((line: string) => void);
 }
 
 /** The dashboard option's object form (the rest of the dashboard's options come from the pool's cluster). */
@@ -78,7 +84,15 @@ const MAKE_POOL = optionsSchema("MakePool", {
     )
     .optional(),
   maxPacketSize: whole(1024).optional(),
+  log: oneOf(true, false)
+    .or(func<(line: string) => void>())
+    .after((value): ((line: string) => void) | undefined =>
+      value === true ? toStderr : value === false ? undefined : value,
+    )
+    .optional(),
 } satisfies RulesOf<MakePoolOptions>);
+
+const toStderr = (line: string): void => void process.stderr.write(`glimpse-cluster pool: ${line}\n`);
 
 /**
  * A pool on the cluster a config describes (files, or an object), or with
@@ -89,11 +103,11 @@ export async function MakePool(
   config?: string | readonly string[] | ConfigInput,
   options: MakePoolOptions = {},
 ): Promise<ClusterPool> {
-  const { local, open, dashboard, maxPacketSize } = MAKE_POOL.fill(options);
+  const { local, open, dashboard, maxPacketSize, log } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
-  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard);
+  if (loaded === null) return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard, log);
   const client = clientSection(loaded);
-  return poolOnConfig(maxPacketSize === undefined ? client : { ...client, maxPacketSize }, open, dashboard);
+  return poolOnConfig(maxPacketSize === undefined ? client : { ...client, maxPacketSize }, open, dashboard, log);
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */
@@ -112,6 +126,7 @@ async function poolOnConfig(
   client: ClientConfig,
   open: StreamOpener | undefined,
   settings: DashboardSettings | undefined,
+  log: ((line: string) => void) | undefined,
 ): Promise<ClusterPool> {
   const options = controlOptions(client);
   const control = await ClusterControl.open(options);
@@ -143,6 +158,7 @@ async function poolOnConfig(
     signatureMaxAgeMs: client.signatureMaxAgeMs,
     dashboard,
     maxPacketSize: client.maxPacketSize,
+    log,
   });
 }
 
@@ -151,7 +167,11 @@ async function poolOnConfig(
  * the cluster's worker nodes on them, opens the dashboard when asked, and
  * closes the cluster when it closes (or when this fails).
  */
-export async function poolOnLocalCluster(cluster: LocalCluster, settings?: DashboardSettings): Promise<ClusterPool> {
+export async function poolOnLocalCluster(
+  cluster: LocalCluster,
+  settings?: DashboardSettings,
+  log?: (line: string) => void,
+): Promise<ClusterPool> {
   let control: ClusterControl | undefined;
   try {
     const key = cluster.secret === undefined ? undefined : new ClusterKey(cluster.secret);
@@ -181,6 +201,7 @@ export async function poolOnLocalCluster(cluster: LocalCluster, settings?: Dashb
       key,
       dashboard,
       maxPacketSize: cluster.maxPacketSize,
+      log,
     });
   } catch (error) {
     await control?.close();

@@ -39,13 +39,15 @@ import {
   isArrayLike,
   isAsyncIterable,
   isIterable,
+  type Chunk,
   type ItemSource,
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { NodeWatch } from "./node-watch.js";
 import { fillMapOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
-import { abortError, noJobServer, poolClosed } from "./errors.js";
+import { abortError, noJobServer, poolClosed, retryLine } from "./errors.js";
+import { logLinks } from "../gearman/link-log.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
@@ -69,6 +71,11 @@ export interface ClusterPoolParts {
   readonly dashboard?: PoolDashboard;
   /** The largest packet data the job servers carry (max_packet_size): a chunk over it fails before it is sent. Default 64 MiB. */
   readonly maxPacketSize?: number;
+  /**
+   * Receives one line per event a person running the pool wants to know of: a job server it cannot
+   * reach, loses or reaches again, and every retry with its cause. Default: none.
+   */
+  readonly log?: (line: string) => void;
 }
 
 /** What the pool needs of a dashboard it carries: where it is, and closing it. */
@@ -87,6 +94,8 @@ export class ClusterPool implements AsyncDisposable {
   private readonly guard: MessageGuard | undefined;
   private readonly dashboard: PoolDashboard | undefined;
   private readonly maxPacketSize: number;
+  private readonly log: ((line: string) => void) | undefined;
+  private readonly stopLinkLog: (() => void) | undefined;
   /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
   readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
@@ -105,6 +114,8 @@ export class ClusterPool implements AsyncDisposable {
     this.dashboard = parts.dashboard;
     this.dashboardUrl = parts.dashboard?.url;
     this.maxPacketSize = parts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    this.log = parts.log;
+    this.stopLinkLog = parts.log && logLinks(parts.client, parts.log, { firstConnect: false });
   }
 
   /** Applies `fn` to every item on the cluster; resolves to the results in input order. */
@@ -258,8 +269,9 @@ export class ClusterPool implements AsyncDisposable {
       gearmanFunction: labelFunction(opts.label),
       timeoutMs: opts.timeoutMs,
       retries: opts.retries,
-      onRetry: () => {
+      onRetry: (chunk: Chunk<unknown>, error: unknown) => {
         failed++;
+        this.log?.(`map ${mapId}: ${retryLine(chunk, error, opts.retries)}`);
         report();
       },
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
@@ -333,6 +345,7 @@ export class ClusterPool implements AsyncDisposable {
   /** Releases every socket, timer and child process the pool owns. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopLinkLog?.();
       // The dashboard first: it uses the channels and job server connections closed next.
       await Promise.allSettled([this.dashboard?.close()]);
       await Promise.allSettled([this.client.close(), this.control.close()]);
