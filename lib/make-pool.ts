@@ -59,6 +59,12 @@ export interface MakePoolOptions {
    * worker nodes. Default true.
    */
   output?: OutputOption;
+  /**
+   * One line per event a person running the pool wants to know of (a job server it cannot reach, loses
+   * or reaches again; each retry of a chunk with its cause): a function taking each line, or true for
+   * stderr ("glimpse-cluster pool: ..."). Default: none, as a library should.
+   */
+  log?: boolean | ((line: string) => void);
 }
 
 /** The dashboard option's object form (the rest of the dashboard's options come from the pool's cluster). */
@@ -86,7 +92,15 @@ const MAKE_POOL = optionsSchema("MakePool", {
     .optional(),
   maxPacketSize: whole(1024).optional(),
   output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
+  log: oneOf(true, false)
+    .or(func<(line: string) => void>())
+    .after((value): ((line: string) => void) | undefined =>
+      value === true ? toStderr : value === false ? undefined : value,
+    )
+    .optional(),
 } satisfies RulesOf<MakePoolOptions>);
+
+const toStderr = (line: string): void => void process.stderr.write(`glimpse-cluster pool: ${line}\n`);
 
 /**
  * A pool on the cluster a config describes (files, or an object), or with
@@ -97,12 +111,18 @@ export async function MakePool(
   config?: string | readonly string[] | ConfigInput,
   options: MakePoolOptions = {},
 ): Promise<ClusterPool> {
-  const { local, open, dashboard, maxPacketSize, output } = MAKE_POOL.fill(options);
+  const { local, open, dashboard, maxPacketSize, output, log } = MAKE_POOL.fill(options);
   const loaded = loadConfig(config);
   if (loaded === null)
-    return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard, output);
+    return poolOnLocalCluster(await LocalCluster.start({ maxPacketSize, ...local }), dashboard, output, log);
   const client = clientSection(loaded);
-  return poolOnConfig(maxPacketSize === undefined ? client : { ...client, maxPacketSize }, open, dashboard, output);
+  return poolOnConfig(
+    maxPacketSize === undefined ? client : { ...client, maxPacketSize },
+    open,
+    dashboard,
+    output,
+    log,
+  );
 }
 
 /** The dashboard on `control`'s channels, when asked for; its address goes to stderr. */
@@ -122,6 +142,7 @@ async function poolOnConfig(
   open: StreamOpener | undefined,
   settings: DashboardSettings | undefined,
   output: OutputOption | undefined,
+  log: ((line: string) => void) | undefined,
 ): Promise<ClusterPool> {
   const options = controlOptions(client);
   const control = await ClusterControl.open(options);
@@ -154,6 +175,7 @@ async function poolOnConfig(
     signatureMaxAgeMs: client.signatureMaxAgeMs,
     dashboard,
     maxPacketSize: client.maxPacketSize,
+    log,
   });
 }
 
@@ -166,6 +188,7 @@ export async function poolOnLocalCluster(
   cluster: LocalCluster,
   settings?: DashboardSettings,
   output?: OutputOption,
+  log?: (line: string) => void,
 ): Promise<ClusterPool> {
   let control: ClusterControl | undefined;
   try {
@@ -196,6 +219,7 @@ export async function poolOnLocalCluster(
       key,
       dashboard,
       maxPacketSize: cluster.maxPacketSize,
+      log,
     });
   } catch (error) {
     await control?.close();

@@ -14,9 +14,9 @@ import path from "node:path";
 import { MakePool, PoolError, type ClusterPool } from "../lib/index.js";
 import { AdminClient } from "../lib/gearman/admin.js";
 import { TestCluster } from "./support/cluster.js";
-import { GearmanClient } from "../lib/gearman/index.js";
+import { GearmanClient, GearmanWorker } from "../lib/gearman/index.js";
 import { JobServer } from "../lib/server/index.js";
-import { freePort, jobServerKinds, CLI_PATH } from "./support/job-servers.js";
+import { freePort, jobServerKinds, CLI_PATH, type RunningJobServer } from "./support/job-servers.js";
 import { missingPeer } from "./support/peers.js";
 import { SimulatedNetwork } from "./support/netns.js";
 import { HostClient, HostProcess } from "./support/host-cluster.js";
@@ -266,6 +266,41 @@ for (const kind of jobServerKinds()) {
         await small?.close();
         await pool?.close();
         await cluster.close();
+      }
+    });
+  });
+}
+
+for (const kind of jobServerKinds()) {
+  describe(`a job server back after an outage, on ${kind.name}`, { skip: kind.skip }, () => {
+    it("a worker and a client with the default reconnect settings connect within the 2 s cap (±25 %) of its return, not after an exponential backoff", async () => {
+      const port = await freePort();
+      const servers = `127.0.0.1:${port}`;
+      const worker = new GearmanWorker({ servers });
+      const client = new GearmanClient({ servers });
+      let server: RunningJobServer | undefined;
+      try {
+        worker.register("double", (job) => String(Number(job.data.toString()) * 2)).start();
+        // 7 s down: a backoff doubling from 100 ms without a cap would next try at 12.7 s, 5.7 s after the return.
+        const failures = { worker: 0, client: 0 };
+        worker.on("disconnect", () => failures.worker++);
+        client.on("disconnect", () => failures.client++);
+        await new Promise((resolve) => setTimeout(resolve, 7000));
+        assert.ok(failures.worker >= 5 && failures.client >= 5, `attempts while down: ${JSON.stringify(failures)}`);
+        const connected = (emitter: GearmanWorker | GearmanClient) =>
+          new Promise<number>((resolve) => emitter.once("connect", () => resolve(performance.now())));
+        const back = Promise.all([connected(worker), connected(client)]);
+        server = await kind.start({ port });
+        const up = performance.now();
+        const [workerAt, clientAt] = await back;
+        const waited = { worker: Math.round(workerAt - up), client: Math.round(clientAt - up) };
+        // The cap is 2.5 s at most with its jitter; a second and a half more for a busy machine.
+        assert.ok(waited.worker <= 4000 && waited.client <= 4000, `reconnected after ${JSON.stringify(waited)} ms`);
+        assert.equal((await client.submitJob("double", "21", { timeoutMs: 30_000 }).result).toString(), "42");
+      } finally {
+        await client.close();
+        await worker.close();
+        await server?.stop();
       }
     });
   });

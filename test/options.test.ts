@@ -322,7 +322,7 @@ const ROWS: readonly Row[] = [
     unknownKey: [
       { locl: {} },
       "MakePool option locl",
-      'MakePool option locl: unknown option (did you mean "local"?); known: local, open, dashboard, maxPacketSize, output',
+      'MakePool option locl: unknown option (did you mean "local"?); known: local, open, dashboard, maxPacketSize, output, log',
     ],
     wrongType: [
       { dashboard: "yes" },

@@ -24,6 +24,7 @@
  */
 import { EventEmitter } from "node:events";
 import { GearmanWorker } from "../gearman/worker.js";
+import { logLinks } from "../gearman/link-log.js";
 import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import type { StreamOpener } from "../gearman/transport.js";
@@ -92,6 +93,7 @@ export class WorkerNode extends EventEmitter {
   /** Running chunks by map id, so a cancel command can stop them. */
   private readonly running = new Map<string, Set<AbortController>>();
   private stopping: Promise<void> | undefined;
+  private readonly stopLinkLog: () => void;
 
   /** Throws ArgumentError naming a bad or unknown option. */
   constructor(input: NodeOptionsInput, links: WorkerNodeLinks = {}) {
@@ -140,9 +142,10 @@ export class WorkerNode extends EventEmitter {
     if (options.drained) this.service.drain();
     else this.service.serve();
     this.worker.on("error", (error: Error) => this.channels.log("error", `gearman: ${error.message}`));
-    this.worker.on("disconnect", (server: string, error: Error) => {
-      // A node that is stopping closes its connections itself: that is no loss to warn about on every restart.
-      if (!this.stopping) this.channels.log("warning", `lost job server ${server}: ${error.message}`);
+    // Each job server it cannot reach, loses or reaches again: one line per change, on stderr and the log channel.
+    this.stopLinkLog = logLinks(this.worker, (line) => {
+      process.stderr.write(`worker node ${this.id}: ${line}\n`);
+      this.channels.log(line.startsWith("connected") || line.startsWith("reconnected") ? "info" : "warning", line);
     });
   }
 
@@ -313,6 +316,8 @@ export class WorkerNode extends EventEmitter {
   stop(reason: StopReason, graceMs = this.options.graceMs): Promise<void> {
     this.stopping ??= (async () => {
       this.channels.log("info", `worker node ${this.id} stopping (${reason})`);
+      // A node that is stopping closes its connections itself: that is no loss to report.
+      this.stopLinkLog();
       await this.worker.stop({ deadlineMs: graceMs });
       await this.threads.destroy();
       this.output.close();

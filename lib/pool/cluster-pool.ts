@@ -58,7 +58,8 @@ import { eachResult, settleRules, type Shipped, type StreamCall, type StreamedCh
 import { splitSources, zipSources } from "./zip.js";
 import { SubmitBatcher, type SubmitOptions } from "./submit-batcher.js";
 import type { ErrorsMode, Outcome, SpreadFunction, Sources, Yielded } from "./call-types.js";
-import { abortError, noJobServer, poolClosed } from "./errors.js";
+import { abortError, noJobServer, poolClosed, retryLine } from "./errors.js";
+import { logLinks } from "../gearman/link-log.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
@@ -82,6 +83,11 @@ export interface ClusterPoolParts {
   readonly dashboard?: PoolDashboard;
   /** The largest packet data the job servers carry (max_packet_size): a chunk over it fails before it is sent. Default 64 MiB. */
   readonly maxPacketSize?: number;
+  /**
+   * Receives one line per event a person running the pool wants to know of: a job server it cannot
+   * reach, loses or reaches again, and every retry with its cause. Default: none.
+   */
+  readonly log?: (line: string) => void;
 }
 
 /** What the pool needs of a dashboard it carries: where it is, and closing it. */
@@ -100,6 +106,8 @@ export class ClusterPool implements AsyncDisposable {
   private readonly guard: MessageGuard | undefined;
   private readonly dashboard: PoolDashboard | undefined;
   private readonly maxPacketSize: number;
+  private readonly log: ((line: string) => void) | undefined;
+  private readonly stopLinkLog: (() => void) | undefined;
   /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
   readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
@@ -124,6 +132,8 @@ export class ClusterPool implements AsyncDisposable {
     this.dashboardUrl = parts.dashboard?.url;
     this.maxPacketSize = parts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     this.output = new OutputRouter(parts.control.log);
+    this.log = parts.log;
+    this.stopLinkLog = parts.log && logLinks(parts.client, parts.log, { firstConnect: false });
   }
 
   /**
@@ -391,8 +401,9 @@ export class ClusterPool implements AsyncDisposable {
       gearmanFunction: labelFunction(opts.label),
       timeoutMs: opts.timeoutMs,
       retries: opts.retries,
-      onRetry: () => {
+      onRetry: (chunk: Chunk<unknown>, error: unknown) => {
         retries++;
+        this.log?.(`map ${mapId}: ${retryLine(chunk, error, opts.retries)}`);
         report();
       },
       cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
@@ -487,6 +498,7 @@ export class ClusterPool implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopLinkLog?.();
       // The dashboard first: it uses the channels and job server connections closed next.
       await Promise.allSettled([this.dashboard?.close()]);
       this.output.close();

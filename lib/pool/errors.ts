@@ -95,6 +95,14 @@ export const chunkTooLarge = (chunk: ChunkDescription, stage: "request" | "resul
     `${describe(chunk)} ${stage === "request" ? "cannot be sent" : "ran, but its results cannot come back"}: ${detail}; raise max_packet_size ([client], every member; MakePool's maxPacketSize) and the embedded job server's --max-packet, or send less`,
   );
 
+/** The log line of a retry a chunk spent: "chunk 3 (items 24..31): a retry spent (of 3): CAUSE". */
+export const retryLine = (
+  chunk: { index: number; start: number; items: ArrayLike<unknown> },
+  cause: unknown,
+  retries: number,
+): string =>
+  `${describe({ index: chunk.index, start: chunk.start, size: chunk.items.length })}: a retry spent (of ${retries}): ${(cause as Error)?.message ?? String(cause)}`;
+
 /** Draining nodes gave the chunk back unrun so often that the next hand-backs spend retries (one node draining and coming back in a loop). */
 export const handedBackTooOften = (chunk: ChunkDescription, times: number, cause: unknown): PoolError =>
   new PoolError("HANDED_BACK", `${describe(chunk)} was handed back unrun by draining worker nodes ${times} times`, {

@@ -185,6 +185,9 @@ export class JobBook {
       job.queue.counters.failed.worker_lost++;
       return this.forget(job);
     }
+    this.options.log(
+      `job ${this.handleOf(job)} (${job.queue.name}) back in its queue: ${why} (handed out again, retry ${job.retries}${cap > 0 ? ` of ${cap - 1}` : ""})`,
+    );
     this.enqueue(job, true);
   }
 

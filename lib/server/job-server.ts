@@ -171,6 +171,11 @@ export class JobServer extends EventEmitter {
     }
     const peer = new Peer(socket, this.options, this.traffic);
     const session = this.scheduler.open(peer);
+    // TCP keepalive giving up on a silent peer, a reset from one that died: the connection ends with its jobs requeued.
+    socket.on("error", (error: Error) => {
+      if (!peer.closed)
+        this.options.log(`connection of ${session.clientId} at ${peer.address} failed: ${error.message}`);
+    });
     this.peers.add(peer);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     const scheduler = this.scheduler;

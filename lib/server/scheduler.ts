@@ -71,7 +71,9 @@ export class Scheduler {
       queue.workers.delete(session);
       this.sleeping.unregistered(session, queue);
     }
-    for (const job of [...session.held]) this.book.release(job, `worker ${session.connection.address} disconnected`);
+    const worker = `worker ${session.clientId} at ${session.connection.address}`;
+    if (session.held.size > 0) this.options.log(`${worker} left holding ${session.held.size} job(s)`);
+    for (const job of [...session.held]) this.book.release(job, `${worker} disconnected`);
     for (const job of session.waiting) job.removeClient(session);
     session.waiting.clear();
     this.sleeping.left(session);
