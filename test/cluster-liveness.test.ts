@@ -227,7 +227,7 @@ describe("faults across machines (simulated hosts)", { skip: missingPeer("netns"
           bench.check(t, "map after w1 healed", next, result, { healthyMs: 3 * bench.healthyMs });
         });
 
-        it("the client cut for 15 s in the middle of a map, then healed: exact, done within the bound of the heal, retries spent only on chunks the nodes held", async (t) => {
+        it("the client cut for 15 s in the middle of a map, then healed: exact, done within the bound of the heal, retries spent at most once per chunk lost", async (t) => {
           const { clientHost } = bench.cluster;
           const map = bench.map();
           await map.reached(ITEMS / 4);
@@ -238,12 +238,15 @@ describe("faults across machines (simulated hosts)", { skip: missingPeer("netns"
           const healedAt = performance.now();
           const result = await map.result;
           bench.check(t, "map with the client cut", map, result, { from: healedAt });
-          // Only a chunk a node had taken was lost (its result could not come back): one retry each at most.
-          // Chunks waiting in a queue, or for the client's own link, spend none.
+          // Only a chunk a node took was lost (its result could not come back): one retry each at most, and
+          // chunks that waited for the client's own link spend none. The embedded server drops the silent
+          // client and then hands out none of its queued chunks (abandoned), so only those the nodes held are lost; gearmand keeps the queued
+          // ones and the nodes run them during the cut, so every chunk in flight (the window: 16) may be.
           const held = 2 * THREADS * (1 + PREFETCH);
+          const bound = kind === "embedded" ? held : Math.max(16, 2 * THREADS * 4);
           assert.ok(
-            result.retries - retriesBefore <= held,
-            `${result.retries - retriesBefore} retries spent over the cut; the nodes held at most ${held} chunks`,
+            result.retries - retriesBefore <= bound,
+            `${result.retries - retriesBefore} retries spent over the cut; at most ${bound} chunks could be lost once`,
           );
         });
 
