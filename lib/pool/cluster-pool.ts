@@ -1,5 +1,6 @@
 /**
- * The cluster pool: a parallel map whose chunks run on worker nodes.
+ * The cluster pool: a parallel map whose chunks run on worker nodes. Each
+ * call's run (options, shipping, window, progress, output) is map-stream.ts.
  *
  *   items ──chunksOf──► chunks ──runWindow (≤ maxInFlight)──► runChunkJob ──GearmanClient──► job server ──► worker nodes
  *                                        ▲                          │
@@ -28,42 +29,23 @@
  * submit (submit-batcher.ts, a settled map per batch) call fn(...args).
  */
 import { randomBytes } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
-import { encodeChunkRequest, estimateItemBytes, type ResponseMeta } from "../wire/chunk-codec.js";
-import { toFunctionRef, type FunctionRef, type MapFunction } from "../wire/function-ref.js";
-import { RemoteError } from "../wire/errors.js";
-import { pointAtCaller } from "../wire/remote-stack.js";
+import { type FunctionRef, type MapFunction } from "../wire/function-ref.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
-import {
-  chunksOf,
-  joinChunks,
-  knownLength,
-  autoChunksize,
-  isArrayLike,
-  isAsyncIterable,
-  isIterable,
-  type Chunk,
-  type ItemSource,
-} from "./chunks.js";
-import { runWindow } from "./window.js";
-import { runChunkJob } from "./chunk-job.js";
-import { computedBefore } from "./computed-before.js";
-import { NodeWatch } from "./node-watch.js";
+import { joinChunks, type ItemSource } from "./chunks.js";
+import { streamMap, type MapHost } from "./map-stream.js";
 import { OutputRouter } from "./worker-output.js";
-import { fillMapOptions, type IterOptions, type MapOptions, type PoolDefaults, type Progress } from "./map-options.js";
-import type { ChunkPart } from "./settled-chunk.js";
-import { eachResult, settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
+import { type IterOptions, type MapOptions, type PoolDefaults } from "./map-options.js";
+import { eachResult, type StreamCall, type StreamedChunk } from "./stream-call.js";
 import { splitSources, zipSources } from "./zip.js";
 import { SubmitBatcher, type SubmitOptions } from "./submit-batcher.js";
 import type { ErrorsMode, Outcome, SpreadFunction, Sources, Yielded } from "./call-types.js";
-import { abortError, noJobServer, poolClosed, retryLine } from "./errors.js";
+import { poolClosed } from "./errors.js";
 import { logLinks } from "../gearman/link-log.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
-import { labelFunction } from "../wire/labels.js";
 import { MessageGuard } from "../security/message-guard.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 
@@ -120,6 +102,8 @@ export class ClusterPool implements AsyncDisposable {
     this.stream(fn, items, { ...options, errors: "return" }, { owner: "submit", ordered: false, spread }),
   );
 
+  private readonly host: MapHost;
+
   constructor(parts: ClusterPoolParts) {
     this.client = parts.client;
     this.control = parts.control;
@@ -134,6 +118,19 @@ export class ClusterPool implements AsyncDisposable {
     this.output = new OutputRouter(parts.control.log);
     this.log = parts.log;
     this.stopLinkLog = parts.log && logLinks(parts.client, parts.log, { firstConnect: false });
+    this.host = {
+      client: this.client,
+      control: this.control,
+      defaults: this.defaults,
+      key: this.key,
+      guard: this.guard,
+      output: this.output,
+      log: this.log,
+      maxPacketSize: this.maxPacketSize,
+      closed: () => this.closing !== undefined,
+      nextMapId: () => `${this.poolId}-${++this.mapCounter}`,
+      cacheFunction: this.cacheFunctions ? (ref) => this.cacheFunction(ref) : undefined,
+    };
   }
 
   /**
@@ -328,154 +325,9 @@ export class ClusterPool implements AsyncDisposable {
     });
   }
 
-  /** The chunks' results, in order or as they finish. */
-  private async *stream(
-    fn: unknown,
-    items: unknown,
-    options: IterOptions | undefined,
-    call: StreamCall,
-  ): AsyncGenerator<StreamedChunk> {
-    const { owner, ordered, spread = false } = call;
-    // imap and istarmap: on a failure, every result before the failing item first (as Python's imap).
-    const finishBeforeFailure = ordered && call.streams === true;
-    if (this.closing) throw poolClosed();
-    if (!isIterable(items) && !isAsyncIterable(items)) {
-      throw new ArgumentError(
-        `${owner} items`,
-        `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`,
-      );
-    }
-    const opts = fillMapOptions(options, this.defaults, call.streams);
-    let ref: FunctionRef = toFunctionRef(fn);
-    const shipped = ref.kind === "source" && typeof fn === "function" ? { fn: fn as Shipped, ref } : undefined;
-    if (opts.signal?.aborted) throw abortError(opts.signal.reason);
-    if (!this.client.anyConnected) {
-      // Fail fast, naming each server and why, rather than let every chunk wait out its timeout.
-      try {
-        await this.client.waitForServer("map", opts.signal);
-      } catch (error) {
-        throw opts.signal?.aborted ? abortError(opts.signal.reason) : noJobServer(undefined, undefined, error);
-      }
-    }
-    if (this.cacheFunctions && ref.kind === "source") ref = await this.cacheFunction(ref);
-
-    const total = knownLength(items);
-    const threads = this.control.nodes.knownThreads();
-    const chunksize =
-      opts.chunksize === "auto"
-        ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined)
-        : opts.chunksize;
-    const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
-    const mapId = `${this.poolId}-${++this.mapCounter}`;
-    const memoryVersion = this.control.memory.version;
-    const functionName = ref.kind === "source" ? ref.name : ref.kind === "module" ? `${ref.exportName}` : ref.key;
-
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal); // one listener per chunk in flight
-    const onAbort = () => controller.abort(opts.signal!.reason);
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    const label = opts.label;
-    const watch =
-      opts.waitForNodesMs === false
-        ? undefined
-        : new NodeWatch(
-            () => this.control.nodes.survey(label),
-            opts.waitForNodesMs,
-            (error) => controller.abort(error),
-          );
-
-    let done = 0;
-    let failed = 0;
-    let retries = 0;
-    const progress = this.control.progress.forMap(mapId, functionName, total);
-    const report = () => {
-      opts.onProgress?.({ done, total, failed, retries } satisfies Progress);
-      progress.update(done, failed, retries);
-    };
-    progress.update(0, 0, 0);
-    const output = this.output.open(mapId, opts.output);
-    const context = {
-      client: this.client,
-      mapId,
-      functionName,
-      gearmanFunction: labelFunction(opts.label),
-      timeoutMs: opts.timeoutMs,
-      retries: opts.retries,
-      onRetry: (chunk: Chunk<unknown>, error: unknown) => {
-        retries++;
-        this.log?.(`map ${mapId}: ${retryLine(chunk, error, opts.retries)}`);
-        report();
-      },
-      cancelAttempt: (unique: string) => this.control.commands.cancelAttempt(unique),
-      onTaken: watch && (() => watch.progress()),
-      onResponse: output && ((chunk: Chunk<unknown>, response: ResponseMeta) => output.responded(chunk, response)),
-      key: this.key,
-      guard: this.guard,
-      unreachable: () => this.client.noServerError(`map ${mapId}`),
-      maxPacketSize: this.maxPacketSize,
-      settle: settleRules(opts, shipped),
-      calls: owner === "submit",
-    };
-
-    const chunks = chunksOf(items, chunksize);
-    let finished = false;
-    try {
-      const results = runWindow<unknown, unknown>(chunks, {
-        limit,
-        ordered,
-        controller,
-        finishBeforeFailure,
-        partial: computedBefore,
-        run: (chunk, signal) =>
-          runChunkJob(
-            context,
-            chunk,
-            (part: ChunkPart) =>
-              encodeChunkRequest({
-                fn: ref,
-                items: part.items,
-                start: part.start,
-                indexes: part.indexes,
-                mapId,
-                chunk: chunk.index,
-                memoryVersion,
-                output: output !== undefined,
-                spread,
-                settle: context.settle !== undefined,
-              }),
-            signal,
-          ).catch((error: unknown) => {
-            // A chunk stopped because the map stops (another failed, an abort) did not fail itself.
-            if (!signal.aborted) {
-              failed += error instanceof RemoteError ? 1 : chunk.items.length;
-              report();
-            }
-            throw error;
-          }),
-      });
-      for await (const chunk of results) {
-        done += chunk.results.length;
-        report();
-        yield { ...chunk, indexed: opts.indexed };
-      }
-      finished = true;
-      progress.end("finished");
-    } catch (error) {
-      const thrown = opts.signal?.aborted ? abortError(opts.signal.reason) : (watch?.error ?? error);
-      if (thrown instanceof RemoteError && shipped) pointAtCaller(thrown, shipped.fn, shipped.ref);
-      // The map's end for dashboards, with the reason its caller gets.
-      progress.end("failed", thrown instanceof Error ? thrown.message : String(thrown));
-      throw thrown;
-    } finally {
-      watch?.stop();
-      opts.signal?.removeEventListener("abort", onAbort);
-      await output?.settle(); // the last lines, on the log channel, may come after the last result
-      if (!finished) {
-        // Not an error (ended above): the caller stopped reading the results before the end.
-        progress.end("failed", "stopped before its end: its results were no longer read");
-        this.control.commands.cancelMap(mapId);
-      }
-    }
+  /** The chunks' results, in order or as they finish (map-stream.ts). */
+  private stream(fn: unknown, items: unknown, options: IterOptions | undefined, call: StreamCall) {
+    return streamMap(this.host, fn, items, options, call);
   }
 
   private async cacheFunction(ref: Extract<FunctionRef, { kind: "source" }>): Promise<FunctionRef> {

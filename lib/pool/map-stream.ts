@@ -1,0 +1,206 @@
+/**
+ * One map's run, for every call of the pool (map, imap, starmap, submit's batches): its options
+ * filled, its function shipped, its chunks through the window to the job servers, its progress
+ * and worker output reported, and its end said to dashboards.
+ *
+ *   fn, items, options ──fillMapOptions──► chunksOf ──runWindow──► runChunkJob (encodeChunkRequest)
+ *        each chunk's results ◄──────────────── in order, or as they finish ◄──┘
+ *        NodeWatch (no node takes it: NO_NODE) · progress ──► control.progress · output ──► OutputRouter
+ */
+import { setMaxListeners } from "node:events";
+import type { GearmanClient } from "../gearman/client.js";
+import { encodeChunkRequest, estimateItemBytes, type ResponseMeta } from "../wire/chunk-codec.js";
+import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
+import { RemoteError } from "../wire/errors.js";
+import { pointAtCaller } from "../wire/remote-stack.js";
+import { ArgumentError } from "../argument-error.js";
+import {
+  chunksOf,
+  knownLength,
+  autoChunksize,
+  isArrayLike,
+  isAsyncIterable,
+  isIterable,
+  type Chunk,
+} from "./chunks.js";
+import { runWindow } from "./window.js";
+import { runChunkJob } from "./chunk-job.js";
+import { computedBefore } from "./computed-before.js";
+import { NodeWatch } from "./node-watch.js";
+import type { OutputRouter } from "./worker-output.js";
+import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
+import type { ChunkPart } from "./settled-chunk.js";
+import { settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
+import { abortError, noJobServer, poolClosed, retryLine } from "./errors.js";
+import type { ClusterControl } from "../control/cluster-control.js";
+import { labelFunction } from "../wire/labels.js";
+import type { MessageGuard } from "../security/message-guard.js";
+import type { ClusterKey } from "../security/cluster-key.js";
+
+/** What a map's run needs of its pool. */
+export interface MapHost {
+  readonly client: GearmanClient;
+  readonly control: ClusterControl;
+  readonly defaults: PoolDefaults;
+  readonly key: ClusterKey | undefined;
+  readonly guard: MessageGuard | undefined;
+  readonly output: OutputRouter;
+  readonly log: ((line: string) => void) | undefined;
+  readonly maxPacketSize: number;
+  /** Whether the pool is closing: a map then rejects CLOSED (at its first step, for a stream). */
+  closed(): boolean;
+  nextMapId(): string;
+  /** A source function sent once through shared memory, its key then travelling instead (cache_functions). */
+  readonly cacheFunction?: (ref: Extract<FunctionRef, { kind: "source" }>) => Promise<FunctionRef>;
+}
+
+/** The chunks' results, in order or as they finish. */
+export async function* streamMap(
+  host: MapHost,
+  fn: unknown,
+  items: unknown,
+  options: IterOptions | undefined,
+  call: StreamCall,
+): AsyncGenerator<StreamedChunk> {
+  const { owner, ordered, spread = false } = call;
+  // imap and istarmap: on a failure, every result before the failing item first (as Python's imap).
+  const finishBeforeFailure = ordered && call.streams === true;
+  if (host.closed()) throw poolClosed();
+  if (!isIterable(items) && !isAsyncIterable(items)) {
+    throw new ArgumentError(
+      `${owner} items`,
+      `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`,
+    );
+  }
+  const opts = fillMapOptions(options, host.defaults, call.streams);
+  let ref: FunctionRef = toFunctionRef(fn);
+  const shipped = ref.kind === "source" && typeof fn === "function" ? { fn: fn as Shipped, ref } : undefined;
+  if (opts.signal?.aborted) throw abortError(opts.signal.reason);
+  if (!host.client.anyConnected) {
+    // Fail fast, naming each server and why, rather than let every chunk wait out its timeout.
+    try {
+      await host.client.waitForServer("map", opts.signal);
+    } catch (error) {
+      throw opts.signal?.aborted ? abortError(opts.signal.reason) : noJobServer(undefined, undefined, error);
+    }
+  }
+  if (host.cacheFunction && ref.kind === "source") ref = await host.cacheFunction(ref);
+
+  const total = knownLength(items);
+  const threads = host.control.nodes.knownThreads();
+  const chunksize =
+    opts.chunksize === "auto"
+      ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined)
+      : opts.chunksize;
+  const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
+  const mapId = host.nextMapId();
+  const memoryVersion = host.control.memory.version;
+  const functionName = ref.kind === "source" ? ref.name : ref.kind === "module" ? `${ref.exportName}` : ref.key;
+
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per chunk in flight
+  const onAbort = () => controller.abort(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const label = opts.label;
+  const watch =
+    opts.waitForNodesMs === false
+      ? undefined
+      : new NodeWatch(
+          () => host.control.nodes.survey(label),
+          opts.waitForNodesMs,
+          (error) => controller.abort(error),
+        );
+
+  let done = 0;
+  let failed = 0;
+  let retries = 0;
+  const progress = host.control.progress.forMap(mapId, functionName, total);
+  const report = () => {
+    opts.onProgress?.({ done, total, failed, retries } satisfies Progress);
+    progress.update(done, failed, retries);
+  };
+  progress.update(0, 0, 0);
+  const output = host.output.open(mapId, opts.output);
+  const context = {
+    client: host.client,
+    mapId,
+    functionName,
+    gearmanFunction: labelFunction(opts.label),
+    timeoutMs: opts.timeoutMs,
+    retries: opts.retries,
+    onRetry: (chunk: Chunk<unknown>, error: unknown) => {
+      retries++;
+      host.log?.(`map ${mapId}: ${retryLine(chunk, error, opts.retries)}`);
+      report();
+    },
+    cancelAttempt: (unique: string) => host.control.commands.cancelAttempt(unique),
+    onTaken: watch && (() => watch.progress()),
+    onResponse: output && ((chunk: Chunk<unknown>, response: ResponseMeta) => output.responded(chunk, response)),
+    key: host.key,
+    guard: host.guard,
+    unreachable: () => host.client.noServerError(`map ${mapId}`),
+    maxPacketSize: host.maxPacketSize,
+    settle: settleRules(opts, shipped),
+    calls: owner === "submit",
+  };
+
+  const chunks = chunksOf(items, chunksize);
+  let finished = false;
+  try {
+    const results = runWindow<unknown, unknown>(chunks, {
+      limit,
+      ordered,
+      controller,
+      finishBeforeFailure,
+      partial: computedBefore,
+      run: (chunk, signal) =>
+        runChunkJob(
+          context,
+          chunk,
+          (part: ChunkPart) =>
+            encodeChunkRequest({
+              fn: ref,
+              items: part.items,
+              start: part.start,
+              indexes: part.indexes,
+              mapId,
+              chunk: chunk.index,
+              memoryVersion,
+              output: output !== undefined,
+              spread,
+              settle: context.settle !== undefined,
+            }),
+          signal,
+        ).catch((error: unknown) => {
+          // A chunk stopped because the map stops (another failed, an abort) did not fail itself.
+          if (!signal.aborted) {
+            failed += error instanceof RemoteError ? 1 : chunk.items.length;
+            report();
+          }
+          throw error;
+        }),
+    });
+    for await (const chunk of results) {
+      done += chunk.results.length;
+      report();
+      yield { ...chunk, indexed: opts.indexed };
+    }
+    finished = true;
+    progress.end("finished");
+  } catch (error) {
+    const thrown = opts.signal?.aborted ? abortError(opts.signal.reason) : (watch?.error ?? error);
+    if (thrown instanceof RemoteError && shipped) pointAtCaller(thrown, shipped.fn, shipped.ref);
+    // The map's end for dashboards, with the reason its caller gets.
+    progress.end("failed", thrown instanceof Error ? thrown.message : String(thrown));
+    throw thrown;
+  } finally {
+    watch?.stop();
+    opts.signal?.removeEventListener("abort", onAbort);
+    await output?.settle(); // the last lines, on the log channel, may come after the last result
+    if (!finished) {
+      // Not an error (ended above): the caller stopped reading the results before the end.
+      progress.end("failed", "stopped before its end: its results were no longer read");
+      host.control.commands.cancelMap(mapId);
+    }
+  }
+}
