@@ -3,7 +3,7 @@
  * The glimpse-cluster command. Each subcommand lives in cli/commands/ and
  * registers itself on the program; its action imports the parts of the
  * cluster it runs when it runs (a worker node's supervisor, started again and
- * again by tests and by deploy scripts, loads a tenth of the package, not all
+ * again by tests and by deploy scripts, loads a quarter of the package, not all
  * of it; layers.test.ts keeps it so). This file only wires them and maps
  * failures to exit codes: 0 success, 2 usage or configuration error (a
  * UsageError, ConfigError, JobsConfigError or ArgumentError: its message alone is printed),

@@ -51,10 +51,9 @@ describe("glimpse-cluster exit codes and messages", () => {
     return at;
   };
 
+  // The commands of one test run at once: each is a process that mostly starts up.
   it("--help exits 0 on the program and every command", async () => {
-    const top = await cli(["--help"]);
-    assert.equal(top.code, 0);
-    for (const command of [
+    const commands = [
       "launch-broker",
       "launch-worker",
       "kill-workers",
@@ -63,11 +62,16 @@ describe("glimpse-cluster exit codes and messages", () => {
       "job-server",
       "logs",
       "demo",
-    ]) {
+    ];
+    const [top, ...helps] = await Promise.all([
+      cli(["--help"]),
+      ...commands.map((command) => cli([command, "--help"])),
+    ]);
+    assert.equal(top.code, 0);
+    commands.forEach((command, i) => {
       assert.match(top.stdout, new RegExp(command));
-      const help = await cli([command, "--help"]);
-      assert.equal(help.code, 0, `${command} --help`);
-    }
+      assert.equal(helps[i].code, 0, `${command} --help`);
+    });
   });
 
   it("--version (and -V) prints the package's version and exits 0", async () => {
@@ -81,9 +85,9 @@ describe("glimpse-cluster exit codes and messages", () => {
   });
 
   it("the original's command names work as aliases", async () => {
-    for (const alias of ["LaunchBroker", "LaunchWorker", "KillWorkers", "RestartWorkers", "PingWorkers"]) {
-      assert.equal((await cli([alias, "--help"])).code, 0, alias);
-    }
+    const aliases = ["LaunchBroker", "LaunchWorker", "KillWorkers", "RestartWorkers", "PingWorkers"];
+    const results = await Promise.all(aliases.map((alias) => cli([alias, "--help"])));
+    aliases.forEach((alias, i) => assert.equal(results[i].code, 0, alias));
   });
 
   it("usage errors exit 2", async () => {
@@ -100,33 +104,38 @@ describe("glimpse-cluster exit codes and messages", () => {
   });
 
   it("config errors exit 2 naming the file, section and key", async () => {
-    const missing = await cli(["-c", path.join(dir, "absent.ini"), "ping-workers"]);
-    assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /absent\.ini.*no such file/);
-
-    const typo = await cli(["-c", file("typo.ini", "[client]\nchunk_size = 3\n"), "ping-workers"]);
-    assert.equal(typo.code, 2);
-    assert.match(typo.stderr, /typo\.ini \[client\] chunk_size: unknown key \(did you mean "chunksize"\?\)/);
-
-    const number = await cli(["-c", file("number.ini", "[client]\nmax_retries = many\n"), "ping-workers"]);
-    assert.match(number.stderr, /number\.ini \[client\] max_retries: expected a whole number ≥ 0, got "many"/);
-    assert.equal(number.code, 2);
-
-    const prefetch = await cli(["-c", file("prefetch.ini", "[server]\nprefetch = -1\n"), "launch-worker", "1"]);
-    assert.match(prefetch.stderr, /prefetch\.ini \[server\] prefetch: expected a whole number ≥ 0/);
-    assert.equal(prefetch.code, 2);
-
-    const url = await cli(["-c", file("url.ini", "[server]\ncommand_frontend_url = http://x\n"), "launch-broker"]);
-    assert.equal(url.code, 2);
-    assert.match(url.stderr, /url\.ini \[server\] command_frontend_url: expected a ZeroMQ endpoint/);
-
-    const section = await cli(["-c", file("section.ini", "[clinet]\nchunksize = 3\n"), "ping-workers"]);
-    assert.equal(section.code, 2);
-    assert.match(section.stderr, /section\.ini \[clinet\]: unknown section \(did you mean "client"\?\)/);
-
-    const reference = await cli(["-c", file("ref.ini", "[client]\njob_server_url = %(hots)s:4730\n"), "ping-workers"]);
-    assert.equal(reference.code, 2);
-    assert.match(reference.stderr, /ref\.ini \[client\] job_server_url: "%\(hots\)s" refers to a key that is not set/);
+    const cases: [string[], RegExp][] = [
+      [["-c", path.join(dir, "absent.ini"), "ping-workers"], /absent\.ini.*no such file/],
+      [
+        ["-c", file("typo.ini", "[client]\nchunk_size = 3\n"), "ping-workers"],
+        /typo\.ini \[client\] chunk_size: unknown key \(did you mean "chunksize"\?\)/,
+      ],
+      [
+        ["-c", file("number.ini", "[client]\nmax_retries = many\n"), "ping-workers"],
+        /number\.ini \[client\] max_retries: expected a whole number ≥ 0, got "many"/,
+      ],
+      [
+        ["-c", file("prefetch.ini", "[server]\nprefetch = -1\n"), "launch-worker", "1"],
+        /prefetch\.ini \[server\] prefetch: expected a whole number ≥ 0/,
+      ],
+      [
+        ["-c", file("url.ini", "[server]\ncommand_frontend_url = http://x\n"), "launch-broker"],
+        /url\.ini \[server\] command_frontend_url: expected a ZeroMQ endpoint/,
+      ],
+      [
+        ["-c", file("section.ini", "[clinet]\nchunksize = 3\n"), "ping-workers"],
+        /section\.ini \[clinet\]: unknown section \(did you mean "client"\?\)/,
+      ],
+      [
+        ["-c", file("ref.ini", "[client]\njob_server_url = %(hots)s:4730\n"), "ping-workers"],
+        /ref\.ini \[client\] job_server_url: "%\(hots\)s" refers to a key that is not set/,
+      ],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli(args)));
+    cases.forEach(([args, message], i) => {
+      assert.match(results[i].stderr, message, args.join(" "));
+      assert.equal(results[i].code, 2, args.join(" "));
+    });
   });
 
   it("the shipped config.ini.example loads", async () => {

@@ -4,7 +4,8 @@
  * and no floor that imports a higher one. And what the command loads before
  * a command runs: each command imports the cluster's parts it runs (ZeroMQ,
  * piscina, prom-client, acorn) in its action, so that a worker node's
- * supervisor, a job server or `--help` start without the rest.
+ * supervisor, a job server or `--help` start without the rest. And small
+ * files: none in lib/ or cli/ over MAX_LINES.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -32,6 +33,9 @@ const FLOORS: readonly (readonly string[])[] = [
   ["lib/index.ts"],
   ["cli"],
 ];
+
+/** The house's limit for one file of lib/ or cli/: past it, a file holds more than one concept. */
+const MAX_LINES = 450;
 
 function sources(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -140,6 +144,14 @@ describe("layers of lib/ and cli/", () => {
 
   it("no import circle, type-only imports included", () => {
     assert.deepEqual(circlesIn(graph), []);
+  });
+
+  it(`no file in lib/ or cli/ is over ${MAX_LINES} lines`, () => {
+    const long = [...graph.keys()]
+      .map((file) => ({ file, lines: readFileSync(path.join(ROOT, file), "utf8").split("\n").length - 1 }))
+      .filter(({ lines }) => lines > MAX_LINES)
+      .map(({ file, lines }) => `${file}: ${lines} lines`);
+    assert.deepEqual(long, []);
   });
 
   it("the command loads commander and the config reader before a command runs, and nothing of the cluster", () => {

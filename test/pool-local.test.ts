@@ -8,7 +8,7 @@ import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import path from "node:path";
 import os from "node:os";
-import { existsSync, statSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, statSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { MakePool, PoolError, ArgumentError, LocalCluster, loadConfig, type ClusterPool } from "../lib/index.js";
 import { GearmanClient } from "../lib/gearman/index.js";
 import { poolOnLocalCluster } from "../lib/make-pool.js";
@@ -225,8 +225,8 @@ describe("local cluster's private directory", () => {
   });
 
   it("says so when the temp directory is too long for Unix socket paths, and leaves nothing behind", async () => {
-    const long = path.join(os.tmpdir(), `glimpse-long-${"x".repeat(90)}`);
-    mkdirSync(long, { recursive: true });
+    // Unique: another test process (a concurrent file, another checkout's suite) may be here at the same time.
+    const long = mkdtempSync(path.join(os.tmpdir(), `glimpse-long-${"x".repeat(90)}-`));
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = long;
     try {
