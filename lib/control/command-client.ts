@@ -173,11 +173,16 @@ export class CommandClient {
   }
 
   private async tellEvery(type: "quit" | "restart", waitMs: number): Promise<string[]> {
+    await this.reachChannels(type);
+    // The nodes registered now, and only they: a restarted node that registers again within the deadline
+    // (a new id) must not be told to restart in its turn.
+    const only = await this.channel.liveNodes();
     const { answered } = await this.publish({
       command: { type },
       deadlineMs: waitMs,
       answered: isAckOf,
       targeted: true,
+      only,
     });
     return [...answered];
   }
