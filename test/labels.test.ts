@@ -169,7 +169,12 @@ for (const kind of jobServerKinds({ inProcess: false })) {
 
     it("ping-workers shows LABELS and STATE", async () => {
       const result = await cli(["-c", cluster.configFile, "ping-workers", "5"]);
-      assert.equal(result.code, 0, result.stderr);
+      if (kind.name === "gearmand") {
+        // gearmand keeps the job of the "tpu" map no node took queued (a job server of ours drops it with its
+        // client): ping-workers names it and exits 3, degraded, as it should.
+        assert.equal(result.code, 3, result.stderr);
+        assert.match(result.stderr, /holds \d+ jobs? of glimpse_map:tpu queued with no worker registered for it/);
+      } else assert.equal(result.code, 0, result.stderr);
       const [header, ...rows] = result.stdout.trim().split("\n");
       assert.match(header, /\sLABELS\s+STATE$/);
       const row = rows.find((r) => r.split(/\s+/)[1] === String(nodes.bigmem.pid));
