@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChunkThreads } from "../lib/node/chunk-threads.js";
-import { decodeChunkResponse, encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { decodeChunkResponse } from "../lib/wire/chunk-response.js";
 import { moduleFunction, toFunctionRef } from "../lib/wire/function-ref.js";
 
 const dir = mkdtempSync(join(tmpdir(), "glimpse-chunk-threads-"));

@@ -7,14 +7,8 @@
  */
 import { describe, it, mock, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import {
-  decodeChunkRequest,
-  decodeChunkResponse,
-  encodeChunkRequest,
-  encodeChunkResponse,
-  readChunkRequest,
-  type ItemFailure,
-} from "../lib/wire/chunk-codec.js";
+import { decodeChunkRequest, encodeChunkRequest, readChunkRequest } from "../lib/wire/chunk-codec.js";
+import { decodeChunkResponse, encodeChunkResponse, type ItemFailure } from "../lib/wire/chunk-response.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { RemoteCause, RemoteError, WireFormatError } from "../lib/wire/errors.js";
 import { serializeError } from "../lib/wire/remote-error.js";

@@ -8,12 +8,8 @@ import { ClusterKey, SIGNATURE_BYTES } from "../lib/security/cluster-key.js";
 import { MessageGuard } from "../lib/security/message-guard.js";
 import { ReplayGuard } from "../lib/security/replay-guard.js";
 import { SignatureError } from "../lib/security/index.js";
-import {
-  encodeChunkRequest,
-  encodeChunkResponse,
-  decodeChunkRequest,
-  decodeChunkResponse,
-} from "../lib/wire/chunk-codec.js";
+import { encodeChunkRequest, decodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { encodeChunkResponse, decodeChunkResponse } from "../lib/wire/chunk-response.js";
 import { signChunk, signChunkInPlace, verifyChunk, chunkNonce, isSignedChunk } from "../lib/wire/chunk-signing.js";
 import { toFunctionRef, moduleFunction } from "../lib/wire/function-ref.js";
 import { checkFunction, resolvePolicy } from "../lib/node/function-policy.js";

@@ -6,11 +6,10 @@ import {
   encodeChunkRequest,
   decodeChunkRequest,
   readChunkRequest,
-  encodeChunkResponse,
-  decodeChunkResponse,
   estimateItemBytes,
   Codec,
 } from "../lib/wire/chunk-codec.js";
+import { encodeChunkResponse, decodeChunkResponse } from "../lib/wire/chunk-response.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { freeNames } from "../lib/wire/free-names.js";
 import { serializeError } from "../lib/wire/remote-error.js";

@@ -18,14 +18,13 @@
 import os from "node:os";
 import { BroadcastChannel, threadId } from "node:worker_threads";
 import { Piscina, move } from "piscina";
+import { decodeChunkBody, type ChunkRequestHead } from "../wire/chunk-codec.js";
 import {
-  decodeChunkBody,
   encodeChunkResponse,
   encodeNumbersResponse,
-  type ChunkRequestHead,
   type ChunkResponse,
   type OutputTally,
-} from "../wire/chunk-codec.js";
+} from "../wire/chunk-response.js";
 import { NumberElement } from "../wire/number-body.js";
 import { serializeError } from "../wire/remote-error.js";
 import type { FunctionRef, SourceRef } from "../wire/function-ref.js";

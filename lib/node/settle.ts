@@ -4,7 +4,8 @@
  * the others keep theirs. What the pool's `errors: "return"`, `retryOn` and futures need: one
  * item's failure costs no other item its result.
  */
-import type { DecodedChunkRequest, ItemFailure } from "../wire/chunk-codec.js";
+import type { DecodedChunkRequest } from "../wire/chunk-codec.js";
+import type { ItemFailure } from "../wire/chunk-response.js";
 import { serializeError } from "../wire/remote-error.js";
 import { resultNotSendable } from "./errors.js";
 

@@ -16,7 +16,7 @@
 import { Console } from "node:console";
 import { BroadcastChannel } from "node:worker_threads";
 import { takeToken } from "./output-bucket.js";
-import type { OutputTally } from "../wire/chunk-codec.js";
+import type { OutputTally } from "../wire/chunk-response.js";
 
 /** How a node's threads reach it for output: a BroadcastChannel of its own, and the shared rate limit. */
 export interface OutputLink {

@@ -28,13 +28,8 @@ import { logLinks } from "../gearman/link-log.js";
 import { toBuffer } from "../bytes.js";
 import type { WorkerJob } from "../gearman/worker-job.js";
 import type { StreamOpener } from "../gearman/transport.js";
-import {
-  decodeChunkResponse,
-  peekResponseOk,
-  readChunkRequest,
-  readFrame,
-  type ChunkRequestHead,
-} from "../wire/chunk-codec.js";
+import { readChunkRequest, readFrame, type ChunkRequestHead } from "../wire/chunk-codec.js";
+import { decodeChunkResponse, peekResponseOk } from "../wire/chunk-response.js";
 import { signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { answerHandBack, answerRefusal, answerTaken, answerTooLarge, CHUNK_HEARTBEAT_MS } from "../wire/protocol.js";
 import { largestItems, packetData, tooLargeDetail } from "../wire/packet-limit.js";

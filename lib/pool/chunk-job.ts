@@ -42,7 +42,7 @@ import {
   type AttemptObserver,
   type RetryRules,
 } from "../gearman/retry-rules.js";
-import { decodeChunkResponse, type ChunkResponse, type ItemFailure } from "../wire/chunk-codec.js";
+import { decodeChunkResponse, type ChunkResponse, type ItemFailure } from "../wire/chunk-response.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
 import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";

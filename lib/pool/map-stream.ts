@@ -9,7 +9,8 @@
  */
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
-import { encodeChunkRequest, estimateItemBytes, type ResponseMeta } from "../wire/chunk-codec.js";
+import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
+import { type ResponseMeta } from "../wire/chunk-response.js";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { pointAtCaller } from "../wire/remote-stack.js";

@@ -7,7 +7,7 @@
  *   attempt 1: every item ──► outcomes (values, RemoteErrors) ──► retryable errors? ──► their positions are pending
  *   attempt n: the pending items (with their indexes when not consecutive) ──► merged into outcomes ──► ...
  */
-import type { ItemFailure } from "../wire/chunk-codec.js";
+import type { ItemFailure } from "../wire/chunk-response.js";
 import type { RemoteError } from "../wire/errors.js";
 import type { Chunk } from "./chunks.js";
 

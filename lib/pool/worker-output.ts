@@ -15,7 +15,7 @@
  */
 import type { LogEnvelope, RecordOutput } from "../channels/messages.js";
 import type { LogChannel } from "../control/log-channel.js";
-import type { OutputTally, ResponseMeta } from "../wire/chunk-codec.js";
+import type { OutputTally, ResponseMeta } from "../wire/chunk-response.js";
 import { Condition } from "../condition.js";
 import type { Chunk } from "./chunks.js";
 import { OUTPUT_BURST, OUTPUT_LINES_PER_SECOND } from "../wire/protocol.js";

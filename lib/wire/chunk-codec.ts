@@ -13,9 +13,7 @@
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
  * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?, output?, indexes?}; body {fn, items}.
- * Response meta {ok, host, pid, elapsedMs, index?, output?}; body {results, errors?} or {error}, the last with
- * the results computed before the failing item, if any ({error, results} or {error, numbers}).
- * A settled request's response is ok with each item's error in `errors` ({at, error}: its position).
+ * Responses: chunk-response.ts.
  * Items or results that are all numbers travel with the numbers codec, as
  * their raw bytes (number-body.ts); a response does when its request says
  * `replyNumbers` (or is itself in that codec). Still read, never written by
@@ -33,10 +31,9 @@ import { toBuffer } from "../bytes.js";
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
-import type { SerializedError } from "./remote-error.js";
 import { refuseClassInstances } from "./item-classes.js";
 import { ItemSerializationError, WireFormatError } from "./errors.js";
-import { isPackedNumbers, packNumbers, unpackNumbers } from "./packed-numbers.js";
+import { isPackedNumbers } from "./packed-numbers.js";
 import {
   numberElement,
   numbersBodySize,
@@ -88,12 +85,6 @@ export interface ChunkRequestMeta {
   readonly output?: boolean;
 }
 
-/** What a chunk's function wrote with console: lines forwarded on the log channel, and lines its node's rate limit dropped. */
-export interface OutputTally {
-  readonly lines: number;
-  readonly dropped: number;
-}
-
 /** How the worker calls the function on a chunk's items (request flags). */
 export interface CallMode {
   /** Each item is an argument list: fn(...item). */
@@ -132,51 +123,12 @@ export interface DecodedChunkRequest extends ChunkRequestMeta {
   readonly settle: boolean;
 }
 
-export interface ResponseMeta {
-  readonly host: string;
-  readonly pid: number;
-  readonly elapsedMs: number;
-  /** Present when the chunk's function wrote console output. */
-  readonly output?: OutputTally;
-}
-
-/** One item of a settled chunk that threw: `at` is its position in the request's items. */
-export interface ItemFailure {
-  readonly at: number;
-  readonly error: SerializedError;
-}
-
-export type ChunkResponse =
-  | (ResponseMeta & { readonly ok: true; readonly results: unknown[]; readonly errors?: readonly ItemFailure[] })
-  | (ResponseMeta & {
-      readonly ok: false;
-      readonly index: number;
-      readonly error: SerializedError;
-      /** The results of the chunk's items before `index`, computed before it failed (none: empty or absent). */
-      readonly results?: unknown[];
-    });
-
-/** Results in a body: packed when they are all numbers (V8 codec). */
-function resultsBody(codec: Codec, results: unknown[]): { numbers: unknown } | { results: unknown[] } {
-  const numbers = codec === Codec.V8 ? packNumbers(results) : undefined;
-  return numbers ? { numbers } : { results };
-}
-
-/** The results a body carries, packed or not; undefined when it has none. */
-function bodyResults(
-  codec: Codec,
-  payload: { results?: unknown; numbers?: unknown } | undefined,
-): unknown[] | undefined {
-  if (codec === Codec.V8 && isPackedNumbers(payload?.numbers)) return unpackNumbers(payload.numbers);
-  return Array.isArray(payload?.results) ? payload.results : undefined;
-}
-
 /**
  * Header, meta block and body in one buffer. The V8 body is serialized right
  * behind the meta block, so it is never copied, and room for a signature is
  * left at the end of its buffer (signChunkInPlace, chunk-signing.ts).
  */
-function frame(kind: Kind, codec: Codec, meta: object, value: unknown, flags = 0): Buffer {
+export function frame(kind: Kind, codec: Codec, meta: object, value: unknown, flags = 0): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const head = writeHead(Buffer.allocUnsafe(HEADER), kind, codec, metaBytes.length, flags);
   if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
@@ -204,7 +156,7 @@ function writeHead(out: Buffer, kind: Kind, codec: Codec, metaLength: number, fl
  * A numbers-codec payload in a buffer of its own (so its numbers lie
  * aligned), with room for a signature at its end as frame() leaves.
  */
-function numbersFrame(
+export function numbersFrame(
   kind: Kind,
   meta: object,
   element: NumberElement,
@@ -251,7 +203,7 @@ export function readFrame(bytes: Uint8Array, what = PAYLOAD): ChunkFrame {
   return { bytes: buf, kind: buf[5], signed: (buf[7] & FLAG_SIGNED) !== 0 };
 }
 
-interface Framed {
+export interface Framed {
   readonly codec: Codec;
   readonly flags: number;
   readonly meta: Record<string, unknown>;
@@ -260,7 +212,7 @@ interface Framed {
 }
 
 /** The rest of the header checked and the meta block parsed. */
-function unframe(frame: ChunkFrame, expected: Kind): Framed {
+export function unframe(frame: ChunkFrame, expected: Kind): Framed {
   const buf = frame.bytes;
   const what = expected === Kind.Request ? "chunk request" : "chunk response";
   if (buf[4] !== WIRE_VERSION)
@@ -293,7 +245,7 @@ function encodeBody(codec: Codec, value: unknown): Buffer {
 
 // Decoded bytes are untyped until the caller has checked them field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function decodeBody(codec: Codec, body: Buffer, what: string): any {
+export function decodeBody(codec: Codec, body: Buffer, what: string): any {
   try {
     return codec === Codec.V8 ? v8.deserialize(body) : JSON.parse(body.toString("utf8"));
   } catch (error) {
@@ -458,99 +410,4 @@ function numbersRequest(buf: Buffer, head: ChunkRequestHead): { fn: unknown; num
   } catch (error) {
     throw new WireFormatError(`chunk request: function reference is not JSON (${(error as Error).message})`);
   }
-}
-
-/**
- * Encodes a response in the codec its request allows: results that are all
- * numbers with the numbers codec when `replyNumbers` (the request's), else
- * (V8) packed as before it; JSON stays JSON. A request in the numbers codec
- * is answered in V8 when its results are not all numbers, and always on error.
- */
-export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8, replyNumbers = false): Buffer {
-  const { host, pid, elapsedMs } = response;
-  if (codec === Codec.Numbers) codec = Codec.V8;
-  if (response.ok && !response.errors?.length && codec === Codec.V8 && replyNumbers) {
-    const element = numberElement(response.results);
-    if (element !== undefined) return encodeNumbersResponse(response.results as number[], element, response);
-  }
-  const output = response.output && { output: { lines: response.output.lines, dropped: response.output.dropped } };
-  if (response.ok && response.errors?.length)
-    return frame(
-      Kind.Response,
-      codec,
-      { ok: true, host, pid, elapsedMs, ...output },
-      { results: response.results, errors: response.errors },
-    );
-  if (response.ok)
-    return frame(
-      Kind.Response,
-      codec,
-      { ok: true, host, pid, elapsedMs, ...output },
-      resultsBody(codec, response.results),
-    );
-  const computed = response.results && response.results.length > 0 ? resultsBody(codec, response.results) : {};
-  return frame(
-    Kind.Response,
-    codec,
-    { ok: false, host, pid, elapsedMs, index: response.index, ...output },
-    { error: response.error, ...computed },
-  );
-}
-
-/** A successful response whose results are all numbers (`element`: numberElement's), in the numbers codec. */
-export function encodeNumbersResponse(results: ArrayLike<number>, element: NumberElement, where: ResponseMeta): Buffer {
-  const { host, pid, elapsedMs, output } = where;
-  const tally = output && { output: { lines: output.lines, dropped: output.dropped } };
-  return numbersFrame(Kind.Response, { ok: true, host, pid, elapsedMs, ...tally }, element, undefined, results);
-}
-
-export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
-  const frame = readFrame(bytes, "chunk response");
-  const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
-  const base = {
-    host: String(meta.host ?? "?"),
-    pid: Number(meta.pid ?? 0),
-    elapsedMs: Number(meta.elapsedMs ?? 0),
-    ...readTally(meta.output),
-  };
-  if (codec === Codec.Numbers) {
-    if (meta.ok !== true) throw new WireFormatError("chunk response: a numbers body in a failed response");
-    const { numbers } = readNumbersBody(frame.bytes, bodyStart, end, "chunk response");
-    return { ...base, ok: true, results: unpackNumbers(numbers) };
-  }
-  const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
-  const results = bodyResults(codec, payload);
-  if (meta.ok === true) {
-    if (!results) throw new WireFormatError("chunk response: body lacks results");
-    if (payload?.errors === undefined) return { ...base, ok: true, results };
-    return { ...base, ok: true, results, errors: readItemFailures(payload.errors, results.length) };
-  }
-  if (!payload?.error || typeof payload.error.message !== "string")
-    throw new WireFormatError("chunk response: body lacks error");
-  return { ...base, ok: false, index: Number(meta.index ?? -1), error: payload.error, ...(results ? { results } : {}) };
-}
-
-/** A response's output tally, when its meta block has a well-formed one. */
-function readTally(value: unknown): { output?: OutputTally } {
-  const tally = value as Partial<OutputTally> | undefined;
-  return tally !== null && typeof tally === "object" && Number.isInteger(tally.lines) && Number.isInteger(tally.dropped)
-    ? { output: { lines: tally.lines!, dropped: tally.dropped! } }
-    : {};
-}
-
-/** Whether a chunk response says its chunk succeeded, from its meta block alone (the body is not decoded). */
-export function peekResponseOk(bytes: Uint8Array): boolean {
-  return unframe(readFrame(bytes, "chunk response"), Kind.Response).meta.ok === true;
-}
-
-/** A settled response's `errors`, checked: each names a position among the results and carries an error. */
-function readItemFailures(value: unknown, count: number): ItemFailure[] {
-  const bad = (why: string) => new WireFormatError(`chunk response: errors ${why}`);
-  if (!Array.isArray(value)) throw bad("is not a list");
-  for (const failure of value) {
-    const at = (failure as ItemFailure)?.at;
-    if (!Number.isInteger(at) || at < 0 || at >= count) throw bad(`names position ${at}, outside the ${count} results`);
-    if (typeof (failure as ItemFailure).error?.message !== "string") throw bad(`at ${at} lacks an error message`);
-  }
-  return value as ItemFailure[];
 }
