@@ -29,6 +29,7 @@ const add = moduleFunction<[number, number], number>(fixtures, "add");
 const flakyOnce = moduleFunction<[string, number, boolean], number>(fixtures, "flakyOnce");
 const logThenThrow = moduleFunction<[string, number], never>(fixtures, "logThenThrow");
 const resetOnOne = moduleFunction<[string, number], number>(fixtures, "resetOnOne");
+const logThenThrowAt = moduleFunction<readonly [string, number, number], number>(fixtures, "logThenThrowAt");
 const holdUntilReleased = moduleFunction<{ dir: string; label: string }, string>(
   new URL("./fixtures/marker-functions.js", import.meta.url),
   "holdUntilReleased",
@@ -314,6 +315,20 @@ for (const kind of jobServerKinds()) {
             new RegExp(`^logThenThrow\\(item 0\\) threw TypeError: no 1${ON_NODE}`).test(e.message),
         );
         assert.equal(readFileSync(join(run, "runs"), "utf8"), "1\n", "run once");
+        const streamed: number[] = [];
+        const stopped = (async () => {
+          for await (const value of pool.istarmap(
+            logThenThrowAt,
+            [0, 1, 2, 3, 4, 5].map((i) => [run, i, 4] as const),
+            {
+              chunksize: 6,
+              retryOn: ["ECONNRESET"],
+            },
+          ))
+            streamed.push(value);
+        })();
+        await assert.rejects(stopped, (e: unknown) => e instanceof RemoteError && e.index === 4);
+        assert.deepEqual(streamed, [0, 1, 2, 3], "the results before the failing item, then its error");
         const byPredicate = mkdtempSync(join(dir, "predicate-"));
         assert.deepEqual(
           await pool.starmap(flakyOnce, [[byPredicate, 4, true]], {

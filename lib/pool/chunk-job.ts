@@ -254,10 +254,11 @@ export class ChunkRules implements RetryRules<unknown[]> {
       return error;
     };
     const merged = settled.merge(response.results, response.errors, itemError, retryOn);
-    if (merged.kept && !returnErrors) throw merged.kept;
+    // Raising, the results before the first failed item go with the error, as a stopped chunk's do (imap yields them).
+    if (merged.kept && !returnErrors) throw withComputed(merged.kept, settled.beforeFirst(isRemoteError));
     const finish = () => {
       const first = returnErrors ? undefined : settled.firstError(isRemoteError);
-      if (first) throw first;
+      if (first) throw withComputed(first, settled.beforeFirst(isRemoteError));
       return settled.results;
     };
     if (merged.retry.length === 0) return finish();

@@ -90,6 +90,13 @@ export class SettledChunk {
     return this.outcomes ?? [];
   }
 
+  /** The outcomes before the first item (in order) that failed. */
+  beforeFirst(isError: (value: unknown) => value is RemoteError): unknown[] {
+    const outcomes = this.outcomes ?? [];
+    const first = outcomes.findIndex(isError);
+    return first < 0 ? outcomes : outcomes.slice(0, first);
+  }
+
   /** The error of the first item (in order) that failed, if any. */
   firstError(isError: (value: unknown) => value is RemoteError): RemoteError | undefined {
     return this.outcomes?.find(isError);
