@@ -345,6 +345,50 @@ for (const kind of jobServerKinds()) {
       await server.stop();
     });
 
+    it("asleep on one server, gets its next job without a NOOP and a grab from ours (gearmand refuses the option, silently); pause and stop give the parked slot up", async () => {
+      const sent: string[] = [];
+      const errors: Error[] = [];
+      const w = worker({
+        // A socket whose writes are read back as packets: what the worker sends, in order.
+        open: () => {
+          const socket = net.connect({ host: server.host, port: server.port });
+          const decoder = new FrameDecoder({ expect: "REQ", onPacket: (packet) => sent.push(packet.name) });
+          const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+          socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+            decoder.push(Buffer.from(chunk));
+            return write(chunk, ...rest);
+          }) as typeof socket.write;
+          return socket;
+        },
+      });
+      w.on("error", (error: Error) => errors.push(error));
+      w.register("parked", (job) => `done ${job.data}`).start();
+      const c = client();
+      for (const n of [1, 2]) {
+        await eventually(() => w.asleep, 10_000, `asleep before job ${n}`);
+        sent.length = 0;
+        assert.equal((await c.submitJob("parked", String(n)).result).toString(), `done ${n}`);
+        await eventually(() => w.asleep, 10_000, `asleep after job ${n}`);
+        const ours = kind.name !== "gearmand";
+        assert.deepEqual(
+          sent,
+          ours
+            ? ["WORK_COMPLETE", "GRAB_JOB_UNIQ", "PRE_SLEEP"]
+            : ["GRAB_JOB_UNIQ", "WORK_COMPLETE", "GRAB_JOB_UNIQ", "PRE_SLEEP"],
+          ours ? "the job came in place of the NOOP" : "NOOP, then a grab",
+        );
+      }
+      sent.length = 0;
+      w.pause();
+      w.resume();
+      assert.equal((await c.submitJob("parked", "3").result).toString(), "done 3", "served again after a pause");
+      await eventually(() => w.asleep, 10_000, "asleep before stopping");
+      sent.length = 0;
+      await w.stop({ deadlineMs: 600_000 }); // a parked slot left out would hold stop() until this deadline
+      assert.deepEqual(sent, kind.name === "gearmand" ? [] : ["OPTION_REQ"], "stop unparks on ours");
+      assert.deepEqual(errors, [], "gearmand's refusal of the option is no error");
+    });
+
     it("never runs more jobs than its concurrency, across several servers", async () => {
       const second = await kind.start({ jobRetries: 3 });
       closers.push(() => second.stop());

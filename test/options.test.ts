@@ -57,7 +57,8 @@ const urls = {
 const known = {
   client:
     "servers, clientId, maxPacketSize, reconnect, connectTimeoutMs, tls, open, exceptions, noServerTimeoutMs, maxFailovers",
-  worker: "servers, clientId, maxPacketSize, reconnect, connectTimeoutMs, tls, open, concurrency, heartbeatMs",
+  worker:
+    "servers, clientId, maxPacketSize, reconnect, connectTimeoutMs, tls, open, concurrency, heartbeatMs, wakeWithJob",
   jobServer:
     "host, port, path, jobRetries, queueFile, queueFsync, maxPacketSize, maxConnections, maxQueue, writeHighWater, writeLimit, handlePrefix, log, tls",
   map: "chunksize, signal, timeout, retries, onProgress, maxInFlight, label, waitForNodesMs, output, errors, retryOn, backoff, indexed",

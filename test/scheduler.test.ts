@@ -342,6 +342,49 @@ describe("Scheduler", () => {
     assert.deepEqual(worker.out.names(), ["NOOP"]);
   });
 
+  it("hands a worker that asked for wake-with-job its job in place of the NOOP, one per PRE_SLEEP, to its client whole", () => {
+    const { scheduler, connect, job, submit, grab, complete } = setup();
+    const option = (party: Party, name: string) =>
+      dispatchRequest(
+        scheduler,
+        party.session,
+        new Packet("REQ", PacketType.OPTION_REQ, encodeRaw("REQ", PacketType.OPTION_REQ, [name]).subarray(12)),
+      );
+    const client = connect();
+    const parked = connect();
+    option(parked, "glimpse-wake-with-job");
+    assert.deepEqual(parked.out.take(), [{ name: "OPTION_RES", args: ["glimpse-wake-with-job"] }]);
+    scheduler.canDo(parked.session, "f", 0);
+    scheduler.preSleep(parked.session);
+    const plain = connect();
+    scheduler.canDo(plain.session, "f", 0);
+    scheduler.preSleep(plain.session);
+    const first = submit(client, job("f", "one"));
+    assert.deepEqual(parked.out.take(), [{ name: "JOB_ASSIGN_UNIQ", args: [first, "f", "", "one"] }]);
+    const second = submit(client, job("f", "two"));
+    assert.deepEqual(parked.out.names(), [], "its park was answered: the next job wakes the other sleeper");
+    assert.deepEqual(plain.out.names(), ["NOOP"]);
+    complete(parked, first, "1");
+    assert.deepEqual(client.out.take(), [{ name: "WORK_COMPLETE", args: [first, "1"] }]);
+    scheduler.preSleep(parked.session);
+    assert.deepEqual(
+      parked.out.take(),
+      [{ name: "JOB_ASSIGN_UNIQ", args: [second, "f", "", "two"] }],
+      "PRE_SLEEP with a job queued: it at once",
+    );
+    // A new ability's queued job goes to the park at once (a parked worker sends no grab).
+    submit(client, job("g", "queued for g"));
+    scheduler.preSleep(parked.session);
+    scheduler.canDo(parked.session, "g", 0);
+    assert.deepEqual(parked.out.names(), ["JOB_ASSIGN_UNIQ"]);
+    // Unparked, it is awake: no job comes for the park, and its next grab is served as any grab.
+    scheduler.preSleep(parked.session);
+    option(parked, "glimpse-unpark");
+    const third = submit(client, job("f", "three"));
+    assert.deepEqual(parked.out.take(), [{ name: "OPTION_RES", args: ["glimpse-unpark"] }]);
+    assert.deepEqual(grab(parked), [third, "f", "", "three"]);
+  });
+
   it("passes a NOOP on when the woken worker leaves before it grabs", () => {
     const { scheduler, connect, job, submit, sleeper } = setup();
     const client = connect();

@@ -1,6 +1,6 @@
 /** Options of GearmanWorker, of one registration and of stop(), validated once into filled, frozen forms (lib/options-schema.ts). */
 import { ArgumentError, shown, wholeNumber } from "../argument-error.js";
-import { REFUSED, Rule, optionsSchema, whole, type Filled, type RulesOf } from "../options-schema.js";
+import { REFUSED, Rule, flag, optionsSchema, whole, type Filled, type RulesOf } from "../options-schema.js";
 import type { ReconnectOptions } from "./connection.js";
 import { CONNECTION_RULES } from "./connection-options.js";
 import { checkFunctionName } from "./function-name.js";
@@ -29,6 +29,12 @@ export interface WorkerOptions {
    */
   heartbeatMs?: number;
   /**
+   * With one server, ask it to hand this worker its next job in place of the NOOP that wakes it
+   * (lib/gearman/wake-with-job.ts): our job server does, saving a round trip before each job that finds
+   * the worker asleep; gearmand refuses the option and nothing changes. Default true.
+   */
+  wakeWithJob?: boolean;
+  /**
    * Opens the byte stream to a server yourself; return undefined for the usual
    * TCP (or TLS) connection. For a JobServer in this process:
    * `open: () => server.connectInProcess()` skips the network.
@@ -49,6 +55,7 @@ const WORKER = optionsSchema("GearmanWorker", {
   ...CONNECTION_RULES,
   concurrency: whole(1).default(1),
   heartbeatMs: whole(1).optional(),
+  wakeWithJob: flag().default(true),
 } satisfies RulesOf<WorkerOptions>);
 
 export type FilledWorkerOptions = Filled<typeof WORKER.rules>;

@@ -5,6 +5,8 @@
  *   GRAB_JOB_UNIQ (only while running + outstanding grabs < concurrency; several may be out on one server;
  *                  the grabs of a server silent for 2 s hold no slot, so it cannot starve the others)
  *     ├─ NO_JOB ──► no more grabs there; once its last grab is answered: PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
+ *     │          (with one server that knows it, PRE_SLEEP parks the grab's slot and the server sends
+ *     │           the next job in place of the NOOP: wake-with-job.ts, worker-link.ts)
  *     └─ JOB_ASSIGN_UNIQ ──► "job" event ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION
  *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server (one for every
  *                                 free slot if NO_JOBs had held grabs back there)
@@ -22,6 +24,7 @@ import { handleText } from "./job-handle.js";
 import { keepPayload } from "./payload.js";
 import { badResult, resultBytes } from "../bytes.js";
 import { WorkerJob } from "./worker-job.js";
+import { WorkerLink } from "./worker-link.js";
 import { closedError, protocolError, timeoutError, ServerError, type GearmanError } from "./errors.js";
 import {
   fillWorkerOptions,
@@ -51,25 +54,6 @@ const NO_DATA = Buffer.alloc(0);
 interface Registration {
   readonly handler: JobHandler;
   readonly timeoutMs: number | undefined;
-}
-
-/** The worker's state on one server connection. */
-class WorkerLink {
-  /** GRAB_JOB_UNIQs sent and not answered yet. */
-  grabs = 0;
-  /** A NO_JOB came while other grabs were still out: no new grab here until a job comes or they are answered (then PRE_SLEEP). */
-  drained = false;
-  /** PRE_SLEEP sent; waiting for NOOP. */
-  sleeping = false;
-  /** Jobs from this connection whose handlers have not settled, with when (performance.now()) they came. */
-  readonly jobs = new Map<WorkerJob, number>();
-  connection!: ServerConnection;
-
-  /** The server may have a job for this worker again: grabs may be sent. */
-  wake(): void {
-    this.sleeping = false;
-    this.drained = false;
-  }
 }
 
 /**
@@ -131,7 +115,7 @@ export class GearmanWorker extends EventEmitter {
     let connected = 0;
     for (const link of this.links) {
       if (!link.connection.connected || link.connection.quiet) continue;
-      if (!link.sleeping || link.grabs > 0) return false;
+      if (!link.sleeping || link.grabs > (link.parked ? 1 : 0)) return false;
       connected++;
     }
     return connected > 0;
@@ -144,7 +128,8 @@ export class GearmanWorker extends EventEmitter {
     for (const link of this.links) {
       link.connection.send(this.canDo(func));
       // A server wakes sleeping workers only for jobs submitted later, not for those already queued for a new ability.
-      link.wake();
+      // A parked slot is the exception: it gets such a job (wake-with-job.ts), and no grab may go out beside it.
+      if (!link.parked) link.wake();
     }
     this.grabEverywhere();
     return this;
@@ -176,6 +161,7 @@ export class GearmanWorker extends EventEmitter {
    */
   pause(): this {
     this.paused = true;
+    for (const link of this.links) link.unpark();
     return this;
   }
 
@@ -223,10 +209,8 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private onConnect(link: WorkerLink): void {
-    link.grabs = 0;
-    link.drained = false;
-    link.sleeping = false;
-    const { clientId } = this.options;
+    const { clientId, wakeWithJob } = this.options;
+    link.connected(wakeWithJob && this.links.length === 1);
     if (clientId !== undefined) link.connection.send(encodePacket("REQ", "SET_CLIENT_ID", { id: clientId }));
     for (const func of this.functions.keys()) link.connection.send(this.canDo(func));
     this.emit("connect", link.connection.name);
@@ -237,6 +221,7 @@ export class GearmanWorker extends EventEmitter {
     link.grabs = 0;
     link.drained = false;
     link.sleeping = false;
+    link.parked = false;
     for (const job of link.jobs.keys()) job.abandon(error);
     this.emit("disconnect", link.connection.name, error);
     this.grabEverywhere();
@@ -279,17 +264,16 @@ export class GearmanWorker extends EventEmitter {
   private onPacket(link: WorkerLink, packet: Packet): void {
     switch (packet.type) {
       case PacketType.NOOP:
+        link.woken();
         link.wake();
         this.grab(link);
         return;
       case PacketType.NO_JOB:
-        if (link.grabs === 0) return; // unasked for: nothing to undo
+        if (link.grabs === 0 || link.parked) return; // unasked for: nothing to undo
         link.grabs--;
         link.drained = link.grabs > 0;
-        if (!link.drained) {
-          link.sleeping = true;
-          link.connection.send(encodePacket("REQ", "PRE_SLEEP", {}));
-        }
+        // A worker that takes no jobs now (stopping, paused) parks nothing: it stays awake and quiet.
+        if (!link.drained && !(link.wakeWithJob && (this.stopping || this.paused))) link.sleep();
         // The slot this grab held may be taken on another server.
         this.grabEverywhere();
         return this.checkIdle();
@@ -305,8 +289,15 @@ export class GearmanWorker extends EventEmitter {
         const [handle, func, unique, , data] = splitArgs(packet.body, 5, "JOB_ASSIGN_ALL");
         return this.assign(link, handleText(handle), func.toString(), unique.toString(), data, packet.exclusive);
       }
+      case PacketType.OPTION_RES:
+        if (!link.answered(packet.body.toString("latin1")))
+          return link.connection.drop(protocolError("OPTION_RES for no OPTION_REQ", link.connection.name));
+        // An unparked slot is free again: resumed meanwhile, the worker grabs with it.
+        this.grabEverywhere();
+        return this.checkIdle();
       case PacketType.ERROR: {
         const { code, text } = packet.args("ERROR");
+        if (code === "UNKNOWN_OPTION" && link.answered(undefined)) return;
         if (this.listenerCount("error") > 0)
           this.emit("error", new ServerError(code, text, `worker on ${link.connection.name}`));
         return;
@@ -330,7 +321,8 @@ export class GearmanWorker extends EventEmitter {
       return link.connection.drop(
         protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name),
       );
-    link.grabs--;
+    if (link.parked) link.woken();
+    else link.grabs--;
     const heldBack = link.drained;
     link.drained = false;
     const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), {
@@ -403,6 +395,7 @@ export class GearmanWorker extends EventEmitter {
   async stop(options: { deadlineMs?: number } = {}): Promise<void> {
     const { deadlineMs } = fillStopOptions(options);
     this.stopping = true;
+    for (const link of this.links) link.unpark();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, deadlineMs);
       this.idleWaiters.push(() => {

@@ -14,6 +14,7 @@ import { payloadOf } from "./payload.js";
 import { Priority, type Session } from "./scheduler-state.js";
 import type { Scheduler } from "./scheduler.js";
 import { missingArguments, unexpectedPacket } from "./errors.js";
+import { UNPARK, WAKE_WITH_JOB } from "../gearman/wake-with-job.js";
 
 const NUL = 0;
 
@@ -131,9 +132,11 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
       return session.connection.packet(PacketType.ECHO_RES, arg(body, 0, body.length));
     case PacketType.OPTION_REQ: {
       const option = arg(body, 0, body.length);
-      if (option !== "exceptions")
+      if (option === "exceptions") scheduler.wantExceptions(session);
+      else if (option === WAKE_WITH_JOB) scheduler.wakeWithJob(session);
+      else if (option === UNPARK) scheduler.unpark(session);
+      else
         return session.connection.packet(PacketType.ERROR, "UNKNOWN_OPTION", "Server does not recognize given option");
-      scheduler.wantExceptions(session);
       return session.connection.packet(PacketType.OPTION_RES, option);
     }
     case PacketType.SUBMIT_JOB_SCHED:

@@ -78,8 +78,11 @@ export class JobBook {
 
   // ── in ───────────────────────────────────────────────────────────────────
 
-  /** A new job of `queue` (`key`: its uniqueKey, "" for none): counted, journalled if background, admitted. */
-  add(queue: FunctionQueue, request: SubmitRequest, key: string): Job {
+  /**
+   * A new job of `queue` (`key`: its uniqueKey, "" for none): counted, journalled if background, admitted.
+   * A foreground job's `client` waits for it before it is queued: a parked worker may take it at once.
+   */
+  add(queue: FunctionQueue, request: SubmitRequest, key: string, client?: Session): Job {
     const { priority, background } = request;
     const job = withExtra(
       new Job(++this.jobCounter, queue, request.unique, request.data, priority, background),
@@ -87,6 +90,7 @@ export class JobBook {
     );
     queue.counters.submitted[priority][background ? 1 : 0]++;
     if (background) this.journal?.add(journalEntry(job));
+    else if (client !== undefined) job.addClient(client);
     this.admit(job, key);
     return job;
   }

@@ -47,6 +47,7 @@ export class Scheduler {
   constructor(private readonly options: SchedulerOptions) {
     this.book = new JobBook(options);
     this.sleeping = this.book.sleeping;
+    this.sleeping.handOut = (session) => this.handOut(session);
   }
 
   // ── connections ──────────────────────────────────────────────────────────
@@ -89,6 +90,16 @@ export class Scheduler {
     session.exceptions = true;
   }
 
+  /** OPTION_REQ WAKE_WITH_JOB: this worker, asleep, is handed a job rather than a NOOP (lib/gearman/wake-with-job.ts). */
+  wakeWithJob(session: Session): void {
+    session.wakeWithJob = true;
+  }
+
+  /** OPTION_REQ UNPARK: the worker withdraws its parked slot; asleep, it is awake now, and no job comes for the park. */
+  unpark(session: Session): void {
+    this.sleeping.unpark(session);
+  }
+
   // ── clients ──────────────────────────────────────────────────────────────
 
   /** Answers JOB_CREATED (a new job, or the queued or running one with the same unique), or ERROR. */
@@ -109,8 +120,7 @@ export class Scheduler {
     const limit = queue.maxQueue?.[priority] ?? this.options.maxQueue;
     if (limit > 0 && queue.total >= limit)
       return session.connection.packet(PacketType.ERROR, "QUEUE_ERROR", "Job queue is full");
-    const job = book.add(queue, request, key);
-    if (!background) job.addClient(session);
+    const job = book.add(queue, request, key, session);
     session.connection.packet(PacketType.JOB_CREATED, book.handleOf(job));
   }
 
@@ -179,6 +189,19 @@ export class Scheduler {
     const job = this.sleeping.paused ? undefined : book.take(session);
     this.sleeping.grabbed(session, job?.queue);
     if (job === undefined) return session.connection.packet(PacketType.NO_JOB);
+    this.assign(session, job, type);
+  }
+
+  /** A parked worker's slot, answered with a job in place of its NOOP (as GRAB_JOB_UNIQ would be); false when none can be taken. */
+  private handOut(session: Session): boolean {
+    const job = this.book.take(session);
+    if (job === undefined) return false;
+    this.assign(session, job, PacketType.GRAB_JOB_UNIQ);
+    return true;
+  }
+
+  private assign(session: Session, job: Job, type: number): void {
+    const book = this.book;
     book.hold(job, session);
     const handle = book.handleOf(job);
     const connection = session.connection;

@@ -13,7 +13,9 @@
  * that a check found overdue is written off (its worker may be frozen, dead
  * behind a half-open socket, or just slow); if that worker asks later, it is
  * served like any other. A woken worker goes to the back of the line when it
- * sleeps again. docs/job-server.md has the rule beside gearmand's.
+ * sleeps again. A worker that asked for wake-with-job (lib/gearman/wake-with-job.ts)
+ * is handed the job itself where it would get its NOOP (handOut, the scheduler's
+ * grab). docs/job-server.md has the rule beside gearmand's.
  */
 import { PacketType } from "../gearman/packet-types.js";
 import type { FunctionQueue, Session } from "./scheduler-state.js";
@@ -26,6 +28,11 @@ export const WIDENING = [1, 2, 4] as const;
 export class SleepingWorkers {
   /** Wakes nobody while set (a draining server hands out no job). */
   paused = false;
+  /**
+   * Hands a job to a worker that parked a slot (Session.wakeWithJob) in place of its NOOP: the scheduler's
+   * grab. False when no job could be taken for it: it gets the NOOP.
+   */
+  handOut: ((session: Session) => boolean) | undefined = undefined;
 
   constructor(private readonly queues: ReadonlyMap<string, FunctionQueue>) {}
 
@@ -55,14 +62,27 @@ export class SleepingWorkers {
     this.wakeOne(queue);
   }
 
-  /** CAN_DO: a sleeping worker sleeps for its new function too. */
+  /**
+   * CAN_DO: a sleeping worker sleeps for its new function too. One with a slot parked gets a job of it
+   * already queued at once (a worker sends no grab beside its park).
+   */
   registered(session: Session, queue: FunctionQueue): void {
-    if (session.sleeping) queue.sleepers.add(session);
+    if (!session.sleeping) return;
+    queue.sleepers.add(session);
+    if (session.wakeWithJob && queue.queued > 0 && !this.paused) {
+      this.awake(session);
+      this.noop(session, queue, queue.wakeTick);
+    }
   }
 
   /** CANT_DO, or the connection left. */
   unregistered(session: Session, queue: FunctionQueue): void {
     queue.sleepers.delete(session);
+  }
+
+  /** The worker gave up its parked slot (OPTION_REQ UNPARK): awake, and no job or NOOP comes for the park. */
+  unpark(session: Session): void {
+    this.awake(session);
   }
 
   /** The connection left (after unregistered() for each function): a NOOP it will never answer goes to another sleeper. */
@@ -100,8 +120,9 @@ export class SleepingWorkers {
     }
   }
 
-  /** Sends a NOOP for a job of `queue`, counted as sent under check count `tick`. */
+  /** Sends a NOOP for a job of `queue`, counted as sent under check count `tick`; a parked worker gets a job instead. */
   private noop(session: Session, queue: FunctionQueue, tick: number): void {
+    if (session.wakeWithJob && this.handOut?.(session)) return;
     session.wokenBy = queue;
     session.wokenTick = tick;
     if (tick === queue.wakeTick) queue.awaitedNow++;
