@@ -1,19 +1,20 @@
 /**
  * What an operator is told about faults across machines, on simulated hosts
  * (network namespaces on a bridge, test/support/netns.ts; root only): a job
- * server host `js` (the embedded server), a broker host, and the operator's
- * host `ops`, all reading one config file. A cut is a silent partition: the
+ * server host `js` (the embedded server), a broker host, the operator's host
+ * `ops`, and gearmand on `gm` with a worker node on `w1`, all reading one
+ * config file (or the same with gm as the job server). A cut is a silent partition: the
  * host's link goes down at the switch, nothing answers and nothing is
  * refused, so a broker cut off is running and must not be called stopped.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { missingPeer } from "./support/peers.js";
+import { missingPeer, programPath } from "./support/peers.js";
 import { SimulatedNetwork, type SimulatedHost } from "./support/netns.js";
-import { HostProcess } from "./support/host-cluster.js";
+import { HostProcess, waitForListener } from "./support/host-cluster.js";
 import { CLI_PATH } from "./support/job-servers.js";
 import { cliOn, runOn } from "./support/host-cli.js";
 import { eventually } from "./support/gearman.js";
@@ -28,6 +29,9 @@ class OperatorHosts {
   readonly js = this.network.addHost("js");
   readonly broker = this.network.addHost("broker");
   readonly ops = this.network.addHost("ops");
+  /** gearmand (no --keepalive: a worker lost silently stays listed for minutes) and a worker node registered there. */
+  readonly gm = this.network.addHost("gm");
+  readonly w1 = this.network.addHost("w1");
   readonly dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-operator-"));
   readonly config = path.join(this.dir, "cluster.ini");
   readonly processes: HostProcess[] = [];
@@ -48,6 +52,16 @@ class OperatorHosts {
         "\n",
       ),
     );
+  }
+
+  /** The config with another job_server_url. */
+  configWith(name: string, server: string): string {
+    const file = path.join(this.dir, name);
+    writeFileSync(
+      file,
+      readFileSync(this.config, "utf8").replace(/^job_server_url = .*$/m, `job_server_url = ${server}`),
+    );
+    return file;
   }
 
   url(offset: number): string {
@@ -149,6 +163,46 @@ describe("what the operator is told, across machines (simulated hosts)", { skip:
       await dashboard.stop();
     }
   });
+
+  it(
+    "a worker node cut off while gearmand still lists it: ping-workers and status name it, exit 3",
+    {
+      skip: missingPeer("gearmand"),
+    },
+    async () => {
+      const server = `${hosts.gm.address}:${GEARMAN_PORT}`;
+      const gearmand = hosts.gm.spawn(
+        programPath("gearmand")!,
+        ["-L", hosts.gm.address, "-p", String(GEARMAN_PORT), "-j", "3", "--log-file", "none"],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      const gearmandProcess = new HostProcess("gearmand", gearmand);
+      hosts.processes.push(gearmandProcess);
+      await waitForListener(hosts.gm, GEARMAN_PORT, gearmandProcess);
+      const config = hosts.configWith("gearmand.ini", server);
+      const node = hosts.spawn(hosts.w1, "worker node", ["-c", config, "launch-worker", "1"]);
+      const id = /worker node (\S+) started/.exec(await node.waitFor(/worker node \S+ started/))![1];
+      const healthy = await cliOn(hosts.ops, ["-c", config, "ping-workers", "1"]);
+      assert.deepEqual([healthy.code, healthy.stderr, healthy.stdout.trim().split("\n").length], [0, "", 2]);
+
+      hosts.w1.cut();
+      try {
+        const line =
+          `worker node ${id} (from ${hosts.w1.address}) is registered at job server ${server} but did not answer on the channels within 1 s: ` +
+          "it cannot reach the broker, it is hung, or it is gone and the job server has not noticed yet";
+        const ping = await cliOn(hosts.ops, ["-c", config, "ping-workers", "1"]);
+        assert.equal(ping.code, 3, ping.stderr);
+        assert.equal(ping.stderr, `glimpse-cluster: ${line}\n`);
+        assert.match(ping.stdout, /^HOST\s+PID.*\n$/, "no node answered");
+        const status = await cliOn(hosts.ops, ["-c", config, "status", "--wait", "1"]);
+        assert.equal(status.code, 3, status.stderr);
+        assert.ok(status.stdout.endsWith(`\nPROBLEMS\n${line}\n`), status.stdout);
+      } finally {
+        hosts.w1.heal();
+        await node.stop();
+      }
+    },
+  );
 
   it("the broker's host cut off: its endpoints did not answer (not 'not running'); stopped: refused", async () => {
     const healthy = await cliOn(hosts.ops, ["-c", hosts.config, "ping-workers", "1"]);
