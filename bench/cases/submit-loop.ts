@@ -4,8 +4,11 @@
  * one turn travel as one map of their arguments: lib/pool/submit-batcher.ts). The two alternate round
  * by round; both cut the same chunks (chunksize auto on a known count). A third row measures what
  * a promise per call costs on its own here (N promises made, resolved and awaited with Promise.all,
- * no pool): the floor any promise-returning submit pays, which the ratio cannot beat. A second pair
- * runs a function that computes for tens of µs per item, where the per-call costs matter less.
+ * no pool): the floor any promise-returning submit pays. Its rate against the map's is the ceiling
+ * of the goal's ratio: no API that returns a promise per call can get a loop of calls closer to the
+ * map than its promises alone, so the case reports that ceiling beside the measured ratio, and how
+ * much of it the submits reach. A second pair runs a function that computes for tens of µs per
+ * item, where the per-call costs matter less.
  */
 import { localPool } from "../local-pool.js";
 import { median } from "../measure.js";
@@ -127,10 +130,21 @@ export const submitLoop: BenchCase = {
       ],
       ratios: [
         ratio("submit-loop/map items/s", median(submitted) / median(mapped), { text: "≥ 0.5", met: (v) => v >= 0.5 }),
-        ratio("submit-loop/bare promises items/s", median(submitted) / median(floor)),
+        ratio(
+          "ceiling of submit-loop/map: bare promises/map items/s (the most a promise per call allows)",
+          median(floor) / median(mapped),
+        ),
+        ratio(
+          "submit-loop/bare promises items/s (the share of that ceiling reached)",
+          median(submitted) / median(floor),
+        ),
         ratio("submit-loop/map items/s, items of about 30 µs", median(workSubmitted) / median(workMapped)),
       ],
       notes: [
+        `goal ≥ 0.5 against a ceiling of ${round(median(floor) / median(mapped), 3)}: ` +
+          (median(floor) / median(mapped) < 0.5
+            ? "the calls' promises alone, made, resolved and awaited with no pool, run slower than half the map, so no promise-per-call API can meet it here"
+            : "the ceiling allows the goal; what the submits lose below it is the pool's own per-call cost"),
         `the submit loop itself (the calls, before awaiting) took ${round(median(loopMs))} ms of each round (median)`,
         "both sides cut the same chunks: the submits of one turn are one map of their arguments with the pool's chunksize (auto on a known count)",
       ],
