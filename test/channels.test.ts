@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import { Broker } from "../lib/channels/index.js";
 import { LoopingSubscriber } from "../lib/channels/subscriber.js";
-import { parseCommand, parseLog, TOPIC_ALL } from "../lib/channels/messages.js";
+import { CHANNEL_VERSION, parseCommand, parseLog, TOPIC_ALL, TOPIC_REPLY } from "../lib/channels/messages.js";
+import { LogChannel } from "../lib/control/log-channel.js";
+import { PACKAGE_VERSION } from "../lib/version.js";
 import { MakePool } from "../lib/index.js";
 import { embedded } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
@@ -27,7 +29,7 @@ describe("channels", () => {
           await publisher.send(["all"]);
           await publisher.send([
             "all",
-            JSON.stringify({ v: 1, id: "x", from: "t", time: 0, command: { type: "ping" } }),
+            JSON.stringify({ v: CHANNEL_VERSION, id: "x", from: "t", time: 0, command: { type: "ping" } }),
           ]);
           return received.length > 0;
         },
@@ -36,10 +38,68 @@ describe("channels", () => {
       );
       assert.ok(subscriber.malformed > 0);
       assert.ok(received.every((t) => t === "ping"));
-      assert.equal(parseLog(Buffer.from('{"v":1,"node":"n","message":{"type":"bogus"}}')), undefined);
+      assert.equal(parseLog(Buffer.from(`{"v":${CHANNEL_VERSION},"node":"n","message":{"type":"bogus"}}`)), undefined);
     } finally {
       publisher.close();
       await subscriber.close();
+    }
+  });
+
+  it("a node of channel protocol version 1 is said once, naming it, its host and both versions; its messages are not read", async () => {
+    const channel = new LogChannel({ url: "tcp://127.0.0.1:0", bind: true });
+    const read: string[] = [];
+    channel.watch((envelope) => read.push(envelope.message.type));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning);
+    };
+    process.on("warning", onWarning);
+    await channel.open();
+    const publisher = new zmq.Publisher({ linger: 0 });
+    publisher.connect(channel.endpoint);
+    const old = (id: string) =>
+      JSON.stringify({
+        v: 1,
+        id,
+        node: "old-node",
+        host: "gear9",
+        pid: 4242,
+        time: 0,
+        message: { type: "need-memory", version: 3 },
+      });
+    try {
+      let sent = 0;
+      await eventually(
+        async () => {
+          await publisher.send([TOPIC_REPLY, old(`m${++sent}`)]);
+          return warnings.length > 0;
+        },
+        10_000,
+        "the warning about the version 1 node",
+      );
+      // Once per node: one more version 1 message, then one of this version, which arrives after it.
+      await publisher.send([TOPIC_REPLY, old("again")]);
+      const current = { v: CHANNEL_VERSION, id: "now", node: "new-node", host: "h", pid: 1, time: 0 };
+      await publisher.send([TOPIC_REPLY, JSON.stringify({ ...current, message: { type: "need-memory", version: 1 } })]);
+      await eventually(() => read.length > 0, 10_000, "the message of this version");
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(
+        warnings[0].message,
+        `worker node old-node (gear9:4242) speaks channel protocol version 1, this client version ${CHANNEL_VERSION} ` +
+          `(glimpse-cluster ${PACKAGE_VERSION}): its messages are ignored and it ignores this client's commands ` +
+          `(setMemory, ping, drain); run one glimpse-cluster version on the pools, the CLI and the worker nodes`,
+      );
+      assert.equal(
+        channel.describeNode("old-node"),
+        `old-node (it speaks channel protocol version 1, this client version ${CHANNEL_VERSION})`,
+      );
+      assert.equal(channel.describeNode("new-node"), "new-node");
+      assert.deepEqual(read, ["need-memory"], "only the message of this version was handed on");
+      assert.equal(warnings.length, 1, "said once per node");
+    } finally {
+      process.off("warning", onWarning);
+      publisher.close();
+      await channel.close();
     }
   });
 

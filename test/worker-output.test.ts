@@ -149,6 +149,40 @@ for (const kind of jobServerKinds()) {
       }
     });
 
+    it("[client] output = false in the config: a map prints nothing from the workers; without it, it forwards", async () => {
+      const quiet = cluster.writeConfig("quiet-output.ini", "[client]\noutput = false\n");
+      const script = cluster.writeConfig(
+        "quiet-output.mjs",
+        [
+          `import { MakePool } from ${JSON.stringify(INDEX)};`,
+          `const chatty = ${chatty.toString()};`,
+          `const quiet = await MakePool(${JSON.stringify([cluster.configFile, quiet])});`,
+          `try {`,
+          `  console.log("quiet results", JSON.stringify(await quiet.map(chatty, [7, 8], { chunksize: 1 })));`,
+          `} finally { await quiet.close(); }`,
+          `const loud = await MakePool(${JSON.stringify(cluster.configFile)});`,
+          `try {`,
+          `  console.log("loud results", JSON.stringify(await loud.map(chatty, [6])));`,
+          `} finally { await loud.close(); }`,
+        ].join("\n"),
+      );
+      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
+      const stdout = follow(child, "stdout");
+      const stderr = follow(child, "stderr");
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const [node] = await pool.ping(5000);
+      const at = `(${node.host}:${node.pid} item 0) `;
+      assert.deepEqual(stdout.lines, ["quiet results [70,80]", `${at}hello 6 { twice: 12 }`, "loud results [60]"]);
+      assert.deepEqual(stderr.lines, [`${at}warning about 6`, `${at}second line`]);
+      // The quiet map's lines stayed on the worker node's own output.
+      await eventually(
+        () => ["hello 7", "hello 8"].every((text) => cluster.nodes[0].output.some((line) => line.includes(text))),
+        DEADLINE_MS,
+        "the quiet map's lines on the node's stdout",
+      );
+    });
+
     it("reaches glimpse-cluster logs and the dashboard's log tail, saying whose it is", async () => {
       const logs = spawn(process.execPath, [CLI_PATH, "-c", cluster.configFile, "logs"], {
         stdio: ["ignore", "pipe", "pipe"],

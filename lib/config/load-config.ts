@@ -38,6 +38,11 @@ export interface ClientConfig {
   readonly waitForNodesMs: number | false;
   readonly cacheFunctions: boolean;
   /**
+   * Whether maps forward their functions' console output from the workers to this process (the default
+   * of every map's `output` option; MakePool's `output` option overrides it).
+   */
+  readonly output: boolean;
+  /**
    * The cluster secret (secret, or the contents of secret_file, or
    * GLIMPSE_CLUSTER_SECRET): when set, every job payload, command and log
    * message is signed and checked. Undefined: nothing is.

@@ -115,8 +115,11 @@ export interface ChunkJobContext {
   readonly guard?: MessageGuard;
   /** NO_SERVER naming every job server and why it is not connected (GearmanClient.noServerError), for a chunk that waited past its timeout for any. */
   readonly unreachable?: () => Error;
-  /** Name a RemoteError's call without an item index (a submitted call: its index in a batch means nothing to its caller). */
-  readonly calls?: boolean;
+  /**
+   * How a RemoteError names a submitted call, from its item (its argument, or argument list): such
+   * an error has no index, as its place in a batch means nothing to its caller. None: `fn(item N)`.
+   */
+  readonly describeCall?: (item: unknown) => string;
   /** Run every item of each chunk, each one's error in its place (FLAG_SETTLE); none: a chunk ends at its first error. */
   readonly settle?: SettleRules;
 }
@@ -218,6 +221,14 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     return new Retry(nodeLost(this.described, attempt), RETRIES);
   }
 
+  /** The submitted call at `index` as errors name it (a worker naming no item of the chunk: `fn(...)`). */
+  private callOf(describeCall: (item: unknown) => string, index: number): string {
+    const { items, start } = this.chunk;
+    return index >= start && index < start + items.length
+      ? describeCall(items[index - start])
+      : `${this.context.functionName}(...)`;
+  }
+
   /** WORK_COMPLETE: the results, a Retry when the response cannot be trusted; throws RemoteError when the function threw. */
   completed(bytes: Buffer, attempt: Attempt): ChunkResults<unknown> | Retry {
     const { context, described } = this;
@@ -237,14 +248,15 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     // Number results stay the typed array they came as, until map() joins them (chunks.ts joinChunks).
     const response = decodeChunkResponseTyped(bytes);
     context.onResponse?.(this.chunk, response);
+    const { describeCall } = context;
     const errorOf = (index: number, error: SerializedError) =>
       new RemoteError({
         functionName: context.functionName,
-        index,
+        index: describeCall ? undefined : index,
         host: response.host,
         pid: response.pid,
         error,
-        ...(context.calls ? { call: `${context.functionName}(...)` } : {}),
+        ...(describeCall ? { call: this.callOf(describeCall, index) } : {}),
       });
     if (!response.ok) throw withComputed(errorOf(response.index, response.error), response.results);
     const { settled } = this;

@@ -27,6 +27,7 @@ import {
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { computedBefore } from "./computed-before.js";
+import { callText } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import type { OutputRouter } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -142,7 +143,7 @@ export async function* streamMap(
     unreachable: () => host.client.noServerError(`map ${mapId}`),
     maxPacketSize: host.maxPacketSize,
     settle: settleRules(opts, shipped),
-    calls: owner === "submit",
+    describeCall: owner === "submit" ? (item: unknown) => callText(functionName, item, spread) : undefined,
   };
 
   const chunks = chunksOf(items, chunksize);
