@@ -47,7 +47,7 @@ export type BatchRun = (
   items: unknown[],
   spread: boolean,
   options: SubmitOptions | undefined,
-) => AsyncIterable<{ readonly start: number; readonly results: unknown[] }>;
+) => AsyncIterable<{ readonly start: number; readonly results: ArrayLike<unknown> }>;
 
 /**
  * The calls of one function and options in this turn. Their promises and what settles them live
