@@ -27,7 +27,7 @@ import {
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { computedBefore } from "./computed-before.js";
-import { callText } from "./call-text.js";
+import { callsOf, callText } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import type { OutputRouter } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -122,7 +122,9 @@ export async function* streamMap(
     progress.update(done, failed, retries);
   };
   progress.update(0, 0, 0);
-  const output = host.output.open(mapId, opts.output);
+  // A submitted call's output names the call as its error does; a batch's calls are an array.
+  const callAt = owner === "submit" && Array.isArray(items) ? callsOf(functionName, items, spread) : undefined;
+  const output = host.output.open(mapId, opts.output, callAt);
   const context = {
     client: host.client,
     mapId,
