@@ -26,6 +26,7 @@ import {
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
+import type { PayloadFiles } from "./payload-files.js";
 import { computedBefore } from "./computed-before.js";
 import { NodeWatch } from "./node-watch.js";
 import type { OutputRouter } from "./worker-output.js";
@@ -48,6 +49,8 @@ export interface MapHost {
   readonly output: OutputRouter;
   readonly log: ((line: string) => void) | undefined;
   readonly maxPacketSize: number;
+  /** Large requests and responses through files (a local cluster's payload directory). */
+  readonly payloadFiles?: PayloadFiles;
   /** Whether the pool is closing: a map then rejects CLOSED (at its first step, for a stream). */
   closed(): boolean;
   nextMapId(): string;
@@ -141,12 +144,14 @@ export async function* streamMap(
     guard: host.guard,
     unreachable: () => host.client.noServerError(`map ${mapId}`),
     maxPacketSize: host.maxPacketSize,
+    payloadFiles: host.payloadFiles,
     settle: settleRules(opts, shipped),
     calls: owner === "submit",
   };
 
   const chunks = chunksOf(items, chunksize);
   let finished = false;
+  host.payloadFiles?.mapStarted();
   try {
     const results = runWindow<unknown, unknown>(chunks, {
       limit,
@@ -195,6 +200,7 @@ export async function* streamMap(
     progress.end("failed", thrown instanceof Error ? thrown.message : String(thrown));
     throw thrown;
   } finally {
+    host.payloadFiles?.mapEnded();
     watch?.stop();
     opts.signal?.removeEventListener("abort", onAbort);
     await output?.settle(); // the last lines, on the log channel, may come after the last result
