@@ -186,6 +186,18 @@ describe("payload files and nodes that cannot see them", () => {
       await foreign?.stop();
     }
   });
+
+  it("closing the pool with large chunks in flight ends their map and removes the payload directory", async () => {
+    const pool = await MakePool(undefined, { local: { workers: 1, threads: 1 } });
+    const dir = payloadDirectoryOf(pool);
+    const running = pool
+      .map(() => new Promise(() => {}), [filled(1 << 20, 1), filled(1 << 20, 2)], { chunksize: 1 })
+      .catch((e: unknown) => e);
+    await eventually(() => filesIn(dir).some((name) => name.endsWith(".req")), DEADLINE_MS, "a request file");
+    await pool.close();
+    assert.ok((await running) instanceof Error, "the map ended");
+    assert.equal(fs.existsSync(dir), false, `${dir} is removed`);
+  });
 });
 
 describe("payload file references", () => {
