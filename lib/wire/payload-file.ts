@@ -108,20 +108,20 @@ export function readPayloadFile(directory: string, ref: FileReference, what: str
   }
 }
 
-/** Writes `bytes` into the existing file `name` (never creates one); false when it is gone (the attempt was given up). */
+/**
+ * Writes `bytes` into the existing file `name` (never creates one). False when it cannot: the file is gone
+ * (the pool gave the attempt up) or the directory is full; the caller then answers inline.
+ */
 export function writeIntoPayloadFile(directory: string, name: string, bytes: Uint8Array): boolean {
-  let fd: number;
+  let fd: number | undefined;
   try {
     fd = fs.openSync(path.join(directory, name), fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-  try {
     let written = 0;
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, written);
     return true;
+  } catch {
+    return false;
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
