@@ -56,7 +56,7 @@ export interface MakePoolOptions {
   /**
    * The default of every map's `output` option (the functions' console output on the workers): true
    * writes it to this process's stdout and stderr, a function gets each line, false leaves it on the
-   * worker nodes. Default true.
+   * worker nodes. Default: [client] output (true).
    */
   output?: OutputOption;
   /**
@@ -169,7 +169,7 @@ async function poolOnConfig(
       timeoutMs: client.pollTimeoutMs,
       retries: client.maxRetries,
       waitForNodesMs: client.waitForNodesMs,
-      output,
+      output: output ?? client.output,
     },
     key: options.key,
     signatureMaxAgeMs: client.signatureMaxAgeMs,

@@ -1,12 +1,21 @@
-/** The ZeroMQ channels: malformed frames ignored, and a broker restarted under a running cluster. */
+/**
+ * The ZeroMQ channels: malformed frames ignored, a node of another channel protocol version named
+ * (by the log channel, and by a pool's setMemory it leaves unanswered), and a broker restarted under
+ * a running cluster.
+ */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import { Broker } from "../lib/channels/index.js";
 import { LoopingSubscriber } from "../lib/channels/subscriber.js";
-import { parseCommand, parseLog, TOPIC_ALL } from "../lib/channels/messages.js";
-import { MakePool } from "../lib/index.js";
-import { embedded } from "./support/job-servers.js";
+import { CHANNEL_VERSION, parseCommand, parseLog, TOPIC_ALL, TOPIC_REPLY } from "../lib/channels/messages.js";
+import { LogChannel } from "../lib/control/log-channel.js";
+import { PACKAGE_VERSION } from "../lib/version.js";
+import { ClusterPool, MakePool, PoolError, loadConfig } from "../lib/index.js";
+import { GearmanClient, GearmanWorker } from "../lib/gearman/index.js";
+import { ClusterControl } from "../lib/control/cluster-control.js";
+import { controlOptions } from "../lib/config/channel-options.js";
+import { embedded, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { eventually } from "./support/gearman.js";
 
@@ -27,7 +36,7 @@ describe("channels", () => {
           await publisher.send(["all"]);
           await publisher.send([
             "all",
-            JSON.stringify({ v: 1, id: "x", from: "t", time: 0, command: { type: "ping" } }),
+            JSON.stringify({ v: CHANNEL_VERSION, id: "x", from: "t", time: 0, command: { type: "ping" } }),
           ]);
           return received.length > 0;
         },
@@ -36,10 +45,68 @@ describe("channels", () => {
       );
       assert.ok(subscriber.malformed > 0);
       assert.ok(received.every((t) => t === "ping"));
-      assert.equal(parseLog(Buffer.from('{"v":1,"node":"n","message":{"type":"bogus"}}')), undefined);
+      assert.equal(parseLog(Buffer.from(`{"v":${CHANNEL_VERSION},"node":"n","message":{"type":"bogus"}}`)), undefined);
     } finally {
       publisher.close();
       await subscriber.close();
+    }
+  });
+
+  it("a node of channel protocol version 1 is said once, naming it, its host and both versions; its messages are not read", async () => {
+    const channel = new LogChannel({ url: "tcp://127.0.0.1:0", bind: true });
+    const read: string[] = [];
+    channel.watch((envelope) => read.push(envelope.message.type));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning);
+    };
+    process.on("warning", onWarning);
+    await channel.open();
+    const publisher = new zmq.Publisher({ linger: 0 });
+    publisher.connect(channel.endpoint);
+    const old = (id: string) =>
+      JSON.stringify({
+        v: 1,
+        id,
+        node: "old-node",
+        host: "gear9",
+        pid: 4242,
+        time: 0,
+        message: { type: "need-memory", version: 3 },
+      });
+    try {
+      let sent = 0;
+      await eventually(
+        async () => {
+          await publisher.send([TOPIC_REPLY, old(`m${++sent}`)]);
+          return warnings.length > 0;
+        },
+        10_000,
+        "the warning about the version 1 node",
+      );
+      // Once per node: one more version 1 message, then one of this version, which arrives after it.
+      await publisher.send([TOPIC_REPLY, old("again")]);
+      const current = { v: CHANNEL_VERSION, id: "now", node: "new-node", host: "h", pid: 1, time: 0 };
+      await publisher.send([TOPIC_REPLY, JSON.stringify({ ...current, message: { type: "need-memory", version: 1 } })]);
+      await eventually(() => read.length > 0, 10_000, "the message of this version");
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(
+        warnings[0].message,
+        `worker node old-node (gear9:4242) speaks channel protocol version 1, this client version ${CHANNEL_VERSION} ` +
+          `(glimpse-cluster ${PACKAGE_VERSION}): its messages are ignored and it ignores this client's commands ` +
+          `(setMemory, ping, drain); run one glimpse-cluster version on the pools, the CLI and the worker nodes`,
+      );
+      assert.equal(
+        channel.describeNode("old-node"),
+        `old-node (it speaks channel protocol version 1, this client version ${CHANNEL_VERSION})`,
+      );
+      assert.equal(channel.describeNode("new-node"), "new-node");
+      assert.deepEqual(read, ["need-memory"], "only the message of this version was handed on");
+      assert.equal(warnings.length, 1, "said once per node");
+    } finally {
+      process.off("warning", onWarning);
+      publisher.close();
+      await channel.close();
     }
   });
 
@@ -73,3 +140,86 @@ describe("channels", () => {
 });
 
 declare const memory: { get(key: string): unknown };
+
+/** How long the setMemory below waits for acknowledgements (ControlOptions.memoryAckMs; 30 s by default). */
+const ACK_MS = 5000;
+
+for (const kind of jobServerKinds()) {
+  describe(`a node of another channel protocol version, on ${kind.name}`, { skip: kind.skip }, () => {
+    it("a pool's setMemory it leaves unanswered fails naming it and both versions; the node of this version has the memory", async () => {
+      const cluster = await TestCluster.start({ kind });
+      const opened = cluster.server.clientOptions();
+      // A version 1 node as the pool sees one: registered for glimpse_map under its node id, heard on
+      // the log channel speaking version 1, deaf to this version's set-memory.
+      const old = new GearmanWorker({ ...opened, clientId: "old-node" });
+      const publisher = new zmq.Publisher({ linger: 0 });
+      let control: ClusterControl | undefined;
+      let pool: ClusterPool | undefined;
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => {
+        if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning.message);
+      };
+      process.on("warning", onWarning);
+      try {
+        await cluster.startNode(1);
+        old
+          .register("glimpse_map", () => {
+            throw new Error("a version 1 node is given no chunk here");
+          })
+          .pause() // registered, taking no job
+          .start();
+        const client = loadConfig(cluster.configFile)!.client;
+        control = await ClusterControl.open({ ...controlOptions(client), memoryAckMs: ACK_MS });
+        pool = new ClusterPool({
+          client: new GearmanClient(opened),
+          control,
+          defaults: { chunksize: 4, timeoutMs: 60_000, retries: 0, waitForNodesMs: false },
+          cacheFunctions: false,
+        });
+        const live = control.nodes;
+        await eventually(
+          async () => (await live.list()).size === 2 && (await live.list()).has("old-node"),
+          20_000,
+          "the job server listing the version 1 node and the node of this version",
+        );
+        publisher.connect(cluster.broker!.endpoints!.logFrontendUrl);
+        let sent = 0;
+        await eventually(
+          async () => {
+            const body = { v: 1, id: `m${++sent}`, node: "old-node", host: "gear9", pid: 4242, time: Date.now() };
+            await publisher.send([
+              TOPIC_REPLY,
+              JSON.stringify({ ...body, message: { type: "need-memory", version: 0 } }),
+            ]);
+            return warnings.length > 0;
+          },
+          20_000,
+          "the pool hearing the version 1 node",
+        );
+        const started = Date.now();
+        const error = await pool.setMemory({ rate: 2 }).then(
+          () => assert.fail("setMemory resolved without the version 1 node's acknowledgement"),
+          (thrown: unknown) => thrown,
+        );
+        assert.ok(error instanceof PoolError, String(error));
+        assert.equal(error.code, "MEMORY");
+        assert.equal(
+          error.message,
+          `set-memory: no acknowledgement from worker node old-node (it speaks channel protocol version 1, ` +
+            `this client version ${CHANNEL_VERSION}) within ${ACK_MS} ms`,
+        );
+        assert.ok(Date.now() - started >= ACK_MS, "it waited out the deadline it names");
+        // The node of this version acknowledged (it is not named) and holds the new memory.
+        const nodes = await pool.ping(10_000);
+        assert.equal(nodes.length, 1, JSON.stringify(nodes));
+        assert.equal(nodes[0].memoryVersion, control.memory.version);
+      } finally {
+        process.off("warning", onWarning);
+        publisher.close();
+        await old.close();
+        await (pool ? pool.close() : control?.close());
+        await cluster.close();
+      }
+    });
+  });
+}

@@ -78,7 +78,7 @@ function run(options: {
   };
   const result = runChunkJob(context, chunk, encode, options.signal ?? new AbortController().signal);
   const outcome: Promise<{ results?: unknown[]; error?: unknown }> = result.then(
-    (results) => ({ results }),
+    (results) => ({ results: Array.from(results) }),
     (error: unknown) => ({ error }),
   );
   return { client, spent, cancelled, result, outcome, encodings: () => encoded };

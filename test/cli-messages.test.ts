@@ -21,6 +21,7 @@ import { ProgressBar } from "../cli/progress-bar.js";
 import { startLineProcess } from "./support/gearman.js";
 import { startedLine } from "../lib/node/worker-node.js";
 import { TestCluster } from "./support/cluster.js";
+import { WORKERS_PER_CORE, refuseTooManyWorkers } from "../cli/commands/demo.js";
 
 /** The environment without a config or secret of the caller's. */
 const ENV: NodeJS.ProcessEnv = Object.fromEntries(
@@ -79,7 +80,7 @@ describe("a port in use: the address, the cause, no stack, exit 1", () => {
 });
 
 describe("an option the library refuses is named by the flag that gave it, exit 2", () => {
-  it("job-server, dashboard, launch-worker and serve name the flag; a value from the config keeps the option's name", async () => {
+  it("job-server, dashboard, launch-worker, serve and demo name the flag; a value from the config names its file and key", async () => {
     const urls = await brokerUrls();
     const config = file("flags.ini", ["[client]", "job_server_url = 127.0.0.1:4730", ...urls]);
     const exclusive = file("exclusive.ini", [
@@ -90,6 +91,7 @@ describe("an option the library refuses is named by the flag that gave it, exit 
       "exclusive = true",
     ]);
     const port = "expected a whole number from 0 to 65535, got 70000";
+    const cores = os.availableParallelism();
     const cases: [string[], string][] = [
       [["job-server", "--port", "70000"], `--port: ${port}`],
       [["job-server", "--port", "0", "--host", ""], '--host: expected an address such as 127.0.0.1, got ""'],
@@ -109,10 +111,15 @@ describe("an option the library refuses is named by the flag that gave it, exit 
       ],
       [["-c", config, "launch-worker", "1", "--metrics-port", "70000"], `--metrics-port: ${port}`],
       [["serve", "--jobsconfig", ""], '--jobsconfig: expected the path of a jobsconfig file, got ""'],
-      // Not from a flag: the configuration's [server] exclusive, named as the option it fills.
+      // Not from a flag: the configuration's [server] exclusive, named by its file and key.
       [
         ["-c", exclusive, "launch-worker", "1"],
-        "worker node option exclusive: an exclusive node serves only labelled maps: give it at least one label",
+        `${exclusive} [server] exclusive: an exclusive node serves only labelled maps: give it at least one label`,
+      ],
+      [
+        ["demo", "--workers", "100000"],
+        `--workers: 100000 worker nodes would be 100000 processes on this machine's ${cores} core${cores === 1 ? "" : "s"}; ` +
+          `at most ${4 * cores} (4 per core) start without --oversubscribe, as past the cores they only contend`,
       ],
     ];
     // At once: each fails before it listens or starts a process.
@@ -122,6 +129,11 @@ describe("an option the library refuses is named by the flag that gave it, exit 
       assert.equal(results[i].stdout, "", args.join(" "));
       assert.equal(results[i].code, 2, args.join(" "));
     });
+    // The demo's bound: 4 worker nodes per core, more with --oversubscribe.
+    assert.equal(WORKERS_PER_CORE, 4);
+    assert.doesNotThrow(() => refuseTooManyWorkers({ workers: 4 * cores }));
+    assert.doesNotThrow(() => refuseTooManyWorkers({ workers: 4 * cores + 1, oversubscribe: true }));
+    assert.throws(() => refuseTooManyWorkers({ workers: 4 * cores + 1 }), { name: "UsageError" });
   });
 });
 

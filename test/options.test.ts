@@ -460,6 +460,29 @@ describe("options: configuration files keep their own errors, in the same wordin
     );
   });
 
+  it("[client] output takes true or false; another value is a ConfigError naming the file and key", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-options-output-"));
+    try {
+      const file = path.join(dir, "output.ini");
+      fs.writeFileSync(file, "[client]\njob_server_url = 127.0.0.1:4730\noutput = maybe\n");
+      assert.throws(
+        () => loadConfig(file, {}),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.file === file &&
+          error.key === "output" &&
+          error.message === `${file} [client] output: expected true or false, got "maybe"`,
+      );
+      fs.writeFileSync(file, "[client]\njob_server_url = 127.0.0.1:4730\noutput = off\n");
+      assert.equal(loadConfig(file, {})?.client.output, false);
+      fs.writeFileSync(file, "[client]\njob_server_url = 127.0.0.1:4730\n");
+      assert.equal(loadConfig(file, {})?.client.output, true, "forwarding is the default");
+      assert.equal(loadConfig({ client: { output: false } }, {})?.client.output, false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a jobsconfig's unknown key is a JobsConfigError naming file, pool and key", () => {
     const text = JSON.stringify({
       gearman_servers_list: ["127.0.0.1"],

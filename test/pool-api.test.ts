@@ -379,7 +379,8 @@ for (const kind of jobServerKinds()) {
         );
         const reason = (settled[3] as PromiseRejectedResult).reason as RemoteError;
         assert.ok(reason instanceof RemoteError);
-        assert.match(reason.message, new RegExp(`^throwsOnThree\\(\\.\\.\\.\\) threw RangeError: three${ON_NODE}`));
+        assert.match(reason.message, new RegExp(`^throwsOnThree\\(3\\) threw RangeError: three${ON_NODE}`));
+        assert.equal(reason.index, undefined, "a call is no item of a list: its place in a batch is not shown");
         const factor = 3;
         await assert.rejects(
           pool.submit((x: number) => x * factor, 1),
@@ -394,6 +395,65 @@ for (const kind of jobServerKinds()) {
         await assert.rejects(
           pool.apply((x: number) => x, [1], { onProgress: () => {} } as never),
           (e: unknown) => e instanceof ArgumentError && /^apply option onProgress: unknown option/.test(e.message),
+        );
+      });
+
+      it("a call's error shows its arguments short, for several arguments, a module function and retries spent", async () => {
+        const repeat = (text: string, times: number) => text.repeat(times);
+        const [bad, long] = await Promise.allSettled([
+          pool.submit(repeat, "ab", -1),
+          pool.submit(repeat, "x".repeat(100), -2),
+        ]);
+        const messages = [bad, long].map((s) => ((s as PromiseRejectedResult).reason as RemoteError).message);
+        assert.match(
+          messages[0],
+          new RegExp(`^repeat\\('ab', -1\\) threw RangeError: Invalid count value: -1${ON_NODE}`),
+        );
+        assert.match(
+          messages[1],
+          new RegExp(
+            String.raw`^repeat\('xxxxxxxxxxxxxxxxxxxxxxxx'\.\.\. 76 more characters, -2\) threw RangeError: Invalid count value: -2` +
+              ON_NODE,
+          ),
+        );
+        const sum = (values: number[], meta: object) =>
+          values.reduce((a, b) => a + b) + (meta as { bad: number }).bad.toFixed();
+        await assert.rejects(pool.submit(sum, range(100), { tag: "t", deep: { no: 1 } }), (e: unknown) => {
+          assert.ok(e instanceof RemoteError);
+          assert.match(
+            e.message,
+            new RegExp(
+              String.raw`^sum\(\[ 0, 1, 2, 3, \.\.\. 96 more items \], { tag: 't', deep: \[Object\] }\) threw TypeError: ` +
+                String.raw`Cannot read properties of undefined \(reading 'toFixed'\)` +
+                ON_NODE,
+            ),
+          );
+          return e.index === undefined;
+        });
+        const run = mkdtempSync(join(dir, "submit-throws-"));
+        await assert.rejects(pool.apply(logThenThrow, [run, 7]), (e: unknown) => {
+          assert.ok(e instanceof RemoteError);
+          assert.match(
+            e.message,
+            new RegExp(
+              String.raw`^logThenThrow\('[^']{24}'\.\.\. \d+ more characters, 7\) threw TypeError: no 7` + ON_NODE,
+            ),
+          );
+          return true;
+        });
+        await assert.rejects(
+          pool.apply(resetOnOne, [run, 1], { retryOn: ["ECONNRESET"], retries: 1, backoff: 1 }),
+          (e: unknown) => {
+            assert.ok(e instanceof RemoteError);
+            assert.match(
+              e.message,
+              new RegExp(
+                String.raw`^resetOnOne\('[^']{24}'\.\.\. \d+ more characters, 1\) threw Error: read ECONNRESET` +
+                  ON_NODE,
+              ),
+            );
+            return e.index === undefined;
+          },
         );
       });
 

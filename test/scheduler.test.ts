@@ -377,12 +377,42 @@ describe("Scheduler", () => {
     scheduler.preSleep(parked.session);
     scheduler.canDo(parked.session, "g", 0);
     assert.deepEqual(parked.out.names(), ["JOB_ASSIGN_UNIQ"]);
-    // Unparked, it is awake: no job comes for the park, and its next grab is served as any grab.
+    // Unparked, it is awake: no job comes for its parks, and its next grab is served as any grab.
+    scheduler.preSleep(parked.session);
     scheduler.preSleep(parked.session);
     option(parked, "glimpse-unpark");
     const third = submit(client, job("f", "three"));
     assert.deepEqual(parked.out.take(), [{ name: "OPTION_RES", args: ["glimpse-unpark"] }]);
     assert.deepEqual(grab(parked), [third, "f", "", "three"]);
+  });
+
+  it("keeps each PRE_SLEEP of a wake-with-job worker as a parked slot (never NO_JOB), and hands jobs to parked workers in turn", () => {
+    const { scheduler, connect, job, submit } = setup();
+    const parkedWorker = () => {
+      const worker = connect();
+      dispatchRequest(
+        scheduler,
+        worker.session,
+        new Packet(
+          "REQ",
+          PacketType.OPTION_REQ,
+          encodeRaw("REQ", PacketType.OPTION_REQ, ["glimpse-wake-with-job"]).subarray(12),
+        ),
+      );
+      scheduler.canDo(worker.session, "f", 0);
+      for (let i = 0; i < 3; i++) scheduler.preSleep(worker.session);
+      assert.deepEqual(worker.out.names(), ["OPTION_RES"], "three parks, and nothing said");
+      return worker;
+    };
+    const [a, b] = [parkedWorker(), parkedWorker()];
+    const client = connect();
+    for (let i = 0; i < 7; i++) submit(client, job("f", `j${i}`));
+    const got = (w: Party) => w.out.take().map((sent) => `${sent.name} ${sent.args[3]}`);
+    assert.deepEqual(got(a), ["JOB_ASSIGN_UNIQ j0", "JOB_ASSIGN_UNIQ j2", "JOB_ASSIGN_UNIQ j4"], "in turn");
+    assert.deepEqual(got(b), ["JOB_ASSIGN_UNIQ j1", "JOB_ASSIGN_UNIQ j3", "JOB_ASSIGN_UNIQ j5"]);
+    scheduler.preSleep(b.session);
+    assert.deepEqual(got(b), ["JOB_ASSIGN_UNIQ j6"], "a PRE_SLEEP with a job queued: that job");
+    assert.deepEqual(got(a), []);
   });
 
   it("passes a NOOP on when the woken worker leaves before it grabs", () => {

@@ -219,7 +219,7 @@ describe("a settled chunk on the retry engine", () => {
       });
     };
     const outcome = runChunkJob(context, CHUNK, encode, signal ?? new AbortController().signal).then(
-      (results) => ({ results, error: undefined as unknown }),
+      (results) => ({ results: Array.from(results), error: undefined as unknown }),
       (error: unknown) => ({ results: undefined, error }),
     );
     const respond = (results: unknown[], errors: ItemFailure[]) =>

@@ -9,7 +9,7 @@ import {
   estimateItemBytes,
   Codec,
 } from "../lib/wire/chunk-codec.js";
-import { encodeChunkResponse, decodeChunkResponse } from "../lib/wire/chunk-response.js";
+import { encodeChunkResponse, decodeChunkResponse, decodeChunkResponseTyped } from "../lib/wire/chunk-response.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { freeNames } from "../lib/wire/free-names.js";
 import { serializeError } from "../lib/wire/remote-error.js";
@@ -25,7 +25,7 @@ import {
 import { readHandBack, readNodeException, readRefusal, writeHandBack, writeRefusal } from "../lib/wire/protocol.js";
 import { REFUSAL_REASONS } from "../lib/security/errors.js";
 import { ArgumentError } from "../lib/argument-error.js";
-import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES } from "../lib/pool/chunks.js";
+import { joinChunks, autoChunksize, AUTO_CHUNK_BYTES, CHUNK_COST_BYTES } from "../lib/pool/chunks.js";
 
 const fn = toFunctionRef((x: number) => x + 1);
 const request = (items: ArrayLike<unknown>, codec?: Codec) =>
@@ -366,9 +366,16 @@ describe("numbers codec", () => {
 });
 
 describe("auto chunk size", () => {
-  it("makes about four chunks per thread, none over AUTO_CHUNK_BYTES of estimated bytes", () => {
-    assert.equal(autoChunksize(1_000_000, 2, estimateItemBytes([1, 2, 3])), 125_000);
-    assert.equal(autoChunksize(64, 2), 8);
+  it("sizes chunks by the square root of the map's bytes, at least four per thread, none over AUTO_CHUNK_BYTES", () => {
+    const number = estimateItemBytes([1, 2, 3]);
+    assert.equal(number, 8);
+    assert.equal(autoChunksize(1_000_000, 2, number), Math.ceil(Math.sqrt((1_000_000 * CHUNK_COST_BYTES) / 8)));
+    assert.equal(autoChunksize(1_000_000, 2, number), 64_000, "a million numbers: 16 chunks");
+    assert.equal(autoChunksize(4_000_000, 2, number), 128_000, "four times the items: twice the chunk");
+    assert.equal(autoChunksize(10_000_000, 2, number), AUTO_CHUNK_BYTES / 8, "capped at AUTO_CHUNK_BYTES");
+    assert.equal(autoChunksize(100_000, 2, number), 12_500, "a small map: four chunks per thread");
+    assert.equal(autoChunksize(100_000, 8, number), 3_125);
+    assert.equal(autoChunksize(64, 2), 8, "64 CPU-bound items on 2 threads: 8 chunks of 8");
     assert.equal(autoChunksize(3, 8), 1);
     const big = [new Uint8Array(100_000), new Uint8Array(100_000)];
     const perItem = estimateItemBytes(big);
@@ -390,6 +397,48 @@ describe("joining chunk results", () => {
     assert.equal(joined.length, 6000);
     assert.ok(joined.every((v, i) => v === i));
     assert.deepEqual(joinChunks([]), []);
+  });
+
+  it("joins typed results among arrays, in order, into one plain array", () => {
+    const big = Float64Array.from({ length: 20_000 }, (_, i) => i + 3);
+    const joined = joinChunks<number>([[0, 1, 2], big, new Int32Array([20_003, 20_004]), [20_005]]);
+    assert.ok(Array.isArray(joined));
+    assert.equal(joined.length, 20_006);
+    assert.ok(
+      joined.every((v, i) => v === i),
+      "every value in its place",
+    );
+    assert.deepEqual(joinChunks([new Int32Array([-1, -0, 5])]), [-1, 0, 5]);
+    assert.ok(Object.is(joinChunks([new Float64Array([-0])])[0], -0), "-0 kept");
+  });
+
+  it("keeps number results typed as they came (numbers codec, V8 packed); settled and failed ones are arrays", () => {
+    const where = { host: "h", pid: 1, elapsedMs: 2 };
+    const ints = Array.from({ length: 40 }, (_, i) => i - 20);
+    const numbers = encodeChunkResponse({ ...where, ok: true, results: ints }, Codec.V8, true);
+    const packed = encodeChunkResponse({ ...where, ok: true, results: ints }, Codec.V8, false);
+    for (const [bytes, what] of [
+      [numbers, "numbers codec"],
+      [packed, "V8 packed"],
+    ] as const) {
+      const typed = decodeChunkResponseTyped(bytes);
+      assert.ok(typed.ok && typed.results instanceof Int32Array, `${what}: typed`);
+      assert.deepEqual(Array.from(typed.results), ints, what);
+      const plain = decodeChunkResponse(bytes);
+      assert.ok(plain.ok && Array.isArray(plain.results), `${what}: decodeChunkResponse unpacks`);
+      assert.deepEqual(plain.results, ints);
+    }
+    const settled = encodeChunkResponse(
+      { ...where, ok: true, results: ints, errors: [{ at: 3, error: serializeError(new Error("no")) }] },
+      Codec.V8,
+    );
+    const withErrors = decodeChunkResponseTyped(settled);
+    assert.ok(withErrors.ok && Array.isArray(withErrors.results) && withErrors.errors?.length === 1);
+    const failed = decodeChunkResponseTyped(
+      encodeChunkResponse({ ...where, ok: false, index: 30, error: serializeError(new Error("x")), results: ints }),
+    );
+    assert.ok(!failed.ok && Array.isArray(failed.results), "results computed before a failure: an array");
+    assert.deepEqual(failed.results, ints);
   });
 });
 

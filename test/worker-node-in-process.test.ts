@@ -40,6 +40,7 @@ import {
 import { Condition } from "../lib/condition.js";
 import { encodeMemory } from "../lib/wire/memory-codec.js";
 import { eventually } from "./support/gearman.js";
+import { PACKAGE_VERSION } from "../lib/version.js";
 
 /** The one free name a shipped function has on a node. */
 declare const memory: { get(key: string): unknown };
@@ -251,6 +252,42 @@ describe("a worker node in the test process", () => {
     );
     assert.equal((record.message as { level: string }).level, "error");
   });
+
+  it(
+    "a command of channel protocol version 1 (set-memory with entries, its old shape) is refused, naming the sender and both versions; the memory is kept",
+    TEST,
+    async () => {
+      const held = node.snapshot().memoryVersion;
+      const body = JSON.stringify({
+        v: 1,
+        id: "old-pool-1",
+        from: "old-pool",
+        time: Date.now(),
+        command: { type: "set-memory", version: 70, entries: { rate: 2 } },
+      });
+      const publish = () => void commands.send(TOPIC_ALL, body);
+      publish();
+      const again = setInterval(publish, 100);
+      let record: LogEnvelope;
+      try {
+        record = await logged(
+          (e) => e.message.type === "record" && /^refused set-memory from old-pool: /.test(e.message.message),
+          "refusing the version 1 set-memory",
+        );
+      } finally {
+        clearInterval(again);
+      }
+      const { message } = record.message as { message: string };
+      assert.equal(record.node, node.id);
+      assert.equal(
+        message.replace(/ \(and \d+ more refusals? in the last seconds?\)$/, ""),
+        `refused set-memory from old-pool: it speaks channel protocol version 1, this node version ${CHANNEL_VERSION} ` +
+          `(glimpse-cluster ${PACKAGE_VERSION}); run one glimpse-cluster version on the pools, the CLI and the worker nodes`,
+      );
+      assert.equal(CHANNEL_VERSION, 2);
+      assert.equal(node.snapshot().memoryVersion, held, "the version 1 set-memory changed nothing");
+    },
+  );
 
   it("cancel: stops a running chunk by its map id, and one attempt by its job's unique id", TEST, async () => {
     for (const [label, unique, id] of [

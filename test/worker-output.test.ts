@@ -2,15 +2,15 @@
  * Worker output, end to end against each job server kind (a broker, one
  * worker node of two threads started through the CLI): what a shipped
  * function writes with console reaches the client that ran the map (its
- * stdout and stderr, prefixed with host, pid and item, or its `output`
- * function), `glimpse-cluster logs` and the dashboard's log tail; `output:
+ * stdout and stderr, prefixed with host, pid and item, or a submitted call
+ * as its error names it, or its `output` function), `glimpse-cluster logs` and the dashboard's log tail; `output:
  * false` leaves it on the node; a runaway logger is cut to the node's rate,
  * and what was dropped is counted and said.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { MakePool, type ClusterPool } from "../lib/index.js";
+import { MakePool, RemoteError, type ClusterPool } from "../lib/index.js";
 import type { WorkerOutput } from "../lib/index.js";
 import type { LogEnvelope } from "../lib/channels/messages.js";
 import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
@@ -27,6 +27,24 @@ function chatty(x: number): number {
   console.log("hello", x, { twice: x * 2 });
   console.error(`warning about ${x}\nsecond line`);
   return x * 10;
+}
+
+/** Two arguments, named in a submitted call's text. */
+function labelled(tag: string, x: number): string {
+  console.log(`${tag} ${x}`);
+  return `${tag} ${x}`;
+}
+
+/** Says something, then throws: its line and its RemoteError name the same call. */
+function failing(x: number): number {
+  console.log("about to fail", x);
+  throw new RangeError(`${x} is out of range`);
+}
+
+/** Writes far more lines than a node forwards. */
+function flood(x: number): number {
+  for (let i = 0; i < 20_000; i++) console.log(i);
+  return x;
 }
 
 /** Lines of a child's output as they come; `until` resolves once one matches. */
@@ -80,7 +98,7 @@ for (const kind of jobServerKinds()) {
       const out = await pool.map(chatty, [1, 2, 3], { chunksize: 2, output: (line) => got.push(line) });
       assert.deepEqual(out, [10, 20, 30]);
       const [node] = await pool.ping(5000);
-      const sorted = [...got].sort((a, b) => a.index - b.index || a.stream.localeCompare(b.stream));
+      const sorted = [...got].sort((a, b) => a.index! - b.index! || a.stream.localeCompare(b.stream));
       assert.deepEqual(
         sorted,
         [1, 2, 3].flatMap((x, index) => [
@@ -116,15 +134,60 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual(own.map((line) => line.text).sort(), ["hello 2 { twice: 4 }", "warning about 2\nsecond line"]);
     });
 
-    it("by default goes to the caller's stdout and stderr, each line after (host:pid item N)", async () => {
+    it("a submitted call's lines name the call as its RemoteError does: index undefined, call fn(args)", async () => {
+      const got: WorkerOutput[] = [];
+      // submit and apply take no output option: the pool's is theirs.
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => got.push(line),
+      });
+      let failure: unknown;
+      try {
+        assert.deepEqual(
+          await Promise.all([other.submit(chatty, 1), other.apply(chatty, [2]), other.submit(labelled, "tag", 3)]),
+          [10, 20, "tag 3"],
+        );
+        failure = await other.submit(failing, 4).then(
+          () => assert.fail("failing(4) resolved"),
+          (error: unknown) => error,
+        );
+        // A map of the same pool still names its items.
+        assert.deepEqual(await other.map(labelled, ["m"], [0]), ["m 0"]);
+      } finally {
+        await other.close();
+      }
+      const [node] = await pool.ping(5000);
+      const where = { host: node.host, pid: node.pid };
+      const order = (line: WorkerOutput) => `${line.call ?? line.index} ${line.stream}`;
+      assert.deepEqual(
+        [...got].sort((a, b) => order(a).localeCompare(order(b))),
+        [
+          { stream: "stdout", text: "m 0", ...where, index: 0 },
+          { stream: "stderr", text: "warning about 1\nsecond line", ...where, index: undefined, call: "chatty(1)" },
+          { stream: "stdout", text: "hello 1 { twice: 2 }", ...where, index: undefined, call: "chatty(1)" },
+          { stream: "stderr", text: "warning about 2\nsecond line", ...where, index: undefined, call: "chatty(2)" },
+          { stream: "stdout", text: "hello 2 { twice: 4 }", ...where, index: undefined, call: "chatty(2)" },
+          { stream: "stdout", text: "about to fail 4", ...where, index: undefined, call: "failing(4)" },
+          { stream: "stdout", text: "tag 3", ...where, index: undefined, call: "labelled('tag', 3)" },
+        ],
+      );
+      assert.ok(failure instanceof RemoteError);
+      assert.equal(failure.index, undefined);
+      assert.equal(failure.message, `failing(4) threw RangeError: 4 is out of range on ${node.host}:${node.pid}`);
+    });
+
+    it("by default goes to the caller's stdout and stderr, each line after (host:pid item N) or (host:pid fn(args))", async () => {
       const script = cluster.writeConfig(
         "inherit.mjs",
         [
           `import { MakePool } from ${JSON.stringify(INDEX)};`,
           `const pool = await MakePool(${JSON.stringify(cluster.configFile)});`,
           `try {`,
-          `  const out = await pool.map(${chatty.toString()}, [4, 5], { chunksize: 1 });`,
+          `  const chatty = ${chatty.toString()};`,
+          `  const out = await pool.map(chatty, [4, 5], { chunksize: 1 });`,
           `  console.log("results", JSON.stringify(out));`,
+          `  const calls = await Promise.all([pool.submit(chatty, 6), pool.apply(chatty, [7])]);`,
+          `  console.log("calls", JSON.stringify(calls));`,
           `} finally { await pool.close(); }`,
         ].join("\n"),
       );
@@ -134,19 +197,63 @@ for (const kind of jobServerKinds()) {
       const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
       assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
       const [node] = await pool.ping(5000);
-      const at = (index: number) => `(${node.host}:${node.pid} item ${index}) `;
-      assert.deepEqual([...stdout.lines].sort(), [
-        `${at(0)}hello 4 { twice: 8 }`,
-        `${at(1)}hello 5 { twice: 10 }`,
-        "results [40,50]",
-      ]);
-      for (const [index, x] of [
+      const at = (writer: number | string) =>
+        `(${node.host}:${node.pid} ${typeof writer === "number" ? `item ${writer}` : writer}) `;
+      assert.deepEqual(
+        [...stdout.lines].sort(),
+        [
+          `${at(0)}hello 4 { twice: 8 }`,
+          `${at(1)}hello 5 { twice: 10 }`,
+          `${at("chatty(6)")}hello 6 { twice: 12 }`,
+          `${at("chatty(7)")}hello 7 { twice: 14 }`,
+          "calls [60,70]",
+          "results [40,50]",
+        ].sort(),
+      );
+      for (const [writer, x] of [
         [0, 4],
         [1, 5],
-      ]) {
-        const mine = stderr.lines.filter((line) => line.startsWith(at(index)));
-        assert.deepEqual(mine, [`${at(index)}warning about ${x}`, `${at(index)}second line`]);
+        ["chatty(6)", 6],
+        ["chatty(7)", 7],
+      ] as const) {
+        const mine = stderr.lines.filter((line) => line.startsWith(at(writer)));
+        assert.deepEqual(mine, [`${at(writer)}warning about ${x}`, `${at(writer)}second line`]);
       }
+      assert.equal(stderr.lines.length, 8, stderr.lines.join("\n"));
+    });
+
+    it("[client] output = false in the config: a map prints nothing from the workers; without it, it forwards", async () => {
+      const quiet = cluster.writeConfig("quiet-output.ini", "[client]\noutput = false\n");
+      const script = cluster.writeConfig(
+        "quiet-output.mjs",
+        [
+          `import { MakePool } from ${JSON.stringify(INDEX)};`,
+          `const chatty = ${chatty.toString()};`,
+          `const quiet = await MakePool(${JSON.stringify([cluster.configFile, quiet])});`,
+          `try {`,
+          `  console.log("quiet results", JSON.stringify(await quiet.map(chatty, [7, 8], { chunksize: 1 })));`,
+          `} finally { await quiet.close(); }`,
+          `const loud = await MakePool(${JSON.stringify(cluster.configFile)});`,
+          `try {`,
+          `  console.log("loud results", JSON.stringify(await loud.map(chatty, [6])));`,
+          `} finally { await loud.close(); }`,
+        ].join("\n"),
+      );
+      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
+      const stdout = follow(child, "stdout");
+      const stderr = follow(child, "stderr");
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const [node] = await pool.ping(5000);
+      const at = `(${node.host}:${node.pid} item 0) `;
+      assert.deepEqual(stdout.lines, ["quiet results [70,80]", `${at}hello 6 { twice: 12 }`, "loud results [60]"]);
+      assert.deepEqual(stderr.lines, [`${at}warning about 6`, `${at}second line`]);
+      // The quiet map's lines stayed on the worker node's own output.
+      await eventually(
+        () => ["hello 7", "hello 8"].every((text) => cluster.nodes[0].output.some((line) => line.includes(text))),
+        DEADLINE_MS,
+        "the quiet map's lines on the node's stdout",
+      );
     });
 
     it("reaches glimpse-cluster logs and the dashboard's log tail, saying whose it is", async () => {
@@ -233,10 +340,6 @@ for (const kind of jobServerKinds()) {
       try {
         const got: WorkerOutput[] = [];
         const started = performance.now();
-        const flood = (x: number) => {
-          for (let i = 0; i < 20_000; i++) console.log(i);
-          return x;
-        };
         assert.deepEqual(await pool.map(flood, [0], { output: (line) => got.push(line) }), [0]);
         const seconds = (performance.now() - started) / 1000;
         const lines = got.filter((line) => line.dropped === undefined);
@@ -268,6 +371,37 @@ for (const kind of jobServerKinds()) {
       } finally {
         stop();
       }
+    });
+
+    // After the flood above: the node's burst is spent, so this one drops lines too.
+    it("a runaway submitted call's drop notice names the calls of its chunk", async () => {
+      const got: WorkerOutput[] = [];
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => got.push(line),
+      });
+      try {
+        const together = { chunksize: 2 }; // both calls in one chunk
+        assert.deepEqual(
+          await Promise.all([other.apply(flood, [0], together), other.apply(flood, [1], together)]),
+          [0, 1],
+        );
+      } finally {
+        await other.close();
+      }
+      const notices = got.filter((line) => line.dropped !== undefined);
+      assert.equal(notices.length, 1, JSON.stringify(notices));
+      const [notice] = notices;
+      assert.equal(
+        notice.text,
+        `${notice.dropped} lines of output of calls flood(0) to flood(1) dropped: a worker node forwards at most 200 lines a second, bursts of 500`,
+      );
+      assert.equal(notice.stream, "stderr");
+      assert.equal(notice.index, undefined);
+      assert.equal(notice.call, "flood(0)");
+      const lines = got.filter((line) => line.dropped === undefined);
+      assert.equal(lines.length + notice.dropped!, 40_000, "every line forwarded or counted as dropped");
+      for (const line of lines) assert.ok(line.call === "flood(0)" || line.call === "flood(1)", JSON.stringify(line));
     });
   });
 }

@@ -1,8 +1,8 @@
 /**
  * The round trip of a one-item map, p50 and p99, on the local cluster as MakePool() makes it (Unix
  * sockets, unsigned), beside: a raw-socket Gearman echo through the embedded job server (its own
- * process, a raw client and a raw worker in this one: the goal's yardstick, what a Gearman round trip
- * costs here with no library at all); the same path as a map without our pool's code (GearmanClient →
+ * process, a raw worker in another, the raw client in this one: the goal's yardstick, what a Gearman
+ * round trip costs here with no library at all); the same path as a map without our pool's code (GearmanClient →
  * embedded server on a Unix socket → a bare GearmanWorker process → a piscina thread and back); and
  * the signed local cluster on loopback TCP (what signing and TCP add); then Dask's
  * client.submit(...).result(). The four run side by side: all are opened first, warmed up (a pool is
@@ -19,7 +19,8 @@ import { localPool } from "../local-pool.js";
 import { percentile } from "../measure.js";
 import { LatencyHistogram } from "../histogram.js";
 import { embedded } from "../job-servers.js";
-import { rawLoad, rawWorker } from "../raw-gearman.js";
+import { rawLoad } from "../raw-gearman.js";
+import { rawWorkersProcess } from "../raw-workers.js";
 import { ratio, round, skippedRow, type BenchCase, type Row } from "../bench-case.js";
 import { DASK_SETTING, daskRoundTrips, daskVersion } from "../python-peers.js";
 
@@ -45,17 +46,20 @@ const oneByOne =
     }
   };
 
-/** The goal's yardstick: raw-socket echo jobs, one in flight, through the embedded job server in its own process. */
+/**
+ * The goal's yardstick: raw-socket echo jobs, one in flight, through the embedded job server in its own
+ * process to a raw worker in another (as a pool's node is), the client in this one.
+ */
 async function openRawEcho(signal: AbortSignal) {
   const server = await embedded().start();
   try {
-    const worker = await rawWorker(server.port, "raw_echo", signal);
+    const worker = await rawWorkersProcess(server.port, "raw_echo", 1);
     return {
       block: async (_first: number, count: number, into: LatencyHistogram) => {
         into.merge((await rawLoad({ port: server.port, func: "raw_echo", inFlight: 1, jobs: count, signal })).latency);
       },
       close: async () => {
-        worker.close();
+        await worker.stop();
         await server.stop();
       },
     };
@@ -98,7 +102,7 @@ async function openBarePath(): Promise<{ once: (i: number) => Promise<unknown>; 
 
 export const latency: BenchCase = {
   name: "latency",
-  workload: `${MAPS} sequential one-item maps of x => x + 1 on a local cluster (one node of 2 threads), unsigned on Unix sockets (MakePool()'s default) and signed on loopback TCP; as many 8-byte raw-socket echo jobs through the embedded job server (its own process; raw client and raw worker in the bench process, loopback TCP); as many 8-byte jobs through the bare path (GearmanClient → embedded server on a Unix socket → a GearmanWorker process whose handler goes through a piscina thread); ${WARMUP} warm-up round trips each, then blocks of ${BLOCK} rotating; then ${MAPS} Dask client.submit(inc, i).result() round trips on ${DASK_SETTING}`,
+  workload: `${MAPS} sequential one-item maps of x => x + 1 on a local cluster (one node of 2 threads), unsigned on Unix sockets (MakePool()'s default) and signed on loopback TCP; as many 8-byte raw-socket echo jobs through the embedded job server (its own process; a raw worker in a child process, the raw client in the bench process, loopback TCP); as many 8-byte jobs through the bare path (GearmanClient → embedded server on a Unix socket → a GearmanWorker process whose handler goes through a piscina thread); ${WARMUP} warm-up round trips each, then blocks of ${BLOCK} rotating; then ${MAPS} Dask client.submit(inc, i).result() round trips on ${DASK_SETTING}`,
   budgetSeconds: 150,
   async run({ signal }) {
     const unsigned = await localPool(2);
@@ -115,7 +119,7 @@ export const latency: BenchCase = {
       },
       {
         name: "raw-socket Gearman echo",
-        setting: "8-byte job, raw client and raw worker, embedded job server in its own process",
+        setting: "8-byte job, raw client; embedded job server and raw worker in processes of their own",
         block: raw.block,
         ms: new LatencyHistogram(),
       },

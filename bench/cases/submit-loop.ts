@@ -4,8 +4,11 @@
  * one turn travel as one map of their arguments: lib/pool/submit-batcher.ts). The two alternate round
  * by round; both cut the same chunks (chunksize auto on a known count). A third row measures what
  * a promise per call costs on its own here (N promises made, resolved and awaited with Promise.all,
- * no pool): the floor any promise-returning submit pays, which the ratio cannot beat. A second pair
- * runs a function that computes for tens of µs per item, where the per-call costs matter less.
+ * no pool): the floor any promise-returning submit pays. Its rate against the map's is the ceiling
+ * of the goal's ratio: no API that returns a promise per call can get a loop of calls closer to the
+ * map than its promises alone, so the case reports that ceiling beside the measured ratio, and how
+ * much of it the submits reach. A second pair runs a function that computes for tens of µs per
+ * item, where the per-call costs matter less.
  */
 import { localPool } from "../local-pool.js";
 import { median } from "../measure.js";
@@ -14,6 +17,7 @@ import type { ClusterPool } from "../../lib/index.js";
 
 const ITEMS = Number(process.env.BENCH_SUBMIT_ITEMS ?? 100_000);
 const ROUNDS = 7;
+const FLOOR_PER_ROUND = 3;
 const WORK_ITEMS = Number(process.env.BENCH_SUBMIT_WORK_ITEMS ?? 20_000);
 
 /** About 30 µs of arithmetic per item on the 2-core benchmark machine. */
@@ -56,7 +60,7 @@ async function promisesAlone(n: number): Promise<number> {
 
 export const submitLoop: BenchCase = {
   name: "submit-loop",
-  workload: `x => x + 1 over ${ITEMS} numbers on a local cluster (embedded job server, 1 node × 2 threads), chunksize auto: ${ITEMS} pool.submit(fn, i) calls in one loop awaited with Promise.all vs one pool.map(fn, items); one untimed run of each first, then ${ROUNDS} rounds alternating, medians; the same pair over ${WORK_ITEMS} items of about 30 µs of arithmetic each; and ${ITEMS} bare promises made, resolved and awaited (no pool)`,
+  workload: `x => x + 1 over ${ITEMS} numbers on a local cluster (embedded job server, 1 node × 2 threads), chunksize auto: ${ITEMS} pool.submit(fn, i) calls in one loop awaited with Promise.all vs one pool.map(fn, items); one untimed run of each first, then ${ROUNDS} rounds alternating, medians; the same pair over ${WORK_ITEMS} items of about 30 µs of arithmetic each; and ${ITEMS} bare promises made, resolved and awaited (no pool), ${FLOOR_PER_ROUND} times a round`,
   budgetSeconds: 120,
   async run() {
     const items = Array.from({ length: ITEMS }, (_, i) => i);
@@ -83,7 +87,8 @@ export const submitLoop: BenchCase = {
         submitted.push(rate);
         loopMs.push(loop);
         if (r % 2 === 1) mapped.push(await mapOnce(pool, inc, items, ITEMS));
-        floor.push(await promisesAlone(ITEMS));
+        // Three of them a round (they take a tenth of a second): the collector makes them bimodal here.
+        for (let k = 0; k < FLOOR_PER_ROUND; k++) floor.push(await promisesAlone(ITEMS));
         if (r % 2 === 0) workMapped.push(await mapOnce(pool, work, workItems, lastWork));
         workSubmitted.push((await submitLoopOnce(pool, work, WORK_ITEMS, lastWork)).rate);
         if (r % 2 === 1) workMapped.push(await mapOnce(pool, work, workItems, lastWork));
@@ -127,10 +132,21 @@ export const submitLoop: BenchCase = {
       ],
       ratios: [
         ratio("submit-loop/map items/s", median(submitted) / median(mapped), { text: "≥ 0.5", met: (v) => v >= 0.5 }),
-        ratio("submit-loop/bare promises items/s", median(submitted) / median(floor)),
+        ratio(
+          "ceiling of submit-loop/map: bare promises/map items/s (the most a promise per call allows)",
+          median(floor) / median(mapped),
+        ),
+        ratio(
+          "submit-loop/bare promises items/s (the share of that ceiling reached)",
+          median(submitted) / median(floor),
+        ),
         ratio("submit-loop/map items/s, items of about 30 µs", median(workSubmitted) / median(workMapped)),
       ],
       notes: [
+        `goal ≥ 0.5 against a ceiling of ${round(median(floor) / median(mapped), 3)}: ` +
+          (median(floor) / median(mapped) < 0.5
+            ? "the calls' promises alone, made, resolved and awaited with no pool, run slower than half the map, so no promise-per-call API can meet it here"
+            : "the ceiling allows the goal; what the submits lose below it is the pool's own per-call cost"),
         `the submit loop itself (the calls, before awaiting) took ${round(median(loopMs))} ms of each round (median)`,
         "both sides cut the same chunks: the submits of one turn are one map of their arguments with the pool's chunksize (auto on a known count)",
       ],

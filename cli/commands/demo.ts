@@ -9,11 +9,12 @@
  * down (the local cluster's directory removed), exit 130 (143); a second
  * one exits at once.
  */
+import os from "node:os";
 import type { Command } from "commander";
 import type { ClusterPool } from "../../lib/pool/cluster-pool.js";
 import { ProgressBar } from "../progress-bar.js";
 import { wholeNumber } from "../arguments.js";
-import { interrupted, signalExitCode, wrongDemoResult } from "../errors.js";
+import { UsageError, interrupted, signalExitCode, wrongDemoResult } from "../errors.js";
 import { namingFlags } from "../option-flags.js";
 
 function hex(x: number): string {
@@ -70,16 +71,43 @@ async function runDemo(pool: ClusterPool, samples: number, signal: AbortSignal):
   say(`x => x + 1 over ${trivial.length} items: ${t.toFixed(2)} s, ${Math.round(trivial.length / t)} items/s`);
 }
 
+interface DemoOptions {
+  workers: number;
+  samples: number;
+  oversubscribe?: boolean;
+}
+
+/**
+ * Worker nodes the demo starts per core at most, unless --oversubscribe (mpirun's word for it):
+ * each is a process with at least one thread of its own, so past the cores they only contend, and
+ * a typo such as 100000 would start processes until the machine gave out.
+ */
+export const WORKERS_PER_CORE = 4;
+
+/** Refuses more worker nodes than WORKERS_PER_CORE per core, naming the flag, unless --oversubscribe. */
+export function refuseTooManyWorkers(options: Pick<DemoOptions, "workers" | "oversubscribe">): void {
+  const cores = os.availableParallelism();
+  const most = WORKERS_PER_CORE * cores;
+  if (options.workers <= most || options.oversubscribe) return;
+  throw new UsageError(
+    `--workers: ${options.workers} worker nodes would be ${options.workers} processes on this machine's ` +
+      `${cores} core${cores === 1 ? "" : "s"}; at most ${most} (${WORKERS_PER_CORE} per core) start without ` +
+      `--oversubscribe, as past the cores they only contend`,
+  );
+}
+
 export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description(
       "start a local cluster (an embedded job server and worker nodes) on this machine, run a few maps, and shut it all down",
     )
-    .option("--workers <n>", "worker nodes", wholeNumber("--workers", 1), 2)
+    .option("--workers <n>", `worker nodes (at most ${WORKERS_PER_CORE} per core)`, wholeNumber("--workers", 1), 2)
     .option("--samples <n>", "Monte Carlo samples for pi", wholeNumber("--samples", 10_000), 1_000_000)
+    .option("--oversubscribe", `start more than ${WORKERS_PER_CORE} worker nodes per core`)
     .action(
-      namingFlags({ LocalCluster: { workers: "--workers" } }, async (options: { workers: number; samples: number }) => {
+      namingFlags({ LocalCluster: { workers: "--workers" } }, async (options: DemoOptions) => {
+        refuseTooManyWorkers(options);
         const stop = new AbortController();
         let signalled: NodeJS.Signals | undefined;
         // While this listener is there, the local cluster's own (directory-guard.ts) leaves the signal to it.

@@ -30,6 +30,17 @@ const FLAGS = {
   metrics: { port: "--metrics-port", host: "--metrics-host" },
 };
 
+/** The [server] keys that fill the node's options when no flag does, so that one the node refuses names its file and key. */
+const CONFIG_KEYS = {
+  "worker node": {
+    prefetch: ["server", "prefetch"],
+    labels: ["server", "labels"],
+    exclusive: ["server", "exclusive"],
+    allowSource: ["server", "allow_source"],
+    allowedModules: ["server", "allowed_modules"],
+  },
+} as const;
+
 interface LaunchOptions {
   grace: number;
   memoryLimit?: number;
@@ -88,54 +99,58 @@ export function registerLaunchWorker(program: Command): void {
       "exit 0 once the node is drained (by --max-chunks or a drain command) instead of staying up",
     )
     .action(
-      namingFlags(FLAGS, async (threads: number | undefined, options: LaunchOptions, command: Command) => {
-        const config = clusterConfig(command);
-        const { NodeSupervisor } = await import("../../lib/node/node-supervisor.js");
-        const supervisor = new NodeSupervisor(
-          {
-            jobServers: config.client.jobServers,
-            commandUrl: config.client.commandBackendUrl,
-            logUrl: config.client.logFrontendUrl,
-            threads: threads ?? os.availableParallelism(),
-            prefetch: options.prefetch ?? config.server.prefetch,
-            graceMs: options.grace * 1000,
-            resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
-            secret: config.client.secret,
-            signatureMaxAgeMs: config.client.signatureMaxAgeMs,
-            allowSource: config.server.allowSource,
-            allowedModules: config.server.allowedModules,
-            curve: curveKeysOf(config.client),
-            tls: config.client.jobServerTls,
-            maxPacketSize: config.client.maxPacketSize,
-            labels: options.label ? splitLabels(options.label) : config.server.labels,
-            exclusive: options.exclusive ?? config.server.exclusive,
-            maxChunks: options.maxChunks,
-            exitWhenDone: options.exitWhenDone ?? false,
-          },
-          { metrics: options.metricsPort !== undefined },
-        );
-        let metrics: MetricsEndpoint | undefined;
-        if (options.metricsPort !== undefined) {
-          const host = options.metricsHost ?? "127.0.0.1";
-          try {
-            const [{ SupervisorMetrics }, { serveMetrics }] = await Promise.all([
-              import("../../lib/node/supervisor-metrics.js"),
-              import("../../lib/metrics/metrics-endpoint.js"),
-            ]);
-            metrics = await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host });
-          } catch (error) {
-            if (error instanceof ArgumentError) throw error;
-            throw cannotListen("launch-worker", `${host}:${options.metricsPort}`, error, "serve metrics");
+      namingFlags(
+        FLAGS,
+        async (threads: number | undefined, options: LaunchOptions, command: Command) => {
+          const config = clusterConfig(command);
+          const { NodeSupervisor } = await import("../../lib/node/node-supervisor.js");
+          const supervisor = new NodeSupervisor(
+            {
+              jobServers: config.client.jobServers,
+              commandUrl: config.client.commandBackendUrl,
+              logUrl: config.client.logFrontendUrl,
+              threads: threads ?? os.availableParallelism(),
+              prefetch: options.prefetch ?? config.server.prefetch,
+              graceMs: options.grace * 1000,
+              resourceLimits: options.memoryLimit ? { maxOldGenerationSizeMb: options.memoryLimit } : undefined,
+              secret: config.client.secret,
+              signatureMaxAgeMs: config.client.signatureMaxAgeMs,
+              allowSource: config.server.allowSource,
+              allowedModules: config.server.allowedModules,
+              curve: curveKeysOf(config.client),
+              tls: config.client.jobServerTls,
+              maxPacketSize: config.client.maxPacketSize,
+              labels: options.label ? splitLabels(options.label) : config.server.labels,
+              exclusive: options.exclusive ?? config.server.exclusive,
+              maxChunks: options.maxChunks,
+              exitWhenDone: options.exitWhenDone ?? false,
+            },
+            { metrics: options.metricsPort !== undefined },
+          );
+          let metrics: MetricsEndpoint | undefined;
+          if (options.metricsPort !== undefined) {
+            const host = options.metricsHost ?? "127.0.0.1";
+            try {
+              const [{ SupervisorMetrics }, { serveMetrics }] = await Promise.all([
+                import("../../lib/node/supervisor-metrics.js"),
+                import("../../lib/metrics/metrics-endpoint.js"),
+              ]);
+              metrics = await serveMetrics(new SupervisorMetrics(supervisor), { port: options.metricsPort, host });
+            } catch (error) {
+              if (error instanceof ArgumentError) throw error;
+              throw cannotListen("launch-worker", `${host}:${options.metricsPort}`, error, "serve metrics");
+            }
           }
-        }
-        for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
-        if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
-        try {
-          await supervisor.start();
-          await supervisor.whenDone();
-        } finally {
-          await metrics?.close();
-        }
-      }),
+          for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void supervisor.stop());
+          if (metrics) process.stdout.write(`glimpse-cluster launch-worker metrics on ${metrics.url}\n`);
+          try {
+            await supervisor.start();
+            await supervisor.whenDone();
+          } finally {
+            await metrics?.close();
+          }
+        },
+        CONFIG_KEYS,
+      ),
     );
 }

@@ -4,7 +4,14 @@
  * requests) go from worker nodes to clients. Bodies are JSON.
  */
 
-export const CHANNEL_VERSION = 1;
+/**
+ * The channel protocol's version, in every envelope (`v`). It changes when a message changes in a
+ * way an older reader would misread rather than ignore: 2, set-memory carries its entries as
+ * `memory` (V8, base64) where version 1 carried `entries` (JSON), which a version 1 node took
+ * for empty memory. A message of another version is refused, naming its sender and both versions
+ * (otherVersion), never half-read.
+ */
+export const CHANNEL_VERSION = 2;
 
 /**
  * A worker node's state (docs/labels.md): serving takes chunks; draining has
@@ -170,6 +177,39 @@ export function parseLog(body: Buffer): LogEnvelope | undefined {
     return undefined;
   return value;
 }
+
+/** A message of another channel protocol version, as much of it as names its sender and kind. */
+export interface OtherVersion {
+  /** The version it speaks (its `v`: a number for any glimpse-cluster; shown as it came otherwise). */
+  readonly version: unknown;
+  /** Who sent it: a command's `from`, a log message's `node`. */
+  readonly sender: string;
+  /** Its command's or log message's type, when it has one. */
+  readonly type: string | undefined;
+  /** Where a log message's node runs. */
+  readonly host?: string;
+  readonly pid?: number;
+}
+
+/** A command or log frame whose envelope speaks another version than CHANNEL_VERSION; undefined for ours and for malformed frames. */
+export function otherVersion(body: Buffer): OtherVersion | undefined {
+  const value = parseJson(body) as Record<string, unknown> | undefined;
+  if (!value || !("v" in value) || value.v === CHANNEL_VERSION) return undefined;
+  const inner = (value.command ?? value.message) as { type?: unknown } | undefined;
+  const sender = value.from ?? value.node;
+  if (typeof sender !== "string") return undefined;
+  return {
+    version: value.v,
+    sender: sender.slice(0, 200),
+    type: typeof inner?.type === "string" ? inner.type.slice(0, 40) : undefined,
+    ...(typeof value.host === "string" ? { host: value.host.slice(0, 200) } : {}),
+    ...(typeof value.pid === "number" ? { pid: value.pid } : {}),
+  };
+}
+
+/** How a refusal shows the version a message spoke. */
+export const versionText = (version: unknown): string =>
+  typeof version === "number" ? String(version) : (JSON.stringify(version)?.slice(0, 40) ?? String(version));
 
 function parseJson(body: Buffer): unknown {
   try {

@@ -243,6 +243,14 @@ export const KEYS: readonly KeySpec[] = Object.freeze([
   },
   {
     section: "client",
+    name: "output",
+    property: "output",
+    parse: boolean,
+    expected: "true or false",
+    default: true,
+  },
+  {
+    section: "client",
     name: "job_server_tls",
     property: "jobServerTlsOn",
     parse: boolean,

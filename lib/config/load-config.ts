@@ -38,6 +38,11 @@ export interface ClientConfig {
   readonly waitForNodesMs: number | false;
   readonly cacheFunctions: boolean;
   /**
+   * Whether maps forward their functions' console output from the workers to this process (the default
+   * of every map's `output` option; MakePool's `output` option overrides it).
+   */
+  readonly output: boolean;
+  /**
    * The cluster secret (secret, or the contents of secret_file, or
    * GLIMPSE_CLUSTER_SECRET): when set, every job payload, command and log
    * message is signed and checked. Undefined: nothing is.
@@ -79,6 +84,12 @@ export interface ClusterConfig {
   readonly server: ServerConfig;
   /** The files read, in order. */
   readonly files: readonly string[];
+  /**
+   * Where each key that was set came from, by `section.key` (its ini name, e.g. `server.exclusive`): the
+   * file (absolute), or "config object". A key left at its default is absent. For errors that a setting
+   * meets later, outside this module (a worker node's options), to name the file and key.
+   */
+  readonly origins: ReadonlyMap<string, string>;
 }
 
 /** A config given as an object: sections of keys, by their ini names (job_server_url) or property names (jobServers). */
@@ -237,6 +248,13 @@ function build(raw: Raw, section: Section): Record<string, unknown> {
   return Object.freeze(out);
 }
 
+function originsOf(raw: Raw): ReadonlyMap<string, string> {
+  const origins = new Map<string, string>();
+  for (const [section, entries] of raw)
+    for (const [key, entry] of entries) origins.set(`${section}.${key}`, entry.file ?? "config object");
+  return origins;
+}
+
 /** Reads a file a [client] key names, relative to the config file that named it; errors name both. */
 function readNamedFile(raw: Raw, key: string, value: string): string {
   const origin = raw.get("client")?.get(key)?.file;
@@ -374,5 +392,6 @@ export function loadConfig(
     client: Object.freeze({ ...client, ...resolveSecret(raw, client, env), jobServerTls: resolveTls(raw, client) }),
     server: build(raw, "server") as unknown as ServerConfig,
     files: Object.freeze(files.map((f) => path.resolve(f))),
+    origins: originsOf(raw),
   });
 }

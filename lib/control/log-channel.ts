@@ -10,10 +10,13 @@
  * once per reason, unless the options say otherwise.
  */
 import {
+  CHANNEL_VERSION,
   TOPIC_LOG,
   TOPIC_PROGRESS,
   TOPIC_REPLY,
+  otherVersion,
   parseLog,
+  versionText,
   type LogEnvelope,
   type RecordOutput,
 } from "../channels/messages.js";
@@ -25,6 +28,10 @@ import type { SignatureError } from "../security/errors.js";
 import { endOf, type ChannelEnd } from "./reachability.js";
 import { ConnectionWatch } from "../channels/connection-watch.js";
 import { Condition } from "../condition.js";
+import { PACKAGE_VERSION } from "../version.js";
+
+/** Nodes of another channel version remembered at most (a flood of forged senders must not grow without bound). */
+const OTHER_VERSIONS_KEPT = 1000;
 
 export type LogListener = (envelope: LogEnvelope) => void;
 
@@ -55,6 +62,8 @@ export class LogChannel {
   private readonly subscriber: LoopingSubscriber;
   private readonly listeners = new Set<LogListener>();
   private readonly warned = new Set<string>();
+  /** Nodes heard speaking another channel protocol version: the version each spoke. */
+  private readonly otherVersions = new Map<string, unknown>();
   /** What the connection to a broker met (none in direct mode: the end is bound). */
   private readonly connectionWatch: ConnectionWatch | undefined;
   /** Woken when the connection to a broker comes up or drops. */
@@ -80,7 +89,37 @@ export class LogChannel {
     await this.subscriber.open({ url, bind, curve }, topics, (_topic, body) => {
       const envelope = parseLog(body);
       if (envelope) this.deliver(envelope);
+      else this.heardOtherVersion(body);
     });
+  }
+
+  /**
+   * A node of another channel protocol version neither reads this client's commands nor is read:
+   * said once per node, and remembered for the errors of commands it leaves unanswered.
+   */
+  private heardOtherVersion(body: Buffer): void {
+    const other = otherVersion(body);
+    if (other === undefined || this.otherVersions.has(other.sender)) return;
+    if (this.otherVersions.size >= OTHER_VERSIONS_KEPT) return;
+    this.otherVersions.set(other.sender, other.version);
+    const where = other.host === undefined ? "" : ` (${other.host}:${other.pid})`;
+    // Progress comes from pools (a dashboard hears them), everything else from worker nodes.
+    const who = other.type === "progress" ? "pool" : "worker node";
+    process.emitWarning(
+      `${who} ${other.sender}${where} speaks channel protocol version ${versionText(other.version)}, ` +
+        `this client version ${CHANNEL_VERSION} (glimpse-cluster ${PACKAGE_VERSION}): its messages are ignored and it ` +
+        `ignores this client's commands (setMemory, ping, drain); run one glimpse-cluster version on the pools, the CLI ` +
+        `and the worker nodes`,
+      { code: "GLIMPSE_CHANNEL_VERSION" },
+    );
+  }
+
+  /** `node`, with the channel protocol version it was heard speaking when that is not this client's. */
+  describeNode(node: string): string {
+    const version = this.otherVersions.get(node);
+    return version === undefined
+      ? node
+      : `${node} (it speaks channel protocol version ${versionText(version)}, this client version ${CHANNEL_VERSION})`;
   }
 
   /** The endpoint actually used: the bound address, with its port, in direct mode. */

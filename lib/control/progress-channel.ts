@@ -27,6 +27,8 @@ export class ProgressChannel {
   private publisher: Promise<QueuedPublisher> | undefined;
   private counter = 0;
   private closed = false;
+  /** Read once: os.hostname() is a system call, and a one-item map publishes twice. */
+  private readonly host = os.hostname();
 
   /** `clientId`: the sender the envelopes name (a pool, not a node). */
   constructor(
@@ -47,7 +49,7 @@ export class ProgressChannel {
       v: CHANNEL_VERSION,
       id: `${this.clientId}-p${++this.counter}`,
       node: this.clientId,
-      host: os.hostname(),
+      host: this.host,
       pid: process.pid,
       time: Date.now(),
       message: { type: "progress", ...progress },

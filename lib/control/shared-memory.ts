@@ -36,7 +36,7 @@ export class SharedMemory {
 
   constructor(
     private readonly commands: CommandClient,
-    log: LogChannel,
+    private readonly log: LogChannel,
     /** How long set and clear wait for every live node's acknowledgement, in ms. */
     private readonly ackMs = MEMORY_ACK_MS,
   ) {
@@ -97,7 +97,12 @@ export class SharedMemory {
         command.type,
         [...unread].map(([node, why]) => `${node}: ${why}`),
       );
-    if (missing.length > 0) throw memoryNotAcknowledged(command.type, missing, this.ackMs);
+    if (missing.length > 0)
+      throw memoryNotAcknowledged(
+        command.type,
+        missing.map((node) => this.log.describeNode(node)),
+        this.ackMs,
+      );
   }
 
   private nextVersion(): number {

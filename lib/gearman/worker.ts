@@ -5,8 +5,8 @@
  *   GRAB_JOB_UNIQ (only while running + outstanding grabs < concurrency; several may be out on one server;
  *                  the grabs of a server silent for 2 s hold no slot, so it cannot starve the others)
  *     ├─ NO_JOB ──► no more grabs there; once its last grab is answered: PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
- *     │          (with one server that knows it, PRE_SLEEP parks the grab's slot and the server sends
- *     │           the next job in place of the NOOP: wake-with-job.ts, worker-link.ts)
+ *     │          (with one server that knows it, a free slot is parked instead: PRE_SLEEP, which the
+ *     │           server answers with a job whenever one comes, never NO_JOB: wake-with-job.ts, worker-link.ts)
  *     └─ JOB_ASSIGN_UNIQ ──► "job" event ──► handler(job) ──► WORK_COMPLETE | WORK_EXCEPTION
  *                              └─ a slot still free? GRAB_JOB_UNIQ again on the same server (one for every
  *                                 free slot if NO_JOBs had held grabs back there)
@@ -115,7 +115,7 @@ export class GearmanWorker extends EventEmitter {
     let connected = 0;
     for (const link of this.links) {
       if (!link.connection.connected || link.connection.quiet) continue;
-      if (!link.sleeping || link.grabs > (link.parked ? 1 : 0)) return false;
+      if (link.wakeWithJob ? link.parks === 0 || link.grabs > 0 : !link.sleeping || link.grabs > 0) return false;
       connected++;
     }
     return connected > 0;
@@ -128,8 +128,8 @@ export class GearmanWorker extends EventEmitter {
     for (const link of this.links) {
       link.connection.send(this.canDo(func));
       // A server wakes sleeping workers only for jobs submitted later, not for those already queued for a new ability.
-      // A parked slot is the exception: it gets such a job (wake-with-job.ts), and no grab may go out beside it.
-      if (!link.parked) link.wake();
+      // Parked slots are the exception: the server hands them such a job (wake-with-job.ts).
+      link.wake();
     }
     this.grabEverywhere();
     return this;
@@ -218,10 +218,7 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private onDisconnect(link: WorkerLink, error: GearmanError): void {
-    link.grabs = 0;
-    link.drained = false;
-    link.sleeping = false;
-    link.parked = false;
+    link.lost();
     for (const job of link.jobs.keys()) job.abandon(error);
     this.emit("disconnect", link.connection.name, error);
     this.grabEverywhere();
@@ -231,7 +228,7 @@ export class GearmanWorker extends EventEmitter {
   /** Grabs that hold slots: a quiet server's do not (it may be gone; its connection is being probed). */
   private outstandingGrabs(): number {
     let grabs = 0;
-    for (const link of this.links) if (!link.connection.quiet) grabs += link.grabs;
+    for (const link of this.links) if (!link.connection.quiet) grabs += link.outstanding;
     return grabs;
   }
 
@@ -248,8 +245,7 @@ export class GearmanWorker extends EventEmitter {
     )
       return false;
     if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return false;
-    link.grabs++;
-    link.connection.send(encodePacket("REQ", "GRAB_JOB_UNIQ", {}));
+    link.request();
     return true;
   }
 
@@ -264,16 +260,14 @@ export class GearmanWorker extends EventEmitter {
   private onPacket(link: WorkerLink, packet: Packet): void {
     switch (packet.type) {
       case PacketType.NOOP:
-        link.woken();
         link.wake();
         this.grab(link);
         return;
       case PacketType.NO_JOB:
-        if (link.grabs === 0 || link.parked) return; // unasked for: nothing to undo
-        link.grabs--;
+        if (!link.noJob()) return; // unasked for: nothing to undo
         link.drained = link.grabs > 0;
-        // A worker that takes no jobs now (stopping, paused) parks nothing: it stays awake and quiet.
-        if (!link.drained && !(link.wakeWithJob && (this.stopping || this.paused))) link.sleep();
+        // Parking, the freed slot is asked for again below (as a park): no sleep.
+        if (!link.drained && !link.wakeWithJob) link.sleep();
         // The slot this grab held may be taken on another server.
         this.grabEverywhere();
         return this.checkIdle();
@@ -317,12 +311,10 @@ export class GearmanWorker extends EventEmitter {
     data: Buffer,
     exclusive: boolean,
   ): void {
-    if (link.grabs === 0)
+    if (!link.assigned())
       return link.connection.drop(
         protocolError(`job ${handle} (${func}) assigned without a GRAB_JOB`, link.connection.name),
       );
-    if (link.parked) link.woken();
-    else link.grabs--;
     const heldBack = link.drained;
     link.drained = false;
     const job = new WorkerJob(handle, func, unique, keepPayload(data, exclusive), {

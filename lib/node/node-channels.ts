@@ -14,7 +14,9 @@ import {
   TOPIC_LOG,
   TOPIC_REPLY,
   nodeTopic,
+  otherVersion,
   parseCommand,
+  versionText,
   type Command,
   type CommandEnvelope,
   type LogLevel,
@@ -30,6 +32,7 @@ import type { SignatureError } from "../security/errors.js";
 import type { NodeOptions } from "./node-options.js";
 import { RefusalLog } from "./refusal-log.js";
 import { decodeMemory } from "../wire/memory-codec.js";
+import { PACKAGE_VERSION } from "../version.js";
 import type { OutputLine } from "./thread-output.js";
 
 export interface CommandHandlers {
@@ -94,7 +97,19 @@ export class NodeChannels {
       (_topic, body) => {
         const envelope = parseCommand(body);
         if (envelope) this.onCommand(envelope, handlers);
+        else this.refuseOtherVersion(body);
       },
+    );
+  }
+
+  /** A command of another channel protocol version is refused aloud (a set-memory of version 1 would be read as empty memory). */
+  private refuseOtherVersion(body: Buffer): void {
+    const other = otherVersion(body);
+    if (other === undefined) return;
+    this.refusals.write(
+      `refused ${other.type ?? "a command"} from ${other.sender}: it speaks channel protocol version ` +
+        `${versionText(other.version)}, this node version ${CHANNEL_VERSION} (glimpse-cluster ${PACKAGE_VERSION}); ` +
+        `run one glimpse-cluster version on the pools, the CLI and the worker nodes`,
     );
   }
 

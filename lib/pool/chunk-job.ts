@@ -42,7 +42,8 @@ import {
   type AttemptObserver,
   type RetryRules,
 } from "../gearman/retry-rules.js";
-import { decodeChunkResponse, type ChunkResponse, type ItemFailure } from "../wire/chunk-response.js";
+import { decodeChunkResponseTyped, type ItemFailure, type ResponseMeta } from "../wire/chunk-response.js";
+import { isPackedNumbers, unpackNumbers } from "../wire/packed-numbers.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
 import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";
@@ -51,7 +52,7 @@ import type { SerializedError } from "../wire/remote-error.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
-import type { Chunk } from "./chunks.js";
+import type { Chunk, ChunkResults } from "./chunks.js";
 import type { PayloadFiles, SentFiles } from "./payload-files.js";
 import { withComputed } from "./computed-before.js";
 import { SettledChunk, type ChunkPart } from "./settled-chunk.js";
@@ -109,14 +110,17 @@ export interface ChunkJobContext {
   /** Called when a node takes an attempt of the chunk, and when its result comes (the map's NodeWatch). */
   readonly onTaken?: () => void;
   /** Hears every response that was verified and decoded (its meta: where it ran, its output tally), results or error. */
-  readonly onResponse?: (chunk: Chunk<unknown>, response: ChunkResponse) => void;
+  readonly onResponse?: (chunk: Chunk<unknown>, response: ResponseMeta) => void;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
   /** NO_SERVER naming every job server and why it is not connected (GearmanClient.noServerError), for a chunk that waited past its timeout for any. */
   readonly unreachable?: () => Error;
-  /** Name a RemoteError's call without an item index (a submitted call: its index in a batch means nothing to its caller). */
-  readonly calls?: boolean;
+  /**
+   * How a RemoteError names a submitted call, from its item (its argument, or argument list): such
+   * an error has no index, as its place in a batch means nothing to its caller. None: `fn(item N)`.
+   */
+  readonly describeCall?: (item: unknown) => string;
   /** Run every item of each chunk, each one's error in its place (FLAG_SETTLE); none: a chunk ends at its first error. */
   readonly settle?: SettleRules;
   /** A local cluster's payload directory: large requests and responses go through files there, not the job server. */
@@ -144,7 +148,7 @@ export function runChunkJob(
   chunk: Chunk<unknown>,
   encode: (part: ChunkPart) => Buffer,
   signal: AbortSignal,
-): Promise<unknown[]> {
+): Promise<ChunkResults<unknown>> {
   const rules = new ChunkRules(context, chunk, encode);
   const result = new RetryRun(rules, signal).start().result.finally(() => rules.releaseFiles());
   return context.settle?.returnErrors ? result.catch((error: unknown) => rules.lostItems(error)) : result;
@@ -154,7 +158,7 @@ export function runChunkJob(
 const ITEM_LEVEL: ReadonlySet<string> = new Set(["CHUNK_FAILED", "CHUNK_TIMEOUT"]);
 
 /** The pool's retry rule for one chunk, as hooks of the retry engine. */
-export class ChunkRules implements RetryRules<unknown[]> {
+export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   private readonly described: ChunkDescription;
   private payload: Buffer | undefined = undefined;
   /** The request of the current attempt (its nonce checks the response). */
@@ -231,8 +235,16 @@ export class ChunkRules implements RetryRules<unknown[]> {
     return new Retry(nodeLost(this.described, attempt), RETRIES);
   }
 
+  /** The submitted call at `index` as errors name it (a worker naming no item of the chunk: `fn(...)`). */
+  private callOf(describeCall: (item: unknown) => string, index: number): string {
+    const { items, start } = this.chunk;
+    return index >= start && index < start + items.length
+      ? describeCall(items[index - start])
+      : `${this.context.functionName}(...)`;
+  }
+
   /** WORK_COMPLETE: the results, a Retry when the response cannot be trusted; throws RemoteError when the function threw. */
-  completed(sent: Buffer, attempt: Attempt): unknown[] | Retry {
+  completed(sent: Buffer, attempt: Attempt): ChunkResults<unknown> | Retry {
     const { context, described } = this;
     context.onTaken?.();
     const what = `response to chunk ${described.index} (job ${attempt.handle ?? attempt.unique})`;
@@ -253,16 +265,18 @@ export class ChunkRules implements RetryRules<unknown[]> {
       if (!(error instanceof SignatureError)) throw error;
       return new Retry(error, RETRIES);
     }
-    const response = decodeChunkResponse(bytes);
+    // Number results stay the typed array they came as, until map() joins them (chunks.ts joinChunks).
+    const response = decodeChunkResponseTyped(bytes);
     context.onResponse?.(this.chunk, response);
+    const { describeCall } = context;
     const errorOf = (index: number, error: SerializedError) =>
       new RemoteError({
         functionName: context.functionName,
-        index,
+        index: describeCall ? undefined : index,
         host: response.host,
         pid: response.pid,
         error,
-        ...(context.calls ? { call: `${context.functionName}(...)` } : {}),
+        ...(describeCall ? { call: this.callOf(describeCall, index) } : {}),
       });
     if (!response.ok) throw withComputed(errorOf(response.index, response.error), response.results);
     const { settled } = this;
@@ -273,7 +287,9 @@ export class ChunkRules implements RetryRules<unknown[]> {
       context.settle?.onError?.(error);
       return error;
     };
-    const merged = settled.merge(response.results, response.errors, itemError, retryOn);
+    // A settled chunk's outcomes are an array its retries write into.
+    const results = isPackedNumbers(response.results) ? unpackNumbers(response.results) : response.results;
+    const merged = settled.merge(results, response.errors, itemError, retryOn);
     // Raising, the results before the first failed item go with the error, as a stopped chunk's do (imap yields them).
     if (merged.kept && !returnErrors) throw withComputed(merged.kept, settled.beforeFirst(isRemoteError));
     const finish = () => {

@@ -66,31 +66,79 @@ export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): As
 export const AUTO_CHUNK_BYTES = 1 << 20;
 
 /**
- * Chunk size when the user asks for `auto`: about four chunks per worker
- * thread (as multiprocessing does), so stragglers even out, but no chunk
- * over AUTO_CHUNK_BYTES (estimated from `bytesPerItem`), so one chunk stays
- * a modest Gearman job and a cheap retry. Each chunk costs about a
- * millisecond of CPU beyond its items on a 2-core machine, so small chunks
- * of cheap items spend more on chunks than on items (docs/benchmarks.md).
+ * What one chunk costs beyond its items, as the bytes of items that cost as
+ * much: its Gearman job, its hops between processes and threads, its
+ * bookkeeping on both sides. Measured on the 2-core benchmark machine
+ * (docs/benchmarks.md, map-throughput): a million numbers ran fastest in
+ * about 16 chunks (1.25-1.43 × the speed of 8 chunks, 23 or more spending
+ * 1-2 ms of CPU per extra chunk at load 14-20), which this value gives.
+ */
+export const CHUNK_COST_BYTES = 32 * 1024;
+
+/**
+ * Chunk size when the user asks for `auto`, from what the pipeline needs.
+ * A map is a pipeline (encode, job server, node, thread, and back): its
+ * first chunk must be encoded and sent before any thread starts, and its
+ * last chunk's results decoded after every thread stopped, so a big chunk
+ * leaves stages idle for as long as one chunk takes to cross them, while
+ * each chunk adds a fixed cost. A map of n items of b bytes in chunks of k
+ * costs about k·b (fill and drain) + (n/k)·CHUNK_COST_BYTES, least at
+ * k = √(n · CHUNK_COST_BYTES / b): so the chunks in flight grow with the
+ * map, as the square root of its bytes (a million numbers: 16 chunks of
+ * 64,000; four million: 32 of 128,000). Then two bounds: at least four
+ * chunks per worker thread, so that the threads end together when items
+ * cost more than their bytes (a CPU-bound function), and no chunk over
+ * AUTO_CHUNK_BYTES, so one chunk stays a modest Gearman job and a cheap
+ * retry. `bytesPerItem` is estimateItemBytes' (lib/wire/chunk-codec.ts).
  */
 export function autoChunksize(itemCount: number | undefined, threads: number, bytesPerItem = 64): number {
   if (itemCount === undefined) return 64;
-  const perThread = Math.ceil(itemCount / (Math.max(1, threads) * 4));
-  const byBytes = Math.floor(AUTO_CHUNK_BYTES / Math.max(1, bytesPerItem));
-  return Math.max(1, Math.min(perThread, byBytes));
+  const bytes = Math.max(1, bytesPerItem);
+  const pipeline = Math.ceil(Math.sqrt((itemCount * CHUNK_COST_BYTES) / bytes));
+  const balance = Math.ceil(itemCount / (Math.max(1, threads) * 4));
+  const byBytes = Math.floor(AUTO_CHUNK_BYTES / bytes);
+  return Math.max(1, Math.min(pipeline, balance, byBytes));
 }
+
+/**
+ * A chunk's results: an array, or the typed array number results arrived as
+ * (lib/wire/number-body.ts), kept off the JavaScript heap until map() joins them.
+ */
+export type ChunkResults<R> = readonly R[] | (ArrayLike<R> & Iterable<R>);
 
 /** Chunks joined per call to concat: far below the engine's limit on arguments. */
 const JOIN_BATCH = 1024;
+/**
+ * Typed results become arrays of at most this many elements before they are
+ * joined: an array of 8192 values (64 KB) is made in the young generation,
+ * where pushing into it is several times faster than into one past its
+ * large-object size (measured: 125,000 results pushed per chunk cost 4 ×
+ * per item what 8,192 do).
+ */
+const UNPACK_PIECE = 8192;
+
+/** A chunk's results as arrays to join (joinChunks): an array as it is, typed results in plain arrays of at most UNPACK_PIECE. */
+export function asArrays<R>(part: ChunkResults<R>): readonly R[][] {
+  if (Array.isArray(part)) return [part as R[]];
+  const arrays: R[][] = [];
+  for (let from = 0; from < part.length; from += UNPACK_PIECE) {
+    const piece: R[] = [];
+    const end = Math.min(part.length, from + UNPACK_PIECE);
+    for (let i = from; i < end; i++) piece.push(part[i]);
+    arrays.push(piece);
+  }
+  return arrays;
+}
 
 /**
  * The chunks' results as one array, in order. `concat` copies whole element
  * stores (five times faster than pushing a million results one by one here)
  * and keeps the array packed, so it serializes as fast as any other array.
  */
-export function joinChunks<R>(parts: readonly R[][]): R[] {
-  if (parts.length === 1) return parts[0];
+export function joinChunks<R>(parts: readonly ChunkResults<R>[]): R[] {
+  const arrays = parts.flatMap((part) => asArrays(part));
+  if (arrays.length === 1) return arrays[0];
   let out: R[] = [];
-  for (let i = 0; i < parts.length; i += JOIN_BATCH) out = out.concat(...parts.slice(i, i + JOIN_BATCH));
+  for (let i = 0; i < arrays.length; i += JOIN_BATCH) out = out.concat(...arrays.slice(i, i + JOIN_BATCH));
   return out;
 }

@@ -33,7 +33,7 @@ import type { GearmanClient } from "../gearman/client.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 import { type FunctionRef, type MapFunction } from "../wire/function-ref.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
-import { joinChunks, type ItemSource } from "./chunks.js";
+import { asArrays, joinChunks, type ItemSource } from "./chunks.js";
 import { streamMap, type MapHost } from "./map-stream.js";
 import { OutputRouter } from "./worker-output.js";
 import { type IterOptions, type MapOptions, type PoolDefaults } from "./map-options.js";
@@ -156,8 +156,9 @@ export class ClusterPool implements AsyncDisposable {
   ): Promise<Outcome<R, E>[]>;
   async map(fn: unknown, ...args: unknown[]): Promise<unknown[]> {
     // Whole chunks, not items, cross the async boundary: a million results are a hundred awaits, not a million.
+    // Typed results are unpacked as they come, while later chunks are still out, not all at the end.
     const parts: unknown[][] = [];
-    for await (const chunk of this.streamOf("map", fn, args, true)) parts.push(chunk.results);
+    for await (const chunk of this.streamOf("map", fn, args, true)) parts.push(...asArrays(chunk.results));
     return joinChunks(parts);
   }
 
@@ -213,7 +214,7 @@ export class ClusterPool implements AsyncDisposable {
   ): Promise<Outcome<R, E>[]> {
     const parts: unknown[][] = [];
     for await (const chunk of this.stream(fn, items, options, { owner: "starmap", ordered: true, spread: true }))
-      parts.push(chunk.results);
+      parts.push(...asArrays(chunk.results));
     return joinChunks(parts) as Outcome<R, E>[];
   }
 

@@ -19,7 +19,11 @@ export interface Progress {
 }
 
 export interface MapOptions {
-  /** Items per Gearman job: a whole number, or "auto" (about four chunks per worker thread). Default: the pool's `chunksize`. */
+  /**
+   * Items per Gearman job: a whole number, or "auto" (chunks grow as the square root of the map's bytes, so that
+   * enough are in flight to keep every stage busy; at least four per worker thread, none over about 1 MiB:
+   * autoChunksize, chunks.ts). Default: the pool's `chunksize`.
+   */
   chunksize?: number | "auto";
   /**
    * Aborting it removes queued chunks from the job server, stops running ones on the workers and rejects

@@ -28,6 +28,7 @@ import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import type { PayloadFiles } from "./payload-files.js";
 import { computedBefore } from "./computed-before.js";
+import { callsOf, callText } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import type { OutputRouter } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -124,7 +125,9 @@ export async function* streamMap(
     progress.update(done, failed, retries);
   };
   progress.update(0, 0, 0);
-  const output = host.output.open(mapId, opts.output);
+  // A submitted call's output names the call as its error does; a batch's calls are an array.
+  const callAt = owner === "submit" && Array.isArray(items) ? callsOf(functionName, items, spread) : undefined;
+  const output = host.output.open(mapId, opts.output, callAt);
   const context = {
     client: host.client,
     mapId,
@@ -146,7 +149,7 @@ export async function* streamMap(
     maxPacketSize: host.maxPacketSize,
     payloadFiles: host.payloadFiles,
     settle: settleRules(opts, shipped),
-    calls: owner === "submit",
+    describeCall: owner === "submit" ? (item: unknown) => callText(functionName, item, spread) : undefined,
   };
 
   const chunks = chunksOf(items, chunksize);

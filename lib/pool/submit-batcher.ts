@@ -47,7 +47,7 @@ export type BatchRun = (
   items: unknown[],
   spread: boolean,
   options: SubmitOptions | undefined,
-) => AsyncIterable<{ readonly start: number; readonly results: unknown[] }>;
+) => AsyncIterable<{ readonly start: number; readonly results: ArrayLike<unknown> }>;
 
 /**
  * The calls of one function and options in this turn. Their promises and what settles them live
@@ -85,8 +85,15 @@ export class SubmitBatcher {
 
   constructor(private readonly run: BatchRun) {}
 
+  /** The batch the last call without options went to, and its function object: a loop's next call goes there at once. */
+  private lastFn: unknown = undefined;
+  private lastBatch: Batch | undefined = undefined;
+
   /** A promise of fn(...args): rejects at once for a function that cannot travel, bad options or an aborted signal. */
   submit(fn: unknown, args: readonly unknown[], options: SubmitOptions | undefined): Promise<unknown> {
+    // A loop of calls of one function object without options: no lookup, no check made again.
+    if (fn === this.lastFn && options === undefined && this.lastBatch !== undefined && Array.isArray(args))
+      return this.add(this.lastBatch, args);
     let ref: FunctionRef;
     let key = "";
     try {
@@ -105,6 +112,15 @@ export class SubmitBatcher {
     if (!byOptions) this.batches.set(ref, (byOptions = new Map()));
     let batch = byOptions.get(key);
     if (!batch) byOptions.set(key, (batch = { fn, options, items: [], spread: false, resolves: [] }));
+    if (options === undefined) {
+      this.lastFn = fn;
+      this.lastBatch = batch;
+    }
+    return this.add(batch, args);
+  }
+
+  /** Adds one call to its batch: its argument (or argument list) and its resolve. */
+  private add(batch: Batch, args: readonly unknown[]): Promise<unknown> {
     // One argument each: the items travel as themselves (numbers packed), as a map's would.
     if (batch.spread) batch.items.push(args);
     else if (args.length === 1) batch.items.push(args[0]);
@@ -158,6 +174,7 @@ export class SubmitBatcher {
     const batches = this.batches;
     this.batches = new Map();
     this.seen = undefined;
+    this.lastFn = this.lastBatch = undefined;
     for (const byOptions of batches.values()) for (const batch of byOptions.values()) void this.runBatch(batch);
   }
 
@@ -167,7 +184,8 @@ export class SubmitBatcher {
       for await (const { start, results } of this.run(batch.fn, batch.items, batch.spread, batch.options)) {
         for (let i = 0, at = start; i < results.length; i++, at++) {
           const result = results[i];
-          resolves[at]!(result instanceof RemoteError || result instanceof PoolError ? Promise.reject(result) : result);
+          const failed = typeof result === "object" && (result instanceof RemoteError || result instanceof PoolError);
+          resolves[at]!(failed ? Promise.reject(result) : result);
           resolves[at] = undefined;
         }
       }

@@ -22,7 +22,7 @@
  * as Python's imap does (a failure among them is the one thrown instead).
  */
 import { setImmediate } from "node:timers/promises";
-import type { Chunk } from "./chunks.js";
+import type { Chunk, ChunkResults } from "./chunks.js";
 import { mapStopped } from "./errors.js";
 import { estimateItemBytes } from "../wire/chunk-codec.js";
 
@@ -32,7 +32,7 @@ export const HELD_BYTES = 8 * 1024 * 1024;
 export interface WindowOptions<T, R> {
   readonly limit: number;
   readonly ordered: boolean;
-  readonly run: (chunk: Chunk<T>, signal: AbortSignal) => Promise<R[]>;
+  readonly run: (chunk: Chunk<T>, signal: AbortSignal) => Promise<ChunkResults<R>>;
   /** Aborted when the consumer stops early or a chunk fails. */
   readonly controller: AbortController;
   /** Ordered: a failure lets the chunks before the failed one finish, and yields them before it is thrown. */
@@ -44,7 +44,8 @@ export interface WindowOptions<T, R> {
 export interface ChunkResult<R> {
   readonly chunk: number;
   readonly start: number;
-  readonly results: R[];
+  /** An array, or the typed array number results arrived as. */
+  readonly results: ChunkResults<R>;
 }
 
 export async function* runWindow<T, R>(

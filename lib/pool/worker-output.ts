@@ -4,7 +4,8 @@
  * shows a task's prints in the driver's terminal.
  *
  *   log channel: a record of worker output for one of this pool's maps ──► that map's MapOutput ──► its sink:
- *        the caller's stdout / stderr, each line after "(host:pid item N) ", or the map's `output` function
+ *        the caller's stdout / stderr, each line after "(host:pid item N) " (a submitted call's: "(host:pid fn(5)) "),
+ *        or the map's `output` function
  *   each chunk's response: its tally ──► lines still to wait for; lines its node dropped, said once per chunk
  *   the map's end ──settle()──► waits for lines still on their way, while they come (OUTPUT_WAIT_MS of silence ends it)
  *
@@ -23,14 +24,12 @@ import { OUTPUT_BURST, OUTPUT_LINES_PER_SECOND } from "../wire/protocol.js";
 /** How long the end of a map waits for more of the output lines still on their way, in ms: a silence this long ends it. */
 export const OUTPUT_WAIT_MS = 1000;
 
-/** One console call of a map's function on a worker, or a notice of lines its node dropped. */
-export interface WorkerOutput {
+/** What every piece of worker output carries, whichever call wrote it. */
+interface OutputLine {
   /** stdout: console.log, info, debug, dir, table; stderr: console.error, warn, trace (and drop notices). */
   readonly stream: "stdout" | "stderr";
   /** What the call wrote, without its final newline (several lines for a multi-line message). */
   readonly text: string;
-  /** The item (its index within the map) whose function call wrote it; a drop notice: its chunk's first item. */
-  readonly index: number;
   readonly host: string;
   readonly pid: number;
   /** On a drop notice only: how many lines of the chunk the node's rate limit dropped (`text` says so). */
@@ -38,14 +37,37 @@ export interface WorkerOutput {
 }
 
 /**
+ * One console call of a map's function on a worker, or a notice of lines its node dropped. Its
+ * writer is named as a RemoteError names it: an item of map, imap, starmap... by `index`; a call
+ * made with pool.submit or pool.apply (no item of a list) by `call`, with `index` undefined.
+ */
+export type WorkerOutput = OutputLine &
+  (
+    | {
+        /** The item (its index within the map) whose function call wrote it; a drop notice: its chunk's first item. */
+        readonly index: number;
+        readonly call?: undefined;
+      }
+    | {
+        readonly index: undefined;
+        /**
+         * The submitted call that wrote it, as its RemoteError's message names it: `fn(5)`, its
+         * arguments shown short (call-text.ts); a drop notice: its chunk's first call.
+         */
+        readonly call: string;
+      }
+  );
+
+/**
  * A map's `output` option: true (default) writes the lines to this process's stdout and stderr, each after
- * "(host:pid item N) "; a function gets each one instead; false leaves the output on the worker nodes.
+ * "(host:pid item N) " (a submitted call's after "(host:pid fn(5)) "); a function gets each one instead; false
+ * leaves the output on the worker nodes.
  */
 export type OutputOption = boolean | ((output: WorkerOutput) => void);
 
 /** Writes a line to this process's stdout or stderr, each of its lines after where it came from. */
 function inherit(output: WorkerOutput): void {
-  const prefix = `(${output.host}:${output.pid} item ${output.index}) `;
+  const prefix = `(${output.host}:${output.pid} ${output.call ?? `item ${output.index}`}) `;
   const text = output.text
     .split("\n")
     .map((line) => prefix + line)
@@ -66,10 +88,13 @@ export class OutputRouter {
     });
   }
 
-  /** The output of a map that starts; undefined when its option turns it off. */
-  open(mapId: string, option: OutputOption): MapOutput | undefined {
+  /**
+   * The output of a map that starts; undefined when its option turns it off. `callAt` names a
+   * submitted call by its index in the batch; absent, lines name their item.
+   */
+  open(mapId: string, option: OutputOption, callAt?: (index: number) => string): MapOutput | undefined {
     if (option === false) return undefined;
-    const output = new MapOutput(option === true ? inherit : option, () => this.maps.delete(mapId));
+    const output = new MapOutput(option === true ? inherit : option, () => this.maps.delete(mapId), callAt);
     this.maps.set(mapId, output);
     return output;
   }
@@ -95,12 +120,26 @@ export class MapOutput {
   constructor(
     private readonly sink: (output: WorkerOutput) => void,
     private readonly closed: () => void,
+    private readonly callAt?: (index: number) => string,
   ) {}
+
+  /** A line written by the item at `index`, or by the submitted call it is. */
+  private by(index: number, line: OutputLine): WorkerOutput {
+    return this.callAt ? { ...line, index: undefined, call: this.callAt(index) } : { ...line, index };
+  }
+
+  /** What a drop notice says lost lines: `item 3`, `items 0..9`, `fn(5)`, `calls fn(1) to fn(9)`. */
+  private writers(chunk: Chunk<unknown>): string {
+    const first = chunk.start;
+    const last = chunk.start + chunk.items.length - 1;
+    if (this.callAt) return first === last ? this.callAt(first) : `calls ${this.callAt(first)} to ${this.callAt(last)}`;
+    return first === last ? `item ${first}` : `items ${first}..${last}`;
+  }
 
   heard(envelope: LogEnvelope, output: RecordOutput, text: string): void {
     this.heardLines++;
     this.received.set(output.chunk, (this.received.get(output.chunk) ?? 0) + 1);
-    this.deliver({ stream: output.stream, text, index: output.index, host: envelope.host, pid: envelope.pid });
+    this.deliver(this.by(output.index, { stream: output.stream, text, host: envelope.host, pid: envelope.pid }));
     this.noticeIfComplete(output.chunk);
     this.arrived.wake();
   }
@@ -122,17 +161,18 @@ export class MapOutput {
     if (tally === undefined) return;
     this.expected.set(chunk.index, tally.lines);
     if (tally.dropped > 0) {
-      const items = `item${chunk.items.length === 1 ? ` ${chunk.start}` : `s ${chunk.start}..${chunk.start + chunk.items.length - 1}`}`;
-      this.notices.set(chunk.index, {
-        stream: "stderr",
-        text:
-          `${tally.dropped} line${tally.dropped === 1 ? "" : "s"} of output of ${items} dropped: a worker node forwards ` +
-          `at most ${OUTPUT_LINES_PER_SECOND} lines a second, bursts of ${OUTPUT_BURST}`,
-        index: chunk.start,
-        host: response.host,
-        pid: response.pid,
-        dropped: tally.dropped,
-      });
+      this.notices.set(
+        chunk.index,
+        this.by(chunk.start, {
+          stream: "stderr",
+          text:
+            `${tally.dropped} line${tally.dropped === 1 ? "" : "s"} of output of ${this.writers(chunk)} dropped: ` +
+            `a worker node forwards at most ${OUTPUT_LINES_PER_SECOND} lines a second, bursts of ${OUTPUT_BURST}`,
+          host: response.host,
+          pid: response.pid,
+          dropped: tally.dropped,
+        }),
+      );
     }
     this.noticeIfComplete(chunk.index);
     this.arrived.wake();

@@ -169,8 +169,10 @@ export class Session {
   readonly abilities = new Map<string, number>();
   /** Sent PRE_SLEEP and has not grabbed since. */
   sleeping = false;
-  /** Asked for jobs in place of NOOPs (lib/gearman/wake-with-job.ts): asleep, it has a slot parked. */
+  /** Asked for jobs in place of NOOPs (lib/gearman/wake-with-job.ts): each PRE_SLEEP parks a slot. */
   wakeWithJob = false;
+  /** Its parked slots: PRE_SLEEPs (wakeWithJob) not answered with a job yet. In the sleepers while any. */
+  parks = 0;
   /** The function whose job this worker was sent a NOOP for, while it has not grabbed since. */
   wokenBy: FunctionQueue | undefined = undefined;
   /** Its wakeTick when that NOOP was sent. */

@@ -14,8 +14,9 @@
  * behind a half-open socket, or just slow); if that worker asks later, it is
  * served like any other. A woken worker goes to the back of the line when it
  * sleeps again. A worker that asked for wake-with-job (lib/gearman/wake-with-job.ts)
- * is handed the job itself where it would get its NOOP (handOut, the scheduler's
- * grab). docs/job-server.md has the rule beside gearmand's.
+ * parks a slot with each PRE_SLEEP and is handed the job itself where it would
+ * get its NOOP (handOut, the scheduler's grab), one per park, going to the back
+ * of the line after each. docs/job-server.md has the rule beside gearmand's.
  */
 import { PacketType } from "../gearman/packet-types.js";
 import type { FunctionQueue, Session } from "./scheduler-state.js";
@@ -38,18 +39,35 @@ export class SleepingWorkers {
 
   /** PRE_SLEEP: a NOOP at once if a job it can do is queued, else it joins its functions' sleepers. */
   sleep(session: Session): void {
+    if (session.wakeWithJob) return this.park(session);
     if (session.wokenBy !== undefined) this.answered(session);
     for (const func of session.abilities.keys()) {
       const queue = this.queues.get(func);
       if (queue !== undefined && queue.queued > 0 && !this.paused) return this.noop(session, queue, queue.wakeTick);
     }
-    session.sleeping = true;
-    for (const func of session.abilities.keys()) this.queues.get(func)?.sleepers.add(session);
+    this.asleep(session);
+  }
+
+  /** A PRE_SLEEP of a worker that parks: a job it can do at once if one is queued, else one more parked slot. */
+  private park(session: Session): void {
+    if (!this.paused && this.handOut?.(session)) return;
+    session.parks++;
+    this.asleep(session);
+  }
+
+  /** Hands a parked slot of `session` its job; false when none could be taken. It goes to the back of the line. */
+  private handParked(session: Session): boolean {
+    if (this.paused || !this.handOut?.(session)) return false;
+    session.parks--;
+    this.awake(session);
+    if (session.parks > 0) this.asleep(session);
+    return true;
   }
 
   /** GRAB_*, after the scheduler took a job of `took` (or none) for it. */
   grabbed(session: Session, took: FunctionQueue | undefined): void {
-    this.awake(session);
+    // A grab beside parked slots leaves them parked.
+    if (session.parks === 0) this.awake(session);
     const by = session.wokenBy;
     if (by === undefined) return;
     this.answered(session);
@@ -63,16 +81,13 @@ export class SleepingWorkers {
   }
 
   /**
-   * CAN_DO: a sleeping worker sleeps for its new function too. One with a slot parked gets a job of it
-   * already queued at once (a worker sends no grab beside its park).
+   * CAN_DO: a sleeping worker sleeps for its new function too. Parked slots get jobs of it already queued
+   * at once (a worker that parks sends no grab for them).
    */
   registered(session: Session, queue: FunctionQueue): void {
     if (!session.sleeping) return;
     queue.sleepers.add(session);
-    if (session.wakeWithJob && queue.queued > 0 && !this.paused) {
-      this.awake(session);
-      this.noop(session, queue, queue.wakeTick);
-    }
+    while (session.parks > 0 && queue.queued > 0 && this.handParked(session));
   }
 
   /** CANT_DO, or the connection left. */
@@ -80,8 +95,9 @@ export class SleepingWorkers {
     queue.sleepers.delete(session);
   }
 
-  /** The worker gave up its parked slot (OPTION_REQ UNPARK): awake, and no job or NOOP comes for the park. */
+  /** The worker gave up its parked slots (OPTION_REQ UNPARK): awake, and no job comes for them. */
   unpark(session: Session): void {
+    session.parks = 0;
     this.awake(session);
   }
 
@@ -111,18 +127,24 @@ export class SleepingWorkers {
     for (const func of session.abilities.keys()) this.queues.get(func)?.sleepers.delete(session);
   }
 
-  /** Wakes the longest-sleeping worker of a function. */
+  /** Wakes the longest-sleeping worker of a function (one that parks: hands it the job). */
   private wakeOne(queue: FunctionQueue): void {
     if (this.paused) return;
     for (const worker of queue.sleepers) {
+      if (worker.wakeWithJob) return void this.handParked(worker);
       this.awake(worker);
       return this.noop(worker, queue, queue.wakeTick);
     }
   }
 
-  /** Sends a NOOP for a job of `queue`, counted as sent under check count `tick`; a parked worker gets a job instead. */
+  private asleep(session: Session): void {
+    if (session.sleeping) return;
+    session.sleeping = true;
+    for (const func of session.abilities.keys()) this.queues.get(func)?.sleepers.add(session);
+  }
+
+  /** Sends a NOOP for a job of `queue`, counted as sent under check count `tick`. */
   private noop(session: Session, queue: FunctionQueue, tick: number): void {
-    if (session.wakeWithJob && this.handOut?.(session)) return;
     session.wokenBy = queue;
     session.wokenTick = tick;
     if (tick === queue.wakeTick) queue.awaitedNow++;
@@ -166,6 +188,7 @@ export class SleepingWorkers {
       const step = queue.escalations++;
       let more = step < WIDENING.length ? WIDENING[step] : Infinity;
       for (const worker of queue.sleepers) {
+        if (worker.wakeWithJob) continue; // parked slots are handed jobs, never NOOPs
         if (more-- <= 0) break;
         this.awake(worker);
         this.noop(worker, queue, queue.wakeTick - 1);

@@ -8,7 +8,7 @@
  */
 import type { SerializedError } from "./remote-error.js";
 import { WireFormatError } from "./errors.js";
-import { isPackedNumbers, packNumbers, unpackNumbers } from "./packed-numbers.js";
+import { isPackedNumbers, packNumbers, unpackNumbers, type PackedNumbers } from "./packed-numbers.js";
 import { numberElement, readNumbersBody, type NumberElement } from "./number-body.js";
 import { Codec, Kind, decodeBody, frame, numbersFrame, readFrame, unframe } from "./chunk-codec.js";
 
@@ -101,7 +101,31 @@ export function encodeNumbersResponse(results: ArrayLike<number>, element: Numbe
   return numbersFrame(Kind.Response, { ok: true, host, pid, elapsedMs, ...tally }, element, undefined, results);
 }
 
+/** A response as decodeChunkResponseTyped reads it: the results of a success with no item errors may be a typed array. */
+export type TypedChunkResponse =
+  | Exclude<ChunkResponse, { ok: true }>
+  | (ResponseMeta & {
+      readonly ok: true;
+      readonly results: unknown[] | PackedNumbers;
+      readonly errors?: readonly ItemFailure[];
+    });
+
 export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
+  const response = decodeChunkResponseTyped(bytes);
+  return response.ok && isPackedNumbers(response.results)
+    ? { ...response, results: unpackNumbers(response.results) }
+    : (response as ChunkResponse);
+}
+
+/**
+ * decodeChunkResponse, except that the number results of a success stay the
+ * typed array they arrived as (a view of `bytes` when aligned): a pool holding
+ * many chunks' results keeps them off the JavaScript heap, where arrays of
+ * them would survive young-generation collections, and builds one array at
+ * the end (joinChunks, lib/pool/chunks.ts). Results with item errors (a
+ * settled chunk's) and those computed before a failure are arrays.
+ */
+export function decodeChunkResponseTyped(bytes: Uint8Array): TypedChunkResponse {
   const frame = readFrame(bytes, "chunk response");
   const { codec, meta, bodyStart, end } = unframe(frame, Kind.Response);
   const base = {
@@ -112,10 +136,11 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
   };
   if (codec === Codec.Numbers) {
     if (meta.ok !== true) throw new WireFormatError("chunk response: a numbers body in a failed response");
-    const { numbers } = readNumbersBody(frame.bytes, bodyStart, end, "chunk response");
-    return { ...base, ok: true, results: unpackNumbers(numbers) };
+    return { ...base, ok: true, results: readNumbersBody(frame.bytes, bodyStart, end, "chunk response").numbers };
   }
   const payload = decodeBody(codec, frame.bytes.subarray(bodyStart, end), "chunk response");
+  if (meta.ok === true && payload?.errors === undefined && codec === Codec.V8 && isPackedNumbers(payload?.numbers))
+    return { ...base, ok: true, results: payload.numbers };
   const results = bodyResults(codec, payload);
   if (meta.ok === true) {
     if (!results) throw new WireFormatError("chunk response: body lacks results");

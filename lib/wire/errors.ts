@@ -47,12 +47,12 @@ export class WireFormatError extends Error {
 
 export interface RemoteErrorDetails {
   readonly functionName: string;
-  /** Index of the item that threw, within the whole map. */
-  readonly index: number;
+  /** Index of the item that threw, within the whole map; undefined for a submitted call. */
+  readonly index: number | undefined;
   readonly host: string;
   readonly pid: number;
   readonly error: SerializedError;
-  /** How the message names the call that threw; default `functionName(item index)`. */
+  /** How the message names the call that threw; default `functionName(item index)`, for a submitted call `name(args)`. */
   readonly call?: string;
 }
 
@@ -65,7 +65,11 @@ export interface RemoteErrorDetails {
 export class RemoteError extends Error {
   override name = "RemoteError";
   readonly code = "REMOTE";
-  readonly index: number;
+  /**
+   * The failing item's index within the whole input of map, imap, starmap...; undefined for a call
+   * made with pool.submit or pool.apply, which is no item of a list (its message names the call).
+   */
+  readonly index: number | undefined;
   readonly host: string;
   readonly pid: number;
   readonly remoteName: string;

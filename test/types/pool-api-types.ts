@@ -9,6 +9,7 @@ import {
   type Completed,
   type ItemError,
   type MapOptions,
+  type WorkerOutput,
 } from "../../lib/index.js";
 
 /** true when X and Y are the same type. */
@@ -60,6 +61,19 @@ export async function poolApiTypes(pool: ClusterPool, someOptions: MapOptions): 
   exact<number[]>()(await pool.starmap(add, [[1, 2]]));
   exact<number>()(await pool.submit(triple, 1));
   exact<number>()(await pool.submit(add, 1, 2));
+
+  // worker output: an item's line has its index; a submitted call's has its call text and no index.
+  const onOutput = (line: WorkerOutput) => {
+    if (line.call === undefined) exact<number>()(line.index);
+    else {
+      exact<string>()(line.call);
+      exact<undefined>()(line.index);
+    }
+    exact<number | undefined>()(line.index);
+    // @ts-expect-error a line may be a submitted call's, whose index is undefined
+    exact<number>()(line.index);
+  };
+  await pool.map((x: number) => x, [1], { output: onOutput });
 
   // asCompleted: settled records of the promises' values.
   for await (const done of asCompleted([pool.submit(add, 1, 2), Promise.resolve("x")]))
