@@ -220,6 +220,7 @@ export async function poolOnLocalCluster(
       dashboard,
       maxPacketSize: cluster.maxPacketSize,
       log,
+      payloadDirectory: cluster.payloadDirectory,
     });
   } catch (error) {
     await control?.close();

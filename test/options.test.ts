@@ -62,7 +62,7 @@ const known = {
   jobServer:
     "host, port, path, jobRetries, queueFile, queueFsync, maxPacketSize, maxConnections, maxQueue, writeHighWater, writeLimit, handlePrefix, log, tls",
   map: "chunksize, signal, timeout, retries, onProgress, maxInFlight, label, waitForNodesMs, output, errors, retryOn, backoff, indexed",
-  node: "jobServers, commandUrl, logUrl, threads, prefetch, nodeId, graceMs, memoryWaitMs, resourceLimits, secret, signatureMaxAgeMs, allowSource, allowedModules, curve, tls, labels, exclusive, maxChunks, exitWhenDone, drained, maxPacketSize",
+  node: "jobServers, commandUrl, logUrl, threads, prefetch, nodeId, graceMs, memoryWaitMs, resourceLimits, secret, signatureMaxAgeMs, allowSource, allowedModules, curve, tls, labels, exclusive, maxChunks, exitWhenDone, drained, maxPacketSize, payloadDirectory",
   urls: "commandFrontendUrl, commandBackendUrl, logFrontendUrl, logBackendUrl",
 };
 

@@ -107,8 +107,8 @@ describe("chunk codec", () => {
       [Buffer.concat([good.subarray(0, 4), Buffer.from([9]), good.subarray(5)]), /version 9/],
       [Buffer.concat([good.subarray(0, 6), Buffer.from([7]), good.subarray(7)]), /unknown codec 7/],
       [
-        Buffer.concat([good.subarray(0, 7), Buffer.from([8]), good.subarray(8)]),
-        /flags 8 are not supported in version 1/,
+        Buffer.concat([good.subarray(0, 7), Buffer.from([16]), good.subarray(8)]),
+        /flags 16 are not supported in version 1/,
       ],
       [good.subarray(0, 20), /runs past the end|not JSON/],
       [Buffer.concat([good.subarray(0, good.length - 3)]), /does not decode|lacks/],

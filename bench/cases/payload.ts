@@ -1,10 +1,10 @@
 /**
  * Payload throughput: items of 1 MB (Uint8Array), one per chunk, through a local cluster pool, beside
  * the same bytes through piscina alone (2 threads in this process: no job server, no second process).
- * The pool's bytes cross the job server twice each way (client → server → node, and back), so about a
- * third of piscina's figure is the floor here. Both local clusters run: unsigned on Unix sockets
- * (MakePool()'s default) and signed on loopback TCP. Contenders alternate over rounds, each warmed up
- * by one map first.
+ * Both local clusters run: unsigned on Unix sockets (MakePool()'s default), whose megabyte chunks and
+ * results go through payload files in tmpfs (only a reference crosses the job server), and signed on
+ * loopback TCP, whose bytes cross the job server twice each way (client → server → node, and back).
+ * Contenders alternate over rounds, each warmed up by one map first.
  */
 import { Piscina } from "piscina";
 import { localPool } from "../local-pool.js";
@@ -17,7 +17,7 @@ const ROUNDS = 5;
 
 export const payload: BenchCase = {
   name: "payload",
-  workload: `${ITEMS} items of 1 MB Uint8Array, each returned with its first byte changed, chunksize 1, 2 threads: local cluster unsigned (Unix sockets) and signed (loopback TCP) vs piscina alone with the same items; ${ROUNDS} alternating rounds after one warm-up each, medians`,
+  workload: `${ITEMS} items of 1 MB Uint8Array, each returned with its first byte changed, chunksize 1, 2 threads: local cluster unsigned (Unix sockets, payload files) and signed (loopback TCP) vs piscina alone with the same items; ${ROUNDS} alternating rounds after one warm-up each, medians`,
   budgetSeconds: 120,
   async run() {
     const items = Array.from({ length: ITEMS }, (_, i) => new Uint8Array(SIZE).fill(i % 256));
@@ -37,7 +37,7 @@ export const payload: BenchCase = {
     const contenders = [
       {
         name: "glimpse-cluster local cluster",
-        setting: "1 node × 2 threads, Unix sockets, unsigned",
+        setting: "1 node × 2 threads, Unix sockets, unsigned, payload files",
         run: throughPool(unsigned),
         mbs: [] as number[],
       },
@@ -79,7 +79,7 @@ export const payload: BenchCase = {
         ratio("signed/piscina alone MB/s", withSigning / alone),
       ],
       notes: [
-        "Through the pool every byte is serialized, crosses the job server twice (client -> server -> node and back) and is copied into and out of the worker thread; piscina alone only copies into and out of its threads.",
+        "Through the unsigned local cluster every megabyte is serialized, written to a tmpfs file and read back whole on the other side, each way (a reference crosses the job server); through the signed one it crosses the job server twice each way and is copied into and out of the worker thread; piscina alone only copies into and out of its threads.",
         "The signed cluster adds an HMAC-SHA256 over every chunk and every result, computed on one side and checked on the other.",
       ],
     };

@@ -18,7 +18,17 @@
 import os from "node:os";
 import { BroadcastChannel, threadId } from "node:worker_threads";
 import { Piscina, move } from "piscina";
-import { decodeChunkBody, type ChunkRequestHead } from "../wire/chunk-codec.js";
+import { Kind, decodeChunkBody, readChunkRequest, type ChunkRequestHead } from "../wire/chunk-codec.js";
+import {
+  FILE_PAYLOAD_BYTES,
+  isFileReference,
+  readFileReference,
+  readPayloadFile,
+  referenceFrame,
+  writeIntoPayloadFile,
+  type FileReference,
+} from "../wire/payload-file.js";
+import { WireFormatError } from "../wire/errors.js";
 import {
   encodeChunkResponse,
   encodeNumbersResponse,
@@ -33,7 +43,7 @@ import { helperValues } from "./compiler-helpers-runtime.js";
 import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
-import { cachedFunctionMissing, notAFunction, resultNotSendable } from "./errors.js";
+import { cachedFunctionMissing, notAFunction, payloadUnreachable, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
 import { beginChunkOutput, endChunkOutput, installOutput, outputItem, type OutputLink } from "./thread-output.js";
@@ -44,6 +54,8 @@ export interface ChunkRunnerData {
   readonly policy: FunctionPolicy;
   /** Where the functions' console output goes (thread-output.ts); none: it stays the thread's. */
   readonly output?: OutputLink;
+  /** The pool's payload directory (a local cluster's node): chunks and large results through files there. */
+  readonly payloadDirectory?: string;
 }
 
 type Mapped = (...args: unknown[]) => unknown;
@@ -65,6 +77,7 @@ export const PHASE_SLOT = 0;
 export const THREAD_SLOT = 1;
 
 const HOST = os.hostname();
+const PAYLOAD_DIRECTORY = (Piscina.workerData as ChunkRunnerData | undefined)?.payloadDirectory;
 installOutput((Piscina.workerData as ChunkRunnerData | undefined)?.output);
 const POLICY: FunctionPolicy = (Piscina.workerData as ChunkRunnerData | undefined)?.policy ?? {
   allowSource: false,
@@ -149,8 +162,14 @@ async function take(task: ChunkTask): Promise<Uint8Array | null> {
 
 async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const started = performance.now();
-  const request = decodeChunkBody(task.request, task.head);
-  const moved = (bytes: Buffer) => move(bytes as unknown as ArrayBufferView) as unknown as Uint8Array;
+  const { bytes, head, file } = readRequest(task);
+  const request = decodeChunkBody(bytes, head);
+  const moved = (out: Buffer) => {
+    // A large response to a chunk that came as a file goes back the same way, into the file its pool made for it.
+    if (file?.reply && out.length >= FILE_PAYLOAD_BYTES && writeIntoPayloadFile(PAYLOAD_DIRECTORY!, file.reply, out))
+      return referenceFrame(out, file.reply);
+    return move(out as unknown as ArrayBufferView) as unknown as Uint8Array;
+  };
   const respond = (response: ChunkResponse) =>
     moved(encodeChunkResponse(response, request.codec, request.replyNumbers));
   let output: { readonly tally: OutputTally | undefined } | undefined;
@@ -216,6 +235,19 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
       return respond(failure);
     }
   }
+}
+
+/** The request's bytes and head: as the node handed them over, or read whole from the payload file they name. */
+function readRequest(task: ChunkTask): { bytes: Uint8Array; head: ChunkRequestHead; file?: FileReference } {
+  if (!isFileReference(task.request)) return { bytes: task.request, head: task.head };
+  const what = `chunk ${task.head.chunk} of map ${task.head.mapId}`;
+  const file = readFileReference(task.request, Kind.Request, what);
+  if (PAYLOAD_DIRECTORY === undefined) throw payloadUnreachable(what, file.file, HOST);
+  const bytes = readPayloadFile(PAYLOAD_DIRECTORY, file, `${what} on ${HOST}`);
+  const head = readChunkRequest(bytes);
+  if (head.mapId !== task.head.mapId || head.chunk !== task.head.chunk || isFileReference(bytes))
+    throw new WireFormatError(`${what}: its payload file ${file.file} holds another chunk`);
+  return { bytes, head, file };
 }
 
 function firstUnserializable(results: unknown[]): number {

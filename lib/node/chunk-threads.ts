@@ -38,6 +38,8 @@ export interface ChunkThreadsOptions {
   readonly memoryWaitMs: number;
   /** Where the threads forward their functions' console output; none: it stays the threads' (the node's stdout). */
   readonly output?: OutputLink;
+  /** The pool's payload directory, when the node shares its host (lib/wire/payload-file.ts). */
+  readonly payloadDirectory?: string;
 }
 
 export class ChunkThreads {
@@ -56,7 +58,11 @@ export class ChunkThreads {
       threads: options.threads,
       tasksPerThread: 1 + options.prefetch,
       resourceLimits: options.resourceLimits,
-      workerData: { policy: options.policy, output: options.output } satisfies ChunkRunnerData,
+      workerData: {
+        policy: options.policy,
+        output: options.output,
+        payloadDirectory: options.payloadDirectory,
+      } satisfies ChunkRunnerData,
     });
   }
 

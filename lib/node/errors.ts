@@ -14,6 +14,7 @@ export type NodeErrorCode =
   | "CACHED_FUNCTION_MISSING" // a cached function's key is not in the shared memory
   | "RESULT_NOT_SENDABLE" // a result cannot be serialized back to the pool
   | "HANDED_BACK" // a draining node gave back a chunk it held but had not started
+  | "PAYLOAD_UNREACHABLE" // a chunk's payload is in a file on its pool's host, and this node has no access to it
   | "THREADS_CLOSED"; // the node's threads were shut down (the node is stopping) before a chunk could run
 
 export class NodeError extends Error {
@@ -92,3 +93,10 @@ export const threadsClosed = (): NodeError =>
 /** The chunk never started: the node is draining and gives it back to its job server. */
 export const handedBack = (nodeId: string): NodeError =>
   new NodeError("HANDED_BACK", `worker node ${nodeId} is draining and handed the chunk back before running it`);
+
+/** A chunk that came as a payload file reference to a node without the pool's payload directory (another host's). */
+export const payloadUnreachable = (chunk: string, file: string, host: string): NodeError =>
+  new NodeError(
+    "PAYLOAD_UNREACHABLE",
+    `${chunk} has its payload in a file on its pool's host (${file}), and this worker node (on ${host}) has no payload directory: only the nodes a local cluster starts read such files`,
+  );

@@ -80,6 +80,12 @@ export interface NodeOptionsInput {
    * of being sent. Default 64 MiB.
    */
   maxPacketSize?: number;
+  /**
+   * The pool's payload directory, when this node shares its host (a local cluster's node): chunks that come
+   * as a reference to a file there are read from it, and their large results written into the file the pool
+   * made for them (lib/wire/payload-file.ts). Without it such a chunk fails, naming its file. Default: none.
+   */
+  payloadDirectory?: string;
 }
 
 const jobServers = list(text("host:port"), "a list of at least one host:port", 1).after((servers) => {
@@ -124,6 +130,7 @@ const NODE = optionsSchema("worker node", {
   exitWhenDone: flag().default(false),
   drained: flag().default(false),
   maxPacketSize: whole(1024).default(DEFAULT_MAX_PACKET_SIZE),
+  payloadDirectory: text().optional(),
 } satisfies RulesOf<NodeOptionsInput>);
 
 export type NodeOptions = Filled<typeof NODE.rules> & { readonly policy: FunctionPolicy };

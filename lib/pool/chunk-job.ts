@@ -47,12 +47,13 @@ import { isPackedNumbers, unpackNumbers } from "../wire/packed-numbers.js";
 import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing.js";
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
 import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";
-import { RemoteError } from "../wire/errors.js";
+import { RemoteError, WireFormatError } from "../wire/errors.js";
 import type { SerializedError } from "../wire/remote-error.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 import type { MessageGuard } from "../security/message-guard.js";
 import type { Chunk, ChunkResults } from "./chunks.js";
+import type { PayloadFiles, SentFiles } from "./payload-files.js";
 import { withComputed } from "./computed-before.js";
 import { SettledChunk, type ChunkPart } from "./settled-chunk.js";
 import { backoffMs, type RetryMatcher } from "./retry-on.js";
@@ -122,6 +123,8 @@ export interface ChunkJobContext {
   readonly describeCall?: (item: unknown) => string;
   /** Run every item of each chunk, each one's error in its place (FLAG_SETTLE); none: a chunk ends at its first error. */
   readonly settle?: SettleRules;
+  /** A local cluster's payload directory: large requests and responses go through files there, not the job server. */
+  readonly payloadFiles?: PayloadFiles;
 }
 
 export interface SettleRules {
@@ -147,7 +150,7 @@ export function runChunkJob(
   signal: AbortSignal,
 ): Promise<ChunkResults<unknown>> {
   const rules = new ChunkRules(context, chunk, encode);
-  const result = new RetryRun(rules, signal).start().result;
+  const result = new RetryRun(rules, signal).start().result.finally(() => rules.releaseFiles());
   return context.settle?.returnErrors ? result.catch((error: unknown) => rules.lostItems(error)) : result;
 }
 
@@ -160,6 +163,8 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   private payload: Buffer | undefined = undefined;
   /** The request of the current attempt (its nonce checks the response). */
   private request: Buffer | undefined = undefined;
+  /** The payload files of the current attempt, if it went through files (removed when it is over). */
+  private files: SentFiles | undefined = undefined;
   /** Take notices of the current attempt. */
   private takes = 0;
   private handBacks = 0;
@@ -208,7 +213,16 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
       const largest = largestItems(this.chunk.items, this.chunk.start);
       throw chunkTooLarge(this.described, "request", tooLargeDetail("items", size, limit, largest));
     }
-    return context.client.attempt(context.gearmanFunction, request, { unique }, observer, ordinal);
+    this.releaseFiles();
+    const sent = context.payloadFiles?.send(request, context.key !== undefined);
+    this.files = sent?.files;
+    return context.client.attempt(context.gearmanFunction, sent?.payload ?? request, { unique }, observer, ordinal);
+  }
+
+  /** The current attempt's payload files are done with: it completed, a new attempt starts, or the chunk has ended. */
+  releaseFiles(completed = false): void {
+    if (this.files) this.context.payloadFiles?.done(this.files, completed);
+    this.files = undefined;
   }
 
   /** A take notice: the first restarts the deadline; each later one means a node was lost, and spends a retry. */
@@ -230,16 +244,22 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   }
 
   /** WORK_COMPLETE: the results, a Retry when the response cannot be trusted; throws RemoteError when the function threw. */
-  completed(bytes: Buffer, attempt: Attempt): ChunkResults<unknown> | Retry {
+  completed(sent: Buffer, attempt: Attempt): ChunkResults<unknown> | Retry {
     const { context, described } = this;
     context.onTaken?.();
+    const what = `response to chunk ${described.index} (job ${attempt.handle ?? attempt.unique})`;
+    let bytes = sent;
     try {
-      verifyChunk(
-        bytes,
-        context.guard,
-        `response to chunk ${described.index} (job ${attempt.handle ?? attempt.unique})`,
-        chunkNonce(this.request!),
-      );
+      if (context.payloadFiles) bytes = context.payloadFiles.receive(sent, this.files, what);
+    } catch (error) {
+      // Its file could not be read whole: try the chunk again.
+      if (!(error instanceof WireFormatError)) throw error;
+      return new Retry(error, RETRIES);
+    } finally {
+      this.releaseFiles(true);
+    }
+    try {
+      verifyChunk(bytes, context.guard, what, chunkNonce(this.request!));
     } catch (error) {
       // A response this client cannot trust (another key, altered, replayed): try the chunk again.
       if (!(error instanceof SignatureError)) throw error;

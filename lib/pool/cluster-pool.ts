@@ -46,6 +46,7 @@ import { logLinks } from "../gearman/link-log.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
+import { PayloadFiles } from "./payload-files.js";
 import { MessageGuard } from "../security/message-guard.js";
 import type { ClusterKey } from "../security/cluster-key.js";
 
@@ -70,6 +71,11 @@ export interface ClusterPoolParts {
    * reach, loses or reaches again, and every retry with its cause. Default: none.
    */
   readonly log?: (line: string) => void;
+  /**
+   * A directory of this user's that every node of the cluster sees at the same path (a local cluster's):
+   * large chunks and results go through files there instead of through the job server (payload-files.ts).
+   */
+  readonly payloadDirectory?: string;
 }
 
 /** What the pool needs of a dashboard it carries: where it is, and closing it. */
@@ -127,6 +133,7 @@ export class ClusterPool implements AsyncDisposable {
       output: this.output,
       log: this.log,
       maxPacketSize: this.maxPacketSize,
+      payloadFiles: parts.payloadDirectory === undefined ? undefined : new PayloadFiles(parts.payloadDirectory),
       closed: () => this.closing !== undefined,
       nextMapId: () => `${this.poolId}-${++this.mapCounter}`,
       cacheFunction: this.cacheFunctions ? (ref) => this.cacheFunction(ref) : undefined,

@@ -8,17 +8,18 @@
  * Who else can reach it decides whether it must sign. By default everything
  * lives in a fresh directory only this user can enter (mode 0700): the job
  * server on a Unix socket DIR/jobs.sock, the channels on ipc://DIR/commands
- * and ipc://DIR/logs. No other user can connect, so nothing is signed (signing
+ * and ipc://DIR/logs, and large chunks and results as files in a payload
+ * directory of the same kind, in tmpfs when there is one (payload-directory.ts). No other user can connect, so nothing is signed (signing
  * costs an HMAC over every chunk and result). With `secret: true` it listens on
  * 127.0.0.1 TCP instead, which every local user can reach, and makes up a
  * cluster secret so that every chunk and command is signed and nothing another
  * user submits runs.
  *
- *   start() ──► remove this user's abandoned DIRs (stale-clusters.ts) ──► mkdtemp DIR (0700)
- *           ──► JobServer on DIR/jobs.sock ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
+ *   start() ──► remove this user's abandoned DIRs (stale-clusters.ts) and payload directories ──► mkdtemp DIR (0700)
+ *           ──► JobServer on DIR/jobs.sock ──► payload directory ──► (the pool binds channelUrls) ──► startWorkers(command, log URLs)
  *               (node processes with this process's module-loading flags: a pool run by tsx has nodes that load .ts)
- *   close() ──► stop the nodes ──► close the server ──► remove DIR
- *   the process ends first (exit, or SIGINT/SIGTERM/SIGHUP it does not handle) ──► remove DIR (directory-guard.ts)
+ *   close() ──► stop the nodes ──► close the server ──► remove DIR and the payload directory
+ *   the process ends first (exit, or SIGINT/SIGTERM/SIGHUP it does not handle) ──► remove both (directory-guard.ts)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -29,6 +30,7 @@ import { NodeSupervisor } from "../node/node-supervisor.js";
 import { moduleLoadingFlags } from "../node/module-loading-flags.js";
 import { LOCAL_CLUSTER_PREFIX, removeStaleLocalClusters } from "./stale-clusters.js";
 import { guardDirectory } from "./directory-guard.js";
+import { makePayloadDirectory, removeStalePayloadDirectories } from "./payload-directory.js";
 import { ArgumentError } from "../argument-error.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 import { REFUSED, Rule, flag, func, list, optionsSchema, whole, type RulesOf } from "../options-schema.js";
@@ -106,6 +108,9 @@ export class LocalCluster {
     private readonly options: FilledLocalClusterOptions,
     /** Stops removing the directory at exit or on a signal (directory-guard.ts), once close() removed it. */
     private readonly unguard: () => void = () => {},
+    /** Where large chunks and results go as files (payload-directory.ts); undefined with a secret. */
+    readonly payloadDirectory: string | undefined = undefined,
+    private readonly unguardPayloads: () => void = () => {},
   ) {}
 
   /** Starts the job server (the worker nodes start with startWorkers). Throws ArgumentError naming a bad option. */
@@ -118,11 +123,12 @@ export class LocalCluster {
       const { host, port } = await server.listen();
       return new LocalCluster(server, `${host}:${port}`, undefined, randomBytes(32).toString("base64url"), filled);
     }
-    for (const stale of await removeStaleLocalClusters(os.tmpdir()))
+    for (const stale of [...(await removeStaleLocalClusters(os.tmpdir())), ...removeStalePayloadDirectories()])
       filled.log?.(`removed ${stale}, left by a local cluster whose process was killed`);
     // mkdtemp creates the directory with mode 0700, so its sockets are this user's alone whatever the umask.
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), LOCAL_CLUSTER_PREFIX));
     const unguard = guardDirectory(directory);
+    let payloads: string | undefined;
     try {
       const longest = Buffer.byteLength(path.join(directory, "commands"));
       if (longest > MAX_SOCKET_PATH) {
@@ -134,9 +140,21 @@ export class LocalCluster {
       const socket = path.join(directory, "jobs.sock");
       const server = new JobServer({ path: socket, jobRetries: 1, maxPacketSize: filled.maxPacketSize });
       await server.listen();
-      return new LocalCluster(server, `unix:${socket}`, directory, undefined, filled, unguard);
+      payloads = makePayloadDirectory(directory);
+      const unguardPayloads = payloads.startsWith(directory) ? () => {} : guardDirectory(payloads);
+      return new LocalCluster(
+        server,
+        `unix:${socket}`,
+        directory,
+        undefined,
+        filled,
+        unguard,
+        payloads,
+        unguardPayloads,
+      );
     } catch (error) {
       fs.rmSync(directory, { recursive: true, force: true });
+      if (payloads !== undefined) fs.rmSync(payloads, { recursive: true, force: true });
       unguard();
       throw error;
     }
@@ -177,6 +195,7 @@ export class LocalCluster {
             graceMs: 5000,
             secret: this.secret,
             maxPacketSize: this.options.maxPacketSize,
+            payloadDirectory: this.payloadDirectory,
           },
           {
             log: this.options.log ?? (() => {}),
@@ -204,7 +223,9 @@ export class LocalCluster {
       await Promise.allSettled(this.supervisors.map((s) => s.stop()));
       await this.server.close({ graceful: false });
       if (this.directory !== undefined) fs.rmSync(this.directory, { recursive: true, force: true });
+      if (this.payloadDirectory !== undefined) fs.rmSync(this.payloadDirectory, { recursive: true, force: true });
       this.unguard();
+      this.unguardPayloads();
     })();
     return this.closing;
   }

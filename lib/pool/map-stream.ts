@@ -26,6 +26,7 @@ import {
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
+import type { PayloadFiles } from "./payload-files.js";
 import { computedBefore } from "./computed-before.js";
 import { callsOf, callText } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
@@ -49,6 +50,8 @@ export interface MapHost {
   readonly output: OutputRouter;
   readonly log: ((line: string) => void) | undefined;
   readonly maxPacketSize: number;
+  /** Large requests and responses through files (a local cluster's payload directory). */
+  readonly payloadFiles?: PayloadFiles;
   /** Whether the pool is closing: a map then rejects CLOSED (at its first step, for a stream). */
   closed(): boolean;
   nextMapId(): string;
@@ -144,12 +147,14 @@ export async function* streamMap(
     guard: host.guard,
     unreachable: () => host.client.noServerError(`map ${mapId}`),
     maxPacketSize: host.maxPacketSize,
+    payloadFiles: host.payloadFiles,
     settle: settleRules(opts, shipped),
     describeCall: owner === "submit" ? (item: unknown) => callText(functionName, item, spread) : undefined,
   };
 
   const chunks = chunksOf(items, chunksize);
   let finished = false;
+  host.payloadFiles?.mapStarted();
   try {
     const results = runWindow<unknown, unknown>(chunks, {
       limit,
@@ -199,6 +204,7 @@ export async function* streamMap(
     progress.end("failed", thrown instanceof Error ? thrown.message : String(thrown));
     throw thrown;
   } finally {
+    host.payloadFiles?.mapEnded();
     watch?.stop();
     opts.signal?.removeEventListener("abort", onAbort);
     await output?.settle(); // the last lines, on the log channel, may come after the last result

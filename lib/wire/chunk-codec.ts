@@ -6,7 +6,8 @@
  *          5  u8 kind          1 request (client → worker), 2 response (worker → client)
  *          6  u8 codec         1 V8 structured clone, 2 JSON (UTF-8), 3 numbers (raw bytes: number-body.ts)
  *          7  u8 flags         bit 0: signed (a 56-byte signature trailer follows the body);
- *                              requests only: bit 1 spread (fn(...item)), bit 2 settle (every item runs); other bits 0
+ *                              requests only: bit 1 spread (fn(...item)), bit 2 settle (every item runs);
+ *                              bit 3: the body names the file holding the payload (payload-file.ts); other bits 0
  *          8  u32 BE n         length of the meta block
  *         12  meta             JSON (UTF-8), always JSON whatever the codec: small routing fields
  *       12+n  body             the codec's encoding of the payload
@@ -64,11 +65,16 @@ export const FLAG_SIGNED = 1;
 export const FLAG_SPREAD = 2;
 /** Request flag bit 2: every item runs, and each one's error comes back in its place (errors: "return", retryOn). */
 export const FLAG_SETTLE = 4;
+/** Flag bit 3, both kinds: the body names the file holding the payload (payload-file.ts). */
+export const FLAG_FILE = 8;
 /**
  * Flags a reader of each kind knows. A node older than a flag refuses a request that carries it
  * (WireFormatError) rather than calling the function the wrong way.
  */
-const KNOWN_FLAGS = { [1]: FLAG_SIGNED | FLAG_SPREAD | FLAG_SETTLE, [2]: FLAG_SIGNED } as Record<number, number>;
+const KNOWN_FLAGS = {
+  [1]: FLAG_SIGNED | FLAG_SPREAD | FLAG_SETTLE | FLAG_FILE,
+  [2]: FLAG_SIGNED | FLAG_FILE,
+} as Record<number, number>;
 const SIGNATURE_ROOM = Buffer.alloc(SIGNATURE_BYTES);
 
 export interface ChunkRequestMeta {

@@ -1,0 +1,259 @@
+/**
+ * Payload files (lib/wire/payload-file.ts): on the local cluster MakePool() starts, chunks and results of
+ * FILE_PAYLOAD_BYTES or more go through files in a private payload directory instead of through the job
+ * server. Results exact and in order at every size around the threshold; the files of a completed attempt
+ * kept for the next while maps run, and none left once no map runs, whether the map succeeded, threw,
+ * timed out, was aborted or lost its node; the directory gone at close; a node without the directory (one
+ * on another host) refusing such a chunk with an error naming it. The side path exists only on the local
+ * cluster, whose job server is always the embedded one, so these tests run on that kind alone.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { MakePool, PoolError, LocalCluster, type ClusterPool } from "../lib/index.js";
+import { poolOnLocalCluster } from "../lib/make-pool.js";
+import { NodeSupervisor } from "../lib/node/node-supervisor.js";
+import { FILE_PAYLOAD_BYTES, readFileReference, referenceFrame } from "../lib/wire/payload-file.js";
+import { Kind, encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import { WireFormatError } from "../lib/wire/errors.js";
+import { makePayloadDirectory, removeStalePayloadDirectories } from "../lib/pool/payload-directory.js";
+import { eventually } from "./support/gearman.js";
+
+const DEADLINE_MS = 30_000;
+
+/** The payload directory of a local cluster pool: the one whose `cluster` link names its private directory. */
+function payloadDirectoryOf(pool: ClusterPool): string {
+  const server = pool.channels.cluster.jobServers[0];
+  const privateDir = server.slice("unix:".length).replace(/\/jobs\.sock$/, "");
+  const inPrivate = path.join(privateDir, "payloads");
+  if (fs.existsSync(inPrivate)) return inPrivate;
+  const found = fs
+    .readdirSync("/dev/shm")
+    .map((name) => path.join("/dev/shm", name))
+    .find((dir) => {
+      try {
+        return fs.readlinkSync(path.join(dir, "cluster")) === privateDir;
+      } catch {
+        return false;
+      }
+    });
+  assert.ok(found, `no payload directory for ${privateDir}`);
+  return found;
+}
+
+/** The payload files in `dir` (the `cluster` link is none). */
+const filesIn = (dir: string) => fs.readdirSync(dir).filter((name) => name !== "cluster");
+
+const filled = (size: number, value: number) => new Uint8Array(size).fill(value);
+
+describe("payload files on the local cluster", () => {
+  let pool: ClusterPool;
+  let dir: string;
+  before(async () => {
+    pool = await MakePool(undefined, { local: { workers: 1, threads: 2 } });
+    dir = payloadDirectoryOf(pool);
+  });
+  after(async () => pool?.close());
+
+  it("keeps them in a directory of this user's alone, in tmpfs when there is one", () => {
+    const stat = fs.statSync(dir);
+    assert.equal(stat.mode & 0o777, 0o700);
+    assert.equal(stat.uid, process.getuid?.());
+    if (fs.existsSync("/dev/shm")) assert.ok(dir.startsWith("/dev/shm/glimpse-payloads-"), dir);
+  });
+
+  it("large items and results cross through files, exact and in order, beside small ones that do not; none is left after", async () => {
+    const sizes = [10, FILE_PAYLOAD_BYTES - 200, FILE_PAYLOAD_BYTES + 1, 1 << 20, 3_000_000, 0, 5];
+    const items = sizes.map((size, i) => filled(size, i + 1));
+    const seen = new Map<string, number>();
+    const out = await pool.map(
+      (a: Uint8Array) => {
+        const b = new Uint8Array(a.length + 7).fill(a[0] ?? 0);
+        b[b.length - 1] = 42;
+        return [a, b];
+      },
+      items,
+      {
+        chunksize: 1,
+        // As results arrive, the completed attempts' files wait in the directory for the next requests.
+        onProgress: () => {
+          for (const name of filesIn(dir))
+            seen.set(name, Math.max(seen.get(name) ?? 0, fs.statSync(path.join(dir, name)).size));
+        },
+      },
+    );
+    assert.equal(out.length, items.length);
+    out.forEach(([a, b], i) => {
+      assert.deepEqual(a, items[i], `item ${i} came back whole`);
+      assert.equal(b.length, sizes[i] + 7);
+      assert.ok(b.subarray(0, -1).every((x) => x === (sizes[i] === 0 ? 0 : i + 1)) && b[b.length - 1] === 42);
+    });
+    const requests = [...seen].filter(([name]) => name.endsWith(".req"));
+    const replies = [...seen].filter(([name]) => name.endsWith(".res"));
+    assert.ok(requests.length > 0 && replies.length > 0, `files seen: ${JSON.stringify([...seen])}`);
+    assert.ok(Math.max(...requests.map(([, size]) => size)) >= 1 << 20, "a megabyte request went through a file");
+    assert.ok(Math.max(...replies.map(([, size]) => size)) >= 2 << 20, "a response of two megabytes did too");
+    assert.deepEqual(filesIn(dir), [], "none is left once the map is over");
+  });
+
+  it("a map whose function throws, one past its timeout and an aborted one leave no file", async () => {
+    const items = [1, 2, 3, 4].map((i) => filled(600_000, i));
+    await assert.rejects(
+      pool.map(
+        (a: Uint8Array) => {
+          if (a[0] === 3) throw new Error("three");
+          return a;
+        },
+        items,
+        { chunksize: 1 },
+      ),
+      /threw Error: three/,
+    );
+    assert.deepEqual(filesIn(dir), []);
+
+    const timedOut = await pool
+      .map((a: Uint8Array) => (a[0] === 2 ? new Promise(() => {}) : a), items, {
+        chunksize: 1,
+        timeout: 300,
+        retries: 1,
+      })
+      .catch((e: unknown) => e);
+    assert.ok(timedOut instanceof PoolError && timedOut.code === "CHUNK_TIMEOUT", String(timedOut));
+    assert.deepEqual(filesIn(dir), []);
+
+    const controller = new AbortController();
+    const aborted = pool
+      .map(() => new Promise(() => {}), items, { chunksize: 1, signal: controller.signal })
+      .catch((e: unknown) => e);
+    await eventually(() => filesIn(dir).some((name) => name.endsWith(".req")), DEADLINE_MS, "a request file");
+    controller.abort(new Error("enough"));
+    assert.match(String(await aborted), /enough|abort/i);
+    assert.deepEqual(filesIn(dir), []);
+    assert.deepEqual(
+      (await pool.map((a: Uint8Array) => a.length, items, { chunksize: 1 })).map(Number),
+      [600_000, 600_000, 600_000, 600_000],
+      "the pool keeps serving",
+    );
+  });
+
+  it("a node killed while it holds a large chunk: the chunk runs again, exact, and no file is left", async () => {
+    const [node] = await pool.ping(DEADLINE_MS);
+    const items = [0, 1, 2, 3].map((i) => ({ kill: i === 2 ? node.pid : 0, bytes: filled(1 << 20, i + 10) }));
+    const out = await pool.map(
+      (item: { kill: number; bytes: Uint8Array }) => {
+        if (item.kill === process.pid) process.kill(process.pid, "SIGKILL");
+        return item.bytes;
+      },
+      items,
+      { chunksize: 1, retries: 2 },
+    );
+    out.forEach((bytes, i) => assert.deepEqual(bytes, items[i].bytes));
+    assert.deepEqual(filesIn(dir), []);
+    const [restarted] = await pool.ping(DEADLINE_MS);
+    assert.notEqual(restarted.pid, node.pid, "the node was killed (and started again by its supervisor)");
+  });
+});
+
+describe("payload files and nodes that cannot see them", () => {
+  it("a node without the payload directory (one on another host) fails the chunk naming it and its file; small chunks still run", async () => {
+    const cluster = await LocalCluster.start({ workers: 1, threads: 1 });
+    let foreign: NodeSupervisor | undefined;
+    // The pool's own node is replaced by one started as on another host: no payload directory.
+    cluster.startWorkers = async (commandUrl: string, logUrl: string) => {
+      foreign = new NodeSupervisor(
+        { jobServers: [cluster.jobServer], commandUrl, logUrl, threads: 1 },
+        { log: () => {}, output: "ignore" },
+      );
+      await foreign.start();
+    };
+    const pool = await poolOnLocalCluster(cluster);
+    try {
+      const dir = cluster.payloadDirectory!;
+      const error = await pool
+        .map((a: Uint8Array) => a.length, [filled(1 << 20, 1)], { chunksize: 1, retries: 1 })
+        .catch((e: unknown) => e);
+      assert.ok(error instanceof PoolError && error.code === "CHUNK_FAILED", String(error));
+      assert.match(error.message, /chunk 0 \(items 0\.\.0\) failed 2 times/);
+      assert.match(error.message, /chunk 0 of map \S+ has its payload in a file on its pool's host/);
+      assert.match(error.message, /p\d+-\d+\.req/, "names the file");
+      assert.match(error.message, /has no payload directory/);
+      assert.deepEqual(filesIn(dir), []);
+      assert.deepEqual(await pool.map((a: Uint8Array) => a.length, [filled(1000, 1)]), [1000]);
+    } finally {
+      await pool.close();
+      await foreign?.stop();
+    }
+  });
+
+  it("closing the pool with large chunks in flight ends their map and removes the payload directory", async () => {
+    const pool = await MakePool(undefined, { local: { workers: 1, threads: 1 } });
+    const dir = payloadDirectoryOf(pool);
+    const running = pool
+      .map(() => new Promise(() => {}), [filled(1 << 20, 1), filled(1 << 20, 2)], { chunksize: 1 })
+      .catch((e: unknown) => e);
+    await eventually(() => filesIn(dir).some((name) => name.endsWith(".req")), DEADLINE_MS, "a request file");
+    await pool.close();
+    assert.ok((await running) instanceof Error, "the map ended");
+    assert.equal(fs.existsSync(dir), false, `${dir} is removed`);
+  });
+});
+
+describe("payload file references", () => {
+  const request = encodeChunkRequest({
+    fn: { kind: "source", source: "(x) => x", hash: "h", name: "f" } as never,
+    items: [filled(1000, 7)],
+    start: 0,
+    mapId: "m",
+    chunk: 3,
+    memoryVersion: 0,
+  });
+
+  it("carry the payload's header and meta, and name a plain file, its size and the reply's file", () => {
+    const ref = referenceFrame(request, "p1-1.req", "p1-1.res");
+    assert.ok(ref.length < 200, `${ref.length} bytes`);
+    assert.deepEqual(readFileReference(ref, Kind.Request, "test"), {
+      file: "p1-1.req",
+      size: request.length,
+      reply: "p1-1.res",
+    });
+  });
+
+  it("refuse a name with a directory part, a hidden one and a missing size, naming what", () => {
+    for (const name of ["../x", "/etc/passwd", ".hidden", "a/b"]) {
+      assert.throws(
+        () => readFileReference(referenceFrame(request, name), Kind.Request, "chunk 3"),
+        (e: unknown) =>
+          e instanceof WireFormatError && /chunk 3: payload file reference lacks a plain file name/.test(e.message),
+        name,
+      );
+    }
+    assert.throws(
+      () => readFileReference(referenceFrame(request, "ok", "../../x"), Kind.Request, "chunk 3"),
+      /reply file that is no plain file name/,
+    );
+  });
+
+  it("a payload directory in tmpfs links to its cluster's and goes once that is gone", () => {
+    const tmpfs = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-test-tmpfs-"));
+    const clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-test-cluster-"));
+    try {
+      const dir = makePayloadDirectory(clusterDir, tmpfs);
+      assert.equal(path.dirname(dir), tmpfs);
+      assert.deepEqual(removeStalePayloadDirectories(tmpfs), [], "its cluster is there");
+      fs.rmSync(clusterDir, { recursive: true });
+      assert.deepEqual(removeStalePayloadDirectories(tmpfs), [dir]);
+      assert.equal(fs.existsSync(dir), false);
+      const fallback = makePayloadDirectory(
+        fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-test-cluster-")),
+        "/nonexistent",
+      );
+      assert.equal(path.basename(fallback), "payloads");
+      fs.rmSync(path.dirname(fallback), { recursive: true });
+    } finally {
+      fs.rmSync(tmpfs, { recursive: true, force: true });
+      fs.rmSync(clusterDir, { recursive: true, force: true });
+    }
+  });
+});
