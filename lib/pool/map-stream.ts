@@ -190,7 +190,6 @@ export async function* streamMap(
         }),
     });
     for await (const chunk of results) {
-      if (callAt) await output?.chunkSettled(chunk.chunk);
       done += chunk.results.length;
       report();
       yield { ...chunk, indexed: opts.indexed };

@@ -8,7 +8,6 @@
  *        or the map's `output` function
  *   each chunk's response: its tally ──► lines still to wait for; lines its node dropped, said once per chunk
  *   the map's end ──settle()──► waits for lines still on their way, while they come (OUTPUT_WAIT_MS of silence ends it)
- *   a submitted batch's chunk ──chunkSettled()──► its lines first, then its calls' promises settle
  *
  * Lines travel on the log channel and results through the job server, so a
  * map's last lines may arrive after its last result: settle() lets them
@@ -117,8 +116,6 @@ export class MapOutput {
   private readonly arrived = new Condition();
   /** Lines heard in all. */
   private heardLines = 0;
-  /** A chunk's lines were waited for in silence: some were lost on the way. */
-  private lost = false;
 
   constructor(
     private readonly sink: (output: WorkerOutput) => void,
@@ -179,19 +176,6 @@ export class MapOutput {
     }
     this.noticeIfComplete(chunk.index);
     this.arrived.wake();
-  }
-
-  /**
-   * Resolves once every line chunk `index`'s response announced arrived, or when none arrived for
-   * `waitMs`: a submitted call's lines come before its promise settles. Once lines were found lost,
-   * later chunks are not waited for (settle() still waits, once, at the end).
-   */
-  async chunkSettled(index: number, waitMs = OUTPUT_WAIT_MS): Promise<void> {
-    const done = () => !this.expected.has(index) || this.complete(index);
-    for (let heard = this.heardLines; !this.lost && !done(); heard = this.heardLines) {
-      await this.arrived.until(done, waitMs);
-      if (this.heardLines === heard && !done()) this.lost = true;
-    }
   }
 
   /**
