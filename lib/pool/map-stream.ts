@@ -27,7 +27,7 @@ import {
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import { computedBefore } from "./computed-before.js";
-import { callsOf, callText } from "./call-text.js";
+import { callsOf } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import type { OutputRouter } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -122,7 +122,7 @@ export async function* streamMap(
     progress.update(done, failed, retries);
   };
   progress.update(0, 0, 0);
-  // A submitted call's output names the call as its error does; a batch's calls are an array.
+  // A submitted call's errors and output name the call (its arguments), not its place in the batch, an array.
   const callAt = owner === "submit" && Array.isArray(items) ? callsOf(functionName, items, spread) : undefined;
   const output = host.output.open(mapId, opts.output, callAt);
   const context = {
@@ -145,7 +145,7 @@ export async function* streamMap(
     unreachable: () => host.client.noServerError(`map ${mapId}`),
     maxPacketSize: host.maxPacketSize,
     settle: settleRules(opts, shipped),
-    describeCall: owner === "submit" ? (item: unknown) => callText(functionName, item, spread) : undefined,
+    callAt,
   };
 
   const chunks = chunksOf(items, chunksize);
