@@ -176,6 +176,31 @@ for (const kind of jobServerKinds()) {
       assert.equal(failure.message, `failing(4) threw RangeError: 4 is out of range on ${node.host}:${node.pid}`);
     });
 
+    it("a submitted call settles after its own lines arrived, as a map resolves after its items', so closing loses none", async () => {
+      const got: WorkerOutput[] = [];
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => got.push(line),
+      });
+      try {
+        for (const x of [1, 2, 3, 4, 5]) {
+          assert.equal(await other.submit(chatty, x), x * 10);
+          const mine = got.filter((line) => line.call === `chatty(${x})`).map((line) => line.text);
+          assert.deepEqual(mine.sort(), [`hello ${x} { twice: ${x * 2} }`, `warning about ${x}\nsecond line`]);
+        }
+        const failure = await other.submit(failing, 6).then(
+          () => assert.fail("failing(6) resolved"),
+          (error: unknown) => error,
+        );
+        assert.ok(failure instanceof RemoteError, String(failure));
+        assert.deepEqual(
+          got.filter((line) => line.call === "failing(6)").map((line) => line.text),
+          ["about to fail 6"],
+        );
+      } finally {
+        await other.close();
+      }
+    });
     it("by default goes to the caller's stdout and stderr, each line after (host:pid item N) or (host:pid fn(args))", async () => {
       const script = cluster.writeConfig(
         "inherit.mjs",

@@ -187,6 +187,8 @@ export async function* streamMap(
     for await (const chunk of results) {
       done += chunk.results.length;
       report();
+      // Each submitted call settles with its chunk, not at the batch's end: its lines come first, as a map's do.
+      if (callAt) await output?.chunkArrived(chunk.chunk);
       yield { ...chunk, indexed: opts.indexed };
     }
     finished = true;
