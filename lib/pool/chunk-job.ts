@@ -238,7 +238,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
       if (!(error instanceof SignatureError)) throw error;
       return new Retry(error, RETRIES);
     }
-    // Number results stay the typed array they came as, until map() joins them (chunks.ts joinChunks).
+    // Number results stay the typed array they came as until the map takes them (chunks.ts ChunkResults).
     const response = decodeChunkResponseTyped(bytes);
     context.onResponse?.(this.chunk, response);
     const { callAt } = context;
