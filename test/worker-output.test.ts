@@ -77,6 +77,16 @@ function follow(child: ReturnType<typeof spawn>, stream: "stdout" | "stderr") {
   };
 }
 
+/** Runs a script to its end in a process of its own: its stdout and stderr lines; fails unless it exits 0. */
+async function runScript(script: string) {
+  const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
+  const stdout = follow(child, "stdout");
+  const stderr = follow(child, "stderr");
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+  return { stdout, stderr };
+}
+
 for (const kind of jobServerKinds()) {
   describe(`worker output on ${kind.name}`, { skip: kind.skip }, () => {
     let cluster: TestCluster;
@@ -216,11 +226,7 @@ for (const kind of jobServerKinds()) {
           `} finally { await pool.close(); }`,
         ].join("\n"),
       );
-      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
-      const stdout = follow(child, "stdout");
-      const stderr = follow(child, "stderr");
-      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const { stdout, stderr } = await runScript(script);
       const [node] = await pool.ping(5000);
       const at = (writer: number | string) =>
         `(${node.host}:${node.pid} ${typeof writer === "number" ? `item ${writer}` : writer}) `;
@@ -264,11 +270,7 @@ for (const kind of jobServerKinds()) {
           `} finally { await loud.close(); }`,
         ].join("\n"),
       );
-      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
-      const stdout = follow(child, "stdout");
-      const stderr = follow(child, "stderr");
-      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const { stdout, stderr } = await runScript(script);
       const [node] = await pool.ping(5000);
       const at = `(${node.host}:${node.pid} item 0) `;
       assert.deepEqual(stdout.lines, ["quiet results [70,80]", `${at}hello 6 { twice: 12 }`, "loud results [60]"]);
