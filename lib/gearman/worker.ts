@@ -110,7 +110,10 @@ export class GearmanWorker extends EventEmitter {
     return this.runningCount;
   }
 
-  /** Connected, and asleep on every connection (PRE_SLEEP sent, no NOOP since): the servers had no job for it. */
+  /**
+   * Connected, and asleep on every connection (PRE_SLEEP sent, no NOOP since; where the server hands jobs in place of
+   * NOOPs, a slot parked and no grab out): the servers had no job for it.
+   */
   get asleep(): boolean {
     let connected = 0;
     for (const link of this.links) {
