@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import { Broker } from "../lib/channels/index.js";
 import { LoopingSubscriber } from "../lib/channels/subscriber.js";
-import { CHANNEL_VERSION, parseCommand, parseLog, TOPIC_ALL, TOPIC_REPLY } from "../lib/channels/messages.js";
+import {
+  CHANNEL_VERSION,
+  parseCommand,
+  parseLog,
+  TOPIC_ALL,
+  TOPIC_PROGRESS,
+  TOPIC_REPLY,
+} from "../lib/channels/messages.js";
 import { LogChannel } from "../lib/control/log-channel.js";
 import { PACKAGE_VERSION } from "../lib/version.js";
 import { ClusterPool, MakePool, PoolError, loadConfig } from "../lib/index.js";
@@ -103,6 +110,45 @@ describe("channels", () => {
       assert.equal(channel.describeNode("new-node"), "new-node");
       assert.deepEqual(read, ["need-memory"], "only the message of this version was handed on");
       assert.equal(warnings.length, 1, "said once per node");
+    } finally {
+      process.off("warning", onWarning);
+      publisher.close();
+      await channel.close();
+    }
+  });
+
+  it("a pool of channel protocol version 1 heard by a dashboard is said as a pool, whose progress is ignored (it takes no commands)", async () => {
+    const channel = new LogChannel({ url: "tcp://127.0.0.1:0", bind: true, watchProgress: true });
+    const read: string[] = [];
+    channel.watch((envelope) => read.push(envelope.message.type));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning);
+    };
+    process.on("warning", onWarning);
+    await channel.open();
+    const publisher = new zmq.Publisher({ linger: 0 });
+    publisher.connect(channel.endpoint);
+    const progress = { type: "progress", mapId: "m1", fn: "f", done: 0, total: 1, failed: 0, state: "running" };
+    const old = (id: string) =>
+      JSON.stringify({ v: 1, id, node: "old-pool", host: "desk", pid: 7, time: 0, message: progress });
+    try {
+      let sent = 0;
+      await eventually(
+        async () => {
+          await publisher.send([TOPIC_PROGRESS, old(`p${++sent}`)]);
+          return warnings.length > 0;
+        },
+        10_000,
+        "the warning about the version 1 pool",
+      );
+      assert.equal(
+        warnings[0].message,
+        `pool old-pool (desk:7) speaks channel protocol version 1, this client version ${CHANNEL_VERSION} ` +
+          `(glimpse-cluster ${PACKAGE_VERSION}): its map progress is ignored; run one glimpse-cluster version on the ` +
+          `pools, the CLI and the worker nodes`,
+      );
+      assert.deepEqual(read, [], "nothing of version 1 was handed on");
     } finally {
       process.off("warning", onWarning);
       publisher.close();

@@ -77,6 +77,16 @@ function follow(child: ReturnType<typeof spawn>, stream: "stdout" | "stderr") {
   };
 }
 
+/** Runs a script to its end in a process of its own: its stdout and stderr lines; fails unless it exits 0. */
+async function runScript(script: string) {
+  const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
+  const stdout = follow(child, "stdout");
+  const stderr = follow(child, "stderr");
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+  return { stdout, stderr };
+}
+
 for (const kind of jobServerKinds()) {
   describe(`worker output on ${kind.name}`, { skip: kind.skip }, () => {
     let cluster: TestCluster;
@@ -176,6 +186,31 @@ for (const kind of jobServerKinds()) {
       assert.equal(failure.message, `failing(4) threw RangeError: 4 is out of range on ${node.host}:${node.pid}`);
     });
 
+    it("a submitted call settles after its own lines arrived, as a map resolves after its items', so closing loses none", async () => {
+      const got: WorkerOutput[] = [];
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => got.push(line),
+      });
+      try {
+        for (const x of [1, 2, 3, 4, 5]) {
+          assert.equal(await other.submit(chatty, x), x * 10);
+          const mine = got.filter((line) => line.call === `chatty(${x})`).map((line) => line.text);
+          assert.deepEqual(mine.sort(), [`hello ${x} { twice: ${x * 2} }`, `warning about ${x}\nsecond line`]);
+        }
+        const failure = await other.submit(failing, 6).then(
+          () => assert.fail("failing(6) resolved"),
+          (error: unknown) => error,
+        );
+        assert.ok(failure instanceof RemoteError, String(failure));
+        assert.deepEqual(
+          got.filter((line) => line.call === "failing(6)").map((line) => line.text),
+          ["about to fail 6"],
+        );
+      } finally {
+        await other.close();
+      }
+    });
     it("by default goes to the caller's stdout and stderr, each line after (host:pid item N) or (host:pid fn(args))", async () => {
       const script = cluster.writeConfig(
         "inherit.mjs",
@@ -191,11 +226,7 @@ for (const kind of jobServerKinds()) {
           `} finally { await pool.close(); }`,
         ].join("\n"),
       );
-      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
-      const stdout = follow(child, "stdout");
-      const stderr = follow(child, "stderr");
-      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const { stdout, stderr } = await runScript(script);
       const [node] = await pool.ping(5000);
       const at = (writer: number | string) =>
         `(${node.host}:${node.pid} ${typeof writer === "number" ? `item ${writer}` : writer}) `;
@@ -239,11 +270,7 @@ for (const kind of jobServerKinds()) {
           `} finally { await loud.close(); }`,
         ].join("\n"),
       );
-      const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
-      const stdout = follow(child, "stdout");
-      const stderr = follow(child, "stderr");
-      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-      assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
+      const { stdout, stderr } = await runScript(script);
       const [node] = await pool.ping(5000);
       const at = `(${node.host}:${node.pid} item 0) `;
       assert.deepEqual(stdout.lines, ["quiet results [70,80]", `${at}hello 6 { twice: 12 }`, "loud results [60]"]);

@@ -103,13 +103,15 @@ export class LogChannel {
     if (this.otherVersions.size >= OTHER_VERSIONS_KEPT) return;
     this.otherVersions.set(other.sender, other.version);
     const where = other.host === undefined ? "" : ` (${other.host}:${other.pid})`;
-    // Progress comes from pools (a dashboard hears them), everything else from worker nodes.
-    const who = other.type === "progress" ? "pool" : "worker node";
+    // Progress comes from pools (a dashboard hears them), which take no commands; everything else from worker nodes.
+    const pool = other.type === "progress";
     process.emitWarning(
-      `${who} ${other.sender}${where} speaks channel protocol version ${versionText(other.version)}, ` +
-        `this client version ${CHANNEL_VERSION} (glimpse-cluster ${PACKAGE_VERSION}): its messages are ignored and it ` +
-        `ignores this client's commands (setMemory, ping, drain); run one glimpse-cluster version on the pools, the CLI ` +
-        `and the worker nodes`,
+      `${pool ? "pool" : "worker node"} ${other.sender}${where} speaks channel protocol version ` +
+        `${versionText(other.version)}, this client version ${CHANNEL_VERSION} (glimpse-cluster ${PACKAGE_VERSION}): ` +
+        (pool
+          ? "its map progress is ignored"
+          : "its messages are ignored and it ignores this client's commands (setMemory, ping, drain)") +
+        "; run one glimpse-cluster version on the pools, the CLI and the worker nodes",
       { code: "GLIMPSE_CHANNEL_VERSION" },
     );
   }

@@ -2,7 +2,7 @@
  * A Gearman worker over one or many job servers.
  *
  *   connect ──► SET_CLIENT_ID, CAN_DO / CAN_DO_TIMEOUT ──► GRAB_JOB_UNIQ
- *   GRAB_JOB_UNIQ (only while running + outstanding grabs < concurrency; several may be out on one server;
+ *   GRAB_JOB_UNIQ (only while running + outstanding grabs and parks < concurrency; several may be out on one server;
  *                  the grabs of a server silent for 2 s hold no slot, so it cannot starve the others)
  *     ├─ NO_JOB ──► no more grabs there; once its last grab is answered: PRE_SLEEP ··· NOOP ──► GRAB_JOB_UNIQ
  *     │          (with one server that knows it, a free slot is parked instead: PRE_SLEEP, which the
@@ -110,7 +110,10 @@ export class GearmanWorker extends EventEmitter {
     return this.runningCount;
   }
 
-  /** Connected, and asleep on every connection (PRE_SLEEP sent, no NOOP since): the servers had no job for it. */
+  /**
+   * Connected, and asleep on every connection (PRE_SLEEP sent, no NOOP since; where the server hands jobs in place of
+   * NOOPs, a slot parked and no grab out): the servers had no job for it.
+   */
   get asleep(): boolean {
     let connected = 0;
     for (const link of this.links) {
@@ -225,14 +228,17 @@ export class GearmanWorker extends EventEmitter {
     this.checkIdle();
   }
 
-  /** Grabs that hold slots: a quiet server's do not (it may be gone; its connection is being probed). */
-  private outstandingGrabs(): number {
-    let grabs = 0;
-    for (const link of this.links) if (!link.connection.quiet) grabs += link.outstanding;
-    return grabs;
+  /** Grabs and parks, each holding a slot: a quiet server's do not (it may be gone; its connection is being probed). */
+  private outstandingRequests(): number {
+    let out = 0;
+    for (const link of this.links) if (!link.connection.quiet) out += link.outstanding;
+    return out;
   }
 
-  /** Sends one GRAB_JOB_UNIQ on `link` if a slot is free and the server may have a job; returns whether it did. */
+  /**
+   * Asks `link` for a job for one free slot (a GRAB_JOB_UNIQ, or where the server hands jobs in place of NOOPs a
+   * park: WorkerLink.request) if a slot is free and the server may have a job; returns whether it did.
+   */
   private grab(link: WorkerLink): boolean {
     if (
       this.stopping ||
@@ -244,7 +250,7 @@ export class GearmanWorker extends EventEmitter {
       this.functions.size === 0
     )
       return false;
-    if (this.runningCount + this.outstandingGrabs() >= this.concurrency) return false;
+    if (this.runningCount + this.outstandingRequests() >= this.concurrency) return false;
     link.request();
     return true;
   }
@@ -373,7 +379,7 @@ export class GearmanWorker extends EventEmitter {
   }
 
   private checkIdle(): void {
-    if (this.runningCount > 0 || this.outstandingGrabs() > 0) return;
+    if (this.runningCount > 0 || this.outstandingRequests() > 0) return;
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 

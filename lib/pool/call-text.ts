@@ -14,7 +14,7 @@ function cut(text: string, max: number): string {
 }
 
 /** `name(args)`: `args` is the call's argument list, or (spread false) its one argument. */
-export function callText(name: string, args: unknown, spread: boolean): string {
+function callText(name: string, args: unknown, spread: boolean): string {
   const list = spread && Array.isArray(args) ? args : [args];
   const shown = list.map((arg) => cut(inspect(arg, SHOWN), ARGUMENT_CHARS)).join(", ");
   return `${name}(${cut(shown, CALL_CHARS)})`;

@@ -117,10 +117,11 @@ export interface ChunkJobContext {
   /** NO_SERVER naming every job server and why it is not connected (GearmanClient.noServerError), for a chunk that waited past its timeout for any. */
   readonly unreachable?: () => Error;
   /**
-   * How a RemoteError names a submitted call, from its item (its argument, or argument list): such
-   * an error has no index, as its place in a batch means nothing to its caller. None: `fn(item N)`.
+   * How a RemoteError names a submitted call, by its index in the batch (callsOf, call-text.ts; its worker
+   * output is named by the same function): such an error has no index, as its place in a batch means
+   * nothing to its caller. None: `fn(item N)`.
    */
-  readonly describeCall?: (item: unknown) => string;
+  readonly callAt?: (index: number) => string;
   /** Run every item of each chunk, each one's error in its place (FLAG_SETTLE); none: a chunk ends at its first error. */
   readonly settle?: SettleRules;
   /** A local cluster's payload directory: large requests and responses go through files there, not the job server. */
@@ -235,14 +236,6 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     return new Retry(nodeLost(this.described, attempt), RETRIES);
   }
 
-  /** The submitted call at `index` as errors name it (a worker naming no item of the chunk: `fn(...)`). */
-  private callOf(describeCall: (item: unknown) => string, index: number): string {
-    const { items, start } = this.chunk;
-    return index >= start && index < start + items.length
-      ? describeCall(items[index - start])
-      : `${this.context.functionName}(...)`;
-  }
-
   /** WORK_COMPLETE: the results, a Retry when the response cannot be trusted; throws RemoteError when the function threw. */
   completed(sent: Buffer, attempt: Attempt): ChunkResults<unknown> | Retry {
     const { context, described } = this;
@@ -265,18 +258,18 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
       if (!(error instanceof SignatureError)) throw error;
       return new Retry(error, RETRIES);
     }
-    // Number results stay the typed array they came as, until map() joins them (chunks.ts joinChunks).
+    // Number results stay the typed array they came as until the map takes them (chunks.ts ChunkResults).
     const response = decodeChunkResponseTyped(bytes);
     context.onResponse?.(this.chunk, response);
-    const { describeCall } = context;
+    const { callAt } = context;
     const errorOf = (index: number, error: SerializedError) =>
       new RemoteError({
         functionName: context.functionName,
-        index: describeCall ? undefined : index,
+        index: callAt ? undefined : index,
         host: response.host,
         pid: response.pid,
         error,
-        ...(describeCall ? { call: this.callOf(describeCall, index) } : {}),
+        ...(callAt ? { call: callAt(index) } : {}),
       });
     if (!response.ok) throw withComputed(errorOf(response.index, response.error), response.results);
     const { settled } = this;

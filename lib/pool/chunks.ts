@@ -102,7 +102,9 @@ export function autoChunksize(itemCount: number | undefined, threads: number, by
 
 /**
  * A chunk's results: an array, or the typed array number results arrived as
- * (lib/wire/number-body.ts), kept off the JavaScript heap until map() joins them.
+ * (lib/wire/number-body.ts), kept off the JavaScript heap while the window holds
+ * them; map() and starmap() unpack each (asArrays) as they take it, and join the
+ * pieces at the end (joinChunks).
  */
 export type ChunkResults<R> = readonly R[] | (ArrayLike<R> & Iterable<R>);
 

@@ -28,7 +28,7 @@ import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import type { PayloadFiles } from "./payload-files.js";
 import { computedBefore } from "./computed-before.js";
-import { callsOf, callText } from "./call-text.js";
+import { callsOf } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import type { OutputRouter } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -125,7 +125,7 @@ export async function* streamMap(
     progress.update(done, failed, retries);
   };
   progress.update(0, 0, 0);
-  // A submitted call's output names the call as its error does; a batch's calls are an array.
+  // A submitted call's errors and output name the call (its arguments), not its place in the batch, an array.
   const callAt = owner === "submit" && Array.isArray(items) ? callsOf(functionName, items, spread) : undefined;
   const output = host.output.open(mapId, opts.output, callAt);
   const context = {
@@ -149,7 +149,7 @@ export async function* streamMap(
     maxPacketSize: host.maxPacketSize,
     payloadFiles: host.payloadFiles,
     settle: settleRules(opts, shipped),
-    describeCall: owner === "submit" ? (item: unknown) => callText(functionName, item, spread) : undefined,
+    callAt,
   };
 
   const chunks = chunksOf(items, chunksize);
@@ -192,6 +192,8 @@ export async function* streamMap(
     for await (const chunk of results) {
       done += chunk.results.length;
       report();
+      // Each submitted call settles with its chunk, not at the batch's end: its lines come first, as a map's do.
+      if (callAt) await output?.chunkArrived(chunk.chunk);
       yield { ...chunk, indexed: opts.indexed };
     }
     finished = true;

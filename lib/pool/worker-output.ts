@@ -7,11 +7,13 @@
  *        the caller's stdout / stderr, each line after "(host:pid item N) " (a submitted call's: "(host:pid fn(5)) "),
  *        or the map's `output` function
  *   each chunk's response: its tally ──► lines still to wait for; lines its node dropped, said once per chunk
+ *   a chunk of submitted calls ──chunkArrived()──► waits for that chunk's lines before its calls settle
  *   the map's end ──settle()──► waits for lines still on their way, while they come (OUTPUT_WAIT_MS of silence ends it)
  *
  * Lines travel on the log channel and results through the job server, so a
  * map's last lines may arrive after its last result: settle() lets them
- * arrive before the map resolves or rejects. Lines lost on the way (PUB/SUB
+ * arrive before the map resolves or rejects (chunkArrived() before each submitted
+ * call does, as each settles with its chunk, long before its batch ends). Lines lost on the way (PUB/SUB
  * drops what a full queue cannot hold) cost that wait, once.
  */
 import type { LogEnvelope, RecordOutput } from "../channels/messages.js";
@@ -116,6 +118,8 @@ export class MapOutput {
   private readonly arrived = new Condition();
   /** Lines heard in all. */
   private heardLines = 0;
+  /** A wait for a chunk's lines met a silence: lines were lost, and chunks wait no more (settle() still does). */
+  private lossy = false;
 
   constructor(
     private readonly sink: (output: WorkerOutput) => void,
@@ -176,6 +180,19 @@ export class MapOutput {
     }
     this.noticeIfComplete(chunk.index);
     this.arrived.wake();
+  }
+
+  /**
+   * Resolves once every line the response of chunk `index` announced arrived (at once for a chunk that
+   * wrote none), or when none of this map's arrived for `waitMs`: then lines were lost, and later chunks
+   * wait no more, so that a dead log channel costs one wait, not one per chunk.
+   */
+  async chunkArrived(index: number, waitMs = OUTPUT_WAIT_MS): Promise<void> {
+    const arrived = () => this.lossy || !this.expected.has(index) || this.complete(index);
+    for (let heard = this.heardLines; !arrived(); heard = this.heardLines) {
+      await this.arrived.until(arrived, waitMs);
+      if (this.heardLines === heard && !arrived()) this.lossy = true;
+    }
   }
 
   /**

@@ -120,9 +120,9 @@ export function decodeChunkResponse(bytes: Uint8Array): ChunkResponse {
 /**
  * decodeChunkResponse, except that the number results of a success stay the
  * typed array they arrived as (a view of `bytes` when aligned): a pool holding
- * many chunks' results keeps them off the JavaScript heap, where arrays of
- * them would survive young-generation collections, and builds one array at
- * the end (joinChunks, lib/pool/chunks.ts). Results with item errors (a
+ * many chunks' results (waiting for an earlier one, in order) keeps them off
+ * the JavaScript heap, where arrays of them would survive young-generation
+ * collections, and unpacks each when it is taken (asArrays, lib/pool/chunks.ts). Results with item errors (a
  * settled chunk's) and those computed before a failure are arrays.
  */
 export function decodeChunkResponseTyped(bytes: Uint8Array): TypedChunkResponse {
