@@ -8,7 +8,8 @@
  *                 │                                                   └──► journal records (background jobs)
  *                 └──► text line ──► runAdminCommand ──► Peer.send
  *   read handled ──► Scheduler.commit: the journal records it made, written
- *   next tick ──► each Peer's arena ──► one socket write
+ *   end of tick (the reading peer) / end of the loop turn's reads (the others)
+ *     ──► each Peer's arena ──► one socket write
  *
  * Calls go down only: this file drives dispatch, the scheduler and the
  * peers; a peer calls nothing back (it counts bytes into Traffic and drops
@@ -35,7 +36,7 @@ import {
   type FilledServerOptions,
   type JobServerOptions,
 } from "./server-options.js";
-import { Peer, Traffic, type PeerSocket } from "./peer.js";
+import { Peer, readingFrom, Traffic, type PeerSocket } from "./peer.js";
 import { InProcessSocket } from "./in-process-socket.js";
 import { Scheduler } from "./scheduler.js";
 import type { Session } from "./scheduler-state.js";
@@ -195,12 +196,15 @@ export class JobServer extends EventEmitter {
     socket.on("data", (chunk: Buffer) => {
       traffic.received += chunk.length;
       silentPeers.heard(peer);
+      readingFrom(peer);
       try {
         decoder.push(chunk);
       } catch (error) {
+        readingFrom(undefined);
         return this.refuse(peer, error);
       }
-      // Before any reply to this read leaves (they leave next tick): JOB_CREATED never precedes its record.
+      readingFrom(undefined);
+      // Before any reply to this read leaves (next tick, or after this turn's reads): JOB_CREATED never precedes its record.
       scheduler.commit();
       // A peer that does not read our replies stops being read (it cannot make us buffer without bound);
       // "drain" comes once the socket's own buffer empties, so below that buffer's size the limit is that size.

@@ -4,8 +4,12 @@
  * writes into the server's Traffic, and drops its own connection when the
  * other end stops reading (or when told to: a silent peer, silent-peers.ts).
  *
- * Output is appended to a per-connection arena and written once per tick
- * (one syscall for everything the server answered while handling one read).
+ * Output is appended to a per-connection arena and written in one syscall:
+ * a reply to the connection whose read the server is handling leaves at the
+ * end of that read's tick; what that read sends to other connections (a
+ * result to its client, a job to a sleeping worker) waits until the event
+ * loop has handled every read of its turn, so a client with many jobs out
+ * gets their results in one write and wakes once for them, not once each.
  * Packet arguments are byte strings (latin1: one char per byte), so no
  * argument is ever re-encoded and no Buffer is made per packet; large
  * payloads are Buffers written where they lie, next to the arena's bytes in
@@ -188,7 +192,8 @@ export class Peer implements Connection {
       arena = this.arena = Buffer.allocUnsafe(Math.max(ARENA_START, bytes));
       this.used = 0;
       this.start = 0;
-      process.nextTick(flushPeer, this);
+      if (this === reading) process.nextTick(flushPeer, this);
+      else flushLater(this);
     } else if (this.used + bytes > arena.length) {
       // Segments cut so far keep pointing into the old arena; only what follows them moves.
       const grown = Buffer.allocUnsafe(Math.max(arena.length * 2, this.used - this.start + bytes));
@@ -247,4 +252,25 @@ export class Peer implements Connection {
 
 function flushPeer(peer: Peer): void {
   peer.flush();
+}
+
+/** The peer whose read the server is handling (set by the server at each read). */
+let reading: Peer | undefined;
+
+/** Marks `peer` as the one whose read is being handled: what is queued for it now leaves at the end of this tick. */
+export function readingFrom(peer: Peer | undefined): void {
+  reading = peer;
+}
+
+/** Peers written to by reads of other peers this turn, flushed once the turn's reads are handled. */
+const later: Peer[] = [];
+
+function flushLater(peer: Peer): void {
+  if (later.push(peer) === 1) setImmediate(flushAllLater);
+}
+
+function flushAllLater(): void {
+  // A flush can make an in-process client write again at once, queueing more peers here: they go in this pass.
+  for (let i = 0; i < later.length; i++) later[i].flush();
+  later.length = 0;
 }
