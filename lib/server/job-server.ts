@@ -4,7 +4,7 @@
  * in-process socket), reads, pushes back on peers that do not read, and
  * drains and closes.
  *
- *   socket ──FrameDecoder──► binary packet ──► dispatchRequest ──► Scheduler ──► Peer.packet (the session's Connection)
+ *   socket (read in place: in-place-reads.ts) ──FrameDecoder──► binary packet ──► dispatchRequest ──► Scheduler ──► Peer.packet (the session's Connection)
  *                 │                                                   └──► journal records (background jobs)
  *                 └──► text line ──► runAdminCommand ──► Peer.send
  *   read handled ──► Scheduler.commit: the journal records it made, written
@@ -45,6 +45,8 @@ import { runAdminCommand } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
 import type { FunctionFigures } from "./scheduler-views.js";
 import { SilentPeers } from "./silent-peers.js";
+import { readInPlace } from "./in-place-reads.js";
+import { BYTES_PAYLOAD_AT } from "./payload.js";
 
 /** TCP keepalive on every connection: a silent peer that does not probe is dropped after this plus 10 unanswered probes a second apart. */
 const KEEPALIVE_MS = 5000;
@@ -101,7 +103,7 @@ export class JobServer extends EventEmitter {
           },
           (socket) => this.accept(socket),
         )
-      : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      : net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     if (secure) {
       this.server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) =>
         this.options.log(
@@ -155,7 +157,14 @@ export class JobServer extends EventEmitter {
     return client;
   }
 
-  private accept(socket: PeerSocket): void {
+  private accept(accepted: PeerSocket): void {
+    let onRead: (bytes: Buffer, borrowed: boolean) => void = () => {};
+    // Plain TCP and Unix sockets (accepted paused) read in place; TLS and in-process ones stay streams.
+    const inPlace =
+      accepted instanceof net.Socket && !(accepted instanceof tls.TLSSocket)
+        ? readInPlace(accepted, (bytes) => onRead(bytes, true))
+        : undefined;
+    const socket: PeerSocket = inPlace ?? accepted;
     socket.on("error", () => {});
     if (this.closing) return void socket.destroy();
     if (this.peers.size >= this.options.maxConnections) {
@@ -168,6 +177,8 @@ export class JobServer extends EventEmitter {
           `the server allows ${this.options.maxConnections} connections`,
         ]),
       );
+      // Read (and drop) what it sends, so its close is seen.
+      socket.resume();
       return;
     }
     const peer = new Peer(socket, this.options, this.traffic);
@@ -193,12 +204,13 @@ export class JobServer extends EventEmitter {
       },
       onText: (line) => this.admin(peer, line),
     });
-    socket.on("data", (chunk: Buffer) => {
+    onRead = (chunk: Buffer, borrowed: boolean) => {
       traffic.received += chunk.length;
       silentPeers.heard(peer);
       readingFrom(peer);
       try {
-        decoder.push(chunk);
+        if (borrowed) decoder.pushBorrowed(chunk, BYTES_PAYLOAD_AT);
+        else decoder.push(chunk);
       } catch (error) {
         readingFrom(undefined);
         return this.refuse(peer, error);
@@ -212,7 +224,11 @@ export class JobServer extends EventEmitter {
         socket.pause();
         socket.once("drain", () => socket.resume());
       }
-    });
+    };
+    if (inPlace === undefined) {
+      socket.on("data", (chunk: Buffer) => onRead(chunk, false));
+      if (socket.readableFlowing === false) socket.resume();
+    }
     socket.once("close", () => this.disconnect(peer, session));
   }
 
