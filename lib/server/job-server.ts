@@ -181,7 +181,7 @@ export class JobServer extends EventEmitter {
       socket.resume();
       return;
     }
-    const peer = new Peer(socket, this.options, this.traffic);
+    const peer = new Peer(socket, this.options, this.traffic, inPlace !== undefined);
     const session = this.scheduler.open(peer);
     // TCP keepalive giving up on a silent peer, a reset from one that died: the connection ends with its jobs requeued.
     socket.on("error", (error: Error) => {
@@ -207,7 +207,7 @@ export class JobServer extends EventEmitter {
     onRead = (chunk: Buffer, borrowed: boolean) => {
       traffic.received += chunk.length;
       silentPeers.heard(peer);
-      readingFrom(peer);
+      readingFrom(peer, borrowed);
       try {
         if (borrowed) decoder.pushBorrowed(chunk, BYTES_PAYLOAD_AT);
         else decoder.push(chunk);
@@ -216,8 +216,9 @@ export class JobServer extends EventEmitter {
         return this.refuse(peer, error);
       }
       readingFrom(undefined);
-      // Before any reply to this read leaves (next tick, or after this turn's reads): JOB_CREATED never precedes its record.
+      // Before any reply to this read leaves (now, next tick, or after this turn's reads): JOB_CREATED never precedes its record.
       scheduler.commit();
+      if (borrowed) peer.flush();
       // A peer that does not read our replies stops being read (it cannot make us buffer without bound);
       // "drain" comes once the socket's own buffer empties, so below that buffer's size the limit is that size.
       if (peer.unsent > highWater && socket.writableNeedDrain && !peer.closed && !socket.isPaused()) {

@@ -61,11 +61,18 @@ export class Peer implements Connection {
   private start = 0;
   /** What this tick queued before the arena's uncut bytes: arena slices and payloads written where they are. */
   private segments: Buffer[] | undefined;
+  /** The last arena, when the socket wrote it through at once and kept no reference to it. */
+  private spare: Buffer | undefined;
 
+  /**
+   * `reuseArena`: the socket copies what it writes at once or keeps the Buffer while queued (net.Socket), so
+   * an arena is free again once nothing is queued; not for an in-process socket, which hands written Buffers over.
+   */
   constructor(
     readonly socket: PeerSocket,
     private readonly limits: PeerLimits,
     private readonly traffic: Traffic,
+    private readonly reuseArena = false,
   ) {
     // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
     this.address =
@@ -189,11 +196,14 @@ export class Peer implements Connection {
   private reserve(bytes: number): Buffer {
     let arena = this.arena;
     if (arena === undefined) {
-      arena = this.arena = Buffer.allocUnsafe(Math.max(ARENA_START, bytes));
+      const spare = this.spare;
+      this.spare = undefined;
+      arena = this.arena =
+        spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(ARENA_START, bytes));
       this.used = 0;
       this.start = 0;
-      if (this === reading) process.nextTick(flushPeer, this);
-      else flushLater(this);
+      if (this !== reading) flushLater(this);
+      else if (!readerFlushes) process.nextTick(flushPeer, this);
     } else if (this.used + bytes > arena.length) {
       // Segments cut so far keep pointing into the old arena; only what follows them moves.
       const grown = Buffer.allocUnsafe(Math.max(arena.length * 2, this.used - this.start + bytes));
@@ -216,8 +226,11 @@ export class Peer implements Connection {
     const tail = arena.subarray(this.start, this.used);
     if (segments === undefined && tail.length === 0) return;
     let bytes = tail.length;
-    if (segments === undefined) this.socket.write(tail);
-    else {
+    if (segments === undefined) {
+      this.socket.write(tail);
+      // Written through at once (nothing left queued on the socket): the arena is free again.
+      if (this.reuseArena && this.socket.writableLength === 0) this.spare = arena;
+    } else {
       this.socket.cork();
       for (const segment of segments) {
         if (segment.length === 0) continue;
@@ -256,10 +269,17 @@ function flushPeer(peer: Peer): void {
 
 /** The peer whose read the server is handling (set by the server at each read). */
 let reading: Peer | undefined;
+/** Whether the server flushes that peer itself once the read is handled. */
+let readerFlushes = false;
 
-/** Marks `peer` as the one whose read is being handled: what is queued for it now leaves at the end of this tick. */
-export function readingFrom(peer: Peer | undefined): void {
+/**
+ * Marks `peer` as the one whose read is being handled: what is queued for it now leaves at the end of this
+ * tick, or when the server flushes it after the read (`flushesAfter`: a read straight from the event loop,
+ * which nothing else is inside of).
+ */
+export function readingFrom(peer: Peer | undefined, flushesAfter = false): void {
   reading = peer;
+  readerFlushes = flushesAfter;
 }
 
 /** Peers written to by reads of other peers this turn, flushed once the turn's reads are handled. */
