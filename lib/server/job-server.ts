@@ -8,7 +8,7 @@
  *                 │                                                   └──► journal records (background jobs)
  *                 └──► text line ──► runAdminCommand ──► Peer.send
  *   read handled ──► Scheduler.commit: the journal records it made, written
- *   end of tick (the reading peer) / end of the loop turn's reads (the others)
+ *   the read handled (the reading peer) / the loop turn's reads handled (the others)
  *     ──► each Peer's arena ──► one socket write
  *
  * Calls go down only: this file drives dispatch, the scheduler and the

@@ -5,8 +5,9 @@
  * other end stops reading (or when told to: a silent peer, silent-peers.ts).
  *
  * Output is appended to a per-connection arena and written in one syscall:
- * a reply to the connection whose read the server is handling leaves at the
- * end of that read's tick; what that read sends to other connections (a
+ * a reply to the connection whose read the server is handling leaves once
+ * that read is handled (at once for a socket read in place, else at the end
+ * of the tick); what that read sends to other connections (a
  * result to its client, a job to a sleeping worker) waits until the event
  * loop has handled every read of its turn, so a client with many jobs out
  * gets their results in one write and wakes once for them, not once each.
