@@ -39,6 +39,9 @@ export interface FrameDecoderOptions {
   freshChunks?: boolean;
 }
 
+/** The body of every packet without one. */
+const EMPTY = Buffer.alloc(0);
+
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -204,11 +207,17 @@ export class FrameDecoder {
         this.need = HEADER_SIZE + size;
         return at;
       }
+      this.need = HEADER_SIZE;
+      if (size === 0) {
+        // GRAB_JOB, PRE_SLEEP, NOOP, NO_JOB...: no views of the read for a packet that is all header.
+        at += HEADER_SIZE;
+        onPacket(new Packet(magic, type, EMPTY, undefined, true));
+        continue;
+      }
       const view = data.subarray(at, at + HEADER_SIZE + size);
       const copied = size >= copyFrom;
       const frame = copied ? Buffer.from(view) : view;
       at += HEADER_SIZE + size;
-      this.need = HEADER_SIZE;
       onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame, exclusive || copied));
     }
     this.need = HEADER_SIZE;

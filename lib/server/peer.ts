@@ -23,7 +23,9 @@ import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
-const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
+const ARENA_START = 2048;
+/** Byte strings up to this length are copied into the arena in JavaScript. */
+const SHORT_STRING = 64; // below Buffer.poolSize / 2: carved from the shared pool
 
 function isSegment(value: PacketArg | undefined): boolean {
   return value !== undefined && typeof value !== "string" && value.length >= LARGE_PAYLOAD_BYTES;
@@ -183,8 +185,16 @@ export class Peer implements Connection {
 
   private arg(value: PacketArg): void {
     const arena = this.arena!;
-    if (typeof value === "string") this.used += arena.write(value, this.used, "latin1");
-    else if (!isSegment(value)) this.used += (value as Buffer).copy(arena, this.used);
+    if (typeof value === "string") {
+      const length = value.length;
+      if (length > SHORT_STRING) this.used += arena.write(value, this.used, "latin1");
+      else {
+        // Names, handles and small payloads: cheaper byte by byte than a call into C++.
+        let at = this.used;
+        for (let i = 0; i < length; i++) arena[at++] = value.charCodeAt(i);
+        this.used = at;
+      }
+    } else if (!isSegment(value)) this.used += (value as Buffer).copy(arena, this.used);
     else this.segment(value as Buffer);
   }
 
