@@ -13,25 +13,45 @@ function sampleArgs(name: PacketName): Record<string, string | Buffer> {
   return out;
 }
 
+/** Reads into one buffer that is overwritten after every read, as the job server's in-place reads are. */
+const READ_BUFFER = Buffer.alloc(64 * 1024);
+
 function decodeAll(
   stream: Buffer,
   cut: (i: number) => boolean,
   withText = false,
-): { packets: { type: number; body: Buffer }[]; lines: string[] } {
+  copyFrom?: number,
+): { packets: { type: number; body: Buffer }[]; lines: string[]; kept: { body: Buffer; copy: Buffer }[] } {
   const packets: { type: number; body: Buffer }[] = [];
   const lines: string[] = [];
+  const kept: { body: Buffer; copy: Buffer }[] = [];
   const decoder = new FrameDecoder({
-    onPacket: (p: Packet) => packets.push({ type: p.type, body: Buffer.from(p.body) }),
+    onPacket: (p: Packet) => {
+      packets.push({ type: p.type, body: Buffer.from(p.body) });
+      if (copyFrom !== undefined) {
+        // Small ones are views of the read, or memory of the decoder's own when they were cut across reads.
+        if (p.body.length >= copyFrom) assert.ok(p.exclusive, `a body of ${p.body.length} bytes is the receiver's`);
+        if (p.exclusive) kept.push({ body: p.body, copy: Buffer.from(p.body) });
+      }
+    },
     onText: withText ? (line) => lines.push(line) : undefined,
   });
+  const read = (bytes: Buffer) => {
+    if (copyFrom === undefined) return decoder.push(bytes);
+    for (let at = 0; at < bytes.length; at += READ_BUFFER.length) {
+      const n = bytes.copy(READ_BUFFER, 0, at, at + READ_BUFFER.length);
+      decoder.pushBorrowed(READ_BUFFER.subarray(0, n), copyFrom);
+      READ_BUFFER.fill(0xa5);
+    }
+  };
   let start = 0;
   for (let i = 1; i <= stream.length; i++) {
     if (i === stream.length || cut(i)) {
-      decoder.push(stream.subarray(start, i));
+      read(stream.subarray(start, i));
       start = i;
     }
   }
-  return { packets, lines };
+  return { packets, lines, kept };
 }
 
 describe("gearman packets", () => {
@@ -89,6 +109,54 @@ describe("FrameDecoder", () => {
     }
   });
 
+  it("decodes borrowed reads (a buffer reused after each) into the same packets whatever the split", () => {
+    for (let cut = 1; cut < stream.length; cut++)
+      assert.deepEqual(decodeAll(stream, (i) => i === cut, false, 4096).packets, whole);
+    assert.deepEqual(decodeAll(stream, () => true, false, 4096).packets, whole);
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 13 === 0;
+    assert.deepEqual(decodeAll(stream, random, false, 4096).packets, whole);
+  });
+
+  it("copies a borrowed read's large packets out (the receiver may keep them) and views only small ones", () => {
+    const sizes = [8, 4095, 4096, 5000, 70_000, 300_000, 3, 200_000, 8];
+    const bodies = sizes.map((n, k) => Buffer.alloc(n, k + 1));
+    const big = Buffer.concat(bodies.map((body) => encodeRaw("REQ", 13, [body])));
+    let seed = 3;
+    const cuts: ((i: number) => boolean)[] = [
+      () => false, // whole, in reads of 64 KiB
+      (i) => i % 65_536 === 0,
+      (i) => i % 1000 === 0,
+      (i) => i % 7 === 0 && i < 100,
+      () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 5000 === 0,
+    ];
+    for (const cut of cuts) {
+      const { packets, kept } = decodeAll(big, cut, false, 4096);
+      assert.deepEqual(
+        packets.map((p) => p.body),
+        bodies,
+      );
+      assert.equal(kept.filter(({ body }) => body.length >= 4096).length, 5);
+      for (const { body, copy } of kept) assert.ok(body.equals(copy), "a kept body outlives the reads after it");
+    }
+  });
+
+  it("mixes text admin lines with binary packets in borrowed reads", () => {
+    const mixed = Buffer.concat([Buffer.from("status\r\n"), encodeRaw("REQ", 16, ["hi"]), Buffer.from("workers\n")]);
+    for (let cut = 1; cut < mixed.length; cut++) {
+      const { packets, lines } = decodeAll(mixed, (i) => i === cut, true, 4096);
+      assert.deepEqual(lines, ["status", "workers"]);
+      assert.deepEqual(
+        packets.map((p) => p.body.toString()),
+        ["hi"],
+      );
+    }
+    assert.throws(() => {
+      const decoder = new FrameDecoder({ onPacket: () => {}, onText: () => {}, maxLineLength: 10 });
+      for (let k = 0; k < 4; k++) decoder.pushBorrowed(Buffer.from("aaaaa"), 4096);
+    }, /longer than 10/);
+  });
+
   it("rejects bad magic, oversize packets and unexpected text with clear errors", () => {
     const decoder = (options = {}) => new FrameDecoder({ onPacket: () => {}, peer: "10.0.0.1:1234", ...options });
     assert.throws(
@@ -102,6 +170,10 @@ describe("FrameDecoder", () => {
     big.writeUInt32BE(1000, 8);
     assert.throws(
       () => decoder({ maxPacketSize: 999 }).push(big),
+      (e: unknown) => e instanceof GearmanError && e.code === "PACKET_TOO_LARGE" && /1000/.test(e.message),
+    );
+    assert.throws(
+      () => decoder({ maxPacketSize: 999 }).pushBorrowed(big, 4096),
       (e: unknown) => e instanceof GearmanError && e.code === "PACKET_TOO_LARGE" && /1000/.test(e.message),
     );
     assert.throws(

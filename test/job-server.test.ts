@@ -200,6 +200,36 @@ describe("embedded job server", () => {
     });
   });
 
+  it("reads TCP connections into one reused buffer without losing a byte: queued payloads of every size outlive later reads", async () => {
+    await withServer({}, async (_server, url) => {
+      const client = new GearmanClient({ servers: url });
+      const worker = new GearmanWorker({ servers: url, concurrency: 3 });
+      const admin = new AdminClient(url);
+      try {
+        // Kept as bytes from 4096 on; a view of a read that fills half of it or more would be kept as it lies.
+        const sizes = [0, 1, 4083, 4084, 4095, 4096, 16_383, 16_384, 33_000, 40_000, 50_000, 60_000, 65_000, 70_000];
+        sizes.push(1_000_000, 3_000_000, ...Array.from({ length: 20 }, (_, i) => 32_768 + i * 1500));
+        const payloads = [...sizes, ...Array.from({ length: 200 }, (_, i) => (i * 7919) % 30_000)].map((size, i) =>
+          Buffer.alloc(size, (i % 250) + 1),
+        );
+        // Queued while no worker is there: every later read overwrites the buffer their packets arrived in.
+        const results = payloads.map((p) => client.submitJob("echo", p).result);
+        await eventually(
+          async () => (await admin.status()).find((f) => f.func === "echo")?.total === payloads.length,
+          30_000,
+          "every job to be queued",
+        );
+        worker.register("echo", (job) => job.data).start();
+        const echoed = await Promise.all(results);
+        echoed.forEach((e, i) =>
+          assert.ok(e.equals(payloads[i]), `payload ${i} (${payloads[i].length} bytes) came back whole`),
+        );
+      } finally {
+        await Promise.all([client.close(), worker.close(), admin.close()]);
+      }
+    });
+  });
+
   it("listens on a Unix socket that clients, workers and admin reach as unix:PATH, and removes it when it closes", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-unix-"));
     const socketPath = path.join(dir, "jobs.sock");

@@ -4,6 +4,12 @@
  * read) and hands out whole frames: binary packets, and, where allowed, text
  * admin lines (a frame whose first byte is not NUL runs to the next `\n`).
  *
+ * Chunks come two ways: `push` (the decoder may keep the chunk: a stream's
+ * fresh read) and `pushBorrowed` (bytes valid only during the call: a read
+ * into a buffer the reader reuses). Borrowed bytes are decoded where they lie;
+ * only what must outlive the call is copied: an unfinished frame, and
+ * packets large enough that a receiver may keep their body.
+ *
  * A violation throws a GearmanError (code PROTOCOL or PACKET_TOO_LARGE); the
  * decoder is then unusable and the connection should be closed.
  */
@@ -33,12 +39,18 @@ export interface FrameDecoderOptions {
   freshChunks?: boolean;
 }
 
+/** The body of every packet without one. */
+const EMPTY = Buffer.alloc(0);
+
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** Bytes needed before the next frame can be decoded; -1 while reading a text line. */
   private need = HEADER_SIZE;
   private failed = false;
+  /** Borrowed reads only: the frame being assembled once its header is known, in memory of its own. */
+  private partial: Buffer | undefined;
+  private partialUsed = 0;
   private readonly maxPacketSize: number;
   private readonly maxLineLength: number;
 
@@ -49,7 +61,7 @@ export class FrameDecoder {
 
   /** Bytes received but not yet decoded into a frame. */
   get pending(): number {
-    return this.buffered;
+    return this.buffered + this.partialUsed;
   }
 
   push(chunk: Buffer): void {
@@ -71,13 +83,7 @@ export class FrameDecoder {
     const data = assembled ? Buffer.concat(this.chunks, this.buffered) : this.chunks[0];
     this.chunks = [];
     this.buffered = 0;
-    let at: number;
-    try {
-      at = this.decode(data, assembled || this.options.freshChunks === true || isHandedOver(data));
-    } catch (error) {
-      this.failed = true;
-      throw error;
-    }
+    const at = this.run(data, assembled || this.options.freshChunks === true || isHandedOver(data), Infinity);
     if (at < data.length) {
       const rest = data.subarray(at);
       this.chunks.push(rest);
@@ -85,15 +91,86 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Decodes `chunk`, valid only during this call. A packet is handed out as a
+   * view of it (valid only during onPacket, not exclusive), except one whose
+   * body is `copyFrom` bytes or more: that is first copied into memory of its
+   * own (exclusive), so the receiver may keep it.
+   */
+  pushBorrowed(chunk: Buffer, copyFrom: number): void {
+    if (this.failed || chunk.length === 0) return;
+    let data = chunk;
+    let owned = false;
+    const partial = this.partial;
+    if (partial !== undefined) {
+      const taken = this.fill(partial, chunk);
+      if (taken === chunk.length) return;
+      data = chunk.subarray(taken);
+    } else if (this.buffered > 0) {
+      // A header or a text line cut by the previous read (a few bytes, or a line under maxLineLength): joined with this read.
+      this.chunks.push(chunk);
+      data = Buffer.concat(this.chunks, this.buffered + chunk.length);
+      this.chunks = [];
+      this.buffered = 0;
+      owned = true;
+    }
+    const at = this.run(data, owned, owned ? Infinity : copyFrom);
+    if (at < data.length) this.keep(data.subarray(at), owned);
+  }
+
+  /** Copies the front of a borrowed chunk into the frame being assembled; decodes the frame once whole. Returns the bytes taken. */
+  private fill(partial: Buffer, chunk: Buffer): number {
+    const need = this.need;
+    let target = partial;
+    if (this.partialUsed + chunk.length > partial.length && partial.length < need) {
+      // Grown as bytes come, never past the frame, so a header alone does not make the server allocate its size.
+      target = Buffer.allocUnsafe(Math.min(need, Math.max(partial.length * 2, this.partialUsed + chunk.length)));
+      partial.copy(target, 0, 0, this.partialUsed);
+      this.partial = target;
+    }
+    const taken = chunk.copy(target, this.partialUsed, 0, Math.min(chunk.length, need - this.partialUsed));
+    this.partialUsed += taken;
+    if (this.partialUsed === need) {
+      this.partial = undefined;
+      this.partialUsed = 0;
+      this.run(target, true, Infinity);
+    }
+    return taken;
+  }
+
+  /** Keeps the undecoded end of a borrowed read: a frame whose size is known starts its own buffer; anything else is copied. */
+  private keep(rest: Buffer, owned: boolean): void {
+    if (this.need > HEADER_SIZE) {
+      const partial = Buffer.allocUnsafe(Math.min(this.need, Math.max(rest.length * 2, 64 * 1024)));
+      rest.copy(partial);
+      this.partial = partial;
+      this.partialUsed = rest.length;
+    } else {
+      this.chunks.push(owned ? rest : Buffer.from(rest));
+      this.buffered = rest.length;
+    }
+  }
+
+  private run(data: Buffer, exclusive: boolean, copyFrom: number): number {
+    try {
+      return this.decode(data, exclusive, copyFrom);
+    } catch (error) {
+      this.failed = true;
+      this.partial = undefined;
+      throw error;
+    }
+  }
+
   private fail(error: Error): never {
     this.failed = true;
     this.chunks = [];
     this.buffered = 0;
+    this.partial = undefined;
     throw error;
   }
 
   /** Decodes every whole frame in `data`; returns the offset of the first undecoded byte. */
-  private decode(data: Buffer, exclusive: boolean): number {
+  private decode(data: Buffer, exclusive: boolean, copyFrom: number): number {
     const { onPacket, onText, expect, peer } = this.options;
     let at = 0;
     while (at < data.length) {
@@ -130,10 +207,18 @@ export class FrameDecoder {
         this.need = HEADER_SIZE + size;
         return at;
       }
-      const frame = data.subarray(at, at + HEADER_SIZE + size);
-      at += HEADER_SIZE + size;
       this.need = HEADER_SIZE;
-      onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame, exclusive));
+      if (size === 0) {
+        // GRAB_JOB, PRE_SLEEP, NOOP, NO_JOB...: no views of the read for a packet that is all header.
+        at += HEADER_SIZE;
+        onPacket(new Packet(magic, type, EMPTY, undefined, true));
+        continue;
+      }
+      const view = data.subarray(at, at + HEADER_SIZE + size);
+      const copied = size >= copyFrom;
+      const frame = copied ? Buffer.from(view) : view;
+      at += HEADER_SIZE + size;
+      onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame, exclusive || copied));
     }
     this.need = HEADER_SIZE;
     return at;

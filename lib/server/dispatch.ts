@@ -27,6 +27,12 @@ const SUBMIT: Record<number, { priority: Priority; background: boolean }> = {
   [PacketType.SUBMIT_JOB_LOW_BG]: { priority: Priority.Low, background: true },
 };
 
+/** The first NUL of `body` at or after `from`, or -1; arguments are short, so a loop beats a call into C++. */
+function nulAt(body: Buffer, from: number): number {
+  for (let i = from; i < body.length; i++) if (body[i] === NUL) return i;
+  return -1;
+}
+
 /** Bytes `from`..`to` of a packet body as a byte string (latin1: one char per byte, lossless). */
 function arg(body: Buffer, from: number, to: number): string {
   return body.toString("latin1", from, to);
@@ -37,8 +43,8 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
   const body = packet.body;
   const submit = SUBMIT[type];
   if (submit !== undefined) {
-    const a = body.indexOf(NUL);
-    const b = a < 0 ? -1 : body.indexOf(NUL, a + 1);
+    const a = nulAt(body, 0);
+    const b = a < 0 ? -1 : nulAt(body, a + 1);
     if (b < 0)
       throw missingArguments(packetName(type)!, "3 arguments (function, unique, data)", session.connection.address);
     return scheduler.submit(session, {
@@ -61,7 +67,7 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
     case PacketType.WORK_EXCEPTION:
     case PacketType.WORK_DATA:
     case PacketType.WORK_WARNING: {
-      const nul = body.indexOf(NUL);
+      const nul = nulAt(body, 0);
       return scheduler.work(session, arg(body, 0, nul < 0 ? body.length : nul), packet);
     }
     case PacketType.WORK_STATUS: {

@@ -4,11 +4,12 @@
  * in-process socket), reads, pushes back on peers that do not read, and
  * drains and closes.
  *
- *   socket ──FrameDecoder──► binary packet ──► dispatchRequest ──► Scheduler ──► Peer.packet (the session's Connection)
+ *   socket (read in place: in-place-reads.ts) ──FrameDecoder──► binary packet ──► dispatchRequest ──► Scheduler ──► Peer.packet (the session's Connection)
  *                 │                                                   └──► journal records (background jobs)
  *                 └──► text line ──► runAdminCommand ──► Peer.send
  *   read handled ──► Scheduler.commit: the journal records it made, written
- *   next tick ──► each Peer's arena ──► one socket write
+ *   the read handled (the reading peer) / the loop turn's reads handled (the others)
+ *     ──► each Peer's arena ──► one socket write
  *
  * Calls go down only: this file drives dispatch, the scheduler and the
  * peers; a peer calls nothing back (it counts bytes into Traffic and drops
@@ -35,7 +36,7 @@ import {
   type FilledServerOptions,
   type JobServerOptions,
 } from "./server-options.js";
-import { Peer, Traffic, type PeerSocket } from "./peer.js";
+import { Peer, readingFrom, Traffic, type PeerSocket } from "./peer.js";
 import { InProcessSocket } from "./in-process-socket.js";
 import { Scheduler } from "./scheduler.js";
 import type { Session } from "./scheduler-state.js";
@@ -44,6 +45,8 @@ import { runAdminCommand } from "./admin-commands.js";
 import { PeerViolation } from "./errors.js";
 import type { FunctionFigures } from "./scheduler-views.js";
 import { SilentPeers } from "./silent-peers.js";
+import { readInPlace } from "./in-place-reads.js";
+import { BYTES_PAYLOAD_AT } from "./payload.js";
 
 /** TCP keepalive on every connection: a silent peer that does not probe is dropped after this plus 10 unanswered probes a second apart. */
 const KEEPALIVE_MS = 5000;
@@ -100,7 +103,7 @@ export class JobServer extends EventEmitter {
           },
           (socket) => this.accept(socket),
         )
-      : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      : net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     if (secure) {
       this.server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) =>
         this.options.log(
@@ -154,7 +157,14 @@ export class JobServer extends EventEmitter {
     return client;
   }
 
-  private accept(socket: PeerSocket): void {
+  private accept(accepted: PeerSocket): void {
+    let onRead: (bytes: Buffer, borrowed: boolean) => void = () => {};
+    // Plain TCP and Unix sockets (accepted paused) read in place; TLS and in-process ones stay streams.
+    const inPlace =
+      accepted instanceof net.Socket && !(accepted instanceof tls.TLSSocket)
+        ? readInPlace(accepted, (bytes) => onRead(bytes, true))
+        : undefined;
+    const socket: PeerSocket = inPlace ?? accepted;
     socket.on("error", () => {});
     if (this.closing) return void socket.destroy();
     if (this.peers.size >= this.options.maxConnections) {
@@ -167,9 +177,11 @@ export class JobServer extends EventEmitter {
           `the server allows ${this.options.maxConnections} connections`,
         ]),
       );
+      // Read (and drop) what it sends, so its close is seen.
+      socket.resume();
       return;
     }
-    const peer = new Peer(socket, this.options, this.traffic);
+    const peer = new Peer(socket, this.options, this.traffic, inPlace !== undefined);
     const session = this.scheduler.open(peer);
     // TCP keepalive giving up on a silent peer, a reset from one that died: the connection ends with its jobs requeued.
     socket.on("error", (error: Error) => {
@@ -192,23 +204,32 @@ export class JobServer extends EventEmitter {
       },
       onText: (line) => this.admin(peer, line),
     });
-    socket.on("data", (chunk: Buffer) => {
+    onRead = (chunk: Buffer, borrowed: boolean) => {
       traffic.received += chunk.length;
       silentPeers.heard(peer);
+      readingFrom(peer, borrowed);
       try {
-        decoder.push(chunk);
+        if (borrowed) decoder.pushBorrowed(chunk, BYTES_PAYLOAD_AT);
+        else decoder.push(chunk);
       } catch (error) {
+        readingFrom(undefined);
         return this.refuse(peer, error);
       }
-      // Before any reply to this read leaves (they leave next tick): JOB_CREATED never precedes its record.
+      readingFrom(undefined);
+      // Before any reply to this read leaves (now, next tick, or after this turn's reads): JOB_CREATED never precedes its record.
       scheduler.commit();
+      if (borrowed) peer.flush();
       // A peer that does not read our replies stops being read (it cannot make us buffer without bound);
       // "drain" comes once the socket's own buffer empties, so below that buffer's size the limit is that size.
       if (peer.unsent > highWater && socket.writableNeedDrain && !peer.closed && !socket.isPaused()) {
         socket.pause();
         socket.once("drain", () => socket.resume());
       }
-    });
+    };
+    if (inPlace === undefined) {
+      socket.on("data", (chunk: Buffer) => onRead(chunk, false));
+      if (socket.readableFlowing === false) socket.resume();
+    }
     socket.once("close", () => this.disconnect(peer, session));
   }
 

@@ -4,8 +4,13 @@
  * writes into the server's Traffic, and drops its own connection when the
  * other end stops reading (or when told to: a silent peer, silent-peers.ts).
  *
- * Output is appended to a per-connection arena and written once per tick
- * (one syscall for everything the server answered while handling one read).
+ * Output is appended to a per-connection arena and written in one syscall:
+ * a reply to the connection whose read the server is handling leaves once
+ * that read is handled (at once for a socket read in place, else at the end
+ * of the tick); what that read sends to other connections (a
+ * result to its client, a job to a sleeping worker) waits until the event
+ * loop has handled every read of its turn, so a client with many jobs out
+ * gets their results in one write and wakes once for them, not once each.
  * Packet arguments are byte strings (latin1: one char per byte), so no
  * argument is ever re-encoded and no Buffer is made per packet; large
  * payloads are Buffers written where they lie, next to the arena's bytes in
@@ -18,7 +23,9 @@ import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
-const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
+const ARENA_START = 2048;
+/** Byte strings up to this length are copied into the arena in JavaScript. */
+const SHORT_STRING = 64; // below Buffer.poolSize / 2: carved from the shared pool
 
 function isSegment(value: PacketArg | undefined): boolean {
   return value !== undefined && typeof value !== "string" && value.length >= LARGE_PAYLOAD_BYTES;
@@ -57,11 +64,18 @@ export class Peer implements Connection {
   private start = 0;
   /** What this tick queued before the arena's uncut bytes: arena slices and payloads written where they are. */
   private segments: Buffer[] | undefined;
+  /** The last arena, when the socket wrote it through at once and kept no reference to it. */
+  private spare: Buffer | undefined;
 
+  /**
+   * `reuseArena`: the socket copies what it writes at once or keeps the Buffer while queued (net.Socket), so
+   * an arena is free again once nothing is queued; not for an in-process socket, which hands written Buffers over.
+   */
   constructor(
     readonly socket: PeerSocket,
     private readonly limits: PeerLimits,
     private readonly traffic: Traffic,
+    private readonly reuseArena = false,
   ) {
     // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
     this.address =
@@ -171,8 +185,16 @@ export class Peer implements Connection {
 
   private arg(value: PacketArg): void {
     const arena = this.arena!;
-    if (typeof value === "string") this.used += arena.write(value, this.used, "latin1");
-    else if (!isSegment(value)) this.used += (value as Buffer).copy(arena, this.used);
+    if (typeof value === "string") {
+      const length = value.length;
+      if (length > SHORT_STRING) this.used += arena.write(value, this.used, "latin1");
+      else {
+        // Names, handles and small payloads: cheaper byte by byte than a call into C++.
+        let at = this.used;
+        for (let i = 0; i < length; i++) arena[at++] = value.charCodeAt(i);
+        this.used = at;
+      }
+    } else if (!isSegment(value)) this.used += (value as Buffer).copy(arena, this.used);
     else this.segment(value as Buffer);
   }
 
@@ -185,10 +207,14 @@ export class Peer implements Connection {
   private reserve(bytes: number): Buffer {
     let arena = this.arena;
     if (arena === undefined) {
-      arena = this.arena = Buffer.allocUnsafe(Math.max(ARENA_START, bytes));
+      const spare = this.spare;
+      this.spare = undefined;
+      arena = this.arena =
+        spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(ARENA_START, bytes));
       this.used = 0;
       this.start = 0;
-      process.nextTick(flushPeer, this);
+      if (this !== reading) flushLater(this);
+      else if (!readerFlushes) process.nextTick(flushPeer, this);
     } else if (this.used + bytes > arena.length) {
       // Segments cut so far keep pointing into the old arena; only what follows them moves.
       const grown = Buffer.allocUnsafe(Math.max(arena.length * 2, this.used - this.start + bytes));
@@ -211,8 +237,11 @@ export class Peer implements Connection {
     const tail = arena.subarray(this.start, this.used);
     if (segments === undefined && tail.length === 0) return;
     let bytes = tail.length;
-    if (segments === undefined) this.socket.write(tail);
-    else {
+    if (segments === undefined) {
+      this.socket.write(tail);
+      // Written through at once (nothing left queued on the socket): the arena is free again.
+      if (this.reuseArena && this.socket.writableLength === 0) this.spare = arena;
+    } else {
       this.socket.cork();
       for (const segment of segments) {
         if (segment.length === 0) continue;
@@ -247,4 +276,32 @@ export class Peer implements Connection {
 
 function flushPeer(peer: Peer): void {
   peer.flush();
+}
+
+/** The peer whose read the server is handling (set by the server at each read). */
+let reading: Peer | undefined;
+/** Whether the server flushes that peer itself once the read is handled. */
+let readerFlushes = false;
+
+/**
+ * Marks `peer` as the one whose read is being handled: what is queued for it now leaves at the end of this
+ * tick, or when the server flushes it after the read (`flushesAfter`: a read straight from the event loop,
+ * which nothing else is inside of).
+ */
+export function readingFrom(peer: Peer | undefined, flushesAfter = false): void {
+  reading = peer;
+  readerFlushes = flushesAfter;
+}
+
+/** Peers written to by reads of other peers this turn, flushed once the turn's reads are handled. */
+const later: Peer[] = [];
+
+function flushLater(peer: Peer): void {
+  if (later.push(peer) === 1) setImmediate(flushAllLater);
+}
+
+function flushAllLater(): void {
+  // A flush can make an in-process client write again at once, queueing more peers here: they go in this pass.
+  for (let i = 0; i < later.length; i++) later[i].flush();
+  later.length = 0;
 }
