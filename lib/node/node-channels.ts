@@ -211,6 +211,7 @@ export class NodeChannels {
   }
 
   async close(): Promise<void> {
+    this.refusals.close();
     await this.logs.close();
     this.closed = true;
     await this.commands.close();
