@@ -415,6 +415,33 @@ describe("Scheduler", () => {
     assert.deepEqual(got(a), []);
   });
 
+  it("counts a NOOP as answered by the PRE_SLEEP of a worker that asked for wake-with-job after it", () => {
+    const { scheduler, connect, job, submit, sleeper } = setup();
+    const worker = sleeper("f");
+    const handle = submit(connect(), job("f", "x"));
+    assert.deepEqual(
+      worker.out.take().map((sent) => sent.name),
+      ["NOOP"],
+    );
+    dispatchRequest(
+      scheduler,
+      worker.session,
+      new Packet(
+        "REQ",
+        PacketType.OPTION_REQ,
+        encodeRaw("REQ", PacketType.OPTION_REQ, ["glimpse-wake-with-job"]).subarray(12),
+      ),
+    );
+    scheduler.preSleep(worker.session);
+    assert.deepEqual(worker.out.take(), [
+      { name: "OPTION_RES", args: ["glimpse-wake-with-job"] },
+      { name: "JOB_ASSIGN_UNIQ", args: [handle, "f", "", "x"] },
+    ]);
+    // Left unanswered, the NOOP would be judged overdue at the next check and wake other sleepers for nothing.
+    assert.equal(worker.session.wokenBy, undefined, "its NOOP is answered");
+    scheduler.stop();
+  });
+
   it("passes a NOOP on when the woken worker leaves before it grabs", () => {
     const { scheduler, connect, job, submit, sleeper } = setup();
     const client = connect();

@@ -39,8 +39,9 @@ export class SleepingWorkers {
 
   /** PRE_SLEEP: a NOOP at once if a job it can do is queued, else it joins its functions' sleepers. */
   sleep(session: Session): void {
-    if (session.wakeWithJob) return this.park(session);
+    // A NOOP is answered by any PRE_SLEEP, a parking one too (the worker may have asked for wake-with-job after it).
     if (session.wokenBy !== undefined) this.answered(session);
+    if (session.wakeWithJob) return this.park(session);
     for (const func of session.abilities.keys()) {
       const queue = this.queues.get(func);
       if (queue !== undefined && queue.queued > 0 && !this.paused) return this.noop(session, queue, queue.wakeTick);
