@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { GearmanClient, GearmanWorker, AdminClient } from "../lib/gearman/index.js";
 import { JobServer } from "../lib/server/index.js";
+import { JobHandles } from "../lib/server/job-handles.js";
 import { FrameDecoder } from "../lib/gearman/decoder.js";
 import { decodeArgs, encodePacket, encodeRaw, type Packet } from "../lib/gearman/packet.js";
 import { PacketType } from "../lib/gearman/packet-types.js";
@@ -254,5 +255,28 @@ describe("a job handle is bytes, handed back as they came", () => {
     );
     await admin.cancelJob(handle);
     assert.equal((await client.getStatus(handle)).known, false);
+  });
+
+  it("our job server reads a handle where it lies in a packet as it reads the same handle as a string", () => {
+    const handles = new JobHandles("hôte");
+    const head = `H:${Buffer.from("hôte").toString("latin1")}:`;
+    const cases = [
+      handles.of(7),
+      handles.of(1234567890123),
+      `${head}0`,
+      `${head}07`,
+      `${head}`,
+      `${head}12a`,
+      `${head}${"9".repeat(17)}`,
+      "H:hote:7",
+      `H:${Buffer.from("hôtf").toString("latin1")}:7`,
+      "",
+    ];
+    for (const handle of cases) {
+      // Inside a packet body: the handle, then a NUL and the result.
+      const body = Buffer.concat([Buffer.from("xx"), Buffer.from(handle, "latin1"), Buffer.from("\0result")]);
+      assert.equal(handles.idIn(body, 2, 2 + handle.length), handles.id(handle), JSON.stringify(handle));
+    }
+    assert.equal(handles.idIn(Buffer.from(handles.of(7), "latin1"), 0, head.length + 1), 7);
   });
 });

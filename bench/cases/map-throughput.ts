@@ -11,7 +11,7 @@ import { Piscina } from "piscina";
 import { autoChunksize } from "../../lib/pool/chunks.js";
 import { estimateItemBytes } from "../../lib/wire/chunk-codec.js";
 import { localPool } from "../local-pool.js";
-import { median } from "../measure.js";
+import { median, medianOfRatios } from "../measure.js";
 import { ratio, skippedRow, type BenchCase, type Row } from "../bench-case.js";
 import { DASK_SETTING, daskMap, daskVersion, multiprocessingMap } from "../python-peers.js";
 
@@ -112,7 +112,7 @@ export const mapThroughput: BenchCase = {
       ratios.push(
         ratio(
           "glimpse/multiprocessing (warm pools), median of the rounds' own ratios",
-          median(multiprocessing.map((theirs, r) => ours[r] / theirs)),
+          medianOfRatios(ours, multiprocessing),
         ),
       );
       ratios.push(

@@ -211,14 +211,16 @@ export class FrameDecoder {
       if (size === 0) {
         // GRAB_JOB, PRE_SLEEP, NOOP, NO_JOB...: no views of the read for a packet that is all header.
         at += HEADER_SIZE;
-        onPacket(new Packet(magic, type, EMPTY, undefined, true));
+        onPacket(new Packet(magic, type, EMPTY, false, true));
         continue;
       }
-      const view = data.subarray(at, at + HEADER_SIZE + size);
       const copied = size >= copyFrom;
-      const frame = copied ? Buffer.from(view) : view;
+      // One view per packet: the body, its header right before it (Packet.frame makes the whole frame when asked).
+      const body = copied
+        ? Buffer.from(data.subarray(at, at + HEADER_SIZE + size)).subarray(HEADER_SIZE)
+        : data.subarray(at + HEADER_SIZE, at + HEADER_SIZE + size);
       at += HEADER_SIZE + size;
-      onPacket(new Packet(magic, type, frame.subarray(HEADER_SIZE), frame, exclusive || copied));
+      onPacket(new Packet(magic, type, body, true, exclusive || copied));
     }
     this.need = HEADER_SIZE;
     return at;

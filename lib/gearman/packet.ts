@@ -125,8 +125,8 @@ export class Packet {
     readonly magic: Magic,
     readonly type: number,
     readonly body: Buffer,
-    /** The received bytes of the whole packet, header and body (FrameDecoder sets it), for passing a packet on without copying it. */
-    readonly frame?: Buffer,
+    /** Whether `body` lies right after the packet's header in the same memory (FrameDecoder's packets): see `frame`. */
+    private readonly framed = false,
     /**
      * Whether the memory under `body` is this receiver's alone: bytes the decoder assembled itself, or a
      * read from a stream whose reads are fresh buffers (TCP, TLS). A receiver may then keep a view of it
@@ -138,6 +138,15 @@ export class Packet {
   /** The packet's name, or `UNKNOWN_<n>` for a number outside the protocol. */
   get name(): string {
     return packetName(this.type) ?? `UNKNOWN_${this.type}`;
+  }
+
+  /**
+   * The received bytes of the whole packet, header and body, for passing a packet on without copying it;
+   * made when asked for (most packets are never passed on whole).
+   */
+  get frame(): Buffer | undefined {
+    const body = this.body;
+    return this.framed ? Buffer.from(body.buffer, body.byteOffset - HEADER_SIZE, body.length + HEADER_SIZE) : undefined;
   }
 
   /** Decodes the arguments as packet `name` (which should match `type`). */

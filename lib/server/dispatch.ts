@@ -3,8 +3,9 @@
  * it asks for: the one place the server reads a binary request's arguments.
  * Strings are byte strings (latin1: one char per byte, lossless), function
  * names, unique ids and job handles alike; a job's data is JobData
- * (payload.ts); a worker's WORK_* packet also goes down whole, to be
- * forwarded as it came. A packet no client or worker may send, or one
+ * (payload.ts); a worker's WORK_* packet goes down whole, to be forwarded
+ * as it came, with where its handle ends (the job is found from the handle's
+ * bytes: no string is made for it). A packet no client or worker may send, or one
  * without the arguments it needs, throws (PeerViolation; GearmanError from
  * splitArgs): the server answers it with ERROR and closes that connection.
  */
@@ -18,14 +19,14 @@ import { UNPARK, WAKE_WITH_JOB } from "../gearman/wake-with-job.js";
 
 const NUL = 0;
 
-const SUBMIT: Record<number, { priority: Priority; background: boolean }> = {
-  [PacketType.SUBMIT_JOB]: { priority: Priority.Normal, background: false },
-  [PacketType.SUBMIT_JOB_HIGH]: { priority: Priority.High, background: false },
-  [PacketType.SUBMIT_JOB_LOW]: { priority: Priority.Low, background: false },
-  [PacketType.SUBMIT_JOB_BG]: { priority: Priority.Normal, background: true },
-  [PacketType.SUBMIT_JOB_HIGH_BG]: { priority: Priority.High, background: true },
-  [PacketType.SUBMIT_JOB_LOW_BG]: { priority: Priority.Low, background: true },
-};
+/** By packet type (an array: a keyed load on an object with number keys is a slow path on every packet). */
+const SUBMIT: ({ priority: Priority; background: boolean } | undefined)[] = [];
+SUBMIT[PacketType.SUBMIT_JOB] = { priority: Priority.Normal, background: false };
+SUBMIT[PacketType.SUBMIT_JOB_HIGH] = { priority: Priority.High, background: false };
+SUBMIT[PacketType.SUBMIT_JOB_LOW] = { priority: Priority.Low, background: false };
+SUBMIT[PacketType.SUBMIT_JOB_BG] = { priority: Priority.Normal, background: true };
+SUBMIT[PacketType.SUBMIT_JOB_HIGH_BG] = { priority: Priority.High, background: true };
+SUBMIT[PacketType.SUBMIT_JOB_LOW_BG] = { priority: Priority.Low, background: true };
 
 /** The first NUL of `body` at or after `from`, or -1; arguments are short, so a loop beats a call into C++. */
 function nulAt(body: Buffer, from: number): number {
@@ -38,6 +39,20 @@ function arg(body: Buffer, from: number, to: number): string {
   return body.toString("latin1", from, to);
 }
 
+/** The last function name a SUBMIT_JOB named, given again while the next names the same bytes. */
+let lastFunc = "";
+
+/** The function name in `body` up to `end`, as a byte string; a client submits to one function at a time, mostly. */
+function funcName(body: Buffer, end: number): string {
+  const last = lastFunc;
+  if (last.length === end) {
+    let i = 0;
+    while (i < end && body[i] === last.charCodeAt(i)) i++;
+    if (i === end) return last;
+  }
+  return (lastFunc = arg(body, 0, end));
+}
+
 export function dispatchRequest(scheduler: Scheduler, session: Session, packet: Packet): void {
   const type = packet.type;
   const body = packet.body;
@@ -48,7 +63,7 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
     if (b < 0)
       throw missingArguments(packetName(type)!, "3 arguments (function, unique, data)", session.connection.address);
     return scheduler.submit(session, {
-      func: arg(body, 0, a),
+      func: funcName(body, a),
       unique: arg(body, a + 1, b),
       data: payloadOf(body, b + 1),
       priority: submit.priority,
@@ -68,7 +83,7 @@ export function dispatchRequest(scheduler: Scheduler, session: Session, packet: 
     case PacketType.WORK_DATA:
     case PacketType.WORK_WARNING: {
       const nul = nulAt(body, 0);
-      return scheduler.work(session, arg(body, 0, nul < 0 ? body.length : nul), packet);
+      return scheduler.work(session, nul < 0 ? body.length : nul, packet);
     }
     case PacketType.WORK_STATUS: {
       const [handle, numerator, denominator] = splitArgs(body, 3, "WORK_STATUS");

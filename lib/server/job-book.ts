@@ -76,6 +76,12 @@ export class JobBook {
     return id === undefined ? undefined : this.liveJobs.get(id);
   }
 
+  /** The live job named by the handle in `bytes` from `from` to `to`, if any (JobHandles.idIn). */
+  jobByHandleIn(bytes: Uint8Array, from: number, to: number): Job | undefined {
+    const id = this.handles.idIn(bytes, from, to);
+    return id === undefined ? undefined : this.liveJobs.get(id);
+  }
+
   // ── in ───────────────────────────────────────────────────────────────────
 
   /**
@@ -100,7 +106,7 @@ export class JobBook {
     const queue = job.queue;
     this.liveJobs.set(job.id, job);
     if (key !== "") queue.unique.set(key, job);
-    const delayMs = job.epoch * 1000 - Date.now();
+    const delayMs = job.epoch === 0 ? 0 : job.epoch * 1000 - Date.now();
     if (delayMs > 0) {
       queue.scheduled++;
       const timer = setTimeout(() => this.due(job), Math.min(delayMs, LONGEST_DELAY_MS));

@@ -148,8 +148,9 @@ export class Peer implements Connection {
    */
   forward(packet: Packet, only = false): void {
     if (this.closed) return;
-    const { type, body, frame } = packet;
-    if (frame !== undefined && isSegment(body)) {
+    const { type, body } = packet;
+    const frame = isSegment(body) ? packet.frame : undefined;
+    if (frame !== undefined) {
       frame.writeUInt32BE(RES_MAGIC, 0);
       this.reserve(0);
       // The frame is the server's own (assembled, or a fresh socket read) and goes nowhere else: the reader may keep it.

@@ -212,15 +212,16 @@ export class Scheduler {
   }
 
   /**
-   * WORK_COMPLETE / FAIL / EXCEPTION / DATA / WARNING for job `handle` (a byte
-   * string), `packet` itself forwarded to the job's clients; the first three
-   * end the job.
+   * WORK_COMPLETE / FAIL / EXCEPTION / DATA / WARNING for the job whose handle
+   * is the packet's body up to `handleEnd`, `packet` itself forwarded to the
+   * job's clients; the first three end the job.
    */
-  work(session: Session, handle: string, packet: Packet): void {
+  work(session: Session, handleEnd: number, packet: Packet): void {
     const type = packet.type;
-    const job = this.heldBy(session, handle, type);
+    // The handle is read where it lies in the packet: it is only looked up, and forwarded in the packet itself.
+    const job = this.held(session, this.book.jobByHandleIn(packet.body, 0, handleEnd), type);
     if (job === undefined) return;
-    this.forward(job, handle, packet);
+    this.forward(job, packet);
     if (type === PacketType.WORK_COMPLETE || type === PacketType.WORK_FAIL || type === PacketType.WORK_EXCEPTION) {
       // A cancelled job was counted when it was cancelled.
       if (job.extra?.cancelled !== true) {
@@ -234,17 +235,16 @@ export class Scheduler {
 
   /** WORK_STATUS for job `handle`: kept for GET_STATUS, and `packet` forwarded to the job's clients. */
   progress(session: Session, handle: string, numerator: string, denominator: string, packet: Packet): void {
-    const job = this.heldBy(session, handle, packet.type);
+    const job = this.held(session, this.book.jobByHandle(handle), packet.type);
     if (job === undefined) return;
     const extra = job.more();
     extra.numerator = numerator;
     extra.denominator = denominator;
-    this.forward(job, handle, packet);
+    this.forward(job, packet);
   }
 
-  /** The live job `handle` names if `session` holds it; else, as gearmand, ERROR JOB_NOT_FOUND (and carry on). */
-  private heldBy(session: Session, handle: string, type: number): Job | undefined {
-    const job = this.book.jobByHandle(handle);
+  /** `job` (the live job a worker's handle names, if any) if `session` holds it; else, as gearmand, ERROR JOB_NOT_FOUND (and carry on). */
+  private held(session: Session, job: Job | undefined, type: number): Job | undefined {
     if (job !== undefined && job.worker === session) return job;
     // Finished, requeued, cancelled or never this worker's.
     session.connection.packet(
@@ -258,13 +258,14 @@ export class Scheduler {
   }
 
   /** A worker's WORK_* packet to each of the job's clients (WORK_FAIL for WORK_EXCEPTION to those that did not ask). */
-  private forward(job: Job, handle: string, packet: Packet): void {
+  private forward(job: Job, packet: Packet): void {
     const clients = job.clients;
     if (clients === undefined) return;
     const only = clients.length === 1;
     const failInstead = packet.type === PacketType.WORK_EXCEPTION;
     for (const client of clients) {
-      if (failInstead && !client.exceptions) client.connection.packet(PacketType.WORK_FAIL, handle);
+      // The job's handle is the one the worker sent: handles are canonical (no leading zeros).
+      if (failInstead && !client.exceptions) client.connection.packet(PacketType.WORK_FAIL, this.book.handleOf(job));
       else client.connection.forward(packet, only);
     }
   }
