@@ -19,6 +19,7 @@ import { FILE_PAYLOAD_BYTES, readFileReference, referenceFrame } from "../lib/wi
 import { Kind, encodeChunkRequest } from "../lib/wire/chunk-codec.js";
 import { WireFormatError } from "../lib/wire/errors.js";
 import { makePayloadDirectory, removeStalePayloadDirectories } from "../lib/pool/payload-directory.js";
+import { PayloadFiles } from "../lib/pool/payload-files.js";
 import { eventually } from "./support/gearman.js";
 
 const DEADLINE_MS = 30_000;
@@ -233,6 +234,36 @@ describe("payload file references", () => {
       () => readFileReference(referenceFrame(request, "ok", "../../x"), Kind.Request, "chunk 3"),
       /reply file that is no plain file name/,
     );
+  });
+
+  it("two pools on one payload directory make files of their own, and neither removes the other's", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-test-payloads-"));
+    try {
+      const large = encodeChunkRequest({
+        fn: { kind: "source", source: "(x) => x", hash: "h", name: "f" } as never,
+        items: [filled(FILE_PAYLOAD_BYTES, 7)],
+        start: 0,
+        mapId: "m",
+        chunk: 1,
+        memoryVersion: 0,
+      });
+      const [first, second] = [new PayloadFiles(dir), new PayloadFiles(dir)];
+      first.mapStarted();
+      second.mapStarted();
+      const a = first.send(large, false);
+      const b = second.send(large, false);
+      assert.ok(a.files && b.files, "both requests went as files");
+      assert.notEqual(a.files.request, b.files.request);
+      const names = [a.files.request, a.files.reply, b.files.request, b.files.reply];
+      assert.deepEqual(filesIn(dir).sort(), [...names].sort(), "each pool's files are there");
+      assert.deepEqual(readFileReference(a.payload, Kind.Request, "first").file, a.files.request);
+      second.mapEnded();
+      assert.deepEqual(filesIn(dir).sort(), [a.files.request, a.files.reply].sort(), "the other pool's map runs on");
+      first.mapEnded();
+      assert.deepEqual(filesIn(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a payload directory in tmpfs links to its cluster's and goes once that is gone", () => {

@@ -39,8 +39,13 @@ export interface SentFiles {
 const KEPT_SLOTS = 16;
 const KEPT_SLOT_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Numbers the files of every PayloadFiles of the process, not of each: two pools on one directory never make the
+ * same name (one's exclusive create failing would otherwise remove the other's files).
+ */
+let sequence = 0;
+
 export class PayloadFiles {
-  private sequence = 0;
   /** Pairs of files of completed attempts, to be written over by the next ones. */
   private readonly free: SentFiles[] = [];
   /** Pairs of files of attempts not over yet. */
@@ -64,7 +69,7 @@ export class PayloadFiles {
     try {
       if (files) writeAt(path.join(this.directory, files.request), request, fs.constants.O_WRONLY);
       else {
-        const base = `p${process.pid}-${++this.sequence}`;
+        const base = `p${process.pid}-${++sequence}`;
         files = { request: `${base}.req`, reply: `${base}.res`, size: 0 };
         writeAt(path.join(this.directory, files.request), request, NEW);
         writeAt(path.join(this.directory, files.reply), EMPTY, NEW);
