@@ -129,6 +129,7 @@ export class LocalCluster {
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), LOCAL_CLUSTER_PREFIX));
     const unguard = guardDirectory(directory);
     let payloads: string | undefined;
+    let unguardPayloads = () => {};
     try {
       const longest = Buffer.byteLength(path.join(directory, "commands"));
       if (longest > MAX_SOCKET_PATH) {
@@ -137,11 +138,12 @@ export class LocalCluster {
           `${directory} is too long for Unix socket paths (${longest} bytes, the limit is ${MAX_SOCKET_PATH}): set TMPDIR to a shorter directory, or use the option secret: true (loopback TCP)`,
         );
       }
+      // The payload directory first: nothing is listening yet if it cannot be made.
+      payloads = makePayloadDirectory(directory);
+      if (!payloads.startsWith(directory)) unguardPayloads = guardDirectory(payloads);
       const socket = path.join(directory, "jobs.sock");
       const server = new JobServer({ path: socket, jobRetries: 1, maxPacketSize: filled.maxPacketSize });
       await server.listen();
-      payloads = makePayloadDirectory(directory);
-      const unguardPayloads = payloads.startsWith(directory) ? () => {} : guardDirectory(payloads);
       return new LocalCluster(
         server,
         `unix:${socket}`,
@@ -155,6 +157,7 @@ export class LocalCluster {
     } catch (error) {
       fs.rmSync(directory, { recursive: true, force: true });
       if (payloads !== undefined) fs.rmSync(payloads, { recursive: true, force: true });
+      unguardPayloads();
       unguard();
       throw error;
     }

@@ -23,9 +23,9 @@ import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import type { Connection, PacketArg } from "./connection.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
-const ARENA_START = 2048;
+const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
 /** Byte strings up to this length are copied into the arena in JavaScript. */
-const SHORT_STRING = 64; // below Buffer.poolSize / 2: carved from the shared pool
+const SHORT_STRING = 64;
 
 function isSegment(value: PacketArg | undefined): boolean {
   return value !== undefined && typeof value !== "string" && value.length >= LARGE_PAYLOAD_BYTES;
