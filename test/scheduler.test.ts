@@ -119,17 +119,14 @@ function setup(options: JobServerOptions = {}) {
     const reply = worker.out.sent.pop()!;
     return reply.name === "NO_JOB" ? undefined : reply.args;
   };
+  /** A request packet from `party`, handled as the server handles one it read. */
+  const request = (party: Party, type: number, args: string[]) =>
+    dispatchRequest(scheduler, party.session, new Packet("REQ", type, encodeRaw("REQ", type, args).subarray(12)));
   const complete = (worker: Party, handle: string, result: string) =>
-    dispatchRequest(
-      scheduler,
-      worker.session,
-      new Packet(
-        "REQ",
-        PacketType.WORK_COMPLETE,
-        encodeRaw("REQ", PacketType.WORK_COMPLETE, [handle, result]).subarray(12),
-      ),
-    );
-  return { scheduler, connect, job, submit, sleeper, grab, complete };
+    request(worker, PacketType.WORK_COMPLETE, [handle, result]);
+  /** OPTION_REQ `name` from `party`. */
+  const option = (party: Party, name: string) => request(party, PacketType.OPTION_REQ, [name]);
+  return { scheduler, connect, job, submit, sleeper, grab, complete, option };
 }
 
 describe("Scheduler", () => {
@@ -343,13 +340,7 @@ describe("Scheduler", () => {
   });
 
   it("hands a worker that asked for wake-with-job its job in place of the NOOP, one per PRE_SLEEP, to its client whole", () => {
-    const { scheduler, connect, job, submit, grab, complete } = setup();
-    const option = (party: Party, name: string) =>
-      dispatchRequest(
-        scheduler,
-        party.session,
-        new Packet("REQ", PacketType.OPTION_REQ, encodeRaw("REQ", PacketType.OPTION_REQ, [name]).subarray(12)),
-      );
+    const { scheduler, connect, job, submit, grab, complete, option } = setup();
     const client = connect();
     const parked = connect();
     option(parked, "glimpse-wake-with-job");
@@ -387,18 +378,10 @@ describe("Scheduler", () => {
   });
 
   it("keeps each PRE_SLEEP of a wake-with-job worker as a parked slot (never NO_JOB), and hands jobs to parked workers in turn", () => {
-    const { scheduler, connect, job, submit } = setup();
+    const { scheduler, connect, job, submit, option } = setup();
     const parkedWorker = () => {
       const worker = connect();
-      dispatchRequest(
-        scheduler,
-        worker.session,
-        new Packet(
-          "REQ",
-          PacketType.OPTION_REQ,
-          encodeRaw("REQ", PacketType.OPTION_REQ, ["glimpse-wake-with-job"]).subarray(12),
-        ),
-      );
+      option(worker, "glimpse-wake-with-job");
       scheduler.canDo(worker.session, "f", 0);
       for (let i = 0; i < 3; i++) scheduler.preSleep(worker.session);
       assert.deepEqual(worker.out.names(), ["OPTION_RES"], "three parks, and nothing said");
@@ -416,22 +399,14 @@ describe("Scheduler", () => {
   });
 
   it("counts a NOOP as answered by the PRE_SLEEP of a worker that asked for wake-with-job after it", () => {
-    const { scheduler, connect, job, submit, sleeper } = setup();
+    const { scheduler, connect, job, submit, sleeper, option } = setup();
     const worker = sleeper("f");
     const handle = submit(connect(), job("f", "x"));
     assert.deepEqual(
       worker.out.take().map((sent) => sent.name),
       ["NOOP"],
     );
-    dispatchRequest(
-      scheduler,
-      worker.session,
-      new Packet(
-        "REQ",
-        PacketType.OPTION_REQ,
-        encodeRaw("REQ", PacketType.OPTION_REQ, ["glimpse-wake-with-job"]).subarray(12),
-      ),
-    );
+    option(worker, "glimpse-wake-with-job");
     scheduler.preSleep(worker.session);
     assert.deepEqual(worker.out.take(), [
       { name: "OPTION_RES", args: ["glimpse-wake-with-job"] },
