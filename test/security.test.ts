@@ -11,7 +11,7 @@ import { existsSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as zmq from "zeromq";
-import { ClusterPool, PoolError, RemoteError, moduleFunction } from "../lib/index.js";
+import { ClusterPool, PoolError, RemoteError, moduleFunction, type WorkerOutput } from "../lib/index.js";
 import { GearmanClient, JobError } from "../lib/gearman/index.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { CHANNEL_VERSION, TOPIC_ALL } from "../lib/channels/messages.js";
@@ -85,6 +85,24 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual(await pool.map(marker, [file, file]), [file, file]);
       assert.equal(linesOf(file), 2);
       assert.deepEqual(await pool.map((x: number) => x * 2, [1, 2, 3], { chunksize: 1 }), [2, 4, 6]);
+    });
+
+    it("worker output of a signed cluster reaches the map, every line signed for its chunk's request", async () => {
+      const lines: WorkerOutput[] = [];
+      const out = await pool.map(
+        (x: number) => {
+          console.log("signed line", x);
+          return x;
+        },
+        [1, 2, 3],
+        { chunksize: 1, output: (line) => lines.push(line) },
+      );
+      assert.deepEqual(out, [1, 2, 3]);
+      assert.deepEqual(lines.map((line) => `${line.index} ${line.text}`).sort(), [
+        "0 signed line 1",
+        "1 signed line 2",
+        "2 signed line 3",
+      ]);
     });
 
     it("a client with the wrong secret: the map is refused, naming the chunk, and nothing runs", async () => {

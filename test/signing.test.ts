@@ -12,6 +12,8 @@ import { encodeChunkRequest, decodeChunkRequest } from "../lib/wire/chunk-codec.
 import { encodeChunkResponse, decodeChunkResponse } from "../lib/wire/chunk-response.js";
 import { signChunk, signChunkInPlace, verifyChunk, chunkNonce, isSignedChunk } from "../lib/wire/chunk-signing.js";
 import { toFunctionRef, moduleFunction } from "../lib/wire/function-ref.js";
+import { decodeOutputRecord, encodeOutputRecord } from "../lib/wire/output-record.js";
+import { WireFormatError } from "../lib/wire/errors.js";
 import { checkFunction, resolvePolicy } from "../lib/node/function-policy.js";
 import { FunctionRefusedError } from "../lib/node/errors.js";
 import { loadConfig, ConfigError } from "../lib/config/index.js";
@@ -157,6 +159,49 @@ describe("signed chunks", () => {
     const asResponse = Buffer.from(first);
     asResponse[5] = 2;
     assert.throws(() => verifyChunk(asResponse, new MessageGuard(key), "response"), refusal("forged"));
+  });
+});
+
+describe("output records (a chunk's console lines, on its job)", () => {
+  const line = { index: 7, stream: "stderr", text: "hello\nworld ☃", host: "gear1", pid: 42 } as const;
+
+  it("an unsigned record reads back as written; a malformed one is refused naming the job and what is wrong", () => {
+    assert.deepEqual(decodeOutputRecord(encodeOutputRecord(line), "output of chunk 0"), line);
+    const bad = (bytes: string, why: RegExp) =>
+      assert.throws(
+        () => decodeOutputRecord(Buffer.from(bytes), "output of chunk 3 (job H:x:1)"),
+        (error: unknown) =>
+          error instanceof WireFormatError &&
+          error.message.startsWith("output of chunk 3 (job H:x:1): ") &&
+          why.test(error.message),
+      );
+    bad("{not json", /not JSON/);
+    bad(JSON.stringify({ ...line, v: 2 }), /output record version 2, expected 1/);
+    bad(JSON.stringify({ ...line, v: 1, stream: "stdin" }), /lacks index, stream, text, host or pid/);
+    bad(JSON.stringify({ ...line, v: 1, index: "7" }), /lacks index, stream, text, host or pid/);
+  });
+
+  it("a signed record verifies once, for the request it belongs to, with the cluster's key only", () => {
+    const first = chunkNonce(signChunk(request(), key));
+    const second = chunkNonce(signChunk(request(), key));
+    const signed = encodeOutputRecord(line, key, first);
+    const guard = new MessageGuard(key);
+    assert.deepEqual(decodeOutputRecord(signed, "output", guard, first), line);
+    assert.throws(() => decodeOutputRecord(signed, "output", guard, first), refusal("replayed"));
+    assert.throws(() => decodeOutputRecord(signed, "output", new MessageGuard(key), second), refusal("forged"));
+    const other = new MessageGuard(new ClusterKey("another secret of at least sixteen bytes"));
+    assert.throws(() => decodeOutputRecord(signed, "output", other, first), refusal("forged"));
+    assert.throws(
+      () => decodeOutputRecord(encodeOutputRecord(line), "output", new MessageGuard(key), first),
+      refusal("forged"),
+    );
+    assert.throws(
+      () => decodeOutputRecord(Buffer.from("{}"), "output", new MessageGuard(key), first),
+      refusal("unsigned"),
+    );
+    const altered = Buffer.from(signed);
+    altered[altered.indexOf("gear1")] = "G".charCodeAt(0);
+    assert.throws(() => decodeOutputRecord(altered, "output", new MessageGuard(key), first), refusal("forged"));
   });
 });
 

@@ -15,7 +15,7 @@ import type { WorkerOutput } from "../lib/index.js";
 import type { LogEnvelope } from "../lib/channels/messages.js";
 import type { DashboardSnapshot } from "../lib/dashboard/dashboard-state.js";
 import { OUTPUT_BURST, OUTPUT_LINES_PER_SECOND } from "../lib/wire/protocol.js";
-import { CLI_PATH, jobServerKinds } from "./support/job-servers.js";
+import { CLI_PATH, freePort, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { eventually } from "./support/gearman.js";
 
@@ -122,6 +122,33 @@ for (const kind of jobServerKinds()) {
           got.filter((line) => line.index === index).map((line) => line.stream),
           ["stdout", "stderr"],
         );
+    });
+
+    it("travels on each chunk's job: a pool whose log channel reaches nothing gets every line before the map resolves", async () => {
+      // Its log channel points at a port nobody listens on: the lines cannot come that way.
+      const cut = cluster.writeConfig(
+        "cut-log.ini",
+        `[client]\nlog_backend_url = tcp://127.0.0.1:${await freePort()}\n`,
+      );
+      const got: WorkerOutput[] = [];
+      const other = await MakePool([cluster.configFile, cut], {
+        open: cluster.server.clientOptions().open,
+        output: (line) => got.push(line),
+      });
+      try {
+        assert.deepEqual(await other.map(chatty, [1, 2, 3, 4], { chunksize: 1 }), [10, 20, 30, 40]);
+        assert.deepEqual(
+          got.map((line) => `${line.index} ${line.stream}`).sort(),
+          [0, 1, 2, 3].flatMap((index) => [`${index} stderr`, `${index} stdout`]),
+        );
+        assert.equal(await other.submit(chatty, 5), 50);
+        assert.deepEqual(
+          got.filter((line) => line.call === "chatty(5)").map((line) => line.stream),
+          ["stdout", "stderr"],
+        );
+      } finally {
+        await other.close();
+      }
     });
 
     it("MakePool's output option is every map's default, and a map's own option wins", async () => {

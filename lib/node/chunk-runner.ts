@@ -46,7 +46,14 @@ import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, notAFunction, payloadUnreachable, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
-import { beginChunkOutput, endChunkOutput, installOutput, outputItem, type OutputLink } from "./thread-output.js";
+import {
+  beginChunkOutput,
+  endChunkOutput,
+  installOutput,
+  outputItem,
+  type ChunkOutputSink,
+  type OutputLink,
+} from "./thread-output.js";
 import { runSettled, sendSettled } from "./settle.js";
 
 /** What the worker node gives each of its threads. */
@@ -69,6 +76,8 @@ export interface ChunkTask {
   readonly memoryWaitMs: number;
   /** Two Int32 slots shared with the node (ChunkThreads): the chunk's PHASE, and the threadId that took it. */
   readonly phase: SharedArrayBuffer;
+  /** Where its console lines go, when it forwards them (the node's ChunkOutputs). */
+  readonly output?: ChunkOutputSink;
 }
 
 /** Where a chunk is, as its thread and the node's main thread both see it. */
@@ -178,7 +187,7 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     return { host: HOST, pid: process.pid, elapsedMs: performance.now() - started, output: output.tally };
   };
   let index = request.start;
-  beginChunkOutput(request.mapId, request.chunk, request.start, request.output !== false);
+  beginChunkOutput(request.mapId, request.chunk, request.start, request.output !== false, task.output);
   // Pushed, not preallocated: the V8 serializer writes a holey array (new Array(n)) element by element with
   // its index, 6x slower and twice the bytes of a packed one, and the client then reads a dictionary array.
   const results: unknown[] = [];

@@ -23,7 +23,7 @@ import { threadsClosed } from "./errors.js";
 import { fixedThreadPool } from "../threads/thread-pool.js";
 import { PHASE, PHASE_SLOT, THREAD_SLOT, type ChunkRunnerData, type ChunkTask } from "./chunk-runner.js";
 import type { FunctionPolicy } from "./function-policy.js";
-import type { OutputLink } from "./thread-output.js";
+import type { ChunkOutputSink, OutputLink } from "./thread-output.js";
 import { readChunkRequest, type ChunkRequestHead } from "../wire/chunk-codec.js";
 
 /** Times a chunk goes to another thread after the one it waited on died, before it fails. */
@@ -70,7 +70,13 @@ export class ChunkThreads {
    * Runs a chunk request on a thread; resolves with the response bytes. Aborting `signal` stops it and rejects with the signal's reason.
    * Aborting `handBack` withdraws it only while it still waits for a thread: it then never runs, and run() rejects with the reason.
    */
-  run(request: Uint8Array, signal: AbortSignal, handBack?: AbortSignal, head?: ChunkRequestHead): Promise<Uint8Array> {
+  run(
+    request: Uint8Array,
+    signal: AbortSignal,
+    handBack?: AbortSignal,
+    head?: ChunkRequestHead,
+    output?: ChunkOutputSink,
+  ): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       if (handBack?.aborted) return reject(handBack.reason);
@@ -105,6 +111,7 @@ export class ChunkThreads {
           head: requestHead,
           memoryWaitMs: this.options.memoryWaitMs,
           phase: phase.buffer as SharedArrayBuffer,
+          output,
         };
         this.pool.run(task, { transferList: [bytes.buffer as ArrayBuffer] }).then(
           (bytes: Uint8Array | null) => {

@@ -1,17 +1,18 @@
 /**
  * Worker output on a chunk thread: what a function writes with console
  * (log, info, debug, dir, table: stdout; error, warn, trace: stderr) while
- * it maps an item goes to the node's main thread, which publishes it on the
- * log channel for the client that ran the map (lib/pool/worker-output.ts),
- * `glimpse-cluster logs` and dashboards.
+ * it maps an item goes to the node's main thread, which sends it to the
+ * client that ran the map on the chunk's own job (chunk-output.ts), and
+ * publishes it on the log channel for `glimpse-cluster logs` and dashboards.
  *
  *   console.log(...) ──the thread's Console (formats as Node does)──► a chunk forwards? ──no──► the thread's stdout, as before
- *        yes: a token (output-bucket.ts)? ──yes──► BroadcastChannel ──► the node (output-forwarder.ts) ──► log channel
+ *        yes: a token (output-bucket.ts)? ──yes──► count it in the chunk's counter, BroadcastChannel ──► the node
  *                                         └─no───► dropped, counted in the chunk's tally
  *
- * Each chunk's tally (lines forwarded, lines dropped) goes back in its
- * response, so the client knows how many lines to wait for and what was
- * dropped. Only console is captured: process.stdout.write goes to the node.
+ * The counter (shared with the node) says how many lines the node must have
+ * received before it answers the chunk; the tally (lines forwarded, lines
+ * dropped) goes back in the response, so the client can say what was dropped.
+ * Only console is captured: process.stdout.write goes to the node.
  */
 import { Console } from "node:console";
 import { BroadcastChannel } from "node:worker_threads";
@@ -26,8 +27,16 @@ export interface OutputLink {
 
 export type OutputStream = "stdout" | "stderr";
 
+/** Where a running chunk's lines go: its id at the node, and the count of lines sent (an Int32Array's one slot). */
+export interface ChunkOutputSink {
+  readonly id: number;
+  readonly sent: SharedArrayBuffer;
+}
+
 /** One console call, as a thread hands it to its node. */
 export interface OutputLine {
+  /** The chunk's sink at the node (ChunkOutputSink.id); absent when the node gave none. */
+  readonly sink?: number;
   readonly mapId: string;
   readonly chunk: number;
   /** The item (its index within the whole map) whose function call wrote it. */
@@ -42,7 +51,9 @@ export const OUTPUT_MAX_CHARS = 16_384;
 
 let link: { readonly channel: BroadcastChannel; readonly bucket: Int32Array } | undefined;
 /** The chunk whose output is forwarded now, and its tally. */
-let current: { mapId: string; chunk: number; index: number; lines: number; dropped: number } | undefined;
+let current:
+  | { mapId: string; chunk: number; index: number; lines: number; dropped: number; sink?: number; sent?: Int32Array }
+  | undefined;
 
 /** Replaces the thread's console with one whose output a chunk can forward; nothing without a link (output stays the thread's). */
 export function installOutput(given: OutputLink | undefined): void {
@@ -65,8 +76,17 @@ export function installOutput(given: OutputLink | undefined): void {
 }
 
 /** From now on, the console output of the functions the thread runs belongs to this chunk (if it forwards output). */
-export function beginChunkOutput(mapId: string, chunk: number, start: number, forwarded: boolean): void {
-  current = forwarded && link !== undefined ? { mapId, chunk, index: start, lines: 0, dropped: 0 } : undefined;
+export function beginChunkOutput(
+  mapId: string,
+  chunk: number,
+  start: number,
+  forwarded: boolean,
+  sink?: ChunkOutputSink,
+): void {
+  current =
+    forwarded && link !== undefined
+      ? { mapId, chunk, index: start, lines: 0, dropped: 0, sink: sink?.id, sent: sink && new Int32Array(sink.sent) }
+      : undefined;
 }
 
 /** The item whose function call runs now. */
@@ -91,7 +111,16 @@ function forward(stream: OutputStream, written: string): boolean {
   }
   at.lines++;
   const text = written.endsWith("\n") ? written.slice(0, -1) : written;
-  const line: OutputLine = { mapId: at.mapId, chunk: at.chunk, index: at.index, stream, text: clip(text) };
+  const line: OutputLine = {
+    sink: at.sink,
+    mapId: at.mapId,
+    chunk: at.chunk,
+    index: at.index,
+    stream,
+    text: clip(text),
+  };
+  // Counted before it is posted: the node waits for every line counted before it answers the chunk.
+  if (at.sent) Atomics.add(at.sent, 0, 1);
   link.channel.postMessage(line);
   return true;
 }

@@ -8,6 +8,7 @@
  *      │ │ └── WORK_STATUS 0/N "taken" ◄──────────────────────────────┤ (if the node lacks it)  │ run
  *      │ └──── WORK_EXCEPTION "glimpse-refused ..." ◄── refused ◄──────┘                          │
  *      ├────── WORK_DATA (empty) every 2 s while it holds a chunk: a heartbeat ◄────────────────────┤
+ *      ├────── WORK_DATA: each console line of the chunk's function (chunk-output.ts) ◄──────────────┤
  *      └────── WORK_COMPLETE (response bytes, signed with the request's nonce) ◄──────────────────┘
  *
  * What the node answers besides results (taken, refused, handed back) is
@@ -16,7 +17,7 @@
  *
  *   command channel ──► quit / restart / ping / set-memory / clear-memory / cancel / drain / online
  *   log channel ◄── log records, acknowledgements, ping replies, memory requests, the functions' console
- *                   output (its threads forward it: output-forwarder.ts)
+ *                   output again, for followers (its threads forward it: output-forwarder.ts)
  *
  * It registers glimpse_map and glimpse_map:LABEL per label (only the labelled
  * ones when exclusive) while serving; drain unregisters them all and hands
@@ -44,6 +45,7 @@ import { ChunkThreads } from "./chunk-threads.js";
 import { cancelled, NodeError } from "./errors.js";
 import { NodeService } from "./node-service.js";
 import { OutputForwarder } from "./output-forwarder.js";
+import { ChunkOutputs } from "./chunk-output.js";
 import type { NodeStatsSnapshot } from "../channels/messages.js";
 
 /** Resolves after the writes queued so far were handed to the sockets (they flush on the next tick). */
@@ -78,8 +80,9 @@ export class WorkerNode extends EventEmitter {
   private readonly stats: NodeStats;
   private readonly memory: NodeMemory;
   private readonly channels: NodeChannels;
-  /** The threads' console output, to the log channel. */
+  /** The threads' console output, to the log channel and (chunkOutputs) to each chunk's client. */
   private readonly output: OutputForwarder;
+  private readonly chunkOutputs: ChunkOutputs;
   private readonly key: ClusterKey | undefined;
   /** Checks chunk signatures and admits each signed chunk once (undefined: no secret, chunks must be unsigned). */
   private readonly guard: MessageGuard | undefined;
@@ -100,9 +103,13 @@ export class WorkerNode extends EventEmitter {
     this.stats = new NodeStats(this.id, options.threads);
     this.key = options.secret === undefined ? undefined : new ClusterKey(options.secret);
     this.guard = this.key && new MessageGuard(this.key, { maxAgeMs: options.signatureMaxAgeMs });
+    this.chunkOutputs = new ChunkOutputs(this.key);
     this.output = new OutputForwarder(
       this.id,
-      (line) => this.channels.output(line),
+      (line) => {
+        this.chunkOutputs.line(line);
+        this.channels.output(line);
+      },
       (message) => this.channels.log("warning", message),
     );
     this.threads = new ChunkThreads({ ...options, output: this.output.link });
@@ -247,14 +254,19 @@ export class WorkerNode extends EventEmitter {
       if (!group) this.running.set(key, (group = new Set()));
       group.add(controller);
     }
+    // Its console lines go to its client on its own job, ahead of its result (chunk-output.ts).
+    const output = header.output === false ? undefined : this.chunkOutputs.sink(job, signature?.nonceBytes);
     const started = performance.now();
     let outcome: ChunkOutcome = "failed";
     let ran = true;
     try {
-      const bytes = await this.threads.run(job.data, controller.signal, handBack, header).catch((error: unknown) => {
-        ran = !(error instanceof NodeError && error.code === "HANDED_BACK");
-        throw error;
-      });
+      const bytes = await this.threads
+        .run(job.data, controller.signal, handBack, header, output)
+        .catch((error: unknown) => {
+          ran = !(error instanceof NodeError && error.code === "HANDED_BACK");
+          throw error;
+        });
+      if (output) await this.chunkOutputs.settled(output);
       const response = toBuffer(bytes, "chunk response");
       if (this.listenerCount("chunk") > 0 && peekResponseOk(response)) outcome = "done";
       const signed = this.key ? signChunkInPlace(response, this.key, signature?.nonceBytes) : response;
@@ -274,6 +286,7 @@ export class WorkerNode extends EventEmitter {
         else if (controller.signal.aborted) outcome = "cancelled";
         this.emit("chunk", { outcome, items: ran ? header.count : 0, seconds: elapsedMs / 1000 } satisfies ChunkEvent);
       }
+      if (output) this.chunkOutputs.close(output);
       job.signal.removeEventListener("abort", onLost);
       for (const key of keys) {
         const group = this.running.get(key)!;

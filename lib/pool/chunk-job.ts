@@ -48,6 +48,7 @@ import { chunkNonce, signChunkInPlace, verifyChunk } from "../wire/chunk-signing
 import { CHUNK_SILENT_MS, TAKEN_NUMERATOR, readHandBack, readRefusal, readTooLarge } from "../wire/protocol.js";
 import { largestItems, requestPacketData, tooLargeDetail } from "../wire/packet-limit.js";
 import { RemoteError, WireFormatError } from "../wire/errors.js";
+import { decodeOutputRecord, type OutputRecord } from "../wire/output-record.js";
 import type { SerializedError } from "../wire/remote-error.js";
 import { SignatureError, type RefusalReason } from "../security/errors.js";
 import type { ClusterKey } from "../security/cluster-key.js";
@@ -111,6 +112,8 @@ export interface ChunkJobContext {
   readonly onTaken?: () => void;
   /** Hears every response that was verified and decoded (its meta: where it ran, its output tally), results or error. */
   readonly onResponse?: (chunk: Chunk<unknown>, response: ResponseMeta) => void;
+  /** Hears the console lines a node sends on an attempt's job, ahead of its result (lib/wire/output-record.ts). */
+  readonly output?: ChunkOutputListener;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
   readonly guard?: MessageGuard;
@@ -126,6 +129,12 @@ export interface ChunkJobContext {
   readonly settle?: SettleRules;
   /** A local cluster's payload directory: large requests and responses go through files there, not the job server. */
   readonly payloadFiles?: PayloadFiles;
+}
+
+export interface ChunkOutputListener {
+  heard(record: OutputRecord): void;
+  /** A WORK_DATA that is neither a heartbeat nor a record this pool can read or trust: the line is lost. */
+  unreadable(error: WireFormatError | SignatureError): void;
 }
 
 export interface SettleRules {
@@ -224,6 +233,19 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   releaseFiles(completed = false): void {
     if (this.files) this.context.payloadFiles?.done(this.files, completed);
     this.files = undefined;
+  }
+
+  /** WORK_DATA: a heartbeat (empty; the engine heard it) or a console line of the attempt's function. */
+  data(bytes: Buffer, attempt: Attempt): void {
+    const { output, guard } = this.context;
+    if (bytes.length === 0 || output === undefined) return;
+    const what = `output of chunk ${this.described.index} (job ${attempt.handle ?? attempt.unique})`;
+    try {
+      output.heard(decodeOutputRecord(bytes, what, guard, chunkNonce(this.request!)));
+    } catch (error) {
+      if (!(error instanceof WireFormatError || error instanceof SignatureError)) throw error;
+      output.unreadable(error);
+    }
   }
 
   /** A take notice: the first restarts the deadline; each later one means a node was lost, and spends a retry. */

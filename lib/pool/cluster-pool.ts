@@ -8,7 +8,7 @@
  *
  *   setMemory / clearMemory / cancel ──ClusterControl (lib/control: command channel)──► worker nodes ──acks (log channel)──┘
  *   each map's progress ──control.progress──► this process's listeners (a dashboard), and the broker
- *   the functions' console output ◄──log channel── worker nodes: to this process's stdout / stderr (worker-output.ts)
+ *   the functions' console output ◄──WORK_DATA on each chunk's job── worker nodes: to this process's stdout / stderr (worker-output.ts)
  *
  * A map begins once a job server is connected: with none, it waits until
  * each was tried once more, then rejects with NO_JOB_SERVER naming every
@@ -35,7 +35,6 @@ import { type FunctionRef, type MapFunction } from "../wire/function-ref.js";
 import { ArgumentError, wholeNumber } from "../argument-error.js";
 import { asArrays, joinChunks, type ItemSource } from "./chunks.js";
 import { streamMap, type MapHost } from "./map-stream.js";
-import { OutputRouter } from "./worker-output.js";
 import { type IterOptions, type MapOptions, type PoolDefaults } from "./map-options.js";
 import { eachResult, type StreamCall, type StreamedChunk } from "./stream-call.js";
 import { splitSources, zipSources } from "./zip.js";
@@ -99,8 +98,6 @@ export class ClusterPool implements AsyncDisposable {
   /** Where this pool's dashboard is, when MakePool opened one (`dashboard` option). */
   readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
-  /** The worker output of this pool's maps, from the log channel. */
-  private readonly output: OutputRouter;
   private closing: Promise<void> | undefined;
   private mapCounter = 0;
   private readonly poolId = randomBytes(6).toString("hex");
@@ -121,7 +118,6 @@ export class ClusterPool implements AsyncDisposable {
     this.dashboard = parts.dashboard;
     this.dashboardUrl = parts.dashboard?.url;
     this.maxPacketSize = parts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
-    this.output = new OutputRouter(parts.control.log);
     this.log = parts.log;
     this.stopLinkLog = parts.log && logLinks(parts.client, parts.log, { firstConnect: false });
     this.host = {
@@ -130,7 +126,6 @@ export class ClusterPool implements AsyncDisposable {
       defaults: this.defaults,
       key: this.key,
       guard: this.guard,
-      output: this.output,
       log: this.log,
       maxPacketSize: this.maxPacketSize,
       payloadFiles: parts.payloadDirectory === undefined ? undefined : new PayloadFiles(parts.payloadDirectory),
@@ -361,7 +356,6 @@ export class ClusterPool implements AsyncDisposable {
       this.stopLinkLog?.();
       // The dashboard first: it uses the channels and job server connections closed next.
       await Promise.allSettled([this.dashboard?.close()]);
-      this.output.close();
       await Promise.allSettled([this.client.close(), this.control.close()]);
       await this.release?.();
     })();

@@ -5,7 +5,7 @@
  *
  *   fn, items, options ──fillMapOptions──► chunksOf ──runWindow──► runChunkJob (encodeChunkRequest)
  *        each chunk's results ◄──────────────── in order, or as they finish ◄──┘
- *        NodeWatch (no node takes it: NO_NODE) · progress ──► control.progress · output ──► OutputRouter
+ *        NodeWatch (no node takes it: NO_NODE) · progress ──► control.progress · output ──► MapOutput (worker-output.ts)
  */
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
@@ -30,7 +30,7 @@ import type { PayloadFiles } from "./payload-files.js";
 import { computedBefore } from "./computed-before.js";
 import { callsOf } from "./call-text.js";
 import { NodeWatch } from "./node-watch.js";
-import type { OutputRouter } from "./worker-output.js";
+import { mapOutput } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
 import type { ChunkPart } from "./settled-chunk.js";
 import { settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
@@ -47,7 +47,6 @@ export interface MapHost {
   readonly defaults: PoolDefaults;
   readonly key: ClusterKey | undefined;
   readonly guard: MessageGuard | undefined;
-  readonly output: OutputRouter;
   readonly log: ((line: string) => void) | undefined;
   readonly maxPacketSize: number;
   /** Large requests and responses through files (a local cluster's payload directory). */
@@ -127,7 +126,7 @@ export async function* streamMap(
   progress.update(0, 0, 0);
   // A submitted call's errors and output name the call (its arguments), not its place in the batch, an array.
   const callAt = owner === "submit" && Array.isArray(items) ? callsOf(functionName, items, spread) : undefined;
-  const output = host.output.open(mapId, opts.output, callAt);
+  const output = mapOutput(opts.output, callAt);
   const context = {
     client: host.client,
     mapId,
@@ -143,6 +142,7 @@ export async function* streamMap(
     cancelAttempt: (unique: string) => host.control.commands.cancelAttempt(unique),
     onTaken: watch && (() => watch.progress()),
     onResponse: output && ((chunk: Chunk<unknown>, response: ResponseMeta) => output.responded(chunk, response)),
+    output,
     key: host.key,
     guard: host.guard,
     unreachable: () => host.client.noServerError(`map ${mapId}`),
@@ -192,8 +192,6 @@ export async function* streamMap(
     for await (const chunk of results) {
       done += chunk.results.length;
       report();
-      // Each submitted call settles with its chunk, not at the batch's end: its lines come first, as a map's do.
-      if (callAt) await output?.chunkArrived(chunk.chunk);
       yield { ...chunk, indexed: opts.indexed };
     }
     finished = true;
@@ -208,7 +206,6 @@ export async function* streamMap(
     host.payloadFiles?.mapEnded();
     watch?.stop();
     opts.signal?.removeEventListener("abort", onAbort);
-    await output?.settle(); // the last lines, on the log channel, may come after the last result
     if (!finished) {
       // Not an error (ended above): the caller stopped reading the results before the end.
       progress.end("failed", "stopped before its end: its results were no longer read");
