@@ -213,6 +213,44 @@ for (const kind of jobServerKinds()) {
       assert.equal(failure.message, `failing(4) threw RangeError: 4 is out of range on ${node.host}:${node.pid}`);
     });
 
+    it("apply takes an output option of its own, as a map does; calls with another output travel apart", async () => {
+      const pooled: WorkerOutput[] = [];
+      const own: WorkerOutput[] = [];
+      const other = await MakePool(cluster.configFile, {
+        open: cluster.server.clientOptions().open,
+        output: (line) => pooled.push(line),
+      });
+      try {
+        assert.deepEqual(
+          await Promise.all([
+            other.apply(chatty, [1], { output: (line) => own.push(line) }),
+            other.apply(chatty, [2], { output: false }),
+            other.submit(chatty, 3),
+          ]),
+          [10, 20, 30],
+        );
+        assert.deepEqual(own.map((line) => `${line.call} ${line.stream}`).sort(), [
+          "chatty(1) stderr",
+          "chatty(1) stdout",
+        ]);
+        assert.deepEqual(pooled.map((line) => `${line.call} ${line.stream}`).sort(), [
+          "chatty(3) stderr",
+          "chatty(3) stdout",
+        ]);
+        await eventually(
+          () => cluster.nodes[0].output.some((line) => line.includes("hello 2 { twice: 4 }")),
+          DEADLINE_MS,
+          "the line of apply(chatty, [2], { output: false }) on the node's own stdout",
+        );
+        await assert.rejects(other.apply(chatty, [4], { output: "yes" as never }), {
+          name: "ArgumentError",
+          message: 'apply option output: expected true or false or a function, got "yes"',
+        });
+      } finally {
+        await other.close();
+      }
+    });
+
     it("a submitted call settles after its own lines arrived, as a map resolves after its items', so closing loses none", async () => {
       const got: WorkerOutput[] = [];
       const other = await MakePool(cluster.configFile, {

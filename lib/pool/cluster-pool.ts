@@ -235,7 +235,7 @@ export class ClusterPool implements AsyncDisposable {
   /**
    * submit with the arguments as a list, and options: `signal` (aborting it rejects the calls made
    * with it that have not finished, and stops their chunks), `label`, `timeout`, `retries`, `retryOn`,
-   * `backoff`, `chunksize`. Calls batch with calls of the same function and the same options.
+   * `backoff`, `chunksize`, `output` (as a map's). Calls batch with calls of the same function and the same options.
    */
   apply<A extends unknown[], R>(fn: SpreadFunction<A, R>, args: readonly [...A], options?: SubmitOptions): Promise<R> {
     if (this.closing) return Promise.reject(poolClosed());

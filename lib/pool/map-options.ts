@@ -120,6 +120,13 @@ export interface FilledMapOptions {
   readonly indexed: boolean;
 }
 
+/** The `output` option, of maps and of submitted calls. */
+export const outputRule = flag().or(func<(output: WorkerOutput) => void>());
+/** The `retryOn` option, of maps and of submitted calls. */
+export const retryOnRule = list(text(), "a list of error names or codes, or a predicate", 1).or(
+  func<Extract<RetryOn, (...args: never[]) => unknown>>(),
+);
+
 const MAP = optionsSchema("map", {
   chunksize: whole(1).or(oneOf("auto")).optional(),
   signal: instance(AbortSignal, "an AbortSignal").optional(),
@@ -129,11 +136,9 @@ const MAP = optionsSchema("map", {
   maxInFlight: whole(1).optional(),
   label: labelRule.optional(),
   waitForNodesMs: whole(0).or(oneOf(false)).optional(),
-  output: flag().or(func<(output: WorkerOutput) => void>()).optional(),
+  output: outputRule.optional(),
   errors: oneOf("raise", "return").optional(),
-  retryOn: list(text(), "a list of error names or codes, or a predicate", 1)
-    .or(func<Extract<RetryOn, (...args: never[]) => unknown>>())
-    .optional(),
+  retryOn: retryOnRule.optional(),
   backoff: whole(0).optional(),
   indexed: flag().optional(),
 } satisfies RulesOf<IterOptions>);

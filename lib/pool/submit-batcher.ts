@@ -16,17 +16,16 @@ import { setImmediate } from "node:timers";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { PoolError } from "../pool-error.js";
-import { func, instance, list, oneOf, optionsSchema, text, whole, type RulesOf } from "../options-schema.js";
+import { instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
 import { ArgumentError, shown } from "../argument-error.js";
-import type { MapOptions } from "./map-options.js";
-import type { RetryOn } from "./retry-on.js";
+import { outputRule, retryOnRule, type MapOptions } from "./map-options.js";
 import { abortError } from "./errors.js";
 
 /** Options of apply: those of map that make sense for one call. */
 export type SubmitOptions = Pick<
   MapOptions,
-  "signal" | "label" | "timeout" | "retries" | "retryOn" | "backoff" | "chunksize"
+  "signal" | "label" | "timeout" | "retries" | "retryOn" | "backoff" | "chunksize" | "output"
 >;
 
 const SUBMIT = optionsSchema("apply", {
@@ -34,11 +33,10 @@ const SUBMIT = optionsSchema("apply", {
   label: labelRule.optional(),
   timeout: whole(1).optional(),
   retries: whole(0).optional(),
-  retryOn: list(text(), "a list of error names or codes, or a predicate", 1)
-    .or(func<Extract<RetryOn, (...args: never[]) => unknown>>())
-    .optional(),
+  retryOn: retryOnRule.optional(),
   backoff: whole(0).optional(),
   chunksize: whole(1).or(oneOf("auto")).optional(),
+  output: outputRule.optional(),
 } satisfies RulesOf<SubmitOptions>);
 
 /** Runs one batch as a settled map (errors: "return"), yielding its chunks as they finish. */
@@ -164,9 +162,10 @@ export class SubmitBatcher {
   }
 
   private optionsKey(options: SubmitOptions): string {
-    const { signal, label, timeout, retries, retryOn, backoff, chunksize } = options;
+    const { signal, label, timeout, retries, retryOn, backoff, chunksize, output } = options;
     const on = typeof retryOn === "function" ? `#${this.idOf(retryOn)}` : JSON.stringify(retryOn);
-    return [signal && this.idOf(signal), label, timeout, retries, on, backoff, chunksize].join("\0");
+    const out = typeof output === "function" ? `#${this.idOf(output)}` : output;
+    return [signal && this.idOf(signal), label, timeout, retries, on, backoff, chunksize, out].join("\0");
   }
 
   private flush(): void {
