@@ -382,6 +382,25 @@ for (const kind of jobServerKinds()) {
         const line = snapshot.logs.find((l) => l.message.includes(marker))!;
         assert.equal(line.level, "info");
         assert.match(line.message, new RegExp(`^stdout of item 0 \\(map [0-9a-f]+-\\d+\\): ${marker} 7$`));
+        // A submitted call is named as its RemoteError names it, not by its place in a batch.
+        const callMarker = `call-${marker}`;
+        const shout = new Function("word", "n", `console.log("${callMarker}", word, n); return n;`) as (
+          word: string,
+          n: number,
+        ) => number;
+        assert.deepEqual(await Promise.all([pool.submit(shout, "a", 1), pool.submit(shout, "b", 2)]), [1, 2]);
+        for (const [word, n] of [
+          ["a", 1],
+          ["b", 2],
+        ] as const) {
+          const called = await followed.until((text) => text.includes(`${callMarker} ${word} ${n}`), `of ${word}`);
+          assert.match(
+            called,
+            new RegExp(
+              `^\\S+ ${node.host}:${node.pid} INFO stdout of anonymous\\('${word}', ${n}\\) \\(map [0-9a-f]+-\\d+\\): ${callMarker} ${word} ${n}$`,
+            ),
+          );
+        }
       } finally {
         logs.kill("SIGTERM");
         await new Promise((resolve) => logs.once("close", resolve));

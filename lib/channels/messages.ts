@@ -106,6 +106,8 @@ export interface RecordOutput {
   readonly chunk: number;
   /** The item's index within the whole map. */
   readonly index: number;
+  /** For a call made with pool.submit or pool.apply: the call, `fn(5)`, as its RemoteError names it. */
+  readonly call?: string;
   readonly stream: "stdout" | "stderr";
 }
 

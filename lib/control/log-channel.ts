@@ -35,12 +35,15 @@ const OTHER_VERSIONS_KEPT = 1000;
 
 export type LogListener = (envelope: LogEnvelope) => void;
 
-/** A record's message as followers show it: worker output says whose it is ("stdout of item 3 (map ID): ..."). */
+/**
+ * A record's message as followers show it: worker output says whose it is ("stdout of item 3 (map ID): ...",
+ * a submitted call's "stdout of fn(5) (map ID): ...").
+ */
 export function recordText(message: { readonly message: string; readonly output?: RecordOutput }): string {
   const { output } = message;
-  return output === undefined
-    ? message.message
-    : `${output.stream} of item ${output.index} (map ${output.mapId}): ${message.message}`;
+  if (output === undefined) return message.message;
+  const writer = typeof output.call === "string" ? output.call : `item ${output.index}`;
+  return `${output.stream} of ${writer} (map ${output.mapId}): ${message.message}`;
 }
 
 /** A log record as records() yields it: its envelope, with the level and message lifted out. */

@@ -46,6 +46,7 @@ import { checkFunction, type FunctionPolicy } from "./function-policy.js";
 import { cachedFunctionMissing, notAFunction, payloadUnreachable, resultNotSendable } from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
+import { callsOf } from "../wire/call-text.js";
 import {
   beginChunkOutput,
   endChunkOutput,
@@ -198,7 +199,10 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
     const fn = await resolveFunction(request.fn);
     const { items, spread, indexes } = request;
     if (request.settle) {
-      const settled = await runSettled(fn, request, (i) => outputItem(indexes ? indexes[i] : request.start + i));
+      const callAt = request.calls === undefined ? undefined : callsOf(request.calls, items, spread);
+      const settled = await runSettled(fn, request, (i) =>
+        outputItem(indexes ? indexes[i] : request.start + i, callAt && (() => callAt(i))),
+      );
       return sendSettled(settled, (out) => respond({ ok: true, ...out, ...where() }));
     }
     const n = items.length;

@@ -197,12 +197,12 @@ export class NodeChannels {
 
   /** One console call of a function, for the client that ran its map (and every log follower). */
   output(line: OutputLine): void {
-    const { mapId, chunk, index, stream, text } = line;
+    const { mapId, chunk, index, call, stream, text } = line;
     this.publish(TOPIC_LOG, {
       type: "record",
       level: stream === "stderr" ? "error" : "info",
       message: text,
-      output: { mapId, chunk, index, stream },
+      output: { mapId, chunk, index, ...(call === undefined ? {} : { call }), stream },
     });
   }
 

@@ -41,6 +41,8 @@ export interface OutputLine {
   readonly chunk: number;
   /** The item (its index within the whole map) whose function call wrote it. */
   readonly index: number;
+  /** For a chunk of submitted calls: the call that wrote it, `fn(5)`, as the pool names it. */
+  readonly call?: string;
   readonly stream: OutputStream;
   /** What the call wrote, without its final newline; at most OUTPUT_MAX_CHARS characters. */
   readonly text: string;
@@ -52,7 +54,16 @@ export const OUTPUT_MAX_CHARS = 16_384;
 let link: { readonly channel: BroadcastChannel; readonly bucket: Int32Array } | undefined;
 /** The chunk whose output is forwarded now, and its tally. */
 let current:
-  | { mapId: string; chunk: number; index: number; lines: number; dropped: number; sink?: number; sent?: Int32Array }
+  | {
+      mapId: string;
+      chunk: number;
+      index: number;
+      call?: () => string;
+      lines: number;
+      dropped: number;
+      sink?: number;
+      sent?: Int32Array;
+    }
   | undefined;
 
 /** Replaces the thread's console with one whose output a chunk can forward; nothing without a link (output stays the thread's). */
@@ -89,9 +100,12 @@ export function beginChunkOutput(
       : undefined;
 }
 
-/** The item whose function call runs now. */
-export function outputItem(index: number): void {
-  if (current !== undefined) current.index = index;
+/** The item whose function call runs now; `call` names it, in a chunk of submitted calls (made only if it writes). */
+export function outputItem(index: number, call?: () => string): void {
+  if (current !== undefined) {
+    current.index = index;
+    current.call = call;
+  }
 }
 
 /** Ends the chunk's output; its tally when it forwarded any line or dropped one. */
@@ -116,6 +130,7 @@ function forward(stream: OutputStream, written: string): boolean {
     mapId: at.mapId,
     chunk: at.chunk,
     index: at.index,
+    call: at.call?.(),
     stream,
     text: clip(text),
   };

@@ -120,7 +120,7 @@ export interface ChunkJobContext {
   /** NO_SERVER naming every job server and why it is not connected (GearmanClient.noServerError), for a chunk that waited past its timeout for any. */
   readonly unreachable?: () => Error;
   /**
-   * How a RemoteError names a submitted call, by its index in the batch (callsOf, call-text.ts; its worker
+   * How a RemoteError names a submitted call, by its index in the batch (callsOf, lib/wire/call-text.ts; its worker
    * output is named by the same function): such an error has no index, as its place in a batch means
    * nothing to its caller. None: `fn(item N)`.
    */

@@ -28,7 +28,7 @@ import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
 import type { PayloadFiles } from "./payload-files.js";
 import { computedBefore } from "./computed-before.js";
-import { callsOf } from "./call-text.js";
+import { callsOf } from "../wire/call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import { mapOutput } from "./worker-output.js";
 import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
@@ -176,6 +176,7 @@ export async function* streamMap(
               chunk: chunk.index,
               memoryVersion,
               output: output !== undefined,
+              calls: callAt && functionName,
               spread,
               settle: context.settle !== undefined,
             }),

@@ -47,7 +47,7 @@ export type WorkerOutput = OutputLine &
         readonly index: undefined;
         /**
          * The submitted call that wrote it, as its RemoteError's message names it: `fn(5)`, its
-         * arguments shown short (call-text.ts); a drop notice: its chunk's first call.
+         * arguments shown short (lib/wire/call-text.ts); a drop notice: its chunk's first call.
          */
         readonly call: string;
       }

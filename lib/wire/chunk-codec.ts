@@ -13,7 +13,7 @@
  *       12+n  body             the codec's encoding of the payload
  *   [end-56]  signature        if signed: u64 BE time ms | 16-byte nonce | HMAC-SHA256 (chunk-signing.ts)
  *
- * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?, output?, indexes?}; body {fn, items}.
+ * Request meta  {mapId, chunk, start, count, memoryVersion, replyNumbers?, output?, indexes?, calls?}; body {fn, items}.
  * Responses: chunk-response.ts.
  * Items or results that are all numbers travel with the numbers codec, as
  * their raw bytes (number-body.ts); a response does when its request says
@@ -89,6 +89,11 @@ export interface ChunkRequestMeta {
   readonly indexes?: readonly number[];
   /** false: the function's console output is not forwarded to the client (it stays on the node). Default true. */
   readonly output?: boolean;
+  /**
+   * The items are calls of this function made with pool.submit or pool.apply (not a map's items): the node
+   * names a line's writer as the pool names the call, `fn(5)` (call-text.ts), for log followers.
+   */
+  readonly calls?: string;
 }
 
 /** How the worker calls the function on a chunk's items (request flags). */
@@ -279,6 +284,7 @@ export function encodeChunkRequest(
     memoryVersion: request.memoryVersion,
     ...(request.output === false ? { output: false } : {}),
     ...(request.indexes ? { indexes: request.indexes } : {}),
+    ...(request.calls !== undefined ? { calls: request.calls } : {}),
   };
   const flags = (request.spread ? FLAG_SPREAD : 0) | (request.settle ? FLAG_SETTLE : 0);
   if (codec === Codec.V8) {
@@ -337,13 +343,16 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     from instanceof Uint8Array ? readFrame(from, "chunk request") : from,
     Kind.Request,
   );
-  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output, indexes } = meta;
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output, indexes, calls } = meta;
   if (
     typeof mapId !== "string" ||
     (output !== undefined && typeof output !== "boolean") ||
+    (calls !== undefined && typeof calls !== "string") ||
     ![chunk, start, count, memoryVersion].every((n) => Number.isInteger(n) && (n as number) >= 0)
   ) {
-    throw new WireFormatError(`chunk request: meta block lacks mapId, chunk, start, count or memoryVersion`);
+    throw new WireFormatError(
+      `chunk request: meta block lacks mapId, chunk, start, count or memoryVersion (or has a bad output or calls)`,
+    );
   }
   if (
     indexes !== undefined &&
@@ -359,6 +368,7 @@ export function readChunkRequest(from: Uint8Array | ChunkFrame): ChunkRequestHea
     memoryVersion: memoryVersion as number,
     ...(output === false ? { output } : {}),
     ...(indexes !== undefined ? { indexes: indexes as number[] } : {}),
+    ...(calls !== undefined ? { calls } : {}),
     codec,
     replyNumbers: replyNumbers === true || codec === Codec.Numbers,
     spread: (flags & FLAG_SPREAD) !== 0,
@@ -390,7 +400,7 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
   }
   if (items.length !== head.count)
     throw new WireFormatError(`chunk request: meta says ${head.count} items, body has ${items.length}`);
-  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output, indexes, spread, settle } = head;
+  const { mapId, chunk, start, count, memoryVersion, replyNumbers, output, indexes, calls, spread, settle } = head;
   return {
     mapId,
     chunk,
@@ -399,6 +409,7 @@ export function decodeChunkBody(bytes: Uint8Array, head: ChunkRequestHead): Deco
     memoryVersion,
     ...(output === false ? { output } : {}),
     ...(indexes !== undefined ? { indexes } : {}),
+    ...(calls !== undefined ? { calls } : {}),
     fn: payload.fn,
     items,
     codec,

@@ -24,7 +24,7 @@ function callText(name: string, args: unknown, spread: boolean): string {
  * Names the call at an index of a batch of submitted calls (each one's argument, or with spread its
  * argument list); an index outside the batch, which a worker would not send, as `name(...)`.
  */
-export function callsOf(name: string, calls: readonly unknown[], spread: boolean): (index: number) => string {
+export function callsOf(name: string, calls: ArrayLike<unknown>, spread: boolean): (index: number) => string {
   return (index) =>
     Number.isInteger(index) && index >= 0 && index < calls.length
       ? callText(name, calls[index], spread)
