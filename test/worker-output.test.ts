@@ -103,6 +103,10 @@ for (const kind of jobServerKinds()) {
       await cluster?.close();
     });
 
+    /** Another pool of the cluster, whose output goes to `lines` unless a map or call says otherwise. */
+    const poolInto = (lines: WorkerOutput[], config: string | string[] = cluster.configFile) =>
+      MakePool(config, { open: cluster.server.clientOptions().open, output: (line) => lines.push(line) });
+
     it("reaches the map's output function with host, pid and item, every line before the map resolves", async () => {
       const got: WorkerOutput[] = [];
       const out = await pool.map(chatty, [1, 2, 3], { chunksize: 2, output: (line) => got.push(line) });
@@ -131,10 +135,7 @@ for (const kind of jobServerKinds()) {
         `[client]\nlog_backend_url = tcp://127.0.0.1:${await freePort()}\n`,
       );
       const got: WorkerOutput[] = [];
-      const other = await MakePool([cluster.configFile, cut], {
-        open: cluster.server.clientOptions().open,
-        output: (line) => got.push(line),
-      });
+      const other = await poolInto(got, [cluster.configFile, cut]);
       try {
         assert.deepEqual(await other.map(chatty, [1, 2, 3, 4], { chunksize: 1 }), [10, 20, 30, 40]);
         assert.deepEqual(
@@ -154,10 +155,7 @@ for (const kind of jobServerKinds()) {
     it("MakePool's output option is every map's default, and a map's own option wins", async () => {
       const pooled: WorkerOutput[] = [];
       const own: WorkerOutput[] = [];
-      const other = await MakePool(cluster.configFile, {
-        open: cluster.server.clientOptions().open,
-        output: (line) => pooled.push(line),
-      });
+      const other = await poolInto(pooled);
       try {
         await other.map(chatty, [1]);
         await other.map(chatty, [2], { output: (line) => own.push(line) });
@@ -173,11 +171,8 @@ for (const kind of jobServerKinds()) {
 
     it("a submitted call's lines name the call as its RemoteError does: index undefined, call fn(args)", async () => {
       const got: WorkerOutput[] = [];
-      // submit and apply take no output option: the pool's is theirs.
-      const other = await MakePool(cluster.configFile, {
-        open: cluster.server.clientOptions().open,
-        output: (line) => got.push(line),
-      });
+      // submit takes the pool's output option.
+      const other = await poolInto(got);
       let failure: unknown;
       try {
         assert.deepEqual(
@@ -216,10 +211,7 @@ for (const kind of jobServerKinds()) {
     it("apply takes an output option of its own, as a map does; calls with another output travel apart", async () => {
       const pooled: WorkerOutput[] = [];
       const own: WorkerOutput[] = [];
-      const other = await MakePool(cluster.configFile, {
-        open: cluster.server.clientOptions().open,
-        output: (line) => pooled.push(line),
-      });
+      const other = await poolInto(pooled);
       try {
         assert.deepEqual(
           await Promise.all([
@@ -253,10 +245,7 @@ for (const kind of jobServerKinds()) {
 
     it("a submitted call settles after its own lines arrived, as a map resolves after its items', so closing loses none", async () => {
       const got: WorkerOutput[] = [];
-      const other = await MakePool(cluster.configFile, {
-        open: cluster.server.clientOptions().open,
-        output: (line) => got.push(line),
-      });
+      const other = await poolInto(got);
       try {
         for (const x of [1, 2, 3, 4, 5]) {
           assert.equal(await other.submit(chatty, x), x * 10);
@@ -487,10 +476,7 @@ for (const kind of jobServerKinds()) {
     // After the flood above: the node's burst is spent, so this one drops lines too.
     it("a runaway submitted call's drop notice names the calls of its chunk", async () => {
       const got: WorkerOutput[] = [];
-      const other = await MakePool(cluster.configFile, {
-        open: cluster.server.clientOptions().open,
-        output: (line) => got.push(line),
-      });
+      const other = await poolInto(got);
       try {
         const together = { chunksize: 2 }; // both calls in one chunk
         assert.deepEqual(
