@@ -185,23 +185,25 @@ describe("output records (a chunk's console lines, on its job)", () => {
     const first = chunkNonce(signChunk(request(), key));
     const second = chunkNonce(signChunk(request(), key));
     const signed = encodeOutputRecord(line, key, first);
-    const guard = new MessageGuard(key);
-    assert.deepEqual(decodeOutputRecord(signed, "output", guard, first), line);
-    assert.throws(() => decodeOutputRecord(signed, "output", guard, first), refusal("replayed"));
-    assert.throws(() => decodeOutputRecord(signed, "output", new MessageGuard(key), second), refusal("forged"));
-    const other = new MessageGuard(new ClusterKey("another secret of at least sixteen bytes"));
-    assert.throws(() => decodeOutputRecord(signed, "output", other, first), refusal("forged"));
-    assert.throws(
-      () => decodeOutputRecord(encodeOutputRecord(line), "output", new MessageGuard(key), first),
-      refusal("forged"),
-    );
-    assert.throws(
-      () => decodeOutputRecord(Buffer.from("{}"), "output", new MessageGuard(key), first),
-      refusal("unsigned"),
-    );
+    const check = (requestNonce: Buffer | undefined, with_ = key) => ({
+      key: with_,
+      requestNonce,
+      seen: new Set<string>(),
+    });
+    const attempt = check(first);
+    assert.deepEqual(decodeOutputRecord(signed, "output", attempt), line);
+    assert.throws(() => decodeOutputRecord(signed, "output", attempt), refusal("replayed"));
+    assert.throws(() => decodeOutputRecord(signed, "output", check(second)), refusal("forged"));
+    const other = new ClusterKey("another secret of at least sixteen bytes");
+    assert.throws(() => decodeOutputRecord(signed, "output", check(first, other)), refusal("forged"));
+    assert.throws(() => decodeOutputRecord(encodeOutputRecord(line), "output", check(first)), refusal("forged"));
+    assert.throws(() => decodeOutputRecord(Buffer.from("{}"), "output", check(first)), refusal("unsigned"));
     const altered = Buffer.from(signed);
     altered[altered.indexOf("gear1")] = "G".charCodeAt(0);
-    assert.throws(() => decodeOutputRecord(altered, "output", new MessageGuard(key), first), refusal("forged"));
+    assert.throws(() => decodeOutputRecord(altered, "output", check(first)), refusal("forged"));
+    // A log-channel record of the same key is bound to no request: it does not pass for an output record.
+    const unbound = encodeOutputRecord(line, key);
+    assert.throws(() => decodeOutputRecord(unbound, "output", check(first)), refusal("forged"));
   });
 });
 

@@ -18,6 +18,9 @@ import { OUTPUT_BURST, OUTPUT_LINES_PER_SECOND } from "../lib/wire/protocol.js";
 import { CLI_PATH, freePort, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { eventually } from "./support/gearman.js";
+import { inspect } from "node:util";
+import { mapOutput } from "../lib/pool/worker-output.js";
+import { callsOf } from "../lib/wire/call-text.js";
 
 const INDEX = new URL("../lib/index.js", import.meta.url).href;
 const DEADLINE_MS = 20_000;
@@ -86,6 +89,52 @@ async function runScript(script: string) {
   assert.equal(code, 0, `${stdout.lines.join("\n")}\n${stderr.lines.join("\n")}`);
   return { stdout, stderr };
 }
+
+describe("a map's notices of lines that did not reach it", () => {
+  const chunk = { index: 2, start: 10, items: [1, 2, 3] };
+  const where = { host: "gear1", pid: 42, elapsedMs: 1 };
+
+  it("says the lines a run's node dropped and those sent but not heard, each once, naming the run's items", () => {
+    const got: WorkerOutput[] = [];
+    const output = mapOutput((line) => got.push(line))!;
+    output.responded(chunk, { ...where, output: { lines: 5, dropped: 7 } }, 3);
+    output.responded(chunk, { ...where, output: { lines: 2, dropped: 0 } }, 2);
+    output.responded(chunk, where, 0);
+    assert.deepEqual(
+      got.map(({ text, dropped, index }) => ({ text, dropped, index })),
+      [
+        {
+          text:
+            `7 lines of output of items 10..12 dropped: a worker node forwards at most ${OUTPUT_LINES_PER_SECOND} ` +
+            `lines a second, bursts of ${OUTPUT_BURST}`,
+          dropped: 7,
+          index: 10,
+        },
+        {
+          text:
+            "2 lines of output of items 10..12 did not arrive with its result: refused here (said above), or sent by a " +
+            "node of a release that sends output on the log channel only (glimpse-cluster logs shows them)",
+          dropped: 2,
+          index: 10,
+        },
+      ],
+    );
+  });
+
+  it("names submitted calls by their text, and a call whose argument's inspect throws still gets a name", () => {
+    const got: WorkerOutput[] = [];
+    const angry = {
+      [inspect.custom]: () => {
+        throw new Error("no");
+      },
+    };
+    const callAt = callsOf("fn", [1, angry, 3], false);
+    const output = mapOutput((line) => got.push(line), callAt)!;
+    output.responded({ index: 0, start: 0, items: [1, angry, 3] }, { ...where, output: { lines: 1, dropped: 0 } }, 0);
+    assert.equal(got[0].text.split(" did not arrive")[0], "1 line of output of calls fn(1) to fn(3)");
+    assert.equal(callAt(1), "fn(…)");
+  });
+});
 
 for (const kind of jobServerKinds()) {
   describe(`worker output on ${kind.name}`, { skip: kind.skip }, () => {

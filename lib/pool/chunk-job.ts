@@ -110,9 +110,10 @@ export interface ChunkJobContext {
   readonly maxPacketSize?: number;
   /** Called when a node takes an attempt of the chunk, and when its result comes (the map's NodeWatch). */
   readonly onTaken?: () => void;
-  /** Hears every response that was verified and decoded (its meta: where it ran, its output tally), results or error. */
-  readonly onResponse?: (chunk: Chunk<unknown>, response: ResponseMeta) => void;
-  /** Hears the console lines a node sends on an attempt's job, ahead of its result (lib/wire/output-record.ts). */
+  /**
+   * Hears the console lines a node sends on an attempt's job, ahead of its result (lib/wire/output-record.ts),
+   * and then every response that was verified and decoded (its meta: where it ran, its output tally).
+   */
   readonly output?: ChunkOutputListener;
   /** Signs each attempt; responses must then pass `guard`. */
   readonly key?: ClusterKey;
@@ -135,6 +136,8 @@ export interface ChunkOutputListener {
   heard(record: OutputRecord): void;
   /** A WORK_DATA that is neither a heartbeat nor a record this pool can read or trust: the line is lost. */
   unreadable(error: WireFormatError | SignatureError): void;
+  /** The attempt's response, after `heard` lines of it arrived (its tally says how many were sent, and dropped). */
+  responded(chunk: Chunk<unknown>, response: ResponseMeta, heard: number): void;
 }
 
 export interface SettleRules {
@@ -184,6 +187,9 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   private readonly settled: SettledChunk | undefined;
   /** Retries spent on errors retryOn matched: each pauses longer. */
   private errorRetries = 0;
+  /** Output lines heard from the current attempt, and the nonces of its signed ones. */
+  private linesHeard = 0;
+  private recordNonces = new Set<string>();
 
   constructor(
     private readonly context: ChunkJobContext,
@@ -216,6 +222,8 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
       : this.payload;
     this.request = request;
     this.takes = 0;
+    this.linesHeard = 0;
+    this.recordNonces = new Set();
     const unique = `${context.mapId}:${this.chunk.index}:${ordinal}`;
     const limit = context.maxPacketSize;
     const size = limit === undefined ? 0 : requestPacketData(request.length, context.gearmanFunction, unique);
@@ -237,11 +245,14 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
 
   /** WORK_DATA: a heartbeat (empty; the engine heard it) or a console line of the attempt's function. */
   data(bytes: Buffer, attempt: Attempt): void {
-    const { output, guard } = this.context;
+    const { output, key } = this.context;
     if (bytes.length === 0 || output === undefined) return;
     const what = `output of chunk ${this.described.index} (job ${attempt.handle ?? attempt.unique})`;
+    const check = key && { key, requestNonce: chunkNonce(this.request!), seen: this.recordNonces };
     try {
-      output.heard(decodeOutputRecord(bytes, what, guard, chunkNonce(this.request!)));
+      const record = decodeOutputRecord(bytes, what, check);
+      this.linesHeard++;
+      output.heard(record);
     } catch (error) {
       if (!(error instanceof WireFormatError || error instanceof SignatureError)) throw error;
       output.unreadable(error);
@@ -282,7 +293,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     }
     // Number results stay the typed array they came as until the map takes them (chunks.ts ChunkResults).
     const response = decodeChunkResponseTyped(bytes);
-    context.onResponse?.(this.chunk, response);
+    context.output?.responded(this.chunk, response, this.linesHeard);
     const { callAt } = context;
     const errorOf = (index: number, error: SerializedError) =>
       new RemoteError({

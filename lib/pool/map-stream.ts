@@ -10,7 +10,6 @@
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
-import { type ResponseMeta } from "../wire/chunk-response.js";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { pointAtCaller } from "../wire/remote-stack.js";
@@ -141,7 +140,6 @@ export async function* streamMap(
     },
     cancelAttempt: (unique: string) => host.control.commands.cancelAttempt(unique),
     onTaken: watch && (() => watch.progress()),
-    onResponse: output && ((chunk: Chunk<unknown>, response: ResponseMeta) => output.responded(chunk, response)),
     output,
     key: host.key,
     guard: host.guard,

@@ -6,7 +6,7 @@
  *   WORK_DATA on a chunk's job: a console line (lib/wire/output-record.ts) ──► the map's MapOutput ──► its sink:
  *        the caller's stdout / stderr, each line after "(host:pid item N) " (a submitted call's: "(host:pid fn(5)) "),
  *        or the map's `output` function
- *   the chunk's response: its tally ──► the lines its node dropped, said once per chunk
+ *   the chunk's response: its tally ──► the lines its node dropped, and those that did not arrive: said once per run
  *
  * Lines travel on the chunk's own job, and the job server hands a job's
  * packets over in the order its node sent them: every line of a chunk is
@@ -27,7 +27,10 @@ interface OutputLine {
   readonly text: string;
   readonly host: string;
   readonly pid: number;
-  /** On a drop notice only: how many lines of the chunk the node's rate limit dropped (`text` says so). */
+  /**
+   * On a notice only: how many lines of a run of the chunk did not reach this process, dropped by its node's rate
+   * limit or lost on the way (`text` says which).
+   */
   readonly dropped?: number;
 }
 
@@ -109,21 +112,35 @@ export class MapOutput implements ChunkOutputListener {
     process.emitWarning(`worker output lost: ${error.message}`, { code: "GLIMPSE_OUTPUT" });
   }
 
-  /** A chunk's response came (after all its lines): its tally says how many of them its node dropped. */
-  responded(chunk: Chunk<unknown>, response: ResponseMeta): void {
+  /**
+   * A run of a chunk answered, after `heard` of its lines arrived: its tally says how many its node sent and
+   * how many its rate limit dropped. Either shortfall is said, once per run.
+   */
+  responded(chunk: Chunk<unknown>, response: ResponseMeta, heard: number): void {
     const tally: OutputTally | undefined = response.output;
-    if (tally === undefined || tally.dropped === 0) return;
-    this.deliver(
-      this.by(chunk.start, {
-        stream: "stderr",
-        text:
-          `${tally.dropped} line${tally.dropped === 1 ? "" : "s"} of output of ${this.writers(chunk)} dropped: ` +
-          `a worker node forwards at most ${OUTPUT_LINES_PER_SECOND} lines a second, bursts of ${OUTPUT_BURST}`,
-        host: response.host,
-        pid: response.pid,
-        dropped: tally.dropped,
-      }),
-    );
+    if (tally === undefined) return;
+    const lost = Math.max(0, tally.lines - heard);
+    const notice = (count: number, why: string) =>
+      this.deliver(
+        this.by(chunk.start, {
+          stream: "stderr",
+          text: `${count} line${count === 1 ? "" : "s"} of output of ${this.writers(chunk)} ${why}`,
+          host: response.host,
+          pid: response.pid,
+          dropped: count,
+        }),
+      );
+    if (tally.dropped > 0)
+      notice(
+        tally.dropped,
+        `dropped: a worker node forwards at most ${OUTPUT_LINES_PER_SECOND} lines a second, bursts of ${OUTPUT_BURST}`,
+      );
+    if (lost > 0)
+      notice(
+        lost,
+        `did not arrive with its result: refused here (said above), or sent by a node of a release that sends output on ` +
+          `the log channel only (glimpse-cluster logs shows them)`,
+      );
   }
 
   /** A sink that throws must not end the map, nor stop the other lines. */

@@ -16,8 +16,17 @@ function cut(text: string, max: number): string {
 /** `name(args)`: `args` is the call's argument list, or (spread false) its one argument. */
 function callText(name: string, args: unknown, spread: boolean): string {
   const list = spread && Array.isArray(args) ? args : [args];
-  const shown = list.map((arg) => cut(inspect(arg, SHOWN), ARGUMENT_CHARS)).join(", ");
+  const shown = list.map((arg) => cut(shownArgument(arg), ARGUMENT_CHARS)).join(", ");
   return `${name}(${cut(shown, CALL_CHARS)})`;
+}
+
+/** An argument as inspect shows it; one whose own inspect throws is not worth failing the call's error or its console.log. */
+function shownArgument(arg: unknown): string {
+  try {
+    return inspect(arg, SHOWN);
+  } catch {
+    return "…";
+  }
 }
 
 /**

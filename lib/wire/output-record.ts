@@ -9,11 +9,12 @@
  * lost to a log channel that joined late. An empty WORK_DATA stays the
  * heartbeat (protocol.ts). On a signed cluster the trailer signs the record
  * with the "log" key, bound to the nonce of the request it belongs to, so a
- * record of one attempt never passes for another's.
+ * record of one attempt never passes for another's (nor for a log-channel
+ * record, which is bound to nothing).
  */
 import type { ClusterKey } from "../security/cluster-key.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
-import type { MessageGuard } from "../security/message-guard.js";
+import { SignatureError } from "../security/errors.js";
 import { WireFormatError } from "./errors.js";
 
 const VERSION = 1;
@@ -37,21 +38,30 @@ export function encodeOutputRecord(record: OutputRecord, key?: ClusterKey, reque
 }
 
 /**
- * The line in a WORK_DATA packet's bytes, checked (and, with a guard, its signature verified and admitted
+ * How a pool checks the records of one attempt of a signed chunk: the cluster's key, the nonce of the
+ * attempt's request, and the nonces of the records it admitted. A record bound to another request fails
+ * its signature, so a replay can only come from within the attempt: `seen` catches it, and needs no age
+ * check nor the pool's replay guard, whose capacity a talkative map would otherwise share with responses.
+ */
+export interface RecordCheck {
+  readonly key: ClusterKey;
+  readonly requestNonce: Uint8Array | undefined;
+  readonly seen: Set<string>;
+}
+
+/**
+ * The line in a WORK_DATA packet's bytes, checked (and, with `check`, its signature verified and admitted
  * once); throws WireFormatError or SignatureError naming `what`.
  */
-export function decodeOutputRecord(
-  bytes: Uint8Array,
-  what: string,
-  guard?: MessageGuard,
-  requestNonce?: Uint8Array,
-): OutputRecord {
+export function decodeOutputRecord(bytes: Uint8Array, what: string, check?: RecordCheck): OutputRecord {
   let json = bytes;
-  if (guard) {
-    const signed = bytes.length > SIGNATURE_BYTES;
-    json = signed ? bytes.subarray(0, bytes.length - SIGNATURE_BYTES) : bytes;
-    const trailer = signed ? bytes.subarray(bytes.length - SIGNATURE_BYTES) : undefined;
-    guard.check("log", [json], trailer, what, requestNonce);
+  if (check) {
+    if (bytes.length <= SIGNATURE_BYTES) throw new SignatureError("unsigned", what);
+    json = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
+    const trailer = bytes.subarray(bytes.length - SIGNATURE_BYTES);
+    const { nonce } = check.key.verify("log", [json], trailer, what, check.requestNonce);
+    if (check.seen.has(nonce)) throw new SignatureError("replayed", what);
+    check.seen.add(nonce);
   }
   let value: Partial<OutputRecord> & { v?: unknown };
   try {

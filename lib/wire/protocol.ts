@@ -9,6 +9,7 @@
  *   refused      WORK_EXCEPTION "glimpse-refused REASON: DETAIL"  a signature check failed; it never ran
  *   too large    WORK_EXCEPTION "glimpse-too-large: DETAIL"     it ran, but its results exceed max_packet_size
  *   heartbeat    WORK_DATA with no data, every CHUNK_HEARTBEAT_MS  it still holds the chunk
+ *   output       WORK_DATA with an output record (output-record.ts)   a console line of the chunk's function
  *
  * Nodes answer with answerTaken, answerHandBack, answerRefusal and
  * answerTooLarge; pools read WORK_STATUS by TAKEN_NUMERATOR and an
