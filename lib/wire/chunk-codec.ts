@@ -35,7 +35,7 @@ import { SIGNATURE_BYTES } from "../security/cluster-key.js";
 import { refuseClassInstances } from "./item-classes.js";
 import { ItemSerializationError, WireFormatError } from "./errors.js";
 import { isPackedNumbers } from "./packed-numbers.js";
-import { ApartSerializer, type SplitPayload } from "./split-payload.js";
+import { ApartSerializer, type Framing } from "./split-payload.js";
 import {
   numberElement,
   numbersBodySize,
@@ -150,19 +150,29 @@ export function frame<A extends number | undefined = undefined>(
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const head = writeHead(Buffer.allocUnsafe(HEADER), kind, codec, metaBytes.length, flags);
   if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
-  const serializer = apartBytes === undefined ? new v8.DefaultSerializer() : new ApartSerializer(apartBytes);
-  serializer.writeRawBytes(head);
-  serializer.writeRawBytes(metaBytes);
-  serializer.writeHeader();
-  serializer.writeValue(value);
-  if (serializer instanceof ApartSerializer) return serializer.finish() as Framing<A>;
+  const serialize = (serializer: v8.Serializer) => {
+    serializer.writeRawBytes(head);
+    serializer.writeRawBytes(metaBytes);
+    serializer.writeHeader();
+    serializer.writeValue(value);
+  };
+  if (apartBytes !== undefined) {
+    // Should a serializer ever refuse to go on after a release, the payload is made in one buffer below, which
+    // also throws any error of the value's own again.
+    try {
+      const apart = new ApartSerializer(apartBytes);
+      serialize(apart);
+      return apart.finish() as Framing<A>;
+    } catch {
+      // Made again below.
+    }
+  }
+  const serializer = new v8.DefaultSerializer();
+  serialize(serializer);
   serializer.writeRawBytes(SIGNATURE_ROOM);
   const out = serializer.releaseBuffer();
   return out.subarray(0, out.length - SIGNATURE_BYTES);
 }
-
-/** What frame() and encodeChunkRequest() make: one buffer, or parts when asked to leave large arrays apart. */
-export type Framing<A extends number | undefined> = A extends number ? Buffer | SplitPayload : Buffer;
 
 function writeHead(out: Buffer, kind: Kind, codec: Codec, metaLength: number, flags = 0): Buffer {
   out.writeUInt32BE(MAGIC, 0);

@@ -10,7 +10,8 @@ import type { SerializedError } from "./remote-error.js";
 import { WireFormatError } from "./errors.js";
 import { isPackedNumbers, packNumbers, unpackNumbers, type PackedNumbers } from "./packed-numbers.js";
 import { numberElement, readNumbersBody, type NumberElement } from "./number-body.js";
-import { Codec, Kind, decodeBody, frame, numbersFrame, readFrame, unframe, type Framing } from "./chunk-codec.js";
+import { Codec, Kind, decodeBody, frame, numbersFrame, readFrame, unframe } from "./chunk-codec.js";
+import type { Framing } from "./split-payload.js";
 
 /** What a chunk's function wrote with console: lines forwarded on the log channel, and lines its node's rate limit dropped. */
 export interface OutputTally {

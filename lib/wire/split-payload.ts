@@ -36,6 +36,9 @@ export class SplitPayload {
   }
 }
 
+/** What the encoders make (chunk-codec.ts frame): one buffer, or parts when asked to leave large arrays apart. */
+export type Framing<A extends number | undefined> = A extends number ? Buffer | SplitPayload : Buffer;
+
 /** The part of Node's DefaultSerializer this one overrides (not in its type declarations). */
 interface HostObjectWriter {
   _writeHostObject(view: NodeJS.ArrayBufferView): void;
