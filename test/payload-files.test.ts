@@ -15,8 +15,23 @@ import path from "node:path";
 import { MakePool, PoolError, LocalCluster, type ClusterPool } from "../lib/index.js";
 import { poolOnLocalCluster } from "../lib/make-pool.js";
 import { NodeSupervisor } from "../lib/node/node-supervisor.js";
-import { FILE_PAYLOAD_BYTES, readFileReference, referenceFrame } from "../lib/wire/payload-file.js";
-import { Kind, encodeChunkRequest } from "../lib/wire/chunk-codec.js";
+import v8 from "node:v8";
+import {
+  FILE_PAYLOAD_BYTES,
+  readFileReference,
+  readPayloadFile,
+  referenceFrame,
+  writeIntoPayloadFile,
+} from "../lib/wire/payload-file.js";
+import {
+  Codec,
+  HEADER,
+  Kind,
+  encodeChunkRequest,
+  estimateItemBytes,
+  readChunkRequest,
+} from "../lib/wire/chunk-codec.js";
+import { SplitPayload } from "../lib/wire/split-payload.js";
 import { WireFormatError } from "../lib/wire/errors.js";
 import { makePayloadDirectory, removeStalePayloadDirectories } from "../lib/pool/payload-directory.js";
 import { PayloadFiles } from "../lib/pool/payload-files.js";
@@ -286,5 +301,121 @@ describe("payload file references", () => {
       fs.rmSync(tmpfs, { recursive: true, force: true });
       fs.rmSync(clusterDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("payloads written from where their large arrays lie", () => {
+  const fn = { kind: "source", source: "(x) => x", hash: "h", name: "f" } as never;
+  const head = { fn, start: 0, mapId: "m", chunk: 2, memoryVersion: 0 };
+  const request = (items: unknown[]) => encodeChunkRequest({ ...head, items });
+  const inParts = (items: unknown[]) => encodeChunkRequest({ ...head, items }, Codec.V8, FILE_PAYLOAD_BYTES);
+  const big = filled(FILE_PAYLOAD_BYTES, 3);
+
+  it("are byte for byte what the serializer writes, each large array a part of its own, not a copy", () => {
+    const shared = { note: "referenced twice" };
+    const floats = new Float64Array(40_000).fill(1.5);
+    const bytes = Buffer.alloc(FILE_PAYLOAD_BYTES + 3, 9);
+    const cases: { items: unknown[]; apart: ArrayBufferLike[] }[] = [
+      { items: [big], apart: [big.buffer] },
+      { items: [big, "text", shared, shared, [big, floats]], apart: [big.buffer, floats.buffer] },
+      {
+        items: [new DataView(big.buffer), bytes, new DataView(big.buffer, 1, FILE_PAYLOAD_BYTES - 1), 7n],
+        apart: [big.buffer, bytes.buffer],
+      },
+      { items: [filled(10, 1), "small only", filled(FILE_PAYLOAD_BYTES - 1, 2)], apart: [] },
+    ];
+    for (const [i, { items, apart }] of cases.entries()) {
+      const whole = request(items);
+      const parts = inParts(items);
+      if (apart.length === 0) {
+        assert.ok(Buffer.isBuffer(parts) && parts.equals(whole), `case ${i}: one buffer, as ever`);
+        continue;
+      }
+      assert.ok(parts instanceof SplitPayload, `case ${i} is in parts`);
+      assert.equal(parts.length, whole.length);
+      assert.ok(parts.join().equals(whole), `case ${i}: the same bytes`);
+      for (const buffer of apart)
+        assert.ok(
+          parts.parts.some((part) => part.buffer === buffer),
+          `case ${i}: a large array is a part over its own memory`,
+        );
+      const routing = (bytes: Uint8Array) => ({ ...readChunkRequest(bytes), bodyEnd: undefined });
+      assert.deepEqual(routing(parts.head), routing(whole), `case ${i}: header and meta are in the first part`);
+    }
+  });
+
+  it("go to their file whole, or inline joined when they are below the threshold", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-test-payloads-"));
+    try {
+      const parts = inParts([big, "after it"]);
+      assert.ok(parts instanceof SplitPayload);
+      const files = new PayloadFiles(dir);
+      files.mapStarted();
+      const sent = files.send(parts, false);
+      assert.ok(sent.files, "went as a file");
+      assert.ok(fs.readFileSync(path.join(dir, sent.files.request)).equals(parts.join()));
+      assert.equal(readFileReference(sent.payload, Kind.Request, "test").size, parts.length);
+      const higher = new PayloadFiles(dir, parts.length + 1);
+      const inline = higher.send(parts, false);
+      assert.equal(inline.files, undefined);
+      assert.ok(inline.payload.equals(parts.join()));
+      files.mapEnded();
+      assert.deepEqual(filesIn(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("size estimates count large arrays as the serializer would, without copying them", () => {
+    const items = [filled(1 << 20, 1), { bytes: filled(300_000, 2) }, "x", [filled(20, 3)]];
+    assert.equal(estimateItemBytes(items), Math.ceil(v8.serialize(items).length / items.length));
+  });
+});
+
+describe("payload files as a node and a pool read and write them", () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "glimpse-test-payloads-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("a reference claiming more bytes than its file holds is refused before a buffer that size is taken, naming the file", () => {
+    fs.writeFileSync(path.join(dir, "p1-9.res"), Buffer.alloc(100));
+    assert.throws(
+      () => readPayloadFile(dir, { file: "p1-9.res", size: 2 ** 40 }, "response to chunk 4"),
+      (e: unknown) =>
+        e instanceof WireFormatError &&
+        e.message ===
+          `response to chunk 4: its payload file ${path.join(dir, "p1-9.res")} holds 100 bytes, the reference says ${2 ** 40}`,
+    );
+  });
+
+  it("a node writes a reply only while the request file still holds the request it answers", () => {
+    const fn = { kind: "source", source: "(x) => x", hash: "h", name: "f" } as never;
+    const ask = (chunk: number) =>
+      encodeChunkRequest({ fn, items: [filled(1000, chunk)], start: chunk, mapId: "m", chunk, memoryVersion: 0 });
+    const mine = ask(2);
+    const owner = { file: "p1-1.req", head: mine.subarray(0, HEADER + mine.readUInt32BE(8)) };
+    const reply = Buffer.from("the reply");
+    const replyFile = path.join(dir, "p1-1.res");
+    fs.writeFileSync(path.join(dir, owner.file), mine);
+    fs.writeFileSync(replyFile, "");
+    assert.equal(writeIntoPayloadFile(dir, "p1-1.res", reply, owner), true);
+    assert.equal(fs.readFileSync(replyFile, "utf8"), "the reply");
+
+    // The pool gave the slot to chunk 5: a late answer to chunk 2 leaves its reply file alone.
+    fs.writeFileSync(path.join(dir, owner.file), ask(5));
+    fs.writeFileSync(replyFile, "");
+    assert.equal(writeIntoPayloadFile(dir, "p1-1.res", reply, owner), false);
+    assert.equal(fs.statSync(replyFile).size, 0);
+
+    // The pool gave the attempt up and removed its files.
+    fs.rmSync(path.join(dir, owner.file));
+    fs.rmSync(replyFile);
+    assert.equal(writeIntoPayloadFile(dir, "p1-1.res", reply, owner), false);
+    assert.deepEqual(
+      filesIn(dir).filter((name) => name.startsWith("p1-1")),
+      [],
+    );
   });
 });

@@ -29,6 +29,7 @@ import {
   type FileReference,
 } from "../wire/payload-file.js";
 import { WireFormatError } from "../wire/errors.js";
+import { SplitPayload } from "../wire/split-payload.js";
 import {
   encodeChunkResponse,
   encodeNumbersResponse,
@@ -174,14 +175,23 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
   const started = performance.now();
   const { bytes, head, file } = readRequest(task);
   const request = decodeChunkBody(bytes, head);
-  const moved = (out: Buffer) => {
-    // A large response to a chunk that came as a file goes back the same way, into the file its pool made for it.
-    if (file?.reply && out.length >= FILE_PAYLOAD_BYTES && writeIntoPayloadFile(PAYLOAD_DIRECTORY!, file.reply, out))
+  // While its request file still begins with this request (its header and meta), the slot is this chunk's.
+  const owner = file && { file: file.file, head: bytes.subarray(0, head.bodyStart) };
+  const moved = (out: Buffer | SplitPayload) => {
+    // A large response to a chunk that came as a file goes back the same way, into the file its pool made for it,
+    // its large typed arrays written from where they lie.
+    if (
+      file?.reply &&
+      out.length >= FILE_PAYLOAD_BYTES &&
+      writeIntoPayloadFile(PAYLOAD_DIRECTORY!, file.reply, out, owner)
+    )
       return referenceFrame(out, file.reply);
-    return move(out as unknown as ArrayBufferView) as unknown as Uint8Array;
+    const whole = out instanceof SplitPayload ? out.join() : out;
+    return move(whole as unknown as ArrayBufferView) as unknown as Uint8Array;
   };
+  const apartBytes = file?.reply ? FILE_PAYLOAD_BYTES : undefined;
   const respond = (response: ChunkResponse) =>
-    moved(encodeChunkResponse(response, request.codec, request.replyNumbers));
+    moved(encodeChunkResponse(response, request.codec, request.replyNumbers, apartBytes));
   let output: { readonly tally: OutputTally | undefined } | undefined;
   const where = () => {
     output ??= { tally: endChunkOutput() }; // once: a response encoded again keeps the tally

@@ -57,6 +57,7 @@ import type { Chunk, ChunkResults } from "./chunks.js";
 import type { PayloadFiles, SentFiles } from "./payload-files.js";
 import { withComputed } from "./computed-before.js";
 import { SettledChunk, type ChunkPart } from "./settled-chunk.js";
+import { SplitPayload } from "../wire/split-payload.js";
 import { backoffMs, type RetryMatcher } from "./retry-on.js";
 import {
   attemptTimedOut,
@@ -159,7 +160,7 @@ export interface SettleRules {
 export function runChunkJob(
   context: ChunkJobContext,
   chunk: Chunk<unknown>,
-  encode: (part: ChunkPart) => Buffer,
+  encode: (part: ChunkPart) => Buffer | SplitPayload,
   signal: AbortSignal,
 ): Promise<ChunkResults<unknown>> {
   const rules = new ChunkRules(context, chunk, encode);
@@ -173,9 +174,10 @@ const ITEM_LEVEL: ReadonlySet<string> = new Set(["CHUNK_FAILED", "CHUNK_TIMEOUT"
 /** The pool's retry rule for one chunk, as hooks of the retry engine. */
 export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   private readonly described: ChunkDescription;
-  private payload: Buffer | undefined = undefined;
+  /** In parts (split-payload.ts) only where it goes through a payload file: a cluster that does not sign. */
+  private payload: Buffer | SplitPayload | undefined = undefined;
   /** The request of the current attempt (its nonce checks the response). */
-  private request: Buffer | undefined = undefined;
+  private request: Buffer | SplitPayload | undefined = undefined;
   /** The payload files of the current attempt, if it went through files (removed when it is over). */
   private files: SentFiles | undefined = undefined;
   /** Take notices of the current attempt. */
@@ -194,7 +196,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   constructor(
     private readonly context: ChunkJobContext,
     private readonly chunk: Chunk<unknown>,
-    private readonly encode: (part: ChunkPart) => Buffer,
+    private readonly encode: (part: ChunkPart) => Buffer | SplitPayload,
   ) {
     this.described = { index: chunk.index, start: chunk.start, size: chunk.items.length };
     this.settled = context.settle && new SettledChunk(chunk);
@@ -218,7 +220,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     const part = this.settled?.part() ?? this.chunk;
     this.payload ??= this.encode(part);
     const request = context.key
-      ? signChunkInPlace(ordinal === 1 ? this.payload : this.encode(part), context.key)
+      ? signChunkInPlace(whole(ordinal === 1 ? this.payload : this.encode(part)), context.key)
       : this.payload;
     this.request = request;
     this.takes = 0;
@@ -234,7 +236,13 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     this.releaseFiles();
     const sent = context.payloadFiles?.send(request, context.key !== undefined);
     this.files = sent?.files;
-    return context.client.attempt(context.gearmanFunction, sent?.payload ?? request, { unique }, observer, ordinal);
+    return context.client.attempt(
+      context.gearmanFunction,
+      sent?.payload ?? whole(request),
+      { unique },
+      observer,
+      ordinal,
+    );
   }
 
   /** The current attempt's payload files are done with: it completed, a new attempt starts, or the chunk has ended. */
@@ -285,7 +293,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
       this.releaseFiles(true);
     }
     try {
-      verifyChunk(bytes, context.guard, what, chunkNonce(this.request!));
+      verifyChunk(bytes, context.guard, what, requestNonce(this.request!));
     } catch (error) {
       // A response this client cannot trust (another key, altered, replayed): try the chunk again.
       if (!(error instanceof SignatureError)) throw error;
@@ -394,3 +402,13 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
 }
 
 const isRemoteError = (value: unknown): value is RemoteError => value instanceof RemoteError;
+
+/** A request in one buffer: parts (split-payload.ts) come only with payload files and are joined only when they go inline after all. */
+function whole(request: Buffer | SplitPayload): Buffer {
+  return request instanceof SplitPayload ? request.join() : request;
+}
+
+/** The nonce a signed request carries; parts are never signed (their head says so, and nothing is joined to read it). */
+function requestNonce(request: Buffer | SplitPayload): Buffer | undefined {
+  return chunkNonce(request instanceof SplitPayload ? request.head : request);
+}

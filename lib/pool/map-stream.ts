@@ -9,7 +9,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
-import { encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
+import { Codec, encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { pointAtCaller } from "../wire/remote-stack.js";
@@ -151,6 +151,8 @@ export async function* streamMap(
   };
 
   const chunks = chunksOf(items, chunksize);
+  // Large typed arrays of a request that goes through a payload file are written from where they lie (split-payload.ts).
+  const apartBytes = host.payloadFiles && !host.key ? host.payloadFiles.threshold : undefined;
   let finished = false;
   host.payloadFiles?.mapStarted();
   try {
@@ -165,19 +167,23 @@ export async function* streamMap(
           context,
           chunk,
           (part: ChunkPart) =>
-            encodeChunkRequest({
-              fn: ref,
-              items: part.items,
-              start: part.start,
-              indexes: part.indexes,
-              mapId,
-              chunk: chunk.index,
-              memoryVersion,
-              output: output !== undefined,
-              calls: callAt && functionName,
-              spread,
-              settle: context.settle !== undefined,
-            }),
+            encodeChunkRequest(
+              {
+                fn: ref,
+                items: part.items,
+                start: part.start,
+                indexes: part.indexes,
+                mapId,
+                chunk: chunk.index,
+                memoryVersion,
+                output: output !== undefined,
+                calls: callAt && functionName,
+                spread,
+                settle: context.settle !== undefined,
+              },
+              Codec.V8,
+              apartBytes,
+            ),
           signal,
         ).catch((error: unknown) => {
           // A chunk stopped because the map stops (another failed, an abort) did not fail itself.

@@ -5,8 +5,8 @@
  * by a later attempt while maps run, and removed when the last running map ends, however it ends. The
  * directory itself goes with the local cluster (close, exit, signal).
  *
- *   send(request) ──< FILE_PAYLOAD_BYTES or signed──► request itself
- *                 └─ else ──► DIR/pPID-N.req (the request), DIR/pPID-N.res (empty) ──► reference frame
+ *   send(request or its parts) ──< FILE_PAYLOAD_BYTES or signed──► request itself (parts joined)
+ *                 └─ else ──► DIR/pPID-N.req (the request; parts in one writev), DIR/pPID-N.res (empty) ──► reference frame
  *   receive(response) ──a reference──► DIR/….res read whole ──► the response bytes
  *   done(attempt) ──completed──► kept for the next request │ else removed
  *   mapEnded() ──no map running──► every file removed
@@ -21,7 +21,9 @@ import {
   readFileReference,
   readPayloadFile,
   referenceFrame,
+  writeBytesAt,
 } from "../wire/payload-file.js";
+import { SplitPayload } from "../wire/split-payload.js";
 
 /** One attempt's pair of files: its request, and the room for its reply. */
 export interface SentFiles {
@@ -61,10 +63,12 @@ export class PayloadFiles {
 
   /**
    * The payload to submit for `request`: itself, or a reference to the file it was written to (with `files` to
-   * give back). A file that cannot be written (a full tmpfs) sends the request inline, as a small one goes.
+   * give back). A file that cannot be written (a full tmpfs) sends the request inline, as a small one goes;
+   * a request in parts (split-payload.ts) is then joined.
    */
-  send(request: Buffer, signed: boolean): { readonly payload: Buffer; readonly files?: SentFiles } {
-    if (signed || request.length < this.threshold) return { payload: request };
+  send(request: Buffer | SplitPayload, signed: boolean): { readonly payload: Buffer; readonly files?: SentFiles } {
+    const inline = () => ({ payload: request instanceof SplitPayload ? request.join() : request });
+    if (signed || request.length < this.threshold) return inline();
     let files = this.free.pop();
     try {
       if (files) writeAt(path.join(this.directory, files.request), request, fs.constants.O_WRONLY);
@@ -76,7 +80,7 @@ export class PayloadFiles {
       }
     } catch {
       if (files) this.release(files);
-      return { payload: request };
+      return inline();
     }
     files.size = Math.max(files.size, request.length);
     this.out.add(files);
@@ -130,11 +134,10 @@ const EMPTY = Buffer.alloc(0);
 const NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
 
 /** Writes `bytes` at the start of a file, leaving whatever follows them (readers read the size they are told). */
-function writeAt(where: string, bytes: Buffer, flags: number): void {
+function writeAt(where: string, bytes: Buffer | SplitPayload, flags: number): void {
   const fd = fs.openSync(where, flags | fs.constants.O_NOFOLLOW, 0o600);
   try {
-    let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, written);
+    writeBytesAt(fd, bytes);
   } finally {
     fs.closeSync(fd);
   }

@@ -28,13 +28,14 @@
  *         ──readChunkRequest──► ChunkRequestHead (header checked, meta parsed: what a node routes by)
  *         ──decodeChunkBody──► DecodedChunkRequest (fn and items, on the thread that runs it)
  */
-import { toBuffer } from "../bytes.js";
+import { LARGE_PAYLOAD_BYTES, toBuffer } from "../bytes.js";
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
 import { refuseClassInstances } from "./item-classes.js";
 import { ItemSerializationError, WireFormatError } from "./errors.js";
 import { isPackedNumbers } from "./packed-numbers.js";
+import { ApartSerializer, type Framing } from "./split-payload.js";
 import {
   numberElement,
   numbersBodySize,
@@ -138,16 +139,41 @@ export interface DecodedChunkRequest extends ChunkRequestMeta {
  * Header, meta block and body in one buffer. The V8 body is serialized right
  * behind the meta block, so it is never copied, and room for a signature is
  * left at the end of its buffer (signChunkInPlace, chunk-signing.ts).
+ *
+ * With `apartBytes`, typed arrays of that many bytes or more stay where they
+ * lie and the payload comes back in parts (split-payload.ts), never signed:
+ * for a payload that goes through a file.
  */
-export function frame(kind: Kind, codec: Codec, meta: object, value: unknown, flags = 0): Buffer {
+export function frame<A extends number | undefined = undefined>(
+  kind: Kind,
+  codec: Codec,
+  meta: object,
+  value: unknown,
+  flags = 0,
+  apartBytes?: A,
+): Framing<A> {
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const head = writeHead(Buffer.allocUnsafe(HEADER), kind, codec, metaBytes.length, flags);
   if (codec === Codec.Json) return Buffer.concat([head, metaBytes, Buffer.from(JSON.stringify(value))]);
+  const serialize = (serializer: v8.Serializer) => {
+    serializer.writeRawBytes(head);
+    serializer.writeRawBytes(metaBytes);
+    serializer.writeHeader();
+    serializer.writeValue(value);
+  };
+  if (apartBytes !== undefined) {
+    // Should a serializer ever refuse to go on after a release, the payload is made in one buffer below, which
+    // also throws any error of the value's own again.
+    try {
+      const apart = new ApartSerializer(apartBytes);
+      serialize(apart);
+      return apart.finish() as Framing<A>;
+    } catch {
+      // Made again below.
+    }
+  }
   const serializer = new v8.DefaultSerializer();
-  serializer.writeRawBytes(head);
-  serializer.writeRawBytes(metaBytes);
-  serializer.writeHeader();
-  serializer.writeValue(value);
+  serialize(serializer);
   serializer.writeRawBytes(SIGNATURE_ROOM);
   const out = serializer.releaseBuffer();
   return out.subarray(0, out.length - SIGNATURE_BYTES);
@@ -272,10 +298,11 @@ export function decodeBody(codec: Codec, body: Buffer, what: string): any {
  * arrive as a plain object (item-classes.ts), throws ItemSerializationError
  * naming its index.
  */
-export function encodeChunkRequest(
+export function encodeChunkRequest<A extends number | undefined = undefined>(
   request: Omit<ChunkRequest, "count" | "items"> & { readonly items: ArrayLike<unknown> },
   codec: Codec = Codec.V8,
-): Buffer {
+  apartBytes?: A,
+): Framing<A> {
   const meta: ChunkRequestMeta & { replyNumbers?: true } = {
     mapId: request.mapId,
     chunk: request.chunk,
@@ -298,13 +325,13 @@ export function encodeChunkRequest(
         functionJson(request.fn),
         request.items as ArrayLike<number>,
         flags,
-      );
+      ) as Framing<A>;
   } else if (codec === Codec.Numbers)
     throw new WireFormatError("chunk request: the numbers codec is chosen, not asked for");
   const items = Array.isArray(request.items) ? request.items : Array.from(request.items);
   refuseClassInstances(items, request.start);
   try {
-    return frame(Kind.Request, codec, meta, { fn: request.fn, items }, flags);
+    return frame(Kind.Request, codec, meta, { fn: request.fn, items }, flags, apartBytes);
   } catch (error) {
     for (let i = 0; i < items.length; i++) {
       try {
@@ -331,7 +358,11 @@ export function estimateItemBytes(items: ArrayLike<unknown>): number {
   for (let i = 0; i < n && sample.length < 16; i += step) sample.push(items[i]);
   if (sample.every((item) => typeof item === "number")) return Float64Array.BYTES_PER_ELEMENT;
   try {
-    return Math.ceil(v8.serialize(sample).length / sample.length);
+    // Measured, not made: large typed arrays count by their length, without the serializer copying them.
+    const serializer = new ApartSerializer(LARGE_PAYLOAD_BYTES);
+    serializer.writeHeader();
+    serializer.writeValue(sample);
+    return Math.ceil(serializer.finish().length / sample.length);
   } catch {
     return 64;
   }

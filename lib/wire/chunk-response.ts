@@ -11,6 +11,7 @@ import { WireFormatError } from "./errors.js";
 import { isPackedNumbers, packNumbers, unpackNumbers, type PackedNumbers } from "./packed-numbers.js";
 import { numberElement, readNumbersBody, type NumberElement } from "./number-body.js";
 import { Codec, Kind, decodeBody, frame, numbersFrame, readFrame, unframe } from "./chunk-codec.js";
+import type { Framing } from "./split-payload.js";
 
 /** What a chunk's function wrote with console: lines forwarded on the log channel, and lines its node's rate limit dropped. */
 export interface OutputTally {
@@ -63,12 +64,19 @@ function bodyResults(
  * (V8) packed as before it; JSON stays JSON. A request in the numbers codec
  * is answered in V8 when its results are not all numbers, and always on error.
  */
-export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Codec.V8, replyNumbers = false): Buffer {
+export function encodeChunkResponse<A extends number | undefined = undefined>(
+  response: ChunkResponse,
+  codec: Codec = Codec.V8,
+  replyNumbers = false,
+  /** Typed arrays of this many bytes or more are left where they lie (frame, chunk-codec.ts): a response that goes to a file. */
+  apartBytes?: A,
+): Framing<A> {
   const { host, pid, elapsedMs } = response;
   if (codec === Codec.Numbers) codec = Codec.V8;
   if (response.ok && !response.errors?.length && codec === Codec.V8 && replyNumbers) {
     const element = numberElement(response.results);
-    if (element !== undefined) return encodeNumbersResponse(response.results as number[], element, response);
+    if (element !== undefined)
+      return encodeNumbersResponse(response.results as number[], element, response) as Framing<A>;
   }
   const output = response.output && { output: { lines: response.output.lines, dropped: response.output.dropped } };
   if (response.ok && response.errors?.length)
@@ -77,6 +85,8 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
       codec,
       { ok: true, host, pid, elapsedMs, ...output },
       { results: response.results, errors: response.errors },
+      0,
+      apartBytes,
     );
   if (response.ok)
     return frame(
@@ -84,6 +94,8 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
       codec,
       { ok: true, host, pid, elapsedMs, ...output },
       resultsBody(codec, response.results),
+      0,
+      apartBytes,
     );
   const computed = response.results && response.results.length > 0 ? resultsBody(codec, response.results) : {};
   return frame(
@@ -91,6 +103,8 @@ export function encodeChunkResponse(response: ChunkResponse, codec: Codec = Code
     codec,
     { ok: false, host, pid, elapsedMs, index: response.index, ...output },
     { error: response.error, ...computed },
+    0,
+    apartBytes,
   );
 }
 

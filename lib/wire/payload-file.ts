@@ -21,6 +21,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { FLAG_FILE, FLAG_SIGNED, HEADER, readFrame, unframe, type Kind } from "./chunk-codec.js";
 import { WireFormatError } from "./errors.js";
+import { SplitPayload } from "./split-payload.js";
 
 /** Payloads this large or larger go through a file when the cluster has a payload directory. */
 export const FILE_PAYLOAD_BYTES = 256 * 1024;
@@ -50,11 +51,12 @@ export function isFileReference(bytes: Uint8Array): boolean {
 }
 
 /** The reference frame standing for `payload` (an unsigned frame of ours), its bytes in `file`. */
-export function referenceFrame(payload: Buffer, file: string, reply?: string): Buffer {
-  const metaEnd = HEADER + payload.readUInt32BE(8);
+export function referenceFrame(payload: Buffer | SplitPayload, file: string, reply?: string): Buffer {
+  const head = payload instanceof SplitPayload ? payload.head : payload;
+  const metaEnd = HEADER + head.readUInt32BE(8);
   const body = Buffer.from(JSON.stringify({ file, size: payload.length, ...(reply ? { reply } : {}) }));
   const out = Buffer.allocUnsafe(metaEnd + body.length);
-  payload.copy(out, 0, 0, metaEnd);
+  head.copy(out, 0, 0, metaEnd);
   out[7] |= FLAG_FILE;
   body.copy(out, metaEnd);
   return out;
@@ -91,6 +93,9 @@ export function readPayloadFile(directory: string, ref: FileReference, what: str
     throw new WireFormatError(`${what}: its payload file ${where} cannot be opened (${(error as Error).message})`);
   }
   try {
+    // Checked before a buffer of that size is taken: a reference may claim any size.
+    const held = fs.fstatSync(fd).size;
+    if (held < ref.size) throw shortFile(what, where, held, ref.size);
     const out = Buffer.allocUnsafeSlow(ref.size);
     let read = 0;
     while (read < ref.size) {
@@ -98,30 +103,77 @@ export function readPayloadFile(directory: string, ref: FileReference, what: str
       if (n === 0) break;
       read += n;
     }
-    if (read !== ref.size)
-      throw new WireFormatError(
-        `${what}: its payload file ${where} holds ${read} bytes, the reference says ${ref.size}`,
-      );
+    if (read !== ref.size) throw shortFile(what, where, read, ref.size);
     return out;
   } finally {
     fs.closeSync(fd);
   }
 }
 
+function shortFile(what: string, where: string, held: number, size: number): WireFormatError {
+  return new WireFormatError(`${what}: its payload file ${where} holds ${held} bytes, the reference says ${size}`);
+}
+
 /**
- * Writes `bytes` into the existing file `name` (never creates one). False when it cannot: the file is gone
- * (the pool gave the attempt up) or the directory is full; the caller then answers inline.
+ * Writes `bytes` into the existing file `name` (never creates one), when the file `owner` still begins with
+ * `head` (the request it answers: a reply file is written only while its request is still the one in its slot;
+ * the pool writes a later chunk's request over it once this attempt is over). False when it cannot: either
+ * file is gone (the pool gave the attempt up), the slot holds another chunk, or the directory is full; the
+ * caller then answers inline, to be dropped. The check and the write are two steps: a slot written over
+ * between them is not seen, which takes an attempt the pool completed without this node, i.e. another node
+ * that ran the same attempt and answered first.
  */
-export function writeIntoPayloadFile(directory: string, name: string, bytes: Uint8Array): boolean {
+export function writeIntoPayloadFile(
+  directory: string,
+  name: string,
+  bytes: Uint8Array | SplitPayload,
+  owner?: { readonly file: string; readonly head: Uint8Array },
+): boolean {
+  if (owner && !fileBegins(path.join(directory, owner.file), owner.head)) return false;
   let fd: number | undefined;
   try {
     fd = fs.openSync(path.join(directory, name), fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
-    let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, written);
+    writeBytesAt(fd, bytes);
     return true;
   } catch {
     return false;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Whether the file at `where` begins with `head`. */
+function fileBegins(where: string, head: Uint8Array): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(where, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const found = Buffer.allocUnsafe(head.byteLength);
+    return fs.readSync(fd, found, 0, found.length, 0) === found.length && found.equals(head);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Writes `bytes` at the start of the open file `fd`, the parts of a split payload in one writev where the kernel takes them whole. */
+export function writeBytesAt(fd: number, bytes: Uint8Array | SplitPayload): void {
+  const parts = bytes instanceof SplitPayload ? bytes.parts : [bytes];
+  let position = 0;
+  for (let i = 0; i < parts.length;) {
+    let written = fs.writevSync(fd, parts.slice(i) as NodeJS.ArrayBufferView[], position);
+    position += written;
+    // A short write: skip the parts written whole, then finish the one it stopped in.
+    while (i < parts.length && written >= parts[i].byteLength) written -= parts[i++].byteLength;
+    if (written > 0) {
+      const rest = parts[i];
+      let done = written;
+      while (done < rest.byteLength) {
+        const n = fs.writeSync(fd, rest, done, rest.byteLength - done, position);
+        done += n;
+        position += n;
+      }
+      i++;
+    }
   }
 }
