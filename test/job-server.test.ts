@@ -230,6 +230,48 @@ describe("embedded job server", () => {
     });
   });
 
+  it("stops reading a client that does not keep up with its results, and reads it again once it caught up", async () => {
+    await withServer({ writeHighWater: 16 * 1024 }, async (server, url) => {
+      const size = 64 * 1024;
+      const worker = new GearmanWorker({ servers: url, concurrency: 4 });
+      worker.register("big", (job) => Buffer.alloc(size, job.data.length)).start();
+      const slow = await rawPeer(server.address!.port);
+      const admin = new AdminClient(url);
+      try {
+        slow.socket.pause();
+        // 25 MB of results: more than loopback's socket buffers take, so the server holds the rest for this client.
+        const jobs = 400;
+        for (let i = 0; i < jobs; i++)
+          slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "x" }));
+        await eventually(
+          async () => (await admin.status()).find((f) => f.func === "big")?.total === 0,
+          60_000,
+          "every job to be done",
+        );
+        // Read while that much waits for this client: the server stops reading it until it has caught up.
+        slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "xy" }));
+        slow.socket.resume();
+        const done = (n: number) => slow.packets.filter((p) => p.type === PacketType.WORK_COMPLETE).length >= n;
+        await eventually(() => done(jobs + 1), 60_000, "every result, the late job's too");
+        // Read again: a job submitted now is answered.
+        slow.socket.write(encodePacket("REQ", "SUBMIT_JOB", { func: "big", unique: "", data: "xyz" }));
+        await eventually(() => done(jobs + 2), 60_000, "the result of a job submitted after catching up");
+        const results = slow.packets.filter((p) => p.type === PacketType.WORK_COMPLETE);
+        const lengths = results.map((p) => p.body.length - p.body.indexOf(0) - 1);
+        assert.ok(
+          lengths.every((n) => n === size),
+          "every result whole",
+        );
+        const fills = results.map((p) => p.body[p.body.length - 1]);
+        assert.deepEqual(fills.slice(-2), [2, 3], "the late jobs' results last, in order");
+      } finally {
+        slow.socket.destroy();
+        await admin.close();
+        await worker.close();
+      }
+    });
+  });
+
   it("listens on a Unix socket that clients, workers and admin reach as unix:PATH, and removes it when it closes", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "glimpse-unix-"));
     const socketPath = path.join(dir, "jobs.sock");

@@ -46,6 +46,7 @@ import { PeerViolation } from "./errors.js";
 import type { FunctionFigures } from "./scheduler-views.js";
 import { SilentPeers } from "./silent-peers.js";
 import { readInPlace } from "./in-place-reads.js";
+import { handleWriter } from "./handle-writes.js";
 import { BYTES_PAYLOAD_AT } from "./payload.js";
 
 /** TCP keepalive on every connection: a silent peer that does not probe is dropped after this plus 10 unanswered probes a second apart. */
@@ -181,7 +182,8 @@ export class JobServer extends EventEmitter {
       socket.resume();
       return;
     }
-    const peer = new Peer(socket, this.options, this.traffic, inPlace !== undefined);
+    const writer = inPlace !== undefined ? handleWriter(inPlace) : undefined;
+    const peer = new Peer(socket, this.options, this.traffic, inPlace !== undefined, writer);
     const session = this.scheduler.open(peer);
     // TCP keepalive giving up on a silent peer, a reset from one that died: the connection ends with its jobs requeued.
     socket.on("error", (error: Error) => {
@@ -221,9 +223,9 @@ export class JobServer extends EventEmitter {
       if (borrowed) peer.flush();
       // A peer that does not read our replies stops being read (it cannot make us buffer without bound);
       // "drain" comes once the socket's own buffer empties, so below that buffer's size the limit is that size.
-      if (peer.unsent > highWater && socket.writableNeedDrain && !peer.closed && !socket.isPaused()) {
+      if (peer.unsent > highWater && peer.needsDrain && !peer.closed && !socket.isPaused()) {
         socket.pause();
-        socket.once("drain", () => socket.resume());
+        peer.whenDrained(() => socket.resume());
       }
     };
     if (inPlace === undefined) {

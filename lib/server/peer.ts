@@ -4,7 +4,8 @@
  * writes into the server's Traffic, and drops its own connection when the
  * other end stops reading (or when told to: a silent peer, silent-peers.ts).
  *
- * Output is appended to a per-connection arena and written in one syscall:
+ * Output is appended to a per-connection arena and written in one syscall
+ * (straight to the socket's handle where Node allows it: handle-writes.ts):
  * a reply to the connection whose read the server is handling leaves once
  * that read is handled (at once for a socket read in place, else at the end
  * of the tick); what that read sends to other connections (a
@@ -21,6 +22,7 @@ import type { Packet } from "../gearman/packet.js";
 import { handOver } from "../gearman/payload.js";
 import { LARGE_PAYLOAD_BYTES } from "../bytes.js";
 import type { Connection, PacketArg } from "./connection.js";
+import type { HandleWriter } from "./handle-writes.js";
 
 const RES_MAGIC = 0x00524553; // "\0RES"
 const ARENA_START = 2048; // below Buffer.poolSize / 2: carved from the shared pool
@@ -70,12 +72,14 @@ export class Peer implements Connection {
   /**
    * `reuseArena`: the socket copies what it writes at once or keeps the Buffer while queued (net.Socket), so
    * an arena is free again once nothing is queued; not for an in-process socket, which hands written Buffers over.
+   * `writer`: writes go straight to the socket's handle (handle-writes.ts), never through the socket's Writable.
    */
   constructor(
     readonly socket: PeerSocket,
     private readonly limits: PeerLimits,
     private readonly traffic: Traffic,
     private readonly reuseArena = false,
+    private readonly writer?: HandleWriter,
   ) {
     // A Unix socket peer has no address: "local" (gearmand's admin `workers` shows the part before the colon).
     this.address =
@@ -238,7 +242,18 @@ export class Peer implements Connection {
     const tail = arena.subarray(this.start, this.used);
     if (segments === undefined && tail.length === 0) return;
     let bytes = tail.length;
-    if (segments === undefined) {
+    const writer = this.writer;
+    if (writer !== undefined) {
+      if (segments === undefined) writer.write(tail);
+      else {
+        const chunks = segments.filter((segment) => segment.length > 0);
+        for (const chunk of chunks) bytes += chunk.length;
+        if (tail.length > 0) chunks.push(tail);
+        writer.writev(chunks);
+      }
+      // Taken whole by the kernel at once: the arena is free again.
+      if (segments === undefined && writer.tookAll) this.spare = arena;
+    } else if (segments === undefined) {
       this.socket.write(tail);
       // Written through at once (nothing left queued on the socket): the arena is free again.
       if (this.reuseArena && this.socket.writableLength === 0) this.spare = arena;
@@ -253,7 +268,7 @@ export class Peer implements Connection {
       this.socket.uncork();
     }
     this.traffic.sent += bytes;
-    if (this.socket.writableLength > this.limits.writeLimit) this.tooSlow();
+    if (this.unsent > this.limits.writeLimit) this.tooSlow();
   }
 
   /** The other end does not read what the server sends: stop talking to it. */
@@ -271,7 +286,22 @@ export class Peer implements Connection {
 
   /** Bytes written to the socket that the peer has not taken yet. */
   get unsent(): number {
-    return this.socket.writableLength;
+    return this.writer !== undefined ? this.writer.queued : this.socket.writableLength;
+  }
+
+  /** Whether the socket holds so much unsent that it asks to be waited for ("drain"). */
+  get needsDrain(): boolean {
+    return this.writer !== undefined ? this.writer.queued > 0 : this.socket.writableNeedDrain;
+  }
+
+  /** Calls `then` once the socket has written everything queued (after needsDrain). */
+  whenDrained(then: () => void): void {
+    const writer = this.writer;
+    if (writer === undefined) return void this.socket.once("drain", then);
+    writer.drained = () => {
+      writer.drained = undefined;
+      then();
+    };
   }
 }
 
