@@ -256,7 +256,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     const { output, key } = this.context;
     if (bytes.length === 0 || output === undefined) return;
     const what = `output of chunk ${this.described.index} (job ${attempt.handle ?? attempt.unique})`;
-    const check = key && { key, requestNonce: chunkNonce(this.request!), seen: this.recordNonces };
+    const check = key && { key, requestNonce: requestNonce(this.request!), seen: this.recordNonces };
     try {
       const record = decodeOutputRecord(bytes, what, check);
       this.linesHeard++;
