@@ -162,14 +162,12 @@ export function frame<A extends number | undefined = undefined>(
     serializer.writeValue(value);
   };
   if (apartBytes !== undefined) {
-    // Should a serializer ever refuse to go on after a release, the payload is made in one buffer below, which
-    // also throws any error of the value's own again.
     try {
       const apart = new ApartSerializer(apartBytes);
       serialize(apart);
       return apart.finish() as Framing<A>;
     } catch {
-      // Made again below.
+      // Made in one buffer below, should a serializer refuse to go on after a release; a value's own error comes again.
     }
   }
   const serializer = new v8.DefaultSerializer();
