@@ -23,14 +23,8 @@ import {
   referenceFrame,
   writeIntoPayloadFile,
 } from "../lib/wire/payload-file.js";
-import {
-  Codec,
-  HEADER,
-  Kind,
-  encodeChunkRequest,
-  estimateItemBytes,
-  readChunkRequest,
-} from "../lib/wire/chunk-codec.js";
+import { Codec, HEADER, Kind, encodeChunkRequest, readChunkRequest } from "../lib/wire/chunk-codec.js";
+import { estimateItemBytes } from "../lib/wire/item-bytes.js";
 import { SplitPayload } from "../lib/wire/split-payload.js";
 import { WireFormatError } from "../lib/wire/errors.js";
 import { makePayloadDirectory, removeStalePayloadDirectories } from "../lib/pool/payload-directory.js";

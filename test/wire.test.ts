@@ -2,13 +2,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
-import {
-  encodeChunkRequest,
-  decodeChunkRequest,
-  readChunkRequest,
-  estimateItemBytes,
-  Codec,
-} from "../lib/wire/chunk-codec.js";
+import { encodeChunkRequest, decodeChunkRequest, readChunkRequest, Codec } from "../lib/wire/chunk-codec.js";
+import { estimateItemBytes } from "../lib/wire/item-bytes.js";
 import { encodeChunkResponse, decodeChunkResponse, decodeChunkResponseTyped } from "../lib/wire/chunk-response.js";
 import { toFunctionRef } from "../lib/wire/function-ref.js";
 import { freeNames } from "../lib/wire/free-names.js";

@@ -9,7 +9,7 @@
  */
 import { Piscina } from "piscina";
 import { autoChunksize } from "../../lib/pool/chunks.js";
-import { estimateItemBytes } from "../../lib/wire/chunk-codec.js";
+import { estimateItemBytes } from "../../lib/wire/item-bytes.js";
 import { localPool } from "../local-pool.js";
 import { median, medianOfRatios } from "../measure.js";
 import { ratio, skippedRow, type BenchCase, type Row } from "../bench-case.js";

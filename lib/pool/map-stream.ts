@@ -9,7 +9,8 @@
  */
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
-import { Codec, encodeChunkRequest, estimateItemBytes } from "../wire/chunk-codec.js";
+import { Codec, encodeChunkRequest } from "../wire/chunk-codec.js";
+import { estimateItemBytes } from "../wire/item-bytes.js";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { pointAtCaller } from "../wire/remote-stack.js";

@@ -24,7 +24,7 @@
 import { setImmediate } from "node:timers/promises";
 import type { Chunk, ChunkResults } from "./chunks.js";
 import { mapStopped } from "./errors.js";
-import { estimateItemBytes } from "../wire/chunk-codec.js";
+import { estimateItemBytes } from "../wire/item-bytes.js";
 
 /** Results held for the consumer (finished, not yet yielded) beyond which no chunk is pulled, in estimated bytes. */
 export const HELD_BYTES = 8 * 1024 * 1024;

@@ -28,7 +28,7 @@
  *         ──readChunkRequest──► ChunkRequestHead (header checked, meta parsed: what a node routes by)
  *         ──decodeChunkBody──► DecodedChunkRequest (fn and items, on the thread that runs it)
  */
-import { LARGE_PAYLOAD_BYTES, toBuffer } from "../bytes.js";
+import { toBuffer } from "../bytes.js";
 import v8 from "node:v8";
 import type { FunctionRef } from "./function-ref.js";
 import { SIGNATURE_BYTES } from "../security/cluster-key.js";
@@ -339,30 +339,6 @@ export function encodeChunkRequest<A extends number | undefined = undefined>(
       }
     }
     throw error;
-  }
-}
-
-/**
- * About how many bytes one item takes in a request body (V8 codec), from up
- * to 16 items spread over `items`: 8 when they are numbers (they travel as
- * raw bytes), 64 when the sample cannot be serialized (encoding then names
- * the item that fails).
- */
-export function estimateItemBytes(items: ArrayLike<unknown>): number {
-  const n = items.length;
-  if (n === 0) return 1;
-  const step = Math.max(1, Math.floor(n / 16));
-  const sample: unknown[] = [];
-  for (let i = 0; i < n && sample.length < 16; i += step) sample.push(items[i]);
-  if (sample.every((item) => typeof item === "number")) return Float64Array.BYTES_PER_ELEMENT;
-  try {
-    // Measured, not made: large typed arrays count by their length, without the serializer copying them.
-    const serializer = new ApartSerializer(LARGE_PAYLOAD_BYTES);
-    serializer.writeHeader();
-    serializer.writeValue(sample);
-    return Math.ceil(serializer.finish().length / sample.length);
-  } catch {
-    return 64;
   }
 }
 
