@@ -73,6 +73,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A port on 127.0.0.1 that nothing listens on, for a peer that must be refused: taken below Linux's ephemeral
+ * range (32768 and up), so that no listener bound to port 0 meanwhile (a test file running beside this one)
+ * can be given it, as a port freePort() released can be.
+ */
+export async function deadPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 /** Resolves once something accepts TCP connections on host:port (polling, bounded). */
 export async function waitForPort(host: string, port: number, child?: ChildProcess, limitMs = 10_000): Promise<void> {
   const deadline = Date.now() + limitMs;
