@@ -1,12 +1,16 @@
 /**
  * Writes straight to a socket's handle (lib/server/handle-writes.ts), over
  * real loopback TCP: order, what the kernel does not take at once, the
- * drain, a failed write, and the fallback where Node offers no such path.
+ * drain, a failed write, and the fallback where Node offers no such path
+ * (a job server that writes through its sockets' Writables instead).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { spawn } from "node:child_process";
 import { handleWriter } from "../lib/server/handle-writes.js";
+import { GearmanClient, GearmanWorker } from "../lib/gearman/index.js";
+import { CLI_PATH } from "./support/job-servers.js";
 
 /** A connected pair: `sender` (the connecting end) and `receiver` (the accepted one, paused). */
 async function pair(): Promise<{ sender: net.Socket; receiver: net.Socket; close: () => void }> {
@@ -96,5 +100,46 @@ describe("writes straight to a socket's handle", () => {
     } finally {
       close();
     }
+  });
+
+  it("is not used under --pending-deprecation: the server writes through its sockets, warns of nothing, and serves", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--pending-deprecation", CLI_PATH, "job-server", "--host", "127.0.0.1", "--port", "0"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    let client: GearmanClient | undefined;
+    let worker: GearmanWorker | undefined;
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const look = () => {
+          const m = /listening on \S+?:(\d+)/.exec(stdout);
+          if (m) resolve(Number(m[1]));
+        };
+        child.stdout.on("data", look);
+        void exited.then((code) => reject(new Error(`the job server exited (${code}) before it listened:\n${stderr}`)));
+      });
+      const servers = `127.0.0.1:${port}`;
+      worker = new GearmanWorker({ servers, concurrency: 2 });
+      worker.register("echo", (job) => job.data).start();
+      client = new GearmanClient({ servers });
+      // Small payloads in the write arena, and large ones written from where they lie (writev through the Writable).
+      const payloads = [1_000_000, 70_000, ...Array.from({ length: 200 }, (_, i) => i * 13)].map((size, i) =>
+        Buffer.alloc(size, (i % 250) + 1),
+      );
+      const echoed = await Promise.all(payloads.map((p) => client!.submitJob("echo", p).result));
+      echoed.forEach((e, i) => assert.ok(e.equals(payloads[i]), `payload ${i} came back whole`));
+    } finally {
+      await client?.close();
+      await worker?.close();
+      child.kill("SIGTERM");
+      await exited;
+    }
+    assert.doesNotMatch(stderr, /DeprecationWarning|DEP0111/);
   });
 });

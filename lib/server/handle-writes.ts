@@ -18,9 +18,10 @@
  * the deprecated `process.binding`, and the handle's `writeBuffer`, `writev`
  * and `writeQueueSize`. Where any of them is missing (another Node version),
  * `handleWriter` returns undefined and the peer writes through the socket's
- * Writable as before. The Writable itself is then never written to, so the
- * two paths never interleave; `end()` still goes through it, and its shutdown
- * waits in libuv behind any bytes queued here.
+ * Writable as before; so it does under `--pending-deprecation`, where calling
+ * `process.binding` would print a warning. With this path the Writable is
+ * never written to, so the two never interleave; `end()` still goes through
+ * it, and its shutdown waits in libuv behind any bytes queued here.
  */
 import net from "node:net";
 import { getSystemErrorName } from "node:util";
@@ -46,7 +47,18 @@ interface StreamHandle {
   readonly writeQueueSize: number;
 }
 
+/** Whether Node was asked to warn of pending deprecations, process.binding among them: then it is not called. */
+function warnsOfBinding(): boolean {
+  const flag = "--pending-deprecation";
+  return (
+    process.execArgv.includes(flag) ||
+    (process.env.NODE_OPTIONS ?? "").includes(flag) ||
+    process.env.NODE_PENDING_DEPRECATION === "1"
+  );
+}
+
 const binding: StreamWrapBinding | null = (() => {
+  if (warnsOfBinding()) return null;
   try {
     const found = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding("stream_wrap");
     const { WriteWrap, streamBaseState, kLastWriteWasAsync } = found;
