@@ -25,6 +25,7 @@ export {
   RemoteError,
   RemoteCause,
   FunctionShippingError,
+  ItemChangedError,
   ItemSerializationError,
   MemoryValueError,
   WireFormatError,

@@ -15,7 +15,7 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { TestCluster } from "./support/cluster.js";
 import { readFileSync } from "node:fs";
-import { embedded, deadPort } from "./support/job-servers.js";
+import { embedded, freePort } from "./support/job-servers.js";
 import { chromiumPath, missingPeer } from "./support/peers.js";
 import { startDashboard } from "./support/dashboard-process.js";
 import { eventually } from "./support/gearman.js";
@@ -125,7 +125,7 @@ describe("dashboard warnings in a browser", { skip }, () => {
     let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
     try {
       await cluster.startNode(1);
-      const down = `127.0.0.1:${await deadPort()}`;
+      const down = `127.0.0.1:${await freePort()}`;
       const text = readFileSync(cluster.configFile, "utf8").replace(
         /^job_server_url = .*$/m,
         `job_server_url = ${cluster.server.url}, ${down}`,

@@ -15,14 +15,7 @@ import { AdminClient } from "../lib/gearman/admin.js";
 import { ClusterKey } from "../lib/security/cluster-key.js";
 import { CHANNEL_VERSION, TOPIC_LOG, TOPIC_PROGRESS, TOPIC_REPLY } from "../lib/channels/messages.js";
 import { TestCluster } from "./support/cluster.js";
-import {
-  embedded,
-  deadPort,
-  freePort,
-  gearmand,
-  type JobServerKind,
-  type RunningJobServer,
-} from "./support/job-servers.js";
+import { embedded, freePort, gearmand, type JobServerKind, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
 import { startDashboard } from "./support/dashboard-process.js";
 
@@ -232,7 +225,7 @@ for (const kind of kinds) {
       let stream: Awaited<ReturnType<typeof snapshotStream>> | undefined;
       try {
         await cluster.startNode(1);
-        const down = `127.0.0.1:${await deadPort()}`;
+        const down = `127.0.0.1:${await freePort()}`;
         const text = readFileSync(cluster.configFile, "utf8").replace(
           /^job_server_url = .*$/m,
           `job_server_url = ${cluster.server.url}, ${down}`,
@@ -493,7 +486,7 @@ describe("dashboard option that cannot start", () => {
     const logUrl = `tcp://127.0.0.1:${await freePort()}`;
     const config = {
       client: {
-        job_server_url: `127.0.0.1:${await deadPort()}`,
+        job_server_url: `127.0.0.1:${await freePort()}`,
         command_frontend_url: commandUrl,
         command_backend_url: commandUrl,
         log_frontend_url: logUrl,

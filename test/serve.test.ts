@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { GearmanClient, JobError } from "../lib/gearman/index.js";
-import { jobServerKinds, deadPort, type RunningJobServer } from "./support/job-servers.js";
+import { jobServerKinds, freePort, type RunningJobServer } from "./support/job-servers.js";
 import { missingPeer, programPath } from "./support/peers.js";
 import { TestEndpoint, ok, type Answer } from "./support/serve-endpoint.js";
 import { startServe, type ServeHarness } from "./support/serve-harness.js";
@@ -40,7 +40,7 @@ for (const kind of jobServerKinds({ inProcess: false })) {
       server = await kind.start({ jobRetries: 1 });
       answer = (job) => ok(`${job.fields.function_name}:${job.fields.workload.toString("utf8")}`);
       endpoint = await new TestEndpoint((job) => answer(job)).listen();
-      const refused = await deadPort();
+      const refused = await freePort();
       harness = await startServe({
         gearman_servers_list: [server.url],
         pools_list: {

@@ -13,7 +13,7 @@ import { GearmanClient } from "../lib/gearman/index.js";
 import {
   CLI_PATH,
   embedded,
-  deadPort,
+  freePort,
   gearmand,
   type JobServerKind,
   type RunningJobServer,
@@ -50,7 +50,7 @@ describe("cluster commands that reach nothing", { skip: embedded.skip }, () => {
   it("ping-workers, status, kill-workers, restart-workers, drain and online name the job server they could not reach and exit 1", async () => {
     const cluster = await TestCluster.start({ kind: embedded, broker: false });
     try {
-      const down = `127.0.0.1:${await deadPort()}`;
+      const down = `127.0.0.1:${await freePort()}`;
       const config = configWithServers(cluster, "down.ini", [down]);
       const ping = await cli(["-c", config, "ping-workers", "0.5"]);
       assert.equal(ping.code, 1, ping.stderr);
@@ -76,8 +76,8 @@ describe("cluster commands that reach nothing", { skip: embedded.skip }, () => {
   it("say which broker endpoints they could not reach", async () => {
     const cluster = await TestCluster.start({ kind: embedded, broker: true });
     try {
-      const commandPort = await deadPort();
-      const logPort = await deadPort();
+      const commandPort = await freePort();
+      const logPort = await freePort();
       const text = readFileSync(cluster.configFile, "utf8")
         .replace(/^command_frontend_url = .*$/m, `command_frontend_url = tcp://127.0.0.1:${commandPort}`)
         .replace(/^log_backend_url = .*$/m, `log_backend_url = tcp://127.0.0.1:${logPort}`);
@@ -109,7 +109,7 @@ for (const kind of kinds) {
         } finally {
           await client.close();
         }
-        const down = `127.0.0.1:${await deadPort()}`;
+        const down = `127.0.0.1:${await freePort()}`;
         const config = configWithServers(cluster, "two.ini", [cluster.server.url, down]);
         // A listed job server down, and jobs nobody can take: degraded, exit 3.
         const json = await cli(["-c", config, "status", "--json"]);
@@ -225,7 +225,7 @@ for (const kind of kinds) {
         assert.deepEqual([fineStatus.code, fineStatus.stderr], [0, ""]);
         assert.doesNotMatch(fineStatus.stdout, /PROBLEMS/);
 
-        const silent = await cluster.startNode(1, [], variant(cluster, "silent.ini", [s1, s2], await deadPort()));
+        const silent = await cluster.startNode(1, [], variant(cluster, "silent.ini", [s1, s2], await freePort()));
         const partly = await cluster.startNode(1, [], variant(cluster, "partly.ini", [s2]));
         const elsewhere = await cluster.startNode(1, [], variant(cluster, "elsewhere.ini", [s3]));
         const client = new GearmanClient(cluster.server.clientOptions());

@@ -67,6 +67,7 @@ export class PayloadFiles {
    * a request in parts (split-payload.ts) is then joined.
    */
   send(request: Buffer | SplitPayload, signed: boolean): { readonly payload: Buffer; readonly files?: SentFiles } {
+    if (request instanceof SplitPayload) request.checkIntact();
     const inline = () => ({ payload: request instanceof SplitPayload ? request.join() : request });
     if (signed || request.length < this.threshold) return inline();
     let files = this.free.pop();

@@ -27,6 +27,22 @@ export class ItemSerializationError extends ArgumentError {
   }
 }
 
+/**
+ * A typed array among a chunk's items was detached, transferred or resized after the chunk was encoded: a
+ * large one's bytes are read from where they lie each time the chunk is sent (a retry too), so they would
+ * not be what was encoded. Items must stay as they are until their map resolves.
+ */
+export class ItemChangedError extends ArgumentError {
+  override name = "ItemChangedError";
+  constructor(was: number, now: number) {
+    super(
+      "a map item",
+      `a typed array of ${was} bytes among the chunk's items now has ${now} (detached, transferred or resized ` +
+        `while its map ran); keep a map's items unchanged until the map resolves`,
+    );
+  }
+}
+
 /** A shared memory entry cannot travel (it holds a function or a class instance); `key` is the entry's. */
 export class MemoryValueError extends ArgumentError {
   override name = "MemoryValueError";

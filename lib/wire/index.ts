@@ -2,6 +2,7 @@
 export { moduleFunction, type ModuleFunction, type MapFunction } from "./function-ref.js";
 export {
   FunctionShippingError,
+  ItemChangedError,
   ItemSerializationError,
   MemoryValueError,
   WireFormatError,

@@ -1,8 +1,9 @@
 /**
  * A V8-codec payload whose large typed arrays were not copied into the serializer's buffer: the
  * serializer's bytes in parts, and between them each large view's bytes where they lie. Written out in
- * order (one writev), the parts are byte for byte what `v8.DefaultSerializer` writes in one buffer, so
- * nothing that reads a payload changes.
+ * order (one writev), the parts are what `v8.DefaultSerializer` writes in one buffer, but for the padding V8
+ * puts before a two-byte string to align it (counted from the last release, not from the start: a byte more
+ * or less, which the deserializer skips), so nothing that reads a payload changes.
  *
  *   value ──ApartSerializer──► [serialized, view, serialized, view, …, serialized] ──writev──► a payload file
  *
@@ -12,16 +13,28 @@
  * marked and compacted.
  */
 import v8 from "node:v8";
+import { ItemChangedError } from "./errors.js";
 
 export class SplitPayload {
   /** All its bytes. */
   readonly length: number;
+  /** Each part's length when it was made: the views are the caller's arrays, read again at each send. */
+  private readonly lengths: readonly number[];
 
   /** `parts`: at least one; the first holds the header and meta block (views are only ever in the body). */
   constructor(readonly parts: readonly Uint8Array[]) {
-    let length = 0;
-    for (const part of parts) length += part.byteLength;
-    this.length = length;
+    this.lengths = parts.map((part) => part.byteLength);
+    this.length = this.lengths.reduce((sum, n) => sum + n, 0);
+  }
+
+  /**
+   * Throws ItemChangedError when a view no longer has the length it was made with (its array detached,
+   * transferred or resized since): its bytes would no longer be the ones the meta and body describe.
+   */
+  checkIntact(): void {
+    for (let i = 0; i < this.parts.length; i++)
+      if (this.parts[i].byteLength !== this.lengths[i])
+        throw new ItemChangedError(this.lengths[i], this.parts[i].byteLength);
   }
 
   /** The header and meta block, and what follows of the body up to the first view. */
@@ -32,6 +45,7 @@ export class SplitPayload {
 
   /** Its bytes in one buffer of their own (a copy: for a payload that ends up not going through a file). */
   join(): Buffer {
+    this.checkIntact();
     return Buffer.concat(this.parts, this.length);
   }
 }

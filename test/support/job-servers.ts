@@ -61,28 +61,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The compiled CLI entry (tests run from dist/test). */
 export const CLI_PATH = path.resolve(here, "../../cli/main.js");
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * A port on 127.0.0.1 that nothing listens on, for a peer that must be refused: taken below Linux's ephemeral
- * range (32768 and up), so that no listener bound to port 0 meanwhile (a test file running beside this one)
- * can be given it, as a port freePort() released can be.
+ * A port on 127.0.0.1 that nothing listens on now, for a test to bind later or to find refused. It is taken
+ * below Linux's ephemeral range (32768 and up), where no listener bound to port 0 meanwhile (a test file
+ * running beside this one, a job server or broker started on port 0) can be given it, as it could be
+ * given a port 0 bind released.
  */
-export async function deadPort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await new Promise<boolean>((resolve) => {
       const server = net.createServer();
+      server.unref();
       server.once("error", () => resolve(false));
       server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
