@@ -13,7 +13,7 @@ import {
   GearmanError,
   GearmanWorker,
 } from "../lib/gearman/index.js";
-import { jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
+import { freePort, jobServerKinds, type RunningJobServer } from "./support/job-servers.js";
 import { eventually } from "./support/gearman.js";
 
 const isAdminError = (command: string, errCode: string) => (e: unknown) =>
@@ -202,11 +202,7 @@ describe("AdminClient against a server that misbehaves", () => {
   });
 
   it("an unreachable server is a CONNECTION error", async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const admin = new AdminClient(`127.0.0.1:${port}`);
+    const admin = new AdminClient(`127.0.0.1:${await freePort()}`);
     await assert.rejects(admin.version(), (e: unknown) => e instanceof GearmanError && e.code === "CONNECTION");
     await admin.close();
   });
