@@ -26,6 +26,30 @@ import { embedded, jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 import { eventually } from "./support/gearman.js";
 
+/**
+ * A bound log channel, the types of the messages it hands on, the channel-version warnings this process
+ * gets, and a publisher connected to it; `close` undoes it all.
+ */
+async function versionProbe(options: { watchProgress?: boolean } = {}) {
+  const channel = new LogChannel({ url: "tcp://127.0.0.1:0", bind: true, ...options });
+  const read: string[] = [];
+  channel.watch((envelope) => read.push(envelope.message.type));
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => {
+    if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning);
+  };
+  process.on("warning", onWarning);
+  await channel.open();
+  const publisher = new zmq.Publisher({ linger: 0 });
+  publisher.connect(channel.endpoint);
+  const close = async () => {
+    process.off("warning", onWarning);
+    publisher.close();
+    await channel.close();
+  };
+  return { channel, read, warnings, publisher, close };
+}
+
 describe("channels", () => {
   it("ignores and counts malformed messages, never throws out of the receive loop", async () => {
     const subscriber = new LoopingSubscriber();
@@ -60,17 +84,7 @@ describe("channels", () => {
   });
 
   it("a node of channel protocol version 1 is said once, naming it, its host and both versions; its messages are not read", async () => {
-    const channel = new LogChannel({ url: "tcp://127.0.0.1:0", bind: true });
-    const read: string[] = [];
-    channel.watch((envelope) => read.push(envelope.message.type));
-    const warnings: Error[] = [];
-    const onWarning = (warning: Error) => {
-      if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning);
-    };
-    process.on("warning", onWarning);
-    await channel.open();
-    const publisher = new zmq.Publisher({ linger: 0 });
-    publisher.connect(channel.endpoint);
+    const { channel, read, warnings, publisher, close } = await versionProbe();
     const old = (id: string) =>
       JSON.stringify({
         v: 1,
@@ -111,24 +125,12 @@ describe("channels", () => {
       assert.deepEqual(read, ["need-memory"], "only the message of this version was handed on");
       assert.equal(warnings.length, 1, "said once per node");
     } finally {
-      process.off("warning", onWarning);
-      publisher.close();
-      await channel.close();
+      await close();
     }
   });
 
   it("a pool of channel protocol version 1 heard by a dashboard is said as a pool, whose progress is ignored (it takes no commands)", async () => {
-    const channel = new LogChannel({ url: "tcp://127.0.0.1:0", bind: true, watchProgress: true });
-    const read: string[] = [];
-    channel.watch((envelope) => read.push(envelope.message.type));
-    const warnings: Error[] = [];
-    const onWarning = (warning: Error) => {
-      if ((warning as { code?: string }).code === "GLIMPSE_CHANNEL_VERSION") warnings.push(warning);
-    };
-    process.on("warning", onWarning);
-    await channel.open();
-    const publisher = new zmq.Publisher({ linger: 0 });
-    publisher.connect(channel.endpoint);
+    const { read, warnings, publisher, close } = await versionProbe({ watchProgress: true });
     const progress = { type: "progress", mapId: "m1", fn: "f", done: 0, total: 1, failed: 0, state: "running" };
     const old = (id: string) =>
       JSON.stringify({ v: 1, id, node: "old-pool", host: "desk", pid: 7, time: 0, message: progress });
@@ -150,9 +152,7 @@ describe("channels", () => {
       );
       assert.deepEqual(read, [], "nothing of version 1 was handed on");
     } finally {
-      process.off("warning", onWarning);
-      publisher.close();
-      await channel.close();
+      await close();
     }
   });
 

@@ -191,7 +191,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   private errorRetries = 0;
   /** Output lines heard from the current attempt, and the nonces of its signed ones. */
   private linesHeard = 0;
-  private recordNonces = new Set<string>();
+  private recordNonces: Set<string> | undefined = undefined;
 
   constructor(
     private readonly context: ChunkJobContext,
@@ -225,7 +225,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     this.request = request;
     this.takes = 0;
     this.linesHeard = 0;
-    this.recordNonces = new Set();
+    this.recordNonces = undefined;
     const unique = `${context.mapId}:${this.chunk.index}:${ordinal}`;
     const limit = context.maxPacketSize;
     const size = limit === undefined ? 0 : requestPacketData(request.length, context.gearmanFunction, unique);
@@ -256,7 +256,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
     const { output, key } = this.context;
     if (bytes.length === 0 || output === undefined) return;
     const what = `output of chunk ${this.described.index} (job ${attempt.handle ?? attempt.unique})`;
-    const check = key && { key, requestNonce: requestNonce(this.request!), seen: this.recordNonces };
+    const check = key && { key, requestNonce: requestNonce(this.request!), seen: (this.recordNonces ??= new Set()) };
     try {
       const record = decodeOutputRecord(bytes, what, check);
       this.linesHeard++;

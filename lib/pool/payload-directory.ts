@@ -12,6 +12,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { ownDirectories } from "./own-directories.js";
 
 export const TMPFS = "/dev/shm";
 const PREFIX = "glimpse-payloads-";
@@ -34,19 +35,9 @@ export function makePayloadDirectory(clusterDirectory: string, tmpfs = TMPFS): s
 
 /** Removes this user's payload directories in `tmpfs` whose cluster's private directory is gone; resolves with their paths. */
 export function removeStalePayloadDirectories(tmpfs = TMPFS): string[] {
-  const uid = process.getuid?.();
-  let names: string[];
-  try {
-    names = fs.readdirSync(tmpfs).filter((name) => NAME.test(name));
-  } catch {
-    return [];
-  }
   const removed: string[] = [];
-  for (const name of names) {
-    const directory = path.join(tmpfs, name);
+  for (const directory of ownDirectories(tmpfs, NAME)) {
     try {
-      const stat = fs.lstatSync(directory);
-      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
       // No link yet: a cluster starting this moment.
       const owner = fs.readlinkSync(path.join(directory, LINK));
       if (fs.existsSync(owner)) continue;

@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { ownDirectories } from "./own-directories.js";
 
 export const LOCAL_CLUSTER_PREFIX = "glimpse-local-";
 const NAME = /^glimpse-local-[A-Za-z0-9]{6}$/;
@@ -26,19 +27,9 @@ function refuses(socketPath: string): Promise<boolean> {
 
 /** Removes this user's abandoned local cluster directories under `tmpdir`; resolves with the paths removed. */
 export async function removeStaleLocalClusters(tmpdir: string): Promise<string[]> {
-  const uid = process.getuid?.();
-  let names: string[];
-  try {
-    names = fs.readdirSync(tmpdir).filter((name) => NAME.test(name));
-  } catch {
-    return [];
-  }
   const removed: string[] = [];
-  for (const name of names) {
-    const directory = path.join(tmpdir, name);
+  for (const directory of ownDirectories(tmpdir, NAME)) {
     try {
-      const stat = fs.lstatSync(directory);
-      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
       const socketPath = path.join(directory, "jobs.sock");
       if (!fs.lstatSync(socketPath, { throwIfNoEntry: false })?.isSocket()) continue;
       if (!(await refuses(socketPath))) continue;
