@@ -5,6 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import * as zmq from "zeromq";
 import { Broker } from "../lib/channels/index.js";
 import { LoopingSubscriber } from "../lib/channels/subscriber.js";
@@ -81,6 +82,23 @@ describe("channels", () => {
       publisher.close();
       await subscriber.close();
     }
+  });
+
+  it("bound subscribers closed while their publishers disconnect: 3,000 closes, the process never aborts", async () => {
+    // In a process of its own: a socket used from two threads at once aborts the whole process.
+    const churn = new URL("./support/subscriber-churn.js", import.meta.url).pathname;
+    const outcome = await new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const child = execFile(process.execPath, [churn, "300"], { timeout: 240_000 }, (_error, stdout, stderr) =>
+          resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
+        );
+      },
+    );
+    assert.deepEqual(
+      { code: outcome.code, signal: outcome.signal, stdout: outcome.stdout },
+      { code: 0, signal: null, stdout: "done\n" },
+      outcome.stderr,
+    );
   });
 
   it("a node of channel protocol version 1 is said once, naming it, its host and both versions; its messages are not read", async () => {

@@ -8,7 +8,7 @@
  * messages stay signed: the broker needs no cluster secret).
  */
 import * as zmq from "zeromq";
-import { zmqUrl } from "./socket-options.js";
+import { bindRetrying } from "./socket-options.js";
 import { applyCurve, releaseCurve, type CurveSettings } from "../security/curve.js";
 import { func, object, optionsSchema, text, type RulesOf } from "../options-schema.js";
 import { brokerCannotBind } from "./errors.js";
@@ -77,10 +77,14 @@ export class Broker {
         applyCurve(proxy.frontEnd, this.options.curve, "bind");
         applyCurve(proxy.backEnd, this.options.curve, "bind");
       }
-      await bindRetrying(proxy.frontEnd, frontend);
+      await bindRetrying(proxy.frontEnd, frontend).catch((error) => {
+        throw brokerCannotBind(frontend, error);
+      });
       const front = proxy.frontEnd.lastEndpoint ?? frontend;
       this.boundSockets.push({ socket: proxy.frontEnd, endpoint: front });
-      await bindRetrying(proxy.backEnd, backend);
+      await bindRetrying(proxy.backEnd, backend).catch((error) => {
+        throw brokerCannotBind(backend, error);
+      });
       const back = proxy.backEnd.lastEndpoint ?? backend;
       this.boundSockets.push({ socket: proxy.backEnd, endpoint: back });
       this.runs.push(proxy.run().catch(() => {}));
@@ -131,23 +135,5 @@ export class Broker {
     this.boundSockets = [];
     this.proxies = [];
     this.runs = [];
-  }
-}
-
-/**
- * Binds, retrying for up to 2 s while the address is still held: ZeroMQ frees a
- * closed socket's port a little after close(), so a broker restarted at once on
- * the same addresses would otherwise fail.
- */
-async function bindRetrying(socket: zmq.XSubscriber | zmq.XPublisher, url: string): Promise<void> {
-  const deadline = Date.now() + 2000;
-  for (;;) {
-    try {
-      return await socket.bind(zmqUrl(url));
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline)
-        throw brokerCannotBind(url, error);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 }

@@ -51,13 +51,40 @@ export async function attach(
     socket.connect(endpoint.url);
     return endpoint.url;
   }
-  await socket.bind(zmqUrl(endpoint.url));
+  await bindRetrying(socket, endpoint.url);
   return socket.lastEndpoint ?? endpoint.url;
 }
 
+/** How long a bind retries while its address is still held by a socket this process closed. */
+const BIND_RETRY_MS = 2000;
+
 /**
- * Gives a bound address back before the socket closes: close() alone frees the port later, on ZeroMQ's I/O
- * thread, and whoever binds it next (a pool started again, a test) would fail with "Address already in use".
+ * Binds, retrying for up to 2 s while the address is in use: ZeroMQ frees a closed socket's port a little
+ * after close(), on its own I/O thread, so a pool, channel or broker started again at once on the same
+ * address would otherwise fail with "Address already in use". Any other error, or the same one after 2 s,
+ * is thrown as it came.
+ */
+export async function bindRetrying(socket: { bind(url: string): Promise<void> }, url: string): Promise<void> {
+  const deadline = Date.now() + BIND_RETRY_MS;
+  for (;;) {
+    try {
+      return await socket.bind(zmqUrl(url));
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/**
+ * Gives a bound address back before the socket closes, so that it is free the moment close() returns.
+ *
+ * Only for a socket with no receive or send pending (a publisher whose sends have settled): zeromq.js runs
+ * unbind on a libuv worker thread, while the main thread polls a socket that has an operation pending, and a
+ * ZeroMQ socket is not thread-safe. The two threads then process the socket's commands together, which
+ * corrupts it and aborts the process (libzmq assertions in pipe.cpp, msg.cpp, object.cpp). A subscriber,
+ * whose receive is always pending, closes without this; the next bind of its address waits for the port
+ * (bindRetrying).
  */
 export async function release(
   socket: zmq.Socket & { unbind(url: string): Promise<void> },

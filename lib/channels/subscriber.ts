@@ -6,7 +6,7 @@
  * `onRefused` and is dropped.
  */
 import * as zmq from "zeromq";
-import { attach, release, type Endpoint } from "./socket-options.js";
+import { attach, type Endpoint } from "./socket-options.js";
 import { releaseCurve } from "../security/curve.js";
 import { SignatureError } from "../security/errors.js";
 import type { MessageGuard } from "../security/message-guard.js";
@@ -84,9 +84,12 @@ export class LoopingSubscriber {
     this.socket.subscribe(topic);
   }
 
+  /**
+   * Closes at once, without unbinding first: the receive pending in the loop would race the unbind (see
+   * `release`). Closing ends that receive on this thread; ZeroMQ frees a bound port a moment later.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await release(this.socket, this.endpoint, this.attached);
     this.socket.close();
     releaseCurve(this.attached?.curve, this.attached?.bind ? "bind" : "connect");
     await this.loop;
