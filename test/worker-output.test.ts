@@ -201,6 +201,39 @@ for (const kind of jobServerKinds()) {
       }
     });
 
+    it("a pool without a dashboard hears no log records: its lines come once, on their jobs; asked, it hears them", async () => {
+      const got: WorkerOutput[] = [];
+      const other = await poolInto(got);
+      const records: string[] = [];
+      const stop = other.channels.log.watch((envelope) => {
+        if (envelope.message.type === "record") records.push(envelope.message.message);
+      });
+      try {
+        const marker = `once-${process.pid}-${Date.now()}`;
+        const fn = new Function("x", `console.log("${marker}", x); return x;`) as (x: number) => number;
+        assert.deepEqual(await other.map(fn, [1]), [1]);
+        // A pong a node sends after the map follows its line down the same channel: had the line come, it came first.
+        assert.equal((await other.ping(5000)).length, cluster.nodes.length);
+        assert.deepEqual(
+          got.filter((line) => line.text.includes(marker)).map((line) => line.text),
+          [`${marker} 1`],
+        );
+        assert.equal(records.length, 0, records.join("\n"));
+        other.channels.log.hearRecords();
+        await eventually(
+          async () => {
+            assert.deepEqual(await other.map(fn, [2]), [2]);
+            return records.some((record) => record.includes(`${marker} 2`));
+          },
+          DEADLINE_MS,
+          "the line as a log record, once asked for",
+        );
+      } finally {
+        stop();
+        await other.close();
+      }
+    });
+
     it("MakePool's output option is every map's default, and a map's own option wins", async () => {
       const pooled: WorkerOutput[] = [];
       const own: WorkerOutput[] = [];

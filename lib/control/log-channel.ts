@@ -71,6 +71,8 @@ export class LogChannel {
   private readonly connectionWatch: ConnectionWatch | undefined;
   /** Woken when the connection to a broker comes up or drops. */
   private readonly connection = new Condition();
+  /** Whether the nodes' log records are heard (hearRecords). */
+  private recordsHeard = false;
 
   constructor(private readonly options: LogChannelOptions) {
     this.subscriber = new LoopingSubscriber({
@@ -88,7 +90,7 @@ export class LogChannel {
 
   async open(): Promise<void> {
     const { url, bind, curve, watchProgress } = this.options;
-    const topics = watchProgress ? [TOPIC_LOG, TOPIC_REPLY, TOPIC_PROGRESS] : [TOPIC_LOG, TOPIC_REPLY];
+    const topics = watchProgress ? [TOPIC_REPLY, TOPIC_PROGRESS] : [TOPIC_REPLY];
     await this.subscriber.open({ url, bind, curve }, topics, (_topic, body) => {
       const envelope = parseLog(body);
       if (envelope) this.deliver(envelope);
@@ -149,8 +151,20 @@ export class LogChannel {
     for (const listener of this.listeners) listener(envelope);
   }
 
-  /** The nodes' log records as they arrive, until the signal aborts. */
+  /**
+   * Hears the nodes' log records (worker output among them) from now on. Not by default: a pool hears its
+   * own maps' output on their jobs, and would otherwise get every line a second time over the channel.
+   * Followers (records(), a dashboard) ask for them.
+   */
+  hearRecords(): void {
+    if (this.recordsHeard) return;
+    this.recordsHeard = true;
+    this.subscriber.subscribe(TOPIC_LOG);
+  }
+
+  /** The nodes' log records as they arrive (heard from now on), until the signal aborts. */
   async *records(signal: AbortSignal): AsyncGenerator<LogRecord> {
+    this.hearRecords();
     const queue: LogEnvelope[] = [];
     let wake: (() => void) | undefined;
     const stopWatching = this.watch((envelope) => {

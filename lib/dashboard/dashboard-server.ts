@@ -61,6 +61,7 @@ export class Dashboard {
     for (const [path, { file, type }] of Object.entries(FILES))
       this.assets.set(path, { body: readFileSync(new URL(file, ASSETS)), type });
     this.stopWatching = control.log.watch((envelope) => this.state.heard(envelope));
+    control.log.hearRecords();
     server.on("request", (request, response) => this.handle(request, response));
   }
 
