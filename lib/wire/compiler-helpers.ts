@@ -5,7 +5,8 @@
  * FunctionRef (`helpers`); the worker binds each while compiling it
  * (node/compiler-helpers-runtime.ts):
  *
- *   esbuild (tsx)   `__name`, its keepNames helper
+ *   esbuild (tsx)   `__name`, its keepNames helper, and `__using` / `__callDispose`, which it writes for
+ *                   using declarations where Node has none (written for the workers from the proposal)
  *   tsc, ts-node    every helper tslib exports (`__awaiter`, `__generator`, `__rest`, ...), the `tslib_1`
  *                   namespace of importHelpers, and `templateObject_1`, ... (the cache slot of a tagged template)
  *   swc             every helper @swc/helpers exports (`_async_to_generator`, `_object_spread`, ...), called
@@ -45,7 +46,7 @@ function swcHelpers(): ReadonlySet<string> {
 
 /** How the workers provide `name`, or undefined when they do not. */
 export function providedHelper(name: string): HelperKind | undefined {
-  if (name === "__name") return "esbuild";
+  if (name === "__name" || name === "__using" || name === "__callDispose") return "esbuild";
   if (/^templateObject_\d+$/.test(name)) return "cache-slot";
   if (/^tslib_\d+$/.test(name)) return "tslib-namespace";
   if (name.startsWith("__")) return tslibHelpers().has(name) ? "tslib" : undefined;
@@ -61,13 +62,10 @@ export interface HelperAdvice {
 }
 
 const ESBUILD = { one: "is a helper esbuild (tsx) adds", many: "are helpers esbuild (tsx) adds" };
-const USING = { ...ESBUILD, fix: "use try/finally instead of a using declaration in the shipped function" };
 const DECORATORS = { ...ESBUILD, fix: "decorated classes cannot be shipped as source; ship a moduleFunction" };
 
 /** Helpers esbuild (tsx) inlines that the workers do not provide. */
 const ESBUILD_ADVICE: Readonly<Record<string, HelperAdvice>> = {
-  __using: USING,
-  __callDispose: USING,
   __decorateClass: DECORATORS,
   __decorateElement: DECORATORS,
   __decoratorStart: DECORATORS,
