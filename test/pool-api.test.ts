@@ -208,19 +208,20 @@ for (const kind of jobServerKinds()) {
     describe('errors: "return"', () => {
       it("gives every item's outcome in its place: the value, or the item's RemoteError; every result is computed", async () => {
         const out = await pool.map(
-          function failOnThreeAndSeven(x: number) {
-            if (x === 3 || x === 7) throw new RangeError(`bad ${x}`);
+          function failOnTwoAndFive(x: number) {
+            if (x === 2 || x === 5) throw new RangeError(`bad ${x}`);
             return x * 2;
           },
           range(10),
           { chunksize: 4, errors: "return" },
         );
+        // Items after a failure in its chunk (3 after 2, 6 and 7 after 5) run and keep their results.
         assert.deepEqual(
           out.map((o) => (o instanceof RemoteError ? o.index : o)),
-          [0, 2, 4, 3, 8, 10, 12, 7, 16, 18],
+          [0, 2, 2, 6, 8, 5, 12, 14, 16, 18],
         );
-        const error = out[7] as RemoteError;
-        assert.match(error.message, new RegExp(`^failOnThreeAndSeven\\(item 7\\) threw RangeError: bad 7${ON_NODE}`));
+        const error = out[5] as RemoteError;
+        assert.match(error.message, new RegExp(`^failOnTwoAndFive\\(item 5\\) threw RangeError: bad 5${ON_NODE}`));
         assert.equal((error.cause as Error).name, "RangeError");
         assert.match(
           (error.cause as Error).stack ?? "",
@@ -469,6 +470,11 @@ for (const kind of jobServerKinds()) {
         const early = new AbortController();
         early.abort();
         await assert.rejects(pool.apply(add, [1, 2], { signal: early.signal }), (e: Error) => e.name === "AbortError");
+        // Aborted while still in its batch, before the batch is sent at the end of this turn.
+        const soon = new AbortController();
+        const queued = pool.apply(add, [3, 4], { signal: soon.signal });
+        soon.abort(new Error("changed my mind"));
+        await assert.rejects(queued, { name: "AbortError", message: "the map was aborted: changed my mind" });
 
         const controller = new AbortController();
         const label = `held-${kind.name}`;
