@@ -469,12 +469,15 @@ for (const kind of jobServerKinds()) {
       it("an AbortSignal cancels the calls made with it, queued or running; the others finish and the cluster serves on", async () => {
         const early = new AbortController();
         early.abort();
-        await assert.rejects(pool.apply(add, [1, 2], { signal: early.signal }), (e: Error) => e.name === "AbortError");
+        await assert.rejects(pool.apply(add, [1, 2], { signal: early.signal }), {
+          name: "AbortError",
+          message: "the call was aborted",
+        });
         // Aborted while still in its batch, before the batch is sent at the end of this turn.
         const soon = new AbortController();
         const queued = pool.apply(add, [3, 4], { signal: soon.signal });
         soon.abort(new Error("changed my mind"));
-        await assert.rejects(queued, { name: "AbortError", message: "the map was aborted: changed my mind" });
+        await assert.rejects(queued, { name: "AbortError", message: "the call was aborted: changed my mind" });
 
         const controller = new AbortController();
         const label = `held-${kind.name}`;
@@ -483,7 +486,7 @@ for (const kind of jobServerKinds()) {
         try {
           await eventually(() => existsSync(join(dir, `${label}.started`)), 30_000, "the held call to start");
           controller.abort();
-          await assert.rejects(held, (e: Error) => e.name === "AbortError");
+          await assert.rejects(held, { name: "AbortError", message: "the call was aborted" });
           assert.equal(await free, 2);
         } finally {
           writeFileSync(join(dir, `${label}.released`), "");

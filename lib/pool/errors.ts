@@ -125,12 +125,13 @@ export const mapStopped = (): PoolError => new PoolError("STOPPED", "map stopped
  * The error a map rejects with when its AbortSignal fires: a DOMException named AbortError (as Node's own
  * APIs reject on an abort), whatever the reason, so one check catches every abort. The reason is its
  * `cause` and is said in its message: "the map was aborted: my reason", "the map was aborted:
- * TimeoutError: The operation was aborted due to timeout" (AbortSignal.timeout).
+ * TimeoutError: The operation was aborted due to timeout" (AbortSignal.timeout); "the call was aborted: ..."
+ * for calls made with apply.
  */
-export function abortError(reason: unknown): Error {
+export function abortError(reason: unknown, what: "the map" | "the call" = "the map"): Error {
   const said = describeReason(reason);
   const error = new DOMException(
-    said === undefined ? "the map was aborted" : `the map was aborted: ${said}`,
+    said === undefined ? `${what} was aborted` : `${what} was aborted: ${said}`,
     "AbortError",
   );
   if (reason !== undefined)

@@ -99,7 +99,7 @@ export class SubmitBatcher {
         throw new ArgumentError("apply args", `expected an array of arguments, got ${shown(args)}`);
       if (options !== undefined) {
         SUBMIT.check(options);
-        if (options.signal?.aborted) throw abortError(options.signal.reason);
+        if (options.signal?.aborted) throw abortError(options.signal.reason, "the call");
         key = this.optionsKey(options);
       }
       ref = this.refOf(fn);
@@ -189,7 +189,9 @@ export class SubmitBatcher {
         }
       }
     } catch (error) {
-      const rejected = Promise.reject(error);
+      // The batch's map is the calls' own business: an abort is said of the calls.
+      const signal = batch.options?.signal;
+      const rejected = Promise.reject(signal?.aborted ? abortError(signal.reason, "the call") : error);
       rejected.catch(() => {});
       resolves.forEach((resolve) => resolve?.(rejected));
     }
