@@ -30,7 +30,10 @@ export function buildProgram(): Command {
     .option("-c, --config <file>", "configuration file (ini); may be given more than once", collect, [] as string[])
     .option("-v, --verbose", "log more")
     .version(PACKAGE_VERSION, "-V, --version", "print the version and exit")
-    .showHelpAfterError()
+    // One hint, not the whole help: a usage error stays a few lines on stderr.
+    .showHelpAfterError(
+      "(glimpse-cluster --help lists the commands; glimpse-cluster COMMAND --help, a command's options)",
+    )
     .exitOverride();
   registerDemo(program);
   registerJobServer(program);

@@ -137,6 +137,22 @@ describe("an option the library refuses is named by the flag that gave it, exit 
   });
 });
 
+describe("a command or option the CLI does not know", () => {
+  it("is said with a suggestion and a hint where help is, not the whole help; exit 2", async () => {
+    const hint = "(glimpse-cluster --help lists the commands; glimpse-cluster COMMAND --help, a command's options)\n";
+    const unknown = await cli(["bogus"]);
+    assert.deepEqual(
+      { stderr: unknown.stderr, code: unknown.code },
+      { stderr: `error: unknown command 'bogus'\n(Did you mean logs?)\n${hint}`, code: 2 },
+    );
+    const option = await cli(["launch-worker", "--bogus"]);
+    assert.deepEqual(
+      { stderr: option.stderr, code: option.code },
+      { stderr: `error: unknown option '--bogus'\n${hint}`, code: 2 },
+    );
+  });
+});
+
 describe("what cannot be reached is named once", () => {
   let server: JobServer;
   let serverUrl: string;

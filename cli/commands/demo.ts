@@ -103,7 +103,7 @@ export function registerDemo(program: Command): void {
       "start a local cluster (an embedded job server and worker nodes) on this machine, run a few maps, and shut it all down",
     )
     .option("--workers <n>", `worker nodes (at most ${WORKERS_PER_CORE} per core)`, wholeNumber("--workers", 1), 2)
-    .option("--samples <n>", "Monte Carlo samples for pi", wholeNumber("--samples", 10_000), 1_000_000)
+    .option("--samples <n>", "Monte Carlo samples for pi (at least 10000)", wholeNumber("--samples", 10_000), 1_000_000)
     .option("--oversubscribe", `start more than ${WORKERS_PER_CORE} worker nodes per core`)
     .action(
       namingFlags({ LocalCluster: { workers: "--workers" } }, async (options: DemoOptions) => {
