@@ -29,14 +29,28 @@ export function importFunction<F extends Exported>(
       .then(() => import(specifier))
       .then((module: Record<string, unknown>) => {
         const exported = module[exportName];
-        if (typeof exported !== "function")
-          throw notAFunction(
-            `module ${specifier} has no function export "${exportName}" (exports: ${Object.keys(module).join(", ") || "none"})`,
-          );
+        if (typeof exported !== "function") throw notAFunction(whyNotAFunction(specifier, exportName, module));
         return exported as Exported;
       });
     fn.catch(() => imported.delete(key));
     imported.set(key, fn);
   }
   return fn as Promise<F>;
+}
+
+/** Why `exportName` of `module` is no function: it is missing (the exports are listed), or it is a value of another kind. */
+function whyNotAFunction(specifier: string, exportName: string, module: Record<string, unknown>): string {
+  const names = Object.keys(module);
+  if (!Object.hasOwn(module, exportName))
+    return `module ${specifier} has no export "${exportName}" (exports: ${names.join(", ") || "none"})`;
+  const value = module[exportName];
+  const type = typeof value;
+  const kind =
+    value === null || value === undefined
+      ? String(value)
+      : Array.isArray(value)
+        ? "an array"
+        : `${type === "object" ? "an" : "a"} ${type}`;
+  const functions = names.filter((name) => typeof module[name] === "function");
+  return `module ${specifier} exports "${exportName}" as ${kind}, not a function (its function exports: ${functions.join(", ") || "none"})`;
 }
