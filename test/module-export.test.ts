@@ -16,7 +16,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("importFunction", () => {
   const file = path.join(dir, "tasks.mjs");
-  writeFileSync(file, "export const answer = 42;\nexport const table = {};\nexport function double(x) { return 2 * x; }\n");
+  writeFileSync(
+    file,
+    "export const answer = 42;\nexport const table = {};\nexport function double(x) { return 2 * x; }\n",
+  );
   const url = pathToFileURL(file).href;
 
   it("gives the export that is a function", async () => {
