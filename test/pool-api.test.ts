@@ -14,6 +14,8 @@ import {
   ArgumentError,
   ClusterPool,
   FunctionShippingError,
+  ItemSerializationError,
+  MakePool,
   PoolError,
   RemoteError,
   asCompleted,
@@ -456,6 +458,87 @@ for (const kind of jobServerKinds()) {
             return e.index === undefined;
           },
         );
+      });
+
+      it("an argument that cannot be sent rejects its own call only, naming it; the batch's other calls run", async () => {
+        class Point {
+          constructor(readonly x: number) {}
+        }
+        const sq = (a: number) => a * a;
+        const args: unknown[] = [1, new Point(3), 4, Symbol("s"), 5];
+        // One batch in one chunk, and one in chunks of two (a refusal in one chunk, the others' calls going on).
+        for (const chunksize of [undefined, 2]) {
+          const settled = await Promise.allSettled(
+            args.map((a) => pool.apply(sq, [a as number], chunksize === undefined ? undefined : { chunksize })),
+          );
+          assert.deepEqual(
+            settled.map((s) => (s.status === "fulfilled" ? s.value : "rejected")),
+            [1, "rejected", 16, "rejected", 25],
+            `chunksize ${chunksize}`,
+          );
+          const [point, symbol] = [settled[1], settled[3]].map((s) => (s as PromiseRejectedResult).reason as Error);
+          assert.ok(point instanceof ItemSerializationError && symbol instanceof ItemSerializationError);
+          const travel =
+            "(items travel as data: primitives, plain objects, arrays, and the built-in Date, RegExp, Map, Set, Error, ArrayBuffer and typed arrays; no functions, symbols or instances of other classes)";
+          assert.equal(
+            point.message,
+            "sq(Point { x: 3 }): cannot be sent to the workers: it is an instance of class Point, which would arrive as a plain object, without its methods and getters; send its data (e.g. { ...value } or a toJSON()), and rebuild the instance in the function if it needs one " +
+              travel,
+          );
+          assert.equal(
+            symbol.message,
+            `sq(Symbol(s)): cannot be sent to the workers: Symbol(s) could not be cloned. ${travel}`,
+          );
+        }
+      });
+
+      it("an argument over max_packet_size rejects its own call only, with TOO_LARGE naming it", async () => {
+        const small = await MakePool(cluster.configFile, {
+          open: cluster.server.clientOptions().open,
+          maxPacketSize: 4096,
+        });
+        try {
+          const len = (s: string) => s.length;
+          const big = "x".repeat(10_000);
+          const message =
+            "len('xxxxxxxxxxxxxxxxxxxxxxxx'... 9976 more characters) cannot be sent: its arguments are 10005 bytes (9.8 KiB) encoded, over the 4096 bytes (4 KiB) a job server packet may carry (max_packet_size); raise max_packet_size ([client], every member; MakePool's maxPacketSize) and the embedded job server's --max-packet, or send less";
+          // With the others in its chunk, and alone in a chunk of its own.
+          for (const chunksize of [undefined, 1]) {
+            const options = chunksize === undefined ? undefined : { chunksize };
+            const settled = await Promise.allSettled(["a", big, "bc"].map((s) => small.apply(len, [s], options)));
+            assert.deepEqual(
+              settled.map((s) => (s.status === "fulfilled" ? s.value : "rejected")),
+              [1, "rejected", 2],
+              `chunksize ${chunksize}`,
+            );
+            const reason = (settled[1] as PromiseRejectedResult).reason as PoolError;
+            assert.ok(reason instanceof PoolError, String(reason));
+            assert.equal(reason.code, "TOO_LARGE");
+            assert.equal(reason.message, message);
+          }
+        } finally {
+          await small.close();
+        }
+      });
+
+      it("retryOn's predicate is given what the function threw, the call's argument list and the RemoteError", async () => {
+        const seen: unknown[][] = [];
+        const retryOn = (error: { message: string }, item: unknown, remote: RemoteError) => {
+          seen.push([error.message, item, remote instanceof RemoteError]);
+          return true;
+        };
+        const fails = (x: number) => {
+          throw new Error(`no ${x}`);
+        };
+        await assert.rejects(pool.apply(fails, [7], { retryOn, retries: 1, backoff: 1 }), RemoteError);
+        assert.deepEqual(seen, [
+          ["no 7", [7], true],
+          ["no 7", [7], true],
+        ]);
+        seen.length = 0;
+        const run = mkdtempSync(join(dir, "predicate-item-"));
+        assert.deepEqual(await pool.starmap(flakyOnce, [[run, 4, true]], { retryOn, backoff: 1 }), [40]);
+        assert.deepEqual(seen, [["read ECONNRESET", [run, 4, true], true]]);
       });
 
       it("retryOn works for calls too", async () => {

@@ -159,21 +159,21 @@ describe("retryOn", () => {
 
   it("a list matches the name or code of the remote error or any of its causes", () => {
     const match = retryMatcher(["ECONNRESET", "TimeoutError"]);
-    assert.equal(match(remote(reset())), true);
-    assert.equal(match(remote(new TypeError("fetch failed", { cause: reset() }))), true);
-    assert.equal(match(remote(Object.assign(new Error("late"), { name: "TimeoutError" }))), true);
-    assert.equal(match(remote(new TypeError("bad input"))), false);
+    assert.equal(match(remote(reset()), 0), true);
+    assert.equal(match(remote(new TypeError("fetch failed", { cause: reset() })), 0), true);
+    assert.equal(match(remote(Object.assign(new Error("late"), { name: "TimeoutError" })), 0), true);
+    assert.equal(match(remote(new TypeError("bad input")), 0), false);
   });
 
-  it("a predicate gets the remote error rebuilt, and the RemoteError", () => {
+  it("a predicate gets the remote error rebuilt, the item it threw on, and the RemoteError", () => {
     const seen: unknown[] = [];
-    const match = retryMatcher((cause, error) => {
-      seen.push(cause, error);
+    const match = retryMatcher((cause, item, error) => {
+      seen.push(cause, item, error);
       return cause.message.includes("flaky");
     });
     const error = remote(new Error("a flaky service"));
-    assert.equal(match(error), true);
-    assert.ok(seen[0] instanceof RemoteCause && seen[1] === error);
+    assert.equal(match(error, "the item"), true);
+    assert.ok(seen[0] instanceof RemoteCause && seen[1] === "the item" && seen[2] === error);
   });
 
   it("backs off exponentially within ±20 %, at most 30 s, and not at all from 0", () => {

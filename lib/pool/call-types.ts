@@ -4,7 +4,7 @@
  * `indexed: true` make of a result. Types only.
  */
 import type { ModuleFunction } from "../wire/function-ref.js";
-import type { RemoteError } from "../wire/errors.js";
+import type { ItemSerializationError, RemoteError } from "../wire/errors.js";
 import type { PoolError } from "../pool-error.js";
 import type { ItemSource } from "./chunks.js";
 
@@ -21,8 +21,12 @@ export type SpreadFunction<A extends readonly unknown[], R> =
 /** One iterable (or async iterable) per argument of a function taking `A`. */
 export type Sources<A extends readonly unknown[]> = { [K in keyof A]: ItemSource<A[K]> };
 
-/** What takes an item's place under `errors: "return"` when it failed: its function threw (RemoteError), or its chunk was given up (PoolError CHUNK_FAILED, CHUNK_TIMEOUT). */
-export type ItemError = RemoteError | PoolError;
+/**
+ * What takes an item's place under `errors: "return"` when it failed: its function threw (RemoteError), its chunk was
+ * given up or too large (PoolError CHUNK_FAILED, CHUNK_TIMEOUT, TOO_LARGE), or it could not be sent
+ * (ItemSerializationError; PoolError TOO_LARGE for an item alone over max_packet_size).
+ */
+export type ItemError = RemoteError | PoolError | ItemSerializationError;
 
 /** What `errors` is: "raise" or "return". */
 export type ErrorsMode = "raise" | "return";

@@ -19,6 +19,7 @@
  *      ├─ a refusal: stale or replayed ──► Retry │ any other (a key mismatch) ──► REFUSED, the map ends
  *      ├─ results too large to send (the node said so) ──► TOO_LARGE, the map ends (another run makes the same)
  *   a request over maxPacketSize is never sent: TOO_LARGE at its first attempt, naming its largest items
+ *   (errors: "return": first each item that cannot be sent, or is alone over it, is refused as its outcome: item-refusals.ts)
  *      ├─ WORK_FAIL, an exception ──► Retry
  *      ├─ its job server lost: after a take ──► Retry │ before any (nothing ran, as far as anyone can tell:
  *      │      this client's own link may be the one cut) ──► a free Retry, FREE_SERVER_LOSSES times; then one that spends
@@ -57,6 +58,7 @@ import type { Chunk, ChunkResults } from "./chunks.js";
 import type { PayloadFiles, SentFiles } from "./payload-files.js";
 import { withComputed } from "./computed-before.js";
 import { SettledChunk, type ChunkPart } from "./settled-chunk.js";
+import { sendablePayload } from "./item-refusals.js";
 import { SplitPayload } from "../wire/split-payload.js";
 import { backoffMs, type RetryMatcher } from "./retry-on.js";
 import {
@@ -164,12 +166,21 @@ export function runChunkJob(
   signal: AbortSignal,
 ): Promise<ChunkResults<unknown>> {
   const rules = new ChunkRules(context, chunk, encode);
+  if (context.settle?.returnErrors)
+    try {
+      if (!rules.refuseUnsendable()) return Promise.resolve(rules.refusedAll());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   const result = new RetryRun(rules, signal).start().result.finally(() => rules.releaseFiles());
   return context.settle?.returnErrors ? result.catch((error: unknown) => rules.lostItems(error)) : result;
 }
 
-/** Chunk failures that are their items' outcomes under errors: "return" (a poison item killed its nodes); any other ends the map. */
-const ITEM_LEVEL: ReadonlySet<string> = new Set(["CHUNK_FAILED", "CHUNK_TIMEOUT"]);
+/**
+ * Chunk failures that are their items' outcomes under errors: "return" (a poison item killed its nodes; a chunk too
+ * large to send, or to send back, as a whole); any other ends the map.
+ */
+const ITEM_LEVEL: ReadonlySet<string> = new Set(["CHUNK_FAILED", "CHUNK_TIMEOUT", "TOO_LARGE"]);
 
 /** The pool's retry rule for one chunk, as hooks of the retry engine. */
 export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
@@ -200,6 +211,17 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   ) {
     this.described = { index: chunk.index, start: chunk.start, size: chunk.items.length };
     this.settled = context.settle && new SettledChunk(chunk);
+  }
+
+  /** Under errors: "return": refuses each item that cannot be sent as its outcome (item-refusals.ts); false when none is left to send. */
+  refuseUnsendable(): boolean {
+    this.payload = sendablePayload(this.context, this.chunk, this.settled!, this.encode);
+    return this.payload !== undefined;
+  }
+
+  /** The outcomes of a chunk whose every item was refused. */
+  refusedAll(): unknown[] {
+    return this.settled!.results;
   }
 
   get attemptTimeoutMs(): number {
@@ -392,7 +414,7 @@ export class ChunkRules implements RetryRules<ChunkResults<unknown>> {
   }
 
   /**
-   * Under errors: "return", a chunk given up after its retries (CHUNK_FAILED, CHUNK_TIMEOUT) is the
+   * Under errors: "return", a chunk given up after its retries (CHUNK_FAILED, CHUNK_TIMEOUT) or too large is the
    * outcome of each of its items no attempt settled; the others keep theirs. Any other error is thrown.
    */
   lostItems(error: unknown): unknown[] {

@@ -88,11 +88,18 @@ export const noJobServer = (
   });
 };
 
-/** A chunk whose request (`stage` "request") or results ("results") exceed the largest packet a job server carries: never retried. */
-export const chunkTooLarge = (chunk: ChunkDescription, stage: "request" | "results", detail: string): PoolError =>
+/**
+ * A chunk whose request (`stage` "request") or results ("results") exceed the largest packet a job server carries: never
+ * retried. A submitted call refused alone is named by its call (`sq(<Buffer …>)`, lib/wire/call-text.ts).
+ */
+export const chunkTooLarge = (
+  chunk: ChunkDescription | string,
+  stage: "request" | "results",
+  detail: string,
+): PoolError =>
   new PoolError(
     "TOO_LARGE",
-    `${describe(chunk)} ${stage === "request" ? "cannot be sent" : "ran, but its results cannot come back"}: ${detail}; raise max_packet_size ([client], every member; MakePool's maxPacketSize) and the embedded job server's --max-packet, or send less`,
+    `${typeof chunk === "string" ? chunk : describe(chunk)} ${stage === "request" ? "cannot be sent" : "ran, but its results cannot come back"}: ${detail}; raise max_packet_size ([client], every member; MakePool's maxPacketSize) and the embedded job server's --max-packet, or send less`,
   );
 
 /** The log line of a retry a chunk spent: "chunk 3 (items 24..31): a retry spent (of 3): CAUSE". */

@@ -80,7 +80,9 @@ export interface MapOptions {
   errors?: "raise" | "return";
   /**
    * Errors of the function worth another attempt: names or codes (of the remote error or any of its
-   * causes: "ECONNRESET", "TimeoutError"), or a predicate on the remote error. The items that threw
+   * causes: "ECONNRESET", "TimeoutError"), or a predicate `(error, item, remote)`: what the function threw (its
+   * RemoteCause), the item it threw on (an argument list for starmap, map over several iterables and a submitted
+   * call) and the RemoteError (where it ran). The items that threw
    * such an error run again after a backoff, each attempt spending one of the chunk's `retries`
    * (docs/robustness.md). Default: none (a function that throws is never retried).
    */

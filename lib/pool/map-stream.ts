@@ -147,7 +147,7 @@ export async function* streamMap(
     unreachable: () => host.client.noServerError(`map ${mapId}`),
     maxPacketSize: host.maxPacketSize,
     payloadFiles: host.payloadFiles,
-    settle: settleRules(opts, shipped),
+    settle: settleRules(opts, shipped, call),
     callAt,
   };
 

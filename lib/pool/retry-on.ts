@@ -5,11 +5,15 @@
  */
 import type { RemoteCause, RemoteError } from "../wire/errors.js";
 
-/** Names or codes (matched against the remote error and its causes), or a predicate on the remote error. */
-export type RetryOn = readonly string[] | ((error: RemoteCause, item: RemoteError) => boolean);
+/**
+ * Names or codes (matched against the remote error and its causes), or a predicate on what the function threw (its
+ * RemoteCause), the item it threw on (for starmap, a submitted call and map over several iterables: the argument
+ * list) and the RemoteError that carries both (where it ran).
+ */
+export type RetryOn = readonly string[] | ((error: RemoteCause, item: unknown, remote: RemoteError) => boolean);
 
-/** Whether an item's RemoteError is to be retried. */
-export type RetryMatcher = (error: RemoteError) => boolean;
+/** Whether an item's RemoteError is to be retried; `item` is the item (or argument list) it threw on. */
+export type RetryMatcher = (error: RemoteError, item: unknown) => boolean;
 
 /** The first backoff when the map gives none, in ms. */
 export const DEFAULT_BACKOFF_MS = 100;
@@ -20,7 +24,7 @@ export const MAX_BACKOFF_MS = 30_000;
 const CAUSE_DEPTH = 8;
 
 export function retryMatcher(retryOn: RetryOn): RetryMatcher {
-  if (typeof retryOn === "function") return (error) => retryOn(error.cause as RemoteCause, error) === true;
+  if (typeof retryOn === "function") return (error, item) => retryOn(error.cause as RemoteCause, item, error) === true;
   const wanted = new Set(retryOn);
   return (error) => {
     let cause = error.cause as { name?: unknown; code?: unknown; cause?: unknown } | undefined;

@@ -6,6 +6,8 @@
  *
  *   attempt 1: every item ──► outcomes (values, RemoteErrors) ──► retryable errors? ──► their positions are pending
  *   attempt n: the pending items (with their indexes when not consecutive) ──► merged into outcomes ──► ...
+ *   before attempt 1 (errors: "return"): items that cannot be sent are refused, each its refusal as its outcome,
+ *   and attempt 1 carries the others (item-refusals.ts)
  */
 import type { ItemFailure } from "../wire/chunk-response.js";
 import type { RemoteError } from "../wire/errors.js";
@@ -32,6 +34,8 @@ export class SettledChunk {
   private outcomes: unknown[] | undefined = undefined;
   /** Positions the next attempt carries; undefined: all. */
   private pending: readonly number[] | undefined = undefined;
+  /** Refused items' outcomes (refuse), by position; undefined when none was. */
+  private refused: Error[] | undefined = undefined;
 
   constructor(private readonly chunk: Chunk<unknown>) {}
 
@@ -39,6 +43,7 @@ export class SettledChunk {
   part(): ChunkPart {
     const { chunk, pending } = this;
     if (pending === undefined) return chunk;
+    if (pending.length === 0) return { items: [], start: chunk.start };
     const start = chunk.start + pending[0];
     const consecutive = pending.every((p, i) => p === pending[0] + i);
     return {
@@ -49,18 +54,35 @@ export class SettledChunk {
   }
 
   /**
+   * Settles the item at `position` (in the chunk) with `error` before any attempt: it cannot be sent
+   * (item-refusals.ts), so no attempt carries it. False when it is not among the items still to go.
+   */
+  refuse(position: number, error: Error): boolean {
+    const pending = this.pending ?? Array.from(this.chunk.items, (_, p) => p);
+    if (this.outcomes !== undefined || !pending.includes(position)) return false;
+    this.pending = pending.filter((p) => p !== position);
+    this.refused ??= new Array(this.chunk.items.length);
+    this.refused[position] = error;
+    return true;
+  }
+
+  /**
    * Takes one attempt's results and errors (`errorOf` makes an item's RemoteError from its absolute
-   * index); the items whose errors `retryable` accepts become the pending ones.
+   * index); the items whose errors `retryable` accepts (given each one's item) become the pending ones.
    */
   merge(
     results: unknown[],
     failures: readonly ItemFailure[] | undefined,
     errorOf: (index: number, failure: ItemFailure) => RemoteError,
-    retryable: ((error: RemoteError) => boolean) | undefined,
+    retryable: ((error: RemoteError, item: unknown) => boolean) | undefined,
   ): Merged {
     const positions = this.pending;
     let outcomes = this.outcomes;
-    if (outcomes === undefined) outcomes = this.outcomes = results;
+    if (outcomes === undefined && this.refused !== undefined) {
+      // The first attempt carried all but the refused items: their refusals keep their places.
+      outcomes = this.outcomes = this.refused.slice();
+      for (let i = 0; i < results.length; i++) outcomes[positions![i]] = results[i];
+    } else if (outcomes === undefined) outcomes = this.outcomes = results;
     else for (let i = 0; i < results.length; i++) outcomes[positions![i]] = results[i];
     const retry: RemoteError[] = [];
     const again: number[] = [];
@@ -69,7 +91,7 @@ export class SettledChunk {
       const position = positions ? positions[failure.at] : failure.at;
       const error = errorOf(this.chunk.start + position, failure);
       outcomes[position] = error;
-      if (retryable?.(error)) {
+      if (retryable?.(error, this.chunk.items[position])) {
         retry.push(error);
         again.push(position);
       } else kept ??= error;
@@ -78,16 +100,18 @@ export class SettledChunk {
     return { retry, kept };
   }
 
-  /** Every item's outcome, with `error` in the place of each one no attempt settled (all `count` before the first). */
+  /** Every item's outcome, with `error` in the place of each one no attempt settled (all `count` before the first, but the refused). */
   unsettled(error: unknown, count: number): unknown[] {
+    if (this.outcomes === undefined && this.refused !== undefined)
+      return Array.from({ length: count }, (_, p) => this.refused![p] ?? error);
     if (this.outcomes === undefined) return new Array(count).fill(error);
     for (const position of this.pending ?? []) this.outcomes[position] = error;
     return this.outcomes;
   }
 
-  /** Every item's outcome: a value, or its RemoteError. */
+  /** Every item's outcome: a value, or its RemoteError (or refusal). */
   get results(): unknown[] {
-    return this.outcomes ?? [];
+    return this.outcomes ?? this.refused?.slice() ?? [];
   }
 
   /** The outcomes before the first item (in order) that failed. */

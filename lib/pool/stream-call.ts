@@ -20,15 +20,22 @@ export interface StreamedChunk extends ChunkResult<unknown> {
   readonly indexed: boolean;
 }
 
-/** Settled chunks for errors: "return" and retryOn (none: a chunk ends at its first error); item errors point at `shipped`'s code. */
+/**
+ * Settled chunks for errors: "return" and retryOn (none: a chunk ends at its first error); item errors point at
+ * `shipped`'s code. retryOn's predicate is given a submitted call's argument list, even where the batch carries
+ * each call's one argument as itself.
+ */
 export function settleRules(
   opts: FilledMapOptions,
   shipped: { readonly fn: Shipped; readonly ref: SourceRef } | undefined,
+  call: StreamCall,
 ): SettleRules | undefined {
   if (opts.errors !== "return" && opts.retryOn === undefined) return undefined;
+  const { retryOn } = opts;
+  const asList = retryOn && call.owner === "submit" && call.spread !== true;
   return {
     returnErrors: opts.errors === "return",
-    retryOn: opts.retryOn,
+    retryOn: asList ? (error, item) => retryOn(error, [item]) : retryOn,
     backoffMs: opts.backoffMs,
     onError: shipped && ((error: RemoteError) => pointAtCaller(error, shipped.fn, shipped.ref)),
   };

@@ -6,6 +6,8 @@
  *        at the end of this turn of the event loop (setImmediate), each batch ──► one settled map of its argument
  *        lists (chunked as map chunks them), its chunks yielded as they finish
  *        ──► each call's promise settles: its value │ its RemoteError │ its chunk's PoolError
+ *            │ its own refusal, naming it (an argument that cannot be sent: ItemSerializationError, or alone over
+ *              maxPacketSize: PoolError TOO_LARGE; item-refusals.ts), the batch's other calls going on
  *   a failure of the whole map (an abort, a closed pool, a refused chunk) ──► every call not yet settled rejects with it
  *
  * Calls batch by what travels: the function's reference (two closures with one source are one
@@ -14,7 +16,7 @@
  */
 import { setImmediate } from "node:timers";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
-import { RemoteError } from "../wire/errors.js";
+import { ItemSerializationError, RemoteError } from "../wire/errors.js";
 import { PoolError } from "../pool-error.js";
 import { instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
@@ -183,7 +185,9 @@ export class SubmitBatcher {
       for await (const { start, results } of this.run(batch.fn, batch.items, batch.spread, batch.options)) {
         for (let i = 0, at = start; i < results.length; i++, at++) {
           const result = results[i];
-          const failed = typeof result === "object" && (result instanceof RemoteError || result instanceof PoolError);
+          const failed =
+            typeof result === "object" &&
+            (result instanceof RemoteError || result instanceof PoolError || result instanceof ItemSerializationError);
           resolves[at]!(failed ? Promise.reject(result) : result);
           resolves[at] = undefined;
         }

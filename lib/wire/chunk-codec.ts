@@ -294,7 +294,7 @@ export function decodeBody(codec: Codec, body: Buffer, what: string): any {
  * codec, and the request says the client reads number results that way.
  * An item that cannot be serialized, or holds a class instance that would
  * arrive as a plain object (item-classes.ts), throws ItemSerializationError
- * naming its index.
+ * naming its index within the whole map (from `indexes` for a retry's part).
  */
 export function encodeChunkRequest<A extends number | undefined = undefined>(
   request: Omit<ChunkRequest, "count" | "items"> & { readonly items: ArrayLike<unknown> },
@@ -327,7 +327,7 @@ export function encodeChunkRequest<A extends number | undefined = undefined>(
   } else if (codec === Codec.Numbers)
     throw new WireFormatError("chunk request: the numbers codec is chosen, not asked for");
   const items = Array.isArray(request.items) ? request.items : Array.from(request.items);
-  refuseClassInstances(items, request.start);
+  refuseClassInstances(items, request.start, request.indexes);
   try {
     return frame(Kind.Request, codec, meta, { fn: request.fn, items }, flags, apartBytes);
   } catch (error) {
@@ -335,7 +335,7 @@ export function encodeChunkRequest<A extends number | undefined = undefined>(
       try {
         encodeBody(codec, items[i]);
       } catch (itemError) {
-        throw new ItemSerializationError(request.start + i, itemError);
+        throw new ItemSerializationError(request.indexes?.[i] ?? request.start + i, itemError);
       }
     }
     throw error;

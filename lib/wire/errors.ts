@@ -12,15 +12,20 @@ export class FunctionShippingError extends ArgumentError {
   override name = "FunctionShippingError";
 }
 
-/** An item cannot travel (it holds a function, a symbol or a class instance); `index` is its index within the whole map. */
+/**
+ * An item cannot travel (it holds a function, a symbol or a class instance); `index` is its index within the whole
+ * map (for a submitted call, its place in its batch); `call`, for a submitted call, is how the message names it
+ * (`sq(Point { x: 3 })`, lib/wire/call-text.ts) instead of `map item N`.
+ */
 export class ItemSerializationError extends ArgumentError {
   override name = "ItemSerializationError";
   constructor(
     readonly index: number,
     cause: unknown,
+    call?: string,
   ) {
     super(
-      `map item ${index}`,
+      call ?? `map item ${index}`,
       `cannot be sent to the workers: ${(cause as Error)?.message ?? cause} (items travel as data: primitives, plain objects, arrays, and the built-in Date, RegExp, Map, Set, Error, ArrayBuffer and typed arrays; no functions, symbols or instances of other classes)`,
       { cause },
     );

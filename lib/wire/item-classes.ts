@@ -165,14 +165,17 @@ export const instanceProblem = (where: string, className: string) =>
 /**
  * Throws ItemSerializationError for the first of `items` that holds an
  * instance of a class that would not arrive as itself; `start` is the index
- * of items[0] within the whole map.
+ * of items[0] within the whole map, `indexes` each item's when they are not consecutive.
  */
-export function refuseClassInstances(items: readonly unknown[], start: number): void {
+export function refuseClassInstances(items: readonly unknown[], start: number, indexes?: readonly number[]): void {
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (typeof item !== "object" || item === null) continue;
     const found = findInstance(item);
     if (!found) continue;
-    throw new ItemSerializationError(start + i, new TypeError(instanceProblem(whereIn(found), found.className!)));
+    throw new ItemSerializationError(
+      indexes?.[i] ?? start + i,
+      new TypeError(instanceProblem(whereIn(found), found.className!)),
+    );
   }
 }
