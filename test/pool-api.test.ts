@@ -29,6 +29,7 @@ import { eventually } from "./support/gearman.js";
 const fixtures = new URL("./fixtures/pool-api-functions.js", import.meta.url);
 const add = moduleFunction<[number, number], number>(fixtures, "add");
 const flakyOnce = moduleFunction<[string, number, boolean], number>(fixtures, "flakyOnce");
+const throwsCodeOnce = moduleFunction<[string, number, boolean], number>(fixtures, "throwsCodeOnce");
 const logThenThrow = moduleFunction<[string, number], never>(fixtures, "logThenThrow");
 const resetOnOne = moduleFunction<[string, number], number>(fixtures, "resetOnOne");
 const logThenThrowAt = moduleFunction<readonly [string, number, number], number>(fixtures, "logThenThrowAt");
@@ -340,6 +341,49 @@ for (const kind of jobServerKinds()) {
           }),
           [40],
         );
+      });
+
+      it("a thrown object that is no Error is shown in the message, and its code is matched as an Error's is", async () => {
+        const error = await pool
+          .map(() => {
+            throw { code: "E1", detail: 5 };
+          }, [0])
+          .then(
+            () => assert.fail("resolved"),
+            (e: unknown) => e as RemoteError,
+          );
+        assert.ok(error instanceof RemoteError, String(error));
+        assert.match(
+          error.message,
+          new RegExp(
+            `^anonymous function\\(item 0\\) threw Error: a non-Error value was thrown: \\{ code: 'E1', detail: 5 \\}${ON_NODE}`,
+          ),
+        );
+        assert.equal((error.cause as Error & { code: unknown }).code, "E1");
+        const primitives = await pool.map(
+          (x: number) => {
+            throw [`bad ${x}`, x, undefined][x];
+          },
+          [0, 1, 2],
+          { errors: "return" },
+        );
+        assert.deepEqual(
+          primitives.map((o) => (o as RemoteError).message.replace(new RegExp(ON_NODE), "")),
+          [
+            "anonymous function(item 0) threw Error: a non-Error value was thrown: 'bad 0'",
+            "anonymous function(item 1) threw Error: a non-Error value was thrown: 1",
+            "anonymous function(item 2) threw Error: a non-Error value was thrown: undefined",
+          ],
+        );
+        const run = mkdtempSync(join(dir, "coded-"));
+        const out = await pool.starmap(
+          throwsCodeOnce,
+          range(4).map((i): [string, number, boolean] => [run, i, i === 1]),
+          { retryOn: ["E_BUSY"], retries: 1, backoff: 1 },
+        );
+        assert.deepEqual(out, [0, 10, 20, 30]);
+        const runs = readFileSync(join(run, "runs"), "utf8").trim().split("\n").sort();
+        assert.deepEqual(runs, ["0", "1", "1", "2", "3"], "item 1 ran again, its thrown code matched");
       });
     });
 

@@ -143,6 +143,79 @@ for (const kind of jobServerKinds()) {
       assert.deepEqual(await pool.map((x: number) => x + (memory.get("offset") as number), [1, 2]), [201, 202]);
     });
 
+    it("a result holding a class instance is refused on the worker as its item's RemoteError, naming where it sits and its class", async () => {
+      const advice =
+        ", which would arrive as a plain object, without its methods and getters; return plain data instead (e.g. { ...value } or a toJSON()), and rebuild the instance from it if the caller needs one";
+      const url = await rejection(pool.map(() => new URL("http://a/"), [1]));
+      assert.ok(url instanceof RemoteError && url.index === 0, String(url));
+      assert.equal(
+        url.message.replace(/ on \S+:\d+$/, ""),
+        `anonymous function(item 0) threw NodeError: the result cannot be sent back: it is an instance of class URL${advice}`,
+      );
+      assert.equal((url.cause as Error & { code: string }).code, "RESULT_NOT_SENDABLE");
+      // Inside the result, in a chunk that stops at it: the items before it come back with its error.
+      const { got, error } = await until(
+        pool.imap(
+          (x: number) => {
+            class Point {
+              constructor(readonly x: number) {}
+              get double() {
+                return this.x * 2;
+              }
+            }
+            return x === 2 ? { a: [x, { p: new Point(x) }] } : x;
+          },
+          [0, 1, 2, 3],
+          { chunksize: 4 },
+        ),
+      );
+      assert.deepEqual(got, [0, 1]);
+      assert.ok(error instanceof RemoteError && error.index === 2, String(error));
+      assert.equal(
+        error.message.replace(/ on \S+:\d+$/, ""),
+        `anonymous function(item 2) threw NodeError: the result cannot be sent back: its .a[1].p is an instance of class Point${advice}`,
+      );
+      // With errors: "return" it is the item's outcome; a submitted call rejects with it.
+      const out = await pool.map((x: number) => (x === 1 ? new Map([["at", new URL("http://a/")]]) : x), [0, 1, 2], {
+        chunksize: 3,
+        errors: "return",
+      });
+      assert.deepEqual([out[0], out[2]], [0, 2]);
+      assert.equal(
+        (out[1] as RemoteError).message.replace(/ on \S+:\d+$/, ""),
+        `anonymous function(item 1) threw NodeError: the result cannot be sent back: its .get("at") is an instance of class URL${advice}`,
+      );
+      const call = await rejection(pool.submit(() => new URL("http://a/")));
+      assert.equal(
+        call.message.replace(/ on \S+:\d+$/, ""),
+        `anonymous function() threw NodeError: the result cannot be sent back: it is an instance of class URL${advice}`,
+      );
+      // Plain data and the built-in types come back as themselves.
+      const built = await pool.map(
+        () => [
+          "s",
+          { a: [1, null] },
+          new Map([[1, new Set([2n])]]),
+          new Date(0),
+          /x/g,
+          new Float64Array([0.5]),
+          Buffer.from("b"),
+          new RangeError("r"),
+        ],
+        [0],
+      );
+      assert.deepEqual(built[0].slice(0, 7), [
+        "s",
+        { a: [1, null] },
+        new Map([[1, new Set([2n])]]),
+        new Date(0),
+        /x/g,
+        new Float64Array([0.5]),
+        Buffer.from("b"),
+      ]);
+      assert.ok(built[0][7] instanceof RangeError && built[0][7].message === "r");
+    });
+
     it("imap yields every result before the failing item, even of chunks still running then, and rejects with its error", async () => {
       const items = Array.from({ length: 12 }, (_, i) => i);
       const { got, error } = await until(pool.imap(fiveThrows, items, { chunksize: 2 }));

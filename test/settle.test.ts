@@ -24,6 +24,9 @@ const ADD = toFunctionRef((a: number, b: number) => a + b);
 const base = { mapId: "m1", chunk: 3, memoryVersion: 0 };
 
 const failure = (at: number, error: Error & { code?: string }): ItemFailure => ({ at, error: serializeError(error) });
+/** How a result holding a class instance is refused, after where it sits and its class. */
+const RESULT_ADVICE =
+  ", which would arrive as a plain object, without its methods and getters; return plain data instead (e.g. { ...value } or a toJSON()), and rebuild the instance from it if the caller needs one";
 const reset = () => Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
 
 describe("spread and settle on the wire", () => {
@@ -150,6 +153,38 @@ describe("the worker's settled loop", () => {
     assert.equal(decoded.errors?.[0].at, 1);
     assert.equal(decoded.errors?.[0].error.code, "RESULT_NOT_SENDABLE");
     assert.match(decoded.errors![0].error.message, /^the result cannot be sent back: .*could not be cloned/);
+  });
+
+  it("a result holding a class instance becomes its item's RESULT_NOT_SENDABLE error, naming where it sits and its class", async () => {
+    class Point {
+      constructor(readonly x: number) {}
+      get double() {
+        return this.x * 2;
+      }
+    }
+    const settled = await runSettled(
+      (x) =>
+        x === 0 ? new URL("http://a/") : x === 1 ? { a: [0, { p: new Point(1) }] } : new Map([["k", new Date(0)]]),
+      { items: [0, 1, 2], spread: false },
+    );
+    assert.deepEqual(settled.results, [undefined, undefined, new Map([["k", new Date(0)]])]);
+    assert.deepEqual(
+      settled.errors.map((f) => [f.at, f.error.name, f.error.code, f.error.message]),
+      [
+        [
+          0,
+          "NodeError",
+          "RESULT_NOT_SENDABLE",
+          `the result cannot be sent back: it is an instance of class URL${RESULT_ADVICE}`,
+        ],
+        [
+          1,
+          "NodeError",
+          "RESULT_NOT_SENDABLE",
+          `the result cannot be sent back: its .a[1].p is an instance of class Point${RESULT_ADVICE}`,
+        ],
+      ],
+    );
   });
 });
 

@@ -172,6 +172,52 @@ describe("remote errors", () => {
     assert.ok(cause.cause instanceof RemoteCause);
     assert.equal((cause.cause as RemoteCause).code, "REMOTE_CAUSE");
   });
+
+  it("a thrown non-Error value is shown as util.inspect shows it, short, and an object's code is kept", () => {
+    const thrown = (value: unknown) => {
+      const error = new RemoteError({ functionName: "f", index: 0, host: "h", pid: 1, error: serializeError(value) });
+      return { message: error.message, code: (error.cause as RemoteCause).code };
+    };
+    assert.deepEqual(thrown({ code: "E1", detail: 5 }), {
+      message: "f(item 0) threw Error: a non-Error value was thrown: { code: 'E1', detail: 5 } on h:1",
+      code: "E1",
+    });
+    assert.deepEqual(thrown({ code: 404 }).code, 404);
+    assert.deepEqual(thrown({ code: { not: "a code" } }).code, "REMOTE_CAUSE");
+    assert.deepEqual(
+      ["bad thing", "", 42, undefined, null, 10n, Symbol("s"), [1, "a"]].map((value) => thrown(value).message),
+      [
+        "f(item 0) threw Error: a non-Error value was thrown: 'bad thing' on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: '' on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: 42 on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: undefined on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: null on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: 10n on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: Symbol(s) on h:1",
+        "f(item 0) threw Error: a non-Error value was thrown: [ 1, 'a' ] on h:1",
+      ],
+    );
+    // Depth-limited, on one line, and cut short: a thrown data set does not become the message.
+    assert.equal(
+      serializeError({ a: { b: { c: { d: 1 } } }, list: Array.from({ length: 20 }, (_, i) => i) }).message,
+      "a non-Error value was thrown: { a: { b: { c: [Object] } }, list: [ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... 10 more items ] }",
+    );
+    const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key${i}`, "v".repeat(50)]));
+    const long = serializeError(wide).message;
+    assert.equal(long.length, "a non-Error value was thrown: ".length + 503);
+    assert.ok(long.startsWith(`a non-Error value was thrown: { key0: '${"v".repeat(50)}', key1:`), long);
+    assert.ok(long.endsWith("..."), long.slice(-20));
+    assert.equal(
+      serializeError({ text: "x".repeat(2000) }).message,
+      `a non-Error value was thrown: { text: '${"x".repeat(200)}'... 1800 more characters }`,
+    );
+    // A non-Error cause of an Error is shown the same way, its code kept for retryOn.
+    assert.deepEqual(serializeError(new Error("outer", { cause: { code: "E2" } })).cause, {
+      name: "Error",
+      message: "a non-Error value was thrown: { code: 'E2' }",
+      code: "E2",
+    });
+  });
 });
 
 describe("a node's answers besides results", () => {

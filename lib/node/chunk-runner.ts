@@ -44,7 +44,13 @@ import { helperValues } from "./compiler-helpers-runtime.js";
 import { memory, replaceMemory } from "./thread-memory.js";
 import { MEMORY_CHANNEL, type MemoryMessage } from "./memory-broadcast.js";
 import { checkFunction, type FunctionPolicy } from "./function-policy.js";
-import { cachedFunctionMissing, notAFunction, payloadUnreachable, resultNotSendable } from "./errors.js";
+import {
+  cachedFunctionMissing,
+  notAFunction,
+  payloadUnreachable,
+  refuseResultInstances,
+  resultNotSendable,
+} from "./errors.js";
 import { MemoryWait } from "./memory-wait.js";
 import { importFunction } from "../threads/module-export.js";
 import { callsOf } from "../wire/call-text.js";
@@ -235,6 +241,8 @@ async function runTakenChunk(task: ChunkTask): Promise<Uint8Array> {
         for (let k = 0; k < i; k++) results.push(numbers[k]);
         numbers = undefined;
       }
+      // Checked as it comes, so the items before it go back with its error.
+      refuseResultInstances(result);
       results.push(result);
     }
     if (numbers !== undefined)

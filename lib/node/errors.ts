@@ -3,6 +3,7 @@
  * (ArgumentError). Each carries a stable `code`. Those raised while a chunk
  * runs reach the pool as the cause of a RemoteError, name, code and all.
  */
+import { resultInstanceProblem } from "../wire/item-classes.js";
 
 export type NodeErrorCode =
   | "START_FAILED" // a worker node process exited before it was ready
@@ -83,6 +84,15 @@ export const resultNotSendable = (cause: unknown): NodeError =>
   new NodeError("RESULT_NOT_SENDABLE", `the result cannot be sent back: ${(cause as Error)?.message ?? cause}`, {
     cause,
   });
+
+/**
+ * Throws RESULT_NOT_SENDABLE for a result holding a class instance, which the serializer would send as a
+ * plain object without a word (functions and symbols it refuses itself: sendSettled, runChunk).
+ */
+export function refuseResultInstances(result: unknown): void {
+  const problem = resultInstanceProblem(result);
+  if (problem !== undefined) throw resultNotSendable(new TypeError(problem));
+}
 
 export const threadsClosed = (): NodeError =>
   new NodeError(

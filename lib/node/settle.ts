@@ -7,7 +7,7 @@
 import type { DecodedChunkRequest } from "../wire/chunk-codec.js";
 import type { ItemFailure } from "../wire/chunk-response.js";
 import { serializeError } from "../wire/remote-error.js";
-import { resultNotSendable } from "./errors.js";
+import { refuseResultInstances, resultNotSendable } from "./errors.js";
 
 export interface Settled {
   /** One per item; undefined where the item failed. */
@@ -29,6 +29,7 @@ export async function runSettled(
       let result = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function")
         result = await (result as PromiseLike<unknown>);
+      refuseResultInstances(result);
       results.push(result);
     } catch (error) {
       results.push(undefined);

@@ -1,10 +1,12 @@
 /**
- * Class instances in map items. An item travels as a structured clone (the
- * V8 codec) or as JSON: an instance of a class of the program's own arrives
- * as a plain object, without its prototype, so its methods and getters are
- * gone on the worker. Rather than let the function meet such an object,
+ * Class instances in map items and results. An item travels as a structured
+ * clone (the V8 codec) or as JSON: an instance of a class of the program's own
+ * arrives as a plain object, without its prototype, so its methods and getters
+ * are gone on the worker. Rather than let the function meet such an object,
  * encoding refuses the item, naming its index, where in it the instance
- * is, and its class.
+ * is, and its class. A result comes back the same way, so a worker refuses
+ * one that holds an instance as its item's error (resultInstanceProblem)
+ * rather than let the caller meet a plain object in its place.
  *
  * What travels as itself: primitives, plain objects (prototype
  * Object.prototype or null), arrays, and the built-in types a structured
@@ -161,6 +163,24 @@ const whereIn = (found: Found) => (found.steps.length === 0 ? "it" : `its ${[...
 /** Why an instance of `className` is refused, and what to send instead. */
 export const instanceProblem = (where: string, className: string) =>
   `${where} is an instance of class ${className}, which would arrive as a plain object, without its methods and getters; send its data (e.g. { ...value } or a toJSON()), and rebuild the instance in the function if it needs one`;
+
+/** Why a result holding an instance of `className` is refused, and what to return instead. */
+const resultInstanceAdvice = (where: string, className: string) =>
+  `${where} is an instance of class ${className}, which would arrive as a plain object, without its methods and getters; return plain data instead (e.g. { ...value } or a toJSON()), and rebuild the instance from it if the caller needs one`;
+
+/**
+ * Why `result` cannot come back as itself (it holds an instance of a class
+ * other than the built-ins that travel); undefined when it can. Primitives
+ * are not looked into, and objects get the walk an item gets: the same
+ * cost, paid by the same kinds of values (number results, sent as raw
+ * bytes, never come here). Functions and symbols are left to the
+ * serializer's own error, as in items.
+ */
+export function resultInstanceProblem(result: unknown): string | undefined {
+  if (typeof result !== "object" || result === null) return undefined;
+  const found = findInstance(result);
+  return found && resultInstanceAdvice(whereIn(found), found.className!);
+}
 
 /**
  * Throws ItemSerializationError for the first of `items` that holds an
