@@ -4,11 +4,20 @@
  * a client pool from a config file): shared memory travels as items do and a
  * refused entry changes nothing; a failing imap gives every result computed
  * before the failure; progress counts failed items and retries apart; every
- * method of a closed pool rejects alike; an abort says its reason.
+ * method of a closed pool rejects alike, and every call a pool runs when it
+ * closes rejects alike whatever its stage; an abort says its reason.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { ClusterPool, MemoryValueError, PoolError, RemoteError, type Progress } from "../lib/index.js";
+import {
+  ArgumentError,
+  ClusterPool,
+  MemoryValueError,
+  PoolError,
+  RemoteError,
+  type Progress,
+  type WorkerOutput,
+} from "../lib/index.js";
 import { jobServerKinds } from "./support/job-servers.js";
 import { TestCluster } from "./support/cluster.js";
 
@@ -39,6 +48,41 @@ async function until<T>(stream: AsyncIterable<T>): Promise<{ got: T[]; error: Er
     return { got, error: error as Error };
   }
   return assert.fail(`the stream ended without an error, after ${JSON.stringify(got)}`);
+}
+
+/** What a promise settles to, or a rejection naming `what` past `ms`: a call that never settles fails its test instead of hanging it. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An input that gives one item, then waits for ever for its next; `waiting` is told when it begins to. */
+async function* stalled<T>(first: T, waiting: () => void = () => {}): AsyncGenerator<T> {
+  yield first;
+  waiting();
+  await new Promise(() => {});
+}
+
+/** A count of events, and a promise of the nth. */
+function counter(n: number): { tick: () => void; reached: Promise<void> } {
+  let count = 0;
+  let reach!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  return { tick: () => ++count === n && reach(), reached };
+}
+
+/** Says on its node that it runs (a console line), then holds its thread for ten minutes. */
+async function holds(x: number): Promise<number> {
+  console.log(`holding ${x}`);
+  await new Promise((resolve) => setTimeout(resolve, 600_000));
+  return x;
 }
 
 /** Item 5 throws; item 0 takes a while, so that its chunk still runs when item 5's fails. */
@@ -216,6 +260,33 @@ for (const kind of jobServerKinds()) {
       assert.ok(built[0][7] instanceof RangeError && built[0][7].message === "r");
     });
 
+    it("setMemory refuses a Map, a Set, an array or a class instance for its entries, before anything is sent", async () => {
+      await pool.setMemory({ a: "kept" });
+      const version = pool.channels.memory.version;
+      const refusals: [unknown, string][] = [
+        [new Map([["a", 1]]), "setMemory entries: got a Map: pass an object of entries, e.g. Object.fromEntries(map)"],
+        [new Set(["a"]), "setMemory entries: got a Set: pass an object of entries, e.g. { factor: 3 }"],
+        [[["a", 1]], "setMemory entries: got an array: pass an object of entries, e.g. { factor: 3 }"],
+        [
+          new Model([1]),
+          "setMemory entries: got an instance of class Model: pass an object of entries, e.g. { factor: 3 }",
+        ],
+        [null, "setMemory entries: expected an object of entries, e.g. { factor: 3 }"],
+        [5, "setMemory entries: expected an object of entries, e.g. { factor: 3 }"],
+      ];
+      for (const [entries, message] of refusals) {
+        const error = await rejection(pool.setMemory(entries as Record<string, unknown>));
+        assert.ok(error instanceof ArgumentError, String(error));
+        assert.equal(error.message, message);
+        assert.equal(pool.channels.memory.version, version, `${message}: the memory's version did not change`);
+      }
+      assert.deepEqual(await pool.map(() => memory.get("a"), [0]), ["kept"]);
+      // A plain object, also one without a prototype, is entries.
+      const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: "bare" });
+      await pool.setMemory(bare);
+      assert.deepEqual(await pool.map(() => memory.get("a"), [0]), ["bare"]);
+    });
+
     it("imap yields every result before the failing item, even of chunks still running then, and rejects with its error", async () => {
       const items = Array.from({ length: 12 }, (_, i) => i);
       const { got, error } = await until(pool.imap(fiveThrows, items, { chunksize: 2 }));
@@ -259,6 +330,23 @@ for (const kind of jobServerKinds()) {
         "every item of the chunk failed, after one retry",
       );
       assert.deepEqual(await pool.map((x: number) => x, [7]), [7]);
+      // errors: "return": an item that threw is a result (its error) and a failure both.
+      seen.length = 0;
+      const everyFifthThrows = (x: number) => {
+        if (x % 5 === 0) throw new RangeError(`item ${x}`);
+        return x;
+      };
+      const outcomes = await pool.map(
+        everyFifthThrows,
+        Array.from({ length: 20 }, (_, i) => i),
+        {
+          chunksize: 4,
+          errors: "return",
+          onProgress: (p) => seen.push(p),
+        },
+      );
+      assert.equal(outcomes.filter((outcome) => outcome instanceof RemoteError).length, 4);
+      assert.deepEqual(seen.at(-1), { done: 20, total: 20, failed: 4, retries: 0 }, "the four items that threw failed");
     });
 
     it("every method of a closed pool rejects with PoolError CLOSED", async () => {
@@ -300,6 +388,52 @@ for (const kind of jobServerKinds()) {
       await closed[Symbol.asyncDispose]();
     });
 
+    it("close() rejects every call still running with PoolError CLOSED, whatever its stage, waits on no input and cancels their chunks", async () => {
+      const closing = await cluster.pool();
+      // Three inputs waiting for their next item, and both threads of the cluster's node holding this pool's
+      // chunks (their console lines say so).
+      const started = counter(5);
+      const output = (_line: WorkerOutput) => started.tick();
+      const running: Record<string, Promise<unknown>> = {
+        "map waiting on its input": closing.map((x: number) => x, stalled(1, started.tick)),
+        "imap waiting on its input": until(closing.imap((x: number) => x, stalled(1, started.tick))).then(
+          ({ got, error }) => {
+            assert.deepEqual(got, []);
+            throw error;
+          },
+        ),
+        "starmap waiting on its input": closing.starmap(
+          (a: number, b: number) => a + b,
+          stalled<[number, number]>([1, 2], started.tick),
+        ),
+        "map with its chunk running": closing.map(holds, [1], { output }),
+        "call running": closing.apply(holds, [2], { output }),
+      };
+      for (const promise of Object.values(running)) promise.catch(() => {});
+      await within(started.reached, 60_000, "three inputs waiting and two chunks running");
+      // Made in the turn close() is called: a map whose first step is done, a call not yet sent in its batch.
+      running["map just begun"] = closing.map((x: number) => x, [1]);
+      running["call not yet sent"] = closing.submit((x: number) => x, 3);
+      for (const promise of Object.values(running)) promise.catch(() => {});
+      await within(closing.close(), 30_000, "close()");
+      for (const [name, promise] of Object.entries(running)) {
+        const error = await within(rejection(promise), 10_000, name);
+        assert.ok(error instanceof PoolError, `${name}: ${String(error)}`);
+        assert.equal(error.code, "CLOSED", name);
+        const what = name.startsWith("call") ? "the call" : "the map";
+        assert.equal(error.message, `the pool was closed while ${what} ran`, name);
+      }
+      // The held chunks were stopped on the node: its two threads serve the next map, long before ten minutes.
+      assert.deepEqual(
+        await within(
+          pool.map((x: number) => x + 1, [1, 2], { chunksize: 1 }),
+          60_000,
+          "the next map",
+        ),
+        [2, 3],
+      );
+    });
+
     it("an abort rejects with an AbortError whose cause is the reason, said in its message", async () => {
       const slow = () => new Promise((resolve) => setTimeout(resolve, 60_000));
       const aborted = (signal: AbortSignal, fn: (x: number) => unknown = slow) =>
@@ -328,6 +462,19 @@ for (const kind of jobServerKinds()) {
         assert.equal(error.message, message);
         assert.ok(isCause(error.cause), `${message}: cause ${String(error.cause)}`);
       }
+      // A map waiting on its input is stopped too: the input's next item never comes.
+      const waiting = new AbortController();
+      const overStalled = rejection(
+        pool.map(
+          (x: number) => x,
+          stalled(1, () => waiting.abort("no more input")),
+          { signal: waiting.signal },
+        ),
+      );
+      assert.equal(
+        (await within(overStalled, 10_000, "a map over a stalled input")).message,
+        "the map was aborted: no more input",
+      );
       const stream = pool.imap(slow, [1], { signal: AbortSignal.timeout(300) });
       const { error } = await until(stream);
       assert.equal(error.message, "the map was aborted: TimeoutError: The operation was aborted due to timeout");

@@ -2,7 +2,8 @@
  * The map's window (lib/pool/window.ts) on its own: a chunk stuck behind
  * the others (its node went silent, until its retry) never stops the window
  * from feeding the rest, results still come out in order, and what is held
- * behind the stuck chunk is bounded in bytes.
+ * behind the stuck chunk is bounded in bytes; a stop while the input waits
+ * for its next item ends the window at once.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -30,6 +31,36 @@ function stuckFirst<R>(count: number, limit: number, result: (i: number) => R) {
 }
 
 describe("map window", () => {
+  it("a stop while the source waits for its next item ends the window with the stop's reason, its return() asked for, not awaited", async () => {
+    let returned = false;
+    let wakeInput!: () => void;
+    async function* input(): AsyncGenerator<number> {
+      try {
+        yield 1;
+        await new Promise<void>((resolve) => (wakeInput = resolve));
+        yield 2;
+      } finally {
+        returned = true;
+      }
+    }
+    const controller = new AbortController();
+    const window = runWindow(chunksOf(input(), 1), {
+      limit: 4,
+      ordered: true,
+      run: (chunk) => Promise.resolve([...(chunk.items as number[])]),
+      controller,
+    });
+    // The window pulls while it has room: its first next() waits on the input's second item.
+    const next = window.next();
+    assert.ok(await settles(() => wakeInput !== undefined), "the input waits for its next item");
+    const reason = new Error("stopped");
+    controller.abort(reason);
+    await assert.rejects(next, (error) => error === reason);
+    assert.equal(returned, false, "the input still waits: its return() runs once that item comes");
+    wakeInput();
+    assert.ok(await settles(() => returned), "the input's finally ran");
+  });
+
   it("a stuck chunk never stops the window from feeding the others; results still come out in order", async () => {
     const { started, window, release } = stuckFirst(100, 4, (i) => i * 2);
     const first = window.next();

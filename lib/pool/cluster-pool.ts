@@ -32,7 +32,8 @@ import { randomBytes } from "node:crypto";
 import type { GearmanClient } from "../gearman/client.js";
 import { DEFAULT_MAX_PACKET_SIZE } from "../gearman/packet.js";
 import { type FunctionRef, type MapFunction } from "../wire/function-ref.js";
-import { ArgumentError, wholeNumber } from "../argument-error.js";
+import { wholeNumber } from "../argument-error.js";
+import { checkEntries } from "./memory-entries.js";
 import { asArrays, joinChunks, type ItemSource } from "./chunks.js";
 import { streamMap, type MapHost } from "./map-stream.js";
 import { type IterOptions, type MapOptions, type PoolDefaults } from "./map-options.js";
@@ -40,7 +41,7 @@ import { eachResult, type StreamCall, type StreamedChunk } from "./stream-call.j
 import { splitSources, zipSources } from "./zip.js";
 import { SubmitBatcher, type SubmitOptions } from "./submit-batcher.js";
 import type { ErrorsMode, Outcome, SpreadFunction, Sources, Yielded } from "./call-types.js";
-import { poolClosed } from "./errors.js";
+import { closedWhileRunning, poolClosed } from "./errors.js";
 import { logLinks } from "../gearman/link-log.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { checkSelector, type NodeSelector } from "../control/node-selector.js";
@@ -99,6 +100,8 @@ export class ClusterPool implements AsyncDisposable {
   readonly dashboardUrl: string | undefined;
   private readonly cachedFunctions = new Set<string>();
   private closing: Promise<void> | undefined;
+  /** How to stop each map, imap and batch of calls that runs: close() stops them all. */
+  private readonly running = new Set<() => void>();
   private mapCounter = 0;
   private readonly poolId = randomBytes(6).toString("hex");
   private readonly batcher = new SubmitBatcher((fn, items, spread, options) =>
@@ -130,6 +133,10 @@ export class ClusterPool implements AsyncDisposable {
       maxPacketSize: this.maxPacketSize,
       payloadFiles: parts.payloadDirectory === undefined ? undefined : new PayloadFiles(parts.payloadDirectory),
       closed: () => this.closing !== undefined,
+      enter: (stop) => {
+        this.running.add(stop);
+        return () => this.running.delete(stop);
+      },
       nextMapId: () => `${this.poolId}-${++this.mapCounter}`,
       cacheFunction: this.cacheFunctions ? (ref) => this.cacheFunction(ref) : undefined,
     };
@@ -249,10 +256,10 @@ export class ClusterPool implements AsyncDisposable {
    */
   setMemory(entries: Record<string, unknown>): Promise<void> {
     if (this.closing) return Promise.reject(poolClosed());
-    if (entries === null || typeof entries !== "object" || Array.isArray(entries)) {
-      return Promise.reject(
-        new ArgumentError("setMemory entries", "expected an object of entries, e.g. { factor: 3 }"),
-      );
+    try {
+      checkEntries(entries);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.control.memory.set(entries);
   }
@@ -349,10 +356,17 @@ export class ClusterPool implements AsyncDisposable {
 
   /**
    * Releases every socket, timer and child process the pool owns. Safe to call twice. From its start,
-   * every other method rejects with PoolError CLOSED (imap and imapUnordered at their first next()).
+   * every other method rejects with PoolError CLOSED (imap and imapUnordered at their first next()),
+   * and every call still running rejects with CLOSED "the pool was closed while the map ran" ("the
+   * call" for submit and apply), at whatever stage it is.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // What runs stops as an abort stops it, with CLOSED for its error: its chunks are cancelled on the
+      // nodes (so a local cluster's nodes stop at once, not after their grace period), and it settles
+      // without waiting for its caller's input.
+      this.batcher.close(() => closedWhileRunning("the call"));
+      for (const stop of [...this.running]) stop();
       this.stopLinkLog?.();
       // The dashboard first: it uses the channels and job server connections closed next.
       await Promise.allSettled([this.dashboard?.close()]);

@@ -125,6 +125,13 @@ export const chunkRefused = (chunk: ChunkDescription, why: string, cause: unknow
 
 export const poolClosed = (): PoolError => new PoolError("CLOSED", "the pool is closed");
 
+/**
+ * What a call the pool was running when close() was called rejects with, whatever stage it was in
+ * (waiting on its input, its chunks out, about to start): the pool stops it as an abort would.
+ */
+export const closedWhileRunning = (what: "the map" | "the call"): PoolError =>
+  new PoolError("CLOSED", `the pool was closed while ${what} ran`);
+
 /** The reason a map's window aborts the chunks still in flight when it stops early. */
 export const mapStopped = (): PoolError => new PoolError("STOPPED", "map stopped");
 

@@ -6,12 +6,13 @@
  *   fn, items, options ──fillMapOptions──► chunksOf ──runWindow──► runChunkJob (encodeChunkRequest)
  *        each chunk's results ◄──────────────── in order, or as they finish ◄──┘
  *        NodeWatch (no node takes it: NO_NODE) · progress ──► control.progress · output ──► MapOutput (worker-output.ts)
+ *   its AbortSignal, or its pool closing (CLOSED) ──stop──► at whatever stage: the chunks cancelled, the input not waited for
  */
 import { setMaxListeners } from "node:events";
 import type { GearmanClient } from "../gearman/client.js";
 import { Codec, encodeChunkRequest } from "../wire/chunk-codec.js";
 import { estimateItemBytes } from "../wire/item-bytes.js";
-import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
+import { toFunctionRef, type FunctionRef, type SourceRef } from "../wire/function-ref.js";
 import { RemoteError } from "../wire/errors.js";
 import { pointAtCaller } from "../wire/remote-stack.js";
 import { ArgumentError } from "../argument-error.js";
@@ -23,6 +24,7 @@ import {
   isAsyncIterable,
   isIterable,
   type Chunk,
+  type ItemSource,
 } from "./chunks.js";
 import { runWindow } from "./window.js";
 import { runChunkJob } from "./chunk-job.js";
@@ -31,10 +33,17 @@ import { computedBefore } from "./computed-before.js";
 import { callsOf } from "../wire/call-text.js";
 import { NodeWatch } from "./node-watch.js";
 import { mapOutput } from "./worker-output.js";
-import { fillMapOptions, type IterOptions, type PoolDefaults, type Progress } from "./map-options.js";
+import {
+  fillMapOptions,
+  type FilledMapOptions,
+  type IterOptions,
+  type PoolDefaults,
+  type Progress,
+} from "./map-options.js";
 import type { ChunkPart } from "./settled-chunk.js";
 import { settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
-import { abortError, noJobServer, poolClosed, retryLine } from "./errors.js";
+import { abortError, closedWhileRunning, noJobServer, poolClosed, PoolError, retryLine } from "./errors.js";
+import { untilAborted } from "./until-aborted.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { labelFunction } from "../wire/labels.js";
 import type { MessageGuard } from "../security/message-guard.js";
@@ -53,12 +62,17 @@ export interface MapHost {
   readonly payloadFiles?: PayloadFiles;
   /** Whether the pool is closing: a map then rejects CLOSED (at its first step, for a stream). */
   closed(): boolean;
+  /**
+   * A map begins: `stop` stops it, as an abort would, when the pool closes while it runs. Returns what
+   * to call when it ends.
+   */
+  enter(stop: () => void): () => void;
   nextMapId(): string;
   /** A source function sent once through shared memory, its key then travelling instead (cache_functions). */
   readonly cacheFunction?: (ref: Extract<FunctionRef, { kind: "source" }>) => Promise<FunctionRef>;
 }
 
-/** The chunks' results, in order or as they finish. */
+/** The chunks' results, in order or as they finish; the map's arguments are checked before anything starts. */
 export async function* streamMap(
   host: MapHost,
   fn: unknown,
@@ -66,9 +80,7 @@ export async function* streamMap(
   options: IterOptions | undefined,
   call: StreamCall,
 ): AsyncGenerator<StreamedChunk> {
-  const { owner, ordered, spread = false } = call;
-  // imap and istarmap: on a failure, every result before the failing item first (as Python's imap).
-  const finishBeforeFailure = ordered && call.streams === true;
+  const { owner } = call;
   if (host.closed()) throw poolClosed();
   if (!isIterable(items) && !isAsyncIterable(items)) {
     throw new ArgumentError(
@@ -77,18 +89,67 @@ export async function* streamMap(
     );
   }
   const opts = fillMapOptions(options, host.defaults, call.streams);
-  let ref: FunctionRef = toFunctionRef(fn);
+  const ref: FunctionRef = toFunctionRef(fn);
   const shipped = ref.kind === "source" && typeof fn === "function" ? { fn: fn as Shipped, ref } : undefined;
   if (opts.signal?.aborted) throw abortError(opts.signal.reason);
-  if (!host.client.anyConnected) {
-    // Fail fast, naming each server and why, rather than let every chunk wait out its timeout.
-    try {
-      await host.client.waitForServer("map", opts.signal);
-    } catch (error) {
-      throw opts.signal?.aborted ? abortError(opts.signal.reason) : noJobServer(undefined, undefined, error);
-    }
+
+  // One way to stop a map from outside, whatever stage it is in: its signal, and its pool closing (CLOSED).
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per chunk in flight
+  let stopped: Error | undefined;
+  const stop = (error: Error) => {
+    stopped ??= error;
+    controller.abort(error);
+  };
+  const onAbort = () => stop(abortError(opts.signal!.reason));
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const mapId = host.nextMapId();
+  const leave = host.enter(() => {
+    stop(closedWhileRunning(owner === "submit" ? "the call" : "the map"));
+    // Now, while the channels are open: the map's own end comes after the pool closed them.
+    host.control.commands.cancelMap(mapId);
+  });
+  try {
+    yield* runMap({ host, call, items, opts, ref, shipped, controller, mapId, stopped: () => stopped });
+  } finally {
+    leave();
+    opts.signal?.removeEventListener("abort", onAbort);
   }
-  if (host.cacheFunction && ref.kind === "source") ref = await host.cacheFunction(ref);
+}
+
+/** What one map's run starts from: its checked arguments, and how it is stopped from outside (`stopped`: why, once it was). */
+interface MapRun {
+  readonly host: MapHost;
+  readonly call: StreamCall;
+  readonly items: ItemSource<unknown>;
+  readonly opts: FilledMapOptions;
+  readonly ref: FunctionRef;
+  readonly shipped: { readonly fn: Shipped; readonly ref: SourceRef } | undefined;
+  readonly controller: AbortController;
+  readonly mapId: string;
+  readonly stopped: () => Error | undefined;
+}
+
+async function* runMap(run: MapRun): AsyncGenerator<StreamedChunk> {
+  const { host, call, items, opts, shipped, controller, mapId, stopped } = run;
+  const { owner, ordered, spread = false } = call;
+  // imap and istarmap: on a failure, every result before the failing item first (as Python's imap).
+  const finishBeforeFailure = ordered && call.streams === true;
+  let ref = run.ref;
+  try {
+    if (!host.client.anyConnected) {
+      // Fail fast, naming each server and why, rather than let every chunk wait out its timeout.
+      try {
+        await host.client.waitForServer("map", controller.signal);
+      } catch (error) {
+        throw stopped() ?? noJobServer(undefined, undefined, error);
+      }
+    }
+    if (host.cacheFunction && ref.kind === "source")
+      ref = await untilAborted(host.cacheFunction(ref), controller.signal);
+  } catch (error) {
+    throw stopped() ?? error;
+  }
 
   const total = knownLength(items);
   const threads = host.control.nodes.knownThreads();
@@ -97,14 +158,9 @@ export async function* streamMap(
       ? autoChunksize(total, threads, isArrayLike(items) ? estimateItemBytes(items) : undefined)
       : opts.chunksize;
   const limit = opts.maxInFlight ?? Math.max(16, threads * 4);
-  const mapId = host.nextMapId();
   const memoryVersion = host.control.memory.version;
   const functionName = ref.kind === "source" ? ref.name : ref.kind === "module" ? `${ref.exportName}` : ref.key;
 
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal); // one listener per chunk in flight
-  const onAbort = () => controller.abort(opts.signal!.reason);
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
   const label = opts.label;
   const watch =
     opts.waitForNodesMs === false
@@ -151,6 +207,7 @@ export async function* streamMap(
     callAt,
   };
 
+  const returnErrors = context.settle?.returnErrors === true;
   const chunks = chunksOf(items, chunksize);
   // Large typed arrays of a request that goes through a payload file are written from where they lie (split-payload.ts).
   const apartBytes = host.payloadFiles && !host.key ? host.payloadFiles.threshold : undefined;
@@ -197,13 +254,15 @@ export async function* streamMap(
     });
     for await (const chunk of results) {
       done += chunk.results.length;
+      // Under errors: "return" an item that failed is a result too (its error), and counts in both.
+      if (returnErrors) failed += errorsAmong(chunk.results);
       report();
       yield { ...chunk, indexed: opts.indexed };
     }
     finished = true;
     progress.end("finished");
   } catch (error) {
-    const thrown = opts.signal?.aborted ? abortError(opts.signal.reason) : (watch?.error ?? error);
+    const thrown = stopped() ?? watch?.error ?? error;
     if (thrown instanceof RemoteError && shipped) pointAtCaller(thrown, shipped.fn, shipped.ref);
     // The map's end for dashboards, with the reason its caller gets.
     progress.end("failed", thrown instanceof Error ? thrown.message : String(thrown));
@@ -211,11 +270,19 @@ export async function* streamMap(
   } finally {
     host.payloadFiles?.mapEnded();
     watch?.stop();
-    opts.signal?.removeEventListener("abort", onAbort);
     if (!finished) {
       // Not an error (ended above): the caller stopped reading the results before the end.
       progress.end("failed", "stopped before its end: its results were no longer read");
       host.control.commands.cancelMap(mapId);
     }
   }
+}
+
+/** The results of a settled chunk under errors: "return" that are errors: a RemoteError, or the PoolError of an item its chunk lost. */
+function errorsAmong(results: ArrayLike<unknown>): number {
+  // Number results (a typed array) hold no error.
+  if (!Array.isArray(results)) return 0;
+  let count = 0;
+  for (const result of results) if (result instanceof RemoteError || result instanceof PoolError) count++;
+  return count;
 }

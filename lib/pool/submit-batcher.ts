@@ -9,6 +9,7 @@
  *            │ its own refusal, naming it (an argument that cannot be sent: ItemSerializationError, or alone over
  *              maxPacketSize: PoolError TOO_LARGE; item-refusals.ts), the batch's other calls going on
  *   a failure of the whole map (an abort, a closed pool, a refused chunk) ──► every call not yet settled rejects with it
+ *   the pool closing ──► every call of this turn not yet sent rejects with CLOSED, as its batch's would
  *
  * Calls batch by what travels: the function's reference (two closures with one source are one
  * function on the workers) and the options (the same AbortSignal object, label, limits), so
@@ -168,6 +169,20 @@ export class SubmitBatcher {
     const on = typeof retryOn === "function" ? `#${this.idOf(retryOn)}` : JSON.stringify(retryOn);
     const out = typeof output === "function" ? `#${this.idOf(output)}` : output;
     return [signal && this.idOf(signal), label, timeout, retries, on, backoff, chunksize, out].join("\0");
+  }
+
+  /** The pool closes: every call of this turn not yet sent rejects with `error()`; calls already sent stop with their maps. */
+  close(error: () => Error): void {
+    const batches = this.batches;
+    this.batches = new Map();
+    this.seen = undefined;
+    this.lastFn = this.lastBatch = undefined;
+    for (const byOptions of batches.values())
+      for (const batch of byOptions.values()) {
+        const rejected = Promise.reject(error());
+        rejected.catch(() => {});
+        batch.resolves.forEach((resolve) => resolve?.(rejected));
+      }
   }
 
   private flush(): void {

@@ -24,6 +24,7 @@
 import { setImmediate } from "node:timers/promises";
 import type { Chunk, ChunkResults } from "./chunks.js";
 import { mapStopped } from "./errors.js";
+import { untilAborted } from "./until-aborted.js";
 import { estimateItemBytes } from "../wire/item-bytes.js";
 
 /** Results held for the consumer (finished, not yet yielded) beyond which no chunk is pulled, in estimated bytes. */
@@ -68,6 +69,8 @@ export async function* runWindow<T, R>(
   let nextToYield = 0;
   let exhausted = false;
   let failure: unknown;
+  /** A pull of the source was left pending by a stop: its generator cannot be returned until that pull settles. */
+  let abandoned = false;
   /** The chunk whose failure is thrown, and its start. */
   let failed = -1;
   let failedStart = -1;
@@ -129,7 +132,24 @@ export async function* runWindow<T, R>(
     for (;;) {
       let encodingSince = performance.now();
       while (!exhausted && failure === undefined && running.size < limit && held < HELD_BYTES) {
-        const next = await source.next();
+        // A stop (an abort, the pool closing) does not wait for input that may never come: it is the failure.
+        if (controller.signal.aborted) {
+          failure ??= controller.signal.reason;
+          break;
+        }
+        let next: IteratorResult<Chunk<T>>;
+        abandoned = true;
+        try {
+          next = await untilAborted(source.next(), controller.signal);
+        } catch (error) {
+          if (!controller.signal.aborted) {
+            abandoned = false;
+            throw error; // the input itself failed
+          }
+          failure ??= controller.signal.reason;
+          break;
+        }
+        abandoned = false;
         if (next.done) exhausted = true;
         else launch(next.value);
         // Filling the window is one run of microtasks, and sockets write only after it: after a
@@ -173,6 +193,9 @@ export async function* runWindow<T, R>(
   } finally {
     // Stopped early (a failure, or the consumer left): cancel what still runs. A finished window has nothing to cancel.
     if (!controller.signal.aborted && (running.size > 0 || !exhausted)) controller.abort(mapStopped());
-    await source.return?.();
+    // Behind a pull still pending (a caller's input waiting for its next item), return() waits for that item:
+    // it is asked for, not awaited, so that a stopped map settles whatever its input does.
+    if (abandoned) source.return?.(undefined).catch(() => {});
+    else await source.return?.();
   }
 }
