@@ -125,6 +125,25 @@ for (const kind of jobServerKinds()) {
           [3, 7],
           "a module function gets the arguments",
         );
+        // A value that is no list of arguments is refused on this side, naming its place; any iterable spreads.
+        await assert.rejects(
+          pool.starmap((a: number) => a, [[1], 2 as never, [3]]),
+          {
+            name: "ArgumentError",
+            message: "starmap item 1: expected an array of arguments, got number 2",
+          },
+        );
+        async function* lists() {
+          yield [1, 2];
+          yield { a: 1 };
+        }
+        await assert.rejects(
+          (async () => {
+            for await (const value of pool.istarmap(add, lists() as never)) void value;
+          })(),
+          { name: "ArgumentError", message: "istarmap item 1: expected an array of arguments, got an object" },
+        );
+        assert.deepEqual(await pool.starmap(add, [new Set([1, 2]) as never]), [3]);
       });
 
       it("map over several iterables gives fn one item of each; the shortest ends it, and the others are closed", async () => {

@@ -44,6 +44,7 @@ import type { ChunkPart } from "./settled-chunk.js";
 import { settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
 import { abortError, closedWhileRunning, noJobServer, poolClosed, PoolError, retryLine } from "./errors.js";
 import { untilAborted } from "./until-aborted.js";
+import { argumentLists } from "./zip.js";
 import type { ClusterControl } from "../control/cluster-control.js";
 import { labelFunction } from "../wire/labels.js";
 import type { MessageGuard } from "../security/message-guard.js";
@@ -88,6 +89,8 @@ export async function* streamMap(
       `expected an iterable or async iterable, got ${items === null ? "null" : typeof items}`,
     );
   }
+  // starmap's argument lists are the caller's: one that is none is refused here, naming its place.
+  const source = owner === "starmap" || owner === "istarmap" ? argumentLists(owner, items) : items;
   const opts = fillMapOptions(options, host.defaults, call.streams);
   const ref: FunctionRef = toFunctionRef(fn);
   const shipped = ref.kind === "source" && typeof fn === "function" ? { fn: fn as Shipped, ref } : undefined;
@@ -110,7 +113,7 @@ export async function* streamMap(
     host.control.commands.cancelMap(mapId);
   });
   try {
-    yield* runMap({ host, call, items, opts, ref, shipped, controller, mapId, stopped: () => stopped });
+    yield* runMap({ host, call, items: source, opts, ref, shipped, controller, mapId, stopped: () => stopped });
   } finally {
     leave();
     opts.signal?.removeEventListener("abort", onAbort);

@@ -79,3 +79,44 @@ async function* zipAsync(sources: readonly ItemSource<unknown>[]): AsyncGenerato
     await Promise.all(iterators.map(async (it, i) => (i !== ended ? it.return?.() : undefined)));
   }
 }
+
+/** A value fn(...value) can take: an array, or another iterable (spread as a call spreads it). */
+function spreadable(value: unknown): boolean {
+  return (
+    Array.isArray(value) || (value !== null && value !== undefined && typeof value !== "string" && isIterable(value))
+  );
+}
+
+function notAnArgumentList(owner: string, index: number, value: unknown): ArgumentError {
+  const got = value === null ? "null" : typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
+  return new ArgumentError(`${owner} item ${index}`, `expected an array of arguments, got ${got}`);
+}
+
+/**
+ * starmap's argument lists, each checked as it is taken: a value that is no list of arguments is the
+ * caller's error, said on this side naming its place, not a TypeError from a worker's spread. An array
+ * is checked at once; other sources item by item as they are read.
+ */
+export function argumentLists(owner: string, items: ItemSource<unknown>): ItemSource<unknown> {
+  if (Array.isArray(items)) {
+    for (let i = 0; i < items.length; i++) if (!spreadable(items[i])) throw notAnArgumentList(owner, i, items[i]);
+    return items;
+  }
+  if (isIterable<unknown>(items))
+    return (function* () {
+      let i = 0;
+      for (const item of items) {
+        if (!spreadable(item)) throw notAnArgumentList(owner, i, item);
+        i++;
+        yield item;
+      }
+    })();
+  return (async function* () {
+    let i = 0;
+    for await (const item of items) {
+      if (!spreadable(item)) throw notAnArgumentList(owner, i, item);
+      i++;
+      yield item;
+    }
+  })();
+}
