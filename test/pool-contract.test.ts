@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import {
   ArgumentError,
   ClusterPool,
+  ItemSerializationError,
   MemoryValueError,
   PoolError,
   RemoteError,
@@ -347,6 +348,19 @@ for (const kind of jobServerKinds()) {
       );
       assert.equal(outcomes.filter((outcome) => outcome instanceof RemoteError).length, 4);
       assert.deepEqual(seen.at(-1), { done: 20, total: 20, failed: 4, retries: 0 }, "the four items that threw failed");
+      // Items that could not be sent are failures too, however many of a chunk (each refused in one pass).
+      seen.length = 0;
+      const unsendable = Array.from({ length: 12 }, (_, i) => (i % 3 === 1 ? Symbol(`s${i}`) : i));
+      const refused = await pool.map((x: unknown) => x, unsendable, {
+        chunksize: 12,
+        errors: "return",
+        onProgress: (p) => seen.push(p),
+      });
+      assert.deepEqual(
+        refused.map((outcome, i) => (outcome instanceof ItemSerializationError ? `refused ${outcome.index}` : i)),
+        [0, "refused 1", 2, 3, "refused 4", 5, 6, "refused 7", 8, 9, "refused 10", 11],
+      );
+      assert.deepEqual(seen.at(-1), { done: 12, total: 12, failed: 4, retries: 0 }, "the four refused items failed");
     });
 
     it("every method of a closed pool rejects with PoolError CLOSED", async () => {

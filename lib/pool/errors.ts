@@ -6,6 +6,8 @@
  */
 import { inspect } from "node:util";
 import { PoolError } from "../pool-error.js";
+import { ItemSerializationError, RemoteError } from "../wire/errors.js";
+import type { ItemError } from "./call-types.js";
 
 export { PoolError, type PoolErrorCode } from "../pool-error.js";
 
@@ -170,3 +172,11 @@ const DEFAULT_ABORT_MESSAGE = (() => {
   controller.abort();
   return (controller.signal.reason as Error).message;
 })();
+
+/** Whether an outcome under errors: "return" is an item's error (ItemError) rather than its result. */
+export function isItemError(value: unknown): value is ItemError {
+  return (
+    typeof value === "object" &&
+    (value instanceof RemoteError || value instanceof PoolError || value instanceof ItemSerializationError)
+  );
+}

@@ -37,7 +37,7 @@ export function sendablePayload(
   settled: SettledChunk,
   encode: (part: ChunkPart) => Buffer | SplitPayload,
 ): Buffer | SplitPayload | undefined {
-  // Each pass refuses one more item (refuse is true only for an item still to go) or ends: at most one per item.
+  // A pass that refuses nothing ends; each of the others refuses every item it found at once.
   for (;;) {
     const part = settled.part();
     if (part.items.length === 0) return undefined;
@@ -46,32 +46,66 @@ export function sendablePayload(
       payload = encode(part);
     } catch (error) {
       if (!(error instanceof ItemSerializationError)) throw error;
-      const call = context.callAt?.(error.index);
-      const refusal = call === undefined ? error : new ItemSerializationError(error.index, error.cause, call);
-      if (!settled.refuse(error.index - chunk.start, refusal)) throw error;
+      if (!settled.refuseAll(unencodable(context, part, encode), chunk.start)) throw error;
       continue;
     }
     const limit = context.maxPacketSize;
     if (limit === undefined) return payload;
     const size = requestPacketData(payload.length, context.gearmanFunction, `${context.mapId}:${chunk.index}:1`);
     if (size <= limit) return payload;
-    // Measured only now (it serializes each item): is one item alone over the limit?
-    const [largest] = largestItems(part.items, 0, 1);
-    if (largest === undefined || largest.bytes < limit) return payload;
-    const index = part.indexes?.[largest.index] ?? part.start + largest.index;
+    if (!settled.refuseAll(aloneTooLarge(context, chunk, part, limit), chunk.start)) return payload;
+  }
+}
+
+/** The index in the map of the `i`-th item of `part`. */
+const indexIn = (part: ChunkPart, i: number): number => part.indexes?.[i] ?? part.start + i;
+
+/** Every item of `part` that cannot be encoded, each tried alone (only once the whole failed), with its refusal by index. */
+function unencodable(
+  context: RefusalContext,
+  part: ChunkPart,
+  encode: (part: ChunkPart) => Buffer | SplitPayload,
+): Map<number, Error> {
+  const refusals = new Map<number, Error>();
+  for (let i = 0; i < part.items.length; i++) {
+    const index = indexIn(part, i);
+    try {
+      encode({ items: [part.items[i]], start: index });
+    } catch (error) {
+      if (!(error instanceof ItemSerializationError)) throw error;
+      const call = context.callAt?.(index);
+      refusals.set(index, call === undefined ? error : new ItemSerializationError(index, error.cause, call));
+    }
+  }
+  return refusals;
+}
+
+/** Every item of `part` over `limit` on its own (measured only now: it serializes each item), with its refusal by index. */
+function aloneTooLarge(
+  context: RefusalContext,
+  chunk: Chunk<unknown>,
+  part: ChunkPart,
+  limit: number,
+): Map<number, Error> {
+  const refusals = new Map<number, Error>();
+  for (const { index: i, bytes } of largestItems(part.items, 0, part.items.length)) {
+    if (bytes < limit) break; // largest first
+    const index = indexIn(part, i);
     const call = context.callAt?.(index);
-    const refusal =
+    refusals.set(
+      index,
       call === undefined
         ? chunkTooLarge(
             { index: chunk.index, start: index, size: 1 },
             "request",
-            tooLargeDetail("items", size, limit, [{ index, bytes: largest.bytes }]),
+            tooLargeDetail("items", bytes, limit, [{ index, bytes }]),
           )
         : chunkTooLarge(
             call,
             "request",
-            `its arguments are ${bytesText(largest.bytes)} encoded, over the ${bytesText(limit)} a job server packet may carry (max_packet_size)`,
-          );
-    if (!settled.refuse(index - chunk.start, refusal)) return payload;
+            `its arguments are ${bytesText(bytes)} encoded, over the ${bytesText(limit)} a job server packet may carry (max_packet_size)`,
+          ),
+    );
   }
+  return refusals;
 }

@@ -42,7 +42,7 @@ import {
 } from "./map-options.js";
 import type { ChunkPart } from "./settled-chunk.js";
 import { settleRules, type Shipped, type StreamCall, type StreamedChunk } from "./stream-call.js";
-import { abortError, closedWhileRunning, noJobServer, poolClosed, PoolError, retryLine } from "./errors.js";
+import { abortError, closedWhileRunning, isItemError, noJobServer, poolClosed, retryLine } from "./errors.js";
 import { untilAborted } from "./until-aborted.js";
 import { argumentLists } from "./zip.js";
 import type { ClusterControl } from "../control/cluster-control.js";
@@ -281,11 +281,11 @@ async function* runMap(run: MapRun): AsyncGenerator<StreamedChunk> {
   }
 }
 
-/** The results of a settled chunk under errors: "return" that are errors: a RemoteError, or the PoolError of an item its chunk lost. */
+/** The results of a settled chunk under errors: "return" that are its items' errors (isItemError). */
 function errorsAmong(results: ArrayLike<unknown>): number {
   // Number results (a typed array) hold no error.
   if (!Array.isArray(results)) return 0;
   let count = 0;
-  for (const result of results) if (result instanceof RemoteError || result instanceof PoolError) count++;
+  for (const result of results) if (isItemError(result)) count++;
   return count;
 }

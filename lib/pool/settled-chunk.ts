@@ -54,16 +54,23 @@ export class SettledChunk {
   }
 
   /**
-   * Settles the item at `position` (in the chunk) with `error` before any attempt: it cannot be sent
-   * (item-refusals.ts), so no attempt carries it. False when it is not among the items still to go.
+   * Settles the items of `refusals` (by index in the map; `start`: the chunk's first) with their errors
+   * before any attempt: they cannot be sent (item-refusals.ts), so no attempt carries them. False when
+   * none of them is among the items still to go.
    */
-  refuse(position: number, error: Error): boolean {
+  refuseAll(refusals: ReadonlyMap<number, Error>, start: number): boolean {
+    if (this.outcomes !== undefined || refusals.size === 0) return false;
     const pending = this.pending ?? Array.from(this.chunk.items, (_, p) => p);
-    if (this.outcomes !== undefined || !pending.includes(position)) return false;
-    this.pending = pending.filter((p) => p !== position);
-    this.refused ??= new Array(this.chunk.items.length);
-    this.refused[position] = error;
-    return true;
+    let refusedAny = false;
+    this.pending = pending.filter((p) => {
+      const error = refusals.get(start + p);
+      if (error === undefined) return true;
+      this.refused ??= new Array(this.chunk.items.length);
+      this.refused[p] = error;
+      refusedAny = true;
+      return false;
+    });
+    return refusedAny;
   }
 
   /**

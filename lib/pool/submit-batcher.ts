@@ -17,13 +17,11 @@
  */
 import { setImmediate } from "node:timers";
 import { toFunctionRef, type FunctionRef } from "../wire/function-ref.js";
-import { ItemSerializationError, RemoteError } from "../wire/errors.js";
-import { PoolError } from "../pool-error.js";
 import { instance, oneOf, optionsSchema, whole, type RulesOf } from "../options-schema.js";
 import { labelRule } from "../wire/labels.js";
 import { ArgumentError, shown } from "../argument-error.js";
 import { outputRule, retryOnRule, type MapOptions } from "./map-options.js";
-import { abortError } from "./errors.js";
+import { abortError, isItemError } from "./errors.js";
 
 /** Options of apply: those of map that make sense for one call. */
 export type SubmitOptions = Pick<
@@ -200,10 +198,7 @@ export class SubmitBatcher {
       for await (const { start, results } of this.run(batch.fn, batch.items, batch.spread, batch.options)) {
         for (let i = 0, at = start; i < results.length; i++, at++) {
           const result = results[i];
-          const failed =
-            typeof result === "object" &&
-            (result instanceof RemoteError || result instanceof PoolError || result instanceof ItemSerializationError);
-          resolves[at]!(failed ? Promise.reject(result) : result);
+          resolves[at]!(isItemError(result) ? Promise.reject(result) : result);
           resolves[at] = undefined;
         }
       }
