@@ -61,6 +61,38 @@ describe("map window", () => {
     assert.ok(await settles(() => returned), "the input's finally ran");
   });
 
+  it("a stop while a chunk of several fills reads no more of the source: the item awaited then is the last taken", async () => {
+    const taken: number[] = [];
+    let returned = false;
+    let wake!: () => void;
+    async function* input(): AsyncGenerator<number> {
+      try {
+        for (let i = 0; i < 100; i++) {
+          if (i === 2) await new Promise<void>((resolve) => (wake = resolve));
+          taken.push(i);
+          yield i;
+        }
+      } finally {
+        returned = true;
+      }
+    }
+    const controller = new AbortController();
+    const window = runWindow(chunksOf(input(), 10, controller.signal), {
+      limit: 4,
+      ordered: true,
+      run: (chunk) => Promise.resolve([...(chunk.items as number[])]),
+      controller,
+    });
+    const next = window.next();
+    assert.ok(await settles(() => wake !== undefined), "the input waits for its third item");
+    const reason = new Error("stopped");
+    controller.abort(reason);
+    await assert.rejects(next, (error) => error === reason);
+    wake();
+    assert.ok(await settles(() => returned), "the input's finally ran");
+    assert.deepEqual(taken, [0, 1, 2], "nothing was read past the item awaited at the stop");
+  });
+
   it("a stuck chunk never stops the window from feeding the others; results still come out in order", async () => {
     const { started, window, release } = stuckFirst(100, 4, (i) => i * 2);
     const first = window.next();

@@ -38,7 +38,11 @@ export function knownLength(source: unknown): number | undefined {
  * await per item (a million items are a hundred awaits, not a million);
  * async iterables are awaited.
  */
-export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): AsyncGenerator<Chunk<T>> {
+export async function* chunksOf<T>(
+  source: ItemSource<T>,
+  chunksize: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Chunk<T>> {
   let index = 0;
   if (isArrayLike(source)) {
     const sliceable = source as unknown as { length: number; slice(start: number, end: number): ArrayLike<T> };
@@ -55,7 +59,11 @@ export async function* chunksOf<T>(source: ItemSource<T>, chunksize: number): As
     return chunk;
   };
   if (isAsyncIterable<T>(source)) {
-    for await (const item of source) if (items.push(item) === chunksize) yield full();
+    for await (const item of source) {
+      // Stopped while an item was awaited: read no more to fill the chunk (leaving closes the source).
+      if (signal?.aborted) return;
+      if (items.push(item) === chunksize) yield full();
+    }
   } else {
     for (const item of source) if (items.push(item) === chunksize) yield full();
   }

@@ -211,7 +211,7 @@ async function* runMap(run: MapRun): AsyncGenerator<StreamedChunk> {
   };
 
   const returnErrors = context.settle?.returnErrors === true;
-  const chunks = chunksOf(items, chunksize);
+  const chunks = chunksOf(items, chunksize, controller.signal);
   // Large typed arrays of a request that goes through a payload file are written from where they lie (split-payload.ts).
   const apartBytes = host.payloadFiles && !host.key ? host.payloadFiles.threshold : undefined;
   let finished = false;
