@@ -14,6 +14,9 @@ export interface PublisherSigning {
   readonly kind: "command" | "log";
 }
 
+/** How long ZeroMQ keeps trying to write what was sent before close (in the background: close returns at once). */
+const CLOSE_LINGER_MS = 250;
+
 export class QueuedPublisher {
   readonly socket = new zmq.Publisher({ linger: 0, sendHighWaterMark: 10_000 });
   private chain: Promise<void> = Promise.resolve();
@@ -52,6 +55,9 @@ export class QueuedPublisher {
     await this.chain;
     this.closed = true;
     await release(this.socket, this.endpoint, this.attached);
+    // A send resolves once queued: ZeroMQ gets a moment, on its own thread, to write the last ones out
+    // (a closing pool's cancels) instead of dropping them with the socket.
+    this.socket.linger = CLOSE_LINGER_MS;
     this.socket.close();
     releaseCurve(this.attached?.curve, this.attached?.bind ? "bind" : "connect");
   }

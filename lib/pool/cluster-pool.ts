@@ -357,8 +357,9 @@ export class ClusterPool implements AsyncDisposable {
   /**
    * Releases every socket, timer and child process the pool owns. Safe to call twice. From its start,
    * every other method rejects with PoolError CLOSED (imap and imapUnordered at their first next()),
-   * and every call still running rejects with CLOSED "the pool was closed while the map ran" ("the
-   * call" for submit and apply), at whatever stage it is.
+   * and every map, imap, starmap and submitted call still running rejects with CLOSED "the pool was
+   * closed while the map ran" ("the call" for submit and apply), at whatever stage it is. A setMemory,
+   * ping or drain already waiting is not rejected: it ends with what it heard when the channels close.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
