@@ -95,22 +95,13 @@ function notAnArgumentList(owner: string, index: number, value: unknown): Argume
 /**
  * starmap's argument lists, each checked as it is taken: a value that is no list of arguments is the
  * caller's error, said on this side naming its place, not a TypeError from a worker's spread. An array
- * is checked at once; other sources item by item as they are read.
+ * is checked at once (its length stays known); any other source item by item as it is read.
  */
 export function argumentLists(owner: string, items: ItemSource<unknown>): ItemSource<unknown> {
   if (Array.isArray(items)) {
     for (let i = 0; i < items.length; i++) if (!spreadable(items[i])) throw notAnArgumentList(owner, i, items[i]);
     return items;
   }
-  if (isIterable<unknown>(items))
-    return (function* () {
-      let i = 0;
-      for (const item of items) {
-        if (!spreadable(item)) throw notAnArgumentList(owner, i, item);
-        i++;
-        yield item;
-      }
-    })();
   return (async function* () {
     let i = 0;
     for await (const item of items) {
